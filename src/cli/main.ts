@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, type Flags } from '../config.js';
+import { verifyAuditCommand } from './audit-verify.js';
+import { seedCommand } from './seed.js';
+import { serveCommand } from './serve.js';
+import { tokenCommand } from './token.js';
+
+const USAGE = `openspine <command> [options]
+
+  serve  [--data DIR] [--port N] [--host H] [--store sqlite|postgres] [--database-url URL] [--demo]
+  seed   [--data DIR] --patients N [--seed S] [--store ...] [--database-url URL]
+  token  [--data DIR] --role CODE --user ID --org ODS [--ttl SECONDS]
+  audit verify [--data DIR] [--store ...] [--database-url URL]
+
+Defaults: --data ./data, --port 8080 (or PORT), --store sqlite.`;
+
+const OPTIONS = {
+  data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, store: { type: 'string' },
+  'database-url': { type: 'string' }, 'database-schema': { type: 'string' }, 'log-level': { type: 'string' },
+  'public-url': { type: 'string' }, 'external-issuer': { type: 'string' }, 'external-jwks-url': { type: 'string' },
+  'external-audience': { type: 'string' }, 'demo-patients': { type: 'string' }, 'body-limit': { type: 'string' },
+  demo: { type: 'boolean' }, patients: { type: 'string' }, seed: { type: 'string' }, role: { type: 'string' },
+  user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Entry point of the `openspine` program; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [command, sub] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command ? 0 : 1;
+  }
+  const flags = values as Flags;
+  const config = loadConfig(flags);
+  switch (command) {
+    case 'serve': return serveCommand(config, Boolean(values.demo));
+    case 'seed': return seedCommand(config, flags);
+    case 'token': return tokenCommand(config, flags);
+    case 'audit':
+      if (sub === 'verify') return verifyAuditCommand(config);
+      break;
+  }
+  console.error(`unknown command '${[command, sub].filter(Boolean).join(' ')}'\n\n${USAGE}`);
+  return 2;
+}

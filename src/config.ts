@@ -1,0 +1,66 @@
+import { resolve } from 'node:path';
+
+/**
+ * The one typed configuration object. Precedence: command-line flags > environment > defaults.
+ * Nothing else in the codebase reads process.env.
+ */
+export interface Config {
+  dataDir: string;
+  port: number;
+  host: string;
+  store: 'sqlite' | 'postgres';
+  databaseUrl: string;
+  /** PostgreSQL schema to use (tests give each run its own). */
+  databaseSchema: string;
+  logLevel: string;
+  /** Public base URL used as the token issuer and in links. */
+  publicUrl: string;
+  /** An external OIDC issuer whose tokens are accepted beside the embedded one. */
+  externalIssuer: { issuer: string; jwksUrl: string; audience: string } | null;
+  /** Audience embedded tokens are minted for and checked against. */
+  audience: string;
+  /** Demo patients seeded on first start by `serve --demo`. */
+  demoPatients: number;
+  bodyLimitBytes: number;
+}
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+function pick(flag: string | boolean | undefined, env: string | undefined): string | undefined {
+  if (typeof flag === 'string') return flag;
+  return env === '' ? undefined : env;
+}
+
+function intOf(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got '${value}'`);
+  return n;
+}
+
+export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const port = intOf(pick(flags.port, env.PORT ?? env.OPENSPINE_PORT), 8080, '--port');
+  const host = pick(flags.host, env.OPENSPINE_HOST) ?? '127.0.0.1';
+  const store = pick(flags.store, env.OPENSPINE_STORE) ?? 'sqlite';
+  if (store !== 'sqlite' && store !== 'postgres') throw new Error(`--store must be sqlite or postgres, got '${store}'`);
+  const issuer = pick(flags['external-issuer'], env.OPENSPINE_EXTERNAL_ISSUER);
+  const jwksUrl = pick(flags['external-jwks-url'], env.OPENSPINE_EXTERNAL_JWKS_URL);
+  if ((issuer && !jwksUrl) || (!issuer && jwksUrl)) throw new Error('an external issuer needs both --external-issuer and --external-jwks-url');
+  const publicUrl = pick(flags['public-url'], env.OPENSPINE_PUBLIC_URL) ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  return {
+    dataDir: resolve(pick(flags.data, env.OPENSPINE_DATA) ?? './data'),
+    port,
+    host,
+    store,
+    databaseUrl: pick(flags['database-url'], env.DATABASE_URL) ?? 'postgres://postgres@127.0.0.1:5432/test',
+    databaseSchema: pick(flags['database-schema'], env.OPENSPINE_DATABASE_SCHEMA) ?? 'public',
+    logLevel: pick(flags['log-level'], env.LOG_LEVEL) ?? 'info',
+    publicUrl,
+    externalIssuer: issuer && jwksUrl
+      ? { issuer, jwksUrl, audience: pick(flags['external-audience'], env.OPENSPINE_EXTERNAL_AUDIENCE) ?? 'openspine' }
+      : null,
+    audience: 'openspine',
+    demoPatients: intOf(pick(flags['demo-patients'], env.OPENSPINE_DEMO_PATIENTS), 10_000, '--demo-patients'),
+    bodyLimitBytes: intOf(pick(flags['body-limit'], env.OPENSPINE_BODY_LIMIT), 1_048_576, '--body-limit'),
+  };
+}

@@ -1,0 +1,72 @@
+import type { OperationOutcome } from 'fhir/r4.js';
+
+/** Spine error code system used by the PDS fixtures (fixtures/pds/4xx/*.json). */
+export const SPINE_ERROR_SYSTEM = 'https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode';
+
+/** Spine code -> display text and FHIR issue type, as published by the NHS APIs. */
+const SPINE_CODES = {
+  ACCESS_DENIED: ['Access has been denied to process this request', 'forbidden'],
+  ADDITIONAL_PROPERTIES: ['Additional properties are not allowed', 'structure'],
+  FORBIDDEN_UPDATE: ['Forbidden update', 'forbidden'],
+  INVALID_RESOURCE_ID: ['Resource Id is invalid', 'value'],
+  INVALID_SEARCH_DATA: ['Search data is invalid', 'value'],
+  INVALID_UPDATE: ['Update is invalid', 'structure'],
+  INVALID_VALUE: ['Provided value is invalid', 'value'],
+  INVALIDATED_RESOURCE: ['Resource that has been marked as invalid was requested', 'not-found'],
+  MISSING_VALUE: ['Required value is missing', 'required'],
+  NOT_ACCEPTABLE: ['Requested format is not acceptable', 'not-supported'],
+  PRECONDITION_FAILED: ['Required condition was not fulfilled', 'structure'],
+  RESOURCE_NOT_FOUND: ['Resource not found', 'not-found'],
+  RESOURCE_VERSION_MISMATCH: ['Resource version mismatch', 'conflict'],
+  SINGLE_MATCH_FOUND: ['Single match found', 'duplicate'],
+  MULTIPLE_MATCHES_FOUND: ['Multiple matches found', 'duplicate'],
+  SERVICE_UNAVAILABLE: ['Service unavailable - could be temporary', 'transient'],
+  TOO_MANY_MATCHES: ['Too many matches', 'multiple-matches'],
+  TOO_MANY_REQUESTS: ['Too many requests', 'throttled'],
+  UNSUPPORTED_MEDIA_TYPE: ['Unsupported media type', 'not-supported'],
+  UNSUPPORTED_SERVICE: ['Unsupported Service', 'not-supported'],
+  UNSUPPORTED_VALUE: ['Unsupported value', 'value'],
+  TOO_FEW_VALUES_SUBMITTED: ['Too few values submitted', 'value'],
+  TOO_MANY_VALUES_SUBMITTED: ['Too many values submitted', 'value'],
+  UNSUPPORTED_CHARACTERS_IN_FIELD: ['Unsupported characters in field', 'value'],
+  VALIDATION_ERROR: ['A parameter or value has resulted in a validation error', 'invalid'],
+  DUPLICATE_REJECTED: ['Create would lead to creation of a duplicate resource', 'duplicate'],
+  MESSAGE_TOO_LARGE: ['Request entity too large', 'too-long'],
+  METHOD_NOT_ALLOWED: ['Method not allowed', 'not-supported'],
+  UNAUTHORISED: ['Access token is missing or invalid', 'login'],
+  INTERNAL_SERVER_ERROR: ['Unexpected internal server error', 'exception'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+export type SpineCode = keyof typeof SPINE_CODES;
+
+/** The one error type services throw; the HTTP error handler turns it into an OperationOutcome. */
+export class FhirError extends Error {
+  constructor(
+    readonly status: number,
+    readonly spineCode: SpineCode,
+    readonly diagnostics: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(`${spineCode}: ${diagnostics}`);
+    this.name = 'FhirError';
+  }
+}
+
+export function operationOutcome(
+  spineCode: SpineCode,
+  diagnostics: string,
+  severity: 'error' | 'warning' | 'information' = 'error',
+): OperationOutcome {
+  const [display, issueCode] = SPINE_CODES[spineCode];
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [
+      {
+        severity,
+        code: issueCode as OperationOutcome['issue'][number]['code'],
+        details: { coding: [{ system: SPINE_ERROR_SYSTEM, version: '1', code: spineCode, display }] },
+        diagnostics,
+      },
+    ],
+  };
+}

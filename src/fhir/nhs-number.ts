@@ -1,0 +1,36 @@
+/** NHS Number rules: 10 digits, the last a modulus-11 check digit over the first nine. */
+
+const WEIGHTS = [10, 9, 8, 7, 6, 5, 4, 3, 2];
+
+/** The check digit for nine leading digits, or null when that stem cannot carry a valid number. */
+export function checkDigitFor(stem: string): number | null {
+  let sum = 0;
+  for (let i = 0; i < 9; i++) sum += (stem.charCodeAt(i) - 48) * WEIGHTS[i];
+  const check = 11 - (sum % 11);
+  if (check === 11) return 0;
+  if (check === 10) return null; // stems giving 10 are never issued
+  return check;
+}
+
+export function isValidNhsNumber(value: unknown): boolean {
+  if (typeof value !== 'string' || !/^[0-9]{10}$/.test(value)) return false;
+  return checkDigitFor(value.slice(0, 9)) === value.charCodeAt(9) - 48;
+}
+
+/**
+ * Turns a 9-digit stem in the synthetic 999 range into a valid NHS Number, or null when the stem
+ * has no check digit. 999xxxxxxx numbers are reserved for test data and never issued to patients.
+ */
+export function nhsNumberFromStem(stem: string): string | null {
+  const check = checkDigitFor(stem);
+  return check === null ? null : stem + String(check);
+}
+
+/** A random valid number in the synthetic 999 range from the given random source (0 <= r < 1). */
+export function randomSyntheticNhsNumber(random: () => number): string {
+  for (;;) {
+    const stem = '999' + String(Math.floor(random() * 1_000_000)).padStart(6, '0');
+    const n = nhsNumberFromStem(stem);
+    if (n) return n;
+  }
+}

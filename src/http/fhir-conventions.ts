@@ -1,0 +1,79 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { FhirError, operationOutcome } from '../fhir/errors.js';
+import { VersionConflictError } from '../store/types.js';
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** Fastify error codes that are the caller's fault, with the OperationOutcome they deserve. */
+const CLIENT_ERRORS: Record<string, (err: Error) => FhirError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new FhirError(413, 'MESSAGE_TOO_LARGE', 'Request body is larger than the server accepts'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new FhirError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type; use application/fhir+json (application/json-patch+json for PATCH)'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new FhirError(400, 'MISSING_VALUE', 'Request body is empty'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new FhirError(400, 'INVALID_VALUE', 'Request body is not valid JSON'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new FhirError(400, 'INVALID_VALUE', 'Content-Length does not match the body'),
+  FST_ERR_VALIDATION: (err) => new FhirError(400, 'INVALID_VALUE', `Invalid request - ${err.message}`),
+};
+
+/** Maps any error to the FhirError the caller sees; unknown errors become a bare 500 with no detail. */
+export function toFhirError(err: unknown): FhirError {
+  if (err instanceof FhirError) return err;
+  if (err instanceof VersionConflictError) {
+    return new FhirError(409, 'RESOURCE_VERSION_MISMATCH', 'Invalid update with error - This resource has changed since you last read. Please re-read and try again with the new version number.');
+  }
+  const e = err as Error & { code?: string; statusCode?: number };
+  if (e?.code && CLIENT_ERRORS[e.code]) return CLIENT_ERRORS[e.code](e);
+  if (e instanceof SyntaxError) return new FhirError(400, 'INVALID_VALUE', 'Request body is not valid JSON');
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new FhirError(e.statusCode, 'INVALID_VALUE', 'Invalid request');
+  }
+  return new FhirError(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred; quote the X-Request-ID to support');
+}
+
+export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
+  for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
+  return reply.code(error.status).type(FHIR_JSON).send(operationOutcome(error.spineCode, error.diagnostics));
+}
+
+/**
+ * The FHIR HTTP conventions shared by every API: JSON content types, the X-Request-ID rule,
+ * echoed request and correlation ids, and one error handler producing OperationOutcomes.
+ */
+export function registerFhirConventions(app: FastifyInstance): void {
+  const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
+    if (body.length === 0) return done(Object.assign(new Error('empty'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }));
+    try {
+      done(null, JSON.parse(body));
+    } catch {
+      done(Object.assign(new Error('bad json'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY' }));
+    }
+  };
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser(['application/json', 'application/fhir+json', 'application/json-patch+json'], { parseAs: 'string' }, parseJson);
+
+  app.decorateRequest('ctx', null as never);
+  app.addHook('onRequest', async (request, reply) => {
+    const requestId = request.headers['x-request-id'];
+    const correlationId = request.headers['x-correlation-id'];
+    request.ctx = { requestId: typeof requestId === 'string' ? requestId : '', correlationId: typeof correlationId === 'string' ? correlationId : undefined };
+    if (typeof requestId === 'string') reply.header('x-request-id', requestId);
+    if (typeof correlationId === 'string') reply.header('x-correlation-id', correlationId);
+    if (!request.routeOptions.config.fhirApi) return;
+    if (requestId === undefined) {
+      throw new FhirError(400, 'MISSING_VALUE', 'Invalid request with error - X-Request-ID header must be supplied to access this resource');
+    }
+    if (typeof requestId !== 'string' || !UUID.test(requestId)) {
+      throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${String(requestId).slice(0, 64)}' in header 'X-Request-ID'`);
+    }
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, new FhirError(404, 'RESOURCE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const error = toFhirError(err);
+    if (error.status >= 500) request.log.error({ err, requestId: request.ctx?.requestId }, 'request failed');
+    return sendError(reply, error);
+  });
+}

@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { buildApp } from './http/app.js';
+import { loadOrCreateSigningKey, mintToken } from './security/embedded-idp.js';
+import { seedPatients } from './seed/seed-patients.js';
+import { PDS_BASE } from './services/pds/routes.js';
+import { openRepository } from './store/open.js';
+import type { Repository } from './store/types.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  repo: Repository;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the store, seeds demo data when asked and the store is empty, and starts listening. */
+export async function startServer(config: Config, opts: { demo?: boolean; log?: (line: string) => void } = {}): Promise<RunningServer> {
+  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const repo = await openRepository(config);
+  const signingKey = await loadOrCreateSigningKey(config.dataDir);
+  let demoPatient: string | undefined;
+  if (opts.demo && (await repo.count('Patient')) === 0) {
+    log(`First start: seeding ${config.demoPatients.toLocaleString('en-GB')} demo patients into the ${repo.kind} store...`);
+    const result = await seedPatients(repo, { patients: config.demoPatients, seed: 1, progress: process.stderr.isTTY });
+    demoPatient = result.firstNhsNumber;
+    log(`Seeded ${result.created} patients in ${result.seconds.toFixed(1)} s`);
+  }
+  const app = await buildApp({ config, repo, signingKey });
+  const shutdown = async () => {
+    await app.close();
+    await repo.close();
+  };
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  if (opts.demo) {
+    const token = await mintToken(signingKey, { userId: 'demo-clinician', role: 'R8000', org: 'A81001', audience: config.audience });
+    const nhs = demoPatient ?? (await repo.search({ type: 'Patient', criteria: [{ any: [{ param: 'identifier', op: 'prefix', value: '999' }] }], limit: 1 }))[0];
+    log(`OpenSpine is serving on ${url} (store: ${repo.kind}, data: ${config.store === 'sqlite' ? config.dataDir : 'postgres'})`);
+    log(`PDS: ${url}${PDS_BASE}   health: ${url}/_status`);
+    log('Try (token valid 12 hours, role R8000 at A81001):');
+    log(`curl -s -H "Authorization: Bearer ${token}" -H "X-Request-ID: $(cat /proc/sys/kernel/random/uuid)" ${url}${PDS_BASE}/Patient/${nhs ?? '9990000018'}`);
+  }
+  return { app, repo, url, close: shutdown };
+}

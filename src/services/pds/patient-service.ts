@@ -1,0 +1,199 @@
+import type { Bundle, OperationOutcome, Parameters, Patient, RelatedPerson } from 'fhir/r4.js';
+import { randomInt } from 'node:crypto';
+import { auditRecord } from '../../audit/audit-record.js';
+import { historyBundle, searchsetBundle } from '../../fhir/bundle.js';
+import { FhirError, operationOutcome } from '../../fhir/errors.js';
+import { isValidNhsNumber, randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { indexPatient } from './patient-index.js';
+import { isInvalidated, isRestricted, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON, replacedBy, SECURITY_LABEL_SYSTEM } from './patient-model.js';
+import { applyPatientPatch, parsePatchBody } from './patient-patch.js';
+import { validatePatient } from './patient-rules.js';
+import { patientForRead, patientForSearch } from './patient-views.js';
+import { trace } from './trace.js';
+import { parseTraceRequest } from './trace-request.js';
+
+export interface VersionedPatient { patient: Patient; version: number }
+
+const MAX_SUPERSESSION_HOPS = 5;
+
+export function checkNhsNumber(value: string): string {
+  if (!isValidNhsNumber(value)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - NHS Number '${value.slice(0, 20)}' is not valid`);
+  return value;
+}
+
+function nhsIdentifier(nhs: string) {
+  return [{
+    system: NHS_NUMBER_SYSTEM, value: nhs,
+    extension: [{
+      url: 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus',
+      valueCodeableConcept: { coding: [{ system: 'https://fhir.nhs.uk/R4/CodeSystem/UKCore-NHSNumberVerificationStatus', version: '1.0.0', code: '01', display: 'Number present and verified' }] },
+    }],
+  }];
+}
+
+/** The PDS use cases. Every touch of a record is audited; every write commits with its audit entry. */
+export class PatientService {
+  constructor(private readonly repo: Repository, private readonly baseUrl: string) {}
+
+  private fullUrl(id: string): string {
+    return `${this.baseUrl}/Patient/${id}`;
+  }
+
+  /** Loads the current record for a number, following merges to the surviving record. */
+  private async resolve(nhs: string): Promise<StoredResource<Patient>> {
+    let stored = await this.repo.read(PATIENT, checkNhsNumber(nhs));
+    for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) {
+      stored = await this.repo.read(PATIENT, replacedBy(stored.resource)!);
+    }
+    if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
+    if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
+    return stored;
+  }
+
+  async read(ctx: RequestContext, nhs: string): Promise<VersionedPatient> {
+    const stored = await this.resolve(nhs);
+    const detail = stored.id !== nhs ? { requested: nhs, supersededBy: stored.id } : undefined;
+    await this.repo.commit({ audit: [auditRecord(ctx, 'pds.read', stored.id, 'success', detail)] });
+    return { patient: patientForRead(stored.resource), version: stored.version };
+  }
+
+  async search(ctx: RequestContext, query: Record<string, string | string[] | undefined>): Promise<Bundle | OperationOutcome> {
+    const req = parseTraceRequest(query);
+    const result = await trace(this.repo, req);
+    const params = Object.keys(query).sort();
+    if (result.kind === 'too-many') {
+      await this.repo.commit({ audit: [auditRecord(ctx, 'pds.search', null, 'too-many-matches', { params })] });
+      return operationOutcome('TOO_MANY_MATCHES', 'Too Many Matches - refine the search');
+    }
+    await this.repo.commit({
+      audit: [
+        auditRecord(ctx, 'pds.search', null, 'success', { params, fuzzy: req.fuzzy, matches: result.matches.length }),
+        ...result.matches.map((m) => auditRecord(ctx, 'pds.search.match', m.patient.id!, 'success', { score: m.score })),
+      ],
+    });
+    return searchsetBundle(result.matches.map((m) => ({ resource: patientForSearch(m.patient), fullUrl: this.fullUrl(m.patient.id!), score: m.score })));
+  }
+
+  async patch(ctx: RequestContext, nhs: string, expectedVersion: number, body: unknown): Promise<VersionedPatient> {
+    const ops = parsePatchBody(body);
+    const stored = await this.repo.read(PATIENT, checkNhsNumber(nhs));
+    if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
+    if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
+    const survivor = replacedBy(stored.resource);
+    if (survivor) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - NHS Number '${nhs}' has been superseded by '${survivor}'; update that record`);
+    if (stored.version !== expectedVersion) throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
+    const patched = applyPatientPatch(stored.resource, ops);
+    const [saved] = await this.repo.commit({
+      resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index: indexPatient(patched) }],
+      audit: [auditRecord(ctx, 'pds.update', nhs, 'success', { paths: ops.map((o) => `${o.op} ${o.path}`) })],
+    });
+    return { patient: patientForRead(saved.resource), version: saved.version };
+  }
+
+  /** Birth registration: a new record under a newly allocated, never-used NHS Number. */
+  async register(ctx: RequestContext, body: unknown): Promise<{ created: true; patient: VersionedPatient } | { created: false; outcome: OperationOutcome }> {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Patient');
+    const input = { resourceType: 'Patient', ...(body as Record<string, unknown>) } as Patient;
+    for (const forbidden of ['id', 'identifier', 'meta', 'link'] as const) {
+      if (input[forbidden] !== undefined) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${forbidden}' is assigned by PDS and must not be supplied`);
+    }
+    if (input.deceasedDateTime !== undefined) throw new FhirError(400, 'INVALID_VALUE', "Invalid value - a birth registration cannot carry 'deceasedDateTime'");
+    validatePatient(input);
+    const duplicates = await this.likelyDuplicates(input);
+    if (duplicates.length > 0) {
+      await this.repo.commit({ audit: [auditRecord(ctx, 'pds.create', duplicates.length === 1 ? duplicates[0] : null, 'duplicate', { matches: duplicates })] });
+      return duplicates.length === 1
+        ? { created: false, outcome: operationOutcome('SINGLE_MATCH_FOUND', `Single match found - Patient '${duplicates[0]}' already holds these demographics`, 'information') }
+        : { created: false, outcome: operationOutcome('MULTIPLE_MATCHES_FOUND', 'Multiple matches found - these demographics match several existing records', 'information') };
+    }
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const nhs = randomSyntheticNhsNumber(() => randomInt(0, 2 ** 32) / 2 ** 32);
+      const patient: Patient = {
+        ...input,
+        id: nhs,
+        identifier: nhsIdentifier(nhs),
+        meta: { security: [{ system: SECURITY_LABEL_SYSTEM, code: 'U', display: 'unrestricted' }] },
+        name: input.name!.map((n, i) => ({ id: n.id ?? `N${i + 1}`, ...n })),
+        address: input.address?.map((a, i) => ({ ...a, id: a.id ?? `A${i + 1}` })),
+        telecom: input.telecom?.map((t, i) => ({ ...t, id: t.id ?? `T${i + 1}` })),
+      };
+      try {
+        const [saved] = await this.repo.commit({
+          resources: [{ type: PATIENT, id: nhs, expectedVersion: 0, resource: patient, index: indexPatient(patient) }],
+          audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
+        });
+        return { created: true, patient: { patient: saved.resource, version: saved.version } };
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
+      }
+    }
+    throw new FhirError(503, 'SERVICE_UNAVAILABLE', 'Could not allocate an NHS Number; retry with the same X-Request-ID', { 'retry-after': '1' });
+  }
+
+  /** Same family name, a shared given name, birth date and gender on a current record. */
+  private async likelyDuplicates(p: Patient): Promise<string[]> {
+    const name = p.name?.[0];
+    if (!name?.family || !name.given?.length || !p.birthDate) return [];
+    const result = await trace(this.repo, {
+      fuzzy: false, exact: true, history: false, maxResults: 50,
+      family: name.family, given: [name.given[0]], gender: p.gender,
+      birthdate: [{ op: 'eq', value: p.birthDate }], deathDate: [],
+    });
+    return result.kind === 'too-many' ? ['many', 'many'] : result.matches.map((m) => m.patient.id!);
+  }
+
+  /** Supersedes the source number by the target; both histories stay, reads of the source lead to the target. */
+  async merge(ctx: RequestContext, body: unknown): Promise<VersionedPatient> {
+    const params = body as Parameters;
+    if (params?.resourceType !== 'Parameters' || !Array.isArray(params.parameter)) {
+      throw new FhirError(400, 'INVALID_VALUE', "Invalid value - the body must be a Parameters resource with 'source-patient-identifier' and 'target-patient-identifier'");
+    }
+    const pick = (name: string) => {
+      const p = params.parameter!.find((x) => x.name === `${name}-patient-identifier` || x.name === `${name}-patient`);
+      const value = p?.valueIdentifier?.value ?? p?.valueReference?.reference?.split('/').pop();
+      if (!value) throw new FhirError(400, 'MISSING_VALUE', `Missing value - '${name}-patient-identifier'`);
+      return checkNhsNumber(value);
+    };
+    const sourceId = pick('source'), targetId = pick('target');
+    if (sourceId === targetId) throw new FhirError(400, 'INVALID_UPDATE', 'Invalid update with error - a record cannot be merged into itself');
+    const [source, target] = await Promise.all([this.repo.read(PATIENT, sourceId), this.repo.read(PATIENT, targetId)]);
+    if (!source) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${sourceId}' not found`);
+    if (!target) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${targetId}' not found`);
+    if (replacedBy(source.resource)) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${sourceId}' is already superseded by '${replacedBy(source.resource)}'`);
+    if (replacedBy(target.resource)) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${targetId}' is superseded and cannot survive a merge`);
+    const ref = (id: string) => ({ reference: `Patient/${id}`, identifier: { system: NHS_NUMBER_SYSTEM, value: id } });
+    const superseded: Patient = { ...source.resource, link: [{ type: 'replaced-by', other: ref(targetId) }] };
+    // the survivor also answers to every number the source had absorbed before
+    const absorbed = (source.resource.link ?? []).filter((l: { type?: string }) => l.type === 'replaces');
+    const survivor: Patient = { ...target.resource, link: [...(target.resource.link ?? []), { type: 'replaces', other: ref(sourceId) }, ...absorbed] };
+    const saved = await this.repo.commit({
+      resources: [
+        { type: PATIENT, id: sourceId, expectedVersion: source.version, resource: superseded, index: indexPatient(superseded) },
+        { type: PATIENT, id: targetId, expectedVersion: target.version, resource: survivor, index: indexPatient(survivor) },
+      ],
+      audit: [auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }), auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId })],
+    });
+    return { patient: patientForRead(saved[1].resource), version: saved[1].version };
+  }
+
+  async relatedPersons(ctx: RequestContext, nhs: string): Promise<Bundle> {
+    const stored = await this.resolve(nhs);
+    await this.repo.commit({ audit: [auditRecord(ctx, 'pds.related-person.read', stored.id, 'success')] });
+    // a restricted patient's related people could reveal where they are: PDS returns none
+    if (isRestricted(stored.resource)) return searchsetBundle([]);
+    const ids = await this.repo.search({ type: RELATED_PERSON, criteria: [{ any: [{ param: 'patient', op: 'eq', value: stored.id }] }], limit: 100 });
+    const people = await this.repo.readMany(RELATED_PERSON, ids);
+    return searchsetBundle(people.map((p) => ({ resource: p.resource as RelatedPerson, fullUrl: `${this.fullUrl(stored.id)}/RelatedPerson/${p.id}` })));
+  }
+
+  async history(ctx: RequestContext, nhs: string): Promise<Bundle> {
+    const versions = await this.repo.history(PATIENT, checkNhsNumber(nhs));
+    if (versions.length === 0) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
+    await this.repo.commit({ audit: [auditRecord(ctx, 'pds.history.read', nhs, 'success', { versions: versions.length })] });
+    // the current label governs every version: a record restricted now hides old addresses too
+    const label = versions[0].resource.meta?.security;
+    return historyBundle(versions.map((v) => ({ resource: patientForRead({ ...v.resource, meta: { ...v.resource.meta, security: label } }), fullUrl: `${this.fullUrl(nhs)}/_history/${v.version}` })));
+  }
+}

@@ -1,0 +1,61 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { FhirError } from '../../fhir/errors.js';
+import { etagFor, parseIfMatch } from '../../fhir/etag.js';
+import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import type { Repository } from '../../store/types.js';
+import { pdsCapabilityStatement } from './capability.js';
+import { PatientService, type VersionedPatient } from './patient-service.js';
+
+export const PDS_BASE = '/personal-demographics/FHIR/R4';
+
+interface NhsParams { nhsNumber: string }
+
+function sendPatient(reply: FastifyReply, { patient, version }: VersionedPatient, status = 200) {
+  return reply.code(status).type(FHIR_JSON).header('etag', etagFor(version)).send(patient);
+}
+
+/** PDS FHIR API routes: one plugin, mounted under the PDS base path. */
+export function pdsRoutes(repo: Repository, publicUrl: string) {
+  const service = new PatientService(repo, publicUrl + PDS_BASE);
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    const fhir = { fhirApi: true } as const;
+
+    app.get('/metadata', { config: { ...fhir, public: true } }, async (_req, reply) =>
+      reply.type(FHIR_JSON).send(pdsCapabilityStatement(publicUrl + PDS_BASE)));
+
+    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...fhir, activity: 'pds.read' } }, async (req, reply) =>
+      sendPatient(reply, await service.read(req.ctx, req.params.nhsNumber)));
+
+    app.get('/Patient', { config: { ...fhir, activity: 'pds.search' } }, async (req, reply) =>
+      reply.type(FHIR_JSON).send(await service.search(req.ctx, req.query as Record<string, string | string[]>)));
+
+    app.patch<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...fhir, activity: 'pds.update' } }, async (req, reply) => {
+      const contentType = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      if (contentType !== 'application/json-patch+json') {
+        throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${contentType.slice(0, 60)}' in header 'Content-Type'; use application/json-patch+json`);
+      }
+      const expected = parseIfMatch(req.headers['if-match']);
+      return sendPatient(reply, await service.patch(req.ctx, req.params.nhsNumber, expected, req.body));
+    });
+
+    // PATCH without an NHS Number in the path
+    app.patch('/Patient', { config: { ...fhir, activity: 'pds.update' } }, async () => {
+      throw new FhirError(400, 'UNSUPPORTED_SERVICE', 'Invalid request - an NHS Number is required in the path');
+    });
+
+    app.post('/Patient', { config: { ...fhir, activity: 'pds.create' } }, async (req, reply) => {
+      const result = await service.register(req.ctx, req.body);
+      if (!result.created) return reply.code(200).type(FHIR_JSON).send(result.outcome);
+      return sendPatient(reply.header('location', `${publicUrl}${PDS_BASE}/Patient/${result.patient.patient.id}`), result.patient, 201);
+    });
+
+    app.post('/Patient/$merge', { config: { ...fhir, activity: 'pds.merge' } }, async (req, reply) =>
+      sendPatient(reply, await service.merge(req.ctx, req.body)));
+
+    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/RelatedPerson', { config: { ...fhir, activity: 'pds.read' } }, async (req, reply) =>
+      reply.type(FHIR_JSON).send(await service.relatedPersons(req.ctx, req.params.nhsNumber)));
+
+    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/_history', { config: { ...fhir, activity: 'pds.read' } }, async (req, reply) =>
+      reply.type(FHIR_JSON).send(await service.history(req.ctx, req.params.nhsNumber)));
+  };
+}

@@ -1,0 +1,134 @@
+import { FhirError } from '../../fhir/errors.js';
+
+/** A validated PDS trace (patient search) request. */
+export interface DateCondition { op: 'eq' | 'ge' | 'le'; value: string }
+
+export interface TraceRequest {
+  fuzzy: boolean;
+  exact: boolean;
+  history: boolean;
+  maxResults: number;
+  family?: string;
+  given: string[];
+  gender?: string;
+  birthdate: DateCondition[];
+  deathDate: DateCondition[];
+  postcode?: string;
+  gp?: string;
+  email?: string;
+  phone?: string;
+}
+
+const KNOWN = new Set([
+  '_fuzzy-match', '_exact-match', '_history', '_max-results', 'family', 'given', 'gender', 'birthdate', 'death-date',
+  'address-postalcode', 'address-postcode', 'general-practitioner', 'email', 'phone',
+]);
+const REPEATABLE = new Set(['given', 'birthdate', 'death-date']);
+const GENDERS = new Set(['male', 'female', 'other', 'unknown']);
+const DATE = /^(eq|ge|le)?(\d{4}-\d{2}-\d{2})$/;
+export const MAX_RESULTS_LIMIT = 50;
+
+const invalid = (field: string, value: string) => new FhirError(400, 'INVALID_VALUE', `Invalid value - '${value.slice(0, 100)}' in field '${field}'`);
+const badCombination = (why: string) => new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data provided - '${why}'`);
+
+function isRealDate(iso: string): boolean {
+  const d = new Date(iso + 'T00:00:00Z');
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === iso;
+}
+
+function booleanParam(field: string, raw: string | undefined): boolean {
+  if (raw === undefined) return false;
+  const v = raw.toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw invalid(field, raw);
+}
+
+function dates(field: string, raw: string[]): DateCondition[] {
+  if (raw.length > 2) throw badCombination(`${field} may be given at most twice (a range)`);
+  const out = raw.map((r) => {
+    const m = DATE.exec(r);
+    if (!m || !isRealDate(m[2])) throw invalid(field, r);
+    return { op: (m[1] ?? 'eq') as DateCondition['op'], value: m[2] };
+  });
+  if (out.length === 2 && !(out.some((d) => d.op === 'ge') && out.some((d) => d.op === 'le'))) {
+    throw badCombination(`two ${field} values must be a range: one ge and one le`);
+  }
+  return out;
+}
+
+/** A wildcard needs two characters before the first '*' and is not allowed in fuzzy search. */
+function checkWildcard(field: string, value: string, fuzzy: boolean): void {
+  const star = value.indexOf('*');
+  if (star === -1) return;
+  if (fuzzy) throw badCombination(`wildcards are not allowed in a fuzzy search ('${field}')`);
+  if (star < 2) throw invalid(field, value);
+}
+
+function single(query: Record<string, string | string[] | undefined>, key: string): string | undefined {
+  const v = query[key];
+  if (Array.isArray(v)) throw badCombination(`${key} may only be given once`);
+  return v;
+}
+
+/** Validates the query string of GET /Patient the way PDS does, or throws the PDS error. */
+export function parseTraceRequest(query: Record<string, string | string[] | undefined>): TraceRequest {
+  const keys = Object.keys(query);
+  if (keys.length === 0) throw new FhirError(400, 'UNSUPPORTED_SERVICE', 'Invalid search data provided - no search parameters');
+  for (const key of keys) {
+    if (!KNOWN.has(key)) throw new FhirError(400, 'ADDITIONAL_PROPERTIES', `Invalid search data provided - '${key.slice(0, 60)}' is not a supported parameter`);
+    if (Array.isArray(query[key]) && !REPEATABLE.has(key)) throw badCombination(`${key} may only be given once`);
+  }
+  const list = (key: string) => [query[key] ?? []].flat().map((v) => v.trim());
+  const fuzzy = booleanParam('_fuzzy-match', single(query, '_fuzzy-match'));
+  const exact = booleanParam('_exact-match', single(query, '_exact-match'));
+  const history = booleanParam('_history', single(query, '_history'));
+  const maxRaw = single(query, '_max-results');
+  let maxResults = MAX_RESULTS_LIMIT;
+  if (maxRaw !== undefined) {
+    if (!/^\d{1,3}$/.test(maxRaw) || Number(maxRaw) < 1 || Number(maxRaw) > MAX_RESULTS_LIMIT) throw invalid('_max-results', maxRaw);
+    maxResults = Number(maxRaw);
+  }
+  const gender = single(query, 'gender')?.trim().toLowerCase();
+  if (gender !== undefined && !GENDERS.has(gender)) throw invalid('gender', query.gender as string);
+  if (query['address-postalcode'] !== undefined && query['address-postcode'] !== undefined) {
+    throw badCombination('give only one of address-postalcode and address-postcode');
+  }
+  const req: TraceRequest = {
+    fuzzy, exact, history, maxResults, gender,
+    family: single(query, 'family')?.trim() || undefined,
+    given: list('given').filter(Boolean),
+    birthdate: dates('birthdate', list('birthdate')),
+    deathDate: dates('death-date', list('death-date')),
+    postcode: (single(query, 'address-postalcode') ?? single(query, 'address-postcode'))?.trim() || undefined,
+    gp: single(query, 'general-practitioner')?.trim().toUpperCase() || undefined,
+    email: single(query, 'email')?.trim().toLowerCase() || undefined,
+    phone: single(query, 'phone')?.trim() || undefined,
+  };
+  for (const [field, value] of [['family', req.family], ['address-postalcode', req.postcode], ...req.given.map((g) => ['given', g])] as [string, string | undefined][]) {
+    if (value) checkWildcard(field, value, fuzzy);
+  }
+  if (req.email?.includes('*')) throw invalid('email', req.email);
+  if (req.phone?.includes('*')) throw invalid('phone', req.phone);
+  if (req.email && !/^[^\s@]+@[^\s@]+$/.test(req.email)) throw invalid('email', req.email);
+  if (req.phone && !/^\+?[0-9 ()-]{3,20}$/.test(req.phone)) throw invalid('phone', req.phone);
+  if (req.gp && !/^[A-Z0-9]{3,8}$/.test(req.gp)) throw invalid('general-practitioner', req.gp);
+
+  const demographics = req.family || req.given.length || req.gender || req.birthdate.length || req.postcode || req.gp || req.deathDate.length;
+  if (!demographics && (req.email || req.phone)) throw badCombination('email and phone cannot be searched on their own');
+  if (fuzzy) {
+    if (history) throw badCombination('_history cannot be combined with _fuzzy-match (fuzzy search always includes history)');
+    const dob = req.birthdate.length === 1 && req.birthdate[0].op === 'eq';
+    const given = req.given.length > 0;
+    const ok = (given && req.family && dob) || (req.family && dob && req.gender && req.postcode) || (given && dob && req.gender && req.postcode);
+    if (!ok) {
+      throw badCombination('a fuzzy search needs given+family+birthdate, family+birthdate+gender+postcode or given+birthdate+gender+postcode, with an exact birthdate');
+    }
+  } else {
+    if (req.birthdate.length === 0) throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'");
+    if (!req.family && !req.given.length && !req.postcode && !req.gp && !req.email && !req.phone) {
+      throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'family' (a name, postcode, GP practice, email or phone is needed beside the birth date)");
+    }
+  }
+  return req;
+}

@@ -1,0 +1,115 @@
+import type { Patient } from 'fhir/r4.js';
+import type { IndexCondition, Repository, SearchCriterion } from '../../store/types.js';
+import { normaliseName, normalisePostcode, soundex } from './name-matching.js';
+import { algorithmicScore, fuzzyScore, transposedDate } from './match-score.js';
+import { PATIENT, isInvalidated, isRestricted, isCurrentName, isCurrentAddress } from './patient-model.js';
+import type { DateCondition, TraceRequest } from './trace-request.js';
+
+export interface TraceMatch {
+  patient: Patient;
+  version: number;
+  score: number;
+}
+
+export type TraceResult = { kind: 'matches'; matches: TraceMatch[] } | { kind: 'too-many' };
+
+/** Candidate ids read per search; more than this is always "too many" for a non-fuzzy trace. */
+const CANDIDATE_LIMIT = 500;
+/** Fuzzy candidates are blocked by birth date and name sound, so they stay few even nationally. */
+const FUZZY_CANDIDATE_LIMIT = 2000;
+const FUZZY_THRESHOLD = 0.7;
+
+const one = (param: string, op: IndexCondition['op'], value: string): SearchCriterion => ({ any: [{ param, op, value }] });
+
+/** "Sm*th" -> index prefix "sm" plus a pattern the prefix candidates must still satisfy. */
+function wildcard(value: string, normalise: (s: string) => string): { prefix: string; pattern?: RegExp } {
+  const star = value.indexOf('*');
+  if (star === -1) return { prefix: normalise(value) };
+  const prefix = normalise(value.slice(0, star));
+  const rest = value.slice(star);
+  const onlyTrailing = /^\*+$/.test(rest);
+  if (onlyTrailing) return { prefix };
+  const body = value.split('*').map((part) => normalise(part).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  return { prefix, pattern: new RegExp('^' + body + '$') };
+}
+
+function dateCriteria(param: string, conds: DateCondition[]): SearchCriterion[] {
+  return conds.map((c) => one(param, c.op, c.value));
+}
+
+/** A name or postcode condition; with history it matches current or previous values. */
+function textCriterion(param: string, value: string, normalise: (s: string) => string, patterns: { field: string; re: RegExp }[], history: boolean): SearchCriterion {
+  const { prefix, pattern } = wildcard(value, normalise);
+  if (pattern) patterns.push({ field: param, re: pattern });
+  return valueCriterion(param, value.includes('*') ? 'prefix' : 'eq', prefix, history);
+}
+
+function valueCriterion(param: string, op: IndexCondition['op'], value: string, history: boolean): SearchCriterion {
+  const current: IndexCondition = { param, op, value };
+  return { any: history ? [current, { param: param + '-hist', op, value }] : [current] };
+}
+
+/** Values of a patient a wildcard pattern is checked against. */
+function fieldValues(p: Patient, field: string, history: boolean): string[] {
+  const names = (p.name ?? []).filter((n) => history || isCurrentName(n));
+  if (field.startsWith('family')) return names.map((n) => normaliseName(n.family ?? ''));
+  if (field.startsWith('given')) return names.flatMap((n) => n.given ?? []).map(normaliseName);
+  return (p.address ?? []).filter((a) => history || isCurrentAddress(a)).map((a) => normalisePostcode(a.postalCode ?? ''));
+}
+
+/** Runs a PDS trace through the index, then scores and filters the few candidates it finds. */
+export async function trace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
+  return req.fuzzy ? fuzzyTrace(repo, req) : algorithmicTrace(repo, req);
+}
+
+async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
+  const patterns: { field: string; re: RegExp }[] = [];
+  const criteria: SearchCriterion[] = [...dateCriteria('birthdate', req.birthdate), ...dateCriteria('death-date', req.deathDate)];
+  const h = req.history;
+  if (req.family) criteria.push(textCriterion('family', req.family, normaliseName, patterns, h));
+  for (const g of req.given) {
+    for (const token of g.split(/\s+/)) criteria.push(textCriterion('given', token, normaliseName, patterns, h));
+  }
+  if (req.postcode) criteria.push(textCriterion('postcode', req.postcode, normalisePostcode, patterns, h));
+  if (req.gender) criteria.push(one('gender', 'eq', req.gender));
+  if (req.gp) criteria.push(one('general-practitioner', 'eq', req.gp));
+  if (req.email) criteria.push(valueCriterion('email', 'eq', req.email, h));
+  if (req.phone) criteria.push(valueCriterion('phone', 'eq', req.phone.replace(/[^0-9+]/g, ''), h));
+
+  const ids = await repo.search({ type: PATIENT, criteria, limit: CANDIDATE_LIMIT + 1 });
+  if (ids.length > CANDIDATE_LIMIT) return { kind: 'too-many' };
+  const locationSearch = Boolean(req.postcode || req.gp);
+  const matches = (await repo.readMany(PATIENT, ids))
+    .filter((s) => !isInvalidated(s.resource))
+    // restricted records never answer a search by where someone lives or is registered
+    .filter((s) => !(locationSearch && isRestricted(s.resource)))
+    .filter((s) => patterns.every(({ field, re }) => fieldValues(s.resource, field, req.history).some((v) => re.test(v))))
+    .map((s) => ({ patient: s.resource as Patient, version: s.version, score: algorithmicScore(req, s.resource) }))
+    .filter((m) => !req.exact || m.score === 1);
+  if (matches.length > req.maxResults) return { kind: 'too-many' };
+  return { kind: 'matches', matches: sortMatches(matches) };
+}
+
+async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
+  const dob = req.birthdate[0].value;
+  const dobs = [dob, transposedDate(dob)].filter((d): d is string => Boolean(d));
+  const sounds = new Set<string>();
+  for (const name of [req.family ?? '', ...req.given]) for (const part of name.split(/\s+/)) if (normaliseName(part)) sounds.add(soundex(part));
+  const nameOrPlace: IndexCondition[] = [...sounds].map((s) => ({ param: 'phonetic', op: 'eq', value: s }));
+  if (req.postcode) {
+    const pc = normalisePostcode(req.postcode);
+    nameOrPlace.push({ param: 'postcode', op: 'eq', value: pc }, { param: 'postcode-hist', op: 'eq', value: pc });
+  }
+  const criteria: SearchCriterion[] = [{ any: dobs.map((d) => ({ param: 'birthdate', op: 'eq', value: d })) }, { any: nameOrPlace }];
+  const ids = await repo.search({ type: PATIENT, criteria, limit: FUZZY_CANDIDATE_LIMIT });
+  const matches = (await repo.readMany(PATIENT, ids))
+    // restricted records are never returned by fuzzy search
+    .filter((s) => !isInvalidated(s.resource) && !isRestricted(s.resource))
+    .map((s) => ({ patient: s.resource as Patient, version: s.version, score: fuzzyScore(req, s.resource) }))
+    .filter((m) => m.score >= FUZZY_THRESHOLD && (!req.exact || m.score === 1));
+  return { kind: 'matches', matches: sortMatches(matches).slice(0, req.maxResults) };
+}
+
+function sortMatches(matches: TraceMatch[]): TraceMatch[] {
+  return matches.sort((a, b) => b.score - a.score || (a.patient.id! < b.patient.id! ? -1 : 1));
+}

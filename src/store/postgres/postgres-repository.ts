@@ -1,0 +1,235 @@
+import pg from 'pg';
+import { chainHash } from '../../audit/chain.js';
+import { buildSearchSql } from '../sql.js';
+import {
+  VersionConflictError,
+  type AuditEntry,
+  type AuditRecord,
+  type Repository,
+  type ResourceWrite,
+  type SearchQuery,
+  type StoredResource,
+  type WriteBatch,
+} from '../types.js';
+import { POSTGRES_MIGRATIONS } from './schema.js';
+
+/** Schema names are interpolated into SQL and connection options, so only plain identifiers are accepted. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
+
+/** Deadlocks and serialisation failures leave nothing behind: the whole batch is simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 3;
+
+interface VersionRow { rtype: string; rid: string; version: number; updated: string; body: string }
+
+function toStored(row: VersionRow): StoredResource {
+  return { type: row.rtype, id: row.rid, version: row.version, lastUpdated: row.updated, resource: JSON.parse(row.body) };
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * The server store: a pg Pool whose connections all use the configured schema (search_path set at
+ * connection start, so every statement below names tables unqualified, as the SQLite store does).
+ * Same rules as SqliteRepository; optimistic concurrency relies on row locks taken by
+ * UPDATE ... WHERE version = expected under READ COMMITTED, so of two racing writers one updates
+ * the row and the other re-checks the committed row, matches nothing and gets VersionConflictError.
+ */
+export class PostgresRepository implements Repository {
+  readonly kind = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private closed = false;
+
+  constructor(databaseUrl: string, readonly schema: string = 'public') {
+    if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name '${schema}': use lower-case letters, digits and _`);
+    this.pool = new pg.Pool({ connectionString: databaseUrl, options: `-c search_path=${schema}` });
+    // An idle connection dropped by the server must not crash the process; the pool replaces it.
+    this.pool.on('error', () => {});
+  }
+
+  /** Runs fn in one transaction on one connection; rolls back and rethrows on any error. */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+      throw err;
+    } finally {
+      client.release(broken); // a connection that cannot even roll back is discarded, not reused
+    }
+  }
+
+  async migrate(): Promise<void> {
+    // Every step takes the same transaction-scoped advisory lock, so concurrent migrators (several
+    // processes starting together) queue up and each re-checks what is already applied.
+    const lock = (c: pg.PoolClient) => c.query(`SELECT pg_advisory_xact_lock(hashtext('openspine.migrate'), hashtext($1))`, [this.schema]);
+    await this.tx(async (c) => {
+      await lock(c);
+      // Checked first so a user without CREATE on the database can use a schema made for it.
+      const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
+      if (exists.rowCount === 0) await c.query(`CREATE SCHEMA "${this.schema}"`);
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
+    });
+    for (const [i, sql] of POSTGRES_MIGRATIONS.entries()) {
+      const version = i + 1;
+      await this.tx(async (c) => {
+        await lock(c);
+        const done = await c.query('SELECT 1 FROM schema_migrations WHERE version = $1', [version]);
+        if (done.rowCount !== 0) return;
+        await c.query(sql);
+        await c.query('INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)', [version, new Date().toISOString()]);
+      });
+    }
+  }
+
+  async read(type: string, id: string): Promise<StoredResource | null> {
+    const { rows } = await this.pool.query<VersionRow>(
+      `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM resources r
+       JOIN resource_versions v ON v.rtype = r.rtype AND v.rid = r.rid AND v.version = r.version
+       WHERE r.rtype = $1 AND r.rid = $2`,
+      [type, id],
+    );
+    return rows.length ? toStored(rows[0]) : null;
+  }
+
+  /** Current versions of the ids that exist, in no particular order, in one round trip. */
+  async readMany(type: string, ids: string[]): Promise<StoredResource[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<VersionRow>(
+      `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM resources r
+       JOIN resource_versions v ON v.rtype = r.rtype AND v.rid = r.rid AND v.version = r.version
+       WHERE r.rtype = $1 AND r.rid = ANY($2::text[])`,
+      [type, ids],
+    );
+    return rows.map(toStored);
+  }
+
+  async readVersion(type: string, id: string, version: number): Promise<StoredResource | null> {
+    const { rows } = await this.pool.query<VersionRow>(
+      'SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = $1 AND rid = $2 AND version = $3',
+      [type, id, version],
+    );
+    return rows.length ? toStored(rows[0]) : null;
+  }
+
+  async history(type: string, id: string): Promise<StoredResource[]> {
+    const { rows } = await this.pool.query<VersionRow>(
+      'SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = $1 AND rid = $2 ORDER BY version DESC',
+      [type, id],
+    );
+    return rows.map(toStored);
+  }
+
+  async search(query: SearchQuery): Promise<string[]> {
+    const { sql, params } = buildSearchSql(query, (n) => '$' + n);
+    const { rows } = await this.pool.query<{ rid: string }>(sql, params);
+    return rows.map((r) => r.rid);
+  }
+
+  async count(type: string): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM resources WHERE rtype = $1', [type]);
+    return Number(rows[0].n);
+  }
+
+  async commit(batch: WriteBatch): Promise<StoredResource[]> {
+    for (let attempt = 1; ; attempt++) {
+      let current: ResourceWrite | undefined; // the write in progress, to name it if a unique key trips
+      try {
+        return await this.tx(async (c) => {
+          const stored: StoredResource[] = [];
+          for (const w of batch.resources ?? []) {
+            current = w;
+            stored.push(await this.writeResource(c, w));
+          }
+          current = undefined;
+          if (batch.audit?.length) await this.appendAudit(c, batch.audit);
+          return stored;
+        });
+      } catch (err) {
+        if (err instanceof VersionConflictError) throw err;
+        const e = err as { code?: string; table?: string };
+        // A duplicate version row means another writer got there first: the same refusal as a stale version.
+        if (e.code === '23505' && current && (e.table === 'resources' || e.table === 'resource_versions')) {
+          throw new VersionConflictError(current.type, current.id, current.expectedVersion, await this.currentVersion(this.pool, current.type, current.id));
+        }
+        if (e.code && RETRYABLE.has(e.code) && attempt < MAX_ATTEMPTS) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async writeResource(c: pg.PoolClient, w: ResourceWrite): Promise<StoredResource> {
+    const now = new Date().toISOString();
+    let version: number;
+    if (w.expectedVersion === 0) {
+      const res = await c.query('INSERT INTO resources (rtype, rid, version, updated) VALUES ($1, $2, 1, $3) ON CONFLICT DO NOTHING', [w.type, w.id, now]);
+      if (res.rowCount !== 1) throw new VersionConflictError(w.type, w.id, 0, await this.currentVersion(c, w.type, w.id));
+      version = 1;
+    } else {
+      const res = await c.query('UPDATE resources SET version = version + 1, updated = $1 WHERE rtype = $2 AND rid = $3 AND version = $4', [now, w.type, w.id, w.expectedVersion]);
+      if (res.rowCount !== 1) throw new VersionConflictError(w.type, w.id, w.expectedVersion, await this.currentVersion(c, w.type, w.id));
+      version = w.expectedVersion + 1;
+      await c.query('DELETE FROM search_index WHERE rtype = $1 AND rid = $2', [w.type, w.id]);
+    }
+    const resource = { ...w.resource, meta: { ...(w.resource.meta ?? {}), versionId: String(version), lastUpdated: now } };
+    await c.query('INSERT INTO resource_versions (rtype, rid, version, updated, body) VALUES ($1, $2, $3, $4, $5)', [w.type, w.id, version, now, JSON.stringify(resource)]);
+    if (w.index.length) {
+      // All index rows in one statement; duplicates within the entry list are ignored, as in SQLite.
+      await c.query(
+        `INSERT INTO search_index (rtype, param, value, rid)
+         SELECT $1, t.param, t.value, $2 FROM unnest($3::text[], $4::text[]) AS t(param, value)
+         ON CONFLICT DO NOTHING`,
+        [w.type, w.id, w.index.map((e) => e.param), w.index.map((e) => e.value)],
+      );
+    }
+    return { type: w.type, id: w.id, version, lastUpdated: now, resource };
+  }
+
+  private async currentVersion(q: Queryable, type: string, id: string): Promise<number | null> {
+    const { rows } = await q.query<{ version: number }>('SELECT version FROM resources WHERE rtype = $1 AND rid = $2', [type, id]);
+    return rows.length ? rows[0].version : null;
+  }
+
+  /**
+   * Appends to the hash chain. The head row is locked last in the transaction, so commits from every
+   * process take turns only for this short tail and the seq/hash links stay linear.
+   */
+  private async appendAudit(c: pg.PoolClient, records: AuditRecord[]): Promise<void> {
+    const head = await c.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id FOR UPDATE');
+    if (head.rows.length !== 1) throw new Error('audit_head row is missing: the audit chain head cannot be located');
+    let seq = Number(head.rows[0].seq);
+    let prev = head.rows[0].hash;
+    for (const record of records) {
+      // Hash exactly what will be read back (the JSON form), so honest entries always verify.
+      const stored = JSON.parse(JSON.stringify(record)) as AuditRecord;
+      seq += 1;
+      const hash = chainHash(prev, seq, stored);
+      await c.query(
+        `INSERT INTO audit_log (seq, recorded, request_id, user_id, org, patient, action, record, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [seq, stored.time, stored.requestId, stored.userId, stored.org, stored.patient ?? null, stored.action, JSON.stringify(stored), prev, hash],
+      );
+      prev = hash;
+    }
+    await c.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id', [seq, prev]);
+  }
+
+  async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
+    const { rows } = await this.pool.query<{ seq: string; record: string; prev_hash: string; hash: string }>(
+      'SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
+      [afterSeq, limit],
+    );
+    return rows.map((r) => ({ seq: Number(r.seq), record: JSON.parse(r.record), prevHash: r.prev_hash, hash: r.hash }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,49 @@
+import { GENESIS_HASH } from '../../audit/chain.js';
+
+/**
+ * Schema migrations for the PostgreSQL store, applied in order and recorded in schema_migrations.
+ * Tables, columns and keys mirror the SQLite schema so both stores hold the same facts.
+ *
+ * Key text columns use COLLATE "C": comparisons and ORDER BY are then byte-wise on UTF-8, exactly like
+ * SQLite's BINARY collation, so prefix ranges (value >= p AND value < p || U+FFFF) and id order agree
+ * between stores whatever the database's default locale is.
+ *
+ * Scale-out: the patient-keyed tables (resources, resource_versions, search_index) are keyed by
+ * (rtype, rid), and for Patient the rid is the NHS Number, so rid is the natural distribution column on
+ * Citus / YugabyteDB (e.g. SELECT create_distributed_table('resource_versions', 'rid')); every read and
+ * write of one patient then stays on one shard. audit_log and audit_head are a single global chain:
+ * keep them as a reference (or coordinator-local) append-only table, not distributed by patient.
+ */
+export const POSTGRES_MIGRATIONS: string[] = [
+  `CREATE TABLE resources (
+     rtype TEXT COLLATE "C" NOT NULL, rid TEXT COLLATE "C" NOT NULL, version INTEGER NOT NULL, updated TEXT NOT NULL,
+     PRIMARY KEY (rtype, rid));
+   CREATE TABLE resource_versions (
+     rtype TEXT COLLATE "C" NOT NULL, rid TEXT COLLATE "C" NOT NULL, version INTEGER NOT NULL, updated TEXT NOT NULL,
+     body TEXT NOT NULL,
+     PRIMARY KEY (rtype, rid, version));
+   CREATE TABLE search_index (
+     rtype TEXT COLLATE "C" NOT NULL, param TEXT COLLATE "C" NOT NULL, value TEXT COLLATE "C" NOT NULL,
+     rid TEXT COLLATE "C" NOT NULL,
+     PRIMARY KEY (rtype, param, value, rid));
+   CREATE INDEX search_index_by_resource ON search_index (rtype, rid);
+   CREATE TABLE audit_log (
+     seq BIGINT PRIMARY KEY, recorded TEXT NOT NULL, request_id TEXT NOT NULL, user_id TEXT NOT NULL,
+     org TEXT NOT NULL, patient TEXT, action TEXT NOT NULL, record TEXT NOT NULL,
+     prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+   CREATE INDEX audit_log_by_patient ON audit_log (patient, seq);
+   -- The chain head lives in one row: appenders lock it (SELECT ... FOR UPDATE), which serialises
+   -- audit appends across every process and keeps the chain linear (an empty log has no row to lock).
+   CREATE TABLE audit_head (
+     id BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id), seq BIGINT NOT NULL, hash TEXT NOT NULL);
+   INSERT INTO audit_head (id, seq, hash) VALUES (TRUE, 0, '${GENESIS_HASH}');
+   -- The audit log is append-only: the database itself refuses edits, deletions and truncation.
+   CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     RAISE EXCEPTION 'audit log is append-only';
+   END $$;
+   CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log
+     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+   CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();`,
+];

@@ -1,0 +1,179 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { chainHash, GENESIS_HASH } from '../../audit/chain.js';
+import { buildSearchSql } from '../sql.js';
+import {
+  VersionConflictError,
+  type AuditEntry,
+  type AuditRecord,
+  type Repository,
+  type SearchQuery,
+  type StoredResource,
+  type WriteBatch,
+} from '../types.js';
+import { SQLITE_MIGRATIONS } from './schema.js';
+
+interface VersionRow { rtype: string; rid: string; version: number; updated: string; body: string }
+
+function toStored(row: VersionRow): StoredResource {
+  return { type: row.rtype, id: row.rid, version: row.version, lastUpdated: row.updated, resource: JSON.parse(row.body) };
+}
+
+/**
+ * The embedded store: one better-sqlite3 connection in WAL mode. better-sqlite3 is synchronous, so
+ * each commit runs to completion inside one SQLite transaction before any other request runs; a
+ * committed transaction survives the process being killed (WAL, synchronous=NORMAL).
+ */
+export class SqliteRepository implements Repository {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    // a larger page cache keeps index B-trees in memory during bulk loads and trace searches
+    this.db.pragma('cache_size = -131072');
+    this.db.pragma('temp_store = MEMORY');
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
+    const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+    SQLITE_MIGRATIONS.forEach((sql, i) => {
+      const version = i + 1;
+      if (done.has(version)) return;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, applied) VALUES (?, ?)').run(version, new Date().toISOString());
+      })();
+    });
+  }
+
+  async read(type: string, id: string): Promise<StoredResource | null> {
+    const row = this.stmt(
+      `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM resources r
+       JOIN resource_versions v ON v.rtype = r.rtype AND v.rid = r.rid AND v.version = r.version
+       WHERE r.rtype = ? AND r.rid = ?`,
+    ).get(type, id) as VersionRow | undefined;
+    return row ? toStored(row) : null;
+  }
+
+  async readMany(type: string, ids: string[]): Promise<StoredResource[]> {
+    const out: StoredResource[] = [];
+    for (const id of ids) {
+      const r = await this.read(type, id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  async readVersion(type: string, id: string, version: number): Promise<StoredResource | null> {
+    const row = this.stmt('SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? AND version = ?')
+      .get(type, id, version) as VersionRow | undefined;
+    return row ? toStored(row) : null;
+  }
+
+  async history(type: string, id: string): Promise<StoredResource[]> {
+    const rows = this.stmt('SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? ORDER BY version DESC')
+      .all(type, id) as VersionRow[];
+    return rows.map(toStored);
+  }
+
+  async search(query: SearchQuery): Promise<string[]> {
+    const { sql, params } = buildSearchSql(query, () => '?');
+    return (this.stmt(sql).all(...params) as { rid: string }[]).map((r) => r.rid);
+  }
+
+  async count(type: string): Promise<number> {
+    return (this.stmt('SELECT count(*) AS n FROM resources WHERE rtype = ?').get(type) as { n: number }).n;
+  }
+
+  async commit(batch: WriteBatch): Promise<StoredResource[]> {
+    return this.commitSync(batch);
+  }
+
+  private commitSync = (batch: WriteBatch): StoredResource[] => {
+    return this.db.transaction(() => {
+      const stored = (batch.resources ?? []).map((w) => {
+        const now = new Date().toISOString();
+        const indexRows = JSON.stringify(w.index.map((e) => [e.param, e.value]));
+        let version: number;
+        if (w.expectedVersion === 0) {
+          const res = this.stmt('INSERT INTO resources (rtype, rid, version, updated, index_rows) VALUES (?, ?, 1, ?, ?) ON CONFLICT DO NOTHING')
+            .run(w.type, w.id, now, indexRows);
+          if (res.changes !== 1) throw new VersionConflictError(w.type, w.id, 0, this.currentVersion(w.type, w.id));
+          version = 1;
+        } else {
+          const previous = this.stmt('SELECT index_rows FROM resources WHERE rtype = ? AND rid = ? AND version = ?')
+            .get(w.type, w.id, w.expectedVersion) as { index_rows: string } | undefined;
+          if (!previous) throw new VersionConflictError(w.type, w.id, w.expectedVersion, this.currentVersion(w.type, w.id));
+          this.stmt('UPDATE resources SET version = version + 1, updated = ?, index_rows = ? WHERE rtype = ? AND rid = ?')
+            .run(now, indexRows, w.type, w.id);
+          version = w.expectedVersion + 1;
+          const remove = this.stmt('DELETE FROM search_index WHERE rtype = ? AND param = ? AND value = ? AND rid = ?');
+          for (const [param, value] of JSON.parse(previous.index_rows) as [string, string][]) remove.run(w.type, param, value, w.id);
+        }
+        const resource = { ...w.resource, meta: { ...(w.resource.meta ?? {}), versionId: String(version), lastUpdated: now } };
+        this.stmt('INSERT INTO resource_versions (rtype, rid, version, updated, body) VALUES (?, ?, ?, ?, ?)')
+          .run(w.type, w.id, version, now, JSON.stringify(resource));
+        const insertIndex = this.stmt('INSERT OR IGNORE INTO search_index (rtype, param, value, rid) VALUES (?, ?, ?, ?)');
+        for (const e of w.index) insertIndex.run(w.type, e.param, e.value, w.id);
+        return { type: w.type, id: w.id, version, lastUpdated: now, resource };
+      });
+      // The head is read inside the write lock, so appends from other connections are never missed.
+      if (batch.audit?.length) {
+        const head = this.loadAuditHead();
+        for (const record of batch.audit) this.appendAudit(head, record);
+      }
+      return stored;
+    }).immediate();
+  };
+
+  private currentVersion(type: string, id: string): number | null {
+    const row = this.stmt('SELECT version FROM resources WHERE rtype = ? AND rid = ?').get(type, id) as { version: number } | undefined;
+    return row?.version ?? null;
+  }
+
+  private loadAuditHead(): { seq: number; hash: string } {
+    const row = this.stmt('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+    return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
+  }
+
+  private appendAudit(head: { seq: number; hash: string }, original: AuditRecord): void {
+    // Hash exactly what will be read back (the JSON form), so honest entries always verify.
+    const record = JSON.parse(JSON.stringify(original)) as AuditRecord;
+    const seq = head.seq + 1;
+    const hash = chainHash(head.hash, seq, record);
+    this.stmt(
+      `INSERT INTO audit_log (seq, recorded, request_id, user_id, org, patient, action, record, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(seq, record.time, record.requestId, record.userId, record.org, record.patient, record.action, JSON.stringify(record), head.hash, hash);
+    head.seq = seq;
+    head.hash = hash;
+  }
+
+  async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
+    const rows = this.stmt('SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(afterSeq, limit) as { seq: number; record: string; prev_hash: string; hash: string }[];
+    return rows.map((r) => ({ seq: r.seq, record: JSON.parse(r.record), prevHash: r.prev_hash, hash: r.hash }));
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

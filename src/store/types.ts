@@ -1,0 +1,110 @@
+/**
+ * The repository seam: every service talks to storage only through this interface, so the same
+ * rules run on the embedded SQLite store and on PostgreSQL. Resources are JSON documents with a
+ * version history; searches go through index rows the service supplies, never a document scan.
+ */
+
+/** One searchable fact about a resource, e.g. {param: 'family', value: 'smith'}. */
+export interface IndexEntry {
+  param: string;
+  value: string;
+}
+
+export interface StoredResource<T = any> {
+  type: string;
+  id: string;
+  version: number;
+  lastUpdated: string;
+  resource: T;
+}
+
+export interface ResourceWrite {
+  type: string;
+  id: string;
+  /** The version the writer last saw; 0 means "must not exist yet". A mismatch refuses the whole batch. */
+  expectedVersion: number;
+  /** The new document. The store sets meta.versionId and meta.lastUpdated. */
+  resource: Record<string, any>;
+  /** The complete index of the new version; it replaces the previous index rows of the resource. */
+  index: IndexEntry[];
+}
+
+/** An audit fact; the store adds the sequence number and the hash chain. */
+export interface AuditRecord {
+  time: string;
+  requestId: string;
+  correlationId?: string;
+  userId: string;
+  role: string;
+  org: string;
+  patient: string | null;
+  action: string;
+  outcome: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  seq: number;
+  record: AuditRecord;
+  prevHash: string;
+  hash: string;
+}
+
+/** Everything in one batch commits atomically, or nothing does. */
+export interface WriteBatch {
+  resources?: ResourceWrite[];
+  audit?: AuditRecord[];
+}
+
+export type SearchOp = 'eq' | 'prefix' | 'ge' | 'le' | 'gt' | 'lt';
+
+/** One atomic condition on the index. */
+export interface IndexCondition {
+  param: string;
+  op: SearchOp;
+  value: string;
+}
+
+/** Conditions in `any` are OR'ed; the criteria of a query are AND'ed. */
+export interface SearchCriterion {
+  any: IndexCondition[];
+}
+
+export interface SearchQuery {
+  type: string;
+  criteria: SearchCriterion[];
+  /** At most this many ids come back (callers ask for one more than they show to detect overflow). */
+  limit: number;
+}
+
+export class VersionConflictError extends Error {
+  constructor(
+    readonly type: string,
+    readonly id: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number | null,
+  ) {
+    super(`version conflict on ${type}/${id}: expected ${expectedVersion}, found ${actualVersion ?? 'none'}`);
+    this.name = 'VersionConflictError';
+  }
+}
+
+export interface Repository {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Applies the schema migrations that have not run yet. */
+  migrate(): Promise<void>;
+  read(type: string, id: string): Promise<StoredResource | null>;
+  readMany(type: string, ids: string[]): Promise<StoredResource[]>;
+  readVersion(type: string, id: string, version: number): Promise<StoredResource | null>;
+  /** All versions, newest first. */
+  history(type: string, id: string): Promise<StoredResource[]>;
+  /** Ids matching every criterion, at most query.limit, in id order. */
+  search(query: SearchQuery): Promise<string[]>;
+  /** Atomically writes resources (with version checks) and audit entries; returns the stored resources. */
+  commit(batch: WriteBatch): Promise<StoredResource[]>;
+  /** Number of current resources of a type (for status and seeding). */
+  count(type: string): Promise<number>;
+  /** Audit entries with seq > afterSeq, in order. */
+  readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+  close(): Promise<void>;
+}
