@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { healthRoutes } from '../services/health/routes.js';
 import { PDS_BASE, pdsRoutes } from '../services/pds/routes.js';
@@ -21,7 +21,8 @@ export interface AppDeps {
 export async function buildApp({ config, repo, signingKey, logger = true }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ? { level: config.logLevel } : false,
-    disableRequestLogging: true,
+    // per-request access lines would dominate the log at national volumes; errors are still logged
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
     // FHIR ids and NHS Numbers are case-sensitive and short; keep default URL parsing

@@ -35,11 +35,13 @@ export async function seedPatients(repo: Repository, opts: SeedOptions): Promise
   const began = process.hrtime.bigint();
   let created = 0, skipped = 0;
   let firstNhsNumber: string | undefined;
+  // one seed never repeats a number, so only a store that already holds patients needs the check
+  const mayOverlap = (await repo.count(PATIENT)) > 0;
   for (let from = start; from < start + opts.patients; from += batchSize) {
     const to = Math.min(from + batchSize, start + opts.patients);
     const generated = [];
     for (let i = from; i < to; i++) generated.push(generator.generate(i));
-    const existing = new Set((await repo.readMany(PATIENT, generated.map((g) => g.patient.id!))).map((s) => s.id));
+    const existing = mayOverlap ? new Set((await repo.readMany(PATIENT, generated.map((g) => g.patient.id!))).map((s) => s.id)) : new Set<string>();
     const writes: ResourceWrite[] = [];
     for (const { patient, relatedPersons } of generated) {
       if (existing.has(patient.id!)) { skipped++; continue; }

@@ -1,6 +1,7 @@
 import type { Bundle, OperationOutcome, Parameters, Patient, RelatedPerson } from 'fhir/r4.js';
 import { randomInt } from 'node:crypto';
 import { auditRecord } from '../../audit/audit-record.js';
+import { AuditWriter } from '../../audit/audit-writer.js';
 import { historyBundle, searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import { isValidNhsNumber, randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
@@ -35,7 +36,11 @@ function nhsIdentifier(nhs: string) {
 
 /** The PDS use cases. Every touch of a record is audited; every write commits with its audit entry. */
 export class PatientService {
-  constructor(private readonly repo: Repository, private readonly baseUrl: string) {}
+  private readonly readAudit: AuditWriter;
+
+  constructor(private readonly repo: Repository, private readonly baseUrl: string) {
+    this.readAudit = new AuditWriter(repo);
+  }
 
   private fullUrl(id: string): string {
     return `${this.baseUrl}/Patient/${id}`;
@@ -55,7 +60,7 @@ export class PatientService {
   async read(ctx: RequestContext, nhs: string): Promise<VersionedPatient> {
     const stored = await this.resolve(nhs);
     const detail = stored.id !== nhs ? { requested: nhs, supersededBy: stored.id } : undefined;
-    await this.repo.commit({ audit: [auditRecord(ctx, 'pds.read', stored.id, 'success', detail)] });
+    await this.readAudit.append(auditRecord(ctx, 'pds.read', stored.id, 'success', detail));
     return { patient: patientForRead(stored.resource), version: stored.version };
   }
 
@@ -64,15 +69,13 @@ export class PatientService {
     const result = await trace(this.repo, req);
     const params = Object.keys(query).sort();
     if (result.kind === 'too-many') {
-      await this.repo.commit({ audit: [auditRecord(ctx, 'pds.search', null, 'too-many-matches', { params })] });
+      await this.readAudit.append(auditRecord(ctx, 'pds.search', null, 'too-many-matches', { params }));
       return operationOutcome('TOO_MANY_MATCHES', 'Too Many Matches - refine the search');
     }
-    await this.repo.commit({
-      audit: [
-        auditRecord(ctx, 'pds.search', null, 'success', { params, fuzzy: req.fuzzy, matches: result.matches.length }),
-        ...result.matches.map((m) => auditRecord(ctx, 'pds.search.match', m.patient.id!, 'success', { score: m.score })),
-      ],
-    });
+    await this.readAudit.append(
+      auditRecord(ctx, 'pds.search', null, 'success', { params, fuzzy: req.fuzzy, matches: result.matches.length }),
+      ...result.matches.map((m) => auditRecord(ctx, 'pds.search.match', m.patient.id!, 'success', { score: m.score })),
+    );
     return searchsetBundle(result.matches.map((m) => ({ resource: patientForSearch(m.patient), fullUrl: this.fullUrl(m.patient.id!), score: m.score })));
   }
 
@@ -180,7 +183,7 @@ export class PatientService {
 
   async relatedPersons(ctx: RequestContext, nhs: string): Promise<Bundle> {
     const stored = await this.resolve(nhs);
-    await this.repo.commit({ audit: [auditRecord(ctx, 'pds.related-person.read', stored.id, 'success')] });
+    await this.readAudit.append(auditRecord(ctx, 'pds.related-person.read', stored.id, 'success'));
     // a restricted patient's related people could reveal where they are: PDS returns none
     if (isRestricted(stored.resource)) return searchsetBundle([]);
     const ids = await this.repo.search({ type: RELATED_PERSON, criteria: [{ any: [{ param: 'patient', op: 'eq', value: stored.id }] }], limit: 100 });
@@ -191,7 +194,7 @@ export class PatientService {
   async history(ctx: RequestContext, nhs: string): Promise<Bundle> {
     const versions = await this.repo.history(PATIENT, checkNhsNumber(nhs));
     if (versions.length === 0) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
-    await this.repo.commit({ audit: [auditRecord(ctx, 'pds.history.read', nhs, 'success', { versions: versions.length })] });
+    await this.readAudit.append(auditRecord(ctx, 'pds.history.read', nhs, 'success', { versions: versions.length }));
     // the current label governs every version: a record restricted now hides old addresses too
     const label = versions[0].resource.meta?.security;
     return historyBundle(versions.map((v) => ({ resource: patientForRead({ ...v.resource, meta: { ...v.resource.meta, security: label } }), fullUrl: `${this.fullUrl(nhs)}/_history/${v.version}` })));

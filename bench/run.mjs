@@ -1,0 +1,99 @@
+// `npm run bench`: every figure printed beside a baseline measured in the same run.
+// Servers run in their own processes; load comes from autocannon in this process.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { freePort, load, percentile, startProcess, waitFor } from './lib.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CLI = join(ROOT, 'bin', 'openspine.js');
+const PDS = '/personal-demographics/FHIR/R4';
+const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const TRACES = Number(process.env.BENCH_TRACES ?? 400);
+
+const dataDir = mkdtempSync(join(tmpdir(), 'openspine-bench-'));
+const cleanups = [() => rmSync(dataDir, { recursive: true, force: true })];
+const fmt = (n, d = 0) => Number(n).toLocaleString('en-GB', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+try {
+  console.log(`OpenSpine benchmark: ${PATIENTS.toLocaleString('en-GB')} patients, ${DURATION} s per load run, node ${process.version}\n`);
+
+  // 1. seed rate into SQLite (the CLI prints patients/s)
+  const seedOut = execFileSync(process.execPath, [CLI, 'seed', '--data', dataDir, '--patients', String(PATIENTS), '--seed', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const seedRate = Number(/([0-9]+) patients\/s/.exec(seedOut)?.[1]);
+  console.log(`seed    ${fmt(seedRate)} patients/s into SQLite (target >= 20,000)  [${seedOut.trim()}]`);
+
+  const token = execFileSync(process.execPath, [CLI, 'token', '--data', dataDir, '--role', 'R8000', '--user', 'bench', '--org', 'A81001'], { encoding: 'utf8' }).trim();
+  const port = await freePort();
+  const server = startProcess([CLI, 'serve', '--data', dataDir, '--port', String(port), '--log-level', 'warn']);
+  cleanups.unshift(server.stop);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(`${base}/_ping`);
+
+  // sample real patients to read and trace
+  const auth = { authorization: `Bearer ${token}` };
+  const sample = [];
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(dataDir, 'openspine.db'), { readonly: true });
+  const rows = db.prepare(`SELECT v.body FROM resources r JOIN resource_versions v ON v.rtype = r.rtype AND v.rid = r.rid AND v.version = r.version WHERE r.rtype = 'Patient' ORDER BY random() LIMIT 2000`).all();
+  db.close();
+  for (const r of rows) {
+    const p = JSON.parse(r.body);
+    if (p.meta?.security?.[0]?.code === 'R') continue;
+    sample.push(p);
+  }
+  const bareFile = join(dataDir, 'bare-patient.json');
+  writeFileSync(bareFile, JSON.stringify(sample[0]));
+
+  // 2. bare Fastify JSON route (baseline) vs PDS read with token check and audit
+  const barePort = await freePort();
+  const bare = startProcess([join(ROOT, 'bench', 'bare-server.mjs'), String(barePort), bareFile]);
+  cleanups.unshift(bare.stop);
+  await waitFor(`http://127.0.0.1:${barePort}/Patient/1`);
+  const bareRun = await load({ url: `http://127.0.0.1:${barePort}/Patient/${sample[0].id}`, duration: DURATION });
+  await bare.stop();
+  let i = 0;
+  const readRun = await load({
+    url: base, duration: DURATION, headers: auth,
+    setupRequest: (req) => ({ ...req, path: `${PDS}/Patient/${sample[i++ % sample.length].id}`, headers: { ...req.headers, ...auth, 'x-request-id': randomUUID() } }),
+  });
+  console.log(`\nread    bare Fastify JSON route: ${fmt(bareRun.rps)} req/s, p50 ${bareRun.p50} ms, p95 ${bareRun.p95} ms  (baseline)`);
+  console.log(`        PDS GET /Patient/{id} (token + RBAC + audit write): ${fmt(readRun.rps)} req/s, p50 ${readRun.p50} ms, p95 ${readRun.p95} ms, statuses ${JSON.stringify(readRun.statuses)}`);
+  console.log(`        ratio ${fmt((100 * readRun.rps) / bareRun.rps, 1)}% of the bare route (target >= 40%)`);
+
+  // 3. trace: sequential realistic queries, client-side latency
+  const timed = async (query) => {
+    const t0 = performance.now();
+    const res = await fetch(`${base}${PDS}/Patient?${query}`, { headers: { ...auth, 'x-request-id': randomUUID() } });
+    const body = await res.json();
+    return { ms: performance.now() - t0, ok: res.status === 200, body };
+  };
+  const results = { exact: [], fuzzy: [] };
+  let firstHit = 0, fuzzyCount = 0;
+  for (let k = 0; k < TRACES; k++) {
+    const p = sample[(k * 7) % sample.length];
+    const name = p.name.find((n) => n.use === 'usual') ?? p.name[0];
+    const exact = new URLSearchParams({ family: name.family, birthdate: `eq${p.birthDate}`, gender: p.gender });
+    const e = await timed(exact.toString());
+    if (e.ok) results.exact.push(e.ms);
+    // fuzzy: misspell the family name by swapping two inner letters
+    const f = name.family.length > 3 ? name.family[0] + name.family[2] + name.family[1] + name.family.slice(3) : name.family;
+    const fuzzy = new URLSearchParams({ family: f, given: name.given[0], birthdate: `eq${p.birthDate}`, '_fuzzy-match': 'true' });
+    const z = await timed(fuzzy.toString());
+    if (z.ok) {
+      results.fuzzy.push(z.ms);
+      fuzzyCount++;
+      if (z.body.entry?.[0]?.resource?.id === p.id) firstHit++;
+    }
+  }
+  for (const kind of ['exact', 'fuzzy']) {
+    const t = results[kind].sort((a, b) => a - b);
+    console.log(`${kind === 'exact' ? '\ntrace' : '     '}   ${kind === 'exact' ? 'algorithmic (family+birthdate+gender)' : 'fuzzy (misspelt family, given, birthdate)'}: p50 ${fmt(percentile(t, 50), 1)} ms, p95 ${fmt(percentile(t, 95), 1)} ms over ${t.length} queries on ${fmt(PATIENTS)} patients (target p95 < 50 ms)`);
+  }
+  console.log(`        fuzzy ranked the true patient first in ${firstHit}/${fuzzyCount} queries`);
+} finally {
+  for (const c of cleanups) await c();
+}
