@@ -34,6 +34,19 @@ describe('deny by default', () => {
     }
   });
 
+  it('a new data directory gets one signing key even when several callers create it at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openspine-key-'));
+    try {
+      const keys = await Promise.all(Array.from({ length: 6 }, () => loadOrCreateSigningKey(dir)));
+      assert.equal(new Set(keys.map((k) => k.kid)).size, 1);
+      const again = await loadOrCreateSigningKey(dir);
+      assert.equal(again.kid, keys[0].kid);
+      assert.equal(again.publicJwk.d, undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('policy table: merges need R8013, reads are allowed to R8000 and R8008, unknown roles get nothing', () => {
     assert.equal(roleAllows('R8013', 'pds.merge'), true);
     assert.equal(roleAllows('R8000', 'pds.merge'), false);

@@ -15,7 +15,12 @@ export async function verifyAuditCommand(config: Config): Promise<number> {
       after = page[page.length - 1].seq;
       if (!verifier.finish().ok) break;
     }
-    const result = verifier.finish();
+    let result = verifier.finish();
+    const head = await repo.auditHead();
+    if (result.ok && (head.seq !== result.checked || head.hash !== result.headHash)) {
+      // entries were removed from the end: the log stops short of the recorded head
+      result = { ...result, ok: false, brokenAt: { seq: result.checked + 1, reason: `the log ends at entry ${result.checked} but the recorded chain head is entry ${head.seq} (entries removed from the end)` } };
+    }
     if (result.ok) {
       console.log(`audit chain intact: ${result.checked} entries, head ${result.headHash}`);
       return 0;

@@ -1,9 +1,5 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Flags } from '../config.js';
-import { verifyAuditCommand } from './audit-verify.js';
-import { seedCommand } from './seed.js';
-import { serveCommand } from './serve.js';
-import { tokenCommand } from './token.js';
 
 const USAGE = `openspine <command> [options]
 
@@ -34,11 +30,12 @@ export async function main(argv: string[]): Promise<number> {
   const flags = values as Flags;
   const config = loadConfig(flags);
   switch (command) {
-    case 'serve': return serveCommand(config, Boolean(values.demo));
-    case 'seed': return seedCommand(config, flags);
-    case 'token': return tokenCommand(config, flags);
+    // each command loads only what it needs, so `token` starts without the server or the generator
+    case 'serve': return (await import('./serve.js')).serveCommand(config, Boolean(values.demo));
+    case 'seed': return (await import('./seed.js')).seedCommand(config, flags);
+    case 'token': return (await import('./token.js')).tokenCommand(config, flags);
     case 'audit':
-      if (sub === 'verify') return verifyAuditCommand(config);
+      if (sub === 'verify') return (await import('./audit-verify.js')).verifyAuditCommand(config);
       break;
   }
   console.error(`unknown command '${[command, sub].filter(Boolean).join(' ')}'\n\n${USAGE}`);

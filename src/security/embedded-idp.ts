@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
@@ -20,18 +20,29 @@ export interface SigningKey {
 export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKey> {
   const dir = join(dataDir, 'keys');
   const file = join(dir, 'idp-signing-key.json');
-  if (existsSync(file)) {
+  const load = (): SigningKey => {
     const privateJwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
     const { d: _d, ...publicJwk } = privateJwk;
     return { privateJwk, publicJwk, kid: privateJwk.kid as string };
-  }
+  };
+  if (existsSync(file)) return load();
   mkdirSync(dir, { recursive: true });
   const { privateKey, publicKey } = await generateKeyPair(TOKEN_ALG, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: TOKEN_ALG, use: 'sig' };
-  writeFileSync(file, JSON.stringify(privateJwk), { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  // write a private temp file, then link it into place: the key file appears whole or not at all,
+  // and when two processes race on a new data directory the first link wins and both use its key
+  const temp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  writeFileSync(temp, JSON.stringify(privateJwk), { mode: 0o600 });
+  try {
+    linkSync(temp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return load();
+  } finally {
+    unlinkSync(temp);
+  }
   return { privateJwk, publicJwk: { ...publicJwk, kid, alg: TOKEN_ALG, use: 'sig' }, kid };
 }
 

@@ -106,5 +106,7 @@ export interface Repository {
   count(type: string): Promise<number>;
   /** Audit entries with seq > afterSeq, in order. */
   readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+  /** The recorded head of the audit chain (last sequence number and hash). */
+  auditHead(): Promise<{ seq: number; hash: string }>;
   close(): Promise<void>;
 }

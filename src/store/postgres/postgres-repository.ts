@@ -219,6 +219,11 @@ export class PostgresRepository implements Repository {
     await c.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id', [seq, prev]);
   }
 
+  async auditHead(): Promise<{ seq: number; hash: string }> {
+    const res = await this.pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id');
+    return { seq: Number(res.rows[0].seq), hash: res.rows[0].hash };
+  }
+
   async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
     const { rows } = await this.pool.query<{ seq: string; record: string; prev_hash: string; hash: string }>(
       'SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',

@@ -1,3 +1,5 @@
+import { GENESIS_HASH } from '../../audit/chain.js';
+
 /** Schema migrations for the embedded store, applied in order and recorded in schema_migrations. */
 export const SQLITE_MIGRATIONS: string[] = [
   // resources.index_rows holds the resource's current index entries, so an update deletes exactly
@@ -21,4 +23,9 @@ export const SQLITE_MIGRATIONS: string[] = [
    -- The audit log is append-only: the database itself refuses edits and deletions.
    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,
+  // The chain head is kept apart from the log, so removing the newest entries is detected too.
+  `CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+   INSERT INTO audit_head (id, seq, hash)
+     SELECT 1, COALESCE((SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), 0),
+            COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), '${GENESIS_HASH}');`,
 ];

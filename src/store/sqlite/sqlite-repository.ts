@@ -52,16 +52,18 @@ export class SqliteRepository implements Repository {
   }
 
   async migrate(): Promise<void> {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
-    const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-    SQLITE_MIGRATIONS.forEach((sql, i) => {
-      const version = i + 1;
-      if (done.has(version)) return;
-      this.db.transaction(() => {
+    // one write transaction for the whole check-and-apply, so two processes opening a fresh data
+    // directory together cannot both create the tables
+    this.db.transaction(() => {
+      this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
+      const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+      SQLITE_MIGRATIONS.forEach((sql, i) => {
+        const version = i + 1;
+        if (done.has(version)) return;
         this.db.exec(sql);
         this.db.prepare('INSERT INTO schema_migrations (version, applied) VALUES (?, ?)').run(version, new Date().toISOString());
-      })();
-    });
+      });
+    }).immediate();
   }
 
   async read(type: string, id: string): Promise<StoredResource | null> {
@@ -139,6 +141,7 @@ export class SqliteRepository implements Repository {
       if (batch.audit?.length) {
         const head = this.loadAuditHead();
         for (const record of batch.audit) this.appendAudit(head, record);
+        this.stmt('UPDATE audit_head SET seq = ?, hash = ?').run(head.seq, head.hash);
       }
       return stored;
     }).immediate();
@@ -150,8 +153,12 @@ export class SqliteRepository implements Repository {
   }
 
   private loadAuditHead(): { seq: number; hash: string } {
-    const row = this.stmt('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+    const row = this.stmt('SELECT seq, hash FROM audit_head').get() as { seq: number; hash: string } | undefined;
     return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
+  }
+
+  async auditHead(): Promise<{ seq: number; hash: string }> {
+    return this.loadAuditHead();
   }
 
   private appendAudit(head: { seq: number; hash: string }, original: AuditRecord): void {
