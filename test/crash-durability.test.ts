@@ -139,7 +139,7 @@ for (const kind of stores) {
       const exit = await victim.exited;
       assert.deepEqual(unexpected, []);
       assert.equal(exit.signal, 'SIGKILL', 'the server was killed, not stopped');
-      assert.ok(acked.length >= KILL_AFTER_ACKS);
+      assert.ok(acked.length >= KILL_AFTER_ACKS, 'expected true at crash-durability.test.ts:142');
       assert.ok(inflightAtKill >= 1, 'requests were in flight when the server was killed');
 
       // the store reopens and its audit chain verifies (a separate process, before any server)
@@ -282,7 +282,7 @@ for (const kind of stores) {
             for (const e of await allAudit(repo)) verifier.push(e);
             const result = verifier.finish();
             assert.ok(result.ok, JSON.stringify(result.brokenAt));
-            assert.ok((await allAudit(repo)).some((e) => e.record.requestId === onB.requestId && e.record.outcome === 'success'));
+            assert.ok((await allAudit(repo)).some((e) => e.record.requestId === onB.requestId && e.record.outcome === 'success'), 'expected true at crash-durability.test.ts:285');
           } finally {
             await repo.close();
           }

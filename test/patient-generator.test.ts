@@ -75,7 +75,7 @@ describe('patient generator', () => {
 
   it('serves every valid number once and then refuses clearly', () => {
     const g = createPatientGenerator(3);
-    assert.ok(isValidNhsNumber(g.generate(MAX_PATIENTS_PER_SEED - 1).patient.id));
+    assert.ok(isValidNhsNumber(g.generate(MAX_PATIENTS_PER_SEED - 1).patient.id), 'expected true at patient-generator.test.ts:78');
     assert.throws(() => g.generate(MAX_PATIENTS_PER_SEED), /out of range.*909091 valid NHS Numbers/);
     assert.throws(() => g.generate(-1), /out of range/);
     assert.throws(() => g.generate(1.5), /out of range/);
@@ -98,14 +98,14 @@ describe('patient generator', () => {
       assert.ok(['male', 'female', 'other', 'unknown'].includes(p.gender!));
       for (const item of [...p.name!, ...p.address!, ...p.telecom!, ...(p.generalPractitioner ?? [])]) assert.match(item.id!, HEX8);
       const usual = p.name!.find((n) => n.use === 'usual')!;
-      assert.ok(usual.given!.length >= 1 && usual.given!.length <= 2 && usual.family);
+      assert.ok(usual.given!.length >= 1 && usual.given!.length <= 2 && usual.family, 'expected true at patient-generator.test.ts:101');
       const home = p.address!.find((a) => a.use === 'home' && !a.period?.end)!;
       assert.ok(home.line!.length >= 2, JSON.stringify(home));
-      assert.ok(p.telecom!.some((t) => t.system === 'phone'));
+      assert.ok(p.telecom!.some((t) => t.system === 'phone'), 'expected true at patient-generator.test.ts:104');
       for (const gp of p.generalPractitioner ?? []) {
         assert.equal(gp.type, 'Organization');
         assert.equal(gp.identifier?.system, ODS_SYSTEM);
-        assert.ok(GP_PRACTICE_CODES.includes(gp.identifier!.value!));
+        assert.ok(GP_PRACTICE_CODES.includes(gp.identifier!.value!), 'expected true at patient-generator.test.ts:108');
       }
     }
   });
@@ -150,7 +150,7 @@ describe('patient generator', () => {
     for (const p of patients.filter((x) => x.deceasedDateTime)) {
       assert.match(p.deceasedDateTime!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\+00:00$/);
       assert.ok(p.deceasedDateTime!.slice(0, 10) > p.birthDate!, `${p.id} died before birth`);
-      assert.ok(p.deceasedDateTime! < '2026-01-01');
+      assert.ok(p.deceasedDateTime! < '2026-01-01', 'expected true at patient-generator.test.ts:153');
       const status = extensionOf(p, 'DeathNotificationStatus');
       assert.equal(status?.url, FIXTURE.deathNotification.url);
       assert.deepEqual(status?.extension?.[0], FIXTURE.deathNotification.status);
@@ -161,7 +161,7 @@ describe('patient generator', () => {
   it('closes previous names and addresses before the current ones start', () => {
     for (const p of patients) {
       const current = p.name!.find((n) => n.use === 'usual')!;
-      for (const old of p.name!.filter((n) => n.use === 'old')) assert.ok(old.period!.end! < current.period!.start!);
+      for (const old of p.name!.filter((n) => n.use === 'old')) assert.ok(old.period!.end! < current.period!.start!, 'expected true at patient-generator.test.ts:164');
       const home = p.address!.find((a) => !a.period?.end)!;
       for (const prev of p.address!.filter((a) => a.period?.end)) {
         assert.ok(prev.period!.start! <= prev.period!.end! && prev.period!.end! < home.period!.start!, JSON.stringify(p.address));
@@ -184,8 +184,8 @@ describe('patient generator', () => {
         const code = rp.relationship![0].coding![0];
         assert.equal(code.system, 'http://terminology.hl7.org/CodeSystem/v3-RoleCode');
         assert.ok(['MTH', 'FTH', 'SPS', 'CHILD', 'SIB', 'FRND'].includes(code.code!) && code.display);
-        assert.ok(rp.name![0].given!.length && rp.name![0].family);
-        assert.ok(rp.telecom!.length > 0);
+        assert.ok(rp.name![0].given!.length && rp.name![0].family, 'expected true at patient-generator.test.ts:187');
+        assert.ok(rp.telecom!.length > 0, 'expected true at patient-generator.test.ts:188');
         for (const a of rp.address ?? []) assert.match(a.postalCode!, POSTCODE);
       }
     }

@@ -266,12 +266,12 @@ for (const kind of await storesUnderTest()) {
       const { entries, result } = await verifyChain(ctx.repo);
       assert.equal(entries.length, 2);
       assert.equal(entries[0].record.action, 'read');
-      assert.ok(result.ok);
+      assert.ok(result.ok, 'expected true at store.test.ts:269');
     });
 
     test('tampering behind the trigger is detected by the chain verifier', async (ctx) => {
       await ctx.repo.commit({ audit: [audit('read', '9000000009'), audit('read', '9000000017'), audit('read', '9000000025'), audit('read', '9000000033')] });
-      assert.ok((await verifyChain(ctx.repo)).result.ok);
+      assert.ok((await verifyChain(ctx.repo)).result.ok, 'expected true at store.test.ts:274');
       const disable = ctx.kind === 'sqlite'
         ? ['DROP TRIGGER audit_log_no_update', 'DROP TRIGGER audit_log_no_delete']
         : ['ALTER TABLE audit_log DISABLE TRIGGER ALL'];
@@ -304,7 +304,7 @@ for (const kind of await storesUnderTest()) {
       assert.deepEqual(await repo.search({ type: 'Patient', criteria: [{ any: [{ param: 'family', op: 'prefix', value: 'family' }] }], limit: 100 }), ['p1']);
       const { entries, result } = await verifyChain(repo);
       assert.deepEqual(entries.map((e) => e.record.detail?.i), [undefined, winner]);
-      assert.ok(result.ok);
+      assert.ok(result.ok, 'expected true at store.test.ts:307');
     });
 
     test('20 concurrent creates of one id: exactly one wins', async ({ repo }) => {
@@ -325,7 +325,7 @@ for (const kind of await storesUnderTest()) {
       // A repository that has been idle sees the others' appends and links to the true head.
       await repos[1].commit({ audit: [audit('read')] });
       await repos[0].commit({ audit: [audit('read')] });
-      assert.ok((await verifyChain(repos[2])).result.ok);
+      assert.ok((await verifyChain(repos[2])).result.ok, 'expected true at store.test.ts:328');
       assert.equal((await repos[2].readAudit(0, 1000)).length, 62);
     });
 
@@ -344,7 +344,7 @@ for (const kind of await storesUnderTest()) {
         for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof VersionConflictError, String(r.reason));
       }
       assert.equal((await ctx.repo.read('Patient', 'b'))!.version, rounds + 1);
-      assert.ok((await verifyChain(ctx.repo)).result.ok);
+      assert.ok((await verifyChain(ctx.repo)).result.ok, 'expected true at store.test.ts:347');
     });
 
     test('migrate() again is harmless, also when run concurrently', async (ctx) => {
@@ -354,7 +354,7 @@ for (const kind of await storesUnderTest()) {
       assert.equal((await ctx.repo.read('Patient', 'p1'))!.version, 1);
       assert.equal((await ctx.repo.readAudit(0, 10)).length, 1);
       await ctx.repo.commit({ resources: [write('p1', 1, 'jones')], audit: [audit('update', 'p1')] });
-      assert.ok((await verifyChain(ctx.repo)).result.ok);
+      assert.ok((await verifyChain(ctx.repo)).result.ok, 'expected true at store.test.ts:357');
 
       const fresh = await isolatedStoreConfig(ctx.kind);
       try {

@@ -6,8 +6,7 @@ import { gpOdsCode, isCurrentAddress, isCurrentName, replacedBy, today } from '.
 /**
  * The index rows of a Patient: what trace can search on without reading documents. Each fact is
  * indexed as current data or as history (previous names, addresses, contact details) for
- * `_history=true` and fuzzy search. A superseded record is indexed only by
- * the number that replaced it, so searches find the survivor instead.
+ * `_history=true` and fuzzy search.
  * Previous values go under "<param>-hist" only when they are not also current, so the common record
  * with no history costs no extra rows; a `_history=true` search asks for either parameter.
  */
@@ -17,11 +16,9 @@ export function indexPatient(patient: Patient): IndexEntry[] {
   const add = (param: string, value: string | undefined) => {
     if (value) rows.set(param + '\u0000' + value, { param, value });
   };
-  const survivor = replacedBy(patient);
-  if (survivor) {
-    add('replaced-by', survivor);
-    return [...rows.values()];
-  }
+  // a superseded record keeps its index: a search on its details finds it, and trace answers
+  // with the record that replaced it
+  add('replaced-by', replacedBy(patient));
   add('identifier', patient.id);
   for (const link of patient.link ?? []) if (link.type === 'replaces') add('identifier', link.other?.identifier?.value);
 

@@ -62,6 +62,11 @@ function checkOperations(current: Patient, ops: Operation[]): void {
       const existing = (current as any)[root]?.[Number(index)]?.id;
       if (existing !== op.value) throw invalidUpdate(`'${root}/${index}/id' does not match the item at that position`);
     }
+    if (op.op === 'replace' && ID_LISTS.has(root) && index !== undefined && rest.length === 0) {
+      // a whole-item replacement names the item it replaces by its id
+      const existing = (current as any)[root]?.[Number(index)]?.id;
+      if (existing !== undefined && (op.value as { id?: unknown } | null)?.id !== existing) throw invalidUpdate(`the replacement of '${root}/${index}' must carry that item's id`);
+    }
     if (op.op === 'remove' && index !== undefined && rest.length === 0 && Array.isArray((current as any)[root])) {
       const prev = ops[i - 1];
       const guarded = prev?.op === 'test' && (prev.path === op.path || prev.path.startsWith(op.path + '/'));

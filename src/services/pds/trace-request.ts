@@ -63,6 +63,8 @@ function checkWildcard(field: string, value: string, fuzzy: boolean): void {
   if (star === -1) return;
   if (fuzzy) throw badCombination(`wildcards are not allowed in a fuzzy search ('${field}')`);
   if (star < 2) throw invalid(field, value);
+  // matching ignores punctuation and spaces, so '--*' would be a bare wildcard over every name
+  if (!/[\p{L}\p{N}]/u.test(value.slice(0, star))) throw invalid(field, value);
 }
 
 function single(query: Record<string, string | string[] | undefined>, key: string): string | undefined {

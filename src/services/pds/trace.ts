@@ -2,7 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import type { IndexCondition, Repository, SearchCriterion } from '../../store/types.js';
 import { normaliseName, normalisePostcode, soundex } from './name-matching.js';
 import { algorithmicScore, fuzzyScore, transposedDate } from './match-score.js';
-import { PATIENT, isInvalidated, isRestricted, isCurrentName, isCurrentAddress } from './patient-model.js';
+import { PATIENT, isInvalidated, isRestricted, isCurrentName, isCurrentAddress, replacedBy } from './patient-model.js';
 import type { DateCondition, TraceRequest } from './trace-request.js';
 
 export interface TraceMatch {
@@ -79,12 +79,13 @@ async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<Tr
   const ids = await repo.search({ type: PATIENT, criteria, limit: CANDIDATE_LIMIT + 1 });
   if (ids.length > CANDIDATE_LIMIT) return { kind: 'too-many' };
   const locationSearch = Boolean(req.postcode || req.gp);
-  const matches = (await repo.readMany(PATIENT, ids))
-    .filter((s) => !isInvalidated(s.resource))
-    // restricted records never answer a search by where someone lives or is registered
-    .filter((s) => !(locationSearch && isRestricted(s.resource)))
+  const scored = (await repo.readMany(PATIENT, ids))
     .filter((s) => patterns.every(({ field, re }) => fieldValues(s.resource, field, req.history).some((v) => re.test(v))))
-    .map((s) => ({ patient: s.resource as Patient, version: s.version, score: algorithmicScore(req, s.resource) }))
+    .map((s) => ({ patient: s.resource as Patient, version: s.version, score: algorithmicScore(req, s.resource) }));
+  const matches = (await withSurvivors(repo, scored))
+    .filter((m) => !isInvalidated(m.patient))
+    // restricted records never answer a search by where someone lives or is registered
+    .filter((m) => !(locationSearch && isRestricted(m.patient)))
     .filter((m) => !req.exact || m.score === 1);
   if (matches.length > req.maxResults) return { kind: 'too-many' };
   return { kind: 'matches', matches: sortMatches(matches) };
@@ -102,12 +103,33 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
   }
   const criteria: SearchCriterion[] = [{ any: dobs.map((d) => ({ param: 'birthdate', op: 'eq', value: d })) }, { any: nameOrPlace }];
   const ids = await repo.search({ type: PATIENT, criteria, limit: FUZZY_CANDIDATE_LIMIT });
-  const matches = (await repo.readMany(PATIENT, ids))
-    // restricted records are never returned by fuzzy search
-    .filter((s) => !isInvalidated(s.resource) && !isRestricted(s.resource))
+  const scored = (await repo.readMany(PATIENT, ids))
     .map((s) => ({ patient: s.resource as Patient, version: s.version, score: fuzzyScore(req, s.resource) }))
-    .filter((m) => m.score >= FUZZY_THRESHOLD && (!req.exact || m.score === 1));
+    .filter((m) => m.score >= FUZZY_THRESHOLD);
+  const matches = (await withSurvivors(repo, scored))
+    // restricted records are never returned by fuzzy search
+    .filter((m) => !isInvalidated(m.patient) && !isRestricted(m.patient))
+    .filter((m) => !req.exact || m.score === 1);
   return { kind: 'matches', matches: sortMatches(matches).slice(0, req.maxResults) };
+}
+
+/**
+ * A match on a record superseded by a merge answers with the surviving record (scored on the data
+ * that matched); several matches leading to one survivor count once, with the best score.
+ */
+async function withSurvivors(repo: Repository, matches: TraceMatch[]): Promise<TraceMatch[]> {
+  const best = new Map<string, TraceMatch>();
+  for (const m of matches) {
+    let current: TraceMatch | undefined = m;
+    for (let hop = 0; current && replacedBy(current.patient) && hop < 5; hop++) {
+      const next = await repo.read(PATIENT, replacedBy(current.patient)!);
+      current = next ? { patient: next.resource, version: next.version, score: m.score } : undefined;
+    }
+    if (!current || replacedBy(current.patient)) continue;
+    const seen = best.get(current.patient.id!);
+    if (!seen || seen.score < current.score) best.set(current.patient.id!, current);
+  }
+  return [...best.values()];
 }
 
 function sortMatches(matches: TraceMatch[]): TraceMatch[] {
