@@ -14,17 +14,22 @@ const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const TRACES = Number(process.env.BENCH_TRACES ?? 400);
 
-const dataDir = mkdtempSync(join(tmpdir(), 'openspine-bench-'));
-const cleanups = [() => rmSync(dataDir, { recursive: true, force: true })];
+// BENCH_DATA reuses an already seeded data directory (the seed figure is then skipped)
+const reuse = process.env.BENCH_DATA;
+const dataDir = reuse ?? mkdtempSync(join(tmpdir(), 'openspine-bench-'));
+const cleanups = reuse ? [] : [() => rmSync(dataDir, { recursive: true, force: true })];
 const fmt = (n, d = 0) => Number(n).toLocaleString('en-GB', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 try {
   console.log(`OpenSpine benchmark: ${PATIENTS.toLocaleString('en-GB')} patients, ${DURATION} s per load run, node ${process.version}\n`);
 
   // 1. seed rate into SQLite (the CLI prints patients/s)
+  if (reuse) console.log(`seed    skipped: reusing ${reuse}`);
+  else {
   const seedOut = execFileSync(process.execPath, [CLI, 'seed', '--data', dataDir, '--patients', String(PATIENTS), '--seed', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const seedRate = Number(/([0-9]+) patients\/s/.exec(seedOut)?.[1]);
   console.log(`seed    ${fmt(seedRate)} patients/s into SQLite (target >= 20,000)  [${seedOut.trim()}]`);
+  }
 
   const token = execFileSync(process.execPath, [CLI, 'token', '--data', dataDir, '--role', 'R8000', '--user', 'bench', '--org', 'A81001'], { encoding: 'utf8' }).trim();
   const port = await freePort();

@@ -18,6 +18,12 @@ export interface StoredResource<T = any> {
   resource: T;
 }
 
+export interface StoredJson {
+  version: number;
+  lastUpdated: string;
+  json: string;
+}
+
 export interface ResourceWrite {
   type: string;
   id: string;
@@ -94,6 +100,8 @@ export interface Repository {
   /** Applies the schema migrations that have not run yet. */
   migrate(): Promise<void>;
   read(type: string, id: string): Promise<StoredResource | null>;
+  /** The current version as stored JSON text, unparsed (for hot read paths that can pass it through). */
+  readJson(type: string, id: string): Promise<StoredJson | null>;
   readMany(type: string, ids: string[]): Promise<StoredResource[]>;
   readVersion(type: string, id: string, version: number): Promise<StoredResource | null>;
   /** All versions, newest first. */

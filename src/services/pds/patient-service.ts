@@ -18,6 +18,8 @@ import { parseTraceRequest } from './trace-request.js';
 export interface VersionedPatient { patient: Patient; version: number }
 
 const MAX_SUPERSESSION_HOPS = 5;
+/** Strings whose presence means a stored Patient may need stripping or redirecting before it is shown. */
+const NEEDS_FILTERING = /"code":"(R|V|REDACTED)"|"replaced-by"/;
 
 export function checkNhsNumber(value: string): string {
   if (!isValidNhsNumber(value)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - NHS Number '${value.slice(0, 20)}' is not valid`);
@@ -55,6 +57,21 @@ export class PatientService {
     if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
     if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
     return stored;
+  }
+
+  /**
+   * Read, answered with the stored JSON untouched when it cannot need any filtering: a document
+   * without a restricted, very-restricted or redacted label and without a merge link. The test is
+   * conservative (a matching string anywhere sends the record down the full path), so it never
+   * lets a restricted or superseded record through unfiltered; it saves a parse and a serialise.
+   */
+  async readForResponse(ctx: RequestContext, nhs: string): Promise<{ json: string; version: number } | VersionedPatient> {
+    const raw = await this.repo.readJson(PATIENT, checkNhsNumber(nhs));
+    if (raw && !NEEDS_FILTERING.test(raw.json)) {
+      await this.readAudit.append(auditRecord(ctx, 'pds.read', nhs, 'success'));
+      return { json: raw.json, version: raw.version };
+    }
+    return this.read(ctx, nhs);
   }
 
   async read(ctx: RequestContext, nhs: string): Promise<VersionedPatient> {

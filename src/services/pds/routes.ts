@@ -10,8 +10,8 @@ export const PDS_BASE = '/personal-demographics/FHIR/R4';
 
 interface NhsParams { nhsNumber: string }
 
-function sendPatient(reply: FastifyReply, { patient, version }: VersionedPatient, status = 200) {
-  return reply.code(status).type(FHIR_JSON).header('etag', etagFor(version)).send(patient);
+function sendPatient(reply: FastifyReply, result: VersionedPatient | { json: string; version: number }, status = 200) {
+  return reply.code(status).type(FHIR_JSON).header('etag', etagFor(result.version)).send('json' in result ? result.json : result.patient);
 }
 
 /** PDS FHIR API routes: one plugin, mounted under the PDS base path. */
@@ -24,7 +24,7 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
       reply.type(FHIR_JSON).send(pdsCapabilityStatement(publicUrl + PDS_BASE)));
 
     app.get<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...fhir, activity: 'pds.read' } }, async (req, reply) =>
-      sendPatient(reply, await service.read(req.ctx, req.params.nhsNumber)));
+      sendPatient(reply, await service.readForResponse(req.ctx, req.params.nhsNumber)));
 
     app.get('/Patient', { config: { ...fhir, activity: 'pds.search' } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.search(req.ctx, req.query as Record<string, string | string[]>)));

@@ -8,6 +8,7 @@ import {
   type Repository,
   type ResourceWrite,
   type SearchQuery,
+  type StoredJson,
   type StoredResource,
   type WriteBatch,
 } from '../types.js';
@@ -88,13 +89,23 @@ export class PostgresRepository implements Repository {
   }
 
   async read(type: string, id: string): Promise<StoredResource | null> {
+    const row = await this.readRow(type, id);
+    return row ? toStored(row) : null;
+  }
+
+  async readJson(type: string, id: string): Promise<StoredJson | null> {
+    const row = await this.readRow(type, id);
+    return row ? { version: row.version, lastUpdated: row.updated, json: row.body } : null;
+  }
+
+  private async readRow(type: string, id: string): Promise<VersionRow | undefined> {
     const { rows } = await this.pool.query<VersionRow>(
       `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM resources r
        JOIN resource_versions v ON v.rtype = r.rtype AND v.rid = r.rid AND v.version = r.version
        WHERE r.rtype = $1 AND r.rid = $2`,
       [type, id],
     );
-    return rows.length ? toStored(rows[0]) : null;
+    return rows[0];
   }
 
   /** Current versions of the ids that exist, in no particular order, in one round trip. */

@@ -31,7 +31,6 @@ export const POSTGRES_MIGRATIONS: string[] = [
      seq BIGINT PRIMARY KEY, recorded TEXT NOT NULL, request_id TEXT NOT NULL, user_id TEXT NOT NULL,
      org TEXT NOT NULL, patient TEXT, action TEXT NOT NULL, record TEXT NOT NULL,
      prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-   CREATE INDEX audit_log_by_patient ON audit_log (patient, seq);
    -- The chain head lives in one row: appenders lock it (SELECT ... FOR UPDATE), which serialises
    -- audit appends across every process and keeps the chain linear (an empty log has no row to lock).
    CREATE TABLE audit_head (

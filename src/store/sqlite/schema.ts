@@ -19,7 +19,6 @@ export const SQLITE_MIGRATIONS: string[] = [
      seq INTEGER PRIMARY KEY, recorded TEXT NOT NULL, request_id TEXT NOT NULL, user_id TEXT NOT NULL,
      org TEXT NOT NULL, patient TEXT, action TEXT NOT NULL, record TEXT NOT NULL,
      prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-   CREATE INDEX audit_log_by_patient ON audit_log (patient, seq);
    -- The audit log is append-only: the database itself refuses edits and deletions.
    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,

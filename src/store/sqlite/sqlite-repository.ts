@@ -9,6 +9,7 @@ import {
   type AuditRecord,
   type Repository,
   type SearchQuery,
+  type StoredJson,
   type StoredResource,
   type WriteBatch,
 } from '../types.js';
@@ -67,12 +68,21 @@ export class SqliteRepository implements Repository {
   }
 
   async read(type: string, id: string): Promise<StoredResource | null> {
-    const row = this.stmt(
+    const row = this.readRow(type, id);
+    return row ? toStored(row) : null;
+  }
+
+  async readJson(type: string, id: string): Promise<StoredJson | null> {
+    const row = this.readRow(type, id);
+    return row ? { version: row.version, lastUpdated: row.updated, json: row.body } : null;
+  }
+
+  private readRow(type: string, id: string): VersionRow | undefined {
+    return this.stmt(
       `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM resources r
        JOIN resource_versions v ON v.rtype = r.rtype AND v.rid = r.rid AND v.version = r.version
        WHERE r.rtype = ? AND r.rid = ?`,
     ).get(type, id) as VersionRow | undefined;
-    return row ? toStored(row) : null;
   }
 
   async readMany(type: string, ids: string[]): Promise<StoredResource[]> {
@@ -163,13 +173,14 @@ export class SqliteRepository implements Repository {
 
   private appendAudit(head: { seq: number; hash: string }, original: AuditRecord): void {
     // Hash exactly what will be read back (the JSON form), so honest entries always verify.
-    const record = JSON.parse(JSON.stringify(original)) as AuditRecord;
+    const json = JSON.stringify(original);
+    const record = JSON.parse(json) as AuditRecord;
     const seq = head.seq + 1;
     const hash = chainHash(head.hash, seq, record);
     this.stmt(
       `INSERT INTO audit_log (seq, recorded, request_id, user_id, org, patient, action, record, prev_hash, hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(seq, record.time, record.requestId, record.userId, record.org, record.patient, record.action, JSON.stringify(record), head.hash, hash);
+    ).run(seq, record.time, record.requestId, record.userId, record.org, record.patient, record.action, json, head.hash, hash);
     head.seq = seq;
     head.hash = hash;
   }
