@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { createServer, type AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { loadOrCreateSigningKey, mintToken } from './security/embedded-idp.js';
@@ -15,7 +16,25 @@ export interface RunningServer {
 }
 
 /** Opens the store, seeds demo data when asked and the store is empty, and starts listening. */
-export async function startServer(config: Config, opts: { demo?: boolean; log?: (line: string) => void } = {}): Promise<RunningServer> {
+/** A free TCP port on the host, so that a `--port 0` server knows its own URL before it listens. */
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function startServer(requested: Config, opts: { demo?: boolean; log?: (line: string) => void } = {}): Promise<RunningServer> {
+  let config = requested;
+  if (config.port === 0) {
+    const port = await freePort(config.host);
+    // links (fullUrl, Location) carry the real port unless an explicit public URL was configured
+    config = { ...config, port, publicUrl: config.publicUrl.replace(/:0$/, `:${port}`) };
+  }
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const repo = await openRepository(config);
   const signingKey = await loadOrCreateSigningKey(config.dataDir);
