@@ -56,10 +56,27 @@ export interface AuditEntry {
   hash: string;
 }
 
+/**
+ * What a write request produced, kept under its X-Request-ID so that a client retrying the same
+ * request (after a timeout or a lost reply) gets the original answer instead of doing it twice.
+ */
+export interface RequestRecord {
+  requestId: string;
+  userId: string;
+  method: string;
+  path: string;
+  status: number;
+  resourceType: string;
+  resourceId: string;
+  version: number;
+}
+
 /** Everything in one batch commits atomically, or nothing does. */
 export interface WriteBatch {
   resources?: ResourceWrite[];
   audit?: AuditRecord[];
+  /** Recorded with the write; a request id seen before refuses the batch with DuplicateRequestError. */
+  request?: RequestRecord;
 }
 
 export type SearchOp = 'eq' | 'prefix' | 'ge' | 'le' | 'gt' | 'lt';
@@ -95,6 +112,13 @@ export class VersionConflictError extends Error {
   }
 }
 
+export class DuplicateRequestError extends Error {
+  constructor(readonly requestId: string) {
+    super(`request ${requestId} has already been processed`);
+    this.name = 'DuplicateRequestError';
+  }
+}
+
 export interface Repository {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies the schema migrations that have not run yet. */
@@ -110,6 +134,8 @@ export interface Repository {
   search(query: SearchQuery): Promise<string[]>;
   /** Atomically writes resources (with version checks) and audit entries; returns the stored resources. */
   commit(batch: WriteBatch): Promise<StoredResource[]>;
+  /** The recorded outcome of an earlier write request with this X-Request-ID, if any. */
+  readRequest(requestId: string): Promise<RequestRecord | null>;
   /** Number of current resources of a type (for status and seeding). */
   count(type: string): Promise<number>;
   /** Audit entries with seq > afterSeq, in order. */

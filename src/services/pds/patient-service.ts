@@ -6,7 +6,7 @@ import { historyBundle, searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import { isValidNhsNumber, randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../http/request-context.js';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { DuplicateRequestError, VersionConflictError, type Repository, type RequestRecord, type StoredResource } from '../../store/types.js';
 import { indexPatient } from './patient-index.js';
 import { isInvalidated, isRestricted, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON, replacedBy, SECURITY_LABEL_SYSTEM } from './patient-model.js';
 import { applyPatientPatch, parsePatchBody } from './patient-patch.js';
@@ -46,6 +46,39 @@ export class PatientService {
 
   private fullUrl(id: string): string {
     return `${this.baseUrl}/Patient/${id}`;
+  }
+
+  /**
+   * A write retried with the X-Request-ID of one already processed gets the original answer, as
+   * PDS asks clients to retry; the same id on a different request is refused.
+   */
+  private async replay(ctx: RequestContext, method: string, path: string): Promise<{ status: number; patient: VersionedPatient } | null> {
+    const done = await this.repo.readRequest(ctx.requestId);
+    if (!done) return null;
+    if (done.userId !== ctx.principal?.userId || done.method !== method || done.path !== path) {
+      throw new FhirError(400, 'INVALID_VALUE', `Invalid value - X-Request-ID '${ctx.requestId}' has already been used for a different request`);
+    }
+    const stored = await this.repo.readVersion(done.resourceType, done.resourceId, done.version);
+    if (!stored) throw new Error(`request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which does not exist`);
+    await this.readAudit.append(auditRecord(ctx, `${method === 'PATCH' ? 'pds.update' : path.endsWith('$merge') ? 'pds.merge' : 'pds.create'}.replay`, done.resourceId, 'replayed'));
+    return { status: done.status, patient: { patient: patientForRead(stored.resource), version: stored.version } };
+  }
+
+  private requestRecord(ctx: RequestContext, method: string, path: string, status: number, id: string, version: number): RequestRecord {
+    return { requestId: ctx.requestId, userId: ctx.principal?.userId ?? 'anonymous', method, path, status, resourceType: PATIENT, resourceId: id, version };
+  }
+
+  /** Commits a write; if a twin request with the same X-Request-ID won the race, answers as it did. */
+  private async commitOnce(ctx: RequestContext, method: string, path: string, commit: () => Promise<VersionedPatient>): Promise<{ status?: number; patient: VersionedPatient }> {
+    try {
+      return { patient: await commit() };
+    } catch (err) {
+      // a twin of this request committed first: its write shows up here as either conflict
+      if (!(err instanceof DuplicateRequestError || err instanceof VersionConflictError)) throw err;
+      const replayed = await this.replay(ctx, method, path);
+      if (!replayed) throw err;
+      return replayed;
+    }
   }
 
   /** Loads the current record for a number, following merges to the surviving record. */
@@ -98,23 +131,37 @@ export class PatientService {
 
   async patch(ctx: RequestContext, nhs: string, expectedVersion: number, body: unknown): Promise<VersionedPatient> {
     const ops = parsePatchBody(body);
-    const stored = await this.repo.read(PATIENT, checkNhsNumber(nhs));
+    const path = `Patient/${checkNhsNumber(nhs)}`;
+    const replayed = await this.replay(ctx, 'PATCH', path);
+    if (replayed) return replayed.patient;
+    const stored = await this.repo.read(PATIENT, nhs);
     if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
     if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
     const survivor = replacedBy(stored.resource);
     if (survivor) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - NHS Number '${nhs}' has been superseded by '${survivor}'; update that record`);
-    if (stored.version !== expectedVersion) throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
+    if (stored.version !== expectedVersion) {
+      // the version may have moved because a twin of this very request has just committed
+      const twin = await this.replay(ctx, 'PATCH', path);
+      if (twin) return twin.patient;
+      throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
+    }
     const patched = applyPatientPatch(stored.resource, ops);
-    const [saved] = await this.repo.commit({
-      resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index: indexPatient(patched) }],
-      audit: [auditRecord(ctx, 'pds.update', nhs, 'success', { paths: ops.map((o) => `${o.op} ${o.path}`) })],
+    const result = await this.commitOnce(ctx, 'PATCH', path, async () => {
+      const [saved] = await this.repo.commit({
+        resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index: indexPatient(patched) }],
+        audit: [auditRecord(ctx, 'pds.update', nhs, 'success', { paths: ops.map((o) => `${o.op} ${o.path}`) })],
+        request: this.requestRecord(ctx, 'PATCH', path, 200, nhs, expectedVersion + 1),
+      });
+      return { patient: patientForRead(saved.resource), version: saved.version };
     });
-    return { patient: patientForRead(saved.resource), version: saved.version };
+    return result.patient;
   }
 
   /** Birth registration: a new record under a newly allocated, never-used NHS Number. */
   async register(ctx: RequestContext, body: unknown): Promise<{ created: true; patient: VersionedPatient } | { created: false; outcome: OperationOutcome }> {
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Patient');
+    const replayed = await this.replay(ctx, 'POST', 'Patient');
+    if (replayed) return { created: true, patient: replayed.patient };
     const input = { resourceType: 'Patient', ...(body as Record<string, unknown>) } as Patient;
     for (const forbidden of ['id', 'identifier', 'meta', 'link'] as const) {
       if (input[forbidden] !== undefined) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${forbidden}' is assigned by PDS and must not be supplied`);
@@ -123,6 +170,9 @@ export class PatientService {
     validatePatient(input);
     const duplicates = await this.likelyDuplicates(input);
     if (duplicates.length > 0) {
+      // the "duplicate" may be this very request's record, committed by a twin a moment ago
+      const twin = await this.replay(ctx, 'POST', 'Patient');
+      if (twin) return { created: true, patient: twin.patient };
       await this.repo.commit({ audit: [auditRecord(ctx, 'pds.create', duplicates.length === 1 ? duplicates[0] : null, 'duplicate', { matches: duplicates })] });
       return duplicates.length === 1
         ? { created: false, outcome: operationOutcome('SINGLE_MATCH_FOUND', `Single match found - Patient '${duplicates[0]}' already holds these demographics`, 'information') }
@@ -140,11 +190,15 @@ export class PatientService {
         telecom: input.telecom?.map((t, i) => ({ ...t, id: t.id ?? `T${i + 1}` })),
       };
       try {
-        const [saved] = await this.repo.commit({
-          resources: [{ type: PATIENT, id: nhs, expectedVersion: 0, resource: patient, index: indexPatient(patient) }],
-          audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
+        const result = await this.commitOnce(ctx, 'POST', 'Patient', async () => {
+          const [saved] = await this.repo.commit({
+            resources: [{ type: PATIENT, id: nhs, expectedVersion: 0, resource: patient, index: indexPatient(patient) }],
+            audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
+            request: this.requestRecord(ctx, 'POST', 'Patient', 201, nhs, 1),
+          });
+          return { patient: saved.resource, version: saved.version };
         });
-        return { created: true, patient: { patient: saved.resource, version: saved.version } };
+        return { created: true, patient: result.patient };
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
       }
@@ -177,10 +231,16 @@ export class PatientService {
       return checkNhsNumber(value);
     };
     const sourceId = pick('source'), targetId = pick('target');
+    const replayed = await this.replay(ctx, 'POST', 'Patient/$merge');
+    if (replayed) return replayed.patient;
     if (sourceId === targetId) throw new FhirError(400, 'INVALID_UPDATE', 'Invalid update with error - a record cannot be merged into itself');
     const [source, target] = await Promise.all([this.repo.read(PATIENT, sourceId), this.repo.read(PATIENT, targetId)]);
     if (!source) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${sourceId}' not found`);
     if (!target) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${targetId}' not found`);
+    if (replacedBy(source.resource)) {
+      const twin = await this.replay(ctx, 'POST', 'Patient/$merge');
+      if (twin) return twin.patient;
+    }
     if (replacedBy(source.resource)) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${sourceId}' is already superseded by '${replacedBy(source.resource)}'`);
     if (replacedBy(target.resource)) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${targetId}' is superseded and cannot survive a merge`);
     const ref = (id: string) => ({ reference: `Patient/${id}`, identifier: { system: NHS_NUMBER_SYSTEM, value: id } });
@@ -188,14 +248,18 @@ export class PatientService {
     // the survivor also answers to every number the source had absorbed before
     const absorbed = (source.resource.link ?? []).filter((l: { type?: string }) => l.type === 'replaces');
     const survivor: Patient = { ...target.resource, link: [...(target.resource.link ?? []), { type: 'replaces', other: ref(sourceId) }, ...absorbed] };
-    const saved = await this.repo.commit({
-      resources: [
-        { type: PATIENT, id: sourceId, expectedVersion: source.version, resource: superseded, index: indexPatient(superseded) },
-        { type: PATIENT, id: targetId, expectedVersion: target.version, resource: survivor, index: indexPatient(survivor) },
-      ],
-      audit: [auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }), auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId })],
+    const result = await this.commitOnce(ctx, 'POST', 'Patient/$merge', async () => {
+      const saved = await this.repo.commit({
+        resources: [
+          { type: PATIENT, id: sourceId, expectedVersion: source.version, resource: superseded, index: indexPatient(superseded) },
+          { type: PATIENT, id: targetId, expectedVersion: target.version, resource: survivor, index: indexPatient(survivor) },
+        ],
+        audit: [auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }), auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId })],
+        request: this.requestRecord(ctx, 'POST', 'Patient/$merge', 200, targetId, target.version + 1),
+      });
+      return { patient: patientForRead(saved[1].resource), version: saved[1].version };
     });
-    return { patient: patientForRead(saved[1].resource), version: saved[1].version };
+    return result.patient;
   }
 
   async relatedPersons(ctx: RequestContext, nhs: string): Promise<Bundle> {

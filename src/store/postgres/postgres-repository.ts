@@ -1,11 +1,14 @@
 import pg from 'pg';
 import { chainHash } from '../../audit/chain.js';
 import { buildSearchSql } from '../sql.js';
+import { fromRequestRow, type RequestRow } from '../request-log.js';
 import {
+  DuplicateRequestError,
   VersionConflictError,
   type AuditEntry,
   type AuditRecord,
   type Repository,
+  type RequestRecord,
   type ResourceWrite,
   type SearchQuery,
   type StoredJson,
@@ -142,6 +145,14 @@ export class PostgresRepository implements Repository {
     return rows.map((r) => r.rid);
   }
 
+  async readRequest(requestId: string): Promise<RequestRecord | null> {
+    const { rows } = await this.pool.query<RequestRow>(
+      'SELECT request_id, user_id, method, path, status, rtype, rid, version FROM request_log WHERE request_id = $1',
+      [requestId],
+    );
+    return rows.length ? fromRequestRow(rows[0]) : null;
+  }
+
   async count(type: string): Promise<number> {
     const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM resources WHERE rtype = $1', [type]);
     return Number(rows[0].n);
@@ -158,11 +169,20 @@ export class PostgresRepository implements Repository {
             stored.push(await this.writeResource(c, w));
           }
           current = undefined;
+          if (batch.request) {
+            const r = batch.request;
+            const res = await c.query(
+              `INSERT INTO request_log (request_id, user_id, method, path, status, rtype, rid, version, recorded)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+              [r.requestId, r.userId, r.method, r.path, r.status, r.resourceType, r.resourceId, r.version, new Date().toISOString()],
+            );
+            if (res.rowCount !== 1) throw new DuplicateRequestError(r.requestId);
+          }
           if (batch.audit?.length) await this.appendAudit(c, batch.audit);
           return stored;
         });
       } catch (err) {
-        if (err instanceof VersionConflictError) throw err;
+        if (err instanceof VersionConflictError || err instanceof DuplicateRequestError) throw err;
         const e = err as { code?: string; table?: string };
         // A duplicate version row means another writer got there first: the same refusal as a stale version.
         if (e.code === '23505' && current && (e.table === 'resources' || e.table === 'resource_versions')) {

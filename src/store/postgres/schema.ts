@@ -45,4 +45,7 @@ export const POSTGRES_MIGRATIONS: string[] = [
      FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
    CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
      FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();`,
+  `CREATE TABLE request_log (
+     request_id TEXT COLLATE "C" PRIMARY KEY, user_id TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+     status INTEGER NOT NULL, rtype TEXT NOT NULL, rid TEXT NOT NULL, version INTEGER NOT NULL, recorded TEXT NOT NULL);`,
 ];

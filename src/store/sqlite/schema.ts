@@ -27,4 +27,7 @@ export const SQLITE_MIGRATIONS: string[] = [
    INSERT INTO audit_head (id, seq, hash)
      SELECT 1, COALESCE((SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), 0),
             COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), '${GENESIS_HASH}');`,
+  `CREATE TABLE request_log (
+     request_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,
+     rtype TEXT NOT NULL, rid TEXT NOT NULL, version INTEGER NOT NULL, recorded TEXT NOT NULL) WITHOUT ROWID;`,
 ];

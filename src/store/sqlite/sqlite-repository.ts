@@ -3,11 +3,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { chainHash, GENESIS_HASH } from '../../audit/chain.js';
 import { buildSearchSql } from '../sql.js';
+import { fromRequestRow, type RequestRow } from '../request-log.js';
 import {
+  DuplicateRequestError,
   VersionConflictError,
   type AuditEntry,
   type AuditRecord,
   type Repository,
+  type RequestRecord,
   type SearchQuery,
   type StoredJson,
   type StoredResource,
@@ -111,6 +114,12 @@ export class SqliteRepository implements Repository {
     return (this.stmt(sql).all(...params) as { rid: string }[]).map((r) => r.rid);
   }
 
+  async readRequest(requestId: string): Promise<RequestRecord | null> {
+    const row = this.stmt('SELECT request_id, user_id, method, path, status, rtype, rid, version FROM request_log WHERE request_id = ?')
+      .get(requestId) as RequestRow | undefined;
+    return row ? fromRequestRow(row) : null;
+  }
+
   async count(type: string): Promise<number> {
     return (this.stmt('SELECT count(*) AS n FROM resources WHERE rtype = ?').get(type) as { n: number }).n;
   }
@@ -147,6 +156,14 @@ export class SqliteRepository implements Repository {
         for (const e of w.index) insertIndex.run(w.type, e.param, e.value, w.id);
         return { type: w.type, id: w.id, version, lastUpdated: now, resource };
       });
+      if (batch.request) {
+        const r = batch.request;
+        const res = this.stmt(
+          `INSERT INTO request_log (request_id, user_id, method, path, status, rtype, rid, version, recorded)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        ).run(r.requestId, r.userId, r.method, r.path, r.status, r.resourceType, r.resourceId, r.version, new Date().toISOString());
+        if (res.changes !== 1) throw new DuplicateRequestError(r.requestId);
+      }
       // The head is read inside the write lock, so appends from other connections are never missed.
       if (batch.audit?.length) {
         const head = this.loadAuditHead();
