@@ -1,20 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { AuditEntry, AuditRecord } from '../store/types.js';
+import type { AuditEntry } from '../store/types.js';
 
 /** The hash before the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** JSON with object keys sorted, so the same record always hashes the same on any store. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
-  const keys = Object.keys(value as object).filter((k) => (value as any)[k] !== undefined).sort();
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson((value as any)[k])).join(',') + '}';
-}
-
-/** Each entry's hash covers its sequence number, its record and the previous hash. */
-export function chainHash(prevHash: string, seq: number, record: AuditRecord): string {
-  return createHash('sha256').update(prevHash).update('\n').update(String(seq)).update('\n').update(canonicalJson(record)).digest('hex');
+/**
+ * Each entry's hash covers the previous hash, its sequence number and the exact JSON text stored for
+ * it, so a verifier needs only the stored rows (and no agreement on how to serialise a record).
+ */
+export function chainHash(prevHash: string, seq: number, recordJson: string): string {
+  return createHash('sha256').update(prevHash).update('\n').update(String(seq)).update('\n').update(recordJson).digest('hex');
 }
 
 export interface ChainVerification {
@@ -42,7 +37,7 @@ export class ChainVerifier {
       this.broken = { seq: entry.seq, reason: 'previous-hash link does not match the entry before it' };
       return false;
     }
-    if (chainHash(entry.prevHash, entry.seq, entry.record) !== entry.hash) {
+    if (chainHash(entry.prevHash, entry.seq, entry.recordJson) !== entry.hash) {
       this.broken = { seq: entry.seq, reason: 'entry content does not match its hash (modified)' };
       return false;
     }

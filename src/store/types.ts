@@ -52,6 +52,8 @@ export interface AuditRecord {
 export interface AuditEntry {
   seq: number;
   record: AuditRecord;
+  /** The record exactly as stored: what the hash covers. */
+  recordJson: string;
   prevHash: string;
   hash: string;
 }

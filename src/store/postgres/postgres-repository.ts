@@ -236,14 +236,13 @@ export class PostgresRepository implements Repository {
     let seq = Number(head.rows[0].seq);
     let prev = head.rows[0].hash;
     for (const record of records) {
-      // Hash exactly what will be read back (the JSON form), so honest entries always verify.
-      const stored = JSON.parse(JSON.stringify(record)) as AuditRecord;
+      const json = JSON.stringify(record);
       seq += 1;
-      const hash = chainHash(prev, seq, stored);
+      const hash = chainHash(prev, seq, json);
       await c.query(
         `INSERT INTO audit_log (seq, recorded, request_id, user_id, org, patient, action, record, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [seq, stored.time, stored.requestId, stored.userId, stored.org, stored.patient ?? null, stored.action, JSON.stringify(stored), prev, hash],
+        [seq, record.time, record.requestId, record.userId, record.org, record.patient ?? null, record.action, json, prev, hash],
       );
       prev = hash;
     }
@@ -260,7 +259,7 @@ export class PostgresRepository implements Repository {
       'SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
       [afterSeq, limit],
     );
-    return rows.map((r) => ({ seq: Number(r.seq), record: JSON.parse(r.record), prevHash: r.prev_hash, hash: r.hash }));
+    return rows.map((r) => ({ seq: Number(r.seq), record: JSON.parse(r.record), recordJson: r.record, prevHash: r.prev_hash, hash: r.hash }));
   }
 
   async close(): Promise<void> {

@@ -188,16 +188,14 @@ export class SqliteRepository implements Repository {
     return this.loadAuditHead();
   }
 
-  private appendAudit(head: { seq: number; hash: string }, original: AuditRecord): void {
-    // Hash exactly what will be read back (the JSON form), so honest entries always verify.
-    const json = JSON.stringify(original);
-    const record = JSON.parse(json) as AuditRecord;
+  private appendAudit(head: { seq: number; hash: string }, record: AuditRecord): void {
+    const json = JSON.stringify(record);
     const seq = head.seq + 1;
-    const hash = chainHash(head.hash, seq, record);
+    const hash = chainHash(head.hash, seq, json);
     this.stmt(
       `INSERT INTO audit_log (seq, recorded, request_id, user_id, org, patient, action, record, prev_hash, hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(seq, record.time, record.requestId, record.userId, record.org, record.patient, record.action, json, head.hash, hash);
+    ).run(seq, record.time, record.requestId, record.userId, record.org, record.patient ?? null, record.action, json, head.hash, hash);
     head.seq = seq;
     head.hash = hash;
   }
@@ -205,7 +203,7 @@ export class SqliteRepository implements Repository {
   async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
     const rows = this.stmt('SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(afterSeq, limit) as { seq: number; record: string; prev_hash: string; hash: string }[];
-    return rows.map((r) => ({ seq: r.seq, record: JSON.parse(r.record), prevHash: r.prev_hash, hash: r.hash }));
+    return rows.map((r) => ({ seq: r.seq, record: JSON.parse(r.record), recordJson: r.record, prevHash: r.prev_hash, hash: r.hash }));
   }
 
   async close(): Promise<void> {
