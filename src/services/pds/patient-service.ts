@@ -69,15 +69,15 @@ export class PatientService {
   }
 
   /** Commits a write; if a twin request with the same X-Request-ID won the race, answers as it did. */
-  private async commitOnce(ctx: RequestContext, method: string, path: string, commit: () => Promise<VersionedPatient>): Promise<{ status?: number; patient: VersionedPatient }> {
+  private async commitOnce(ctx: RequestContext, method: string, path: string, commit: () => Promise<VersionedPatient>): Promise<VersionedPatient> {
     try {
-      return { patient: await commit() };
+      return await commit();
     } catch (err) {
       // a twin of this request committed first: its write shows up here as either conflict
       if (!(err instanceof DuplicateRequestError || err instanceof VersionConflictError)) throw err;
       const replayed = await this.replay(ctx, method, path);
       if (!replayed) throw err;
-      return replayed;
+      return replayed.patient;
     }
   }
 
@@ -146,7 +146,7 @@ export class PatientService {
       throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
     }
     const patched = applyPatientPatch(stored.resource, ops);
-    const result = await this.commitOnce(ctx, 'PATCH', path, async () => {
+    return this.commitOnce(ctx, 'PATCH', path, async () => {
       const [saved] = await this.repo.commit({
         resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index: indexPatient(patched) }],
         audit: [auditRecord(ctx, 'pds.update', nhs, 'success', { paths: ops.map((o) => `${o.op} ${o.path}`) })],
@@ -154,7 +154,6 @@ export class PatientService {
       });
       return { patient: patientForRead(saved.resource), version: saved.version };
     });
-    return result.patient;
   }
 
   /** Birth registration: a new record under a newly allocated, never-used NHS Number. */
@@ -190,7 +189,7 @@ export class PatientService {
         telecom: input.telecom?.map((t, i) => ({ ...t, id: t.id ?? `T${i + 1}` })),
       };
       try {
-        const result = await this.commitOnce(ctx, 'POST', 'Patient', async () => {
+        const registered = await this.commitOnce(ctx, 'POST', 'Patient', async () => {
           const [saved] = await this.repo.commit({
             resources: [{ type: PATIENT, id: nhs, expectedVersion: 0, resource: patient, index: indexPatient(patient) }],
             audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
@@ -198,7 +197,7 @@ export class PatientService {
           });
           return { patient: saved.resource, version: saved.version };
         });
-        return { created: true, patient: result.patient };
+        return { created: true, patient: registered };
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
       }
@@ -248,7 +247,7 @@ export class PatientService {
     // the survivor also answers to every number the source had absorbed before
     const absorbed = (source.resource.link ?? []).filter((l: { type?: string }) => l.type === 'replaces');
     const survivor: Patient = { ...target.resource, link: [...(target.resource.link ?? []), { type: 'replaces', other: ref(sourceId) }, ...absorbed] };
-    const result = await this.commitOnce(ctx, 'POST', 'Patient/$merge', async () => {
+    return this.commitOnce(ctx, 'POST', 'Patient/$merge', async () => {
       const saved = await this.repo.commit({
         resources: [
           { type: PATIENT, id: sourceId, expectedVersion: source.version, resource: superseded, index: indexPatient(superseded) },
@@ -259,7 +258,6 @@ export class PatientService {
       });
       return { patient: patientForRead(saved[1].resource), version: saved[1].version };
     });
-    return result.patient;
   }
 
   async relatedPersons(ctx: RequestContext, nhs: string): Promise<Bundle> {
