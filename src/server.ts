@@ -15,7 +15,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the store, seeds demo data when asked and the store is empty, and starts listening. */
 /** A free TCP port on the host, so that a `--port 0` server knows its own URL before it listens. */
 async function freePort(host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -28,6 +27,7 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
+/** Opens the store, seeds demo data when asked and the store is empty, and starts listening. */
 export async function startServer(requested: Config, opts: { demo?: boolean; log?: (line: string) => void } = {}): Promise<RunningServer> {
   let config = requested;
   if (config.port === 0) {

@@ -52,7 +52,7 @@ export class PatientService {
    * A write retried with the X-Request-ID of one already processed gets the original answer, as
    * PDS asks clients to retry; the same id on a different request is refused.
    */
-  private async replay(ctx: RequestContext, method: string, path: string): Promise<{ status: number; patient: VersionedPatient } | null> {
+  private async replay(ctx: RequestContext, method: string, path: string): Promise<VersionedPatient | null> {
     const done = await this.repo.readRequest(ctx.requestId);
     if (!done) return null;
     if (done.userId !== ctx.principal?.userId || done.method !== method || done.path !== path) {
@@ -61,7 +61,7 @@ export class PatientService {
     const stored = await this.repo.readVersion(done.resourceType, done.resourceId, done.version);
     if (!stored) throw new Error(`request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which does not exist`);
     await this.readAudit.append(auditRecord(ctx, `${method === 'PATCH' ? 'pds.update' : path.endsWith('$merge') ? 'pds.merge' : 'pds.create'}.replay`, done.resourceId, 'replayed'));
-    return { status: done.status, patient: { patient: patientForRead(stored.resource), version: stored.version } };
+    return { patient: patientForRead(stored.resource), version: stored.version };
   }
 
   private requestRecord(ctx: RequestContext, method: string, path: string, status: number, id: string, version: number): RequestRecord {
@@ -77,7 +77,7 @@ export class PatientService {
       if (!(err instanceof DuplicateRequestError || err instanceof VersionConflictError)) throw err;
       const replayed = await this.replay(ctx, method, path);
       if (!replayed) throw err;
-      return replayed.patient;
+      return replayed;
     }
   }
 
@@ -133,7 +133,7 @@ export class PatientService {
     const ops = parsePatchBody(body);
     const path = `Patient/${checkNhsNumber(nhs)}`;
     const replayed = await this.replay(ctx, 'PATCH', path);
-    if (replayed) return replayed.patient;
+    if (replayed) return replayed;
     const stored = await this.repo.read(PATIENT, nhs);
     if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
     if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
@@ -142,7 +142,7 @@ export class PatientService {
     if (stored.version !== expectedVersion) {
       // the version may have moved because a twin of this very request has just committed
       const twin = await this.replay(ctx, 'PATCH', path);
-      if (twin) return twin.patient;
+      if (twin) return twin;
       throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
     }
     const patched = applyPatientPatch(stored.resource, ops);
@@ -160,7 +160,7 @@ export class PatientService {
   async register(ctx: RequestContext, body: unknown): Promise<{ created: true; patient: VersionedPatient } | { created: false; outcome: OperationOutcome }> {
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Patient');
     const replayed = await this.replay(ctx, 'POST', 'Patient');
-    if (replayed) return { created: true, patient: replayed.patient };
+    if (replayed) return { created: true, patient: replayed };
     const input = { resourceType: 'Patient', ...(body as Record<string, unknown>) } as Patient;
     for (const forbidden of ['id', 'identifier', 'meta', 'link'] as const) {
       if (input[forbidden] !== undefined) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${forbidden}' is assigned by PDS and must not be supplied`);
@@ -171,7 +171,7 @@ export class PatientService {
     if (duplicates.length > 0) {
       // the "duplicate" may be this very request's record, committed by a twin a moment ago
       const twin = await this.replay(ctx, 'POST', 'Patient');
-      if (twin) return { created: true, patient: twin.patient };
+      if (twin) return { created: true, patient: twin };
       await this.repo.commit({ audit: [auditRecord(ctx, 'pds.create', duplicates.length === 1 ? duplicates[0] : null, 'duplicate', { matches: duplicates })] });
       return duplicates.length === 1
         ? { created: false, outcome: operationOutcome('SINGLE_MATCH_FOUND', `Single match found - Patient '${duplicates[0]}' already holds these demographics`, 'information') }
@@ -231,16 +231,18 @@ export class PatientService {
     };
     const sourceId = pick('source'), targetId = pick('target');
     const replayed = await this.replay(ctx, 'POST', 'Patient/$merge');
-    if (replayed) return replayed.patient;
+    if (replayed) return replayed;
     if (sourceId === targetId) throw new FhirError(400, 'INVALID_UPDATE', 'Invalid update with error - a record cannot be merged into itself');
     const [source, target] = await Promise.all([this.repo.read(PATIENT, sourceId), this.repo.read(PATIENT, targetId)]);
     if (!source) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${sourceId}' not found`);
     if (!target) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${targetId}' not found`);
-    if (replacedBy(source.resource)) {
+    const sourceSurvivor = replacedBy(source.resource);
+    if (sourceSurvivor) {
+      // superseded a moment ago by a twin of this very request: answer as it did
       const twin = await this.replay(ctx, 'POST', 'Patient/$merge');
-      if (twin) return twin.patient;
+      if (twin) return twin;
+      throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${sourceId}' is already superseded by '${sourceSurvivor}'`);
     }
-    if (replacedBy(source.resource)) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${sourceId}' is already superseded by '${replacedBy(source.resource)}'`);
     if (replacedBy(target.resource)) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${targetId}' is superseded and cannot survive a merge`);
     const ref = (id: string) => ({ reference: `Patient/${id}`, identifier: { system: NHS_NUMBER_SYSTEM, value: id } });
     const superseded: Patient = { ...source.resource, link: [{ type: 'replaced-by', other: ref(targetId) }] };
