@@ -22,6 +22,14 @@ export interface Config {
   /** Demo patients seeded on first start by `serve --demo`. */
   demoPatients: number;
   bodyLimitBytes: number;
+  /** How long a node trusts its cached answer from the revocation list (session lock) before asking the store again. */
+  revocationCacheMs: number;
+  /** Lifetime of access tokens issued by the sign-in flow and client credentials. */
+  accessTokenSeconds: number;
+  /** Requests per minute allowed to one user (or patient) and to one application, per node; 0 turns a limit off. */
+  rateLimit: { userPerMinute: number; applicationPerMinute: number };
+  /** How often the server signs the audit chain head with its key (0: never in the background). */
+  auditCheckpointSeconds: number;
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -62,5 +70,12 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     audience: 'openspine',
     demoPatients: intOf(pick(flags['demo-patients'], env.OPENSPINE_DEMO_PATIENTS), 10_000, '--demo-patients'),
     bodyLimitBytes: intOf(pick(flags['body-limit'], env.OPENSPINE_BODY_LIMIT), 1_048_576, '--body-limit'),
+    revocationCacheMs: intOf(pick(flags['revocation-cache-ms'], env.OPENSPINE_REVOCATION_CACHE_MS), 1000, '--revocation-cache-ms'),
+    accessTokenSeconds: intOf(pick(flags['access-token-seconds'], env.OPENSPINE_ACCESS_TOKEN_SECONDS), 900, '--access-token-seconds'),
+    rateLimit: {
+      userPerMinute: intOf(pick(flags['rate-limit-user'], env.OPENSPINE_RATE_LIMIT_USER), 6000, '--rate-limit-user'),
+      applicationPerMinute: intOf(pick(flags['rate-limit-app'], env.OPENSPINE_RATE_LIMIT_APP), 18_000, '--rate-limit-app'),
+    },
+    auditCheckpointSeconds: intOf(pick(flags['audit-checkpoint-seconds'], env.OPENSPINE_AUDIT_CHECKPOINT_SECONDS), 60, '--audit-checkpoint-seconds'),
   };
 }

@@ -21,7 +21,7 @@ describe('deny by default', () => {
       const key = await loadOrCreateSigningKey(dir);
       const app = Fastify();
       registerFhirConventions(app);
-      registerAccessControl(app, new TokenVerifier({ embeddedPublicJwk: key.publicJwk, audience: 'openspine', external: null }));
+      registerAccessControl(app, { verifier: new TokenVerifier({ embeddedPublicJwk: key.publicJwk, audience: 'openspine', external: null }) });
       assert.throws(() => app.get('/naked', async () => ({})), /declares no activity/);
       assert.throws(() => app.get('/typo', { config: { activity: 'pds.reed' as never } }, async () => ({})), /unknown activity/);
       app.get('/fine', { config: { activity: 'pds.read' } }, async () => ({ ok: true }));

@@ -1,6 +1,11 @@
 import type { RequestContext } from '../http/request-context.js';
 import type { AuditRecord } from '../store/types.js';
 
+export interface AuditOptions {
+  type?: string;
+  purpose?: string;
+}
+
 /** Builds the audit fact for one touch of patient data by the caller in `ctx`. */
 export function auditRecord(
   ctx: RequestContext,
@@ -8,6 +13,7 @@ export function auditRecord(
   patient: string | null,
   outcome: string,
   detail?: Record<string, unknown>,
+  options: AuditOptions = {},
 ): AuditRecord {
   const p = ctx.principal;
   return {
@@ -15,11 +21,15 @@ export function auditRecord(
     requestId: ctx.requestId,
     correlationId: ctx.correlationId,
     userId: p?.userId ?? 'anonymous',
+    userName: p?.name,
+    actorKind: p?.kind,
     role: p?.role ?? '',
     org: p?.org ?? '',
     patient,
     action,
     outcome,
+    purpose: options.purpose ?? ctx.purpose ?? 'direct-care',
+    type: options.type ?? 'patient-record',
     detail,
   };
 }

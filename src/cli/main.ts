@@ -15,6 +15,8 @@ const OPTIONS = {
   'database-url': { type: 'string' }, 'database-schema': { type: 'string' }, 'log-level': { type: 'string' },
   'public-url': { type: 'string' }, 'external-issuer': { type: 'string' }, 'external-jwks-url': { type: 'string' },
   'external-audience': { type: 'string' }, 'demo-patients': { type: 'string' }, 'body-limit': { type: 'string' },
+  'revocation-cache-ms': { type: 'string' }, 'access-token-seconds': { type: 'string' }, 'rate-limit-user': { type: 'string' },
+  'rate-limit-app': { type: 'string' }, 'audit-checkpoint-seconds': { type: 'string' },
   demo: { type: 'boolean' }, patients: { type: 'string' }, seed: { type: 'string' }, role: { type: 'string' },
   user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;

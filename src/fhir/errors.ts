@@ -34,6 +34,7 @@ const SPINE_CODES = {
   MESSAGE_TOO_LARGE: ['Request entity too large', 'too-long'],
   METHOD_NOT_ALLOWED: ['Method not allowed', 'not-supported'],
   UNAUTHORISED: ['Access token is missing or invalid', 'login'],
+  NO_LEGITIMATE_RELATIONSHIP: ['No legitimate relationship with the patient', 'forbidden'],
   INTERNAL_SERVER_ERROR: ['Unexpected internal server error', 'exception'],
 } as const satisfies Record<string, readonly [string, string]>;
 

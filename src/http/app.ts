@@ -1,40 +1,60 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
+import { AuditWriter } from '../audit/audit-writer.js';
 import { healthRoutes } from '../services/health/routes.js';
+import { identityRoutes, oidcIssuer } from '../services/identity/routes.js';
 import { PDS_BASE, pdsRoutes } from '../services/pds/routes.js';
+import { auditRoutes } from '../services/security/audit-routes.js';
+import { SECURITY_BASE, securityRoutes } from '../services/security/routes.js';
 import { registerAccessControl } from '../security/access-control.js';
+import { RevocationList } from '../security/directory/revocations.js';
 import type { SigningKey } from '../security/embedded-idp.js';
+import { registerRateLimits } from '../security/rate-limit.js';
+import { LegitimateRelationships } from '../security/relationships.js';
 import { TokenVerifier } from '../security/token-verifier.js';
 import type { Repository } from '../store/types.js';
 import { registerFhirConventions } from './fhir-conventions.js';
 import { registerFailureAudit } from './failure-audit.js';
 import './request-context.js';
 
+export type AppConfig = Pick<Config, 'publicUrl' | 'audience' | 'externalIssuer' | 'bodyLimitBytes' | 'logLevel'
+  | 'revocationCacheMs' | 'accessTokenSeconds' | 'rateLimit' | 'auditCheckpointSeconds'>;
+
 export interface AppDeps {
-  config: Pick<Config, 'publicUrl' | 'audience' | 'externalIssuer' | 'bodyLimitBytes' | 'logLevel'>;
+  config: AppConfig;
   repo: Repository;
   signingKey: SigningKey;
   logger?: boolean;
+  /** Extra routes registered with the platform's hooks in force (tests use it for probe routes). */
+  extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
 }
 
 /** Builds the whole HTTP platform: conventions, security, audit of refusals, and every service. */
-export async function buildApp({ config, repo, signingKey, logger = true }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, repo, signingKey, logger = true, extraRoutes }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ? { level: config.logLevel } : false,
     // per-request access lines would dominate the log at national volumes; errors are still logged
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
-    // FHIR ids and NHS Numbers are case-sensitive and short; keep default URL parsing
   });
-  const verifier = new TokenVerifier({ embeddedPublicJwk: signingKey.publicJwk, audience: config.audience, external: config.externalIssuer });
+  const verifier = new TokenVerifier({
+    embeddedPublicJwk: signingKey.publicJwk, embeddedIssuers: [oidcIssuer(config.publicUrl)],
+    audience: config.audience, external: config.externalIssuer,
+  });
+  const revocations = new RevocationList(repo, config.revocationCacheMs);
+  const relationships = new LegitimateRelationships(repo);
 
   registerFhirConventions(app);
-  registerAccessControl(app, verifier);
-  registerFailureAudit(app, repo);
+  registerAccessControl(app, { verifier, revocations, relationships });
+  await registerRateLimits(app, config.rateLimit);
+  registerFailureAudit(app, new AuditWriter(repo));
 
-  app.get('/.well-known/jwks.json', { config: { public: true } }, async () => ({ keys: [signingKey.publicJwk] }));
+  await app.register(identityRoutes({ repo, signingKey, config, revocations }));
   await app.register(healthRoutes(repo, new Date()));
   await app.register(pdsRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
+  await app.register(securityRoutes(repo, relationships), { prefix: SECURITY_BASE });
+  await app.register(auditRoutes(repo), { prefix: SECURITY_BASE });
+  if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));
   return app;
 }

@@ -1,22 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { auditRecord } from '../audit/audit-record.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import type { Repository } from '../store/types.js';
 import { toFhirError } from './fhir-conventions.js';
 
 /**
- * Refused and failed attempts on patient-data routes are audited too, once the caller is known:
- * who tried what on whom, and the answer they got.
+ * Refused and failed attempts on patient-data routes are audited too: who tried (or 'unauthenticated'
+ * when the token was refused) what on whom, and the answer they got. Entries go through the group
+ * committer, so a flood of refusals costs one transaction per burst, not one per request.
  */
-export function registerFailureAudit(app: FastifyInstance, repo: Repository): void {
+export function registerFailureAudit(app: FastifyInstance, audit: AuditWriter): void {
   app.addHook('onError', async (request, _reply, error) => {
     const activity = request.routeOptions.config.activity;
-    if (!activity || !request.ctx?.principal) return;
+    if (!activity || !request.ctx) return;
     const nhs = (request.params as { nhsNumber?: string } | undefined)?.nhsNumber;
     const patient = nhs && isValidNhsNumber(nhs) ? nhs : null;
     const { status, spineCode } = toFhirError(error);
+    const ctx = request.ctx.principal ? request.ctx : { ...request.ctx, principal: undefined };
+    const record = auditRecord(ctx, activity, patient, `refused ${status} ${spineCode}`, undefined, { type: status === 401 ? 'security' : 'patient-record' });
+    if (!request.ctx.principal) record.userId = 'unauthenticated';
     try {
-      await repo.commit({ audit: [auditRecord(request.ctx, activity, patient, `refused ${status} ${spineCode}`)] });
+      await audit.append(record);
     } catch (err) {
       request.log.error({ err }, 'could not audit a refused request');
     }

@@ -6,6 +6,10 @@ export interface RequestContext {
   requestId: string;
   correlationId?: string;
   principal?: Principal;
+  /** Basis of access when it is not plain direct care, e.g. 'emergency-access' (set by the relationship check). */
+  purpose?: string;
+  /** The legitimate relationship (or emergency access) a clinical request was allowed on. */
+  accessBasis?: string;
 }
 
 /** Per-route options read by the platform hooks. */
@@ -16,6 +20,12 @@ export interface RouteAccess {
   public?: boolean;
   /** The route is part of a FHIR API: X-Request-ID rules and FHIR content types apply. */
   fhirApi?: boolean;
+  /**
+   * Where the patient a request is about is named: a path parameter (':nhsNumber') or a query
+   * parameter ('?patient'). Patient tokens may only name themselves, and clinical activities need a
+   * legitimate relationship with that patient.
+   */
+  patientFrom?: { param: string } | { query: string } | { body: true };
 }
 
 declare module 'fastify' {

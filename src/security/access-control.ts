@@ -1,29 +1,93 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError } from '../fhir/errors.js';
-import { ACTIVITIES, roleAllows } from './policy.js';
+import { isValidNhsNumber } from '../fhir/nhs-number.js';
+import { nhsNumberFromReference, parameterValue, parametersOf } from '../fhir/parameters.js';
+import { ACTIVITIES, isActivity, roleAllows, type Activity } from './policy.js';
+import type { Principal } from './principal.js';
+import type { LegitimateRelationships } from './relationships.js';
+import type { RevocationList } from './directory/revocations.js';
 import type { TokenVerifier } from './token-verifier.js';
+
+export interface AccessControlDeps {
+  verifier: TokenVerifier;
+  revocations?: RevocationList;
+  relationships?: LegitimateRelationships;
+}
+
+/** Whether this caller's token lets them perform the activity at all (before any patient-level rule). */
+export function principalMayPerform(principal: Principal, activity: Activity): boolean {
+  if (principal.kind === 'application') return principal.scopes?.includes(activity) ?? false;
+  return roleAllows(principal.role, activity);
+}
+
+/** The patient a request is about, as the route declares it, or undefined when it names none. */
+export function targetPatient(request: FastifyRequest): string | undefined {
+  const from = request.routeOptions.config.patientFrom;
+  if (!from) return undefined;
+  let raw: unknown;
+  if ('param' in from) raw = (request.params as Record<string, unknown> | undefined)?.[from.param];
+  else if ('query' in from) raw = (request.query as Record<string, unknown> | undefined)?.[from.query];
+  else raw = parameterValue(parametersOf(request.body), 'patient');
+  if (Array.isArray(raw)) throw new FhirError(400, 'INVALID_SEARCH_DATA', 'Only one patient may be named');
+  return typeof raw === 'string' && raw !== '' ? nhsNumberFromReference(raw) : undefined;
+}
 
 /**
  * Deny by default. Every route must say either which activity it needs or that it is public; a
- * route that says neither stops the server from starting. Calls to a protected route need a
- * verified token whose role allows the activity.
+ * route that says neither stops the server from starting, and so does a clinical route that does
+ * not say where its patient is named. A call to a protected route needs a verified, unrevoked
+ * token whose role (or, for applications, registered scopes) allows the activity; patients may
+ * only name themselves; clinical activities need a legitimate relationship or emergency access.
  */
-export function registerAccessControl(app: FastifyInstance, verifier: TokenVerifier): void {
+export function registerAccessControl(app: FastifyInstance, deps: AccessControlDeps): void {
   app.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as { activity?: string; public?: boolean };
+    const config = (route.config ?? {}) as { activity?: string; public?: boolean; patientFrom?: unknown };
     if (route.url === '*' || route.url === '/*') return; // fastify's own not-found route
     if (config.public) return;
     if (!config.activity) throw new Error(`route ${route.method} ${route.url} declares no activity and is not public: refusing to start`);
-    if (!Object.hasOwn(ACTIVITIES, config.activity)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${config.activity}`);
+    if (!isActivity(config.activity)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${config.activity}`);
+    if (ACTIVITIES[config.activity].clinical && !config.patientFrom) {
+      throw new Error(`route ${route.method} ${route.url} performs clinical activity ${config.activity} but does not say which patient it is about`);
+    }
   });
 
   app.addHook('onRequest', async (request) => {
-    const { activity, public: isPublic } = request.routeOptions.config;
+    const { activity, public: isPublic, patientFrom } = request.routeOptions.config;
     if (isPublic || !activity) return;
-    const principal = await verifier.verify(request.headers.authorization);
-    request.ctx.principal = principal;
-    if (!roleAllows(principal.role, activity)) {
-      throw new FhirError(403, 'ACCESS_DENIED', `Role ${principal.role} is not permitted to perform '${activity}'`);
+    const principal = await deps.verifier.verify(request.headers.authorization);
+    if (deps.revocations && (await deps.revocations.isPrincipalRevoked(principal))) {
+      throw new FhirError(401, 'ACCESS_DENIED', 'Access token belongs to a revoked user, session or application; sign in again');
     }
+    request.ctx.principal = principal;
+    if (!principalMayPerform(principal, activity)) {
+      const who = principal.kind === 'application' ? `Application ${principal.userId}` : `Role ${principal.role}`;
+      throw new FhirError(403, 'ACCESS_DENIED', `${who} is not permitted to perform '${activity}'`);
+    }
+    if (patientFrom && !('body' in patientFrom)) await checkPatient(request, deps, activity);
   });
+
+  // patients named in a body are known only once it is parsed
+  app.addHook('preHandler', async (request) => {
+    const { activity, patientFrom } = request.routeOptions.config;
+    if (activity && patientFrom && 'body' in patientFrom) await checkPatient(request, deps, activity);
+  });
+}
+
+async function checkPatient(request: FastifyRequest, deps: AccessControlDeps, activity: Activity): Promise<void> {
+  const principal = request.ctx.principal!;
+  const patient = targetPatient(request);
+  if (principal.kind === 'patient') {
+    if (patient !== principal.nhsNumber) throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only access their own record');
+    return;
+  }
+  if (!ACTIVITIES[activity].clinical) return;
+  if (!patient || !isValidNhsNumber(patient)) throw new FhirError(400, 'INVALID_RESOURCE_ID', 'A valid NHS Number for the patient is required');
+  const basis = deps.relationships ? await deps.relationships.basis(principal, patient) : null;
+  if (!basis) {
+    throw new FhirError(403, 'NO_LEGITIMATE_RELATIONSHIP',
+      `Organisation ${principal.org || '(none)'} has no legitimate relationship with this patient; record one, or use emergency access with a reason`);
+  }
+  request.ctx.accessBasis = basis;
+  if (basis === 'emergency-access') request.ctx.purpose = 'emergency-access';
+  else if (basis === 'self-claimed') request.ctx.purpose = 'self-claimed-relationship';
 }

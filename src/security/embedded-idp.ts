@@ -1,6 +1,7 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { ROLES } from './policy.js';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 
 /** Tokens minted by the development identity provider of a data directory carry this issuer. */
@@ -52,19 +53,46 @@ export interface TokenRequest {
   org: string;
   audience: string;
   ttlSeconds?: number;
+  name?: string;
+  /** Issuer to stamp: the embedded issuer by default, the OIDC issuer URL for tokens from the sign-in flow. */
+  issuer?: string;
+  sessionId?: string;
+  profileId?: string;
+}
+
+async function sign(key: SigningKey, claims: Record<string, unknown>, subject: string, audience: string, ttlSeconds: number, issuer = EMBEDDED_ISSUER): Promise<string> {
+  const privateKey = await importJWK(key.privateJwk, TOKEN_ALG);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: TOKEN_ALG, kid: key.kid, typ: 'JWT' })
+    .setIssuer(issuer)
+    .setSubject(subject)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setNotBefore('0s')
+    .setJti(randomUUID())
+    .setExpirationTime(`${ttlSeconds}s`)
+    .sign(privateKey);
 }
 
 /** Mints a bearer token for a user's selected role profile (12 hours by default, as a smartcard session). */
 export async function mintToken(key: SigningKey, req: TokenRequest): Promise<string> {
-  const privateKey = await importJWK(key.privateJwk, TOKEN_ALG);
-  return new SignJWT({ role: req.role, org: req.org, sid: randomUUID() })
-    .setProtectedHeader({ alg: TOKEN_ALG, kid: key.kid, typ: 'JWT' })
-    .setIssuer(EMBEDDED_ISSUER)
-    .setSubject(req.userId)
-    .setAudience(req.audience)
-    .setIssuedAt()
-    .setNotBefore('0s')
-    .setJti(randomUUID())
-    .setExpirationTime(`${req.ttlSeconds ?? 12 * 3600}s`)
-    .sign(privateKey);
+  const activities = Object.hasOwn(ROLES, req.role) ? ROLES[req.role].activities : [];
+  return sign(key, {
+    subject_type: 'user', role: req.role, org: req.org, activities, sid: req.sessionId ?? randomUUID(),
+    ...(req.name ? { name: req.name } : {}), ...(req.profileId ? { role_profile_id: req.profileId } : {}),
+  }, req.userId, req.audience, req.ttlSeconds ?? 12 * 3600, req.issuer);
+}
+
+/** A patient-facing token in the shape of NHS login at identity proofing level P9. */
+export async function mintPatientToken(key: SigningKey, req: { nhsNumber: string; name?: string; audience: string; ttlSeconds?: number; proofingLevel?: string }): Promise<string> {
+  return sign(key, {
+    subject_type: 'patient', nhs_number: req.nhsNumber, identity_proofing_level: req.proofingLevel ?? 'P9', sid: randomUUID(),
+    ...(req.name ? { name: req.name } : {}),
+  }, req.nhsNumber, req.audience, req.ttlSeconds ?? 3600);
+}
+
+/** An application-restricted token: no user, only the scopes registered for the application. */
+export async function mintApplicationToken(key: SigningKey, req: { clientId: string; name: string; org: string; scopes: readonly string[]; audience: string; issuer?: string; ttlSeconds?: number }): Promise<string> {
+  return sign(key, { subject_type: 'application', org: req.org, name: req.name, scope: req.scopes.join(' ') },
+    req.clientId, req.audience, req.ttlSeconds ?? 600, req.issuer);
 }

@@ -1,16 +1,37 @@
 /**
- * National RBAC as data: which activities each role code may perform. Routes declare the activity
- * they need; a role not listed, or an activity not in its list, is denied. The security issue
- * extends this table (SCR, EPS, audit); the shape stays the same.
+ * National RBAC as data: the activities the platform knows, and which activities each role may
+ * perform. Routes declare the activity they need; a role not listed, or an activity not in its list,
+ * is denied. Documented in docs/security.md. `nationalCode` is the national RBAC activity code where
+ * we know it; the others are OpenSpine's own until mapped.
  */
+export interface ActivityDefinition {
+  name: string;
+  nationalCode: string | null;
+  /** Clinical data: besides the role, the caller needs a legitimate relationship with the patient. */
+  clinical: boolean;
+  /** May be granted to an application (no user present) as a scope. */
+  applicationGrantable: boolean;
+}
+
+const activity = (name: string, opts: Partial<Omit<ActivityDefinition, 'name'>> = {}): ActivityDefinition => ({
+  name, nationalCode: null, clinical: false, applicationGrantable: true, ...opts,
+});
+
 export const ACTIVITIES = {
-  'pds.read': 'View patient demographics',
-  'pds.search': 'Trace a patient by demographics',
-  'pds.update': 'Update patient demographics (including death)',
-  'pds.create': 'Register a birth (allocate an NHS Number)',
-  'pds.merge': 'Merge records (supersede an NHS Number)',
-  'audit.read': 'View the audit trail',
-} as const;
+  'pds.read': activity('View patient demographics'),
+  'pds.search': activity('Trace a patient by demographics'),
+  'pds.update': activity('Update patient demographics (including death)'),
+  'pds.create': activity('Register a birth (allocate an NHS Number)'),
+  'pds.merge': activity('Merge records (supersede an NHS Number)'),
+  'scr.view': activity('View a Summary Care Record', { clinical: true }),
+  'scr.upload': activity('Upload or update a Summary Care Record', { clinical: true }),
+  'eps.prescribe': activity('Prescribe and cancel prescriptions', { clinical: true }),
+  'eps.dispense': activity('Perform pharmacy activities (release, dispense, claim)', { clinical: true, nationalCode: 'B0570' }),
+  'care.episode': activity('Open and close care episodes for the organisation'),
+  'relationship.claim': activity('Self-claim a legitimate relationship with a patient', { applicationGrantable: false }),
+  'emergency.access': activity('Emergency (break-glass) access to a patient record', { applicationGrantable: false }),
+  'audit.read': activity('View the audit trail'),
+} as const satisfies Record<string, ActivityDefinition>;
 
 export type Activity = keyof typeof ACTIVITIES;
 
@@ -19,23 +40,45 @@ export interface RoleDefinition {
   activities: readonly Activity[];
 }
 
-/** Role codes from the national RBAC database (job role codes). */
+/** The role a patient-facing (NHS login, P9) token carries; patients only ever reach their own record. */
+export const PATIENT_ROLE = 'patient';
+
+const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
+
+/** Role codes from the national RBAC database (job role codes), plus the patient pseudo-role. */
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
-  R8000: { name: 'Clinical Practitioner Access Role', activities: ['pds.read', 'pds.search', 'pds.update', 'pds.create'] },
-  R8008: { name: 'Admin/Clinical Support Access Role', activities: ['pds.read', 'pds.search', 'pds.update', 'pds.create'] },
-  R8013: {
-    name: 'Health Records Manager Access Role',
-    activities: ['pds.read', 'pds.search', 'pds.update', 'pds.create', 'pds.merge'],
+  R8000: {
+    name: 'Clinical Practitioner Access Role',
+    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'eps.prescribe', 'care.episode', 'relationship.claim', 'emergency.access'],
   },
-  R8003: { name: 'Health Professional Access Role', activities: ['pds.read', 'pds.search'] },
+  R8001: {
+    name: 'Nurse Access Role',
+    activities: ['pds.read', 'pds.search', 'pds.update', 'scr.view', 'scr.upload', 'care.episode', 'relationship.claim', 'emergency.access'],
+  },
+  R8003: {
+    name: 'Health Professional Access Role',
+    activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'relationship.claim', 'emergency.access'],
+  },
+  R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search'] },
+  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'care.episode'] },
+  R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'care.episode'] },
   R5080: { name: 'Privacy Officer', activities: ['audit.read'] },
+  [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'audit.read'] },
 };
 
 export function isKnownRole(code: string): boolean {
   return Object.hasOwn(ROLES, code);
 }
 
-export function roleAllows(roleCode: string, activity: Activity): boolean {
+export function isActivity(name: string): name is Activity {
+  return Object.hasOwn(ACTIVITIES, name);
+}
+
+export function roleAllows(roleCode: string, activityName: Activity): boolean {
   const role = Object.hasOwn(ROLES, roleCode) ? ROLES[roleCode] : undefined;
-  return role !== undefined && role.activities.includes(activity);
+  return role !== undefined && role.activities.includes(activityName);
+}
+
+export function roleName(roleCode: string): string {
+  return Object.hasOwn(ROLES, roleCode) ? ROLES[roleCode].name : roleCode;
 }

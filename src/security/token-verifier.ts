@@ -2,9 +2,12 @@ import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, errors, type JWTPaylo
 import { FhirError } from '../fhir/errors.js';
 import { EMBEDDED_ISSUER, TOKEN_ALG } from './embedded-idp.js';
 import type { Principal } from './principal.js';
+import { isActivity, PATIENT_ROLE } from './policy.js';
 
 export interface VerifierOptions {
   embeddedPublicJwk: JWK;
+  /** Further issuer names the embedded key signs for (the OIDC issuer URL of the sign-in flow). */
+  embeddedIssuers?: string[];
   audience: string;
   external: { issuer: string; jwksUrl: string; audience: string } | null;
 }
@@ -20,8 +23,10 @@ export class TokenVerifier {
   private readonly embeddedKeys;
   private readonly externalKeys;
   private readonly cache = new Map<string, Principal>();
+  private readonly embeddedIssuers: Set<string>;
 
   constructor(private readonly options: VerifierOptions) {
+    this.embeddedIssuers = new Set([EMBEDDED_ISSUER, ...(options.embeddedIssuers ?? [])]);
     this.embeddedKeys = createLocalJWKSet({ keys: [options.embeddedPublicJwk] });
     this.externalKeys = options.external ? createRemoteJWKSet(new URL(options.external.jwksUrl)) : null;
   }
@@ -46,9 +51,9 @@ export class TokenVerifier {
     let payload: JWTPayload;
     try {
       const issuer = this.peekIssuer(token);
-      if (issuer === EMBEDDED_ISSUER) {
+      if (issuer !== undefined && this.embeddedIssuers.has(issuer)) {
         ({ payload } = await jwtVerify(token, this.embeddedKeys, {
-          issuer: EMBEDDED_ISSUER, audience: this.options.audience, algorithms: [TOKEN_ALG], requiredClaims: ['exp', 'sub'],
+          issuer, audience: this.options.audience, algorithms: [TOKEN_ALG], requiredClaims: ['exp', 'sub'],
         }));
       } else if (this.externalKeys && this.options.external && issuer === this.options.external.issuer) {
         ({ payload } = await jwtVerify(token, this.externalKeys, {
@@ -62,15 +67,7 @@ export class TokenVerifier {
       if (err instanceof FhirError) throw err;
       throw new FhirError(401, 'ACCESS_DENIED', describeJoseError(err));
     }
-    const role = payload.role, org = payload.org;
-    if (typeof role !== 'string' || typeof org !== 'string') {
-      throw new FhirError(401, 'ACCESS_DENIED', 'Access token has no role profile (role and org claims)');
-    }
-    return {
-      userId: payload.sub as string, role, org,
-      sessionId: typeof payload.sid === 'string' ? payload.sid : (payload.jti ?? ''),
-      issuer: payload.iss as string, expiresAt: payload.exp as number,
-    };
+    return principalFromClaims(payload);
   }
 
   /** Reads the unverified issuer only to choose the key set; the signature is checked after. */
@@ -92,4 +89,38 @@ function describeJoseError(err: unknown): string {
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'Access token signature is invalid';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'Access token algorithm is not allowed';
   return 'Access token is invalid';
+}
+
+const NHS_NUMBER = /^\d{10}$/;
+const ODS = /^[A-Z0-9]{3,8}$/;
+const deny = (why: string) => new FhirError(401, 'ACCESS_DENIED', why);
+
+/** Turns verified claims into the caller's identity; a token whose claims do not fit its subject type is refused. */
+export function principalFromClaims(payload: JWTPayload): Principal {
+  const common = {
+    userId: payload.sub as string,
+    name: typeof payload.name === 'string' ? payload.name : undefined,
+    sessionId: typeof payload.sid === 'string' ? payload.sid : '',
+    issuer: payload.iss as string,
+    expiresAt: payload.exp as number,
+  };
+  const type = payload.subject_type ?? 'user';
+  if (type === 'patient') {
+    const nhs = payload.nhs_number;
+    if (typeof nhs !== 'string' || !NHS_NUMBER.test(nhs) || nhs !== payload.sub) throw deny('Patient access token has no valid NHS Number');
+    if (payload.identity_proofing_level !== 'P9') throw deny('Patient access needs identity proofing level P9');
+    return { ...common, kind: 'patient', role: PATIENT_ROLE, org: '', nhsNumber: nhs };
+  }
+  if (type === 'application') {
+    const org = payload.org, scope = payload.scope;
+    if (typeof org !== 'string' || !ODS.test(org) || typeof scope !== 'string') throw deny('Application access token has no organisation or scope');
+    const scopes = scope.split(' ').filter(isActivity);
+    return { ...common, kind: 'application', role: '', org, scopes };
+  }
+  if (type !== 'user') throw deny('Access token subject type is not recognised');
+  const role = payload.role, org = payload.org;
+  if (typeof role !== 'string' || typeof org !== 'string' || role === PATIENT_ROLE) {
+    throw deny('Access token has no role profile (role and org claims)');
+  }
+  return { ...common, kind: 'user', role, org };
 }

@@ -41,11 +41,19 @@ export interface AuditRecord {
   requestId: string;
   correlationId?: string;
   userId: string;
+  /** Display name of the user, patient or application, when known (patients see it in their access log). */
+  userName?: string;
+  /** 'user', 'patient' or 'application'. */
+  actorKind?: string;
   role: string;
   org: string;
   patient: string | null;
   action: string;
   outcome: string;
+  /** Why: 'direct-care' by default; 'emergency-access' or 'self-claimed-relationship' when that is the basis. */
+  purpose?: string;
+  /** What kind of event: 'patient-record' (a touch of patient data), 'emergency-access', 'self-claimed-relationship', 'security'. */
+  type?: string;
   detail?: Record<string, unknown>;
 }
 

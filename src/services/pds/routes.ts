@@ -19,17 +19,19 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
   const service = new PatientService(repo, publicUrl + PDS_BASE);
   return async function plugin(app: FastifyInstance): Promise<void> {
     const fhir = { fhirApi: true } as const;
+    // a patient's own token may reach routes that name its NHS Number, and no other record
+    const own = { fhirApi: true, patientFrom: { param: 'nhsNumber' } } as const;
 
     app.get('/metadata', { config: { ...fhir, public: true } }, async (_req, reply) =>
       reply.type(FHIR_JSON).send(pdsCapabilityStatement(publicUrl + PDS_BASE)));
 
-    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...fhir, activity: 'pds.read' } }, async (req, reply) =>
+    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...own, activity: 'pds.read' } }, async (req, reply) =>
       sendPatient(reply, await service.readForResponse(req.ctx, req.params.nhsNumber)));
 
     app.get('/Patient', { config: { ...fhir, activity: 'pds.search' } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.search(req.ctx, req.query as Record<string, string | string[]>)));
 
-    app.patch<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...fhir, activity: 'pds.update' } }, async (req, reply) => {
+    app.patch<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...own, activity: 'pds.update' } }, async (req, reply) => {
       const contentType = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
       if (contentType !== 'application/json-patch+json') {
         throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${contentType.slice(0, 60)}' in header 'Content-Type'; use application/json-patch+json`);
@@ -52,10 +54,10 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
     app.post('/Patient/$merge', { config: { ...fhir, activity: 'pds.merge' } }, async (req, reply) =>
       sendPatient(reply, await service.merge(req.ctx, req.body)));
 
-    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/RelatedPerson', { config: { ...fhir, activity: 'pds.read' } }, async (req, reply) =>
+    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/RelatedPerson', { config: { ...own, activity: 'pds.read' } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.relatedPersons(req.ctx, req.params.nhsNumber)));
 
-    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/_history', { config: { ...fhir, activity: 'pds.read' } }, async (req, reply) =>
+    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/_history', { config: { ...own, activity: 'pds.read' } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.history(req.ctx, req.params.nhsNumber)));
   };
 }

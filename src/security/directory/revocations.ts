@@ -1,0 +1,52 @@
+import type { Principal } from '../principal.js';
+import type { Repository } from '../../store/types.js';
+import { createOnce } from './records.js';
+
+export const REVOCATION_TYPE = 'Revocation';
+
+export type RevocationSubject = { user: string } | { session: string } | { client: string };
+
+function keyOf(subject: RevocationSubject): string {
+  if ('user' in subject) return `user:${subject.user}`;
+  if ('session' in subject) return `session:${subject.session}`;
+  return `client:${subject.client}`;
+}
+
+/**
+ * Session lock: the list of revoked users, sessions and applications, kept in the store so every
+ * node sees it. Each node caches answers for `ttlMs`, so a revocation made elsewhere (another node,
+ * the CLI) takes effect within that time; one made through this node takes effect on the next request.
+ */
+export class RevocationList {
+  private readonly cache = new Map<string, { revoked: boolean; checkedAt: number }>();
+
+  constructor(private readonly repo: Repository, private readonly ttlMs = 1000) {}
+
+  async revoke(subject: RevocationSubject, reason: string, by: string): Promise<void> {
+    const key = keyOf(subject);
+    await createOnce(this.repo, REVOCATION_TYPE, key, { resourceType: REVOCATION_TYPE, id: key, reason, by, revokedAt: new Date().toISOString() });
+    this.cache.set(key, { revoked: true, checkedAt: Date.now() });
+  }
+
+  async isRevoked(subject: RevocationSubject): Promise<boolean> {
+    const key = keyOf(subject);
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    // a revocation never ends, so a cached "revoked" stays true for good
+    if (hit && (hit.revoked || now - hit.checkedAt < this.ttlMs)) return hit.revoked;
+    const revoked = (await this.repo.readJson(REVOCATION_TYPE, key)) !== null;
+    if (this.cache.size > 100_000) this.cache.clear();
+    this.cache.set(key, { revoked, checkedAt: now });
+    return revoked;
+  }
+
+  /** Whether the caller's user, session or application has been revoked. */
+  async isPrincipalRevoked(principal: Principal): Promise<boolean> {
+    if (principal.kind === 'application') {
+      if (await this.isRevoked({ client: principal.userId })) return true;
+    } else if (await this.isRevoked({ user: principal.userId })) {
+      return true;
+    }
+    return principal.sessionId !== '' && this.isRevoked({ session: principal.sessionId });
+  }
+}

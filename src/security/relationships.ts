@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { auditRecord } from '../audit/audit-record.js';
+import type { RequestContext } from '../http/request-context.js';
+import type { AuditRecord, Repository } from '../store/types.js';
+import type { Principal } from './principal.js';
+
+export const RELATIONSHIP_TYPE = 'CareRelationship';
+export const EMERGENCY_ACCESS_TYPE = 'EmergencyAccess';
+
+/** Why an organisation may see a patient's clinical data. */
+export type RelationshipKind = 'registered-gp' | 'referral' | 'care-episode' | 'prescription' | 'self-claimed';
+/** The basis on which a request was allowed: a relationship, or emergency access. */
+export type AccessBasis = RelationshipKind | 'emergency-access';
+
+export interface CareRelationship {
+  resourceType: typeof RELATIONSHIP_TYPE;
+  id: string;
+  patient: string;
+  org: string;
+  kind: Exclude<RelationshipKind, 'registered-gp'>;
+  status: 'active' | 'ended';
+  start: string;
+  /** ISO time after which the relationship no longer counts (open-ended when absent). */
+  end?: string;
+  /** What created it: a referral id, prescription id, episode id, or the user who claimed it. */
+  source: string;
+  reason?: string;
+}
+
+export interface EmergencyAccessGrant {
+  resourceType: typeof EMERGENCY_ACCESS_TYPE;
+  id: string;
+  patient: string;
+  userId: string;
+  org: string;
+  role: string;
+  reasonCode: string;
+  reasonText: string;
+  granted: string;
+  expires: string;
+}
+
+/** Reason codes a user states for emergency access (OpenSpine code system; documented in docs/security.md). */
+export const EMERGENCY_REASONS: Readonly<Record<string, string>> = {
+  'life-threatening': "The patient's life or health is at immediate risk",
+  'unable-to-consent': 'The patient cannot give consent (unconscious, lacks capacity) and care is needed now',
+  'urgent-care': 'Urgent care is needed and the relationship cannot be recorded in time',
+  'public-interest': 'Disclosure is required in the public interest or by law',
+};
+
+export const EMERGENCY_ACCESS_MINUTES = 60;
+
+const patientOrgKey = (patient: string, org: string) => `${patient}|${org}`;
+const patientUserKey = (patient: string, userId: string) => `${patient}|${userId}`;
+
+/**
+ * Legitimate relationships: clinical data about a patient is visible to a caller's organisation
+ * only when it is the registered GP practice, has an open referral or care episode, holds a
+ * nominated or released prescription, or has self-claimed a relationship (audited); or when this
+ * user has current emergency access to the patient. Services that create relationships (e-RS,
+ * EPS, episodes) record them here, so the check is the same for every clinical route.
+ */
+export class LegitimateRelationships {
+  constructor(private readonly repo: Repository) {}
+
+  async basis(principal: Principal, patient: string, now = Date.now()): Promise<AccessBasis | null> {
+    if (principal.org) {
+      const stored = await this.repo.read('Patient', patient);
+      const gps = (stored?.resource?.generalPractitioner ?? []) as { identifier?: { value?: string } }[];
+      if (gps.some((gp) => gp.identifier?.value === principal.org)) return 'registered-gp';
+      const ids = await this.repo.search({ type: RELATIONSHIP_TYPE, criteria: [{ any: [{ param: 'patient-org', op: 'eq', value: patientOrgKey(patient, principal.org) }] }], limit: 100 });
+      const open = (await this.repo.readMany(RELATIONSHIP_TYPE, ids))
+        .map((s) => s.resource as CareRelationship)
+        .filter((r) => r.status === 'active' && (!r.end || Date.parse(r.end) > now));
+      // prefer the strongest basis when several apply; self-claimed last, because it is the one reported on
+      for (const kind of ['care-episode', 'referral', 'prescription', 'self-claimed'] as const) if (open.some((r) => r.kind === kind)) return kind;
+    }
+    if (principal.kind === 'user' && (await this.activeEmergencyAccess(principal.userId, patient, now))) return 'emergency-access';
+    return null;
+  }
+
+  async activeEmergencyAccess(userId: string, patient: string, now = Date.now()): Promise<EmergencyAccessGrant | null> {
+    const ids = await this.repo.search({ type: EMERGENCY_ACCESS_TYPE, criteria: [{ any: [{ param: 'patient-user', op: 'eq', value: patientUserKey(patient, userId) }] }], limit: 100 });
+    const grants = (await this.repo.readMany(EMERGENCY_ACCESS_TYPE, ids)).map((s) => s.resource as EmergencyAccessGrant);
+    return grants.find((g) => Date.parse(g.expires) > now) ?? null;
+  }
+
+  /** Records a relationship created by a service (referral, prescription, episode), with the caller's audit entries. */
+  async record(input: Omit<CareRelationship, 'resourceType' | 'id' | 'status' | 'start'> & { start?: string }, audit: AuditRecord[] = []): Promise<CareRelationship> {
+    const rel: CareRelationship = { resourceType: RELATIONSHIP_TYPE, id: randomUUID(), status: 'active', start: input.start ?? new Date().toISOString(), ...input };
+    await this.repo.commit({ resources: [{ type: RELATIONSHIP_TYPE, id: rel.id, expectedVersion: 0, resource: rel, index: relationshipIndex(rel) }], audit });
+    return rel;
+  }
+
+  /** Ends a relationship (episode closed, referral completed); false if it is not there or already ended. */
+  async end(id: string, audit: AuditRecord[] = []): Promise<CareRelationship | null> {
+    const stored = await this.repo.read(RELATIONSHIP_TYPE, id);
+    if (!stored || stored.resource.status !== 'active') return null;
+    const ended: CareRelationship = { ...(stored.resource as CareRelationship), status: 'ended', end: new Date().toISOString() };
+    await this.repo.commit({ resources: [{ type: RELATIONSHIP_TYPE, id, expectedVersion: stored.version, resource: ended, index: relationshipIndex(ended) }], audit });
+    return ended;
+  }
+
+  async get(id: string): Promise<CareRelationship | null> {
+    return ((await this.repo.read(RELATIONSHIP_TYPE, id))?.resource as CareRelationship | undefined) ?? null;
+  }
+
+  /** A user's self-claimed relationship for their org: recorded, audited as such, and reportable. */
+  async selfClaim(ctx: RequestContext, patient: string, reason: string): Promise<CareRelationship> {
+    const p = ctx.principal!;
+    return this.record(
+      { patient, org: p.org, kind: 'self-claimed', source: `user:${p.userId}`, reason },
+      [auditRecord(ctx, 'relationship.claim', patient, 'granted', { reason }, { type: 'self-claimed-relationship', purpose: 'self-claimed-relationship' })],
+    );
+  }
+
+  /**
+   * Break-glass: grants this user access to this patient for a limited time. The audit entry
+   * (type emergency-access, with the reason) is the alert privacy officers list and review.
+   */
+  async grantEmergencyAccess(ctx: RequestContext, patient: string, reasonCode: string, reasonText: string, minutes = EMERGENCY_ACCESS_MINUTES): Promise<EmergencyAccessGrant> {
+    const p = ctx.principal!;
+    const now = Date.now();
+    const grant: EmergencyAccessGrant = {
+      resourceType: EMERGENCY_ACCESS_TYPE, id: randomUUID(), patient, userId: p.userId, org: p.org, role: p.role,
+      reasonCode, reasonText, granted: new Date(now).toISOString(), expires: new Date(now + minutes * 60_000).toISOString(),
+    };
+    await this.repo.commit({
+      resources: [{ type: EMERGENCY_ACCESS_TYPE, id: grant.id, expectedVersion: 0, resource: grant, index: [{ param: 'patient-user', value: patientUserKey(patient, p.userId) }, { param: 'patient', value: patient }] }],
+      audit: [auditRecord(ctx, 'emergency.access', patient, 'granted', { reasonCode, reasonText, expires: grant.expires, alert: true }, { type: 'emergency-access', purpose: 'emergency-access' })],
+    });
+    return grant;
+  }
+}
+
+function relationshipIndex(rel: CareRelationship) {
+  return [
+    { param: 'patient-org', value: patientOrgKey(rel.patient, rel.org) },
+    { param: 'patient', value: rel.patient },
+    { param: 'org', value: rel.org },
+    { param: 'kind', value: rel.kind },
+  ];
+}

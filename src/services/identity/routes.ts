@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config.js';
+import type { SigningKey } from '../../security/embedded-idp.js';
+import type { RevocationList } from '../../security/directory/revocations.js';
+import type { Repository } from '../../store/types.js';
+
+/** The issuer name of tokens from the embedded identity provider's OIDC flows. */
+export function oidcIssuer(publicUrl: string): string {
+  return `${publicUrl}/oauth2`;
+}
+
+export interface IdentityDeps {
+  repo: Repository;
+  signingKey: SigningKey;
+  config: Pick<Config, 'publicUrl' | 'audience' | 'accessTokenSeconds'>;
+  revocations: RevocationList;
+}
+
+/**
+ * The embedded identity provider in the shape of NHS CIS2: OIDC discovery, the key set, and (below)
+ * the sign-in and token endpoints.
+ */
+export function identityRoutes(deps: IdentityDeps) {
+  const issuer = oidcIssuer(deps.config.publicUrl);
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/.well-known/jwks.json', { config: { public: true } }, async () => ({ keys: [deps.signingKey.publicJwk] }));
+    app.get('/.well-known/openid-configuration', { config: { public: true } }, async () => ({
+      issuer,
+      authorization_endpoint: `${issuer}/authorize`,
+      token_endpoint: `${issuer}/token`,
+      revocation_endpoint: `${issuer}/revoke`,
+      userinfo_endpoint: `${issuer}/userinfo`,
+      jwks_uri: `${deps.config.publicUrl}/.well-known/jwks.json`,
+      response_types_supported: ['code'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+      code_challenge_methods_supported: ['S256'],
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt'],
+      token_endpoint_auth_signing_alg_values_supported: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256'],
+      id_token_signing_alg_values_supported: ['ES256'],
+      subject_types_supported: ['public'],
+      scopes_supported: ['openid', 'profile', 'nationalrbacaccess'],
+    }));
+  };
+}
