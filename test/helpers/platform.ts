@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { loadOrCreateSigningKey, mintToken, type SigningKey } from '../../src/security/embedded-idp.js';
 import { openRepository } from '../../src/store/open.js';
@@ -15,22 +15,30 @@ export interface TestPlatform {
   repo: Repository;
   key: SigningKey;
   dataDir: string;
+  config: Config;
   token(role?: string, opts?: { user?: string; org?: string; ttlSeconds?: number }): Promise<string>;
   /** A request with a fresh X-Request-ID and, unless `token: null`, an R8000 bearer token. */
   request(opts: { method?: string; url: string; token?: string | null; headers?: Record<string, string>; body?: unknown; contentType?: string }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
-export async function startTestPlatform(kind: StoreKind): Promise<TestPlatform> {
+export interface TestPlatformOptions {
+  /** Configuration overrides (rate limits, cache times...). */
+  config?: Partial<Config>;
+  /** Probe routes registered with the platform's hooks in force. */
+  extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+export async function startTestPlatform(kind: StoreKind, options: TestPlatformOptions = {}): Promise<TestPlatform> {
   const { config: storeConfig, cleanup } = await isolatedStoreConfig(kind);
-  const config = { ...loadConfig({}, {}), ...storeConfig };
+  const config: Config = { ...loadConfig({}, {}), ...storeConfig, ...options.config };
   const repo = await openRepository(config);
   const key = await loadOrCreateSigningKey(config.dataDir);
-  const app = await buildApp({ config, repo, signingKey: key, logger: false });
+  const app = await buildApp({ config, repo, signingKey: key, logger: false, extraRoutes: options.extraRoutes });
   await app.ready();
   const tokens = new Map<string, string>();
   const platform: TestPlatform = {
-    app, repo, key, dataDir: config.dataDir,
+    app, repo, key, dataDir: config.dataDir, config,
     async token(role = 'R8000', opts = {}) {
       return mintToken(key, { userId: opts.user ?? `user-${role}`, role, org: opts.org ?? 'A81001', audience: config.audience, ttlSeconds: opts.ttlSeconds });
     },
