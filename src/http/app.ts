@@ -15,6 +15,7 @@ import { TokenVerifier } from '../security/token-verifier.js';
 import type { Repository } from '../store/types.js';
 import { registerFhirConventions } from './fhir-conventions.js';
 import { registerFailureAudit } from './failure-audit.js';
+import { clientErrorHandler } from './client-errors.js';
 import './request-context.js';
 
 export type AppConfig = Pick<Config, 'publicUrl' | 'audience' | 'externalIssuer' | 'bodyLimitBytes' | 'logLevel'
@@ -31,7 +32,9 @@ export interface AppDeps {
 
 /** Builds the whole HTTP platform: conventions, security, audit of refusals, and every service. */
 export async function buildApp({ config, repo, signingKey, logger = true, extraRoutes }: AppDeps): Promise<FastifyInstance> {
+  const auditWriter = new AuditWriter(repo);
   const app = Fastify({
+    clientErrorHandler: clientErrorHandler(auditWriter),
     logger: logger ? { level: config.logLevel } : false,
     // per-request access lines would dominate the log at national volumes; errors are still logged
     logController: new LogController({ disableRequestLogging: true }),
@@ -48,7 +51,7 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   registerFhirConventions(app);
   registerAccessControl(app, { verifier, revocations, relationships });
   await registerRateLimits(app, config.rateLimit);
-  registerFailureAudit(app, new AuditWriter(repo));
+  registerFailureAudit(app, auditWriter);
 
   await app.register(identityRoutes({ repo, signingKey, config, revocations }));
   await app.register(healthRoutes(repo, new Date()));

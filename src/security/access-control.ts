@@ -8,6 +8,22 @@ import type { LegitimateRelationships } from './relationships.js';
 import type { RevocationList } from './directory/revocations.js';
 import type { TokenVerifier } from './token-verifier.js';
 
+/** One row of the platform's route table: what each route needs (docs and the route x role test read it). */
+export interface RouteAccessEntry {
+  method: string;
+  url: string;
+  activity: Activity | null;
+  public: boolean;
+  /** The route names the patient it is about, so a patient's own token can be checked against it. */
+  patientScoped: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: RouteAccessEntry[];
+  }
+}
+
 export interface AccessControlDeps {
   verifier: TokenVerifier;
   revocations?: RevocationList;
@@ -40,9 +56,12 @@ export function targetPatient(request: FastifyRequest): string | undefined {
  * only name themselves; clinical activities need a legitimate relationship or emergency access.
  */
 export function registerAccessControl(app: FastifyInstance, deps: AccessControlDeps): void {
+  const table: RouteAccessEntry[] = [];
+  app.decorate('routeTable', table);
   app.addHook('onRoute', (route) => {
     const config = (route.config ?? {}) as { activity?: string; public?: boolean; patientFrom?: unknown };
     if (route.url === '*' || route.url === '/*') return; // fastify's own not-found route
+    for (const method of [route.method].flat()) table.push({ method, url: route.url, activity: (config.activity as Activity | undefined) ?? null, public: Boolean(config.public), patientScoped: Boolean(config.patientFrom) });
     if (config.public) return;
     if (!config.activity) throw new Error(`route ${route.method} ${route.url} declares no activity and is not public: refusing to start`);
     if (!isActivity(config.activity)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${config.activity}`);
@@ -63,6 +82,8 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
       const who = principal.kind === 'application' ? `Application ${principal.userId}` : `Role ${principal.role}`;
       throw new FhirError(403, 'ACCESS_DENIED', `${who} is not permitted to perform '${activity}'`);
     }
+    // a patient reaches only routes about one patient, and then only their own record
+    if (principal.kind === 'patient' && !patientFrom) throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only access their own record');
     if (patientFrom && !('body' in patientFrom)) await checkPatient(request, deps, activity);
   });
 
