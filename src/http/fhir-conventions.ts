@@ -42,6 +42,8 @@ export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
 export function registerFhirConventions(app: FastifyInstance): void {
   const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
     if (body.length === 0) return done(Object.assign(new Error('empty'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }));
+    // a NUL character can be stored by neither store's text columns; refuse it before anything is parsed
+    if (body.includes('\\u0000')) return done(new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request body contains a NUL character (\\u0000)'));
     try {
       done(null, JSON.parse(body));
     } catch {
@@ -59,6 +61,7 @@ export function registerFhirConventions(app: FastifyInstance): void {
     if (typeof requestId === 'string') reply.header('x-request-id', requestId);
     if (typeof correlationId === 'string') reply.header('x-correlation-id', correlationId);
     if (!request.routeOptions.config.fhirApi) return;
+    if (/%00|\0/.test(request.url)) throw new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request URL contains a NUL character');
     if (requestId === undefined) {
       throw new FhirError(400, 'MISSING_VALUE', 'Invalid request with error - X-Request-ID header must be supplied to access this resource');
     }
