@@ -33,7 +33,8 @@ try {
 
   const token = execFileSync(process.execPath, [CLI, 'token', '--data', dataDir, '--role', 'R8000', '--user', 'bench', '--org', 'A81001'], { encoding: 'utf8' }).trim();
   const port = await freePort();
-  const server = startProcess([CLI, 'serve', '--data', dataDir, '--port', String(port), '--log-level', 'warn']);
+  // rate limits off: one bench client is far over a single user's fair share; section 3 measures them separately
+  const server = startProcess([CLI, 'serve', '--data', dataDir, '--port', String(port), '--log-level', 'warn', '--rate-limit-user', '0', '--rate-limit-app', '0']);
   cleanups.unshift(server.stop);
   const base = `http://127.0.0.1:${port}`;
   await waitFor(`${base}/_ping`);
@@ -83,7 +84,38 @@ try {
   console.log(`        PDS GET /Patient/{id} (token + RBAC + audit write): ${fmt(readRun.rps)} req/s, p50 ${fmt(readRun.p50, 2)} ms, p95 ${fmt(readRun.p95, 2)} ms, statuses ${JSON.stringify(readRun.statuses)}`);
   console.log(`        ratio ${fmt((100 * readRun.rps) / bareRun.rps, 1)}% of the bare route, medians (target >= 40%)`);
 
-  // 3. trace: sequential realistic queries, client-side latency
+  // 3. the cost of security: the same PDS read with authentication and policy switched off (fixed
+  // caller, same store and audit writes), against the normal server; and with rate limiting on
+  // (limit high enough that nothing is refused: the cost of counting)
+  {
+    const noAuthPort = await freePort();
+    const noAuth = startProcess([join(ROOT, 'bench', 'noauth-server.mjs'), String(noAuthPort), dataDir]);
+    cleanups.unshift(noAuth.stop);
+    const limitedPort = await freePort();
+    const limited = startProcess([CLI, 'serve', '--data', dataDir, '--port', String(limitedPort), '--log-level', 'warn', '--rate-limit-user', '100000000']);
+    cleanups.unshift(limited.stop);
+    await waitFor(`http://127.0.0.1:${noAuthPort}/_ping`);
+    await waitFor(`http://127.0.0.1:${limitedPort}/_ping`);
+    const targets = { off: `http://127.0.0.1:${noAuthPort}`, on: base, limited: `http://127.0.0.1:${limitedPort}` };
+    const runs = { off: [], on: [], limited: [] };
+    for (const url of Object.values(targets)) await load({ url, duration: 2, headers: auth, setupRequest: rotating(PDS) });
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, url] of Object.entries(targets)) runs[name].push(await load({ url, duration: per, headers: auth, setupRequest: rotating(PDS) }));
+    }
+    await noAuth.stop();
+    await limited.stop();
+    const med = (name) => median(runs[name], 'rps');
+    const overheads = runs.on.map((r, k) => 100 * (1 - r.rps / runs.off[k].rps));
+    const bad = Object.entries(runs).flatMap(([name, rs]) => rs.flatMap((r) => Object.keys(r.statuses).filter((s) => s !== '200').map((s) => `${name}:${s}`)));
+    console.log(`
+auth    ${ROUNDS} alternating rounds of ${per} s each, medians; per-round overhead ${overheads.map((o) => fmt(o, 1) + '%').join(', ')}`);
+    console.log(`        PDS read, authentication and policy OFF (fixed caller, audit still written): ${fmt(med('off'))} req/s, p95 ${fmt(median(runs.off, 'p95'), 2)} ms  (baseline)`);
+    console.log(`        PDS read, token verification + revocation list + RBAC + patient rules ON:  ${fmt(med('on'))} req/s, p95 ${fmt(median(runs.on, 'p95'), 2)} ms`);
+    console.log(`        overhead ${fmt(100 * (1 - med('on') / med('off')), 1)}% of the unauthenticated read (target <= 15%)`);
+    console.log(`        with per-user rate limiting also on (nothing refused): ${fmt(med('limited'))} req/s, ${fmt(100 * (1 - med('limited') / med('off')), 1)}% below the baseline${bad.length ? `; non-200 answers: ${bad.join(', ')}` : ''}`);
+  }
+
+  // 4. trace: sequential realistic queries, client-side latency
   const timed = async (query) => {
     const t0 = performance.now();
     const res = await fetch(`${base}${PDS}/Patient?${query}`, { headers: { ...auth, 'x-request-id': randomUUID() } });

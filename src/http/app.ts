@@ -9,6 +9,7 @@ import { SECURITY_BASE, securityRoutes } from '../services/security/routes.js';
 import { registerAccessControl } from '../security/access-control.js';
 import { RevocationList } from '../security/directory/revocations.js';
 import type { SigningKey } from '../security/embedded-idp.js';
+import type { Principal } from '../security/principal.js';
 import { registerRateLimits } from '../security/rate-limit.js';
 import { LegitimateRelationships } from '../security/relationships.js';
 import { TokenVerifier } from '../security/token-verifier.js';
@@ -28,10 +29,12 @@ export interface AppDeps {
   logger?: boolean;
   /** Extra routes registered with the platform's hooks in force (tests use it for probe routes). */
   extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
+  /** Benchmarks only: run every request as this caller with authentication and policy switched off. */
+  benchmarkPrincipal?: Principal;
 }
 
 /** Builds the whole HTTP platform: conventions, security, audit of refusals, and every service. */
-export async function buildApp({ config, repo, signingKey, logger = true, extraRoutes }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, repo, signingKey, logger = true, extraRoutes, benchmarkPrincipal }: AppDeps): Promise<FastifyInstance> {
   const auditWriter = new AuditWriter(repo);
   const app = Fastify({
     clientErrorHandler: clientErrorHandler(auditWriter),
@@ -49,7 +52,7 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   const relationships = new LegitimateRelationships(repo);
 
   registerFhirConventions(app);
-  registerAccessControl(app, { verifier, revocations, relationships });
+  registerAccessControl(app, { verifier, revocations, relationships, benchmarkPrincipal });
   await registerRateLimits(app, config.rateLimit);
   registerFailureAudit(app, auditWriter);
 

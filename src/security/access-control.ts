@@ -28,6 +28,12 @@ export interface AccessControlDeps {
   verifier: TokenVerifier;
   revocations?: RevocationList;
   relationships?: LegitimateRelationships;
+  /**
+   * Benchmarks only (bench/noauth-server.mjs): every request runs as this caller with no token,
+   * revocation, role or relationship check, so `npm run bench` can measure what those checks cost.
+   * Not reachable from the configuration or the command line.
+   */
+  benchmarkPrincipal?: Principal;
 }
 
 /** Whether this caller's token lets them perform the activity at all (before any patient-level rule). */
@@ -73,6 +79,10 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
   app.addHook('onRequest', async (request) => {
     const { activity, public: isPublic, patientFrom } = request.routeOptions.config;
     if (isPublic || !activity) return;
+    if (deps.benchmarkPrincipal) {
+      request.ctx.principal = deps.benchmarkPrincipal;
+      return;
+    }
     const principal = await deps.verifier.verify(request.headers.authorization);
     if (deps.revocations && (await deps.revocations.isPrincipalRevoked(principal))) {
       throw new FhirError(401, 'ACCESS_DENIED', 'Access token belongs to a revoked user, session or application; sign in again');
@@ -90,7 +100,7 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
   // patients named in a body are known only once it is parsed
   app.addHook('preHandler', async (request) => {
     const { activity, patientFrom } = request.routeOptions.config;
-    if (activity && patientFrom && 'body' in patientFrom) await checkPatient(request, deps, activity);
+    if (activity && patientFrom && 'body' in patientFrom && !deps.benchmarkPrincipal) await checkPatient(request, deps, activity);
   });
 }
 
