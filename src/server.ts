@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { loadOrCreateSigningKey, mintToken } from './security/embedded-idp.js';
 import { seedPatients } from './seed/seed-patients.js';
+import { ensureDemoIdentity } from './services/identity/demo-identity.js';
 import { PDS_BASE } from './services/pds/routes.js';
 import { openRepository } from './store/open.js';
 import type { Repository } from './store/types.js';
@@ -45,6 +46,7 @@ export async function startServer(requested: Config, opts: { demo?: boolean; log
     demoPatient = result.firstNhsNumber;
     log(`Seeded ${result.created} patients in ${result.seconds.toFixed(1)} s`);
   }
+  const signInHint = opts.demo ? await ensureDemoIdentity(repo, config.publicUrl) : undefined;
   const app = await buildApp({ config, repo, signingKey });
   const shutdown = async () => {
     await app.close();
@@ -61,6 +63,7 @@ export async function startServer(requested: Config, opts: { demo?: boolean; log
     log(`PDS: ${url}${PDS_BASE}   health: ${url}/_status`);
     log('Try (token valid 12 hours, role R8000 at A81001):');
     log(`curl -s -H "Authorization: Bearer ${token}" -H "X-Request-ID: $(cat /proc/sys/kernel/random/uuid)" ${url}${PDS_BASE}/Patient/${nhs ?? '9990000018'}`);
+    log(signInHint!);
   }
   return { app, repo, url, close: shutdown };
 }

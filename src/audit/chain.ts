@@ -20,14 +20,27 @@ export interface ChainVerification {
   headHash: string;
 }
 
-/** Streams entries in order through the verifier; call finish() at the end. */
+/**
+ * Streams entries in order through the verifier; call finish() at the end. It starts at the genesis
+ * by default, or after a trusted point of the chain (a verified signed checkpoint, an export's signed start).
+ */
 export class ChainVerifier {
-  private prevHash = GENESIS_HASH;
-  private expectedSeq = 1;
+  private prevHash: string;
+  private expectedSeq: number;
   private checked = 0;
   private broken: ChainVerification['brokenAt'];
 
-  push(entry: AuditEntry): boolean {
+  constructor(afterSeq = 0, hashAfter = GENESIS_HASH) {
+    this.expectedSeq = afterSeq + 1;
+    this.prevHash = hashAfter;
+  }
+
+  /** The seq of the last entry that held (afterSeq when none yet). */
+  get lastSeq(): number {
+    return this.expectedSeq - 1;
+  }
+
+  push(entry: Pick<AuditEntry, 'seq' | 'recordJson' | 'prevHash' | 'hash'>): boolean {
     if (this.broken) return false;
     if (entry.seq !== this.expectedSeq) {
       this.broken = { seq: entry.seq, reason: `expected entry ${this.expectedSeq}, found ${entry.seq} (an entry was removed or reordered)` };

@@ -7,6 +7,12 @@ const USAGE = `openspine <command> [options]
   seed   [--data DIR] --patients N [--seed S] [--store ...] [--database-url URL]
   token  [--data DIR] --role CODE --user ID --org ODS [--ttl SECONDS]
   audit verify [--data DIR] [--store ...] [--database-url URL]
+  user add [--id ID] --name "Dr Ada Lovelace" --role R8000 --org A81001 [--pin 1234]   (again: adds a role profile)
+  user list | user revoke ID [--session SID]
+  app add --name N --kind application|portal [--id ID] [--org ODS] [--scopes pds.read,pds.search]
+          [--jwks FILE] [--secret] [--redirect-uri URL ...]
+  app list | app revoke ID
+  audit verify-export FILE --jwks FILE   (an AuditEvent/$export document, checked with only the public key set)
 
 Defaults: --data ./data, --port 8080 (or PORT), --store sqlite.`;
 
@@ -18,7 +24,9 @@ const OPTIONS = {
   'revocation-cache-ms': { type: 'string' }, 'access-token-seconds': { type: 'string' }, 'rate-limit-user': { type: 'string' },
   'rate-limit-app': { type: 'string' }, 'audit-checkpoint-seconds': { type: 'string' },
   demo: { type: 'boolean' }, patients: { type: 'string' }, seed: { type: 'string' }, role: { type: 'string' },
-  user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' }, jwks: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  id: { type: 'string' }, name: { type: 'string' }, pin: { type: 'string' }, session: { type: 'string' }, kind: { type: 'string' },
+  scopes: { type: 'string' }, secret: { type: 'boolean' }, 'redirect-uri': { type: 'string', multiple: true },
 } as const;
 
 /** Entry point of the `openspine` program; returns the exit code. */
@@ -36,8 +44,11 @@ export async function main(argv: string[]): Promise<number> {
     case 'serve': return (await import('./serve.js')).serveCommand(config, Boolean(values.demo));
     case 'seed': return (await import('./seed.js')).seedCommand(config, flags);
     case 'token': return (await import('./token.js')).tokenCommand(config, flags);
+    case 'user': return (await import('./users.js')).userCommand(config, positionals.slice(1), values);
+    case 'app': return (await import('./apps.js')).appCommand(config, positionals.slice(1), values);
     case 'audit':
       if (sub === 'verify') return (await import('./audit-verify.js')).verifyAuditCommand(config);
+      if (sub === 'verify-export') return (await import('./audit-export.js')).verifyExportCommand(positionals[2], values.jwks);
       break;
   }
   console.error(`unknown command '${[command, sub].filter(Boolean).join(' ')}'\n\n${USAGE}`);

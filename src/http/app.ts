@@ -60,7 +60,7 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   await app.register(healthRoutes(repo, new Date()));
   await app.register(pdsRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
   await app.register(securityRoutes(repo, relationships), { prefix: SECURITY_BASE });
-  await app.register(auditRoutes(repo), { prefix: SECURITY_BASE });
+  await app.register(auditRoutes(repo, { signingKey, config }), { prefix: SECURITY_BASE });
   if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));
   return app;
 }

@@ -91,8 +91,11 @@ export async function mintPatientToken(key: SigningKey, req: { nhsNumber: string
   }, req.nhsNumber, req.audience, req.ttlSeconds ?? 3600);
 }
 
-/** An application-restricted token: no user, only the scopes registered for the application. */
+/**
+ * An application-restricted token: no user, only the scopes registered for the application. Its own
+ * sid lets one token be revoked (OAuth revocation endpoint) without revoking the application.
+ */
 export async function mintApplicationToken(key: SigningKey, req: { clientId: string; name: string; org: string; scopes: readonly string[]; audience: string; issuer?: string; ttlSeconds?: number }): Promise<string> {
-  return sign(key, { subject_type: 'application', org: req.org, name: req.name, scope: req.scopes.join(' ') },
+  return sign(key, { subject_type: 'application', org: req.org, name: req.name, scope: req.scopes.join(' '), sid: randomUUID() },
     req.clientId, req.audience, req.ttlSeconds ?? 600, req.issuer);
 }

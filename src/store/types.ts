@@ -57,6 +57,34 @@ export interface AuditRecord {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * Filters of an audit trail search over the audit index; every filter given must hold. Times are ISO
+ * instants (Date.toISOString), compared as text.
+ */
+export interface AuditQuery {
+  patient?: string;
+  userId?: string;
+  org?: string;
+  action?: string;
+  type?: string;
+  /** Entries recorded at or after this instant. */
+  timeFrom?: string;
+  /** Entries recorded strictly before this instant. */
+  timeBefore?: string;
+  /** Only entries up to this seq: the snapshot a (paged) search started from. */
+  maxSeq?: number;
+  /** Only entries older than this seq: the cursor of the next page. */
+  beforeSeq?: number;
+}
+
+/** The audit chain head {seq, hash} at `time`, signed by the server as a compact JWS. */
+export interface SignedAuditCheckpoint {
+  seq: number;
+  hash: string;
+  time: string;
+  jws: string;
+}
+
 export interface AuditEntry {
   seq: number;
   record: AuditRecord;
@@ -152,5 +180,24 @@ export interface Repository {
   readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
   /** The recorded head of the audit chain (last sequence number and hash). */
   auditHead(): Promise<{ seq: number; hash: string }>;
+  /**
+   * Indexes the next audit entries (at most pageSize, contiguous from the index checkpoint) and
+   * moves the checkpoint past them, in one transaction. Safe when several processes run it at once.
+   */
+  indexAuditPage(pageSize: number): Promise<{ checkpoint: number; indexed: number }>;
+  /** The last seq the audit index covers (every entry up to it is indexed). */
+  auditIndexCheckpoint(): Promise<number>;
+  /** Seqs of indexed entries matching the query, newest first, at most `limit`. */
+  searchAudit(query: AuditQuery, limit: number): Promise<number[]>;
+  /** How many indexed entries match the query. */
+  countAudit(query: AuditQuery): Promise<number>;
+  /** The entries with these seqs that exist, in seq order. */
+  readAuditEntries(seqs: number[]): Promise<AuditEntry[]>;
+  /** Stores a signed checkpoint; false when one for that seq is already stored (the first one stays). */
+  saveAuditCheckpoint(checkpoint: SignedAuditCheckpoint): Promise<boolean>;
+  /** Stored checkpoints with fromSeq <= seq <= toSeq, in seq order. */
+  auditCheckpoints(fromSeq: number, toSeq: number): Promise<SignedAuditCheckpoint[]>;
+  /** The stored checkpoint with the highest seq (below `beforeSeq` when given), if any. */
+  latestAuditCheckpoint(beforeSeq?: number): Promise<SignedAuditCheckpoint | null>;
   close(): Promise<void>;
 }

@@ -96,6 +96,18 @@ export class ClientRegistry {
     return client && client.status === 'active' && verifySecret(secret, client.secretHash) ? client : null;
   }
 
+  /** Registers one more redirect URI for a portal (the demo portal's address follows the server's URL). */
+  async addRedirectUri(id: string, uri: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const stored = await this.repo.read(CLIENT_TYPE, id);
+      if (!stored) return false;
+      const client = stored.resource as OAuthClient;
+      if (client.redirectUris.includes(uri)) return true;
+      if (await replaceIfUnchanged(this.repo, stored, { ...client, redirectUris: [...client.redirectUris, uri] }, [{ param: 'kind', value: client.kind }])) return true;
+    }
+    throw new Error(`client ${id} is being changed by someone else; try again`);
+  }
+
   async markRevoked(id: string): Promise<boolean> {
     const stored = await this.repo.read(CLIENT_TYPE, id);
     if (!stored) return false;

@@ -30,6 +30,10 @@ export interface AuthCode {
   userId: string;
   profileId: string;
   nonce?: string;
+  /** When the user proved who they are (seconds since the epoch), for the ID token's auth_time. */
+  authTime?: number;
+  /** The scopes granted at sign-in, returned with the tokens. */
+  scope?: string;
   expiresAt: string;
   used: boolean;
 }

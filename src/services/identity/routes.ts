@@ -1,8 +1,17 @@
+import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import type { RevocationList } from '../../security/directory/revocations.js';
 import type { Repository } from '../../store/types.js';
+import { authorizeRoutes } from './authorize.js';
+import { USER_SCOPES } from './authorize-request.js';
+import { ASSERTION_ALGORITHMS } from './client-authentication.js';
+import { identityContext } from './context.js';
+import { devCallbackRoutes } from './dev-callback.js';
+import { registerOAuthErrorHandler } from './oauth-errors.js';
+import { sessionRoutes } from './session-endpoints.js';
+import { tokenRoutes } from './token-endpoint.js';
 
 /** The issuer name of tokens from the embedded identity provider's OIDC flows. */
 export function oidcIssuer(publicUrl: string): string {
@@ -17,11 +26,12 @@ export interface IdentityDeps {
 }
 
 /**
- * The embedded identity provider in the shape of NHS CIS2: OIDC discovery, the key set, and (below)
- * the sign-in and token endpoints.
+ * The embedded identity provider in the shape of NHS CIS2: OIDC discovery, the key set, and under
+ * /oauth2 the sign-in pages and the token, revocation and userinfo endpoints.
  */
 export function identityRoutes(deps: IdentityDeps) {
   const issuer = oidcIssuer(deps.config.publicUrl);
+  const ctx = identityContext({ ...deps, issuer });
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get('/.well-known/jwks.json', { config: { public: true } }, async () => ({ keys: [deps.signingKey.publicJwk] }));
     app.get('/.well-known/openid-configuration', { config: { public: true } }, async () => ({
@@ -35,10 +45,20 @@ export function identityRoutes(deps: IdentityDeps) {
       grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
       code_challenge_methods_supported: ['S256'],
       token_endpoint_auth_methods_supported: ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt'],
-      token_endpoint_auth_signing_alg_values_supported: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256'],
+      token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
       id_token_signing_alg_values_supported: ['ES256'],
       subject_types_supported: ['public'],
-      scopes_supported: ['openid', 'profile', 'nationalrbacaccess'],
+      scopes_supported: USER_SCOPES,
     }));
+
+    // form bodies are parsed in this scope only: the FHIR APIs keep their JSON-only parsers
+    await app.register(async (oauth) => {
+      await oauth.register(formbody, { bodyLimit: 65_536 });
+      registerOAuthErrorHandler(oauth);
+      await oauth.register(authorizeRoutes(ctx));
+      await oauth.register(tokenRoutes(ctx));
+      await oauth.register(sessionRoutes(ctx));
+      await oauth.register(devCallbackRoutes(ctx));
+    }, { prefix: '/oauth2' });
   };
 }

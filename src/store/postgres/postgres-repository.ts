@@ -6,15 +6,18 @@ import {
   DuplicateRequestError,
   VersionConflictError,
   type AuditEntry,
+  type AuditQuery,
   type AuditRecord,
   type Repository,
   type RequestRecord,
   type ResourceWrite,
   type SearchQuery,
+  type SignedAuditCheckpoint,
   type StoredJson,
   type StoredResource,
   type WriteBatch,
 } from '../types.js';
+import { PostgresAuditIndex } from './audit-index.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 
 /** Schema names are interpolated into SQL and connection options, so only plain identifiers are accepted. */
@@ -42,6 +45,7 @@ type Queryable = pg.Pool | pg.PoolClient;
 export class PostgresRepository implements Repository {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
+  private readonly auditIndex: PostgresAuditIndex;
   private closed = false;
 
   constructor(databaseUrl: string, readonly schema: string = 'public') {
@@ -49,6 +53,7 @@ export class PostgresRepository implements Repository {
     this.pool = new pg.Pool({ connectionString: databaseUrl, options: `-c search_path=${schema}` });
     // An idle connection dropped by the server must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
+    this.auditIndex = new PostgresAuditIndex(this.pool, (fn) => this.tx(fn));
   }
 
   /** Runs fn in one transaction on one connection; rolls back and rethrows on any error. */
@@ -260,6 +265,38 @@ export class PostgresRepository implements Repository {
       [afterSeq, limit],
     );
     return rows.map((r) => ({ seq: Number(r.seq), record: JSON.parse(r.record), recordJson: r.record, prevHash: r.prev_hash, hash: r.hash }));
+  }
+
+  indexAuditPage(pageSize: number): Promise<{ checkpoint: number; indexed: number }> {
+    return this.auditIndex.indexPage(pageSize);
+  }
+
+  auditIndexCheckpoint(): Promise<number> {
+    return this.auditIndex.checkpoint();
+  }
+
+  searchAudit(query: AuditQuery, limit: number): Promise<number[]> {
+    return this.auditIndex.search(query, limit);
+  }
+
+  countAudit(query: AuditQuery): Promise<number> {
+    return this.auditIndex.count(query);
+  }
+
+  readAuditEntries(seqs: number[]): Promise<AuditEntry[]> {
+    return this.auditIndex.readEntries(seqs);
+  }
+
+  saveAuditCheckpoint(checkpoint: SignedAuditCheckpoint): Promise<boolean> {
+    return this.auditIndex.saveCheckpoint(checkpoint);
+  }
+
+  auditCheckpoints(fromSeq: number, toSeq: number): Promise<SignedAuditCheckpoint[]> {
+    return this.auditIndex.checkpoints(fromSeq, toSeq);
+  }
+
+  latestAuditCheckpoint(beforeSeq?: number): Promise<SignedAuditCheckpoint | null> {
+    return this.auditIndex.latestCheckpoint(beforeSeq);
   }
 
   async close(): Promise<void> {

@@ -48,4 +48,26 @@ export const POSTGRES_MIGRATIONS: string[] = [
   `CREATE TABLE request_log (
      request_id TEXT COLLATE "C" PRIMARY KEY, user_id TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
      status INTEGER NOT NULL, rtype TEXT NOT NULL, rid TEXT NOT NULL, version INTEGER NOT NULL, recorded TEXT NOT NULL);`,
+  // The audit search index, built after the fact by catch-up indexers on any node (never in the
+  // transaction that appends the entry). Indexers take turns on the audit_index_state row lock;
+  // inserts ignore rows already there and the checkpoint only moves forward.
+  `CREATE TABLE audit_index (
+     seq BIGINT PRIMARY KEY, time TEXT COLLATE "C" NOT NULL, patient TEXT COLLATE "C", user_id TEXT COLLATE "C" NOT NULL,
+     org TEXT COLLATE "C" NOT NULL, action TEXT COLLATE "C" NOT NULL, type TEXT COLLATE "C" NOT NULL);
+   CREATE INDEX audit_index_patient ON audit_index (patient, seq);
+   CREATE INDEX audit_index_user ON audit_index (user_id, seq);
+   CREATE INDEX audit_index_org ON audit_index (org, seq);
+   CREATE INDEX audit_index_action ON audit_index (action, seq);
+   CREATE INDEX audit_index_type ON audit_index (type, seq);
+   CREATE INDEX audit_index_time ON audit_index (time);
+   CREATE TABLE audit_index_state (id BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id), indexed_seq BIGINT NOT NULL);
+   INSERT INTO audit_index_state (id, indexed_seq) VALUES (TRUE, 0);`,
+  // Signed chain heads are evidence, append-only like the log they vouch for.
+  `CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, signed_at TEXT NOT NULL, jws TEXT NOT NULL);
+   CREATE FUNCTION audit_checkpoints_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     RAISE EXCEPTION 'audit checkpoints are append-only';
+   END $$;
+   CREATE TRIGGER audit_checkpoints_no_update_delete BEFORE UPDATE OR DELETE ON audit_checkpoints
+     FOR EACH ROW EXECUTE FUNCTION audit_checkpoints_append_only();`,
 ];

@@ -30,4 +30,22 @@ export const SQLITE_MIGRATIONS: string[] = [
   `CREATE TABLE request_log (
      request_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,
      rtype TEXT NOT NULL, rid TEXT NOT NULL, version INTEGER NOT NULL, recorded TEXT NOT NULL) WITHOUT ROWID;`,
+  // The audit search index is built after the fact by a catch-up indexer (src/audit/audit-indexer.ts),
+  // never in the transaction that appends the entry: the hot read path keeps one insert per entry.
+  // Each (column, seq) index serves "newest first" searches on that column with a cursor.
+  `CREATE TABLE audit_index (
+     seq INTEGER PRIMARY KEY, time TEXT NOT NULL, patient TEXT, user_id TEXT NOT NULL, org TEXT NOT NULL,
+     action TEXT NOT NULL, type TEXT NOT NULL);
+   CREATE INDEX audit_index_patient ON audit_index (patient, seq);
+   CREATE INDEX audit_index_user ON audit_index (user_id, seq);
+   CREATE INDEX audit_index_org ON audit_index (org, seq);
+   CREATE INDEX audit_index_action ON audit_index (action, seq);
+   CREATE INDEX audit_index_type ON audit_index (type, seq);
+   CREATE INDEX audit_index_time ON audit_index (time);
+   CREATE TABLE audit_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_seq INTEGER NOT NULL);
+   INSERT INTO audit_index_state (id, indexed_seq) VALUES (1, 0);`,
+  // Signed chain heads are evidence, append-only like the log they vouch for.
+  `CREATE TABLE audit_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, signed_at TEXT NOT NULL, jws TEXT NOT NULL);
+   CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+   CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;`,
 ];

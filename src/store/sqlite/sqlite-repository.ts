@@ -8,14 +8,17 @@ import {
   DuplicateRequestError,
   VersionConflictError,
   type AuditEntry,
+  type AuditQuery,
   type AuditRecord,
   type Repository,
   type RequestRecord,
   type SearchQuery,
+  type SignedAuditCheckpoint,
   type StoredJson,
   type StoredResource,
   type WriteBatch,
 } from '../types.js';
+import { SqliteAuditIndex } from './audit-index.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
 interface VersionRow { rtype: string; rid: string; version: number; updated: string; body: string }
@@ -33,6 +36,7 @@ export class SqliteRepository implements Repository {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly auditIndex: SqliteAuditIndex;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -44,6 +48,7 @@ export class SqliteRepository implements Repository {
     // a larger page cache keeps index B-trees in memory during bulk loads and trace searches
     this.db.pragma('cache_size = -131072');
     this.db.pragma('temp_store = MEMORY');
+    this.auditIndex = new SqliteAuditIndex(this.db, (sql) => this.stmt(sql));
   }
 
   private stmt(sql: string): Database.Statement {
@@ -204,6 +209,38 @@ export class SqliteRepository implements Repository {
     const rows = this.stmt('SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(afterSeq, limit) as { seq: number; record: string; prev_hash: string; hash: string }[];
     return rows.map((r) => ({ seq: r.seq, record: JSON.parse(r.record), recordJson: r.record, prevHash: r.prev_hash, hash: r.hash }));
+  }
+
+  async indexAuditPage(pageSize: number): Promise<{ checkpoint: number; indexed: number }> {
+    return this.auditIndex.indexPage(pageSize);
+  }
+
+  async auditIndexCheckpoint(): Promise<number> {
+    return this.auditIndex.checkpoint();
+  }
+
+  async searchAudit(query: AuditQuery, limit: number): Promise<number[]> {
+    return this.auditIndex.search(query, limit);
+  }
+
+  async countAudit(query: AuditQuery): Promise<number> {
+    return this.auditIndex.count(query);
+  }
+
+  async readAuditEntries(seqs: number[]): Promise<AuditEntry[]> {
+    return this.auditIndex.readEntries(seqs);
+  }
+
+  async saveAuditCheckpoint(checkpoint: SignedAuditCheckpoint): Promise<boolean> {
+    return this.auditIndex.saveCheckpoint(checkpoint);
+  }
+
+  async auditCheckpoints(fromSeq: number, toSeq: number): Promise<SignedAuditCheckpoint[]> {
+    return this.auditIndex.checkpoints(fromSeq, toSeq);
+  }
+
+  async latestAuditCheckpoint(beforeSeq?: number): Promise<SignedAuditCheckpoint | null> {
+    return this.auditIndex.latestCheckpoint(beforeSeq);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,36 @@
+import type { SigningKey } from '../security/embedded-idp.js';
+import type { Repository, SignedAuditCheckpoint } from '../store/types.js';
+import { CHECKPOINT_TYP, signStatement, statementVerifier, type CheckpointClaims, type StatementVerifier } from './signed-head.js';
+import { verifyStoredChain } from './store-verifier.js';
+
+/**
+ * Signs the audit chain head with the server's key and stores the signed checkpoint, when the head
+ * has moved since the last checkpoint. A checkpoint pins the chain up to its seq: rewriting or
+ * cutting off those entries afterwards (even with the head row rewritten to match) is detectable by
+ * anyone holding the public key. Several nodes may tick at once; the first checkpoint of a seq stays.
+ */
+export class AuditCheckpointSigner {
+  private readonly verify: StatementVerifier;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly key: SigningKey,
+  ) {
+    this.verify = statementVerifier([key.publicJwk]);
+  }
+
+  /** One round: the stored checkpoint, or null when the head has not moved (or another node signed it). */
+  async tick(now: Date = new Date()): Promise<SignedAuditCheckpoint | null> {
+    const head = await this.repo.auditHead();
+    if (head.seq === 0) return null;
+    const latest = await this.repo.latestAuditCheckpoint();
+    if (latest && latest.seq >= head.seq) return null;
+    // the entries since the last checkpoint are recomputed first: a broken chain is never signed
+    const check = await verifyStoredChain(this.repo, this.verify, { anchor: latest ?? undefined, upTo: head.seq });
+    if (!check.ok) throw new Error(`audit chain broken at entry ${check.brokenAt!.seq} (${check.brokenAt!.reason}): not signing a checkpoint`);
+    if (check.headHash !== head.hash) throw new Error(`audit chain head row does not match entry ${head.seq}: not signing a checkpoint`);
+    const claims: CheckpointClaims = { seq: head.seq, hash: head.hash, time: now.toISOString() };
+    const checkpoint = { ...claims, jws: await signStatement(this.key, CHECKPOINT_TYP, claims) };
+    return (await this.repo.saveAuditCheckpoint(checkpoint)) ? checkpoint : null;
+  }
+}

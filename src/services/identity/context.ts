@@ -1,0 +1,37 @@
+import type { Config } from '../../config.js';
+import { ClientRegistry } from '../../security/directory/clients.js';
+import type { RevocationList } from '../../security/directory/revocations.js';
+import { SessionStore } from '../../security/directory/sessions.js';
+import { UserDirectory } from '../../security/directory/users.js';
+import type { SigningKey } from '../../security/embedded-idp.js';
+import type { Repository } from '../../store/types.js';
+import { LoginThrottle } from './login-throttle.js';
+import { TransactionSigner } from './login-transaction.js';
+
+/** What the sign-in and token endpoints share: the directories, the key, and the issuer's addresses. */
+export interface IdentityContext {
+  repo: Repository;
+  signingKey: SigningKey;
+  config: Pick<Config, 'publicUrl' | 'audience' | 'accessTokenSeconds'>;
+  revocations: RevocationList;
+  issuer: string;
+  /** The token endpoint URL: the audience client assertions must name. */
+  tokenUrl: string;
+  users: UserDirectory;
+  clients: ClientRegistry;
+  sessions: SessionStore;
+  transactions: TransactionSigner;
+  throttle: LoginThrottle;
+}
+
+export function identityContext(deps: Pick<IdentityContext, 'repo' | 'signingKey' | 'config' | 'revocations' | 'issuer'>): IdentityContext {
+  return {
+    ...deps,
+    tokenUrl: `${deps.issuer}/token`,
+    users: new UserDirectory(deps.repo),
+    clients: new ClientRegistry(deps.repo),
+    sessions: new SessionStore(deps.repo),
+    transactions: new TransactionSigner(deps.signingKey, deps.issuer, deps.repo),
+    throttle: new LoginThrottle(),
+  };
+}
