@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export async function freePort() {
@@ -52,4 +53,16 @@ export async function load({ url, headers = {}, setupRequest, duration = 10, con
   const result = await instance;
   times.sort((a, b) => a - b);
   return { rps: result.requests.average, p50: percentile(times, 50), p95: percentile(times, 95), total: times.length, statuses: Object.fromEntries(statuses), errors: result.errors + result.timeouts };
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); null elsewhere. */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux)
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }

@@ -1,10 +1,10 @@
 // The PDS with authentication and policy switched off: the same routes, store and audit writes,
 // every request run as one fixed clinician. Used only to measure what token verification and
 // policy checks cost (`npm run bench`); the switch exists only as a buildApp argument.
-import { loadConfig } from '../dist/config.js';
-import { buildApp } from '../dist/http/app.js';
-import { loadOrCreateSigningKey } from '../dist/security/embedded-idp.js';
-import { openRepository } from '../dist/store/open.js';
+import { loadConfig } from '../dist/src/config.js';
+import { buildApp } from '../dist/src/http/app.js';
+import { loadOrCreateSigningKey } from '../dist/src/security/embedded-idp.js';
+import { openRepository } from '../dist/src/store/open.js';
 
 const [port, dataDir] = process.argv.slice(2);
 const config = { ...loadConfig({ data: dataDir, port, 'log-level': 'warn' }, {}), rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } };

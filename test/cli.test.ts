@@ -96,6 +96,34 @@ describe('openspine token', () => {
     }
   });
 
+  it('--patient prints a P9 patient token that reads that patient and no other', async () => {
+    const dir = await stores.make();
+    const repo = await openRepository(dir);
+    await seedPatients(repo, { patients: 5, seed: 2 });
+    const ids = await repo.search({ type: PATIENT, criteria: [{ any: [{ param: 'identifier', op: 'prefix', value: '9' }] }], limit: 5 });
+    await repo.close();
+    const [own, other] = ids;
+    const r = await runCli(['token', '--patient', own, '--name', 'Pat Ient', '--data', dir.dataDir]);
+    assert.equal(r.code, 0, r.stderr);
+    const payload = decodeJwtPart(r.stdout.trim().split('.')[1]);
+    assert.equal(payload.subject_type, 'patient');
+    assert.equal(payload.nhs_number, own);
+    assert.equal(payload.identity_proofing_level, 'P9');
+    const server = await startChildServer(dir);
+    try {
+      assert.equal((await pdsRequest(server.url, r.stdout.trim(), { path: `/Patient/${own}` })).status, 200);
+      const denied = await pdsRequest(server.url, r.stdout.trim(), { path: `/Patient/${other}` });
+      assert.equal(denied.status, 403);
+    } finally {
+      await server.kill('SIGTERM');
+    }
+    const bad = await runCli(['token', '--patient', '1234567890', '--data', dir.dataDir]);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stdout, '');
+    const staffAsPatient = await runCli(['token', '--role', 'patient', '--user', 'x', '--org', 'A81001', '--data', dir.dataDir]);
+    assert.equal(staffAsPatient.code, 2);
+  });
+
   it('exits 2 on an unknown command', async () => {
     const r = await runCli(['frobnicate', '--data', '/nonexistent']);
     assert.equal(r.code, 2);

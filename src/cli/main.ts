@@ -5,7 +5,8 @@ const USAGE = `openspine <command> [options]
 
   serve  [--data DIR] [--port N] [--host H] [--store sqlite|postgres] [--database-url URL] [--demo]
   seed   [--data DIR] --patients N [--seed S] [--store ...] [--database-url URL]
-  token  [--data DIR] --role CODE --user ID --org ODS [--ttl SECONDS]
+  token  [--data DIR] --role CODE --user ID --org ODS [--name NAME] [--ttl SECONDS]
+  token  [--data DIR] --patient NHS_NUMBER [--name NAME] [--ttl SECONDS]   (patient, NHS login P9)
   audit verify [--data DIR] [--store ...] [--database-url URL]
   user add [--id ID] --name "Dr Ada Lovelace" --role R8000 --org A81001 [--pin 1234]   (again: adds a role profile)
   user list | user revoke ID [--session SID]
@@ -26,7 +27,7 @@ const OPTIONS = {
   demo: { type: 'boolean' }, patients: { type: 'string' }, seed: { type: 'string' }, role: { type: 'string' },
   user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' }, jwks: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   id: { type: 'string' }, name: { type: 'string' }, pin: { type: 'string' }, session: { type: 'string' }, kind: { type: 'string' },
-  scopes: { type: 'string' }, secret: { type: 'boolean' }, 'redirect-uri': { type: 'string', multiple: true },
+  scopes: { type: 'string' }, secret: { type: 'boolean' }, patient: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true },
 } as const;
 
 /** Entry point of the `openspine` program; returns the exit code. */

@@ -76,32 +76,62 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
     }
   });
 
-  app.addHook('onRequest', async (request) => {
+  // Callback-style hooks: a caller whose token and revocation state are already cached is checked
+  // without a promise or a store call, which keeps security cheap on the hot read path.
+  app.addHook('onRequest', (request, _reply, done) => {
     const { activity, public: isPublic, patientFrom } = request.routeOptions.config;
-    if (isPublic || !activity) return;
+    if (isPublic || !activity) return done();
     if (deps.benchmarkPrincipal) {
       request.ctx.principal = deps.benchmarkPrincipal;
-      return;
+      return done();
     }
-    const principal = await deps.verifier.verify(request.headers.authorization);
-    if (deps.revocations && (await deps.revocations.isPrincipalRevoked(principal))) {
-      throw new FhirError(401, 'ACCESS_DENIED', 'Access token belongs to a revoked user, session or application; sign in again');
+    const cached = deps.verifier.cached(request.headers.authorization);
+    if (cached && (!deps.revocations || deps.revocations.recentlyCleared(cached))) {
+      try {
+        authorise(request, cached, activity);
+      } catch (err) {
+        return done(err as Error);
+      }
+      if (patientFrom && !('body' in patientFrom) && needsPatientCheck(cached, activity)) {
+        checkPatient(request, deps, activity).then(() => done(), done);
+        return;
+      }
+      return done();
     }
-    request.ctx.principal = principal;
-    if (!principalMayPerform(principal, activity)) {
-      const who = principal.kind === 'application' ? `Application ${principal.userId}` : `Role ${principal.role}`;
-      throw new FhirError(403, 'ACCESS_DENIED', `${who} is not permitted to perform '${activity}'`);
-    }
-    // a patient reaches only routes about one patient, and then only their own record
-    if (principal.kind === 'patient' && !patientFrom) throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only access their own record');
-    if (patientFrom && !('body' in patientFrom)) await checkPatient(request, deps, activity);
+    authenticate(request, deps, activity).then(() => done(), done);
   });
 
   // patients named in a body are known only once it is parsed
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', (request, _reply, done) => {
     const { activity, patientFrom } = request.routeOptions.config;
-    if (activity && patientFrom && 'body' in patientFrom && !deps.benchmarkPrincipal) await checkPatient(request, deps, activity);
+    if (!activity || !patientFrom || !('body' in patientFrom) || deps.benchmarkPrincipal) return done();
+    checkPatient(request, deps, activity).then(() => done(), done);
   });
+}
+
+/** The full check, for a token or revocation state not cached yet. */
+async function authenticate(request: FastifyRequest, deps: AccessControlDeps, activity: Activity): Promise<void> {
+  const principal = await deps.verifier.verify(request.headers.authorization);
+  if (deps.revocations && (await deps.revocations.isPrincipalRevoked(principal))) {
+    throw new FhirError(401, 'ACCESS_DENIED', 'Access token belongs to a revoked user, session or application; sign in again');
+  }
+  authorise(request, principal, activity);
+  const { patientFrom } = request.routeOptions.config;
+  if (patientFrom && !('body' in patientFrom) && needsPatientCheck(principal, activity)) await checkPatient(request, deps, activity);
+}
+
+/** Role or scope allows the activity; a patient reaches only routes about one patient. */
+function authorise(request: FastifyRequest, principal: Principal, activity: Activity): void {
+  request.ctx.principal = principal;
+  if (!principalMayPerform(principal, activity)) {
+    const who = principal.kind === 'application' ? `Application ${principal.userId}` : `Role ${principal.role}`;
+    throw new FhirError(403, 'ACCESS_DENIED', `${who} is not permitted to perform '${activity}'`);
+  }
+  if (principal.kind === 'patient' && !request.routeOptions.config.patientFrom) throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only access their own record');
+}
+
+function needsPatientCheck(principal: Principal, activity: Activity): boolean {
+  return principal.kind === 'patient' || ACTIVITIES[activity].clinical;
 }
 
 async function checkPatient(request: FastifyRequest, deps: AccessControlDeps, activity: Activity): Promise<void> {

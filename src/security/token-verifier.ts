@@ -31,6 +31,13 @@ export class TokenVerifier {
     this.externalKeys = options.external ? createRemoteJWKSet(new URL(options.external.jwksUrl)) : null;
   }
 
+  /** The caller of a token verified before and not yet expired, without any further work; else undefined. */
+  cached(authorization: string | undefined): Principal | undefined {
+    if (!authorization || !authorization.startsWith('Bearer ')) return undefined;
+    const hit = this.cache.get(authorization.slice(7));
+    return hit && hit.expiresAt * 1000 > Date.now() ? hit : undefined;
+  }
+
   async verify(authorization: string | undefined): Promise<Principal> {
     if (!authorization) throw new FhirError(401, 'ACCESS_DENIED', 'Missing Authorization header');
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);

@@ -19,6 +19,8 @@ function keyOf(subject: RevocationSubject): string {
  */
 export class RevocationList {
   private readonly cache = new Map<string, { revoked: boolean; checkedAt: number }>();
+  /** Callers found not revoked, keyed by the verifier's cached principal object, with when. */
+  private cleared = new WeakMap<Principal, number>();
 
   constructor(private readonly repo: Repository, private readonly ttlMs = 1000) {}
 
@@ -26,6 +28,13 @@ export class RevocationList {
     const key = keyOf(subject);
     await createOnce(this.repo, REVOCATION_TYPE, key, { resourceType: REVOCATION_TYPE, id: key, reason, by, revokedAt: new Date().toISOString() });
     this.cache.set(key, { revoked: true, checkedAt: Date.now() });
+    this.cleared = new WeakMap();
+  }
+
+  /** True when this caller was found not revoked within the cache time (no store call, no promise). */
+  recentlyCleared(principal: Principal): boolean {
+    const at = this.cleared.get(principal);
+    return at !== undefined && Date.now() - at < this.ttlMs;
   }
 
   async isRevoked(subject: RevocationSubject): Promise<boolean> {
@@ -42,11 +51,12 @@ export class RevocationList {
 
   /** Whether the caller's user, session or application has been revoked. */
   async isPrincipalRevoked(principal: Principal): Promise<boolean> {
-    if (principal.kind === 'application') {
-      if (await this.isRevoked({ client: principal.userId })) return true;
-    } else if (await this.isRevoked({ user: principal.userId })) {
-      return true;
-    }
-    return principal.sessionId !== '' && this.isRevoked({ session: principal.sessionId });
+    const now = Date.now();
+    const revoked = principal.kind === 'application'
+      ? await this.isRevoked({ client: principal.userId })
+      : await this.isRevoked({ user: principal.userId });
+    if (revoked || (principal.sessionId !== '' && (await this.isRevoked({ session: principal.sessionId })))) return true;
+    this.cleared.set(principal, now);
+    return false;
   }
 }
