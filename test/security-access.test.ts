@@ -9,6 +9,7 @@ import type { Patient } from 'fhir/r4.js';
 import { auditRecord } from '../src/audit/audit-record.js';
 import { mintApplicationToken, mintPatientToken } from '../src/security/embedded-idp.js';
 import { RevocationList } from '../src/security/directory/revocations.js';
+import { UserDirectory } from '../src/security/directory/users.js';
 import { LegitimateRelationships } from '../src/security/relationships.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
@@ -81,6 +82,26 @@ for (const kind of await storesUnderTest()) {
         const own = await platform.request({ url: probe(NHS.jane), token: await patientToken(NHS.jane) });
         assert.equal(own.statusCode, 200);
         assertOutcome(await platform.request({ url: probe(OTHER_PATIENT), token: await patientToken(NHS.jane) }), 403, 'ACCESS_DENIED');
+      });
+
+      it('a patient sees exactly who looked at their record: name, role, organisation, when and why; nothing of others', async () => {
+        await new UserDirectory(platform.repo).add({ id: 'dr-named', name: 'Dr Named Person', profiles: [{ role: 'R8000', org: 'RXH' }] });
+        const clinician = await platform.token('R8000', { user: 'dr-named', org: 'RXH' }); // a token with no name claim
+        assert.equal((await platform.request({ url: `${PDS}/Patient/${NHS.jane}`, token: clinician })).statusCode, 200);
+        assert.equal((await platform.request({ url: `${PDS}/Patient/${OTHER_PATIENT}`, token: clinician })).statusCode, 200);
+        const res = await platform.request({ url: `${SECURITY}/AuditEvent?patient=${NHS.jane}&_count=1000`, token: await patientToken(NHS.jane) });
+        assert.equal(res.statusCode, 200, res.body);
+        const events = res.json().entry.map((e: any) => e.resource);
+        const read = events.find((ev: any) => ev.agent?.[0]?.who?.identifier?.value === 'dr-named');
+        assert.ok(read, 'the read by dr-named is in the log');
+        assert.equal(read.agent[0].who.display, 'Dr Named Person');
+        assert.match(JSON.stringify(read.agent[0].role), /Clinical Practitioner Access Role/);
+        assert.match(JSON.stringify(read.agent), /RXH/);
+        assert.ok(read.recorded, 'when');
+        assert.match(JSON.stringify(read.purposeOfEvent), /direct-care/);
+        assert.ok(!JSON.stringify(events).includes(OTHER_PATIENT), 'no trace of the other patient');
+        assertOutcome(await platform.request({ url: `${SECURITY}/AuditEvent?patient=${OTHER_PATIENT}`, token: await patientToken(NHS.jane) }), 403, 'ACCESS_DENIED');
+        assertOutcome(await platform.request({ url: `${SECURITY}/AuditEvent`, token: await patientToken(NHS.jane) }), 403, 'ACCESS_DENIED');
       });
 
       it('a patient token below identity proofing level P9 is refused', async () => {

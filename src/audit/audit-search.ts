@@ -1,7 +1,8 @@
 import type { Bundle, BundleLink } from 'fhir/r4.js';
 import { FhirError } from '../fhir/errors.js';
-import type { Repository } from '../store/types.js';
+import type { AuditEntry, Repository } from '../store/types.js';
 import { toAuditEvent, type AuditView } from './audit-event.js';
+import { USER_TYPE, type SecurityUser } from '../security/directory/users.js';
 import { AuditIndexStalledError, indexAuditUpTo } from './audit-indexer.js';
 import type { AuditSearch } from './search-params.js';
 
@@ -44,6 +45,7 @@ export async function searchAuditEvents(repo: Repository, search: AuditSearch, o
   const entries = shown.map((seq) => bySeq.get(seq)).filter((e) => e !== undefined)
     // belt and braces: a patient's view holds entries about them and nothing else
     .filter((e) => opts.view !== 'patient' || e.record.patient === opts.viewerNhsNumber);
+  await fillUserNames(repo, entries);
 
   const link: BundleLink[] = [{ relation: 'self', url: opts.selfUrl }];
   if (seqs.length > search.count && shown.length > 0) {
@@ -65,4 +67,18 @@ export async function searchAuditEvents(repo: Repository, search: AuditSearch, o
     ...(entries.length ? { entry: entries.map((e) => ({ fullUrl: `${opts.baseUrl}/${e.seq}`, resource: toAuditEvent(e, opts.view), search: { mode: 'match' as const } })) } : {}),
   };
   return { bundle, total };
+}
+
+/**
+ * Entries made with tokens that carried no name (the CLI's development tokens, external issuers)
+ * get the name from the user directory, so "who looked at my record" names a person where one is known.
+ */
+async function fillUserNames(repo: Repository, entries: AuditEntry[]): Promise<void> {
+  const unnamed = [...new Set(entries.filter((e) => !e.record.userName && (e.record.actorKind ?? 'user') === 'user').map((e) => e.record.userId))];
+  if (unnamed.length === 0) return;
+  const names = new Map((await repo.readMany(USER_TYPE, unnamed)).map((u) => [u.id, (u.resource as SecurityUser).name]));
+  for (const e of entries) {
+    const name = !e.record.userName ? names.get(e.record.userId) : undefined;
+    if (name) e.record = { ...e.record, userName: name };
+  }
 }
