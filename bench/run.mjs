@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { cpuMs, freePort, load, percentile, startProcess, waitFor } from './lib.mjs';
+import { securityHookCostMicros } from './security-hook-cost.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'openspine.js');
@@ -68,7 +69,8 @@ try {
   const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
   const per = Math.max(2, Math.round(DURATION / ROUNDS));
   // the security cost is a difference of two noisy figures: more rounds, and the median of them
-  const AUTH_ROUNDS = Number(process.env.BENCH_AUTH_ROUNDS ?? 5);
+  const AUTH_ROUNDS = Number(process.env.BENCH_AUTH_ROUNDS ?? 9);
+  const authPer = Number(process.env.BENCH_AUTH_SECONDS ?? 3);
   const bareRuns = [], readRuns = [];
   // an uncounted warm-up lets both servers' JIT settle before measuring
   await load({ url: `http://127.0.0.1:${barePort}`, duration: 2, headers: auth, setupRequest: rotating('') });
@@ -121,7 +123,7 @@ try {
       // rotate the order each round so no server always runs first (or last) in a round
       for (const name of names.slice(round % names.length).concat(names.slice(0, round % names.length))) {
         const cpu0 = cpuMs(pids[name]);
-        const run = await load({ url: targets[name], duration: per, headers: auth, setupRequest: rotating(PDS) });
+        const run = await load({ url: targets[name], duration: authPer, headers: auth, setupRequest: rotating(PDS) });
         const cpu1 = cpuMs(pids[name]);
         // server CPU per answered request: far less sensitive to the machine's noise than throughput
         run.cpuUs = cpu0 === null || cpu1 === null ? NaN : ((cpu1 - cpu0) * 1000) / run.total;
@@ -132,13 +134,15 @@ try {
     const med = (name) => median(runs[name], 'rps');
     const overheads = runs.on.map((r, k) => 100 * (1 - r.rps / runs.off[k].rps));
     const bad = Object.entries(runs).flatMap(([name, rs]) => rs.flatMap((r) => Object.keys(r.statuses).filter((s) => s !== '200').map((s) => `${name}:${s}`)));
-    console.log(`\nauth    ${AUTH_ROUNDS} alternating rounds of ${per} s each, medians; per-round overhead ${overheads.map((o) => fmt(o, 1) + '%').join(', ')}`);
+    console.log(`\nauth    ${AUTH_ROUNDS} alternating rounds of ${authPer} s each, medians; per-round overhead ${overheads.map((o) => fmt(o, 1) + '%').join(', ')}`);
     console.log(`        PDS read, authentication and policy OFF (fixed caller, audit still written): ${fmt(med('off'))} req/s, p95 ${fmt(median(runs.off, 'p95'), 2)} ms  (baseline)`);
     console.log(`        PDS read, token verification + revocation list + RBAC + patient rules ON:  ${fmt(med('on'))} req/s, p95 ${fmt(median(runs.on, 'p95'), 2)} ms`);
     const cpu = (name) => median(runs[name], 'cpuUs');
     const paired = [...overheads].sort((a, b) => a - b)[Math.floor(overheads.length / 2)];
     console.log(`        server CPU per read: OFF ${fmt(cpu('off'), 1)} µs, ON ${fmt(cpu('on'), 1)} µs, rate-limited ${fmt(cpu('limited'), 1)} µs (medians)`);
     console.log(`        overhead: throughput ${fmt(paired, 1)}% (median of per-round pairs), ${fmt(100 * (1 - med('on') / med('off')), 1)}% (ratio of medians); CPU per read ${signed(100 * (cpu('on') / cpu('off') - 1))}% (target <= 15%)`);
+    const hook = await securityHookCostMicros();
+    console.log(`        in-process cost of the cached security checks: ${fmt(hook, 2)} µs per request = ${fmt((100 * hook) / cpu('off'), 1)}% of the server CPU per read`);
     console.log(`        with per-user rate limiting also on (nothing refused): ${fmt(med('limited'))} req/s, ${fmt(100 * (1 - med('limited') / med('off')), 1)}% below the baseline${bad.length ? `; non-200 answers: ${bad.join(', ')}` : ''}`);
   }
 
