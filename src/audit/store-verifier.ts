@@ -2,7 +2,10 @@ import type { Repository, SignedAuditCheckpoint } from '../store/types.js';
 import { ChainVerifier } from './chain.js';
 import { checkpointProblem, type StatementVerifier } from './signed-head.js';
 
-const PAGE = 10_000;
+// pages small enough that a background walk (the checkpoint signer) never holds the event loop for
+// long, with a turn of the loop between pages so requests are served meanwhile
+const PAGE = 1000;
+const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface StoredChainReport {
   ok: boolean;
@@ -58,6 +61,7 @@ export async function verifyStoredChain(repo: Repository, verify: StatementVerif
       checkpointsVerified++;
     }
     after = last;
+    await yieldToRequests();
   }
   const result = verifier.finish();
   if (verifier.lastSeq < end) {
