@@ -168,6 +168,24 @@ for (const kind of await storesUnderTest()) {
         assert.equal((await read(token)).statusCode, 200, 'the store still answers');
       });
 
+      it('in every AuditEvent search parameter: 4xx or an empty page, never a 500, the trail unchanged', async () => {
+        const officer = await platform.token('R5080', { user: 'officer-injection', org: 'X26' });
+        const headBefore = await platform.repo.auditHead();
+        for (const param of ['patient', 'agent', 'user', 'org', 'action', 'type', 'date', '_count', '_cursor']) {
+          for (const value of INJECTIONS) {
+            const query = new URLSearchParams({ [param]: value });
+            const res = await platform.request({ url: `/security/FHIR/R4/AuditEvent?${query}`, token: officer });
+            assert.ok(res.statusCode < 500, `${param}=${value.slice(0, 30)} answered ${res.statusCode}`);
+            assertNothingLeaked(res);
+            if (res.statusCode === 200) assert.equal(res.json().entry, undefined, `${param}=${value.slice(0, 30)} matches nothing`);
+            else assert.equal(res.json().resourceType, 'OperationOutcome');
+          }
+        }
+        const verify = await platform.request({ url: '/security/FHIR/R4/AuditEvent/$verify', token: officer });
+        assert.equal(verify.json().parameter.find((p: any) => p.name === 'valid').valueBoolean, true, 'the chain still verifies');
+        assert.ok((await platform.repo.auditHead()).seq > headBefore.seq, 'the searches themselves were audited');
+      });
+
       it('in path ids and the patient of a security operation', async () => {
         const token = await platform.token('R8000');
         for (const value of INJECTIONS.slice(0, 8)) {

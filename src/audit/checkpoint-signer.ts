@@ -26,7 +26,8 @@ export class AuditCheckpointSigner {
     const latest = await this.repo.latestAuditCheckpoint();
     if (latest && latest.seq >= head.seq) return null;
     // the entries since the last checkpoint are recomputed first: a broken chain is never signed
-    const check = await verifyStoredChain(this.repo, this.verify, { anchor: latest ?? undefined, upTo: head.seq });
+    // small pages: this runs in the background of a busy server and must not hold up its requests
+    const check = await verifyStoredChain(this.repo, this.verify, { anchor: latest ?? undefined, upTo: head.seq, pageSize: 100 });
     if (!check.ok) throw new Error(`audit chain broken at entry ${check.brokenAt!.seq} (${check.brokenAt!.reason}): not signing a checkpoint`);
     if (check.headHash !== head.hash) throw new Error(`audit chain head row does not match entry ${head.seq}: not signing a checkpoint`);
     const claims: CheckpointClaims = { seq: head.seq, hash: head.hash, time: now.toISOString() };

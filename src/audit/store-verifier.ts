@@ -24,6 +24,8 @@ export interface StoredChainOptions {
   anchor?: SignedAuditCheckpoint;
   /** Stop at this seq (it must exist) instead of the recorded head. */
   upTo?: number;
+  /** Entries read per page; background walks use small pages so requests keep flowing between them. */
+  pageSize?: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export async function verifyStoredChain(repo: Repository, verify: StatementVerif
   let checkpointsVerified = anchor ? 1 : 0;
   let after = start;
   while (after < end) {
-    const page = await repo.readAudit(after, Math.min(PAGE, end - after));
+    const page = await repo.readAudit(after, Math.min(options.pageSize ?? PAGE, end - after));
     if (page.length === 0) break;
     const last = page[page.length - 1].seq;
     const checkpoints = new Map((await repo.auditCheckpoints(after + 1, last)).map((c) => [c.seq, c]));
