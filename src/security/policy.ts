@@ -25,6 +25,8 @@ export const ACTIVITIES = {
   'pds.merge': activity('Merge records (supersede an NHS Number)'),
   'scr.view': activity('View a Summary Care Record', { clinical: true }),
   'scr.upload': activity('Upload or update a Summary Care Record', { clinical: true }),
+  'scr.consent': activity("Record a patient's SCR consent choice (core, additional information, dissent)", { clinical: false }),
+  'optout.manage': activity('Set or clear the national data opt-out for a patient'),
   'eps.prescribe': activity('Prescribe and cancel prescriptions', { clinical: true }),
   'eps.dispense': activity('Perform pharmacy activities (release, dispense, claim)', { clinical: true, nationalCode: 'B0570' }),
   'care.episode': activity('Open and close care episodes for the organisation'),
@@ -49,21 +51,21 @@ const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   R8000: {
     name: 'Clinical Practitioner Access Role',
-    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'eps.prescribe', 'care.episode', 'relationship.claim', 'emergency.access'],
+    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'care.episode', 'relationship.claim', 'emergency.access'],
   },
   R8001: {
     name: 'Nurse Access Role',
-    activities: ['pds.read', 'pds.search', 'pds.update', 'scr.view', 'scr.upload', 'care.episode', 'relationship.claim', 'emergency.access'],
+    activities: ['pds.read', 'pds.search', 'pds.update', 'scr.view', 'scr.upload', 'scr.consent', 'care.episode', 'relationship.claim', 'emergency.access'],
   },
   R8003: {
     name: 'Health Professional Access Role',
     activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'relationship.claim', 'emergency.access'],
   },
   R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search'] },
-  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'care.episode'] },
+  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'scr.consent', 'optout.manage', 'care.episode'] },
   R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'care.episode'] },
   R5080: { name: 'Privacy Officer', activities: ['audit.read'] },
-  [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'audit.read'] },
+  [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read'] },
 };
 
 export function isKnownRole(code: string): boolean {
