@@ -18,7 +18,8 @@ const RBAC_REFUSAL = /is not permitted to perform/;
 
 function urlFor(route: string): string {
   const path = route.replace(':nhsNumber', NHS.jane).replace(/:[A-Za-z]+/g, randomUUID());
-  return `${path}?patient=${NHS.jane}`;
+  // every way a route may name its patient, so patient tokens are tried on their own record
+  return `${path}?patient=${NHS.jane}&patient.identifier=${NHS.jane}`;
 }
 
 function refusedByPolicy(res: LightMyRequestResponse): boolean {

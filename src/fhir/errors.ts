@@ -36,6 +36,16 @@ const SPINE_CODES = {
   UNAUTHORISED: ['Access token is missing or invalid', 'login'],
   NO_LEGITIMATE_RELATIONSHIP: ['No legitimate relationship with the patient', 'forbidden'],
   INTERNAL_SERVER_ERROR: ['Unexpected internal server error', 'exception'],
+  // Summary Care Record documents (src/services/scr/document-*.ts)
+  INVALID_REFERENCE: ['A reference does not resolve within the document', 'invalid'],
+  INVALID_CODE: ['A coded value is missing or not from the required code system', 'code-invalid'],
+  PATIENT_NOT_FOUND: ['Patient not found', 'not-found'],
+  PATIENT_SUPERSEDED: ['Patient NHS Number has been superseded', 'business-rule'],
+  AUTHOR_NOT_REGISTERED_PRACTICE: ["Author organisation is not the patient's registered GP practice", 'business-rule'],
+  SCR_DISSENT: ['The patient has dissented from having a Summary Care Record', 'business-rule'],
+  NO_SCR: ['The patient has no Summary Care Record', 'not-found'],
+  SCR_PERMISSION_REQUIRED: ["The patient's permission to view the Summary Care Record has not been recorded", 'forbidden'],
+  SCR_PERMISSION_REFUSED: ['The patient refused permission to view the Summary Care Record', 'forbidden'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type SpineCode = keyof typeof SPINE_CODES;

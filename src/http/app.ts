@@ -4,6 +4,8 @@ import { AuditWriter } from '../audit/audit-writer.js';
 import { healthRoutes } from '../services/health/routes.js';
 import { identityRoutes, oidcIssuer } from '../services/identity/routes.js';
 import { PDS_BASE, pdsRoutes } from '../services/pds/routes.js';
+import { SCR_BASE, scrDocumentRoutes } from '../services/scr/routes.js';
+import { scrConsentRoutes } from '../services/scr/consent-routes.js';
 import { auditRoutes } from '../services/security/audit-routes.js';
 import { SECURITY_BASE, securityRoutes } from '../services/security/routes.js';
 import { registerAccessControl } from '../security/access-control.js';
@@ -59,6 +61,8 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   await app.register(identityRoutes({ repo, signingKey, config, revocations }));
   await app.register(healthRoutes(repo, new Date()));
   await app.register(pdsRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
+  await app.register(scrDocumentRoutes(repo, config.publicUrl), { prefix: SCR_BASE });
+  await app.register(scrConsentRoutes(repo, config.publicUrl), { prefix: '/summary-care-record/FHIR/R4' });
   await app.register(securityRoutes(repo, relationships), { prefix: SECURITY_BASE });
   await app.register(auditRoutes(repo, { signingKey, config }), { prefix: SECURITY_BASE });
   if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));

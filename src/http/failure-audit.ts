@@ -1,8 +1,19 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditRecord } from '../audit/audit-record.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { toFhirError } from './fhir-conventions.js';
+import { targetPatient } from '../security/access-control.js';
+
+/** The patient the refused request named, where the route says where (a malformed naming counts as none). */
+function patientOf(request: FastifyRequest): string | null {
+  try {
+    const nhs = targetPatient(request) ?? (request.params as { nhsNumber?: string } | undefined)?.nhsNumber;
+    return nhs && isValidNhsNumber(nhs) ? nhs : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Refused and failed attempts on patient-data routes are audited too: who tried (or 'unauthenticated'
@@ -12,9 +23,8 @@ import { toFhirError } from './fhir-conventions.js';
 export function registerFailureAudit(app: FastifyInstance, audit: AuditWriter): void {
   app.addHook('onError', async (request, _reply, error) => {
     const activity = request.routeOptions.config.activity;
-    if (!activity || !request.ctx) return;
-    const nhs = (request.params as { nhsNumber?: string } | undefined)?.nhsNumber;
-    const patient = nhs && isValidNhsNumber(nhs) ? nhs : null;
+    if (!activity || !request.ctx || request.ctx.refusalAudited) return;
+    const patient = patientOf(request);
     const { status, spineCode } = toFhirError(error);
     const ctx = request.ctx.principal ? request.ctx : { ...request.ctx, principal: undefined };
     const record = auditRecord(ctx, activity, patient, `refused ${status} ${spineCode}`, undefined, { type: status === 401 ? 'security' : 'patient-record' });

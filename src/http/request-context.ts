@@ -10,6 +10,8 @@ export interface RequestContext {
   purpose?: string;
   /** The legitimate relationship (or emergency access) a clinical request was allowed on. */
   accessBasis?: string;
+  /** Set by a service that has written its own, richer audit entry for a refusal (the platform then adds none). */
+  refusalAudited?: boolean;
 }
 
 /** Per-route options read by the platform hooks. */
@@ -23,9 +25,10 @@ export interface RouteAccess {
   /**
    * Where the patient a request is about is named: a path parameter (':nhsNumber') or a query
    * parameter ('?patient'). Patient tokens may only name themselves, and clinical activities need a
-   * legitimate relationship with that patient.
+   * legitimate relationship with that patient. `{ body: true }` reads the 'patient' parameter of a
+   * Parameters body; a function reads any other body shape (it may throw a FhirError for a malformed one).
    */
-  patientFrom?: { param: string } | { query: string } | { body: true };
+  patientFrom?: { param: string } | { query: string } | { body: true | ((body: unknown) => string | undefined) };
 }
 
 declare module 'fastify' {

@@ -49,6 +49,8 @@ export function targetPatient(request: FastifyRequest): string | undefined {
   let raw: unknown;
   if ('param' in from) raw = (request.params as Record<string, unknown> | undefined)?.[from.param];
   else if ('query' in from) raw = (request.query as Record<string, unknown> | undefined)?.[from.query];
+  // a route whose body is not a Parameters with a 'patient' parameter names its own extractor
+  else if (typeof from.body === 'function') raw = from.body(request.body);
   else raw = parameterValue(parametersOf(request.body), 'patient');
   if (Array.isArray(raw)) throw new FhirError(400, 'INVALID_SEARCH_DATA', 'Only one patient may be named');
   return typeof raw === 'string' && raw !== '' ? nhsNumberFromReference(raw) : undefined;

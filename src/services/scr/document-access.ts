@@ -1,0 +1,77 @@
+import type { Patient } from 'fhir/r4.js';
+import { FhirError } from '../../fhir/errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import type { LegitimateRelationships } from '../../security/relationships.js';
+import type { Repository } from '../../store/types.js';
+import { gpOdsCode, isInvalidated, PATIENT, replacedBy } from '../pds/patient-model.js';
+import { currentPermission, readConsentState, type ScrConsentChoice } from './consent-store.js';
+
+const MAX_SUPERSESSION_HOPS = 5;
+
+/** How clinical content came to be shown: the patient's own record, their recorded permission, or break-glass. */
+export type ViewBasis = 'own-record' | 'permission' | 'emergency-access';
+
+export interface ViewDecision {
+  basis: ViewBasis;
+  consent: ScrConsentChoice;
+}
+
+/** The subject of an upload must be a known, current (not superseded, not invalidated) record. */
+export async function requireCurrentSubject(repo: Repository, nhs: string): Promise<Patient> {
+  const stored = await repo.read(PATIENT, nhs);
+  if (!stored) throw new FhirError(422, 'PATIENT_NOT_FOUND', `The document's subject, NHS Number '${nhs}', is not known to PDS`);
+  const patient = stored.resource as Patient;
+  if (replacedBy(patient)) throw new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number '${nhs}' has been superseded by a merge; send the summary under the patient's current NHS Number`);
+  if (isInvalidated(patient)) throw new FhirError(422, 'INVALIDATED_RESOURCE', `NHS Number '${nhs}' belongs to an invalidated record`);
+  return patient;
+}
+
+/** The practice the patient is registered with now, if any (a registration that has ended does not count). */
+export function registeredPractice(patient: Patient): string | undefined {
+  const gp = patient.generalPractitioner?.[0];
+  const end = gp?.identifier?.period?.end;
+  return end && end.slice(0, 10) < new Date().toISOString().slice(0, 10) ? undefined : gpOdsCode(patient);
+}
+
+/**
+ * The surviving NHS Number for a retrieval: a number superseded in a merge resolves to the record
+ * that replaced it, as PDS reads do. When that is a different record, a staff caller's legitimate
+ * relationship is checked again against it, because the platform checked the number as named.
+ */
+export async function resolveForRetrieval(repo: Repository, relationships: LegitimateRelationships, ctx: RequestContext, nhs: string): Promise<string> {
+  let stored = await repo.read(PATIENT, nhs);
+  for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) stored = await repo.read(PATIENT, replacedBy(stored.resource)!);
+  if (!stored || isInvalidated(stored.resource)) throw new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhs}' not found`);
+  const survivor = stored.id;
+  const principal = ctx.principal!;
+  if (survivor !== nhs && principal.kind !== 'patient') {
+    const basis = await relationships.basis(principal, survivor);
+    if (!basis) throw new FhirError(403, 'NO_LEGITIMATE_RELATIONSHIP', `Organisation ${principal.org || '(none)'} has no legitimate relationship with the patient this NHS Number now belongs to`);
+    ctx.accessBasis = basis;
+    if (basis === 'emergency-access') ctx.purpose = 'emergency-access';
+  }
+  return survivor;
+}
+
+/** Dissent means no SCR at all: nothing of one is shown, and the code says why. */
+export async function consentFor(repo: Repository, nhs: string): Promise<ScrConsentChoice> {
+  const { state } = await readConsentState(repo, nhs);
+  if (state.scr === 'dissent') throw new FhirError(404, 'SCR_DISSENT', 'The patient has dissented from having a Summary Care Record; none is available');
+  return state.scr;
+}
+
+/**
+ * Whether this caller may see clinical content: the patient's own record needs nothing more; staff
+ * need the patient's permission recorded for this session ('Yes'), or emergency access. A recorded
+ * 'No' is a refusal even with a relationship.
+ */
+export async function viewDecision(repo: Repository, ctx: RequestContext, nhs: string): Promise<ViewDecision> {
+  const consent = await consentFor(repo, nhs);
+  const principal = ctx.principal!;
+  if (principal.kind === 'patient') return { basis: 'own-record', consent };
+  if (ctx.accessBasis === 'emergency-access') return { basis: 'emergency-access', consent };
+  const permission = await currentPermission(repo, nhs, principal.userId);
+  if (permission?.code === 'Yes') return { basis: 'permission', consent };
+  if (permission?.code === 'No') throw new FhirError(403, 'SCR_PERMISSION_REFUSED', 'The patient has refused permission for you to view their Summary Care Record in this session');
+  throw new FhirError(403, 'SCR_PERMISSION_REQUIRED', "Ask the patient's permission to view their Summary Care Record and record it, or use emergency access with a reason");
+}

@@ -1,0 +1,81 @@
+import type { Bundle, BundleEntry, FhirResource } from 'fhir/r4.js';
+
+/** Facts about SCR documents shared by validation, storage and the views. */
+
+export const SCR_DOCUMENT_TYPE = 'ScrDocument';
+/** One per patient: which document is current. Its version check serialises uploads for that patient. */
+export const SCR_POINTER_TYPE = 'ScrPointer';
+
+export const SNOMED = 'http://snomed.info/sct';
+export const DMD = 'https://dmd.nhs.uk';
+export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+export const SCR_UUID_SYSTEM = 'https://fhir.nhs.uk/Id/nhsSCRUUID';
+export const ACS_PERMISSION_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission';
+/** OpenSpine's own tag saying on what basis clinical content was shown (permission, emergency access, own record). */
+export const VIEW_BASIS_SYSTEM = 'https://openspine.dev/CodeSystem/scr-view-basis';
+export const GP_SUMMARY = { system: SNOMED, code: '196981000000101', display: 'General Practice Summary' } as const;
+
+/** Always part of an SCR: allergies, adverse reactions, medications and what they need to make sense. */
+export const CORE_TYPES: ReadonlySet<string> = new Set([
+  'Composition', 'Patient', 'Organization', 'Practitioner', 'PractitionerRole', 'Encounter', 'Device',
+  'AllergyIntolerance', 'MedicationStatement', 'MedicationRequest', 'Medication',
+]);
+/** Sections of the GP summary that hold only core information (by the section codes SCR uses). */
+export const CORE_SECTIONS: ReadonlySet<string> = new Set(['Title', 'AllergiesHeader', 'AcuteMedsHeader', 'RepeatMedsHeader', 'DiscRepeatMedsHeader']);
+
+/** A stored SCR version: the document exactly as accepted, plus what the service needs to find and show it. */
+export interface ScrDocument {
+  resourceType: typeof SCR_DOCUMENT_TYPE;
+  id: string;
+  patient: string;
+  /** 1 for the patient's first SCR, then one more per upload. */
+  sequence: number;
+  compositionIdentifier: string;
+  authorOrg: string;
+  uploadedBy: string;
+  uploaded: string;
+  bundle: Bundle;
+}
+
+export interface ScrPointer {
+  resourceType: typeof SCR_POINTER_TYPE;
+  id: string;
+  current: string;
+  sequence: number;
+}
+
+/** Entries of a document by every name a reference inside it may use: fullUrl and Type/id. */
+export class EntryIndex {
+  private readonly byKey = new Map<string, FhirResource>();
+
+  constructor(entries: BundleEntry[]) {
+    for (const e of entries) {
+      const r = e.resource;
+      if (!r) continue;
+      if (e.fullUrl) this.byKey.set(e.fullUrl, r);
+      if (r.id) this.byKey.set(`${r.resourceType}/${r.id}`, r);
+    }
+  }
+
+  /** The entry a reference names: exact fullUrl, 'Type/id', or an absolute URL ending in Type/id. */
+  resolve(reference: string): FhirResource | undefined {
+    const exact = this.byKey.get(reference);
+    if (exact) return exact;
+    const m = /([A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/.exec(reference);
+    return m ? this.byKey.get(m[1]) : undefined;
+  }
+}
+
+/** Every literal reference string inside a resource (references to contained resources excluded). */
+export function referencesIn(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) {
+    for (const v of value) referencesIn(v, out);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string') {
+        if (!v.startsWith('#')) out.push(v);
+      } else if (k !== 'contained') referencesIn(v, out);
+    }
+  }
+  return out;
+}

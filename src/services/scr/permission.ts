@@ -1,0 +1,88 @@
+import type { Parameters } from 'fhir/r4.js';
+import { auditRecord } from '../../audit/audit-record.js';
+import { FhirError } from '../../fhir/errors.js';
+import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { parametersOf } from '../../fhir/parameters.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { VersionConflictError, type Repository } from '../../store/types.js';
+import { resolvePatient } from './consent-patient.js';
+import { permissionId, SCR_PERMISSION_TYPE, type ScrPermission } from './consent-store.js';
+
+export const PERMISSION_SYSTEM = 'https://fhir.nhs.uk/R4/CodeSystem/SCR-ACSPermission';
+
+type Part = { name?: unknown; [value: string]: unknown };
+
+export interface PermissionRequest { nhsNumber: string; code: 'Yes' | 'No' }
+
+/**
+ * The published SCR API's $setPermission body: one 'setPermissions' parameter with the parts
+ * 'nhsNumber' (valueString) and 'permissionCode' (valueCoding in the SCR-ACSPermission system).
+ */
+export function parseSetPermission(body: unknown): PermissionRequest {
+  const sets = parametersOf(body).filter((p) => p.name === 'setPermissions');
+  if (sets.length === 0) throw new FhirError(400, 'MISSING_VALUE', "Missing value - parameter 'setPermissions' is required");
+  if (sets.length > 1) throw new FhirError(400, 'TOO_MANY_VALUES_SUBMITTED', "Too many values submitted - give one 'setPermissions' parameter");
+  const parts = (Array.isArray(sets[0].part) ? sets[0].part : []).filter((p): p is Part => !!p && typeof p === 'object');
+  const nhsPart = parts.find((p) => p.name === 'nhsNumber');
+  const nhs = nhsPart?.valueString ?? (nhsPart?.valueIdentifier as { value?: unknown } | undefined)?.value;
+  if (nhs === undefined) throw new FhirError(400, 'MISSING_VALUE', "Missing value - part 'nhsNumber' of 'setPermissions' is required");
+  if (!isValidNhsNumber(nhs)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - NHS Number '${String(nhs).slice(0, 20)}' is not valid`);
+  const coding = parts.find((p) => p.name === 'permissionCode')?.valueCoding as { system?: unknown; code?: unknown } | undefined;
+  if (!coding) throw new FhirError(400, 'MISSING_VALUE', "Missing value - part 'permissionCode' (valueCoding) of 'setPermissions' is required");
+  if (coding.system !== PERMISSION_SYSTEM || (coding.code !== 'Yes' && coding.code !== 'No')) {
+    throw new FhirError(400, 'UNSUPPORTED_VALUE', `Unsupported value - 'permissionCode' must be ${PERMISSION_SYSTEM} Yes or No`);
+  }
+  return { nhsNumber: nhs as string, code: coding.code };
+}
+
+/** The route's patient extractor, so the platform makes the legitimate-relationship check before the handler. */
+export const permissionPatient = (body: unknown): string => parseSetPermission(body).nhsNumber;
+
+/**
+ * Records that the patient allowed ('Yes') or refused ('No') this user's view of their SCR, for the
+ * rest of the user's session (the token's expiry), on the access basis the platform established.
+ * Only a staff user in a session gives it: a patient needs no permission to see their own record,
+ * and an application has no clinician present to ask.
+ */
+export async function recordPermission(repo: Repository, ctx: RequestContext, request: PermissionRequest): Promise<ScrPermission> {
+  const principal = ctx.principal!;
+  if (principal.kind !== 'user') {
+    throw new FhirError(403, 'ACCESS_DENIED', 'Permission to view is recorded by a clinician for their own session; patients and applications cannot record it');
+  }
+  const nhs = await resolvePatient(repo, request.nhsNumber);
+  const id = permissionId(nhs, principal.userId);
+  const now = new Date();
+  const permission: ScrPermission = {
+    resourceType: SCR_PERMISSION_TYPE, id, patient: nhs, userId: principal.userId, org: principal.org, code: request.code,
+    recorded: now.toISOString(), expires: new Date(principal.expiresAt * 1000).toISOString(),
+  };
+  const detail = { code: request.code, basis: ctx.accessBasis ?? null, expires: permission.expires, ...(nhs !== request.nhsNumber ? { requested: request.nhsNumber } : {}) };
+  for (let attempt = 1; ; attempt++) {
+    const existing = await repo.read(SCR_PERMISSION_TYPE, id);
+    try {
+      await repo.commit({
+        resources: [{ type: SCR_PERMISSION_TYPE, id, expectedVersion: existing?.version ?? 0, resource: permission as unknown as Record<string, any>, index: [{ param: 'patient', value: nhs }] }],
+        audit: [auditRecord(ctx, 'scr.view', nhs, 'permission-recorded', detail)],
+      });
+      return permission;
+    } catch (err) {
+      // the same user recorded one at the same moment (two windows): the later answer stands
+      if (!(err instanceof VersionConflictError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+export function permissionResponse(p: ScrPermission, basis: string | undefined): Parameters {
+  return {
+    resourceType: 'Parameters',
+    parameter: [{
+      name: 'setPermissions',
+      part: [
+        { name: 'nhsNumber', valueString: p.patient },
+        { name: 'permissionCode', valueCoding: { system: PERMISSION_SYSTEM, code: p.code } },
+        { name: 'expires', valueDateTime: p.expires },
+        ...(basis ? [{ name: 'accessBasis', valueCode: basis }] : []),
+      ],
+    }],
+  };
+}

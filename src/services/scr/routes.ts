@@ -1,0 +1,56 @@
+import type { Patient } from 'fhir/r4.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { FhirError } from '../../fhir/errors.js';
+import { nhsNumberFromReference } from '../../fhir/parameters.js';
+import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import type { Repository } from '../../store/types.js';
+import { requireCurrentSubject } from './document-access.js';
+import { ScrDocumentService } from './document-service.js';
+import { documentSubject, validateScrDocument, type ValidDocument } from './document-validation.js';
+
+export const SCR_BASE = '/summary-care-record/FHIR/R4';
+
+/** The patient named in the query (the access-control hook has already checked it is one, and may be seen). */
+function queryPatient(req: FastifyRequest, name: string): string {
+  const raw = (req.query as Record<string, unknown>)[name];
+  if (typeof raw !== 'string' || raw === '') throw new FhirError(400, 'MISSING_VALUE', `Query parameter '${name}' naming the patient is required`);
+  return nhsNumberFromReference(raw);
+}
+
+/**
+ * SCR document routes: upload (POST /Bundle), the DocumentReference list, one version
+ * (GET /Bundle/{id}?patient=) and the flattened $summary. Retrievals name the patient in the query,
+ * as the NHS SCR API does, so the platform checks the relationship before anything is read; an
+ * upload names its patient inside the document, which the platform reads through documentSubject.
+ */
+export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
+  const baseUrl = publicUrl + SCR_BASE;
+  const service = new ScrDocumentService(repo, baseUrl);
+  // the validated document travels from the validation hook to the handler with its request
+  const validated = new WeakMap<FastifyRequest, { doc: ValidDocument; patient: Patient }>();
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.post('/Bundle', {
+      config: { fhirApi: true, activity: 'scr.upload', patientFrom: { body: documentSubject } },
+      // before the platform's relationship check: a malformed document, or one about an unknown or
+      // superseded patient, gets its own answer instead of a relationship refusal
+      preValidation: async (req) => {
+        const doc = validateScrDocument(req.body);
+        validated.set(req, { doc, patient: await requireCurrentSubject(repo, doc.subjectNhs) });
+      },
+    }, async (req, reply) => {
+      const { doc, patient } = validated.get(req)!;
+      const stored = await service.upload(req.ctx, doc, patient);
+      return reply.code(201).type(FHIR_JSON).header('location', `${baseUrl}/Bundle/${stored.id}?patient=${stored.patient}`).send(stored.bundle);
+    });
+
+    app.get('/DocumentReference', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient.identifier' } } }, async (req, reply) =>
+      reply.type(FHIR_JSON).send(await service.documentReferences(req.ctx, queryPatient(req, 'patient.identifier'))));
+
+    app.get<{ Params: { id: string } }>('/Bundle/:id', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } } }, async (req, reply) =>
+      reply.type(FHIR_JSON).send(await service.bundle(req.ctx, req.params.id, queryPatient(req, 'patient'))));
+
+    app.get('/$summary', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } } }, async (req, reply) =>
+      reply.type(FHIR_JSON).send(await service.summary(req.ctx, queryPatient(req, 'patient'))));
+  };
+}

@@ -1,0 +1,315 @@
+/**
+ * SCR documents: upload of GP summary document Bundles (validation, every refusal and its code,
+ * dissent, atomic versioning under concurrent uploads) and retrieval (DocumentReference list, one
+ * version, $summary) with consent filtering, permission to view, emergency access, the patient's
+ * own view and merged NHS Numbers. Fixtures: test/fixtures/scr (see SOURCES.md there).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { Patient } from 'fhir/r4.js';
+import { mintPatientToken } from '../src/security/embedded-idp.js';
+import { LegitimateRelationships } from '../src/security/relationships.js';
+import { permissionId, SCR_CONSENT_STATE_TYPE, SCR_PERMISSION_TYPE, type ScrConsentChoice } from '../src/services/scr/consent-store.js';
+import { isSnomedConceptId } from '../src/services/scr/document-codes.js';
+import { SCR_DOCUMENT_TYPE, SCR_POINTER_TYPE } from '../src/services/scr/document-model.js';
+import { storeNewVersion } from '../src/services/scr/document-store.js';
+import { validateScrDocument } from '../src/services/scr/document-validation.js';
+import { SCR_BASE } from '../src/services/scr/routes.js';
+import { FhirError } from '../src/fhir/errors.js';
+import { auditRecord } from '../src/audit/audit-record.js';
+import type { AuditRecord, Repository } from '../src/store/types.js';
+import { assertOutcome, commitPatients, currentJane, NHS, SPARE_NHS, withNhsNumber } from './helpers/pds-fixtures.js';
+import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
+import { storesUnderTest } from './helpers/stores.js';
+
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/scr/${name}`, import.meta.url), 'utf8'));
+
+/** A fixture document about another patient (the subject Patient entry's NHS Number). */
+function documentFor(nhs: string, name = 'gp-summary.Bundle.json'): any {
+  const doc = fixture(name);
+  doc.entry.find((e: any) => e.resource.resourceType === 'Patient').resource.identifier[0].value = nhs;
+  return doc;
+}
+const entryOf = (doc: any, type: string, n = 0) => doc.entry.filter((e: any) => e.resource.resourceType === type)[n].resource;
+const typesIn = (bundle: any): string[] => bundle.entry.map((e: any) => e.resource.resourceType);
+
+const P = { dissent: SPARE_NHS[0], old: SPARE_NHS[1], survivor: SPARE_NHS[2], race: SPARE_NHS[3], empty: SPARE_NHS[4], views: SPARE_NHS[5], interleaved: SPARE_NHS[6] };
+const GP = { user: 'gp-sean', org: 'Y12345' };
+
+for (const kind of await storesUnderTest()) {
+  describe(`SCR documents (${kind})`, () => {
+    let platform: TestPlatform;
+    let gp: string;
+    let outsider: string;
+
+    before(async () => {
+      platform = await startTestPlatform(kind, { config: { rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } } });
+      const jane = currentJane();
+      const others = [P.dissent, P.survivor, P.race, P.empty, P.views, P.interleaved].map((n) => withNhsNumber(jane, n));
+      const superseded: Patient = { ...withNhsNumber(jane, P.old), link: [{ type: 'replaced-by', other: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: P.survivor } } } as any] };
+      await commitPatients(platform.repo, [jane, ...others, superseded]);
+      gp = await platform.token('R8000', GP);
+      outsider = await platform.token('R8000', { user: 'dr-elsewhere', org: 'A81001' });
+    });
+    after(() => platform.close());
+
+    const upload = (body: unknown, token = gp) => platform.request({ method: 'POST', url: `${SCR_BASE}/Bundle`, token, body });
+    const get = (path: string, token = gp) => platform.request({ url: `${SCR_BASE}${path}`, token });
+
+    async function setVersioned(type: string, id: string, resource: Record<string, unknown>) {
+      const stored = await platform.repo.read(type, id);
+      await platform.repo.commit({ resources: [{ type, id, expectedVersion: stored?.version ?? 0, resource: { resourceType: type, id, ...resource }, index: [] }] });
+    }
+    const setConsent = (nhs: string, scr: ScrConsentChoice) => setVersioned(SCR_CONSENT_STATE_TYPE, nhs, { scr, nationalOptOut: false });
+    const setPermission = (nhs: string, userId: string, code: 'Yes' | 'No') => setVersioned(SCR_PERMISSION_TYPE, permissionId(nhs, userId), {
+      patient: nhs, userId, org: GP.org, code, recorded: new Date().toISOString(), expires: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    const audits = async (filter: (r: AuditRecord) => boolean) => (await platform.repo.readAudit(0, 100_000)).map((e) => e.record).filter(filter);
+    const documentCount = async (nhs: string) => (await platform.repo.search({ type: SCR_DOCUMENT_TYPE, criteria: [{ any: [{ param: 'patient', op: 'eq', value: nhs }] }], limit: 1000 })).length;
+
+    it('stores an uploaded document and returns it whole with express consent and permission', async () => {
+      const sent = fixture('gp-summary.Bundle.json');
+      const res = await upload(sent);
+      assert.equal(res.statusCode, 201, res.body.slice(0, 400));
+      const stored = res.json();
+      assert.match(String(res.headers.location), new RegExp(`/Bundle/${stored.id}\\?patient=${NHS.jane}$`));
+      assert.ok(stored.id && stored.id !== sent.id, 'the stored document gets its own id');
+
+      await setConsent(NHS.jane, 'additional');
+      await setPermission(NHS.jane, GP.user, 'Yes');
+      const read = await get(`/Bundle/${stored.id}?patient=${NHS.jane}`);
+      assert.equal(read.statusCode, 200, read.body.slice(0, 400));
+      const back = read.json();
+      assert.deepEqual(back.entry, sent.entry, 'every entry comes back as uploaded');
+      assert.equal(back.type, 'document');
+      assert.ok(back.meta.tag.some((t: any) => t.code === 'permission'), `view basis tag: ${JSON.stringify(back.meta)}`);
+      assert.ok(back.meta.security.some((s: any) => s.system === 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission' && s.code === 'Yes'), 'ACS permission label');
+
+      const uploadAudit = await audits((r) => r.action === 'scr.upload' && r.patient === NHS.jane && r.outcome === 'success');
+      assert.equal(uploadAudit.length, 1, 'one upload audit entry');
+      assert.equal(uploadAudit[0].detail?.accessBasis, 'registered-gp');
+      assert.equal(uploadAudit[0].detail?.documentId, stored.id);
+      const viewAudit = await audits((r) => r.action === 'scr.view' && r.detail?.documentId === stored.id && r.outcome === 'success');
+      assert.equal(viewAudit.length, 1, 'the read is audited');
+      assert.equal(viewAudit[0].detail?.viewBasis, 'permission');
+      assert.equal(viewAudit[0].detail?.accessBasis, 'registered-gp');
+    });
+
+    it('keeps earlier versions readable and lists every version with the current one marked', async () => {
+      const first = await upload(documentFor(P.views));
+      assert.equal(first.statusCode, 201, first.body.slice(0, 300));
+      const second = await upload(documentFor(P.views, 'gp-summary-update.Bundle.json'));
+      assert.equal(second.statusCode, 201, second.body.slice(0, 300));
+      const list = await get(`/DocumentReference?patient.identifier=https://fhir.nhs.uk/Id/nhs-number|${P.views}`);
+      assert.equal(list.statusCode, 200, list.body.slice(0, 300));
+      const refs = list.json().entry.filter((e: any) => e.resource.resourceType === 'DocumentReference').map((e: any) => e.resource);
+      assert.equal(list.json().total, 2);
+      assert.deepEqual(refs.map((r: any) => [r.id, r.status]), [[second.json().id, 'current'], [first.json().id, 'superseded']]);
+      const ref = refs[0];
+      assert.equal(ref.masterIdentifier.system, 'https://fhir.nhs.uk/Id/nhsSCRUUID');
+      assert.equal(ref.masterIdentifier.value, 'D2F1C0B9-3A4E-4C5D-8E7F-9A0B1C2D3E4F');
+      assert.deepEqual(ref.type.coding[0], { system: 'http://snomed.info/sct', code: '196981000000101', display: 'General Practice Summary' });
+      assert.equal(ref.securityLabel, undefined, 'no permission recorded yet, so no ACS label');
+      assert.ok(ref.content[0].attachment.url.endsWith(`/Bundle/${second.json().id}?patient=${P.views}`), ref.content[0].attachment.url);
+
+      await setPermission(P.views, GP.user, 'Yes');
+      const labelled = (await get(`/DocumentReference?patient.identifier=${P.views}`)).json().entry[0].resource;
+      assert.deepEqual(labelled.securityLabel, [{ coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission', code: 'Yes' }] }]);
+      const old = await get(`/Bundle/${first.json().id}?patient=${P.views}`);
+      assert.equal(old.statusCode, 200, old.body.slice(0, 300));
+      assert.equal(entryOf(old.json(), 'Composition').id, 'BF4180FD-C403-4EF7-A4AB-E07303AF5477', 'the first version, not the current one');
+      const other = await get(`/Bundle/${first.json().id}?patient=${NHS.jane}`);
+      assertOutcome(other, 404, 'RESOURCE_NOT_FOUND');
+    });
+
+    it('strips additional information without express consent, keeping allergies and medications', async () => {
+      await setConsent(P.views, 'core');
+      const list = (await get(`/DocumentReference?patient.identifier=${P.views}`)).json();
+      const firstId = list.entry[1].resource.id;
+      const res = await get(`/Bundle/${firstId}?patient=${P.views}`);
+      assert.equal(res.statusCode, 200, res.body.slice(0, 300));
+      const types = typesIn(res.json());
+      for (const withheld of ['Condition', 'Procedure', 'Observation', 'Encounter']) assert.ok(!types.includes(withheld), `${withheld} withheld: ${types}`);
+      for (const kept of ['Composition', 'Patient', 'AllergyIntolerance', 'MedicationStatement', 'MedicationRequest', 'Medication', 'PractitionerRole', 'Organization']) assert.ok(types.includes(kept), `${kept} kept: ${types}`);
+      const sections = entryOf(res.json(), 'Composition').section.map((s: any) => s.code.coding[0].code);
+      assert.deepEqual(sections, ['Title', 'AllergiesHeader', 'RepeatMedsHeader']);
+      assert.ok(!res.body.includes('Asthma') && !res.body.includes('SARS-CoV-2'), 'no trace of the withheld entries or their narrative');
+    });
+
+    it('$summary flattens the current allergies, reactions and medications', async () => {
+      await setPermission(NHS.jane, GP.user, 'Yes');
+      const res = await get(`/$summary?patient=${NHS.jane}`);
+      assert.equal(res.statusCode, 200, res.body.slice(0, 300));
+      const body = res.json();
+      assert.equal(body.type, 'searchset');
+      const matches = body.entry.filter((e: any) => e.search.mode === 'match').map((e: any) => e.resource);
+      assert.deepEqual(matches.map((r: any) => r.resourceType), ['AllergyIntolerance', 'AllergyIntolerance', 'MedicationStatement', 'MedicationRequest'], 'resolved allergy and stopped medicine left out');
+      assert.equal(body.total, 4);
+      assert.equal(matches[0].reaction[0].manifestation[0].coding[0].code, '126485001', 'reactions travel with their allergy');
+      const included = body.entry.filter((e: any) => e.search.mode === 'include').map((e: any) => e.resource.resourceType);
+      assert.deepEqual(included, ['Medication']);
+      assertOutcome(await get(`/$summary?patient=${P.empty}`), 403, 'SCR_PERMISSION_REQUIRED');
+      await setPermission(P.empty, GP.user, 'Yes');
+      assertOutcome(await get(`/$summary?patient=${P.empty}`), 404, 'NO_SCR');
+      assert.equal((await get(`/DocumentReference?patient.identifier=${P.empty}`)).json().total, 0, 'an empty list, not an error');
+    });
+
+    it('needs the patient\'s permission, honours a refusal, and allows emergency access and the patient\'s own view', async () => {
+      const id = (await get(`/DocumentReference?patient.identifier=${NHS.jane}`)).json().entry[0].resource.id;
+      const nurse = await platform.token('R8001', { user: 'nurse-ann', org: GP.org });
+      assertOutcome(await get(`/Bundle/${id}?patient=${NHS.jane}`, nurse), 403, 'SCR_PERMISSION_REQUIRED');
+      assertOutcome(await get(`/$summary?patient=${NHS.jane}`, nurse), 403, 'SCR_PERMISSION_REQUIRED');
+      await setPermission(NHS.jane, 'nurse-ann', 'No');
+      assertOutcome(await get(`/Bundle/${id}?patient=${NHS.jane}`, nurse), 403, 'SCR_PERMISSION_REFUSED');
+      const refusals = await audits((r) => r.action === 'scr.view' && r.userId === 'nurse-ann' && r.patient === NHS.jane);
+      assert.deepEqual(refusals.map((r) => r.outcome), ['refused 403 SCR_PERMISSION_REQUIRED', 'refused 403 SCR_PERMISSION_REQUIRED', 'refused 403 SCR_PERMISSION_REFUSED']);
+
+      assertOutcome(await get(`/Bundle/${id}?patient=${NHS.jane}`, outsider), 403, 'NO_LEGITIMATE_RELATIONSHIP');
+      assertOutcome(await get(`/DocumentReference?patient.identifier=${NHS.jane}`, outsider), 403, 'NO_LEGITIMATE_RELATIONSHIP');
+      const principal = { kind: 'user' as const, userId: 'dr-elsewhere', role: 'R8000', org: 'A81001', sessionId: 's', issuer: 'test', expiresAt: Date.now() / 1000 + 600 };
+      await new LegitimateRelationships(platform.repo).grantEmergencyAccess({ requestId: randomUUID(), principal }, NHS.jane, 'life-threatening', 'Unconscious in A&E');
+      const glass = await get(`/Bundle/${id}?patient=${NHS.jane}`, outsider);
+      assert.equal(glass.statusCode, 200, glass.body.slice(0, 300));
+      assert.ok(glass.json().meta.tag.some((t: any) => t.code === 'emergency-access'), 'the basis is stated');
+      const [glassAudit] = await audits((r) => r.action === 'scr.view' && r.userId === 'dr-elsewhere' && r.outcome === 'success');
+      assert.equal(glassAudit?.purpose, 'emergency-access', JSON.stringify(glassAudit));
+      assert.equal(glassAudit?.detail?.viewBasis, 'emergency-access');
+
+      const own = await mintPatientToken(platform.key, { nhsNumber: NHS.jane, audience: platform.config.audience });
+      const mine = await get(`/Bundle/${id}?patient=${NHS.jane}`, own);
+      assert.equal(mine.statusCode, 200, mine.body.slice(0, 300));
+      assert.ok(mine.json().meta.tag.some((t: any) => t.code === 'own-record'), 'own-record basis');
+      assertOutcome(await get(`/Bundle/${id}?patient=${P.views}`, own), 403, 'ACCESS_DENIED');
+    });
+
+    it('refuses documents that break the rules, each with its code, storing nothing', async () => {
+      const before = await documentCount(NHS.jane);
+      const cases: [string, (d: any) => unknown, number, string][] = [
+        ['not a Bundle', () => ({ resourceType: 'Parameters', parameter: [] }), 400, 'INVALID_VALUE'],
+        ['not a document', (d) => ({ ...d, type: 'collection' }), 400, 'INVALID_VALUE'],
+        ['no Composition first', (d) => ({ ...d, entry: d.entry.slice(1) }), 400, 'INVALID_VALUE'],
+        ['entry without a resource', (d) => ({ ...d, entry: [...d.entry, { fullUrl: 'urn:uuid:x' }] }), 400, 'MISSING_VALUE'],
+        ['wrong Composition type', (d) => { entryOf(d, 'Composition').type.coding[0].code = '371531000'; return d; }, 422, 'INVALID_CODE'],
+        ['dangling reference', (d) => { entryOf(d, 'MedicationRequest').medicationReference.reference = 'Medication/missing'; return d; }, 422, 'INVALID_REFERENCE'],
+        ['section entry not in the document', (d) => { entryOf(d, 'Composition').section[1].entry.push({ reference: 'AllergyIntolerance/gone' }); return d; }, 422, 'INVALID_REFERENCE'],
+        ['uncoded allergy', (d) => { entryOf(d, 'AllergyIntolerance').code = { text: 'penicillin' }; return d; }, 422, 'INVALID_CODE'],
+        ['allergy in Read codes', (d) => { entryOf(d, 'AllergyIntolerance').code.coding[0] = { system: 'http://read.info/ctv3', code: 'TJ00.' }; return d; }, 422, 'INVALID_CODE'],
+        ['SNOMED id with a bad check digit', (d) => { entryOf(d, 'Condition').code.coding[0].code = '195967002'; return d; }, 422, 'INVALID_CODE'],
+        ['reaction not coded', (d) => { entryOf(d, 'AllergyIntolerance').reaction[0].manifestation[0] = { text: 'hives' }; return d; }, 422, 'INVALID_CODE'],
+        ['medicine not in dm+d', (d) => { entryOf(d, 'MedicationStatement').medicationCodeableConcept.coding[0].system = 'http://example.org/drugs'; return d; }, 422, 'INVALID_CODE'],
+        ['entry about another patient', (d) => { entryOf(d, 'Condition').subject = { reference: 'Patient/other' }; d.entry.push({ resource: { resourceType: 'Patient', id: 'other' } }); return d; }, 422, 'INVALID_REFERENCE'],
+        ['invalid NHS Number', (d) => { entryOf(d, 'Patient').identifier[0].value = NHS.invalid; return d; }, 400, 'INVALID_RESOURCE_ID'],
+        ['no author organisation', (d) => { entryOf(d, 'Organization').identifier = []; return d; }, 400, 'MISSING_VALUE'],
+        ['author not the registered practice', (d) => { entryOf(d, 'Organization').identifier[0].value = 'B99999'; return d; }, 422, 'AUTHOR_NOT_REGISTERED_PRACTICE'],
+      ];
+      for (const [name, edit, status, code] of cases) {
+        const res = await upload(edit(fixture('gp-summary.Bundle.json')));
+        assert.equal(res.statusCode, status, `${name}: ${res.body.slice(0, 300)}`);
+        assertOutcome(res, status, code);
+      }
+      assertOutcome(await upload(documentFor(NHS.notFound)), 422, 'PATIENT_NOT_FOUND');
+      assertOutcome(await upload(documentFor(P.old)), 422, 'PATIENT_SUPERSEDED');
+      // a user of its own (the outsider has had emergency access to Jane since the test above)
+      const stranger = await platform.token('R8000', { user: 'dr-stranger', org: 'A81001' });
+      assertOutcome(await upload(fixture('gp-summary.Bundle.json'), stranger), 403, 'NO_LEGITIMATE_RELATIONSHIP');
+      assertOutcome(await upload(fixture('gp-summary.Bundle.json'), outsider), 403, 'ACCESS_DENIED');
+      const patient = await mintPatientToken(platform.key, { nhsNumber: NHS.jane, audience: platform.config.audience });
+      assertOutcome(await upload(fixture('gp-summary.Bundle.json'), patient), 403, 'ACCESS_DENIED');
+      assert.equal(await documentCount(NHS.jane), before, 'no refused document was stored');
+    });
+
+    it('refuses uploads for a dissenting patient (audited) and shows no SCR for them', async () => {
+      assert.equal((await upload(documentFor(P.dissent))).statusCode, 201);
+      await setConsent(P.dissent, 'dissent');
+      await setPermission(P.dissent, GP.user, 'Yes');
+      assertOutcome(await upload(documentFor(P.dissent)), 403, 'SCR_DISSENT');
+      const [attempt] = await audits((r) => r.action === 'scr.upload' && r.patient === P.dissent && r.outcome.startsWith('refused'));
+      assert.equal(attempt?.outcome, 'refused 403 SCR_DISSENT', 'the refused attempt is audited against the patient');
+      assert.equal(await documentCount(P.dissent), 1, 'nothing stored');
+      const id = (await platform.repo.read(SCR_POINTER_TYPE, P.dissent))!.resource.current;
+      for (const path of [`/DocumentReference?patient.identifier=${P.dissent}`, `/Bundle/${id}?patient=${P.dissent}`, `/$summary?patient=${P.dissent}`]) {
+        const res = await get(path);
+        assertOutcome(res, 404, 'SCR_DISSENT');
+        assert.ok(!res.body.includes('penicillin') && !res.body.includes(id), `no content leaks from ${path}`);
+      }
+    });
+
+    it('resolves a superseded NHS Number to the surviving record for retrieval', async () => {
+      const up = await upload(documentFor(P.survivor));
+      assert.equal(up.statusCode, 201, up.body.slice(0, 300));
+      await setPermission(P.survivor, GP.user, 'Yes');
+      const list = await get(`/DocumentReference?patient.identifier=${P.old}`);
+      assert.equal(list.statusCode, 200, list.body.slice(0, 300));
+      assert.equal(list.json().entry[0].resource.id, up.json().id);
+      assert.equal(list.json().entry[0].resource.subject.identifier.value, P.survivor);
+      const read = await get(`/Bundle/${up.json().id}?patient=${P.old}`);
+      assert.equal(read.statusCode, 200, read.body.slice(0, 300));
+      const [entry] = await audits((r) => r.action === 'scr.view' && r.detail?.documentId === up.json().id);
+      assert.equal(entry?.patient, P.survivor, 'audited against the survivor');
+      assert.equal(entry?.detail?.requested, P.old, 'with the number that was asked for');
+    });
+
+    it('never interleaves concurrent uploads for one patient: each is stored whole or refused whole', async () => {
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => upload(documentFor(P.race, i % 2 ? 'gp-summary.Bundle.json' : 'gp-summary-update.Bundle.json'))));
+      const statuses = results.map((r) => r.statusCode);
+      assert.ok(statuses.every((s) => s === 201 || s === 409), `only 201 or 409: ${statuses}`);
+      for (const r of results.filter((x) => x.statusCode === 409)) assertOutcome(r, 409, 'RESOURCE_VERSION_MISMATCH');
+      const won = results.filter((r) => r.statusCode === 201).map((r) => r.json().id);
+      assert.ok(won.length >= 1, 'at least one upload succeeds');
+      assert.equal(await documentCount(P.race), won.length, 'a document for every success and none for a refusal');
+      const history = await platform.repo.history(SCR_POINTER_TYPE, P.race);
+      assert.deepEqual(history.map((h) => h.resource.sequence), Array.from({ length: won.length }, (_, i) => won.length - i), 'versions 1..n, no gaps or repeats');
+      assert.deepEqual(new Set(history.map((h) => h.resource.current)), new Set(won), 'each version points to one successful upload');
+      for (const h of history) {
+        const doc = (await platform.repo.read(SCR_DOCUMENT_TYPE, h.resource.current))!.resource;
+        assert.equal(doc.sequence, h.resource.sequence, 'document and pointer agree');
+        const expected = fixture(doc.bundle.entry.length === 5 ? 'gp-summary-update.Bundle.json' : 'gp-summary.Bundle.json').entry.length;
+        assert.equal(doc.bundle.entry.length, expected, 'whole documents only');
+      }
+      const retry = await upload(documentFor(P.race));
+      assert.equal(retry.statusCode, 201, `a retry after the race succeeds: ${retry.body.slice(0, 200)}`);
+    });
+
+    it('refuses the whole of an upload that read the pointer before a rival committed (forced interleaving)', async () => {
+      // both uploads read the pointer before either commits: the real store, with reads held at a barrier
+      let arrived = 0;
+      let release!: () => void;
+      const barrier = new Promise<void>((r) => { release = r; });
+      const repo = new Proxy(platform.repo, {
+        get(target, key) {
+          if (key === 'read') {
+            return async (type: string, id: string) => {
+              const value = await target.read(type, id);
+              if (type === SCR_POINTER_TYPE) {
+                if (++arrived === 2) release();
+                await barrier;
+              }
+              return value;
+            };
+          }
+          const v = (target as any)[key];
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      }) as Repository;
+      const ids: string[] = [randomUUID(), randomUUID()];
+      const attempt = (requestId: string, name: string) => storeNewVersion(repo, validateScrDocument(documentFor(P.interleaved, name)), { uploadedBy: GP.user, authorOrg: GP.org },
+        () => auditRecord({ requestId }, 'scr.upload', P.interleaved, 'success'));
+      const results = await Promise.allSettled([attempt(ids[0], 'gp-summary.Bundle.json'), attempt(ids[1], 'gp-summary-update.Bundle.json')]);
+      const lost = results.filter((r) => r.status === 'rejected');
+      assert.equal(lost.length, 1, `exactly one upload loses: ${results.map((r) => r.status)}`);
+      const err = (lost[0] as PromiseRejectedResult).reason;
+      assert.ok(err instanceof FhirError && err.status === 409 && err.spineCode === 'RESOURCE_VERSION_MISMATCH', `409 for the loser: ${err}`);
+      assert.equal(await documentCount(P.interleaved), 1, "the loser's document is not stored");
+      assert.equal((await audits((r) => ids.includes(r.requestId))).length, 1, "nor is the loser's audit entry");
+      assert.equal((await platform.repo.read(SCR_POINTER_TYPE, P.interleaved))!.resource.sequence, 1);
+    });
+
+    it('recognises SNOMED CT concept ids by partition and Verhoeff check digit', () => {
+      for (const ok of ['22298006', '196981000000101', '1240581000000104', '138875005']) assert.ok(isSnomedConceptId(ok), `${ok} is a concept id`);
+      for (const bad of ['22298007', '12345', '0123456', '196981000000111', 'abc', '']) assert.ok(!isSnomedConceptId(bad), `${bad} is not a concept id`);
+    });
+  });
+}
+
