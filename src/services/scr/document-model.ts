@@ -37,11 +37,19 @@ export interface ScrDocument {
   bundle: Bundle;
 }
 
+/**
+ * The per-patient pointer. Uploads write it (version-checked) to become current; a recorded dissent
+ * writes it too, in the same commit as the consent state, so an upload that read the consent state
+ * before the dissent committed fails its version check instead of storing a document.
+ */
 export interface ScrPointer {
   resourceType: typeof SCR_POINTER_TYPE;
   id: string;
-  current: string;
+  /** The current document; null when the patient dissented before ever having an SCR. */
+  current: string | null;
   sequence: number;
+  /** The Consent that last recorded dissent, when the pointer was last written by one. */
+  dissentConsentId?: string;
 }
 
 /** Entries of a document by every name a reference inside it may use: fullUrl and Type/id. */
