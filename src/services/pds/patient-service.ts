@@ -224,9 +224,12 @@ export class PatientService {
       throw new FhirError(400, 'INVALID_VALUE', "Invalid value - the body must be a Parameters resource with 'source-patient-identifier' and 'target-patient-identifier'");
     }
     const pick = (name: string) => {
-      const p = params.parameter!.find((x) => x.name === `${name}-patient-identifier` || x.name === `${name}-patient`);
-      const value = p?.valueIdentifier?.value ?? p?.valueReference?.reference?.split('/').pop();
-      if (!value) throw new FhirError(400, 'MISSING_VALUE', `Missing value - '${name}-patient-identifier'`);
+      // the body is untrusted JSON: every level is checked before it is used
+      const p = params.parameter!.find((x) => !!x && typeof x === 'object' && (x.name === `${name}-patient-identifier` || x.name === `${name}-patient`));
+      const reference = p?.valueReference?.reference;
+      const value: unknown = p?.valueIdentifier?.value ?? (typeof reference === 'string' ? reference.split('/').pop() : reference);
+      if (value === undefined || value === null || value === '') throw new FhirError(400, 'MISSING_VALUE', `Missing value - '${name}-patient-identifier'`);
+      if (typeof value !== 'string') throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${name}-patient-identifier' must be an NHS Number`);
       return checkNhsNumber(value);
     };
     const sourceId = pick('source'), targetId = pick('target');
