@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { mintApplicationToken, mintPatientToken } from '../src/security/embedded-idp.js';
+import type { RouteAccessEntry } from '../src/security/access-control.js';
 import { ACTIVITIES, PATIENT_ROLE, ROLES, roleAllows, type Activity } from '../src/security/policy.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
@@ -16,10 +17,12 @@ import { commitPatients, currentJane, NHS } from './helpers/pds-fixtures.js';
 
 const RBAC_REFUSAL = /is not permitted to perform/;
 
-function urlFor(route: string): string {
-  const path = route.replace(':nhsNumber', NHS.jane).replace(/:[A-Za-z]+/g, randomUUID());
-  // every way a route may name its patient, so patient tokens are tried on their own record
-  return `${path}?patient=${NHS.jane}&patient.identifier=${NHS.jane}`;
+function urlFor(route: RouteAccessEntry): string {
+  const path = route.url.replace(':nhsNumber', NHS.jane).replace(/:[A-Za-z]+/g, randomUUID());
+  // the route names its patient where it says it does, so patient tokens are tried on their own record
+  const query = new URLSearchParams({ patient: NHS.jane });
+  if (route.patientQuery) query.set(route.patientQuery, NHS.jane);
+  return `${path}?${query}`;
 }
 
 function refusedByPolicy(res: LightMyRequestResponse): boolean {
@@ -41,9 +44,9 @@ describe(`route x role matrix (${kind})`, () => {
   });
   after(() => platform.close());
 
-  async function call(method: string, url: string, token: string): Promise<LightMyRequestResponse> {
-    const body = method === 'POST' || method === 'PATCH' || method === 'PUT' ? {} : undefined;
-    return platform.request({ method, url: urlFor(url), token, body });
+  async function call(route: RouteAccessEntry, token: string): Promise<LightMyRequestResponse> {
+    const body = route.method === 'POST' || route.method === 'PATCH' || route.method === 'PUT' ? {} : undefined;
+    return platform.request({ method: route.method, url: urlFor(route), token, body });
   }
 
   it('covers every protected route of the platform', () => {
@@ -63,7 +66,7 @@ describe(`route x role matrix (${kind})`, () => {
         const activity = route.activity as Activity;
         // patients additionally reach only routes that name the patient (their own record)
         const expected = roleAllows(role, activity) && (role !== PATIENT_ROLE || route.patientScoped);
-        const res = await call(route.method, route.url, token);
+        const res = await call(route, token);
         cells++;
         if (res.statusCode >= 500) failures.push(`${role} ${route.method} ${route.url}: ${res.statusCode}`);
         if (refusedByPolicy(res) === expected) failures.push(`${role} ${route.method} ${route.url} (${activity}): expected ${expected ? 'allowed' : 'denied'}, got ${res.statusCode} ${res.body.slice(0, 160)}`);
@@ -78,7 +81,7 @@ describe(`route x role matrix (${kind})`, () => {
     for (const scope of grantable) {
       const token = await mintApplicationToken(platform.key, { clientId: `matrix-app-${scope}`, name: 'Matrix app', org: 'Y12345', scopes: [scope], audience: 'openspine' });
       for (const route of protectedRoutes(platform)) {
-        const res = await call(route.method, route.url, token);
+        const res = await call(route, token);
         if (res.statusCode >= 500) failures.push(`${scope} ${route.method} ${route.url}: ${res.statusCode}`);
         if (refusedByPolicy(res) === (route.activity === scope)) failures.push(`app[${scope}] ${route.method} ${route.url}: got ${res.statusCode} ${res.body.slice(0, 160)}`);
       }

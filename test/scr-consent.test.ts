@@ -7,12 +7,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Patient } from 'fhir/r4.js';
 import { mintPatientToken } from '../src/security/embedded-idp.js';
 import { LegitimateRelationships } from '../src/security/relationships.js';
 import { CONSENT_CHOICE_SYSTEM, type ChoiceCode } from '../src/services/scr/consent-codes.js';
-import { currentPermission, readConsentState, SCR_CONSENT_STATE_TYPE } from '../src/services/scr/consent-store.js';
+import { consentStates, currentPermission, readConsentState, SCR_CONSENT_STATE_TYPE } from '../src/services/scr/consent-store.js';
 import { optedOut } from '../src/services/scr/optout.js';
 import { VersionConflictError, type AuditRecord, type Repository } from '../src/store/types.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
@@ -245,6 +246,38 @@ for (const kind of await storesUnderTest()) {
       });
     });
 
+    describe('retries (X-Request-ID)', () => {
+      it('a Consent retried with the same X-Request-ID is recorded once and answered as first', async () => {
+        const requestId = randomUUID();
+        const send = (token = gpToken) => platform.request({ method: 'POST', url: `${SCR}/Consent`, token, headers: { 'x-request-id': requestId }, body: consentBody(P3, 'scr-core') });
+        const before = await readConsentState(platform.repo, P3);
+        const first = await send();
+        assert.equal(first.statusCode, 201, first.body);
+        const again = await send();
+        assert.equal(again.statusCode, 201, again.body);
+        assert.deepEqual(again.json(), first.json(), 'the original Consent');
+        assert.deepEqual([again.headers.etag, again.headers.location], [first.headers.etag, first.headers.location]);
+        assert.equal((await readConsentState(platform.repo, P3)).version, before.version + 1, 'the state moved once');
+        const recorded = (await auditFor(platform.repo, P3, 'scr.consent')).filter((r) => r.requestId === requestId && r.outcome === 'recorded');
+        assert.equal(recorded.length, 1, 'one recorded audit entry');
+        assertOutcome(await send(await platform.token('R8000', { user: 'someone-else', org: GP })), 400, 'INVALID_VALUE');
+        assertOutcome(await platform.request({ method: 'POST', url: `${SCR}/$set-opt-out`, token: await platform.token('R8008', { user: 'gp-user' }), headers: { 'x-request-id': requestId }, body: optOutBody(P3, true) }), 400, 'INVALID_VALUE');
+        assert.equal((await readConsentState(platform.repo, P3)).state.nationalOptOut, false, 'the reused X-Request-ID changed nothing');
+      });
+
+      it('two racing copies of one Consent record it once and both get it', async () => {
+        const requestId = randomUUID();
+        const before = await readConsentState(platform.repo, P3);
+        const send = () => platform.request({ method: 'POST', url: `${SCR}/Consent`, token: gpToken, headers: { 'x-request-id': requestId }, body: consentBody(P3, 'scr-additional') });
+        const [a, b] = await Promise.all([send(), send()]);
+        assert.deepEqual([a.statusCode, b.statusCode], [201, 201], a.body.slice(0, 200) + b.body.slice(0, 200));
+        assert.equal(a.json().id, b.json().id);
+        assert.equal((await readConsentState(platform.repo, P3)).version, before.version + 1, 'one change applied');
+        const listed = (await platform.request({ url: `${SCR}/Consent?patient=${P3}`, token: gpToken })).json();
+        assert.equal(listed.entry.filter((e: any) => e.resource.id === a.json().id).length, 1);
+      });
+    });
+
     describe('permission to view ($setPermission)', () => {
       it('records Yes then No for the user, readable through currentPermission, audited with the basis', async () => {
         const yes = await post('/$setPermission', permissionBody(NHS.jane, 'Yes'), gpToken);
@@ -314,8 +347,20 @@ for (const kind of await storesUnderTest()) {
         });
         const result = await optedOut(counting, [P1, P2, P4, P5, P5, NHS.notFound]);
         assert.deepEqual([...result], [P5]);
-        assert.deepEqual([reads, readManys], [0, 1], 'one readMany, no per-patient reads');
+        assert.deepEqual([reads, readManys], [0, 2], 'one readMany for supersession, one for the states, no per-patient reads');
         assert.equal((await optedOut(platform.repo, [])).size, 0);
+      });
+
+      it('a superseded NHS Number follows its survivor\'s choices', async () => {
+        // SURVIVOR dissented under OLD earlier; now it opts out too
+        assert.equal((await post('/$set-opt-out', optOutBody(SURVIVOR, true), await platform.token('R8008', { user: 'admin' }))).statusCode, 201);
+        const result = await optedOut(platform.repo, [OLD, P2]);
+        assert.deepEqual([...result], [OLD], 'the old number is left out of secondary uses with its survivor');
+        const states = await consentStates(platform.repo, [OLD, SURVIVOR, P2]);
+        assert.deepEqual([states.get(OLD)?.id, states.get(OLD)?.scr, states.get(OLD)?.nationalOptOut], [SURVIVOR, 'dissent', true], "the old number answers with the survivor's state");
+        assert.equal(states.get(P2)?.id, P2);
+        assert.equal((await post('/$set-opt-out', optOutBody(SURVIVOR, false), await platform.token('R8008', { user: 'admin' }))).statusCode, 201);
+        assert.equal((await optedOut(platform.repo, [OLD])).size, 0, 'withdrawn for both numbers');
       });
 
       it('direct care is unaffected: a clinician still records permission to view an opted-out patient', async () => {

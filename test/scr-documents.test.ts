@@ -12,6 +12,7 @@ import type { Patient } from 'fhir/r4.js';
 import { mintPatientToken } from '../src/security/embedded-idp.js';
 import { LegitimateRelationships } from '../src/security/relationships.js';
 import { permissionId, SCR_CONSENT_STATE_TYPE, SCR_PERMISSION_TYPE, type ScrConsentChoice } from '../src/services/scr/consent-store.js';
+import { ConsentService } from '../src/services/scr/consent-service.js';
 import { isSnomedConceptId } from '../src/services/scr/document-codes.js';
 import { SCR_DOCUMENT_TYPE, SCR_POINTER_TYPE } from '../src/services/scr/document-model.js';
 import { storeNewVersion } from '../src/services/scr/document-store.js';
@@ -21,8 +22,33 @@ import { FhirError } from '../src/fhir/errors.js';
 import { auditRecord } from '../src/audit/audit-record.js';
 import type { AuditRecord, Repository } from '../src/store/types.js';
 import { assertOutcome, commitPatients, currentJane, NHS, SPARE_NHS, withNhsNumber } from './helpers/pds-fixtures.js';
-import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
+import { PDS, startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
+
+/**
+ * The real store, except that the first read of `type` runs `meanwhile` to completion after reading
+ * and before answering: whoever made that read goes on with what it read while another writer has
+ * committed, the interleaving a race may produce.
+ */
+function interleaveAfterRead(repo: Repository, type: string, meanwhile: () => Promise<unknown>): Repository {
+  let done = false;
+  return new Proxy(repo, {
+    get(target, key) {
+      if (key === 'read') {
+        return async (t: string, id: string) => {
+          const value = await target.read(t, id);
+          if (t === type && !done) {
+            done = true;
+            await meanwhile();
+          }
+          return value;
+        };
+      }
+      const v = (target as any)[key];
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as Repository;
+}
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/scr/${name}`, import.meta.url), 'utf8'));
 
@@ -35,7 +61,10 @@ function documentFor(nhs: string, name = 'gp-summary.Bundle.json'): any {
 const entryOf = (doc: any, type: string, n = 0) => doc.entry.filter((e: any) => e.resource.resourceType === type)[n].resource;
 const typesIn = (bundle: any): string[] => bundle.entry.map((e: any) => e.resource.resourceType);
 
-const P = { dissent: SPARE_NHS[0], old: SPARE_NHS[1], survivor: SPARE_NHS[2], race: SPARE_NHS[3], empty: SPARE_NHS[4], views: SPARE_NHS[5], interleaved: SPARE_NHS[6] };
+const P = {
+  dissent: SPARE_NHS[0], old: SPARE_NHS[1], survivor: SPARE_NHS[2], race: SPARE_NHS[3], empty: SPARE_NHS[4], views: SPARE_NHS[5], interleaved: SPARE_NHS[6],
+  dissentFirst: SPARE_NHS[7], uploadFirst: SPARE_NHS[8], retried: SPARE_NHS[9], mergedAway: SPARE_NHS[10], mergedInto: SPARE_NHS[11], searched: SPARE_NHS[12],
+};
 const GP = { user: 'gp-sean', org: 'Y12345' };
 
 for (const kind of await storesUnderTest()) {
@@ -47,7 +76,7 @@ for (const kind of await storesUnderTest()) {
     before(async () => {
       platform = await startTestPlatform(kind, { config: { rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } } });
       const jane = currentJane();
-      const others = [P.dissent, P.survivor, P.race, P.empty, P.views, P.interleaved].map((n) => withNhsNumber(jane, n));
+      const others = [P.dissent, P.survivor, P.race, P.empty, P.views, P.interleaved, P.dissentFirst, P.uploadFirst, P.retried, P.mergedAway, P.mergedInto, P.searched].map((n) => withNhsNumber(jane, n));
       const superseded: Patient = { ...withNhsNumber(jane, P.old), link: [{ type: 'replaced-by', other: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: P.survivor } } } as any] };
       await commitPatients(platform.repo, [jane, ...others, superseded]);
       gp = await platform.token('R8000', GP);
@@ -304,6 +333,148 @@ for (const kind of await storesUnderTest()) {
       assert.equal(await documentCount(P.interleaved), 1, "the loser's document is not stored");
       assert.equal((await audits((r) => ids.includes(r.requestId))).length, 1, "nor is the loser's audit entry");
       assert.equal((await platform.repo.read(SCR_POINTER_TYPE, P.interleaved))!.resource.sequence, 1);
+    });
+
+    const gpContext = () => ({
+      requestId: randomUUID(),
+      principal: { kind: 'user' as const, userId: GP.user, role: 'R8000', org: GP.org, sessionId: 's', issuer: 'test', expiresAt: Date.now() / 1000 + 600 },
+    });
+    const dissent = (repo: Repository, nhs: string) => new ConsentService(repo).record(gpContext(), { nhsNumber: nhs, code: 'scr-dissent' });
+    const uploadDirect = (repo: Repository, nhs: string) => storeNewVersion(repo, validateScrDocument(documentFor(nhs)), { uploadedBy: GP.user, authorOrg: GP.org },
+      () => auditRecord(gpContext(), 'scr.upload', nhs, 'success'));
+
+    it('refuses an upload that checked consent before a dissent committed (forced interleaving)', async () => {
+      // the upload reads the pointer and the consent state ('core'); the dissent commits before it goes on
+      const repo = interleaveAfterRead(platform.repo, SCR_CONSENT_STATE_TYPE, () => dissent(platform.repo, P.dissentFirst));
+      await assert.rejects(uploadDirect(repo, P.dissentFirst), (err) => err instanceof FhirError && err.status === 403 && err.spineCode === 'SCR_DISSENT');
+      assert.equal(await documentCount(P.dissentFirst), 0, 'no document stored after the dissent');
+      const state = await platform.repo.read(SCR_CONSENT_STATE_TYPE, P.dissentFirst);
+      assert.equal(state?.resource.scr, 'dissent', 'the dissent stands');
+      const pointer = await platform.repo.read(SCR_POINTER_TYPE, P.dissentFirst);
+      assert.equal(pointer?.resource.current, null, 'no current document');
+      assert.equal(pointer?.resource.dissentConsentId, state?.resource.scrConsentId, 'the pointer was moved by the dissent');
+      // and through the API: refused, and the refusal audited
+      assertOutcome(await upload(documentFor(P.dissentFirst)), 403, 'SCR_DISSENT');
+      assert.equal(await documentCount(P.dissentFirst), 0, 'still nothing stored');
+    });
+
+    it('a dissent that read the pointer before an upload committed is re-applied after it (forced interleaving)', async () => {
+      let stored: { id: string } | undefined;
+      const repo = interleaveAfterRead(platform.repo, SCR_POINTER_TYPE, async () => { stored = await uploadDirect(platform.repo, P.uploadFirst); });
+      const recorded = await dissent(repo, P.uploadFirst);
+      assert.ok(stored, 'the upload committed while the dissent was in flight');
+      assert.equal(await documentCount(P.uploadFirst), 1, 'the upload that committed first stands');
+      const pointer = (await platform.repo.read(SCR_POINTER_TYPE, P.uploadFirst))!;
+      assert.deepEqual([pointer.resource.current, pointer.resource.dissentConsentId, pointer.version], [stored!.id, recorded.consent.id, 2], 'the dissent was applied on top of the upload');
+      assert.equal((await platform.repo.read(SCR_CONSENT_STATE_TYPE, P.uploadFirst))?.resource.scr, 'dissent');
+      assertOutcome(await get(`/$summary?patient=${P.uploadFirst}`), 404, 'SCR_DISSENT');
+      await assert.rejects(uploadDirect(platform.repo, P.uploadFirst), (err) => err instanceof FhirError && err.spineCode === 'SCR_DISSENT', 'later uploads are refused');
+    });
+
+    it('applies an upload retried with the same X-Request-ID once, also when the copies race', async () => {
+      const send = (requestId: string, token = gp, name = 'gp-summary.Bundle.json') =>
+        platform.request({ method: 'POST', url: `${SCR_BASE}/Bundle`, token, headers: { 'x-request-id': requestId }, body: documentFor(P.retried, name) });
+      const requestId = randomUUID();
+      const first = await send(requestId);
+      assert.equal(first.statusCode, 201, first.body.slice(0, 300));
+      const again = await send(requestId);
+      assert.equal(again.statusCode, 201, again.body.slice(0, 300));
+      assert.equal(again.json().id, first.json().id, 'the retry answers with the stored document');
+      assert.equal(again.headers.location, first.headers.location);
+      assert.deepEqual(again.json(), first.json());
+      assert.equal(await documentCount(P.retried), 1, 'stored once');
+      assert.equal((await platform.repo.read(SCR_POINTER_TYPE, P.retried))!.version, 1, 'the pointer moved once');
+      assert.equal((await audits((r) => r.requestId === requestId && r.action === 'scr.upload')).length, 1, 'one upload audit entry');
+
+      const twinId = randomUUID();
+      const [a, b] = await Promise.all([send(twinId, gp, 'gp-summary-update.Bundle.json'), send(twinId, gp, 'gp-summary-update.Bundle.json')]);
+      assert.deepEqual([a.statusCode, b.statusCode], [201, 201], a.body.slice(0, 200) + b.body.slice(0, 200));
+      assert.equal(a.json().id, b.json().id, 'both copies answer with the one stored document');
+      assert.equal(await documentCount(P.retried), 2, 'the racing copies stored one document');
+      assert.equal((await platform.repo.read(SCR_POINTER_TYPE, P.retried))!.resource.sequence, 2);
+
+      // the same X-Request-ID from a colleague, or on another request, is refused and stores nothing
+      const colleague = await platform.token('R8000', { user: 'gp-colleague', org: GP.org });
+      const reused = await send(requestId, colleague);
+      assertOutcome(reused, 400, 'INVALID_VALUE');
+      assert.match(reused.json().issue[0].diagnostics, /already been used/);
+      const consent = {
+        resourceType: 'Consent', status: 'active', scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+        patient: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: P.retried } },
+        policyRule: { coding: [{ system: 'https://openspine.dev/CodeSystem/scr-consent-choice', code: 'scr-dissent' }] },
+      };
+      assertOutcome(await platform.request({ method: 'POST', url: `${SCR_BASE}/Consent`, token: gp, headers: { 'x-request-id': requestId }, body: consent }), 400, 'INVALID_VALUE');
+      assert.equal((await platform.repo.read(SCR_CONSENT_STATE_TYPE, P.retried)), null, 'the dissent with a reused X-Request-ID was not recorded');
+      assert.equal(await documentCount(P.retried), 2);
+    });
+
+    it('shows documents filed under a number merged into the survivor, the newest current one as the summary', async () => {
+      const survivorDoc = await upload(documentFor(P.mergedInto, 'gp-summary-update.Bundle.json'));
+      assert.equal(survivorDoc.statusCode, 201, survivorDoc.body.slice(0, 300));
+      const oldDoc = await upload(documentFor(P.mergedAway));
+      assert.equal(oldDoc.statusCode, 201, oldDoc.body.slice(0, 300));
+      const merge = await platform.request({
+        method: 'POST', url: `${PDS}/Patient/$merge`, token: await platform.token('R8013'),
+        body: { resourceType: 'Parameters', parameter: [{ name: 'source-patient-identifier', valueIdentifier: { value: P.mergedAway } }, { name: 'target-patient-identifier', valueIdentifier: { value: P.mergedInto } }] },
+      });
+      assert.equal(merge.statusCode, 200, merge.body.slice(0, 300));
+      await setPermission(P.mergedInto, GP.user, 'Yes');
+
+      const listed = async (nhs: string) => {
+        const res = await get(`/DocumentReference?patient.identifier=${nhs}`);
+        assert.equal(res.statusCode, 200, res.body.slice(0, 300));
+        return res.json().entry.filter((e: any) => e.resource.resourceType === 'DocumentReference').map((e: any) => [e.resource.id, e.resource.status]);
+      };
+      assert.deepEqual(await listed(P.mergedInto), [[oldDoc.json().id, 'current'], [survivorDoc.json().id, 'superseded']], "the merged number's newer document is the current one");
+      assert.deepEqual(await listed(P.mergedAway), await listed(P.mergedInto), 'the same list under either number');
+      const summaryTotal = async () => {
+        const res = await get(`/$summary?patient=${P.mergedInto}`);
+        assert.equal(res.statusCode, 200, res.body.slice(0, 300));
+        return res.json().total;
+      };
+      assert.equal(await summaryTotal(), 4, "the summary is the merged number's (newer) document");
+      const ref = (await get(`/DocumentReference?patient.identifier=${P.mergedInto}`)).json().entry[0].resource;
+      assert.equal(ref.subject.identifier.value, P.mergedInto, 'listed as the survivor\'s');
+      const url = new URL(ref.content[0].attachment.url);
+      const read = await get(url.pathname.slice(url.pathname.indexOf('/Bundle')) + url.search);
+      assert.equal(read.statusCode, 200, `the attachment URL reads the document: ${read.body.slice(0, 300)}`);
+      assert.equal(read.json().id, oldDoc.json().id);
+      assertOutcome(await get(`/Bundle/${oldDoc.json().id}?patient=${P.views}`), 404, 'RESOURCE_NOT_FOUND');
+
+      const newer = await upload(documentFor(P.mergedInto, 'gp-summary-update.Bundle.json'));
+      assert.equal(newer.statusCode, 201, newer.body.slice(0, 300));
+      assert.deepEqual((await listed(P.mergedInto)).map(([, status]: string[]) => status), ['current', 'superseded', 'superseded']);
+      assert.equal((await listed(P.mergedInto))[0][0], newer.json().id, "the survivor's new upload is current");
+      assert.equal(await summaryTotal(), 2, "the summary follows the survivor's newer upload");
+    });
+
+    it('finds a document by the search form of the published API, with the same checks as a read', async () => {
+      const up = await upload(documentFor(P.searched));
+      assert.equal(up.statusCode, 201, up.body.slice(0, 300));
+      const id = up.json().id;
+      const search = (identifier: string, nhs = `https://fhir.nhs.uk/Id/nhs-number|${P.searched}`, token = gp) =>
+        get(`/Bundle?composition.identifier=${encodeURIComponent(identifier)}&composition.subject:Patient.identifier=${encodeURIComponent(nhs)}`, token);
+      assertOutcome(await search(id), 403, 'SCR_PERMISSION_REQUIRED');
+      await setPermission(P.searched, GP.user, 'Yes');
+      const found = await search(id);
+      assert.equal(found.statusCode, 200, found.body.slice(0, 300));
+      const body = found.json();
+      assert.deepEqual([body.type, body.total, body.entry.length], ['searchset', 1, 1]);
+      assert.equal(body.entry[0].resource.id, id);
+      assert.equal(body.entry[0].resource.type, 'document');
+      assert.ok(!body.entry[0].resource.entry.some((e: any) => e.resource.resourceType === 'Condition'), 'filtered for core consent like a read');
+      const master = (await get(`/DocumentReference?patient.identifier=${P.searched}`)).json().entry[0].resource.masterIdentifier;
+      const byMaster = await search(`${master.system}|${master.value}`);
+      assert.deepEqual(byMaster.json().entry.map((e: any) => e.resource.id), [id], 'also found by the masterIdentifier');
+      const [audit] = await audits((r) => r.action === 'scr.view' && r.patient === P.searched && Array.isArray(r.detail?.documentIds) && r.outcome === 'success');
+      assert.deepEqual(audit?.detail?.documentIds, [id], 'the read is audited with the document');
+      await setPermission(P.views, GP.user, 'Yes');
+      const other = await search(id, P.views);
+      assert.equal(other.statusCode, 200, other.body.slice(0, 300));
+      assert.equal(other.json().total, 0, "another patient's document is not found");
+      assertOutcome(await search(id, P.searched, outsider), 403, 'NO_LEGITIMATE_RELATIONSHIP');
+      assertOutcome(await get(`/Bundle?composition.subject:Patient.identifier=${P.searched}`), 400, 'MISSING_VALUE');
+      assertOutcome(await search('not an id!'), 400, 'INVALID_SEARCH_DATA');
     });
 
     it('recognises SNOMED CT concept ids by partition and Verhoeff check digit', () => {

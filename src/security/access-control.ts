@@ -16,7 +16,11 @@ export interface RouteAccessEntry {
   public: boolean;
   /** The route names the patient it is about, so a patient's own token can be checked against it. */
   patientScoped: boolean;
+  /** The query parameter naming the patient, when that is how the route names it. */
+  patientQuery: string | null;
 }
+
+const isObjectWithQuery = (v: unknown): v is { query: string } => typeof v === 'object' && v !== null && typeof (v as { query?: unknown }).query === 'string';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -69,7 +73,8 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
   app.addHook('onRoute', (route) => {
     const config = (route.config ?? {}) as { activity?: string; public?: boolean; patientFrom?: unknown };
     if (route.url === '*' || route.url === '/*') return; // fastify's own not-found route
-    for (const method of [route.method].flat()) table.push({ method, url: route.url, activity: (config.activity as Activity | undefined) ?? null, public: Boolean(config.public), patientScoped: Boolean(config.patientFrom) });
+    for (const method of [route.method].flat()) table.push({ method, url: route.url, activity: (config.activity as Activity | undefined) ?? null, public: Boolean(config.public), patientScoped: Boolean(config.patientFrom),
+      patientQuery: isObjectWithQuery(config.patientFrom) ? config.patientFrom.query : null });
     if (config.public) return;
     if (!config.activity) throw new Error(`route ${route.method} ${route.url} declares no activity and is not public: refusing to start`);
     if (!isActivity(config.activity)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${config.activity}`);

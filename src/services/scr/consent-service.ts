@@ -11,6 +11,9 @@ import { resolvePatient } from './consent-patient.js';
 import { buildConsent, choiceCodeOf, CONSENT, consentIndex } from './consent-resource.js';
 import { readConsentState, SCR_CONSENT_STATE_TYPE, type ScrConsentState } from './consent-store.js';
 import type { ConsentRequest } from './consent-validate.js';
+import { SCR_POINTER_TYPE, type ScrPointer } from './document-model.js';
+import { readPointer } from './document-store.js';
+import { earlierAnswer, mayBeTwin, requestRecord } from './request-replay.js';
 
 /** Concurrent changes to one patient's choices are re-applied on the fresh state this many times before a 409. */
 const MAX_ATTEMPTS = 6;
@@ -32,12 +35,23 @@ export class ConsentService {
     this.readAudit = new AuditWriter(repo);
   }
 
-  async record(ctx: RequestContext, request: ConsentRequest): Promise<RecordedConsent> {
+  /**
+   * Records a choice. `path` names the request for X-Request-ID replay: a retry of a request that
+   * was applied gets the Consent it created (as first stored) and records nothing new.
+   */
+  async record(ctx: RequestContext, request: ConsentRequest, path = 'scr/Consent'): Promise<RecordedConsent> {
+    const earlier = await this.replay(ctx, path);
+    if (earlier) return earlier;
     const nhs = await resolvePatient(this.repo, request.nhsNumber);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.recordOnce(ctx, request, nhs);
+        return await this.recordOnce(ctx, request, nhs, path);
       } catch (err) {
+        // a twin of this request (same X-Request-ID) may have committed first: answer as it did
+        if (mayBeTwin(err)) {
+          const twin = await this.replay(ctx, path);
+          if (twin) return twin;
+        }
         // another change to this patient's choices committed first: apply ours on top of it, in order
         if (!(err instanceof VersionConflictError) || attempt >= MAX_ATTEMPTS) throw err;
         // jitter so racing writers do not collide again on the same turn
@@ -46,7 +60,15 @@ export class ConsentService {
     }
   }
 
-  private async recordOnce(ctx: RequestContext, request: ConsentRequest, nhs: string): Promise<RecordedConsent> {
+  private async replay(ctx: RequestContext, path: string): Promise<RecordedConsent | null> {
+    const stored = await earlierAnswer(this.repo, ctx, path);
+    if (!stored) return null;
+    const consent = stored.resource as Consent;
+    await this.readAudit.append(auditRecord(ctx, 'scr.consent.replay', consent.patient?.identifier?.value ?? null, 'replayed', { consent: consent.id }));
+    return { consent, version: stored.version };
+  }
+
+  private async recordOnce(ctx: RequestContext, request: ConsentRequest, nhs: string, path: string): Promise<RecordedConsent> {
     const { state, version } = await readConsentState(this.repo, nhs);
     const effect = CHOICES[request.code].effect;
     const id = randomUUID();
@@ -66,9 +88,15 @@ export class ConsentService {
       const previous = await this.repo.read(CONSENT, previousId);
       if (previous) writes.push({ type: CONSENT, id: previousId, expectedVersion: previous.version, resource: { ...previous.resource, status: 'inactive' }, index: consentIndex(nhs) });
     }
+    // dissent moves the SCR pointer too, so an upload that checked consent before this commits fails its version check
+    if (effect.kind === 'scr' && effect.scr === 'dissent') writes.push(await dissentPointerWrite(this.repo, nhs, id));
     const action = effect.kind === 'scr' ? 'scr.consent' : 'optout.manage';
     const detail = { consent: id, from, to: request.code, ...(nhs !== request.nhsNumber ? { requested: request.nhsNumber } : {}) };
-    const stored = await this.repo.commit({ resources: writes, audit: [auditRecord(ctx, action, nhs, 'recorded', detail, { type: 'patient-record' })] });
+    const stored = await this.repo.commit({
+      resources: writes,
+      audit: [auditRecord(ctx, action, nhs, 'recorded', detail, { type: 'patient-record' })],
+      request: requestRecord(ctx, path, 201, CONSENT, id, 1),
+    });
     return { consent: stored[0].resource as Consent, version: stored[0].version };
   }
 
@@ -95,4 +123,11 @@ export class ConsentService {
   searchset(consents: Consent[], baseUrl: string): Bundle {
     return searchsetBundle(consents.map((c) => ({ resource: c, fullUrl: `${baseUrl}/Consent/${c.id}` })));
   }
+}
+
+/** The patient's SCR pointer, unchanged but for the dissent, written against the version just read. */
+async function dissentPointerWrite(repo: Repository, nhs: string, consentId: string): Promise<ResourceWrite> {
+  const { pointer, version } = await readPointer(repo, nhs);
+  const next: ScrPointer = { ...(pointer ?? { resourceType: SCR_POINTER_TYPE, id: nhs, current: null, sequence: 0 }), dissentConsentId: consentId };
+  return { type: SCR_POINTER_TYPE, id: nhs, expectedVersion: version, resource: next as unknown as Record<string, any>, index: [] };
 }

@@ -1,4 +1,5 @@
 import type { Repository } from '../../store/types.js';
+import { survivorsOf } from './supersession.js';
 
 /**
  * The patient-level SCR choices and the permissions to view, as the SCR service reads them. The
@@ -30,6 +31,22 @@ export const DEFAULT_CONSENT = (nhsNumber: string): ScrConsentState => ({
 export async function readConsentState(repo: Repository, nhsNumber: string): Promise<{ state: ScrConsentState; version: number }> {
   const stored = await repo.read(SCR_CONSENT_STATE_TYPE, nhsNumber);
   return stored ? { state: stored.resource as ScrConsentState, version: stored.version } : { state: DEFAULT_CONSENT(nhsNumber), version: 0 };
+}
+
+/**
+ * The current choices behind each of these NHS Numbers, a superseded number answering with its
+ * surviving record's choices (choices follow the patient through a merge). One readMany finds the
+ * superseded numbers, one more reads the survivors' states. Keyed by the number as given.
+ */
+export async function consentStates(repo: Repository, nhsNumbers: string[]): Promise<Map<string, ScrConsentState>> {
+  if (nhsNumbers.length === 0) return new Map();
+  const survivors = await survivorsOf(repo, nhsNumbers);
+  const stored = await repo.readMany(SCR_CONSENT_STATE_TYPE, [...new Set(survivors.values())]);
+  const byId = new Map(stored.map((s) => [s.id, s.resource as ScrConsentState]));
+  return new Map(nhsNumbers.map((n) => {
+    const survivor = survivors.get(n)!;
+    return [n, byId.get(survivor) ?? DEFAULT_CONSENT(survivor)];
+  }));
 }
 
 /** A clinician's record that the patient allowed this view of their SCR ('Yes'), or refused it ('No'). */

@@ -1,4 +1,5 @@
-import type { CodeableConcept } from 'fhir/r4.js';
+import type { CodeableConcept, Coding } from 'fhir/r4.js';
+import { objectAt, objectsAt, stringAt } from '../../fhir/json-shape.js';
 import { FhirError } from '../../fhir/errors.js';
 import { DMD, SNOMED } from './document-model.js';
 
@@ -30,9 +31,17 @@ export function isSnomedConceptId(code: unknown): boolean {
   return (partition === '00' || partition === '10') && verhoeffValid(code);
 }
 
+/** The codings of an untrusted CodeableConcept, each with string system and code or none (400 otherwise). */
+function codingsOf(concept: unknown, path: string): Coding[] {
+  const c = objectAt(concept, path);
+  return objectsAt(c?.coding, `${path}.coding`).map((coding, i) => ({
+    system: stringAt(coding.system, `${path}.coding[${i}].system`), code: stringAt(coding.code, `${path}.coding[${i}].code`),
+  }));
+}
+
 /** Why a concept is not acceptable, or null when one of its codings is a valid SNOMED CT concept. */
-export function snomedProblem(concept: CodeableConcept | undefined): string | null {
-  const codings = concept?.coding ?? [];
+export function snomedProblem(concept: CodeableConcept | undefined, path = 'code'): string | null {
+  const codings = codingsOf(concept, path);
   if (codings.length === 0) return 'is not coded';
   const snomed = codings.filter((c) => c.system === SNOMED);
   if (snomed.length === 0) return `is not coded in SNOMED CT (${SNOMED})`;
@@ -40,8 +49,8 @@ export function snomedProblem(concept: CodeableConcept | undefined): string | nu
 }
 
 /** dm+d products are SNOMED CT concepts of the UK drug extension, sent under either system. */
-export function dmdProblem(concept: CodeableConcept | undefined): string | null {
-  const codings = concept?.coding ?? [];
+export function dmdProblem(concept: CodeableConcept | undefined, path = 'medication'): string | null {
+  const codings = codingsOf(concept, path);
   if (codings.length === 0) return 'is not coded';
   const dmd = codings.filter((c) => c.system === DMD || c.system === SNOMED);
   if (dmd.length === 0) return `is not coded in dm+d (${DMD})`;

@@ -7,13 +7,17 @@ import { toFhirError } from '../../http/fhir-conventions.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
 import { NHS_NUMBER_SYSTEM } from '../pds/patient-model.js';
-import { currentPermission, readConsentState } from './consent-store.js';
+import { currentPermission } from './consent-store.js';
 import { consentFor, registeredPractice, resolveForRetrieval, viewDecision, type ViewDecision } from './document-access.js';
-import type { ScrDocument } from './document-model.js';
-import { listDocuments, readDocument, readPointer, storeNewVersion } from './document-store.js';
+import { SCR_DOCUMENT_TYPE, type ScrDocument } from './document-model.js';
+import { currentDocument, listDocuments, readDocument, storeNewVersion } from './document-store.js';
 import type { ValidDocument } from './document-validation.js';
 import { bundleForView, documentReference } from './document-views.js';
+import { earlierAnswer, mayBeTwin, requestRecord } from './request-replay.js';
 import { summarySearchset } from './summary-view.js';
+import { numbersMergedInto } from './supersession.js';
+
+const UPLOAD_PATH = 'scr/Bundle';
 
 /**
  * The SCR document use cases: upload a new version, list versions, read one, and the flattened
@@ -29,8 +33,14 @@ export class ScrDocumentService {
     this.relationships = new LegitimateRelationships(repo);
   }
 
-  /** Stores a validated document (whose subject is a current PDS record) as the patient's current SCR. */
+  /**
+   * Stores a validated document (whose subject is a current PDS record) as the patient's current
+   * SCR. A retry with the X-Request-ID of an upload already stored gets that document back (201
+   * again, as PDS answers a retried create) and stores nothing; so does a twin that lost the race.
+   */
   async upload(ctx: RequestContext, doc: ValidDocument, patient: Patient): Promise<ScrDocument> {
+    const earlier = await this.replayUpload(ctx);
+    if (earlier) return earlier;
     const nhs = doc.subjectNhs;
     const practice = registeredPractice(patient);
     if (!practice || !doc.authorOrgs.includes(practice)) {
@@ -38,28 +48,47 @@ export class ScrDocumentService {
     }
     const principal = ctx.principal!;
     if (principal.org !== practice) throw new FhirError(403, 'ACCESS_DENIED', `Only the patient's registered practice may upload their summary; you act for ${principal.org || '(none)'}`);
-    const { state } = await readConsentState(this.repo, nhs);
-    if (state.scr === 'dissent') {
-      // the attempt is part of the record even though nothing is stored
-      await this.repo.commit({ audit: [auditRecord(ctx, 'scr.upload', nhs, 'refused 403 SCR_DISSENT', { accessBasis: ctx.accessBasis, authorOrg: practice })] });
-      ctx.refusalAudited = true;
-      throw new FhirError(403, 'SCR_DISSENT', 'The patient has dissented from having a Summary Care Record; the document was not stored');
+    try {
+      return await storeNewVersion(this.repo, doc, { uploadedBy: principal.userId, authorOrg: practice },
+        (stored) => auditRecord(ctx, 'scr.upload', nhs, 'success', { documentId: stored.id, sequence: stored.sequence, accessBasis: ctx.accessBasis, authorOrg: practice }),
+        (stored) => requestRecord(ctx, UPLOAD_PATH, 201, SCR_DOCUMENT_TYPE, stored.id, 1));
+    } catch (err) {
+      if (mayBeTwin(err)) {
+        const twin = await this.replayUpload(ctx);
+        if (twin) return twin;
+      }
+      if (err instanceof FhirError && err.spineCode === 'SCR_DISSENT') {
+        // the attempt is part of the record even though nothing is stored
+        await this.repo.commit({ audit: [auditRecord(ctx, 'scr.upload', nhs, 'refused 403 SCR_DISSENT', { accessBasis: ctx.accessBasis, authorOrg: practice })] });
+        ctx.refusalAudited = true;
+      }
+      throw err;
     }
-    return storeNewVersion(this.repo, doc, { uploadedBy: principal.userId, authorOrg: practice }, (stored) =>
-      auditRecord(ctx, 'scr.upload', nhs, 'success', { documentId: stored.id, sequence: stored.sequence, accessBasis: ctx.accessBasis, authorOrg: practice }));
   }
 
-  /** DocumentReference metadata of every version: needs the relationship (checked already), not permission. */
+  private async replayUpload(ctx: RequestContext): Promise<ScrDocument | null> {
+    const stored = await earlierAnswer(this.repo, ctx, UPLOAD_PATH);
+    if (!stored) return null;
+    const doc = stored.resource as ScrDocument;
+    await this.readAudit.append(auditRecord(ctx, 'scr.upload.replay', doc.patient, 'replayed', { documentId: doc.id }));
+    return doc;
+  }
+
+  /**
+   * DocumentReference metadata of every version: needs the relationship (checked already), not
+   * permission. Documents filed under numbers later merged into this patient are theirs too.
+   */
   async documentReferences(ctx: RequestContext, requested: string): Promise<Bundle> {
     const nhs = await resolveForRetrieval(this.repo, this.relationships, ctx, requested);
     await this.audited(ctx, nhs, { view: 'DocumentReference', requested }, () => consentFor(this.repo, nhs));
-    const docs = await listDocuments(this.repo, nhs);
-    const { pointer } = await readPointer(this.repo, nhs);
+    const numbers = [nhs, ...(await numbersMergedInto(this.repo, nhs))];
+    const docs = await listDocuments(this.repo, numbers);
+    const current = await currentDocument(this.repo, numbers);
     const principal = ctx.principal!;
     const permission = principal.kind === 'patient' ? undefined : (await currentPermission(this.repo, nhs, principal.userId))?.code;
     const matches: BundleEntry[] = docs.map((d) => ({
       fullUrl: `${this.baseUrl}/DocumentReference/${d.id}`,
-      resource: documentReference(d, { current: d.id === pointer?.current, baseUrl: this.baseUrl, permission }),
+      resource: documentReference(d, { current: d.id === current?.id, baseUrl: this.baseUrl, permission, patient: nhs }),
       search: { mode: 'match' },
     }));
     const patient: BundleEntry = { fullUrl: `${this.baseUrl}/Patient/${nhs}`, resource: { resourceType: 'Patient', id: nhs, identifier: [{ system: NHS_NUMBER_SYSTEM, value: nhs }] }, search: { mode: 'include' } };
@@ -67,26 +96,47 @@ export class ScrDocumentService {
     return { resourceType: 'Bundle', type: 'searchset', timestamp: new Date().toISOString(), total: matches.length, entry: matches.length ? [...matches, patient] : [] };
   }
 
-  /** One stored version, as the patient's consent and the caller's basis allow. */
+  /** One stored version (filed under this patient's number or one merged into it), as the patient's consent and the caller's basis allow. */
   async bundle(ctx: RequestContext, id: string, requested: string): Promise<Bundle> {
     const nhs = await resolveForRetrieval(this.repo, this.relationships, ctx, requested);
     const decision = await this.audited(ctx, nhs, { view: 'Bundle', documentId: id, requested }, () => viewDecision(this.repo, ctx, nhs));
     const doc = await readDocument(this.repo, id);
     // a document of another patient is as absent as one that does not exist
-    if (!doc || doc.patient !== nhs) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Summary Care Record document '${id.slice(0, 64)}' not found for this patient`);
+    if (!doc || !(await this.isPatients(doc, nhs))) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Summary Care Record document '${id.slice(0, 64)}' not found for this patient`);
     await this.readAudit.append(auditRecord(ctx, 'scr.view', nhs, 'success', this.detail(ctx, nhs, { view: 'Bundle', documentId: id, sequence: doc.sequence, requested }, decision)));
     return bundleForView(doc, decision.consent, decision.basis);
   }
 
-  /** The current allergies, reactions and medications of the current SCR, flattened for clinical apps. */
+  /**
+   * The published API's search form of a read: the patient's documents whose id or Composition
+   * identifier (the DocumentReference masterIdentifier) is the value given, as a searchset of
+   * Bundles, under the same checks and audit as a read of one version. No match is an empty searchset.
+   */
+  async searchBundles(ctx: RequestContext, identifier: string, requested: string): Promise<Bundle> {
+    const nhs = await resolveForRetrieval(this.repo, this.relationships, ctx, requested);
+    const decision = await this.audited(ctx, nhs, { view: 'Bundle', identifier, requested }, () => viewDecision(this.repo, ctx, nhs));
+    const numbers = [nhs, ...(await numbersMergedInto(this.repo, nhs))];
+    const byComposition = (await listDocuments(this.repo, numbers)).filter((d) => d.compositionIdentifier === identifier);
+    const byId = await readDocument(this.repo, identifier);
+    const docs = byId && numbers.includes(byId.patient) && !byComposition.some((d) => d.id === byId.id) ? [byId, ...byComposition] : byComposition;
+    await this.readAudit.append(auditRecord(ctx, 'scr.view', nhs, 'success', this.detail(ctx, nhs, { view: 'Bundle', identifier, documentIds: docs.map((d) => d.id), requested }, decision)));
+    const entry: BundleEntry[] = docs.map((d) => ({ fullUrl: `${this.baseUrl}/Bundle/${d.id}`, resource: bundleForView(d, decision.consent, decision.basis), search: { mode: 'match' } }));
+    return { resourceType: 'Bundle', type: 'searchset', timestamp: new Date().toISOString(), total: entry.length, entry };
+  }
+
+  /** The current allergies, reactions and medications of the current SCR (the newest current one across merged numbers), flattened for clinical apps. */
   async summary(ctx: RequestContext, requested: string): Promise<Bundle> {
     const nhs = await resolveForRetrieval(this.repo, this.relationships, ctx, requested);
     const decision = await this.audited(ctx, nhs, { view: '$summary', requested }, () => viewDecision(this.repo, ctx, nhs));
-    const { pointer } = await readPointer(this.repo, nhs);
-    const doc = pointer ? await readDocument(this.repo, pointer.current) : null;
+    const doc = await currentDocument(this.repo, [nhs, ...(await numbersMergedInto(this.repo, nhs))]);
     if (!doc) throw new FhirError(404, 'NO_SCR', 'The patient has no Summary Care Record');
     await this.readAudit.append(auditRecord(ctx, 'scr.view', nhs, 'success', this.detail(ctx, nhs, { view: '$summary', documentId: doc.id, sequence: doc.sequence, requested }, decision)));
     return summarySearchset(doc, this.baseUrl, decision.basis);
+  }
+
+  /** Whether a document is this (surviving) patient's: filed under their number, or under one merged into it. */
+  private async isPatients(doc: ScrDocument, nhs: string): Promise<boolean> {
+    return doc.patient === nhs || (await numbersMergedInto(this.repo, nhs)).includes(doc.patient);
   }
 
   /** Audit detail: what was seen, on which relationship and view basis; the number asked for when a merge redirected it. */

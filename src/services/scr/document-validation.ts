@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, CodeableConcept, Composition, FhirResource, Identifier, Reference } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
+import { isObject, objectAt, objectsAt, stringAt } from '../../fhir/json-shape.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { NHS_NUMBER_SYSTEM } from '../pds/patient-model.js';
 import { dmdProblem, requireCoded, snomedProblem } from './document-codes.js';
@@ -27,17 +28,27 @@ function bad(diagnostics: string, code: 'INVALID_VALUE' | 'MISSING_VALUE' = 'INV
  * access-control hook uses this to check the legitimate relationship before the handler runs.
  */
 export function documentSubject(body: unknown): string | undefined {
-  const b = body as Bundle | null;
-  if (!b || typeof b !== 'object' || b.resourceType !== 'Bundle' || !Array.isArray(b.entry)) return undefined;
-  const composition = b.entry[0]?.resource;
-  if (composition?.resourceType !== 'Composition' || typeof composition.subject?.reference !== 'string') return undefined;
-  const patient = new EntryIndex(b.entry.filter((e) => e && typeof e === 'object')).resolve(composition.subject.reference);
-  return patient?.resourceType === 'Patient' ? nhsNumberOf(patient.identifier) : undefined;
+  try {
+    const b = body as Bundle | null;
+    if (!b || typeof b !== 'object' || b.resourceType !== 'Bundle' || !Array.isArray(b.entry)) return undefined;
+    const composition = b.entry[0]?.resource;
+    if (composition?.resourceType !== 'Composition' || typeof composition.subject?.reference !== 'string') return undefined;
+    const patient = new EntryIndex(b.entry.filter((e) => isObject(e) && isObject(e.resource))).resolve(composition.subject.reference);
+    return patient?.resourceType === 'Patient' ? nhsNumberOf(patient.identifier) : undefined;
+  } catch {
+    // a body this malformed names no patient; validateScrDocument gives the precise 400
+    return undefined;
+  }
 }
 
 function nhsNumberOf(identifiers: Identifier[] | undefined): string | undefined {
-  const value = identifiers?.find((i) => i.system === NHS_NUMBER_SYSTEM)?.value;
+  const value = objectsAt(identifiers, 'Patient.identifier').find((i) => i.system === NHS_NUMBER_SYSTEM)?.value;
   return typeof value === 'string' ? value : undefined;
+}
+
+/** Composition.type, Medication.code...: true when one coding is exactly this system and code. */
+function hasCoding(concept: unknown, path: string, system: string, code: string): boolean {
+  return objectsAt(objectAt(concept, path)?.coding, `${path}.coding`).some((c) => c.system === system && c.code === code);
 }
 
 /** Document shape: a Bundle of type document whose first entry is a final GP summary Composition. */
@@ -48,6 +59,7 @@ function checkShape(body: unknown): { bundle: Bundle; entries: BundleEntry[]; co
   if (!Array.isArray(bundle.entry) || bundle.entry.length === 0) bad('A document Bundle needs entries', 'MISSING_VALUE');
   if (bundle.entry.length > MAX_ENTRIES) bad(`A document may hold at most ${MAX_ENTRIES} entries`);
   const seen = new Set<string>();
+  objectsAt(bundle.entry, 'Bundle.entry').forEach((e, i) => stringAt(e.fullUrl, `Bundle.entry[${i}].fullUrl`));
   bundle.entry.forEach((e, i) => {
     const r = e?.resource as FhirResource | undefined;
     if (!r || typeof r !== 'object' || typeof r.resourceType !== 'string') bad(`Bundle.entry[${i}] has no resource`, 'MISSING_VALUE');
@@ -61,7 +73,7 @@ function checkShape(body: unknown): { bundle: Bundle; entries: BundleEntry[]; co
   if (composition.resourceType !== 'Composition') bad('The first entry of a document must be its Composition');
   if (bundle.entry.slice(1).some((e) => e.resource?.resourceType === 'Composition')) bad('A document holds exactly one Composition');
   if (composition.status !== 'final') bad(`Composition.status must be 'final', not '${short(composition.status)}'`);
-  const typeOk = composition.type?.coding?.some((c) => c.system === SNOMED && c.code === GP_SUMMARY.code);
+  const typeOk = hasCoding(composition.type, 'Composition.type', SNOMED, GP_SUMMARY.code);
   if (!typeOk) throw new FhirError(422, 'INVALID_CODE', `Composition.type must be SNOMED CT ${GP_SUMMARY.code} '${GP_SUMMARY.display}'`);
   return { bundle, entries: bundle.entry, composition };
 }
@@ -82,26 +94,28 @@ function checkCodes(entries: BundleEntry[], index: EntryIndex): void {
     const what = `${r.resourceType}/${r.id}`;
     switch (r.resourceType) {
       case 'AllergyIntolerance':
-        requireCoded(snomedProblem(r.code), `${what}.code`);
-        r.reaction?.forEach((reaction, i) => reaction.manifestation?.forEach((m, j) => requireCoded(snomedProblem(m), `${what}.reaction[${i}].manifestation[${j}]`)));
+        requireCoded(snomedProblem(r.code, `${what}.code`), `${what}.code`);
+        objectsAt(r.reaction, `${what}.reaction`).forEach((reaction, i) => objectsAt(reaction.manifestation, `${what}.reaction[${i}].manifestation`)
+          .forEach((m, j) => requireCoded(snomedProblem(m as CodeableConcept, `${what}.reaction[${i}].manifestation[${j}]`), `${what}.reaction[${i}].manifestation[${j}]`)));
         break;
       case 'MedicationStatement':
       case 'MedicationRequest':
-        requireCoded(dmdProblem(medicationConcept(r.medicationCodeableConcept, r.medicationReference, index)), `${what}.medication`);
+        requireCoded(dmdProblem(medicationConcept(r.medicationCodeableConcept, r.medicationReference, index, what), `${what}.medication`), `${what}.medication`);
         break;
       case 'Condition':
       case 'Procedure':
       case 'Observation':
-        requireCoded(snomedProblem(r.code), `${what}.code`);
+        requireCoded(snomedProblem(r.code, `${what}.code`), `${what}.code`);
         break;
       default:
     }
   }
 }
 
-function medicationConcept(concept: CodeableConcept | undefined, ref: Reference | undefined, index: EntryIndex): CodeableConcept | undefined {
-  if (concept) return concept;
-  const med = ref?.reference ? index.resolve(ref.reference) : undefined;
+function medicationConcept(concept: CodeableConcept | undefined, ref: Reference | undefined, index: EntryIndex, what: string): CodeableConcept | undefined {
+  if (concept !== undefined && concept !== null) return objectAt(concept, `${what}.medicationCodeableConcept`) as CodeableConcept;
+  const reference = stringAt(objectAt(ref, `${what}.medicationReference`)?.reference, `${what}.medicationReference.reference`);
+  const med = reference ? index.resolve(reference) : undefined;
   return med?.resourceType === 'Medication' ? med.code : undefined;
 }
 
@@ -109,7 +123,7 @@ function medicationConcept(concept: CodeableConcept | undefined, ref: Reference 
 function checkSameSubject(entries: BundleEntry[], index: EntryIndex, subject: FhirResource): void {
   for (const e of entries) {
     const r = e.resource as FhirResource & { subject?: Reference; patient?: Reference };
-    const named = r.resourceType === 'AllergyIntolerance' ? r.patient : r.subject;
+    const named = objectAt(r.resourceType === 'AllergyIntolerance' ? r.patient : r.subject, `${r.resourceType}/${r.id}.subject`);
     if (typeof named?.reference !== 'string' || r.resourceType === 'Composition') continue;
     if (index.resolve(named.reference) !== subject) throw new FhirError(422, 'INVALID_REFERENCE', `${r.resourceType}/${r.id} is about a different patient from the Composition`);
   }
@@ -118,12 +132,18 @@ function checkSameSubject(entries: BundleEntry[], index: EntryIndex, subject: Fh
 /** ODS codes of the organisations the Composition's authors are or act for. */
 function authorOrganisations(composition: Composition, index: EntryIndex): string[] {
   const orgs: string[] = [];
-  for (const author of composition.author ?? []) {
-    let r = author.reference ? index.resolve(author.reference) : undefined;
-    if (r?.resourceType === 'PractitionerRole') r = r.organization?.reference ? index.resolve(r.organization.reference) : undefined;
-    const ods = r?.resourceType === 'Organization' ? r.identifier?.find((i) => i.system === ODS_SYSTEM)?.value : undefined;
+  objectsAt(composition.author, 'Composition.author').forEach((author, i) => {
+    const reference = stringAt(author.reference, `Composition.author[${i}].reference`);
+    let r = reference ? index.resolve(reference) : undefined;
+    if (r?.resourceType === 'PractitionerRole') {
+      const org = stringAt(objectAt(r.organization, 'PractitionerRole.organization')?.reference, 'PractitionerRole.organization.reference');
+      r = org ? index.resolve(org) : undefined;
+    }
+    const ods = r?.resourceType === 'Organization'
+      ? stringAt(objectsAt(r.identifier, 'Organization.identifier').find((id) => id.system === ODS_SYSTEM)?.value, 'Organization.identifier.value')
+      : undefined;
     if (ods) orgs.push(ods);
-  }
+  });
   return orgs;
 }
 
@@ -142,6 +162,6 @@ export function validateScrDocument(body: unknown): ValidDocument {
   checkCodes(entries, index);
   const authorOrgs = authorOrganisations(composition, index);
   if (authorOrgs.length === 0) bad('Composition.author must identify the authoring organisation by ODS code (Organization, or PractitionerRole.organization)', 'MISSING_VALUE');
-  const compositionIdentifier = composition.identifier?.value ?? composition.id!;
+  const compositionIdentifier = stringAt(objectAt(composition.identifier, 'Composition.identifier')?.value, 'Composition.identifier.value') ?? composition.id!;
   return { bundle, composition, subjectNhs, authorOrgs, compositionIdentifier };
 }

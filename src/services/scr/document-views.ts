@@ -61,19 +61,21 @@ export function bundleForView(doc: ScrDocument, consent: ScrConsentChoice, basis
  * UUID as master identifier, the GP summary type, current or superseded, and the caller's recorded
  * permission to view (SCR-ACSPermission) when there is one.
  */
-export function documentReference(doc: ScrDocument, opts: { current: boolean; baseUrl: string; permission?: 'Yes' | 'No' }): DocumentReference {
+export function documentReference(doc: ScrDocument, opts: { current: boolean; baseUrl: string; permission?: 'Yes' | 'No'; patient?: string }): DocumentReference {
   const gpSummary = { coding: [{ ...GP_SUMMARY }] };
+  // the patient as they are now: a document filed under a number since merged belongs to the survivor
+  const patient = opts.patient ?? doc.patient;
   return {
     resourceType: 'DocumentReference',
     id: doc.id,
     masterIdentifier: { system: SCR_UUID_SYSTEM, value: doc.compositionIdentifier },
     status: opts.current ? 'current' : 'superseded',
     type: gpSummary,
-    subject: { reference: `Patient/${doc.patient}`, identifier: { system: NHS_NUMBER_SYSTEM, value: doc.patient } },
+    subject: { reference: `Patient/${patient}`, identifier: { system: NHS_NUMBER_SYSTEM, value: patient } },
     date: doc.uploaded,
     author: [{ identifier: { system: ODS_SYSTEM, value: doc.authorOrg } }],
     ...(opts.permission ? { securityLabel: [{ coding: [{ system: ACS_PERMISSION_SYSTEM, code: opts.permission }] }] } : {}),
-    content: [{ attachment: { contentType: 'application/fhir+json', url: `${opts.baseUrl}/Bundle/${doc.id}?patient=${doc.patient}` } }],
+    content: [{ attachment: { contentType: 'application/fhir+json', url: `${opts.baseUrl}/Bundle/${doc.id}?patient=${patient}` } }],
     context: { event: [gpSummary] },
   };
 }

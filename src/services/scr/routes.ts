@@ -17,9 +17,22 @@ function queryPatient(req: FastifyRequest, name: string): string {
   return nhsNumberFromReference(raw);
 }
 
+const SUBJECT_PARAM = 'composition.subject:Patient.identifier';
+
+/** The one composition.identifier a Bundle search gives, with any 'system|' prefix taken off. */
+function compositionIdentifier(req: FastifyRequest): string {
+  const raw = (req.query as Record<string, unknown>)['composition.identifier'];
+  if (Array.isArray(raw)) throw new FhirError(400, 'INVALID_SEARCH_DATA', "Invalid search data - give one 'composition.identifier'");
+  const value = typeof raw === 'string' ? raw.slice(raw.lastIndexOf('|') + 1) : '';
+  if (value === '') throw new FhirError(400, 'MISSING_VALUE', "Missing value - search parameter 'composition.identifier' is required");
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data - '${value.slice(0, 64)}' is not a document identifier`);
+  return value;
+}
+
 /**
  * SCR document routes: upload (POST /Bundle), the DocumentReference list, one version
- * (GET /Bundle/{id}?patient=) and the flattened $summary. Retrievals name the patient in the query,
+ * (GET /Bundle/{id}?patient=, or the published search form GET /Bundle?composition.identifier=)
+ * and the flattened $summary. Retrievals name the patient in the query,
  * as the NHS SCR API does, so the platform checks the relationship before anything is read; an
  * upload names its patient inside the document, which the platform reads through documentSubject.
  */
@@ -49,6 +62,10 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
 
     app.get<{ Params: { id: string } }>('/Bundle/:id', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.bundle(req.ctx, req.params.id, queryPatient(req, 'patient'))));
+
+    // the published API's search form: GET /Bundle?composition.identifier=&composition.subject:Patient.identifier=system|nhs
+    app.get('/Bundle', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: SUBJECT_PARAM } } }, async (req, reply) =>
+      reply.type(FHIR_JSON).send(await service.searchBundles(req.ctx, compositionIdentifier(req), queryPatient(req, SUBJECT_PARAM))));
 
     app.get('/$summary', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.summary(req.ctx, queryPatient(req, 'patient'))));
