@@ -64,7 +64,21 @@ const typesIn = (bundle: any): string[] => bundle.entry.map((e: any) => e.resour
 const P = {
   dissent: SPARE_NHS[0], old: SPARE_NHS[1], survivor: SPARE_NHS[2], race: SPARE_NHS[3], empty: SPARE_NHS[4], views: SPARE_NHS[5], interleaved: SPARE_NHS[6],
   dissentFirst: SPARE_NHS[7], uploadFirst: SPARE_NHS[8], retried: SPARE_NHS[9], mergedAway: SPARE_NHS[10], mergedInto: SPARE_NHS[11], searched: SPARE_NHS[12],
+  coreOnly: SPARE_NHS[13],
 };
+
+/** The document with only core content: allergies, reactions, medications and what they need. */
+function coreOnly(doc: any): any {
+  const core = new Set(['Composition', 'Patient', 'Organization', 'Practitioner', 'PractitionerRole', 'Encounter', 'Device', 'AllergyIntolerance', 'MedicationStatement', 'MedicationRequest', 'Medication']);
+  const kept = doc.entry.filter((e: any) => core.has(e.resource.resourceType));
+  const keys = new Set(kept.flatMap((e: any) => [e.fullUrl, `${e.resource.resourceType}/${e.resource.id}`]));
+  const resolves = (ref: string) => keys.has(ref) || [...keys].some((k) => typeof k === 'string' && ref.endsWith(`/${k}`));
+  const composition = kept[0].resource;
+  composition.section = (composition.section ?? [])
+    .map((s: any) => ({ ...s, entry: (s.entry ?? []).filter((r: any) => resolves(r.reference)) }))
+    .filter((s: any) => s.entry.length > 0);
+  return { ...doc, entry: kept };
+}
 const GP = { user: 'gp-sean', org: 'Y12345' };
 
 for (const kind of await storesUnderTest()) {
@@ -76,11 +90,13 @@ for (const kind of await storesUnderTest()) {
     before(async () => {
       platform = await startTestPlatform(kind, { config: { rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } } });
       const jane = currentJane();
-      const others = [P.dissent, P.survivor, P.race, P.empty, P.views, P.interleaved, P.dissentFirst, P.uploadFirst, P.retried, P.mergedAway, P.mergedInto, P.searched].map((n) => withNhsNumber(jane, n));
+      const others = [P.dissent, P.survivor, P.race, P.empty, P.views, P.interleaved, P.dissentFirst, P.uploadFirst, P.retried, P.mergedAway, P.mergedInto, P.searched, P.coreOnly].map((n) => withNhsNumber(jane, n));
       const superseded: Patient = { ...withNhsNumber(jane, P.old), link: [{ type: 'replaced-by', other: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: P.survivor } } } as any] };
       await commitPatients(platform.repo, [jane, ...others, superseded]);
       gp = await platform.token('R8000', GP);
       outsider = await platform.token('R8000', { user: 'dr-elsewhere', org: 'A81001' });
+      // the fixture documents carry additional information, which needs the patient's express consent
+      for (const nhs of [NHS.jane, P.dissent, P.survivor, P.race, P.views, P.interleaved, P.dissentFirst, P.uploadFirst, P.retried, P.mergedAway, P.mergedInto, P.searched]) await setConsent(nhs, 'additional');
     });
     after(() => platform.close());
 
@@ -124,6 +140,22 @@ for (const kind of await storesUnderTest()) {
       assert.equal(viewAudit.length, 1, 'the read is audited');
       assert.equal(viewAudit[0].detail?.viewBasis, 'permission');
       assert.equal(viewAudit[0].detail?.accessBasis, 'registered-gp');
+    });
+
+    it('refuses additional information the patient has not consented to share; a core summary is stored', async () => {
+      const full = documentFor(P.coreOnly);
+      const before = await documentCount(P.coreOnly);
+      const refused = await upload(full);
+      assertOutcome(refused, 403, 'SCR_CONSENT_REQUIRED');
+      assert.match(refused.json().issue[0].diagnostics, /Condition/);
+      assert.equal(await documentCount(P.coreOnly), before, 'nothing was stored');
+      const [attempt] = await audits((r) => r.action === 'scr.upload' && r.patient === P.coreOnly);
+      assert.equal(attempt?.outcome, 'refused 403 SCR_CONSENT_REQUIRED', 'the refused attempt is audited');
+      const core = await upload(coreOnly(full));
+      assert.equal(core.statusCode, 201, core.body.slice(0, 400));
+      assert.ok(typesIn(core.json()).every((t) => !['Condition', 'Procedure', 'Observation'].includes(t)), 'only core content stored');
+      await setConsent(P.coreOnly, 'additional');
+      assert.equal((await upload(full)).statusCode, 201, 'with express consent the whole summary is accepted');
     });
 
     it('keeps earlier versions readable and lists every version with the current one marked', async () => {
@@ -404,7 +436,7 @@ for (const kind of await storesUnderTest()) {
         policyRule: { coding: [{ system: 'https://openspine.dev/CodeSystem/scr-consent-choice', code: 'scr-dissent' }] },
       };
       assertOutcome(await platform.request({ method: 'POST', url: `${SCR_BASE}/Consent`, token: gp, headers: { 'x-request-id': requestId }, body: consent }), 400, 'INVALID_VALUE');
-      assert.equal((await platform.repo.read(SCR_CONSENT_STATE_TYPE, P.retried)), null, 'the dissent with a reused X-Request-ID was not recorded');
+      assert.equal((await platform.repo.read(SCR_CONSENT_STATE_TYPE, P.retried))?.resource.scr, 'additional', 'the dissent with a reused X-Request-ID was not recorded');
       assert.equal(await documentCount(P.retried), 2);
     });
 
@@ -456,6 +488,7 @@ for (const kind of await storesUnderTest()) {
         get(`/Bundle?composition.identifier=${encodeURIComponent(identifier)}&composition.subject:Patient.identifier=${encodeURIComponent(nhs)}`, token);
       assertOutcome(await search(id), 403, 'SCR_PERMISSION_REQUIRED');
       await setPermission(P.searched, GP.user, 'Yes');
+      await setConsent(P.searched, 'core'); // consent withdrawn after the upload: reads are filtered
       const found = await search(id);
       assert.equal(found.statusCode, 200, found.body.slice(0, 300));
       const body = found.json();

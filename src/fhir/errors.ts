@@ -42,6 +42,7 @@ const SPINE_CODES = {
   PATIENT_NOT_FOUND: ['Patient not found', 'not-found'],
   PATIENT_SUPERSEDED: ['Patient NHS Number has been superseded', 'business-rule'],
   AUTHOR_NOT_REGISTERED_PRACTICE: ["Author organisation is not the patient's registered GP practice", 'business-rule'],
+  SCR_CONSENT_REQUIRED: ['Express consent is required for additional information', 'forbidden'],
   SCR_DISSENT: ['The patient has dissented from having a Summary Care Record', 'business-rule'],
   NO_SCR: ['The patient has no Summary Care Record', 'not-found'],
   SCR_PERMISSION_REQUIRED: ["The patient's permission to view the Summary Care Record has not been recorded", 'forbidden'],

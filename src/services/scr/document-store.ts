@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
 import { VersionConflictError, type AuditRecord, type Repository, type RequestRecord } from '../../store/types.js';
 import { readConsentState } from './consent-store.js';
-import { SCR_DOCUMENT_TYPE, SCR_POINTER_TYPE, type ScrDocument, type ScrPointer } from './document-model.js';
+import { CORE_TYPES, SCR_DOCUMENT_TYPE, SCR_POINTER_TYPE, type ScrDocument, type ScrPointer } from './document-model.js';
 import type { ValidDocument } from './document-validation.js';
 
 /** More SCR versions than any patient accrues; listing stops here rather than scanning without end. */
@@ -12,6 +12,11 @@ const MAX_VERSIONS = 1000;
 export async function readPointer(repo: Repository, nhs: string): Promise<{ pointer: ScrPointer | null; version: number }> {
   const stored = await repo.read(SCR_POINTER_TYPE, nhs);
   return stored ? { pointer: stored.resource as ScrPointer, version: stored.version } : { pointer: null, version: 0 };
+}
+
+/** Resource types in the document beyond the core SCR (conditions, procedures, observations...). */
+function additionalEntryTypes(doc: ValidDocument): string[] {
+  return [...new Set((doc.bundle.entry ?? []).map((e) => e.resource?.resourceType ?? '').filter((t) => t && !CORE_TYPES.has(t)))];
 }
 
 /** Thrown (as a 403) when the patient has dissented: nothing is stored. */
@@ -36,7 +41,13 @@ export async function storeNewVersion(
 ): Promise<ScrDocument> {
   const nhs = doc.subjectNhs;
   const { pointer, version } = await readPointer(repo, nhs);
-  if ((await readConsentState(repo, nhs)).state.scr === 'dissent') throw dissentError();
+  const consent = (await readConsentState(repo, nhs)).state.scr;
+  if (consent === 'dissent') throw dissentError();
+  // information the patient has not agreed to share does not reach the national record at all
+  const additional = additionalEntryTypes(doc);
+  if (consent !== 'additional' && additional.length > 0) {
+    throw new FhirError(403, 'SCR_CONSENT_REQUIRED', `The patient has not given express consent to share additional information (${additional.join(', ')}); send a core summary (allergies, adverse reactions, medications) or record the consent first`);
+  }
   const id = randomUUID();
   const uploaded = new Date().toISOString();
   const sequence = (pointer?.sequence ?? 0) + 1;
