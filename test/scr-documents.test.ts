@@ -64,7 +64,7 @@ const typesIn = (bundle: any): string[] => bundle.entry.map((e: any) => e.resour
 const P = {
   dissent: SPARE_NHS[0], old: SPARE_NHS[1], survivor: SPARE_NHS[2], race: SPARE_NHS[3], empty: SPARE_NHS[4], views: SPARE_NHS[5], interleaved: SPARE_NHS[6],
   dissentFirst: SPARE_NHS[7], uploadFirst: SPARE_NHS[8], retried: SPARE_NHS[9], mergedAway: SPARE_NHS[10], mergedInto: SPARE_NHS[11], searched: SPARE_NHS[12],
-  coreOnly: SPARE_NHS[13],
+  coreOnly: SPARE_NHS[13], optedOut: SPARE_NHS[14],
 };
 
 /** The document with only core content: allergies, reactions, medications and what they need. */
@@ -90,7 +90,7 @@ for (const kind of await storesUnderTest()) {
     before(async () => {
       platform = await startTestPlatform(kind, { config: { rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } } });
       const jane = currentJane();
-      const others = [P.dissent, P.survivor, P.race, P.empty, P.views, P.interleaved, P.dissentFirst, P.uploadFirst, P.retried, P.mergedAway, P.mergedInto, P.searched, P.coreOnly].map((n) => withNhsNumber(jane, n));
+      const others = [P.dissent, P.survivor, P.race, P.empty, P.views, P.interleaved, P.dissentFirst, P.uploadFirst, P.retried, P.mergedAway, P.mergedInto, P.searched, P.coreOnly, P.optedOut].map((n) => withNhsNumber(jane, n));
       const superseded: Patient = { ...withNhsNumber(jane, P.old), link: [{ type: 'replaced-by', other: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: P.survivor } } } as any] };
       await commitPatients(platform.repo, [jane, ...others, superseded]);
       gp = await platform.token('R8000', GP);
@@ -156,6 +156,17 @@ for (const kind of await storesUnderTest()) {
       assert.ok(typesIn(core.json()).every((t) => !['Condition', 'Procedure', 'Observation'].includes(t)), 'only core content stored');
       await setConsent(P.coreOnly, 'additional');
       assert.equal((await upload(full)).statusCode, 201, 'with express consent the whole summary is accepted');
+    });
+
+    it('the national data opt-out leaves direct care alone: upload and view work as before', async () => {
+      await setVersioned(SCR_CONSENT_STATE_TYPE, P.optedOut, { scr: 'additional', nationalOptOut: true });
+      const stored = await upload(documentFor(P.optedOut));
+      assert.equal(stored.statusCode, 201, stored.body.slice(0, 300));
+      await setPermission(P.optedOut, GP.user, 'Yes');
+      const read = await get(`/Bundle/${stored.json().id}?patient=${P.optedOut}`);
+      assert.equal(read.statusCode, 200, read.body.slice(0, 300));
+      assert.ok(typesIn(read.json()).includes('Condition'), 'the whole summary, as consented');
+      assert.equal((await get(`/$summary?patient=${P.optedOut}`)).statusCode, 200);
     });
 
     it('keeps earlier versions readable and lists every version with the current one marked', async () => {
