@@ -158,6 +158,17 @@ for (const kind of await storesUnderTest()) {
       assert.equal((await upload(full)).statusCode, 201, 'with express consent the whole summary is accepted');
     });
 
+    it('authors named only as people (as in the published example) are taken to act for the uploading practice', async () => {
+      const doc = coreOnly(documentFor(P.optedOut));
+      const role = entryOf(doc, 'PractitionerRole');
+      assert.ok(role.organization, 'the fixture names the organisation through the PractitionerRole');
+      delete role.organization;
+      const res = await upload(doc);
+      assert.equal(res.statusCode, 201, res.body.slice(0, 300));
+      const [audit] = await audits((r) => r.action === 'scr.upload' && r.patient === P.optedOut && r.outcome === 'success');
+      assert.equal(audit?.detail?.authorOrg, GP.org);
+    });
+
     it('the national data opt-out leaves direct care alone: upload and view work as before', async () => {
       await setVersioned(SCR_CONSENT_STATE_TYPE, P.optedOut, { scr: 'additional', nationalOptOut: true });
       const stored = await upload(documentFor(P.optedOut));

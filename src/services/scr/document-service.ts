@@ -43,10 +43,11 @@ export class ScrDocumentService {
     if (earlier) return earlier;
     const nhs = doc.subjectNhs;
     const practice = registeredPractice(patient);
-    if (!practice || !doc.authorOrgs.includes(practice)) {
-      throw new FhirError(422, 'AUTHOR_NOT_REGISTERED_PRACTICE', `The document's author organisation (${doc.authorOrgs.join(', ').slice(0, 60)}) is not the patient's registered GP practice`);
-    }
     const principal = ctx.principal!;
+    const authorOrgs = doc.authorOrgs.length > 0 ? doc.authorOrgs : [principal.org];
+    if (!practice || !authorOrgs.includes(practice)) {
+      throw new FhirError(422, 'AUTHOR_NOT_REGISTERED_PRACTICE', `The document's author organisation (${authorOrgs.join(', ').slice(0, 60)}) is not the patient's registered GP practice`);
+    }
     if (principal.org !== practice) throw new FhirError(403, 'ACCESS_DENIED', `Only the patient's registered practice may upload their summary; you act for ${principal.org || '(none)'}`);
     try {
       return await storeNewVersion(this.repo, doc, { uploadedBy: principal.userId, authorOrg: practice },

@@ -11,7 +11,11 @@ export interface ValidDocument {
   bundle: Bundle;
   composition: Composition;
   subjectNhs: string;
-  /** ODS codes of the organisations the Composition's authors act for. */
+  /**
+   * ODS codes of the organisations the Composition's authors act for; empty when the authors are
+   * people whose organisation the document does not name (the published examples do this), and
+   * then the uploading organisation is the author.
+   */
   authorOrgs: string[];
   compositionIdentifier: string;
 }
@@ -139,10 +143,11 @@ function authorOrganisations(composition: Composition, index: EntryIndex): strin
       const org = stringAt(objectAt(r.organization, 'PractitionerRole.organization')?.reference, 'PractitionerRole.organization.reference');
       r = org ? index.resolve(org) : undefined;
     }
-    const ods = r?.resourceType === 'Organization'
-      ? stringAt(objectsAt(r.identifier, 'Organization.identifier').find((id) => id.system === ODS_SYSTEM)?.value, 'Organization.identifier.value')
-      : undefined;
-    if (ods) orgs.push(ods);
+    if (r?.resourceType !== 'Organization') return; // a person with no organisation named: the uploader's
+    const ods = stringAt(objectsAt(r.identifier, 'Organization.identifier').find((id) => id.system === ODS_SYSTEM)?.value, 'Organization.identifier.value');
+    // an organisation the document names but does not identify cannot be checked against the practice
+    if (!ods) bad('Composition.author names an Organization without an ODS code', 'MISSING_VALUE');
+    orgs.push(ods);
   });
   return orgs;
 }
@@ -161,7 +166,7 @@ export function validateScrDocument(body: unknown): ValidDocument {
   checkSameSubject(entries, index, subject);
   checkCodes(entries, index);
   const authorOrgs = authorOrganisations(composition, index);
-  if (authorOrgs.length === 0) bad('Composition.author must identify the authoring organisation by ODS code (Organization, or PractitionerRole.organization)', 'MISSING_VALUE');
+  if (objectsAt(composition.author, 'Composition.author').length === 0) bad('Composition.author is required', 'MISSING_VALUE');
   const compositionIdentifier = stringAt(objectAt(composition.identifier, 'Composition.identifier')?.value, 'Composition.identifier.value') ?? composition.id!;
   return { bundle, composition, subjectNhs, authorOrgs, compositionIdentifier };
 }
