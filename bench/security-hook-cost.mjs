@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKey, mintToken } from '../dist/src/security/embedded-idp.js';
 import { TokenVerifier } from '../dist/src/security/token-verifier.js';
-import { RevocationList } from '../dist/src/security/directory/revocations.js';
+import { RevocationList } from '../dist/src/security/accounts/revocations.js';
 import { principalMayPerform } from '../dist/src/security/access-control.js';
 import { SqliteRepository } from '../dist/src/store/sqlite/sqlite-repository.js';
 

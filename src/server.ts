@@ -5,6 +5,7 @@ import { buildApp } from './http/app.js';
 import { loadOrCreateSigningKey, mintToken } from './security/embedded-idp.js';
 import { seedPatients } from './seed/seed-patients.js';
 import { ensureDemoIdentity } from './services/identity/demo-identity.js';
+import { seedDirectory } from './services/directory/seed-directory.js';
 import { PDS_BASE } from './services/pds/routes.js';
 import { openRepository } from './store/open.js';
 import type { Repository } from './store/types.js';
@@ -46,6 +47,7 @@ export async function startServer(requested: Config, opts: { demo?: boolean; log
     demoPatient = result.firstNhsNumber;
     log(`Seeded ${result.created} patients in ${result.seconds.toFixed(1)} s`);
   }
+  if (opts.demo) await seedDirectory(repo, 1); // the directory the demo patients' GP and pharmacy codes point at
   const signInHint = opts.demo ? await ensureDemoIdentity(repo, config.publicUrl) : undefined;
   const app = await buildApp({ config, repo, signingKey });
   const shutdown = async () => {

@@ -10,8 +10,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
-import { ClientRegistry } from '../src/security/directory/clients.js';
-import { UserDirectory } from '../src/security/directory/users.js';
+import { ClientRegistry } from '../src/security/accounts/clients.js';
+import { UserDirectory } from '../src/security/accounts/users.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { commitPatients, currentJane, NHS, PDS } from './helpers/pds-fixtures.js';
 

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
-import { SessionStore } from '../src/security/directory/sessions.js';
+import { SessionStore } from '../src/security/accounts/sessions.js';
 import { mintToken } from '../src/security/embedded-idp.js';
 import { PDS, startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { killAllChildren, runCli, storeFlags } from './helpers/child-server.js';

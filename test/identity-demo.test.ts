@@ -5,8 +5,8 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClientRegistry } from '../src/security/directory/clients.js';
-import { UserDirectory } from '../src/security/directory/users.js';
+import { ClientRegistry } from '../src/security/accounts/clients.js';
+import { UserDirectory } from '../src/security/accounts/users.js';
 import { ensureDemoIdentity } from '../src/services/identity/demo-identity.js';
 import { openRepository } from '../src/store/open.js';
 import { killAllChildren, startChildServer } from './helpers/child-server.js';

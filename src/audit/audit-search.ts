@@ -2,7 +2,7 @@ import type { Bundle, BundleLink } from 'fhir/r4.js';
 import { FhirError } from '../fhir/errors.js';
 import type { AuditEntry, Repository } from '../store/types.js';
 import { toAuditEvent, type AuditView } from './audit-event.js';
-import { USER_TYPE, type SecurityUser } from '../security/directory/users.js';
+import { USER_TYPE, type SecurityUser } from '../security/accounts/users.js';
 import { AuditIndexStalledError, indexAuditUpTo } from './audit-indexer.js';
 import type { AuditSearch } from './search-params.js';
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import type { Config } from '../config.js';
-import { ClientRegistry } from '../security/directory/clients.js';
-import { RevocationList } from '../security/directory/revocations.js';
-import { UserInputError } from '../security/directory/users.js';
+import { ClientRegistry } from '../security/accounts/clients.js';
+import { RevocationList } from '../security/accounts/revocations.js';
+import { UserInputError } from '../security/accounts/users.js';
 import { operator, option, withDirectory, type CliValues } from './users.js';
 
 /** Reads --jwks FILE: a JWK set, or one JWK (wrapped into a set). */

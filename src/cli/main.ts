@@ -13,6 +13,7 @@ const USAGE = `openspine <command> [options]
   app add --name N --kind application|portal [--id ID] [--org ODS] [--scopes pds.read,pds.search]
           [--jwks FILE] [--secret] [--redirect-uri URL ...]
   app list | app revoke ID
+  directory import FILE [--type epraccur|edispensary|etr] | directory endpoint add --org ODS --interaction CODE --address URL [--name SYSTEM]
   audit verify-export FILE --jwks FILE   (an AuditEvent/$export document, checked with only the public key set)
 
 Defaults: --data ./data, --port 8080 (or PORT), --store sqlite.`;
@@ -32,6 +33,7 @@ const OPTIONS = {
 
 /** Entry point of the `openspine` program; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'directory') return (await import('./directory.js')).directoryCommand(argv.slice(1));
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   const [command, sub] = positionals;
   if (values.help || !command) {

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { AuditWriter } from '../audit/audit-writer.js';
+import { DIRECTORY_BASE, directoryRoutes } from '../services/directory/routes.js';
 import { healthRoutes } from '../services/health/routes.js';
 import { identityRoutes, oidcIssuer } from '../services/identity/routes.js';
 import { PDS_BASE, pdsRoutes } from '../services/pds/routes.js';
@@ -9,7 +10,7 @@ import { scrConsentRoutes } from '../services/scr/consent-routes.js';
 import { auditRoutes } from '../services/security/audit-routes.js';
 import { SECURITY_BASE, securityRoutes } from '../services/security/routes.js';
 import { registerAccessControl } from '../security/access-control.js';
-import { RevocationList } from '../security/directory/revocations.js';
+import { RevocationList } from '../security/accounts/revocations.js';
 import type { SigningKey } from '../security/embedded-idp.js';
 import type { Principal } from '../security/principal.js';
 import { registerRateLimits } from '../security/rate-limit.js';
@@ -65,6 +66,7 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   await app.register(scrConsentRoutes(repo, config.publicUrl), { prefix: '/summary-care-record/FHIR/R4' });
   await app.register(securityRoutes(repo, relationships), { prefix: SECURITY_BASE });
   await app.register(auditRoutes(repo, { signingKey, config }), { prefix: SECURITY_BASE });
+  await app.register(directoryRoutes(repo, config.publicUrl), { prefix: DIRECTORY_BASE });
   if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));
   return app;
 }

@@ -5,7 +5,7 @@ import { nhsNumberFromReference, parameterValue, parametersOf } from '../fhir/pa
 import { ACTIVITIES, isActivity, roleAllows, type Activity } from './policy.js';
 import type { Principal } from './principal.js';
 import type { LegitimateRelationships } from './relationships.js';
-import type { RevocationList } from './directory/revocations.js';
+import type { RevocationList } from './accounts/revocations.js';
 import type { TokenVerifier } from './token-verifier.js';
 
 /** One row of the platform's route table: what each route needs (docs and the route x role test read it). */

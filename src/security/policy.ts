@@ -33,6 +33,7 @@ export const ACTIVITIES = {
   'relationship.claim': activity('Self-claim a legitimate relationship with a patient', { applicationGrantable: false }),
   'emergency.access': activity('Emergency (break-glass) access to a patient record', { applicationGrantable: false }),
   'audit.read': activity('View the audit trail'),
+  'directory.read': activity('Read the directory of organisations, services and endpoints'),
 } as const satisfies Record<string, ActivityDefinition>;
 
 export type Activity = keyof typeof ACTIVITIES;
@@ -51,20 +52,20 @@ const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   R8000: {
     name: 'Clinical Practitioner Access Role',
-    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'care.episode', 'relationship.claim', 'emergency.access'],
+    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read'],
   },
   R8001: {
     name: 'Nurse Access Role',
-    activities: ['pds.read', 'pds.search', 'pds.update', 'scr.view', 'scr.upload', 'scr.consent', 'care.episode', 'relationship.claim', 'emergency.access'],
+    activities: ['pds.read', 'pds.search', 'pds.update', 'scr.view', 'scr.upload', 'scr.consent', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read'],
   },
   R8003: {
     name: 'Health Professional Access Role',
-    activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'relationship.claim', 'emergency.access'],
+    activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'relationship.claim', 'emergency.access', 'directory.read'],
   },
-  R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search'] },
-  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'scr.consent', 'optout.manage', 'care.episode'] },
-  R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'care.episode'] },
-  R5080: { name: 'Privacy Officer', activities: ['audit.read'] },
+  R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search', 'directory.read'] },
+  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'scr.consent', 'optout.manage', 'care.episode', 'directory.read'] },
+  R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'care.episode', 'directory.read'] },
+  R5080: { name: 'Privacy Officer', activities: ['audit.read', 'directory.read'] },
   [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read'] },
 };
 

@@ -1,5 +1,5 @@
-import type { ClientRegistry, OAuthClient } from '../../security/directory/clients.js';
-import type { RevocationList } from '../../security/directory/revocations.js';
+import type { ClientRegistry, OAuthClient } from '../../security/accounts/clients.js';
+import type { RevocationList } from '../../security/accounts/revocations.js';
 import { param, RepeatedParameterError, type Params } from './form.js';
 import { PageError } from './oauth-errors.js';
 

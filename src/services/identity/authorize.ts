@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { OAuthClient } from '../../security/directory/clients.js';
+import type { OAuthClient } from '../../security/accounts/clients.js';
 import type { IdentityContext } from './context.js';
 import { activePortal, redirectWith, validateAuthorize } from './authorize-request.js';
 import { formBody, param, type Params } from './form.js';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
-import type { OAuthClient } from '../../security/directory/clients.js';
+import type { OAuthClient } from '../../security/accounts/clients.js';
 import type { IdentityContext } from './context.js';
 import { param, type Params } from './form.js';
 import { OAuthError } from './oauth-errors.js';

@@ -1,8 +1,8 @@
 import type { Config } from '../../config.js';
-import { ClientRegistry } from '../../security/directory/clients.js';
-import type { RevocationList } from '../../security/directory/revocations.js';
-import { SessionStore } from '../../security/directory/sessions.js';
-import { UserDirectory } from '../../security/directory/users.js';
+import { ClientRegistry } from '../../security/accounts/clients.js';
+import type { RevocationList } from '../../security/accounts/revocations.js';
+import { SessionStore } from '../../security/accounts/sessions.js';
+import { UserDirectory } from '../../security/accounts/users.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import type { Repository } from '../../store/types.js';
 import { LoginThrottle } from './login-throttle.js';

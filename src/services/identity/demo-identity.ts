@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ClientRegistry } from '../../security/directory/clients.js';
-import { randomToken } from '../../security/directory/records.js';
-import { UserDirectory, UserInputError } from '../../security/directory/users.js';
+import { ClientRegistry } from '../../security/accounts/clients.js';
+import { randomToken } from '../../security/accounts/records.js';
+import { UserDirectory, UserInputError } from '../../security/accounts/users.js';
 import type { Repository } from '../../store/types.js';
 import { DEV_CALLBACK_PATH, DEV_PORTAL_CLIENT } from './dev-callback.js';
 import { oidcIssuer } from './routes.js';

@@ -1,4 +1,4 @@
-import type { SecurityUser } from '../../security/directory/users.js';
+import type { SecurityUser } from '../../security/accounts/users.js';
 import { roleName } from '../../security/policy.js';
 import { escapeHtml, renderPage } from './html.js';
 

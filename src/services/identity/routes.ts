@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
-import type { RevocationList } from '../../security/directory/revocations.js';
+import type { RevocationList } from '../../security/accounts/revocations.js';
 import type { Repository } from '../../store/types.js';
 import { authorizeRoutes } from './authorize.js';
 import { USER_SCOPES } from './authorize-request.js';

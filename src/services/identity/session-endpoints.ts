@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import { sha256 } from '../../security/directory/records.js';
+import { sha256 } from '../../security/accounts/records.js';
 import { EMBEDDED_ISSUER, TOKEN_ALG } from '../../security/embedded-idp.js';
 import { roleName } from '../../security/policy.js';
 import type { Principal } from '../../security/principal.js';

@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { importJWK, SignJWT } from 'jose';
-import type { OAuthClient } from '../../security/directory/clients.js';
-import type { Session } from '../../security/directory/sessions.js';
-import type { RoleProfile, SecurityUser } from '../../security/directory/users.js';
+import type { OAuthClient } from '../../security/accounts/clients.js';
+import type { Session } from '../../security/accounts/sessions.js';
+import type { RoleProfile, SecurityUser } from '../../security/accounts/users.js';
 import { mintToken, TOKEN_ALG } from '../../security/embedded-idp.js';
 import type { IdentityContext } from './context.js';
 import { param, type Params } from './form.js';

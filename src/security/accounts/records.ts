@@ -2,7 +2,7 @@ import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypt
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 
 /**
- * Small helpers shared by the security directories. Security records (users, clients, sessions,
+ * Small helpers shared by the security accounts stores. Security records (users, clients, sessions,
  * revocations, codes) are stored as versioned documents in the same repository as patient data,
  * so they get the same atomic, version-checked writes on both stores.
  */

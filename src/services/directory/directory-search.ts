@@ -1,0 +1,91 @@
+/**
+ * Search parameters of the directory, turned into index criteria. Every parameter is validated;
+ * an unknown one, a repeated one or an empty search is a 400 INVALID_SEARCH_DATA.
+ */
+import type { IndexCondition, SearchCriterion } from '../../store/types.js';
+import { FhirError } from '../../fhir/errors.js';
+import { ODS_CODE, ODS_ROLE_SYSTEM, ODS_SYSTEM, ORG_ROLES, nameWords, normalisePostcode } from './organization-model.js';
+
+export const DEFAULT_COUNT = 50;
+export const MAX_COUNT = 1000;
+
+export type RawQuery = Record<string, string | string[] | undefined>;
+type Parser = (value: string, param: string) => SearchCriterion[];
+
+const invalidSearch = (why: string) => new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data provided - ${why}`);
+const invalidValue = (param: string, value: string) => new FhirError(400, 'INVALID_VALUE', `Invalid value - '${value.slice(0, 100)}' in field '${param}'`);
+const anyOf = (conditions: IndexCondition[]): SearchCriterion[] => [{ any: conditions }];
+
+/** `system|value` or a bare value; the system, when given, must be the expected one. */
+function tokenValue(raw: string, param: string, system: string): string {
+  const bar = raw.lastIndexOf('|');
+  if (bar >= 0 && raw.slice(0, bar) !== system) throw invalidValue(param, raw);
+  return bar >= 0 ? raw.slice(bar + 1) : raw;
+}
+
+function odsCode(raw: string, param: string): string {
+  const code = raw.replace(/^Organization\//, '').toUpperCase();
+  if (!ODS_CODE.test(code)) throw invalidValue(param, raw);
+  return code;
+}
+
+/** Comma-separated alternatives, OR'ed. */
+const eachOf = (make: (v: string) => IndexCondition): Parser => (value) => anyOf(value.split(',').map((v) => make(v.trim())));
+
+export const identifierParam: Parser = (value, param) =>
+  eachOf((v) => ({ param: 'identifier', op: 'eq', value: odsCode(tokenValue(v, param, ODS_SYSTEM), param) }))(value, param);
+
+export const ORGANIZATION_PARAMS: Record<string, Parser> = {
+  identifier: identifierParam,
+  // every word of the query must start a word of the name
+  name: (value, param) => {
+    const words = nameWords(value);
+    if (!words.length || words.length > 8) throw invalidValue(param, value);
+    return words.map((w) => ({ any: [{ param: 'name', op: 'prefix', value: w }] }));
+  },
+  'address-postalcode': (value, param) => {
+    const pc = normalisePostcode(value);
+    if (pc.length < 2 || pc.length > 8) throw invalidValue(param, value);
+    return anyOf([{ param: 'postcode', op: 'prefix', value: pc }]);
+  },
+  type: (value, param) => eachOf((v) => {
+    const code = tokenValue(v, param, ODS_ROLE_SYSTEM);
+    const role = Object.entries(ORG_ROLES).find(([c, r]) => c === code.toUpperCase() || r.alias === code.toLowerCase());
+    if (!role) throw invalidValue(param, v);
+    return { param: 'type', op: 'eq', value: role[0] };
+  })(value, param),
+  active: (value, param) => {
+    if (value !== 'true' && value !== 'false') throw invalidValue(param, value);
+    return anyOf([{ param: 'active', op: 'eq', value }]);
+  },
+  partof: (value, param) => anyOf([{ param: 'partof', op: 'eq', value: odsCode(tokenValue(value, param, ODS_SYSTEM), param) }]),
+};
+
+export const ENDPOINT_PARAMS: Record<string, Parser> = {
+  organization: (value, param) => eachOf((v) => ({ param: 'organization', op: 'eq', value: odsCode(tokenValue(v, param, ODS_SYSTEM), param) }))(value, param),
+  interaction: (value, param) => eachOf((v) => {
+    if (!/^[A-Za-z0-9:._\-/]{3,200}$/.test(v)) throw invalidValue(param, v);
+    return { param: 'interaction', op: 'eq', value: v };
+  })(value, param),
+};
+
+/** The criteria and page size of a search; throws a 400 for anything it does not understand. */
+export function parseSearch(query: RawQuery, params: Record<string, Parser>): { criteria: SearchCriterion[]; count: number } {
+  const criteria: SearchCriterion[] = [];
+  let count = DEFAULT_COUNT;
+  for (const [param, raw] of Object.entries(query)) {
+    if (raw === undefined) continue;
+    if (Array.isArray(raw)) throw invalidSearch(`'${param.slice(0, 60)}' is given more than once`);
+    if (param === '_count') {
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || n < 1 || n > MAX_COUNT) throw invalidValue('_count', raw);
+      count = n;
+      continue;
+    }
+    if (!Object.hasOwn(params, param)) throw invalidSearch(`unknown parameter '${param.slice(0, 60)}' (supported: ${Object.keys(params).join(', ')}, _count)`);
+    if (raw.trim() === '') throw invalidValue(param, raw);
+    criteria.push(...params[param](raw.trim(), param));
+  }
+  if (!criteria.length) throw invalidSearch(`at least one of ${Object.keys(params).join(', ')} is required`);
+  return { criteria, count };
+}
