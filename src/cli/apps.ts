@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { ClientRegistry } from '../security/accounts/clients.js';
 import { RevocationList } from '../security/accounts/revocations.js';
 import { UserInputError } from '../security/accounts/users.js';
-import { operator, option, withDirectory, type CliValues } from './users.js';
+import { operator, option, withAccountStore, type CliValues } from './users.js';
 
 /** Reads --jwks FILE: a JWK set, or one JWK (wrapped into a set). */
 function readJwks(file: string): { keys: JWK[] } {
@@ -33,7 +33,7 @@ export async function appCommand(config: Config, args: string[], values: CliValu
     console.error(`app needs add, list or revoke, got '${sub ?? ''}'`);
     return 2;
   }
-  return withDirectory(config, async (repo, audit) => {
+  return withAccountStore(config, async (repo, audit) => {
     const clients = new ClientRegistry(repo);
     if (sub === 'list') {
       const all = await clients.list();

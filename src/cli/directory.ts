@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig, type Flags } from '../config.js';
+import { loadConfig, type Config, type Flags } from '../config.js';
 import { openRepository } from '../store/open.js';
+import type { Repository } from '../store/types.js';
 import { LAYOUTS, type OdsLayout } from '../services/directory/ods-csv.js';
 
 const USAGE = `openspine directory import FILE [--type epraccur|edispensary|etr] [--data DIR] [--store ...] [--database-url URL]
@@ -11,6 +12,21 @@ const OPTIONS = {
   data: { type: 'string' }, store: { type: 'string' }, 'database-url': { type: 'string' }, 'database-schema': { type: 'string' },
   type: { type: 'string' }, org: { type: 'string' }, interaction: { type: 'string' }, address: { type: 'string' }, name: { type: 'string' },
 } as const;
+
+/** Runs `work` on the configured store and closes it; an `expected` error is a one-line message and exit code 1. */
+async function onStore(config: Config, expected: new (...args: never[]) => Error, work: (repo: Repository) => Promise<void>): Promise<number> {
+  const repo = await openRepository(config);
+  try {
+    await work(repo);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof expected)) throw err;
+    console.error(err.message);
+    return 1;
+  } finally {
+    await repo.close();
+  }
+}
 
 /** `openspine directory ...`: loads ODS extracts and registers endpoints. Returns the exit code. */
 export async function directoryCommand(argv: string[]): Promise<number> {
@@ -37,37 +53,21 @@ export async function directoryCommand(argv: string[]): Promise<number> {
       return 1;
     }
     const { importOdsExtract, formatReport, ImportError } = await import('../services/directory/ods-import.js');
-    const repo = await openRepository(config);
-    try {
-      const report = await importOdsExtract(repo, bytes, { layout: values.type as OdsLayout | undefined });
-      console.log(formatReport(report));
-      return 0;
-    } catch (err) {
-      if (!(err instanceof ImportError)) throw err;
-      console.error(err.message);
-      return 1;
-    } finally {
-      await repo.close();
-    }
+    return onStore(config, ImportError, async (repo) => {
+      console.log(formatReport(await importOdsExtract(repo, bytes, { layout: values.type as OdsLayout | undefined })));
+    });
   }
   if (sub === 'endpoint' && arg === 'add' && !arg2) {
     if (!values.org || !values.interaction || !values.address) {
       console.error(`endpoint add needs --org, --interaction and --address\n\n${USAGE}`);
       return 2;
     }
+    const { org, interaction, address, name } = values;
     const { addEndpoint, EndpointError } = await import('../services/directory/endpoint-model.js');
-    const repo = await openRepository(config);
-    try {
-      const { endpoint, changed } = await addEndpoint(repo, { org: values.org, interaction: values.interaction, address: values.address, name: values.name });
-      console.log(`${changed ? 'registered' : 'already registered'}: Endpoint/${endpoint.id} ${values.interaction} at ${endpoint.address} for ${values.org.toUpperCase()}`);
-      return 0;
-    } catch (err) {
-      if (!(err instanceof EndpointError)) throw err;
-      console.error(err.message);
-      return 1;
-    } finally {
-      await repo.close();
-    }
+    return onStore(config, EndpointError, async (repo) => {
+      const { endpoint, changed } = await addEndpoint(repo, { org, interaction, address, name });
+      console.log(`${changed ? 'registered' : 'already registered'}: Endpoint/${endpoint.id} ${interaction} at ${endpoint.address} for ${org.toUpperCase()}`);
+    });
   }
   console.error(USAGE);
   return 2;

@@ -29,10 +29,10 @@ export function operator(): string {
 }
 
 /**
- * Runs a security-directory command on the configured store, closing it after. Bad input is a
+ * Runs a user or client account command on the configured store, closing it after. Bad input is a
  * one-line message and exit code 2; every change is written to the audit trail as a security event.
  */
-export async function withDirectory(config: Config, run: (repo: Repository, audit: (action: string, outcome: string, detail: Record<string, unknown>) => Promise<void>) => Promise<number>): Promise<number> {
+export async function withAccountStore(config: Config, run: (repo: Repository, audit: (action: string, outcome: string, detail: Record<string, unknown>) => Promise<void>) => Promise<number>): Promise<number> {
   const repo = await openRepository(config);
   const by = operator();
   const audit = async (action: string, outcome: string, detail: Record<string, unknown>) => {
@@ -60,7 +60,7 @@ export async function userCommand(config: Config, args: string[], values: CliVal
     console.error(`user needs add, list or revoke, got '${sub ?? ''}'`);
     return 2;
   }
-  return withDirectory(config, async (repo, audit) => {
+  return withAccountStore(config, async (repo, audit) => {
     const users = new UserDirectory(repo);
     if (sub === 'list') {
       const all = await users.list();

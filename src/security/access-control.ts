@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RouteAccess } from '../http/request-context.js';
 import { FhirError } from '../fhir/errors.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { nhsNumberFromReference, parameterValue, parametersOf } from '../fhir/parameters.js';
@@ -19,8 +20,6 @@ export interface RouteAccessEntry {
   /** The query parameter naming the patient, when that is how the route names it. */
   patientQuery: string | null;
 }
-
-const isObjectWithQuery = (v: unknown): v is { query: string } => typeof v === 'object' && v !== null && typeof (v as { query?: unknown }).query === 'string';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -71,10 +70,11 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
   const table: RouteAccessEntry[] = [];
   app.decorate('routeTable', table);
   app.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as { activity?: string; public?: boolean; patientFrom?: unknown };
+    const config = (route.config ?? {}) as { activity?: string; public?: boolean; patientFrom?: RouteAccess['patientFrom'] };
+    const from = config.patientFrom;
     if (route.url === '*' || route.url === '/*') return; // fastify's own not-found route
     for (const method of [route.method].flat()) table.push({ method, url: route.url, activity: (config.activity as Activity | undefined) ?? null, public: Boolean(config.public), patientScoped: Boolean(config.patientFrom),
-      patientQuery: isObjectWithQuery(config.patientFrom) ? config.patientFrom.query : null });
+      patientQuery: from && 'query' in from ? from.query : null });
     if (config.public) return;
     if (!config.activity) throw new Error(`route ${route.method} ${route.url} declares no activity and is not public: refusing to start`);
     if (!isActivity(config.activity)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${config.activity}`);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { auditRecord } from '../audit/audit-record.js';
+import { registeredPractice } from '../fhir/general-practitioner.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuditRecord, Repository } from '../store/types.js';
 import type { Principal } from './principal.js';
@@ -66,10 +67,8 @@ export class LegitimateRelationships {
   async basis(principal: Principal, patient: string, now = Date.now()): Promise<AccessBasis | null> {
     if (principal.org) {
       const stored = await this.repo.read('Patient', patient);
-      const gps = (stored?.resource?.generalPractitioner ?? []) as { identifier?: { value?: string; period?: { end?: string } } }[];
       // only the current registration counts: a practice the patient has left has no relationship
-      const current = (gp: (typeof gps)[number]) => !gp.identifier?.period?.end || Date.parse(gp.identifier.period.end) >= now - 86_400_000;
-      if (gps.some((gp) => gp.identifier?.value === principal.org && current(gp))) return 'registered-gp';
+      if (stored && registeredPractice(stored.resource, new Date(now).toISOString().slice(0, 10)) === principal.org) return 'registered-gp';
       const ids = await this.repo.search({ type: RELATIONSHIP_TYPE, criteria: [{ any: [{ param: 'patient-org', op: 'eq', value: patientOrgKey(patient, principal.org) }] }], limit: 100 });
       const open = (await this.repo.readMany(RELATIONSHIP_TYPE, ids))
         .map((s) => s.resource as CareRelationship)

@@ -39,15 +39,13 @@ export class TokenVerifier {
   }
 
   async verify(authorization: string | undefined): Promise<Principal> {
+    const hit = this.cached(authorization);
+    if (hit) return hit;
     if (!authorization) throw new FhirError(401, 'ACCESS_DENIED', 'Missing Authorization header');
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
     if (!match) throw new FhirError(401, 'ACCESS_DENIED', 'Authorization header must be a Bearer token');
     const token = match[1];
-    const cached = this.cache.get(token);
-    if (cached) {
-      if (cached.expiresAt * 1000 > Date.now()) return cached;
-      this.cache.delete(token);
-    }
+    this.cache.delete(token); // an expired entry, if there is one
     const principal = await this.verifyUncached(token);
     if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(token, principal);

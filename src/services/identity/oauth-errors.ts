@@ -1,5 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { RepeatedParameterError } from './form.js';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { formBody, RepeatedParameterError, type Params } from './form.js';
 import { errorPage, sendHtml } from './html.js';
 
 export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client'
@@ -50,4 +50,11 @@ export function registerOAuthErrorHandler(app: FastifyInstance): void {
     if (clientFault) return sendOAuthError(reply, new OAuthError(400, 'invalid_request', status === 415 ? 'use Content-Type application/x-www-form-urlencoded' : 'the request could not be read'));
     return reply.code(500).header('cache-control', 'no-store').type('application/json; charset=utf-8').send({ error: 'server_error', error_description: 'unexpected error' });
   });
+}
+
+/** The form parameters of an OAuth endpoint's request, or invalid_request when it is not a form. */
+export function oauthForm(request: FastifyRequest): Params {
+  const body = formBody(request.headers['content-type'], request.body);
+  if (!body) throw new OAuthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
+  return body;
 }

@@ -6,8 +6,8 @@ import { roleName } from '../../security/policy.js';
 import type { Principal } from '../../security/principal.js';
 import { principalFromClaims } from '../../security/token-verifier.js';
 import type { IdentityContext } from './context.js';
-import { formBody, param } from './form.js';
-import { OAuthError } from './oauth-errors.js';
+import { param } from './form.js';
+import { OAuthError, oauthForm } from './oauth-errors.js';
 import { auditSecurityEvent } from './security-audit.js';
 
 const SESSION_ID = /^[0-9a-f-]{36}$/;
@@ -52,8 +52,7 @@ export function sessionRoutes(ctx: IdentityContext) {
   const keys = createLocalJWKSet({ keys: [ctx.signingKey.publicJwk] });
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post('/revoke', { config: { public: true } }, async (request, reply) => {
-      const body = formBody(request.headers['content-type'], request.body);
-      if (!body) throw new OAuthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
+      const body = oauthForm(request);
       const token = param(body, 'token');
       if (!token) throw new OAuthError(400, 'invalid_request', 'token is required');
       let sessionId = token.includes('~') ? await revokeRefreshToken(ctx, token) : null;

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { mintApplicationToken } from '../../security/embedded-idp.js';
 import { authenticateClient, type AuthenticatedClient } from './client-authentication.js';
 import type { IdentityContext } from './context.js';
-import { formBody, param, type Params } from './form.js';
-import { OAuthError } from './oauth-errors.js';
+import { param, type Params } from './form.js';
+import { OAuthError, oauthForm } from './oauth-errors.js';
 import { auditSecurityEvent } from './security-audit.js';
 import { authorizationCodeGrant, refreshTokenGrant, type TokenResponse } from './user-grants.js';
 
@@ -30,8 +30,7 @@ async function clientCredentialsGrant(ctx: IdentityContext, request: FastifyRequ
 export function tokenRoutes(ctx: IdentityContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post('/token', { config: { public: true } }, async (request, reply) => {
-      const body = formBody(request.headers['content-type'], request.body);
-      if (!body) throw new OAuthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
+      const body = oauthForm(request);
       const grant = param(body, 'grant_type');
       if (!grant) throw new OAuthError(400, 'invalid_request', 'grant_type is required');
       if (!(GRANTS as readonly string[]).includes(grant)) throw new OAuthError(400, 'unsupported_grant_type', `grant_type must be one of ${GRANTS.join(', ')}`);

@@ -3,7 +3,7 @@ import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
-import { gpOdsCode, isInvalidated, PATIENT, replacedBy } from '../pds/patient-model.js';
+import { isInvalidated, PATIENT, replacedBy } from '../pds/patient-model.js';
 import { currentPermission, readConsentState, type ScrConsentChoice } from './consent-store.js';
 
 const MAX_SUPERSESSION_HOPS = 5;
@@ -26,12 +26,6 @@ export async function requireCurrentSubject(repo: Repository, nhs: string): Prom
   return patient;
 }
 
-/** The practice the patient is registered with now, if any (a registration that has ended does not count). */
-export function registeredPractice(patient: Patient): string | undefined {
-  const gp = patient.generalPractitioner?.[0];
-  const end = gp?.identifier?.period?.end;
-  return end && end.slice(0, 10) < new Date().toISOString().slice(0, 10) ? undefined : gpOdsCode(patient);
-}
 
 /**
  * The surviving NHS Number for a retrieval: a number superseded in a merge resolves to the record
