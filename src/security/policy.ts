@@ -34,6 +34,10 @@ export const ACTIVITIES = {
   'emergency.access': activity('Emergency (break-glass) access to a patient record', { applicationGrantable: false }),
   'audit.read': activity('View the audit trail'),
   'directory.read': activity('Read the directory of organisations, services and endpoints'),
+  'directory.manage': activity('Register and change organisations, services, roles and endpoints in the directory'),
+  'notifications.subscribe': activity('Subscribe an organisation to life-event notifications and read its mailbox'),
+  'gp2gp.transfer': activity('Request, send and acknowledge GP2GP record transfers for the practice (the service checks the practice is a party)'),
+  'messaging.admin': activity('Inspect and replay dead-lettered messages', { applicationGrantable: false }),
 } as const satisfies Record<string, ActivityDefinition>;
 
 export type Activity = keyof typeof ACTIVITIES;
@@ -52,7 +56,7 @@ const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   R8000: {
     name: 'Clinical Practitioner Access Role',
-    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read'],
+    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'],
   },
   R8001: {
     name: 'Nurse Access Role',
@@ -63,8 +67,9 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
     activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'relationship.claim', 'emergency.access', 'directory.read'],
   },
   R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search', 'directory.read'] },
-  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'scr.consent', 'optout.manage', 'care.episode', 'directory.read'] },
+  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'scr.consent', 'optout.manage', 'care.episode', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'] },
   R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'care.episode', 'directory.read'] },
+  R8015: { name: 'Systems Support Access Role', activities: ['directory.read', 'directory.manage', 'messaging.admin', 'notifications.subscribe'] },
   R5080: { name: 'Privacy Officer', activities: ['audit.read', 'directory.read'] },
   [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read'] },
 };

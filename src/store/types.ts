@@ -1,3 +1,4 @@
+import type { OutboxMessage } from '../messaging/types.js';
 /**
  * The repository seam: every service talks to storage only through this interface, so the same
  * rules run on the embedded SQLite store and on PostgreSQL. Resources are JSON documents with a
@@ -113,6 +114,8 @@ export interface RequestRecord {
 export interface WriteBatch {
   resources?: ResourceWrite[];
   audit?: AuditRecord[];
+  /** Outbox messages: published if and only if the batch commits (see src/messaging/types.ts). */
+  messages?: OutboxMessage[];
   /** Recorded with the write; a request id seen before refuses the batch with DuplicateRequestError. */
   request?: RequestRecord;
 }

@@ -1,0 +1,66 @@
+/**
+ * The messaging seam. A service never publishes on its own: it puts its messages in the same
+ * WriteBatch as the state change (the transactional outbox, WriteBatch.messages), so a message
+ * exists exactly when the change committed. A MessageBus then carries outbox messages to consumers:
+ * the embedded bus straight from the store, the NATS bus through JetStream for several nodes.
+ * Delivery is at least once; the bus drops a message a consumer has already finished (message id
+ * dedupe), and handlers are written to be idempotent for the rare redelivery after a crash.
+ */
+
+/** A message as a service writes it into the outbox. */
+export interface OutboxMessage {
+  /** UUID; the dedupe key everywhere (JetStream Nats-Msg-Id, consumer dedupe). */
+  id: string;
+  /** Dotted name of what happened, e.g. 'pds.patient.death', 'eps.prescription.released'. */
+  topic: string;
+  /** Ordering key: messages with the same key reach each consumer in outbox order (NHS Number for patient events). */
+  key: string;
+  /** JSON-serialisable payload. */
+  body: unknown;
+}
+
+/** A message as a consumer receives it. */
+export interface DeliveredMessage extends OutboxMessage {
+  /** Outbox sequence number (increases with commit order). */
+  seq: number;
+  /** When the message was committed (ISO instant). */
+  time: string;
+  /** 1 on first delivery to this consumer, then 2, 3 ... on retries. */
+  attempt: number;
+}
+
+export type MessageHandler = (message: DeliveredMessage) => Promise<void>;
+
+export interface ConsumerOptions {
+  /** Durable consumer name, the same on every node: each message is handled once per name across the cluster. */
+  name: string;
+  /** Topics taken; a trailing '.*' takes every topic under the prefix (e.g. 'pds.patient.*'). */
+  topics: string[];
+  /** Attempts before the message goes to the dead-letter queue (default 5). */
+  maxAttempts?: number;
+  /** Delay before the first retry; doubled on each further attempt (default 1000 ms). */
+  retryDelayMs?: number;
+}
+
+export interface MessageBus {
+  readonly kind: 'embedded' | 'nats';
+  /** Registers a consumer; call before start(). */
+  consume(options: ConsumerOptions, handler: MessageHandler): void;
+  /** Starts delivering (and, for NATS, relaying the outbox). */
+  start(): Promise<void>;
+  /** Stops taking new messages and waits for handlers in flight. */
+  stop(): Promise<void>;
+}
+
+/** A message that exhausted its attempts for one consumer. */
+export interface DeadLetter {
+  /** Dead-letter id (UUID). */
+  id: string;
+  consumer: string;
+  message: DeliveredMessage;
+  attempts: number;
+  lastError: string;
+  deadAt: string;
+  /** Set when an operator replayed it. */
+  replayedAt?: string;
+}
