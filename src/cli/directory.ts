@@ -6,11 +6,13 @@ import type { Repository } from '../store/types.js';
 import { LAYOUTS, type OdsLayout } from '../services/directory/ods-csv.js';
 
 const USAGE = `openspine directory import FILE [--type epraccur|edispensary|etr] [--data DIR] [--store ...] [--database-url URL]
-openspine directory endpoint add --org ODS --interaction CODE --address URL [--name SYSTEM] [--data DIR] [--store ...]`;
+openspine directory endpoint add --org ODS --interaction CODE --address URL [--name SYSTEM] [--data DIR] [--store ...]
+openspine directory role add --user SDS_USER_ID --org ODS --role JOB_ROLE_CODE [--start YYYY-MM-DD] [--data DIR] [--store ...]`;
 
 const OPTIONS = {
   data: { type: 'string' }, store: { type: 'string' }, 'database-url': { type: 'string' }, 'database-schema': { type: 'string' },
   type: { type: 'string' }, org: { type: 'string' }, interaction: { type: 'string' }, address: { type: 'string' }, name: { type: 'string' },
+  user: { type: 'string' }, role: { type: 'string' }, start: { type: 'string' },
 } as const;
 
 /** Runs `work` on the configured store and closes it; an `expected` error is a one-line message and exit code 1. */
@@ -28,7 +30,7 @@ async function onStore(config: Config, expected: new (...args: never[]) => Error
   }
 }
 
-/** `openspine directory ...`: loads ODS extracts and registers endpoints. Returns the exit code. */
+/** `openspine directory ...`: loads ODS extracts, registers endpoints and role profiles. Returns the exit code. */
 export async function directoryCommand(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -67,6 +69,18 @@ export async function directoryCommand(argv: string[]): Promise<number> {
     return onStore(config, EndpointError, async (repo) => {
       const { endpoint, changed } = await addEndpoint(repo, { org, interaction, address, name });
       console.log(`${changed ? 'registered' : 'already registered'}: Endpoint/${endpoint.id} ${interaction} at ${endpoint.address} for ${org.toUpperCase()}`);
+    });
+  }
+  if (sub === 'role' && arg === 'add' && !arg2) {
+    if (!values.user || !values.org || !values.role) {
+      console.error(`role add needs --user, --org and --role\n\n${USAGE}`);
+      return 2;
+    }
+    const { user, org, role, start } = values;
+    const { addPractitionerRole, PractitionerRoleError } = await import('../services/directory/practitioner-role-model.js');
+    return onStore(config, PractitionerRoleError, async (repo) => {
+      const { role: saved, changed } = await addPractitionerRole(repo, { user, org, role, start });
+      console.log(`${changed ? 'registered' : 'already registered'}: PractitionerRole/${saved.id} ${user} as ${role} at ${org.toUpperCase()}`);
     });
   }
   console.error(USAGE);

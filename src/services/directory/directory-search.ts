@@ -5,6 +5,8 @@
 import type { IndexCondition, SearchCriterion } from '../../store/types.js';
 import { FhirError } from '../../fhir/errors.js';
 import { ODS_CODE, ODS_ROLE_SYSTEM, ODS_SYSTEM, ORG_ROLES, nameWords, normalisePostcode } from './organization-model.js';
+import { SERVICE_CATEGORIES, SERVICE_CATEGORY_SYSTEM, SERVICE_TYPE_SYSTEM, SERVICE_TYPES } from './healthcare-service-model.js';
+import { isJobRole, JOB_ROLE_SYSTEM, SDS_USER_ID, USER_ID_SYSTEM } from './practitioner-role-model.js';
 
 export const DEFAULT_COUNT = 50;
 export const MAX_COUNT = 1000;
@@ -35,38 +37,77 @@ const eachOf = (make: (v: string) => IndexCondition): Parser => (value) => anyOf
 export const identifierParam: Parser = (value, param) =>
   eachOf((v) => ({ param: 'identifier', op: 'eq', value: odsCode(tokenValue(v, param, ODS_SYSTEM), param) }))(value, param);
 
+// every word of the query must start a word of the name
+const nameParam: Parser = (value, param) => {
+  const words = nameWords(value);
+  if (!words.length || words.length > 8) throw invalidValue(param, value);
+  return words.map((w) => ({ any: [{ param: 'name', op: 'prefix', value: w }] }));
+};
+
+const postcodeParam: Parser = (value, param) => {
+  const pc = normalisePostcode(value);
+  if (pc.length < 2 || pc.length > 8) throw invalidValue(param, value);
+  return anyOf([{ param: 'postcode', op: 'prefix', value: pc }]);
+};
+
+const activeParam: Parser = (value, param) => {
+  if (value !== 'true' && value !== 'false') throw invalidValue(param, value);
+  return anyOf([{ param: 'active', op: 'eq', value }]);
+};
+
+const organizationParam: Parser = (value, param) =>
+  eachOf((v) => ({ param: 'organization', op: 'eq', value: odsCode(tokenValue(v, param, ODS_SYSTEM), param) }))(value, param);
+
+/** Codes of one code system, each turned into its canonical form (undefined: not a known code). */
+const codeParam = (index: string, system: string, canonical: (code: string) => string | undefined): Parser => (value, param) => eachOf((v) => {
+  const code = canonical(tokenValue(v, param, system));
+  if (!code) throw invalidValue(param, v);
+  return { param: index, op: 'eq', value: code };
+})(value, param);
+const known = (codes: object) => (c: string) => (Object.hasOwn(codes, c.toLowerCase()) ? c.toLowerCase() : undefined);
+
 export const ORGANIZATION_PARAMS: Record<string, Parser> = {
   identifier: identifierParam,
-  // every word of the query must start a word of the name
-  name: (value, param) => {
-    const words = nameWords(value);
-    if (!words.length || words.length > 8) throw invalidValue(param, value);
-    return words.map((w) => ({ any: [{ param: 'name', op: 'prefix', value: w }] }));
-  },
-  'address-postalcode': (value, param) => {
-    const pc = normalisePostcode(value);
-    if (pc.length < 2 || pc.length > 8) throw invalidValue(param, value);
-    return anyOf([{ param: 'postcode', op: 'prefix', value: pc }]);
-  },
+  name: nameParam,
+  'address-postalcode': postcodeParam,
   type: (value, param) => eachOf((v) => {
     const code = tokenValue(v, param, ODS_ROLE_SYSTEM);
     const role = Object.entries(ORG_ROLES).find(([c, r]) => c === code.toUpperCase() || r.alias === code.toLowerCase());
     if (!role) throw invalidValue(param, v);
     return { param: 'type', op: 'eq', value: role[0] };
   })(value, param),
-  active: (value, param) => {
-    if (value !== 'true' && value !== 'false') throw invalidValue(param, value);
-    return anyOf([{ param: 'active', op: 'eq', value }]);
-  },
+  active: activeParam,
   partof: (value, param) => anyOf([{ param: 'partof', op: 'eq', value: odsCode(tokenValue(value, param, ODS_SYSTEM), param) }]),
 };
 
 export const ENDPOINT_PARAMS: Record<string, Parser> = {
-  organization: (value, param) => eachOf((v) => ({ param: 'organization', op: 'eq', value: odsCode(tokenValue(v, param, ODS_SYSTEM), param) }))(value, param),
+  organization: organizationParam,
   interaction: (value, param) => eachOf((v) => {
     if (!/^[A-Za-z0-9:._\-/]{3,200}$/.test(v)) throw invalidValue(param, v);
     return { param: 'interaction', op: 'eq', value: v };
   })(value, param),
+};
+
+export const HEALTHCARE_SERVICE_PARAMS: Record<string, Parser> = {
+  organization: organizationParam,
+  name: nameParam,
+  // the postcode of the service's location (FHIR chaining); the Organization spelling is accepted too
+  'location.address-postalcode': postcodeParam,
+  'address-postalcode': postcodeParam,
+  'service-type': codeParam('service-type', SERVICE_TYPE_SYSTEM, known(SERVICE_TYPES)),
+  'service-category': codeParam('service-category', SERVICE_CATEGORY_SYSTEM, known(SERVICE_CATEGORIES)),
+  active: activeParam,
+};
+
+export const PRACTITIONER_ROLE_PARAMS: Record<string, Parser> = {
+  organization: organizationParam,
+  'practitioner.identifier': (value, param) => eachOf((v) => {
+    const user = tokenValue(v, param, USER_ID_SYSTEM);
+    if (!SDS_USER_ID.test(user)) throw invalidValue(param, v);
+    return { param: 'practitioner', op: 'eq', value: user };
+  })(value, param),
+  role: codeParam('role', JOB_ROLE_SYSTEM, (c) => (isJobRole(c.toUpperCase()) ? c.toUpperCase() : undefined)),
+  active: activeParam,
 };
 
 /** The criteria and page size of a search; throws a 400 for anything it does not understand. */

@@ -12,7 +12,7 @@ import { ODS_CODE, ODS_SYSTEM, ORGANIZATION, orgReference } from './organization
 
 export const ENDPOINT = 'Endpoint';
 export const INTERACTION_SYSTEM = 'https://fhir.nhs.uk/Id/nhsServiceInteractionId';
-const INTERACTION = /^[A-Za-z0-9:._\-/]{3,200}$/;
+export const INTERACTION = /^[A-Za-z0-9:._\-/]{3,200}$/;
 
 export class EndpointError extends Error {}
 
@@ -23,6 +23,30 @@ export function indexEndpoint(endpoint: Endpoint): IndexEntry[] {
   for (const id of endpoint.identifier ?? []) if (id.system === INTERACTION_SYSTEM && id.value) rows.push({ param: 'interaction', value: id.value });
   if (endpoint.address) rows.push({ param: 'address', value: endpoint.address });
   return rows;
+}
+
+export interface EndpointFacts {
+  id: string;
+  org: string;
+  address: string;
+  name: string;
+  interactions: string[];
+  status: Endpoint['status'];
+}
+
+/** The directory's one Endpoint shape, whoever registers it (CLI, seed, API). */
+export function buildEndpoint(f: EndpointFacts): Endpoint {
+  return {
+    resourceType: 'Endpoint',
+    id: f.id,
+    identifier: [...new Set(f.interactions)].sort().map((value) => ({ system: INTERACTION_SYSTEM, value })),
+    status: f.status,
+    connectionType: { system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type', code: 'hl7-fhir-rest' },
+    name: f.name,
+    managingOrganization: { ...orgReference(f.org), identifier: { system: ODS_SYSTEM, value: f.org } },
+    payloadType: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/endpoint-payload-type', code: 'any' }] }],
+    address: f.address,
+  };
 }
 
 export interface EndpointRegistration { org: string; interaction: string; address: string; name?: string }
@@ -46,17 +70,7 @@ export async function addEndpoint(repo: Repository, reg: EndpointRegistration): 
   const name = reg.name ?? current?.name ?? url.host;
   if (current && interactions.has(reg.interaction) && current.name === name) return { endpoint: current, changed: false };
   interactions.add(reg.interaction);
-  const endpoint: Endpoint = {
-    resourceType: 'Endpoint',
-    id: existing?.id ?? randomUUID(),
-    identifier: [...interactions].sort().map((value) => ({ system: INTERACTION_SYSTEM, value })),
-    status: 'active',
-    connectionType: { system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type', code: 'hl7-fhir-rest' },
-    name,
-    managingOrganization: { ...orgReference(org), identifier: { system: ODS_SYSTEM, value: org } },
-    payloadType: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/endpoint-payload-type', code: 'any' }] }],
-    address: reg.address,
-  };
+  const endpoint = buildEndpoint({ id: existing?.id ?? randomUUID(), org, address: reg.address, name, interactions: [...interactions], status: current?.status ?? 'active' });
   await repo.commit({
     resources: [{ type: ENDPOINT, id: endpoint.id!, expectedVersion: existing?.version ?? 0, resource: endpoint, index: indexEndpoint(endpoint) }],
     audit: [{ time: new Date().toISOString(), requestId: 'directory-endpoint-add', userId: 'openspine-cli', role: 'system', org: 'OPENSPINE', patient: null, action: 'directory.endpoint.add', outcome: 'success', detail: { org, interaction: reg.interaction } }],

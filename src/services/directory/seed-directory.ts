@@ -3,12 +3,15 @@
  * registers patients with (GP_PRACTICE_CODES), one pharmacy for every nominated-pharmacy code
  * (PHARMACY_CODES), and the acute trusts of the towns they stand in. Names and streets come from
  * faker's en_GB street list and curated English towns; phone numbers from the Ofcom drama range.
- * Re-running with the same seed writes nothing (existing organisations are left as they are).
+ * The demo clinician's practice (A81001, where its role profiles are) is there too. Services,
+ * endpoints and role profiles follow from the organisations (seed-services.ts).
+ * Re-running with the same seed writes nothing (existing resources are left as they are).
  */
 import { Faker, base, en, en_GB } from '@faker-js/faker';
 import type { Repository, ResourceWrite } from '../../store/types.js';
 import { GP_PRACTICE_CODES, PHARMACY_CODES } from '../../seed/patient-generator.js';
 import { buildOrganization, indexOrganization, ORGANIZATION, type OrganisationFacts } from './organization-model.js';
+import { DEMO_CLINICIAN, demoServiceWrites } from './seed-services.js';
 
 // town|county|postcode area|trust code|trust name pattern
 const TOWNS = `Leeds|West Yorkshire|LS|RR8|Leeds Teaching Hospitals NHS Trust
@@ -71,22 +74,30 @@ export function demoDirectory(seed: number): OrganisationFacts[] {
     const a = address(i * 7);
     orgs.push({ code, name: `${f.person.lastName()} ${f.helpers.arrayElement(PHARMACY_SUFFIXES)}`, role: 'RO182', lines: a.lines, town: a.town, county: a.county, postcode: a.postcode, openDate: opened(), active: true, phone: phone() });
   });
+  // the demo clinician's practice (not in the patients' pool: it is where the clinician works)
+  const a = address(GP_PRACTICE_CODES.length);
+  orgs.push({ code: DEMO_CLINICIAN.org, name: 'The Densham Surgery', role: 'RO76', lines: a.lines, town: a.town, county: a.county, postcode: a.postcode, openDate: '1974-04-01', active: true, phone: phone() });
   return orgs;
 }
 
-/** Loads the demo directory; organisations already present are left untouched. */
+/** Loads the demo directory; resources already present are left untouched. */
 export async function seedDirectory(repo: Repository, seed: number): Promise<DirectorySeedResult> {
-  const orgs = demoDirectory(seed).map(buildOrganization);
+  const facts = demoDirectory(seed);
+  const orgs = facts.map(buildOrganization).map((o): ResourceWrite => ({ type: ORGANIZATION, id: o.id!, expectedVersion: 0, resource: o, index: indexOrganization(o) }));
+  // organisations first: every later write points at one
+  const writes = [...orgs, ...demoServiceWrites(facts)];
   let created = 0, skipped = 0;
-  for (let from = 0; from < orgs.length; from += 1000) {
-    const slice = orgs.slice(from, from + 1000);
-    const present = new Set((await repo.readMany(ORGANIZATION, slice.map((o) => o.id!))).map((s) => s.id));
-    const writes: ResourceWrite[] = slice.filter((o) => !present.has(o.id!))
-      .map((o) => ({ type: ORGANIZATION, id: o.id!, expectedVersion: 0, resource: o, index: indexOrganization(o) }));
-    skipped += slice.length - writes.length;
-    created += writes.length;
-    if (writes.length) {
-      await repo.commit({ resources: writes, audit: [{ time: new Date().toISOString(), requestId: 'seed-directory', userId: 'openspine-seed', role: 'system', org: 'OPENSPINE', patient: null, action: 'directory.seed', outcome: 'success', detail: { seed, from } }] });
+  for (let from = 0; from < writes.length; from += 1000) {
+    const slice = writes.slice(from, from + 1000);
+    const present = new Set<string>();
+    for (const type of new Set(slice.map((w) => w.type))) {
+      for (const s of await repo.readMany(type, slice.filter((w) => w.type === type).map((w) => w.id))) present.add(`${type}/${s.id}`);
+    }
+    const missing = slice.filter((w) => !present.has(`${w.type}/${w.id}`));
+    skipped += slice.length - missing.length;
+    created += missing.length;
+    if (missing.length) {
+      await repo.commit({ resources: missing, audit: [{ time: new Date().toISOString(), requestId: 'seed-directory', userId: 'openspine-seed', role: 'system', org: 'OPENSPINE', patient: null, action: 'directory.seed', outcome: 'success', detail: { seed, from } }] });
     }
   }
   return { created, skipped };
