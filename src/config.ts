@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 
 /**
@@ -30,6 +31,15 @@ export interface Config {
   rateLimit: { userPerMinute: number; applicationPerMinute: number };
   /** How often the server signs the audit chain head with its key (0: never in the background). */
   auditCheckpointSeconds: number;
+  /** Message bus: 'embedded' (the outbox in the store, polled) or 'nats' (JetStream, for several nodes). */
+  messaging: 'embedded' | 'nats';
+  natsUrl: string;
+  /** JetStream stream name; subjects are '<stream in lower case>.<partition>.<topic>' (tests give each run its own). */
+  natsStream: string;
+  /** This node's name in leases and delivery claims. */
+  nodeId: string;
+  /** How often the embedded bus polls the store for messages committed by other processes or due for retry. */
+  messagePollMs: number;
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -54,6 +64,10 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const issuer = pick(flags['external-issuer'], env.OPENSPINE_EXTERNAL_ISSUER);
   const jwksUrl = pick(flags['external-jwks-url'], env.OPENSPINE_EXTERNAL_JWKS_URL);
   if ((issuer && !jwksUrl) || (!issuer && jwksUrl)) throw new Error('an external issuer needs both --external-issuer and --external-jwks-url');
+  const messaging = pick(flags.messaging, env.OPENSPINE_MESSAGING) ?? 'embedded';
+  if (messaging !== 'embedded' && messaging !== 'nats') throw new Error(`--messaging must be embedded or nats, got '${messaging}'`);
+  const natsStream = pick(flags['nats-stream'], env.OPENSPINE_NATS_STREAM) ?? 'OPENSPINE';
+  if (!/^[A-Za-z0-9_-]+$/.test(natsStream)) throw new Error(`--nats-stream must be letters, digits, _ or -, got '${natsStream}'`);
   const publicUrl = pick(flags['public-url'], env.OPENSPINE_PUBLIC_URL) ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   return {
     dataDir: resolve(pick(flags.data, env.OPENSPINE_DATA) ?? './data'),
@@ -77,5 +91,10 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       applicationPerMinute: intOf(pick(flags['rate-limit-app'], env.OPENSPINE_RATE_LIMIT_APP), 18_000, '--rate-limit-app'),
     },
     auditCheckpointSeconds: intOf(pick(flags['audit-checkpoint-seconds'], env.OPENSPINE_AUDIT_CHECKPOINT_SECONDS), 60, '--audit-checkpoint-seconds'),
+    messaging,
+    natsUrl: pick(flags['nats-url'], env.OPENSPINE_NATS_URL) ?? 'nats://127.0.0.1:4222',
+    natsStream,
+    nodeId: pick(flags['node-id'], env.OPENSPINE_NODE_ID) ?? `${hostname()}-${process.pid}`,
+    messagePollMs: Math.max(1, intOf(pick(flags['message-poll-ms'], env.OPENSPINE_MESSAGE_POLL_MS), 100, '--message-poll-ms')),
   };
 }

@@ -61,7 +61,7 @@ export async function startServer(requested: Config, opts: { demo?: boolean; log
   if (opts.demo) {
     const token = await mintToken(signingKey, { userId: 'demo-clinician', role: 'R8000', org: 'A81001', audience: config.audience });
     const nhs = demoPatient ?? (await repo.search({ type: 'Patient', criteria: [{ any: [{ param: 'identifier', op: 'prefix', value: '999' }] }], limit: 1 }))[0];
-    log(`OpenSpine is serving on ${url} (store: ${repo.kind}, data: ${config.store === 'sqlite' ? config.dataDir : 'postgres'})`);
+    log(`OpenSpine is serving on ${url} (store: ${repo.kind}, messaging: ${app.bus.kind}, data: ${config.store === 'sqlite' ? config.dataDir : 'postgres'})`);
     log(`PDS: ${url}${PDS_BASE}   health: ${url}/_status`);
     log('Try (token valid 12 hours, role R8000 at A81001):');
     log(`curl -s -H "Authorization: Bearer ${token}" -H "X-Request-ID: $(cat /proc/sys/kernel/random/uuid)" ${url}${PDS_BASE}/Patient/${nhs ?? '9990000018'}`);

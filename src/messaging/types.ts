@@ -50,6 +50,11 @@ export interface MessageBus {
   start(): Promise<void>;
   /** Stops taking new messages and waits for handlers in flight. */
   stop(): Promise<void>;
+  /**
+   * Deletes what is older than retentionMs and no longer needed (finished deliveries, outbox rows
+   * every consumer or the relay is past). Run on one node by the scheduler ('messaging.sweep').
+   */
+  sweep?(retentionMs: number): Promise<{ outbox: number; deliveries: number }>;
 }
 
 /** A message that exhausted its attempts for one consumer. */
@@ -63,4 +68,16 @@ export interface DeadLetter {
   deadAt: string;
   /** Set when an operator replayed it. */
   replayedAt?: string;
+}
+
+/**
+ * Jobs that run once across the cluster: a job runs only on the node holding its lease in the store
+ * (renewed while the node runs it); when that node stops, another takes over.
+ */
+export interface JobScheduler {
+  /** Registers a job run about every intervalMs on one node; call before start(). */
+  every(name: string, intervalMs: number, job: () => Promise<void>): void;
+  start(): Promise<void>;
+  /** Stops scheduling, waits for a job in flight and gives the leases up. */
+  stop(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { buildApp } from '../../src/http/app.js';
 import { loadOrCreateSigningKey, mintToken, type SigningKey } from '../../src/security/embedded-idp.js';
 import { openRepository } from '../../src/store/open.js';
 import type { Repository } from '../../src/store/types.js';
+import type { JobScheduler, MessageBus } from '../../src/messaging/types.js';
 import { isolatedStoreConfig, type StoreKind } from './stores.js';
 
 export const PDS = '/personal-demographics/FHIR/R4';
@@ -16,6 +17,9 @@ export interface TestPlatform {
   key: SigningKey;
   dataDir: string;
   config: Config;
+  /** The platform's message bus (embedded, polling every 20 ms unless configured otherwise); started with the app. */
+  bus: MessageBus;
+  scheduler: JobScheduler;
   token(role?: string, opts?: { user?: string; org?: string; ttlSeconds?: number }): Promise<string>;
   /** A request with a fresh X-Request-ID and, unless `token: null`, an R8000 bearer token. */
   request(opts: { method?: string; url: string; token?: string | null; headers?: Record<string, string>; body?: unknown; contentType?: string }): Promise<LightMyRequestResponse>;
@@ -31,14 +35,14 @@ export interface TestPlatformOptions {
 
 export async function startTestPlatform(kind: StoreKind, options: TestPlatformOptions = {}): Promise<TestPlatform> {
   const { config: storeConfig, cleanup } = await isolatedStoreConfig(kind);
-  const config: Config = { ...loadConfig({}, {}), ...storeConfig, ...options.config };
+  const config: Config = { ...loadConfig({}, {}), messagePollMs: 20, ...storeConfig, ...options.config };
   const repo = await openRepository(config);
   const key = await loadOrCreateSigningKey(config.dataDir);
   const app = await buildApp({ config, repo, signingKey: key, logger: false, extraRoutes: options.extraRoutes });
   await app.ready();
   const tokens = new Map<string, string>();
   const platform: TestPlatform = {
-    app, repo, key, dataDir: config.dataDir, config,
+    app, repo, key, dataDir: config.dataDir, config, bus: app.bus, scheduler: app.scheduler,
     async token(role = 'R8000', opts = {}) {
       return mintToken(key, { userId: opts.user ?? `user-${role}`, role, org: opts.org ?? 'A81001', audience: config.audience, ttlSeconds: opts.ttlSeconds });
     },

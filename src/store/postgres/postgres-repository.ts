@@ -18,6 +18,7 @@ import {
   type WriteBatch,
 } from '../types.js';
 import { PostgresAuditIndex } from './audit-index.js';
+import { PostgresMessageStore } from './message-store.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 
 /** Schema names are interpolated into SQL and connection options, so only plain identifiers are accepted. */
@@ -46,6 +47,7 @@ export class PostgresRepository implements Repository {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly auditIndex: PostgresAuditIndex;
+  readonly messaging: PostgresMessageStore;
   private closed = false;
 
   constructor(databaseUrl: string, readonly schema: string = 'public') {
@@ -54,6 +56,7 @@ export class PostgresRepository implements Repository {
     // An idle connection dropped by the server must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
     this.auditIndex = new PostgresAuditIndex(this.pool, (fn) => this.tx(fn));
+    this.messaging = new PostgresMessageStore(this.pool, (fn) => this.tx(fn), (c, records) => this.appendAudit(c, records));
   }
 
   /** Runs fn in one transaction on one connection; rolls back and rethrows on any error. */
@@ -184,6 +187,10 @@ export class PostgresRepository implements Repository {
             if (res.rowCount !== 1) throw new DuplicateRequestError(r.requestId);
           }
           if (batch.audit?.length) await this.appendAudit(c, batch.audit);
+          if (batch.messages?.length) await this.messaging.insertOutbox(c, batch.messages, new Date().toISOString());
+          return stored;
+        }).then((stored) => {
+          if (batch.messages?.length) this.messaging.committed();
           return stored;
         });
       } catch (err) {

@@ -70,4 +70,28 @@ export const POSTGRES_MIGRATIONS: string[] = [
    END $$;
    CREATE TRIGGER audit_checkpoints_no_update_delete BEFORE UPDATE OR DELETE ON audit_checkpoints
      FOR EACH ROW EXECUTE FUNCTION audit_checkpoints_append_only();`,
+  // Messaging (docs/messaging.md). Outbox seqs come from the outbox_head row, locked last in the
+  // committing transaction: commits carrying messages take turns for that short tail, so seqs
+  // become visible in commit order and a cursor never skips a message committed late.
+  `CREATE TABLE outbox (
+     seq BIGINT PRIMARY KEY, id TEXT COLLATE "C" NOT NULL UNIQUE, topic TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL,
+     body TEXT NOT NULL, time TEXT NOT NULL, relayed BOOLEAN NOT NULL DEFAULT FALSE);
+   CREATE INDEX outbox_unrelayed ON outbox (seq) WHERE NOT relayed;
+   CREATE TABLE outbox_head (id BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id), seq BIGINT NOT NULL);
+   INSERT INTO outbox_head (id, seq) VALUES (TRUE, 0);
+   CREATE TABLE message_cursors (consumer TEXT COLLATE "C" PRIMARY KEY, seq BIGINT NOT NULL);
+   CREATE TABLE deliveries (
+     consumer TEXT COLLATE "C" NOT NULL, message_id TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL,
+     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at BIGINT NOT NULL DEFAULT 0, lease_until BIGINT,
+     holder TEXT, last_error TEXT,
+     PRIMARY KEY (consumer, message_id));
+   CREATE INDEX deliveries_pending ON deliveries (consumer, seq) WHERE state = 'pending';
+   CREATE INDEX deliveries_pending_key ON deliveries (consumer, key, seq) WHERE state = 'pending';
+   CREATE INDEX deliveries_by_seq ON deliveries (seq);
+   CREATE TABLE dead_letters (
+     id TEXT COLLATE "C" PRIMARY KEY, consumer TEXT COLLATE "C" NOT NULL, message_id TEXT NOT NULL, seq BIGINT NOT NULL,
+     message TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT NOT NULL, dead_at TEXT COLLATE "C" NOT NULL, replayed_at TEXT);
+   CREATE INDEX dead_letters_by_time ON dead_letters (dead_at);
+   CREATE INDEX dead_letters_by_consumer ON dead_letters (consumer, dead_at);
+   CREATE TABLE leases (name TEXT COLLATE "C" PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);`,
 ];

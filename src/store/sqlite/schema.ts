@@ -48,4 +48,25 @@ export const SQLITE_MIGRATIONS: string[] = [
   `CREATE TABLE audit_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, signed_at TEXT NOT NULL, jws TEXT NOT NULL);
    CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
    CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;`,
+  // Messaging (docs/messaging.md): the transactional outbox, written in the commit that changes state;
+  // per-consumer cursors over it; one delivery row per (consumer, message) carrying retry state and
+  // serving as the dedupe record; dead letters; leader leases. AUTOINCREMENT: a seq is never reused.
+  `CREATE TABLE outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, topic TEXT NOT NULL, key TEXT NOT NULL,
+     body TEXT NOT NULL, time TEXT NOT NULL, relayed INTEGER NOT NULL DEFAULT 0);
+   CREATE INDEX outbox_unrelayed ON outbox (seq) WHERE relayed = 0;
+   CREATE TABLE message_cursors (consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE deliveries (
+     consumer TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0, lease_until INTEGER, holder TEXT, last_error TEXT,
+     PRIMARY KEY (consumer, message_id)) WITHOUT ROWID;
+   CREATE INDEX deliveries_pending ON deliveries (consumer, seq) WHERE state = 'pending';
+   CREATE INDEX deliveries_pending_key ON deliveries (consumer, key, seq) WHERE state = 'pending';
+   CREATE INDEX deliveries_by_seq ON deliveries (seq);
+   CREATE TABLE dead_letters (
+     id TEXT PRIMARY KEY, consumer TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL, message TEXT NOT NULL,
+     attempts INTEGER NOT NULL, last_error TEXT NOT NULL, dead_at TEXT NOT NULL, replayed_at TEXT) WITHOUT ROWID;
+   CREATE INDEX dead_letters_by_time ON dead_letters (dead_at);
+   CREATE INDEX dead_letters_by_consumer ON dead_letters (consumer, dead_at);
+   CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ];

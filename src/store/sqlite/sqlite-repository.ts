@@ -19,6 +19,7 @@ import {
   type WriteBatch,
 } from '../types.js';
 import { SqliteAuditIndex } from './audit-index.js';
+import { SqliteMessageStore } from './message-store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
 interface VersionRow { rtype: string; rid: string; version: number; updated: string; body: string }
@@ -37,6 +38,7 @@ export class SqliteRepository implements Repository {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly auditIndex: SqliteAuditIndex;
+  readonly messaging: SqliteMessageStore;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -49,6 +51,7 @@ export class SqliteRepository implements Repository {
     this.db.pragma('cache_size = -131072');
     this.db.pragma('temp_store = MEMORY');
     this.auditIndex = new SqliteAuditIndex(this.db, (sql) => this.stmt(sql));
+    this.messaging = new SqliteMessageStore(this.db, (sql) => this.stmt(sql), (records) => this.appendAuditBatch(records));
   }
 
   private stmt(sql: string): Database.Statement {
@@ -130,7 +133,9 @@ export class SqliteRepository implements Repository {
   }
 
   async commit(batch: WriteBatch): Promise<StoredResource[]> {
-    return this.commitSync(batch);
+    const stored = this.commitSync(batch);
+    if (batch.messages?.length) this.messaging.committed();
+    return stored;
   }
 
   private commitSync = (batch: WriteBatch): StoredResource[] => {
@@ -170,11 +175,8 @@ export class SqliteRepository implements Repository {
         if (res.changes !== 1) throw new DuplicateRequestError(r.requestId);
       }
       // The head is read inside the write lock, so appends from other connections are never missed.
-      if (batch.audit?.length) {
-        const head = this.loadAuditHead();
-        for (const record of batch.audit) this.appendAudit(head, record);
-        this.stmt('UPDATE audit_head SET seq = ?, hash = ?').run(head.seq, head.hash);
-      }
+      if (batch.audit?.length) this.appendAuditBatch(batch.audit);
+      if (batch.messages?.length) this.messaging.insertOutbox(batch.messages, new Date().toISOString());
       return stored;
     }).immediate();
   };
@@ -182,6 +184,13 @@ export class SqliteRepository implements Repository {
   private currentVersion(type: string, id: string): number | null {
     const row = this.stmt('SELECT version FROM resources WHERE rtype = ? AND rid = ?').get(type, id) as { version: number } | undefined;
     return row?.version ?? null;
+  }
+
+  /** Appends records to the chain; call inside a write transaction. */
+  private appendAuditBatch(records: AuditRecord[]): void {
+    const head = this.loadAuditHead();
+    for (const record of records) this.appendAudit(head, record);
+    this.stmt('UPDATE audit_head SET seq = ?, hash = ?').run(head.seq, head.hash);
   }
 
   private loadAuditHead(): { seq: number; hash: string } {

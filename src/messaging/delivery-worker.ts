@@ -1,0 +1,102 @@
+import type { MessageStore } from '../store/types.js';
+import { describeError, retryDelay, type Consumer } from './consumer-registry.js';
+import type { DeliveredMessage } from './types.js';
+import { Wakeup } from './wakeup.js';
+
+export interface DeliveryWorkerOptions {
+  /** Lease holder name (node id plus a random part). */
+  holder: string;
+  pollMs: number;
+  /** Move the consumer's cursor over the outbox (embedded bus); the NATS bus only serves replayed deliveries here. */
+  pump: boolean;
+  /** How long a claimed delivery stays with this node before another may take it (a crashed node's work). */
+  leaseMs?: number;
+  log?: (message: string, err?: unknown) => void;
+}
+
+const PAGE = 256;
+const CLAIM = 16;
+
+/**
+ * Runs one consumer over the store's delivery rows: moves the cursor, claims due deliveries that
+ * head their key, runs the handler, then marks done, schedules a retry or dead-letters. Deliveries
+ * claimed together have distinct keys, so they run concurrently without breaking per-key order.
+ */
+export class DeliveryWorker {
+  private readonly wakeup = new Wakeup();
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private readonly leaseMs: number;
+
+  constructor(private readonly store: MessageStore, private readonly consumer: Consumer, private readonly options: DeliveryWorkerOptions) {
+    this.leaseMs = options.leaseMs ?? 60_000;
+  }
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  wake(): void {
+    this.wakeup.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeup.wake();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        const busy = await this.round();
+        failures = 0;
+        if (!busy) await this.wakeup.sleep(this.options.pollMs);
+      } catch (err) {
+        // the store is unreachable or busy: back off, keep trying (the messages wait in the outbox)
+        failures++;
+        this.options.log?.(`messaging: consumer ${this.consumer.name} could not reach the store`, err);
+        await this.wakeup.sleep(Math.min(this.options.pollMs * 2 ** failures, 30_000));
+      }
+    }
+  }
+
+  /** One pass; true when it did something (so the next pass runs at once). */
+  private async round(): Promise<boolean> {
+    const moved = this.options.pump ? await this.store.enqueueDeliveries(this.consumer.name, this.consumer.wants, PAGE) : 0;
+    if (this.stopping) return false;
+    const claimed = await this.store.claimDeliveries(this.consumer.name, this.options.holder, CLAIM, this.leaseMs);
+    // settle every delivery before reporting a failure, so stop() never returns with a handler running
+    const results = await Promise.allSettled(claimed.map((m) => this.deliver(m)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return moved > 0 || claimed.length > 0;
+  }
+
+  private async deliver(message: DeliveredMessage): Promise<void> {
+    // a long handler keeps its lease, so no other node takes the delivery meanwhile
+    const renewal = setInterval(() => {
+      this.store.renewDelivery(this.consumer.name, message.id, this.options.holder, this.leaseMs).catch(() => {});
+    }, this.leaseMs / 3);
+    let failure: { err: unknown } | undefined;
+    try {
+      await this.consumer.handler(message);
+    } catch (err) {
+      failure = { err };
+    } finally {
+      clearInterval(renewal);
+    }
+    if (!failure) {
+      await this.store.completeDelivery(this.consumer.name, message);
+      return;
+    }
+    const error = describeError(failure.err);
+    if (message.attempt >= this.consumer.maxAttempts) {
+      await this.store.deadLetter(this.consumer.name, message, error);
+      this.options.log?.(`messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`, failure.err);
+    } else {
+      await this.store.retryDelivery(this.consumer.name, message.id, error, Date.now() + retryDelay(this.consumer, message.attempt));
+    }
+  }
+}

@@ -1,0 +1,228 @@
+import type pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import type { DeadLetter, DeliveredMessage, OutboxMessage } from '../../messaging/types.js';
+import { CommitListeners, errorText, toDeadLetter, toDelivered, toOutboxRecord, type DeadLetterRow, type OutboxRow } from '../message-rows.js';
+import type { AuditRecord, MessageStore, OutboxRecord, ReplayOutcome } from '../types.js';
+
+const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time';
+const DEAD_COLUMNS = 'id, consumer, message, attempts, last_error, dead_at, replayed_at';
+/** The database's clock in epoch ms: leases compare against one clock whichever node asks. */
+const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
+type Tx = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
+
+/**
+ * Messaging tables of the PostgreSQL store, shared by every node. Cursors are moved under a row
+ * lock taken with SKIP LOCKED (one mover at a time, the others go on to claim), deliveries are
+ * claimed with FOR UPDATE SKIP LOCKED and re-checked in the UPDATE, so each delivery has one holder.
+ */
+export class PostgresMessageStore implements MessageStore {
+  private readonly listeners = new CommitListeners();
+  private readonly knownCursors = new Set<string>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly tx: Tx,
+    /** Appends to the audit chain inside the caller's transaction. */
+    private readonly appendAudit: (c: pg.PoolClient, records: AuditRecord[]) => Promise<void>,
+  ) {}
+
+  /**
+   * Called last inside commit()'s transaction. The outbox_head row lock is held until commit, so a
+   * later seq is never visible before an earlier one. An id already in the outbox is not written again.
+   */
+  async insertOutbox(c: pg.PoolClient, messages: OutboxMessage[], time: string): Promise<void> {
+    const head = await c.query<{ seq: string }>('SELECT seq FROM outbox_head WHERE id FOR UPDATE');
+    if (head.rows.length !== 1) throw new Error('outbox_head row is missing');
+    const base = Number(head.rows[0].seq);
+    await c.query(
+      `INSERT INTO outbox (seq, id, topic, key, body, time)
+       SELECT $1::bigint + t.n, t.id, t.topic, t.key, t.body, $6
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(id, topic, key, body, n)
+       ON CONFLICT (id) DO NOTHING`,
+      [base, messages.map((m) => m.id), messages.map((m) => m.topic), messages.map((m) => m.key), messages.map((m) => JSON.stringify(m.body ?? null)), time],
+    );
+    await c.query('UPDATE outbox_head SET seq = $1 WHERE id', [base + messages.length]);
+  }
+
+  committed(): void {
+    this.listeners.notify();
+  }
+
+  onCommitted(listener: () => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  async readOutbox(afterSeq: number, limit: number): Promise<OutboxRecord[]> {
+    const { rows } = await this.pool.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE o.seq > $1 ORDER BY o.seq LIMIT $2`, [afterSeq, limit]);
+    return rows.map(toOutboxRecord);
+  }
+
+  async enqueueDeliveries(consumer: string, wanted: (topic: string) => boolean, limit: number): Promise<number> {
+    if (!this.knownCursors.has(consumer)) {
+      await this.pool.query('INSERT INTO message_cursors (consumer, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING', [consumer]);
+      this.knownCursors.add(consumer);
+    }
+    // an idle poll only reads: no row lock, no transaction
+    const behind = await this.pool.query('SELECT 1 FROM outbox WHERE seq > (SELECT seq FROM message_cursors WHERE consumer = $1) LIMIT 1', [consumer]);
+    if (behind.rowCount === 0) return 0;
+    return this.tx(async (c) => {
+      const cursor = await c.query<{ seq: string }>('SELECT seq FROM message_cursors WHERE consumer = $1 FOR UPDATE SKIP LOCKED', [consumer]);
+      if (cursor.rows.length === 0) return 0; // another node is moving this cursor
+      const { rows } = await c.query<OutboxRow>('SELECT seq, id, topic, key FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2', [cursor.rows[0].seq, limit]);
+      if (rows.length === 0) return 0;
+      const taken = rows.filter((r) => wanted(r.topic));
+      if (taken.length) {
+        await c.query(
+          `INSERT INTO deliveries (consumer, message_id, seq, key, state)
+           SELECT $1, t.id, t.seq, t.key, 'pending' FROM unnest($2::text[], $3::bigint[], $4::text[]) AS t(id, seq, key)
+           ON CONFLICT DO NOTHING`,
+          [consumer, taken.map((r) => r.id), taken.map((r) => r.seq), taken.map((r) => r.key)],
+        );
+      }
+      await c.query('UPDATE message_cursors SET seq = $2 WHERE consumer = $1', [consumer, rows[rows.length - 1].seq]);
+      return rows.length;
+    });
+  }
+
+  async claimDeliveries(consumer: string, holder: string, limit: number, leaseMs: number): Promise<DeliveredMessage[]> {
+    const now = Date.now();
+    const { rows } = await this.pool.query<{ message_id: string; seq: string; attempts: number }>(
+      `UPDATE deliveries d SET attempts = d.attempts + 1, lease_until = $3::bigint + $5::bigint, holder = $4
+       FROM (SELECT p.consumer, p.message_id FROM deliveries p
+             WHERE p.consumer = $1 AND p.state = 'pending' AND p.next_at <= $3 AND (p.lease_until IS NULL OR p.lease_until < $3)
+               AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.consumer = p.consumer AND e.key = p.key AND e.state = 'pending' AND e.seq < p.seq)
+             ORDER BY p.seq LIMIT $2 FOR UPDATE SKIP LOCKED) c
+       WHERE d.consumer = c.consumer AND d.message_id = c.message_id
+         AND d.state = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $3)
+       RETURNING d.message_id, d.seq, d.attempts`,
+      [consumer, limit, now, holder, leaseMs],
+    );
+    if (rows.length === 0) return [];
+    const attempts = new Map(rows.map((r) => [Number(r.seq), r.attempts]));
+    const messages = await this.pool.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE o.seq = ANY($1::bigint[]) ORDER BY o.seq`, [[...attempts.keys()]]);
+    return messages.rows.map((r) => toDelivered(r, attempts.get(Number(r.seq))!));
+  }
+
+  async renewDelivery(consumer: string, messageId: string, holder: string, leaseMs: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE deliveries SET lease_until = $1 WHERE consumer = $2 AND message_id = $3 AND holder = $4 AND state = 'pending'`,
+      [Date.now() + leaseMs, consumer, messageId, holder],
+    );
+  }
+
+  async completeDelivery(consumer: string, message: OutboxRecord): Promise<boolean> {
+    const res = await this.pool.query(
+      `INSERT INTO deliveries (consumer, message_id, seq, key, state) VALUES ($1, $2, $3, $4, 'done')
+       ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'done', lease_until = NULL, holder = NULL WHERE deliveries.state = 'pending'`,
+      [consumer, message.id, message.seq, message.key],
+    );
+    return res.rowCount === 1;
+  }
+
+  async retryDelivery(consumer: string, messageId: string, error: string, retryAt: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE deliveries SET next_at = $1, last_error = $2, lease_until = NULL, holder = NULL
+       WHERE consumer = $3 AND message_id = $4 AND state = 'pending'`,
+      [retryAt, errorText(error), consumer, messageId],
+    );
+  }
+
+  async deadLetter(consumer: string, message: DeliveredMessage, error: string): Promise<boolean> {
+    const text = errorText(error);
+    return this.tx(async (c) => {
+      const res = await c.query(
+        `INSERT INTO deliveries (consumer, message_id, seq, key, state, attempts, last_error) VALUES ($1, $2, $3, $4, 'dead', $5, $6)
+         ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'dead', attempts = excluded.attempts, last_error = excluded.last_error,
+           lease_until = NULL, holder = NULL WHERE deliveries.state = 'pending'`,
+        [consumer, message.id, message.seq, message.key, message.attempt, text],
+      );
+      if (res.rowCount !== 1) return false;
+      await c.query(
+        `INSERT INTO dead_letters (id, consumer, message_id, seq, message, attempts, last_error, dead_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [randomUUID(), consumer, message.id, message.seq, JSON.stringify(message), message.attempt, text, new Date().toISOString()],
+      );
+      return true;
+    });
+  }
+
+  async deliveryState(consumer: string, messageId: string): Promise<'pending' | 'done' | 'dead' | null> {
+    const { rows } = await this.pool.query<{ state: 'pending' | 'done' | 'dead' }>('SELECT state FROM deliveries WHERE consumer = $1 AND message_id = $2', [consumer, messageId]);
+    return rows[0]?.state ?? null;
+  }
+
+  async listDeadLetters(query: { consumer?: string; limit: number }): Promise<DeadLetter[]> {
+    const { rows } = query.consumer === undefined
+      ? await this.pool.query<DeadLetterRow>(`SELECT ${DEAD_COLUMNS} FROM dead_letters ORDER BY dead_at DESC, id LIMIT $1`, [query.limit])
+      : await this.pool.query<DeadLetterRow>(`SELECT ${DEAD_COLUMNS} FROM dead_letters WHERE consumer = $1 ORDER BY dead_at DESC, id LIMIT $2`, [query.consumer, query.limit]);
+    return rows.map(toDeadLetter);
+  }
+
+  async readDeadLetter(id: string): Promise<DeadLetter | null> {
+    const { rows } = await this.pool.query<DeadLetterRow>(`SELECT ${DEAD_COLUMNS} FROM dead_letters WHERE id = $1`, [id]);
+    return rows.length ? toDeadLetter(rows[0]) : null;
+  }
+
+  async replayDeadLetter(id: string, audit: AuditRecord[] = []): Promise<ReplayOutcome> {
+    const outcome = await this.tx(async (c): Promise<ReplayOutcome> => {
+      const { rows } = await c.query<{ consumer: string; message_id: string; seq: string; message: string; replayed_at: string | null }>(
+        'SELECT consumer, message_id, seq, message, replayed_at FROM dead_letters WHERE id = $1 FOR UPDATE', [id]);
+      if (rows.length === 0) return 'not-found';
+      const row = rows[0];
+      if (row.replayed_at) return 'already-replayed';
+      await c.query('UPDATE dead_letters SET replayed_at = $1 WHERE id = $2', [new Date().toISOString(), id]);
+      await c.query(
+        `INSERT INTO deliveries (consumer, message_id, seq, key, state) VALUES ($1, $2, $3, $4, 'pending')
+         ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'pending', attempts = 0, next_at = 0, lease_until = NULL, holder = NULL`,
+        [row.consumer, row.message_id, row.seq, (JSON.parse(row.message) as DeliveredMessage).key],
+      );
+      if (audit.length) await this.appendAudit(c, audit);
+      return 'replayed';
+    });
+    if (outcome === 'replayed') this.listeners.notify();
+    return outcome;
+  }
+
+  async unrelayed(limit: number): Promise<OutboxRecord[]> {
+    const { rows } = await this.pool.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE NOT o.relayed ORDER BY o.seq LIMIT $1`, [limit]);
+    return rows.map(toOutboxRecord);
+  }
+
+  async markRelayed(seqs: number[]): Promise<void> {
+    if (seqs.length) await this.pool.query('UPDATE outbox SET relayed = TRUE WHERE seq = ANY($1::bigint[])', [seqs]);
+  }
+
+  async sweep(options: { before: string; consumers: string[]; requireRelayed: boolean; limit: number }): Promise<{ outbox: number; deliveries: number }> {
+    return this.tx(async (c) => {
+      const oldest = await c.query<{ seq: string; time: string }>('SELECT seq, time FROM outbox ORDER BY seq LIMIT $1', [options.limit]);
+      const expired = oldest.rows.filter((r) => r.time < options.before);
+      if (expired.length === 0) return { outbox: 0, deliveries: 0 };
+      let upTo = Number(expired[expired.length - 1].seq);
+      const deliveries = (await c.query(`DELETE FROM deliveries WHERE seq <= $1 AND state = 'done'`, [upTo])).rowCount ?? 0;
+      if (!options.requireRelayed && options.consumers.length) {
+        const cursors = await c.query<{ consumer: string; seq: string }>('SELECT consumer, seq FROM message_cursors WHERE consumer = ANY($1::text[])', [options.consumers]);
+        const at = new Map(cursors.rows.map((r) => [r.consumer, Number(r.seq)]));
+        for (const consumer of options.consumers) upTo = Math.min(upTo, at.get(consumer) ?? 0);
+      }
+      const outbox = (await c.query(
+        `DELETE FROM outbox o WHERE o.seq <= $1 AND (o.relayed OR NOT $2) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = o.seq)`,
+        [upTo, options.requireRelayed],
+      )).rowCount ?? 0;
+      return { outbox, deliveries };
+    });
+  }
+
+  async tryAcquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const res = await this.pool.query(
+      `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, ${DB_NOW} + $3::bigint)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+       WHERE leases.holder = excluded.holder OR leases.expires_at < ${DB_NOW}`,
+      [name, holder, ttlMs],
+    );
+    return res.rowCount === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.pool.query('DELETE FROM leases WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+}
