@@ -7,6 +7,7 @@ import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import { isValidNhsNumber, randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { DuplicateRequestError, VersionConflictError, type Repository, type RequestRecord, type StoredResource } from '../../store/types.js';
+import { birthEvents, mergeEvents, updateEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
 import { isInvalidated, isRestricted, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON, replacedBy, SECURITY_LABEL_SYSTEM } from './patient-model.js';
 import { applyPatientPatch, parsePatchBody } from './patient-patch.js';
@@ -150,6 +151,7 @@ export class PatientService {
       const [saved] = await this.repo.commit({
         resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index: indexPatient(patched) }],
         audit: [auditRecord(ctx, 'pds.update', nhs, 'success', { paths: ops.map((o) => `${o.op} ${o.path}`) })],
+        messages: updateEvents(stored.resource, patched, expectedVersion + 1, new Date().toISOString()),
         request: this.requestRecord(ctx, 'PATCH', path, 200, nhs, expectedVersion + 1),
       });
       return { patient: patientForRead(saved.resource), version: saved.version };
@@ -193,6 +195,7 @@ export class PatientService {
           const [saved] = await this.repo.commit({
             resources: [{ type: PATIENT, id: nhs, expectedVersion: 0, resource: patient, index: indexPatient(patient) }],
             audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
+            messages: birthEvents(patient, new Date().toISOString()),
             request: this.requestRecord(ctx, 'POST', 'Patient', 201, nhs, 1),
           });
           return { patient: saved.resource, version: saved.version };
@@ -260,6 +263,7 @@ export class PatientService {
         ],
         audit: [auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }), auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId })],
         request: this.requestRecord(ctx, 'POST', 'Patient/$merge', 200, targetId, target.version + 1),
+        messages: mergeEvents(targetId, sourceId, target.version + 1, new Date().toISOString()),
       });
       return { patient: patientForRead(saved[1].resource), version: saved[1].version };
     });

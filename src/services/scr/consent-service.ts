@@ -14,6 +14,7 @@ import type { ConsentRequest } from './consent-validate.js';
 import { SCR_POINTER_TYPE, type ScrPointer } from './document-model.js';
 import { readPointer } from './document-store.js';
 import { earlierAnswer, mayBeTwin, requestRecord } from './request-replay.js';
+import { consentChanged } from './scr-events.js';
 
 /** Concurrent changes to one patient's choices are re-applied on the fresh state this many times before a 409. */
 const MAX_ATTEMPTS = 6;
@@ -96,6 +97,7 @@ export class ConsentService {
       resources: writes,
       audit: [auditRecord(ctx, action, nhs, 'recorded', detail, { type: 'patient-record' })],
       request: requestRecord(ctx, path, 201, CONSENT, id, 1),
+      messages: [consentChanged(nhs, id, from, request.code, consent.dateTime!)],
     });
     return { consent: stored[0].resource as Consent, version: stored[0].version };
   }

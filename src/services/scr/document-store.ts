@@ -4,6 +4,7 @@ import { VersionConflictError, type AuditRecord, type Repository, type RequestRe
 import { readConsentState } from './consent-store.js';
 import { CORE_TYPES, SCR_DOCUMENT_TYPE, SCR_POINTER_TYPE, type ScrDocument, type ScrPointer } from './document-model.js';
 import type { ValidDocument } from './document-validation.js';
+import { documentUploaded } from './scr-events.js';
 
 /** More SCR versions than any patient accrues; listing stops here rather than scanning without end. */
 const MAX_VERSIONS = 1000;
@@ -64,6 +65,7 @@ export async function storeNewVersion(
         { type: SCR_POINTER_TYPE, id: nhs, expectedVersion: version, resource: next, index: [] },
       ],
       audit: [audit(stored)],
+      messages: [documentUploaded(stored)],
       ...(request ? { request: request(stored) } : {}),
     });
   } catch (err) {

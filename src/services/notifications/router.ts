@@ -1,0 +1,95 @@
+import type { Bundle, Patient, Subscription } from 'fhir/r4.js';
+import { NOTIFICATIONS_DELIVER } from '../../messaging/topics.js';
+import type { OutboxMessage } from '../../messaging/types.js';
+import { VersionConflictError, type Repository } from '../../store/types.js';
+import { PATIENT } from '../pds/patient-model.js';
+import { routeKey, type Scope } from './criteria.js';
+import { derivedId } from './derived-id.js';
+import { eventBundle } from './event-bundle.js';
+import { lifeEventOf, type LifeEvent } from './life-event.js';
+import { appendWrites, isMailboxRace } from './mailbox.js';
+import { SUBSCRIPTION } from './subscription-model.js';
+
+/**
+ * The "notifications.router" consumer: for each published event, the active subscriptions whose
+ * criteria match it (looked up by route key in the index, a page at a time), and for each of them,
+ * in one commit, a dispatch marker with an id derived from (event, subscription) and either a
+ * mailbox entry or a `notifications.deliver` outbox message keyed `<subscription>|<NHS Number>`.
+ * A redelivered event meets its own markers and creates nothing twice; per-subscriber, per-patient
+ * order, retries and dead-lettering of deliveries then come from the bus.
+ */
+
+export const DISPATCH = 'NotificationDispatch';
+const PAGE = 500;
+const MAX_MAILBOX_ATTEMPTS = 20;
+
+export interface DeliverBody {
+  subscriptionId: string;
+  eventId: string;
+  nhsNumber: string;
+  bundle: Bundle;
+}
+
+/** Every route key an event matches: its patients, the practices of its patients, the organisations in it. */
+function routeKeys(event: LifeEvent): string[] {
+  const scopes: Scope[] = [
+    ...[event.nhsNumber, ...event.otherNumbers].map((nhsNumber): Scope => ({ kind: 'patient', nhsNumber })),
+    ...event.practices.map((ods): Scope => ({ kind: 'practice', ods })),
+    ...event.organisations.map((ods): Scope => ({ kind: 'org', ods })),
+  ];
+  return scopes.map((s) => routeKey(event.code.code, s));
+}
+
+export class NotificationRouter {
+  constructor(private readonly repo: Repository, private readonly publicUrl: string) {}
+
+  /** Routes one outbox message; messages no subscription can ask for are passed over. */
+  async route(message: OutboxMessage & { time?: string }): Promise<{ matched: number; dispatched: number }> {
+    const nhs = (message.body as { nhsNumber?: unknown } | null)?.nhsNumber;
+    const stored = typeof nhs === 'string' ? ((await this.repo.read(PATIENT, nhs))?.resource as Patient | undefined) ?? null : null;
+    const event = lifeEventOf(message, stored);
+    if (!event) return { matched: 0, dispatched: 0 };
+    const bundle = eventBundle(event, stored, this.publicUrl);
+    const keys = routeKeys(event);
+    let matched = 0, dispatched = 0, after = '';
+    for (;;) {
+      const ids = await this.repo.search({ type: SUBSCRIPTION, criteria: [
+        { any: keys.map((value) => ({ param: 'route', op: 'eq' as const, value })) },
+        { any: [{ param: 'sid', op: 'gt', value: after }] },
+      ], limit: PAGE });
+      const subscriptions = (await this.repo.readMany(SUBSCRIPTION, ids)).map((s) => s.resource as Subscription);
+      for (const subscription of subscriptions) {
+        if (subscription.status !== 'active' || (subscription.end && subscription.end < event.time)) continue;
+        matched++;
+        if (await this.dispatch(event, subscription, bundle)) dispatched++;
+      }
+      if (ids.length < PAGE) break;
+      after = ids[ids.length - 1];
+    }
+    return { matched, dispatched };
+  }
+
+  /** One (event, subscription) pair; false when an earlier delivery of this event already dispatched it. */
+  private async dispatch(event: LifeEvent, subscription: Subscription, bundle: Bundle): Promise<boolean> {
+    const id = subscription.id!;
+    const marker = {
+      type: DISPATCH, id: derivedId('dispatch', event.eventId, id), expectedVersion: 0, index: [],
+      resource: { resourceType: DISPATCH, subscription: id, event: event.eventId, bundle: bundle.id, channel: subscription.channel.type, nhsNumber: event.nhsNumber },
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (subscription.channel.type === 'message') {
+          await this.repo.commit({ resources: [marker, ...(await appendWrites(this.repo, id, event.nhsNumber, bundle))] });
+        } else {
+          const body: DeliverBody = { subscriptionId: id, eventId: event.eventId, nhsNumber: event.nhsNumber, bundle };
+          const message: OutboxMessage = { id: derivedId('deliver', event.eventId, id), topic: NOTIFICATIONS_DELIVER, key: `${id}|${event.nhsNumber}`, body };
+          await this.repo.commit({ resources: [marker], messages: [message] });
+        }
+        return true;
+      } catch (err) {
+        if (err instanceof VersionConflictError && err.type === DISPATCH) return false;
+        if (!isMailboxRace(err) || attempt >= MAX_MAILBOX_ATTEMPTS) throw err;
+      }
+    }
+  }
+}
