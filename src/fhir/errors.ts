@@ -47,6 +47,15 @@ const SPINE_CODES = {
   NO_SCR: ['The patient has no Summary Care Record', 'not-found'],
   SCR_PERMISSION_REQUIRED: ["The patient's permission to view the Summary Care Record has not been recorded", 'forbidden'],
   SCR_PERMISSION_REFUSED: ['The patient refused permission to view the Summary Care Record', 'forbidden'],
+  // Electronic Prescription Service (src/services/eps/)
+  INVALID_SIGNATURE: ['The prescription signature is missing, malformed or does not verify', 'invalid'],
+  SIGNATURE_DIGEST_MISMATCH: ['The prescription content has changed since it was signed', 'invalid'],
+  UNKNOWN_PRESCRIBER_KEY: ['The signing key is not registered to this prescriber', 'security'],
+  INVALID_PRESCRIPTION_ID: ['The prescription identifier or its check character is invalid', 'value'],
+  PRESCRIPTION_NOT_FOUND: ['Prescription not found', 'not-found'],
+  INVALID_STATE_TRANSITION: ["The message is not allowed in the prescription's current state", 'business-rule'],
+  PRESCRIPTION_WITH_DISPENSER: ['The prescription is with a dispenser and cannot be cancelled', 'business-rule'],
+  PRESCRIPTION_DISPENSED: ['The prescription has been dispensed and cannot be cancelled', 'business-rule'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type SpineCode = keyof typeof SPINE_CODES;

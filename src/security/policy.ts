@@ -29,6 +29,7 @@ export const ACTIVITIES = {
   'optout.manage': activity('Set or clear the national data opt-out for a patient'),
   'eps.prescribe': activity('Prescribe and cancel prescriptions', { clinical: true }),
   'eps.dispense': activity('Perform pharmacy activities (release, dispense, claim)', { clinical: true, nationalCode: 'B0570' }),
+  'eps.track': activity("Track a prescription's status history (prescribers, dispensers, the patient)", { clinical: true }),
   'care.episode': activity('Open and close care episodes for the organisation'),
   'relationship.claim': activity('Self-claim a legitimate relationship with a patient', { applicationGrantable: false }),
   'emergency.access': activity('Emergency (break-glass) access to a patient record', { applicationGrantable: false }),
@@ -58,7 +59,7 @@ const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   R8000: {
     name: 'Clinical Practitioner Access Role',
-    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'],
+    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'eps.track', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'],
   },
   R8001: {
     name: 'Nurse Access Role',
@@ -66,14 +67,14 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   },
   R8003: {
     name: 'Health Professional Access Role',
-    activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'relationship.claim', 'emergency.access', 'directory.read'],
+    activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'eps.track', 'relationship.claim', 'emergency.access', 'directory.read'],
   },
   R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search', 'directory.read'] },
   R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'scr.consent', 'optout.manage', 'care.episode', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'] },
   R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'care.episode', 'directory.read'] },
   R8015: { name: 'Systems Support Access Role', activities: ['directory.read', 'directory.manage', 'messaging.admin', 'notifications.subscribe', 'bulk.export', 'bulk.import'] },
   R5080: { name: 'Privacy Officer', activities: ['audit.read', 'directory.read'] },
-  [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read'] },
+  [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read', 'eps.track'] },
 };
 
 export function isKnownRole(code: string): boolean {

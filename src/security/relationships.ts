@@ -134,7 +134,7 @@ export class LegitimateRelationships {
   }
 }
 
-function relationshipIndex(rel: CareRelationship) {
+export function relationshipIndex(rel: CareRelationship) {
   return [
     { param: 'patient-org', value: patientOrgKey(rel.patient, rel.org) },
     { param: 'patient', value: rel.patient },

@@ -1,0 +1,32 @@
+import { FhirError } from '../../fhir/errors.js';
+import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import type { ValidClaim } from './dispensing.js';
+import { list, NHS_NUMBER_SYSTEM, ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, type Json } from './message-bundle.js';
+import { isValidShortFormId, LONG_FORM_ID } from './short-form-id.js';
+
+export const ENDORSEMENT_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/medicationdispense-endorsement';
+export const CLAIM_ITEM_URL = 'https://fhir.nhs.uk/StructureDefinition/Extension-ClaimMedicationRequestReference';
+
+/**
+ * A Claim for reimbursement: identifier (UUID, the claim id), patient (NHS Number), prescription
+ * (short-form ID), and per item its MedicationRequest (extension) and endorsements (modifier codes).
+ */
+export function validateClaim(body: unknown): ValidClaim {
+  const claim = body as Json;
+  if (!claim || typeof claim !== 'object' || claim.resourceType !== 'Claim') throw new FhirError(400, 'INVALID_VALUE', 'The request body must be a FHIR Claim');
+  const claimId = claim.identifier?.[0]?.value;
+  if (typeof claimId !== 'string' || !LONG_FORM_ID.test(claimId)) throw new FhirError(400, 'INVALID_VALUE', 'Claim.identifier[0].value must be a UUID identifying the claim');
+  const nhsNumber = claim.patient?.identifier?.system === NHS_NUMBER_SYSTEM ? claim.patient.identifier.value : undefined;
+  if (typeof nhsNumber !== 'string' || !isValidNhsNumber(nhsNumber)) throw new FhirError(400, 'INVALID_RESOURCE_ID', 'Claim.patient.identifier must carry a valid NHS Number');
+  const shortFormId = claim.prescription?.identifier?.system === ORDER_NUMBER_SYSTEM ? claim.prescription.identifier.value : undefined;
+  if (typeof shortFormId !== 'string' || !isValidShortFormId(shortFormId)) throw new FhirError(400, 'INVALID_PRESCRIPTION_ID', 'Claim.prescription.identifier must carry a valid short-form prescription ID');
+  if (!Array.isArray(claim.item) || claim.item.length === 0 || claim.item.length > 4) throw new FhirError(400, 'INVALID_VALUE', 'A claim lists each item claimed (1 to 4) in Claim.item');
+  const endorsements = claim.item.map((it: Json, i: number) => {
+    const ref = list(it?.extension).find((e: Json) => e?.url === CLAIM_ITEM_URL)?.valueReference?.identifier;
+    if (ref?.system !== ORDER_ITEM_SYSTEM || typeof ref.value !== 'string') throw new FhirError(400, 'INVALID_VALUE', `Claim.item[${i}] must reference its MedicationRequest by ${ORDER_ITEM_SYSTEM} (extension ${CLAIM_ITEM_URL})`);
+    const codes = list(it.modifier).flatMap((m: Json) => list(m?.coding).filter((c: Json) => c?.system === ENDORSEMENT_SYSTEM && typeof c.code === 'string').map((c: Json) => c.code as string));
+    if (list(it.modifier).length !== codes.length || list(it.modifier).some((m: Json) => list(m?.coding).length !== 1)) throw new FhirError(400, 'INVALID_CODE', `Claim.item[${i}].modifier endorsements must be coded in ${ENDORSEMENT_SYSTEM}`);
+    return { itemId: ref.value.toLowerCase(), codes };
+  });
+  return { claimId: claimId.toLowerCase(), shortFormId, nhsNumber, endorsements };
+}

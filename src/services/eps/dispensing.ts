@@ -1,0 +1,135 @@
+import { auditRecord } from '../../audit/audit-record.js';
+import { FhirError } from '../../fhir/errors.js';
+import type { RequestContext } from '../../http/request-context.js';
+import type { Repository, StoredResource } from '../../store/types.js';
+import type { ValidDispense } from './dispense-message.js';
+import type { DispenseRecord, EpsPrescription } from './prescription-model.js';
+import { issuesByShortForm } from './release.js';
+import { ITEM_STATUSES, mayHappen, SETTLED_ITEMS, statusFromItems, type Transition } from './state-machine.js';
+import { illegalTransition, transition } from './transitions.js';
+
+type DispenserTransition = Extract<Transition, 'dispensed' | 'withdrawn' | 'returned' | 'claimed'>;
+
+/**
+ * The issue of a prescription a dispenser's message is about: the one this pharmacy holds in a
+ * state the message may start from. Otherwise the refusal names the state that stands in the way.
+ */
+export function heldIssue(issues: StoredResource[], org: string, shortFormId: string, name: DispenserTransition): StoredResource {
+  if (issues.length === 0) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${shortFormId} not found`);
+  const all = issues.map((s) => s.resource as EpsPrescription);
+  const ours = all.filter((p) => p.dispenser === org);
+  const fit = issues.find((s) => s.resource.dispenser === org && mayHappen(name, s.resource.status));
+  if (fit) return fit;
+  const held = all.find((p) => p.status.startsWith('with-dispenser') || p.status === 'dispensed' || p.status === 'not-dispensed');
+  if (held && held.dispenser !== org) throw new FhirError(403, 'ACCESS_DENIED', `Prescription ${shortFormId} issue ${held.issue.number} is with dispenser ${held.dispenser}, not ${org || '(no organisation)'}`);
+  throw illegalTransition(ours[ours.length - 1] ?? all.find((p) => p.status !== 'expired' && p.status !== 'cancelled') ?? all[all.length - 1], name);
+}
+
+/** A message already applied is answered with the current state, which is itself a read of patient data: audited. */
+export async function replayed(repo: Repository, ctx: RequestContext, p: EpsPrescription, detail: Record<string, unknown>): Promise<EpsPrescription> {
+  await repo.commit({ audit: [auditRecord(ctx, 'eps.message.replayed', p.nhsNumber, 'success', { prescriptionId: p.longFormId, shortFormId: p.shortFormId, issue: p.issue.number, status: p.status, ...detail })] });
+  return p;
+}
+
+const requireHolder = (org: string) => (p: EpsPrescription) => {
+  if (p.dispenser !== org) throw new FhirError(403, 'ACCESS_DENIED', `Prescription ${p.shortFormId} issue ${p.issue.number} is with dispenser ${p.dispenser ?? '(none)'}, not ${org}`);
+};
+
+/** Item statuses rebuilt from the dispense notifications still standing (used after a withdrawal). */
+function replayDispenses(draft: EpsPrescription): void {
+  for (const item of draft.items) {
+    if (item.status === 'cancelled') continue;
+    item.status = 'with-dispenser';
+    item.supplied = 0;
+    delete item.reason;
+  }
+  for (const record of draft.dispenses.filter((d) => !d.withdrawn)) applyItems(draft, record.items);
+  draft.status = statusFromItems(draft.items.map((i) => i.status));
+}
+
+function applyItems(draft: EpsPrescription, reported: DispenseRecord['items']): void {
+  for (const r of reported) {
+    const item = draft.items.find((i) => i.id === r.itemId)!;
+    item.status = r.status;
+    item.supplied += r.quantity;
+    if (r.reason) item.reason = r.reason;
+    else delete item.reason;
+  }
+}
+
+/** A dispense notification: full, partial, owing or not dispensed per item; the same notification again changes nothing. */
+export async function recordDispense(repo: Repository, ctx: RequestContext, d: ValidDispense): Promise<EpsPrescription> {
+  const org = ctx.principal!.org;
+  const issues = await issuesByShortForm(repo, d.shortFormId);
+  const already = issues.map((s) => s.resource as EpsPrescription).find((p) => p.dispenses.some((r) => r.id === d.messageId && !r.withdrawn));
+  if (already) return replayed(repo, ctx, already, { notification: d.messageId });
+  const held = heldIssue(issues, org, d.shortFormId, 'dispensed');
+  const target = held.resource as EpsPrescription;
+  if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber) throw new FhirError(400, 'INVALID_VALUE', 'The notification does not match the prescription (long-form ID or patient differ)');
+  return transition(repo, ctx, target.id, 'dispensed', (draft) => {
+    for (const r of d.items) {
+      const item = draft.items.find((i) => i.id === r.itemId);
+      if (!item) throw new FhirError(400, 'INVALID_VALUE', `Item ${r.itemId} is not on prescription ${draft.shortFormId}`);
+      if (SETTLED_ITEMS.includes(item.status)) {
+        throw new FhirError(409, 'INVALID_STATE_TRANSITION', `A dispense notification is not allowed for item ${item.id}: it is '${item.status}' (${ITEM_STATUSES[item.status].code} ${ITEM_STATUSES[item.status].display})`);
+      }
+    }
+    const record: DispenseRecord = { id: d.messageId, org, user: ctx.principal!.userId, time: new Date().toISOString(), items: d.items };
+    draft.dispenses.push(record);
+    applyItems(draft, d.items);
+    draft.status = statusFromItems(draft.items.map((i) => i.status));
+    return { notification: d.messageId, items: d.items.map((i) => ({ item: i.itemId, status: i.status, quantity: i.quantity, ...(i.reason ? { reason: i.reason.code } : {}) })) };
+  }, requireHolder(org), held);
+}
+
+/** Withdraws the latest standing dispense notification (optionally named); the items go back to what the others say. */
+export async function withdrawDispense(repo: Repository, ctx: RequestContext, shortFormId: string, notificationId: string | undefined, reason: string): Promise<EpsPrescription> {
+  const org = ctx.principal!.org;
+  const held = heldIssue(await issuesByShortForm(repo, shortFormId), org, shortFormId, 'withdrawn');
+  return transition(repo, ctx, held.id, 'withdrawn', (draft) => {
+    const standing = draft.dispenses.filter((r) => !r.withdrawn);
+    const last = standing[standing.length - 1];
+    if (!last) throw illegalTransition(draft, 'withdrawn');
+    if (notificationId && notificationId !== last.id) {
+      throw new FhirError(409, 'INVALID_STATE_TRANSITION', `Only the latest dispense notification (${last.id}) may be withdrawn, not ${notificationId}`);
+    }
+    last.withdrawn = { time: new Date().toISOString(), reason };
+    replayDispenses(draft);
+    return { notification: last.id, reason };
+  }, requireHolder(org), held);
+}
+
+/** Returns an undispensed prescription to Spine: available again (to its nominated pharmacy's queue, or to any token). */
+export async function returnToSpine(repo: Repository, ctx: RequestContext, shortFormId: string, reason: { code: string; display?: string }): Promise<EpsPrescription> {
+  const org = ctx.principal!.org;
+  const held = heldIssue(await issuesByShortForm(repo, shortFormId), org, shortFormId, 'returned');
+  return transition(repo, ctx, held.id, 'returned', (draft) => {
+    draft.status = 'to-be-dispensed';
+    delete draft.dispenser;
+    for (const item of draft.items) if (item.status === 'with-dispenser') item.status = 'to-be-dispensed';
+    return { reason, returnedBy: org };
+  }, requireHolder(org), held);
+}
+
+export interface ValidClaim {
+  claimId: string;
+  shortFormId: string;
+  nhsNumber: string;
+  endorsements: { itemId: string; codes: string[] }[];
+}
+
+/** A claim for reimbursement: exactly once per issue; the same claim again returns the claimed issue. */
+export async function recordClaim(repo: Repository, ctx: RequestContext, c: ValidClaim): Promise<EpsPrescription> {
+  const org = ctx.principal!.org;
+  const issues = await issuesByShortForm(repo, c.shortFormId);
+  const already = issues.map((s) => s.resource as EpsPrescription).find((p) => p.claim?.id === c.claimId);
+  if (already) return replayed(repo, ctx, already, { claim: c.claimId });
+  const held = heldIssue(issues, org, c.shortFormId, 'claimed');
+  if (held.resource.nhsNumber !== c.nhsNumber) throw new FhirError(400, 'INVALID_VALUE', 'The claim names a different patient from the prescription');
+  return transition(repo, ctx, held.id, 'claimed', (draft) => {
+    for (const e of c.endorsements) if (!draft.items.some((i) => i.id === e.itemId)) throw new FhirError(400, 'INVALID_VALUE', `Item ${e.itemId} is not on prescription ${draft.shortFormId}`);
+    draft.status = 'claimed';
+    draft.claim = { id: c.claimId, org, time: new Date().toISOString(), endorsements: c.endorsements };
+    return { claim: c.claimId, endorsements: c.endorsements };
+  }, requireHolder(org), held);
+}

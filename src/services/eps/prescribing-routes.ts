@@ -1,0 +1,78 @@
+import type { Patient } from 'fhir/r4.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { FhirError } from '../../fhir/errors.js';
+import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import type { Repository } from '../../store/types.js';
+import { bundleDigest } from './canonical-digest.js';
+import { cancelPrescription, validateCancellation, type ValidCancellation } from './cancellation.js';
+import { readMessageBundle } from './message-bundle.js';
+import { assignIds, validateOrder, type ValidOrder } from './order-message.js';
+import { requirePrescribablePatient, submitOrder } from './prescribing.js';
+import { setSubject, subjectOfBody } from './request-subject.js';
+import { taskBundle } from './task-view.js';
+
+type Prescribing = { kind: 'order'; order: ValidOrder; patient: Patient } | { kind: 'cancel'; cancel: ValidCancellation };
+
+/**
+ * Prescriber routes: $prepare (the canonical digest to sign, with ids assigned when the order has
+ * none) and $process-message (a signed prescription-order, or a prescription-order-update
+ * cancelling items). Validation, including an unknown or superseded patient, happens before the
+ * platform's relationship check so each gets its own answer.
+ */
+export function prescribingRoutes(repo: Repository, baseUrl: string) {
+  const checked = new WeakMap<FastifyRequest, Prescribing>();
+  const assignedIds = new WeakSet<FastifyRequest>();
+  const config = { fhirApi: true, activity: 'eps.prescribe', patientFrom: { body: subjectOfBody } } as const;
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.post('/$prepare', {
+      config,
+      preValidation: async (req) => {
+        if (assignIds(req.body, req.ctx.principal!.org).assigned) assignedIds.add(req);
+        const order = validateOrder(req.body, req.ctx.principal!.org);
+        await requirePrescribablePatient(repo, order.nhsNumber);
+        setSubject(req, order.nhsNumber);
+      },
+    }, async (req, reply) => {
+      const bundle = req.body as Record<string, any>;
+      const digest = bundleDigest(bundle);
+      return reply.type(FHIR_JSON).send({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'digest', valueString: digest },
+          { name: 'timestamp', valueString: new Date().toISOString() },
+          { name: 'algorithm', valueString: 'ES256 or RS256: sign the digest as the payload of a compact JWS whose header names your registered key (kid)' },
+          // the message goes back only when ids were assigned to it: that is the one to sign
+          ...(assignedIds.has(req) ? [{ name: 'message', resource: bundle }] : []),
+        ],
+      });
+    });
+
+    app.post('/$process-message', {
+      config,
+      preValidation: async (req) => {
+        const org = req.ctx.principal!.org;
+        const { event } = readMessageBundle(req.body, ['prescription-order', 'prescription-order-update']);
+        if (event === 'prescription-order') {
+          const order = validateOrder(req.body, org);
+          const patient = await requirePrescribablePatient(repo, order.nhsNumber);
+          checked.set(req, { kind: 'order', order, patient });
+          setSubject(req, order.nhsNumber);
+        } else {
+          const cancel = validateCancellation(req.body, org);
+          checked.set(req, { kind: 'cancel', cancel });
+          setSubject(req, cancel.nhsNumber);
+        }
+      },
+    }, async (req, reply) => {
+      const work = checked.get(req);
+      if (!work) throw new FhirError(400, 'INVALID_VALUE', 'The message could not be read');
+      if (work.kind === 'order') {
+        const result = await submitOrder(repo, req.ctx, work.order, work.patient);
+        if (result.duplicate) reply.header('x-eps-duplicate', 'true');
+        return reply.type(FHIR_JSON).send(taskBundle(result.issues, baseUrl, 'collection'));
+      }
+      return reply.type(FHIR_JSON).send(taskBundle(await cancelPrescription(repo, req.ctx, work.cancel), baseUrl, 'collection'));
+    });
+  };
+}

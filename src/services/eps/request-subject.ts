@@ -1,0 +1,20 @@
+import type { FastifyRequest } from 'fastify';
+
+/**
+ * Most EPS requests name their patient only through the prescription they are about (a short-form
+ * ID in a Parameters body, a query for the tracker), so the platform cannot read the patient off
+ * the request. A route's preValidation hook finds the prescription and attaches its patient here;
+ * the route's `patientFrom: { body: subjectOfBody }` then hands it to the platform's access check
+ * (patients only themselves, staff a legitimate relationship), which runs after preValidation.
+ */
+const subjects = new WeakMap<object, string>();
+
+export function setSubject(req: FastifyRequest, nhsNumber: string): void {
+  // a GET has no body: give it an empty one to carry the subject (nothing else reads it)
+  if (!req.body || typeof req.body !== 'object') req.body = {};
+  subjects.set(req.body as object, nhsNumber);
+}
+
+export function subjectOfBody(body: unknown): string | undefined {
+  return body && typeof body === 'object' ? subjects.get(body) : undefined;
+}

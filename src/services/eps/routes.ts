@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify';
+import type { Repository } from '../../store/types.js';
+import { dispensingRoutes } from './dispensing-routes.js';
+import { sweepPrescriptions } from './expiry-sweep.js';
+import { prescribingRoutes } from './prescribing-routes.js';
+import { trackerRoutes } from './tracker-routes.js';
+
+export const EPS_BASE = '/electronic-prescriptions/FHIR/R4';
+/** How often the cluster-wide sweep (one node, by lease) expires and releases issues by date. */
+export const SWEEP_INTERVAL_MS = 60_000;
+
+/** The Electronic Prescription Service: prescribing, dispensing and the tracker (docs/eps.md). */
+export function epsRoutes(repo: Repository, publicUrl: string) {
+  const baseUrl = publicUrl + EPS_BASE;
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    await app.register(prescribingRoutes(repo, baseUrl));
+    await app.register(dispensingRoutes(repo, baseUrl));
+    await app.register(trackerRoutes(repo, baseUrl));
+    app.scheduler.every('eps.expiry-sweep', SWEEP_INTERVAL_MS, async () => {
+      const { expired, available } = await sweepPrescriptions(repo, new Date());
+      if (expired || available) app.log.info({ expired, available }, 'eps sweep');
+    });
+  };
+}

@@ -1,0 +1,64 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { auditRecord } from '../../audit/audit-record.js';
+import { FhirError } from '../../fhir/errors.js';
+import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { nhsNumberFromReference } from '../../fhir/parameters.js';
+import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import type { Activity } from '../../security/policy.js';
+import type { Repository } from '../../store/types.js';
+import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
+import { issuesByShortForm } from './release.js';
+import { setSubject, subjectOfBody } from './request-subject.js';
+import { isValidShortFormId } from './short-form-id.js';
+import { taskBundle } from './task-view.js';
+
+/** The activity the tracker needs: held by prescribers, dispensers and patients (their own prescriptions only). */
+export const TRACKER_ACTIVITY: Activity = 'eps.track';
+/** More prescriptions than one page shows for a patient; the newest come first. */
+const MAX_PATIENT_ISSUES = 200;
+
+function oneQuery(req: FastifyRequest, name: string): string | undefined {
+  const raw = (req.query as Record<string, unknown>)[name];
+  if (Array.isArray(raw)) throw new FhirError(400, 'INVALID_SEARCH_DATA', `Give one '${name}'`);
+  if (typeof raw !== 'string' || raw === '') return undefined;
+  return raw.slice(raw.lastIndexOf('|') + 1);
+}
+
+/** Tracker: GET /Task?focus:identifier=<short-form ID> or ?patient:identifier=<NHS Number>: every issue with its full history. */
+export function trackerRoutes(repo: Repository, baseUrl: string) {
+  const found = new WeakMap<FastifyRequest, EpsPrescription[] | string>();
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/Task', {
+      config: { fhirApi: true, activity: TRACKER_ACTIVITY, patientFrom: { body: subjectOfBody } },
+      preValidation: async (req) => {
+        const focus = oneQuery(req, 'focus:identifier');
+        const patient = oneQuery(req, 'patient:identifier');
+        if ((focus === undefined) === (patient === undefined)) throw new FhirError(400, 'INVALID_SEARCH_DATA', "Search by exactly one of 'focus:identifier' (short-form prescription ID) or 'patient:identifier' (NHS Number)");
+        if (focus !== undefined) {
+          if (!isValidShortFormId(focus)) throw new FhirError(400, 'INVALID_PRESCRIPTION_ID', `'${focus.slice(0, 24)}' is not a valid short-form prescription ID`);
+          const issues = (await issuesByShortForm(repo, focus)).map((s) => s.resource as EpsPrescription);
+          if (issues.length === 0) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${focus} not found`);
+          found.set(req, issues);
+          setSubject(req, issues[0].nhsNumber);
+        } else {
+          const nhs = nhsNumberFromReference(patient!);
+          if (!isValidNhsNumber(nhs)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `'${nhs.slice(0, 20)}' is not a valid NHS Number`);
+          found.set(req, nhs);
+          setSubject(req, nhs);
+        }
+      },
+    }, async (req, reply) => {
+      const hit = found.get(req)!;
+      let issues: EpsPrescription[];
+      if (typeof hit === 'string') {
+        const ids = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'patient', op: 'eq', value: hit }] }], limit: MAX_PATIENT_ISSUES });
+        issues = (await repo.readMany(PRESCRIPTION, ids)).map((s) => s.resource as EpsPrescription)
+          .sort((a, b) => b.created.localeCompare(a.created) || a.issue.number - b.issue.number);
+      } else issues = hit;
+      const nhs = typeof hit === 'string' ? hit : hit[0].nhsNumber;
+      await repo.commit({ audit: [auditRecord(req.ctx, 'eps.tracker.read', nhs, 'success', { prescriptions: [...new Set(issues.map((p) => p.shortFormId))].slice(0, 50) })] });
+      return reply.type(FHIR_JSON).send(taskBundle(issues, baseUrl));
+    });
+  };
+}
