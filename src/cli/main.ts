@@ -14,7 +14,14 @@ const USAGE = `openspine <command> [options]
           [--jwks FILE] [--secret] [--redirect-uri URL ...]
   app list | app revoke ID
   directory import FILE [--type epraccur|edispensary|etr] | directory endpoint add --org ODS --interaction CODE --address URL [--name SYSTEM]
+  directory role add --user SDS_USER_ID --org ODS --role JOB_ROLE_CODE [--start YYYY-MM-DD]
   audit verify-export FILE --jwks FILE   (an AuditEvent/$export document, checked with only the public key set)
+  legacy generate --rows N [--legacy-schema S] [--database-url URL]   (a dirty Oracle-era style legacy schema)
+  migrate [verify|shadow] --from URL [--legacy-schema S] [--data DIR | --database-url URL]   (see migrate --help)
+  sus extract --since DATE [--format ndjson|csv] [--out FILE]   (pseudonymised, opt-outs excluded)
+  prescriber key add|list|revoke ...   (prescribers' signing keys for EPS; see prescriber --help)
+  messages dead-letters [--consumer NAME] [--count N] [--json] | messages replay ID   (dead-letter queue; --store flags as above)
+  serve messaging: [--messaging embedded|nats] [--nats-url URL] [--nats-stream NAME] [--node-id ID] [--message-poll-ms N]
 
 Defaults: --data ./data, --port 8080 (or PORT), --store sqlite.`;
 
@@ -25,6 +32,7 @@ const OPTIONS = {
   'external-audience': { type: 'string' }, 'demo-patients': { type: 'string' }, 'body-limit': { type: 'string' },
   'revocation-cache-ms': { type: 'string' }, 'access-token-seconds': { type: 'string' }, 'rate-limit-user': { type: 'string' },
   'rate-limit-app': { type: 'string' }, 'audit-checkpoint-seconds': { type: 'string' },
+  messaging: { type: 'string' }, 'nats-url': { type: 'string' }, 'nats-stream': { type: 'string' }, 'node-id': { type: 'string' }, 'message-poll-ms': { type: 'string' },
   demo: { type: 'boolean' }, patients: { type: 'string' }, seed: { type: 'string' }, role: { type: 'string' },
   user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' }, jwks: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   id: { type: 'string' }, name: { type: 'string' }, pin: { type: 'string' }, session: { type: 'string' }, kind: { type: 'string' },
@@ -34,6 +42,11 @@ const OPTIONS = {
 /** Entry point of the `openspine` program; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'directory') return (await import('./directory.js')).directoryCommand(argv.slice(1));
+  if (argv[0] === 'messages') return (await import('./messages.js')).messagesCommand(argv.slice(1));
+  if (argv[0] === 'prescriber') return (await import('./prescribers.js')).prescriberCommand(argv.slice(1));
+  if (argv[0] === 'legacy') return (await import('./legacy.js')).legacyCommand(argv.slice(1));
+  if (argv[0] === 'migrate') return (await import('./migrate.js')).migrateCommand(argv.slice(1));
+  if (argv[0] === 'sus') return (await import('./sus.js')).susCommand(argv.slice(1));
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   const [command, sub] = positionals;
   if (values.help || !command) {

@@ -2,6 +2,10 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { AuditWriter } from '../audit/audit-writer.js';
 import { DIRECTORY_BASE, directoryRoutes } from '../services/directory/routes.js';
+import { NOTIFICATIONS_BASE, notificationRoutes } from '../services/notifications/routes.js';
+import { GP2GP_BASE, gp2gpRoutes } from '../services/gp2gp/routes.js';
+import { EPS_BASE, epsRoutes } from '../services/eps/routes.js';
+import { BULK_BASE, bulkRoutes } from '../services/bulk/routes.js';
 import { healthRoutes } from '../services/health/routes.js';
 import { identityRoutes, oidcIssuer } from '../services/identity/routes.js';
 import { PDS_BASE, pdsRoutes } from '../services/pds/routes.js';
@@ -16,6 +20,10 @@ import type { Principal } from '../security/principal.js';
 import { registerRateLimits } from '../security/rate-limit.js';
 import { LegitimateRelationships } from '../security/relationships.js';
 import { TokenVerifier } from '../security/token-verifier.js';
+import { createBus, createScheduler } from '../messaging/create-bus.js';
+import { registerMessaging } from '../messaging/fastify-messaging.js';
+import { deadLetterRoutes, MESSAGING_BASE } from '../services/messaging/dead-letter-routes.js';
+import type { JobScheduler, MessageBus } from '../messaging/types.js';
 import type { Repository } from '../store/types.js';
 import { registerFhirConventions } from './fhir-conventions.js';
 import { registerFailureAudit } from './failure-audit.js';
@@ -23,13 +31,18 @@ import { clientErrorHandler } from './client-errors.js';
 import './request-context.js';
 
 export type AppConfig = Pick<Config, 'publicUrl' | 'audience' | 'externalIssuer' | 'bodyLimitBytes' | 'logLevel'
-  | 'revocationCacheMs' | 'accessTokenSeconds' | 'rateLimit' | 'auditCheckpointSeconds'>;
+  | 'revocationCacheMs' | 'accessTokenSeconds' | 'rateLimit' | 'auditCheckpointSeconds'
+  | 'messaging' | 'natsUrl' | 'natsStream' | 'nodeId' | 'messagePollMs'>;
 
 export interface AppDeps {
   config: AppConfig;
   repo: Repository;
   signingKey: SigningKey;
   logger?: boolean;
+  /** The message bus (app.bus); by default the one config.messaging names, over repo's outbox. Started on ready, stopped on close. */
+  bus?: MessageBus;
+  /** Cluster-wide jobs (app.scheduler); by default leases in repo. */
+  scheduler?: JobScheduler;
   /** Extra routes registered with the platform's hooks in force (tests use it for probe routes). */
   extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
   /** Benchmarks only: run every request as this caller with authentication and policy switched off. */
@@ -37,7 +50,7 @@ export interface AppDeps {
 }
 
 /** Builds the whole HTTP platform: conventions, security, audit of refusals, and every service. */
-export async function buildApp({ config, repo, signingKey, logger = true, extraRoutes, benchmarkPrincipal }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, repo, signingKey, logger = true, extraRoutes, benchmarkPrincipal, bus, scheduler }: AppDeps): Promise<FastifyInstance> {
   const auditWriter = new AuditWriter(repo);
   const app = Fastify({
     clientErrorHandler: clientErrorHandler(auditWriter),
@@ -54,6 +67,8 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   const revocations = new RevocationList(repo, config.revocationCacheMs);
   const relationships = new LegitimateRelationships(repo);
 
+  const messagingLog = (message: string, err?: unknown) => app.log.warn({ err }, message);
+  registerMessaging(app, bus ?? (await createBus(config, repo, messagingLog)), scheduler ?? createScheduler(config, repo, messagingLog));
   registerFhirConventions(app);
   registerAccessControl(app, { verifier, revocations, relationships, benchmarkPrincipal });
   await registerRateLimits(app, config.rateLimit);
@@ -67,6 +82,11 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   await app.register(securityRoutes(repo, relationships), { prefix: SECURITY_BASE });
   await app.register(auditRoutes(repo, { signingKey, config }), { prefix: SECURITY_BASE });
   await app.register(directoryRoutes(repo, config.publicUrl), { prefix: DIRECTORY_BASE });
+  await app.register(epsRoutes(repo, config.publicUrl), { prefix: EPS_BASE });
+  await app.register(gp2gpRoutes(repo, config.publicUrl), { prefix: GP2GP_BASE });
+  await app.register(notificationRoutes({ repo, signingKey, publicUrl: config.publicUrl }), { prefix: NOTIFICATIONS_BASE });
+  await app.register(deadLetterRoutes(repo), { prefix: MESSAGING_BASE });
+  await app.register(bulkRoutes(repo, config.publicUrl), { prefix: BULK_BASE });
   if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));
   return app;
 }
