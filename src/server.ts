@@ -7,7 +7,7 @@ import { seedPatients } from './seed/seed-patients.js';
 import { ensureDemoIdentity } from './services/identity/demo-identity.js';
 import { seedDirectory } from './services/directory/seed-directory.js';
 import { PDS_BASE } from './services/pds/routes.js';
-import { openRepository } from './store/open.js';
+import { openRepository, sqliteFileOf } from './store/open.js';
 import type { Repository } from './store/types.js';
 
 export interface RunningServer {
@@ -43,7 +43,7 @@ export async function startServer(requested: Config, opts: { demo?: boolean; log
   let demoPatient: string | undefined;
   if (opts.demo && (await repo.count('Patient')) === 0) {
     log(`First start: seeding ${config.demoPatients.toLocaleString('en-GB')} demo patients into the ${repo.kind} store...`);
-    const result = await seedPatients(repo, { patients: config.demoPatients, seed: 1, progress: process.stderr.isTTY });
+    const result = await seedPatients(repo, { patients: config.demoPatients, seed: 1, progress: process.stderr.isTTY, sqliteFile: sqliteFileOf(config) });
     demoPatient = result.firstNhsNumber;
     log(`Seeded ${result.created} patients in ${result.seconds.toFixed(1)} s`);
   }

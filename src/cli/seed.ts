@@ -1,6 +1,6 @@
 import type { Config, Flags } from '../config.js';
 import { seedPatients } from '../seed/seed-patients.js';
-import { openRepository } from '../store/open.js';
+import { openRepository, sqliteFileOf } from '../store/open.js';
 
 function wholeNumber(value: unknown, name: string, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -14,7 +14,8 @@ export async function seedCommand(config: Config, flags: Flags): Promise<number>
   const seed = wholeNumber(flags.seed, '--seed', 1);
   const repo = await openRepository(config);
   try {
-    const result = await seedPatients(repo, { patients, seed, progress: true });
+    // the embedded store is bulk-loaded through its file; PostgreSQL goes through the repository
+    const result = await seedPatients(repo, { patients, seed, progress: true, sqliteFile: sqliteFileOf(config) });
     console.log(`seeded ${result.created} patients (${result.skipped} already present) in ${result.seconds.toFixed(2)} s: ${Math.round(result.created / Math.max(result.seconds, 1e-3))} patients/s`);
     return 0;
   } finally {

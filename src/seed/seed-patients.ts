@@ -1,38 +1,23 @@
-import cliProgress from 'cli-progress';
 import type { Repository, ResourceWrite } from '../store/types.js';
 import { indexPatient } from '../services/pds/patient-index.js';
 import { PATIENT, RELATED_PERSON } from '../services/pds/patient-model.js';
+import { bulkSeedPatients } from './bulk-seed.js';
 import { createPatientGenerator } from './patient-generator.js';
+import { seedAudit, seedProgress, type SeedOptions, type SeedResult } from './seed-report.js';
 
-export interface SeedOptions {
-  patients: number;
-  seed: number;
-  /** First generator index (to add more patients to a store seeded before). */
-  startIndex?: number;
-  progress?: boolean;
-  batchSize?: number;
-}
-
-export interface SeedResult {
-  created: number;
-  skipped: number;
-  seconds: number;
-  firstNhsNumber?: string;
-}
-
-const SEEDER = { time: '', requestId: 'seed', userId: 'openspine-seed', role: 'system', org: 'OPENSPINE', patient: null, action: 'pds.seed', outcome: 'success' };
+export type { SeedOptions, SeedResult } from './seed-report.js';
 
 /**
  * Loads synthetic patients in large atomic batches (each batch one transaction with one audit
  * entry). Numbers already present (a re-run with the same seed) are skipped, never overwritten.
+ * Given the embedded store's file (opts.sqliteFile), it takes the faster bulk path (bulk-seed.ts).
  */
 export async function seedPatients(repo: Repository, opts: SeedOptions): Promise<SeedResult> {
+  if (opts.sqliteFile && repo.kind === 'sqlite') return bulkSeedPatients(repo, opts.sqliteFile, opts);
   const generator = createPatientGenerator(opts.seed);
   const batchSize = opts.batchSize ?? 5000;
   const start = opts.startIndex ?? 0;
-  const bar = opts.progress ? new cliProgress.SingleBar({ format: 'seeding [{bar}] {percentage}% | {value}/{total} patients | {rate}/s | ETA {eta}s', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
-  bar?.start(opts.patients, 0, { rate: 0 });
-  const began = process.hrtime.bigint();
+  const progress = seedProgress(opts);
   let created = 0, skipped = 0;
   let firstNhsNumber: string | undefined;
   // one seed never repeats a number, so only a store that already holds patients needs the check
@@ -49,13 +34,9 @@ export async function seedPatients(repo: Repository, opts: SeedOptions): Promise
       for (const rp of relatedPersons) writes.push({ type: RELATED_PERSON, id: rp.id!, expectedVersion: 0, resource: rp, index: [{ param: 'patient', value: patient.id! }] });
     }
     firstNhsNumber ??= generated[0]?.patient.id;
-    if (writes.length) {
-      await repo.commit({ resources: writes, audit: [{ ...SEEDER, time: new Date().toISOString(), detail: { seed: opts.seed, from, to } }] });
-    }
+    if (writes.length) await repo.commit({ resources: writes, audit: [seedAudit(opts.seed, from, to)] });
     created += writes.filter((w) => w.type === PATIENT).length;
-    const seconds = Number(process.hrtime.bigint() - began) / 1e9;
-    bar?.update(to - start, { rate: Math.round((to - start) / Math.max(seconds, 1e-3)) });
+    progress.update(to - start);
   }
-  bar?.stop();
-  return { created, skipped, seconds: Number(process.hrtime.bigint() - began) / 1e9, firstNhsNumber };
+  return { created, skipped, seconds: progress.finish(), firstNhsNumber };
 }

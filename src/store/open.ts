@@ -3,6 +3,11 @@ import type { Config } from '../config.js';
 import type { Repository } from './types.js';
 import { SqliteRepository } from './sqlite/sqlite-repository.js';
 
+/** The embedded store's database file, or undefined for PostgreSQL (bulk loaders open it directly). */
+export function sqliteFileOf(config: Pick<Config, 'store' | 'dataDir'>): string | undefined {
+  return config.store === 'postgres' ? undefined : join(config.dataDir, 'openspine.db');
+}
+
 /** Opens (and migrates) the store the configuration names. */
 export async function openRepository(config: Pick<Config, 'store' | 'dataDir' | 'databaseUrl' | 'databaseSchema'>): Promise<Repository> {
   let repo: Repository;
@@ -10,7 +15,7 @@ export async function openRepository(config: Pick<Config, 'store' | 'dataDir' | 
     const { PostgresRepository } = await import('./postgres/postgres-repository.js');
     repo = new PostgresRepository(config.databaseUrl, config.databaseSchema);
   } else {
-    repo = new SqliteRepository(join(config.dataDir, 'openspine.db'));
+    repo = new SqliteRepository(sqliteFileOf(config)!);
   }
   await repo.migrate();
   return repo;

@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { chainHash, GENESIS_HASH } from '../../audit/chain.js';
 import { buildSearchSql } from '../sql.js';
 import { fromRequestRow, type RequestRow } from '../request-log.js';
 import {
@@ -19,6 +18,7 @@ import {
   type WriteBatch,
 } from '../types.js';
 import { SqliteAuditIndex } from './audit-index.js';
+import { appendAuditRecords, readAuditHead } from './audit-append.js';
 import { SqliteMessageStore } from './message-store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
@@ -51,7 +51,7 @@ export class SqliteRepository implements Repository {
     this.db.pragma('cache_size = -131072');
     this.db.pragma('temp_store = MEMORY');
     this.auditIndex = new SqliteAuditIndex(this.db, (sql) => this.stmt(sql));
-    this.messaging = new SqliteMessageStore(this.db, (sql) => this.stmt(sql), (records) => this.appendAuditBatch(records));
+    this.messaging = new SqliteMessageStore(this.db, (sql) => this.stmt(sql), (records) => appendAuditRecords((sql) => this.stmt(sql), records));
   }
 
   private stmt(sql: string): Database.Statement {
@@ -175,7 +175,7 @@ export class SqliteRepository implements Repository {
         if (res.changes !== 1) throw new DuplicateRequestError(r.requestId);
       }
       // The head is read inside the write lock, so appends from other connections are never missed.
-      if (batch.audit?.length) this.appendAuditBatch(batch.audit);
+      if (batch.audit?.length) appendAuditRecords((sql) => this.stmt(sql), batch.audit);
       if (batch.messages?.length) this.messaging.insertOutbox(batch.messages, new Date().toISOString());
       return stored;
     }).immediate();
@@ -186,32 +186,8 @@ export class SqliteRepository implements Repository {
     return row?.version ?? null;
   }
 
-  /** Appends records to the chain; call inside a write transaction. */
-  private appendAuditBatch(records: AuditRecord[]): void {
-    const head = this.loadAuditHead();
-    for (const record of records) this.appendAudit(head, record);
-    this.stmt('UPDATE audit_head SET seq = ?, hash = ?').run(head.seq, head.hash);
-  }
-
-  private loadAuditHead(): { seq: number; hash: string } {
-    const row = this.stmt('SELECT seq, hash FROM audit_head').get() as { seq: number; hash: string } | undefined;
-    return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
-  }
-
   async auditHead(): Promise<{ seq: number; hash: string }> {
-    return this.loadAuditHead();
-  }
-
-  private appendAudit(head: { seq: number; hash: string }, record: AuditRecord): void {
-    const json = JSON.stringify(record);
-    const seq = head.seq + 1;
-    const hash = chainHash(head.hash, seq, json);
-    this.stmt(
-      `INSERT INTO audit_log (seq, recorded, request_id, user_id, org, patient, action, record, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(seq, record.time, record.requestId, record.userId, record.org, record.patient ?? null, record.action, json, head.hash, hash);
-    head.seq = seq;
-    head.hash = hash;
+    return readAuditHead((sql) => this.stmt(sql));
   }
 
   async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {

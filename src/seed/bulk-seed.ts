@@ -1,0 +1,47 @@
+import { availableParallelism } from 'node:os';
+import { PATIENT } from '../services/pds/patient-model.js';
+import { SqliteBulkLoader } from '../store/sqlite/bulk-load.js';
+import type { Repository } from '../store/types.js';
+import { SeedRowSource } from './seed-row-source.js';
+import { withoutPatients } from './seed-rows.js';
+import { seedAudit, seedProgress, type SeedOptions, type SeedResult } from './seed-report.js';
+
+/**
+ * One worker per core left over by this thread, at most two: generation costs about what the inserts
+ * cost, so on two cores one worker keeps both busy, and a third thread would only share them.
+ */
+const defaultWorkers = (): number => Math.min(2, Math.max(1, availableParallelism() - 1));
+
+/**
+ * seedPatients() for the embedded store: a worker thread builds each batch's rows (documents, index
+ * entries, JSON) while this thread inserts the previous batch through a bulk-load connection. Same
+ * rows, same audit entry per batch and the same skipping of numbers already present as the
+ * repository path; batches are larger because each commit rewrites every index page it touched.
+ */
+export async function bulkSeedPatients(repo: Repository, file: string, opts: SeedOptions & { workers?: number }): Promise<SeedResult> {
+  const start = opts.startIndex ?? 0;
+  const batchSize = opts.batchSize ?? 20_000;
+  const mayOverlap = (await repo.count(PATIENT)) > 0; // one seed never repeats a number
+  const loader = new SqliteBulkLoader(file);
+  const progress = seedProgress(opts);
+  let source: SeedRowSource | undefined;
+  let created = 0, skipped = 0, seconds = 0;
+  let firstNhsNumber: string | undefined;
+  try {
+    source = new SeedRowSource(opts.seed, start, start + opts.patients, batchSize, opts.workers ?? defaultWorkers());
+    for (let rows = await source.next(); rows; rows = await source.next()) {
+      firstNhsNumber ??= rows.patientIds[0];
+      const existing = mayOverlap ? loader.existing(PATIENT, rows.patientIds) : new Set<string>();
+      const fresh = existing.size ? withoutPatients(rows, existing) : rows;
+      if (fresh.ids.length) loader.load(fresh, [seedAudit(opts.seed, rows.from, rows.to)]);
+      created += rows.patientIds.length - existing.size;
+      skipped += existing.size;
+      progress.update(rows.to - start);
+    }
+  } finally {
+    seconds = progress.finish();
+    loader.close();
+    await source?.close();
+  }
+  return { created, skipped, seconds, firstNhsNumber };
+}

@@ -1,0 +1,100 @@
+import { indexPatient } from '../services/pds/patient-index.js';
+import { PATIENT, RELATED_PERSON } from '../services/pds/patient-model.js';
+import type { IndexEntry } from '../store/types.js';
+import type { BulkRows } from '../store/sqlite/bulk-load.js';
+import type { createPatientGenerator } from './patient-generator.js';
+
+/** Generated patients [from, to) as store rows, plus what the seeder needs to skip and report. */
+export interface SeedRows extends BulkRows {
+  from: number;
+  to: number;
+  /** NHS Numbers in index order. */
+  patientIds: string[];
+  /** The patient each resource row belongs to (itself for a Patient). */
+  owners: string[];
+}
+
+// JSON.stringify writes this as the six characters \u0000, which no generated value contains
+const OPEN = '\u0000';
+const OPEN_JSON = '\\u0000';
+
+/**
+ * The document commit() would store for a new resource ({...resource, meta: {...meta, versionId,
+ * lastUpdated}}), split where lastUpdated goes. It sets meta on the freshly generated resource itself
+ * rather than copying it: same key order, no copy.
+ */
+function splitBody(resource: Record<string, any>): [string, string] {
+  if (resource.meta) Object.assign(resource.meta, { versionId: '1', lastUpdated: OPEN });
+  else resource.meta = { versionId: '1', lastUpdated: OPEN };
+  const json = JSON.stringify(resource);
+  const at = json.indexOf(OPEN_JSON);
+  return [json.slice(0, at), json.slice(at + OPEN_JSON.length)];
+}
+
+/**
+ * search_index rows as JSON text, kept per (type, param) so each group sorts on its own (shorter keys,
+ * fewer comparisons). Type, param and id are plain ASCII; only the value may need escaping.
+ */
+class IndexRows {
+  private readonly groups = new Map<string, string[]>();
+  add(type: string, param: string, value: string, id: string): void {
+    const group = '["' + type + '","' + param + '",';
+    let rows = this.groups.get(group);
+    if (!rows) this.groups.set(group, (rows = []));
+    rows.push(JSON.stringify(value) + ',"' + id + '"]');
+  }
+  /** All rows as one JSON array, sorted as the index sorts (type, param, value, id) for plain ASCII. */
+  json(): string {
+    const parts: string[] = [];
+    for (const group of [...this.groups.keys()].sort()) {
+      for (const rest of this.groups.get(group)!.sort()) parts.push(group + rest);
+    }
+    return '[' + parts.join(',') + ']';
+  }
+}
+
+interface ResourceRow { type: string; id: string; owner: string; indexRows: string; head: string; tail: string }
+
+/**
+ * Builds the rows of patients [from, to) exactly as seedPatients() would commit them through the
+ * repository (same documents, same index entries), sorted by key: inserting B-tree keys in order
+ * touches far fewer pages. A pure function of (generator, from, to), so any thread can run it.
+ * Each resource is serialised as soon as it is generated, so a batch keeps only strings alive.
+ */
+export function buildSeedRows(generator: ReturnType<typeof createPatientGenerator>, from: number, to: number): SeedRows {
+  const resources: ResourceRow[] = [];
+  const index = new IndexRows();
+  const patientIds: string[] = [];
+  const add = (type: string, id: string, owner: string, entries: IndexEntry[], resource: Record<string, any>) => {
+    const [head, tail] = splitBody(resource);
+    resources.push({ type, id, owner, indexRows: JSON.stringify(entries.map((e) => [e.param, e.value])), head, tail });
+    for (const e of entries) index.add(type, e.param, e.value, id);
+  };
+  for (let i = from; i < to; i++) {
+    const { patient, relatedPersons } = generator.generate(i);
+    const id = patient.id!;
+    patientIds.push(id);
+    add(PATIENT, id, id, indexPatient(patient), patient as Record<string, any>);
+    for (const rp of relatedPersons) add(RELATED_PERSON, rp.id!, id, [{ param: 'patient', value: id }], rp as Record<string, any>);
+  }
+  resources.sort((a, b) => (a.type !== b.type ? (a.type < b.type ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return {
+    from, to, patientIds,
+    owners: resources.map((r) => r.owner), types: resources.map((r) => r.type), ids: resources.map((r) => r.id),
+    indexRows: resources.map((r) => r.indexRows), bodyHeads: resources.map((r) => r.head), bodyTails: resources.map((r) => r.tail),
+    indexJson: index.json(),
+  };
+}
+
+/** The rows without the resources of the given patients (already in the store). */
+export function withoutPatients(rows: SeedRows, skip: Set<string>): SeedRows {
+  const keep = rows.owners.map((owner) => !skip.has(owner));
+  const pick = <T>(list: T[]) => list.filter((_, i) => keep[i]);
+  const dropped = new Set(rows.ids.flatMap((id, i) => (keep[i] ? [] : [rows.types[i] + ' ' + id])));
+  const index = (JSON.parse(rows.indexJson) as string[][]).filter((e) => !dropped.has(e[0] + ' ' + e[3]));
+  return {
+    ...rows,
+    owners: pick(rows.owners), types: pick(rows.types), ids: pick(rows.ids), indexRows: pick(rows.indexRows),
+    bodyHeads: pick(rows.bodyHeads), bodyTails: pick(rows.bodyTails), indexJson: JSON.stringify(index),
+  };
+}

@@ -1,0 +1,118 @@
+import Database from 'better-sqlite3';
+import { appendAuditRecords } from './audit-append.js';
+import { VersionConflictError, type AuditRecord } from '../types.js';
+
+/**
+ * New resources (version 1) as rows ready for the embedded store, in parallel arrays. Each body is
+ * bodyHeads[i] + lastUpdated + bodyTails[i]: the caller serialises documents (on another thread if it
+ * likes) with meta.lastUpdated left open, and the loader fills in the commit time, as commit() does.
+ */
+export interface BulkRows {
+  types: string[];
+  ids: string[];
+  /** JSON text of the resource's index entries as [param, value] pairs (resources.index_rows). */
+  indexRows: string[];
+  bodyHeads: string[];
+  bodyTails: string[];
+  /** The search_index rows as JSON text: an array of [type, param, value, id], ideally in key order. */
+  indexJson: string;
+}
+
+const CHUNK = 128; // rows per multi-row INSERT: one bind call carries many rows
+const values = (n: number, row: string): string => Array.from({ length: n }, () => row).join(', ');
+
+/**
+ * A second connection to the embedded store for loading many new resources fast (openspine seed):
+ * multi-row INSERTs, the search index in one statement per batch through json_each, and one
+ * transaction per batch with its audit entries appended to the chain exactly as commit() does.
+ * It writes the same rows commit() would for expectedVersion 0, so reads and searches cannot tell
+ * the difference; like commit(), a resource that already exists refuses the whole batch.
+ */
+export class SqliteBulkLoader {
+  private readonly db: Database.Database;
+  private readonly insertResources: Database.Statement;
+  private readonly insertVersions: Database.Statement;
+  private readonly insertResource: Database.Statement;
+  private readonly insertVersion: Database.Statement;
+  private readonly insertIndex: Database.Statement;
+
+  /** `file` must be a store the repository has already opened and migrated. */
+  constructor(file: string) {
+    this.db = new Database(file, { fileMustExist: true });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('cache_size = -131072');
+    const resources = 'INSERT INTO resources (rtype, rid, version, updated, index_rows) VALUES ';
+    const versions = 'INSERT INTO resource_versions (rtype, rid, version, updated, body) VALUES ';
+    this.insertResources = this.db.prepare(resources + values(CHUNK, '(?, ?, 1, ?, ?)'));
+    this.insertVersions = this.db.prepare(versions + values(CHUNK, '(?, ?, 1, ?, ?)'));
+    this.insertResource = this.db.prepare(resources + '(?, ?, 1, ?, ?)');
+    this.insertVersion = this.db.prepare(versions + '(?, ?, 1, ?, ?)');
+    this.insertIndex = this.db.prepare(
+      'INSERT OR IGNORE INTO search_index (rtype, param, value, rid) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)',
+    );
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private prepared(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  /** The ids among `ids` that already exist as current resources of `type`. */
+  existing(type: string, ids: string[]): Set<string> {
+    const rows = this.db.prepare('SELECT rid FROM resources WHERE rtype = ? AND rid IN (SELECT value FROM json_each(?))')
+      .all(type, JSON.stringify(ids)) as { rid: string }[];
+    return new Set(rows.map((r) => r.rid));
+  }
+
+  /** Writes the rows and appends the audit records, all in one transaction. */
+  load(rows: BulkRows, audit: AuditRecord[]): void {
+    this.db.transaction(() => {
+      const now = new Date().toISOString();
+      this.insertChunks(rows, (i) => [rows.types[i], rows.ids[i], now, rows.indexRows[i]], this.insertResources, this.insertResource);
+      this.insertChunks(rows, (i) => [rows.types[i], rows.ids[i], now, rows.bodyHeads[i] + now + rows.bodyTails[i]], this.insertVersions, this.insertVersion);
+      this.insertIndex.run(rows.indexJson);
+      if (audit.length) appendAuditRecords((sql) => this.prepared(sql), audit);
+    }).immediate();
+  }
+
+  private insertChunks(rows: BulkRows, row: (i: number) => string[], many: Database.Statement, one: Database.Statement): void {
+    const n = rows.ids.length;
+    const args: string[] = new Array(CHUNK * 4);
+    let i = 0;
+    for (; i + CHUNK <= n; i += CHUNK) {
+      for (let k = 0; k < CHUNK; k++) {
+        const r = row(i + k);
+        args[4 * k] = r[0]; args[4 * k + 1] = r[1]; args[4 * k + 2] = r[2]; args[4 * k + 3] = r[3];
+      }
+      this.guarded(rows, i, i + CHUNK, () => many.run(args));
+    }
+    for (; i < n; i++) this.guarded(rows, i, i + 1, () => one.run(row(i)));
+  }
+
+  /**
+   * Runs one INSERT of rows[from, to). A failed statement leaves none of its rows behind, so a
+   * primary key clash names a resource that was there before: refused as commit() refuses it.
+   */
+  private guarded(rows: BulkRows, from: number, to: number, insert: () => unknown): void {
+    try {
+      insert();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw err;
+      const current = this.db.prepare('SELECT version FROM resources WHERE rtype = ? AND rid = ?');
+      for (let i = from; i < to; i++) {
+        const row = current.get(rows.types[i], rows.ids[i]) as { version: number } | undefined;
+        if (row) throw new VersionConflictError(rows.types[i], rows.ids[i], 0, row.version);
+      }
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
