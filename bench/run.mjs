@@ -179,6 +179,18 @@ try {
     console.log(`${kind === 'exact' ? '\ntrace' : '     '}   ${kind === 'exact' ? 'algorithmic (family+birthdate+gender)' : 'fuzzy (misspelt family, given, birthdate)'}: p50 ${fmt(percentile(t, 50), 1)} ms, p95 ${fmt(percentile(t, 95), 1)} ms over ${t.length} queries on ${fmt(PATIENTS)} patients (target p95 < 50 ms)`);
   }
   console.log(`        fuzzy ranked the true patient first in ${firstHit}/${fuzzyCount} queries`);
+
+  // 5. messaging and notifications; 6. EPS end to end; 7. migration and bulk export (each starts its own servers and stores)
+  await (await import('./events.mjs')).eventsBench();
+  console.log('');
+  await (await import('./eps.mjs')).runEpsBench();
+  const m = await (await import('./migration.mjs')).migrationBench({ rows: Number(process.env.BENCH_MIGRATION_ROWS ?? 20_000) });
+  console.log(`
+migrate ${fmt(m.patients)} legacy patients, ${fmt(m.legacyRows)} legacy rows in PostgreSQL`);
+  console.log(`        reading the legacy rows alone: ${fmt(m.baselineReadOnly.rowsPerSecond)} rows/s (baseline)`);
+  console.log(`        into SQLite: ${fmt(m.intoSqlite.rowsPerSecond)} rows/s (${fmt(m.intoSqlite.rowsPerCpuSecond)} per CPU-second of the migrating process; target >= 50,000), ${fmt((100 * m.intoSqlite.rowsPerSecond) / m.baselineReadOnly.rowsPerSecond, 1)}% of the read rate`);
+  console.log(`        into PostgreSQL: ${fmt(m.intoPostgres.rowsPerSecond)} rows/s (${fmt(m.intoPostgres.rowsPerCpuSecond)} per CPU-second)`);
+  console.log(`export  bulk $export from SQLite: ${fmt(m.exportFromSqlite.resourcesPerSecond)} resources/s (${fmt(m.exportFromSqlite.resources)} resources)`);
 } finally {
   for (const c of cleanups) await c();
 }
