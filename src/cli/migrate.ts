@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { loadConfig, type Config, type Flags } from '../config.js';
-import { openRepository } from '../store/open.js';
+import { openRepository, sqliteFileOf } from '../store/open.js';
 import { DEFAULT_DATABASE_URL } from './legacy.js';
 
 const USAGE = `openspine migrate --from URL [--legacy-schema NAME] [--data DIR | --database-url URL [--database-schema S]]
@@ -75,6 +75,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
     let startDone = -1;
     const result = await migrateLegacy(repo, {
       sourceUrl, schema, workers: positive(values.workers, '--workers', 4), batchSize: positive(values['batch-size'], '--batch-size', 1000),
+      sqliteFile: sqliteFileOf(config),
       onProgress: (done, total) => {
         if (startDone < 0) { startDone = done; bar?.start(total, done, { rate: 0 }); }
         bar?.update(done, { rate: Math.round((done - startDone) / Math.max((Date.now() - began) / 1000, 1e-3)) });
