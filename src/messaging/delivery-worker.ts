@@ -64,37 +64,45 @@ export class DeliveryWorker {
 
   /** One pass; true when it did something (so the next pass runs at once). */
   private async round(): Promise<boolean> {
+    // let the requests already in hand commit first, so one pass carries all their messages
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const moved = this.options.pump ? await this.store.enqueueDeliveries(this.consumer.name, this.consumer.wants, PAGE) : 0;
     if (this.stopping) return false;
     const claimed = await this.store.claimDeliveries(this.consumer.name, this.options.holder, CLAIM, this.leaseMs);
-    // settle every delivery before reporting a failure, so stop() never returns with a handler running
-    const results = await Promise.allSettled(claimed.map((m) => this.deliver(m)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // a short page means the outbox is drained: the next commit wakes this worker, a timer finds other nodes' work
+    if (claimed.length === 0) return moved >= PAGE;
+    // settle every handler before anything else, so stop() never returns with a handler running
+    const outcomes = await Promise.all(claimed.map((m) => this.handle(m)));
+    // the successes are completed together: the store writes them in one transaction
+    const settled = await Promise.allSettled(claimed.map((m, i) => outcomes[i] === undefined
+      ? this.store.completeDelivery(this.consumer.name, m)
+      : this.fail(m, outcomes[i]!.err)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return moved > 0 || claimed.length > 0;
+    return true;
   }
 
-  private async deliver(message: DeliveredMessage): Promise<void> {
+  /** Runs the handler; the error it threw, if it did. */
+  private async handle(message: DeliveredMessage): Promise<{ err: unknown } | undefined> {
     // a long handler keeps its lease, so no other node takes the delivery meanwhile
     const renewal = setInterval(() => {
       this.store.renewDelivery(this.consumer.name, message.id, this.options.holder, this.leaseMs).catch(() => {});
     }, this.leaseMs / 3);
-    let failure: { err: unknown } | undefined;
     try {
       await this.consumer.handler(message);
+      return undefined;
     } catch (err) {
-      failure = { err };
+      return { err };
     } finally {
       clearInterval(renewal);
     }
-    if (!failure) {
-      await this.store.completeDelivery(this.consumer.name, message);
-      return;
-    }
-    const error = describeError(failure.err);
+  }
+
+  private async fail(message: DeliveredMessage, err: unknown): Promise<void> {
+    const error = describeError(err);
     if (message.attempt >= this.consumer.maxAttempts) {
       await this.store.deadLetter(this.consumer.name, message, error);
-      this.options.log?.(`messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`, failure.err);
+      this.options.log?.(`messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`, err);
     } else {
       await this.store.retryDelivery(this.consumer.name, message.id, error, Date.now() + retryDelay(this.consumer, message.attempt));
     }

@@ -45,11 +45,13 @@ export class NotificationRouter {
 
   /** Routes one outbox message; messages no subscription can ask for are passed over. */
   async route(message: OutboxMessage & { time?: string }): Promise<{ matched: number; dispatched: number }> {
+    if (!(await this.anyoneMayListen(message))) return { matched: 0, dispatched: 0 };
     const nhs = (message.body as { nhsNumber?: unknown } | null)?.nhsNumber;
     const stored = typeof nhs === 'string' ? ((await this.repo.read(PATIENT, nhs))?.resource as Patient | undefined) ?? null : null;
     const event = lifeEventOf(message, stored);
     if (!event) return { matched: 0, dispatched: 0 };
-    const bundle = eventBundle(event, stored, this.publicUrl);
+    // the bundle is built only once a subscription matches: most events match none, and cost one index look-up
+    let bundle: Bundle | undefined;
     const keys = routeKeys(event);
     let matched = 0, dispatched = 0, after = '';
     for (;;) {
@@ -57,16 +59,34 @@ export class NotificationRouter {
         { any: keys.map((value) => ({ param: 'route', op: 'eq' as const, value })) },
         { any: [{ param: 'sid', op: 'gt', value: after }] },
       ], limit: PAGE });
+      if (ids.length === 0) break;
       const subscriptions = (await this.repo.readMany(SUBSCRIPTION, ids)).map((s) => s.resource as Subscription);
       for (const subscription of subscriptions) {
         if (subscription.status !== 'active' || (subscription.end && subscription.end < event.time)) continue;
         matched++;
+        bundle ??= eventBundle(event, stored, this.publicUrl);
         if (await this.dispatch(event, subscription, bundle)) dispatched++;
       }
       if (ids.length < PAGE) break;
       after = ids[ids.length - 1];
     }
     return { matched, dispatched };
+  }
+
+  /**
+   * Whether any active subscription could match, found without reading the patient: one index
+   * look-up for the route keys the message itself gives, or any practice-wide subscription to the
+   * event (the patient's registered practice, which needs the PDS record, is known only later).
+   * Most events (a prescription's every step) match none, and then cost nothing more.
+   */
+  private async anyoneMayListen(message: OutboxMessage & { time?: string }): Promise<boolean> {
+    const event = lifeEventOf(message, null);
+    if (!event) return false;
+    const any = [
+      ...routeKeys(event).map((value) => ({ param: 'route', op: 'eq' as const, value })),
+      { param: 'route', op: 'prefix' as const, value: routeKey(event.code.code, { kind: 'practice', ods: '' }) },
+    ];
+    return (await this.repo.search({ type: SUBSCRIPTION, criteria: [{ any }], limit: 1 })).length > 0;
   }
 
   /** One (event, subscription) pair; false when an earlier delivery of this event already dispatched it. */

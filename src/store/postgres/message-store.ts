@@ -6,6 +6,7 @@ import type { AuditRecord, MessageStore, OutboxRecord, ReplayOutcome } from '../
 
 const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time';
 const DEAD_COLUMNS = 'id, consumer, message, attempts, last_error, dead_at, replayed_at';
+const SKIP_PERSIST_MS = 1000;
 /** The database's clock in epoch ms: leases compare against one clock whichever node asks. */
 const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
@@ -19,6 +20,9 @@ type Tx = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
 export class PostgresMessageStore implements MessageStore {
   private readonly listeners = new CommitListeners();
   private readonly knownCursors = new Set<string>();
+  /** Per consumer: outbox rows up to seq were read and none is wanted, though the stored cursor is behind them. */
+  private readonly skipped = new Map<string, { seq: number; since: number }>();
+  private completions: { consumer: string; message: OutboxRecord; resolve: (done: boolean) => void; reject: (err: unknown) => void }[] = [];
 
   constructor(
     private readonly pool: pg.Pool,
@@ -63,13 +67,27 @@ export class PostgresMessageStore implements MessageStore {
       await this.pool.query('INSERT INTO message_cursors (consumer, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING', [consumer]);
       this.knownCursors.add(consumer);
     }
-    // an idle poll only reads: no row lock, no transaction
-    const behind = await this.pool.query('SELECT 1 FROM outbox WHERE seq > (SELECT seq FROM message_cursors WHERE consumer = $1) LIMIT 1', [consumer]);
-    if (behind.rowCount === 0) return 0;
-    return this.tx(async (c) => {
+    // reads first, so an idle poll, or a page no one here wants, takes no row lock and no transaction
+    const mark = this.skipped.get(consumer);
+    const peek = await this.pool.query<OutboxRow & { cursor: string }>(
+      `SELECT c.seq AS cursor, o.seq, o.topic FROM message_cursors c
+       LEFT JOIN LATERAL (SELECT seq, topic FROM outbox WHERE seq > GREATEST(c.seq, $2) ORDER BY seq LIMIT $3) o ON true
+       WHERE c.consumer = $1`,
+      [consumer, mark?.seq ?? 0, limit],
+    );
+    const stored = Number(peek.rows[0]?.cursor ?? 0);
+    const rows = peek.rows.filter((r) => r.seq !== null);
+    if (rows.length === 0 || !rows.some((r) => wanted(r.topic))) {
+      if (rows.length) this.skip(consumer, Number(rows[rows.length - 1].seq));
+      await this.persistSkipped(consumer, stored, limit);
+      return rows.length;
+    }
+    const moved = await this.tx(async (c) => {
       const cursor = await c.query<{ seq: string }>('SELECT seq FROM message_cursors WHERE consumer = $1 FOR UPDATE SKIP LOCKED', [consumer]);
       if (cursor.rows.length === 0) return 0; // another node is moving this cursor
-      const { rows } = await c.query<OutboxRow>('SELECT seq, id, topic, key FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2', [cursor.rows[0].seq, limit]);
+      // rows up to the skip mark were read above and none of them is wanted
+      const from = Math.max(Number(cursor.rows[0].seq), this.skipped.get(consumer)?.seq ?? 0);
+      const { rows } = await c.query<OutboxRow>('SELECT seq, id, topic, key FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2', [from, limit]);
       if (rows.length === 0) return 0;
       const taken = rows.filter((r) => wanted(r.topic));
       if (taken.length) {
@@ -80,9 +98,30 @@ export class PostgresMessageStore implements MessageStore {
           [consumer, taken.map((r) => r.id), taken.map((r) => r.seq), taken.map((r) => r.key)],
         );
       }
-      await c.query('UPDATE message_cursors SET seq = $2 WHERE consumer = $1', [consumer, rows[rows.length - 1].seq]);
+      await c.query('UPDATE message_cursors SET seq = GREATEST(seq, $2) WHERE consumer = $1', [consumer, rows[rows.length - 1].seq]);
       return rows.length;
     });
+    if (moved > 0) this.skipped.delete(consumer);
+    return moved;
+  }
+
+  private skip(consumer: string, seq: number): void {
+    const mark = this.skipped.get(consumer);
+    this.skipped.set(consumer, { seq, since: mark?.since ?? Date.now() });
+  }
+
+  /**
+   * Outbox rows a consumer does not want move its cursor lazily: the stored cursor catches up once a
+   * page of them has piled up, or a second after the first, or with the next wanted row. Until then
+   * a restart (or another node) only reads them again and wants none of them: nothing is lost. The
+   * outbox_head lock makes seqs visible in order, so no earlier row can appear behind the mark.
+   */
+  private async persistSkipped(consumer: string, stored: number, limit: number): Promise<void> {
+    const mark = this.skipped.get(consumer);
+    if (!mark || mark.seq <= stored) return;
+    if (mark.seq - stored < limit && Date.now() - mark.since < SKIP_PERSIST_MS) return;
+    await this.pool.query('UPDATE message_cursors SET seq = GREATEST(seq, $2) WHERE consumer = $1', [consumer, mark.seq]);
+    if (this.skipped.get(consumer) === mark) this.skipped.delete(consumer);
   }
 
   async claimDeliveries(consumer: string, holder: string, limit: number, leaseMs: number): Promise<DeliveredMessage[]> {
@@ -111,7 +150,50 @@ export class PostgresMessageStore implements MessageStore {
     );
   }
 
-  async completeDelivery(consumer: string, message: OutboxRecord): Promise<boolean> {
+  /**
+   * Completions asked for in the same tick (a delivery worker completes a whole round at once) are
+   * written by one statement; each caller still gets its own answer.
+   */
+  completeDelivery(consumer: string, message: OutboxRecord): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ consumer, message, resolve, reject });
+      if (this.completions.length === 1) queueMicrotask(() => void this.flushCompletions());
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    // one statement may touch a row once: a repeated (consumer, message) waits for the next statement
+    const batch: typeof this.completions = [];
+    const seen = new Set<string>();
+    this.completions = this.completions.filter((c) => {
+      const k = `${c.consumer}\u0000${c.message.id}`;
+      if (seen.has(k)) return true;
+      seen.add(k);
+      batch.push(c);
+      return false;
+    });
+    if (this.completions.length) queueMicrotask(() => void this.flushCompletions());
+    if (batch.length === 1) {
+      const [c] = batch;
+      this.completeOne(c.consumer, c.message).then(c.resolve, c.reject);
+      return;
+    }
+    try {
+      const { rows } = await this.pool.query<{ consumer: string; message_id: string }>(
+        `INSERT INTO deliveries (consumer, message_id, seq, key, state)
+         SELECT t.consumer, t.id, t.seq, t.key, 'done' FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS t(consumer, id, seq, key)
+         ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'done', lease_until = NULL, holder = NULL WHERE deliveries.state = 'pending'
+         RETURNING consumer, message_id`,
+        [batch.map((c) => c.consumer), batch.map((c) => c.message.id), batch.map((c) => c.message.seq), batch.map((c) => c.message.key)],
+      );
+      const changed = new Set(rows.map((r) => `${r.consumer}\u0000${r.message_id}`));
+      for (const c of batch) c.resolve(changed.has(`${c.consumer}\u0000${c.message.id}`));
+    } catch (err) {
+      for (const c of batch) c.reject(err);
+    }
+  }
+
+  private async completeOne(consumer: string, message: OutboxRecord): Promise<boolean> {
     const res = await this.pool.query(
       `INSERT INTO deliveries (consumer, message_id, seq, key, state) VALUES ($1, $2, $3, $4, 'done')
        ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'done', lease_until = NULL, holder = NULL WHERE deliveries.state = 'pending'`,

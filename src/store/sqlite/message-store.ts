@@ -6,6 +6,7 @@ import type { AuditRecord, MessageStore, OutboxRecord, ReplayOutcome } from '../
 
 const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time';
 const DEAD_COLUMNS = 'id, consumer, message, attempts, last_error, dead_at, replayed_at';
+const SKIP_PERSIST_MS = 1000;
 
 /**
  * Messaging tables of the embedded store. SQLite has one writer at a time (immediate transactions,
@@ -14,6 +15,9 @@ const DEAD_COLUMNS = 'id, consumer, message, attempts, last_error, dead_at, repl
  */
 export class SqliteMessageStore implements MessageStore {
   private readonly listeners = new CommitListeners();
+  /** Per consumer: outbox rows up to seq were read and none is wanted, though the stored cursor is behind them. */
+  private readonly skipped = new Map<string, { seq: number; since: number }>();
+  private readonly completions: { consumer: string; message: OutboxRecord; resolve: (done: boolean) => void; reject: (err: unknown) => void }[] = [];
 
   constructor(
     private readonly db: Database.Database,
@@ -43,19 +47,55 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async enqueueDeliveries(consumer: string, wanted: (topic: string) => boolean, limit: number): Promise<number> {
-    // an idle poll only reads, so it never takes the write lock other processes need
-    const behind = this.stmt('SELECT 1 FROM outbox WHERE seq > COALESCE((SELECT seq FROM message_cursors WHERE consumer = ?), 0) LIMIT 1').get(consumer);
-    if (!behind) return 0;
-    return this.db.transaction(() => {
-      const cursor = (this.stmt('SELECT seq FROM message_cursors WHERE consumer = ?').get(consumer) as { seq: number } | undefined)?.seq ?? 0;
+    // reads first, so an idle poll, or a page no one here wants, never takes the write lock
+    const stored = this.cursorOf(consumer);
+    const mark = this.skipped.get(consumer);
+    const from = Math.max(stored, mark?.seq ?? 0);
+    const peek = this.stmt('SELECT seq, topic FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?').all(from, limit) as { seq: number; topic: string }[];
+    if (peek.length === 0 || !peek.some((r) => wanted(r.topic))) {
+      if (peek.length) this.skip(consumer, Number(peek[peek.length - 1].seq));
+      this.persistSkipped(consumer, stored, limit);
+      return peek.length;
+    }
+    const moved = this.db.transaction(() => {
+      // rows up to the skip mark were read above and none of them is wanted
+      const cursor = Math.max(this.cursorOf(consumer), this.skipped.get(consumer)?.seq ?? 0);
       const rows = this.stmt('SELECT seq, id, topic, key FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?').all(cursor, limit) as OutboxRow[];
       if (rows.length === 0) return 0;
       const insert = this.stmt(`INSERT INTO deliveries (consumer, message_id, seq, key, state) VALUES (?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING`);
       for (const r of rows) if (wanted(r.topic)) insert.run(consumer, r.id, r.seq, r.key);
-      this.stmt('INSERT INTO message_cursors (consumer, seq) VALUES (?, ?) ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq')
-        .run(consumer, Number(rows[rows.length - 1].seq));
+      this.moveCursor(consumer, Number(rows[rows.length - 1].seq));
       return rows.length;
     }).immediate();
+    this.skipped.delete(consumer);
+    return moved;
+  }
+
+  private cursorOf(consumer: string): number {
+    return (this.stmt('SELECT seq FROM message_cursors WHERE consumer = ?').get(consumer) as { seq: number } | undefined)?.seq ?? 0;
+  }
+
+  /** Never moves a cursor back (another process may have moved it further meanwhile). */
+  private moveCursor(consumer: string, seq: number): void {
+    this.stmt('INSERT INTO message_cursors (consumer, seq) VALUES (?, ?) ON CONFLICT (consumer) DO UPDATE SET seq = MAX(seq, excluded.seq)').run(consumer, seq);
+  }
+
+  private skip(consumer: string, seq: number): void {
+    const mark = this.skipped.get(consumer);
+    this.skipped.set(consumer, { seq, since: mark?.since ?? Date.now() });
+  }
+
+  /**
+   * Outbox rows a consumer does not want move its cursor lazily: the stored cursor catches up once a
+   * page of them has piled up, or a second after the first, or with the next wanted row. Until then
+   * a restart (or another process) only reads them again and wants none of them: nothing is lost.
+   */
+  private persistSkipped(consumer: string, stored: number, limit: number): void {
+    const mark = this.skipped.get(consumer);
+    if (!mark || mark.seq <= stored) return;
+    if (mark.seq - stored < limit && Date.now() - mark.since < SKIP_PERSIST_MS) return;
+    this.db.transaction(() => this.moveCursor(consumer, mark.seq)).immediate();
+    this.skipped.delete(consumer);
   }
 
   async claimDeliveries(consumer: string, holder: string, limit: number, leaseMs: number): Promise<DeliveredMessage[]> {
@@ -86,12 +126,29 @@ export class SqliteMessageStore implements MessageStore {
       .run(Date.now() + leaseMs, consumer, messageId, holder);
   }
 
-  async completeDelivery(consumer: string, message: OutboxRecord): Promise<boolean> {
-    const res = this.stmt(
-      `INSERT INTO deliveries (consumer, message_id, seq, key, state) VALUES (?, ?, ?, ?, 'done')
-       ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'done', lease_until = NULL, holder = NULL WHERE deliveries.state = 'pending'`,
-    ).run(consumer, message.id, message.seq, message.key);
-    return res.changes === 1;
+  /**
+   * Completions asked for in the same tick (a delivery worker completes a whole round at once) are
+   * written in one transaction; each caller still gets its own answer.
+   */
+  completeDelivery(consumer: string, message: OutboxRecord): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ consumer, message, resolve, reject });
+      if (this.completions.length === 1) queueMicrotask(() => this.flushCompletions());
+    });
+  }
+
+  private flushCompletions(): void {
+    const batch = this.completions.splice(0);
+    try {
+      const complete = this.stmt(
+        `INSERT INTO deliveries (consumer, message_id, seq, key, state) VALUES (?, ?, ?, ?, 'done')
+         ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'done', lease_until = NULL, holder = NULL WHERE deliveries.state = 'pending'`,
+      );
+      const results = this.db.transaction(() => batch.map((c) => complete.run(c.consumer, c.message.id, c.message.seq, c.message.key).changes === 1)).immediate();
+      batch.forEach((c, i) => c.resolve(results[i]));
+    } catch (err) {
+      for (const c of batch) c.reject(err);
+    }
   }
 
   async retryDelivery(consumer: string, messageId: string, error: string, retryAt: number): Promise<void> {
