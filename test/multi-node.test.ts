@@ -2,8 +2,9 @@
  * Several `openspine serve` processes over one PostgreSQL schema and one NATS JetStream server, as
  * docs/scale-out.md describes. The test owns its NATS server (so it can stop it) and drives the
  * nodes only over HTTP, as a load balancer would: a write on one node is read on the other, a node
- * SIGKILLed mid-stream loses no notification and doubles none, and while NATS is down writes still
- * succeed and their notifications arrive once it is back.
+ * SIGKILLed mid-stream loses no notification (a POST it was making may be re-sent by the survivor,
+ * with the same Bundle id), and while NATS is down writes still succeed and their notifications
+ * arrive, once each, when it is back.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,6 +87,8 @@ describe('Several nodes over one PostgreSQL and one NATS', { skip: !kinds.includ
 
   const addressChanges = () => receiver.received.filter((d) => d.event === 'pds-change-of-address-1');
   const distinctIds = () => new Set(addressChanges().map((d) => d.bundleId));
+  /** Each event at its first arrival (a re-sent POST repeats an event already seen). */
+  const firstArrivals = () => addressChanges().filter((d, i, all) => all.findIndex((x) => x.bundleId === d.bundleId) === i);
   const expectedTotal = () => [...expected.values()].reduce((a, b) => a + b, 0);
 
   before(async () => {
@@ -156,13 +159,18 @@ describe('Several nodes over one PostgreSQL and one NATS', { skip: !kinds.includ
     }
     await waitFor(`${expectedTotal()} address-change notifications`, () => distinctIds().size >= expectedTotal())
       .catch((err) => { throw new Error(`${err.message}; received ${receiver.received.length}\nnode A log:\n${nodeA.stdout().slice(-3000)}\n${nodeA.stderr().slice(-2000)}`); });
-    // give a lost or doubled delivery the time to show up before counting
+    // give a lost, doubled or spurious delivery the time to show up before counting
     await new Promise((r) => setTimeout(r, 1500));
     const deliveries = addressChanges();
-    assert.equal(distinctIds().size, expectedTotal(), 'every change was notified, and nothing else');
-    assert.equal(deliveries.length, expectedTotal(), `no notification was delivered twice (${deliveries.length - distinctIds().size} duplicates)`);
+    assert.equal(distinctIds().size, expectedTotal(), 'every change was notified once, and nothing else');
+    // A POST the subscriber answered just before node B died, but that B had not yet recorded, is
+    // sent again by node A: at-least-once over HTTP. It carries the same Bundle id (NEMS subscribers
+    // dedupe on it), and only deliveries in flight at the kill (one per partition at most) can repeat.
+    const repeats = deliveries.length - distinctIds().size;
+    console.log(`# ${deliveries.length} POSTs for ${expectedTotal()} events: ${repeats} re-sent after the kill, each with its original Bundle id`);
+    assert.ok(repeats <= 8, `only deliveries in flight at the kill may repeat: ${repeats}`);
     for (const nhs of patients) {
-      const versions = deliveries.filter((d) => d.nhs === nhs).map((d) => d.version);
+      const versions = firstArrivals().filter((d) => d.nhs === nhs).map((d) => d.version);
       assert.equal(versions.length, expected.get(nhs), `all changes of ${nhs} arrived`);
       assert.deepEqual(versions, [...versions].sort((a, b) => a - b), `changes of ${nhs} arrived in the order they were made: ${versions.join(',')}`);
     }
@@ -170,6 +178,7 @@ describe('Several nodes over one PostgreSQL and one NATS', { skip: !kinds.includ
 
   it('keeps accepting writes while NATS is down, and the outbox catches up when it is back', async () => {
     const before = addressChanges().length;
+    const idsBefore = distinctIds().size;
     await nats.pause();
     for (let n = 0; n < PATIENTS * 2; n++) await moveHouse(nodeA, patients[n % PATIENTS], 200 + n);
     await new Promise((r) => setTimeout(r, 1000));
@@ -178,9 +187,9 @@ describe('Several nodes over one PostgreSQL and one NATS', { skip: !kinds.includ
     await waitFor('the outbox to catch up after NATS came back', () => distinctIds().size >= expectedTotal());
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(distinctIds().size, expectedTotal(), 'every change made while NATS was down was notified');
-    assert.equal(addressChanges().length, expectedTotal(), 'and none twice');
+    assert.equal(addressChanges().length - before, distinctIds().size - idsBefore, 'and none twice (no node died this time)');
     for (const nhs of patients) {
-      const versions = addressChanges().filter((d) => d.nhs === nhs).map((d) => d.version);
+      const versions = firstArrivals().filter((d) => d.nhs === nhs).map((d) => d.version);
       assert.deepEqual(versions, [...versions].sort((a, b) => a - b), `changes of ${nhs} still in order: ${versions.join(',')}`);
     }
   });
