@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type Flags } from '../config.js';
 import { openRepository } from '../store/open.js';
 import type { Repository } from '../store/types.js';
 import { LAYOUTS, type OdsLayout } from '../services/directory/ods-csv.js';
+import { parseCommandLine } from './args.js';
 
 const USAGE = `openspine directory import FILE [--type epraccur|edispensary|etr] [--data DIR] [--store ...] [--database-url URL]
 openspine directory endpoint add --org ODS --interaction CODE --address URL [--name SYSTEM] [--data DIR] [--store ...]
@@ -32,13 +32,8 @@ async function onStore(config: Config, expected: new (...args: never[]) => Error
 
 /** `openspine directory ...`: loads ODS extracts, registers endpoints and role profiles. Returns the exit code. */
 export async function directoryCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   const [sub, arg, arg2] = positionals;
   const config = loadConfig(values as Flags);

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandLine, wholeNumber } from './args.js';
 
 const USAGE = `openspine legacy generate --rows N [--legacy-schema NAME] [--database-url URL] [--seed S] [--replace]
   Creates an Oracle-era style legacy schema in PostgreSQL and fills it from the synthetic generator
@@ -11,22 +11,11 @@ const OPTIONS = {
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
-function wholeNumber(value: string | undefined, name: string, fallback?: number): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  const n = Number(value);
-  if (value === undefined || !Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number`);
-  return n;
-}
 
 /** `openspine legacy generate ...`; returns the exit code. */
 export async function legacyCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   if (values.help || positionals[0] !== 'generate') {
     console.log(USAGE);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { loadConfig, type Flags } from '../config.js';
 import { FhirError } from '../fhir/errors.js';
 import type { DeadLetter } from '../messaging/types.js';
@@ -8,6 +7,7 @@ import { deadLetterId, parseDeadLetterQuery } from '../services/messaging/dead-l
 import { openRepository } from '../store/open.js';
 import type { Repository } from '../store/types.js';
 import { operator } from './users.js';
+import { parseCommandLine } from './args.js';
 
 const USAGE = `openspine messages dead-letters [--consumer NAME] [--count N] [--json] [--data DIR] [--store ...] [--database-url URL]
 openspine messages replay ID [--data DIR] [--store ...] [--database-url URL]`;
@@ -34,13 +34,8 @@ async function onStore(flags: Flags, work: (repo: Repository) => Promise<number>
 
 /** `openspine messages dead-letters|replay`: the dead-letter queue of both buses, from the store. Returns the exit code. */
 export async function messagesCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   const [sub, arg, extra] = positionals;
   try {

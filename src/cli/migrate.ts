@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { loadConfig, type Config, type Flags } from '../config.js';
 import { openRepository, sqliteFileOf } from '../store/open.js';
 import { DEFAULT_DATABASE_URL } from './legacy.js';
+import { parseCommandLine } from './args.js';
 
 const USAGE = `openspine migrate --from URL [--legacy-schema NAME] [--data DIR | --database-url URL [--database-schema S]]
                   [--workers N] [--batch-size N] [--no-progress]
@@ -34,13 +34,8 @@ export function targetConfig(values: Flags): Config {
 
 /** `openspine migrate [verify|shadow] ...`; returns the exit code. */
 export async function migrateCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   const sub = positionals[0];
   if (values.help || (sub !== undefined && sub !== 'verify' && sub !== 'shadow')) {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { auditRecord } from '../audit/audit-record.js';
 import { loadConfig, type Flags } from '../config.js';
 import { openRepository } from '../store/open.js';
 import { addPrescriberKey, listPrescriberKeys, PrescriberKeyError, revokePrescriberKey } from '../services/eps/prescriber-keys.js';
 import { operator } from './users.js';
+import { parseCommandLine } from './args.js';
 
 const USAGE = `openspine prescriber key add --user ID --jwk FILE   (a prescriber's public signing key: EC P-256 or RSA JWK)
 openspine prescriber key list [--user ID]
@@ -19,13 +19,8 @@ const OPTIONS = {
 
 /** `openspine prescriber key ...`: registers, lists and revokes prescribers' signing keys (audited as security events). */
 export async function prescriberCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   const [group, sub, arg] = positionals;
   if (group !== 'key' || !['add', 'list', 'revoke'].includes(sub ?? '')) {

@@ -1,13 +1,8 @@
 import type { Config, Flags } from '../config.js';
 import { seedPatients } from '../seed/seed-patients.js';
 import { openRepository, sqliteFileOf } from '../store/open.js';
+import { wholeNumber } from './args.js';
 
-function wholeNumber(value: unknown, name: string, fallback?: number): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  const n = Number(value);
-  if (value === undefined || !Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number`);
-  return n;
-}
 
 export async function seedCommand(config: Config, flags: Flags): Promise<number> {
   const patients = wholeNumber(flags.patients, '--patients');

@@ -1,9 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import type { Flags } from '../config.js';
 import { openRepository } from '../store/open.js';
 import { targetConfig } from './migrate.js';
+import { parseCommandLine } from './args.js';
 
 const USAGE = `openspine sus extract --since DATE [--format ndjson|csv] [--out FILE] [--data DIR] [--store ...] [--database-url URL]
   Pseudonymised extract for secondary uses of every patient changed since DATE, leaving out everyone
@@ -17,13 +17,8 @@ const OPTIONS = {
 
 /** `openspine sus extract ...`; returns the exit code. */
 export async function susCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   if (values.help || positionals[0] !== 'extract') {
     console.log(USAGE);
