@@ -113,6 +113,32 @@ describe('bulk seeding of the embedded store', () => {
     }
   });
 
+  it('starts with small batches by default, then larger ones, one audit entry each', async () => {
+    const target = await store();
+    try {
+      const result = await bulkSeedPatients(target.repo, target.file, { patients: 6_000, seed: SEED, workers: 0 });
+      assert.equal(result.created, 6_000);
+      const entries = await target.repo.readAudit(0, 100);
+      assert.deepEqual(entries.map((e) => e.record.detail), [{ seed: SEED, from: 0, to: 5_000 }, { seed: SEED, from: 5_000, to: 6_000 }]);
+      assert.equal(await target.repo.count(PATIENT), 6_000);
+    } finally {
+      await target.repo.close();
+    }
+  });
+
+  it('refuses to build index rows whose value holds the row separator', () => {
+    const real = createPatientGenerator(SEED);
+    const generator = {
+      ...real,
+      generate: (i: number) => {
+        const generated = real.generate(i);
+        generated.patient.telecom = [{ system: 'email', value: 'a\u0000b@example.org' }];
+        return generated;
+      },
+    };
+    assert.throws(() => buildSeedRows(generator, 0, 1), /row separator/);
+  });
+
   it('refuses a whole batch when one of its resources already exists', async () => {
     const target = await store();
     const loader = new SqliteBulkLoader(target.file);

@@ -13,6 +13,15 @@ import { seedAudit, seedProgress, type SeedOptions, type SeedResult } from './se
 const defaultWorkers = (): number => Math.min(2, Math.max(1, availableParallelism() - 1));
 
 /**
+ * Default batch sizes: large batches because each commit rewrites every search_index page it
+ * touched (with random names and postcodes, nearly all of them), but small first ones so the
+ * loader starts after a short wait for the worker rather than after a whole large batch.
+ */
+const BATCH_SIZES = [5_000, 10_000, 20_000, 40_000];
+const LARGE_BATCH = 40_000;
+const defaultBatchSize = (batch: number): number => BATCH_SIZES[batch] ?? LARGE_BATCH;
+
+/**
  * seedPatients() for the embedded store: a worker thread builds each batch's rows (documents, index
  * entries, JSON) while this thread inserts the previous batch through a bulk-load connection. Same
  * rows, same audit entry per batch and the same skipping of numbers already present as the
@@ -20,7 +29,7 @@ const defaultWorkers = (): number => Math.min(2, Math.max(1, availableParallelis
  */
 export async function bulkSeedPatients(repo: Repository, file: string, opts: SeedOptions & { workers?: number }): Promise<SeedResult> {
   const start = opts.startIndex ?? 0;
-  const batchSize = opts.batchSize ?? 20_000;
+  const batchSize = opts.batchSize ?? defaultBatchSize;
   const mayOverlap = (await repo.count(PATIENT)) > 0; // one seed never repeats a number
   const loader = new SqliteBulkLoader(file);
   const progress = seedProgress(opts);

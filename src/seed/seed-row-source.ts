@@ -15,10 +15,11 @@ function startWorker(seed: number): Worker {
 interface Waiter { resolve: (rows: SeedRows) => void; reject: (err: Error) => void }
 
 /**
- * The rows of patients [start, end) in batches of `batchSize`, in order. With workers, batches are
- * dealt out to them in turn and built ahead (one per worker in the works, one more waiting) while the
- * caller inserts the current one; with none, each is built when asked. Either way a batch is the
- * same pure function of (seed, range), so the output does not depend on the number of workers.
+ * The rows of patients [start, end) in batches of `batchSize` (or of the size it gives batch 0, 1, ...),
+ * in order. With workers, batches are dealt out to them in turn and built ahead (one per worker in the
+ * works, one more waiting) while the caller inserts the current one; with none, each is built when
+ * asked. Either way a batch is the same pure function of (seed, range), so the output does not
+ * depend on the number of workers.
  */
 export class SeedRowSource {
   private readonly workers: Worker[] = [];
@@ -27,9 +28,10 @@ export class SeedRowSource {
   private readonly generator: ReturnType<typeof createPatientGenerator>;
   private nextFrom: number;
   private dealt = 0;
+  private batches = 0;
   private failure: Error | null = null;
 
-  constructor(seed: number, start: number, private readonly end: number, private readonly batchSize: number, workers: number) {
+  constructor(seed: number, start: number, private readonly end: number, private readonly batchSize: number | ((batch: number) => number), workers: number) {
     this.generator = createPatientGenerator(seed); // validates the seed on this thread, with a clear error
     this.nextFrom = start;
     for (let w = 0; w < workers; w++) {
@@ -49,7 +51,7 @@ export class SeedRowSource {
     if (!this.workers.length) {
       if (this.nextFrom >= this.end) return null;
       const from = this.nextFrom;
-      this.nextFrom = Math.min(from + this.batchSize, this.end);
+      this.nextFrom = Math.min(from + this.sizeOf(this.batches++), this.end);
       return buildSeedRows(this.generator, from, this.nextFrom);
     }
     const rows = this.requested.shift();
@@ -58,10 +60,14 @@ export class SeedRowSource {
     return rows;
   }
 
+  private sizeOf(batch: number): number {
+    return Math.max(1, typeof this.batchSize === 'number' ? this.batchSize : this.batchSize(batch));
+  }
+
   private request(): boolean {
     if (this.nextFrom >= this.end) return false;
     const from = this.nextFrom;
-    this.nextFrom = Math.min(from + this.batchSize, this.end);
+    this.nextFrom = Math.min(from + this.sizeOf(this.batches++), this.end);
     const w = this.dealt++ % this.workers.length;
     const rows = new Promise<SeedRows>((resolve, reject) => {
       if (this.failure) reject(this.failure);

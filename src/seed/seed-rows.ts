@@ -1,7 +1,7 @@
 import { indexPatient } from '../services/pds/patient-index.js';
 import { PATIENT, RELATED_PERSON } from '../services/pds/patient-model.js';
 import type { IndexEntry } from '../store/types.js';
-import type { BulkRows } from '../store/sqlite/bulk-load.js';
+import { INDEX_SEPARATOR, type BulkRows, type IndexGroup } from '../store/sqlite/bulk-load.js';
 import type { createPatientGenerator } from './patient-generator.js';
 
 /** Generated patients [from, to) as store rows, plus what the seeder needs to skip and report. */
@@ -32,24 +32,28 @@ function splitBody(resource: Record<string, any>): [string, string] {
 }
 
 /**
- * search_index rows as JSON text, kept per (type, param) so each group sorts on its own (shorter keys,
- * fewer comparisons). Type, param and id are plain ASCII; only the value may need escaping.
+ * search_index rows kept per (type, param), each as 'value<sep>id', so each group sorts on its own
+ * (shorter keys, fewer comparisons) and the loader binds them without parsing anything. The
+ * separator sorts below every other character, so the order is (value, id), the index's order.
  */
 class IndexRows {
-  private readonly groups = new Map<string, string[]>();
+  private readonly groups = new Map<string, Map<string, string[]>>(); // type -> param -> rows
   add(type: string, param: string, value: string, id: string): void {
-    const group = '["' + type + '","' + param + '",';
-    let rows = this.groups.get(group);
-    if (!rows) this.groups.set(group, (rows = []));
-    rows.push(JSON.stringify(value) + ',"' + id + '"]');
+    if (value.includes(INDEX_SEPARATOR)) throw new Error(`index value of ${type}/${id} holds the row separator`);
+    let byParam = this.groups.get(type);
+    if (!byParam) this.groups.set(type, (byParam = new Map()));
+    let rows = byParam.get(param);
+    if (!rows) byParam.set(param, (rows = []));
+    rows.push(value + INDEX_SEPARATOR + id);
   }
-  /** All rows as one JSON array, sorted as the index sorts (type, param, value, id) for plain ASCII. */
-  json(): string {
-    const parts: string[] = [];
-    for (const group of [...this.groups.keys()].sort()) {
-      for (const rest of this.groups.get(group)!.sort()) parts.push(group + rest);
+  /** The groups in (type, param) order, rows sorted within each. */
+  groupsInOrder(): IndexGroup[] {
+    const groups: IndexGroup[] = [];
+    for (const type of [...this.groups.keys()].sort()) {
+      const byParam = this.groups.get(type)!;
+      for (const param of [...byParam.keys()].sort()) groups.push({ type, param, rows: byParam.get(param)!.sort().join(INDEX_SEPARATOR) });
     }
-    return '[' + parts.join(',') + ']';
+    return groups;
   }
 }
 
@@ -67,8 +71,14 @@ export function buildSeedRows(generator: ReturnType<typeof createPatientGenerato
   const patientIds: string[] = [];
   const add = (type: string, id: string, owner: string, entries: IndexEntry[], resource: Record<string, any>) => {
     const [head, tail] = splitBody(resource);
-    resources.push({ type, id, owner, indexRows: JSON.stringify(entries.map((e) => [e.param, e.value])), head, tail });
-    for (const e of entries) index.add(type, e.param, e.value, id);
+    // JSON.stringify gives a flat string, which the message to the main thread copies fastest
+    const pairs: string[][] = new Array(entries.length);
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k];
+      pairs[k] = [e.param, e.value];
+      index.add(type, e.param, e.value, id);
+    }
+    resources.push({ type, id, owner, indexRows: JSON.stringify(pairs), head, tail });
   };
   for (let i = from; i < to; i++) {
     const { patient, relatedPersons } = generator.generate(i);
@@ -82,7 +92,7 @@ export function buildSeedRows(generator: ReturnType<typeof createPatientGenerato
     from, to, patientIds,
     owners: resources.map((r) => r.owner), types: resources.map((r) => r.type), ids: resources.map((r) => r.id),
     indexRows: resources.map((r) => r.indexRows), bodyHeads: resources.map((r) => r.head), bodyTails: resources.map((r) => r.tail),
-    indexJson: index.json(),
+    indexGroups: index.groupsInOrder(),
   };
 }
 
@@ -91,10 +101,15 @@ export function withoutPatients(rows: SeedRows, skip: Set<string>): SeedRows {
   const keep = rows.owners.map((owner) => !skip.has(owner));
   const pick = <T>(list: T[]) => list.filter((_, i) => keep[i]);
   const dropped = new Set(rows.ids.flatMap((id, i) => (keep[i] ? [] : [rows.types[i] + ' ' + id])));
-  const index = (JSON.parse(rows.indexJson) as string[][]).filter((e) => !dropped.has(e[0] + ' ' + e[3]));
+  const indexGroups = (rows.indexGroups ?? []).map(({ type, param, rows: joined }) => {
+    const parts = joined ? joined.split(INDEX_SEPARATOR) : [];
+    const kept: string[] = [];
+    for (let p = 0; p < parts.length; p += 2) if (!dropped.has(type + ' ' + parts[p + 1])) kept.push(parts[p], parts[p + 1]);
+    return { type, param, rows: kept.join(INDEX_SEPARATOR) };
+  });
   return {
     ...rows,
     owners: pick(rows.owners), types: pick(rows.types), ids: pick(rows.ids), indexRows: pick(rows.indexRows),
-    bodyHeads: pick(rows.bodyHeads), bodyTails: pick(rows.bodyTails), indexJson: JSON.stringify(index),
+    bodyHeads: pick(rows.bodyHeads), bodyTails: pick(rows.bodyTails), indexGroups,
   };
 }

@@ -1,7 +1,7 @@
 import type { Patient } from 'fhir/r4.js';
 import type { IndexEntry } from '../../store/types.js';
 import { normaliseName, normalisePostcode, soundex } from './name-matching.js';
-import { gpOdsCode, isCurrentAddress, isCurrentName, replacedBy, today } from './patient-model.js';
+import { gpOdsCode, isCurrentAddress, isCurrentName, replacedBy } from './patient-model.js';
 
 /**
  * The index rows of a Patient: what trace can search on without reading documents. Each fact is
@@ -11,10 +11,12 @@ import { gpOdsCode, isCurrentAddress, isCurrentName, replacedBy, today } from '.
  * with no history costs no extra rows; a `_history=true` search asks for either parameter.
  */
 export function indexPatient(patient: Patient): IndexEntry[] {
-  const rows = new Map<string, IndexEntry>();
-  const on = today();
+  // a record has a dozen or so rows: a scan finds a repeat sooner than building a key to hash
+  const rows: IndexEntry[] = [];
+  const has = (param: string, value: string) => rows.some((e) => e.value === value && e.param === param);
+  const on = currentDay();
   const add = (param: string, value: string | undefined) => {
-    if (value) rows.set(param + '\u0000' + value, { param, value });
+    if (value && !has(param, value)) rows.push({ param, value });
   };
   // a superseded record keeps its index: a search on its details finds it, and trace answers
   // with the record that replaced it
@@ -24,18 +26,21 @@ export function indexPatient(patient: Patient): IndexEntry[] {
 
   const history: IndexEntry[] = [];
   const addHistory = (param: string, value: string | undefined) => { if (value) history.push({ param, value }); };
+  const addName = (param: string, raw: string | undefined, current: boolean) => {
+    if (!raw) return;
+    // most names are one word: split only when there is whitespace to split on
+    for (const token of WHITESPACE.test(raw) ? raw.split(/\s+/) : [raw]) {
+      const value = normaliseName(token);
+      if (!value) continue;
+      if (current) add(param, value);
+      else addHistory(param, value);
+      add('phonetic', soundex(value));
+    }
+  };
   for (const name of patient.name ?? []) {
     const current = isCurrentName(name, on);
-    const parts: [string, string | undefined][] = [['family', name.family], ...(name.given ?? []).map((g) => ['given', g] as [string, string])];
-    for (const [param, raw] of parts) {
-      for (const token of (raw ?? '').split(/\s+/)) {
-        const value = normaliseName(token);
-        if (!value) continue;
-        if (current) add(param, value);
-        else addHistory(param, value);
-        add('phonetic', soundex(value));
-      }
-    }
+    addName('family', name.family, current);
+    for (const given of name.given ?? []) addName('given', given, current);
   }
   add('gender', patient.gender);
   add('birthdate', patient.birthDate);
@@ -55,6 +60,17 @@ export function indexPatient(patient: Patient): IndexEntry[] {
     else addHistory(param, value);
   }
   add('general-practitioner', gpOdsCode(patient)?.toUpperCase());
-  for (const h of history) if (!rows.has(h.param + '\u0000' + h.value)) add(h.param + '-hist', h.value);
-  return [...rows.values()];
+  for (const h of history) if (!has(h.param, h.value)) add(h.param + '-hist', h.value);
+  return rows;
+}
+
+const WHITESPACE = /\s/;
+const DAY_MS = 86_400_000;
+let cachedDay = { number: NaN, date: '' };
+
+/** today() (the UTC date), worked out once per UTC day rather than once per patient (a bulk seed indexes many). */
+function currentDay(): string {
+  const number = Math.floor(Date.now() / DAY_MS);
+  if (number !== cachedDay.number) cachedDay = { number, date: new Date(number * DAY_MS).toISOString().slice(0, 10) };
+  return cachedDay.date;
 }

@@ -16,7 +16,19 @@ export interface BulkRows {
   bodyHeads: string[];
   bodyTails: string[];
   /** The search_index rows as JSON text: an array of [type, param, value, id], ideally in key order. */
-  indexJson: string;
+  indexJson?: string;
+  /** Or (faster to insert: no JSON to parse) the search_index rows grouped by type and param. */
+  indexGroups?: IndexGroup[];
+}
+
+/** Separates the values and ids of IndexGroup.rows; no index value or id may contain it. */
+export const INDEX_SEPARATOR = '\u0000';
+
+/** The search_index rows of one (type, param): rows is value, id, value, id, ... joined by INDEX_SEPARATOR. */
+export interface IndexGroup {
+  type: string;
+  param: string;
+  rows: string;
 }
 
 // Where lastUpdated goes in a serialised body: a marker no legacy or clinical text will hold
@@ -72,14 +84,16 @@ export function bulkRowsOf(writes: ResourceWrite[]): BulkRows {
 
 /** Two sets of rows as one, for one transaction. */
 export function concatBulkRows(a: BulkRows, b: BulkRows): BulkRows {
-  const index = [a.indexJson, b.indexJson].map((j) => j.slice(1, -1)).filter(Boolean);
+  const index = [a.indexJson ?? '[]', b.indexJson ?? '[]'].map((j) => j.slice(1, -1)).filter(Boolean);
   return {
     types: a.types.concat(b.types), ids: a.ids.concat(b.ids), indexRows: a.indexRows.concat(b.indexRows),
     bodyHeads: a.bodyHeads.concat(b.bodyHeads), bodyTails: a.bodyTails.concat(b.bodyTails), indexJson: '[' + index.join(',') + ']',
+    indexGroups: (a.indexGroups ?? []).concat(b.indexGroups ?? []),
   };
 }
 
 const CHUNK = 128; // rows per multi-row INSERT: one bind call carries many rows
+const INDEX_CHUNK = 256; // search_index rows per multi-row INSERT (4 parameters each)
 const values = (n: number, row: string): string => Array.from({ length: n }, () => row).join(', ');
 
 /**
@@ -96,6 +110,8 @@ export class SqliteBulkLoader {
   private readonly insertResource: Database.Statement;
   private readonly insertVersion: Database.Statement;
   private readonly insertIndex: Database.Statement;
+  private readonly insertIndexRows: Database.Statement;
+  private readonly insertIndexRow: Database.Statement;
 
   /**
    * `file` must be a store the repository has already opened and migrated. `walPages`: let the
@@ -119,6 +135,9 @@ export class SqliteBulkLoader {
     this.insertIndex = this.db.prepare(
       'INSERT OR IGNORE INTO search_index (rtype, param, value, rid) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)',
     );
+    const index = 'INSERT OR IGNORE INTO search_index (rtype, param, value, rid) VALUES ';
+    this.insertIndexRows = this.db.prepare(index + values(INDEX_CHUNK, '(?, ?, ?, ?)'));
+    this.insertIndexRow = this.db.prepare(index + '(?, ?, ?, ?)');
   }
 
   private readonly statements = new Map<string, Database.Statement>();
@@ -142,7 +161,8 @@ export class SqliteBulkLoader {
       const now = new Date().toISOString();
       this.insertChunks(rows, (i) => [rows.types[i], rows.ids[i], now, rows.indexRows[i]], this.insertResources, this.insertResource);
       this.insertChunks(rows, (i) => [rows.types[i], rows.ids[i], now, rows.bodyHeads[i] + now + rows.bodyTails[i]], this.insertVersions, this.insertVersion);
-      this.insertIndex.run(rows.indexJson);
+      if (rows.indexJson) this.insertIndex.run(rows.indexJson);
+      if (rows.indexGroups) this.insertIndexGroups(rows.indexGroups);
       if (audit.length) appendAuditRecords((sql) => this.prepared(sql), audit);
     }).immediate();
   }
@@ -168,6 +188,24 @@ export class SqliteBulkLoader {
       this.guarded(rows, i, i + CHUNK, () => many.run(args));
     }
     for (; i < n; i++) this.guarded(rows, i, i + 1, () => one.run(row(i)));
+  }
+
+  /** search_index rows bound as parameters, many per statement: SQLite has no JSON to parse. */
+  private insertIndexGroups(groups: IndexGroup[]): void {
+    const args: string[] = new Array(INDEX_CHUNK * 4);
+    for (const { type, param, rows } of groups) {
+      if (!rows) continue;
+      const parts = rows.split(INDEX_SEPARATOR);
+      const n = parts.length >> 1;
+      let i = 0;
+      for (; i + INDEX_CHUNK <= n; i += INDEX_CHUNK) {
+        for (let k = 0, p = 2 * i; k < INDEX_CHUNK; k++, p += 2) {
+          args[4 * k] = type; args[4 * k + 1] = param; args[4 * k + 2] = parts[p]; args[4 * k + 3] = parts[p + 1];
+        }
+        this.insertIndexRows.run(args);
+      }
+      for (; i < n; i++) this.insertIndexRow.run(type, param, parts[2 * i], parts[2 * i + 1]);
+    }
   }
 
   /**
