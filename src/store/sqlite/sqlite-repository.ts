@@ -50,6 +50,9 @@ export class SqliteRepository implements Repository {
     // a larger page cache keeps index B-trees in memory during bulk loads and trace searches
     this.db.pragma('cache_size = -131072');
     this.db.pragma('temp_store = MEMORY');
+    // checkpoint the WAL every ~40 MB rather than every 4 MB: hot pages (the audit chain head, the last
+    // audit page) are rewritten by every commit and a checkpoint copies each only once
+    this.db.pragma('wal_autocheckpoint = 10000');
     this.auditIndex = new SqliteAuditIndex(this.db, (sql) => this.stmt(sql));
     this.messaging = new SqliteMessageStore(this.db, (sql) => this.stmt(sql), (records) => appendAuditRecords((sql) => this.stmt(sql), records));
   }
@@ -89,10 +92,12 @@ export class SqliteRepository implements Repository {
   }
 
   private readRow(type: string, id: string): VersionRow | undefined {
+    // Versions only ever grow and commit atomically with the current pointer, so the newest version
+    // row is the current one: one descent of the version key, without reading the pointer row (which
+    // carries the resource's index entries).
     return this.stmt(
-      `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM resources r
-       JOIN resource_versions v ON v.rtype = r.rtype AND v.rid = r.rid AND v.version = r.version
-       WHERE r.rtype = ? AND r.rid = ?`,
+      `SELECT rtype, rid, version, updated, body FROM resource_versions
+       WHERE rtype = ? AND rid = ? ORDER BY version DESC LIMIT 1`,
     ).get(type, id) as VersionRow | undefined;
   }
 
