@@ -53,16 +53,23 @@ async function issuesOf(repo: Repository, longFormId: string): Promise<EpsPrescr
 
 /** An earlier submission of the same prescription id: the same signed content is a duplicate, other content a clash. */
 async function earlierSubmission(repo: Repository, order: ValidOrder, digest: string): Promise<SubmitResult | null> {
-  const first = await repo.read(PRESCRIPTION, prescriptionId(order.longFormId, 1));
-  if (first) {
+  const sameId = async (): Promise<SubmitResult | null> => {
+    const first = await repo.read(PRESCRIPTION, prescriptionId(order.longFormId, 1));
+    if (!first) return null;
     if ((first.resource as EpsPrescription).digest !== digest) {
       throw new FhirError(409, 'DUPLICATE_REJECTED', `Prescription ${order.longFormId} has already been submitted with different content`);
     }
     return { issues: await issuesOf(repo, order.longFormId), duplicate: true };
-  }
+  };
+  const earlier = await sameId();
+  if (earlier) return earlier;
   const sameShort = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'short-form', op: 'eq', value: order.shortFormId }] }], limit: 1 });
-  if (sameShort.length > 0) throw new FhirError(409, 'DUPLICATE_REJECTED', `Short-form ID ${order.shortFormId} is already in use by another prescription`);
-  return null;
+  if (sameShort.length === 0) return null;
+  // a twin of this submission may have committed between the two reads (each statement sees the
+  // latest commits on PostgreSQL): it is this prescription, not another one using the short-form ID
+  const twin = await sameId();
+  if (twin) return twin;
+  throw new FhirError(409, 'DUPLICATE_REJECTED', `Short-form ID ${order.shortFormId} is already in use by another prescription`);
 }
 
 function buildIssues(order: ValidOrder, nominated: string | undefined, digest: string, prescriberUser: string, now: string): EpsPrescription[] {
