@@ -1,4 +1,5 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4.js';
+import { capabilityStatement } from '../../fhir/capability.js';
 import { ENDPOINT_PARAMS, HEALTHCARE_SERVICE_PARAMS, ORGANIZATION_PARAMS, PRACTITIONER_ROLE_PARAMS } from './directory-search.js';
 
 type ParamType = 'string' | 'token' | 'reference';
@@ -20,24 +21,17 @@ function resource(type: string, params: Record<string, unknown>, writable: boole
 
 /** What the Spine Directory API supports, for `GET /metadata`, derived from its search tables. */
 export function directoryCapabilityStatement(base: string): CapabilityStatement {
-  return {
-    resourceType: 'CapabilityStatement',
-    status: 'active',
+  return capabilityStatement({
+    base,
+    software: 'OpenSpine Spine Directory',
+    description: 'OpenSpine Spine Directory Service (SDS/ODS): organisations, services, role profiles and endpoints',
     date: '2026-11-28',
-    kind: 'instance',
-    software: { name: 'OpenSpine Spine Directory', version: '0.1.0' },
-    implementation: { description: 'OpenSpine Spine Directory Service (SDS/ODS): organisations, services, role profiles and endpoints', url: base },
-    fhirVersion: '4.0.1',
-    format: ['application/fhir+json'],
-    rest: [{
-      mode: 'server',
-      security: { cors: false, description: "OAuth2 bearer tokens; X-Request-ID (UUID) on every request. Reading needs 'directory.read'; create and update (If-Match) need 'directory.manage'" },
-      resource: [
-        resource('Organization', ORGANIZATION_PARAMS, false, 'ODS code; loaded from ODS extracts by `openspine directory import`'),
-        resource('Endpoint', ENDPOINT_PARAMS, true),
-        resource('HealthcareService', HEALTHCARE_SERVICE_PARAMS, true),
-        resource('PractitionerRole', PRACTITIONER_ROLE_PARAMS, true),
-      ],
-    }],
-  };
+    security: "OAuth2 bearer tokens; X-Request-ID (UUID) on every request. Reading needs 'directory.read'; create and update (If-Match) need 'directory.manage'",
+    resources: [
+      resource('Organization', ORGANIZATION_PARAMS, false, 'ODS code; loaded from ODS extracts by `openspine directory import`'),
+      resource('Endpoint', ENDPOINT_PARAMS, true),
+      resource('HealthcareService', HEALTHCARE_SERVICE_PARAMS, true),
+      resource('PractitionerRole', PRACTITIONER_ROLE_PARAMS, true),
+    ],
+  });
 }

@@ -1,4 +1,5 @@
 import type { CapabilityStatement } from 'fhir/r4.js';
+import { capabilityStatement } from '../../fhir/capability.js';
 
 const SEARCH_PARAMS: [string, 'string' | 'token' | 'date' | 'number', string][] = [
   ['family', 'string', 'Family name; wildcard * after two characters (non-fuzzy)'],
@@ -18,30 +19,23 @@ const SEARCH_PARAMS: [string, 'string' | 'token' | 'date' | 'number', string][] 
 
 /** What the PDS API supports, for `GET /metadata`. */
 export function pdsCapabilityStatement(base: string): CapabilityStatement {
-  return {
-    resourceType: 'CapabilityStatement',
-    status: 'active',
+  return capabilityStatement({
+    base,
+    software: 'OpenSpine PDS',
+    description: 'OpenSpine Personal Demographics Service',
     date: '2026-11-27',
-    kind: 'instance',
-    software: { name: 'OpenSpine PDS', version: '0.1.0' },
-    implementation: { description: 'OpenSpine Personal Demographics Service', url: base },
-    fhirVersion: '4.0.1',
-    format: ['application/fhir+json'],
+    security: 'OAuth2 bearer tokens (Authorization: Bearer); X-Request-ID (UUID) on every request',
     patchFormat: ['application/json-patch+json'],
-    rest: [{
-      mode: 'server',
-      security: { cors: false, description: 'OAuth2 bearer tokens (Authorization: Bearer); X-Request-ID (UUID) on every request' },
-      resource: [
-        {
-          type: 'Patient',
-          interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'patch' }, { code: 'create' }, { code: 'history-instance' }],
-          versioning: 'versioned-update',
-          conditionalUpdate: false,
-          searchParam: SEARCH_PARAMS.map(([name, type, documentation]) => ({ name, type, documentation })),
-          operation: [{ name: 'merge', definition: `${base}/OperationDefinition/Patient-merge` }],
-        },
-        { type: 'RelatedPerson', interaction: [{ code: 'search-type' }] },
-      ],
-    }],
-  };
+    resources: [
+      {
+        type: 'Patient',
+        interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'patch' }, { code: 'create' }, { code: 'history-instance' }],
+        versioning: 'versioned-update',
+        conditionalUpdate: false,
+        searchParam: SEARCH_PARAMS.map(([name, type, documentation]) => ({ name, type, documentation })),
+        operation: [{ name: 'merge', definition: `${base}/OperationDefinition/Patient-merge` }],
+      },
+      { type: 'RelatedPerson', interaction: [{ code: 'search-type' }] },
+    ],
+  });
 }
