@@ -10,6 +10,7 @@ import pg from 'pg';
 import { ChainVerifier, GENESIS_HASH } from '../src/audit/chain.js';
 import { openRepository } from '../src/store/open.js';
 import {
+  DuplicateRequestError,
   VersionConflictError,
   type AuditRecord,
   type IndexEntry,
@@ -258,6 +259,16 @@ for (const kind of await storesUnderTest()) {
       assert.ok(result.ok, JSON.stringify(result.brokenAt));
     });
 
+    test('a record with non-ASCII text chains over its UTF-8 bytes, as the verifier computes them', async ({ repo }) => {
+      // PostgreSQL computes the chain hash inside the server: it must hash the same bytes as Node does
+      await repo.commit({ audit: [audit('read', null, { detail: { name: 'Zoë Ó Súilleabháin', note: '患者 🙂', quote: '"\\\n' } })] });
+      await repo.commit({ audit: [audit('read', null, { detail: { name: 'Łukasz' } }), audit('read')] });
+      const { entries, result } = await verifyChain(repo);
+      assert.equal(entries.length, 3);
+      assert.equal(entries[0].record.detail!.note, '患者 🙂');
+      assert.ok(result.ok, JSON.stringify(result.brokenAt));
+    });
+
     test('the database refuses edits and deletions of the audit log', async (ctx) => {
       await ctx.repo.commit({ audit: [audit('read'), audit('read')] });
       await assert.rejects(adminSql(ctx, [`UPDATE audit_log SET action = 'x' WHERE seq = 1`]), /append-only/);
@@ -313,6 +324,49 @@ for (const kind of await storesUnderTest()) {
       for (const a of attempts) if (a.status === 'rejected') isConflict('Patient', 'p1', 0, 1)(a.reason);
       assert.equal((await repo.history('Patient', 'p1')).length, 1);
     });
+
+    test('concurrent batches that commit together: a refused one leaves nothing, the others keep their writes, audit and messages', async ({ repo }) => {
+      await repo.commit({ resources: [write('p1', 0, 'smith')] });
+      const message = (id: string) => ({ id, topic: 'test.event', key: id, body: { id } });
+      // submitted in one turn of the event loop, so the PostgreSQL store sends them as one group
+      const attempts = await Promise.allSettled([
+        repo.commit({ resources: [write('p2', 0, 'jones')], audit: [audit('create', 'p2')], messages: [message('m2')] }),
+        repo.commit({ resources: [write('p3', 0, 'brown'), write('p1', 7, 'stale')], audit: [audit('create', 'p3')], messages: [message('m3')] }),
+        repo.commit({ resources: [write('p1', 1, 'smythe')], audit: [audit('update', 'p1')], messages: [message('m1')] }),
+        repo.commit({ audit: [audit('read', 'p1')], request: { requestId: 'r1', userId: 'u', method: 'POST', path: '/x', status: 201, resourceType: 'Patient', resourceId: 'p2', version: 1 } }),
+        repo.commit({ audit: [audit('read', 'p2')], request: { requestId: 'r1', userId: 'u', method: 'POST', path: '/x', status: 201, resourceType: 'Patient', resourceId: 'p2', version: 1 } }),
+      ]);
+      assert.deepEqual(attempts.map((a) => a.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
+      isConflict('Patient', 'p1', 7, 1)((attempts[1] as PromiseRejectedResult).reason);
+      assert.ok((attempts[4] as PromiseRejectedResult).reason instanceof DuplicateRequestError);
+      assert.equal(await repo.read('Patient', 'p3'), null);
+      assert.deepEqual(await repo.search({ type: 'Patient', criteria: [{ any: [{ param: 'family', op: 'eq', value: 'brown' }] }], limit: 10 }), []);
+      assert.equal((await repo.read('Patient', 'p1'))!.resource.name[0].family, 'smythe');
+      assert.equal((await repo.read('Patient', 'p2'))!.version, 1);
+      const { entries, result } = await verifyChain(repo);
+      assert.deepEqual(entries.map((e) => `${e.record.action} ${e.record.patient}`), ['create p2', 'update p1', 'read p1']);
+      assert.ok(result.ok, JSON.stringify(result.brokenAt));
+      const outbox = await repo.messaging.readOutbox(0, 10);
+      assert.deepEqual(outbox.map((m) => m.id), ['m2', 'm1']);
+      assert.deepEqual(outbox.map((m) => m.seq), [outbox[0].seq, outbox[0].seq + 1]);
+    });
+    test('a batch whose value the database cannot store fails alone, not the batches committed with it', async ({ repo }) => {
+      // PostgreSQL text cannot hold U+0000 (SQLite can): there, the whole group statement fails and
+      // each batch is run again on its own
+      const attempts = await Promise.allSettled([
+        repo.commit({ resources: [write('p0', 0, 'first')], audit: [audit('create', 'p0')] }),
+        repo.commit({ resources: [write('p1', 0, 'adams')], audit: [audit('create', 'p1')] }),
+        repo.commit({ resources: [write('p2', 0, 'nul\u0000name')], audit: [audit('create', 'p2')] }),
+        repo.commit({ resources: [write('p3', 0, 'clark')], audit: [audit('create', 'p3')] }),
+      ]);
+      const nulRefused = repo.kind === 'postgres';
+      assert.deepEqual(attempts.map((a) => a.status), ['fulfilled', 'fulfilled', nulRefused ? 'rejected' : 'fulfilled', 'fulfilled']);
+      assert.equal((await repo.read('Patient', 'p3'))!.version, 1);
+      const { entries, result } = await verifyChain(repo);
+      assert.deepEqual(entries.map((e) => e.record.patient), nulRefused ? ['p0', 'p1', 'p3'] : ['p0', 'p1', 'p2', 'p3']);
+      assert.ok(result.ok, JSON.stringify(result.brokenAt));
+    });
+
 
     test('concurrent commits from several repositories keep one linear audit chain', async (ctx) => {
       const repos = [ctx.repo, await ctx.open(), await ctx.open()];

@@ -65,7 +65,7 @@ export class DeliveryWorker {
   /** One pass; true when it did something (so the next pass runs at once). */
   private async round(): Promise<boolean> {
     // let the requests already in hand commit first, so one pass carries all their messages
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setTimeout(resolve, 10));
     const moved = this.options.pump ? await this.store.enqueueDeliveries(this.consumer.name, this.consumer.wants, PAGE) : 0;
     if (this.stopping) return false;
     const claimed = await this.store.claimDeliveries(this.consumer.name, this.options.holder, CLAIM, this.leaseMs);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { randomUUID } from 'node:crypto';
-import type { DeadLetter, DeliveredMessage, OutboxMessage } from '../../messaging/types.js';
+import type { DeadLetter, DeliveredMessage } from '../../messaging/types.js';
 import { CommitListeners, errorText, toDeadLetter, toDelivered, toOutboxRecord, type DeadLetterRow, type OutboxRow } from '../message-rows.js';
 import type { AuditRecord, MessageStore, OutboxRecord, ReplayOutcome } from '../types.js';
 
@@ -30,24 +30,6 @@ export class PostgresMessageStore implements MessageStore {
     /** Appends to the audit chain inside the caller's transaction. */
     private readonly appendAudit: (c: pg.PoolClient, records: AuditRecord[]) => Promise<void>,
   ) {}
-
-  /**
-   * Called last inside commit()'s transaction. The outbox_head row lock is held until commit, so a
-   * later seq is never visible before an earlier one. An id already in the outbox is not written again.
-   */
-  async insertOutbox(c: pg.PoolClient, messages: OutboxMessage[], time: string): Promise<void> {
-    const head = await c.query<{ seq: string }>('SELECT seq FROM outbox_head WHERE id FOR UPDATE');
-    if (head.rows.length !== 1) throw new Error('outbox_head row is missing');
-    const base = Number(head.rows[0].seq);
-    await c.query(
-      `INSERT INTO outbox (seq, id, topic, key, body, time)
-       SELECT $1::bigint + t.n, t.id, t.topic, t.key, t.body, $6
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(id, topic, key, body, n)
-       ON CONFLICT (id) DO NOTHING`,
-      [base, messages.map((m) => m.id), messages.map((m) => m.topic), messages.map((m) => m.key), messages.map((m) => JSON.stringify(m.body ?? null)), time],
-    );
-    await c.query('UPDATE outbox_head SET seq = $1 WHERE id', [base + messages.length]);
-  }
 
   committed(): void {
     this.listeners.notify();
@@ -127,12 +109,16 @@ export class PostgresMessageStore implements MessageStore {
   async claimDeliveries(consumer: string, holder: string, limit: number, leaseMs: number): Promise<DeliveredMessage[]> {
     const now = Date.now();
     const { rows } = await this.pool.query<{ message_id: string; seq: string; attempts: number }>(
+      // Shaped so that any plan is a cheap one: the messaging tables grow from empty in seconds, long
+      // before the planner's statistics catch up, and a join plan chosen for "one row" then rescanned
+      // the whole backlog per candidate. The head-of-key test is a per-row index probe, and the locked
+      // rows are updated by their tuple ids.
       `UPDATE deliveries d SET attempts = d.attempts + 1, lease_until = $3::bigint + $5::bigint, holder = $4
-       FROM (SELECT p.consumer, p.message_id FROM deliveries p
-             WHERE p.consumer = $1 AND p.state = 'pending' AND p.next_at <= $3 AND (p.lease_until IS NULL OR p.lease_until < $3)
-               AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.consumer = p.consumer AND e.key = p.key AND e.state = 'pending' AND e.seq < p.seq)
-             ORDER BY p.seq LIMIT $2 FOR UPDATE SKIP LOCKED) c
-       WHERE d.consumer = c.consumer AND d.message_id = c.message_id
+       WHERE d.ctid = ANY (ARRAY(
+         SELECT p.ctid FROM deliveries p
+          WHERE p.consumer = $1 AND p.state = 'pending' AND p.next_at <= $3 AND (p.lease_until IS NULL OR p.lease_until < $3)
+            AND p.seq = (SELECT e.seq FROM deliveries e WHERE e.consumer = p.consumer AND e.key = p.key AND e.state = 'pending' ORDER BY e.seq LIMIT 1)
+          ORDER BY p.seq LIMIT $2 FOR UPDATE SKIP LOCKED))
          AND d.state = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $3)
        RETURNING d.message_id, d.seq, d.attempts`,
       [consumer, limit, now, holder, leaseMs],

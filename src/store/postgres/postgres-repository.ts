@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { chainHash } from '../../audit/chain.js';
 import { buildSearchSql } from '../sql.js';
 import { fromRequestRow, type RequestRow } from '../request-log.js';
 import {
@@ -10,7 +9,6 @@ import {
   type AuditRecord,
   type Repository,
   type RequestRecord,
-  type ResourceWrite,
   type SearchQuery,
   type SignedAuditCheckpoint,
   type StoredJson,
@@ -18,6 +16,9 @@ import {
   type WriteBatch,
 } from '../types.js';
 import { PostgresAuditIndex } from './audit-index.js';
+import { COMMIT_CALL, DUPLICATE_REQUEST_STATE, VERSION_CONFLICT_STATE, commitParameters, type PreparedBatch } from './commit-function.js';
+import { GroupCommitter, type BatchOutcome } from './group-commit.js';
+import { PreparingClient } from './preparing-client.js';
 import { PostgresMessageStore } from './message-store.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 
@@ -48,11 +49,12 @@ export class PostgresRepository implements Repository {
   private readonly pool: pg.Pool;
   private readonly auditIndex: PostgresAuditIndex;
   readonly messaging: PostgresMessageStore;
+  private readonly committer = new GroupCommitter((batches) => this.commitGroup(batches));
   private closed = false;
 
   constructor(databaseUrl: string, readonly schema: string = 'public') {
     if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name '${schema}': use lower-case letters, digits and _`);
-    this.pool = new pg.Pool({ connectionString: databaseUrl, options: `-c search_path=${schema}` });
+    this.pool = new pg.Pool({ connectionString: databaseUrl, options: `-c search_path=${schema}`, Client: PreparingClient });
     // An idle connection dropped by the server must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
     this.auditIndex = new PostgresAuditIndex(this.pool, (fn) => this.tx(fn));
@@ -166,71 +168,53 @@ export class PostgresRepository implements Repository {
     return Number(rows[0].n);
   }
 
+  /**
+   * Each batch goes to openspine_commit (commit-function.ts) with whatever other batches of this
+   * process are waiting (GroupCommitter), in one implicit transaction per group: one round trip, and
+   * the audit and outbox head locks are held only inside the server.
+   */
   async commit(batch: WriteBatch): Promise<StoredResource[]> {
+    const time = new Date().toISOString();
+    const resources = (batch.resources ?? []).map((write) => {
+      const version = write.expectedVersion + 1;
+      const resource = { ...write.resource, meta: { ...(write.resource.meta ?? {}), versionId: String(version), lastUpdated: time } };
+      return { write, resource, body: JSON.stringify(resource), updated: time, version };
+    });
+    const outcome = await this.committer.submit({ resources, request: batch.request, audit: batch.audit ?? [], messages: batch.messages ?? [], time });
+    if (outcome !== null) throw await this.refusal(outcome, batch);
+    if (batch.messages?.length) this.messaging.committed();
+    return resources.map((r) => ({ type: r.write.type, id: r.write.id, version: r.version, lastUpdated: time, resource: r.resource }));
+  }
+
+  /** Runs one group; deadlocks and serialisation failures leave nothing behind, so the group is simply run again. */
+  private async commitGroup(batches: PreparedBatch[], client: Queryable = this.pool): Promise<BatchOutcome[]> {
+    const values = commitParameters(batches);
     for (let attempt = 1; ; attempt++) {
-      let current: ResourceWrite | undefined; // the write in progress, to name it if a unique key trips
       try {
-        return await this.tx(async (c) => {
-          const stored: StoredResource[] = [];
-          for (const w of batch.resources ?? []) {
-            current = w;
-            stored.push(await this.writeResource(c, w));
-          }
-          current = undefined;
-          if (batch.request) {
-            const r = batch.request;
-            const res = await c.query(
-              `INSERT INTO request_log (request_id, user_id, method, path, status, rtype, rid, version, recorded)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-              [r.requestId, r.userId, r.method, r.path, r.status, r.resourceType, r.resourceId, r.version, new Date().toISOString()],
-            );
-            if (res.rowCount !== 1) throw new DuplicateRequestError(r.requestId);
-          }
-          if (batch.audit?.length) await this.appendAudit(c, batch.audit);
-          if (batch.messages?.length) await this.messaging.insertOutbox(c, batch.messages, new Date().toISOString());
-          return stored;
-        }).then((stored) => {
-          if (batch.messages?.length) this.messaging.committed();
-          return stored;
-        });
+        const { rows } = await client.query<{ outcome: BatchOutcome[] }>({ name: 'openspine_commit', text: COMMIT_CALL, values });
+        return rows[0].outcome;
       } catch (err) {
-        if (err instanceof VersionConflictError || err instanceof DuplicateRequestError) throw err;
-        const e = err as { code?: string; table?: string };
-        // A duplicate version row means another writer got there first: the same refusal as a stale version.
-        if (e.code === '23505' && current && (e.table === 'resources' || e.table === 'resource_versions')) {
-          throw new VersionConflictError(current.type, current.id, current.expectedVersion, await this.currentVersion(this.pool, current.type, current.id));
-        }
-        if (e.code && RETRYABLE.has(e.code) && attempt < MAX_ATTEMPTS) continue;
+        const code = (err as { code?: string }).code;
+        if (code && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue;
         throw err;
       }
     }
   }
 
-  private async writeResource(c: pg.PoolClient, w: ResourceWrite): Promise<StoredResource> {
-    const now = new Date().toISOString();
-    let version: number;
-    if (w.expectedVersion === 0) {
-      const res = await c.query('INSERT INTO resources (rtype, rid, version, updated) VALUES ($1, $2, 1, $3) ON CONFLICT DO NOTHING', [w.type, w.id, now]);
-      if (res.rowCount !== 1) throw new VersionConflictError(w.type, w.id, 0, await this.currentVersion(c, w.type, w.id));
-      version = 1;
-    } else {
-      const res = await c.query('UPDATE resources SET version = version + 1, updated = $1 WHERE rtype = $2 AND rid = $3 AND version = $4', [now, w.type, w.id, w.expectedVersion]);
-      if (res.rowCount !== 1) throw new VersionConflictError(w.type, w.id, w.expectedVersion, await this.currentVersion(c, w.type, w.id));
-      version = w.expectedVersion + 1;
-      await c.query('DELETE FROM search_index WHERE rtype = $1 AND rid = $2', [w.type, w.id]);
+  /** The typed error for a refused batch. */
+  private async refusal(outcome: string, batch: WriteBatch): Promise<Error> {
+    const state = outcome.slice(0, 5);
+    const detail = outcome.slice(6);
+    if (state === VERSION_CONFLICT_STATE) {
+      const d = JSON.parse(detail) as { type: string; id: string; expected: number; found: number | null };
+      return new VersionConflictError(d.type, d.id, d.expected, d.found);
     }
-    const resource = { ...w.resource, meta: { ...(w.resource.meta ?? {}), versionId: String(version), lastUpdated: now } };
-    await c.query('INSERT INTO resource_versions (rtype, rid, version, updated, body) VALUES ($1, $2, $3, $4, $5)', [w.type, w.id, version, now, JSON.stringify(resource)]);
-    if (w.index.length) {
-      // All index rows in one statement; duplicates within the entry list are ignored, as in SQLite.
-      await c.query(
-        `INSERT INTO search_index (rtype, param, value, rid)
-         SELECT $1, t.param, t.value, $2 FROM unnest($3::text[], $4::text[]) AS t(param, value)
-         ON CONFLICT DO NOTHING`,
-        [w.type, w.id, w.index.map((e) => e.param), w.index.map((e) => e.value)],
-      );
-    }
-    return { type: w.type, id: w.id, version, lastUpdated: now, resource };
+    if (state === DUPLICATE_REQUEST_STATE) return new DuplicateRequestError(batch.request!.requestId);
+    // unique_violation: another writer got there first, the same refusal as a stale version
+    const writes = batch.resources ?? [];
+    const w = writes.find((x) => detail.includes(`${x.type}, ${x.id}`)) ?? writes[0];
+    if (!w) return new Error(`write refused by the database: ${outcome}`);
+    return new VersionConflictError(w.type, w.id, w.expectedVersion, await this.currentVersion(this.pool, w.type, w.id));
   }
 
   private async currentVersion(q: Queryable, type: string, id: string): Promise<number | null> {
@@ -238,27 +222,10 @@ export class PostgresRepository implements Repository {
     return rows.length ? rows[0].version : null;
   }
 
-  /**
-   * Appends to the hash chain. The head row is locked last in the transaction, so commits from every
-   * process take turns only for this short tail and the seq/hash links stay linear.
-   */
+  /** Appends to the hash chain inside a caller's transaction, through the same server-side function as commit(). */
   private async appendAudit(c: pg.PoolClient, records: AuditRecord[]): Promise<void> {
-    const head = await c.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id FOR UPDATE');
-    if (head.rows.length !== 1) throw new Error('audit_head row is missing: the audit chain head cannot be located');
-    let seq = Number(head.rows[0].seq);
-    let prev = head.rows[0].hash;
-    for (const record of records) {
-      const json = JSON.stringify(record);
-      seq += 1;
-      const hash = chainHash(prev, seq, json);
-      await c.query(
-        `INSERT INTO audit_log (seq, recorded, request_id, user_id, org, patient, action, record, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [seq, record.time, record.requestId, record.userId, record.org, record.patient ?? null, record.action, json, prev, hash],
-      );
-      prev = hash;
-    }
-    await c.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id', [seq, prev]);
+    const [outcome] = await this.commitGroup([{ resources: [], audit: records, messages: [], time: new Date().toISOString() }], c);
+    if (outcome !== null) throw new Error(`audit append refused: ${outcome}`);
   }
 
   async auditHead(): Promise<{ seq: number; hash: string }> {

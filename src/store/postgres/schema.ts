@@ -1,4 +1,5 @@
 import { GENESIS_HASH } from '../../audit/chain.js';
+import { COMMIT_FUNCTION_MIGRATION } from './commit-function.js';
 
 /**
  * Schema migrations for the PostgreSQL store, applied in order and recorded in schema_migrations.
@@ -94,4 +95,6 @@ export const POSTGRES_MIGRATIONS: string[] = [
    CREATE INDEX dead_letters_by_time ON dead_letters (dead_at);
    CREATE INDEX dead_letters_by_consumer ON dead_letters (consumer, dead_at);
    CREATE TABLE leases (name TEXT COLLATE "C" PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);`,
+  // Every write batch as one server-side call (commit-function.ts).
+  COMMIT_FUNCTION_MIGRATION,
 ];
