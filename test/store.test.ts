@@ -236,6 +236,19 @@ for (const kind of await storesUnderTest()) {
       assert.deepEqual(await repo.readMany('Practitioner', ['a']), []);
     });
 
+    test('searchResources returns the current versions of what search finds, in id order, up to the limit', async ({ repo }) => {
+      await repo.commit({ resources: [write('c', 0, 'smith'), write('a', 0, 'smith'), write('b', 0, 'smithson'), write('d', 0, 'jones')] });
+      await repo.commit({ resources: [write('a', 1, 'smith', [{ param: 'given', value: 'ann' }])] });
+      await repo.commit({ resources: [write('x', 0, 'smith', [], 'Practitioner')] });
+      const smiths = { type: 'Patient', criteria: [{ any: [{ param: 'family', op: 'prefix' as const, value: 'smith' }] }], limit: 10 };
+      const found = await repo.searchResources(smiths);
+      assert.deepEqual(found.map((r) => [r.id, r.version]), [['a', 2], ['b', 1], ['c', 1]]);
+      assert.deepEqual(found.map((r) => r.id), await repo.search(smiths));
+      assert.deepEqual(found[0].resource.meta.versionId, '2');
+      assert.deepEqual((await repo.searchResources({ ...smiths, limit: 2 })).map((r) => r.id), ['a', 'b']);
+      assert.deepEqual(await repo.searchResources({ ...smiths, criteria: [...smiths.criteria, { any: [{ param: 'family', op: 'eq', value: 'jones' }] }] }), []);
+    });
+
     test('audit entries get consecutive seq and a verifiable chain', async ({ repo }) => {
       const first = [audit('create', '9000000009', { correlationId: 'corr-1', detail: { fields: ['name'], n: 1 } }), audit('read', null), audit('search', null)];
       await repo.commit({ resources: [write('p1', 0, 'smith')], audit: first });

@@ -10,6 +10,8 @@ export interface RequestContext {
   purpose?: string;
   /** The legitimate relationship (or emergency access) a clinical request was allowed on. */
   accessBasis?: string;
+  /** The patient's record, when a route has already read it in this request (saves the relationship check a read). */
+  patientRecord?: { id: string; resource: Record<string, any> };
   /** Set by a service that has written its own, richer audit entry for a refusal (the platform then adds none). */
   refusalAudited?: boolean;
 }

@@ -150,7 +150,8 @@ async function checkPatient(request: FastifyRequest, deps: AccessControlDeps, ac
   }
   if (!ACTIVITIES[activity].clinical) return;
   if (!patient || !isValidNhsNumber(patient)) throw new FhirError(400, 'INVALID_RESOURCE_ID', 'A valid NHS Number for the patient is required');
-  const basis = deps.relationships ? await deps.relationships.basis(principal, patient) : null;
+  const known = request.ctx.patientRecord?.id === patient ? request.ctx.patientRecord.resource : undefined;
+  const basis = deps.relationships ? await deps.relationships.basis(principal, patient, Date.now(), known) : null;
   if (!basis) {
     throw new FhirError(403, 'NO_LEGITIMATE_RELATIONSHIP',
       `Organisation ${principal.org || '(none)'} has no legitimate relationship with this patient; record one, or use emergency access with a reason`);

@@ -64,25 +64,33 @@ const patientUserKey = (patient: string, userId: string) => `${patient}|${userId
 export class LegitimateRelationships {
   constructor(private readonly repo: Repository) {}
 
-  async basis(principal: Principal, patient: string, now = Date.now()): Promise<AccessBasis | null> {
+  /**
+   * The basis on which the caller's organisation may see the patient, or null. `known` is the
+   * patient's record when the caller has already read it in this request: the registered practice
+   * is then checked first, for free. Without it, recorded relationships are looked up first and the
+   * record is read only when none applies, so a pharmacy or hospital with a relationship costs no read
+   * of the record (both are legitimate bases; an org that has both may be reported under either).
+   */
+  async basis(principal: Principal, patient: string, now = Date.now(), known?: Record<string, any>): Promise<AccessBasis | null> {
     if (principal.org) {
-      const stored = await this.repo.read('Patient', patient);
+      const today = new Date(now).toISOString().slice(0, 10);
       // only the current registration counts: a practice the patient has left has no relationship
-      if (stored && registeredPractice(stored.resource, new Date(now).toISOString().slice(0, 10)) === principal.org) return 'registered-gp';
-      const ids = await this.repo.search({ type: RELATIONSHIP_TYPE, criteria: [{ any: [{ param: 'patient-org', op: 'eq', value: patientOrgKey(patient, principal.org) }] }], limit: 100 });
-      const open = (await this.repo.readMany(RELATIONSHIP_TYPE, ids))
+      const isRegisteredGp = (record: Record<string, any> | undefined) => record !== undefined && registeredPractice(record, today) === principal.org;
+      if (isRegisteredGp(known)) return 'registered-gp';
+      const open = (await this.repo.searchResources({ type: RELATIONSHIP_TYPE, criteria: [{ any: [{ param: 'patient-org', op: 'eq', value: patientOrgKey(patient, principal.org) }] }], limit: 100 }))
         .map((s) => s.resource as CareRelationship)
         .filter((r) => r.status === 'active' && (!r.end || Date.parse(r.end) > now));
       // prefer the strongest basis when several apply; self-claimed last, because it is the one reported on
-      for (const kind of ['care-episode', 'referral', 'prescription', 'self-claimed'] as const) if (open.some((r) => r.kind === kind)) return kind;
+      for (const kind of ['care-episode', 'referral', 'prescription'] as const) if (open.some((r) => r.kind === kind)) return kind;
+      if (!known && isRegisteredGp((await this.repo.read('Patient', patient))?.resource)) return 'registered-gp';
+      if (open.some((r) => r.kind === 'self-claimed')) return 'self-claimed';
     }
     if (principal.kind === 'user' && (await this.activeEmergencyAccess(principal.userId, patient, now))) return 'emergency-access';
     return null;
   }
 
   async activeEmergencyAccess(userId: string, patient: string, now = Date.now()): Promise<EmergencyAccessGrant | null> {
-    const ids = await this.repo.search({ type: EMERGENCY_ACCESS_TYPE, criteria: [{ any: [{ param: 'patient-user', op: 'eq', value: patientUserKey(patient, userId) }] }], limit: 100 });
-    const grants = (await this.repo.readMany(EMERGENCY_ACCESS_TYPE, ids)).map((s) => s.resource as EmergencyAccessGrant);
+    const grants = (await this.repo.searchResources({ type: EMERGENCY_ACCESS_TYPE, criteria: [{ any: [{ param: 'patient-user', op: 'eq', value: patientUserKey(patient, userId) }] }], limit: 100 })).map((s) => s.resource as EmergencyAccessGrant);
     return grants.find((g) => Date.parse(g.expires) > now) ?? null;
   }
 

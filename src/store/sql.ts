@@ -29,3 +29,17 @@ export function buildSearchSql(query: SearchQuery, p: (n: number) => string): { 
   const sql = `SELECT rid FROM (${parts.join(' INTERSECT ')}) AS hits ORDER BY rid LIMIT ${add(query.limit)}`;
   return { sql, params };
 }
+
+/**
+ * The current versions of the resources a search finds, in id order, in one statement: the id query
+ * of buildSearchSql joined to each resource's current version.
+ */
+export function buildSearchResourcesSql(query: SearchQuery, p: (n: number) => string): { sql: string; params: unknown[] } {
+  const ids = buildSearchSql(query, p);
+  const type = p(ids.params.length + 1);
+  const sql = `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM (${ids.sql}) AS found
+     JOIN resources r ON r.rtype = ${type} AND r.rid = found.rid
+     JOIN resource_versions v ON v.rtype = r.rtype AND v.rid = r.rid AND v.version = r.version
+     ORDER BY found.rid`;
+  return { sql, params: [...ids.params, query.type] };
+}

@@ -231,6 +231,8 @@ export interface Repository {
   history(type: string, id: string): Promise<StoredResource[]>;
   /** Ids matching every criterion, at most query.limit, in id order. */
   search(query: SearchQuery): Promise<string[]>;
+  /** The current versions of the resources search() would find, in id order, in one round trip. */
+  searchResources(query: SearchQuery): Promise<StoredResource[]>;
   /** Atomically writes resources (with version checks) and audit entries; returns the stored resources. */
   commit(batch: WriteBatch): Promise<StoredResource[]>;
   /** The recorded outcome of an earlier write request with this X-Request-ID, if any. */

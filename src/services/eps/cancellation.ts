@@ -59,8 +59,7 @@ function refusal(latest: EpsPrescription): FhirError {
  */
 export async function cancelPrescription(repo: Repository, ctx: RequestContext, c: ValidCancellation): Promise<EpsPrescription[]> {
   for (let attempt = 0; ; attempt++) {
-    const ids = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'long-form', op: 'eq', value: c.longFormId }] }], limit: 100 });
-    const stored = (await repo.readMany(PRESCRIPTION, ids)).sort((a, b) => a.resource.issue.number - b.resource.issue.number);
+    const stored = (await repo.searchResources({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'long-form', op: 'eq', value: c.longFormId }] }], limit: 100 })).sort((a, b) => a.resource.issue.number - b.resource.issue.number);
     if (stored.length === 0) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${c.shortFormId} not found`);
     const first = stored[0].resource as EpsPrescription;
     if (first.shortFormId !== c.shortFormId || first.nhsNumber !== c.nhsNumber) throw new FhirError(400, 'INVALID_VALUE', 'The cancellation does not match the prescription (short-form ID or patient differ)');

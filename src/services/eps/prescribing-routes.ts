@@ -30,7 +30,8 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
       preValidation: async (req) => {
         if (assignIds(req.body, req.ctx.principal!.org).assigned) assignedIds.add(req);
         const order = validateOrder(req.body, req.ctx.principal!.org);
-        await requirePrescribablePatient(repo, order.nhsNumber);
+        const patient = await requirePrescribablePatient(repo, order.nhsNumber);
+        req.ctx.patientRecord = { id: order.nhsNumber, resource: patient };
         setSubject(req, order.nhsNumber);
       },
     }, async (req, reply) => {
@@ -57,6 +58,7 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
           const order = validateOrder(req.body, org);
           const patient = await requirePrescribablePatient(repo, order.nhsNumber);
           checked.set(req, { kind: 'order', order, patient });
+          req.ctx.patientRecord = { id: order.nhsNumber, resource: patient };
           setSubject(req, order.nhsNumber);
         } else {
           const cancel = validateCancellation(req.body, org);

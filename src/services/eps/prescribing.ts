@@ -47,8 +47,7 @@ export interface SubmitResult {
 }
 
 async function issuesOf(repo: Repository, longFormId: string): Promise<EpsPrescription[]> {
-  const ids = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'long-form', op: 'eq', value: longFormId }] }], limit: 100 });
-  return (await repo.readMany(PRESCRIPTION, ids)).map((s) => s.resource as EpsPrescription).sort((a, b) => a.issue.number - b.issue.number);
+  return (await repo.searchResources({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'long-form', op: 'eq', value: longFormId }] }], limit: 100 })).map((s) => s.resource as EpsPrescription).sort((a, b) => a.issue.number - b.issue.number);
 }
 
 /** An earlier submission of the same prescription id: the same signed content is a duplicate, other content a clash. */
@@ -61,14 +60,16 @@ async function earlierSubmission(repo: Repository, order: ValidOrder, digest: st
     }
     return { issues: await issuesOf(repo, order.longFormId), duplicate: true };
   };
+  // one index look-up in the common case, a new prescription: nothing with either id yet
+  const clashes = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [
+    { param: 'long-form', op: 'eq', value: order.longFormId },
+    { param: 'short-form', op: 'eq', value: order.shortFormId },
+  ] }], limit: 1 });
+  if (clashes.length === 0) return null;
+  // the same prescription id (a duplicate, or a clash of content), or a twin of this submission that
+  // committed meanwhile; otherwise another prescription holds the short-form ID
   const earlier = await sameId();
   if (earlier) return earlier;
-  const sameShort = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'short-form', op: 'eq', value: order.shortFormId }] }], limit: 1 });
-  if (sameShort.length === 0) return null;
-  // a twin of this submission may have committed between the two reads (each statement sees the
-  // latest commits on PostgreSQL): it is this prescription, not another one using the short-form ID
-  const twin = await sameId();
-  if (twin) return twin;
   throw new FhirError(409, 'DUPLICATE_REJECTED', `Short-form ID ${order.shortFormId} is already in use by another prescription`);
 }
 

@@ -11,8 +11,7 @@ export const MAX_NOMINATED_RELEASE = 50;
 export type ReleaseRequest = { kind: 'nominated'; limit: number } | { kind: 'single'; shortFormId: string };
 
 export async function issuesByShortForm(repo: Repository, shortFormId: string): Promise<StoredResource[]> {
-  const ids = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'short-form', op: 'eq', value: shortFormId }] }], limit: 100 });
-  return (await repo.readMany(PRESCRIPTION, ids)).sort((a, b) => a.resource.issue.number - b.resource.issue.number);
+  return (await repo.searchResources({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'short-form', op: 'eq', value: shortFormId }] }], limit: 100 })).sort((a, b) => a.resource.issue.number - b.resource.issue.number);
 }
 
 /** The issue a token release acts on: the first one waiting to be dispensed, else the refusal naming the state. */

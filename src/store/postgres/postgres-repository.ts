@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { buildSearchSql } from '../sql.js';
+import { buildSearchResourcesSql, buildSearchSql } from '../sql.js';
 import { fromRequestRow, type RequestRow } from '../request-log.js';
 import {
   DuplicateRequestError,
@@ -153,6 +153,12 @@ export class PostgresRepository implements Repository {
     const { sql, params } = buildSearchSql(query, (n) => '$' + n);
     const { rows } = await this.pool.query<{ rid: string }>(sql, params);
     return rows.map((r) => r.rid);
+  }
+
+  async searchResources(query: SearchQuery): Promise<StoredResource[]> {
+    const { sql, params } = buildSearchResourcesSql(query, (n) => '$' + n);
+    const { rows } = await this.pool.query<VersionRow>(sql, params);
+    return rows.map(toStored);
   }
 
   async readRequest(requestId: string): Promise<RequestRecord | null> {

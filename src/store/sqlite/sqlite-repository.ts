@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { buildSearchSql } from '../sql.js';
+import { buildSearchResourcesSql, buildSearchSql } from '../sql.js';
 import { fromRequestRow, type RequestRow } from '../request-log.js';
 import {
   DuplicateRequestError,
@@ -125,6 +125,11 @@ export class SqliteRepository implements Repository {
   async search(query: SearchQuery): Promise<string[]> {
     const { sql, params } = buildSearchSql(query, () => '?');
     return (this.stmt(sql).all(...params) as { rid: string }[]).map((r) => r.rid);
+  }
+
+  async searchResources(query: SearchQuery): Promise<StoredResource[]> {
+    const { sql, params } = buildSearchResourcesSql(query, () => '?');
+    return (this.stmt(sql).all(...params) as VersionRow[]).map(toStored);
   }
 
   async readRequest(requestId: string): Promise<RequestRecord | null> {
