@@ -1,15 +1,11 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../worker/start-module-worker.js';
 import { createPatientGenerator } from './patient-generator.js';
 import { buildSeedRows, type SeedRows } from './seed-rows.js';
 
-/** A worker running seed-worker, compiled (.js) or, under tsx in development and tests, from source. */
+/** A worker running seed-worker. */
 function startWorker(seed: number): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./seed-worker.js', here), { workerData: { seed } });
-  // Node 20 workers do not inherit tsx's module hooks: register them in the worker before loading it
-  const entry = new URL('./seed-worker.ts', here).href;
-  const code = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(code, { eval: true, workerData: { seed } });
+  return startModuleWorker(import.meta.url, 'seed-worker', { workerData: { seed } });
 }
 
 interface Waiter { resolve: (rows: SeedRows) => void; reject: (err: Error) => void }

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../../worker/start-module-worker.js';
 import type { BulkRows } from '../../store/sqlite/bulk-load.js';
 import type { AuditRecord } from '../../store/types.js';
 import type { TableTally } from './migration-state.js';
@@ -35,14 +36,9 @@ export interface MappedBatch {
  */
 const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 48 };
 
-/** The worker, compiled (.js) or, under tsx in development and tests, from source. */
+/** The mapping worker. */
 function startWorker(data: MappingWorkerData): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./mapping-worker.js', here), { workerData: data, resourceLimits: RESOURCE_LIMITS });
-  // Node 20 workers do not inherit tsx's module hooks: register them in the worker before loading it
-  const entry = new URL('./mapping-worker.ts', here).href;
-  const code = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(code, { eval: true, workerData: data, resourceLimits: RESOURCE_LIMITS });
+  return startModuleWorker(import.meta.url, 'mapping-worker', { workerData: data, resourceLimits: RESOURCE_LIMITS });
 }
 
 interface Waiter { resolve: (batch: MappedBatch) => void; reject: (err: Error) => void }
