@@ -294,7 +294,8 @@ for (const kind of stores) {
   });
 
   describe(`a SIGKILLed seeding run on ${kind}`, () => {
-    const BATCH = 50, TOTAL = 600, SEED_FOR_KILL = 11;
+    // PostgreSQL commits a batch in one statement, so it seeds quickly: more batches give the kill a chance to land inside one
+    const BATCH = 50, TOTAL = kind === 'postgres' ? 3000 : 600, SEED_FOR_KILL = 11;
 
     it('leaves only whole batches: the store reopens, the audit chain verifies, every seeded patient is whole, and seed resumes', async (t) => {
       const { config: target, cleanup } = await isolatedStoreConfig(kind);

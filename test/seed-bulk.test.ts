@@ -152,7 +152,7 @@ describe('bulk seeding of the embedded store', () => {
       assert.deepEqual(contents(target.file), before, 'nothing of the refused batch was written');
       assert.equal(await verifyChain(target.repo), 1, 'and no audit entry for it');
     } finally {
-      loader.close();
+      await loader.close();
       await target.repo.close();
     }
   });

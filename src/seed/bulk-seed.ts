@@ -31,7 +31,7 @@ export async function bulkSeedPatients(repo: Repository, file: string, opts: See
   const start = opts.startIndex ?? 0;
   const batchSize = opts.batchSize ?? defaultBatchSize;
   const mayOverlap = (await repo.count(PATIENT)) > 0; // one seed never repeats a number
-  const loader = new SqliteBulkLoader(file);
+  const loader = new SqliteBulkLoader(file, { backgroundCheckpoints: true });
   const progress = seedProgress(opts);
   let source: SeedRowSource | undefined;
   let created = 0, skipped = 0, seconds = 0;
@@ -49,7 +49,7 @@ export async function bulkSeedPatients(repo: Repository, file: string, opts: See
     }
   } finally {
     seconds = progress.finish();
-    loader.close();
+    await loader.close();
     await source?.close();
   }
   return { created, skipped, seconds, firstNhsNumber };

@@ -114,7 +114,7 @@ export async function migrateLegacy(repo: Repository, opts: MigrateOptions): Pro
     return { run: runId, rows: total, migrated, quarantined, seconds: Number(process.hrtime.bigint() - began) / 1e9, resumedFrom };
   } finally {
     await mapper?.close();
-    loader?.close();
+    await loader?.close();
     await pool.end();
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { appendAuditRecords } from './audit-append.js';
+import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { VersionConflictError, type AuditRecord, type ResourceWrite } from '../types.js';
 
 /**
@@ -105,6 +106,7 @@ const values = (n: number, row: string): string => Array.from({ length: n }, () 
  */
 export class SqliteBulkLoader {
   private readonly db: Database.Database;
+  private readonly checkpoints: BackgroundCheckpoints | undefined;
   private readonly insertResources: Database.Statement;
   private readonly insertVersions: Database.Statement;
   private readonly insertResource: Database.Statement;
@@ -117,15 +119,17 @@ export class SqliteBulkLoader {
    * `file` must be a store the repository has already opened and migrated. `walPages`: let the
    * write-ahead log grow to this many pages before this connection copies it into the database
    * (SQLite's default is 1,000): a long load then copies each hot index page once per checkpoint
-   * rather than once per batch. Call checkpoint() at the end to fold the log in.
+   * rather than once per batch. Call checkpoint() at the end to fold the log in. `backgroundCheckpoints`:
+   * checkpoint on a thread of its own instead (see BackgroundCheckpoints), off the loading thread.
    */
-  constructor(file: string, opts: { walPages?: number } = {}) {
+  constructor(file: string, opts: { walPages?: number; backgroundCheckpoints?: boolean } = {}) {
     this.db = new Database(file, { fileMustExist: true });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('cache_size = -131072');
     if (opts.walPages !== undefined) this.db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.walPages))}`);
+    if (opts.backgroundCheckpoints) this.checkpoints = new BackgroundCheckpoints(file, this.db);
     const resources = 'INSERT INTO resources (rtype, rid, version, updated, index_rows) VALUES ';
     const versions = 'INSERT INTO resource_versions (rtype, rid, version, updated, body) VALUES ';
     this.insertResources = this.db.prepare(resources + values(CHUNK, '(?, ?, 1, ?, ?)'));
@@ -231,7 +235,8 @@ export class SqliteBulkLoader {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.checkpoints?.stop();
     this.db.close();
   }
 }

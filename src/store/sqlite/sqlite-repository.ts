@@ -19,6 +19,7 @@ import {
 } from '../types.js';
 import { SqliteAuditIndex } from './audit-index.js';
 import { appendAuditRecords, readAuditHead } from './audit-append.js';
+import { AUTOCHECKPOINT_PAGES, BackgroundCheckpoints } from './background-checkpoints.js';
 import { SqliteMessageStore } from './message-store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
@@ -40,7 +41,9 @@ export class SqliteRepository implements Repository {
   private readonly auditIndex: SqliteAuditIndex;
   readonly messaging: SqliteMessageStore;
 
-  constructor(file: string) {
+  private checkpoints: BackgroundCheckpoints | undefined;
+
+  constructor(private readonly file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -52,9 +55,18 @@ export class SqliteRepository implements Repository {
     this.db.pragma('temp_store = MEMORY');
     // checkpoint the WAL every ~40 MB rather than every 4 MB: hot pages (the audit chain head, the last
     // audit page) are rewritten by every commit and a checkpoint copies each only once
-    this.db.pragma('wal_autocheckpoint = 10000');
+    this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     this.auditIndex = new SqliteAuditIndex(this.db, (sql) => this.stmt(sql));
     this.messaging = new SqliteMessageStore(this.db, (sql) => this.stmt(sql), (records) => appendAuditRecords((sql) => this.stmt(sql), records));
+  }
+
+  /**
+   * For a long-running server: WAL checkpoints from now on run on a thread of their own (see
+   * BackgroundCheckpoints). Command-line tools keep the connection's automatic checkpoints.
+   */
+  checkpointInBackground(): void {
+    if (this.file === ':memory:' || this.checkpoints) return;
+    this.checkpoints = new BackgroundCheckpoints(this.file, this.db);
   }
 
   private stmt(sql: string): Database.Statement {
@@ -239,6 +251,7 @@ export class SqliteRepository implements Repository {
   }
 
   async close(): Promise<void> {
+    await this.checkpoints?.stop();
     this.db.close();
   }
 }
