@@ -15,9 +15,9 @@ export interface DeliveryWorkerOptions {
 }
 
 const PAGE = 256;
-/** How long a woken worker waits for more commits before a pass (adds at most this to delivery latency). */
-const GATHER_MS = 10;
-const CLAIM = 16;
+/** How long a worker woken from idle waits for the rest of a burst before a pass (adds at most this to delivery latency). */
+const GATHER_MS = 2;
+const CLAIM = 64;
 
 /**
  * Runs one consumer over the store's delivery rows: moves the cursor, claims due deliveries that
@@ -50,11 +50,17 @@ export class DeliveryWorker {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    let idle = false;
     while (!this.stopping) {
       try {
+        // after a wake from idle, let the burst that woke it commit first, so one pass carries the
+        // burst's messages rather than one pass (and its handful of store statements) per message;
+        // with work still waiting, the next pass runs at once
+        await new Promise<void>((resolve) => (idle ? setTimeout(resolve, GATHER_MS) : setImmediate(resolve)));
         const busy = await this.round();
         failures = 0;
-        if (!busy) await this.wakeup.sleep(this.options.pollMs);
+        idle = !busy;
+        if (idle) await this.wakeup.sleep(this.options.pollMs);
       } catch (err) {
         // the store is unreachable or busy: back off, keep trying (the messages wait in the outbox)
         failures++;
@@ -66,9 +72,6 @@ export class DeliveryWorker {
 
   /** One pass; true when it did something (so the next pass runs at once). */
   private async round(): Promise<boolean> {
-    // let the requests in hand commit first, so one pass carries a burst's messages rather than one
-    // pass (and its handful of store statements) per message
-    await new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS));
     const moved = this.options.pump ? await this.store.enqueueDeliveries(this.consumer.name, this.consumer.wants, PAGE) : 0;
     if (this.stopping) return false;
     const claimed = await this.store.claimDeliveries(this.consumer.name, this.options.holder, CLAIM, this.leaseMs);
