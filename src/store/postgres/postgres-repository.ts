@@ -192,16 +192,21 @@ export class PostgresRepository implements Repository {
     return resources.map((r) => ({ type: r.write.type, id: r.write.id, version: r.version, lastUpdated: time, resource: r.resource }));
   }
 
-  /** Runs one group; deadlocks and serialisation failures leave nothing behind, so the group is simply run again. */
-  private async commitGroup(batches: PreparedBatch[], client: Queryable = this.pool): Promise<BatchOutcome[]> {
+  /**
+   * Runs one group as its own statement; deadlocks and serialisation failures leave nothing behind,
+   * so the group is simply run again. Inside a caller's transaction (`client`) it runs once: a
+   * failure there aborts the caller's whole transaction, which is the caller's to retry.
+   */
+  private async commitGroup(batches: PreparedBatch[], client?: pg.PoolClient): Promise<BatchOutcome[]> {
     const values = commitParameters(batches);
+    const attempts = client ? 1 : MAX_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
       try {
-        const { rows } = await client.query<{ outcome: BatchOutcome[] }>({ name: 'openspine_commit', text: COMMIT_CALL, values });
+        const { rows } = await (client ?? this.pool).query<{ outcome: BatchOutcome[] }>({ name: 'openspine_commit', text: COMMIT_CALL, values });
         return rows[0].outcome;
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue;
+        if (code && RETRYABLE.has(code) && attempt < attempts) continue;
         throw err;
       }
     }
