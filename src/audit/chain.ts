@@ -1,15 +1,19 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { AuditEntry } from '../store/types.js';
 
 /** The hash before the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
+
+/** One-shot hashing (Node 20.12+): about half the cost of a Hash object for inputs this small. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 /**
  * Each entry's hash covers the previous hash, its sequence number and the exact JSON text stored for
  * it, so a verifier needs only the stored rows (and no agreement on how to serialise a record).
  */
 export function chainHash(prevHash: string, seq: number, recordJson: string): string {
-  return createHash('sha256').update(prevHash).update('\n').update(String(seq)).update('\n').update(recordJson).digest('hex');
+  const input = `${prevHash}\n${seq}\n${recordJson}`;
+  return oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
 }
 
 export interface ChainVerification {

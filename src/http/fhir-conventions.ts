@@ -54,20 +54,14 @@ export function registerFhirConventions(app: FastifyInstance): void {
   app.addContentTypeParser(['application/json', 'application/fhir+json', 'application/json-patch+json'], { parseAs: 'string' }, parseJson);
 
   app.decorateRequest('ctx', null as never);
-  app.addHook('onRequest', async (request, reply) => {
-    const requestId = request.headers['x-request-id'];
-    const correlationId = request.headers['x-correlation-id'];
-    request.ctx = { requestId: typeof requestId === 'string' ? requestId : '', correlationId: typeof correlationId === 'string' ? correlationId : undefined };
-    if (typeof requestId === 'string') reply.header('x-request-id', requestId);
-    if (typeof correlationId === 'string') reply.header('x-correlation-id', correlationId);
-    if (!request.routeOptions.config.fhirApi) return;
-    if (/%00|\0/.test(request.url)) throw new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request URL contains a NUL character');
-    if (requestId === undefined) {
-      throw new FhirError(400, 'MISSING_VALUE', 'Invalid request with error - X-Request-ID header must be supplied to access this resource');
+  // callback style: this runs on every request, and an async hook costs a promise each time
+  app.addHook('onRequest', (request, reply, done) => {
+    try {
+      checkConventions(request, reply);
+    } catch (err) {
+      return done(err as Error);
     }
-    if (typeof requestId !== 'string' || !UUID.test(requestId)) {
-      throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${String(requestId).slice(0, 64)}' in header 'X-Request-ID'`);
-    }
+    done();
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -79,4 +73,21 @@ export function registerFhirConventions(app: FastifyInstance): void {
     if (error.status >= 500) request.log.error({ err, requestId: request.ctx?.requestId }, 'request failed');
     return sendError(reply, error);
   });
+}
+
+/** Sets the request context and echoes the ids; on FHIR API routes, refuses a missing or malformed X-Request-ID. */
+function checkConventions(request: FastifyRequest, reply: FastifyReply): void {
+  const requestId = request.headers['x-request-id'];
+  const correlationId = request.headers['x-correlation-id'];
+  request.ctx = { requestId: typeof requestId === 'string' ? requestId : '', correlationId: typeof correlationId === 'string' ? correlationId : undefined };
+  if (typeof requestId === 'string') reply.header('x-request-id', requestId);
+  if (typeof correlationId === 'string') reply.header('x-correlation-id', correlationId);
+  if (!request.routeOptions.config.fhirApi) return;
+  if (/%00|\0/.test(request.url)) throw new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request URL contains a NUL character');
+  if (requestId === undefined) {
+    throw new FhirError(400, 'MISSING_VALUE', 'Invalid request with error - X-Request-ID header must be supplied to access this resource');
+  }
+  if (typeof requestId !== 'string' || !UUID.test(requestId)) {
+    throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${String(requestId).slice(0, 64)}' in header 'X-Request-ID'`);
+  }
 }

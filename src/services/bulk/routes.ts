@@ -117,7 +117,9 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
           });
           break;
         } catch (err) {
-          if (!(err instanceof VersionConflictError) || attempt >= 20) throw err;
+          if (!(err instanceof VersionConflictError) || attempt >= 50) throw err;
+          // the job commits a page every few milliseconds: step out of its rhythm before reading again
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
         }
       }
       return reply.code(202).send();

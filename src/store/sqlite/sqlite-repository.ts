@@ -99,7 +99,10 @@ export class SqliteRepository implements Repository {
   }
 
   async readJson(type: string, id: string): Promise<StoredJson | null> {
-    const row = this.readRow(type, id);
+    // the hot read path: only the columns the answer needs
+    const row = this.stmt(
+      `SELECT version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? ORDER BY version DESC LIMIT 1`,
+    ).get(type, id) as Pick<VersionRow, 'version' | 'updated' | 'body'> | undefined;
     return row ? { version: row.version, lastUpdated: row.updated, json: row.body } : null;
   }
 
