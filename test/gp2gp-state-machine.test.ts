@@ -81,6 +81,9 @@ for (const kind of await storesUnderTest()) {
 
     before(async () => {
       platform = await startTestPlatform(kind);
+      // these tests sweep on a simulated clock; the platform's own sweep runs on the real one, which
+      // is months after t0, and would race them for the same transfers
+      await platform.scheduler.stop();
       service = new TransferService(platform.repo, 'http://test/gp2gp/FHIR/R4', options);
     });
     after(async () => platform?.close());
