@@ -3,6 +3,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { parametersOf, parameterValue } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import type { RequestContext } from '../../http/request-context.js';
 import type { Repository, StoredResource } from '../../store/types.js';
 import { validateClaim } from './claim-message.js';
 import { validateDispense } from './dispense-message.js';
@@ -63,6 +64,24 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
     return { params, shortFormId, issues };
   }
 
+  /**
+   * A route whose body names its own patient (a dispense notification, a claim): validated in
+   * preValidation, where the patient becomes the request's subject, then recorded.
+   */
+  function messageRoute<M extends { nhsNumber: string }>(
+    app: FastifyInstance, url: string, validate: (body: unknown) => M,
+    record: (repo: Repository, ctx: RequestContext, message: M) => Promise<EpsPrescription>,
+  ): void {
+    app.post(url, {
+      config,
+      preValidation: async (req) => {
+        const message = validate(req.body);
+        found.set(req, message);
+        setSubject(req, message.nhsNumber);
+      },
+    }, async (req, reply) => reply.type(FHIR_JSON).send(taskBundle([await record(repo, req.ctx, found.get(req) as M)], baseUrl, 'collection')));
+  }
+
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post('/Task/$release', {
       config,
@@ -100,14 +119,7 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
       return reply.type(FHIR_JSON).send(await releaseBundleJson(repo, released));
     });
 
-    app.post('/MedicationDispense/$process-message', {
-      config,
-      preValidation: async (req) => {
-        const d = validateDispense(req.body);
-        found.set(req, d);
-        setSubject(req, d.nhsNumber);
-      },
-    }, async (req, reply) => reply.type(FHIR_JSON).send(taskBundle([await recordDispense(repo, req.ctx, found.get(req) as ReturnType<typeof validateDispense>)], baseUrl, 'collection')));
+    messageRoute(app, '/MedicationDispense/$process-message', validateDispense, recordDispense);
 
     app.post('/Task/$withdraw', {
       config,
@@ -127,13 +139,6 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
       return reply.type(FHIR_JSON).send(taskBundle([await returnToSpine(repo, req.ctx, shortFormId, reasonParam(params))], baseUrl, 'collection'));
     });
 
-    app.post('/Claim', {
-      config,
-      preValidation: async (req) => {
-        const c = validateClaim(req.body);
-        found.set(req, c);
-        setSubject(req, c.nhsNumber);
-      },
-    }, async (req, reply) => reply.type(FHIR_JSON).send(taskBundle([await recordClaim(repo, req.ctx, found.get(req) as ReturnType<typeof validateClaim>)], baseUrl, 'collection')));
+    messageRoute(app, '/Claim', validateClaim, recordClaim);
   };
 }

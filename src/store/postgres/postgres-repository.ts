@@ -35,8 +35,6 @@ function toStored(row: VersionRow): StoredResource {
   return { type: row.rtype, id: row.rid, version: row.version, lastUpdated: row.updated, resource: JSON.parse(row.body) };
 }
 
-type Queryable = pg.Pool | pg.PoolClient;
-
 /**
  * The server store: a pg Pool whose connections all use the configured schema (search_path set at
  * connection start, so every statement below names tables unqualified, as the SQLite store does).
@@ -225,11 +223,11 @@ export class PostgresRepository implements Repository {
     const writes = batch.resources ?? [];
     const w = writes.find((x) => detail.includes(`${x.type}, ${x.id}`)) ?? writes[0];
     if (!w) return new Error(`write refused by the database: ${outcome}`);
-    return new VersionConflictError(w.type, w.id, w.expectedVersion, await this.currentVersion(this.pool, w.type, w.id));
+    return new VersionConflictError(w.type, w.id, w.expectedVersion, await this.currentVersion(w.type, w.id));
   }
 
-  private async currentVersion(q: Queryable, type: string, id: string): Promise<number | null> {
-    const { rows } = await q.query<{ version: number }>('SELECT version FROM resources WHERE rtype = $1 AND rid = $2', [type, id]);
+  private async currentVersion(type: string, id: string): Promise<number | null> {
+    const { rows } = await this.pool.query<{ version: number }>('SELECT version FROM resources WHERE rtype = $1 AND rid = $2', [type, id]);
     return rows.length ? rows[0].version : null;
   }
 
