@@ -27,7 +27,7 @@ const built = existsSync(join(ROOT, 'dist/src/services/eps/routes.js')) && !proc
 // BENCH_EPS_NODE_ARGS: extra node flags for the server (e.g. --cpu-prof to see where its time goes)
 const nodeArgs = (process.env.BENCH_EPS_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const cliArgs = [...nodeArgs, ...(built ? [join(ROOT, 'bin', 'openspine.js')] : ['--import', 'tsx', '-e', "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1)))"])];
-const order = JSON.parse(readFileSync(join(ROOT, '../shared/fixtures/eps/prescription-order.Bundle.json'), 'utf8'));
+const order = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/eps/prescription-order.Bundle.json'), 'utf8'));
 
 function storeFlags(target) {
   const flags = ['--data', target.dataDir, '--store', target.store];

@@ -161,7 +161,7 @@ async function notificationLatency(label, storeArgs, extraArgs) {
     };
     const patients = [];
     for (let i = 0; i < 10; i++) {
-      const birth = JSON.parse(readFileSync(join(ROOT, '../shared/fixtures/pds/requests/PatientCreate/create-patient.json'), 'utf8'));
+      const birth = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/pds/requests/PatientCreate/create-patient.json'), 'utf8'));
       birth.name[0].family = `Latency${'abcdefghij'[i]}`;
       birth.birthDate = `2026-01-${String(10 + i)}`;
       birth.address = [{ ...birth.address[0], period: { start: '2024-01-01' } }];

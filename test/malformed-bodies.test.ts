@@ -66,7 +66,7 @@ describe('malformed request bodies never cause a 5xx', () => {
     { name: 'PDS merge', method: 'POST', url: `${PDS}/Patient/$merge`, body: () => mergeBody('9000000068', '9000000041'), token: () => merger },
     { name: 'SCR upload', method: 'POST', url: `${SCR}/Bundle`, body: () => JSON.parse(readFileSync(resolve(repoRoot, 'test/fixtures/scr/gp-summary.Bundle.json'), 'utf8')), token: () => gp },
     { name: 'SCR consent', method: 'POST', url: `${SCR}/Consent`, body: () => scrConsent, token: () => clinician },
-    { name: 'SCR permission', method: 'POST', url: `${SCR}/$setPermission`, body: () => JSON.parse(readFileSync(resolve(repoRoot, '../shared/fixtures/scr/set-permission.Parameters.json'), 'utf8').replace('9995000180', NHS.jane)), token: () => clinician },
+    { name: 'SCR permission', method: 'POST', url: `${SCR}/$setPermission`, body: () => JSON.parse(readFileSync(resolve(repoRoot, 'test/fixtures/scr/set-permission.Parameters.json'), 'utf8').replace('9995000180', NHS.jane)), token: () => clinician },
     { name: 'SCR opt-out', method: 'POST', url: `${SCR}/$set-opt-out`, body: () => ({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueIdentifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: NHS.jane } }, { name: 'optOut', valueBoolean: true }] }), token: () => clinician },
     { name: 'emergency access', method: 'POST', url: `${SECURITY}/$emergency-access`, body: () => parameters({ patient: NHS.jane, reasonCode: 'life-threatening', reasonText: 'Collapsed' }), token: () => clinician },
     { name: 'self-claimed relationship', method: 'POST', url: `${SECURITY}/$claim-relationship`, body: () => parameters({ patient: NHS.jane, reason: 'Seeing the patient now' }), token: () => clinician },

@@ -38,7 +38,7 @@ function consentBody(nhs: string, code: string, overrides: Record<string, unknow
 }
 
 function permissionBody(nhs: string, code: string) {
-  const body = JSON.parse(readFileSync(resolve(repoRoot, '../shared/fixtures/scr/set-permission.Parameters.json'), 'utf8'));
+  const body = JSON.parse(readFileSync(resolve(repoRoot, 'test/fixtures/scr/set-permission.Parameters.json'), 'utf8'));
   body.parameter[0].part[0].valueString = nhs;
   body.parameter[0].part[1].valueCoding.code = code;
   return body;

@@ -16,7 +16,7 @@ export const EPS = '/electronic-prescriptions/FHIR/R4';
 export const GP_ORG = 'A83008';
 export const PHARMACY = 'FLE79';
 export const OTHER_PHARMACY = 'FCX22';
-const FIXTURES = new URL('../../../shared/fixtures/eps/', import.meta.url);
+const FIXTURES = new URL('../fixtures/eps/', import.meta.url);
 const ODS = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
 let stem = 900_000_000 + Math.floor(Math.random() * 1_000_000) * 10;

@@ -1,6 +1,6 @@
 /**
- * PDS test data: the published fixture payloads (read at runtime from ../shared/fixtures/pds beside
- * the repository), variants of them under other NHS Numbers, and assertions shared by the PDS tests.
+ * PDS test data: the published fixture payloads (read at runtime from test/fixtures/pds in the
+ * repository), variants of them under other NHS Numbers, and assertions shared by the PDS tests.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { PDS, type TestPlatform } from './platform.js';
 export { PDS };
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const FIXTURES = resolve(repoRoot, '../shared/fixtures/pds');
+export const FIXTURES = resolve(repoRoot, 'test/fixtures/pds');
 
 /** NHS Numbers of the sandbox scenarios. */
 export const NHS = {
