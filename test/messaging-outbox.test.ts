@@ -47,7 +47,7 @@ for (const kind of await storesUnderTest()) {
 
     it('a batch refused as a duplicate request writes no message', async () => {
       await withRepo(kind, async (repo) => {
-        const request = { requestId: randomUUID(), userId: 'u', method: 'POST', path: '/x', status: 201, resourceType: 'Patient', resourceId: '9000000009', version: 1 };
+        const request = { requestId: randomUUID(), userId: 'u', method: 'POST', path: '/x', digest: 'd', status: 201, resourceType: 'Patient', resourceId: '9000000009', version: 1 };
         await repo.commit({ resources: [patient('9000000009', 0)], request, messages: [msg('t.a', 'k')] });
         await assert.rejects(repo.commit({ resources: [patient('9000000009', 1)], request, messages: [msg('t.b', 'k')] }), DuplicateRequestError);
         assert.deepEqual((await repo.messaging.readOutbox(0, 10)).map((m) => m.topic), ['t.a'], 'only the first batch published');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { checkDigitFor, isValidNhsNumber, nhsNumberFromStem, randomSyntheticNhsNumber } from '../src/fhir/nhs-number.js';
 import { jaroWinkler, nameSimilarity, normaliseName, normalisePostcode, outwardCode, soundex } from '../src/services/pds/name-matching.js';
 import { transposedDate } from '../src/services/pds/match-score.js';
+import { glob } from '../src/services/pds/trace.js';
 import { indexPatient } from '../src/services/pds/patient-index.js';
 import { parseIfMatch } from '../src/fhir/etag.js';
 
@@ -98,5 +99,25 @@ describe('If-Match', () => {
     for (const bad of [undefined, '2', '"2"', 'W/2', 'W/"x"', ['W/"1"', 'W/"2"']]) {
       assert.throws(() => parseIfMatch(bad as never), (e: Error & { status?: number; spineCode?: string }) => e.status === 412 && e.spineCode === 'PRECONDITION_FAILED');
     }
+  });
+});
+
+describe('wildcard names and postcodes', () => {
+  it("matches as a '.*' regular expression would, on seeded random patterns and values", () => {
+    let state = 42;
+    const random = (n: number) => ((state = (state * 1103515245 + 12345) % 2147483648), state % n);
+    const text = (len: number) => Array.from({ length: len }, () => 'ab'[random(2)]).join('');
+    for (let i = 0; i < 5000; i++) {
+      const parts = Array.from({ length: 2 + random(4) }, () => text(random(3)));
+      const value = text(random(12));
+      const re = new RegExp('^' + parts.join('.*') + '$');
+      assert.equal(glob(parts)(value), re.test(value), `${parts.join('*')} against ${value}`);
+    }
+  });
+
+  it('answers a many-starred pattern against a long repetitive name (a regular expression backtracks for minutes)', () => {
+    const parts = ['aa', ...Array.from({ length: 15 }, () => 'a'), 'b'];
+    assert.equal(glob(parts)('a'.repeat(40)), false);
+    assert.equal(glob(parts)('a'.repeat(40) + 'b'), true);
   });
 });

@@ -346,8 +346,8 @@ for (const kind of await storesUnderTest()) {
         repo.commit({ resources: [write('p2', 0, 'jones')], audit: [audit('create', 'p2')], messages: [message('m2')] }),
         repo.commit({ resources: [write('p3', 0, 'brown'), write('p1', 7, 'stale')], audit: [audit('create', 'p3')], messages: [message('m3')] }),
         repo.commit({ resources: [write('p1', 1, 'smythe')], audit: [audit('update', 'p1')], messages: [message('m1')] }),
-        repo.commit({ audit: [audit('read', 'p1')], request: { requestId: 'r1', userId: 'u', method: 'POST', path: '/x', status: 201, resourceType: 'Patient', resourceId: 'p2', version: 1 } }),
-        repo.commit({ audit: [audit('read', 'p2')], request: { requestId: 'r1', userId: 'u', method: 'POST', path: '/x', status: 201, resourceType: 'Patient', resourceId: 'p2', version: 1 } }),
+        repo.commit({ audit: [audit('read', 'p1')], request: { requestId: 'r1', userId: 'u', method: 'POST', path: '/x', digest: 'd', status: 201, resourceType: 'Patient', resourceId: 'p2', version: 1 } }),
+        repo.commit({ audit: [audit('read', 'p2')], request: { requestId: 'r1', userId: 'u', method: 'POST', path: '/x', digest: 'd', status: 201, resourceType: 'Patient', resourceId: 'p2', version: 1 } }),
       ]);
       assert.deepEqual(attempts.map((a) => a.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
       isConflict('Patient', 'p1', 7, 1)((attempts[1] as PromiseRejectedResult).reason);

@@ -25,8 +25,10 @@ import { registerMessaging } from '../messaging/fastify-messaging.js';
 import { deadLetterRoutes, MESSAGING_BASE } from '../services/messaging/dead-letter-routes.js';
 import type { JobScheduler, MessageBus } from '../messaging/types.js';
 import type { Repository } from '../store/types.js';
-import { registerFhirConventions } from './fhir-conventions.js';
+import { frameworkErrorHandler, registerFhirConventions } from './fhir-conventions.js';
 import { registerFailureAudit } from './failure-audit.js';
+import { registerLocationRelease } from './location-release-hook.js';
+import { LocationRelease } from '../security/location-release.js';
 import { clientErrorHandler } from './client-errors.js';
 import './request-context.js';
 
@@ -54,11 +56,14 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   const auditWriter = new AuditWriter(repo);
   const app = Fastify({
     clientErrorHandler: clientErrorHandler(auditWriter),
+    // the router's refusals (bad percent-encoding, an over-long path id) are OperationOutcomes too
+    frameworkErrors: frameworkErrorHandler,
     logger: logger ? { level: config.logLevel } : false,
     // per-request access lines would dominate the log at national volumes; errors are still logged
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
-    return503OnClosing: true,
+    // while closing, fhir-conventions answers 503 with an OperationOutcome (Fastify's own is a bare JSON body)
+    return503OnClosing: false,
   });
   const verifier = new TokenVerifier({
     embeddedPublicJwk: signingKey.publicJwk, embeddedIssuers: [oidcIssuer(config.publicUrl)],
@@ -70,6 +75,7 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   const messagingLog = (message: string, err?: unknown) => app.log.warn({ err }, message);
   registerMessaging(app, bus ?? (await createBus(config, repo, messagingLog)), scheduler ?? createScheduler(config, repo, messagingLog));
   registerFhirConventions(app);
+  registerLocationRelease(app, new LocationRelease(repo));
   registerAccessControl(app, { verifier, revocations, relationships, benchmarkPrincipal });
   await registerRateLimits(app, config.rateLimit);
   registerFailureAudit(app, auditWriter);

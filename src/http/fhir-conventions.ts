@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError, operationOutcome } from '../fhir/errors.js';
 import { VersionConflictError } from '../store/types.js';
+import { hasLoneSurrogate, JSON_MAX_DEPTH, JSON_MAX_ELEMENTS_PER_MIB, jsonElementLimit, jsonShapeDiagnostics, jsonShapeProblem } from './json-limits.js';
+import { fingerprintRequest } from './request-replay.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -13,6 +15,9 @@ const CLIENT_ERRORS: Record<string, (err: Error) => FhirError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => new FhirError(400, 'INVALID_VALUE', 'Request body is not valid JSON'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new FhirError(400, 'INVALID_VALUE', 'Content-Length does not match the body'),
   FST_ERR_VALIDATION: (err) => new FhirError(400, 'INVALID_VALUE', `Invalid request - ${err.message}`),
+  // the router's own refusals, answered through frameworkErrorHandler
+  FST_ERR_BAD_URL: () => new FhirError(400, 'INVALID_VALUE', 'Invalid request - the URL path is not validly percent-encoded'),
+  FST_ERR_MAX_PARAM_LENGTH: () => new FhirError(400, 'INVALID_RESOURCE_ID', 'Invalid resource ID - an id in the URL path is longer than the server accepts'),
 };
 
 /** Maps any error to the FhirError the caller sees; unknown errors become a bare 500 with no detail. */
@@ -36,14 +41,38 @@ export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
 }
 
 /**
+ * Fastify's `frameworkErrors` option: what the router refuses before any route, hook or error
+ * handler runs (a path whose percent-encoding does not decode, a path parameter longer than
+ * maxParamLength, which Fastify answers 414) is an OperationOutcome like every other error.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const requestId = request.headers['x-request-id'];
+  const correlationId = request.headers['x-correlation-id'];
+  if (typeof requestId === 'string') reply.header('x-request-id', requestId);
+  if (typeof correlationId === 'string') reply.header('x-correlation-id', correlationId);
+  const error = toFhirError(err);
+  if (error.status >= 500) request.log.error({ err }, 'request failed in the router');
+  sendError(reply, error);
+}
+
+/**
  * The FHIR HTTP conventions shared by every API: JSON content types, the X-Request-ID rule,
  * echoed request and correlation ids, and one error handler producing OperationOutcomes.
  */
 export function registerFhirConventions(app: FastifyInstance): void {
-  const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
+  const parseJson = (req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
     if (body.length === 0) return done(Object.assign(new Error('empty'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }));
     // a NUL character can be stored by neither store's text columns; refuse it before anything is parsed
     if (body.includes('\\u0000')) return done(new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request body contains a NUL character (\\u0000)'));
+    if (hasLoneSurrogate(body)) return done(new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request body contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)'));
+    // too deep or too many elements to walk safely (see json-limits.ts); routes taking larger bodies allow more elements
+    let maxElements = JSON_MAX_ELEMENTS_PER_MIB;
+    let problem = jsonShapeProblem(body, JSON_MAX_DEPTH, maxElements);
+    if (problem === 'elements') {
+      maxElements = jsonElementLimit(req.routeOptions.bodyLimit);
+      if (maxElements > JSON_MAX_ELEMENTS_PER_MIB) problem = jsonShapeProblem(body, JSON_MAX_DEPTH, maxElements);
+    }
+    if (problem) return done(new FhirError(400, 'INVALID_VALUE', jsonShapeDiagnostics(problem, maxElements)));
     try {
       done(null, JSON.parse(body));
     } catch {
@@ -54,8 +83,17 @@ export function registerFhirConventions(app: FastifyInstance): void {
   app.addContentTypeParser(['application/json', 'application/fhir+json', 'application/json-patch+json'], { parseAs: 'string' }, parseJson);
 
   app.decorateRequest('ctx', null as never);
+  // while the server drains (app.ts turns Fastify's own 503, a bare JSON body, off), requests are
+  // refused here: answered directly, before the request context exists, so no refusal is audited
+  // into a store that is closing
+  let closing = false;
+  app.addHook('preClose', (done) => { closing = true; done(); });
   // callback style: this runs on every request, and an async hook costs a promise each time
   app.addHook('onRequest', (request, reply, done) => {
+    if (closing) {
+      sendError(reply.header('connection', 'close'), new FhirError(503, 'SERVICE_UNAVAILABLE', 'Service unavailable - the server is shutting down; retry on another node'));
+      return;
+    }
     try {
       checkConventions(request, reply);
     } catch (err) {
@@ -90,4 +128,6 @@ function checkConventions(request: FastifyRequest, reply: FastifyReply): void {
   if (typeof requestId !== 'string' || !UUID.test(requestId)) {
     throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${String(requestId).slice(0, 64)}' in header 'X-Request-ID'`);
   }
+  // a write's identity for X-Request-ID replay; digested from the parsed body when a service first asks
+  if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') request.ctx.fingerprint = fingerprintRequest(request);
 }

@@ -1,5 +1,6 @@
 import type { Principal } from '../security/principal.js';
 import type { Activity } from '../security/policy.js';
+import type { RequestFingerprint } from './request-replay.js';
 
 /** Travels with every request: into services, log lines and audit entries. */
 export interface RequestContext {
@@ -14,6 +15,12 @@ export interface RequestContext {
   patientRecord?: { id: string; resource: Record<string, any> };
   /** Set by a service that has written its own, richer audit entry for a refusal (the platform then adds none). */
   refusalAudited?: boolean;
+  /**
+   * The write request's method, path and digest for X-Request-ID replay (src/http/request-replay.ts),
+   * computed once, on first use. Set on FHIR API requests other than GET/HEAD/OPTIONS; absent when a
+   * service runs outside an HTTP request.
+   */
+  fingerprint?: () => RequestFingerprint;
 }
 
 /** Per-route options read by the platform hooks. */
@@ -31,6 +38,16 @@ export interface RouteAccess {
    * Parameters body; a function reads any other body shape (it may throw a FhirError for a malformed one).
    */
   patientFrom?: { param: string } | { query: string } | { body: true | ((body: unknown) => string | undefined) };
+  /**
+   * How the location-release rule (src/http/location-release-hook.ts) treats this route's JSON body:
+   * 'pds-current' when every Patient in it is a current PDS record (its label decides, no look-up);
+   * 'at-source' when the body is a stream released where it was made; 'echo' when the body restates
+   * the caller's own message and nothing else (see PatientSource in src/security/location-release.ts);
+   * 'signed-audit-export' for the signed audit export, whose entries must stay byte for byte as
+   * signed: a named purpose (the privacy officer's accountability export, audit.read), itself audited.
+   * By default every patient the body mentions is looked up.
+   */
+  locationRelease?: 'pds-current' | 'at-source' | 'echo' | 'signed-audit-export';
 }
 
 declare module 'fastify' {

@@ -19,6 +19,8 @@ export interface RouteAccessEntry {
   patientScoped: boolean;
   /** The query parameter naming the patient, when that is how the route names it. */
   patientQuery: string | null;
+  /** How the location-release rule treats the route's body, when it declares anything (src/http/request-context.ts). */
+  locationRelease: RouteAccess['locationRelease'] | null;
 }
 
 declare module 'fastify' {
@@ -70,11 +72,11 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
   const table: RouteAccessEntry[] = [];
   app.decorate('routeTable', table);
   app.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as { activity?: string; public?: boolean; patientFrom?: RouteAccess['patientFrom'] };
+    const config = (route.config ?? {}) as { activity?: string; public?: boolean; patientFrom?: RouteAccess['patientFrom']; locationRelease?: RouteAccess['locationRelease'] };
     const from = config.patientFrom;
     if (route.url === '*' || route.url === '/*') return; // fastify's own not-found route
     for (const method of [route.method].flat()) table.push({ method, url: route.url, activity: (config.activity as Activity | undefined) ?? null, public: Boolean(config.public), patientScoped: Boolean(config.patientFrom),
-      patientQuery: from && 'query' in from ? from.query : null });
+      patientQuery: from && 'query' in from ? from.query : null, locationRelease: config.locationRelease ?? null });
     if (config.public) return;
     if (!config.activity) throw new Error(`route ${route.method} ${route.url} declares no activity and is not public: refusing to start`);
     if (!isActivity(config.activity)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${config.activity}`);

@@ -39,6 +39,7 @@ export const ACTIVITIES = {
   'notifications.subscribe': activity('Subscribe an organisation to life-event notifications and read its mailbox'),
   'gp2gp.transfer': activity('Request, send and acknowledge GP2GP record transfers for the practice (the service checks the practice is a party)'),
   'bulk.export': activity('Export patient data in bulk (FHIR $export, NDJSON)'),
+  'bulk.export.migration': activity("Include restricted patients' location data in a bulk export named for a migration (purpose 'migration', audited as such)"),
   'bulk.import': activity('Import patient data in bulk (FHIR $import, NDJSON)'),
   'messaging.admin': activity('Inspect and replay dead-lettered messages', { applicationGrantable: false }),
 } as const satisfies Record<string, ActivityDefinition>;
@@ -72,7 +73,7 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search', 'directory.read'] },
   R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'scr.consent', 'optout.manage', 'care.episode', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'] },
   R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'care.episode', 'directory.read'] },
-  R8015: { name: 'Systems Support Access Role', activities: ['directory.read', 'directory.manage', 'messaging.admin', 'notifications.subscribe', 'bulk.export', 'bulk.import'] },
+  R8015: { name: 'Systems Support Access Role', activities: ['directory.read', 'directory.manage', 'messaging.admin', 'notifications.subscribe', 'bulk.export', 'bulk.export.migration', 'bulk.import'] },
   R5080: { name: 'Privacy Officer', activities: ['audit.read', 'directory.read'] },
   [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read', 'eps.track'] },
 };

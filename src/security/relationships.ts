@@ -2,11 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { auditRecord } from '../audit/audit-record.js';
 import { registeredPractice } from '../fhir/general-practitioner.js';
 import type { RequestContext } from '../http/request-context.js';
-import type { AuditRecord, Repository } from '../store/types.js';
+import { requestRecord } from '../http/request-replay.js';
+import type { AuditRecord, Repository, RequestRecord } from '../store/types.js';
 import type { Principal } from './principal.js';
 
 export const RELATIONSHIP_TYPE = 'CareRelationship';
 export const EMERGENCY_ACCESS_TYPE = 'EmergencyAccess';
+
+/** The API request (its context) a change is made for, committed as its X-Request-ID record answered with `status`. */
+export interface ForRequest { ctx: RequestContext; status: number }
+
+const recordOf = (request: ForRequest | undefined, resourceType: string, resourceId: string, version: number): RequestRecord | undefined =>
+  request && requestRecord(request.ctx, { status: request.status, resourceType, resourceId, version });
 
 /** Why an organisation may see a patient's clinical data. */
 export type RelationshipKind = 'registered-gp' | 'referral' | 'care-episode' | 'prescription' | 'self-claimed';
@@ -95,18 +102,24 @@ export class LegitimateRelationships {
   }
 
   /** Records a relationship created by a service (referral, prescription, episode), with the caller's audit entries. */
-  async record(input: Omit<CareRelationship, 'resourceType' | 'id' | 'status' | 'start'> & { start?: string }, audit: AuditRecord[] = []): Promise<CareRelationship> {
+  async record(input: Omit<CareRelationship, 'resourceType' | 'id' | 'status' | 'start'> & { start?: string }, audit: AuditRecord[] = [], request?: ForRequest): Promise<CareRelationship> {
     const rel: CareRelationship = { resourceType: RELATIONSHIP_TYPE, id: randomUUID(), status: 'active', start: input.start ?? new Date().toISOString(), ...input };
-    await this.repo.commit({ resources: [{ type: RELATIONSHIP_TYPE, id: rel.id, expectedVersion: 0, resource: rel, index: relationshipIndex(rel) }], audit });
+    await this.repo.commit({
+      resources: [{ type: RELATIONSHIP_TYPE, id: rel.id, expectedVersion: 0, resource: rel, index: relationshipIndex(rel) }], audit,
+      request: recordOf(request, RELATIONSHIP_TYPE, rel.id, 1),
+    });
     return rel;
   }
 
   /** Ends a relationship (episode closed, referral completed); false if it is not there or already ended. */
-  async end(id: string, audit: AuditRecord[] = []): Promise<CareRelationship | null> {
+  async end(id: string, audit: AuditRecord[] = [], request?: ForRequest): Promise<CareRelationship | null> {
     const stored = await this.repo.read(RELATIONSHIP_TYPE, id);
     if (!stored || stored.resource.status !== 'active') return null;
     const ended: CareRelationship = { ...(stored.resource as CareRelationship), status: 'ended', end: new Date().toISOString() };
-    await this.repo.commit({ resources: [{ type: RELATIONSHIP_TYPE, id, expectedVersion: stored.version, resource: ended, index: relationshipIndex(ended) }], audit });
+    await this.repo.commit({
+      resources: [{ type: RELATIONSHIP_TYPE, id, expectedVersion: stored.version, resource: ended, index: relationshipIndex(ended) }], audit,
+      request: recordOf(request, RELATIONSHIP_TYPE, id, stored.version + 1),
+    });
     return ended;
   }
 
@@ -115,11 +128,12 @@ export class LegitimateRelationships {
   }
 
   /** A user's self-claimed relationship for their org: recorded, audited as such, and reportable. */
-  async selfClaim(ctx: RequestContext, patient: string, reason: string): Promise<CareRelationship> {
+  async selfClaim(ctx: RequestContext, patient: string, reason: string, request?: ForRequest): Promise<CareRelationship> {
     const p = ctx.principal!;
     return this.record(
       { patient, org: p.org, kind: 'self-claimed', source: `user:${p.userId}`, reason },
       [auditRecord(ctx, 'relationship.claim', patient, 'granted', { reason }, { type: 'self-claimed-relationship', purpose: 'self-claimed-relationship' })],
+      request,
     );
   }
 
@@ -127,7 +141,7 @@ export class LegitimateRelationships {
    * Break-glass: grants this user access to this patient for a limited time. The audit entry
    * (type emergency-access, with the reason) is the alert privacy officers list and review.
    */
-  async grantEmergencyAccess(ctx: RequestContext, patient: string, reasonCode: string, reasonText: string, minutes = EMERGENCY_ACCESS_MINUTES): Promise<EmergencyAccessGrant> {
+  async grantEmergencyAccess(ctx: RequestContext, patient: string, reasonCode: string, reasonText: string, minutes = EMERGENCY_ACCESS_MINUTES, request?: ForRequest): Promise<EmergencyAccessGrant> {
     const p = ctx.principal!;
     const now = Date.now();
     const grant: EmergencyAccessGrant = {
@@ -137,6 +151,7 @@ export class LegitimateRelationships {
     await this.repo.commit({
       resources: [{ type: EMERGENCY_ACCESS_TYPE, id: grant.id, expectedVersion: 0, resource: grant, index: [{ param: 'patient-user', value: patientUserKey(patient, p.userId) }, { param: 'patient', value: patient }] }],
       audit: [auditRecord(ctx, 'emergency.access', patient, 'granted', { reasonCode, reasonText, expires: grant.expires, alert: true }, { type: 'emergency-access', purpose: 'emergency-access' })],
+      request: recordOf(request, EMERGENCY_ACCESS_TYPE, grant.id, 1),
     });
     return grant;
   }

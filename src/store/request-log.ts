@@ -6,6 +6,8 @@ export interface RequestRow {
   user_id: string;
   method: string;
   path: string;
+  /** '' on rows recorded before request digests were kept (the migration's default). */
+  digest: string;
   status: number;
   rtype: string;
   rid: string;
@@ -14,7 +16,7 @@ export interface RequestRow {
 
 export function fromRequestRow(row: RequestRow): RequestRecord {
   return {
-    requestId: row.request_id, userId: row.user_id, method: row.method, path: row.path, status: Number(row.status),
+    requestId: row.request_id, userId: row.user_id, method: row.method, path: row.path, digest: row.digest, status: Number(row.status),
     resourceType: row.rtype, resourceId: row.rid, version: Number(row.version),
   };
 }

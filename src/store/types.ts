@@ -104,6 +104,12 @@ export interface RequestRecord {
   userId: string;
   method: string;
   path: string;
+  /**
+   * sha256 of the request's canonical form (src/http/request-replay.ts): a request reusing the
+   * X-Request-ID is a retry only when it has the same user, method, path and digest. Empty on rows
+   * recorded before digests were kept.
+   */
+  digest: string;
   status: number;
   resourceType: string;
   resourceId: string;

@@ -1,6 +1,7 @@
 import type { FhirResource } from 'fhir/r4.js';
 import type { AuditRecord, Repository, ResourceWrite, SearchCriterion } from '../../store/types.js';
 import { VersionConflictError } from '../../store/types.js';
+import { LocationRelease } from '../../security/location-release.js';
 import { PATIENT } from '../pds/patient-model.js';
 import { FIRST_PREFIXES, compartmentOf, patientOf, walkStep } from './export-enumerate.js';
 
@@ -14,6 +15,13 @@ export const EXPORT_CHUNK = 'BulkExportChunk';
 
 export interface ExportOwner { userId: string; userName?: string; role: string; org: string; requestId: string }
 
+/**
+ * Why the data leaves. 'secondary-use' (the default) withholds restricted patients' location data
+ * like every other representation; 'migration' (moving the records to another system, which needs
+ * them whole) includes it, for a caller whose role the policy grants 'bulk.export.migration'.
+ */
+export type ExportPurpose = 'secondary-use' | 'migration';
+
 export interface ExportJob {
   resourceType: typeof EXPORT_JOB;
   id: string;
@@ -22,6 +30,8 @@ export interface ExportJob {
   group?: string;
   types: string[];
   since?: string;
+  /** Absent on jobs started before purposes existed: those are secondary use. */
+  purpose?: ExportPurpose;
   request: string;
   transactionTime: string;
   status: 'in-progress' | 'complete' | 'cancelled' | 'failed';
@@ -37,7 +47,7 @@ export interface ExportChunk { resourceType: typeof EXPORT_CHUNK; id: string; jo
 
 export const chunkId = (job: string, type: string, n: number) => `${job}.${type}.${n}`;
 
-export function newExportJob(id: string, owner: ExportOwner, opts: Pick<ExportJob, 'level' | 'group' | 'types' | 'since' | 'request'>): ExportJob {
+export function newExportJob(id: string, owner: ExportOwner, opts: Pick<ExportJob, 'level' | 'group' | 'types' | 'since' | 'request' | 'purpose'>): ExportJob {
   return {
     resourceType: EXPORT_JOB, id, owner, ...opts, transactionTime: new Date().toISOString(), status: 'in-progress',
     pending: [...FIRST_PREFIXES], output: Object.fromEntries(opts.types.map((t) => [t, { count: 0, chunks: 0 }])), patientsDone: 0,
@@ -47,7 +57,7 @@ export function newExportJob(id: string, owner: ExportOwner, opts: Pick<ExportJo
 function ownerAudit(job: ExportJob, patient: string | null, outcome: string, detail: Record<string, unknown>): AuditRecord {
   return {
     time: new Date().toISOString(), requestId: job.owner.requestId, userId: job.owner.userId, userName: job.owner.userName, role: job.owner.role,
-    org: job.owner.org, patient, action: 'bulk.export', outcome, type: 'patient-record', purpose: 'secondary-use', detail: { job: job.id, ...detail },
+    org: job.owner.org, patient, action: 'bulk.export', outcome, type: 'patient-record', purpose: job.purpose ?? 'secondary-use', detail: { job: job.id, ...detail },
   };
 }
 
@@ -69,6 +79,17 @@ async function readForExport(repo: Repository, type: string, ids: string[]): Pro
 }
 
 /**
+ * The lines as they may leave: the file is streamed to its owner later, so the platform's
+ * location-release rule is applied here, where the lines are made. Patients are current PDS
+ * records (their labels decide); other types are looked up by the patients they name.
+ */
+async function releaseRows(release: LocationRelease, job: ExportJob, type: string, rows: ExportRow[]): Promise<ExportRow[]> {
+  if (job.purpose === 'migration' || rows.length === 0) return rows;
+  const texts = await release.releaseTexts(rows.map((r) => r.json), type === PATIENT ? 'pds-current' : 'any');
+  return rows.map((r, i) => (texts[i] === r.json ? r : { ...r, json: texts[i] }));
+}
+
+/**
  * Does one page of work (split a prefix, or export one leaf of patients with their compartments)
  * and commits it with the job's new cursor. Returns false when the job has nothing left to do or
  * another node moved it first.
@@ -78,6 +99,7 @@ export async function exportStep(repo: Repository, jobId: string): Promise<boole
   if (!stored) return false;
   const job = structuredClone(stored.resource) as ExportJob;
   if (job.status !== 'in-progress') return false;
+  const release = new LocationRelease(repo);
   const writes: ResourceWrite[] = [];
   const audit: AuditRecord[] = [];
   const prefix = job.pending.shift();
@@ -93,7 +115,7 @@ export async function exportStep(repo: Repository, jobId: string): Promise<boole
       const touched = new Set<string>();
       for (const type of job.types) {
         const ids = type === PATIENT ? step.patients : await compartmentOf(repo, type, step.patients);
-        const fresh = (await readForExport(repo, type, ids)).filter(since(job));
+        const fresh = await releaseRows(release, job, type, (await readForExport(repo, type, ids)).filter(since(job)));
         if (fresh.length === 0) continue;
         const out = job.output[type];
         const n = out.chunks++;

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import type { FhirResource, Patient } from 'fhir/r4.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { hasLoneSurrogate, JSON_MAX_DEPTH, JSON_MAX_ELEMENTS_PER_MIB, jsonShapeProblem } from '../../http/json-limits.js';
 import type { AuditRecord, IndexEntry, Repository, ResourceWrite } from '../../store/types.js';
 import { VersionConflictError } from '../../store/types.js';
 import { indexPatient } from '../pds/patient-index.js';
@@ -25,6 +26,10 @@ const MAX_REPORTED = 100;
 export function checkLine(text: string): { resource: FhirResource & { id: string }; index: IndexEntry[] } | string {
   if (text.length > MAX_LINE) return 'line longer than 1 MB';
   if (text.includes('\\u0000')) return 'contains a NUL character';
+  if (hasLoneSurrogate(text)) return 'contains an unpaired UTF-16 surrogate escape';
+  // the same bounds as every JSON request body (src/http/json-limits.ts): a line is at most 1 MB
+  const shape = jsonShapeProblem(text);
+  if (shape) return shape === 'depth' ? `nested more than ${JSON_MAX_DEPTH} levels deep` : `more than ${JSON_MAX_ELEMENTS_PER_MIB} elements`;
   let resource: FhirResource;
   try { resource = JSON.parse(text); } catch { return 'not valid JSON'; }
   if (!resource || typeof resource !== 'object' || Array.isArray(resource)) return 'not a JSON object';

@@ -8,7 +8,9 @@ import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import { VersionConflictError, type Repository } from '../../store/types.js';
 import { ODS_CODE } from '../directory/organization-model.js';
 import { EXPORTABLE_TYPES } from './export-enumerate.js';
-import { EXPORT_JOB, exportFile, newExportJob, runExport, type ExportJob } from './export-job.js';
+import { EXPORT_JOB, exportFile, newExportJob, runExport, type ExportJob, type ExportPurpose } from './export-job.js';
+import { principalMayPerform } from '../../security/access-control.js';
+import type { Principal } from '../../security/principal.js';
 import { importNdjson } from './import-ndjson.js';
 
 export const BULK_BASE = '/bulk/FHIR/R4';
@@ -17,7 +19,7 @@ const JOB_ID = /^[0-9a-f-]{36}$/;
 
 const information = (diagnostics: string): OperationOutcome => ({ resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics }] });
 
-interface ExportQuery { _type?: string; _since?: string; _outputFormat?: string }
+interface ExportQuery { _type?: string; _since?: string; _outputFormat?: string; _purpose?: string }
 
 /**
  * FHIR Bulk Data: $export at system, Patient and Group level (a Group is a GP practice: its
@@ -34,6 +36,16 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
     if (running.has(jobId)) return;
     running.add(jobId);
     void runExport(repo, jobId, () => closing).catch((err) => log.error({ err, job: jobId }, 'bulk export failed')).finally(() => running.delete(jobId));
+  }
+
+  /** '_purpose=migration' includes restricted patients' location data, for a role the policy grants it; anything else is refused. */
+  function parsePurpose(q: ExportQuery, principal: Principal): ExportPurpose {
+    if (q._purpose === undefined || q._purpose === 'secondary-use') return 'secondary-use';
+    if (q._purpose !== 'migration') throw new FhirError(400, 'UNSUPPORTED_VALUE', `Unsupported _purpose '${String(q._purpose).slice(0, 40)}': use 'migration' or leave it out`);
+    if (!principalMayPerform(principal, 'bulk.export.migration')) {
+      throw new FhirError(403, 'ACCESS_DENIED', "The caller is not permitted to perform 'bulk.export.migration' (an export including restricted patients' location data)");
+    }
+    return 'migration';
   }
 
   function parseExport(q: ExportQuery): { types: string[]; since?: string } {
@@ -58,11 +70,13 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
     }
     const { types, since } = parseExport(req.query as ExportQuery);
     const p = req.ctx.principal!;
+    const purpose = parsePurpose(req.query as ExportQuery, p);
     const id = randomUUID();
-    const job = newExportJob(id, { userId: p.userId, userName: p.name, role: p.role, org: p.org, requestId: req.ctx.requestId }, { level, group, types, since, request: base + req.url.slice(BULK_BASE.length) });
+    const job = newExportJob(id, { userId: p.userId, userName: p.name, role: p.role, org: p.org, requestId: req.ctx.requestId }, { level, group, types, since, purpose, request: base + req.url.slice(BULK_BASE.length) });
+    const locationData = purpose === 'migration' ? 'included' : 'withheld for restricted patients';
     await repo.commit({
       resources: [{ type: EXPORT_JOB, id, expectedVersion: 0, resource: job, index: [{ param: 'owner', value: p.userId }] }],
-      audit: [auditRecord(req.ctx, 'bulk.export', null, 'accepted', { job: id, level, group, types, since }, { purpose: 'secondary-use' })],
+      audit: [auditRecord(req.ctx, 'bulk.export', null, 'accepted', { job: id, level, group, types, since, locationData }, { purpose })],
     });
     start(id, req.log);
     return reply.code(202).header('content-location', `${base}/$export-poll-status/${id}`).type(FHIR_JSON).send(information(`Export ${id} accepted`));
@@ -113,7 +127,7 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
         try {
           await repo.commit({
             resources: [{ type: EXPORT_JOB, id: job.id, expectedVersion: version, resource: { ...job, status: 'cancelled' }, index: [{ param: 'owner', value: job.owner.userId }] }],
-            audit: [auditRecord(req.ctx, 'bulk.export', null, 'cancelled', { job: job.id }, { purpose: 'secondary-use' })],
+            audit: [auditRecord(req.ctx, 'bulk.export', null, 'cancelled', { job: job.id }, { purpose: job.purpose ?? 'secondary-use' })],
           });
           break;
         } catch (err) {
@@ -125,11 +139,12 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
       return reply.code(202).send();
     });
 
-    app.get<{ Params: { id: string; file: string } }>('/$export-file/:id/:file', { config: exportConfig }, async (req, reply) => {
+    // the file's lines passed the location-release rule when the job wrote them (export-job.ts)
+    app.get<{ Params: { id: string; file: string } }>('/$export-file/:id/:file', { config: { ...exportConfig, locationRelease: 'at-source' } }, async (req, reply) => {
       const { job } = await ownJob(req);
       const type = /^([A-Za-z]+)\.ndjson$/.exec(req.params.file)?.[1];
       if (job.status !== 'complete' || !type || !job.output[type]) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `No file ${req.params.file.slice(0, 40)} in export ${job.id}`);
-      await repo.commit({ audit: [auditRecord(req.ctx, 'bulk.export', null, 'downloaded', { job: job.id, type, count: job.output[type].count }, { purpose: 'secondary-use' })] });
+      await repo.commit({ audit: [auditRecord(req.ctx, 'bulk.export', null, 'downloaded', { job: job.id, type, count: job.output[type].count }, { purpose: job.purpose ?? 'secondary-use' })] });
       return reply.type(NDJSON).send(Readable.from(exportFile(repo, job, type)));
     });
 

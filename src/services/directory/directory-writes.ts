@@ -11,7 +11,8 @@ import type { Endpoint, HealthcareService, Organization, PractitionerRole } from
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
-import { DuplicateRequestError, VersionConflictError, type IndexEntry, type Repository, type StoredResource } from '../../store/types.js';
+import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
+import { VersionConflictError, type IndexEntry, type Repository, type StoredResource } from '../../store/types.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';
 import { validateEndpoint } from './endpoint-validation.js';
 import { addressOf, buildHealthcareService, HEALTHCARE_SERVICE, indexHealthcareService, validateHealthcareService } from './healthcare-service-model.js';
@@ -66,27 +67,25 @@ export class DirectoryWriter {
   constructor(private readonly repo: Repository) {}
 
   async create(ctx: RequestContext, type: string, body: unknown): Promise<WriteResult> {
-    const path = `${type}`;
-    const replayed = await this.replay(ctx, 'POST', path);
+    const replayed = await this.replay(ctx);
     if (replayed) return replayed;
     const id = randomUUID();
-    return this.write(ctx, type, 'POST', path, id, 0, body, 'create');
+    return this.write(ctx, type, id, 0, body, 'create');
   }
 
   async update(ctx: RequestContext, type: string, id: string, expectedVersion: number, body: unknown): Promise<WriteResult> {
     if (!RESOURCE_ID.test(id)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - '${id.slice(0, 64)}'`);
-    const path = `${type}/${id}`;
-    const replayed = await this.replay(ctx, 'PUT', path);
+    const replayed = await this.replay(ctx);
     if (replayed) return replayed;
     const bodyId = (body as { id?: unknown } | null)?.id;
     if (bodyId !== undefined && bodyId !== id) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - the body's id '${String(bodyId).slice(0, 64)}' is not the id in the path '${id}'`);
     const current = await this.repo.read(type, id);
     if (!current) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `${type} '${id}' is not in the directory`);
     if (current.version !== expectedVersion) throw new VersionConflictError(type, id, expectedVersion, current.version);
-    return this.write(ctx, type, 'PUT', path, id, expectedVersion, body, 'update');
+    return this.write(ctx, type, id, expectedVersion, body, 'update');
   }
 
-  private async write(ctx: RequestContext, type: string, method: string, path: string, id: string, expectedVersion: number, body: unknown, op: string): Promise<WriteResult> {
+  private async write(ctx: RequestContext, type: string, id: string, expectedVersion: number, body: unknown, op: 'create' | 'update'): Promise<WriteResult> {
     const kind = KINDS[type];
     const prepared = kind.prepare(body, id);
     const org = await this.repo.read(ORGANIZATION, prepared.org);
@@ -99,32 +98,23 @@ export class DirectoryWriter {
     const resource = prepared.build(org.resource as Organization);
     const twins = (await kind.twins?.(this.repo, resource) ?? []).filter((t) => t !== id);
     if (twins.length) throw new FhirError(409, 'DUPLICATE_REJECTED', `Create would lead to a duplicate - ${type}/${twins[0]} already holds this ${type === ENDPOINT ? 'organisation and address' : 'user, organisation and role'}`);
-    const status = method === 'POST' ? 201 : 200;
-    try {
+    const status = op === 'create' ? 201 : 200;
+    // a twin of this very request (same X-Request-ID) that committed first is answered as it was
+    return commitOnce(this.repo, ctx, async () => {
       const [stored] = await this.repo.commit({
         resources: [{ type, id, expectedVersion, resource, index: kind.index(resource) }],
         audit: [auditRecord(ctx, `directory.manage.${op}`, null, 'success', { resourceType: type, id, version: expectedVersion + 1, org: prepared.org }, { type: 'directory' })],
-        request: { requestId: ctx.requestId, userId: ctx.principal?.userId ?? 'anonymous', method, path, status, resourceType: type, resourceId: id, version: expectedVersion + 1 },
+        request: requestRecord(ctx, { status, resourceType: type, resourceId: id, version: expectedVersion + 1 }),
       });
       return { stored, status };
-    } catch (err) {
-      // a twin of this very request (same X-Request-ID) committed first: answer as it did
-      if (!(err instanceof DuplicateRequestError || err instanceof VersionConflictError)) throw err;
-      const replayed = await this.replay(ctx, method, path);
-      if (!replayed) throw err;
-      return replayed;
-    }
+    }, answerAsBefore);
   }
 
-  /** The original answer to a request whose X-Request-ID has been processed before, if it was this request. */
-  private async replay(ctx: RequestContext, method: string, path: string): Promise<WriteResult | null> {
-    const done = await this.repo.readRequest(ctx.requestId);
-    if (!done) return null;
-    if (done.userId !== (ctx.principal?.userId ?? 'anonymous') || done.method !== method || done.path !== path) {
-      throw new FhirError(400, 'INVALID_VALUE', `Invalid value - X-Request-ID '${ctx.requestId}' has already been used for a different request`);
-    }
-    const stored = await this.repo.readVersion(done.resourceType, done.resourceId, done.version);
-    if (!stored) throw new Error(`request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which does not exist`);
-    return { stored, status: done.status === 201 ? 201 : 200 };
+  /** The original answer to a request whose X-Request-ID has been processed before (src/http/request-replay.ts). */
+  private async replay(ctx: RequestContext): Promise<WriteResult | null> {
+    const earlier = await earlierAnswer(this.repo, ctx);
+    return earlier ? answerAsBefore(earlier) : null;
   }
 }
+
+const answerAsBefore = ({ stored, record }: EarlierAnswer): WriteResult => ({ stored, status: record.status === 201 ? 201 : 200 });

@@ -26,7 +26,8 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post('/$prepare', {
-      config,
+      // the answer is the caller's own message with ids and a digest: it must come back as sent
+      config: { ...config, locationRelease: 'echo' },
       preValidation: async (req) => {
         if (assignIds(req.body, req.ctx.principal!.org).assigned) assignedIds.add(req);
         const order = validateOrder(req.body, req.ctx.principal!.org);

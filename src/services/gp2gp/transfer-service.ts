@@ -9,6 +9,7 @@ import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { NHS_NUMBER_SYSTEM, parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { toFhirError } from '../../http/fhir-conventions.js';
 import type { RequestContext } from '../../http/request-context.js';
+import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { isInvalidated, ODS_SYSTEM, PATIENT, replacedBy } from '../pds/patient-model.js';
 import { attachmentBytes, ehrWrite, readEhr } from './chunk-store.js';
@@ -82,8 +83,11 @@ export class TransferService {
     return ids[0];
   }
 
-  /** Creates a transfer in state requested and announces it; null when one exists already (same id or active). */
-  async create(ctx: RequestContext, t: CreateTransfer): Promise<StoredResource<Task> | null> {
+  /**
+   * Creates a transfer in state requested and announces it; null when one exists already (same id or
+   * active). `recordRequest`: commit it with the X-Request-ID record of the API request that asked.
+   */
+  async create(ctx: RequestContext, t: CreateTransfer, recordRequest = false): Promise<StoredResource<Task> | null> {
     const id = t.id ?? randomUUID();
     if (t.id && (await readTransfer(this.repo, id))) return null;
     if (await this.activeTransfer(t.nhsNumber, t.requester)) return null;
@@ -94,6 +98,7 @@ export class TransferService {
         resources: [taskWrite(task, 0)],
         audit: [auditRecord(ctx, 'gp2gp.request', t.nhsNumber, 'success', { task: id, owner: t.owner, requester: t.requester, trigger: t.trigger })],
         messages: [transferMessage(task, null)],
+        request: recordRequest ? requestRecord(ctx, { status: 201, resourceType: TASK, resourceId: id, version: 1 }) : undefined,
       });
       return saved as StoredResource<Task>;
     } catch (err) {
@@ -102,8 +107,13 @@ export class TransferService {
     }
   }
 
-  /** POST /Task by the new practice: it must be the patient's registered practice on PDS now. */
+  /**
+   * POST /Task by the new practice: it must be the patient's registered practice on PDS now. A retry
+   * (same X-Request-ID, same request) gets the transfer it created, not a 409 for it.
+   */
   async request(ctx: RequestContext, body: unknown): Promise<StoredResource<Task>> {
+    const earlier = await earlierAnswer(this.repo, ctx);
+    if (earlier) return asBefore(earlier);
     const b = body as Task | null;
     if (!b || typeof b !== 'object' || b.resourceType !== 'Task') throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Task resource');
     const nhsNumber = b.for?.identifier?.system === NHS_NUMBER_SYSTEM ? b.for.identifier.value : undefined;
@@ -122,11 +132,14 @@ export class TransferService {
     if (registeredPractice(patient.resource) !== org) {
       throw new FhirError(403, 'ACCESS_DENIED', `Organisation ${org || '(none)'} is not the patient's registered practice on PDS; only the new registered practice may request the record`);
     }
-    const existing = await this.activeTransfer(nhsNumber, org);
-    if (existing) throw new FhirError(409, 'DUPLICATE_REJECTED', `A transfer of this patient's record to ${org} is already in progress: Task/${existing}`);
-    const created = await this.create(ctx, { nhsNumber, requester: org, owner, trigger: 'api' });
-    if (!created) throw new FhirError(409, 'DUPLICATE_REJECTED', `A transfer of this patient's record to ${org} is already in progress`);
-    return created;
+    // the transfer in progress may be this very request's, made a moment ago by a twin: answered as it was
+    return commitOnce(this.repo, ctx, async () => {
+      const existing = await this.activeTransfer(nhsNumber, org);
+      if (existing) throw new FhirError(409, 'DUPLICATE_REJECTED', `A transfer of this patient's record to ${org} is already in progress: Task/${existing}`);
+      const created = await this.create(ctx, { nhsNumber, requester: org, owner, trigger: 'api' }, true);
+      if (!created) throw new FhirError(409, 'DUPLICATE_REJECTED', `A transfer of this patient's record to ${org} is already in progress`);
+      return created;
+    }, asBefore);
   }
 
   async read(ctx: RequestContext, id: string): Promise<StoredResource<Task>> {
@@ -187,6 +200,9 @@ export class TransferService {
    */
   async acknowledge(ctx: RequestContext, id: string, body: unknown): Promise<StoredResource<Task>> {
     const { stored, actor } = await this.load(ctx, id, 'gp2gp.acknowledge');
+    // a retry (same X-Request-ID, same request) gets the Task as the acknowledgement left it
+    const earlier = await earlierAnswer(this.repo, ctx);
+    if (earlier) return asBefore(earlier);
     const params = parametersOf(body);
     const outcome = parameterValue(params, 'outcome');
     if (outcome !== 'accepted' && outcome !== 'rejected') throw new FhirError(400, 'INVALID_VALUE', "Invalid value - parameter 'outcome' must be 'accepted' or 'rejected'");
@@ -197,11 +213,12 @@ export class TransferService {
     }
     const now = this.options.now();
     const action = outcome === 'accepted' ? 'accept' : actor === 'owner' ? 'reject' : 'reject-ack';
-    return commitMove(this.repo, ctx, stored, {
+    return commitOnce(this.repo, ctx, () => commitMove(this.repo, ctx, stored, {
       action, actor, now,
       reason: outcome === 'rejected' ? { code: reason!, text: text?.slice(0, 500) || NEGATIVE_REASONS[reason!] } : undefined,
       audit: { action: 'gp2gp.acknowledge', detail: { outcome, ...(reason ? { reason } : {}) } },
-    });
+      recordRequest: true,
+    }), asBefore);
   }
 
   /** The record may be read once it has been sent in full, and after it has been integrated. */
@@ -231,3 +248,5 @@ export class TransferService {
     return { manifest, bytes: attachmentBytes(this.repo, stored.id, manifest) };
   }
 }
+
+const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<Task>;

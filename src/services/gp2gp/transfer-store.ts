@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
+import { requestRecord } from '../../http/request-replay.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import type { Repository, ResourceWrite, StoredResource } from '../../store/types.js';
 import { transition, type Actor, type TransferAction } from './transitions.js';
@@ -85,6 +86,8 @@ export interface Move {
   audit: { action: string; detail?: Record<string, unknown> };
   /** Publish even when the state stays the same (a re-sent request notice). */
   announce?: boolean;
+  /** Commit the X-Request-ID record of the API request that made the move (answered 200 with the Task). */
+  recordRequest?: boolean;
 }
 
 /**
@@ -102,6 +105,7 @@ export async function commitMove(repo: Repository, ctx: RequestContext, stored: 
     resources: [taskWrite(next, stored.version), ...(move.alsoWrite ?? [])],
     audit: [auditRecord(ctx, move.audit.action, patientOf(next), 'success', { task: next.id, from, to, ...move.audit.detail })],
     messages: changed ? [transferMessage(next, from)] : [],
+    request: move.recordRequest ? requestRecord(ctx, { status: 200, resourceType: TASK, resourceId: next.id!, version: stored.version + 1 }) : undefined,
   });
   return saved as StoredResource<Task>;
 }

@@ -9,6 +9,7 @@ import { USER_SCOPES } from './authorize-request.js';
 import { ASSERTION_ALGORITHMS } from './client-authentication.js';
 import { identityContext } from './context.js';
 import { devCallbackRoutes } from './dev-callback.js';
+import { parseForm } from './form.js';
 import { registerOAuthErrorHandler } from './oauth-errors.js';
 import { sessionRoutes } from './session-endpoints.js';
 import { tokenRoutes } from './token-endpoint.js';
@@ -53,7 +54,7 @@ export function identityRoutes(deps: IdentityDeps) {
 
     // form bodies are parsed in this scope only: the FHIR APIs keep their JSON-only parsers
     await app.register(async (oauth) => {
-      await oauth.register(formbody, { bodyLimit: 65_536 });
+      await oauth.register(formbody, { bodyLimit: 65_536, parser: parseForm });
       registerOAuthErrorHandler(oauth);
       await oauth.register(authorizeRoutes(ctx));
       await oauth.register(tokenRoutes(ctx));

@@ -1,6 +1,7 @@
 import type { Subscription } from 'fhir/r4.js';
 import type { DeliveredMessage } from '../../messaging/types.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
+import { LocationRelease } from '../../security/location-release.js';
 import type { AuditRecord, Repository } from '../../store/types.js';
 import type { DeliverBody } from './router.js';
 import { SIGNATURE_HEADER, signDelivery } from './signature.js';
@@ -21,7 +22,11 @@ export interface DelivererOptions {
 }
 
 export class NotificationDeliverer {
-  constructor(private readonly repo: Repository, private readonly signingKey: SigningKey, private readonly options: DelivererOptions) {}
+  private readonly release: LocationRelease;
+
+  constructor(private readonly repo: Repository, private readonly signingKey: SigningKey, private readonly options: DelivererOptions) {
+    this.release = new LocationRelease(repo);
+  }
 
   async deliver(message: DeliveredMessage): Promise<'delivered' | 'dropped'> {
     const body = message.body as DeliverBody;
@@ -31,7 +36,8 @@ export class NotificationDeliverer {
     if (!subscription || subscription.status !== 'active' || subscription.channel.type !== 'rest-hook' || ended) return 'dropped';
     const address = await deliveryAddress(this.repo, subscription);
     if (!address) throw new Error(`subscription ${body.subscriptionId} has no usable endpoint`);
-    const payload = JSON.stringify(body.bundle);
+    // the platform's location-release rule, applied to what actually leaves (and is signed)
+    const payload = await this.release.releaseText(JSON.stringify(body.bundle), 'any', { about: body.nhsNumber });
     const signature = await signDelivery(this.signingKey, payload, { subscription: body.subscriptionId, bundle: body.bundle.id! });
     let outcome = 'delivered', failure: Error | undefined;
     try {

@@ -5,14 +5,13 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
+import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository, StoredResource } from '../../store/types.js';
-import { earlierAnswer, mayBeTwin, requestRecord } from '../scr/request-replay.js';
 import { routeKey, type ParsedCriteria } from './criteria.js';
 import { checkEntitlement } from './entitlement.js';
 import { criteriaOf, indexSubscription, ownerOf, SUBSCRIPTION, subscriptionToStore } from './subscription-model.js';
 
-const CREATE_PATH = 'notifications/Subscription';
 /** An organisation with more active subscriptions than this is listed with a refusal, not silently cut. */
 const MAX_LISTED = 1000;
 
@@ -40,28 +39,23 @@ export class SubscriptionService {
     return org;
   }
 
+  /** Subscribes; a retry (same X-Request-ID, same request) gets the subscription first made. */
   async create(ctx: RequestContext, body: unknown): Promise<VersionedSubscription> {
-    const earlier = await earlierAnswer(this.repo, ctx, CREATE_PATH);
-    if (earlier) return { subscription: earlier.resource as Subscription, version: earlier.version };
+    const earlier = await earlierAnswer(this.repo, ctx);
+    if (earlier) return asBefore(earlier);
     const owner = this.org(ctx);
     const subscription = await subscriptionToStore(this.repo, body, randomUUID(), owner);
     const criteria = criteriaOf(subscription);
     const basis = await checkEntitlement(this.repo, this.relationships, ctx.principal!, criteria);
     await this.refuseDuplicate(owner, subscription, criteria);
-    try {
+    return commitOnce(this.repo, ctx, async () => {
       const [saved] = await this.repo.commit({
         resources: [{ type: SUBSCRIPTION, id: subscription.id!, expectedVersion: 0, resource: subscription, index: indexSubscription(subscription) }],
         audit: [auditRecord(ctx, 'notifications.subscribe', patientOf(criteria), 'success', { subscription: subscription.id, criteria: subscription.criteria, channel: subscription.channel.type, ...(basis ? { accessBasis: basis } : {}) })],
-        request: requestRecord(ctx, CREATE_PATH, 201, SUBSCRIPTION, subscription.id!, 1),
+        request: requestRecord(ctx, { status: 201, resourceType: SUBSCRIPTION, resourceId: subscription.id!, version: 1 }),
       });
       return { subscription: saved.resource as Subscription, version: saved.version };
-    } catch (err) {
-      if (mayBeTwin(err)) {
-        const twin = await earlierAnswer(this.repo, ctx, CREATE_PATH);
-        if (twin) return { subscription: twin.resource as Subscription, version: twin.version };
-      }
-      throw err;
-    }
+    }, asBefore);
   }
 
   /** NEMS refuses a second subscription of an organisation for the same events, scope and channel. */
@@ -101,14 +95,21 @@ export class SubscriptionService {
     return searchsetBundle(found.map((s) => ({ resource: s.resource as Subscription, fullUrl: `${baseUrl}/Subscription/${s.id}` })));
   }
 
-  /** Ends a subscription: it goes 'off', leaves the routing index, and nothing more is routed to it. */
+  /**
+   * Ends a subscription: it goes 'off', leaves the routing index, and nothing more is routed to it.
+   * A retry (same X-Request-ID, same request) of one that ended it is answered as it was (204), not 404.
+   */
   async remove(ctx: RequestContext, id: string): Promise<void> {
+    if (await earlierAnswer(this.repo, ctx)) return;
     const stored = await this.owned(ctx, id);
     const ended: Subscription = { ...stored.resource, status: 'off' };
-    await this.repo.commit({
-      resources: [{ type: SUBSCRIPTION, id, expectedVersion: stored.version, resource: ended, index: indexSubscription(ended) }],
-      audit: [auditRecord(ctx, 'notifications.unsubscribe', patientOf(criteriaOf(ended)), 'success', { subscription: id })],
-    });
+    await commitOnce(this.repo, ctx, async () => {
+      await this.repo.commit({
+        resources: [{ type: SUBSCRIPTION, id, expectedVersion: stored.version, resource: ended, index: indexSubscription(ended) }],
+        audit: [auditRecord(ctx, 'notifications.unsubscribe', patientOf(criteriaOf(ended)), 'success', { subscription: id })],
+        request: requestRecord(ctx, { status: 204, resourceType: SUBSCRIPTION, resourceId: id, version: stored.version + 1 }),
+      });
+    }, () => undefined);
   }
 
   /** Audits a read of patient data through a mailbox (the platform's group commit). */
@@ -116,3 +117,5 @@ export class SubscriptionService {
     return this.readAudit.append(...records);
   }
 }
+
+const asBefore = ({ stored }: EarlierAnswer): VersionedSubscription => ({ subscription: stored.resource as Subscription, version: stored.version });

@@ -6,7 +6,8 @@ import { historyBundle, searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import { isValidNhsNumber, randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../http/request-context.js';
-import { DuplicateRequestError, VersionConflictError, type Repository, type RequestRecord, type StoredResource } from '../../store/types.js';
+import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
+import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { birthEvents, mergeEvents, updateEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
 import { isInvalidated, isRestricted, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON, replacedBy, SECURITY_LABEL_SYSTEM } from './patient-model.js';
@@ -51,35 +52,21 @@ export class PatientService {
 
   /**
    * A write retried with the X-Request-ID of one already processed gets the original answer, as
-   * PDS asks clients to retry; the same id on a different request is refused.
+   * PDS asks clients to retry; the same id on a different request is refused (src/http/request-replay.ts).
    */
-  private async replay(ctx: RequestContext, method: string, path: string): Promise<VersionedPatient | null> {
-    const done = await this.repo.readRequest(ctx.requestId);
-    if (!done) return null;
-    if (done.userId !== ctx.principal?.userId || done.method !== method || done.path !== path) {
-      throw new FhirError(400, 'INVALID_VALUE', `Invalid value - X-Request-ID '${ctx.requestId}' has already been used for a different request`);
-    }
-    const stored = await this.repo.readVersion(done.resourceType, done.resourceId, done.version);
-    if (!stored) throw new Error(`request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which does not exist`);
-    await this.readAudit.append(auditRecord(ctx, `${method === 'PATCH' ? 'pds.update' : path.endsWith('$merge') ? 'pds.merge' : 'pds.create'}.replay`, done.resourceId, 'replayed'));
-    return { patient: patientForRead(stored.resource), version: stored.version };
+  private async replay(ctx: RequestContext, action: string): Promise<VersionedPatient | null> {
+    const earlier = await earlierAnswer(this.repo, ctx);
+    return earlier ? this.answerAsBefore(ctx, action, earlier) : null;
   }
 
-  private requestRecord(ctx: RequestContext, method: string, path: string, status: number, id: string, version: number): RequestRecord {
-    return { requestId: ctx.requestId, userId: ctx.principal?.userId ?? 'anonymous', method, path, status, resourceType: PATIENT, resourceId: id, version };
+  private async answerAsBefore(ctx: RequestContext, action: string, earlier: EarlierAnswer): Promise<VersionedPatient> {
+    await this.readAudit.append(auditRecord(ctx, `${action}.replay`, earlier.stored.id, 'replayed'));
+    return { patient: patientForRead(earlier.stored.resource as Patient), version: earlier.stored.version };
   }
 
   /** Commits a write; if a twin request with the same X-Request-ID won the race, answers as it did. */
-  private async commitOnce(ctx: RequestContext, method: string, path: string, commit: () => Promise<VersionedPatient>): Promise<VersionedPatient> {
-    try {
-      return await commit();
-    } catch (err) {
-      // a twin of this request committed first: its write shows up here as either conflict
-      if (!(err instanceof DuplicateRequestError || err instanceof VersionConflictError)) throw err;
-      const replayed = await this.replay(ctx, method, path);
-      if (!replayed) throw err;
-      return replayed;
-    }
+  private commitOnce(ctx: RequestContext, action: string, commit: () => Promise<VersionedPatient>): Promise<VersionedPatient> {
+    return commitOnce(this.repo, ctx, commit, (earlier) => this.answerAsBefore(ctx, action, earlier));
   }
 
   /** Loads the current record for a number, following merges to the surviving record. */
@@ -132,8 +119,8 @@ export class PatientService {
 
   async patch(ctx: RequestContext, nhs: string, expectedVersion: number, body: unknown): Promise<VersionedPatient> {
     const ops = parsePatchBody(body);
-    const path = `Patient/${checkNhsNumber(nhs)}`;
-    const replayed = await this.replay(ctx, 'PATCH', path);
+    checkNhsNumber(nhs);
+    const replayed = await this.replay(ctx, 'pds.update');
     if (replayed) return replayed;
     const stored = await this.repo.read(PATIENT, nhs);
     if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
@@ -142,17 +129,17 @@ export class PatientService {
     if (survivor) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - NHS Number '${nhs}' has been superseded by '${survivor}'; update that record`);
     if (stored.version !== expectedVersion) {
       // the version may have moved because a twin of this very request has just committed
-      const twin = await this.replay(ctx, 'PATCH', path);
+      const twin = await this.replay(ctx, 'pds.update');
       if (twin) return twin;
       throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
     }
     const patched = applyPatientPatch(stored.resource, ops);
-    return this.commitOnce(ctx, 'PATCH', path, async () => {
+    return this.commitOnce(ctx, 'pds.update', async () => {
       const [saved] = await this.repo.commit({
         resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index: indexPatient(patched) }],
         audit: [auditRecord(ctx, 'pds.update', nhs, 'success', { paths: ops.map((o) => `${o.op} ${o.path}`) })],
         messages: updateEvents(stored.resource, patched, expectedVersion + 1, new Date().toISOString()),
-        request: this.requestRecord(ctx, 'PATCH', path, 200, nhs, expectedVersion + 1),
+        request: requestRecord(ctx, { status: 200, resourceType: PATIENT, resourceId: nhs, version: expectedVersion + 1 }),
       });
       return { patient: patientForRead(saved.resource), version: saved.version };
     });
@@ -161,7 +148,7 @@ export class PatientService {
   /** Birth registration: a new record under a newly allocated, never-used NHS Number. */
   async register(ctx: RequestContext, body: unknown): Promise<{ created: true; patient: VersionedPatient } | { created: false; outcome: OperationOutcome }> {
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Patient');
-    const replayed = await this.replay(ctx, 'POST', 'Patient');
+    const replayed = await this.replay(ctx, 'pds.create');
     if (replayed) return { created: true, patient: replayed };
     const input = { resourceType: 'Patient', ...(body as Record<string, unknown>) } as Patient;
     for (const forbidden of ['id', 'identifier', 'meta', 'link'] as const) {
@@ -172,7 +159,7 @@ export class PatientService {
     const duplicates = await this.likelyDuplicates(input);
     if (duplicates.length > 0) {
       // the "duplicate" may be this very request's record, committed by a twin a moment ago
-      const twin = await this.replay(ctx, 'POST', 'Patient');
+      const twin = await this.replay(ctx, 'pds.create');
       if (twin) return { created: true, patient: twin };
       await this.repo.commit({ audit: [auditRecord(ctx, 'pds.create', duplicates.length === 1 ? duplicates[0] : null, 'duplicate', { matches: duplicates })] });
       return duplicates.length === 1
@@ -191,12 +178,12 @@ export class PatientService {
         telecom: input.telecom?.map((t, i) => ({ ...t, id: t.id ?? `T${i + 1}` })),
       };
       try {
-        const registered = await this.commitOnce(ctx, 'POST', 'Patient', async () => {
+        const registered = await this.commitOnce(ctx, 'pds.create', async () => {
           const [saved] = await this.repo.commit({
             resources: [{ type: PATIENT, id: nhs, expectedVersion: 0, resource: patient, index: indexPatient(patient) }],
             audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
             messages: birthEvents(patient, new Date().toISOString()),
-            request: this.requestRecord(ctx, 'POST', 'Patient', 201, nhs, 1),
+            request: requestRecord(ctx, { status: 201, resourceType: PATIENT, resourceId: nhs, version: 1 }),
           });
           return { patient: saved.resource, version: saved.version };
         });
@@ -236,7 +223,7 @@ export class PatientService {
       return checkNhsNumber(value);
     };
     const sourceId = pick('source'), targetId = pick('target');
-    const replayed = await this.replay(ctx, 'POST', 'Patient/$merge');
+    const replayed = await this.replay(ctx, 'pds.merge');
     if (replayed) return replayed;
     if (sourceId === targetId) throw new FhirError(400, 'INVALID_UPDATE', 'Invalid update with error - a record cannot be merged into itself');
     const [source, target] = await Promise.all([this.repo.read(PATIENT, sourceId), this.repo.read(PATIENT, targetId)]);
@@ -245,7 +232,7 @@ export class PatientService {
     const sourceSurvivor = replacedBy(source.resource);
     if (sourceSurvivor) {
       // superseded a moment ago by a twin of this very request: answer as it did
-      const twin = await this.replay(ctx, 'POST', 'Patient/$merge');
+      const twin = await this.replay(ctx, 'pds.merge');
       if (twin) return twin;
       throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${sourceId}' is already superseded by '${sourceSurvivor}'`);
     }
@@ -255,14 +242,14 @@ export class PatientService {
     // the survivor also answers to every number the source had absorbed before
     const absorbed = (source.resource.link ?? []).filter((l: { type?: string }) => l.type === 'replaces');
     const survivor: Patient = { ...target.resource, link: [...(target.resource.link ?? []), { type: 'replaces', other: ref(sourceId) }, ...absorbed] };
-    return this.commitOnce(ctx, 'POST', 'Patient/$merge', async () => {
+    return this.commitOnce(ctx, 'pds.merge', async () => {
       const saved = await this.repo.commit({
         resources: [
           { type: PATIENT, id: sourceId, expectedVersion: source.version, resource: superseded, index: indexPatient(superseded) },
           { type: PATIENT, id: targetId, expectedVersion: target.version, resource: survivor, index: indexPatient(survivor) },
         ],
         audit: [auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }), auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId })],
-        request: this.requestRecord(ctx, 'POST', 'Patient/$merge', 200, targetId, target.version + 1),
+        request: requestRecord(ctx, { status: 200, resourceType: PATIENT, resourceId: targetId, version: target.version + 1 }),
         messages: mergeEvents(targetId, sourceId, target.version + 1, new Date().toISOString()),
       });
       return { patient: patientForRead(saved[1].resource), version: saved[1].version };

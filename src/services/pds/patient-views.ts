@@ -1,11 +1,6 @@
 import type { Patient } from 'fhir/r4.js';
+import { PHARMACY_EXTENSIONS, withholdLocation } from '../../fhir/location-data.js';
 import { isCurrentAddress, isCurrentName, isRestricted } from './patient-model.js';
-
-const PHARMACY_EXTENSIONS = new Set([
-  'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NominatedPharmacy',
-  'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DispensingDoctor',
-  'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-MedicalApplianceSupplier',
-]);
 const SEARCH_HIDDEN_EXTENSIONS = new Set([
   ...PHARMACY_EXTENSIONS,
   'http://hl7.org/fhir/StructureDefinition/patient-birthPlace',
@@ -15,13 +10,11 @@ const SEARCH_HIDDEN_EXTENSIONS = new Set([
 
 /**
  * What a reader may see of a record. A restricted (sensitive) record withholds everything that
- * could reveal where the patient is: address, telecom, contacts, GP and pharmacies.
+ * could reveal where the patient is (the platform's definition, src/fhir/location-data.ts; the
+ * platform also enforces it on the way out, whatever a view returns).
  */
 export function patientForRead(patient: Patient): Patient {
-  if (!isRestricted(patient)) return patient;
-  const { address: _a, telecom: _t, contact: _c, generalPractitioner: _g, ...rest } = patient;
-  const extension = patient.extension?.filter((e) => !PHARMACY_EXTENSIONS.has(e.url));
-  return { ...rest, ...(extension?.length ? { extension } : { extension: undefined }) };
+  return isRestricted(patient) ? withholdLocation(patient) : patient;
 }
 
 /** The reduced Patient of a search entry, as PDS returns: current usual names, home address, no preferences. */

@@ -25,10 +25,10 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
     app.get('/metadata', { config: { ...fhir, public: true } }, async (_req, reply) =>
       reply.type(FHIR_JSON).send(pdsCapabilityStatement(publicUrl + PDS_BASE)));
 
-    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...own, activity: 'pds.read' } }, async (req, reply) =>
+    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...own, activity: 'pds.read', locationRelease: 'pds-current' } }, async (req, reply) =>
       sendPatient(reply, await service.readForResponse(req.ctx, req.params.nhsNumber)));
 
-    app.get('/Patient', { config: { ...fhir, activity: 'pds.search' } }, async (req, reply) =>
+    app.get('/Patient', { config: { ...fhir, activity: 'pds.search', locationRelease: 'pds-current' } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.search(req.ctx, req.query as Record<string, string | string[]>)));
 
     app.patch<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...own, activity: 'pds.update' } }, async (req, reply) => {

@@ -21,16 +21,37 @@ const FUZZY_THRESHOLD = 0.7;
 
 const one = (param: string, op: IndexCondition['op'], value: string): SearchCriterion => ({ any: [{ param, op, value }] });
 
+type Glob = (value: string) => boolean;
+
 /** "Sm*th" -> index prefix "sm" plus a pattern the prefix candidates must still satisfy. */
-function wildcard(value: string, normalise: (s: string) => string): { prefix: string; pattern?: RegExp } {
+function wildcard(value: string, normalise: (s: string) => string): { prefix: string; pattern?: Glob } {
   const star = value.indexOf('*');
   if (star === -1) return { prefix: normalise(value) };
   const prefix = normalise(value.slice(0, star));
   const rest = value.slice(star);
   const onlyTrailing = /^\*+$/.test(rest);
   if (onlyTrailing) return { prefix };
-  const body = value.split('*').map((part) => normalise(part).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return { prefix, pattern: new RegExp('^' + body + '$') };
+  return { prefix, pattern: glob(value.split('*').map(normalise)) };
+}
+
+/**
+ * A '*' pattern matched in linear time: the first part is a prefix, the last a suffix, and each part
+ * between is found, leftmost, after the one before (leftmost is always safe for '*'). A regular
+ * expression of '.*' runs backtracks exponentially in the number of stars on a long stored name.
+ */
+export function glob(parts: string[]): Glob {
+  const first = parts[0], last = parts[parts.length - 1], middle = parts.slice(1, -1);
+  return (value) => {
+    if (value.length < first.length + last.length || !value.startsWith(first) || !value.endsWith(last)) return false;
+    let at = first.length;
+    const end = value.length - last.length;
+    for (const part of middle) {
+      const found = value.indexOf(part, at);
+      if (found === -1 || found + part.length > end) return false;
+      at = found + part.length;
+    }
+    return true;
+  };
 }
 
 function dateCriteria(param: string, conds: DateCondition[]): SearchCriterion[] {
@@ -38,9 +59,9 @@ function dateCriteria(param: string, conds: DateCondition[]): SearchCriterion[] 
 }
 
 /** A name or postcode condition; with history it matches current or previous values. */
-function textCriterion(param: string, value: string, normalise: (s: string) => string, patterns: { field: string; re: RegExp }[], history: boolean): SearchCriterion {
+function textCriterion(param: string, value: string, normalise: (s: string) => string, patterns: { field: string; matches: Glob }[], history: boolean): SearchCriterion {
   const { prefix, pattern } = wildcard(value, normalise);
-  if (pattern) patterns.push({ field: param, re: pattern });
+  if (pattern) patterns.push({ field: param, matches: pattern });
   return valueCriterion(param, value.includes('*') ? 'prefix' : 'eq', prefix, history);
 }
 
@@ -63,7 +84,7 @@ export async function trace(repo: Repository, req: TraceRequest): Promise<TraceR
 }
 
 async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
-  const patterns: { field: string; re: RegExp }[] = [];
+  const patterns: { field: string; matches: Glob }[] = [];
   const criteria: SearchCriterion[] = [...dateCriteria('birthdate', req.birthdate), ...dateCriteria('death-date', req.deathDate)];
   const h = req.history;
   if (req.family) criteria.push(textCriterion('family', req.family, normaliseName, patterns, h));
@@ -80,7 +101,7 @@ async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<Tr
   if (ids.length > CANDIDATE_LIMIT) return { kind: 'too-many' };
   const locationSearch = Boolean(req.postcode || req.gp);
   const scored = (await repo.readMany(PATIENT, ids))
-    .filter((s) => patterns.every(({ field, re }) => fieldValues(s.resource, field, req.history).some((v) => re.test(v))))
+    .filter((s) => patterns.every(({ field, matches }) => fieldValues(s.resource, field, req.history).some(matches)))
     .map((s) => ({ patient: s.resource as Patient, version: s.version, score: algorithmicScore(req, s.resource) }));
   const matches = (await withSurvivors(repo, scored))
     .filter((m) => !isInvalidated(m.patient))

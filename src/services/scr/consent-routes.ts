@@ -48,11 +48,11 @@ export function scrConsentRoutes(repo: Repository, publicUrl: string) {
       if (CHOICES[request.code].effect.kind === 'optout' && !principalMayPerform(principal, 'optout.manage')) {
         throw new FhirError(403, 'ACCESS_DENIED', `Role ${principal.role || principal.userId} is not permitted to perform 'optout.manage'`);
       }
-      return created(reply, await service.record(req.ctx, request, 'scr/Consent'));
+      return created(reply, await service.record(req.ctx, request));
     });
 
     app.post('/$set-opt-out', { config: { fhirApi: true, activity: 'optout.manage', patientFrom: { body: true } } }, async (req, reply) =>
-      created(reply, await service.record(req.ctx, parseSetOptOut(req.body), 'scr/$set-opt-out')));
+      created(reply, await service.record(req.ctx, parseSetOptOut(req.body))));
 
     app.get('/Consent', { config: { fhirApi: true, activity: 'scr.consent', patientFrom: { query: 'patient' } } }, async (req, reply) => {
       const raw = (req.query as Record<string, unknown>).patient;

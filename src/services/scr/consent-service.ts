@@ -5,6 +5,7 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
+import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type ResourceWrite } from '../../store/types.js';
 import { CHOICES, codeForOptOut, codeForScr } from './consent-codes.js';
 import { resolvePatient } from './consent-patient.js';
@@ -13,7 +14,6 @@ import { readConsentState, SCR_CONSENT_STATE_TYPE, type ScrConsentState } from '
 import type { ConsentRequest } from './consent-validate.js';
 import { SCR_POINTER_TYPE, type ScrPointer } from './document-model.js';
 import { readPointer } from './document-store.js';
-import { earlierAnswer, mayBeTwin, requestRecord } from './request-replay.js';
 import { consentChanged } from './scr-events.js';
 
 /** Concurrent changes to one patient's choices are re-applied on the fresh state this many times before a 409. */
@@ -37,20 +37,20 @@ export class ConsentService {
   }
 
   /**
-   * Records a choice. `path` names the request for X-Request-ID replay: a retry of a request that
-   * was applied gets the Consent it created (as first stored) and records nothing new.
+   * Records a choice. A retry (same X-Request-ID, same request) of one that was applied gets the
+   * Consent it created (as first stored) and records nothing new.
    */
-  async record(ctx: RequestContext, request: ConsentRequest, path = 'scr/Consent'): Promise<RecordedConsent> {
-    const earlier = await this.replay(ctx, path);
+  async record(ctx: RequestContext, request: ConsentRequest): Promise<RecordedConsent> {
+    const earlier = await this.replay(ctx);
     if (earlier) return earlier;
     const nhs = await resolvePatient(this.repo, request.nhsNumber);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.recordOnce(ctx, request, nhs, path);
+        return await this.recordOnce(ctx, request, nhs);
       } catch (err) {
         // a twin of this request (same X-Request-ID) may have committed first: answer as it did
         if (mayBeTwin(err)) {
-          const twin = await this.replay(ctx, path);
+          const twin = await this.replay(ctx);
           if (twin) return twin;
         }
         // another change to this patient's choices committed first: apply ours on top of it, in order
@@ -61,15 +61,16 @@ export class ConsentService {
     }
   }
 
-  private async replay(ctx: RequestContext, path: string): Promise<RecordedConsent | null> {
-    const stored = await earlierAnswer(this.repo, ctx, path);
-    if (!stored) return null;
+  private async replay(ctx: RequestContext): Promise<RecordedConsent | null> {
+    const earlier = await earlierAnswer(this.repo, ctx);
+    if (!earlier) return null;
+    const { stored } = earlier;
     const consent = stored.resource as Consent;
     await this.readAudit.append(auditRecord(ctx, 'scr.consent.replay', consent.patient?.identifier?.value ?? null, 'replayed', { consent: consent.id }));
     return { consent, version: stored.version };
   }
 
-  private async recordOnce(ctx: RequestContext, request: ConsentRequest, nhs: string, path: string): Promise<RecordedConsent> {
+  private async recordOnce(ctx: RequestContext, request: ConsentRequest, nhs: string): Promise<RecordedConsent> {
     const { state, version } = await readConsentState(this.repo, nhs);
     const effect = CHOICES[request.code].effect;
     const id = randomUUID();
@@ -96,7 +97,7 @@ export class ConsentService {
     const stored = await this.repo.commit({
       resources: writes,
       audit: [auditRecord(ctx, action, nhs, 'recorded', detail, { type: 'patient-record' })],
-      request: requestRecord(ctx, path, 201, CONSENT, id, 1),
+      request: requestRecord(ctx, { status: 201, resourceType: CONSENT, resourceId: id, version: 1 }),
       messages: [consentChanged(nhs, id, from, request.code, consent.dateTime!)],
     });
     return { consent: stored[0].resource as Consent, version: stored[0].version };

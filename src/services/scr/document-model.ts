@@ -52,6 +52,9 @@ export interface ScrPointer {
   dissentConsentId?: string;
 }
 
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const isAsciiLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
 /** Entries of a document by every name a reference inside it may use: fullUrl and Type/id. */
 export class EntryIndex {
   private readonly byKey = new Map<string, FhirResource>();
@@ -69,8 +72,13 @@ export class EntryIndex {
   resolve(reference: string): FhirResource | undefined {
     const exact = this.byKey.get(reference);
     if (exact) return exact;
-    const m = /([A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/.exec(reference);
-    return m ? this.byKey.get(m[1]) : undefined;
+    // the letters before the last '/' and a FHIR id after it, found by scanning back: the regex this
+    // replaces, /([A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/, backtracked quadratically on a long reference
+    const slash = reference.lastIndexOf('/');
+    if (slash <= 0 || !FHIR_ID.test(reference.slice(slash + 1))) return undefined;
+    let start = slash;
+    while (start > 0 && isAsciiLetter(reference.charCodeAt(start - 1))) start--;
+    return start < slash ? this.byKey.get(reference.slice(start)) : undefined;
   }
 }
 

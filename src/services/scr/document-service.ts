@@ -4,6 +4,7 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { toFhirError } from '../../http/fhir-conventions.js';
+import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
 import { NHS_NUMBER_SYSTEM } from '../pds/patient-model.js';
@@ -14,11 +15,8 @@ import { SCR_DOCUMENT_TYPE, type ScrDocument } from './document-model.js';
 import { currentDocument, listDocuments, readDocument, storeNewVersion } from './document-store.js';
 import type { ValidDocument } from './document-validation.js';
 import { bundleForView, documentReference } from './document-views.js';
-import { earlierAnswer, mayBeTwin, requestRecord } from './request-replay.js';
 import { summarySearchset } from './summary-view.js';
 import { numbersMergedInto } from './supersession.js';
-
-const UPLOAD_PATH = 'scr/Bundle';
 
 /**
  * The SCR document use cases: upload a new version, list versions, read one, and the flattened
@@ -53,7 +51,7 @@ export class ScrDocumentService {
     try {
       return await storeNewVersion(this.repo, doc, { uploadedBy: principal.userId, authorOrg: practice },
         (stored) => auditRecord(ctx, 'scr.upload', nhs, 'success', { documentId: stored.id, sequence: stored.sequence, accessBasis: ctx.accessBasis, authorOrg: practice }),
-        (stored) => requestRecord(ctx, UPLOAD_PATH, 201, SCR_DOCUMENT_TYPE, stored.id, 1));
+        (stored) => requestRecord(ctx, { status: 201, resourceType: SCR_DOCUMENT_TYPE, resourceId: stored.id, version: 1 }));
     } catch (err) {
       if (mayBeTwin(err)) {
         const twin = await this.replayUpload(ctx);
@@ -69,9 +67,9 @@ export class ScrDocumentService {
   }
 
   private async replayUpload(ctx: RequestContext): Promise<ScrDocument | null> {
-    const stored = await earlierAnswer(this.repo, ctx, UPLOAD_PATH);
-    if (!stored) return null;
-    const doc = stored.resource as ScrDocument;
+    const earlier = await earlierAnswer(this.repo, ctx);
+    if (!earlier) return null;
+    const doc = earlier.stored.resource as ScrDocument;
     await this.readAudit.append(auditRecord(ctx, 'scr.upload.replay', doc.patient, 'replayed', { documentId: doc.id }));
     return doc;
   }

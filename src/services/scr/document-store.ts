@@ -38,7 +38,7 @@ export function dissentError(): FhirError {
  */
 export async function storeNewVersion(
   repo: Repository, doc: ValidDocument, meta: { uploadedBy: string; authorOrg: string }, audit: (d: ScrDocument) => AuditRecord,
-  request?: (d: ScrDocument) => RequestRecord,
+  request?: (d: ScrDocument) => RequestRecord | undefined,
 ): Promise<ScrDocument> {
   const nhs = doc.subjectNhs;
   const { pointer, version } = await readPointer(repo, nhs);

@@ -4,6 +4,7 @@ import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { parametersOf } from '../../fhir/parameters.js';
 import type { RequestContext } from '../../http/request-context.js';
+import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository } from '../../store/types.js';
 import { resolvePatient } from './consent-patient.js';
 import { permissionId, SCR_PERMISSION_TYPE, type ScrPermission } from './consent-store.js';
@@ -42,13 +43,16 @@ export const permissionPatient = (body: unknown): string => parseSetPermission(b
  * Records that the patient allowed ('Yes') or refused ('No') this user's view of their SCR, for the
  * rest of the user's session (the token's expiry), on the access basis the platform established.
  * Only a staff user in a session gives it: a patient needs no permission to see their own record,
- * and an application has no clinician present to ask.
+ * and an application has no clinician present to ask. A retry (same X-Request-ID, same request)
+ * gets the permission it recorded, and records nothing again.
  */
 export async function recordPermission(repo: Repository, ctx: RequestContext, request: PermissionRequest): Promise<ScrPermission> {
   const principal = ctx.principal!;
   if (principal.kind !== 'user') {
     throw new FhirError(403, 'ACCESS_DENIED', 'Permission to view is recorded by a clinician for their own session; patients and applications cannot record it');
   }
+  const earlier = await earlierAnswer(repo, ctx);
+  if (earlier) return earlier.stored.resource as ScrPermission;
   const nhs = await resolvePatient(repo, request.nhsNumber);
   const id = permissionId(nhs, principal.userId);
   const now = new Date();
@@ -59,13 +63,20 @@ export async function recordPermission(repo: Repository, ctx: RequestContext, re
   const detail = { code: request.code, basis: ctx.accessBasis ?? null, expires: permission.expires, ...(nhs !== request.nhsNumber ? { requested: request.nhsNumber } : {}) };
   for (let attempt = 1; ; attempt++) {
     const existing = await repo.read(SCR_PERMISSION_TYPE, id);
+    const version = (existing?.version ?? 0) + 1;
     try {
       await repo.commit({
-        resources: [{ type: SCR_PERMISSION_TYPE, id, expectedVersion: existing?.version ?? 0, resource: permission as unknown as Record<string, any>, index: [{ param: 'patient', value: nhs }] }],
+        resources: [{ type: SCR_PERMISSION_TYPE, id, expectedVersion: version - 1, resource: permission as unknown as Record<string, any>, index: [{ param: 'patient', value: nhs }] }],
         audit: [auditRecord(ctx, 'scr.view', nhs, 'permission-recorded', detail)],
+        request: requestRecord(ctx, { status: 200, resourceType: SCR_PERMISSION_TYPE, resourceId: id, version }),
       });
       return permission;
     } catch (err) {
+      // a twin of this request (same X-Request-ID) committed first: answer as it did
+      if (mayBeTwin(err)) {
+        const twin = await earlierAnswer(repo, ctx);
+        if (twin) return twin.stored.resource as ScrPermission;
+      }
       // the same user recorded one at the same moment (two windows): the later answer stands
       if (!(err instanceof VersionConflictError) || attempt >= 3) throw err;
     }

@@ -84,7 +84,8 @@ export function auditRoutes(repo: Repository, { signingKey, config }: AuditRoute
       });
     });
 
-    app.get('/AuditEvent/$export', { config: { fhirApi: true, activity: 'audit.read' } }, async (req, reply) => {
+    // signed entries must leave byte for byte: the one named exception to the location-release rule
+    app.get('/AuditEvent/$export', { config: { fhirApi: true, activity: 'audit.read', locationRelease: 'signed-audit-export' } }, async (req, reply) => {
       staffOnly(req);
       const { from, to } = exportRange(req.query as Record<string, unknown>, (await repo.auditHead()).seq);
       const doc = await buildAuditExport(repo, signingKey, verify, from, to);

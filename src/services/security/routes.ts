@@ -4,7 +4,8 @@ import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { nhsNumberFromReference, parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
-import { EMERGENCY_REASONS, type CareRelationship, type LegitimateRelationships } from '../../security/relationships.js';
+import { commitOnce, earlierAnswer, type EarlierAnswer } from '../../http/request-replay.js';
+import { EMERGENCY_REASONS, type CareRelationship, type EmergencyAccessGrant, type LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
 
 export const SECURITY_BASE = '/security/FHIR/R4';
@@ -35,15 +36,41 @@ function episodeOfCare(rel: CareRelationship) {
   };
 }
 
+function grantParameters(grant: EmergencyAccessGrant) {
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'grant', valueId: grant.id },
+      { name: 'patient', valueIdentifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: grant.patient } },
+      { name: 'reasonCode', valueCoding: { system: REASON_SYSTEM, code: grant.reasonCode, display: EMERGENCY_REASONS[grant.reasonCode] } },
+      { name: 'expires', valueDateTime: grant.expires },
+    ],
+  };
+}
+
+function claimParameters(rel: CareRelationship) {
+  return {
+    resourceType: 'Parameters',
+    parameter: [{ name: 'relationship', valueId: rel.id }, { name: 'kind', valueCode: rel.kind }, { name: 'org', valueString: rel.org }],
+  };
+}
+
+const grantOf = ({ stored }: EarlierAnswer) => stored.resource as EmergencyAccessGrant;
+const relationshipOf = ({ stored }: EarlierAnswer) => stored.resource as CareRelationship;
+
 /**
  * Security operations on a patient's record: emergency (break-glass) access, self-claimed
- * relationships, and care episodes that give an organisation a legitimate relationship.
+ * relationships, and care episodes that give an organisation a legitimate relationship. Each write
+ * is recorded under its X-Request-ID (src/http/request-replay.ts): a retry gets the original answer
+ * and grants, claims, opens or closes nothing more.
  */
 export function securityRoutes(repo: Repository, relationships: LegitimateRelationships) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     const fhir = { fhirApi: true } as const;
 
     app.post('/$emergency-access', { config: { ...fhir, activity: 'emergency.access' } }, async (req, reply) => {
+      const earlier = await earlierAnswer(repo, req.ctx);
+      if (earlier) return reply.code(201).type(FHIR_JSON).send(grantParameters(grantOf(earlier)));
       const patient = requirePatient(req.body);
       const params = parametersOf(req.body);
       const reasonCode = parameterValue(params, 'reasonCode');
@@ -51,30 +78,27 @@ export function securityRoutes(repo: Repository, relationships: LegitimateRelati
       if (!Object.hasOwn(EMERGENCY_REASONS, reasonCode)) throw new FhirError(400, 'INVALID_VALUE', `Parameter 'reasonCode' must be one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`);
       const reasonText = requireText(req.body, 'reasonText');
       if (!(await repo.readJson('Patient', patient))) throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-      const grant = await relationships.grantEmergencyAccess(req.ctx, patient, reasonCode, reasonText);
-      return reply.code(201).type(FHIR_JSON).send({
-        resourceType: 'Parameters',
-        parameter: [
-          { name: 'grant', valueId: grant.id },
-          { name: 'patient', valueIdentifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: patient } },
-          { name: 'reasonCode', valueCoding: { system: REASON_SYSTEM, code: reasonCode, display: EMERGENCY_REASONS[reasonCode] } },
-          { name: 'expires', valueDateTime: grant.expires },
-        ],
-      });
+      const grant = await commitOnce(repo, req.ctx,
+        () => relationships.grantEmergencyAccess(req.ctx, patient, reasonCode, reasonText, undefined, { ctx: req.ctx, status: 201 }), grantOf);
+      return reply.code(201).type(FHIR_JSON).send(grantParameters(grant));
     });
 
     app.post('/$claim-relationship', { config: { ...fhir, activity: 'relationship.claim' } }, async (req, reply) => {
+      const earlier = await earlierAnswer(repo, req.ctx);
+      if (earlier) return reply.code(201).type(FHIR_JSON).send(claimParameters(relationshipOf(earlier)));
       const patient = requirePatient(req.body);
       const reason = requireText(req.body, 'reason');
       if (!(await repo.readJson('Patient', patient))) throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-      const rel = await relationships.selfClaim(req.ctx, patient, reason);
-      return reply.code(201).type(FHIR_JSON).send({
-        resourceType: 'Parameters',
-        parameter: [{ name: 'relationship', valueId: rel.id }, { name: 'kind', valueCode: rel.kind }, { name: 'org', valueString: rel.org }],
-      });
+      const rel = await commitOnce(repo, req.ctx, () => relationships.selfClaim(req.ctx, patient, reason, { ctx: req.ctx, status: 201 }), relationshipOf);
+      return reply.code(201).type(FHIR_JSON).send(claimParameters(rel));
     });
 
     app.post('/EpisodeOfCare', { config: { ...fhir, activity: 'care.episode' } }, async (req, reply) => {
+      const earlier = await earlierAnswer(repo, req.ctx);
+      if (earlier) {
+        const rel = relationshipOf(earlier);
+        return reply.code(201).type(FHIR_JSON).header('location', `${SECURITY_BASE}/EpisodeOfCare/${rel.id}`).send(episodeOfCare(rel));
+      }
       const body = req.body as { resourceType?: unknown; patient?: { identifier?: { value?: unknown }; reference?: unknown } } | null;
       if (!body || body.resourceType !== 'EpisodeOfCare') throw new FhirError(400, 'INVALID_VALUE', 'Request body must be an EpisodeOfCare');
       const raw = body.patient?.identifier?.value ?? body.patient?.reference;
@@ -82,20 +106,27 @@ export function securityRoutes(repo: Repository, relationships: LegitimateRelati
       if (!isValidNhsNumber(patient)) throw new FhirError(400, 'INVALID_RESOURCE_ID', 'EpisodeOfCare.patient must identify a patient by a valid NHS Number');
       if (!(await repo.readJson('Patient', patient))) throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
       const org = req.ctx.principal!.org;
-      const rel = await relationships.record(
+      const rel = await commitOnce(repo, req.ctx, () => relationships.record(
         { patient, org, kind: 'care-episode', source: `user:${req.ctx.principal!.userId}` },
         [auditRecord(req.ctx, 'care.episode', patient, 'opened', { org })],
-      );
+        { ctx: req.ctx, status: 201 },
+      ), relationshipOf);
       return reply.code(201).type(FHIR_JSON).header('location', `${SECURITY_BASE}/EpisodeOfCare/${rel.id}`).send(episodeOfCare(rel));
     });
 
     app.post<{ Params: { id: string } }>('/EpisodeOfCare/:id/$close', { config: { ...fhir, activity: 'care.episode' } }, async (req, reply) => {
+      const earlier = await earlierAnswer(repo, req.ctx);
+      if (earlier) return reply.type(FHIR_JSON).send(episodeOfCare(relationshipOf(earlier)));
       const rel = await relationships.get(req.params.id);
       const org = req.ctx.principal!.org;
       // another organisation's episode is reported as absent, not as forbidden
       if (!rel || rel.kind !== 'care-episode' || rel.org !== org) throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Episode of care not found');
-      const ended = await relationships.end(rel.id, [auditRecord(req.ctx, 'care.episode', rel.patient, 'closed', { org })]);
-      if (!ended) throw new FhirError(409, 'INVALID_UPDATE', 'Episode of care is already closed');
+      // closed a moment ago by a twin of this very request (409 or a version conflict): answered as it was
+      const ended = await commitOnce(repo, req.ctx, async () => {
+        const closed = await relationships.end(rel.id, [auditRecord(req.ctx, 'care.episode', rel.patient, 'closed', { org })], { ctx: req.ctx, status: 200 });
+        if (!closed) throw new FhirError(409, 'INVALID_UPDATE', 'Episode of care is already closed');
+        return closed;
+      }, relationshipOf);
       return reply.type(FHIR_JSON).send(episodeOfCare(ended));
     });
   };

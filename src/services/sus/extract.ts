@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Patient } from 'fhir/r4.js';
+import { labelledRestricted, withholdLocation } from '../../fhir/location-data.js';
 import type { AuditRecord, Repository } from '../../store/types.js';
 import { FIRST_PREFIXES, compartmentOf, walkStep } from '../bulk/export-enumerate.js';
 import { gpOdsCode, isCurrentAddress, PATIENT, replacedBy } from '../pds/patient-model.js';
@@ -27,10 +28,12 @@ export interface SusReport { considered: number; written: number; excludedOptOut
 
 const csvField = (v: string | number | null) => (v === null ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
 
-function record(p: Patient, key: Buffer, counts: [number, number, number]): SusRecord {
+function record(stored: Patient, key: Buffer, counts: [number, number, number]): SusRecord {
+  // even a postcode district or a practice code places a restricted patient: the platform rule withholds both
+  const p = labelledRestricted(stored) ? withholdLocation(stored) : stored;
   const home = (p.address ?? []).find((a) => a.use === 'home' && isCurrentAddress(a)) ?? (p.address ?? []).find((a) => isCurrentAddress(a));
   return {
-    pseudonym: pseudonymFor(key, p.id!), gender: p.gender ?? null, birth_month: yearMonth(p.birthDate), death_month: yearMonth(p.deceasedDateTime),
+    pseudonym: pseudonymFor(key, stored.id!), gender: p.gender ?? null, birth_month: yearMonth(p.birthDate), death_month: yearMonth(p.deceasedDateTime),
     postcode_district: postcodeDistrict(home?.postalCode), gp_practice: gpOdsCode(p) ?? null,
     allergies: counts[0], medications: counts[1], prescriptions: counts[2],
   };

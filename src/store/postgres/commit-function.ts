@@ -25,11 +25,11 @@ export const DUPLICATE_REQUEST_STATE = 'OSREQ';
  * The chain hash is chainHash() of src/audit/chain.ts: sha256 over the UTF-8 bytes of prev_hash, "\n",
  * seq, "\n", record text, in hex; convert_to(..., 'UTF8') yields those bytes whatever the database encoding.
  */
-export const COMMIT_FUNCTION_MIGRATION = `
-CREATE FUNCTION openspine_commit(
+const COMMIT_FUNCTION = `
+CREATE OR REPLACE FUNCTION openspine_commit(
   batch_count INTEGER, r_batch INTEGER[], r_type TEXT[], r_id TEXT[], r_expected INTEGER[], r_updated TEXT[], r_body TEXT[],
   r_index_from INTEGER[], r_index_to INTEGER[], i_param TEXT[], i_value TEXT[],
-  q_batch INTEGER[], q_request_id TEXT[], q_user TEXT[], q_method TEXT[], q_path TEXT[], q_status INTEGER[],
+  q_batch INTEGER[], q_request_id TEXT[], q_user TEXT[], q_method TEXT[], q_path TEXT[], q_digest TEXT[], q_status INTEGER[],
   q_rtype TEXT[], q_rid TEXT[], q_version INTEGER[], q_recorded TEXT[],
   a_batch INTEGER[], a_recorded TEXT[], a_request_id TEXT[], a_user TEXT[], a_org TEXT[], a_patient TEXT[], a_action TEXT[], a_record TEXT[],
   m_batch INTEGER[], m_id TEXT[], m_topic TEXT[], m_key TEXT[], m_body TEXT[], m_time TEXT[]
@@ -74,8 +74,8 @@ BEGIN
         n := n + 1;
       END LOOP;
       IF q <= coalesce(array_length(q_batch, 1), 0) AND q_batch[q] = b THEN
-        INSERT INTO request_log (request_id, user_id, method, path, status, rtype, rid, version, recorded)
-        VALUES (q_request_id[q], q_user[q], q_method[q], q_path[q], q_status[q], q_rtype[q], q_rid[q], q_version[q], q_recorded[q])
+        INSERT INTO request_log (request_id, user_id, method, path, digest, status, rtype, rid, version, recorded)
+        VALUES (q_request_id[q], q_user[q], q_method[q], q_path[q], q_digest[q], q_status[q], q_rtype[q], q_rid[q], q_version[q], q_recorded[q])
         ON CONFLICT DO NOTHING;
         IF NOT FOUND THEN
           RAISE EXCEPTION USING ERRCODE = '${DUPLICATE_REQUEST_STATE}', MESSAGE = 'request already processed', DETAIL = q_request_id[q];
@@ -130,7 +130,34 @@ BEGIN
 END
 $fn$;`;
 
-export const COMMIT_CALL = `SELECT openspine_commit(${Array.from({ length: 35 }, (_, i) => '$' + (i + 1)).join(', ')}) AS outcome`;
+/**
+ * The migration that first made openspine_commit. It makes the current definition: in a new schema
+ * the request-digest migration below then replaces it with itself, in a schema made before that
+ * migration this step has long run (with the definition of its day) and is not run again.
+ */
+export const COMMIT_FUNCTION_MIGRATION = COMMIT_FUNCTION;
+
+/** The arguments of openspine_commit before request digests, to drop that definition by its signature. */
+const SIGNATURE_BEFORE_DIGESTS = [
+  'INTEGER', 'INTEGER[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'INTEGER[]', 'TEXT[]', 'TEXT[]',
+  'INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'TEXT[]',
+  'INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]',
+  'INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]',
+].join(', ');
+
+/**
+ * X-Request-ID reuse: each request is recorded with the digest of what it asked for
+ * (src/http/request-replay.ts), so a different request under a used id is refused rather than
+ * answered as the first. Rows recorded before keep '' and are never taken for a retry. The commit
+ * function gains the digest argument: the old definition goes (a new argument list would otherwise
+ * sit beside it as an overload) and the current one is made.
+ */
+export const REQUEST_DIGEST_MIGRATION = `
+ALTER TABLE request_log ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+DROP FUNCTION IF EXISTS openspine_commit(${SIGNATURE_BEFORE_DIGESTS});
+${COMMIT_FUNCTION}`;
+
+export const COMMIT_CALL = `SELECT openspine_commit(${Array.from({ length: 36 }, (_, i) => '$' + (i + 1)).join(', ')}) AS outcome`;
 
 /** One batch as prepared for the call: the stored bodies are made in the application, with their version and time. */
 export interface PreparedBatch {
@@ -142,11 +169,11 @@ export interface PreparedBatch {
   time: string;
 }
 
-/** The 35 positional parameters of openspine_commit for batches 1..n, in order. */
+/** The 36 positional parameters of openspine_commit for batches 1..n, in order. */
 export function commitParameters(batches: PreparedBatch[]): unknown[] {
   const r = { batch: [] as number[], type: [] as string[], id: [] as string[], expected: [] as number[], updated: [] as string[], body: [] as string[], from: [] as number[], to: [] as number[] };
   const i = { param: [] as string[], value: [] as string[] };
-  const q = { batch: [] as number[], id: [] as string[], user: [] as string[], method: [] as string[], path: [] as string[], status: [] as number[], rtype: [] as string[], rid: [] as string[], version: [] as number[], recorded: [] as string[] };
+  const q = { batch: [] as number[], id: [] as string[], user: [] as string[], method: [] as string[], path: [] as string[], digest: [] as string[], status: [] as number[], rtype: [] as string[], rid: [] as string[], version: [] as number[], recorded: [] as string[] };
   const a = { batch: [] as number[], recorded: [] as string[], request: [] as string[], user: [] as string[], org: [] as string[], patient: [] as (string | null)[], action: [] as string[], record: [] as string[] };
   const m = { batch: [] as number[], id: [] as string[], topic: [] as string[], key: [] as string[], body: [] as string[], time: [] as string[] };
   batches.forEach((batch, k) => {
@@ -159,7 +186,7 @@ export function commitParameters(batches: PreparedBatch[]): unknown[] {
     }
     const rq = batch.request;
     if (rq) {
-      q.batch.push(b); q.id.push(rq.requestId); q.user.push(rq.userId); q.method.push(rq.method); q.path.push(rq.path); q.status.push(rq.status);
+      q.batch.push(b); q.id.push(rq.requestId); q.user.push(rq.userId); q.method.push(rq.method); q.path.push(rq.path); q.digest.push(rq.digest); q.status.push(rq.status);
       q.rtype.push(rq.resourceType); q.rid.push(rq.resourceId); q.version.push(rq.version); q.recorded.push(batch.time);
     }
     for (const e of batch.audit) {
@@ -171,7 +198,7 @@ export function commitParameters(batches: PreparedBatch[]): unknown[] {
   });
   return [
     batches.length, r.batch, r.type, r.id, r.expected, r.updated, r.body, r.from, r.to, i.param, i.value,
-    q.batch, q.id, q.user, q.method, q.path, q.status, q.rtype, q.rid, q.version, q.recorded,
+    q.batch, q.id, q.user, q.method, q.path, q.digest, q.status, q.rtype, q.rid, q.version, q.recorded,
     a.batch, a.recorded, a.request, a.user, a.org, a.patient, a.action, a.record,
     m.batch, m.id, m.topic, m.key, m.body, m.time,
   ];

@@ -161,7 +161,7 @@ export class PostgresRepository implements Repository {
 
   async readRequest(requestId: string): Promise<RequestRecord | null> {
     const { rows } = await this.pool.query<RequestRow>(
-      'SELECT request_id, user_id, method, path, status, rtype, rid, version FROM request_log WHERE request_id = $1',
+      'SELECT request_id, user_id, method, path, digest, status, rtype, rid, version FROM request_log WHERE request_id = $1',
       [requestId],
     );
     return rows.length ? fromRequestRow(rows[0]) : null;

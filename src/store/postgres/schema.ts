@@ -1,5 +1,5 @@
 import { GENESIS_HASH } from '../../audit/chain.js';
-import { COMMIT_FUNCTION_MIGRATION } from './commit-function.js';
+import { COMMIT_FUNCTION_MIGRATION, REQUEST_DIGEST_MIGRATION } from './commit-function.js';
 
 /**
  * Schema migrations for the PostgreSQL store, applied in order and recorded in schema_migrations.
@@ -97,4 +97,6 @@ export const POSTGRES_MIGRATIONS: string[] = [
    CREATE TABLE leases (name TEXT COLLATE "C" PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);`,
   // Every write batch as one server-side call (commit-function.ts).
   COMMIT_FUNCTION_MIGRATION,
+  // request_log.digest, and openspine_commit recording it (commit-function.ts).
+  REQUEST_DIGEST_MIGRATION,
 ];

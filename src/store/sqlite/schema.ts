@@ -69,4 +69,8 @@ export const SQLITE_MIGRATIONS: string[] = [
    CREATE INDEX dead_letters_by_time ON dead_letters (dead_at);
    CREATE INDEX dead_letters_by_consumer ON dead_letters (consumer, dead_at);
    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // X-Request-ID reuse: each request is recorded with the digest of what it asked for (src/http/request-replay.ts),
+  // so a different request under a used id is refused rather than answered as the first. Rows recorded before
+  // keep '' and are never taken for a retry.
+  `ALTER TABLE request_log ADD COLUMN digest TEXT NOT NULL DEFAULT '';`,
 ];

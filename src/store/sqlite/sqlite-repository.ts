@@ -148,7 +148,7 @@ export class SqliteRepository implements Repository {
   }
 
   async readRequest(requestId: string): Promise<RequestRecord | null> {
-    const row = this.stmt('SELECT request_id, user_id, method, path, status, rtype, rid, version FROM request_log WHERE request_id = ?')
+    const row = this.stmt('SELECT request_id, user_id, method, path, digest, status, rtype, rid, version FROM request_log WHERE request_id = ?')
       .get(requestId) as RequestRow | undefined;
     return row ? fromRequestRow(row) : null;
   }
@@ -194,9 +194,9 @@ export class SqliteRepository implements Repository {
       if (batch.request) {
         const r = batch.request;
         const res = this.stmt(
-          `INSERT INTO request_log (request_id, user_id, method, path, status, rtype, rid, version, recorded)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        ).run(r.requestId, r.userId, r.method, r.path, r.status, r.resourceType, r.resourceId, r.version, new Date().toISOString());
+          `INSERT INTO request_log (request_id, user_id, method, path, digest, status, rtype, rid, version, recorded)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        ).run(r.requestId, r.userId, r.method, r.path, r.digest, r.status, r.resourceType, r.resourceId, r.version, new Date().toISOString());
         if (res.changes !== 1) throw new DuplicateRequestError(r.requestId);
       }
       // The head is read inside the write lock, so appends from other connections are never missed.
