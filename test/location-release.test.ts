@@ -40,7 +40,7 @@ const release = new LocationRelease({
   },
 });
 const released = async (value: unknown, source?: 'pds-current' | 'any' | 'echo', request?: string) =>
-  JSON.parse(await release.releaseText(JSON.stringify(value), source, { request }));
+  JSON.parse(await release.releaseText(JSON.stringify(value), source, { request: request === undefined ? undefined : () => request }));
 
 describe('location release', () => {
   it("strips a restricted patient's Patient copy (an SCR upload's, unlabelled) and keeps who they are", async () => {

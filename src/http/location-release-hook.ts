@@ -35,7 +35,7 @@ export function registerLocationRelease(app: FastifyInstance, release: LocationR
     const about = namedPatient(request);
     // callback style, and no promise at all for a body that cannot need releasing (the hot read path)
     if (!release.mayNeedRelease(text, source, about)) return done(null, payload);
-    const echoed = source === 'echo' ? JSON.stringify(request.body ?? '') : undefined;
+    const echoed = source === 'echo' ? () => JSON.stringify(request.body ?? '') : undefined;
     release.releaseText(text, source, { request: echoed, about }).then((out) => done(null, out), (err: Error) => done(err));
   });
 }

@@ -43,8 +43,8 @@ export type PatientSource = 'pds-current' | 'any' | 'echo';
 
 /** What the platform knows of the request a representation answers. */
 export interface ReleaseContext {
-  /** The caller's own message, for 'echo'. */
-  request?: string;
+  /** The caller's own message, for 'echo' (a function: it is serialised only when a restricted patient is found). */
+  request?: () => string;
   /** The patient the request named (path, query or body), looked up even if the body never names them. */
   about?: string;
 }
@@ -88,7 +88,7 @@ export class LocationRelease {
   }
 
   /** Several JSON texts (NDJSON lines, a page of an export) with one look-up for all of them. */
-  async releaseTexts(texts: string[], source: PatientSource = 'any', { request = '', about }: ReleaseContext = {}): Promise<string[]> {
+  async releaseTexts(texts: string[], source: PatientSource = 'any', { request, about }: ReleaseContext = {}): Promise<string[]> {
     if (source === 'pds-current') {
       // the record's own label decides; only a restricted-looking text is parsed
       const restricted = await this.restrictedIn(texts.filter((t) => RESTRICTED_LABEL.test(t)).flatMap(candidates));
@@ -98,7 +98,7 @@ export class LocationRelease {
     const named = about !== undefined && isValidNhsNumber(about) ? [about] : [];
     const restricted = await this.restrictedIn([...named, ...texts.flatMap(candidates)]);
     if (restricted.size === 0) return texts;
-    const options = source === 'echo' ? { labelsDecide: false, echoOf: request } : { labelsDecide: false };
+    const options = source === 'echo' ? { labelsDecide: false, echoOf: request?.() ?? '' } : { labelsDecide: false };
     const concerns = (t: string) => named.some((n) => restricted.has(n)) || candidates(t).some((n) => restricted.has(n));
     return texts.map((t) => (concerns(t) ? JSON.stringify(redact(JSON.parse(t), restricted, options)) : t));
   }
