@@ -90,9 +90,8 @@ export class LocationRelease {
   /** Several JSON texts (NDJSON lines, a page of an export) with one look-up for all of them. */
   async releaseTexts(texts: string[], source: PatientSource = 'any', { request, about }: ReleaseContext = {}): Promise<string[]> {
     if (source === 'pds-current') {
-      // the record's own label decides; only a restricted-looking text is parsed
-      const restricted = await this.restrictedIn(texts.filter((t) => RESTRICTED_LABEL.test(t)).flatMap(candidates));
-      return texts.map((t) => (RESTRICTED_LABEL.test(t) ? JSON.stringify(redact(JSON.parse(t), restricted, { labelsDecide: true })) : t));
+      // the record's own label decides, with no look-up; only a restricted-looking text is parsed
+      return texts.map((t) => (RESTRICTED_LABEL.test(t) ? JSON.stringify(redact(JSON.parse(t), new Map(), { labelsDecide: true })) : t));
     }
     // the patient the request named counts even where the body never says their number (a flattened view)
     const named = about !== undefined && isValidNhsNumber(about) ? [about] : [];
@@ -121,8 +120,7 @@ export class LocationRelease {
     for (const nhs of wanted) {
       const own = records.get(nhs);
       const survivor = survivors.has(nhs) ? records.get(survivors.get(nhs)!) : undefined;
-      const restrictedOnes = [own, survivor].filter((p): p is Patient => !!p && labelledRestricted(p));
-      if (restrictedOnes.length) out.set(nhs, locationValuesOf([own, survivor].filter((p): p is Patient => !!p)));
+      if ([own, survivor].some((p) => p && labelledRestricted(p))) out.set(nhs, locationValuesOf([own, survivor].filter((p): p is Patient => !!p)));
     }
     return out;
   }
