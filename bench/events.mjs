@@ -174,15 +174,15 @@ async function notificationLatency(label, storeArgs, extraArgs) {
         channel: { type: 'rest-hook', endpoint: `http://127.0.0.1:${receiver.address().port}/nems`, payload: 'application/fhir+json' },
       });
       if (sub.status !== 201) throw new Error(`subscription refused: ${sub.status}`);
-      patients.push({ nhs, etag: created.etag });
+      patients.push({ nhs, etag: created.etag, addressId: created.json.address[0].id });
     }
     const sent = new Map();
     const roundTrips = [];
     for (let n = 0; n < NOTIFICATIONS; n++) {
       const p = patients[n % patients.length];
       const t = performance.now();
-      const res = await call('PATCH', `/personal-demographics/FHIR/R4/Patient/${p.nhs}`, { patches: [{ op: 'replace', path: '/address/0/postalCode', value: `LS${n % 30} ${n % 10}AB` }] },
-        { 'content-type': 'application/json-patch+json', 'if-match': p.etag });
+      const res = await call('PATCH', `/personal-demographics/FHIR/R4/Patient/${p.nhs}`, { patches: [{ op: 'test', path: '/address/0/id', value: p.addressId }, { op: 'replace', path: '/address/0/postalCode', value: `LS${n % 30} ${n % 10}AB` }] },
+        { 'content-type': 'application/json-patch+json', 'if-match': p.etag }); // the address's id first, as PDS requires
       roundTrips.push(performance.now() - t);
       if (res.status !== 200) throw new Error(`PATCH refused: ${res.status} ${JSON.stringify(res.json).slice(0, 200)}`);
       p.etag = res.etag;

@@ -42,8 +42,13 @@ function patchable(p: Patient): boolean {
   return !isRestricted(p) && Boolean(p.address?.[0]?.line?.length) && (p.telecom?.[0]?.system === 'phone' || p.telecom?.[0]?.system === 'sms');
 }
 
-const patchesFor = (line: string, phone: string) => [
+/** The ids of each candidate's address 0 and telecom 0 (the generator is deterministic). */
+const itemIds = new Map<string, { address: string; telecom: string }>();
+// a change within a list item names the item's id first (NHSDigital/personal-demographics-service-api replaceErrors.feature)
+const patchesFor = (id: string, line: string, phone: string) => [
+  { op: 'test', path: '/address/0/id', value: itemIds.get(id)?.address },
   { op: 'replace', path: '/address/0/line/0', value: line },
+  { op: 'test', path: '/telecom/0/id', value: itemIds.get(id)?.telecom },
   { op: 'replace', path: '/telecom/0/value', value: phone },
 ];
 
@@ -76,6 +81,7 @@ for (const kind of stores) {
         for (let i = 0; i < 40; i++) {
           const p = gen.generate(i).patient;
           if (patchable(p)) candidates.push(p.id!);
+          if (patchable(p)) itemIds.set(p.id!, { address: p.address![0].id!, telecom: p.telecom![0].id! });
         }
       } finally {
         await repo.close();
@@ -114,7 +120,7 @@ for (const kind of stores) {
           inflight++;
           let res;
           try {
-            res = await pdsRequest(victim.url, token, { path: `/Patient/${id}`, patches: patchesFor(attempt.line, attempt.phone), ifMatch: version, requestId: attempt.requestId });
+            res = await pdsRequest(victim.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, attempt.line, attempt.phone), ifMatch: version, requestId: attempt.requestId });
           } catch {
             inflight--;
             if (!killed) unexpected.push(`request ${n} failed before the kill`);
@@ -195,7 +201,7 @@ for (const kind of stores) {
           assert.equal(read.status, 200);
           assert.equal(read.version, current);
           assert.equal(read.body.address[0].line[0], latest.address![0].line![0]);
-          const next = await pdsRequest(server.url, token, { path: `/Patient/${id}`, patches: patchesFor(`after restart ${id}`, '07701' + id.slice(4)), ifMatch: current });
+          const next = await pdsRequest(server.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, `after restart ${id}`, '07701' + id.slice(4)), ifMatch: current });
           assert.equal(next.status, 200, JSON.stringify(next.body));
           assert.equal(next.version, current + 1);
         }
@@ -213,7 +219,7 @@ for (const kind of stores) {
       assert.equal(before.status, 200);
       const v = before.version!;
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-        pdsRequest(node.url, token, { path: `/Patient/${id}`, patches: patchesFor(`racer ${i}`, `0770555000${i}`), ifMatch: v })));
+        pdsRequest(node.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, `racer ${i}`, `0770555000${i}`), ifMatch: v })));
       const winners = results.filter((r) => r.status === 200);
       const losers = results.filter((r) => r.status !== 200);
       assert.equal(winners.length, 1, `statuses ${results.map((r) => r.status)}`);
@@ -249,7 +255,7 @@ for (const kind of stores) {
           const before = await pdsRequest(a.url, token, { path: `/Patient/${id}` });
           const v = before.version!;
           const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-            pdsRequest(i % 2 ? b.url : a.url, token, { path: `/Patient/${id}`, patches: patchesFor(`node race ${i}`, `0770666000${i}`), ifMatch: v })));
+            pdsRequest(i % 2 ? b.url : a.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, `node race ${i}`, `0770666000${i}`), ifMatch: v })));
           const winners = results.filter((r) => r.status === 200);
           assert.equal(winners.length, 1, `statuses ${results.map((r) => r.status)}`);
           for (const r of results) if (r.status !== 200) {
@@ -263,12 +269,12 @@ for (const kind of stores) {
             assert.equal(read.body.address[0].line[0], line);
           }
           // a write on node A is read on node B, and the other way round
-          const onA = await pdsRequest(a.url, token, { path: `/Patient/${id}`, patches: patchesFor('written on A', '07706660100'), ifMatch: v + 1 });
+          const onA = await pdsRequest(a.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, 'written on A', '07706660100'), ifMatch: v + 1 });
           assert.equal(onA.status, 200);
           const seenByB = await pdsRequest(b.url, token, { path: `/Patient/${id}` });
           assert.equal(seenByB.version, v + 2);
           assert.equal(seenByB.body.address[0].line[0], 'written on A');
-          const onB = await pdsRequest(b.url, token, { path: `/Patient/${id}`, patches: patchesFor('written on B', '07706660101'), ifMatch: v + 2 });
+          const onB = await pdsRequest(b.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, 'written on B', '07706660101'), ifMatch: v + 2 });
           assert.equal(onB.status, 200);
           const seenByA = await pdsRequest(a.url, token, { path: `/Patient/${id}` });
           assert.equal(seenByA.version, v + 3);

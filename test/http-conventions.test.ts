@@ -96,10 +96,13 @@ for (const kind of await storesUnderTest()) {
         assert.ok(cs.rest[0].resource.some((r: { type: string }) => r.type === 'Patient'), 'cs.rest[0].resource.some((r: { type: string }) => r.type === \'Patient\')');
       });
 
-      it('an unknown route is a 404 OperationOutcome', async () => {
-        for (const url of [`${PDS}/Nothing/here`, '/no/such/route', `${PDS}/Patient/${NHS.jane}/Observation`]) {
-          const res = await platform.request({ url });
-          assertOutcome(res, 404, 'RESOURCE_NOT_FOUND');
+      it('an unknown route is a 404 OperationOutcome; under PDS a 400 "Unsupported path"', async () => {
+        assertOutcome(await platform.request({ url: '/no/such/route' }), 404, 'RESOURCE_NOT_FOUND');
+        // as PDS answers (NHSDigital/personal-demographics-service-api karate-tests patients/requestErrors.feature,
+        // "Make request to endpoint that is not supported": 400, diagnostics "Unsupported path - '/HelloWorld'")
+        for (const path of ['/Nothing/here', `/Patient/${NHS.jane}/Observation`]) {
+          const body = assertOutcome(await platform.request({ url: PDS + path }), 400, 'UNSUPPORTED_SERVICE');
+          assert.equal(body.issue[0].diagnostics, `Unsupported path - '${path}'`);
         }
       });
     });
@@ -214,8 +217,12 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('an unsupported body media type is refused with an OperationOutcome', async () => {
-        const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: '<Patient/>', contentType: 'application/xml' });
+        const res = await platform.request({ method: 'POST', url: '/summary-care-record/FHIR/R4/Bundle', body: '<Bundle/>', contentType: 'application/xml' });
         assertOutcome(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+        // PDS answers 400 UNSUPPORTED_SERVICE (NHSDigital/personal-demographics-service-api karate-tests
+        // healthcareWorker/updatePatientDetails/requestErrors.feature, "Invalid content-type header")
+        const pds = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: '<Patient/>', contentType: 'application/xml' });
+        assertOutcome(pds, 400, 'UNSUPPORTED_SERVICE');
       });
 
       it('nothing was written by any refused request', async () => {

@@ -374,7 +374,12 @@ for (const kind of await storesUnderTest()) {
     it('the FHIR APIs still refuse form bodies', async () => {
       const t = await tokens();
       const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, token: t.access_token, body: 'a=b', contentType: 'application/x-www-form-urlencoded' });
-      assert.equal(res.statusCode, 415, res.body);
+      // PDS answers a body type it does not take 400 UNSUPPORTED_SERVICE, as NHS England publishes
+      // (karate-tests healthcareWorker/updatePatientDetails/requestErrors.feature); other APIs answer 415
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().issue[0].details.coding[0].code, 'UNSUPPORTED_SERVICE');
+      const scr = await platform.request({ method: 'POST', url: '/summary-care-record/FHIR/R4/Bundle', token: t.access_token, body: 'a=b', contentType: 'application/x-www-form-urlencoded' });
+      assert.equal(scr.statusCode, 415, scr.body);
     });
 
     it('the dev callback page shows the code and state, escaped, with a curl line', async () => {

@@ -101,6 +101,15 @@ function variant(nhs: string, family: string): Patient {
 const eventCode = (bundle: any) => bundle.entry[0].resource.eventCoding.code;
 const patientOf = (bundle: any) => bundle.entry[1].resource;
 
+/**
+ * The patches, each change within a list item preceded by a test of that item's id, as PDS requires ("no id or url
+ * found for path with root /address/0", NHSDigital/personal-demographics-service-api replaceErrors.feature).
+ */
+function namingItems(record: any, patches: any[]): any[] {
+  const roots = [...new Set(patches.map((p) => /^\/(name|address|telecom|contact|generalPractitioner)\/(\d+)\/./.exec(p.path)?.slice(1, 3).join('/')).filter(Boolean))] as string[];
+  return [...roots.map((r) => { const [list, i] = r.split('/'); return { op: 'test', path: `/${list}/${i}/id`, value: record[list][Number(i)].id }; }), ...patches];
+}
+
 for (const kind of await storesUnderTest()) {
   describe(`Notification delivery (${kind})`, () => {
     let platform: Awaited<ReturnType<typeof startPlatform>>;
@@ -124,7 +133,7 @@ for (const kind of await storesUnderTest()) {
     async function patch(nhs: string, patches: unknown[]) {
       const read = await platform.request({ url: `${PDS}/Patient/${nhs}` });
       const version = /W\/"(\d+)"/.exec(String(read.headers.etag))![1];
-      const res = await platform.request({ method: 'PATCH', url: `${PDS}/Patient/${nhs}`, body: { patches }, contentType: JSON_PATCH, headers: { 'if-match': `W/"${version}"` } });
+      const res = await platform.request({ method: 'PATCH', url: `${PDS}/Patient/${nhs}`, body: { patches: namingItems(read.json(), patches as any[]) }, contentType: JSON_PATCH, headers: { 'if-match': `W/"${version}"` } });
       assert.equal(res.statusCode, 200, res.body.slice(0, 400));
     }
     const moveHouse = (nhs: string, postalCode: string) => patch(nhs, [{ op: 'replace', path: '/address/0/postalCode', value: postalCode }]);

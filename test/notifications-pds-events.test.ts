@@ -24,6 +24,15 @@ function variant(nhs: string, family: string): Patient {
   return p;
 }
 
+/**
+ * The patches, each change within a list item preceded by a test of that item's id, as PDS requires ("no id or url
+ * found for path with root /address/0", NHSDigital/personal-demographics-service-api replaceErrors.feature).
+ */
+function namingItems(record: any, patches: any[]): any[] {
+  const roots = [...new Set(patches.map((p) => /^\/(name|address|telecom|contact|generalPractitioner)\/(\d+)\/./.exec(p.path)?.slice(1, 3).join('/')).filter(Boolean))] as string[];
+  return [...roots.map((r) => { const [list, i] = r.split('/'); return { op: 'test', path: `/${list}/${i}/id`, value: record[list][Number(i)].id }; }), ...patches];
+}
+
 for (const kind of await storesUnderTest()) {
   describe(`PDS and SCR life events (${kind})`, () => {
     let platform: TestPlatform;
@@ -51,9 +60,9 @@ for (const kind of await storesUnderTest()) {
     }
 
     async function patch(nhs: string, patches: unknown[], requestId?: string) {
-      const { version } = await readPatient(platform, nhs);
+      const { version, patient } = await readPatient(platform, nhs);
       const res = await platform.request({
-        method: 'PATCH', url: `${PDS}/Patient/${nhs}`, body: { patches }, contentType: JSON_PATCH,
+        method: 'PATCH', url: `${PDS}/Patient/${nhs}`, body: { patches: namingItems(patient, patches as any[]) }, contentType: JSON_PATCH,
         headers: { 'if-match': `W/"${version}"`, ...(requestId ? { 'x-request-id': requestId } : {}) },
       });
       assert.equal(res.statusCode, 200, res.body.slice(0, 400));

@@ -193,10 +193,11 @@ for (const kind of await storesUnderTest()) {
         assertOutcome(await search(platform, [['family', 'Smith'], JANE_DOB, ['death-date', 'eq2010-1-1']]), 400, 'INVALID_VALUE');
       });
 
-      it('email or phone on their own is 400 INVALID_SEARCH_DATA', async () => {
-        assertOutcome(await search(platform, [['email', 'jane.smith@example.com']]), 400, 'INVALID_SEARCH_DATA');
-        assertOutcome(await search(platform, [['phone', '01632960587']]), 400, 'INVALID_SEARCH_DATA');
-        assertOutcome(await search(platform, [['email', 'jane.smith@example.com'], ['phone', '01632960587']]), 400, 'INVALID_SEARCH_DATA');
+      // PDS asks first for the birth date: karate-tests searchErrors.feature "Unsuccessful search on email/phone only" is MISSING_VALUE
+      it('email or phone on their own is 400 MISSING_VALUE (the birth date)', async () => {
+        assertOutcome(await search(platform, [['email', 'jane.smith@example.com']]), 400, 'MISSING_VALUE');
+        assertOutcome(await search(platform, [['phone', '01632960587']]), 400, 'MISSING_VALUE');
+        assertOutcome(await search(platform, [['email', 'jane.smith@example.com'], ['phone', '01632960587']]), 400, 'MISSING_VALUE');
       });
 
       it('a non-fuzzy search without a birthdate is 400 MISSING_VALUE', async () => {
@@ -409,13 +410,14 @@ for (const kind of await storesUnderTest()) {
       it('a fuzzy search without a valid combination is 400 INVALID_SEARCH_DATA', async () => {
         const invalid: Q[] = [
           [['family', 'Smith'], JANE_DOB],
-          [['family', 'Smith'], ['given', 'Jane']],
           [['given', 'Jane'], JANE_DOB, ['gender', 'female']],
           [['family', 'Smith'], JANE_DOB, ['gender', 'female']],
-          [['family', 'Smith'], ['given', 'Jane'], ['birthdate', 'ge2010-10-01'], ['birthdate', 'le2010-10-30']],
-          [['family', 'Smith'], ['given', 'Jane'], JANE_DOB, ['_history', 'true']],
         ];
         for (const q of invalid) assertOutcome(await search(platform, [...q, FUZZY]), 400, 'INVALID_SEARCH_DATA');
+        // without a birth date PDS names the birth date first (karate searchErrors.feature "Too few search params - but system only flags birthdate");
+        // a birth date range and _history are accepted by a fuzzy search (searchParams.feature "Algorithm search with basic ...
+        // and phone number" searches fuzzily with birthdate=ge2000-05-03; personal-demographics.yaml: _history "has no effect for a fuzzy search")
+        assertOutcome(await search(platform, [['family', 'Smith'], ['given', 'Jane'], FUZZY]), 400, 'MISSING_VALUE');
       });
     });
 

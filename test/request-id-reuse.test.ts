@@ -148,12 +148,16 @@ for (const kind of await storesUnderTest()) {
   describe(`X-Request-ID reused for a different write is refused (${kind})`, () => {
     let platform: TestPlatform;
     let seeded: string[];
+    const nameIds = new Map<string, string>();
+    // a change within a list item names the item's id first (NHSDigital/personal-demographics-service-api replaceErrors.feature)
+    const renamed = (id: string, family: string) => ({ patches: [{ op: 'test', path: '/name/0/id', value: nameIds.get(id) }, { op: 'replace', path: '/name/0/family', value: family }] });
     let merger: string, scrGp: string, manager: string, newPractice: string, oldPractice: string;
 
     before(async () => {
       platform = await startTestPlatform(kind, { config: { rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } } });
       await seedPatients(platform.repo, { patients: 12, seed: 33 });
       seeded = await platform.repo.search({ type: PATIENT, criteria: [{ any: [{ param: 'identifier', op: 'prefix', value: '999' }] }], limit: 12 });
+      for (const id of seeded) nameIds.set(id, (await platform.repo.read(PATIENT, id))!.resource.name[0].id);
       await commitPatients(platform.repo, [
         ...[UPLOAD, CONSENT, OPTOUT, PERMIT, GRANT, CLAIM, EPISODE_A, EPISODE_B, SUBSCRIBED_A, SUBSCRIBED_B].map((n) => janeAs(n)),
         ...[TRANSFER_A, TRANSFER_B, TRANSFER_ACK].map((n) => janeAs(n, NEW_PRACTICE)),
@@ -178,7 +182,7 @@ for (const kind of await storesUnderTest()) {
       (await platform.repo.search({ type, criteria: [{ any: [{ param, op: 'eq', value }] }], limit: 100 })).length;
 
     describe('PDS', () => {
-      const birth = (family: string) => ({ name: [{ use: 'usual', given: ['Ada'], family }], gender: 'female', birthDate: '2026-10-02', address: [{ use: 'home', line: ['2 Mill Lane'], postalCode: 'LS2 7EW' }] });
+      const birth = (family: string) => ({ name: [{ use: 'usual', given: ['Ada'], family }], gender: 'female', birthDate: '2026-10-02', address: [{ use: 'home', period: { start: '2026-10-02' }, line: ['2 Mill Lane', '', '', 'Leeds'], postalCode: 'LS2 7EW' }] }); // period and lines 1 and 4 required (postPatient.feature)
 
       it('POST /Patient (birth registration)', async () => {
         const before = await platform.repo.count(PATIENT);
@@ -192,7 +196,7 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('PATCH /Patient/{nhs}', async () => {
-        const patch = (family: string) => send('PATCH', `${PDS}/Patient/${seeded[0]}`, { patches: [{ op: 'replace', path: '/name/0/family', value: family }] }, undefined, { 'if-match': 'W/"1"' }, JSON_PATCH);
+        const patch = (family: string) => send('PATCH', `${PDS}/Patient/${seeded[0]}`, renamed(seeded[0], family), undefined, { 'if-match': 'W/"1"' }, JSON_PATCH);
         await checkReuse({
           first: patch('Firstpatch'), status: 200,
           second: patch('Secondpatch'),
@@ -403,7 +407,7 @@ for (const kind of await storesUnderTest()) {
         const requestId = randomUUID();
         const patch = (family: string) => platform.request({
           method: 'PATCH', url: `${PDS}/Patient/${seeded[5]}`, contentType: JSON_PATCH, headers: { 'x-request-id': requestId, 'if-match': 'W/"1"' },
-          body: { patches: [{ op: 'replace', path: '/name/0/family', value: family }] },
+          body: renamed(seeded[5], family),
         });
         const [a, b] = await Promise.all([patch('Racerone'), patch('Racertwo')]);
         const answers = [a, b].map((r) => r.statusCode).sort();
@@ -415,11 +419,11 @@ for (const kind of await storesUnderTest()) {
 
       it('a retry whose JSON body was re-serialised (other key order and spacing) is the same request', async () => {
         const requestId = randomUUID();
-        const body = { patches: [{ op: 'replace', path: '/name/0/family', value: 'Reordered' }] };
+        const body = renamed(seeded[6], 'Reordered');
         const raw = (payload: string) => platform.request({ method: 'PATCH', url: `${PDS}/Patient/${seeded[6]}`, contentType: JSON_PATCH, headers: { 'x-request-id': requestId, 'if-match': 'W/"1"' }, body: payload });
         const first = await raw(JSON.stringify(body));
         assert.equal(first.statusCode, 200, first.body.slice(0, 300));
-        const again = await raw('{ "patches" : [ { "value": "Reordered", "path": "/name/0/family", "op": "replace" } ] }\n');
+        const again = await raw(`{ "patches" : [ { "value": "${nameIds.get(seeded[6])}", "path": "/name/0/id", "op": "test" }, { "value": "Reordered", "path": "/name/0/family", "op": "replace" } ] }\n`);
         assert.equal(again.statusCode, 200, again.body.slice(0, 300));
         assert.deepEqual(again.json(), first.json());
         assert.equal(await versions(PATIENT, seeded[6]), 2);
@@ -429,7 +433,7 @@ for (const kind of await storesUnderTest()) {
         const requestId = randomUUID();
         const patch = (ifMatch: string, token?: string) => platform.request({
           method: 'PATCH', url: `${PDS}/Patient/${seeded[7]}`, token, contentType: JSON_PATCH, headers: { 'x-request-id': requestId, 'if-match': ifMatch },
-          body: { patches: [{ op: 'replace', path: '/name/0/family', value: 'Ifmatched' }] },
+          body: renamed(seeded[7], 'Ifmatched'),
         });
         assert.equal((await patch('W/"1"')).statusCode, 200);
         assertOutcome(await patch('W/"2"'), 400, 'INVALID_VALUE');
@@ -446,7 +450,7 @@ for (const kind of await storesUnderTest()) {
         } });
         const res = await platform.request({
           method: 'PATCH', url: `${PDS}/Patient/${seeded[8]}`, contentType: JSON_PATCH, headers: { 'x-request-id': requestId, 'if-match': 'W/"1"' },
-          body: { patches: [{ op: 'replace', path: '/name/0/family', value: 'Legacy' }] },
+          body: renamed(seeded[8], 'Legacy'),
         });
         assertOutcome(res, 400, 'INVALID_VALUE');
         assert.equal(await versions(PATIENT, seeded[8]), 1);

@@ -24,6 +24,7 @@ import { GP2GP_BASE } from '../src/services/gp2gp/routes.js';
 import { NOTIFICATIONS_BASE } from '../src/services/notifications/routes.js';
 import { ODS_SYSTEM as ODS } from '../src/services/pds/patient-model.js';
 import { SCR_BASE } from '../src/services/scr/routes.js';
+import { COVERAGE, coverageDocument, coverageIndex } from '../src/services/pds/coverage-model.js';
 import { SECURITY_BASE } from '../src/services/security/routes.js';
 import { SCR_PERMISSION_TYPE, permissionId } from '../src/services/scr/consent-store.js';
 import { CONSENT_CHOICE_SYSTEM } from '../src/services/scr/consent-codes.js';
@@ -65,6 +66,9 @@ const NO_PATIENT_DATA: Record<string, string> = {
   'GET /.well-known/jwks.json': 'public keys', 'GET /.well-known/openid-configuration': 'issuer metadata',
   'GET /oauth2/authorize': 'sign-in page', 'GET /oauth2/userinfo': 'the signed-in user', 'GET /oauth2/dev-callback': 'sign-in code display',
   'GET /personal-demographics/FHIR/R4/metadata': 'CapabilityStatement', 'GET /spine-directory/FHIR/R4/metadata': 'CapabilityStatement',
+  'GET /summary-care-record/FHIR/R4/metadata': 'CapabilityStatement', 'GET /electronic-prescriptions/FHIR/R4/metadata': 'CapabilityStatement',
+  'GET /events/FHIR/R4/metadata': 'CapabilityStatement', 'GET /gp2gp/FHIR/R4/metadata': 'CapabilityStatement',
+  'GET /security/FHIR/R4/metadata': 'CapabilityStatement', 'GET /bulk/FHIR/R4/metadata': 'CapabilityStatement',
   'GET /spine-directory/FHIR/R4/Organization/:odsCode': 'organisations, not patients', 'GET /spine-directory/FHIR/R4/Organization': 'organisations',
   'GET /spine-directory/FHIR/R4/Endpoint': 'endpoints', 'GET /spine-directory/FHIR/R4/Endpoint/:id': 'endpoints',
   'GET /spine-directory/FHIR/R4/HealthcareService': 'services', 'GET /spine-directory/FHIR/R4/HealthcareService/:id': 'services',
@@ -111,6 +115,9 @@ for (const kind of await storesUnderTest()) {
       await commitPatients(repo, [restricted(), open]);
       const sister: RelatedPerson = { resourceType: 'RelatedPerson', id: `rp-${R}`, patient: { identifier: { system: NHS_SYSTEM, value: R } }, name: [{ family: 'Quarry' }], address: [HOME], telecom: [{ system: 'phone', value: CONTACT_PHONE }] };
       await commitRelatedPerson(repo, sister, R);
+      // an EHIC card of theirs (PDS Coverage, read by the patient themselves below)
+      await repo.commit({ resources: [{ type: COVERAGE, id: R, expectedVersion: 0, index: coverageIndex(R),
+        resource: coverageDocument({ nhsNumber: R, cardNumber: '80276001234567890123', country: 'FR', personalId: 'FR1234', institutionId: '1234-CPAM', expiry: '2030-01-01' }, 1) as unknown as Record<string, any> }] });
       gp = await platform.token('R8000', { user: 'prescriber-1', org: GP_ORG });
       pharmacist = await platform.token('R8003', { user: 'pharmacist-1', org: PHARMACY });
       privacy = await platform.token('R5080', { user: 'privacy-1', org: 'X26' });
@@ -211,6 +218,7 @@ for (const kind of await storesUnderTest()) {
       const events = JSON.parse(read.get('GET /security/FHIR/R4/AuditEvent')!.body);
       await readRoute('GET /security/FHIR/R4/AuditEvent/:id', `${SECURITY}/AuditEvent/${events.entry?.[0]?.resource?.id ?? 1}`, privacy);
       read.set('GET /security/FHIR/R4/AuditEvent (patient view)', { url: '', ...(await platform.request({ url: `${SECURITY}/AuditEvent?patient=${R}`, token: patientOwn }).then((r) => ({ status: r.statusCode, body: r.body }))) });
+      await readRoute('GET /personal-demographics/FHIR/R4/Coverage', `${PDS}/Coverage?subscriber:identifier=${R}`, patientOwn);
       read.set('GET /personal-demographics/FHIR/R4/Patient/:nhsNumber (patient view)', { url: '', ...(await platform.request({ url: `${PDS}/Patient/${R}`, token: patientOwn }).then((r) => ({ status: r.statusCode, body: r.body }))) });
     });
     after(() => platform?.close());

@@ -6,25 +6,25 @@ export const SPINE_ERROR_SYSTEM = 'https://fhir.nhs.uk/R4/CodeSystem/Spine-Error
 /** Spine code -> display text and FHIR issue type, as published by the NHS APIs. */
 const SPINE_CODES = {
   ACCESS_DENIED: ['Access has been denied to process this request', 'forbidden'],
-  ADDITIONAL_PROPERTIES: ['Additional properties are not allowed', 'structure'],
-  FORBIDDEN_UPDATE: ['Forbidden update', 'forbidden'],
+  ADDITIONAL_PROPERTIES: ['Additional properties should not be included', 'invariant'],
+  FORBIDDEN_UPDATE: ['Update is forbidden', 'forbidden'],
   INVALID_RESOURCE_ID: ['Resource Id is invalid', 'value'],
   INVALID_SEARCH_DATA: ['Search data is invalid', 'value'],
   INVALID_UPDATE: ['Update is invalid', 'structure'],
   INVALID_VALUE: ['Provided value is invalid', 'value'],
-  INVALIDATED_RESOURCE: ['Resource that has been marked as invalid was requested', 'not-found'],
+  INVALIDATED_RESOURCE: ['Resource that has been marked as invalid was requested - invalid resources cannot be retrieved', 'processing'],
   MISSING_VALUE: ['Required value is missing', 'required'],
   NOT_ACCEPTABLE: ['Requested format is not acceptable', 'not-supported'],
   PRECONDITION_FAILED: ['Required condition was not fulfilled', 'structure'],
   RESOURCE_NOT_FOUND: ['Resource not found', 'not-found'],
-  RESOURCE_VERSION_MISMATCH: ['Resource version mismatch', 'conflict'],
+  RESOURCE_VERSION_MISMATCH: ['Resource version supplied does not match actual version', 'conflict'],
   SINGLE_MATCH_FOUND: ['Single match found', 'duplicate'],
   MULTIPLE_MATCHES_FOUND: ['Multiple matches found', 'duplicate'],
   SERVICE_UNAVAILABLE: ['Service unavailable - could be temporary', 'transient'],
-  TOO_MANY_MATCHES: ['Too many matches', 'multiple-matches'],
+  TOO_MANY_MATCHES: ['Too Many Matches', 'multiple-matches'],
   TOO_MANY_REQUESTS: ['Too many requests', 'throttled'],
   UNSUPPORTED_MEDIA_TYPE: ['Unsupported media type', 'not-supported'],
-  UNSUPPORTED_SERVICE: ['Unsupported Service', 'not-supported'],
+  UNSUPPORTED_SERVICE: ['Unsupported Service', 'processing'],
   UNSUPPORTED_VALUE: ['Unsupported value', 'value'],
   TOO_FEW_VALUES_SUBMITTED: ['Too few values submitted', 'value'],
   TOO_MANY_VALUES_SUBMITTED: ['Too many values submitted', 'value'],
@@ -56,9 +56,25 @@ const SPINE_CODES = {
   INVALID_STATE_TRANSITION: ["The message is not allowed in the prescription's current state", 'business-rule'],
   PRESCRIPTION_WITH_DISPENSER: ['The prescription is with a dispenser and cannot be cancelled', 'business-rule'],
   PRESCRIPTION_DISPENSED: ['The prescription has been dispensed and cannot be cancelled', 'business-rule'],
+  // PDS birth registration (src/services/pds/patient-rules.ts); display as published in NHSDigital/personal-demographics-service-api mocks/stubs/errorResponses/INVALID_CREATE.json
+  INVALID_CREATE: ['Patient create data is invalid', 'value'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type SpineCode = keyof typeof SPINE_CODES;
+
+/**
+ * Severities other than 'error' and displays that depend on the HTTP status, as NHS England
+ * publishes them (personal-demographics-service-api, karate-tests/src/test/java/mocks/stubs/errorResponses/*.json
+ * and patients/healthcareWorker/invalidHeaders/invalidHeaders.feature).
+ */
+const PUBLISHED_SEVERITY: Partial<Record<SpineCode, 'information' | 'warning'>> = {
+  RESOURCE_NOT_FOUND: 'information',
+  TOO_MANY_MATCHES: 'information',
+  FORBIDDEN_UPDATE: 'information',
+};
+const DISPLAY_BY_STATUS: Partial<Record<SpineCode, Record<number, string>>> = {
+  ACCESS_DENIED: { 401: 'Access Denied - Unauthorised' },
+};
 
 /** The one error type services throw; the HTTP error handler turns it into an OperationOutcome. */
 export class FhirError extends Error {
@@ -76,9 +92,11 @@ export class FhirError extends Error {
 export function operationOutcome(
   spineCode: SpineCode,
   diagnostics: string,
-  severity: 'error' | 'warning' | 'information' = 'error',
+  severity: 'error' | 'warning' | 'information' = PUBLISHED_SEVERITY[spineCode] ?? 'error',
+  status?: number,
 ): OperationOutcome {
-  const [display, issueCode] = SPINE_CODES[spineCode];
+  const [codeDisplay, issueCode] = SPINE_CODES[spineCode];
+  const display = (status !== undefined ? DISPLAY_BY_STATUS[spineCode]?.[status] : undefined) ?? codeDisplay;
   return {
     resourceType: 'OperationOutcome',
     issue: [
@@ -86,7 +104,8 @@ export function operationOutcome(
         severity,
         code: issueCode as OperationOutcome['issue'][number]['code'],
         details: { coding: [{ system: SPINE_ERROR_SYSTEM, version: '1', code: spineCode, display }] },
-        diagnostics,
+        // an empty diagnostics is left out, as in the published bodies that carry none
+        ...(diagnostics ? { diagnostics } : {}),
       },
     ],
   };

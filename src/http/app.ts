@@ -9,6 +9,8 @@ import { BULK_BASE, bulkRoutes } from '../services/bulk/routes.js';
 import { healthRoutes } from '../services/health/routes.js';
 import { identityRoutes, oidcIssuer } from '../services/identity/routes.js';
 import { PDS_BASE, pdsRoutes } from '../services/pds/routes.js';
+import { coverageRoutes } from '../services/pds/coverage-routes.js';
+import { birthDetailsRoutes } from '../services/pds/birth-details-routes.js';
 import { SCR_BASE, scrDocumentRoutes } from '../services/scr/routes.js';
 import { scrConsentRoutes } from '../services/scr/consent-routes.js';
 import { auditRoutes } from '../services/security/audit-routes.js';
@@ -30,6 +32,7 @@ import { registerFailureAudit } from './failure-audit.js';
 import { registerLocationRelease } from './location-release-hook.js';
 import { LocationRelease } from '../security/location-release.js';
 import { clientErrorHandler } from './client-errors.js';
+import { registerSearchsetSelfLinks } from './searchset-self-link.js';
 import './request-context.js';
 
 export type AppConfig = Pick<Config, 'publicUrl' | 'audience' | 'externalIssuer' | 'bodyLimitBytes' | 'logLevel'
@@ -75,6 +78,7 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   const messagingLog = (message: string, err?: unknown) => app.log.warn({ err }, message);
   registerMessaging(app, bus ?? (await createBus(config, repo, messagingLog)), scheduler ?? createScheduler(config, repo, messagingLog));
   registerFhirConventions(app);
+  registerSearchsetSelfLinks(app, config.publicUrl);
   registerLocationRelease(app, new LocationRelease(repo));
   registerAccessControl(app, { verifier, revocations, relationships, benchmarkPrincipal });
   await registerRateLimits(app, config.rateLimit);
@@ -83,6 +87,8 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   await app.register(identityRoutes({ repo, signingKey, config, revocations }));
   await app.register(healthRoutes(repo, new Date()));
   await app.register(pdsRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
+  await app.register(coverageRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
+  await app.register(birthDetailsRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
   await app.register(scrDocumentRoutes(repo, config.publicUrl), { prefix: SCR_BASE });
   await app.register(scrConsentRoutes(repo, config.publicUrl), { prefix: '/summary-care-record/FHIR/R4' });
   await app.register(securityRoutes(repo, relationships), { prefix: SECURITY_BASE });

@@ -37,7 +37,7 @@ export function toFhirError(err: unknown): FhirError {
 
 export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
   for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
-  return reply.code(error.status).type(FHIR_JSON).send(operationOutcome(error.spineCode, error.diagnostics));
+  return reply.code(error.status).type(FHIR_JSON).send(operationOutcome(error.spineCode, error.diagnostics, undefined, error.status));
 }
 
 /**
@@ -122,7 +122,8 @@ function checkConventions(request: FastifyRequest, reply: FastifyReply): void {
   if (typeof correlationId === 'string') reply.header('x-correlation-id', correlationId);
   if (!request.routeOptions.config.fhirApi) return;
   if (/%00|\0/.test(request.url)) throw new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request URL contains a NUL character');
-  if (requestId === undefined) {
+  // an empty header counts as none (PDS karate invalidHeaders.feature: an empty X-Request-ID is MISSING_VALUE)
+  if (requestId === undefined || requestId === '') {
     throw new FhirError(400, 'MISSING_VALUE', 'Invalid request with error - X-Request-ID header must be supplied to access this resource');
   }
   if (typeof requestId !== 'string' || !UUID.test(requestId)) {

@@ -23,6 +23,9 @@ export const ACTIVITIES = {
   'pds.update': activity('Update patient demographics (including death)'),
   'pds.create': activity('Register a birth (allocate an NHS Number)'),
   'pds.merge': activity('Merge records (supersede an NHS Number)'),
+  'pds.coverage.read': activity("Read the patient's own EHIC details (Coverage; patient access only, as PDS publishes)", { applicationGrantable: false }),
+  'pds.coverage.update': activity("Add or replace the patient's own EHIC details (Coverage; patient access only, as PDS publishes)", { applicationGrantable: false }),
+  'pds.birth-details': activity('Notify a birth from a maternity system (Patient/$process-birth-details: a new record and NHS Number)', { applicationGrantable: false }),
   'scr.view': activity('View a Summary Care Record', { clinical: true }),
   'scr.upload': activity('Upload or update a Summary Care Record', { clinical: true }),
   'scr.consent': activity("Record a patient's SCR consent choice (core, additional information, dissent)", { clinical: false }),
@@ -60,7 +63,7 @@ const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   R8000: {
     name: 'Clinical Practitioner Access Role',
-    activities: [...PDS_ALL, 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'eps.track', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'],
+    activities: [...PDS_ALL, 'pds.birth-details', 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'eps.track', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'],
   },
   R8001: {
     name: 'Nurse Access Role',
@@ -71,11 +74,11 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
     activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'eps.track', 'relationship.claim', 'emergency.access', 'directory.read'],
   },
   R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search', 'directory.read'] },
-  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'scr.consent', 'optout.manage', 'care.episode', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'] },
-  R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'care.episode', 'directory.read'] },
+  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'pds.birth-details', 'scr.consent', 'optout.manage', 'care.episode', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'] },
+  R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'pds.birth-details', 'care.episode', 'directory.read'] },
   R8015: { name: 'Systems Support Access Role', activities: ['directory.read', 'directory.manage', 'messaging.admin', 'notifications.subscribe', 'bulk.export', 'bulk.export.migration', 'bulk.import'] },
   R5080: { name: 'Privacy Officer', activities: ['audit.read', 'directory.read'] },
-  [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read', 'eps.track'] },
+  [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'pds.update', 'pds.coverage.read', 'pds.coverage.update', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read', 'eps.track'] },
 };
 
 export function isKnownRole(code: string): boolean {

@@ -52,7 +52,8 @@ export class PracticeSystem {
     const read = await this.call('GET', `${PDS_PATH}/Patient/${nhsNumber}`);
     if (read.status !== 200) return read;
     return this.call('PATCH', `${PDS_PATH}/Patient/${nhsNumber}`, {
-      body: { patches: [{ op: 'replace', path: '/generalPractitioner/0/identifier/value', value: this.ods }] },
+      // the GP entry's id first, as PDS requires ("no id or url found for path with root ...", NHSDigital/personal-demographics-service-api replaceErrors.feature)
+      body: { patches: [{ op: 'test', path: '/generalPractitioner/0/id', value: read.body?.generalPractitioner?.[0]?.id }, { op: 'replace', path: '/generalPractitioner/0/identifier/value', value: this.ods }] },
       contentType: 'application/json-patch+json',
       headers: { 'if-match': read.headers.get('etag')! },
     });

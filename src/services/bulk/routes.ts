@@ -12,6 +12,8 @@ import { EXPORT_JOB, exportFile, newExportJob, runExport, type ExportJob, type E
 import { principalMayPerform } from '../../security/access-control.js';
 import type { Principal } from '../../security/principal.js';
 import { importNdjson } from './import-ndjson.js';
+import { bulkApi } from './capability.js';
+import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 
 export const BULK_BASE = '/bulk/FHIR/R4';
 const NDJSON = 'application/fhir+ndjson';
@@ -91,6 +93,7 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {
+    registerMetadataRoute(app, bulkApi(BULK_BASE, publicUrl));
     app.addHook('onClose', async () => { closing = true; });
     app.addContentTypeParser(['application/fhir+ndjson', 'application/ndjson', 'application/x-ndjson'], (_req, payload, done) => done(null, payload));
     const exportConfig = { fhirApi: true, activity: 'bulk.export' } as const;

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Repository } from '../../store/types.js';
 import { dispensingRoutes } from './dispensing-routes.js';
+import { epsApi } from './capability.js';
+import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 import { sweepPrescriptions } from './expiry-sweep.js';
 import { prescribingRoutes } from './prescribing-routes.js';
 import { trackerRoutes } from './tracker-routes.js';
@@ -13,6 +15,7 @@ export const SWEEP_INTERVAL_MS = 60_000;
 export function epsRoutes(repo: Repository, publicUrl: string) {
   const baseUrl = publicUrl + EPS_BASE;
   return async function plugin(app: FastifyInstance): Promise<void> {
+    registerMetadataRoute(app, epsApi(EPS_BASE, publicUrl));
     await app.register(prescribingRoutes(repo, baseUrl));
     await app.register(dispensingRoutes(repo, baseUrl));
     await app.register(trackerRoutes(repo, baseUrl));

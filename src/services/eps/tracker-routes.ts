@@ -30,7 +30,7 @@ export function trackerRoutes(repo: Repository, baseUrl: string) {
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get('/Task', {
-      config: { fhirApi: true, activity: TRACKER_ACTIVITY, patientFrom: { body: subjectOfBody } },
+      config: { fhirApi: true, activity: TRACKER_ACTIVITY, patientFrom: { body: subjectOfBody }, searchParams: ['focus:identifier', 'patient:identifier'] },
       preValidation: async (req) => {
         const focus = oneQuery(req, 'focus:identifier');
         const patient = oneQuery(req, 'patient:identifier');

@@ -7,6 +7,8 @@ import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import '../../messaging/fastify-messaging.js';
 import type { Repository, StoredResource } from '../../store/types.js';
 import { ChunkUploads } from './chunk-upload.js';
+import { gp2gpApi } from './capability.js';
+import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 import { consumeGpChanges } from './gp-change-consumer.js';
 import { sweepTransfers } from './sweep.js';
 import { gp2gpOptions, type Gp2gpOptions } from './options.js';
@@ -44,6 +46,7 @@ export function gp2gpRoutes(repo: Repository, publicUrl: string, overrides: Part
     });
 
   return async function plugin(app: FastifyInstance): Promise<void> {
+    registerMetadataRoute(app, gp2gpApi(GP2GP_BASE, publicUrl));
     // a registration change on PDS starts a transfer; the timeout job runs on one node of the cluster
     if (app.hasDecorator('bus')) consumeGpChanges(app.bus, service);
     if (app.hasDecorator('scheduler')) app.scheduler.every(GP2GP_SWEEP_JOB, options.sweepIntervalMs, async () => { await sweepTransfers(repo, options); });

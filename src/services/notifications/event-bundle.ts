@@ -1,6 +1,8 @@
 import type { Bundle, BundleEntry, FhirResource, Patient, Reference } from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM } from '../../fhir/parameters.js';
 import { isRestricted } from '../pds/patient-model.js';
+import { CHOICES, CONSENT_CHOICE_SYSTEM, CONSENT_SCOPE, CONSENT_SCOPE_SYSTEM, isChoiceCode } from '../scr/consent-codes.js';
+import { DENIES } from '../scr/consent-resource.js';
 import { derivedId } from './derived-id.js';
 import type { LifeEvent } from './life-event.js';
 import { ODS_SYSTEM } from './subscription-model.js';
@@ -74,10 +76,16 @@ function detailResources(event: LifeEvent, patientRef: Reference, restricted: bo
     }];
   }
   if (event.topic === 'scr.consent.changed') {
+    // as SCR stores it (src/services/scr/consent-resource.ts): the choice is the policy rule, which
+    // FHIR R4 requires of every Consent (ppc-1: policy or policyRule), and the provision permits or denies
+    const code = str(b.to);
+    const choice = { system: CONSENT_CHOICE_SYSTEM, code: code ?? 'unknown', ...(code && isChoiceCode(code) ? { display: CHOICES[code].display } : {}) };
     return [{
       resourceType: 'Consent', id: str(b.consentId) ?? id('consent'), status: 'active', patient: patientRef, dateTime: event.time,
-      scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
-      category: [{ coding: [{ system: 'https://openspine.dev/CodeSystem/scr-consent-choice', code: str(b.to) ?? 'unknown' }] }],
+      scope: { coding: [{ system: CONSENT_SCOPE_SYSTEM, code: CONSENT_SCOPE, display: 'Privacy Consent' }] },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] }],
+      policyRule: { coding: [choice] },
+      ...(code && isChoiceCode(code) ? { provision: { type: DENIES.has(code) ? 'deny' as const : 'permit' as const, code: [{ coding: [choice] }] } } : {}),
     }];
   }
   if (event.topic.startsWith('eps.prescription.')) {

@@ -8,6 +8,8 @@ import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import type { Repository } from '../../store/types.js';
 import { registerNotificationConsumers, type DeliveryPolicy } from './consumers.js';
+import { notificationsApi } from './capability.js';
+import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 import { acknowledge, fetchMailbox, SEQUENCE_EXTENSION } from './mailbox.js';
 import { SubscriptionService } from './subscription-service.js';
 
@@ -46,6 +48,7 @@ export function notificationRoutes(deps: NotificationDeps) {
   const service = new SubscriptionService(repo);
 
   return async function plugin(app: FastifyInstance): Promise<void> {
+    registerMetadataRoute(app, notificationsApi(NOTIFICATIONS_BASE, publicUrl));
     registerNotificationConsumers(app.bus, deps);
     const config = { fhirApi: true, activity: 'notifications.subscribe' } as const;
 

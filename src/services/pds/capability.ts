@@ -33,9 +33,19 @@ export function pdsCapabilityStatement(base: string): CapabilityStatement {
         versioning: 'versioned-update',
         conditionalUpdate: false,
         searchParam: SEARCH_PARAMS.map(([name, type, documentation]) => ({ name, type, documentation })),
-        operation: [{ name: 'merge', definition: `${base}/OperationDefinition/Patient-merge` }],
+        operation: [
+          { name: 'merge', definition: `${base}/OperationDefinition/Patient-merge` },
+          { name: 'process-birth-details', definition: `${base}/OperationDefinition/Patient-process-birth-details` },
+        ],
       },
-      { type: 'RelatedPerson', interaction: [{ code: 'search-type' }] },
+      // searched within a patient: GET Patient/[id]/RelatedPerson
+      { type: 'RelatedPerson', documentation: 'Searched as Patient/[NHS Number]/RelatedPerson', interaction: [{ code: 'search-type' }] },
+      {
+        type: 'Coverage',
+        documentation: "The patient's European Health Insurance Card; create (POST) records or replaces it",
+        interaction: [{ code: 'create' }, { code: 'search-type' }],
+        searchParam: [{ name: 'subscriber', type: 'reference', documentation: 'As subscriber:identifier=<NHS Number>; the only parameter' }],
+      },
     ],
   });
 }

@@ -22,6 +22,19 @@ function bestNameScore(queryParts: string[], candidates: string[]): number {
 }
 
 /**
+ * Given names the caller did not give lower the given-name score a little: "Pauline" is a closer
+ * match for Pauline than for Pauline Mary when the match is otherwise imperfect (karate
+ * searchParams.feature "Unicode search" ranks the single given name first, both below 1). The name
+ * with the fewest given names beyond those asked for counts.
+ */
+function extraGivenFactor(asked: number, patient: Patient): number {
+  const counts = (patient.name ?? []).map((n) => (n.given ?? []).flatMap((g) => g.split(/\s+/)).filter(Boolean).length).filter((c) => c > 0);
+  if (!counts.length) return 1;
+  const extra = Math.max(0, Math.min(...counts) - asked);
+  return 1 - 0.03 * Math.min(extra, 3);
+}
+
+/**
  * Fuzzy match score in [0, 1]: a weighted mean over the fields the caller gave. Names compare
  * against every name the patient has had (history is always in play for fuzzy search), spelling
  * and sound alike, and also with given and family swapped. 1 means every given field matched exactly.
@@ -40,11 +53,15 @@ export function fuzzyScore(req: TraceRequest, patient: Patient): number {
   const names = useSwapped ? { family: swapped.family * 0.95, given: swapped.given * 0.95 } : straight;
   if (req.family) { score += WEIGHTS.family * names.family; weight += WEIGHTS.family; }
   if (queryGivens.length) { score += WEIGHTS.given * names.given; weight += WEIGHTS.given; }
-  const dob = req.birthdate[0]?.value;
-  if (dob) {
+  if (req.birthdate.length === 1 && req.birthdate[0].op === 'eq') {
+    const dob = req.birthdate[0].value;
     weight += WEIGHTS.birthdate;
     if (patient.birthDate === dob) score += WEIGHTS.birthdate;
     else if (patient.birthDate && transposedDate(dob) === patient.birthDate) score += WEIGHTS.birthdate * 0.8;
+  } else if (req.birthdate.length) {
+    // a range: a birth date inside it matches fully
+    weight += WEIGHTS.birthdate;
+    if (matchesDates(req.birthdate, patient.birthDate)) score += WEIGHTS.birthdate;
   }
   if (req.gender) {
     weight += WEIGHTS.gender;
@@ -58,6 +75,9 @@ export function fuzzyScore(req: TraceRequest, patient: Patient): number {
     else if (codes.some((c) => outwardCode(c) === outwardCode(wanted))) score += WEIGHTS.postcode * 0.5;
   }
   let result = weight ? score / weight : 0;
+  // an imperfect match ranks below another with no given names beyond those asked for; a
+  // query every field of which matched exactly still scores 1
+  if (result < 1 && queryGivens.length) result *= extraGivenFactor(queryGivens.length, patient);
   // death date and GP practice are not used to find candidates, but a mismatch lowers confidence
   if (req.deathDate.length && !matchesDates(req.deathDate, patient.deceasedDateTime?.slice(0, 10))) result *= 0.9;
   if (req.gp && gpOdsCode(patient)?.toUpperCase() !== req.gp) result *= 0.9;

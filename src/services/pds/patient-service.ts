@@ -13,7 +13,7 @@ import { indexPatient } from './patient-index.js';
 import { isInvalidated, isRestricted, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON, replacedBy, SECURITY_LABEL_SYSTEM } from './patient-model.js';
 import { applyPatientPatch, parsePatchBody } from './patient-patch.js';
 import { validatePatient } from './patient-rules.js';
-import { patientForRead, patientForSearch } from './patient-views.js';
+import { inShownOrder, patientForRead, patientForSearch, publishedJson, relatedPersonForRead, withoutEmptyEntry } from './patient-views.js';
 import { trace } from './trace.js';
 import { parseTraceRequest } from './trace-request.js';
 
@@ -24,7 +24,8 @@ const MAX_SUPERSESSION_HOPS = 5;
 const NEEDS_FILTERING = /"code":"(R|V|REDACTED)"|"replaced-by"/;
 
 export function checkNhsNumber(value: string): string {
-  if (!isValidNhsNumber(value)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - NHS Number '${value.slice(0, 20)}' is not valid`);
+  // no diagnostics, as published (karate-tests mocks/stubs/errorResponses/INVALID_RESOURCE_ID.json)
+  if (!isValidNhsNumber(value)) throw new FhirError(400, 'INVALID_RESOURCE_ID', '');
   return value;
 }
 
@@ -75,8 +76,9 @@ export class PatientService {
     for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) {
       stored = await this.repo.read(PATIENT, replacedBy(stored.resource)!);
     }
-    if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
-    if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
+    // no diagnostics, as published (mocks/stubs/errorResponses/RESOURCE_NOT_FOUND.json, INVALIDATED_RESOURCE.json)
+    if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', '');
+    if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', '');
     return stored;
   }
 
@@ -88,9 +90,10 @@ export class PatientService {
    */
   async readForResponse(ctx: RequestContext, nhs: string): Promise<{ json: string; version: number } | VersionedPatient> {
     const raw = await this.repo.readJson(PATIENT, checkNhsNumber(nhs));
-    if (raw && !NEEDS_FILTERING.test(raw.json)) {
+    const json = raw && !NEEDS_FILTERING.test(raw.json) ? publishedJson(raw.json) : null;
+    if (raw && json !== null) {
       await this.readAudit.append(auditRecord(ctx, 'pds.read', nhs, 'success'));
-      return { json: raw.json, version: raw.version };
+      return { json, version: raw.version };
     }
     return this.read(ctx, nhs);
   }
@@ -108,13 +111,14 @@ export class PatientService {
     const params = Object.keys(query).sort();
     if (result.kind === 'too-many') {
       await this.readAudit.append(auditRecord(ctx, 'pds.search', null, 'too-many-matches', { params }));
-      return operationOutcome('TOO_MANY_MATCHES', 'Too Many Matches - refine the search');
+      // as published: information, no diagnostics (karate-tests mocks/stubs/searchResponses/TOO_MANY_MATCHES.json)
+      return operationOutcome('TOO_MANY_MATCHES', '');
     }
     await this.readAudit.append(
       auditRecord(ctx, 'pds.search', null, 'success', { params, fuzzy: req.fuzzy, matches: result.matches.length }),
       ...result.matches.map((m) => auditRecord(ctx, 'pds.search.match', m.patient.id!, 'success', { score: m.score })),
     );
-    return searchsetBundle(result.matches.map((m) => ({ resource: patientForSearch(m.patient), fullUrl: this.fullUrl(m.patient.id!), score: m.score })));
+    return withoutEmptyEntry(searchsetBundle(result.matches.map((m) => ({ resource: patientForSearch(m.patient), fullUrl: this.fullUrl(m.patient.id!), score: m.score }))));
   }
 
   async patch(ctx: RequestContext, nhs: string, expectedVersion: number, body: unknown): Promise<VersionedPatient> {
@@ -123,8 +127,9 @@ export class PatientService {
     const replayed = await this.replay(ctx, 'pds.update');
     if (replayed) return replayed;
     const stored = await this.repo.read(PATIENT, nhs);
-    if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
-    if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
+    // no diagnostics, as published (requestErrors.feature "Patient not found", mocks/stubs/errorResponses/RESOURCE_NOT_FOUND.json)
+    if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', '');
+    if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', '');
     const survivor = replacedBy(stored.resource);
     if (survivor) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - NHS Number '${nhs}' has been superseded by '${survivor}'; update that record`);
     if (stored.version !== expectedVersion) {
@@ -133,7 +138,8 @@ export class PatientService {
       if (twin) return twin;
       throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
     }
-    const patched = applyPatientPatch(stored.resource, ops);
+    // indices in the patch are those of the record as the caller read it (views.ts puts home first)
+    const patched = applyPatientPatch(inShownOrder(stored.resource), ops, { patientAccess: ctx.principal?.kind === 'patient' });
     return this.commitOnce(ctx, 'pds.update', async () => {
       const [saved] = await this.repo.commit({
         resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index: indexPatient(patched) }],
@@ -155,7 +161,7 @@ export class PatientService {
       if (input[forbidden] !== undefined) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${forbidden}' is assigned by PDS and must not be supplied`);
     }
     if (input.deceasedDateTime !== undefined) throw new FhirError(400, 'INVALID_VALUE', "Invalid value - a birth registration cannot carry 'deceasedDateTime'");
-    validatePatient(input);
+    validatePatient(input, { mode: 'create' });
     const duplicates = await this.likelyDuplicates(input);
     if (duplicates.length > 0) {
       // the "duplicate" may be this very request's record, committed by a twin a moment ago
@@ -185,7 +191,7 @@ export class PatientService {
             messages: birthEvents(patient, new Date().toISOString()),
             request: requestRecord(ctx, { status: 201, resourceType: PATIENT, resourceId: nhs, version: 1 }),
           });
-          return { patient: saved.resource, version: saved.version };
+          return { patient: patientForRead(saved.resource), version: saved.version }; // answered as a read shows it
         });
         return { created: true, patient: registered };
       } catch (err) {
@@ -260,10 +266,10 @@ export class PatientService {
     const stored = await this.resolve(nhs);
     await this.readAudit.append(auditRecord(ctx, 'pds.related-person.read', stored.id, 'success'));
     // a restricted patient's related people could reveal where they are: PDS returns none
-    if (isRestricted(stored.resource)) return searchsetBundle([]);
+    if (isRestricted(stored.resource)) return withoutEmptyEntry(searchsetBundle([]));
     const ids = await this.repo.search({ type: RELATED_PERSON, criteria: [{ any: [{ param: 'patient', op: 'eq', value: stored.id }] }], limit: 100 });
     const people = await this.repo.readMany(RELATED_PERSON, ids);
-    return searchsetBundle(people.map((p) => ({ resource: p.resource as RelatedPerson, fullUrl: `${this.fullUrl(stored.id)}/RelatedPerson/${p.id}` })));
+    return withoutEmptyEntry(searchsetBundle(people.map((p) => ({ resource: relatedPersonForRead(p.resource as RelatedPerson), fullUrl: `${this.fullUrl(stored.id)}/RelatedPerson/${p.id}` }))));
   }
 
   async history(ctx: RequestContext, nhs: string): Promise<Bundle> {
@@ -272,6 +278,6 @@ export class PatientService {
     await this.readAudit.append(auditRecord(ctx, 'pds.history.read', nhs, 'success', { versions: versions.length }));
     // the current label governs every version: a record restricted now hides old addresses too
     const label = versions[0].resource.meta?.security;
-    return historyBundle(versions.map((v) => ({ resource: patientForRead({ ...v.resource, meta: { ...v.resource.meta, security: label } }), fullUrl: `${this.fullUrl(nhs)}/_history/${v.version}` })));
+    return historyBundle(versions.map((v) => ({ resource: patientForRead({ ...v.resource, meta: { ...v.resource.meta, security: label } }), fullUrl: this.fullUrl(nhs), version: v.version, lastUpdated: v.lastUpdated, method: v.version === 1 ? 'POST' : 'PATCH' })));
   }
 }

@@ -5,6 +5,7 @@ import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import type { Repository } from '../../store/types.js';
 import { pdsCapabilityStatement } from './capability.js';
 import { PatientService, type VersionedPatient } from './patient-service.js';
+import { pdsUnsupportedRequest, refuseUnsupportedContentTypes } from './unsupported-request.js';
 
 export const PDS_BASE = '/personal-demographics/FHIR/R4';
 
@@ -21,6 +22,8 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
     const fhir = { fhirApi: true } as const;
     // a patient's own token may reach routes that name its NHS Number, and no other record
     const own = { fhirApi: true, patientFrom: { param: 'nhsNumber' } } as const;
+    app.setNotFoundHandler(pdsUnsupportedRequest(PDS_BASE));
+    refuseUnsupportedContentTypes(app);
 
     app.get('/metadata', { config: { ...fhir, public: true } }, async (_req, reply) =>
       reply.type(FHIR_JSON).send(pdsCapabilityStatement(publicUrl + PDS_BASE)));

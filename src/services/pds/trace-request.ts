@@ -27,6 +27,8 @@ const REPEATABLE = new Set(['given', 'birthdate', 'death-date']);
 const GENDERS = new Set(['male', 'female', 'other', 'unknown']);
 const DATE = /^(eq|ge|le)?(\d{4}-\d{2}-\d{2})$/;
 export const MAX_RESULTS_LIMIT = 50;
+/** PDS's words when the criteria cannot start a search (searchErrors.feature, "Too few search params"). */
+const MINIMUM_NOT_MET = 'No searches were performed as the search criteria did not meet the minimum requirements';
 
 const invalid = (field: string, value: string) => new FhirError(400, 'INVALID_VALUE', `Invalid value - '${value.slice(0, 100)}' in field '${field}'`);
 const badCombination = (why: string) => new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data provided - '${why}'`);
@@ -76,9 +78,16 @@ function single(query: Record<string, string | string[] | undefined>, key: strin
 /** Validates the query string of GET /Patient the way PDS does, or throws the PDS error. */
 export function parseTraceRequest(query: Record<string, string | string[] | undefined>): TraceRequest {
   const keys = Object.keys(query);
-  if (keys.length === 0) throw new FhirError(400, 'UNSUPPORTED_SERVICE', 'Invalid search data provided - no search parameters');
+  // PDS answers a search with no parameters as an unsupported service, with no diagnostics
+  // (karate-tests searchErrors.feature "Too few search params - No params", mocks/stubs/errorResponses/UNSUPPORTED_SERVICE.json)
+  if (keys.length === 0) throw new FhirError(400, 'UNSUPPORTED_SERVICE', '');
+  const unexpected = keys.filter((key) => !KNOWN.has(key)).map((key) => `'${key.slice(0, 60)}'`).sort();
+  if (unexpected.length > 0) {
+    // every unexpected parameter is named, as PDS's schema validation does (searchErrors.feature)
+    const names = unexpected.slice(0, 20).join(', ');
+    throw new FhirError(400, 'ADDITIONAL_PROPERTIES', `Invalid request with error - Additional properties are not allowed (${names} ${unexpected.length === 1 ? 'was' : 'were'} unexpected)`);
+  }
   for (const key of keys) {
-    if (!KNOWN.has(key)) throw new FhirError(400, 'ADDITIONAL_PROPERTIES', `Invalid search data provided - '${key.slice(0, 60)}' is not a supported parameter`);
     if (Array.isArray(query[key]) && !REPEATABLE.has(key)) throw badCombination(`${key} may only be given once`);
   }
   const list = (key: string) => [query[key] ?? []].flat().map((v) => v.trim());
@@ -116,21 +125,17 @@ export function parseTraceRequest(query: Record<string, string | string[] | unde
   if (req.phone && !/^\+?[0-9 ()-]{3,20}$/.test(req.phone)) throw invalid('phone', req.phone);
   if (req.gp && !/^[A-Z0-9]{3,8}$/.test(req.gp)) throw invalid('general-practitioner', req.gp);
 
-  const demographics = req.family || req.given.length || req.gender || req.birthdate.length || req.postcode || req.gp || req.deathDate.length;
-  if (!demographics && (req.email || req.phone)) throw badCombination('email and phone cannot be searched on their own');
+  // a date of birth (or range) is the first thing PDS asks for, whatever else is missing
+  // (searchErrors.feature: email/phone only and gender only are both answered MISSING_VALUE)
+  if (req.birthdate.length === 0) throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'");
   if (fuzzy) {
-    if (history) throw badCombination('_history cannot be combined with _fuzzy-match (fuzzy search always includes history)');
-    const dob = req.birthdate.length === 1 && req.birthdate[0].op === 'eq';
+    // _history has no effect on a fuzzy search, which always includes history (personal-demographics.yaml, parameter History);
+    // the birth date may be a range (searchParams.feature, "Algorithm search with basic ... and phone number")
     const given = req.given.length > 0;
-    const ok = (given && req.family && dob) || (req.family && dob && req.gender && req.postcode) || (given && dob && req.gender && req.postcode);
-    if (!ok) {
-      throw badCombination('a fuzzy search needs given+family+birthdate, family+birthdate+gender+postcode or given+birthdate+gender+postcode, with an exact birthdate');
-    }
-  } else {
-    if (req.birthdate.length === 0) throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'");
-    if (!req.family && !req.given.length && !req.postcode && !req.gp && !req.email && !req.phone) {
-      throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'family' (a name, postcode, GP practice, email or phone is needed beside the birth date)");
-    }
+    const ok = (given && req.family) || (req.family && req.gender && req.postcode) || (given && req.gender && req.postcode);
+    if (!ok) throw badCombination(MINIMUM_NOT_MET);
+  } else if (!req.family && !req.given.length && !req.postcode && !req.gp && !req.email && !req.phone) {
+    throw badCombination(MINIMUM_NOT_MET);
   }
   return req;
 }

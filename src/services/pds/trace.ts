@@ -1,5 +1,6 @@
 import type { Patient } from 'fhir/r4.js';
-import type { IndexCondition, Repository, SearchCriterion } from '../../store/types.js';
+import type { IndexCondition, IndexEntry, Repository, SearchCriterion } from '../../store/types.js';
+import { indexPatient } from './patient-index.js';
 import { normaliseName, normalisePostcode, soundex } from './name-matching.js';
 import { algorithmicScore, fuzzyScore, transposedDate } from './match-score.js';
 import { PATIENT, isInvalidated, isRestricted, isCurrentName, isCurrentAddress, replacedBy } from './patient-model.js';
@@ -113,8 +114,9 @@ async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<Tr
 }
 
 async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
-  const dob = req.birthdate[0].value;
-  const dobs = [dob, transposedDate(dob)].filter((d): d is string => Boolean(d));
+  // an exact date also finds its day/month transposition; a range (ge/le) blocks on the range itself
+  const exactDob = req.birthdate.length === 1 && req.birthdate[0].op === 'eq' ? req.birthdate[0].value : undefined;
+  const dobs = exactDob ? [exactDob, transposedDate(exactDob)].filter((d): d is string => Boolean(d)) : [];
   const sounds = new Set<string>();
   for (const name of [req.family ?? '', ...req.given]) for (const part of name.split(/\s+/)) if (normaliseName(part)) sounds.add(soundex(part));
   const nameOrPlace: IndexCondition[] = [...sounds].map((s) => ({ param: 'phonetic', op: 'eq', value: s }));
@@ -122,7 +124,13 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
     const pc = normalisePostcode(req.postcode);
     nameOrPlace.push({ param: 'postcode', op: 'eq', value: pc }, { param: 'postcode-hist', op: 'eq', value: pc });
   }
-  const criteria: SearchCriterion[] = [{ any: dobs.map((d) => ({ param: 'birthdate', op: 'eq', value: d })) }, { any: nameOrPlace }];
+  const criteria: SearchCriterion[] = [
+    ...(exactDob ? [{ any: dobs.map((d): IndexCondition => ({ param: 'birthdate', op: 'eq', value: d })) }] : dateCriteria('birthdate', req.birthdate)),
+    { any: nameOrPlace },
+  ];
+  // email and phone are only ever matched exactly; fuzzy search always includes their history
+  if (req.email) criteria.push(valueCriterion('email', 'eq', req.email, true));
+  if (req.phone) criteria.push(valueCriterion('phone', 'eq', req.phone.replace(/[^0-9+]/g, ''), true));
   const ids = await repo.search({ type: PATIENT, criteria, limit: FUZZY_CANDIDATE_LIMIT });
   const scored = (await repo.readMany(PATIENT, ids))
     .map((s) => ({ patient: s.resource as Patient, version: s.version, score: fuzzyScore(req, s.resource) }))
@@ -155,4 +163,31 @@ async function withSurvivors(repo: Repository, matches: TraceMatch[]): Promise<T
 
 function sortMatches(matches: TraceMatch[]): TraceMatch[] {
   return matches.sort((a, b) => b.score - a.score || (a.patient.id! < b.patient.id! ? -1 : 1));
+}
+
+/** The facts a `_history=true` search also finds when they are no longer current. */
+const HISTORY_PARAMS = new Set(['family', 'given', 'postcode', 'email', 'phone']);
+
+/**
+ * Index rows ("<param>-hist") for the names, postcodes, emails and phone numbers that earlier
+ * versions of a record had and the current one no longer holds at all (a PATCH that replaced a
+ * family name or an email leaves no trace of it in the document). With these beside
+ * indexPatient(current), a `_history=true` search finds the record by its superseded values and
+ * answers with its current data (patient-search.yaml, "History"). Dates of birth are not among
+ * them: PDS does not match a previous date of birth, even with `_history` (karate
+ * searchParams.feature, "Search for a PDS record based on historic DOB, family name, gender").
+ */
+export function supersededIndexRows(earlier: Patient[], current: Patient): IndexEntry[] {
+  const key = (param: string, value: string) => `${param}\u0000${value}`;
+  const held = new Set(indexPatient(current).map((e) => key(e.param, e.value)));
+  const rows: IndexEntry[] = [];
+  for (const version of earlier) {
+    for (const e of indexPatient(version)) {
+      const param = e.param.endsWith('-hist') ? e.param.slice(0, -5) : e.param;
+      if (!HISTORY_PARAMS.has(param) || held.has(key(param, e.value)) || held.has(key(`${param}-hist`, e.value))) continue;
+      held.add(key(`${param}-hist`, e.value));
+      rows.push({ param: `${param}-hist`, value: e.value });
+    }
+  }
+  return rows;
 }

@@ -8,7 +8,7 @@ export const CONSENT = 'Consent';
 const SDS_USER_SYSTEM = 'https://fhir.nhs.uk/Id/sds-user-id';
 
 /** Choices that refuse something (an SCR, secondary uses) are 'deny' provisions; the rest permit. */
-const DENIES: ReadonlySet<ChoiceCode> = new Set(['scr-dissent', 'national-data-opt-out']);
+export const DENIES: ReadonlySet<ChoiceCode> = new Set(['scr-dissent', 'national-data-opt-out']);
 
 /**
  * The Consent as stored: built from the validated request, not copied from the body, so nothing the

@@ -54,7 +54,7 @@ export function scrConsentRoutes(repo: Repository, publicUrl: string) {
     app.post('/$set-opt-out', { config: { fhirApi: true, activity: 'optout.manage', patientFrom: { body: true } } }, async (req, reply) =>
       created(reply, await service.record(req.ctx, parseSetOptOut(req.body))));
 
-    app.get('/Consent', { config: { fhirApi: true, activity: 'scr.consent', patientFrom: { query: 'patient' } } }, async (req, reply) => {
+    app.get('/Consent', { config: { fhirApi: true, activity: 'scr.consent', patientFrom: { query: 'patient' }, searchParams: ['patient'] } }, async (req, reply) => {
       const raw = (req.query as Record<string, unknown>).patient;
       if (raw === undefined || raw === '') throw new FhirError(400, 'MISSING_VALUE', "Missing value - search parameter 'patient' is required");
       if (typeof raw !== 'string') throw new FhirError(400, 'INVALID_SEARCH_DATA', 'Only one patient may be named');

@@ -6,6 +6,8 @@ import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import type { Repository } from '../../store/types.js';
 import { requireCurrentSubject } from './document-access.js';
 import { ScrDocumentService } from './document-service.js';
+import { scrApi } from './capability.js';
+import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 import { documentSubject, validateScrDocument, type ValidDocument } from './document-validation.js';
 
 export const SCR_BASE = '/summary-care-record/FHIR/R4';
@@ -43,6 +45,7 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
   const validated = new WeakMap<FastifyRequest, { doc: ValidDocument; patient: Patient }>();
 
   return async function plugin(app: FastifyInstance): Promise<void> {
+    registerMetadataRoute(app, scrApi(SCR_BASE, publicUrl));
     app.post('/Bundle', {
       config: { fhirApi: true, activity: 'scr.upload', patientFrom: { body: documentSubject } },
       // before the platform's relationship check: a malformed document, or one about an unknown or
@@ -57,17 +60,17 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
       return reply.code(201).type(FHIR_JSON).header('location', `${baseUrl}/Bundle/${stored.id}?patient=${stored.patient}`).send(stored.bundle);
     });
 
-    app.get('/DocumentReference', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient.identifier' } } }, async (req, reply) =>
+    app.get('/DocumentReference', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient.identifier' }, searchParams: ['patient.identifier'] } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.documentReferences(req.ctx, queryPatient(req, 'patient.identifier'))));
 
     app.get<{ Params: { id: string } }>('/Bundle/:id', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.bundle(req.ctx, req.params.id, queryPatient(req, 'patient'))));
 
     // the published API's search form: GET /Bundle?composition.identifier=&composition.subject:Patient.identifier=system|nhs
-    app.get('/Bundle', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: SUBJECT_PARAM } } }, async (req, reply) =>
+    app.get('/Bundle', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: SUBJECT_PARAM }, searchParams: ['composition.identifier', SUBJECT_PARAM] } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.searchBundles(req.ctx, compositionIdentifier(req), queryPatient(req, SUBJECT_PARAM))));
 
-    app.get('/$summary', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } } }, async (req, reply) =>
+    app.get('/$summary', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' }, searchParams: ['patient'] } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.summary(req.ctx, queryPatient(req, 'patient'))));
   };
 }

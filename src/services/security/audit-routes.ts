@@ -15,6 +15,8 @@ import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import type { Repository } from '../../store/types.js';
 import { SECURITY_BASE } from './routes.js';
+import { securityApi } from './capability.js';
+import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 
 export interface AuditRoutesDeps {
   signingKey: SigningKey;
@@ -38,6 +40,7 @@ export function auditRoutes(repo: Repository, { signingKey, config }: AuditRoute
   };
 
   return async function plugin(app: FastifyInstance): Promise<void> {
+    registerMetadataRoute(app, securityApi(SECURITY_BASE, config.publicUrl));
     const fail = (job: string) => (err: unknown) => app.log.error({ err }, `${job} failed`);
     const indexer = new PeriodicJob(() => indexAuditBacklog(repo), INDEX_INTERVAL_MS, fail('audit indexer'));
     const checkpoints = config.auditCheckpointSeconds > 0

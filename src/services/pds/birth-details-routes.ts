@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import { etagFor } from '../../fhir/etag.js';
+import { FhirError } from '../../fhir/errors.js';
+import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import type { Repository } from '../../store/types.js';
+import { BirthDetailsService, birthRecordForResponse } from './birth-details-service.js';
+import { PDS_BASE } from './routes.js';
+import { refusalDiagnostics, sendPublished, tokenKind, usePublishedErrors } from './published-errors.js';
+
+/**
+ * Birth notification from maternity systems (POST Patient/$process-birth-details, mounted under
+ * the PDS base path): healthcare workers only; patient and application tokens are refused with
+ * PDS's INVALID_METHOD.
+ */
+export function birthDetailsRoutes(repo: Repository, publicUrl: string) {
+  const service = new BirthDetailsService(repo, publicUrl + PDS_BASE);
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    usePublishedErrors(app, (request, err) => {
+      const kind = tokenKind(request);
+      if (kind !== 'patient-access' && kind !== 'application-restricted') return undefined;
+      return { status: 403, issue: {
+        code: 'INVALID_METHOD', issueCode: 'forbidden', display: `Cannot create resource with ${kind} access token`,
+        diagnostics: refusalDiagnostics('Your app has insufficient permissions to use this method. Please contact support.', err),
+      } };
+    });
+
+    app.post<{ Querystring: Record<string, string | string[]> }>('/Patient/$process-birth-details', { config: { fhirApi: true, activity: 'pds.birth-details' } }, async (req, reply) => {
+      for (const key of Object.keys(req.query)) {
+        if (key !== 'ignore_potential_matches') throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data provided - '${key.slice(0, 40)}' is not a parameter of $process-birth-details`);
+      }
+      const ignore = req.query.ignore_potential_matches;
+      if (ignore !== undefined && ignore !== 'true' && ignore !== 'false') throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${String(ignore).slice(0, 20)}' in parameter 'ignore_potential_matches'`);
+      const outcome = await service.process(req.ctx, req.body, ignore === 'true');
+      if (!outcome.created) return sendPublished(reply, outcome.error.status, outcome.error.issue);
+      const { patient, version, notificationId } = outcome.answer;
+      return reply.code(201).type(FHIR_JSON).header('etag', etagFor(version)).header('notification-id', notificationId)
+        .header('location', `${publicUrl}${PDS_BASE}/Patient/${patient.id}`).send(birthRecordForResponse(patient));
+    });
+  };
+}

@@ -1,0 +1,110 @@
+import type { OperationOutcome } from 'fhir/r4.js';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { FhirError, SPINE_ERROR_SYSTEM, type SpineCode } from '../../fhir/errors.js';
+import { FHIR_JSON } from '../../http/fhir-conventions.js';
+
+/**
+ * OperationOutcomes exactly as NHS England publishes them for the PDS operations added after the
+ * first release (Coverage, $process-birth-details): some carry a display, issue code or severity of
+ * their own (an ACCESS_DENIED display that names the kind of token, a SINGLE_MATCH code, a
+ * RESOURCE_NOT_FOUND with severity 'information' and no diagnostics). The shared SpineCode table
+ * (src/fhir/errors.ts) keeps one display per code, so these routes answer through a PublishedError
+ * and a scoped error handler; any other error goes on to the platform's handler unchanged.
+ */
+export interface PublishedIssue {
+  code: string;
+  display: string;
+  issueCode: OperationOutcome['issue'][number]['code'];
+  severity?: 'error' | 'information';
+  diagnostics?: string;
+}
+
+export function publishedOutcome(issue: PublishedIssue): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{
+      severity: issue.severity ?? 'error',
+      code: issue.issueCode,
+      details: { coding: [{ system: SPINE_ERROR_SYSTEM, version: '1', code: issue.code, display: issue.display }] },
+      ...(issue.diagnostics === undefined ? {} : { diagnostics: issue.diagnostics }),
+    }],
+  };
+}
+
+/**
+ * An error answered with a published OperationOutcome. It is a FhirError, so the platform's refusal
+ * audit and replay logic see its status and nearest shared code (`auditCode`).
+ */
+export class PublishedError extends FhirError {
+  constructor(status: number, auditCode: SpineCode, readonly issue: PublishedIssue, headers: Record<string, string> = {}) {
+    super(status, auditCode, issue.diagnostics ?? issue.display, headers);
+  }
+}
+
+/** Published shapes of errors the shared layers raise with OpenSpine's own wording. */
+export const PUBLISHED = {
+  resourceNotFound: (): PublishedIssue => ({ code: 'RESOURCE_NOT_FOUND', display: 'Resource not found', issueCode: 'not-found', severity: 'information' }),
+  versionMismatch: (): PublishedIssue => ({ code: 'RESOURCE_VERSION_MISMATCH', display: 'Resource version supplied does not match actual version', issueCode: 'conflict' }),
+  forbiddenUpdate: (diagnostics: string): PublishedIssue => ({ code: 'FORBIDDEN_UPDATE', display: 'Update is forbidden', issueCode: 'forbidden', severity: 'information', diagnostics }),
+};
+
+const PATIENT_ACCESS_DENIED = 'Your access token has insufficient permissions. See documentation regarding Patient access restrictions https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir';
+
+/** The published 401 for a refused token: what was wrong, in the gateway's words. */
+function unauthorised(request: FastifyRequest): PublishedIssue {
+  const header = request.headers.authorization;
+  const diagnostics = !header ? 'Missing Authorization header' : /^Bearer\s*$/i.test(header) ? 'Missing access token' : 'Invalid Access Token';
+  return { code: 'ACCESS_DENIED', display: 'Access Denied - Unauthorised', issueCode: 'forbidden', diagnostics };
+}
+
+/** The kind of token the caller presented, in the words PDS uses in its refusals. */
+export function tokenKind(request: FastifyRequest): 'patient-access' | 'user-restricted' | 'application-restricted' | undefined {
+  const kind = request.ctx?.principal?.kind;
+  return kind === 'patient' ? 'patient-access' : kind === 'user' ? 'user-restricted' : kind === 'application' ? 'application-restricted' : undefined;
+}
+
+export function sendPublished(reply: FastifyReply, status: number, issue: PublishedIssue, headers: Record<string, string> = {}): FastifyReply {
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  return reply.code(status).type(FHIR_JSON).send(publishedOutcome(issue));
+}
+
+/**
+ * Installs, in the calling plugin's scope only, the error handler that answers with published shapes:
+ * a PublishedError as it is; a refused token (401) as the gateway words it; a refused role or patient
+ * (403 ACCESS_DENIED) as `forbidden` says for this request, or as PDS answers a patient reaching
+ * another patient's record. Anything else is rethrown to the platform's handler.
+ */
+export function usePublishedErrors(
+  app: FastifyInstance,
+  forbidden: (request: FastifyRequest, err: FhirError) => { status: number; issue: PublishedIssue } | undefined,
+): void {
+  app.setErrorHandler((err: FastifyError | FhirError, request, reply) => {
+    if (err instanceof PublishedError) return sendPublished(reply, err.status, err.issue, err.headers);
+    if (err instanceof FhirError && err.spineCode === 'ACCESS_DENIED') {
+      // a patient token below identity proofing level P9 is a valid token PDS will not act on
+      if (err.status === 401 && err.diagnostics === 'Patient access needs identity proofing level P9') {
+        return sendPublished(reply, 403, { code: 'ACCESS_DENIED', display: 'Patient cannot perform this action', issueCode: 'forbidden', diagnostics: PATIENT_ACCESS_DENIED });
+      }
+      if (err.status === 401) return sendPublished(reply, 401, unauthorised(request), err.headers);
+      if (err.status === 403) {
+        const mapped = forbidden(request, err);
+        if (mapped) return sendPublished(reply, mapped.status, mapped.issue);
+        if (request.ctx?.principal?.kind === 'patient') {
+          return sendPublished(reply, 403, { code: 'ACCESS_DENIED', display: 'Patient cannot perform this action', issueCode: 'forbidden', diagnostics: PATIENT_ACCESS_DENIED });
+        }
+      }
+    }
+    throw err;
+  });
+}
+
+export { PATIENT_ACCESS_DENIED };
+
+/**
+ * The diagnostics of a refusal by role or scope: PDS's published sentence, then OpenSpine's reason
+ * naming the activity refused. The platform's route x role matrix (test/route-role-matrix.test.ts)
+ * recognises a policy refusal by that reason, so it is kept; PDS's own diagnostics end at the sentence.
+ */
+export function refusalDiagnostics(published: string, err: FhirError): string {
+  return `${published} (${err.diagnostics})`;
+}
