@@ -36,9 +36,10 @@ export function appliedSearch(requestUrl: string, applied: readonly string[] | u
  * builds its own self link (the audit search, with its paging cursor) keeps it.
  */
 export function registerSearchsetSelfLinks(app: FastifyInstance, publicUrl: string): void {
-  app.addHook('preSerialization', async (request, _reply, payload) => {
+  // callback style: it runs for every object a route answers, and an async hook costs a promise each time
+  app.addHook('preSerialization', (request, _reply, payload, done) => {
     const bundle = payload as Partial<Bundle> | null;
-    if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle' || bundle.type !== 'searchset') return payload;
-    return withSelfLink(bundle as Bundle, selfLinkUrl(publicUrl, appliedSearch(request.url, request.routeOptions.config.searchParams)));
+    if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle' || bundle.type !== 'searchset') return done(null, payload);
+    done(null, withSelfLink(bundle as Bundle, selfLinkUrl(publicUrl, appliedSearch(request.url, request.routeOptions.config.searchParams))));
   });
 }
