@@ -104,7 +104,7 @@ for (const kind of await storesUnderTest()) {
       it('no role profile, a staff token claiming the patient role, garbage', async () => {
         await assertRefusedAndAudited(await sign({ role: undefined }), /role profile/);
         await assertRefusedAndAudited(await sign({ role: 'patient' }), /role profile/);
-        await assertRefusedAndAudited('not.a.jwt', /not a JWT|invalid/);
+        await assertRefusedAndAudited('not.a.jwt', /not a JWT|invalid/i); // PDS's published words: 'Invalid Access Token'
       });
       it('missing or malformed Authorization header', async () => {
         assertOutcome(await platform.request({ url: `${PDS}/Patient/${NHS.jane}`, token: null }), 401, 'ACCESS_DENIED');

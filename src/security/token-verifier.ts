@@ -43,6 +43,8 @@ export class TokenVerifier {
     if (hit) return hit;
     if (!authorization) throw new FhirError(401, 'ACCESS_DENIED', 'Missing Authorization header');
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
+    // PDS's published words (karate-tests healthcareWorker/invalidHeaders/invalidHeaders.feature)
+    if (/^Bearer\s*$/i.test(authorization)) throw new FhirError(401, 'ACCESS_DENIED', 'Missing access token');
     if (!match) throw new FhirError(401, 'ACCESS_DENIED', 'Authorization header must be a Bearer token');
     const token = match[1];
     this.cache.delete(token); // an expired entry, if there is one
@@ -78,12 +80,13 @@ export class TokenVerifier {
   /** Reads the unverified issuer only to choose the key set; the signature is checked after. */
   private peekIssuer(token: string): string | undefined {
     const parts = token.split('.');
-    if (parts.length !== 3) throw new FhirError(401, 'ACCESS_DENIED', 'Access token is not a JWT');
+    // PDS's published words for a token that is not one (invalidHeaders.feature: 'Bearer abcdef123456789')
+    if (parts.length !== 3) throw new FhirError(401, 'ACCESS_DENIED', 'Invalid Access Token');
     try {
       const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
       return typeof claims?.iss === 'string' ? claims.iss : undefined;
     } catch {
-      throw new FhirError(401, 'ACCESS_DENIED', 'Access token is not a JWT');
+      throw new FhirError(401, 'ACCESS_DENIED', 'Invalid Access Token');
     }
   }
 }

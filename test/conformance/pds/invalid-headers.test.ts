@@ -25,12 +25,11 @@ for (const kind of await storesUnderTest()) {
       return res;
     }
 
-    // Auth errors: the diagnostics of 'Bearer' and of a garbage token are the token verifier's (src/security/, not
-    // this change's): todo until it answers with PDS's words
+    // Auth errors: the token verifier (src/security/token-verifier.ts) answers in PDS's words
     const auth: [string, string, string, boolean][] = [
       ['', 'Missing Authorization header', '', false],
-      ['Bearer', 'Missing access token', 'diagnostics from src/security/token-verifier.ts', true],
-      ['Bearer abcdef123456789', 'Invalid Access Token', 'diagnostics from src/security/token-verifier.ts', true],
+      ['Bearer', 'Missing access token', '', false],
+      ['Bearer abcdef123456789', 'Invalid Access Token', '', false],
     ];
     for (const operation of ['get', 'search'] as const) {
       for (const [headerValue, diagnostics, why, todo] of auth) {
