@@ -41,10 +41,12 @@ export class TokenVerifier {
   async verify(authorization: string | undefined): Promise<Principal> {
     const hit = this.cached(authorization);
     if (hit) return hit;
-    if (!authorization) throw new FhirError(401, 'ACCESS_DENIED', 'Missing Authorization header');
-    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
-    // PDS's published words (karate-tests healthcareWorker/invalidHeaders/invalidHeaders.feature)
+    // PDS's published words (karate-tests healthcareWorker/invalidHeaders/invalidHeaders.feature, common/getPatient.feature)
+    if (authorization === undefined) throw new FhirError(401, 'ACCESS_DENIED', 'Missing Authorization header');
+    if (authorization.trim() === '') throw new FhirError(401, 'ACCESS_DENIED', 'Empty Authorization header');
     if (/^Bearer\s*$/i.test(authorization)) throw new FhirError(401, 'ACCESS_DENIED', 'Missing access token');
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
+    if (!match && /^Bearer\s/i.test(authorization)) throw new FhirError(401, 'ACCESS_DENIED', 'Invalid Access Token');
     if (!match) throw new FhirError(401, 'ACCESS_DENIED', 'Authorization header must be a Bearer token');
     const token = match[1];
     this.cache.delete(token); // an expired entry, if there is one

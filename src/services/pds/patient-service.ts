@@ -106,7 +106,10 @@ export class PatientService {
   }
 
   async search(ctx: RequestContext, query: Record<string, string | string[] | undefined>): Promise<Bundle | OperationOutcome> {
-    const req = parseTraceRequest(query);
+    const parsed = parseTraceRequest(query);
+    // an application-restricted caller (no user present) gets a single match or none: more is
+    // TOO_MANY_MATCHES (karate-tests patients/appRestricted/getPatient.feature, common/getPatient.feature@tooManyMatches)
+    const req = ctx.principal?.kind === 'application' ? { ...parsed, maxResults: 1 } : parsed;
     const result = await trace(this.repo, req);
     const params = Object.keys(query).sort();
     if (result.kind === 'too-many') {
