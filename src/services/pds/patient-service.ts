@@ -14,7 +14,7 @@ import { isInvalidated, isRestricted, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON
 import { applyPatientPatch, parsePatchBody } from './patient-patch.js';
 import { validatePatient } from './patient-rules.js';
 import { inShownOrder, patientForRead, patientForSearch, publishedJson, relatedPersonForRead, withoutEmptyEntry } from './patient-views.js';
-import { trace } from './trace.js';
+import { supersededIndexRows, trace } from './trace.js';
 import { parseTraceRequest } from './trace-request.js';
 
 export interface VersionedPatient { patient: Patient; version: number }
@@ -143,9 +143,12 @@ export class PatientService {
     }
     // indices in the patch are those of the record as the caller read it (views.ts puts home first)
     const patched = applyPatientPatch(inShownOrder(stored.resource), ops, { patientAccess: ctx.principal?.kind === 'patient' });
+    // values a PATCH replaces leave the document but stay findable by a `_history=true` search
+    const earlier = (await this.repo.history(PATIENT, nhs)).map((v) => v.resource as Patient);
+    const index = [...indexPatient(patched), ...supersededIndexRows(earlier, patched)];
     return this.commitOnce(ctx, 'pds.update', async () => {
       const [saved] = await this.repo.commit({
-        resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index: indexPatient(patched) }],
+        resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index }],
         audit: [auditRecord(ctx, 'pds.update', nhs, 'success', { paths: ops.map((o) => `${o.op} ${o.path}`) })],
         messages: updateEvents(stored.resource, patched, expectedVersion + 1, new Date().toISOString()),
         request: requestRecord(ctx, { status: 200, resourceType: PATIENT, resourceId: nhs, version: expectedVersion + 1 }),
