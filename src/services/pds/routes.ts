@@ -57,7 +57,7 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
     app.post('/Patient/$merge', { config: { ...fhir, activity: 'pds.merge' } }, async (req, reply) =>
       sendPatient(reply, await service.merge(req.ctx, req.body)));
 
-    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/RelatedPerson', { config: { ...own, activity: 'pds.read' } }, async (req, reply) =>
+    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/RelatedPerson', { config: { ...own, activity: 'pds.read', searchParams: [] } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.relatedPersons(req.ctx, req.params.nhsNumber)));
 
     app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/_history', { config: { ...own, activity: 'pds.read' } }, async (req, reply) =>
