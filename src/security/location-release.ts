@@ -95,11 +95,12 @@ export class LocationRelease {
     }
     // the patient the request named counts even where the body never says their number (a flattened view)
     const named = about !== undefined && isValidNhsNumber(about) ? [about] : [];
-    const restricted = await this.restrictedIn([...named, ...texts.flatMap(candidates)]);
+    const mentioned = texts.map(candidates); // each text scanned once
+    const restricted = await this.restrictedIn([...named, ...mentioned.flat()]);
     if (restricted.size === 0) return texts;
     const options = source === 'echo' ? { labelsDecide: false, echoOf: request?.() ?? '' } : { labelsDecide: false };
-    const concerns = (t: string) => named.some((n) => restricted.has(n)) || candidates(t).some((n) => restricted.has(n));
-    return texts.map((t) => (concerns(t) ? JSON.stringify(redact(JSON.parse(t), restricted, options)) : t));
+    const namesOne = named.some((n) => restricted.has(n));
+    return texts.map((t, i) => (namesOne || mentioned[i].some((n) => restricted.has(n)) ? JSON.stringify(redact(JSON.parse(t), restricted, options)) : t));
   }
 
   /** The restricted patients among these NHS Numbers, with their location values (a merged number counts its survivor's). */
