@@ -96,7 +96,7 @@ for (const kind of await storesUnderTest()) {
       writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1' }] }));
       const [keyed, secret] = await Promise.all([
         cli('app', 'add', '--name', 'Keyed app', '--kind', 'application', '--id', 'keyed-app', '--org', 'A81001', '--scopes', 'pds.read,pds.search', '--jwks', jwksFile),
-        cli('app', 'add', '--name', 'Secret app', '--kind', 'application', '--id', 'secret-app', '--org', 'B82002', '--scopes', 'pds.read', '--secret'),
+        cli('app', 'add', '--name', 'Secret app', '--kind', 'application', '--id', 'secret-app', '--org', 'B82002', '--scopes', 'pds.read', '--secret', '--access-mode', 'privileged-application-restricted'),
       ]);
       assert.equal(keyed.code, 0, keyed.stderr);
       assert.doesNotMatch(keyed.stdout, /secret/);
@@ -106,12 +106,19 @@ for (const kind of await storesUnderTest()) {
 
       const list = await cli('app', 'list');
       assert.equal(list.code, 0, list.stderr);
-      assert.match(list.stdout, /^keyed-app\tKeyed app\tapplication\tactive\tA81001\tprivate_key_jwt\tscopes: pds.read,pds.search$/m);
-      assert.match(list.stdout, /^secret-app\tSecret app\tapplication\tactive\tB82002\tclient_secret\tscopes: pds.read$/m);
+      assert.match(list.stdout, /^keyed-app\tKeyed app\tapplication\tactive\tA81001\tprivate_key_jwt\tscopes: pds.read,pds.search\tapplication-restricted$/m);
+      assert.match(list.stdout, /^secret-app\tSecret app\tapplication\tactive\tB82002\tclient_secret\tscopes: pds.read\tprivileged-application-restricted$/m);
       assert.ok(!list.stdout.includes(printed), 'the secret is never listed');
 
       const issued = await form('/oauth2/token', { grant_type: 'client_credentials', client_id: 'secret-app', client_secret: printed });
       assert.equal(issued.statusCode, 200, issued.body);
+      // the token carries the registered access mode: PDS names it in a refusal
+      const write = await platform.request({ method: 'POST', url: `${PDS}/Patient`, token: issued.json().access_token, body: {} });
+      assert.equal(write.statusCode, 403, write.body);
+      assert.equal(write.json().issue[0].details.coding[0].display, 'Cannot create resource with privileged-application-restricted access token');
+      const unknownMode = await cli('app', 'add', '--name', 'Odd app', '--kind', 'application', '--org', 'B82002', '--scopes', 'pds.read', '--secret', '--access-mode', 'superuser');
+      assert.notEqual(unknownMode.code, 0);
+      assert.match(unknownMode.stderr, /access mode 'superuser'/);
       const revoked = await cli('app', 'revoke', 'secret-app');
       assert.equal(revoked.code, 0, revoked.stderr);
       await sleep(100);

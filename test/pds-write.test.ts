@@ -41,6 +41,7 @@ const P = {
   mergeSource: SPARE_NHS[13],
   mergeTarget: SPARE_NHS[14],
   mergeOther: SPARE_NHS[15],
+  heldTwice: [SPARE_NHS[16], SPARE_NHS[17]],
 } as const;
 
 for (const kind of await storesUnderTest()) {
@@ -247,9 +248,9 @@ for (const kind of await storesUnderTest()) {
         await patchRefused(P.refuse, gender, 409, 'RESOURCE_VERSION_MISMATCH', { ifMatch: `W/"${version + 1}"` });
       });
 
-      it('a Content-Type other than application/json-patch+json is 400', async () => {
+      it('a Content-Type other than application/json-patch+json is 400 UNSUPPORTED_SERVICE (patient-patch.yaml "Wrong content type")', async () => {
         for (const contentType of ['application/json', 'application/fhir+json']) {
-          await patchRefused(P.refuse, gender, 400, 'INVALID_VALUE', { contentType });
+          await patchRefused(P.refuse, gender, 400, 'UNSUPPORTED_SERVICE', { contentType });
         }
       });
 
@@ -401,10 +402,30 @@ for (const kind of await storesUnderTest()) {
         assert.deepEqual(patient, created);
       });
 
-      it('the same demographics again is 200 SINGLE_MATCH_FOUND and creates nothing', async () => {
+      it('the same demographics again is 200 SINGLE_MATCH (the published body, naming the record) and creates nothing', async () => {
         const before = await platform.repo.count('Patient');
-        const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: body() });
-        assertOutcome(res, 200, 'SINGLE_MATCH_FOUND');
+        const named = (family: string) => { const b = body(); b.name[0].family = family; return b; };
+        const first = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: named('Heldonce') });
+        assert.equal(first.statusCode, 201, first.body.slice(0, 500));
+        const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: named('Heldonce') });
+        assert.equal(res.statusCode, 200, res.body);
+        // karate-tests mocks/stubs/postPatientResponses/SINGLE_MATCH_FOUND.json, its one Karate expression filled
+        const expected = JSON.parse(JSON.stringify(fixture('postPatientResponses/SINGLE_MATCH_FOUND.json'))
+          .replace(`"#('Unable to create new patient. NHS number ' + nhsNumber + ' found for supplied demographic data.')"`,
+            JSON.stringify(`Unable to create new patient. NHS number ${first.json().id} found for supplied demographic data.`)));
+        assert.deepEqual(res.json(), expected);
+        assert.equal(await platform.repo.count('Patient'), before + 1);
+      });
+
+      it('demographics several records hold are 200 MULTIPLE_MATCHES (the published body) and create nothing', async () => {
+        // two current records with the demographics of the request below (Jane, female, 2010-10-22)
+        await commitPatients(platform.repo, P.heldTwice.map((nhs) => variant(nhs, 'Heldtwice', (p) => { p.gender = 'female'; p.birthDate = '2010-10-22'; })));
+        const b = body();
+        b.name[0].family = 'Heldtwice';
+        const before = await platform.repo.count('Patient');
+        const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: b });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.deepEqual(res.json(), fixture('postPatientResponses/MULTIPLE_MATCHES_FOUND.json'));
         assert.equal(await platform.repo.count('Patient'), before);
       });
 

@@ -28,7 +28,8 @@ function urlFor(route: RouteAccessEntry): string {
 function refusedByPolicy(res: LightMyRequestResponse): boolean {
   if (res.statusCode !== 403) return false;
   const diagnostics = res.json()?.issue?.[0]?.diagnostics ?? '';
-  return RBAC_REFUSAL.test(diagnostics) || /Patients may only access their own record/.test(diagnostics);
+  // PDS words a patient's refusal as it publishes (src/services/pds/published-errors.ts PATIENT_ACCESS_DENIED)
+  return RBAC_REFUSAL.test(diagnostics) || /Patients may only access their own record|See documentation regarding Patient access restrictions/.test(diagnostics);
 }
 
 // the matrix does not depend on the store; one store keeps the suite quick

@@ -77,7 +77,8 @@ for (const kind of await storesUnderTest()) {
         // published: a patient may update their own record within limits (patient-patch.yaml "Patient access: Updates allowed (limited)",
         // patientAccess/updatePatient.feature), so an empty patch is the PDS's 400, not a 403
         assertOutcome(await platform.request({ method: 'PATCH', url: `${PDS}/Patient/${NHS.jane}`, token, headers: { 'if-match': 'W/"1"' }, body: { patches: [] }, contentType: 'application/json-patch+json' }), 400, 'INVALID_UPDATE');
-        assertOutcome(await platform.request({ method: 'POST', url: `${PDS}/Patient`, token, body: {} }), 403, 'ACCESS_DENIED');
+        // published: PDS's gateway refuses a patient's POST as INVALID_METHOD (patientAccess/postPatient.feature)
+        assertOutcome(await platform.request({ method: 'POST', url: `${PDS}/Patient`, token, body: {} }), 403, 'INVALID_METHOD');
       });
 
       it('a patient reaches their own clinical record without a relationship, and no one else\'s', async () => {
@@ -107,7 +108,9 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('a patient token below identity proofing level P9 is refused', async () => {
-        assertOutcome(await platform.request({ url: `${PDS}/Patient/${NHS.jane}`, token: await patientToken(NHS.jane, 'P5') }), 401, 'ACCESS_DENIED');
+        // PDS publishes a P5 patient's refusal as 403 (patientAccess/getPatient.feature); the other APIs answer 401
+        assertOutcome(await platform.request({ url: `${PDS}/Patient/${NHS.jane}`, token: await patientToken(NHS.jane, 'P5') }), 403, 'ACCESS_DENIED');
+        assertOutcome(await platform.request({ url: `${SECURITY}/AuditEvent?patient=${NHS.jane}`, token: await patientToken(NHS.jane, 'P5') }), 401, 'ACCESS_DENIED');
       });
     });
 

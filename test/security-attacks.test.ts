@@ -133,7 +133,10 @@ for (const kind of await storesUnderTest()) {
           .setProtectedHeader({ alg: 'ES256', kid: platform.key.kid }).setIssuer(EMBEDDED_ISSUER).setAudience('openspine')
           .setSubject('app-x').setExpirationTime('10m').sign(key);
         assert.equal((await read(token)).statusCode, 200);
-        assertOutcome(await platform.request({ method: 'POST', url: `${PDS}/Patient/$merge`, token, body: {} }), 403, 'ACCESS_DENIED');
+        // PDS words an application's write as its gateway does: INVALID_METHOD, with the policy's reason
+        const merge = await platform.request({ method: 'POST', url: `${PDS}/Patient/$merge`, token, body: {} });
+        assertOutcome(merge, 403, 'INVALID_METHOD');
+        assert.match(merge.json().issue[0].diagnostics, /Application app-x is not permitted to perform 'pds.merge'/);
       });
 
       it('unknown scopes in an application token grant nothing', async () => {

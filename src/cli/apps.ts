@@ -40,7 +40,7 @@ export async function appCommand(config: Config, args: string[], values: CliValu
       if (all.length === 0) console.log('no clients');
       for (const c of all) {
         const auth = [c.jwks ? 'private_key_jwt' : '', c.secretHash ? 'client_secret' : '', !c.jwks && !c.secretHash ? 'public (PKCE)' : ''].filter(Boolean).join('+');
-        const extra = c.kind === 'portal' ? `redirect: ${c.redirectUris.join(' ')}` : `scopes: ${c.scopes.join(',') || '(none)'}`;
+        const extra = c.kind === 'portal' ? `redirect: ${c.redirectUris.join(' ')}` : `scopes: ${c.scopes.join(',') || '(none)'}\t${c.accessMode ?? 'application-restricted'}`;
         console.log(`${c.id}\t${c.name}\t${c.kind}\t${c.status}\t${c.org || '-'}\t${auth}\t${extra}`);
       }
       return 0;
@@ -53,7 +53,7 @@ export async function appCommand(config: Config, args: string[], values: CliValu
       const jwksFile = option(values, 'jwks');
       const scopes = option(values, 'scopes')?.split(',').map((s) => s.trim()).filter(Boolean);
       const { client, secret } = await clients.add({
-        id: option(values, 'id'), name, kind, org: option(values, 'org'), scopes, redirectUris: redirectUris(values),
+        id: option(values, 'id'), name, kind, org: option(values, 'org'), scopes, redirectUris: redirectUris(values), accessMode: option(values, 'access-mode'),
         ...(jwksFile ? { jwks: readJwks(jwksFile) } : {}), withSecret: values.secret === true,
       });
       await audit('client.add', 'added', { subject: client.id, kind, scopes: client.scopes, org: client.org, keys: client.jwks?.keys.length ?? 0, secret: secret !== undefined });

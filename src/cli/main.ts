@@ -10,7 +10,7 @@ const USAGE = `openspine <command> [options]
   audit verify [--data DIR] [--store ...] [--database-url URL]
   user add [--id ID] --name "Dr Ada Lovelace" --role R8000 --org A81001 [--pin 1234]   (again: adds a role profile)
   user list | user revoke ID [--session SID]
-  app add --name N --kind application|portal [--id ID] [--org ODS] [--scopes pds.read,pds.search]
+  app add --name N --kind application|portal [--id ID] [--org ODS] [--scopes pds.read,pds.search] [--access-mode privileged-application-restricted]
           [--jwks FILE] [--secret] [--redirect-uri URL ...]
   app list | app revoke ID
   directory import FILE [--type epraccur|edispensary|etr] | directory endpoint add --org ODS --interaction CODE --address URL [--name SYSTEM]
@@ -36,7 +36,7 @@ const OPTIONS = {
   demo: { type: 'boolean' }, patients: { type: 'string' }, seed: { type: 'string' }, role: { type: 'string' },
   user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' }, jwks: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   id: { type: 'string' }, name: { type: 'string' }, pin: { type: 'string' }, session: { type: 'string' }, kind: { type: 'string' },
-  scopes: { type: 'string' }, secret: { type: 'boolean' }, patient: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true },
+  scopes: { type: 'string' }, 'access-mode': { type: 'string' }, secret: { type: 'boolean' }, patient: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true },
 } as const;
 
 /** Entry point of the `openspine` program; returns the exit code. */

@@ -5,6 +5,7 @@ import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { nhsNumberFromReference, parameterValue, parametersOf } from '../fhir/parameters.js';
 import { ACTIVITIES, isActivity, roleAllows, type Activity } from './policy.js';
 import type { Principal } from './principal.js';
+import { actingPrincipal, SESSION_URID_HEADER } from './role-selection.js';
 import type { LegitimateRelationships } from './relationships.js';
 import type { RevocationList } from './accounts/revocations.js';
 import type { TokenVerifier } from './token-verifier.js';
@@ -43,7 +44,8 @@ export interface AccessControlDeps {
 
 /** Whether this caller's token lets them perform the activity at all (before any patient-level rule). */
 export function principalMayPerform(principal: Principal, activity: Activity): boolean {
-  if (principal.kind === 'application') return principal.scopes?.includes(activity) ?? false;
+  // a token claiming a scope no application may hold is not trusted with it
+  if (principal.kind === 'application') return ACTIVITIES[activity].applicationGrantable && (principal.scopes?.includes(activity) ?? false);
   return roleAllows(principal.role, activity);
 }
 
@@ -129,8 +131,16 @@ async function authenticate(request: FastifyRequest, deps: AccessControlDeps, ac
   if (patientFrom && !('body' in patientFrom) && needsPatientCheck(principal, activity)) await checkPatient(request, deps, activity);
 }
 
-/** Role or scope allows the activity; a patient reaches only routes about one patient. */
-function authorise(request: FastifyRequest, principal: Principal, activity: Activity): void {
+/**
+ * The application may use the activity, the request acts in one of the user's role profiles, that
+ * role (or the application's scope) allows the activity, and a patient reaches only routes about one patient.
+ */
+function authorise(request: FastifyRequest, token: Principal, activity: Activity): void {
+  // the application a user's or patient's token was issued to must be registered for the activity
+  if (token.appActivities && !token.appActivities.includes(activity)) {
+    throw new FhirError(401, 'ACCESS_DENIED', `The application this access token was issued to is not registered for '${activity}'`);
+  }
+  const principal = actingPrincipal(token, request.headers[SESSION_URID_HEADER]);
   request.ctx.principal = principal;
   if (!principalMayPerform(principal, activity)) {
     const who = principal.kind === 'application' ? `Application ${principal.userId}` : `Role ${principal.role}`;

@@ -20,9 +20,11 @@ const activity = (name: string, opts: Partial<Omit<ActivityDefinition, 'name'>> 
 export const ACTIVITIES = {
   'pds.read': activity('View patient demographics'),
   'pds.search': activity('Trace a patient by demographics'),
-  'pds.update': activity('Update patient demographics (including death)'),
-  'pds.create': activity('Register a birth (allocate an NHS Number)'),
-  'pds.merge': activity('Merge records (supersede an NHS Number)'),
+  // PDS lets an application with no user present only read (its API gateway refuses POST and PATCH in
+  // either application-restricted access mode), so these need a user present
+  'pds.update': activity('Update patient demographics (including death)', { applicationGrantable: false }),
+  'pds.create': activity('Register a birth (allocate an NHS Number)', { applicationGrantable: false }),
+  'pds.merge': activity('Merge records (supersede an NHS Number)', { applicationGrantable: false }),
   'pds.coverage.read': activity("Read the patient's own EHIC details (Coverage; patient access only, as PDS publishes)", { applicationGrantable: false }),
   'pds.coverage.update': activity("Add or replace the patient's own EHIC details (Coverage; patient access only, as PDS publishes)", { applicationGrantable: false }),
   'pds.birth-details': activity('Notify a birth from a maternity system (Patient/$process-birth-details: a new record and NHS Number)', { applicationGrantable: false }),

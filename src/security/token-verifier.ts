@@ -1,8 +1,8 @@
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, errors, type JWTPayload, type JWK } from 'jose';
 import { FhirError } from '../fhir/errors.js';
 import { EMBEDDED_ISSUER, TOKEN_ALG } from './embedded-idp.js';
-import type { Principal } from './principal.js';
-import { isActivity, PATIENT_ROLE } from './policy.js';
+import type { Principal, RoleProfileClaim } from './principal.js';
+import { isActivity, PATIENT_ROLE, type Activity } from './policy.js';
 
 export interface VerifierOptions {
   embeddedPublicJwk: JWK;
@@ -103,34 +103,78 @@ function describeJoseError(err: unknown): string {
 
 const NHS_NUMBER = /^\d{10}$/;
 const ODS = /^[A-Z0-9]{3,8}$/;
+const PROFILE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const deny = (why: string) => new FhirError(401, 'ACCESS_DENIED', why);
+
+/** NHS login's second-factor credentials: a device (Cd), a key (Ck), or a multi-factor sign-in (Cm). */
+const STRONG_CREDENTIALS = ['Cd', 'Ck', 'Cm'];
+
+/**
+ * NHS login's vector of trust (`vot`, e.g. P9.Cp.Cd): PDS serves a patient proven to P9 who signed in
+ * with a second factor; a password alone (P9.Cp) or no vector at all is refused
+ * (karate patientAccess/getPatient.feature).
+ */
+function strongVectorOfTrust(vot: unknown): boolean {
+  if (typeof vot !== 'string') return false;
+  const [level, ...credentials] = vot.split('.');
+  return level === 'P9' && credentials.some((c) => STRONG_CREDENTIALS.includes(c));
+}
+
+/** The `app_activities` claim: the activities of the application the token was issued to, when it names them. */
+function appActivitiesOf(payload: JWTPayload): Activity[] | undefined {
+  const claim = payload.app_activities;
+  if (claim === undefined) return undefined;
+  if (!Array.isArray(claim) || claim.some((a) => typeof a !== 'string')) throw deny('Access token app_activities claim is malformed');
+  return (claim as string[]).filter(isActivity);
+}
+
+/** The `role_profiles` claim: every role profile of the user, as the identity provider lists them. */
+function roleProfilesOf(payload: JWTPayload): RoleProfileClaim[] | undefined {
+  const claim = payload.role_profiles;
+  if (claim === undefined) return undefined;
+  const valid = (p: unknown): p is RoleProfileClaim => {
+    const r = p as Record<string, unknown> | null;
+    return !!r && typeof r.id === 'string' && PROFILE_ID.test(r.id) && typeof r.role === 'string' && r.role !== '' && r.role !== PATIENT_ROLE && typeof r.org === 'string';
+  };
+  if (!Array.isArray(claim) || !claim.every(valid)) throw deny('Access token role_profiles claim is malformed');
+  return claim.map((p) => ({ id: p.id, role: p.role, org: p.org }));
+}
 
 /** Turns verified claims into the caller's identity; a token whose claims do not fit its subject type is refused. */
 export function principalFromClaims(payload: JWTPayload): Principal {
+  const appActivities = appActivitiesOf(payload);
   const common = {
     userId: payload.sub as string,
     name: typeof payload.name === 'string' ? payload.name : undefined,
     sessionId: typeof payload.sid === 'string' ? payload.sid : '',
     issuer: payload.iss as string,
     expiresAt: payload.exp as number,
+    ...(appActivities ? { appActivities } : {}),
   };
   const type = payload.subject_type ?? 'user';
   if (type === 'patient') {
     const nhs = payload.nhs_number;
     if (typeof nhs !== 'string' || !NHS_NUMBER.test(nhs) || nhs !== payload.sub) throw deny('Patient access token has no valid NHS Number');
     if (payload.identity_proofing_level !== 'P9') throw deny('Patient access needs identity proofing level P9');
+    if (!strongVectorOfTrust(payload.vot)) throw deny(`Patient access needs identity proofing level P9 with a second authentication factor (vector of trust ${STRONG_CREDENTIALS.map((c) => `P9.Cp.${c}`).join(', ')}, or P9.Cm)`);
     return { ...common, kind: 'patient', role: PATIENT_ROLE, org: '', nhsNumber: nhs };
   }
   if (type === 'application') {
-    const org = payload.org, scope = payload.scope;
+    const org = payload.org, scope = payload.scope, mode = payload.access_mode ?? 'application-restricted';
     if (typeof org !== 'string' || !ODS.test(org) || typeof scope !== 'string') throw deny('Application access token has no organisation or scope');
+    if (mode !== 'application-restricted' && mode !== 'privileged-application-restricted') throw deny('Application access token access mode is not recognised');
     const scopes = scope.split(' ').filter(isActivity);
-    return { ...common, kind: 'application', role: '', org, scopes };
+    return { ...common, kind: 'application', role: '', org, scopes, accessMode: mode };
   }
   if (type !== 'user') throw deny('Access token subject type is not recognised');
-  const role = payload.role, org = payload.org;
+  const role = payload.role, org = payload.org, profiles = roleProfilesOf(payload);
+  const profileId = typeof payload.role_profile_id === 'string' ? payload.role_profile_id : undefined;
+  // a token listing the user's role profiles may leave the choice to each request (NHSD-Session-URID)
+  if (role === undefined && org === undefined && profiles && profiles.length > 0) {
+    return { ...common, kind: 'user', role: '', org: '', profiles };
+  }
   if (typeof role !== 'string' || typeof org !== 'string' || role === PATIENT_ROLE) {
     throw deny('Access token has no role profile (role and org claims)');
   }
-  return { ...common, kind: 'user', role, org };
+  return { ...common, kind: 'user', role, org, ...(profiles ? { profiles } : {}), ...(profileId ? { profileId } : {}) };
 }

@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import { ACTIVITIES, isActivity, type Activity } from '../policy.js';
 import type { Repository } from '../../store/types.js';
+import type { ApplicationAccessMode } from '../principal.js';
 import { createOnce, hashSecret, randomToken, replaceIfUnchanged, verifySecret } from './records.js';
 import { UserInputError } from './users.js';
 
@@ -24,6 +25,8 @@ export interface OAuthClient {
   scopes: Activity[];
   /** ODS code of the organisation that owns the application (its legitimate relationships are that org's). */
   org: string;
+  /** An application's access mode: privileged application-restricted is registered explicitly. */
+  accessMode?: ApplicationAccessMode;
 }
 
 export interface NewClient {
@@ -36,6 +39,7 @@ export interface NewClient {
   withSecret?: boolean;
   scopes?: string[];
   org?: string;
+  accessMode?: string;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._-]{3,64}$/;
@@ -65,11 +69,16 @@ export class ClientRegistry {
     }
     const org = (input.org ?? '').toUpperCase();
     if (input.kind === 'application' && !/^[A-Z0-9]{3,8}$/.test(org)) throw new UserInputError('an application needs the ODS code of its organisation (--org)');
+    const accessMode = input.accessMode ?? 'application-restricted';
+    if (accessMode !== 'application-restricted' && accessMode !== 'privileged-application-restricted') {
+      throw new UserInputError(`access mode '${accessMode}' must be application-restricted or privileged-application-restricted`);
+    }
+    if (input.kind !== 'application' && input.accessMode !== undefined) throw new UserInputError('only an application has an access mode');
     const secret = input.withSecret ? randomToken(32) : undefined;
     const client: OAuthClient = {
       resourceType: CLIENT_TYPE, id, name: input.name, kind: input.kind, status: 'active', redirectUris,
       ...(secret ? { secretHash: hashSecret(secret) } : {}), ...(input.jwks ? { jwks: input.jwks } : {}),
-      scopes: scopes as Activity[], org,
+      scopes: scopes as Activity[], org, ...(input.kind === 'application' ? { accessMode } : {}),
     };
     if (!(await createOnce(this.repo, CLIENT_TYPE, id, client, [{ param: 'kind', value: input.kind }]))) {
       throw new UserInputError(`client ${id} is already registered`);

@@ -20,6 +20,7 @@ async function clientCredentialsGrant(ctx: IdentityContext, request: FastifyRequ
   if (scopes.length === 0) throw new OAuthError(400, 'invalid_scope', 'the application has no registered scopes');
   const token = await mintApplicationToken(ctx.signingKey, {
     clientId: client.id, name: client.name, org: client.org, scopes, audience: ctx.config.audience, issuer: ctx.issuer, ttlSeconds: ctx.config.accessTokenSeconds,
+    accessMode: client.accessMode ?? 'application-restricted',
   });
   await auditSecurityEvent(ctx.repo, request, 'token.issue', 'issued', { kind: 'application', userId: client.id, name: client.name, role: '', org: client.org },
     { grantType: 'client_credentials', clientId: client.id, method, scopes });

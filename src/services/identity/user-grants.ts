@@ -45,10 +45,14 @@ async function currentProfile(ctx: IdentityContext, userId: string, profileId: s
   return { user, profile };
 }
 
-async function accessToken(ctx: IdentityContext, user: SecurityUser, profile: RoleProfile, sessionId: string): Promise<string> {
+async function accessToken(ctx: IdentityContext, user: SecurityUser, profile: RoleProfile, sessionId: string, client: OAuthClient): Promise<string> {
   return mintToken(ctx.signingKey, {
     userId: user.id, role: profile.role, org: profile.org, audience: ctx.config.audience, ttlSeconds: ctx.config.accessTokenSeconds,
     name: user.name, issuer: ctx.issuer, sessionId, profileId: profile.id,
+    // every profile the user holds, so a request may act in another by naming it (NHSD-Session-URID)
+    profiles: user.roleProfiles.map((p) => ({ id: p.id, role: p.role, org: p.org })),
+    // a portal registered for some activities only: its users' tokens reach no others
+    ...(client.scopes.length ? { appActivities: client.scopes } : {}),
   });
 }
 
@@ -84,7 +88,7 @@ export async function authorizationCodeGrant(ctx: IdentityContext, request: Fast
   const { user, profile } = await currentProfile(ctx, record.userId, record.profileId);
   const { session, refreshToken } = await ctx.sessions.start({ userId: user.id, profileId: profile.id, clientId: client.id, ttlSeconds: SESSION_SECONDS });
   const authTime = record.authTime ?? Math.floor(Date.now() / 1000);
-  const [access, id] = await Promise.all([accessToken(ctx, user, profile, session.id), idToken(ctx, user, client.id, session, authTime, record.nonce)]);
+  const [access, id] = await Promise.all([accessToken(ctx, user, profile, session.id, client), idToken(ctx, user, client.id, session, authTime, record.nonce)]);
   await auditIssue(ctx, request, user, profile, client, 'authorization_code', session.id);
   return {
     access_token: access, token_type: 'Bearer', expires_in: ctx.config.accessTokenSeconds, refresh_token: refreshToken,
@@ -116,7 +120,7 @@ export async function refreshTokenGrant(ctx: IdentityContext, request: FastifyRe
     }
     throw badGrant('the refresh token is unknown or its session has ended');
   }
-  const access = await accessToken(ctx, user, profile, session.id);
+  const access = await accessToken(ctx, user, profile, session.id, client);
   await auditIssue(ctx, request, user, profile, client, 'refresh_token', session.id);
   return { access_token: access, token_type: 'Bearer', expires_in: ctx.config.accessTokenSeconds, refresh_token: result.refreshToken };
 }

@@ -5,7 +5,8 @@ import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import type { Repository } from '../../store/types.js';
 import { BirthDetailsService, birthRecordForResponse } from './birth-details-service.js';
 import { PDS_BASE } from './routes.js';
-import { refusalDiagnostics, sendPublished, tokenKind, usePublishedErrors } from './published-errors.js';
+import { methodRefusal, sendPublished, usePublishedErrors } from './published-errors.js';
+import { refuseUnsupportedContentTypes } from './unsupported-request.js';
 
 /**
  * Birth notification from maternity systems (POST Patient/$process-birth-details, mounted under
@@ -15,14 +16,8 @@ import { refusalDiagnostics, sendPublished, tokenKind, usePublishedErrors } from
 export function birthDetailsRoutes(repo: Repository, publicUrl: string) {
   const service = new BirthDetailsService(repo, publicUrl + PDS_BASE);
   return async function plugin(app: FastifyInstance): Promise<void> {
-    usePublishedErrors(app, (request, err) => {
-      const kind = tokenKind(request);
-      if (kind !== 'patient-access' && kind !== 'application-restricted') return undefined;
-      return { status: 403, issue: {
-        code: 'INVALID_METHOD', issueCode: 'forbidden', display: `Cannot create resource with ${kind} access token`,
-        diagnostics: refusalDiagnostics('Your app has insufficient permissions to use this method. Please contact support.', err),
-      } };
-    });
+    refuseUnsupportedContentTypes(app);
+    usePublishedErrors(app, methodRefusal);
 
     app.post<{ Querystring: Record<string, string | string[]> }>('/Patient/$process-birth-details', { config: { fhirApi: true, activity: 'pds.birth-details' } }, async (req, reply) => {
       for (const key of Object.keys(req.query)) {

@@ -11,6 +11,7 @@ import { BIRTH_PLACE_URL, DEATH_NOTIFICATION_URLS, parseBirthDetails, type Birth
 import { birthEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
 import { currentUsualName, isInvalidated, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON, replacedBy } from './patient-model.js';
+import { DEMOGRAPHIC_MATCH } from './patient-service.js';
 import { PublishedError } from './published-errors.js';
 import { trace } from './trace.js';
 
@@ -26,14 +27,9 @@ const ROLE_CODES = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 const MOTHER_CODES = new Set(['GESTM', 'MTH', 'NMTH', 'BIRTHMTH']);
 const MAX_CANDIDATES = 50;
 
-const singleMatch = (nhs: string) => new PublishedError(200, 'SINGLE_MATCH_FOUND', {
-  code: 'SINGLE_MATCH', display: 'Single match found', issueCode: 'value',
-  diagnostics: `Unable to create new patient. NHS number ${nhs} found for supplied demographic data.`,
-});
-const multipleMatches = () => new PublishedError(200, 'MULTIPLE_MATCHES_FOUND', {
-  code: 'MULTIPLE_MATCHES', display: 'Multiple matches found', issueCode: 'value',
-  diagnostics: 'Unable to create new patient. Multiple matches found for supplied demographic data.',
-});
+// answered as POST /Patient answers the same refusal (patient-service.ts)
+const singleMatch = (nhs: string) => new PublishedError(200, 'SINGLE_MATCH_FOUND', DEMOGRAPHIC_MATCH.single(nhs));
+const multipleMatches = () => new PublishedError(200, 'MULTIPLE_MATCHES_FOUND', DEMOGRAPHIC_MATCH.multiple());
 
 /** The id of the birth notification of a record (a UUID derived from its NHS Number: one birth per number). */
 export function birthNotificationId(nhs: string): string {

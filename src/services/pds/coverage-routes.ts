@@ -5,7 +5,8 @@ import type { Repository } from '../../store/types.js';
 import { coverageSubscriber } from './coverage-rules.js';
 import { CoverageService, INVALID_COVERAGE_SEARCH, isCoverageSearch } from './coverage-service.js';
 import { PDS_BASE } from './routes.js';
-import { refusalDiagnostics, tokenKind, usePublishedErrors } from './published-errors.js';
+import { isApplicationMode, refusalDiagnostics, tokenKind, usePublishedErrors } from './published-errors.js';
+import { refuseUnsupportedContentTypes } from './unsupported-request.js';
 
 /**
  * The EHIC details of a patient (GET and POST /Coverage, mounted under the PDS base path). PDS
@@ -15,9 +16,10 @@ import { refusalDiagnostics, tokenKind, usePublishedErrors } from './published-e
 export function coverageRoutes(repo: Repository, publicUrl: string) {
   const service = new CoverageService(repo, publicUrl + PDS_BASE);
   return async function plugin(app: FastifyInstance): Promise<void> {
+    refuseUnsupportedContentTypes(app);
     usePublishedErrors(app, (request: FastifyRequest, err) => {
       const kind = tokenKind(request);
-      if (kind === 'user-restricted' || kind === 'application-restricted') {
+      if (kind === 'user-restricted' || isApplicationMode(kind)) {
         return { status: 403, issue: {
           code: 'ACCESS_DENIED', issueCode: 'forbidden', display: `Cannot ${request.method} resource with ${kind} access token`,
           diagnostics: refusalDiagnostics('Your app has insufficient permissions to use this operation. Please contact support.', err),

@@ -1,5 +1,5 @@
 import type { Patient } from 'fhir/r4.js';
-import { nameSimilarity, normalisePostcode, outwardCode } from './name-matching.js';
+import { nameSimilarity, nearestPostcodeDistance, normalisePostcode, outwardCode, POSTCODE_EDIT_TOLERANCE } from './name-matching.js';
 import { gpOdsCode, isCurrentAddress } from './patient-model.js';
 import type { TraceRequest } from './trace-request.js';
 
@@ -72,7 +72,13 @@ export function fuzzyScore(req: TraceRequest, patient: Patient): number {
     const wanted = normalisePostcode(req.postcode);
     const codes = (patient.address ?? []).map((a) => (a.postalCode ? normalisePostcode(a.postalCode) : '')).filter(Boolean);
     if (codes.includes(wanted)) score += WEIGHTS.postcode;
-    else if (codes.some((c) => outwardCode(c) === outwardCode(wanted))) score += WEIGHTS.postcode * 0.5;
+    else {
+      // the same district, or a postcode a keying slip or two away, matches in part
+      const district = codes.some((c) => outwardCode(c) === outwardCode(wanted)) ? 0.5 : 0;
+      const distance = nearestPostcodeDistance(wanted, codes);
+      const slip = distance <= POSTCODE_EDIT_TOLERANCE ? 1 - 0.25 * distance : 0;
+      score += WEIGHTS.postcode * Math.max(district, slip);
+    }
   }
   let result = weight ? score / weight : 0;
   // an imperfect match ranks below another with no given names beyond those asked for; a

@@ -77,3 +77,50 @@ export function nameSimilarity(query: string, candidate: string): number {
   const spelling = jaroWinkler(a, b);
   return soundex(a) === soundex(b) ? Math.max(spelling, 0.88) : spelling;
 }
+
+/**
+ * Levenshtein distance of two strings, or `max + 1` as soon as it is certain to exceed `max`
+ * (the caller only asks whether two short values are within a keying slip or two of each other).
+ */
+export function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      best = Math.min(best, row[j]);
+    }
+    if (best > max) return max + 1;
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/** A fuzzy search's postcode matches a held postcode within this many keying slips (DN15 8JY for "DN18 8JY" or "DN15258JY"). */
+export const POSTCODE_EDIT_TOLERANCE = 2;
+
+/** The edit distance of a searched postcode from the nearest of the held ones (already normalised), capped at tolerance + 1. */
+export function nearestPostcodeDistance(wanted: string, held: string[]): number {
+  return Math.min(POSTCODE_EDIT_TOLERANCE + 1, ...held.map((h) => editDistance(wanted, h, POSTCODE_EDIT_TOLERANCE)));
+}
+
+/** The digits of a phone number, an international '+' written as the '00' it is dialled as: "+91 99480" -> "009199480". */
+export function phoneDigits(value: string): string {
+  return value.trim().replace(/^\+/, '00').replace(/[^0-9]/g, '');
+}
+
+/**
+ * Whether a searched phone number is a held one: the same digits, or (for a full number of ten
+ * digits or more) the same digits but one, a single mistyped digit.
+ */
+export function phoneNumbersMatch(searched: string, held: string): boolean {
+  const a = phoneDigits(searched), b = phoneDigits(held);
+  if (!a || a.length !== b.length) return false;
+  if (a === b) return true;
+  if (a.length < 10) return false;
+  let differing = 0;
+  for (let i = 0; i < a.length && differing < 2; i++) if (a[i] !== b[i]) differing++;
+  return differing === 1;
+}

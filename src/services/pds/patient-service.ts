@@ -16,6 +16,23 @@ import { validatePatient } from './patient-rules.js';
 import { inShownOrder, patientForRead, patientForSearch, publishedJson, relatedPersonForRead, withoutEmptyEntry } from './patient-views.js';
 import { supersededIndexRows, trace } from './trace.js';
 import { parseTraceRequest } from './trace-request.js';
+import { publishedOutcome, type PublishedIssue } from './published-errors.js';
+
+/**
+ * A new record refused because its demographics are already held (status 200), exactly as NHS England
+ * publishes it (karate-tests mocks/stubs/postPatientResponses/SINGLE_MATCH_FOUND.json and
+ * MULTIPLE_MATCHES_FOUND.json, answered by POST /Patient and by $process-birth-details alike).
+ */
+export const DEMOGRAPHIC_MATCH = {
+  single: (nhs: string): PublishedIssue => ({
+    code: 'SINGLE_MATCH', display: 'Single match found', issueCode: 'value',
+    diagnostics: `Unable to create new patient. NHS number ${nhs} found for supplied demographic data.`,
+  }),
+  multiple: (): PublishedIssue => ({
+    code: 'MULTIPLE_MATCHES', display: 'Multiple matches found', issueCode: 'value',
+    diagnostics: 'Unable to create new patient. Multiple matches found for supplied demographic data.',
+  }),
+};
 
 export interface VersionedPatient { patient: Patient; version: number }
 
@@ -174,9 +191,7 @@ export class PatientService {
       const twin = await this.replay(ctx, 'pds.create');
       if (twin) return { created: true, patient: twin };
       await this.repo.commit({ audit: [auditRecord(ctx, 'pds.create', duplicates.length === 1 ? duplicates[0] : null, 'duplicate', { matches: duplicates })] });
-      return duplicates.length === 1
-        ? { created: false, outcome: operationOutcome('SINGLE_MATCH_FOUND', `Single match found - Patient '${duplicates[0]}' already holds these demographics`, 'information') }
-        : { created: false, outcome: operationOutcome('MULTIPLE_MATCHES_FOUND', 'Multiple matches found - these demographics match several existing records', 'information') };
+      return { created: false, outcome: publishedOutcome(duplicates.length === 1 ? DEMOGRAPHIC_MATCH.single(duplicates[0]) : DEMOGRAPHIC_MATCH.multiple()) };
     }
     for (let attempt = 0; attempt < 20; attempt++) {
       const nhs = randomSyntheticNhsNumber(() => randomInt(0, 2 ** 32) / 2 ** 32);

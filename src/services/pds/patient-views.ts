@@ -1,6 +1,6 @@
 import type { Address, Extension, Patient } from 'fhir/r4.js';
 import { PHARMACY_EXTENSIONS, withholdLocation } from '../../fhir/location-data.js';
-import { isCurrentAddress, isCurrentName, isRestricted, today } from './patient-model.js';
+import { confidentiality, isCurrentAddress, isCurrentName, isRestricted, today } from './patient-model.js';
 
 /**
  * The URLs PDS publishes today (NHSDigital/personal-demographics-service-api, sandbox/mocks/Patient.json and
@@ -40,7 +40,18 @@ const isDeathNotification = (e: Extension) => e.url.endsWith('Extension-UKCore-D
  * reasons as ORR, no record sharing consent, blank address lines dropped and the home address first.
  */
 export function patientForRead(patient: Patient): Patient {
+  if (confidentiality(patient) === 'V') return veryRestricted(patient);
   return published(isRestricted(patient) ? withholdLocation(patient) : patient);
+}
+
+/**
+ * A very restricted (V) record says only that it exists: its NHS Number and its label. Name, date of
+ * birth, address, contact details, practice and every extension stay within the platform, for every
+ * kind of caller (privilegedAccessMode/getPatientByNHSNumber.feature: not even a privileged application
+ * sees them).
+ */
+function veryRestricted(patient: Patient): Patient {
+  return published({ resourceType: 'Patient', id: patient.id, ...(patient.identifier ? { identifier: patient.identifier } : {}), ...(patient.meta ? { meta: patient.meta } : {}) });
 }
 
 /**

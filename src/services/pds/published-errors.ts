@@ -2,6 +2,7 @@ import type { OperationOutcome } from 'fhir/r4.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError, SPINE_ERROR_SYSTEM, type SpineCode } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { RoleSelectionError } from '../../security/role-selection.js';
 
 /**
  * OperationOutcomes exactly as NHS England publishes them for the PDS operations added after the
@@ -50,17 +51,51 @@ export const PUBLISHED = {
 
 const PATIENT_ACCESS_DENIED = 'Your access token has insufficient permissions. See documentation regarding Patient access restrictions https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir';
 
-/** The published 401 for a refused token: what was wrong, in the gateway's words. */
-function unauthorised(request: FastifyRequest): PublishedIssue {
-  const header = request.headers.authorization;
-  const diagnostics = !header ? 'Missing Authorization header' : /^Bearer\s*$/i.test(header) ? 'Missing access token' : 'Invalid Access Token';
-  return { code: 'ACCESS_DENIED', display: 'Access Denied - Unauthorised', issueCode: 'forbidden', diagnostics };
+/**
+ * The published 401 for a refused token. The token verifier already words the published cases as the
+ * gateway does (missing or empty header, missing or invalid token); other reasons (expired, revoked, an
+ * application not registered for the interaction) keep the verifier's words.
+ */
+function unauthorised(err: FhirError): PublishedIssue {
+  return { code: 'ACCESS_DENIED', display: 'Access Denied - Unauthorised', issueCode: 'forbidden', diagnostics: err.diagnostics };
 }
 
-/** The kind of token the caller presented, in the words PDS uses in its refusals. */
-export function tokenKind(request: FastifyRequest): 'patient-access' | 'user-restricted' | 'application-restricted' | undefined {
-  const kind = request.ctx?.principal?.kind;
-  return kind === 'patient' ? 'patient-access' : kind === 'user' ? 'user-restricted' : kind === 'application' ? 'application-restricted' : undefined;
+/** The access mode of the caller's token, in the words PDS uses in its refusals ('{access-mode}' in the gateway's templates). */
+export type AccessModeName = 'patient-access' | 'user-restricted' | 'application-restricted' | 'privileged-application-restricted';
+
+export function tokenKind(request: FastifyRequest): AccessModeName | undefined {
+  const principal = request.ctx?.principal;
+  if (!principal) return undefined;
+  if (principal.kind === 'application') return principal.accessMode ?? 'application-restricted';
+  return principal.kind === 'patient' ? 'patient-access' : 'user-restricted';
+}
+
+/** Either application-restricted access mode: no user present. */
+export const isApplicationMode = (kind: AccessModeName | undefined): boolean =>
+  kind === 'application-restricted' || kind === 'privileged-application-restricted';
+
+/**
+ * A write the caller's access mode may not make, as PDS's API gateway refuses it
+ * (proxies/live/apiproxy/policies/RaiseFault.PostMethodNotAllowed.xml, PatchMethodNotAllowedAppRestricted.xml):
+ * either application-restricted mode may neither create (POST) nor update (PATCH), patient access may
+ * not create. Undefined for any other refusal.
+ */
+export function methodRefusal(request: FastifyRequest, err: FhirError): { status: number; issue: PublishedIssue } | undefined {
+  const kind = tokenKind(request);
+  const verb = request.method === 'POST' ? 'create' : request.method === 'PATCH' ? 'update' : undefined;
+  if (!kind || !verb || !(isApplicationMode(kind) || (kind === 'patient-access' && verb === 'create'))) return undefined;
+  return { status: 403, issue: {
+    code: 'INVALID_METHOD', issueCode: 'forbidden', display: `Cannot ${verb} resource with ${kind} access token`,
+    diagnostics: refusalDiagnostics('Your app has insufficient permissions to use this method. Please contact support.', err),
+  } };
+}
+
+/** PDS's words for a NHSD-Session-URID naming no role profile of the user (the gateway's user-role error). */
+function roleSelection(err: RoleSelectionError): PublishedIssue {
+  return {
+    code: 'INVALID_VALUE', display: 'Provided value is invalid', issueCode: 'value',
+    diagnostics: `${err.diagnostics}. Refer to the guidance for this header in our API Specification https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir`,
+  };
 }
 
 export function sendPublished(reply: FastifyReply, status: number, issue: PublishedIssue, headers: Record<string, string> = {}): FastifyReply {
@@ -80,12 +115,13 @@ export function usePublishedErrors(
 ): void {
   app.setErrorHandler((err: FastifyError | FhirError, request, reply) => {
     if (err instanceof PublishedError) return sendPublished(reply, err.status, err.issue, err.headers);
+    if (err instanceof RoleSelectionError) return sendPublished(reply, 400, roleSelection(err));
     if (err instanceof FhirError && err.spineCode === 'ACCESS_DENIED') {
       // a patient token below identity proofing level P9 is a valid token PDS will not act on
-      if (err.status === 401 && err.diagnostics === 'Patient access needs identity proofing level P9') {
+      if (err.status === 401 && err.diagnostics.startsWith('Patient access needs identity proofing level P9')) {
         return sendPublished(reply, 403, { code: 'ACCESS_DENIED', display: 'Patient cannot perform this action', issueCode: 'forbidden', diagnostics: PATIENT_ACCESS_DENIED });
       }
-      if (err.status === 401) return sendPublished(reply, 401, unauthorised(request), err.headers);
+      if (err.status === 401) return sendPublished(reply, 401, unauthorised(err), err.headers);
       if (err.status === 403) {
         const mapped = forbidden(request, err);
         if (mapped) return sendPublished(reply, mapped.status, mapped.issue);

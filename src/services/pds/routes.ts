@@ -5,6 +5,7 @@ import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import type { Repository } from '../../store/types.js';
 import { pdsCapabilityStatement } from './capability.js';
 import { PatientService, type VersionedPatient } from './patient-service.js';
+import { methodRefusal, usePublishedErrors } from './published-errors.js';
 import { pdsUnsupportedRequest, refuseUnsupportedContentTypes } from './unsupported-request.js';
 
 export const PDS_BASE = '/personal-demographics/FHIR/R4';
@@ -23,6 +24,8 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
     // a patient's own token may reach routes that name its NHS Number, and no other record
     const own = { fhirApi: true, patientFrom: { param: 'nhsNumber' } } as const;
     app.setNotFoundHandler(pdsUnsupportedRequest(PDS_BASE));
+    // refusals by token and access mode in PDS's published words; any other error goes to the platform's handler
+    usePublishedErrors(app, methodRefusal);
     refuseUnsupportedContentTypes(app);
 
     app.get('/metadata', { config: { ...fhir, public: true } }, async (_req, reply) =>
@@ -32,13 +35,13 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
       sendPatient(reply, await service.readForResponse(req.ctx, req.params.nhsNumber)));
 
     app.get('/Patient', { config: { ...fhir, activity: 'pds.search', locationRelease: 'pds-current' } }, async (req, reply) =>
-      reply.type(FHIR_JSON).send(await service.search(req.ctx, req.query as Record<string, string | string[]>)));
+      reply.type(FHIR_JSON).send(await service.search(req.ctx, withoutEmptyPairs(req.query as Record<string, string | string[]>))));
 
     app.patch<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...own, activity: 'pds.update' } }, async (req, reply) => {
       const contentType = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-      if (contentType !== 'application/json-patch+json') {
-        throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${contentType.slice(0, 60)}' in header 'Content-Type'; use application/json-patch+json`);
-      }
+      // published: "Content-Type header missing or other than application/json-patch+json": 400
+      // UNSUPPORTED_SERVICE without diagnostics (patient-patch.yaml, mocks/sandbox/patch-patient.js)
+      if (contentType !== 'application/json-patch+json') throw new FhirError(400, 'UNSUPPORTED_SERVICE', '');
       const expected = parseIfMatch(req.headers['if-match']);
       return sendPatient(reply, await service.patch(req.ctx, req.params.nhsNumber, expected, req.body));
     });
@@ -63,4 +66,16 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
     app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/_history', { config: { ...own, activity: 'pds.read' } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.history(req.ctx, req.params.nhsNumber)));
   };
+}
+
+/**
+ * A bare `=` in the query string (no name, no value) names no parameter: PDS ignores it, as the published
+ * Postman collection shows ("Invalid date format - birth date" sends `...&birthdate=20101022&=` and is
+ * answered INVALID_VALUE for the birth date, not ADDITIONAL_PROPERTIES).
+ */
+function withoutEmptyPairs(query: Record<string, string | string[]>): Record<string, string | string[]> {
+  const empty = query[''];
+  if (empty === undefined || ![empty].flat().every((v) => v === '')) return query;
+  const { ['']: _ignored, ...rest } = query;
+  return rest;
 }

@@ -29,6 +29,8 @@ const DATE = /^(eq|ge|le)?(\d{4}-\d{2}-\d{2})$/;
 export const MAX_RESULTS_LIMIT = 50;
 /** PDS's words when the criteria cannot start a search (searchErrors.feature, "Too few search params"). */
 const MINIMUM_NOT_MET = 'No searches were performed as the search criteria did not meet the minimum requirements';
+/** PDS's words when a fuzzy search is given data a fuzzy search cannot use (a wildcard). */
+const FUZZY_CRITERIA_NOT_MET = 'A fuzzy search was requested however the data given did not meet the fuzzy search criteria';
 
 const invalid = (field: string, value: string) => new FhirError(400, 'INVALID_VALUE', `Invalid value - '${value.slice(0, 100)}' in field '${field}'`);
 const badCombination = (why: string) => new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data provided - '${why}'`);
@@ -63,7 +65,8 @@ function dates(field: string, raw: string[]): DateCondition[] {
 function checkWildcard(field: string, value: string, fuzzy: boolean): void {
   const star = value.indexOf('*');
   if (star === -1) return;
-  if (fuzzy) throw badCombination(`wildcards are not allowed in a fuzzy search ('${field}')`);
+  // a wildcard is not fuzzy search data: PDS's words (karate appRestricted/searchForPatientUsingMOABcascadingTrace.feature, "fuzzy search with wild cards")
+  if (fuzzy) throw badCombination(FUZZY_CRITERIA_NOT_MET);
   if (star < 2) throw invalid(field, value);
   // matching ignores punctuation and spaces, so '--*' would be a bare wildcard over every name
   if (!/[\p{L}\p{N}]/u.test(value.slice(0, star))) throw invalid(field, value);

@@ -1,7 +1,7 @@
 import type { Patient } from 'fhir/r4.js';
 import type { IndexCondition, IndexEntry, Repository, SearchCriterion } from '../../store/types.js';
 import { indexPatient } from './patient-index.js';
-import { normaliseName, normalisePostcode, soundex } from './name-matching.js';
+import { nearestPostcodeDistance, normaliseName, normalisePostcode, phoneNumbersMatch, POSTCODE_EDIT_TOLERANCE, soundex } from './name-matching.js';
 import { algorithmicScore, fuzzyScore, transposedDate } from './match-score.js';
 import { PATIENT, isInvalidated, isRestricted, isCurrentName, isCurrentAddress, replacedBy } from './patient-model.js';
 import type { DateCondition, TraceRequest } from './trace-request.js';
@@ -128,18 +128,42 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
     ...(exactDob ? [{ any: dobs.map((d): IndexCondition => ({ param: 'birthdate', op: 'eq', value: d })) }] : dateCriteria('birthdate', req.birthdate)),
     { any: nameOrPlace },
   ];
-  // email and phone are only ever matched exactly; fuzzy search always includes their history
+  // an email is matched exactly; fuzzy search always includes history
   if (req.email) criteria.push(valueCriterion('email', 'eq', req.email, true));
-  if (req.phone) criteria.push(valueCriterion('phone', 'eq', req.phone.replace(/[^0-9+]/g, ''), true));
   const ids = await repo.search({ type: PATIENT, criteria, limit: FUZZY_CANDIDATE_LIMIT });
   const scored = (await repo.readMany(PATIENT, ids))
+    .filter((s) => fuzzyContactMatches(req, s.resource))
     .map((s) => ({ patient: s.resource as Patient, version: s.version, score: fuzzyScore(req, s.resource) }))
     .filter((m) => m.score >= FUZZY_THRESHOLD);
+  const locationSearch = Boolean(req.postcode || req.gp);
   const matches = (await withSurvivors(repo, scored))
-    // restricted records are never returned by fuzzy search
-    .filter((m) => !isInvalidated(m.patient) && !isRestricted(m.patient))
+    .filter((m) => !isInvalidated(m.patient))
+    // restricted records are returned (without their location data), but never to a search by
+    // where someone lives or is registered (patient-search.yaml, "Restricted patients")
+    .filter((m) => !(locationSearch && isRestricted(m.patient)))
     .filter((m) => !req.exact || m.score === 1);
-  return { kind: 'matches', matches: sortMatches(matches).slice(0, req.maxResults) };
+  // as for any trace, more matches than the caller may have is TOO_MANY_MATCHES, not the best few
+  // (an application-restricted caller gets one unique match or none)
+  if (matches.length > req.maxResults) return { kind: 'too-many' };
+  return { kind: 'matches', matches: sortMatches(matches) };
+}
+
+/**
+ * The postcode and phone number a fuzzy search gives are matched, not only scored, but allowing
+ * for keying slips, against every postcode and number the patient has had: a postcode within
+ * POSTCODE_EDIT_TOLERANCE edits of one held (a far-off postcode, such as a ZZ99 pseudo-postcode for
+ * someone with a home address, is no match), a phone number with at most one digit wrong.
+ */
+function fuzzyContactMatches(req: TraceRequest, patient: Patient): boolean {
+  if (req.postcode) {
+    const held = (patient.address ?? []).map((a) => (a.postalCode ? normalisePostcode(a.postalCode) : '')).filter(Boolean);
+    if (nearestPostcodeDistance(normalisePostcode(req.postcode), held) > POSTCODE_EDIT_TOLERANCE) return false;
+  }
+  if (req.phone) {
+    const phones = (patient.telecom ?? []).filter((t) => (t.system === 'phone' || t.system === 'sms') && t.value);
+    if (!phones.some((t) => phoneNumbersMatch(req.phone!, t.value!))) return false;
+  }
+  return true;
 }
 
 /**

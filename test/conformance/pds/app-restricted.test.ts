@@ -12,7 +12,7 @@ import { mintApplicationToken } from '../../../src/security/embedded-idp.js';
 import { commitPatients } from '../../helpers/pds-fixtures.js';
 import { PDS, startTestPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { storesUnderTest } from '../../helpers/stores.js';
-import { person } from './published.js';
+import { appRestrictedSearchPatients } from './published.js';
 
 const FEATURE = 'appRestricted/getPatient.feature';
 
@@ -24,13 +24,7 @@ for (const kind of await storesUnderTest()) {
     before(async () => {
       platform = await startTestPlatform(kind, { config: { rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } } });
       await commitPatients(platform.repo, [
-        person('9000000041', 'Smith', { birthDate: '2018-06-08' }),
-        person('9000000068', 'Smith', {
-          birthDate: '2010-10-22',
-          telecom: [{ id: 'T1', system: 'phone', use: 'home', value: '01632960587' }, { id: 'T2', system: 'email', use: 'home', value: 'jane.smith@example.com' }],
-        }),
-        person('9000000076', 'Magin', { birthDate: '1957-07-23' }),
-        person('9000000084', 'Mayer', { birthDate: '1961-03-14' }),
+        ...appRestrictedSearchPatients(),
       ]);
       app = await mintApplicationToken(platform.key, { clientId: 'karate-app', name: 'App-restricted supplier', org: 'Y12345', scopes: ['pds.read', 'pds.search'], audience: platform.config.audience });
     });

@@ -11,6 +11,7 @@ import { isValidNhsNumber } from '../../../src/fhir/nhs-number.js';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { storesUnderTest } from '../../helpers/stores.js';
 import { assertOutcome, commitPatients, PDS } from '../../helpers/pds-fixtures.js';
+import { assertPublishedRefusal, fill, published } from './karate.js';
 import { assertPublishedError, createPatient, createVars, karateTemplate, person } from './published.js';
 
 const F = 'healthcareWorker/createPatient/postPatient.feature';
@@ -51,16 +52,17 @@ for (const kind of await storesUnderTest()) {
     });
 
     it(`${F}: Fail to create a record for a new patient, single demographics match found`, async () => {
+      const before = await platform.repo.count('Patient');
       const res = await createPatient(platform, 'post-patient-request', {
         familyName: 'McMatch-Single', givenName: ['Mickey'], prefix: ['Mr'], gender: 'male', birthDate: '1954-10-26',
         address: { period: { start: '2024-05-09' }, use: 'home', postalCode: 'BAP 4WG', line: ['', '317 Stuart Streets', '', 'Glasgow'] },
       });
       assert.equal(res.statusCode, 200, res.body);
-      // published body (mocks/stubs/postPatientResponses/SINGLE_MATCH_FOUND.json): code SINGLE_MATCH, severity error,
-      // "Unable to create new patient. NHS number 5900054586 found for supplied demographic data."; OpenSpine answers
-      // SINGLE_MATCH_FOUND (README); the record found is the one named
-      assert.match(res.json().issue[0].details.coding[0].code, /^SINGLE_MATCH/);
-      assert.match(res.json().issue[0].diagnostics, /5900054586/);
+      assert.match(String(res.headers['content-type']), /^application\/fhir\+json/);
+      // `match response == read('classpath:mocks/stubs/postPatientResponses/SINGLE_MATCH_FOUND.json')`, naming the record found
+      assert.deepEqual(res.json(), fill(published('postPatientResponses/SINGLE_MATCH_FOUND.json'), { nhsNumber: '5900054586' }));
+      assert.equal(res.headers.location, undefined);
+      assert.equal(await platform.repo.count('Patient'), before, 'nothing was created');
     });
 
     it(`${F}: Fail to create a record for a new patient, multiple demographics matches found`, async () => {
@@ -69,9 +71,12 @@ for (const kind of await storesUnderTest()) {
         address: { period: { start: '2024-03-19' }, use: 'home', postalCode: 'DN19 7UD', line: ['', '1 Jasmine Court', '', 'DONCASTER'] },
       });
       delete body.name[0].prefix;
+      const before = await platform.repo.count('Patient');
       const res = await post(body);
       assert.equal(res.statusCode, 200, res.body);
-      assert.match(res.json().issue[0].details.coding[0].code, /^MULTIPLE_MATCH/);
+      // `match response == read('classpath:mocks/stubs/postPatientResponses/MULTIPLE_MATCHES_FOUND.json')`
+      assert.deepEqual(res.json(), published('postPatientResponses/MULTIPLE_MATCHES_FOUND.json'));
+      assert.equal(await platform.repo.count('Patient'), before, 'nothing was created');
     });
 
     const missing: Array<[unknown, string]> = [
@@ -158,11 +163,13 @@ for (const kind of await storesUnderTest()) {
       assert.equal(res.json().address[0].line[1].toUpperCase(), address.line[3].toUpperCase());
     });
 
-    it(`${F}: an application-restricted or patient caller cannot register a birth (published: "Updates not allowed")`, async () => {
-      // not a Karate scenario: a guard that the patient role, now allowed pds.update, still cannot create
+    it('patientAccess/postPatient.feature: Patient cannot create a patient', async () => {
       const { mintPatientToken } = await import('../../../src/security/embedded-idp.js');
       const token = await mintPatientToken(platform.key, { nhsNumber: '5900054586', audience: platform.config.audience });
-      assertOutcome(await platform.request({ method: 'POST', url: `${PDS}/Patient`, token, body: karateTemplate('post-patient-request', createVars()) }), 403, 'ACCESS_DENIED');
+      const before = await platform.repo.count('Patient');
+      const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, token, body: karateTemplate('post-patient-request', createVars()) });
+      assertPublishedRefusal(res, 403, 'INVALID_METHOD', { display: 'Cannot create resource with patient-access access token', diagnostics: 'Your app has insufficient permissions to use this method. Please contact support.' });
+      assert.equal(await platform.repo.count('Patient'), before, 'nothing was created');
     });
   });
 }

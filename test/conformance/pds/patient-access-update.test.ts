@@ -11,6 +11,7 @@ import { mintPatientToken } from '../../../src/security/embedded-idp.js';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { storesUnderTest } from '../../helpers/stores.js';
 import { assertOutcome, commitPatients } from '../../helpers/pds-fixtures.js';
+import { assertPublishedError as assertExactPublished } from './karate.js';
 import { assertPublishedError, daysAhead, patchRecord, person, readRecord, todayDate } from './published.js';
 
 const FEATURE = 'patientAccess/updatePatient.feature';
@@ -93,9 +94,10 @@ for (const kind of await storesUnderTest()) {
       const token = await tokenFor(P9);
       const newTelecom = { id: 'T2', period: { start: todayDate() }, system: 'phone', use: 'mobile', value: '07700900124' };
       const res = await patchRecord(platform, OTHER, { patches: [{ op: 'replace', path: '/telecom/0', value: newTelecom }] }, 'W/"1"', token);
-      // published diagnostics: "Your access token has insufficient permissions. See documentation regarding Patient access
-      // restrictions https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir" (the platform's own wording here)
-      assertOutcome(res, 403, 'ACCESS_DENIED');
+      assertExactPublished(res, 403, 'ACCESS_DENIED', {
+        display: 'Patient cannot perform this action',
+        diagnostics: 'Your access token has insufficient permissions. See documentation regarding Patient access restrictions https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir',
+      });
     });
 
     it(`${FEATURE}: Send empty field on the update - communication Language code`, async () => {

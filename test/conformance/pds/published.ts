@@ -99,3 +99,20 @@ export function createPatient(platform: TestPlatform, template: string, vars: Re
   const body = karateTemplate(template, vars);
   return platform.request({ method: 'POST', url: `${PDS}/Patient`, body });
 }
+
+/**
+ * The patients the application-restricted search scenarios rely on (common/appRestrictedAndPriviledgedAccess/getPatient.feature
+ * and common/getPatient.feature@tooManyMatches): one Smith born 2018-06-08, Jane Smith with her phone and email, and two
+ * women whose family names start "Ma" (so "Ma*" from 1957-07-23 on finds two).
+ */
+export function appRestrictedSearchPatients(): Patient[] {
+  return [
+    person('9000000041', 'Smith', { birthDate: '2018-06-08' }),
+    person('9000000068', 'Smith', {
+      birthDate: '2010-10-22',
+      telecom: [{ id: 'T1', system: 'phone', use: 'home', value: '01632960587' }, { id: 'T2', system: 'email', use: 'home', value: 'jane.smith@example.com' }],
+    }),
+    person('9000000076', 'Magin', { birthDate: '1957-07-23' }),
+    person('9000000084', 'Mayer', { birthDate: '1961-03-14' }),
+  ];
+}

@@ -35,7 +35,7 @@ export function assertPublished(res: LightMyRequestResponse, status: number, cod
   assert.deepEqual(res.json(), publishedBody(`errorResponses/${code}.json`, vars));
 }
 
-const LABELS = { U: 'unrestricted', R: 'restricted' } as const;
+const LABELS = { U: 'unrestricted', R: 'restricted', V: 'very restricted' } as const;
 
 export interface KaratePatient {
   id: string;

@@ -8,6 +8,7 @@ import { startTestPlatform, type TestPlatform } from '../../helpers/platform.js'
 import { storesUnderTest } from '../../helpers/stores.js';
 import { PDS } from '../../helpers/pds-fixtures.js';
 import { assertIdsEchoed, assertPublished } from './read-search-support.js';
+import { mintPatientToken } from '../../../src/security/embedded-idp.js';
 
 const FEATURE = 'requestErrors.feature';
 
@@ -47,6 +48,34 @@ for (const kind of await storesUnderTest()) {
     it('updatePatientDetails/requestErrors.feature: Invalid content-type header (as answered on POST /Patient)', async () => {
       const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: '{"name":[]}', contentType: 'application/bananas' });
       assertPublished(res, 400, 'UNSUPPORTED_SERVICE');
+    });
+
+    // every plugin under the PDS base answers so, whatever the Content-Type's shape; other APIs keep 415
+    it('updatePatientDetails/requestErrors.feature: Invalid content-type header (on $process-birth-details, and not a media type)', async () => {
+      for (const contentType of ['application/bananas', 'bananas', ';;', 'text/plain; charset=utf-8']) {
+        for (const path of ['/Patient', '/Patient/$process-birth-details']) {
+          const res = await platform.request({ method: 'POST', url: `${PDS}${path}`, body: '{"name":[]}', contentType });
+          assertPublished(res, 400, 'UNSUPPORTED_SERVICE');
+        }
+      }
+      const scr = await platform.request({ method: 'POST', url: '/summary-care-record/FHIR/R4/Bundle', body: '{}', contentType: 'bananas' });
+      assert.equal(scr.statusCode, 415, scr.body);
+      assert.equal(scr.json().issue[0].details.coding[0].code, 'UNSUPPORTED_MEDIA_TYPE');
+    });
+
+    it('updatePatientDetails/requestErrors.feature: Invalid content-type header (on POST /Coverage, patient access)', async () => {
+      const token = await mintPatientToken(platform.key, { nhsNumber: '9000000009', audience: platform.config.audience, proofingLevel: 'P9' });
+      for (const contentType of ['application/bananas', 'bananas']) {
+        const res = await platform.request({ method: 'POST', url: `${PDS}/Coverage`, token, body: '{}', contentType, headers: { 'if-match': 'W/"1"' } });
+        assertPublished(res, 400, 'UNSUPPORTED_SERVICE');
+      }
+    });
+
+    it('a Content-Type on a read is not looked at', async () => {
+      const res = await platform.app.inject({
+        method: 'GET', url: `${PDS}/metadata`, headers: { 'x-request-id': crypto.randomUUID(), 'content-type': 'bananas' },
+      });
+      assert.equal(res.statusCode, 200, res.body);
     });
   });
 }

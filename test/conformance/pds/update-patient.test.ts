@@ -199,10 +199,25 @@ for (const kind of await storesUnderTest()) {
         assertOutcome(res, 412, 'PRECONDITION_FAILED');
       });
 
-      it(`${F}/requestErrors.feature: Invalid content-type header`, { todo: 'published: 400 UNSUPPORTED_SERVICE; the platform answers 415 UNSUPPORTED_MEDIA_TYPE before the route (content-type parsing, outside the PDS rules)' }, async () => {
-        const { etag } = await readRecord(platform, nhs);
+      it(`${F}/requestErrors.feature: Invalid content-type header`, async () => {
+        const { etag, version } = await readRecord(platform, nhs);
         const res = await raw({ 'if-match': etag, 'content-type': 'application/bananas' }, JSON.stringify({ patches: [{ op: 'remove', path: '/name/0/suffix/0' }] }));
-        assertOutcome(res, 400, 'UNSUPPORTED_SERVICE');
+        // published: 400 with mocks/stubs/errorResponses/UNSUPPORTED_SERVICE.json as it is (no diagnostics)
+        assert.equal(res.statusCode, 400, res.body);
+        assert.match(String(res.headers['content-type']), /^application\/fhir\+json/);
+        assert.deepEqual(res.json(), fixture('errorResponses/UNSUPPORTED_SERVICE.json'));
+        assert.equal((await readRecord(platform, nhs)).version, version, 'nothing was applied');
+      });
+
+      // the same refusal for a Content-Type that is not a media type at all (Fastify itself would answer 415)
+      // and for text/plain (which Fastify parses by default)
+      it(`${F}/requestErrors.feature: Invalid content-type header ('bananas', ';;', text/plain)`, async () => {
+        const { etag } = await readRecord(platform, nhs);
+        for (const contentType of ['bananas', ';;', 'text/plain']) {
+          const res = await raw({ 'if-match': etag, 'content-type': contentType }, JSON.stringify({ patches: [{ op: 'remove', path: '/name/0/suffix/0' }] }));
+          assert.equal(res.statusCode, 400, `${contentType}: ${res.body}`);
+          assert.deepEqual(res.json(), fixture('errorResponses/UNSUPPORTED_SERVICE.json'), contentType);
+        }
       });
 
       it(`${F}/requestErrors.feature: Invalid patch`, async () => {
