@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { codeOf, statusOf } from './helpers/eps-client.js';
+import { cancellationCodes, codeOf, statusOf } from './helpers/eps-client.js';
 import { startEpsPlatform, type EpsPlatform } from './helpers/eps-platform.js';
 import { addPatient } from './helpers/eps-prescribing.js';
 import { storedIssue } from './helpers/eps-states.js';
@@ -17,6 +17,9 @@ for (const kind of await storesUnderTest()) {
     let t: EpsPlatform;
     before(async () => { t = await startEpsPlatform(kind); });
     after(async () => t.close());
+    /** What the tracker shows of the prescription (a dispense notification or claim is answered with an OperationOutcome only). */
+    const tracked = async (p: { ids: { shortFormId: string } }) => statusOf(await t.eps.track('focus:identifier', p.ids.shortFormId));
+    const informational = (res: { status: number; body: any }) => [res.status, res.body?.issue?.[0]?.severity, res.body?.issue?.[0]?.code];
 
     it('two pharmacies racing to release one prescription: exactly one wins, every time', async () => {
       for (let round = 0; round < 8; round++) {
@@ -26,14 +29,18 @@ for (const kind of await storesUnderTest()) {
         const results = await Promise.all(tokens.map((tok) => t.eps.release(p.ids.shortFormId, tok)));
         const winners = results.filter((r) => r.status === 200);
         assert.equal(winners.length, 1, `exactly one release succeeded: ${results.map((r) => r.status)}`);
-        for (const loser of results.filter((r) => r.status !== 200)) {
-          assert.equal(loser.status, 409, 'the others are refused');
-          assert.equal(codeOf(loser), 'INVALID_STATE_TRANSITION', JSON.stringify(loser.body));
+        const winner = tokens[results.findIndex((r) => r.status === 200)] === t.eps.tokens.pharmacy ? 'FLE79' : 'FCX22';
+        for (const [i, loser] of results.entries()) {
+          if (loser.status === 200) continue;
+          const sameAsWinner = (tokens[i] === t.eps.tokens.pharmacy ? 'FLE79' : 'FCX22') === winner;
+          // as EPS publishes it: the other pharmacy is told who holds it; the winner's own second request meets the state
+          assert.equal(loser.status, sameAsWinner ? 409 : 400, `the others are refused: ${JSON.stringify(loser.body).slice(0, 300)}`);
+          assert.equal(codeOf(loser), sameAsWinner ? 'INVALID_STATE_TRANSITION' : 'PRESCRIPTION_WITH_ANOTHER_DISPENSER', JSON.stringify(loser.body));
           assert.ok(loser.body.issue[0].diagnostics.includes("'with-dispenser'"), 'naming the state');
+          if (!sameAsWinner) assert.equal(loser.body.contained?.[0]?.identifier?.[0]?.value, winner, 'naming the pharmacy that holds it');
         }
         const { p: stored } = await storedIssue(t.platform.repo, p.ids.shortFormId);
         assert.equal(stored.events.filter((e) => e.transition === 'released').length, 1, 'released once');
-        const winner = tokens[results.findIndex((r) => r.status === 200)] === t.eps.tokens.pharmacy ? 'FLE79' : 'FCX22';
         assert.equal(stored.dispenser, winner, 'held by the winner');
       }
     });
@@ -62,11 +69,12 @@ for (const kind of await storesUnderTest()) {
       const [a, b] = p.ids.items;
       await t.eps.release(p.ids.shortFormId);
       let res = await t.eps.dispense(p, nhs, [{ item: a, code: '0003', quantity: 10 }, { item: b, code: '0004', quantity: 0 }]);
-      assert.deepEqual(statusOf(res), { status: 'with-dispenser-active', items: ['partial', 'owing'] }, JSON.stringify(statusOf(res)));
+      assert.deepEqual(informational(res), [200, 'information', 'informational'], 'answered as EPS publishes it');
+      assert.deepEqual(await tracked(p), { status: 'with-dispenser-active', items: ['partial', 'owing'] }, JSON.stringify(await tracked(p)));
       res = await t.eps.dispense(p, nhs, [{ item: a, code: '0001', quantity: 10 }]);
-      assert.deepEqual(statusOf(res), { status: 'with-dispenser-active', items: ['dispensed', 'owing'] }, 'one item still owing');
+      assert.deepEqual(await tracked(p), { status: 'with-dispenser-active', items: ['dispensed', 'owing'] }, 'one item still owing');
       res = await t.eps.dispense(p, nhs, [{ item: b, code: '0002', quantity: 0, reason: '0002' }]);
-      assert.deepEqual(statusOf(res), { status: 'dispensed', items: ['dispensed', 'not-dispensed'] }, 'settled');
+      assert.deepEqual(await tracked(p), { status: 'dispensed', items: ['dispensed', 'not-dispensed'] }, 'settled');
       const { p: stored } = await storedIssue(t.platform.repo, p.ids.shortFormId);
       assert.equal(stored.items[0].supplied, 20, 'quantities add up');
       assert.equal(stored.items[1].reason?.code, '0002', 'reason kept');
@@ -83,7 +91,8 @@ for (const kind of await storesUnderTest()) {
       const first = await t.eps.dispense(p, nhs, outcome, undefined, id);
       const again = await t.eps.dispense(p, nhs, outcome, undefined, id);
       assert.equal(again.status, 200, 'accepted');
-      assert.deepEqual(statusOf(again), statusOf(first), 'same result');
+      assert.deepEqual(informational(again), informational(first), 'same answer');
+      assert.deepEqual(await tracked(p), { status: 'with-dispenser-active', items: ['partial', 'with-dispenser'] }, 'applied once');
       const { p: stored } = await storedIssue(t.platform.repo, p.ids.shortFormId);
       assert.equal(stored.items[0].supplied, 4, 'supplied once');
     });
@@ -136,29 +145,38 @@ for (const kind of await storesUnderTest()) {
       assert.deepEqual(stored.claim?.endorsements.map((e) => e.codes), [['NDEC'], ['NDEC']], 'endorsements kept');
       const same = await t.eps.claim(p, nhs, undefined, stored.claim!.id);
       assert.equal(same.status, 200, 'the accepted claim again: 200');
+      assert.deepEqual(informational(same), [200, 'information', 'informational'], 'answered as EPS publishes it');
+      assert.deepEqual((await tracked(p)).status, 'claimed', 'the tracker shows it claimed');
       assert.equal((await storedIssue(t.platform.repo, p.ids.shortFormId)).version, version, 'and nothing changed');
       const other = await t.eps.claim(p, nhs);
       assert.equal(codeOf(other), 'INVALID_STATE_TRANSITION', 'a second claim is refused');
     });
 
-    it('cancelling one item leaves the rest to dispense; cancelling after release names the dispenser', async () => {
+    it('cancelling one item leaves the rest to dispense; cancelling after release marks it for cancellation (R-0002)', async () => {
       const nhs = await addPatient(t.platform.repo);
       const p = await t.eps.prescribe({ nhsNumber: nhs });
       const [a, b] = p.ids.items;
       let res = await t.eps.cancel(p, [a]);
-      assert.deepEqual(statusOf(res), { status: 'to-be-dispensed', items: ['cancelled', 'to-be-dispensed'] }, JSON.stringify(statusOf(res)));
+      assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 400));
+      assert.deepEqual(cancellationCodes(res), ['R-0001'], 'the item cancelled (R-0001)');
+      let stored = (await storedIssue(t.platform.repo, p.ids.shortFormId)).p;
+      assert.deepEqual({ status: stored.status, items: stored.items.map((i) => i.status) }, { status: 'to-be-dispensed', items: ['cancelled', 'to-be-dispensed'] }, 'the other item still to dispense');
       await t.eps.release(p.ids.shortFormId);
       res = await t.eps.cancel(p, [b]);
-      assert.equal(codeOf(res), 'PRESCRIPTION_WITH_DISPENSER', 'with dispenser');
-      assert.ok(res.body.issue[0].diagnostics.includes('FLE79'), 'names the dispensing org');
+      assert.equal(res.status, 400, 'not cancelled');
+      assert.deepEqual(cancellationCodes(res), ['R-0002'], 'with dispenser, marked for cancellation');
+      stored = (await storedIssue(t.platform.repo, p.ids.shortFormId)).p;
+      assert.deepEqual([stored.status, stored.events.at(-1)!.transition, stored.items[1].status], ['with-dispenser', 'cancellation-requested', 'with-dispenser'], 'the mark is stored; the item is not cancelled');
       res = await t.eps.dispense(p, nhs, [{ item: b, code: '0001', quantity: 20 }]);
-      assert.deepEqual(statusOf(res), { status: 'dispensed', items: ['cancelled', 'dispensed'] }, 'the live item settles it');
+      assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 300));
+      assert.deepEqual(await tracked(p), { status: 'dispensed', items: ['cancelled', 'dispensed'] }, 'the live item settles it');
       res = await t.eps.dispense(p, nhs, [{ item: a, code: '0001', quantity: 1 }]);
       assert.equal(res.status, 409, 'a cancelled item cannot be dispensed');
     });
 
     it('refuses: unknown and malformed ids, another pharmacy, releasing to someone else, a not-dispensed item without a reason', async () => {
-      assert.equal(codeOf(await t.eps.release('24F5DA-A83008-7EFE6Z')), 'PRESCRIPTION_NOT_FOUND', 'unknown');
+      const unknown = await t.eps.release('24F5DA-A83008-7EFE6Z');
+      assert.deepEqual([unknown.status, codeOf(unknown)], [400, 'RESOURCE_NOT_FOUND'], 'unknown, as EPS publishes it');
       assert.equal(codeOf(await t.eps.release('24F5DA-A83008-7EFE6Y')), 'INVALID_PRESCRIPTION_ID', 'bad check character');
       const nhs = await addPatient(t.platform.repo);
       const p = await t.eps.prescribe({ nhsNumber: nhs });

@@ -39,7 +39,8 @@ for (const kind of await storesUnderTest()) {
         const signed = await t.eps.signedOrder({ nhsNumber: nhs }, key);
         const res = await t.eps.post('/$process-message', signed, t.eps.tokens.prescriber);
         assert.equal(res.status, 200, `${alg}: ${JSON.stringify(res.body)}`);
-        assert.equal(statusOf(res).status, 'to-be-dispensed', 'to be dispensed');
+        assert.deepEqual([res.body.resourceType, res.body.issue[0].severity, res.body.issue[0].code], ['OperationOutcome', 'information', 'informational'], 'answered as EPS does');
+        assert.equal(statusOf(await t.eps.track('focus:identifier', orderIds(signed).shortFormId)).status, 'to-be-dispensed', 'to be dispensed');
       }
     });
 
@@ -112,7 +113,7 @@ for (const kind of await storesUnderTest()) {
       const again = await t.eps.post('/$process-message', signed, t.eps.tokens.prescriber);
       assert.equal(again.status, 200, 'duplicate accepted');
       assert.equal(again.headers['x-eps-duplicate'], 'true', 'marked as a duplicate');
-      assert.deepEqual(again.body.entry.map((e: any) => e.resource.id), first.body.entry.map((e: any) => e.resource.id), 'same stored prescription');
+      assert.deepEqual(again.body, first.body, 'the same answer as the first submission');
       const replays = (await t.platform.repo.readAudit(0, 1_000_000)).filter((a) => a.record.action === 'eps.message.replayed' && a.record.patient === nhs);
       assert.ok(replays.length >= 1, 'answering a duplicate is audited as a read');
       const racing = await t.eps.signedOrder({ nhsNumber: nhs });
@@ -142,11 +143,13 @@ for (const kind of await storesUnderTest()) {
     });
 
     const badOrders: [string, (b: any) => void, string][] = [
-      ['a wrong check character', (b) => { for (const r of requests(b)) r.groupIdentifier.value = r.groupIdentifier.value.slice(0, -1) + (r.groupIdentifier.value.endsWith('A') ? 'B' : 'A'); }, 'INVALID_PRESCRIPTION_ID'],
-      ['a short-form ID of another practice', (b) => { for (const r of requests(b)) r.groupIdentifier.value = '24F5DA-B81001-7EFE6Z'; }, 'INVALID_PRESCRIPTION_ID'],
+      ['a wrong check character', (b) => { for (const r of requests(b)) r.groupIdentifier.value = r.groupIdentifier.value.slice(0, -1) + (r.groupIdentifier.value.endsWith('A') ? 'B' : 'A'); }, 'FAILURE_TO_PROCESS_MESSAGE'],
+      ['a short-form ID of another practice', (b) => { for (const r of requests(b)) r.groupIdentifier.value = '24F5DA-B81001-7EFE6Z'; }, 'FAILURE_TO_PROCESS_MESSAGE'],
       ['a long-form ID that is not a UUID', (b) => { for (const r of requests(b)) r.groupIdentifier.extension[0].valueIdentifier.value = 'abc'; }, 'INVALID_PRESCRIPTION_ID'],
       ['items of different prescriptions', (b) => { requests(b)[1].groupIdentifier.extension[0].valueIdentifier.value = randomUUID(); }, 'INVALID_VALUE'],
-      ['the wrong message event', (b) => { b.entry[0].resource.eventCoding.code = 'dispense-notification'; }, 'INVALID_VALUE'],
+      ['the wrong message event', (b) => { b.entry[0].resource.eventCoding.code = 'prescription-order-response'; }, 'INVALID_VALUE'],
+      // the event decides the activity: a prescriber may not send a dispense notification
+      ['the dispense-notification event', (b) => { b.entry[0].resource.eventCoding.code = 'dispense-notification'; }, 'ACCESS_DENIED'],
       ['no dm+d code', (b) => { requests(b)[0].medicationCodeableConcept.coding[0].system = 'http://example.org'; }, 'INVALID_CODE'],
       ['no quantity', (b) => { delete requests(b)[0].dispenseRequest.quantity; }, 'INVALID_VALUE'],
       ['a subject that is not the Patient', (b) => { requests(b)[0].subject.reference = 'urn:uuid:nowhere'; }, 'INVALID_REFERENCE'],

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sweepPrescriptions } from '../src/services/eps/expiry-sweep.js';
 import { PRESCRIPTION, type EpsPrescription } from '../src/services/eps/prescription-model.js';
-import { codeOf } from './helpers/eps-client.js';
+import { cancellationCodes, codeOf } from './helpers/eps-client.js';
 import { startEpsPlatform, type EpsPlatform } from './helpers/eps-platform.js';
 import { addPatient } from './helpers/eps-prescribing.js';
 import { day } from './helpers/eps-states.js';
@@ -65,6 +65,7 @@ for (const kind of await storesUnderTest()) {
       await t.eps.dispenseAll(p, nhs);
       const res = await t.eps.cancel(p);
       assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.ok(cancellationCodes(res).length > 0 && cancellationCodes(res).every((c) => c === 'R-0001'), `every item cancelled (R-0001): ${cancellationCodes(res)}`);
       assert.deepEqual(await statuses(p.ids.shortFormId), ['dispensed', 'cancelled', 'cancelled'], 'future issues cancelled, the dispensed one kept');
     });
 

@@ -248,6 +248,14 @@ for (const kind of await storesUnderTest()) {
         await patchRefused(P.refuse, gender, 409, 'RESOURCE_VERSION_MISMATCH', { ifMatch: `W/"${version + 1}"` });
       });
 
+      it('a name whose prefix or suffix is a string, not a list of strings, is 400 INVALID_VALUE (the Postman collection\'s "Add a new name")', async () => {
+        for (const [field, value] of [['prefix', 'Dr'], ['suffix', 'PhD']] as const) {
+          const name = { use: 'nickname', period: { start: '2020-01-01' }, given: ['Jo'], family: 'Bloggs', [field]: value };
+          const outcome = await patchRefused(P.refuse, { patches: [{ op: 'add', path: '/name/-', value: name }] }, 400, 'INVALID_VALUE');
+          assert.match(outcome.issue[0].diagnostics, new RegExp(`in field 'name/\\d+/${field}'`));
+        }
+      });
+
       it('a Content-Type other than application/json-patch+json is 400 UNSUPPORTED_SERVICE (patient-patch.yaml "Wrong content type")', async () => {
         for (const contentType of ['application/json', 'application/fhir+json']) {
           await patchRefused(P.refuse, gender, 400, 'UNSUPPORTED_SERVICE', { contentType });

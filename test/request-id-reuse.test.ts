@@ -250,7 +250,7 @@ for (const kind of await storesUnderTest()) {
 
       it('POST /$setPermission', async () => {
         await checkReuse({
-          first: send('POST', `${SCR}/$setPermission`, permissionBody(PERMIT, 'Yes'), scrGp), status: 200,
+          first: send('POST', `${SCR}/$setPermission`, permissionBody(PERMIT, 'Yes'), scrGp), status: 201,
           second: send('POST', `${SCR}/$setPermission`, permissionBody(PERMIT, 'No'), scrGp),
           secondNotApplied: async () => assert.equal((await currentPermission(platform.repo, PERMIT, SCR_GP.user))?.code, 'Yes'),
           firstAppliedOnce: async () => assert.equal(await versions(SCR_PERMISSION_TYPE, permissionId(PERMIT, SCR_GP.user)), 1),

@@ -199,7 +199,7 @@ for (const kind of await storesUnderTest()) {
       await readRoute('GET /personal-demographics/FHIR/R4/Patient', `${PDS}/Patient?family=${encodeURIComponent(restricted().name![0].family!)}&birthdate=eq${restricted().birthDate}`, gp);
       await readRoute('GET /personal-demographics/FHIR/R4/Patient/:nhsNumber/RelatedPerson', `${PDS}/Patient/${R}/RelatedPerson`, gp);
       await readRoute('GET /personal-demographics/FHIR/R4/Patient/:nhsNumber/_history', `${PDS}/Patient/${R}/_history`, gp);
-      await readRoute('GET /summary-care-record/FHIR/R4/DocumentReference', `${SCR}/DocumentReference?patient.identifier=${NHS_SYSTEM}|${R}`, gp);
+      await readRoute('GET /summary-care-record/FHIR/R4/DocumentReference', `${SCR}/DocumentReference?patient=${NHS_SYSTEM}|${R}`, gp);
       await readRoute('GET /summary-care-record/FHIR/R4/Bundle/:id', `${SCR}/Bundle/${docId}?patient=${R}`, gp);
       await readRoute('GET /summary-care-record/FHIR/R4/Bundle', `${SCR}/Bundle?composition.identifier=${doc.entry[0].resource.identifier.value}&composition.subject:Patient.identifier=${NHS_SYSTEM}|${R}`, gp);
       await readRoute('GET /summary-care-record/FHIR/R4/$summary', `${SCR}/$summary?patient=${R}`, gp);

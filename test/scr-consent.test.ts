@@ -281,7 +281,7 @@ for (const kind of await storesUnderTest()) {
     describe('permission to view ($setPermission)', () => {
       it('records Yes then No for the user, readable through currentPermission, audited with the basis', async () => {
         const yes = await post('/$setPermission', permissionBody(NHS.jane, 'Yes'), gpToken);
-        assert.equal(yes.statusCode, 200, yes.body);
+        assert.equal(yes.statusCode, 201, yes.body);
         const parts = Object.fromEntries(yes.json().parameter[0].part.map((p: any) => [p.name, p]));
         assert.equal(parts.permissionCode.valueCoding.code, 'Yes');
         assert.equal(parts.accessBasis.valueCode, 'registered-gp');
@@ -292,7 +292,7 @@ for (const kind of await storesUnderTest()) {
         assert.equal(await currentPermission(platform.repo, NHS.jane, 'someone-else'), null, 'per user');
 
         const no = await post('/$setPermission', permissionBody(NHS.jane, 'No'), gpToken);
-        assert.equal(no.statusCode, 200, no.body);
+        assert.equal(no.statusCode, 201, no.body);
         assert.equal((await currentPermission(platform.repo, NHS.jane, 'gp-user'))?.code, 'No');
         const audit = (await auditFor(platform.repo, NHS.jane, 'scr.view')).filter((r) => r.outcome === 'permission-recorded');
         assert.deepEqual(audit.map((r) => [r.userId, r.detail!.code, r.detail!.basis]), [['gp-user', 'Yes', 'registered-gp'], ['gp-user', 'No', 'registered-gp']]);
@@ -309,7 +309,7 @@ for (const kind of await storesUnderTest()) {
         const principal = await (await import('../src/security/token-verifier.js')).principalFromClaims(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()));
         await new LegitimateRelationships(platform.repo).grantEmergencyAccess({ requestId: 'test', principal }, OTHER, 'life-threatening', 'collapsed in A&E');
         const res = await post('/$setPermission', permissionBody(OTHER, 'Yes'), token);
-        assert.equal(res.statusCode, 200, res.body);
+        assert.equal(res.statusCode, 201, res.body);
         assert.equal(res.json().parameter[0].part.find((p: any) => p.name === 'accessBasis').valueCode, 'emergency-access');
         const audit = (await auditFor(platform.repo, OTHER, 'scr.view')).find((r) => r.outcome === 'permission-recorded');
         assert.equal(audit?.purpose, 'emergency-access');
@@ -365,7 +365,7 @@ for (const kind of await storesUnderTest()) {
 
       it('direct care is unaffected: a clinician still records permission to view an opted-out patient', async () => {
         const res = await post('/$setPermission', permissionBody(P5, 'Yes'), gpToken);
-        assert.equal(res.statusCode, 200, res.body);
+        assert.equal(res.statusCode, 201, res.body);
       });
     });
   });

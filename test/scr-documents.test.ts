@@ -185,7 +185,7 @@ for (const kind of await storesUnderTest()) {
       assert.equal(first.statusCode, 201, first.body.slice(0, 300));
       const second = await upload(documentFor(P.views, 'gp-summary-update.Bundle.json'));
       assert.equal(second.statusCode, 201, second.body.slice(0, 300));
-      const list = await get(`/DocumentReference?patient.identifier=https://fhir.nhs.uk/Id/nhs-number|${P.views}`);
+      const list = await get(`/DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|${P.views}`);
       assert.equal(list.statusCode, 200, list.body.slice(0, 300));
       const refs = list.json().entry.filter((e: any) => e.resource.resourceType === 'DocumentReference').map((e: any) => e.resource);
       assert.equal(list.json().total, 2);
@@ -194,11 +194,11 @@ for (const kind of await storesUnderTest()) {
       assert.equal(ref.masterIdentifier.system, 'https://fhir.nhs.uk/Id/nhsSCRUUID');
       assert.equal(ref.masterIdentifier.value, 'D2F1C0B9-3A4E-4C5D-8E7F-9A0B1C2D3E4F');
       assert.deepEqual(ref.type.coding[0], { system: 'http://snomed.info/sct', code: '196981000000101', display: 'General Practice Summary' });
-      assert.equal(ref.securityLabel, undefined, 'no permission recorded yet, so no ACS label');
-      assert.ok(ref.content[0].attachment.url.endsWith(`/Bundle/${second.json().id}?patient=${P.views}`), ref.content[0].attachment.url);
+      assert.deepEqual(ref.securityLabel, [{ coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission', code: 'Ask' }] }], 'no permission recorded yet: Ask, as published');
+      assert.ok(ref.content[0].attachment.url.endsWith(`/Bundle?composition.identifier=D2F1C0B9-3A4E-4C5D-8E7F-9A0B1C2D3E4F&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|${P.views}`), ref.content[0].attachment.url);
 
       await setPermission(P.views, GP.user, 'Yes');
-      const labelled = (await get(`/DocumentReference?patient.identifier=${P.views}`)).json().entry[0].resource;
+      const labelled = (await get(`/DocumentReference?patient=${P.views}`)).json().entry[0].resource;
       assert.deepEqual(labelled.securityLabel, [{ coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission', code: 'Yes' }] }]);
       const old = await get(`/Bundle/${first.json().id}?patient=${P.views}`);
       assert.equal(old.statusCode, 200, old.body.slice(0, 300));
@@ -209,7 +209,7 @@ for (const kind of await storesUnderTest()) {
 
     it('strips additional information without express consent, keeping allergies and medications', async () => {
       await setConsent(P.views, 'core');
-      const list = (await get(`/DocumentReference?patient.identifier=${P.views}`)).json();
+      const list = (await get(`/DocumentReference?patient=${P.views}`)).json();
       const firstId = list.entry[1].resource.id;
       const res = await get(`/Bundle/${firstId}?patient=${P.views}`);
       assert.equal(res.statusCode, 200, res.body.slice(0, 300));
@@ -236,11 +236,11 @@ for (const kind of await storesUnderTest()) {
       assertOutcome(await get(`/$summary?patient=${P.empty}`), 403, 'SCR_PERMISSION_REQUIRED');
       await setPermission(P.empty, GP.user, 'Yes');
       assertOutcome(await get(`/$summary?patient=${P.empty}`), 404, 'NO_SCR');
-      assert.equal((await get(`/DocumentReference?patient.identifier=${P.empty}`)).json().total, 0, 'an empty list, not an error');
+      assert.equal((await get(`/DocumentReference?patient=${P.empty}`)).json().total, 0, 'an empty list, not an error');
     });
 
     it('needs the patient\'s permission, honours a refusal, and allows emergency access and the patient\'s own view', async () => {
-      const id = (await get(`/DocumentReference?patient.identifier=${NHS.jane}`)).json().entry[0].resource.id;
+      const id = (await get(`/DocumentReference?patient=${NHS.jane}`)).json().entry[0].resource.id;
       const nurse = await platform.token('R8001', { user: 'nurse-ann', org: GP.org });
       assertOutcome(await get(`/Bundle/${id}?patient=${NHS.jane}`, nurse), 403, 'SCR_PERMISSION_REQUIRED');
       assertOutcome(await get(`/$summary?patient=${NHS.jane}`, nurse), 403, 'SCR_PERMISSION_REQUIRED');
@@ -250,7 +250,7 @@ for (const kind of await storesUnderTest()) {
       assert.deepEqual(refusals.map((r) => r.outcome), ['refused 403 SCR_PERMISSION_REQUIRED', 'refused 403 SCR_PERMISSION_REQUIRED', 'refused 403 SCR_PERMISSION_REFUSED']);
 
       assertOutcome(await get(`/Bundle/${id}?patient=${NHS.jane}`, outsider), 403, 'NO_LEGITIMATE_RELATIONSHIP');
-      assertOutcome(await get(`/DocumentReference?patient.identifier=${NHS.jane}`, outsider), 403, 'NO_LEGITIMATE_RELATIONSHIP');
+      assertOutcome(await get(`/DocumentReference?patient=${NHS.jane}`, outsider), 403, 'NO_LEGITIMATE_RELATIONSHIP');
       const principal = { kind: 'user' as const, userId: 'dr-elsewhere', role: 'R8000', org: 'A81001', sessionId: 's', issuer: 'test', expiresAt: Date.now() / 1000 + 600 };
       await new LegitimateRelationships(platform.repo).grantEmergencyAccess({ requestId: randomUUID(), principal }, NHS.jane, 'life-threatening', 'Unconscious in A&E');
       const glass = await get(`/Bundle/${id}?patient=${NHS.jane}`, outsider);
@@ -284,7 +284,7 @@ for (const kind of await storesUnderTest()) {
         ['medicine not in dm+d', (d) => { entryOf(d, 'MedicationStatement').medicationCodeableConcept.coding[0].system = 'http://example.org/drugs'; return d; }, 422, 'INVALID_CODE'],
         ['entry about another patient', (d) => { entryOf(d, 'Condition').subject = { reference: 'Patient/other' }; d.entry.push({ resource: { resourceType: 'Patient', id: 'other' } }); return d; }, 422, 'INVALID_REFERENCE'],
         ['invalid NHS Number', (d) => { entryOf(d, 'Patient').identifier[0].value = NHS.invalid; return d; }, 400, 'INVALID_RESOURCE_ID'],
-        ['no author organisation', (d) => { entryOf(d, 'Organization').identifier = []; return d; }, 400, 'MISSING_VALUE'],
+        // an author Organization without an ODS code is accepted, as the published examples are: the uploader's organisation is the author
         ['author not the registered practice', (d) => { entryOf(d, 'Organization').identifier[0].value = 'B99999'; return d; }, 422, 'AUTHOR_NOT_REGISTERED_PRACTICE'],
       ];
       for (const [name, edit, status, code] of cases) {
@@ -312,9 +312,9 @@ for (const kind of await storesUnderTest()) {
       assert.equal(attempt?.outcome, 'refused 403 SCR_DISSENT', 'the refused attempt is audited against the patient');
       assert.equal(await documentCount(P.dissent), 1, 'nothing stored');
       const id = (await platform.repo.read(SCR_POINTER_TYPE, P.dissent))!.resource.current;
-      for (const path of [`/DocumentReference?patient.identifier=${P.dissent}`, `/Bundle/${id}?patient=${P.dissent}`, `/$summary?patient=${P.dissent}`]) {
+      for (const path of [`/DocumentReference?patient=${P.dissent}`, `/Bundle/${id}?patient=${P.dissent}`, `/$summary?patient=${P.dissent}`]) {
         const res = await get(path);
-        assertOutcome(res, 404, 'SCR_DISSENT');
+        assertOutcome(res, 403, 'SCR_DISSENT');
         assert.ok(!res.body.includes('penicillin') && !res.body.includes(id), `no content leaks from ${path}`);
       }
     });
@@ -323,7 +323,7 @@ for (const kind of await storesUnderTest()) {
       const up = await upload(documentFor(P.survivor));
       assert.equal(up.statusCode, 201, up.body.slice(0, 300));
       await setPermission(P.survivor, GP.user, 'Yes');
-      const list = await get(`/DocumentReference?patient.identifier=${P.old}`);
+      const list = await get(`/DocumentReference?patient=${P.old}`);
       assert.equal(list.statusCode, 200, list.body.slice(0, 300));
       assert.equal(list.json().entry[0].resource.id, up.json().id);
       assert.equal(list.json().entry[0].resource.subject.identifier.value, P.survivor);
@@ -421,7 +421,7 @@ for (const kind of await storesUnderTest()) {
       const pointer = (await platform.repo.read(SCR_POINTER_TYPE, P.uploadFirst))!;
       assert.deepEqual([pointer.resource.current, pointer.resource.dissentConsentId, pointer.version], [stored!.id, recorded.consent.id, 2], 'the dissent was applied on top of the upload');
       assert.equal((await platform.repo.read(SCR_CONSENT_STATE_TYPE, P.uploadFirst))?.resource.scr, 'dissent');
-      assertOutcome(await get(`/$summary?patient=${P.uploadFirst}`), 404, 'SCR_DISSENT');
+      assertOutcome(await get(`/$summary?patient=${P.uploadFirst}`), 403, 'SCR_DISSENT');
       await assert.rejects(uploadDirect(platform.repo, P.uploadFirst), (err) => err instanceof FhirError && err.spineCode === 'SCR_DISSENT', 'later uploads are refused');
     });
 
@@ -475,7 +475,7 @@ for (const kind of await storesUnderTest()) {
       await setPermission(P.mergedInto, GP.user, 'Yes');
 
       const listed = async (nhs: string) => {
-        const res = await get(`/DocumentReference?patient.identifier=${nhs}`);
+        const res = await get(`/DocumentReference?patient=${nhs}`);
         assert.equal(res.statusCode, 200, res.body.slice(0, 300));
         return res.json().entry.filter((e: any) => e.resource.resourceType === 'DocumentReference').map((e: any) => [e.resource.id, e.resource.status]);
       };
@@ -487,12 +487,13 @@ for (const kind of await storesUnderTest()) {
         return res.json().total;
       };
       assert.equal(await summaryTotal(), 4, "the summary is the merged number's (newer) document");
-      const ref = (await get(`/DocumentReference?patient.identifier=${P.mergedInto}`)).json().entry[0].resource;
+      const ref = (await get(`/DocumentReference?patient=${P.mergedInto}`)).json().entry[0].resource;
       assert.equal(ref.subject.identifier.value, P.mergedInto, 'listed as the survivor\'s');
       const url = new URL(ref.content[0].attachment.url);
       const read = await get(url.pathname.slice(url.pathname.indexOf('/Bundle')) + url.search);
       assert.equal(read.statusCode, 200, `the attachment URL reads the document: ${read.body.slice(0, 300)}`);
-      assert.equal(read.json().id, oldDoc.json().id);
+      assert.equal(read.json().entry[0].resource.id, oldDoc.json().entry[0].resource.id, 'the document as one searchset, its Composition first');
+      assert.equal(read.json().total, oldDoc.json().entry.length);
       assertOutcome(await get(`/Bundle/${oldDoc.json().id}?patient=${P.views}`), 404, 'RESOURCE_NOT_FOUND');
 
       const newer = await upload(documentFor(P.mergedInto, 'gp-summary-update.Bundle.json'));
@@ -514,13 +515,15 @@ for (const kind of await storesUnderTest()) {
       const found = await search(id);
       assert.equal(found.statusCode, 200, found.body.slice(0, 300));
       const body = found.json();
-      assert.deepEqual([body.type, body.total, body.entry.length], ['searchset', 1, 1]);
-      assert.equal(body.entry[0].resource.id, id);
-      assert.equal(body.entry[0].resource.type, 'document');
-      assert.ok(!body.entry[0].resource.entry.some((e: any) => e.resource.resourceType === 'Condition'), 'filtered for core consent like a read');
-      const master = (await get(`/DocumentReference?patient.identifier=${P.searched}`)).json().entry[0].resource.masterIdentifier;
+      // the published form: the document's resources as one searchset, not a Bundle inside a Bundle
+      assert.equal(body.type, 'searchset');
+      assert.equal(body.total, body.entry.length);
+      assert.equal(body.entry[0].resource.resourceType, 'Composition');
+      assert.ok(!body.entry.some((e: any) => e.resource.resourceType === 'Bundle'));
+      assert.ok(!body.entry.some((e: any) => e.resource.resourceType === 'Condition'), 'filtered for core consent like a read');
+      const master = (await get(`/DocumentReference?patient=${P.searched}`)).json().entry[0].resource.masterIdentifier;
       const byMaster = await search(`${master.system}|${master.value}`);
-      assert.deepEqual(byMaster.json().entry.map((e: any) => e.resource.id), [id], 'also found by the masterIdentifier');
+      assert.deepEqual(byMaster.json().entry.map((e: any) => e.resource.id), body.entry.map((e: any) => e.resource.id), 'also found by the masterIdentifier');
       const [audit] = await audits((r) => r.action === 'scr.view' && r.patient === P.searched && Array.isArray(r.detail?.documentIds) && r.outcome === 'success');
       assert.deepEqual(audit?.detail?.documentIds, [id], 'the read is audited with the document');
       await setPermission(P.views, GP.user, 'Yes');

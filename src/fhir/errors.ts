@@ -43,7 +43,7 @@ const SPINE_CODES = {
   PATIENT_SUPERSEDED: ['Patient NHS Number has been superseded', 'business-rule'],
   AUTHOR_NOT_REGISTERED_PRACTICE: ["Author organisation is not the patient's registered GP practice", 'business-rule'],
   SCR_CONSENT_REQUIRED: ['Express consent is required for additional information', 'forbidden'],
-  SCR_DISSENT: ['The patient has dissented from having a Summary Care Record', 'business-rule'],
+  SCR_DISSENT: ['The patient has dissented from having a Summary Care Record', 'forbidden'],
   NO_SCR: ['The patient has no Summary Care Record', 'not-found'],
   SCR_PERMISSION_REQUIRED: ["The patient's permission to view the Summary Care Record has not been recorded", 'forbidden'],
   SCR_PERMISSION_REFUSED: ['The patient refused permission to view the Summary Care Record', 'forbidden'],
@@ -54,8 +54,12 @@ const SPINE_CODES = {
   INVALID_PRESCRIPTION_ID: ['The prescription identifier or its check character is invalid', 'value'],
   PRESCRIPTION_NOT_FOUND: ['Prescription not found', 'not-found'],
   INVALID_STATE_TRANSITION: ["The message is not allowed in the prescription's current state", 'business-rule'],
+  // as published in NHSDigital/electronic-prescription-service-api examples/errors/1-Process-Response-Send-400_INVALID_CHECKSUM.json
+  FAILURE_TO_PROCESS_MESSAGE: ['Unable to process message. Information missing or invalid', 'processing'],
   PRESCRIPTION_WITH_DISPENSER: ['The prescription is with a dispenser and cannot be cancelled', 'business-rule'],
   PRESCRIPTION_DISPENSED: ['The prescription has been dispensed and cannot be cancelled', 'business-rule'],
+  // as published in NHSDigital/electronic-prescription-service-api examples/spec/errors/release/with-another-dispenser-error.json (EPS-IssueCode)
+  PRESCRIPTION_WITH_ANOTHER_DISPENSER: ['Prescription is with another dispenser', 'business-rule'],
   // PDS birth registration (src/services/pds/patient-rules.ts); display as published in NHSDigital/personal-demographics-service-api mocks/stubs/errorResponses/INVALID_CREATE.json
   INVALID_CREATE: ['Patient create data is invalid', 'value'],
 } as const satisfies Record<string, readonly [string, string]>;
@@ -76,6 +80,16 @@ const DISPLAY_BY_STATUS: Partial<Record<SpineCode, Record<number, string>>> = {
   ACCESS_DENIED: { 401: 'Access Denied - Unauthorised' },
 };
 
+/**
+ * Where a published API answers a refusal with another issue type, severity or display than the
+ * Spine code's own (EPS: 'processing', or 'invalid' with severity 'fatal'), the error carries them.
+ */
+export interface IssueOverride {
+  issueCode?: OperationOutcome['issue'][number]['code'];
+  severity?: OperationOutcome['issue'][number]['severity'];
+  display?: string;
+}
+
 /** The one error type services throw; the HTTP error handler turns it into an OperationOutcome. */
 export class FhirError extends Error {
   constructor(
@@ -83,6 +97,7 @@ export class FhirError extends Error {
     readonly spineCode: SpineCode,
     readonly diagnostics: string,
     readonly headers: Record<string, string> = {},
+    readonly issue: IssueOverride = {},
   ) {
     super(`${spineCode}: ${diagnostics}`);
     this.name = 'FhirError';
@@ -92,17 +107,18 @@ export class FhirError extends Error {
 export function operationOutcome(
   spineCode: SpineCode,
   diagnostics: string,
-  severity: 'error' | 'warning' | 'information' = PUBLISHED_SEVERITY[spineCode] ?? 'error',
+  severity: 'fatal' | 'error' | 'warning' | 'information' = PUBLISHED_SEVERITY[spineCode] ?? 'error',
   status?: number,
+  override: IssueOverride = {},
 ): OperationOutcome {
   const [codeDisplay, issueCode] = SPINE_CODES[spineCode];
-  const display = (status !== undefined ? DISPLAY_BY_STATUS[spineCode]?.[status] : undefined) ?? codeDisplay;
+  const display = override.display ?? (status !== undefined ? DISPLAY_BY_STATUS[spineCode]?.[status] : undefined) ?? codeDisplay;
   return {
     resourceType: 'OperationOutcome',
     issue: [
       {
-        severity,
-        code: issueCode as OperationOutcome['issue'][number]['code'],
+        severity: override.severity ?? severity,
+        code: override.issueCode ?? (issueCode as OperationOutcome['issue'][number]['code']),
         details: { coding: [{ system: SPINE_ERROR_SYSTEM, version: '1', code: spineCode, display }] },
         // an empty diagnostics is left out, as in the published bodies that carry none
         ...(diagnostics ? { diagnostics } : {}),

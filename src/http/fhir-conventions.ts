@@ -37,7 +37,7 @@ export function toFhirError(err: unknown): FhirError {
 
 export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
   for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
-  return reply.code(error.status).type(FHIR_JSON).send(operationOutcome(error.spineCode, error.diagnostics, undefined, error.status));
+  return reply.code(error.status).type(FHIR_JSON).send(operationOutcome(error.spineCode, error.diagnostics, undefined, error.status, error.issue));
 }
 
 /**

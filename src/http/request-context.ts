@@ -48,6 +48,14 @@ export interface RouteAccess {
    * By default every patient the body mentions is looked up.
    */
   locationRelease?: 'pds-current' | 'at-source' | 'echo' | 'signed-audit-export';
+  /**
+   * One published path that takes messages of more than one kind (EPS's POST /$process-message:
+   * a prescription-order from a prescriber, a dispense-notification from a pharmacy): the body
+   * decides the activity. `activity` is the default; `when(body)` true means `also` instead. The
+   * caller must be allowed one of the two on arrival and the chosen one once the body is parsed,
+   * before the route reads it.
+   */
+  bodyActivity?: { also: Activity; when: (body: unknown) => boolean };
 }
 
 declare module 'fastify' {

@@ -82,7 +82,9 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
     if (config.public) return;
     if (!config.activity) throw new Error(`route ${route.method} ${route.url} declares no activity and is not public: refusing to start`);
     if (!isActivity(config.activity)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${config.activity}`);
-    if (ACTIVITIES[config.activity].clinical && !config.patientFrom) {
+    const also = (route.config as { bodyActivity?: RouteAccess['bodyActivity'] } | undefined)?.bodyActivity?.also;
+    if (also !== undefined && !isActivity(also)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${also}`);
+    if ((ACTIVITIES[config.activity].clinical || (also && ACTIVITIES[also].clinical)) && !config.patientFrom) {
       throw new Error(`route ${route.method} ${route.url} performs clinical activity ${config.activity} but does not say which patient it is about`);
     }
   });
@@ -90,45 +92,77 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
   // Callback-style hooks: a caller whose token and revocation state are already cached is checked
   // without a promise or a store call, which keeps security cheap on the hot read path.
   app.addHook('onRequest', (request, _reply, done) => {
-    const { activity, public: isPublic, patientFrom } = request.routeOptions.config;
-    if (isPublic || !activity) return done();
+    const { activity: routeActivity, public: isPublic, patientFrom, bodyActivity } = request.routeOptions.config;
+    if (isPublic || !routeActivity) return done();
     if (deps.benchmarkPrincipal) {
       request.ctx.principal = deps.benchmarkPrincipal;
       return done();
     }
     const cached = deps.verifier.cached(request.headers.authorization);
     if (cached && (!deps.revocations || deps.revocations.recentlyCleared(cached))) {
+      // a route whose body chooses the activity admits, on arrival, a caller allowed either one
+      const activity = bodyActivity ? arrivalActivity(request, cached) : routeActivity;
       try {
         authorise(request, cached, activity);
       } catch (err) {
         return done(err as Error);
       }
-      if (patientFrom && !('body' in patientFrom) && needsPatientCheck(cached, activity)) {
+      if (patientFrom && !('body' in patientFrom) && !bodyActivity && needsPatientCheck(cached, activity)) {
         checkPatient(request, deps, activity).then(() => done(), done);
         return;
       }
       return done();
     }
-    authenticate(request, deps, activity).then(() => done(), done);
+    authenticate(request, deps).then(() => done(), done);
+  });
+
+  // the activity a body chooses is checked once the body is parsed, before the route's own hooks read it
+  app.addHook('preValidation', (request, _reply, done) => {
+    const { bodyActivity } = request.routeOptions.config;
+    if (!bodyActivity || deps.benchmarkPrincipal || !request.ctx.principal) return done();
+    try {
+      authorise(request, request.ctx.principal, chosenActivity(request));
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
   });
 
   // patients named in a body are known only once it is parsed
   app.addHook('preHandler', (request, _reply, done) => {
-    const { activity, patientFrom } = request.routeOptions.config;
-    if (!activity || !patientFrom || !('body' in patientFrom) || deps.benchmarkPrincipal) return done();
-    checkPatient(request, deps, activity).then(() => done(), done);
+    const { activity, patientFrom, bodyActivity } = request.routeOptions.config;
+    if (!activity || !patientFrom || deps.benchmarkPrincipal) return done();
+    if (!('body' in patientFrom) && !bodyActivity) return done();
+    checkPatient(request, deps, bodyActivity ? chosenActivity(request) : activity).then(() => done(), done);
   });
 }
 
 /** The full check, for a token or revocation state not cached yet. */
-async function authenticate(request: FastifyRequest, deps: AccessControlDeps, activity: Activity): Promise<void> {
+async function authenticate(request: FastifyRequest, deps: AccessControlDeps): Promise<void> {
   const principal = await deps.verifier.verify(request.headers.authorization);
   if (deps.revocations && (await deps.revocations.isPrincipalRevoked(principal))) {
     throw new FhirError(401, 'ACCESS_DENIED', 'Access token belongs to a revoked user, session or application; sign in again');
   }
-  authorise(request, principal, activity);
-  const { patientFrom } = request.routeOptions.config;
-  if (patientFrom && !('body' in patientFrom) && needsPatientCheck(principal, activity)) await checkPatient(request, deps, activity);
+  const { activity, patientFrom, bodyActivity } = request.routeOptions.config;
+  const needed = bodyActivity ? arrivalActivity(request, principal) : activity!;
+  authorise(request, principal, needed);
+  if (patientFrom && !('body' in patientFrom) && !bodyActivity && needsPatientCheck(principal, needed)) await checkPatient(request, deps, needed);
+}
+
+/**
+ * On arrival at a route whose body chooses the activity: the route's default activity, or the
+ * alternative when the caller may perform that one and not the default (the body is checked later).
+ */
+function arrivalActivity(request: FastifyRequest, token: Principal): Activity {
+  const { activity, bodyActivity } = request.routeOptions.config;
+  const acting = actingPrincipal(token, request.headers[SESSION_URID_HEADER]);
+  return !principalMayPerform(acting, activity!) && principalMayPerform(acting, bodyActivity!.also) ? bodyActivity!.also : activity!;
+}
+
+/** The activity the parsed body of a bodyActivity route calls for. */
+function chosenActivity(request: FastifyRequest): Activity {
+  const { activity, bodyActivity } = request.routeOptions.config;
+  return bodyActivity!.when(request.body) ? bodyActivity!.also : activity!;
 }
 
 /**

@@ -34,6 +34,7 @@ export const ACTIVITIES = {
   'optout.manage': activity('Set or clear the national data opt-out for a patient'),
   'eps.prescribe': activity('Prescribe and cancel prescriptions', { clinical: true }),
   'eps.dispense': activity('Perform pharmacy activities (release, dispense, claim)', { clinical: true, nationalCode: 'B0570' }),
+  'eps.verify-signature': activity("Verify prescriptions' signatures (EPS $verify-signature; answers valid or not, no record content)"),
   'eps.track': activity("Track a prescription's status history (prescribers, dispensers, the patient)", { clinical: true }),
   'care.episode': activity('Open and close care episodes for the organisation'),
   'relationship.claim': activity('Self-claim a legitimate relationship with a patient', { applicationGrantable: false }),
@@ -65,7 +66,7 @@ const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   R8000: {
     name: 'Clinical Practitioner Access Role',
-    activities: [...PDS_ALL, 'pds.birth-details', 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'eps.track', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'],
+    activities: [...PDS_ALL, 'pds.birth-details', 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'eps.verify-signature', 'eps.track', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'],
   },
   R8001: {
     name: 'Nurse Access Role',
@@ -73,7 +74,7 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   },
   R8003: {
     name: 'Health Professional Access Role',
-    activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'eps.track', 'relationship.claim', 'emergency.access', 'directory.read'],
+    activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'eps.verify-signature', 'eps.track', 'relationship.claim', 'emergency.access', 'directory.read'],
   },
   R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search', 'directory.read'] },
   R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'pds.birth-details', 'scr.consent', 'optout.manage', 'care.episode', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'] },

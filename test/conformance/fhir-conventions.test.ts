@@ -202,7 +202,7 @@ for (const kind of await storesUnderTest()) {
       const permission = JSON.parse(readFileSync(new URL('../fixtures/scr/set-permission.Parameters.json', import.meta.url), 'utf8'));
       permission.parameter[0].part[0].valueString = NHS.jane;
       const set = await platform.request({ method: 'POST', url: `${SCR}/$setPermission`, token: practice, body: permission });
-      assert.equal(set.statusCode, 200, set.body.slice(0, 300));
+      assert.equal(set.statusCode, 201, set.body.slice(0, 300)); // as the SCR API publishes
     });
     after(() => platform.close());
 
@@ -262,7 +262,7 @@ for (const kind of await storesUnderTest()) {
         [`${PDS}/Patient/:nhsNumber/RelatedPerson`]: { query: '' },
         // Coverage is patient access only (as PDS publishes): Jane's own NHS login token
         [`${PDS}/Coverage`]: { query: `${encodeURIComponent('subscriber:identifier')}=${NHS.jane}`, token: () => mintPatientToken(platform.key, { nhsNumber: NHS.jane, audience: platform.config.audience }) },
-        [`${SCR}/DocumentReference`]: { query: `patient.identifier=${encodeURIComponent(`${NHS_SYSTEM}|${NHS.jane}`)}`, token: () => practice },
+        [`${SCR}/DocumentReference`]: { query: `patient=${encodeURIComponent(`${NHS_SYSTEM}|${NHS.jane}`)}`, token: () => practice },
         [`${SCR}/Bundle`]: { query: `composition.identifier=${'a'.repeat(8)}&${encodeURIComponent('composition.subject:Patient.identifier')}=${encodeURIComponent(`${NHS_SYSTEM}|${NHS.jane}`)}`, token: () => practice },
         [`${SCR}/Consent`]: { query: `patient=${NHS.jane}`, token: () => practice },
         ['/electronic-prescriptions/FHIR/R4/Task']: { query: `${encodeURIComponent('patient:identifier')}=${NHS.jane}`, token: () => practice },

@@ -21,6 +21,23 @@ export function codeOf(res: EpsResponse): string | undefined {
   return res.body?.issue?.[0]?.details?.coding?.[0]?.code;
 }
 
+/**
+ * The cancellation response codes (R-) of a cancellation answer, as EPS publishes it: one per
+ * MedicationRequest of a prescription-order-response Bundle, or the OperationOutcome's one.
+ */
+export function cancellationCodes(res: EpsResponse): string[] {
+  if (res.body?.resourceType === 'OperationOutcome') return [codeOf(res)!];
+  const header = res.body?.entry?.find((e: any) => e.resource?.resourceType === 'MessageHeader')?.resource;
+  if (res.body?.resourceType !== 'Bundle' || header?.eventCoding?.code !== 'prescription-order-response') return [];
+  return res.body.entry.filter((e: any) => e.resource.resourceType === 'MedicationRequest').map((e: any) =>
+    e.resource.extension?.find((x: any) => String(x.url).endsWith('Extension-DM-PrescriptionStatusHistory'))?.extension?.find((x: any) => x.url === 'status')?.valueCoding?.code);
+}
+
+/** A prescription-order-response message Bundle: the published answer to a cancellation, accepted or refused. */
+export function isCancellationResponse(res: EpsResponse): boolean {
+  return res.body?.resourceType === 'Bundle' && res.body.entry?.[0]?.resource?.eventCoding?.code === 'prescription-order-response';
+}
+
 export interface Prescribed { ids: { shortFormId: string; longFormId: string; items: string[] }; signed: any; response: EpsResponse }
 
 export class EpsClient {

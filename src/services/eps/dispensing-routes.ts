@@ -8,10 +8,10 @@ import type { Repository, StoredResource } from '../../store/types.js';
 import { validateClaim } from './claim-message.js';
 import { validateDispense } from './dispense-message.js';
 import { recordClaim, recordDispense, returnToSpine, withdrawDispense } from './dispensing.js';
-import { list, ODS_SYSTEM } from './message-bundle.js';
+import { list, ODS_SYSTEM, ORDER_NUMBER_SYSTEM } from './message-bundle.js';
 import { ensurePrescriptionRelationship } from './prescription-relationship.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
-import { issuesByShortForm, MAX_NOMINATED_RELEASE, nominatedQueue, releasableIssue, releaseBundleJson, releaseIssue, releaseNominated } from './release.js';
+import { issuesByShortForm, MAX_NOMINATED_RELEASE, nominatedQueue, releasableIssue, releaseBundleJson, releaseIssue, releaseNominated, releaseRefusalBody, WithAnotherDispenser } from './release.js';
 import { setSubject, subjectOfBody } from './request-subject.js';
 import { isValidShortFormId } from './short-form-id.js';
 import { taskBundle } from './task-view.js';
@@ -44,6 +44,27 @@ function checkOwner(params: Params, org: string): void {
   if (typeof code !== 'string') throw new FhirError(400, 'INVALID_VALUE', `Parameter 'owner' must be an Organization identified by its ODS code (${ODS_SYSTEM})`);
   if (code.toUpperCase() !== org.toUpperCase()) throw new FhirError(403, 'ACCESS_DENIED', `A pharmacy may release only to itself: owner ${code.slice(0, 12)} is not ${org || '(no organisation)'}`);
 }
+
+/** What a published return or withdraw Task asks for (POST /Task, as NHS England publishes it). */
+interface TaskRequest { action: 'return' | 'withdraw'; shortFormId: string; reason: { code: string; display?: string }; notification?: string }
+
+function taskRequest(body: unknown): TaskRequest {
+  const task = body as Record<string, any>;
+  if (!task || typeof task !== 'object' || task.resourceType !== 'Task') throw new FhirError(400, 'INVALID_VALUE', 'The request body must be a FHIR Task (a return or a withdrawal)');
+  const code = list(task.code?.coding).find((c) => c?.system === 'http://hl7.org/fhir/CodeSystem/task-code')?.code;
+  const action = code === 'abort' ? 'withdraw' : task.status === 'rejected' ? 'return' : undefined;
+  if (!action) throw new FhirError(400, 'INVALID_VALUE', "Task.code 'abort' withdraws a dispense notification; Task.status 'rejected' returns the prescription to Spine");
+  const group = task.groupIdentifier;
+  const shortFormId = group?.system === ORDER_NUMBER_SYSTEM ? group.value : undefined;
+  if (typeof shortFormId !== 'string' || !isValidShortFormId(shortFormId)) throw new FhirError(400, 'INVALID_PRESCRIPTION_ID', `Task.groupIdentifier must carry a valid short-form prescription ID (${ORDER_NUMBER_SYSTEM})`);
+  const why = list(task.statusReason?.coding).find((c) => typeof c?.code === 'string');
+  if (!why || why.code.length > 200) throw new FhirError(400, 'MISSING_VALUE', 'Task.statusReason must give the reason coded');
+  const notification = action === 'withdraw' && typeof task.focus?.identifier?.value === 'string' ? task.focus.identifier.value.toLowerCase() : undefined;
+  return { action, shortFormId, reason: { code: why.code, ...(typeof why.display === 'string' ? { display: why.display } : {}) }, ...(notification ? { notification } : {}) };
+}
+
+/** The published answer to an accepted return or withdrawal. */
+const INFORMATIONAL = { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational' }] };
 
 /**
  * Dispenser routes: Task/$release (nominated queue or a token's short-form ID), dispense
@@ -79,12 +100,21 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
         found.set(req, message);
         setSubject(req, message.nhsNumber);
       },
-    }, async (req, reply) => reply.type(FHIR_JSON).send(taskBundle([await record(repo, req.ctx, found.get(req) as M)], baseUrl, 'collection')));
+    }, async (req, reply) => {
+      await record(repo, req.ctx, found.get(req) as M);
+      // as EPS answers an accepted dispense notification or claim; the Tasks are at GET /Task?focus:identifier=<short-form ID>
+      return reply.type(FHIR_JSON).send({ ...INFORMATIONAL, meta: { lastUpdated: new Date().toISOString() } });
+    });
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post('/Task/$release', {
       config,
+      // refused because another pharmacy holds it: answered as EPS publishes it, that pharmacy contained
+      errorHandler: async (err, _req, reply) => {
+        if (!(err instanceof WithAnotherDispenser)) throw err;
+        return reply.code(err.status).type(FHIR_JSON).send(await releaseRefusalBody(repo, err));
+      },
       preValidation: async (req, reply) => {
         const org = req.ctx.principal!.org;
         const params = parametersOf(req.body);
@@ -92,7 +122,7 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
         const shortFormId = shortFormParam(params, false);
         if (shortFormId) {
           const issues = await issuesByShortForm(repo, shortFormId);
-          const ready = releasableIssue(issues, shortFormId);
+          const ready = releasableIssue(issues, shortFormId, org);
           const issue = ready.resource as EpsPrescription;
           setSubject(req, issue.nhsNumber);
           found.set(req, { kind: 'single', ready });
@@ -140,5 +170,22 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
     });
 
     messageRoute(app, '/Claim', validateClaim, recordClaim);
+
+    // return and withdraw as NHS England publishes them: a Task posted to /Task
+    app.post('/Task', {
+      config,
+      preValidation: async (req) => {
+        const work = taskRequest(req.body);
+        const issues = await issuesByShortForm(repo, work.shortFormId);
+        if (issues.length === 0) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${work.shortFormId} not found`);
+        setSubject(req, issues[0].resource.nhsNumber);
+        found.set(req, work);
+      },
+    }, async (req, reply) => {
+      const work = found.get(req) as TaskRequest;
+      if (work.action === 'withdraw') await withdrawDispense(repo, req.ctx, work.shortFormId, work.notification, work.reason.code);
+      else await returnToSpine(repo, req.ctx, work.shortFormId, work.reason);
+      return reply.type(FHIR_JSON).send({ ...INFORMATIONAL, meta: { lastUpdated: new Date().toISOString() } });
+    });
   };
 }

@@ -1,12 +1,13 @@
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
-import type { Repository, StoredResource } from '../../store/types.js';
+import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import type { ValidDispense } from './dispense-message.js';
-import type { DispenseRecord, EpsPrescription } from './prescription-model.js';
+import { PRESCRIPTION, type DispenseRecord, type EpsPrescription } from './prescription-model.js';
 import { issuesByShortForm } from './release.js';
 import { ITEM_STATUSES, mayHappen, SETTLED_ITEMS, statusFromItems, type Transition } from './state-machine.js';
-import { illegalTransition, transition } from './transitions.js';
+import { pendingCancellation } from './cancellation.js';
+import { illegalTransition, planTransition, transition } from './transitions.js';
 
 type DispenserTransition = Extract<Transition, 'dispensed' | 'withdrawn' | 'returned' | 'claimed'>;
 
@@ -63,10 +64,17 @@ export async function recordDispense(repo: Repository, ctx: RequestContext, d: V
   const issues = await issuesByShortForm(repo, d.shortFormId);
   const already = issues.map((s) => s.resource as EpsPrescription).find((p) => p.dispenses.some((r) => r.id === d.messageId && !r.withdrawn));
   if (already) return replayed(repo, ctx, already, { notification: d.messageId });
+  if (d.replaces) return amendDispense(repo, ctx, d, issues);
   const held = heldIssue(issues, org, d.shortFormId, 'dispensed');
   const target = held.resource as EpsPrescription;
   if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber) throw new FhirError(400, 'INVALID_VALUE', 'The notification does not match the prescription (long-form ID or patient differ)');
-  return transition(repo, ctx, target.id, 'dispensed', (draft) => {
+  return transition(repo, ctx, target.id, 'dispensed', applyNotification(ctx, d), requireHolder(org), held);
+}
+
+/** The change a notification makes: its items' outcomes, refused for items already settled. */
+function applyNotification(ctx: RequestContext, d: ValidDispense) {
+  const org = ctx.principal!.org;
+  return (draft: EpsPrescription) => {
     for (const r of d.items) {
       const item = draft.items.find((i) => i.id === r.itemId);
       if (!item) throw new FhirError(400, 'INVALID_VALUE', `Item ${r.itemId} is not on prescription ${draft.shortFormId}`);
@@ -78,8 +86,42 @@ export async function recordDispense(repo: Repository, ctx: RequestContext, d: V
     draft.dispenses.push(record);
     applyItems(draft, d.items);
     draft.status = statusFromItems(draft.items.map((i) => i.status));
-    return { notification: d.messageId, items: d.items.map((i) => ({ item: i.itemId, status: i.status, quantity: i.quantity, ...(i.reason ? { reason: i.reason.code } : {}) })) };
-  }, requireHolder(org), held);
+    return { notification: d.messageId, ...(d.replaces ? { replaces: d.replaces } : {}), items: d.items.map((i) => ({ item: i.itemId, status: i.status, quantity: i.quantity, ...(i.reason ? { reason: i.reason.code } : {}) })) };
+  };
+}
+
+/**
+ * An amended dispense notification (MessageHeader replacementOf): the notification it replaces is
+ * withdrawn and the amendment applied, in one commit, whatever the issue's status (an amendment
+ * may follow 'dispensed'). The history shows both: a withdrawal (reason 'amended') and the notification.
+ */
+async function amendDispense(repo: Repository, ctx: RequestContext, d: ValidDispense, issues: StoredResource[]): Promise<EpsPrescription> {
+  const org = ctx.principal!.org;
+  const standing = (p: EpsPrescription) => p.dispenses.find((r) => r.id === d.replaces && !r.withdrawn);
+  const found = issues.find((s) => standing(s.resource as EpsPrescription));
+  if (!found) throw new FhirError(400, 'INVALID_VALUE', `The notification amended (replacementOf ${d.replaces}) is not a standing dispense notification of prescription ${d.shortFormId}`);
+  const target = found.resource as EpsPrescription;
+  if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber) throw new FhirError(400, 'INVALID_VALUE', 'The notification does not match the prescription (long-form ID or patient differ)');
+  for (let attempt = 0; ; attempt++) {
+    const stored = attempt === 0 ? found : await repo.read(PRESCRIPTION, found.id);
+    if (!stored) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription issue ${found.id} not found`);
+    const current = stored.resource as EpsPrescription;
+    requireHolder(org)(current);
+    const withdrawal = planTransition(ctx, current, stored.version, 'withdrawn', (draft) => {
+      const replaced = standing(draft);
+      if (!replaced) throw new FhirError(409, 'INVALID_STATE_TRANSITION', `The notification amended (${d.replaces}) has been withdrawn`);
+      replaced.withdrawn = { time: new Date().toISOString(), reason: 'amended' };
+      replayDispenses(draft);
+      return { notification: replaced.id, reason: 'amended', replacedBy: d.messageId };
+    });
+    const amendment = planTransition(ctx, withdrawal.prescription, stored.version, 'dispensed', applyNotification(ctx, d));
+    try {
+      await repo.commit({ resources: [amendment.write], audit: [withdrawal.audit, amendment.audit], messages: [withdrawal.message, amendment.message] });
+      return amendment.prescription;
+    } catch (err) {
+      if (!(err instanceof VersionConflictError) || attempt >= 4) throw err;
+    }
+  }
 }
 
 /** Withdraws the latest standing dispense notification (optionally named); the items go back to what the others say. */
@@ -104,10 +146,20 @@ export async function returnToSpine(repo: Repository, ctx: RequestContext, short
   const org = ctx.principal!.org;
   const held = heldIssue(await issuesByShortForm(repo, shortFormId), org, shortFormId, 'returned');
   return transition(repo, ctx, held.id, 'returned', (draft) => {
+    // a cancellation asked for while the pharmacy held the issue takes effect as it comes back
+    const pending = pendingCancellation(draft);
     draft.status = 'to-be-dispensed';
     delete draft.dispenser;
-    for (const item of draft.items) if (item.status === 'with-dispenser') item.status = 'to-be-dispensed';
-    return { reason, returnedBy: org };
+    for (const item of draft.items) {
+      if (item.status === 'with-dispenser') item.status = 'to-be-dispensed';
+      if (pending && pendingItems(pending).includes(item.id) && !SETTLED_ITEMS.includes(item.status)) {
+        item.status = 'cancelled';
+        const why = (pending.detail as { reason?: { code: string; display?: string } } | undefined)?.reason;
+        if (why) item.reason = why;
+      }
+    }
+    if (draft.items.every((item) => item.status === 'cancelled')) draft.status = 'cancelled';
+    return { reason, returnedBy: org, ...(pending ? { cancelledAsRequested: pendingItems(pending) } : {}) };
   }, requireHolder(org), held);
 }
 
@@ -132,4 +184,10 @@ export async function recordClaim(repo: Repository, ctx: RequestContext, c: Vali
     draft.claim = { id: c.claimId, org, time: new Date().toISOString(), endorsements: c.endorsements };
     return { claim: c.claimId, endorsements: c.endorsements };
   }, requireHolder(org), held);
+}
+
+/** The items a standing cancellation request names. */
+function pendingItems(event: NonNullable<ReturnType<typeof pendingCancellation>>): string[] {
+  const items = event.detail?.items;
+  return Array.isArray(items) ? items.filter((i): i is string => typeof i === 'string') : [];
 }

@@ -4,14 +4,21 @@ import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import type { Repository } from '../../store/types.js';
 import { bundleDigest } from './canonical-digest.js';
-import { cancelPrescription, validateCancellation, type ValidCancellation } from './cancellation.js';
+import { applyPublishedCancellation, publishedCancellationAnswer, validateCancellation, type ValidCancellation } from './cancellation.js';
 import { readMessageBundle } from './message-bundle.js';
 import { assignIds, validateOrder, type ValidOrder } from './order-message.js';
 import { requirePrescribablePatient, submitOrder } from './prescribing.js';
 import { setSubject, subjectOfBody } from './request-subject.js';
-import { taskBundle } from './task-view.js';
+import { validateDispense, type ValidDispense } from './dispense-message.js';
+import { recordDispense } from './dispensing.js';
 
-type Prescribing = { kind: 'order'; order: ValidOrder; patient: Patient } | { kind: 'cancel'; cancel: ValidCancellation };
+type Prescribing = { kind: 'order'; order: ValidOrder; patient: Patient } | { kind: 'cancel'; cancel: ValidCancellation } | { kind: 'dispense'; dispense: ValidDispense };
+
+/** A message Bundle whose MessageHeader says it is a dispense notification (read before validation: the caller's activity depends on it). */
+function isDispenseNotification(body: unknown): boolean {
+  const header = (body as { entry?: { resource?: { resourceType?: unknown; eventCoding?: { code?: unknown } } }[] } | null)?.entry?.[0]?.resource;
+  return header?.resourceType === 'MessageHeader' && header.eventCoding?.code === 'dispense-notification';
+}
 
 /**
  * Prescriber routes: $prepare (the canonical digest to sign, with ids assigned when the order has
@@ -50,12 +57,18 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
       });
     });
 
+    // one published path for prescribers' messages and pharmacies' dispense notifications: the
+    // MessageHeader event decides which activity the caller needs (eps.dispense for a notification)
     app.post('/$process-message', {
-      config,
+      config: { ...config, bodyActivity: { also: 'eps.dispense', when: isDispenseNotification } },
       preValidation: async (req) => {
         const org = req.ctx.principal!.org;
-        const { event } = readMessageBundle(req.body, ['prescription-order', 'prescription-order-update']);
-        if (event === 'prescription-order') {
+        const { event } = readMessageBundle(req.body, ['prescription-order', 'prescription-order-update', 'dispense-notification']);
+        if (event === 'dispense-notification') {
+          const dispense = validateDispense(req.body);
+          checked.set(req, { kind: 'dispense', dispense });
+          setSubject(req, dispense.nhsNumber);
+        } else if (event === 'prescription-order') {
           const order = validateOrder(req.body, org);
           const patient = await requirePrescribablePatient(repo, order.nhsNumber);
           checked.set(req, { kind: 'order', order, patient });
@@ -70,12 +83,29 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
     }, async (req, reply) => {
       const work = checked.get(req);
       if (!work) throw new FhirError(400, 'INVALID_VALUE', 'The message could not be read');
+      if (work.kind === 'dispense') {
+        await recordDispense(repo, req.ctx, work.dispense);
+        // as EPS answers an accepted dispense notification; the Tasks are at GET /Task?focus:identifier=<short-form ID>
+        return reply.type(FHIR_JSON).send({ resourceType: 'OperationOutcome', meta: { lastUpdated: new Date().toISOString() }, issue: [{ severity: 'information', code: 'informational' }] });
+      }
       if (work.kind === 'order') {
         const result = await submitOrder(repo, req.ctx, work.order, work.patient);
         if (result.duplicate) reply.header('x-eps-duplicate', 'true');
-        return reply.type(FHIR_JSON).send(taskBundle(result.issues, baseUrl, 'collection'));
+        // as EPS answers an accepted prescription-order: an informational OperationOutcome (the
+        // prescription's Tasks are at GET /Task?focus:identifier=<short-form ID>)
+        const first = result.issues[0];
+        return reply.type(FHIR_JSON).send({
+          resourceType: 'OperationOutcome',
+          issue: [{
+            severity: 'information', code: 'informational',
+            diagnostics: `Prescription ${first.shortFormId} accepted (${result.issues.length} issue${result.issues.length === 1 ? '' : 's'})`,
+          }],
+        });
       }
-      return reply.type(FHIR_JSON).send(taskBundle(await cancelPrescription(repo, req.ctx, work.cancel), baseUrl, 'collection'));
+      // as EPS answers a prescription-order-update: a prescription-order-response Bundle with a
+      // cancellation response code (R-) per item, 200 or 400, or a 400 OperationOutcome with the code
+      const answer = publishedCancellationAnswer(await applyPublishedCancellation(repo, req.ctx, work.cancel), req.body as Record<string, any>, baseUrl);
+      return reply.code(answer.status).type(FHIR_JSON).send(answer.body);
     });
   };
 }

@@ -1,9 +1,15 @@
-import { FhirError } from '../../fhir/errors.js';
+import { randomUUID } from 'node:crypto';
+import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { prescriptionRelationshipWrite } from './prescription-relationship.js';
+import { ORGANIZATION } from '../directory/organization-model.js';
+import { ODS_SYSTEM } from './message-bundle.js';
 import { PRESCRIPTION, PRESCRIPTION_ORDER, type EpsPrescription } from './prescription-model.js';
 import { commitPlans, illegalTransition, planTransition } from './transitions.js';
+
+/** NHS England's EPS issue codes (examples/spec/errors/release/with-another-dispenser-error.json). */
+export const EPS_ISSUE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/EPS-IssueCode';
 
 /** How many nominated prescriptions one release request may take. */
 export const MAX_NOMINATED_RELEASE = 50;
@@ -14,15 +20,63 @@ export async function issuesByShortForm(repo: Repository, shortFormId: string): 
   return (await repo.searchResources({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'short-form', op: 'eq', value: shortFormId }] }], limit: 100 })).sort((a, b) => a.resource.issue.number - b.resource.issue.number);
 }
 
-/** The issue a token release acts on: the first one waiting to be dispensed, else the refusal naming the state. */
-export function releasableIssue(issues: StoredResource[], shortFormId: string): StoredResource {
-  if (issues.length === 0) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${shortFormId} not found`);
+/**
+ * A release refused because another pharmacy holds the issue, as EPS answers it: 400
+ * PRESCRIPTION_WITH_ANOTHER_DISPENSER, the other pharmacy in OperationOutcome.contained
+ * (see releaseRefusalBody).
+ */
+export class WithAnotherDispenser extends FhirError {
+  constructor(readonly holder: EpsPrescription) {
+    super(400, 'PRESCRIPTION_WITH_ANOTHER_DISPENSER',
+      `Prescription ${holder.shortFormId} issue ${holder.issue.number} is '${holder.status}' with another dispenser (${holder.dispenser})`);
+  }
+}
+
+/** Held by a pharmacy other than `org` (a pharmacy asking again for what it holds is a state refusal instead). */
+function heldByAnother(p: EpsPrescription, org: string | undefined): boolean {
+  return org !== undefined && !!p.dispenser && p.status.startsWith('with-dispenser') && p.dispenser.toUpperCase() !== org.toUpperCase();
+}
+
+/**
+ * The issue a token release acts on: the first one waiting to be dispensed, else the refusal:
+ * as EPS publishes them, 400 RESOURCE_NOT_FOUND for a prescription Spine does not hold and 400
+ * PRESCRIPTION_WITH_ANOTHER_DISPENSER for one another pharmacy holds; otherwise the state refusal.
+ */
+export function releasableIssue(issues: StoredResource[], shortFormId: string, org?: string): StoredResource {
+  if (issues.length === 0) throw new FhirError(400, 'RESOURCE_NOT_FOUND', `Prescription ${shortFormId} not found`, {}, { severity: 'error' });
   const ready = issues.find((s) => s.resource.status === 'to-be-dispensed');
   if (ready) return ready;
   // report the issue that matters: one with a dispenser, else the first not yet settled, else the last
   const shown = issues.find((s) => String(s.resource.status).startsWith('with-dispenser'))
     ?? issues.find((s) => s.resource.status === 'future') ?? issues[issues.length - 1];
+  if (heldByAnother(shown.resource as EpsPrescription, org)) throw new WithAnotherDispenser(shown.resource as EpsPrescription);
   throw illegalTransition(shown.resource as EpsPrescription, 'released');
+}
+
+/**
+ * The published body of a WithAnotherDispenser refusal: the EPS issue code, and the pharmacy
+ * holding the prescription contained (from the directory where it knows it), referenced by the
+ * Spine supportingInfo extension.
+ */
+export async function releaseRefusalBody(repo: Repository, err: WithAnotherDispenser): Promise<Record<string, unknown>> {
+  const ods = err.holder.dispenser!;
+  const known = (await repo.read(ORGANIZATION, ods))?.resource as Record<string, unknown> | undefined;
+  const id = randomUUID();
+  const organization = {
+    resourceType: 'Organization', id,
+    identifier: [{ system: ODS_SYSTEM, value: ods }],
+    ...(typeof known?.name === 'string' ? { name: known.name } : {}),
+    ...(Array.isArray(known?.telecom) ? { telecom: known.telecom } : {}),
+    ...(Array.isArray(known?.address) ? { address: known.address } : {}),
+  };
+  const outcome = operationOutcome(err.spineCode, err.diagnostics, 'error', err.status);
+  for (const issue of outcome.issue) for (const c of issue.details?.coding ?? []) { c.system = EPS_ISSUE_SYSTEM; delete c.version; }
+  return {
+    ...outcome,
+    meta: { lastUpdated: new Date().toISOString() },
+    contained: [organization],
+    extension: [{ url: 'https://fhir.nhs.uk/StructureDefinition/Extension-Spine-supportingInfo', valueReference: { reference: `#${id}` } }],
+  };
 }
 
 /** The nominated queue of a pharmacy: issues waiting for it, in store order. */
@@ -33,7 +87,8 @@ export async function nominatedQueue(repo: Repository, org: string, limit: numbe
 /**
  * Releases one issue to the caller's pharmacy: with dispenser, its items with it, and the
  * pharmacy's relationship with the patient, in one commit on the version read. Of two pharmacies
- * racing, the store accepts one commit; the other re-reads, finds it with a dispenser and is refused.
+ * racing, the store accepts one commit; the other re-reads, finds it with the winner and is refused
+ * (400 PRESCRIPTION_WITH_ANOTHER_DISPENSER).
  */
 export async function releaseIssue(repo: Repository, ctx: RequestContext, id: string, alreadyRead?: StoredResource): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
@@ -41,6 +96,8 @@ export async function releaseIssue(repo: Repository, ctx: RequestContext, id: st
     // a version read moments ago is as good as a fresh one: the commit checks it is still current
     const stored = attempt === 0 && alreadyRead ? alreadyRead : await repo.read(PRESCRIPTION, id);
     if (!stored) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription issue ${id} not found`);
+    // of two pharmacies racing, the one that lost finds the other holding it
+    if (heldByAnother(stored.resource as EpsPrescription, org)) throw new WithAnotherDispenser(stored.resource as EpsPrescription);
     const plan = planTransition(ctx, stored.resource as EpsPrescription, stored.version, 'released', (draft) => {
       draft.status = 'with-dispenser';
       draft.dispenser = org;
@@ -71,7 +128,7 @@ export async function releaseNominated(repo: Repository, ctx: RequestContext, li
       try {
         released.push(await releaseIssue(repo, ctx, id));
       } catch (err) {
-        if (!(err instanceof FhirError && err.status === 409)) throw err;
+        if (!(err instanceof WithAnotherDispenser || (err instanceof FhirError && err.status === 409))) throw err;
       }
     }
   }

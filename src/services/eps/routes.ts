@@ -6,6 +6,7 @@ import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 import { sweepPrescriptions } from './expiry-sweep.js';
 import { prescribingRoutes } from './prescribing-routes.js';
 import { trackerRoutes } from './tracker-routes.js';
+import { verifySignatureRoutes } from './verify-signature.js';
 
 export const EPS_BASE = '/electronic-prescriptions/FHIR/R4';
 /** How often the cluster-wide sweep (one node, by lease) expires and releases issues by date. */
@@ -19,6 +20,7 @@ export function epsRoutes(repo: Repository, publicUrl: string) {
     await app.register(prescribingRoutes(repo, baseUrl));
     await app.register(dispensingRoutes(repo, baseUrl));
     await app.register(trackerRoutes(repo, baseUrl));
+    await app.register(verifySignatureRoutes(repo));
     app.scheduler.every('eps.expiry-sweep', SWEEP_INTERVAL_MS, async () => {
       const { expired, available } = await sweepPrescriptions(repo, new Date());
       if (expired || available) app.log.info({ expired, available }, 'eps sweep');

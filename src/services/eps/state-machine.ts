@@ -31,7 +31,12 @@ export const ITEM_STATUSES = {
 } as const;
 export type ItemStatus = keyof typeof ITEM_STATUSES;
 
-export type Transition = 'created' | 'available' | 'released' | 'returned' | 'dispensed' | 'withdrawn' | 'claimed' | 'cancelled' | 'expired';
+/**
+ * 'cancellation-requested': a cancellation that arrived while the issue is with a dispenser. The
+ * status does not change; the issue is marked for cancellation (the event records by whom), as
+ * EPS publishes (R-0002 / R-0003: "not cancelled ... Marked for cancellation").
+ */
+export type Transition = 'created' | 'available' | 'released' | 'returned' | 'dispensed' | 'withdrawn' | 'claimed' | 'cancelled' | 'cancellation-requested' | 'expired';
 
 /** The prescription states each transition may start from ('created' starts from nothing). */
 export const ALLOWED_FROM: Readonly<Record<Exclude<Transition, 'created'>, readonly PrescriptionStatus[]>> = {
@@ -42,13 +47,14 @@ export const ALLOWED_FROM: Readonly<Record<Exclude<Transition, 'created'>, reado
   withdrawn: ['with-dispenser-active', 'dispensed', 'not-dispensed'],
   claimed: ['dispensed', 'not-dispensed'],
   cancelled: ['future', 'to-be-dispensed'],
+  'cancellation-requested': ['with-dispenser', 'with-dispenser-active'],
   expired: ['future', 'to-be-dispensed', 'with-dispenser', 'with-dispenser-active'],
 };
 
 /** What a message is called in refusals. */
 export const MESSAGE_NAMES: Readonly<Record<Exclude<Transition, 'created'>, string>> = {
   available: 'issue becoming available', released: 'release request', returned: 'return', dispensed: 'dispense notification',
-  withdrawn: 'dispense notification withdrawal', claimed: 'claim', cancelled: 'cancellation', expired: 'expiry',
+  withdrawn: 'dispense notification withdrawal', claimed: 'claim', cancelled: 'cancellation', 'cancellation-requested': 'cancellation request', expired: 'expiry',
 };
 
 export function mayHappen(transition: Exclude<Transition, 'created'>, from: PrescriptionStatus): boolean {

@@ -16,10 +16,13 @@ import { taskBundle } from './task-view.js';
 export const TRACKER_ACTIVITY: Activity = 'eps.track';
 /** More prescriptions than one page shows for a patient; the newest come first. */
 const MAX_PATIENT_ISSUES = 200;
+/** EPS answers a tracker query it cannot run with issue.code 'invalid' (examples/spec/errors/task/query-error.json). */
+const QUERY_ERROR = { issueCode: 'invalid' } as const;
+const queryError = (code: 'INVALID_SEARCH_DATA' | 'INVALID_PRESCRIPTION_ID' | 'INVALID_RESOURCE_ID', why: string) => new FhirError(400, code, why, {}, QUERY_ERROR);
 
 function oneQuery(req: FastifyRequest, name: string): string | undefined {
   const raw = (req.query as Record<string, unknown>)[name];
-  if (Array.isArray(raw)) throw new FhirError(400, 'INVALID_SEARCH_DATA', `Give one '${name}'`);
+  if (Array.isArray(raw)) throw queryError('INVALID_SEARCH_DATA', `Give one '${name}'`);
   if (typeof raw !== 'string' || raw === '') return undefined;
   return raw.slice(raw.lastIndexOf('|') + 1);
 }
@@ -34,16 +37,16 @@ export function trackerRoutes(repo: Repository, baseUrl: string) {
       preValidation: async (req) => {
         const focus = oneQuery(req, 'focus:identifier');
         const patient = oneQuery(req, 'patient:identifier');
-        if ((focus === undefined) === (patient === undefined)) throw new FhirError(400, 'INVALID_SEARCH_DATA', "Search by exactly one of 'focus:identifier' (short-form prescription ID) or 'patient:identifier' (NHS Number)");
+        if ((focus === undefined) === (patient === undefined)) throw queryError('INVALID_SEARCH_DATA', "Search by exactly one of 'focus:identifier' (short-form prescription ID) or 'patient:identifier' (NHS Number)");
         if (focus !== undefined) {
-          if (!isValidShortFormId(focus)) throw new FhirError(400, 'INVALID_PRESCRIPTION_ID', `'${focus.slice(0, 24)}' is not a valid short-form prescription ID`);
+          if (!isValidShortFormId(focus)) throw queryError('INVALID_PRESCRIPTION_ID', `'${focus.slice(0, 24)}' is not a valid short-form prescription ID`);
           const issues = (await issuesByShortForm(repo, focus)).map((s) => s.resource as EpsPrescription);
           if (issues.length === 0) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${focus} not found`);
           found.set(req, issues);
           setSubject(req, issues[0].nhsNumber);
         } else {
           const nhs = nhsNumberFromReference(patient!);
-          if (!isValidNhsNumber(nhs)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `'${nhs.slice(0, 20)}' is not a valid NHS Number`);
+          if (!isValidNhsNumber(nhs)) throw queryError('INVALID_RESOURCE_ID', `'${nhs.slice(0, 20)}' is not a valid NHS Number`);
           found.set(req, nhs);
           setSubject(req, nhs);
         }

@@ -156,7 +156,11 @@ export function validatePatient(p: Patient, opts: ValidationOptions = {}): void 
     names.forEach((n, i) => {
       if (!check(n)) return;
       if (n.family !== undefined && typeof n.family !== 'string') throw invalid('INVALID_VALUE', `Invalid value - '${shown(n.family)}' in field 'name/${i}/family'`);
-      if (n.given !== undefined && (!Array.isArray(n.given) || n.given.some((g) => typeof g !== 'string'))) throw invalid('INVALID_VALUE', `Invalid value - '${shown(n.given)}' in field 'name/${i}/given'`);
+      // given, prefix and suffix are lists of strings in a FHIR HumanName ("prefix": "Dr" is not one)
+      for (const list of ['given', 'prefix', 'suffix'] as const) {
+        const v = n[list] as unknown;
+        if (v !== undefined && (!Array.isArray(v) || v.some((g) => typeof g !== 'string'))) throw invalid('INVALID_VALUE', `Invalid value - '${shown(v)}' in field 'name/${i}/${list}'`);
+      }
       if (n.given && n.given.length > MAX_GIVEN_NAMES) {
         throw new FhirError(400, 'TOO_MANY_VALUES_SUBMITTED', `Too many values submitted - ${pyRepr(n.given)} in field 'name/${i}/given'`);
       }

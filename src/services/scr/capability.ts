@@ -11,7 +11,12 @@ export function scrApi(apiPath: string, publicUrl: string): ApiDescription {
     date: '2026-12-06',
     security: "OAuth2 bearer tokens; X-Request-ID (UUID) on every request. Viewing needs 'scr.view' and a legitimate relationship; uploads 'scr.upload'; consent 'scr.consent'",
     searchParams: {
-      DocumentReference: [{ name: 'patient.identifier', type: 'token', documentation: `Required: ${NHS}` }],
+      DocumentReference: [
+        { name: 'patient', type: 'token', documentation: `Required: ${NHS}` },
+        { name: 'type', type: 'token', documentation: 'Optional: http://snomed.info/sct|196981000000101' },
+        { name: '_sort', type: 'string', documentation: "Optional: 'date' (the only order)" },
+        { name: '_count', type: 'number', documentation: 'Optional: 1 (the latest only)' },
+      ],
       Bundle: [
         { name: 'composition.identifier', type: 'token', documentation: 'Required: the Composition identifier of the document' },
         { name: 'composition.subject:Patient.identifier', type: 'token', documentation: `Required: ${NHS}` },
@@ -22,6 +27,7 @@ export function scrApi(apiPath: string, publicUrl: string): ApiDescription {
       Bundle: 'Create uploads a GP summary document; read needs ?patient=<NHS Number>',
       DocumentReference: "Search lists a patient's summary documents",
       Consent: "Create records a patient's SCR choice; search lists a patient's choices",
+      AuditEvent: "Create raises a privacy alert (SCR-AlertType, SCR-AlertReason) into the platform's audit trail",
     },
   };
 }

@@ -72,7 +72,8 @@ export function scrConsentRoutes(repo: Repository, publicUrl: string) {
 
     app.post('/$setPermission', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { body: permissionPatient } } }, async (req, reply) => {
       const permission = await recordPermission(repo, req.ctx, parseSetPermission(req.body));
-      return reply.type(FHIR_JSON).send(permissionResponse(permission, req.ctx.accessBasis));
+      // 201, as the published API answers a permission recorded
+      return reply.code(201).type(FHIR_JSON).send(permissionResponse(permission, req.ctx.accessBasis));
     });
   };
 }

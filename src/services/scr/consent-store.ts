@@ -49,14 +49,14 @@ export async function consentStates(repo: Repository, nhsNumbers: string[]): Pro
   }));
 }
 
-/** A clinician's record that the patient allowed this view of their SCR ('Yes'), or refused it ('No'). */
+/** A clinician's record that the patient allowed this view of their SCR ('Yes'), refused it ('No'), or is to be asked each time ('Ask'). */
 export interface ScrPermission {
   resourceType: typeof SCR_PERMISSION_TYPE;
   id: string;
   patient: string;
   userId: string;
   org: string;
-  code: 'Yes' | 'No';
+  code: 'Yes' | 'No' | 'Ask';
   recorded: string;
   /** Until when it counts: the rest of the user's working session. */
   expires: string;

@@ -47,10 +47,10 @@ export async function resolveForRetrieval(repo: Repository, relationships: Legit
   return survivor;
 }
 
-/** Dissent means no SCR at all: nothing of one is shown, and the code says why. */
+/** Dissent means no SCR at all: nothing of one is shown; 403, as the published API answers (PSIS-30418), and the code says why. */
 export async function consentFor(repo: Repository, nhs: string): Promise<ScrConsentChoice> {
   const { state } = await readConsentState(repo, nhs);
-  if (state.scr === 'dissent') throw new FhirError(404, 'SCR_DISSENT', 'The patient has dissented from having a Summary Care Record; none is available');
+  if (state.scr === 'dissent') throw new FhirError(403, 'SCR_DISSENT', 'The patient has dissented from having a Summary Care Record; access control does not permit access to it');
   return state.scr;
 }
 
@@ -66,6 +66,7 @@ export async function viewDecision(repo: Repository, ctx: RequestContext, nhs: s
   if (ctx.accessBasis === 'emergency-access') return { basis: 'emergency-access', consent };
   const permission = await currentPermission(repo, nhs, principal.userId);
   if (permission?.code === 'Yes') return { basis: 'permission', consent };
+  // 'Ask' is no standing permission: the patient is asked, as with none recorded
   if (permission?.code === 'No') throw new FhirError(403, 'SCR_PERMISSION_REFUSED', 'The patient has refused permission for you to view their Summary Care Record in this session');
   throw new FhirError(403, 'SCR_PERMISSION_REQUIRED', "Ask the patient's permission to view their Summary Care Record and record it, or use emergency access with a reason");
 }

@@ -14,7 +14,7 @@ import { consentFor, resolveForRetrieval, viewDecision, type ViewDecision } from
 import { SCR_DOCUMENT_TYPE, type ScrDocument } from './document-model.js';
 import { currentDocument, listDocuments, readDocument, storeNewVersion } from './document-store.js';
 import type { ValidDocument } from './document-validation.js';
-import { bundleForView, documentReference } from './document-views.js';
+import { bundleForView, documentReference, documentSearchset } from './document-views.js';
 import { summarySearchset } from './summary-view.js';
 import { numbersMergedInto } from './supersession.js';
 
@@ -78,7 +78,7 @@ export class ScrDocumentService {
    * DocumentReference metadata of every version: needs the relationship (checked already), not
    * permission. Documents filed under numbers later merged into this patient are theirs too.
    */
-  async documentReferences(ctx: RequestContext, requested: string): Promise<Bundle> {
+  async documentReferences(ctx: RequestContext, requested: string, opts: { latestOnly?: boolean } = {}): Promise<Bundle> {
     const nhs = await resolveForRetrieval(this.repo, this.relationships, ctx, requested);
     await this.audited(ctx, nhs, { view: 'DocumentReference', requested }, () => consentFor(this.repo, nhs));
     const numbers = [nhs, ...(await numbersMergedInto(this.repo, nhs))];
@@ -86,13 +86,16 @@ export class ScrDocumentService {
     const current = await currentDocument(this.repo, numbers);
     const principal = ctx.principal!;
     const permission = principal.kind === 'patient' ? undefined : (await currentPermission(this.repo, nhs, principal.userId))?.code;
-    const matches: BundleEntry[] = docs.map((d) => ({
+    // the published search's _count=1: only the latest (the current version)
+    const listed = opts.latestOnly ? docs.filter((d) => d.id === current?.id) : docs;
+    const matches: BundleEntry[] = listed.map((d) => ({
       fullUrl: `${this.baseUrl}/DocumentReference/${d.id}`,
       resource: documentReference(d, { current: d.id === current?.id, baseUrl: this.baseUrl, permission, patient: nhs }),
       search: { mode: 'match' },
     }));
-    const patient: BundleEntry = { fullUrl: `${this.baseUrl}/Patient/${nhs}`, resource: { resourceType: 'Patient', id: nhs, identifier: [{ system: NHS_NUMBER_SYSTEM, value: nhs }] }, search: { mode: 'include' } };
-    await this.readAudit.append(auditRecord(ctx, 'scr.view', nhs, 'success', this.detail(ctx, nhs, { view: 'DocumentReference', count: docs.length, requested })));
+    // the subject as the published searchset carries it: an entry under its bare id, with the NHS Number
+    const patient: BundleEntry = { fullUrl: nhs, resource: { resourceType: 'Patient', id: nhs, identifier: [{ system: NHS_NUMBER_SYSTEM, value: nhs }] } };
+    await this.readAudit.append(auditRecord(ctx, 'scr.view', nhs, 'success', this.detail(ctx, nhs, { view: 'DocumentReference', count: listed.length, requested })));
     return { resourceType: 'Bundle', type: 'searchset', timestamp: new Date().toISOString(), total: matches.length, entry: matches.length ? [...matches, patient] : [] };
   }
 
@@ -108,9 +111,9 @@ export class ScrDocumentService {
   }
 
   /**
-   * The published API's search form of a read: the patient's documents whose id or Composition
-   * identifier (the DocumentReference masterIdentifier) is the value given, as a searchset of
-   * Bundles, under the same checks and audit as a read of one version. No match is an empty searchset.
+   * The published API's search form of a read: the patient's document whose id or Composition
+   * identifier (the DocumentReference masterIdentifier) is the value given, its resources as one
+   * searchset, under the same checks and audit as a read of one version. No match is an empty searchset.
    */
   async searchBundles(ctx: RequestContext, identifier: string, requested: string): Promise<Bundle> {
     const nhs = await resolveForRetrieval(this.repo, this.relationships, ctx, requested);
@@ -120,8 +123,10 @@ export class ScrDocumentService {
     const byId = await readDocument(this.repo, identifier);
     const docs = byId && numbers.includes(byId.patient) && !byComposition.some((d) => d.id === byId.id) ? [byId, ...byComposition] : byComposition;
     await this.readAudit.append(auditRecord(ctx, 'scr.view', nhs, 'success', this.detail(ctx, nhs, { view: 'Bundle', identifier, documentIds: docs.map((d) => d.id), requested }, decision)));
-    const entry: BundleEntry[] = docs.map((d) => ({ fullUrl: `${this.baseUrl}/Bundle/${d.id}`, resource: bundleForView(d, decision.consent, decision.basis), search: { mode: 'match' } }));
-    return { resourceType: 'Bundle', type: 'searchset', timestamp: new Date().toISOString(), total: entry.length, entry };
+    // one document answers (the newest, should an id and a Composition identifier both match), its resources flattened as published
+    const newer = (a: ScrDocument, d: ScrDocument) => d.uploaded > a.uploaded || (d.uploaded === a.uploaded && d.sequence > a.sequence);
+    const newest = docs.reduce<ScrDocument | undefined>((a, d) => (!a || newer(a, d) ? d : a), undefined);
+    return documentSearchset(newest && bundleForView(newest, decision.consent, decision.basis), this.baseUrl);
   }
 
   /** The current allergies, reactions and medications of the current SCR (the newest current one across merged numbers), flattened for clinical apps. */

@@ -13,8 +13,8 @@ export interface ValidDocument {
   subjectNhs: string;
   /**
    * ODS codes of the organisations the Composition's authors act for; empty when the authors are
-   * people whose organisation the document does not name (the published examples do this), and
-   * then the uploading organisation is the author.
+   * people whose organisation the document does not name or names without an ODS code (the
+   * published examples do both), and then the uploading organisation is the author.
    */
   authorOrgs: string[];
   compositionIdentifier: string;
@@ -145,9 +145,9 @@ function authorOrganisations(composition: Composition, index: EntryIndex): strin
     }
     if (r?.resourceType !== 'Organization') return; // a person with no organisation named: the uploader's
     const ods = stringAt(objectsAt(r.identifier, 'Organization.identifier').find((id) => id.system === ODS_SYSTEM)?.value, 'Organization.identifier.value');
-    // an organisation the document names but does not identify cannot be checked against the practice
-    if (!ods) bad('Composition.author names an Organization without an ODS code', 'MISSING_VALUE');
-    orgs.push(ods);
+    // an organisation named without an ODS code (as the published examples do) is the uploader's:
+    // the practice the token acts for, which the upload still checks against the registered practice
+    if (ods) orgs.push(ods);
   });
   return orgs;
 }

@@ -56,12 +56,18 @@ export function bundleForView(doc: ScrDocument, consent: ScrConsentChoice, basis
   return bundle;
 }
 
+/** The published read's URL of a version: the search form, by its identifier and the patient's NHS Number. */
+export function documentSearchUrl(baseUrl: string, compositionIdentifier: string, patient: string): string {
+  return `${baseUrl}/Bundle?composition.identifier=${encodeURIComponent(compositionIdentifier)}&composition.subject:Patient.identifier=${NHS_NUMBER_SYSTEM}|${patient}`;
+}
+
 /**
- * DocumentReference metadata for one version, in the shape of the NHS SCR API's search: the SCR
- * UUID as master identifier, the GP summary type, current or superseded, and the caller's recorded
- * permission to view (SCR-ACSPermission) when there is one.
+ * DocumentReference metadata for one version, in the shape of the NHS SCR API's search
+ * (DocumentReferenceBundle.json): the SCR UUID as master identifier, the GP summary type, current
+ * or superseded, the subject as the searchset's Patient entry, the caller's permission to view
+ * (SCR-ACSPermission: Yes, No, or Ask when none stands) and the published read's URL.
  */
-export function documentReference(doc: ScrDocument, opts: { current: boolean; baseUrl: string; permission?: 'Yes' | 'No'; patient?: string }): DocumentReference {
+export function documentReference(doc: ScrDocument, opts: { current: boolean; baseUrl: string; permission?: 'Yes' | 'No' | 'Ask'; patient?: string }): DocumentReference {
   const gpSummary = { coding: [{ ...GP_SUMMARY }] };
   // the patient as they are now: a document filed under a number since merged belongs to the survivor
   const patient = opts.patient ?? doc.patient;
@@ -74,8 +80,24 @@ export function documentReference(doc: ScrDocument, opts: { current: boolean; ba
     subject: { reference: `Patient/${patient}`, identifier: { system: NHS_NUMBER_SYSTEM, value: patient } },
     date: doc.uploaded,
     author: [{ identifier: { system: ODS_SYSTEM, value: doc.authorOrg } }],
-    ...(opts.permission ? { securityLabel: [{ coding: [{ system: ACS_PERMISSION_SYSTEM, code: opts.permission }] }] } : {}),
-    content: [{ attachment: { contentType: 'application/fhir+json', url: `${opts.baseUrl}/Bundle/${doc.id}?patient=${patient}` } }],
+    securityLabel: [{ coding: [{ system: ACS_PERMISSION_SYSTEM, code: opts.permission ?? 'Ask' }] }],
+    content: [{ attachment: { contentType: 'application/fhir+json', url: documentSearchUrl(opts.baseUrl, doc.compositionIdentifier, patient) } }],
     context: { event: [gpSummary] },
+  };
+}
+
+/**
+ * A version as the published read returns it (GetScrBundle.json): one searchset of the document's
+ * resources, the Composition first, each under its RESTful URL; not a Bundle inside a Bundle.
+ */
+export function documentSearchset(view: Bundle | undefined, baseUrl: string): Bundle {
+  const entry: BundleEntry[] = (view?.entry ?? []).map((e) => ({ fullUrl: `${baseUrl}/${e.resource!.resourceType}/${e.resource!.id}`, resource: e.resource }));
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    ...(view?.meta ? { meta: view.meta } : {}),
+    timestamp: new Date().toISOString(),
+    total: entry.length,
+    ...(entry.length ? { entry } : {}),
   };
 }

@@ -9,11 +9,15 @@ import { VersionConflictError, type Repository } from '../../store/types.js';
 import { resolvePatient } from './consent-patient.js';
 import { permissionId, SCR_PERMISSION_TYPE, type ScrPermission } from './consent-store.js';
 
-export const PERMISSION_SYSTEM = 'https://fhir.nhs.uk/R4/CodeSystem/SCR-ACSPermission';
+/** NHS England's SCR-ACSPermission code system, as the published SCR API uses it (SetPermission.json, DocumentReference.securityLabel). */
+export const PERMISSION_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission';
+/** Yes: the patient allowed this view; No: refused it; Ask: ask the patient each time (no standing permission). */
+export type PermissionCode = 'Yes' | 'No' | 'Ask';
+const PERMISSION_CODES: readonly PermissionCode[] = ['Yes', 'No', 'Ask'];
 
 type Part = { name?: unknown; [value: string]: unknown };
 
-export interface PermissionRequest { nhsNumber: string; code: 'Yes' | 'No' }
+export interface PermissionRequest { nhsNumber: string; code: PermissionCode }
 
 /**
  * The published SCR API's $setPermission body: one 'setPermissions' parameter with the parts
@@ -26,21 +30,24 @@ export function parseSetPermission(body: unknown): PermissionRequest {
   const parts = (Array.isArray(sets[0].part) ? sets[0].part : []).filter((p): p is Part => !!p && typeof p === 'object');
   const nhsPart = parts.find((p) => p.name === 'nhsNumber');
   const nhs = nhsPart?.valueString ?? (nhsPart?.valueIdentifier as { value?: unknown } | undefined)?.value;
-  if (nhs === undefined) throw new FhirError(400, 'MISSING_VALUE', "Missing value - part 'nhsNumber' of 'setPermissions' is required");
+  // the published answer to a missing NHS Number is an 'value' issue, not 'required'
+  if (nhs === undefined) throw new FhirError(400, 'INVALID_VALUE', "Missing value for Parameter.Part 'nhsNumber' of 'setPermissions'");
   if (!isValidNhsNumber(nhs)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - NHS Number '${String(nhs).slice(0, 20)}' is not valid`);
-  const coding = parts.find((p) => p.name === 'permissionCode')?.valueCoding as { system?: unknown; code?: unknown } | undefined;
+  const codings = parts.filter((p) => p.name === 'permissionCode');
+  if (codings.length > 1) throw new FhirError(400, 'TOO_MANY_VALUES_SUBMITTED', `Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system ${PERMISSION_SYSTEM} expected`);
+  const coding = codings[0]?.valueCoding as { system?: unknown; code?: unknown } | undefined;
   if (!coding) throw new FhirError(400, 'MISSING_VALUE', "Missing value - part 'permissionCode' (valueCoding) of 'setPermissions' is required");
-  if (coding.system !== PERMISSION_SYSTEM || (coding.code !== 'Yes' && coding.code !== 'No')) {
-    throw new FhirError(400, 'UNSUPPORTED_VALUE', `Unsupported value - 'permissionCode' must be ${PERMISSION_SYSTEM} Yes or No`);
+  if (coding.system !== PERMISSION_SYSTEM || !PERMISSION_CODES.includes(coding.code as PermissionCode)) {
+    throw new FhirError(400, 'UNSUPPORTED_VALUE', `Unsupported value - 'permissionCode' must be ${PERMISSION_SYSTEM} ${PERMISSION_CODES.join(', ')}`);
   }
-  return { nhsNumber: nhs as string, code: coding.code };
+  return { nhsNumber: nhs as string, code: coding.code as PermissionCode };
 }
 
 /** The route's patient extractor, so the platform makes the legitimate-relationship check before the handler. */
 export const permissionPatient = (body: unknown): string => parseSetPermission(body).nhsNumber;
 
 /**
- * Records that the patient allowed ('Yes') or refused ('No') this user's view of their SCR, for the
+ * Records that the patient allowed ('Yes'), refused ('No') or must be asked each time ('Ask') about this user's view of their SCR, for the
  * rest of the user's session (the token's expiry), on the access basis the platform established.
  * Only a staff user in a session gives it: a patient needs no permission to see their own record,
  * and an application has no clinician present to ask. A retry (same X-Request-ID, same request)

@@ -9,6 +9,8 @@ import { ScrDocumentService } from './document-service.js';
 import { scrApi } from './capability.js';
 import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 import { documentSubject, validateScrDocument, type ValidDocument } from './document-validation.js';
+import { GP_SUMMARY } from './document-model.js';
+import { registerAlertRoute } from './alert-route.js';
 
 export const SCR_BASE = '/summary-care-record/FHIR/R4';
 
@@ -31,6 +33,22 @@ function compositionIdentifier(req: FastifyRequest): string {
   return value;
 }
 
+const DOCUMENT_REFERENCE_PARAMS = ['patient', 'type', '_sort', '_count'];
+
+/** The published DocumentReference search's options: type is the GP summary, _sort=date, _count=1 (the latest only). */
+function documentReferenceOptions(req: FastifyRequest): boolean {
+  const q = req.query as Record<string, unknown>;
+  for (const name of ['type', '_sort', '_count']) {
+    if (Array.isArray(q[name])) throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data - give '${name}' once`);
+  }
+  if (q.type !== undefined && String(q.type).slice(String(q.type).lastIndexOf('|') + 1) !== GP_SUMMARY.code) {
+    throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data - 'type' must be ${GP_SUMMARY.system}|${GP_SUMMARY.code}`);
+  }
+  if (q._sort !== undefined && q._sort !== 'date') throw new FhirError(400, 'INVALID_SEARCH_DATA', "Invalid search data - the only supported '_sort' is 'date'");
+  if (q._count !== undefined && q._count !== '1') throw new FhirError(400, 'INVALID_SEARCH_DATA', "Invalid search data - the only supported '_count' is 1");
+  return q._count === '1';
+}
+
 /**
  * SCR document routes: upload (POST /Bundle), the DocumentReference list, one version
  * (GET /Bundle/{id}?patient=, or the published search form GET /Bundle?composition.identifier=)
@@ -46,6 +64,8 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     registerMetadataRoute(app, scrApi(SCR_BASE, publicUrl));
+    // privacy alerts (POST /AuditEvent) go into the platform's audit trail
+    registerAlertRoute(app, repo);
     app.post('/Bundle', {
       config: { fhirApi: true, activity: 'scr.upload', patientFrom: { body: documentSubject } },
       // before the platform's relationship check: a malformed document, or one about an unknown or
@@ -60,8 +80,11 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
       return reply.code(201).type(FHIR_JSON).header('location', `${baseUrl}/Bundle/${stored.id}?patient=${stored.patient}`).send(stored.bundle);
     });
 
-    app.get('/DocumentReference', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient.identifier' }, searchParams: ['patient.identifier'] } }, async (req, reply) =>
-      reply.type(FHIR_JSON).send(await service.documentReferences(req.ctx, queryPatient(req, 'patient.identifier'))));
+    // the published search: ?patient=https://fhir.nhs.uk/Id/nhs-number|<NHS Number>[&type=<GP summary>][&_sort=date][&_count=1]
+    app.get('/DocumentReference', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' }, searchParams: DOCUMENT_REFERENCE_PARAMS } }, async (req, reply) => {
+      const latestOnly = documentReferenceOptions(req);
+      return reply.type(FHIR_JSON).send(await service.documentReferences(req.ctx, queryPatient(req, 'patient'), { latestOnly }));
+    });
 
     app.get<{ Params: { id: string } }>('/Bundle/:id', { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } } }, async (req, reply) =>
       reply.type(FHIR_JSON).send(await service.bundle(req.ctx, req.params.id, queryPatient(req, 'patient'))));
