@@ -10,12 +10,11 @@ import {
   createPatientGenerator,
   GP_PRACTICE_CODES,
   MAX_PATIENTS_PER_SEED,
-  NHS_NUMBER_SYSTEM,
-  ODS_SYSTEM,
   PDS_PATIENT_URL,
   SECURITY_SYSTEM,
   type GeneratedPatient,
 } from '../src/seed/patient-generator.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../src/fhir/identifiers.js';
 
 // Copied from the PDS sandbox fixture Patient.json, so the suite does not depend on files outside the repo.
 const PDS_EXT = 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-';

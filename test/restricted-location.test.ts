@@ -17,12 +17,10 @@ import { PassThrough } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Patient, RelatedPerson } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM as NHS_SYSTEM } from '../src/fhir/parameters.js';
 import { mintApplicationToken, mintPatientToken } from '../src/security/embedded-idp.js';
 import { BULK_BASE } from '../src/services/bulk/routes.js';
 import { GP2GP_BASE } from '../src/services/gp2gp/routes.js';
 import { NOTIFICATIONS_BASE } from '../src/services/notifications/routes.js';
-import { ODS_SYSTEM as ODS } from '../src/services/pds/patient-model.js';
 import { SCR_BASE } from '../src/services/scr/routes.js';
 import { COVERAGE, coverageDocument, coverageIndex } from '../src/services/pds/coverage-model.js';
 import { SECURITY_BASE } from '../src/services/security/routes.js';
@@ -36,6 +34,7 @@ import { commitPatients, commitRelatedPerson, currentJane, living, withNhsNumber
 import { GP_ORG, nextNhsNumber, orderBundle, PHARMACY, registeredKey, signDigest, withSignature, dispenseNotification, orderIds, EPS } from './helpers/eps-prescribing.js';
 import { PDS, startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
+import { NHS_NUMBER_SYSTEM as NHS_SYSTEM, ODS_SYSTEM as ODS } from '../src/fhir/identifiers.js';
 
 const [SCR, EVENTS, GP2GP, BULK, SECURITY] = [SCR_BASE, NOTIFICATIONS_BASE, GP2GP_BASE, BULK_BASE, SECURITY_BASE];
 const OLD_PRACTICE = 'B82005';

@@ -1,7 +1,7 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM } from '../fhir/parameters.js';
 import { ACTIVITIES, isActivity, roleName } from '../security/policy.js';
 import type { AuditEntry } from '../store/types.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 
 /** Code systems of the FHIR rendering of audit entries; OpenSpine's own are documented in docs/security.md. */
 export const AUDIT_EVENT_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
@@ -11,7 +11,6 @@ export const PURPOSE_SYSTEM = 'https://openspine.dev/CodeSystem/purpose-of-acces
 export const ACT_REASON_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 export const JOB_ROLE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode';
 export const OPENSPINE_ROLE_SYSTEM = 'https://openspine.dev/CodeSystem/role';
-export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const USER_ID_SYSTEM = 'https://fhir.nhs.uk/Id/sds-user-id';
 export const CLIENT_ID_SYSTEM = 'https://openspine.dev/Id/client-id';
 export const REQUEST_ID_SYSTEM = 'https://openspine.dev/Id/request-id';

@@ -1,4 +1,5 @@
 /** NHS Number rules: 10 digits, the last a modulus-11 check digit over the first nine. */
+import { FhirError, type IssueOverride, type SpineCode } from './errors.js';
 
 const WEIGHTS = [10, 9, 8, 7, 6, 5, 4, 3, 2];
 
@@ -15,6 +16,32 @@ export function checkDigitFor(stem: string): number | null {
 export function isValidNhsNumber(value: unknown): boolean {
   if (typeof value !== 'string' || !/^[0-9]{10}$/.test(value)) return false;
   return checkDigitFor(value.slice(0, 9)) === value.charCodeAt(9) - 48;
+}
+
+/** How a site words its refusal of an invalid NHS Number, where it differs from the default. */
+export interface NhsNumberRefusal {
+  /** The Spine code; INVALID_RESOURCE_ID unless given. */
+  code?: SpineCode;
+  /** The diagnostics, as text or from the offending value (its first 20 characters). */
+  diagnostics?: string | ((shown: string) => string);
+  /** Overrides of the OperationOutcome issue (severity, code). */
+  issue?: IssueOverride;
+}
+
+/**
+ * The value as a valid NHS Number, or the one 400 refusal of it. The diagnostics name the field
+ * when one is given (`<field> must carry a valid NHS Number`), otherwise the value itself
+ * (`Invalid resource ID - NHS Number '<value>' is not valid`); `refusal` keeps a site's own wording.
+ */
+export function requireNhsNumber(value: unknown, field?: string, refusal: NhsNumberRefusal = {}): string {
+  if (isValidNhsNumber(value)) return value as string;
+  const shown = String(value).slice(0, 20);
+  const { code = 'INVALID_RESOURCE_ID', diagnostics, issue = {} } = refusal;
+  const text = typeof diagnostics === 'string' ? diagnostics
+    : diagnostics ? diagnostics(shown)
+    : field !== undefined ? `${field} must carry a valid NHS Number`
+    : `Invalid resource ID - NHS Number '${shown}' is not valid`;
+  throw new FhirError(400, code, text, {}, issue);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { FhirError } from './errors.js';
+import { NHS_NUMBER_SYSTEM } from './identifiers.js';
 
-export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 
 interface ParameterPart { name?: unknown; [value: string]: unknown }
 

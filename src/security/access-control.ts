@@ -100,9 +100,10 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
     }
     const cached = deps.verifier.cached(request.headers.authorization);
     if (cached && (!deps.revocations || deps.revocations.recentlyCleared(cached))) {
-      // a route whose body chooses the activity admits, on arrival, a caller allowed either one
-      const activity = bodyActivity ? arrivalActivity(request, cached) : routeActivity;
+      let activity = routeActivity;
       try {
+        // a route whose body chooses the activity admits, on arrival, a caller allowed either one
+        if (bodyActivity) activity = arrivalActivity(request, cached);
         authorise(request, cached, activity);
       } catch (err) {
         return done(err as Error);

@@ -2,6 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import { labelledRestricted, PHARMACY_EXTENSIONS, withholdLocation } from '../fhir/location-data.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import type { Repository } from '../store/types.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 
 /**
  * The platform rule that a restricted (sensitive) patient's location data (address, telecom,
@@ -18,8 +19,6 @@ import type { Repository } from '../store/types.js';
  * A representation that mentions no restricted patient passes untouched and unparsed.
  */
 
-const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
-const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 const PATIENT = 'Patient';
 /** The FHIR way to say a value exists but is not shown. */
 const MASKED = { url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' };

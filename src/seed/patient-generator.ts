@@ -6,15 +6,14 @@
  */
 import { faker } from '@faker-js/faker/locale/en_GB';
 import type { Address, ContactPoint, Extension, HumanName, Patient, Reference, RelatedPerson } from 'fhir/r4.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 
 export interface GeneratedPatient {
   patient: Patient;
   relatedPersons: RelatedPerson[];
 }
 
-export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 export const SECURITY_SYSTEM = 'https://www.hl7.org/fhir/valueset-security-labels.html';
-export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const PDS_PATIENT_URL = 'https://api.service.nhs.uk/personal-demographics/FHIR/R4/Patient/';
 const EXT = 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-';
 const CODES = 'https://fhir.nhs.uk/R4/CodeSystem/UKCore-';

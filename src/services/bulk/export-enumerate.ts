@@ -1,6 +1,6 @@
 import type { FhirResource } from 'fhir/r4.js';
 import type { IndexCondition, Repository, SearchCriterion } from '../../store/types.js';
-import { PATIENT } from '../pds/patient-model.js';
+import { PATIENT } from '../pds/index.js';
 
 /**
  * Walks every Patient through the search index only (the Repository has no table scan): the NHS

@@ -2,7 +2,7 @@ import type { FhirResource } from 'fhir/r4.js';
 import type { AuditRecord, Repository, ResourceWrite, SearchCriterion } from '../../store/types.js';
 import { VersionConflictError } from '../../store/types.js';
 import { LocationRelease } from '../../security/location-release.js';
-import { PATIENT } from '../pds/patient-model.js';
+import { PATIENT } from '../pds/index.js';
 import { FIRST_PREFIXES, compartmentOf, patientOf, walkStep } from './export-enumerate.js';
 
 /**

@@ -6,8 +6,7 @@ import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { hasLoneSurrogate, JSON_MAX_DEPTH, JSON_MAX_ELEMENTS_PER_MIB, jsonShapeProblem } from '../../http/json-limits.js';
 import type { AuditRecord, IndexEntry, Repository, ResourceWrite } from '../../store/types.js';
 import { VersionConflictError } from '../../store/types.js';
-import { indexPatient } from '../pds/patient-index.js';
-import { PATIENT } from '../pds/patient-model.js';
+import { indexPatient, PATIENT } from '../pds/index.js';
 import { EXPORTABLE_TYPES, patientOf } from './export-enumerate.js';
 
 /**

@@ -4,9 +4,10 @@
  */
 import type { IndexCondition, SearchCriterion } from '../../store/types.js';
 import { FhirError } from '../../fhir/errors.js';
-import { ODS_CODE, ODS_ROLE_SYSTEM, ODS_SYSTEM, ORG_ROLES, nameWords, normalisePostcode } from './organization-model.js';
+import { ODS_CODE, ODS_ROLE_SYSTEM, ORG_ROLES, nameWords, normalisePostcode } from './organization-model.js';
 import { SERVICE_CATEGORIES, SERVICE_CATEGORY_SYSTEM, SERVICE_TYPE_SYSTEM, SERVICE_TYPES } from './healthcare-service-model.js';
 import { isJobRole, JOB_ROLE_SYSTEM, SDS_USER_ID, USER_ID_SYSTEM } from './practitioner-role-model.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 export const DEFAULT_COUNT = 50;
 export const MAX_COUNT = 1000;

@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Endpoint } from 'fhir/r4.js';
 import type { IndexEntry, Repository } from '../../store/types.js';
-import { ODS_CODE, ODS_SYSTEM, ORGANIZATION, orgReference } from './organization-model.js';
+import { ODS_CODE, ORGANIZATION, orgReference } from './organization-model.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 export const ENDPOINT = 'Endpoint';
 export const INTERACTION_SYSTEM = 'https://fhir.nhs.uk/Id/nhsServiceInteractionId';

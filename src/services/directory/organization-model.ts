@@ -12,10 +12,9 @@
  */
 import type { Organization } from 'fhir/r4.js';
 import type { IndexEntry } from '../../store/types.js';
-import { ODS_SYSTEM } from '../../seed/patient-generator.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 export const ORGANIZATION = 'Organization';
-export { ODS_SYSTEM };
 export const ODS_ROLE_SYSTEM = 'https://directory.spineservices.nhs.uk/STU3/CodeSystem/ODSAPI-OrganizationRole-1';
 export const ACTIVE_PERIOD_URL = 'https://fhir.nhs.uk/STU3/StructureDefinition/Extension-ODSAPI-ActivePeriod-1';
 export const SUCCESSOR_URL = 'https://openspine.dev/fhir/StructureDefinition/organisation-successor';

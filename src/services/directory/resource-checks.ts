@@ -6,7 +6,8 @@
 import type { ContactPoint, Period } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import { isObject, type JsonObject } from '../../fhir/json-shape.js';
-import { ODS_CODE, ODS_SYSTEM } from './organization-model.js';
+import { ODS_CODE } from './organization-model.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** FHIR resource ids: 1-64 letters, digits, '-' and '.'. */
 export const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;

@@ -5,6 +5,7 @@ import { VersionConflictError, type Repository } from '../../store/types.js';
 import { codingOf, groupIds, identifierValue, messagePatient, odsOf, ofType, ORDER_ITEM_SYSTEM, readMessageBundle } from './message-bundle.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { commitPlans, planTransition } from './transitions.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 export const CANCEL_REASON_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/medicationrequest-status-reason';
 
@@ -72,7 +73,6 @@ export const CANCELLATION_RESPONSES = {
 export type CancellationCode = keyof typeof CANCELLATION_RESPONSES;
 /** The published answer sender: NHS Spine's own ODS code. */
 const SPINE_ODS = 'X2601';
-const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
 export type PublishedCancellation =
   | { kind: 'bundle'; status: 200 | 400; codes: Map<string, CancellationCode>; time: string }

@@ -1,8 +1,9 @@
 import { FhirError } from '../../fhir/errors.js';
-import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import type { ValidClaim } from './dispensing.js';
-import { list, NHS_NUMBER_SYSTEM, ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, type Json } from './message-bundle.js';
+import { list, ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, type Json } from './message-bundle.js';
 import { isValidShortFormId, LONG_FORM_ID } from './short-form-id.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 export const ENDORSEMENT_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/medicationdispense-endorsement';
 export const CLAIM_ITEM_URL = 'https://fhir.nhs.uk/StructureDefinition/Extension-ClaimMedicationRequestReference';
@@ -32,8 +33,7 @@ export function validateClaim(body: unknown): ValidClaim {
   if (!claim || typeof claim !== 'object' || claim.resourceType !== 'Claim') throw new FhirError(400, 'INVALID_VALUE', 'The request body must be a FHIR Claim');
   const claimId = claim.identifier?.[0]?.value;
   if (typeof claimId !== 'string' || !LONG_FORM_ID.test(claimId)) throw new FhirError(400, 'INVALID_VALUE', 'Claim.identifier[0].value must be a UUID identifying the claim');
-  const nhsNumber = claim.patient?.identifier?.system === NHS_NUMBER_SYSTEM ? claim.patient.identifier.value : undefined;
-  if (typeof nhsNumber !== 'string' || !isValidNhsNumber(nhsNumber)) throw new FhirError(400, 'INVALID_RESOURCE_ID', 'Claim.patient.identifier must carry a valid NHS Number');
+  const nhsNumber = requireNhsNumber(claim.patient?.identifier?.system === NHS_NUMBER_SYSTEM ? claim.patient.identifier.value : undefined, 'Claim.patient.identifier');
   const shortFormId = claimShortFormId(claim);
   if (typeof shortFormId !== 'string' || !isValidShortFormId(shortFormId)) throw new FhirError(400, 'INVALID_PRESCRIPTION_ID', 'Claim.prescription.identifier must carry a valid short-form prescription ID');
   if (!Array.isArray(claim.item) || claim.item.length === 0 || claim.item.length > 4) throw new FhirError(400, 'INVALID_VALUE', 'A claim lists each item claimed (1 to 4) in Claim.item');

@@ -1,8 +1,9 @@
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { LONG_FORM_ID } from './short-form-id.js';
-import { codingOf, groupIds, identifierValue, list, messagePatient, NHS_NUMBER_SYSTEM, ofType, ORDER_ITEM_SYSTEM, readMessageBundle, type Json, type MessageBundle } from './message-bundle.js';
+import { codingOf, groupIds, identifierValue, list, messagePatient, ofType, ORDER_ITEM_SYSTEM, readMessageBundle, type Json, type MessageBundle } from './message-bundle.js';
 import type { ItemStatus } from './state-machine.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 export const DISPENSE_TYPE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/medicationdispense-type';
 export const NOT_DISPENSED_REASON_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/medicationdispense-status-reason';

@@ -8,13 +8,14 @@ import type { Repository, StoredResource } from '../../store/types.js';
 import { validateClaim } from './claim-message.js';
 import { validateDispense } from './dispense-message.js';
 import { recordClaim, recordDispense, returnToSpine, withdrawDispense } from './dispensing.js';
-import { list, ODS_SYSTEM, ORDER_NUMBER_SYSTEM } from './message-bundle.js';
+import { list, ORDER_NUMBER_SYSTEM } from './message-bundle.js';
 import { ensurePrescriptionRelationship } from './prescription-relationship.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { issuesByShortForm, MAX_NOMINATED_RELEASE, nominatedQueue, releasableIssue, releaseBundleJson, releaseIssue, releaseNominated, releaseRefusalBody, WithAnotherDispenser } from './release.js';
 import { setSubject, subjectOfBody } from './request-subject.js';
 import { isValidShortFormId } from './short-form-id.js';
 import { taskBundle } from './task-view.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 const DEFAULT_NOMINATED_RELEASE = 25;
 type Params = ReturnType<typeof parametersOf>;

@@ -1,6 +1,7 @@
 import { FhirError } from '../../fhir/errors.js';
-import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { isValidShortFormId, LONG_FORM_ID } from './short-form-id.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** Reading EPS message Bundles: the shared shape checks every message kind needs. */
 export const MESSAGE_EVENT_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-event';
@@ -8,8 +9,6 @@ export const ORDER_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/prescription-order-nu
 export const ORDER_ITEM_SYSTEM = 'https://fhir.nhs.uk/Id/prescription-order-item-number';
 export const PRESCRIPTION_ID_URL = 'https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionId';
 export const PRESCRIPTION_ID_SYSTEM = 'https://fhir.nhs.uk/Id/prescription';
-export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
-export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const SNOMED = 'http://snomed.info/sct';
 
 export type Json = Record<string, any>;
@@ -70,8 +69,7 @@ export function identifierValue(resource: Json | undefined, system: string): str
 export function messagePatient(msg: MessageBundle): { patient: Json; nhsNumber: string } {
   const patients = ofType(msg, 'Patient');
   if (patients.length !== 1) throw invalid('The message must contain exactly one Patient');
-  const nhsNumber = identifierValue(patients[0], NHS_NUMBER_SYSTEM);
-  if (!nhsNumber || !isValidNhsNumber(nhsNumber)) throw new FhirError(400, 'INVALID_RESOURCE_ID', 'Patient.identifier must carry a valid NHS Number');
+  const nhsNumber = requireNhsNumber(identifierValue(patients[0], NHS_NUMBER_SYSTEM), 'Patient.identifier');
   return { patient: patients[0], nhsNumber };
 }
 

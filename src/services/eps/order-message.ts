@@ -1,10 +1,11 @@
 import { FhirError } from '../../fhir/errors.js';
 import {
-  codingOf, groupIds, identifierValue, messagePatient, ODS_SYSTEM, odsOf, ofType, ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, PRESCRIPTION_ID_SYSTEM,
+  codingOf, groupIds, identifierValue, messagePatient, odsOf, ofType, ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, PRESCRIPTION_ID_SYSTEM,
   PRESCRIPTION_ID_URL, readMessageBundle, SNOMED, type Json, type MessageBundle,
 } from './message-bundle.js';
 import type { PrescriptionType } from './prescription-model.js';
 import { isValidShortFormId, newLongFormId, newShortFormId, SHORT_FORM_ID } from './short-form-id.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** A prescription-order message, checked: what $process-message stores. */
 export interface ValidOrder {

@@ -2,7 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { VersionConflictError, type Repository, type ResourceWrite } from '../../store/types.js';
-import { isInvalidated, PATIENT, replacedBy } from '../pds/patient-model.js';
+import { requireCurrentPatient } from '../pds/index.js';
 import { bundleDigest } from './canonical-digest.js';
 import { addDays, orderSignature, type ValidOrder } from './order-message.js';
 import { prescriptionRelationshipWrite } from './prescription-relationship.js';
@@ -28,16 +28,13 @@ export function nominatedPharmacy(patient: Patient): string | undefined {
  * over; the prescriber re-issues it under the surviving record.
  */
 export async function requirePrescribablePatient(repo: Repository, nhsNumber: string): Promise<Patient> {
-  const stored = await repo.read(PATIENT, nhsNumber);
-  if (!stored) throw new FhirError(422, 'PATIENT_NOT_FOUND', `NHS Number ${nhsNumber} is not known to PDS`);
-  const patient = stored.resource as Patient;
-  const survivor = replacedBy(patient);
-  if (survivor) {
-    throw new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number ${nhsNumber} has been superseded by ${survivor}; prescribe under NHS Number ${survivor}`,
-      { location: `/personal-demographics/FHIR/R4/Patient/${survivor}` });
-  }
-  if (isInvalidated(patient)) throw new FhirError(422, 'INVALIDATED_RESOURCE', `NHS Number ${nhsNumber} belongs to an invalidated record`);
-  return patient;
+  const stored = await requireCurrentPatient(repo, nhsNumber, {
+    onUnknown: () => new FhirError(422, 'PATIENT_NOT_FOUND', `NHS Number ${nhsNumber} is not known to PDS`),
+    onSuperseded: (_, survivor) => new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number ${nhsNumber} has been superseded by ${survivor}; prescribe under NHS Number ${survivor}`,
+      { location: `/personal-demographics/FHIR/R4/Patient/${survivor}` }),
+    onInvalidated: () => new FhirError(422, 'INVALIDATED_RESOURCE', `NHS Number ${nhsNumber} belongs to an invalidated record`),
+  });
+  return stored.resource;
 }
 
 export interface SubmitResult {

@@ -4,9 +4,9 @@ import type { RequestContext } from '../../http/request-context.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { prescriptionRelationshipWrite } from './prescription-relationship.js';
 import { ORGANIZATION } from '../directory/organization-model.js';
-import { ODS_SYSTEM } from './message-bundle.js';
 import { PRESCRIPTION, PRESCRIPTION_ORDER, type EpsPrescription } from './prescription-model.js';
 import { commitPlans, illegalTransition, planTransition } from './transitions.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** NHS England's EPS issue codes (examples/spec/errors/release/with-another-dispenser-error.json). */
 export const EPS_ISSUE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/EPS-IssueCode';

@@ -1,7 +1,8 @@
 import type { Bundle, Extension, Task } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM, ODS_SYSTEM, ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, PRESCRIPTION_ID_SYSTEM } from './message-bundle.js';
+import { ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, PRESCRIPTION_ID_SYSTEM } from './message-bundle.js';
 import type { EpsPrescription } from './prescription-model.js';
 import { ITEM_STATUSES, PRESCRIPTION_STATUSES, type PrescriptionStatus } from './state-machine.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * How a prescription issue is shown (tracker, and the answer to every message): a FHIR Task

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
-import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { nhsNumberFromReference } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import type { Activity } from '../../security/policy.js';
@@ -46,7 +46,7 @@ export function trackerRoutes(repo: Repository, baseUrl: string) {
           setSubject(req, issues[0].nhsNumber);
         } else {
           const nhs = nhsNumberFromReference(patient!);
-          if (!isValidNhsNumber(nhs)) throw queryError('INVALID_RESOURCE_ID', `'${nhs.slice(0, 20)}' is not a valid NHS Number`);
+          requireNhsNumber(nhs, undefined, { diagnostics: (shown) => `'${shown}' is not a valid NHS Number`, issue: QUERY_ERROR });
           found.set(req, nhs);
           setSubject(req, nhs);
         }

@@ -1,8 +1,9 @@
 import type { Bundle } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
-import { NHS_NUMBER_SYSTEM, parametersOf } from '../../fhir/parameters.js';
+import { parametersOf } from '../../fhir/parameters.js';
 import type { Gp2gpOptions } from './options.js';
 import type { AttachmentManifest } from './transfer-model.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * The body of POST /Task/{id}/$send, a FHIR Parameters resource:

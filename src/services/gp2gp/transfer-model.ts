@@ -1,7 +1,6 @@
 import type { Task } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM } from '../../fhir/parameters.js';
 import type { IndexEntry } from '../../store/types.js';
-import { ODS_SYSTEM } from '../pds/patient-model.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * A GP2GP transfer is stored as a FHIR Task: `for` is the patient, `requester` the new practice,

@@ -6,12 +6,13 @@ import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
 import { registeredPractice } from '../../fhir/general-practitioner.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { NHS_NUMBER_SYSTEM, parameterValue, parametersOf } from '../../fhir/parameters.js';
+import { parameterValue, parametersOf } from '../../fhir/parameters.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 import { toFhirError } from '../../http/fhir-conventions.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
-import { isInvalidated, ODS_SYSTEM, PATIENT, replacedBy } from '../pds/patient-model.js';
+import { requireCurrentPatient } from '../pds/index.js';
 import { attachmentBytes, ehrWrite, readEhr } from './chunk-store.js';
 import type { Gp2gpOptions } from './options.js';
 import { NEGATIVE_REASONS, parseSendRequest } from './send-request.js';
@@ -125,10 +126,13 @@ export class TransferService {
     const requester = b.requester?.identifier?.value;
     if (requester !== undefined && requester !== org) throw new FhirError(403, 'ACCESS_DENIED', `A practice may only request records for itself; the token is for ${org || '(no organisation)'}`);
     if (owner === org) throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the old practice (owner) and the requesting practice are the same');
-    const patient = await this.repo.read(PATIENT, nhsNumber);
-    if (!patient || isInvalidated(patient.resource)) throw new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhsNumber}' not found on PDS`);
-    const survivor = replacedBy(patient.resource);
-    if (survivor) throw new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number ${nhsNumber} has been superseded by ${survivor}; request the record under that number`);
+    const notOnPds = () => new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhsNumber}' not found on PDS`);
+    const patient = await requireCurrentPatient(this.repo, nhsNumber, {
+      onUnknown: notOnPds,
+      onInvalidated: notOnPds,
+      onSuperseded: (_, survivor) => new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number ${nhsNumber} has been superseded by ${survivor}; request the record under that number`),
+      first: 'invalidated',
+    });
     if (registeredPractice(patient.resource) !== org) {
       throw new FhirError(403, 'ACCESS_DENIED', `Organisation ${org || '(none)'} is not the patient's registered practice on PDS; only the new registered practice may request the record`);
     }

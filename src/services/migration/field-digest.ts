@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AllergyIntolerance, MedicationRequest, MedicationStatement, Patient } from 'fhir/r4.js';
 import type { AuditEntry } from '../../store/types.js';
-import { DEATH_NOTIFICATION_URL } from '../pds/patient-model.js';
+import { DEATH_NOTIFICATION_URL } from '../pds/index.js';
 import type { CleanPatient } from './legacy-clean.js';
 import type { LegacyTable } from './legacy-schema.js';
 

@@ -1,8 +1,8 @@
 import type { AllergyIntolerance, MedicationRequest, MedicationStatement, Patient } from 'fhir/r4.js';
 import type { AuditRecord, IndexEntry, ResourceWrite } from '../../store/types.js';
-import { indexPatient } from '../pds/patient-index.js';
-import { DEATH_NOTIFICATION_URL, NHS_NUMBER_SYSTEM, ODS_SYSTEM, PATIENT, SECURITY_LABEL_SYSTEM } from '../pds/patient-model.js';
+import { DEATH_NOTIFICATION_URL, indexPatient, PATIENT, SECURITY_LABEL_SYSTEM } from '../pds/index.js';
 import type { CleanPatient } from './legacy-clean.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** Clean legacy values as FHIR R4 resources in the shapes PDS and the clinical services hold. */
 

@@ -1,5 +1,5 @@
 import { VersionConflictError, type AuditRecord, type ResourceWrite } from '../../store/types.js';
-import { PATIENT } from '../pds/patient-model.js';
+import { PATIENT } from '../pds/index.js';
 import { cleanNhsNumber, cleanPatient, groupChildren, patientProblem, type Children } from './legacy-clean.js';
 import { legacyAudit, patientWrites } from './legacy-fhir.js';
 import type { ChildRow, LegacyReader, PatientRow } from './legacy-read.js';

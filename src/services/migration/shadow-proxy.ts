@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { Patient } from 'fhir/r4.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { patientForRead } from '../pds/patient-views.js';
+import { patientForRead } from '../pds/index.js';
 import { addPatientTuples, newDigests } from './field-digest.js';
 import { cleanPatient, groupChildren, patientProblem, type Children } from './legacy-clean.js';
 import { legacyPatient } from './legacy-fhir.js';

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import type { AllergyIntolerance, MedicationRequest, MedicationStatement, Patient } from 'fhir/r4.js';
 import type { Repository } from '../../store/types.js';
-import { PATIENT } from '../pds/patient-model.js';
+import { PATIENT } from '../pds/index.js';
 import {
   Digest, addAllergyTuple, addAuditTuple, addLegacyTuples, addMedicationTuple, addPatientTuples, addPrescriptionTuple, newDigests,
 } from './field-digest.js';

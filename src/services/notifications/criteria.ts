@@ -1,6 +1,7 @@
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { EVENT_CODES } from './event-codes.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * Subscription criteria in the NEMS shape:
@@ -26,8 +27,7 @@ export interface ParsedCriteria {
   serviceType?: string;
 }
 
-const NHS_SYSTEMS = ['https://fhir.nhs.uk/Id/nhs-number', 'http://fhir.nhs.net/Id/nhs-number'];
-const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+const NHS_SYSTEMS = [NHS_NUMBER_SYSTEM, 'http://fhir.nhs.net/Id/nhs-number'];
 const ODS = /^[A-Z0-9]{3,10}$/;
 const SERVICE_TYPE = /^[A-Z0-9]{2,10}$/;
 const KNOWN = new Set(['type', 'serviceType', 'MessageHeader.event', 'eventCode', 'Patient.identifier', 'Patient.generalPractitioner', 'Organization.identifier']);

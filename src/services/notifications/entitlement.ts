@@ -3,7 +3,7 @@ import { principalMayPerform } from '../../security/access-control.js';
 import type { Principal } from '../../security/principal.js';
 import type { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
-import { PATIENT } from '../pds/patient-model.js';
+import { PATIENT } from '../pds/index.js';
 import type { ParsedCriteria } from './criteria.js';
 
 /**

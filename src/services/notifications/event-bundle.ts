@@ -1,11 +1,10 @@
 import type { Bundle, BundleEntry, FhirResource, Patient, Reference } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM } from '../../fhir/parameters.js';
-import { isRestricted } from '../pds/patient-model.js';
+import { isRestricted } from '../pds/index.js';
 import { CHOICES, CONSENT_CHOICE_SYSTEM, CONSENT_SCOPE, CONSENT_SCOPE_SYSTEM, isChoiceCode } from '../scr/consent-codes.js';
 import { DENIES } from '../scr/consent-resource.js';
 import { derivedId } from './derived-id.js';
 import type { LifeEvent } from './life-event.js';
-import { ODS_SYSTEM } from './subscription-model.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * The event message a subscriber receives: a FHIR Bundle of type 'message' whose MessageHeader

@@ -2,7 +2,7 @@ import type { Bundle, Patient, Subscription } from 'fhir/r4.js';
 import { NOTIFICATIONS_DELIVER } from '../../messaging/topics.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import { VersionConflictError, type Repository } from '../../store/types.js';
-import { PATIENT } from '../pds/patient-model.js';
+import { PATIENT } from '../pds/index.js';
 import { routeKey, type Scope } from './criteria.js';
 import { derivedId } from './derived-id.js';
 import { eventBundle } from './event-bundle.js';

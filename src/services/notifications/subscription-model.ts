@@ -2,6 +2,7 @@ import type { Endpoint, Subscription } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { IndexEntry, Repository } from '../../store/types.js';
 import { parseCriteria, routeKey, type ParsedCriteria } from './criteria.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * Subscriptions as stored: a FHIR R4 Subscription whose owning organisation (the subscriber's ODS
@@ -12,7 +13,6 @@ import { parseCriteria, routeKey, type ParsedCriteria } from './criteria.js';
 
 export const SUBSCRIPTION = 'Subscription';
 export const OWNER_EXTENSION = 'https://openspine.dev/StructureDefinition/subscription-owner';
-export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const FHIR_JSON_PAYLOAD = 'application/fhir+json';
 
 export type ChannelType = 'rest-hook' | 'message';

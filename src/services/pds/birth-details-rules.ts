@@ -1,9 +1,10 @@
 import type { Address, Extension, HumanName, Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { NHS_NUMBER_SYSTEM, today } from './patient-model.js';
+import { today } from './patient-model.js';
 import { validatePatient } from './patient-rules.js';
 import { PublishedError } from './published-errors.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * What a maternity system's birth notification (a transaction Bundle posted to

@@ -10,10 +10,12 @@ import { VersionConflictError, type Repository, type StoredResource } from '../.
 import { BIRTH_PLACE_URL, DEATH_NOTIFICATION_URLS, parseBirthDetails, type BirthDetails } from './birth-details-rules.js';
 import { birthEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
-import { currentUsualName, isInvalidated, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON, replacedBy } from './patient-model.js';
+import { currentUsualName, isInvalidated, PATIENT, RELATED_PERSON } from './patient-model.js';
 import { DEMOGRAPHIC_MATCH } from './patient-service.js';
+import { currentPatient } from './patients.js';
 import { PublishedError } from './published-errors.js';
 import { trace } from './trace.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /** The record created, and the id of the birth notification PDS sends on (response header notification-id). */
 export interface BirthAnswer { patient: Patient; version: number; notificationId: string }
@@ -112,8 +114,7 @@ export class BirthDetailsService {
 
   /** The mother's current record: the number given must lead to one (a superseded number leads to its survivor). */
   private async mother(details: BirthDetails): Promise<StoredResource<Patient>> {
-    let stored = await this.repo.read(PATIENT, details.motherNhsNumber) as StoredResource<Patient> | null;
-    for (let hop = 0; stored && replacedBy(stored.resource) && hop < 5; hop++) stored = await this.repo.read(PATIENT, replacedBy(stored.resource)!) as StoredResource<Patient> | null;
+    const stored = await currentPatient(this.repo, details.motherNhsNumber);
     if (!stored || isInvalidated(stored.resource)) {
       throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${details.motherNhsNumber}' in field '${details.motherPath}' (no current PDS record holds this NHS Number)`);
     }

@@ -1,6 +1,6 @@
 import type { Bundle, Coverage } from 'fhir/r4.js';
 import type { IndexEntry } from '../../store/types.js';
-import { NHS_NUMBER_SYSTEM } from './patient-model.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * A patient's European Health Insurance Card (EHIC) details, as PDS holds them: at most one

@@ -1,7 +1,8 @@
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { EHIC_COUNTRIES, ISO_3166_SYSTEM, type EhicCard } from './coverage-model.js';
-import { NHS_NUMBER_SYSTEM, today } from './patient-model.js';
+import { today } from './patient-model.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * The rules an EHIC update must meet, with PDS's published codes and wording: every field is

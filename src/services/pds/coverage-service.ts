@@ -10,12 +10,12 @@ import { validateCoverage } from './coverage-rules.js';
 import { indexPatient } from './patient-index.js';
 import { isInvalidated, PATIENT, replacedBy } from './patient-model.js';
 import { checkNhsNumber } from './patient-service.js';
+import { currentPatient } from './patients.js';
 import { PUBLISHED, PublishedError } from './published-errors.js';
 
 export interface CoverageAnswer { bundle: Bundle; version: number }
 
 const SUBSCRIBER = 'subscriber:identifier';
-const MAX_SUPERSESSION_HOPS = 5;
 
 export const INVALID_COVERAGE_SEARCH = "Invalid search data provided - 'Coverage search request must follow the format /Coverage?subscriber:identifier=NHS_NUMBER'";
 
@@ -41,10 +41,7 @@ export class CoverageService {
   async search(ctx: RequestContext, query: unknown): Promise<CoverageAnswer> {
     if (!isCoverageSearch(query)) throw new FhirError(400, 'INVALID_SEARCH_DATA', INVALID_COVERAGE_SEARCH);
     const requested = checkNhsNumber(query[SUBSCRIBER]);
-    let patient = await this.repo.read(PATIENT, requested) as StoredResource<Patient> | null;
-    for (let hop = 0; patient && replacedBy(patient.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) {
-      patient = await this.repo.read(PATIENT, replacedBy(patient.resource)!) as StoredResource<Patient> | null;
-    }
+    const patient = await currentPatient(this.repo, requested);
     if (!patient) throw notFound();
     if (isInvalidated(patient.resource)) throw invalidated(requested);
     const stored = await this.repo.read(COVERAGE, patient.id) as StoredResource<Coverage> | null;

@@ -1,5 +1,6 @@
 import type { Patient } from 'fhir/r4.js';
-import { nameSimilarity, nearestPostcodeDistance, normalisePostcode, outwardCode, POSTCODE_EDIT_TOLERANCE } from './name-matching.js';
+import { normalisePostcode, outwardCode } from '../../fhir/postcode.js';
+import { nameSimilarity, nearestPostcodeDistance, POSTCODE_EDIT_TOLERANCE } from './name-matching.js';
 import { gpOdsCode, isCurrentAddress } from './patient-model.js';
 import type { TraceRequest } from './trace-request.js';
 

@@ -1,18 +1,12 @@
 /** Name normalisation and similarity used by the patient index and fuzzy trace. */
 
+// Re-exported for trace.ts and test/pds-units.test.ts; the helpers live in src/fhir/postcode.ts.
+export { normalisePostcode, outwardCode } from '../../fhir/postcode.js';
+
 /** Lower case, accents folded, letters only: "O'Brien" -> "obrien", "Zoë" -> "zoe". */
 export function normaliseName(value: string): string {
   if (/^[a-z]*$/.test(value)) return value; // already normal: the common case when indexing
   return value.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z]/g, '');
-}
-
-export function normalisePostcode(value: string): string {
-  return value.toUpperCase().replace(/\s+/g, '');
-}
-
-/** The outward code (district) of a postcode: "LS16AE" -> "LS1". */
-export function outwardCode(normalisedPostcode: string): string {
-  return normalisedPostcode.length > 3 ? normalisedPostcode.slice(0, -3) : normalisedPostcode;
 }
 
 const SOUNDEX_CODES: Record<string, string> = {

@@ -1,6 +1,7 @@
 import type { Patient } from 'fhir/r4.js';
 import type { IndexEntry } from '../../store/types.js';
-import { normaliseName, normalisePostcode, soundex } from './name-matching.js';
+import { normalisePostcode } from '../../fhir/postcode.js';
+import { normaliseName, soundex } from './name-matching.js';
 import { gpOdsCode, isCurrentAddress, isCurrentName, replacedBy } from './patient-model.js';
 
 /**

@@ -1,9 +1,8 @@
 import type { Address, HumanName, Patient } from 'fhir/r4.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** Facts about PDS Patient documents shared by indexing, search, rules and presentation. */
 
-export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
-export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const SECURITY_LABEL_SYSTEM = 'https://www.hl7.org/fhir/valueset-security-labels.html';
 export const DEATH_NOTIFICATION_URL = 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
 export const PATIENT = 'Patient';

@@ -4,18 +4,20 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { historyBundle, searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
-import { isValidNhsNumber, randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
+import { randomSyntheticNhsNumber, requireNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { birthEvents, mergeEvents, updateEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
-import { isInvalidated, isRestricted, NHS_NUMBER_SYSTEM, PATIENT, RELATED_PERSON, replacedBy, SECURITY_LABEL_SYSTEM } from './patient-model.js';
+import { isInvalidated, isRestricted, PATIENT, RELATED_PERSON, replacedBy, SECURITY_LABEL_SYSTEM } from './patient-model.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 import { applyPatientPatch, parsePatchBody } from './patient-patch.js';
 import { validatePatient } from './patient-rules.js';
 import { inShownOrder, patientForRead, patientForSearch, publishedJson, relatedPersonForRead, withoutEmptyEntry } from './patient-views.js';
 import { supersededIndexRows, trace } from './trace.js';
 import { parseTraceRequest } from './trace-request.js';
+import { currentPatient } from './patients.js';
 import { publishedOutcome, type PublishedIssue } from './published-errors.js';
 
 /**
@@ -36,14 +38,12 @@ export const DEMOGRAPHIC_MATCH = {
 
 export interface VersionedPatient { patient: Patient; version: number }
 
-const MAX_SUPERSESSION_HOPS = 5;
 /** Strings whose presence means a stored Patient may need stripping or redirecting before it is shown. */
 const NEEDS_FILTERING = /"code":"(R|V|REDACTED)"|"replaced-by"/;
 
 export function checkNhsNumber(value: string): string {
   // no diagnostics, as published (karate-tests mocks/stubs/errorResponses/INVALID_RESOURCE_ID.json)
-  if (!isValidNhsNumber(value)) throw new FhirError(400, 'INVALID_RESOURCE_ID', '');
-  return value;
+  return requireNhsNumber(value, undefined, { diagnostics: '' });
 }
 
 function nhsIdentifier(nhs: string) {
@@ -89,10 +89,7 @@ export class PatientService {
 
   /** Loads the current record for a number, following merges to the surviving record. */
   private async resolve(nhs: string): Promise<StoredResource<Patient>> {
-    let stored = await this.repo.read(PATIENT, checkNhsNumber(nhs));
-    for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) {
-      stored = await this.repo.read(PATIENT, replacedBy(stored.resource)!);
-    }
+    const stored = await currentPatient(this.repo, checkNhsNumber(nhs));
     // no diagnostics, as published (mocks/stubs/errorResponses/RESOURCE_NOT_FOUND.json, INVALIDATED_RESOURCE.json)
     if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', '');
     if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', '');

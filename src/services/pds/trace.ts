@@ -5,6 +5,7 @@ import { nearestPostcodeDistance, normaliseName, normalisePostcode, phoneNumbers
 import { algorithmicScore, fuzzyScore, transposedDate } from './match-score.js';
 import { PATIENT, isInvalidated, isRestricted, isCurrentName, isCurrentAddress, replacedBy } from './patient-model.js';
 import type { DateCondition, TraceRequest } from './trace-request.js';
+import { survivingRecord } from './patients.js';
 
 export interface TraceMatch {
   patient: Patient;
@@ -173,11 +174,8 @@ function fuzzyContactMatches(req: TraceRequest, patient: Patient): boolean {
 async function withSurvivors(repo: Repository, matches: TraceMatch[]): Promise<TraceMatch[]> {
   const best = new Map<string, TraceMatch>();
   for (const m of matches) {
-    let current: TraceMatch | undefined = m;
-    for (let hop = 0; current && replacedBy(current.patient) && hop < 5; hop++) {
-      const next = await repo.read(PATIENT, replacedBy(current.patient)!);
-      current = next ? { patient: next.resource, version: next.version, score: m.score } : undefined;
-    }
+    const survivor = await survivingRecord(repo, { resource: m.patient, version: m.version });
+    const current: TraceMatch | undefined = survivor ? { patient: survivor.resource, version: survivor.version, score: m.score } : undefined;
     if (!current || replacedBy(current.patient)) continue;
     const seen = best.get(current.patient.id!);
     if (!seen || seen.score < current.score) best.set(current.patient.id!, current);

@@ -2,12 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { NHS_NUMBER_SYSTEM } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import { requestRecord, earlierAnswer, mayBeTwin } from '../../http/request-replay.js';
 import type { Repository } from '../../store/types.js';
 import { resolvePatient } from './consent-patient.js';
-import { ODS_SYSTEM } from './document-model.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** NHS England's published SCR alert vocabulary (summary-care-record.yaml, POST /AuditEvent). */
 export const ALERT_TYPE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/SCR-AlertType';

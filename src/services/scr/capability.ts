@@ -1,6 +1,7 @@
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 import type { ApiDescription } from '../../fhir/metadata-route.js';
 
-const NHS = 'https://fhir.nhs.uk/Id/nhs-number|<NHS Number>';
+const NHS = `${NHS_NUMBER_SYSTEM}|<NHS Number>`;
 
 /** What the Summary Care Record API serves, for `GET /metadata` (interactions and operations come from its routes). */
 export function scrApi(apiPath: string, publicUrl: string): ApiDescription {

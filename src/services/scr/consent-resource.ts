@@ -1,8 +1,7 @@
 import type { Consent } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM } from '../../fhir/parameters.js';
 import type { Principal } from '../../security/principal.js';
-import { ODS_SYSTEM } from '../pds/patient-model.js';
 import { CHOICES, CONSENT_CHOICE_SYSTEM, CONSENT_SCOPE, CONSENT_SCOPE_SYSTEM, type ChoiceCode } from './consent-codes.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 export const CONSENT = 'Consent';
 const SDS_USER_SYSTEM = 'https://fhir.nhs.uk/Id/sds-user-id';

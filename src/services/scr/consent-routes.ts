@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { etagFor } from '../../fhir/etag.js';
-import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { nhsNumberFromReference, parametersOf, parameterValue } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import { principalMayPerform } from '../../security/access-control.js';
@@ -20,7 +20,7 @@ function parseSetOptOut(body: unknown): ConsentRequest {
   const nhs = parameterValue(params, 'patient');
   if (nhs === undefined) throw new FhirError(400, 'MISSING_VALUE', "Missing value - parameter 'patient' is required");
   const nhsNumber = nhsNumberFromReference(nhs);
-  if (!isValidNhsNumber(nhsNumber)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - NHS Number '${nhsNumber.slice(0, 20)}' is not valid`);
+  requireNhsNumber(nhsNumber);
   const optOut = params.find((p) => p.name === 'optOut')?.valueBoolean;
   if (typeof optOut !== 'boolean') throw new FhirError(400, 'MISSING_VALUE', "Missing value - parameter 'optOut' (valueBoolean) is required");
   return { nhsNumber, code: codeForOptOut(optOut) };
@@ -59,7 +59,7 @@ export function scrConsentRoutes(repo: Repository, publicUrl: string) {
       if (raw === undefined || raw === '') throw new FhirError(400, 'MISSING_VALUE', "Missing value - search parameter 'patient' is required");
       if (typeof raw !== 'string') throw new FhirError(400, 'INVALID_SEARCH_DATA', 'Only one patient may be named');
       const nhs = nhsNumberFromReference(raw);
-      if (!isValidNhsNumber(nhs)) throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data - NHS Number '${nhs.slice(0, 20)}' is not valid`);
+      requireNhsNumber(nhs, undefined, { code: 'INVALID_SEARCH_DATA', diagnostics: (shown) => `Invalid search data - NHS Number '${shown}' is not valid` });
       const { consents } = await service.list(req.ctx, nhs);
       return reply.type(FHIR_JSON).send(service.searchset(consents, baseUrl));
     });

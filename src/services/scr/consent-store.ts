@@ -1,5 +1,5 @@
 import type { Repository } from '../../store/types.js';
-import { survivorsOf } from './supersession.js';
+import { survivorsOf } from '../pds/index.js';
 
 /**
  * The patient-level SCR choices and the permissions to view, as the SCR service reads them. The

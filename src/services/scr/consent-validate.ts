@@ -1,7 +1,8 @@
 import { FhirError } from '../../fhir/errors.js';
-import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { NHS_NUMBER_SYSTEM, nhsNumberFromReference } from '../../fhir/parameters.js';
+import { requireNhsNumber } from '../../fhir/nhs-number.js';
+import { nhsNumberFromReference } from '../../fhir/parameters.js';
 import { CONSENT_CHOICE_SYSTEM, CONSENT_SCOPE, CONSENT_SCOPE_SYSTEM, isChoiceCode, type ChoiceCode } from './consent-codes.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /** What a valid Consent body asks for: whose choice, and which. */
 export interface ConsentRequest {
@@ -29,10 +30,7 @@ function patientOf(consent: Json): string {
   } else {
     throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'patient' must carry an NHS Number identifier or a Patient reference");
   }
-  if (!isValidNhsNumber(value)) {
-    throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - NHS Number '${String(value).slice(0, 20)}' is not valid`);
-  }
-  return value as string;
+  return requireNhsNumber(value);
 }
 
 /** The one choice code the Consent gives, from policyRule or provision.code, in the OpenSpine system. */

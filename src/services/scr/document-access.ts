@@ -3,10 +3,8 @@ import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
-import { isInvalidated, PATIENT, replacedBy } from '../pds/patient-model.js';
+import { currentPatient, isInvalidated, requireCurrentPatient } from '../pds/index.js';
 import { currentPermission, readConsentState, type ScrConsentChoice } from './consent-store.js';
-
-const MAX_SUPERSESSION_HOPS = 5;
 
 /** How clinical content came to be shown: the patient's own record, their recorded permission, or break-glass. */
 export type ViewBasis = 'own-record' | 'permission' | 'emergency-access';
@@ -18,12 +16,12 @@ export interface ViewDecision {
 
 /** The subject of an upload must be a known, current (not superseded, not invalidated) record. */
 export async function requireCurrentSubject(repo: Repository, nhs: string): Promise<Patient> {
-  const stored = await repo.read(PATIENT, nhs);
-  if (!stored) throw new FhirError(422, 'PATIENT_NOT_FOUND', `The document's subject, NHS Number '${nhs}', is not known to PDS`);
-  const patient = stored.resource as Patient;
-  if (replacedBy(patient)) throw new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number '${nhs}' has been superseded by a merge; send the summary under the patient's current NHS Number`);
-  if (isInvalidated(patient)) throw new FhirError(422, 'INVALIDATED_RESOURCE', `NHS Number '${nhs}' belongs to an invalidated record`);
-  return patient;
+  const stored = await requireCurrentPatient(repo, nhs, {
+    onUnknown: () => new FhirError(422, 'PATIENT_NOT_FOUND', `The document's subject, NHS Number '${nhs}', is not known to PDS`),
+    onSuperseded: () => new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number '${nhs}' has been superseded by a merge; send the summary under the patient's current NHS Number`),
+    onInvalidated: () => new FhirError(422, 'INVALIDATED_RESOURCE', `NHS Number '${nhs}' belongs to an invalidated record`),
+  });
+  return stored.resource;
 }
 
 
@@ -33,8 +31,7 @@ export async function requireCurrentSubject(repo: Repository, nhs: string): Prom
  * relationship is checked again against it, because the platform checked the number as named.
  */
 export async function resolveForRetrieval(repo: Repository, relationships: LegitimateRelationships, ctx: RequestContext, nhs: string): Promise<string> {
-  let stored = await repo.read(PATIENT, nhs);
-  for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) stored = await repo.read(PATIENT, replacedBy(stored.resource)!);
+  const stored = await currentPatient(repo, nhs);
   if (!stored || isInvalidated(stored.resource)) throw new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhs}' not found`);
   const survivor = stored.id;
   const principal = ctx.principal!;

@@ -1,4 +1,5 @@
 import type { Bundle, BundleEntry, FhirResource } from 'fhir/r4.js';
+import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** Facts about SCR documents shared by validation, storage and the views. */
 
@@ -8,7 +9,6 @@ export const SCR_POINTER_TYPE = 'ScrPointer';
 
 export const SNOMED = 'http://snomed.info/sct';
 export const DMD = 'https://dmd.nhs.uk';
-export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const SCR_UUID_SYSTEM = 'https://fhir.nhs.uk/Id/nhsSCRUUID';
 export const ACS_PERMISSION_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission';
 /** OpenSpine's own tag saying on what basis clinical content was shown (permission, emergency access, own record). */

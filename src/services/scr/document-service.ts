@@ -7,7 +7,6 @@ import { toFhirError } from '../../http/fhir-conventions.js';
 import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
-import { NHS_NUMBER_SYSTEM } from '../pds/patient-model.js';
 import { currentPermission } from './consent-store.js';
 import { registeredPractice } from '../../fhir/general-practitioner.js';
 import { consentFor, resolveForRetrieval, viewDecision, type ViewDecision } from './document-access.js';
@@ -16,7 +15,8 @@ import { currentDocument, listDocuments, readDocument, storeNewVersion } from '.
 import type { ValidDocument } from './document-validation.js';
 import { bundleForView, documentReference, documentSearchset } from './document-views.js';
 import { summarySearchset } from './summary-view.js';
-import { numbersMergedInto } from './supersession.js';
+import { numbersMergedInto } from '../pds/index.js';
+import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * The SCR document use cases: upload a new version, list versions, read one, and the flattened

@@ -2,9 +2,9 @@ import type { Bundle, BundleEntry, CodeableConcept, Composition, FhirResource, I
 import { FhirError } from '../../fhir/errors.js';
 import { isObject, objectAt, objectsAt, stringAt } from '../../fhir/json-shape.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { NHS_NUMBER_SYSTEM } from '../pds/patient-model.js';
 import { dmdProblem, requireCoded, snomedProblem } from './document-codes.js';
-import { EntryIndex, GP_SUMMARY, ODS_SYSTEM, referencesIn, SNOMED } from './document-model.js';
+import { EntryIndex, GP_SUMMARY, referencesIn, SNOMED } from './document-model.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** What the service needs from a document that passed every structural and coding rule. */
 export interface ValidDocument {

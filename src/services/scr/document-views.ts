@@ -1,10 +1,10 @@
 import type { Bundle, BundleEntry, Coding, Composition, DocumentReference, FhirResource } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM } from '../pds/patient-model.js';
 import type { ScrConsentChoice } from './consent-store.js';
 import type { ViewBasis } from './document-access.js';
 import {
-  ACS_PERMISSION_SYSTEM, CORE_SECTIONS, CORE_TYPES, EntryIndex, GP_SUMMARY, ODS_SYSTEM, referencesIn, SCR_UUID_SYSTEM, VIEW_BASIS_SYSTEM, type ScrDocument,
+  ACS_PERMISSION_SYSTEM, CORE_SECTIONS, CORE_TYPES, EntryIndex, GP_SUMMARY, referencesIn, SCR_UUID_SYSTEM, VIEW_BASIS_SYSTEM, type ScrDocument,
 } from './document-model.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
  * The document as this patient's consent allows it to be shown. With express consent ('additional')

@@ -1,7 +1,7 @@
 import type { Parameters } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
-import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { parametersOf } from '../../fhir/parameters.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
@@ -32,7 +32,7 @@ export function parseSetPermission(body: unknown): PermissionRequest {
   const nhs = nhsPart?.valueString ?? (nhsPart?.valueIdentifier as { value?: unknown } | undefined)?.value;
   // the published answer to a missing NHS Number is an 'value' issue, not 'required'
   if (nhs === undefined) throw new FhirError(400, 'INVALID_VALUE', "Missing value for Parameter.Part 'nhsNumber' of 'setPermissions'");
-  if (!isValidNhsNumber(nhs)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - NHS Number '${String(nhs).slice(0, 20)}' is not valid`);
+  requireNhsNumber(nhs);
   const codings = parts.filter((p) => p.name === 'permissionCode');
   if (codings.length > 1) throw new FhirError(400, 'TOO_MANY_VALUES_SUBMITTED', `Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system ${PERMISSION_SYSTEM} expected`);
   const coding = codings[0]?.valueCoding as { system?: unknown; code?: unknown } | undefined;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 import { nhsNumberFromReference, parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import { commitOnce, earlierAnswer, type EarlierAnswer } from '../../http/request-replay.js';
@@ -30,8 +31,8 @@ function requireText(body: unknown, name: string): string {
 function episodeOfCare(rel: CareRelationship) {
   return {
     resourceType: 'EpisodeOfCare', id: rel.id, status: rel.status === 'active' ? 'active' : 'finished',
-    patient: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: rel.patient } },
-    managingOrganization: { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: rel.org } },
+    patient: { identifier: { system: NHS_NUMBER_SYSTEM, value: rel.patient } },
+    managingOrganization: { identifier: { system: ODS_SYSTEM, value: rel.org } },
     period: { start: rel.start, ...(rel.end ? { end: rel.end } : {}) },
   };
 }
@@ -41,7 +42,7 @@ function grantParameters(grant: EmergencyAccessGrant) {
     resourceType: 'Parameters',
     parameter: [
       { name: 'grant', valueId: grant.id },
-      { name: 'patient', valueIdentifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: grant.patient } },
+      { name: 'patient', valueIdentifier: { system: NHS_NUMBER_SYSTEM, value: grant.patient } },
       { name: 'reasonCode', valueCoding: { system: REASON_SYSTEM, code: grant.reasonCode, display: EMERGENCY_REASONS[grant.reasonCode] } },
       { name: 'expires', valueDateTime: grant.expires },
     ],

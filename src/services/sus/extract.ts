@@ -4,7 +4,7 @@ import type { Patient } from 'fhir/r4.js';
 import { labelledRestricted, withholdLocation } from '../../fhir/location-data.js';
 import type { AuditRecord, Repository } from '../../store/types.js';
 import { FIRST_PREFIXES, compartmentOf, walkStep } from '../bulk/export-enumerate.js';
-import { gpOdsCode, isCurrentAddress, PATIENT, replacedBy } from '../pds/patient-model.js';
+import { gpOdsCode, isCurrentAddress, PATIENT, replacedBy } from '../pds/index.js';
 import { optedOut } from '../scr/optout.js';
 import { postcodeDistrict, pseudonymFor, yearMonth } from './pseudonym.js';
 

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { outwardCode, normalisePostcode } from '../pds/name-matching.js';
+import { normalisePostcode, outwardCode } from '../../fhir/postcode.js';
 
 /**
  * Pseudonymisation for secondary uses. The NHS Number becomes a keyed HMAC: stable across extracts

@@ -15,9 +15,9 @@ import { coverageDocument, coverageIndex, COVERAGE } from '../../../src/services
 import { indexPatient } from '../../../src/services/pds/patient-index.js';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { storesUnderTest } from '../../helpers/stores.js';
-import { NHS_NUMBER_SYSTEM } from '../../../src/services/pds/patient-model.js';
 import { current, fixture, living, PDS, withNhsNumber } from '../../helpers/pds-fixtures.js';
 import { assertEchoedIds, assertPublishedError, assertPublishedRefusal, fill, published } from './karate.js';
+import { NHS_NUMBER_SYSTEM } from '../../../src/fhir/identifiers.js';
 
 const F = {
   get: 'patientAccess/getCoverageDetails.feature',

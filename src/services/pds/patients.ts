@@ -1,0 +1,102 @@
+import type { Patient } from 'fhir/r4.js';
+import { registeredPractice } from '../../fhir/general-practitioner.js';
+import type { Repository, StoredResource } from '../../store/types.js';
+import { isInvalidated, isRestricted, PATIENT, replacedBy } from './patient-model.js';
+
+/**
+ * The patient port: what PDS answers about "the patient" to every service, so that following a
+ * merge, and deciding whether a number names a known and current record, are written once.
+ * Other services reach it through src/services/pds/index.ts.
+ */
+
+export { isRestricted, registeredPractice };
+
+/** Merges chain (A into B, then B into C); following more links than this is a loop, not a history. */
+export const MAX_SUPERSESSION_HOPS = 5;
+/** More numbers merged into one record than any real patient has; the search stops here. */
+const MAX_MERGED = 100;
+
+/**
+ * The record a stored patient leads to: itself, or the survivor of the merges that superseded it.
+ * Null when a link leads to a number PDS does not hold. After MAX_SUPERSESSION_HOPS links the
+ * record reached is answered as it is (still superseded), so a loop cannot hold a request.
+ */
+export async function survivingRecord<S extends Pick<StoredResource<Patient>, 'resource' | 'version'>>(repo: Repository, start: S | null): Promise<S | StoredResource<Patient> | null> {
+  let stored: S | StoredResource<Patient> | null = start;
+  for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) {
+    stored = await repo.read(PATIENT, replacedBy(stored.resource)!) as StoredResource<Patient> | null;
+  }
+  return stored;
+}
+
+/**
+ * The record an NHS Number leads to, following merges to the surviving record; null when PDS holds
+ * no record there. An invalidated record is answered as it is, for the caller to refuse in its own words.
+ */
+export async function currentPatient(repo: Repository, nhs: string): Promise<StoredResource<Patient> | null> {
+  return survivingRecord(repo, await repo.read(PATIENT, nhs) as StoredResource<Patient> | null);
+}
+
+/**
+ * The refusals of "the patient must be known and current". Each service words them as it does
+ * today: SCR and EPS refuse an unknown number with 422, GP2GP with 404 (issue 17 unifies them later).
+ */
+export interface CurrentPatientRefusals {
+  /** PDS holds no record under the number. */
+  onUnknown: (nhs: string) => Error;
+  /** The number was superseded in a merge by `survivor`; it is not followed. */
+  onSuperseded: (nhs: string, survivor: string) => Error;
+  /** The record was invalidated. */
+  onInvalidated: (nhs: string) => Error;
+  /** Which refusal a record both superseded and invalidated gets; 'superseded' unless said. */
+  first?: 'superseded' | 'invalidated';
+}
+
+/**
+ * The patient an NHS Number names, which must be known to PDS and current: not superseded in a
+ * merge (a number is never silently moved to its survivor here) and not invalidated.
+ */
+export async function requireCurrentPatient(repo: Repository, nhs: string, refusals: CurrentPatientRefusals): Promise<StoredResource<Patient>> {
+  const stored = await repo.read(PATIENT, nhs) as StoredResource<Patient> | null;
+  if (!stored) throw refusals.onUnknown(nhs);
+  const survivor = replacedBy(stored.resource);
+  const invalidated = isInvalidated(stored.resource);
+  if (invalidated && (refusals.first === 'invalidated' || !survivor)) throw refusals.onInvalidated(nhs);
+  if (survivor) throw refusals.onSuperseded(nhs, survivor);
+  return stored;
+}
+
+/**
+ * The NHS Numbers merged into this surviving record, directly or through earlier merges, found
+ * through the PDS index's 'replaced-by' parameter (one search per merge generation).
+ */
+export async function numbersMergedInto(repo: Repository, survivor: string): Promise<string[]> {
+  const found = new Set<string>();
+  let frontier = [survivor];
+  for (let hop = 0; frontier.length > 0 && hop < MAX_SUPERSESSION_HOPS; hop++) {
+    const ids = await repo.search({ type: PATIENT, criteria: [{ any: frontier.map((value) => ({ param: 'replaced-by', op: 'eq' as const, value })) }], limit: MAX_MERGED });
+    frontier = ids.filter((id) => id !== survivor && !found.has(id));
+    frontier.forEach((id) => found.add(id));
+  }
+  return [...found];
+}
+
+/**
+ * Each number's surviving record: itself unless PDS says it was replaced in a merge. One readMany
+ * of the numbers finds which are superseded; a chain of merges costs one more per generation.
+ * A number PDS does not hold maps to itself.
+ */
+export async function survivorsOf(repo: Repository, numbers: string[]): Promise<Map<string, string>> {
+  const survivor = new Map(numbers.map((n) => [n, n]));
+  let pending = [...new Set(numbers)];
+  for (let hop = 0; pending.length > 0 && hop < MAX_SUPERSESSION_HOPS; hop++) {
+    const next = new Map<string, string>();
+    for (const stored of await repo.readMany(PATIENT, pending)) {
+      const by = replacedBy(stored.resource as Patient);
+      if (by) next.set(stored.id, by);
+    }
+    for (const [input, current] of survivor) if (next.has(current)) survivor.set(input, next.get(current)!);
+    pending = [...new Set(next.values())];
+  }
+  return survivor;
+}
