@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Task } from 'fhir/r4.js';
 import { FhirError } from '../src/fhir/errors.js';
-import type { RequestContext } from '../src/http/request-context.js';
+import type { RequestContext } from '../src/context.js';
 import { PDS_GP_CHANGE } from '../src/messaging/topics.js';
 import { ChunkUploads } from '../src/services/gp2gp/chunk-upload.js';
 import { handleGpChange } from '../src/services/gp2gp/gp-change-consumer.js';

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../http/request-context.js';
+import type { RequestContext } from '../context.js';
 import type { AuditRecord } from '../store/types.js';
 
 export interface AuditOptions {

@@ -33,7 +33,7 @@ import { registerLocationRelease } from './location-release-hook.js';
 import { LocationRelease } from '../security/location-release.js';
 import { clientErrorHandler } from './client-errors.js';
 import { registerSearchsetSelfLinks } from './searchset-self-link.js';
-import './request-context.js';
+import '../context.js';
 
 export type AppConfig = Pick<Config, 'publicUrl' | 'audience' | 'externalIssuer' | 'bodyLimitBytes' | 'logLevel'
   | 'revocationCacheMs' | 'accessTokenSeconds' | 'rateLimit' | 'auditCheckpointSeconds'

@@ -13,16 +13,9 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { FhirError } from '../fhir/errors.js';
 import { DuplicateRequestError, VersionConflictError, type Repository, type RequestRecord, type StoredResource } from '../store/types.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext, RequestFingerprint } from '../context.js';
 
 /** What identifies a write request for replay: method, path, and a digest of everything that decides what it does. */
-export interface RequestFingerprint {
-  method: string;
-  /** The URL path as received, without the query string. */
-  path: string;
-  /** sha256 (hex) of the canonical request: see requestDigest. */
-  digest: string;
-}
 
 /**
  * Headers that change what a write does. X-Request-ID, Authorization (the caller is compared
@@ -197,3 +190,4 @@ export async function commitOnce<T>(
     return answer(earlier);
   }
 }
+

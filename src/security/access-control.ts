@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { RouteAccess } from '../http/request-context.js';
+import type { RouteAccess } from '../context.js';
 import { FhirError } from '../fhir/errors.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { nhsNumberFromReference, parameterValue, parametersOf } from '../fhir/parameters.js';
@@ -20,7 +20,7 @@ export interface RouteAccessEntry {
   patientScoped: boolean;
   /** The query parameter naming the patient, when that is how the route names it. */
   patientQuery: string | null;
-  /** How the location-release rule treats the route's body, when it declares anything (src/http/request-context.ts). */
+  /** How the location-release rule treats the route's body, when it declares anything (src/context.ts). */
   locationRelease: RouteAccess['locationRelease'] | null;
 }
 

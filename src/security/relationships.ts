@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { auditRecord } from '../audit/audit-record.js';
 import { registeredPractice } from '../fhir/general-practitioner.js';
-import type { RequestContext } from '../http/request-context.js';
+import type { RequestContext } from '../context.js';
 import { requestRecord } from '../http/request-replay.js';
 import type { AuditRecord, Repository, RequestRecord } from '../store/types.js';
 import type { Principal } from './principal.js';

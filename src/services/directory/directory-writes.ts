@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Endpoint, HealthcareService, Organization, PractitionerRole } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { VersionConflictError, type IndexEntry, type Repository, type StoredResource } from '../../store/types.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';

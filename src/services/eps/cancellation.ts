@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { VersionConflictError, type Repository } from '../../store/types.js';
 import { codingOf, groupIds, identifierValue, messagePatient, odsOf, ofType, ORDER_ITEM_SYSTEM, readMessageBundle } from './message-bundle.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';

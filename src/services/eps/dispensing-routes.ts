@@ -3,7 +3,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { parametersOf, parameterValue } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import type { Repository, StoredResource } from '../../store/types.js';
 import { validateClaim } from './claim-message.js';
 import { validateDispense } from './dispense-message.js';

@@ -1,6 +1,6 @@
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import type { ValidDispense } from './dispense-message.js';
 import { PRESCRIPTION, type DispenseRecord, type EpsPrescription } from './prescription-model.js';

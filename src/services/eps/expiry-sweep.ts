@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import type { Repository } from '../../store/types.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { transition } from './transitions.js';

@@ -1,6 +1,6 @@
 import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { VersionConflictError, type Repository, type ResourceWrite } from '../../store/types.js';
 import { requireCurrentPatient } from '../pds/index.js';
 import { bundleDigest } from './canonical-digest.js';

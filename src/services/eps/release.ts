@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { prescriptionRelationshipWrite } from './prescription-relationship.js';
 import { ORGANIZATION } from '../directory/organization-model.js';

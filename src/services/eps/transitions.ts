@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import { VersionConflictError, type AuditRecord, type Repository, type ResourceWrite, type StoredResource } from '../../store/types.js';
 import type { EpsPrescriptionEventBody } from '../../messaging/topics.js';

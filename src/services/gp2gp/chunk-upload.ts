@@ -1,7 +1,7 @@
 import type { Task } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { chunksPresent, chunkWrite, expectedChunkLength, readChunk, reassembledDigest, sha256Hex } from './chunk-store.js';
 import type { Gp2gpOptions } from './options.js';

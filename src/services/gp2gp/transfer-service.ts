@@ -9,7 +9,7 @@ import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 import { toFhirError } from '../../http/fhir-conventions.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { requireCurrentPatient } from '../pds/index.js';

@@ -2,7 +2,7 @@ import type { Task } from 'fhir/r4.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { requestRecord } from '../../http/request-replay.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import type { Repository, ResourceWrite, StoredResource } from '../../store/types.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { auditRecord } from '../../audit/audit-record.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import type { Principal } from '../../security/principal.js';
 import type { Repository } from '../../store/types.js';
 

@@ -1,6 +1,6 @@
 import { auditRecord } from '../../audit/audit-record.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import type { DeadLetter } from '../../messaging/types.js';
 import type { AuditRecord } from '../../store/types.js';
 

@@ -4,7 +4,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository, StoredResource } from '../../store/types.js';

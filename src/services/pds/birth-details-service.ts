@@ -4,7 +4,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
 import { randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { BIRTH_PLACE_URL, DEATH_NOTIFICATION_URLS, parseBirthDetails, type BirthDetails } from './birth-details-rules.js';

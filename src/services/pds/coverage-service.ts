@@ -2,7 +2,7 @@ import type { Bundle, Coverage, Patient } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import type { Repository, StoredResource } from '../../store/types.js';
 import { COVERAGE, coverageBundle, coverageDocument, coverageForResponse, coverageIndex, recordVersionOf } from './coverage-model.js';

@@ -5,7 +5,7 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { historyBundle, searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import { randomSyntheticNhsNumber, requireNhsNumber } from '../../fhir/nhs-number.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { birthEvents, mergeEvents, updateEvents } from './patient-events.js';

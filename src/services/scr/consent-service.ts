@@ -4,7 +4,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type ResourceWrite } from '../../store/types.js';
 import { CHOICES, codeForOptOut, codeForScr } from './consent-codes.js';

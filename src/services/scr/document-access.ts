@@ -1,6 +1,6 @@
 import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import type { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
 import { currentPatient, isInvalidated, requireCurrentPatient } from '../pds/index.js';

@@ -2,7 +2,7 @@ import type { Bundle, BundleEntry, Patient } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { toFhirError } from '../../http/fhir-conventions.js';
 import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
 import { LegitimateRelationships } from '../../security/relationships.js';

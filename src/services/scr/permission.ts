@@ -3,7 +3,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { parametersOf } from '../../fhir/parameters.js';
-import type { RequestContext } from '../../http/request-context.js';
+import type { RequestContext } from '../../context.js';
 import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
 import { VersionConflictError, type Repository } from '../../store/types.js';
 import { resolvePatient } from './consent-patient.js';

@@ -1,6 +1,19 @@
-import type { Principal } from '../security/principal.js';
-import type { Activity } from '../security/policy.js';
-import type { RequestFingerprint } from './request-replay.js';
+import type { Principal } from './security/principal.js';
+import type { Activity } from './security/policy.js';
+
+/**
+ * The request's context and the routes' access options: neutral types that the HTTP layer, the
+ * security model, audit and the services all read, so none of them imports the HTTP layer for them.
+ */
+
+/** A write request's identity for X-Request-ID replay (src/http/request-replay.ts computes it). */
+export interface RequestFingerprint {
+  method: string;
+  /** The URL path as received, without the query string. */
+  path: string;
+  /** sha256 (hex) of the canonical request: see requestDigest in src/http/request-replay.ts. */
+  digest: string;
+}
 
 /** Travels with every request: into services, log lines and audit entries. */
 export interface RequestContext {
