@@ -106,6 +106,16 @@ const ODS = /^[A-Z0-9]{3,8}$/;
 const PROFILE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const deny = (why: string) => new FhirError(401, 'ACCESS_DENIED', why);
 
+/**
+ * A signed, current patient token whose NHS login assurance is too low (proofing level, vector of
+ * trust): refused 401 by the platform; PDS words it as its published 403 (src/services/pds/published-errors.ts).
+ */
+export class InsufficientPatientAssurance extends FhirError {
+  constructor(why: string) {
+    super(401, 'ACCESS_DENIED', why);
+  }
+}
+
 /** NHS login's second-factor credentials: a device (Cd), a key (Ck), or a multi-factor sign-in (Cm). */
 const STRONG_CREDENTIALS = ['Cd', 'Ck', 'Cm'];
 
@@ -155,8 +165,8 @@ export function principalFromClaims(payload: JWTPayload): Principal {
   if (type === 'patient') {
     const nhs = payload.nhs_number;
     if (typeof nhs !== 'string' || !NHS_NUMBER.test(nhs) || nhs !== payload.sub) throw deny('Patient access token has no valid NHS Number');
-    if (payload.identity_proofing_level !== 'P9') throw deny('Patient access needs identity proofing level P9');
-    if (!strongVectorOfTrust(payload.vot)) throw deny(`Patient access needs identity proofing level P9 with a second authentication factor (vector of trust ${STRONG_CREDENTIALS.map((c) => `P9.Cp.${c}`).join(', ')}, or P9.Cm)`);
+    if (payload.identity_proofing_level !== 'P9') throw new InsufficientPatientAssurance('Patient access needs identity proofing level P9');
+    if (!strongVectorOfTrust(payload.vot)) throw new InsufficientPatientAssurance(`Patient access needs identity proofing level P9 with a second authentication factor (vector of trust ${STRONG_CREDENTIALS.map((c) => `P9.Cp.${c}`).join(', ')}, or P9.Cm)`);
     return { ...common, kind: 'patient', role: PATIENT_ROLE, org: '', nhsNumber: nhs };
   }
   if (type === 'application') {

@@ -148,18 +148,19 @@ export async function returnToSpine(repo: Repository, ctx: RequestContext, short
   return transition(repo, ctx, held.id, 'returned', (draft) => {
     // a cancellation asked for while the pharmacy held the issue takes effect as it comes back
     const pending = pendingCancellation(draft);
+    const cancelling = pending ? pendingItems(pending) : [];
     draft.status = 'to-be-dispensed';
     delete draft.dispenser;
     for (const item of draft.items) {
       if (item.status === 'with-dispenser') item.status = 'to-be-dispensed';
-      if (pending && pendingItems(pending).includes(item.id) && !SETTLED_ITEMS.includes(item.status)) {
+      if (pending && cancelling.includes(item.id) && !SETTLED_ITEMS.includes(item.status)) {
         item.status = 'cancelled';
         const why = (pending.detail as { reason?: { code: string; display?: string } } | undefined)?.reason;
         if (why) item.reason = why;
       }
     }
     if (draft.items.every((item) => item.status === 'cancelled')) draft.status = 'cancelled';
-    return { reason, returnedBy: org, ...(pending ? { cancelledAsRequested: pendingItems(pending) } : {}) };
+    return { reason, returnedBy: org, ...(pending ? { cancelledAsRequested: cancelling } : {}) };
   }, requireHolder(org), held);
 }
 

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { FhirError, SPINE_ERROR_SYSTEM, type SpineCode } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import { RoleSelectionError } from '../../security/role-selection.js';
+import { InsufficientPatientAssurance } from '../../security/token-verifier.js';
 
 /**
  * OperationOutcomes exactly as NHS England publishes them for the PDS operations added after the
@@ -118,7 +119,7 @@ export function usePublishedErrors(
     if (err instanceof RoleSelectionError) return sendPublished(reply, 400, roleSelection(err));
     if (err instanceof FhirError && err.spineCode === 'ACCESS_DENIED') {
       // a patient token below identity proofing level P9 is a valid token PDS will not act on
-      if (err.status === 401 && err.diagnostics.startsWith('Patient access needs identity proofing level P9')) {
+      if (err instanceof InsufficientPatientAssurance) {
         return sendPublished(reply, 403, { code: 'ACCESS_DENIED', display: 'Patient cannot perform this action', issueCode: 'forbidden', diagnostics: PATIENT_ACCESS_DENIED });
       }
       if (err.status === 401) return sendPublished(reply, 401, unauthorised(err), err.headers);
