@@ -19,19 +19,34 @@ const ROOT = resolve(import.meta.dirname, '..');
 const EPS = '/electronic-prescriptions/FHIR/R4';
 const FLOOR = 240;
 const AIM = 2000;
-const fmt = (n, d = 0) => Number(n).toLocaleString('en-GB', { maximumFractionDigits: d, minimumFractionDigits: d });
+const fmt = (n, d = 0) =>
+  Number(n).toLocaleString('en-GB', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 // the compiled CLI when it is built with EPS in it (`npm run bench` builds first), else, or with
 // BENCH_EPS_SOURCE=1, the sources through tsx
-const built = existsSync(join(ROOT, 'dist/src/services/eps/routes.js')) && !process.env.BENCH_EPS_SOURCE;
+const built =
+  existsSync(join(ROOT, 'dist/src/services/eps/routes.js')) && !process.env.BENCH_EPS_SOURCE;
 // BENCH_EPS_NODE_ARGS: extra node flags for the server (e.g. --cpu-prof to see where its time goes)
 const nodeArgs = (process.env.BENCH_EPS_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const cliArgs = [...nodeArgs, ...(built ? [join(ROOT, 'bin', 'openspine.js')] : ['--import', 'tsx', '-e', "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1)))"])];
-const order = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/eps/prescription-order.Bundle.json'), 'utf8'));
+const cliArgs = [
+  ...nodeArgs,
+  ...(built
+    ? [join(ROOT, 'bin', 'openspine.js')]
+    : [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1)))",
+      ]),
+];
+const order = JSON.parse(
+  readFileSync(join(ROOT, 'test/fixtures/eps/prescription-order.Bundle.json'), 'utf8'),
+);
 
 function storeFlags(target) {
   const flags = ['--data', target.dataDir, '--store', target.store];
-  if (target.store === 'postgres') flags.push('--database-url', target.databaseUrl, '--database-schema', target.databaseSchema);
+  if (target.store === 'postgres')
+    flags.push('--database-url', target.databaseUrl, '--database-schema', target.databaseSchema);
   return flags;
 }
 
@@ -50,7 +65,9 @@ function orderFor(nhs) {
   const b = structuredClone(order);
   b.identifier.value = randomUUID();
   const requests = b.entry.filter((e) => e.resource.resourceType === 'MedicationRequest');
-  b.entry = b.entry.filter((e) => e.resource.resourceType !== 'MedicationRequest' || requests.indexOf(e) < 2);
+  b.entry = b.entry.filter(
+    (e) => e.resource.resourceType !== 'MedicationRequest' || requests.indexOf(e) < 2,
+  );
   b.entry[0].resource.focus = b.entry.slice(1).map((e) => ({ reference: e.fullUrl }));
   b.entry.find((e) => e.resource.resourceType === 'Patient').resource.identifier[0].value = nhs;
   const today = new Date().toISOString().slice(0, 10);
@@ -65,19 +82,47 @@ function orderFor(nhs) {
 }
 
 function dispenseFor(message, nhs) {
-  const requests = message.entry.filter((e) => e.resource.resourceType === 'MedicationRequest').map((e) => e.resource);
+  const requests = message.entry
+    .filter((e) => e.resource.resourceType === 'MedicationRequest')
+    .map((e) => e.resource);
   const patientUrl = `urn:uuid:${randomUUID()}`;
   return {
-    resourceType: 'Bundle', type: 'message', identifier: { value: randomUUID() },
+    resourceType: 'Bundle',
+    type: 'message',
+    identifier: { value: randomUUID() },
     entry: [
-      { fullUrl: `urn:uuid:${randomUUID()}`, resource: { resourceType: 'MessageHeader', eventCoding: { system: 'https://fhir.nhs.uk/CodeSystem/message-event', code: 'dispense-notification' } } },
-      { fullUrl: patientUrl, resource: { resourceType: 'Patient', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: nhs }] } },
+      {
+        fullUrl: `urn:uuid:${randomUUID()}`,
+        resource: {
+          resourceType: 'MessageHeader',
+          eventCoding: {
+            system: 'https://fhir.nhs.uk/CodeSystem/message-event',
+            code: 'dispense-notification',
+          },
+        },
+      },
+      {
+        fullUrl: patientUrl,
+        resource: {
+          resourceType: 'Patient',
+          identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: nhs }],
+        },
+      },
       ...requests.map((r) => ({
         fullUrl: `urn:uuid:${randomUUID()}`,
         resource: {
-          resourceType: 'MedicationDispense', status: 'completed', contained: [{ ...r, id: 'm1' }], authorizingPrescription: [{ reference: '#m1' }],
-          type: { coding: [{ system: 'https://fhir.nhs.uk/CodeSystem/medicationdispense-type', code: '0001' }] },
-          medicationCodeableConcept: r.medicationCodeableConcept, subject: { reference: patientUrl }, quantity: { value: r.dispenseRequest.quantity.value },
+          resourceType: 'MedicationDispense',
+          status: 'completed',
+          contained: [{ ...r, id: 'm1' }],
+          authorizingPrescription: [{ reference: '#m1' }],
+          type: {
+            coding: [
+              { system: 'https://fhir.nhs.uk/CodeSystem/medicationdispense-type', code: '0001' },
+            ],
+          },
+          medicationCodeableConcept: r.medicationCodeableConcept,
+          subject: { reference: patientUrl },
+          quantity: { value: r.dispenseRequest.quantity.value },
         },
       })),
     ],
@@ -91,7 +136,11 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 function call(base, method, path, token, body) {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const headers = { authorization: `Bearer ${token}`, 'x-request-id': randomUUID() };
-  if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(payload) });
+  if (payload !== undefined)
+    Object.assign(headers, {
+      'content-type': 'application/fhir+json',
+      'content-length': Buffer.byteLength(payload),
+    });
   return new Promise((resolve, reject) => {
     const req = http.request(base + EPS + path, { method, headers, agent }, (res) => {
       const chunks = [];
@@ -99,7 +148,12 @@ function call(base, method, path, token, body) {
       res.on('end', () => {
         try {
           const json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          if (res.statusCode !== 200) reject(new Error(`${method} ${path} -> ${res.statusCode} ${JSON.stringify(json).slice(0, 300)}`));
+          if (res.statusCode !== 200)
+            reject(
+              new Error(
+                `${method} ${path} -> ${res.statusCode} ${JSON.stringify(json).slice(0, 300)}`,
+              ),
+            );
           else resolve(json);
         } catch (err) {
           reject(err);
@@ -117,17 +171,43 @@ async function lifecycle(base, setup, key, nhs) {
   const message = orderFor(nhs);
   const prepared = await call(base, 'POST', '/$prepare', setup.prescriber, message);
   const digest = prepared.parameter.find((p) => p.name === 'digest').valueString;
-  const jws = await new CompactSign(new TextEncoder().encode(digest)).setProtectedHeader({ alg: 'ES256', kid: setup.kid }).sign(key);
-  message.entry.push({ fullUrl: `urn:uuid:${randomUUID()}`, resource: { resourceType: 'Provenance', signature: [{ type: [{ code: '1.2.840.10065.1.12.1.1' }], when: new Date().toISOString(), data: Buffer.from(jws).toString('base64') }] } });
+  const jws = await new CompactSign(new TextEncoder().encode(digest))
+    .setProtectedHeader({ alg: 'ES256', kid: setup.kid })
+    .sign(key);
+  message.entry.push({
+    fullUrl: `urn:uuid:${randomUUID()}`,
+    resource: {
+      resourceType: 'Provenance',
+      signature: [
+        {
+          type: [{ code: '1.2.840.10065.1.12.1.1' }],
+          when: new Date().toISOString(),
+          data: Buffer.from(jws).toString('base64'),
+        },
+      ],
+    },
+  });
   await call(base, 'POST', '/$process-message', setup.prescriber, message);
-  const shortFormId = message.entry.find((e) => e.resource.resourceType === 'MedicationRequest').resource.groupIdentifier.value;
-  await call(base, 'POST', '/Task/$release', setup.pharmacy, { resourceType: 'Parameters', parameter: [{ name: 'group-identifier', valueIdentifier: { value: shortFormId } }] });
-  await call(base, 'POST', '/MedicationDispense/$process-message', setup.pharmacy, dispenseFor(message, nhs));
+  const shortFormId = message.entry.find((e) => e.resource.resourceType === 'MedicationRequest')
+    .resource.groupIdentifier.value;
+  await call(base, 'POST', '/Task/$release', setup.pharmacy, {
+    resourceType: 'Parameters',
+    parameter: [{ name: 'group-identifier', valueIdentifier: { value: shortFormId } }],
+  });
+  await call(
+    base,
+    'POST',
+    '/MedicationDispense/$process-message',
+    setup.pharmacy,
+    dispenseFor(message, nhs),
+  );
 }
 
 async function measure(base, setup, seconds, workers) {
   const key = await importJWK(setup.privateJwk, 'ES256');
-  let done = 0, failed = 0, next = 0;
+  let done = 0,
+    failed = 0,
+    next = 0;
   const times = [];
   let stop = false;
   const worker = async () => {
@@ -136,7 +216,10 @@ async function measure(base, setup, seconds, workers) {
       const t0 = performance.now();
       try {
         await lifecycle(base, setup, key, nhs);
-        if (!stop) { done++; times.push(performance.now() - t0); }
+        if (!stop) {
+          done++;
+          times.push(performance.now() - t0);
+        }
       } catch (err) {
         failed++;
         if (failed <= 3) console.error(`  lifecycle failed: ${err.message}`);
@@ -150,7 +233,14 @@ async function measure(base, setup, seconds, workers) {
   const elapsed = (performance.now() - started) / 1000;
   await Promise.all(running);
   times.sort((a, b) => a - b);
-  return { rate: done / elapsed, done, failed, elapsed, p50: percentile(times, 50), p95: percentile(times, 95) };
+  return {
+    rate: done / elapsed,
+    done,
+    failed,
+    elapsed,
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+  };
 }
 
 /** Measures one store; returns the figure (prescriptions per second, end to end). */
@@ -174,9 +264,42 @@ async function benchStore(kind, { seconds, workers, patients }) {
         await d.end();
       });
     }
-    const setup = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/helpers/eps-bench-setup.ts'), ...storeFlags(target), '--patients', String(patients)], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop());
+    const setup = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(ROOT, 'test/helpers/eps-bench-setup.ts'),
+          ...storeFlags(target),
+          '--patients',
+          String(patients),
+        ],
+        { cwd: ROOT, encoding: 'utf8' },
+      )
+        .trim()
+        .split('\n')
+        .pop(),
+    );
     const port = await freePort();
-    const server = startProcess([...cliArgs, 'serve', ...storeFlags(target), '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--rate-limit-user', '0', '--rate-limit-app', '0'], { cwd: ROOT });
+    const server = startProcess(
+      [
+        ...cliArgs,
+        'serve',
+        ...storeFlags(target),
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--log-level',
+        'warn',
+        '--rate-limit-user',
+        '0',
+        '--rate-limit-app',
+        '0',
+      ],
+      { cwd: ROOT },
+    );
     cleanups.push(server.stop);
     const base = `http://127.0.0.1:${port}`;
     await waitFor(`${base}/_ping`);
@@ -188,15 +311,30 @@ async function benchStore(kind, { seconds, workers, patients }) {
     const client = process.cpuUsage(clientBefore);
     result.clientCpuMs = (client.user + client.system) / 1000 / Math.max(1, result.done);
     // server CPU per prescription: what the figure would be per core on a machine with nothing else running
-    return { ...result, serverCpuMs: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / Math.max(1, result.done) };
+    return {
+      ...result,
+      serverCpuMs:
+        cpuBefore === null || cpuAfter === null
+          ? null
+          : (cpuAfter - cpuBefore) / Math.max(1, result.done),
+    };
   } finally {
     for (const c of cleanups.reverse()) await c();
   }
 }
 
 async function postgresReachable() {
-  const c = new pg.Client({ connectionString: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', connectionTimeoutMillis: 2000 });
-  try { await c.connect(); await c.end(); return true; } catch { return false; }
+  const c = new pg.Client({
+    connectionString: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    connectionTimeoutMillis: 2000,
+  });
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function runEpsBench(opts = {}) {
@@ -205,20 +343,30 @@ export async function runEpsBench(opts = {}) {
   const patients = opts.patients ?? Number(process.env.BENCH_EPS_PATIENTS ?? 500);
   // BENCH_EPS_STORES=sqlite (or postgres) measures one store only
   const only = opts.stores ?? process.env.BENCH_EPS_STORES?.split(',');
-  const kinds = ['sqlite', ...((await postgresReachable()) ? ['postgres'] : [])].filter((k) => !only || only.includes(k));
+  const kinds = ['sqlite', ...((await postgresReachable()) ? ['postgres'] : [])].filter(
+    (k) => !only || only.includes(k),
+  );
   const results = {};
   for (const kind of kinds) {
     const r = await benchStore(kind, { seconds, workers, patients });
     results[kind] = r;
-    const cpu = r.serverCpuMs === null ? ''
-      : `; CPU per prescription: server ${fmt(r.serverCpuMs, 2)} ms (${fmt(1000 / r.serverCpuMs)}/s per core; busy ${fmt(100 * r.serverCpuMs * r.rate / 1000)}% of a core), this client ${fmt(r.clientCpuMs, 2)} ms`;
-    console.log(`eps     ${kind.padEnd(8)} ${fmt(r.rate)} prescriptions/s end to end  (floor ${FLOOR}/s: ${r.rate >= FLOOR ? 'met' : 'NOT MET'}; aim ${fmt(AIM)}/s: ${r.rate >= AIM ? 'met' : `${fmt(100 * r.rate / AIM)}%`})`
-      + `  [prepare, sign, submit, release, dispense = ${fmt(r.rate * 4)} EPS requests/s; ${r.done} in ${seconds} s, ${workers} workers, p50 ${fmt(r.p50, 1)} ms, p95 ${fmt(r.p95, 1)} ms per prescription, ${r.failed} failed${cpu}]`);
+    const cpu =
+      r.serverCpuMs === null
+        ? ''
+        : `; CPU per prescription: server ${fmt(r.serverCpuMs, 2)} ms (${fmt(1000 / r.serverCpuMs)}/s per core; busy ${fmt((100 * r.serverCpuMs * r.rate) / 1000)}% of a core), this client ${fmt(r.clientCpuMs, 2)} ms`;
+    console.log(
+      `eps     ${kind.padEnd(8)} ${fmt(r.rate)} prescriptions/s end to end  (floor ${FLOOR}/s: ${r.rate >= FLOOR ? 'met' : 'NOT MET'}; aim ${fmt(AIM)}/s: ${r.rate >= AIM ? 'met' : `${fmt((100 * r.rate) / AIM)}%`})` +
+        `  [prepare, sign, submit, release, dispense = ${fmt(r.rate * 4)} EPS requests/s; ${r.done} in ${seconds} s, ${workers} workers, p50 ${fmt(r.p50, 1)} ms, p95 ${fmt(r.p95, 1)} ms per prescription, ${r.failed} failed${cpu}]`,
+    );
   }
-  if (!kinds.includes('postgres') && (!only || only.includes('postgres'))) console.log('eps     postgres skipped: not reachable');
+  if (!kinds.includes('postgres') && (!only || only.includes('postgres')))
+    console.log('eps     postgres skipped: not reachable');
   return results;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  runEpsBench().catch((err) => { console.error(err); process.exitCode = 1; });
+  runEpsBench().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }

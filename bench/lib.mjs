@@ -20,7 +20,9 @@ export async function waitFor(url, timeoutMs = 60_000) {
     try {
       const res = await fetch(url);
       if (res.ok) return;
-    } catch { /* not up yet */ }
+    } catch {
+      /* not up yet */
+    }
     if (Date.now() > until) throw new Error(`timed out waiting for ${url}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -29,8 +31,19 @@ export async function waitFor(url, timeoutMs = 60_000) {
 export function startProcess(args, opts = {}) {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], ...opts });
   let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  return { child, output: () => out, stop: () => new Promise((r) => { if (child.exitCode !== null || child.signalCode !== null) return r(); child.once('exit', r); child.kill('SIGTERM'); }) };
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  return {
+    child,
+    output: () => out,
+    stop: () =>
+      new Promise((r) => {
+        if (child.exitCode !== null || child.signalCode !== null) return r();
+        child.once('exit', r);
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 export function percentile(sorted, p) {
@@ -43,7 +56,10 @@ export async function load({ url, headers = {}, setupRequest, duration = 10, con
   const times = [];
   const statuses = new Map();
   const instance = autocannon({
-    url, duration, connections, headers,
+    url,
+    duration,
+    connections,
+    headers,
     requests: setupRequest ? [{ setupRequest }] : undefined,
   });
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
@@ -52,7 +68,14 @@ export async function load({ url, headers = {}, setupRequest, duration = 10, con
   });
   const result = await instance;
   times.sort((a, b) => a - b);
-  return { rps: result.requests.average, p50: percentile(times, 50), p95: percentile(times, 95), total: times.length, statuses: Object.fromEntries(statuses), errors: result.errors + result.timeouts };
+  return {
+    rps: result.requests.average,
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    total: times.length,
+    statuses: Object.fromEntries(statuses),
+    errors: result.errors + result.timeouts,
+  };
 }
 
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux); null elsewhere. */

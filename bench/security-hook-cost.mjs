@@ -15,9 +15,18 @@ export async function securityHookCostMicros(iterations = 300_000) {
     const key = await loadOrCreateSigningKey(dir);
     const repo = new SqliteRepository(join(dir, 'hook.db'));
     await repo.migrate();
-    const verifier = new TokenVerifier({ embeddedPublicJwk: key.publicJwk, audience: 'openspine', external: null });
+    const verifier = new TokenVerifier({
+      embeddedPublicJwk: key.publicJwk,
+      audience: 'openspine',
+      external: null,
+    });
     const revocations = new RevocationList(repo, 60_000);
-    const token = await mintToken(key, { userId: 'bench', role: 'R8000', org: 'A81001', audience: 'openspine' });
+    const token = await mintToken(key, {
+      userId: 'bench',
+      role: 'R8000',
+      org: 'A81001',
+      audience: 'openspine',
+    });
     const principal = await verifier.verify(`Bearer ${token}`);
     await revocations.isPrincipalRevoked(principal);
     // a new header string per request, as an HTTP parser produces

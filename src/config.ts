@@ -52,7 +52,8 @@ function pick(flag: string | boolean | undefined, env: string | undefined): stri
 function intOf(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got '${value}'`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${name} must be a whole number, got '${value}'`);
   return n;
 }
 
@@ -60,41 +61,89 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const port = intOf(pick(flags.port, env.PORT ?? env.OPENSPINE_PORT), 8080, '--port');
   const host = pick(flags.host, env.OPENSPINE_HOST) ?? '127.0.0.1';
   const store = pick(flags.store, env.OPENSPINE_STORE) ?? 'sqlite';
-  if (store !== 'sqlite' && store !== 'postgres') throw new Error(`--store must be sqlite or postgres, got '${store}'`);
+  if (store !== 'sqlite' && store !== 'postgres')
+    throw new Error(`--store must be sqlite or postgres, got '${store}'`);
   const issuer = pick(flags['external-issuer'], env.OPENSPINE_EXTERNAL_ISSUER);
   const jwksUrl = pick(flags['external-jwks-url'], env.OPENSPINE_EXTERNAL_JWKS_URL);
-  if ((issuer && !jwksUrl) || (!issuer && jwksUrl)) throw new Error('an external issuer needs both --external-issuer and --external-jwks-url');
+  if ((issuer && !jwksUrl) || (!issuer && jwksUrl))
+    throw new Error('an external issuer needs both --external-issuer and --external-jwks-url');
   const messaging = pick(flags.messaging, env.OPENSPINE_MESSAGING) ?? 'embedded';
-  if (messaging !== 'embedded' && messaging !== 'nats') throw new Error(`--messaging must be embedded or nats, got '${messaging}'`);
+  if (messaging !== 'embedded' && messaging !== 'nats')
+    throw new Error(`--messaging must be embedded or nats, got '${messaging}'`);
   const natsStream = pick(flags['nats-stream'], env.OPENSPINE_NATS_STREAM) ?? 'OPENSPINE';
-  if (!/^[A-Za-z0-9_-]+$/.test(natsStream)) throw new Error(`--nats-stream must be letters, digits, _ or -, got '${natsStream}'`);
-  const publicUrl = pick(flags['public-url'], env.OPENSPINE_PUBLIC_URL) ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  if (!/^[A-Za-z0-9_-]+$/.test(natsStream))
+    throw new Error(`--nats-stream must be letters, digits, _ or -, got '${natsStream}'`);
+  const publicUrl =
+    pick(flags['public-url'], env.OPENSPINE_PUBLIC_URL) ??
+    `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   return {
     dataDir: resolve(pick(flags.data, env.OPENSPINE_DATA) ?? './data'),
     port,
     host,
     store,
-    databaseUrl: pick(flags['database-url'], env.DATABASE_URL) ?? 'postgres://postgres@127.0.0.1:5432/test',
+    databaseUrl:
+      pick(flags['database-url'], env.DATABASE_URL) ?? 'postgres://postgres@127.0.0.1:5432/test',
     databaseSchema: pick(flags['database-schema'], env.OPENSPINE_DATABASE_SCHEMA) ?? 'public',
     logLevel: pick(flags['log-level'], env.LOG_LEVEL) ?? 'info',
     publicUrl,
-    externalIssuer: issuer && jwksUrl
-      ? { issuer, jwksUrl, audience: pick(flags['external-audience'], env.OPENSPINE_EXTERNAL_AUDIENCE) ?? 'openspine' }
-      : null,
+    externalIssuer:
+      issuer && jwksUrl
+        ? {
+            issuer,
+            jwksUrl,
+            audience:
+              pick(flags['external-audience'], env.OPENSPINE_EXTERNAL_AUDIENCE) ?? 'openspine',
+          }
+        : null,
     audience: 'openspine',
-    demoPatients: intOf(pick(flags['demo-patients'], env.OPENSPINE_DEMO_PATIENTS), 10_000, '--demo-patients'),
-    bodyLimitBytes: intOf(pick(flags['body-limit'], env.OPENSPINE_BODY_LIMIT), 1_048_576, '--body-limit'),
-    revocationCacheMs: intOf(pick(flags['revocation-cache-ms'], env.OPENSPINE_REVOCATION_CACHE_MS), 1000, '--revocation-cache-ms'),
-    accessTokenSeconds: intOf(pick(flags['access-token-seconds'], env.OPENSPINE_ACCESS_TOKEN_SECONDS), 900, '--access-token-seconds'),
+    demoPatients: intOf(
+      pick(flags['demo-patients'], env.OPENSPINE_DEMO_PATIENTS),
+      10_000,
+      '--demo-patients',
+    ),
+    bodyLimitBytes: intOf(
+      pick(flags['body-limit'], env.OPENSPINE_BODY_LIMIT),
+      1_048_576,
+      '--body-limit',
+    ),
+    revocationCacheMs: intOf(
+      pick(flags['revocation-cache-ms'], env.OPENSPINE_REVOCATION_CACHE_MS),
+      1000,
+      '--revocation-cache-ms',
+    ),
+    accessTokenSeconds: intOf(
+      pick(flags['access-token-seconds'], env.OPENSPINE_ACCESS_TOKEN_SECONDS),
+      900,
+      '--access-token-seconds',
+    ),
     rateLimit: {
-      userPerMinute: intOf(pick(flags['rate-limit-user'], env.OPENSPINE_RATE_LIMIT_USER), 6000, '--rate-limit-user'),
-      applicationPerMinute: intOf(pick(flags['rate-limit-app'], env.OPENSPINE_RATE_LIMIT_APP), 18_000, '--rate-limit-app'),
+      userPerMinute: intOf(
+        pick(flags['rate-limit-user'], env.OPENSPINE_RATE_LIMIT_USER),
+        6000,
+        '--rate-limit-user',
+      ),
+      applicationPerMinute: intOf(
+        pick(flags['rate-limit-app'], env.OPENSPINE_RATE_LIMIT_APP),
+        18_000,
+        '--rate-limit-app',
+      ),
     },
-    auditCheckpointSeconds: intOf(pick(flags['audit-checkpoint-seconds'], env.OPENSPINE_AUDIT_CHECKPOINT_SECONDS), 60, '--audit-checkpoint-seconds'),
+    auditCheckpointSeconds: intOf(
+      pick(flags['audit-checkpoint-seconds'], env.OPENSPINE_AUDIT_CHECKPOINT_SECONDS),
+      60,
+      '--audit-checkpoint-seconds',
+    ),
     messaging,
     natsUrl: pick(flags['nats-url'], env.OPENSPINE_NATS_URL) ?? 'nats://127.0.0.1:4222',
     natsStream,
     nodeId: pick(flags['node-id'], env.OPENSPINE_NODE_ID) ?? `${hostname()}-${process.pid}`,
-    messagePollMs: Math.max(1, intOf(pick(flags['message-poll-ms'], env.OPENSPINE_MESSAGE_POLL_MS), 100, '--message-poll-ms')),
+    messagePollMs: Math.max(
+      1,
+      intOf(
+        pick(flags['message-poll-ms'], env.OPENSPINE_MESSAGE_POLL_MS),
+        100,
+        '--message-poll-ms',
+      ),
+    ),
   };
 }

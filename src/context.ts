@@ -50,7 +50,10 @@ export interface RouteAccess {
    * legitimate relationship with that patient. `{ body: true }` reads the 'patient' parameter of a
    * Parameters body; a function reads any other body shape (it may throw a FhirError for a malformed one).
    */
-  patientFrom?: { param: string } | { query: string } | { body: true | ((body: unknown) => string | undefined) };
+  patientFrom?:
+    | { param: string }
+    | { query: string }
+    | { body: true | ((body: unknown) => string | undefined) };
   /**
    * How the location-release rule (src/http/location-release-hook.ts) treats this route's JSON body:
    * 'pds-current' when every Patient in it is a current PDS record (its label decides, no look-up);

@@ -31,7 +31,10 @@ async function freePort(host: string): Promise<number> {
 }
 
 /** Opens the store, seeds demo data when asked and the store is empty, and starts listening. */
-export async function startServer(requested: Config, opts: { demo?: boolean; log?: (line: string) => void } = {}): Promise<RunningServer> {
+export async function startServer(
+  requested: Config,
+  opts: { demo?: boolean; log?: (line: string) => void } = {},
+): Promise<RunningServer> {
   let config = requested;
   if (config.port === 0) {
     const port = await freePort(config.host);
@@ -44,8 +47,15 @@ export async function startServer(requested: Config, opts: { demo?: boolean; log
   const signingKey = await loadOrCreateSigningKey(config.dataDir);
   let demoPatient: string | undefined;
   if (opts.demo && (await repo.count('Patient')) === 0) {
-    log(`First start: seeding ${config.demoPatients.toLocaleString('en-GB')} demo patients into the ${repo.kind} store...`);
-    const result = await seedPatients(repo, { patients: config.demoPatients, seed: 1, progress: process.stderr.isTTY, sqliteFile: sqliteFileOf(config) });
+    log(
+      `First start: seeding ${config.demoPatients.toLocaleString('en-GB')} demo patients into the ${repo.kind} store...`,
+    );
+    const result = await seedPatients(repo, {
+      patients: config.demoPatients,
+      seed: 1,
+      progress: process.stderr.isTTY,
+      sqliteFile: sqliteFileOf(config),
+    });
     demoPatient = result.firstNhsNumber;
     log(`Seeded ${result.created} patients in ${result.seconds.toFixed(1)} s`);
   }
@@ -61,12 +71,29 @@ export async function startServer(requested: Config, opts: { demo?: boolean; log
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   if (opts.demo) {
-    const token = await mintToken(signingKey, { userId: 'demo-clinician', role: 'R8000', org: 'A81001', audience: config.audience });
-    const nhs = demoPatient ?? (await repo.search({ type: 'Patient', criteria: [{ any: [{ param: 'identifier', op: 'prefix', value: '999' }] }], limit: 1 }))[0];
-    log(`OpenSpine is serving on ${url} (store: ${repo.kind}, messaging: ${app.bus.kind}, data: ${config.store === 'sqlite' ? config.dataDir : 'postgres'})`);
+    const token = await mintToken(signingKey, {
+      userId: 'demo-clinician',
+      role: 'R8000',
+      org: 'A81001',
+      audience: config.audience,
+    });
+    const nhs =
+      demoPatient ??
+      (
+        await repo.search({
+          type: 'Patient',
+          criteria: [{ any: [{ param: 'identifier', op: 'prefix', value: '999' }] }],
+          limit: 1,
+        })
+      )[0];
+    log(
+      `OpenSpine is serving on ${url} (store: ${repo.kind}, messaging: ${app.bus.kind}, data: ${config.store === 'sqlite' ? config.dataDir : 'postgres'})`,
+    );
     log(`PDS: ${url}${PDS_BASE}   health: ${url}/_status`);
     log('Try (token valid 12 hours, role R8000 at A81001):');
-    log(`curl -s -H "Authorization: Bearer ${token}" -H "X-Request-ID: $(cat /proc/sys/kernel/random/uuid)" ${url}${PDS_BASE}/Patient/${nhs ?? '9990000018'}`);
+    log(
+      `curl -s -H "Authorization: Bearer ${token}" -H "X-Request-ID: $(cat /proc/sys/kernel/random/uuid)" ${url}${PDS_BASE}/Patient/${nhs ?? '9990000018'}`,
+    );
     log(signInHint!);
   }
   return { app, repo, url, close: shutdown };

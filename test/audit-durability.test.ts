@@ -33,31 +33,51 @@ for (const kind of await storesUnderTest()) {
         await seedPatients(seeded, { patients: 50, seed: 3 });
         await seeded.close();
         const gen = createPatientGenerator(3);
-        const ids = Array.from({ length: 50 }, (_, i) => gen.generate(i).patient).filter((p) => !isRestricted(p)).map((p) => p.id!);
+        const ids = Array.from({ length: 50 }, (_, i) => gen.generate(i).patient)
+          .filter((p) => !isRestricted(p))
+          .map((p) => p.id!);
         const key = await loadOrCreateSigningKey(target.dataDir);
-        const token = await mintToken(key, { userId: 'load-reader', role: 'R8000', org: 'A81001', audience: 'openspine' });
+        const token = await mintToken(key, {
+          userId: 'load-reader',
+          role: 'R8000',
+          org: 'A81001',
+          audience: 'openspine',
+        });
 
         const server = await startChildServer(target, ['--rate-limit-user', '0']);
         const { hostname, port } = new URL(server.url);
         const agent = new Agent({ keepAlive: true, maxSockets: 64 });
         const answered = new Set<string>();
         const failures: string[] = [];
-        let sent = 0, inFlight = 0, killed = false;
+        let sent = 0,
+          inFlight = 0,
+          killed = false;
 
         const readOne = () => {
           const requestId = randomUUID();
           const path = `${PDS_PATH}/Patient/${ids[sent % ids.length]}`;
           sent++;
           inFlight++;
-          const req = request({ host: hostname, port, path, agent, headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId } }, (res) => {
-            res.resume();
-            res.on('end', () => {
-              inFlight--;
-              if (res.statusCode === 200) answered.add(requestId);
-              else if (!killed) failures.push(`status ${res.statusCode}`);
-            });
-            res.on('error', () => { inFlight--; });
-          });
+          const req = request(
+            {
+              host: hostname,
+              port,
+              path,
+              agent,
+              headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId },
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => {
+                inFlight--;
+                if (res.statusCode === 200) answered.add(requestId);
+                else if (!killed) failures.push(`status ${res.statusCode}`);
+              });
+              res.on('error', () => {
+                inFlight--;
+              });
+            },
+          );
           req.on('error', () => {
             inFlight--;
             if (!killed) failures.push('connection error before the kill');
@@ -84,21 +104,37 @@ for (const kind of await storesUnderTest()) {
         const elapsedS = (performance.now() - started) / 1000;
         await server.kill('SIGKILL');
         agent.destroy();
-        console.log(`# ${kind}: offered ${OFFERED_PER_SECOND}/s for ${LOAD_MS} ms: sent ${sent}, answered 200 before SIGKILL ${answeredBeforeKill.size} (${Math.round(answeredBeforeKill.size / elapsedS)}/s), in flight at kill ${inFlight}`);
+        console.log(
+          `# ${kind}: offered ${OFFERED_PER_SECOND}/s for ${LOAD_MS} ms: sent ${sent}, answered 200 before SIGKILL ${answeredBeforeKill.size} (${Math.round(answeredBeforeKill.size / elapsedS)}/s), in flight at kill ${inFlight}`,
+        );
         assert.deepEqual(failures, [], 'no refusals or errors before the kill');
-        assert.ok(answeredBeforeKill.size > 200, `a real load was served: ${answeredBeforeKill.size} answered`);
+        assert.ok(
+          answeredBeforeKill.size > 200,
+          `a real load was served: ${answeredBeforeKill.size} answered`,
+        );
 
         const repo = await openRepository(target);
         try {
           const entries = await repo.readAudit(0, 10_000_000);
-          const audited = new Set(entries.filter((e) => e.record.action === 'pds.read' && e.record.userId === 'load-reader').map((e) => e.record.requestId));
+          const audited = new Set(
+            entries
+              .filter((e) => e.record.action === 'pds.read' && e.record.userId === 'load-reader')
+              .map((e) => e.record.requestId),
+          );
           const lost = [...answeredBeforeKill].filter((id) => !audited.has(id));
           assert.equal(lost.length, 0, `${lost.length} answered reads have no audit entry`);
           const verifier = new ChainVerifier();
           for (const e of entries) verifier.push(e);
           const chain = verifier.finish();
-          assert.ok(chain.ok, `the audit chain verifies after the kill: ${JSON.stringify(chain.brokenAt)}`);
-          assert.equal((await repo.auditHead()).seq, chain.checked, 'the recorded head is the last entry');
+          assert.ok(
+            chain.ok,
+            `the audit chain verifies after the kill: ${JSON.stringify(chain.brokenAt)}`,
+          );
+          assert.equal(
+            (await repo.auditHead()).seq,
+            chain.checked,
+            'the recorded head is the last entry',
+          );
         } finally {
           await repo.close();
         }

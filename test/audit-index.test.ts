@@ -39,14 +39,22 @@ function record(i: number): AuditRecord {
 }
 
 function matches(r: AuditRecord, q: AuditQuery): boolean {
-  return (q.patient === undefined || r.patient === q.patient) && (q.userId === undefined || r.userId === q.userId)
-    && (q.org === undefined || r.org === q.org) && (q.action === undefined || r.action === q.action)
-    && (q.type === undefined || (r.type ?? 'patient-record') === q.type)
-    && (q.timeFrom === undefined || r.time >= q.timeFrom) && (q.timeBefore === undefined || r.time < q.timeBefore);
+  return (
+    (q.patient === undefined || r.patient === q.patient) &&
+    (q.userId === undefined || r.userId === q.userId) &&
+    (q.org === undefined || r.org === q.org) &&
+    (q.action === undefined || r.action === q.action) &&
+    (q.type === undefined || (r.type ?? 'patient-record') === q.type) &&
+    (q.timeFrom === undefined || r.time >= q.timeFrom) &&
+    (q.timeBefore === undefined || r.time < q.timeBefore)
+  );
 }
 
 /** Deletes one audit entry behind the store's back (as only someone with database access could). */
-async function deleteEntry(config: Awaited<ReturnType<typeof isolatedStoreConfig>>['config'], seq: number): Promise<void> {
+async function deleteEntry(
+  config: Awaited<ReturnType<typeof isolatedStoreConfig>>['config'],
+  seq: number,
+): Promise<void> {
   if (config.store === 'sqlite') {
     const db = new Database(join(config.dataDir, 'openspine.db'));
     db.exec('DROP TRIGGER audit_log_no_delete');
@@ -54,7 +62,10 @@ async function deleteEntry(config: Awaited<ReturnType<typeof isolatedStoreConfig
     db.close();
     return;
   }
-  const client = new pg.Client({ connectionString: config.databaseUrl, options: `-c search_path=${config.databaseSchema}` });
+  const client = new pg.Client({
+    connectionString: config.databaseUrl,
+    options: `-c search_path=${config.databaseSchema}`,
+  });
   await client.connect();
   await client.query('ALTER TABLE audit_log DISABLE TRIGGER ALL');
   await client.query('DELETE FROM audit_log WHERE seq = $1', [seq]);
@@ -72,7 +83,8 @@ for (const kind of stores) {
       cleanup = iso.cleanup;
       repo = await openRepository(iso.config);
       // several batches, as the group committer and writes produce them
-      for (let i = 0; i < records.length; i += 7) await repo.commit({ audit: records.slice(i, i + 7) });
+      for (let i = 0; i < records.length; i += 7)
+        await repo.commit({ audit: records.slice(i, i + 7) });
     });
     after(async () => {
       await repo.close();
@@ -88,7 +100,10 @@ for (const kind of stores) {
     it('indexes in pages, each page moving the checkpoint, and a caught-up indexer does nothing', async () => {
       assert.deepEqual(await repo.indexAuditPage(25), { checkpoint: 25, indexed: 25 });
       assert.equal(await repo.auditIndexCheckpoint(), 25);
-      assert.deepEqual(await repo.searchAudit({}, 100), Array.from({ length: 25 }, (_, i) => 25 - i));
+      assert.deepEqual(
+        await repo.searchAudit({}, 100),
+        Array.from({ length: 25 }, (_, i) => 25 - i),
+      );
       assert.equal(await indexAuditUpTo(repo, 60, { pageSize: 10 }), 60);
       assert.deepEqual(await repo.indexAuditPage(25), { checkpoint: 60, indexed: 0 });
       assert.equal(await repo.countAudit({}), 60);
@@ -96,14 +111,30 @@ for (const kind of stores) {
 
     it('finds entries by patient, user, org, action, type and time, newest first, and counts them', async () => {
       const queries: AuditQuery[] = [
-        { patient: PATIENTS[0] }, { patient: PATIENTS[2] }, { userId: 'u-bob' }, { org: 'B82002' }, { action: 'scr.view' },
-        { type: 'patient-record' }, { type: 'emergency-access' }, { type: 'security' },
-        { timeFrom: '2026-01-05T00:00:00.000Z' }, { timeBefore: '2026-01-03T00:00:00.000Z' },
-        { timeFrom: '2026-01-04T00:00:00.000Z', timeBefore: '2026-01-06T00:00:00.000Z', org: 'A81001' },
-        { patient: PATIENTS[1], userId: 'u-alice' }, { userId: 'nobody' },
+        { patient: PATIENTS[0] },
+        { patient: PATIENTS[2] },
+        { userId: 'u-bob' },
+        { org: 'B82002' },
+        { action: 'scr.view' },
+        { type: 'patient-record' },
+        { type: 'emergency-access' },
+        { type: 'security' },
+        { timeFrom: '2026-01-05T00:00:00.000Z' },
+        { timeBefore: '2026-01-03T00:00:00.000Z' },
+        {
+          timeFrom: '2026-01-04T00:00:00.000Z',
+          timeBefore: '2026-01-06T00:00:00.000Z',
+          org: 'A81001',
+        },
+        { patient: PATIENTS[1], userId: 'u-alice' },
+        { userId: 'nobody' },
       ];
       for (const q of queries) {
-        const expected = records.map((r, i) => ({ r, seq: i + 1 })).filter(({ r }) => matches(r, q)).map(({ seq }) => seq).reverse();
+        const expected = records
+          .map((r, i) => ({ r, seq: i + 1 }))
+          .filter(({ r }) => matches(r, q))
+          .map(({ seq }) => seq)
+          .reverse();
         assert.deepEqual(await repo.searchAudit(q, 1000), expected, JSON.stringify(q));
         assert.equal(await repo.countAudit(q), expected.length, JSON.stringify(q));
       }
@@ -114,23 +145,41 @@ for (const kind of stores) {
       const all = await repo.searchAudit(q, 1000);
       assert.deepEqual(await repo.searchAudit(q, 4), all.slice(0, 4));
       assert.deepEqual(await repo.searchAudit({ ...q, beforeSeq: all[3] }, 4), all.slice(4, 8));
-      assert.deepEqual(await repo.searchAudit({ ...q, maxSeq: 30 }, 1000), all.filter((s) => s <= 30));
+      assert.deepEqual(
+        await repo.searchAudit({ ...q, maxSeq: 30 }, 1000),
+        all.filter((s) => s <= 30),
+      );
       assert.equal(await repo.countAudit({ ...q, maxSeq: 30 }), all.filter((s) => s <= 30).length);
     });
 
     it('reads entries by seq, in seq order, skipping seqs that do not exist', async () => {
       const entries = await repo.readAuditEntries([40, 3, 999, 17]);
-      assert.deepEqual(entries.map((e) => e.seq), [3, 17, 40]);
-      assert.deepEqual(entries.map((e) => e.record), [records[2], records[16], records[39]]);
+      assert.deepEqual(
+        entries.map((e) => e.seq),
+        [3, 17, 40],
+      );
+      assert.deepEqual(
+        entries.map((e) => e.record),
+        [records[2], records[16], records[39]],
+      );
       assert.equal(entries[0].recordJson, JSON.stringify(records[2]));
       assert.deepEqual(await repo.readAuditEntries([]), []);
     });
 
     it('stores signed checkpoints first-wins, lists them by range and finds the latest before a seq', async () => {
-      const cp = (seq: number, jws = `jws-${seq}`) => ({ seq, hash: `h${seq}`, time: `2026-01-0${seq % 9 + 1}T00:00:00.000Z`, jws });
+      const cp = (seq: number, jws = `jws-${seq}`) => ({
+        seq,
+        hash: `h${seq}`,
+        time: `2026-01-0${(seq % 9) + 1}T00:00:00.000Z`,
+        jws,
+      });
       assert.equal(await repo.latestAuditCheckpoint(), null);
       assert.equal(await repo.saveAuditCheckpoint(cp(10)), true);
-      assert.equal(await repo.saveAuditCheckpoint(cp(10, 'another')), false, 'a second checkpoint for the same seq is refused');
+      assert.equal(
+        await repo.saveAuditCheckpoint(cp(10, 'another')),
+        false,
+        'a second checkpoint for the same seq is refused',
+      );
       assert.equal(await repo.saveAuditCheckpoint(cp(30)), true);
       assert.equal(await repo.saveAuditCheckpoint(cp(50)), true);
       assert.deepEqual(await repo.auditCheckpoints(10, 30), [cp(10), cp(30)]);
@@ -149,8 +198,15 @@ for (const kind of stores) {
         await repo.commit({ audit: [record(1), record(2), record(3), record(4), record(5)] });
         await deleteEntry(iso.config, 3);
         assert.deepEqual(await repo.indexAuditPage(10), { checkpoint: 2, indexed: 2 });
-        assert.deepEqual(await repo.indexAuditPage(10), { checkpoint: 2, indexed: 0 }, 'no progress past the hole');
-        await assert.rejects(indexAuditUpTo(repo, 5, { stallLimitMs: 100 }), AuditIndexStalledError);
+        assert.deepEqual(
+          await repo.indexAuditPage(10),
+          { checkpoint: 2, indexed: 0 },
+          'no progress past the hole',
+        );
+        await assert.rejects(
+          indexAuditUpTo(repo, 5, { stallLimitMs: 100 }),
+          AuditIndexStalledError,
+        );
         assert.deepEqual(await repo.searchAudit({}, 10), [2, 1]);
       } finally {
         await repo.close();
@@ -168,13 +224,15 @@ for (const kind of stores) {
         let writing = true;
         const writers = repos.map(async (r, w) => {
           for (let b = 0; b < 40; b++) {
-            await r.commit({ audit: Array.from({ length: 1 + (b % 4) }, (_, k) => record(w * 1000 + b * 10 + k)) });
+            await r.commit({
+              audit: Array.from({ length: 1 + (b % 4) }, (_, k) => record(w * 1000 + b * 10 + k)),
+            });
           }
         });
         const indexers = repos.map(async (r) => {
           let pages = 0;
           while (writing) {
-            await r.indexAuditPage(3 + pages % 5);
+            await r.indexAuditPage(3 + (pages % 5));
             pages++;
             await new Promise((resolve) => setImmediate(resolve));
           }
@@ -183,25 +241,55 @@ for (const kind of stores) {
         await Promise.all(writers);
         writing = false;
         const pages = await Promise.all(indexers);
-        assert.ok(pages.every((n) => n > 0), `every indexer ran: ${pages}`);
+        assert.ok(
+          pages.every((n) => n > 0),
+          `every indexer ran: ${pages}`,
+        );
         const head = await repos[0].auditHead();
         // the indexers and a final catch-up from every connection meet at the head
-        const reached = await Promise.all(repos.map((r) => indexAuditUpTo(r, head.seq, { pageSize: 4 })));
-        assert.ok(reached.every((c) => c >= head.seq), `all reached the head ${head.seq}: ${reached}`);
+        const reached = await Promise.all(
+          repos.map((r) => indexAuditUpTo(r, head.seq, { pageSize: 4 })),
+        );
+        assert.ok(
+          reached.every((c) => c >= head.seq),
+          `all reached the head ${head.seq}: ${reached}`,
+        );
         assert.equal(await repos[1].auditIndexCheckpoint(), head.seq);
         const seqs = await repos[2].searchAudit({}, head.seq + 10);
         assert.equal(seqs.length, head.seq, 'no entry skipped, none twice');
-        assert.deepEqual(seqs, Array.from({ length: head.seq }, (_, i) => head.seq - i));
+        assert.deepEqual(
+          seqs,
+          Array.from({ length: head.seq }, (_, i) => head.seq - i),
+        );
         // and each index row says what its entry says
         const entries = await repos[3].readAudit(0, head.seq);
-        for (const q of [{ userId: USERS[1] }, { patient: PATIENTS[2] }, { type: 'security' }, { org: 'B82002', action: 'pds.update' }] as AuditQuery[]) {
-          const expected = entries.filter((e) => matches(e.record, q)).map((e) => e.seq).reverse();
+        for (const q of [
+          { userId: USERS[1] },
+          { patient: PATIENTS[2] },
+          { type: 'security' },
+          { org: 'B82002', action: 'pds.update' },
+        ] as AuditQuery[]) {
+          const expected = entries
+            .filter((e) => matches(e.record, q))
+            .map((e) => e.seq)
+            .reverse();
           assert.deepEqual(await repos[0].searchAudit(q, 10_000), expected, JSON.stringify(q));
         }
         for (const e of entries.slice(0, 20)) {
           const r = e.record;
-          const exact: AuditQuery = { patient: r.patient ?? undefined, userId: r.userId, org: r.org, action: r.action, type: r.type ?? 'patient-record', timeFrom: r.time, timeBefore: r.time + 'Z' };
-          assert.ok((await repos[1].searchAudit(exact, 10_000)).includes(e.seq), `entry ${e.seq} is found by all of its fields`);
+          const exact: AuditQuery = {
+            patient: r.patient ?? undefined,
+            userId: r.userId,
+            org: r.org,
+            action: r.action,
+            type: r.type ?? 'patient-record',
+            timeFrom: r.time,
+            timeBefore: r.time + 'Z',
+          };
+          assert.ok(
+            (await repos[1].searchAudit(exact, 10_000)).includes(e.seq),
+            `entry ${e.seq} is found by all of its fields`,
+          );
         }
       } finally {
         await Promise.all(repos.map((r) => r.close()));

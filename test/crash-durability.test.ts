@@ -21,8 +21,16 @@ import { isRestricted, PATIENT, RELATED_PERSON } from '../src/services/pds/patie
 import { openRepository } from '../src/store/open.js';
 import type { AuditEntry, Repository } from '../src/store/types.js';
 import {
-  killAllChildren, pdsRequest, REPO_ROOT, runCli, spawnTsx, spineCodeOf, startChildServer, storeFlags,
-  type ChildServer, type StoreTarget,
+  killAllChildren,
+  pdsRequest,
+  REPO_ROOT,
+  runCli,
+  spawnTsx,
+  spineCodeOf,
+  startChildServer,
+  storeFlags,
+  type ChildServer,
+  type StoreTarget,
 } from './helpers/child-server.js';
 import { isolatedStoreConfig, storesUnderTest } from './helpers/stores.js';
 
@@ -34,12 +42,25 @@ const STREAM_PATIENTS = 4;
 /** SIGKILL the server once this many writes have been acknowledged. */
 const KILL_AFTER_ACKS = 40;
 
-interface Attempt { id: string; n: number; line: string; phone: string; requestId: string; expected: number }
-interface Ack extends Attempt { version: number }
+interface Attempt {
+  id: string;
+  n: number;
+  line: string;
+  phone: string;
+  requestId: string;
+  expected: number;
+}
+interface Ack extends Attempt {
+  version: number;
+}
 
 /** Patients a PATCH of address line 0 and phone telecom 0 applies to (unrestricted, with both). */
 function patchable(p: Patient): boolean {
-  return !isRestricted(p) && Boolean(p.address?.[0]?.line?.length) && (p.telecom?.[0]?.system === 'phone' || p.telecom?.[0]?.system === 'sms');
+  return (
+    !isRestricted(p) &&
+    Boolean(p.address?.[0]?.line?.length) &&
+    (p.telecom?.[0]?.system === 'phone' || p.telecom?.[0]?.system === 'sms')
+  );
 }
 
 /** The ids of each candidate's address 0 and telecom 0 (the generator is deterministic). */
@@ -56,7 +77,9 @@ async function allAudit(repo: Repository): Promise<AuditEntry[]> {
   return repo.readAudit(0, 1_000_000);
 }
 
-async function auditVerify(target: StoreTarget): Promise<{ code: number | null; entries: number; out: string }> {
+async function auditVerify(
+  target: StoreTarget,
+): Promise<{ code: number | null; entries: number; out: string }> {
   const r = await runCli(['audit', 'verify', ...storeFlags(target)]);
   const entries = Number(/audit chain intact: (\d+) entries/.exec(r.stdout)?.[1] ?? NaN);
   return { code: r.code, entries, out: r.stdout + r.stderr };
@@ -81,14 +104,20 @@ for (const kind of stores) {
         for (let i = 0; i < 40; i++) {
           const p = gen.generate(i).patient;
           if (patchable(p)) candidates.push(p.id!);
-          if (patchable(p)) itemIds.set(p.id!, { address: p.address![0].id!, telecom: p.telecom![0].id! });
+          if (patchable(p))
+            itemIds.set(p.id!, { address: p.address![0].id!, telecom: p.telecom![0].id! });
         }
       } finally {
         await repo.close();
       }
       assert.ok(candidates.length >= STREAM_PATIENTS + 3, 'enough patchable seeded patients');
       const key = await loadOrCreateSigningKey(target.dataDir); // before any child, which would otherwise create it
-      token = await mintToken(key, { userId: 'crash-tester', role: 'R8000', org: 'A81001', audience: 'openspine' });
+      token = await mintToken(key, {
+        userId: 'crash-tester',
+        role: 'R8000',
+        org: 'A81001',
+        audience: 'openspine',
+      });
     });
 
     after(async () => {
@@ -104,7 +133,9 @@ for (const kind of stores) {
       const acked: Ack[] = [];
       const inFlightAtEnd = new Map<string, Attempt>(); // per patient: the request whose answer never came
       const unexpected: string[] = [];
-      let counter = 0, inflight = 0, inflightAtKill = -1;
+      let counter = 0,
+        inflight = 0,
+        inflightAtKill = -1;
       let killed = false;
 
       const stream = async (id: string) => {
@@ -114,13 +145,23 @@ for (const kind of stores) {
         while (!killed) {
           const n = ++counter;
           const attempt: Attempt = {
-            id, n, line: `${n} Durability Road ${kind}`, phone: '0770' + String(9_000_000 + n), requestId: randomUUID(), expected: version,
+            id,
+            n,
+            line: `${n} Durability Road ${kind}`,
+            phone: '0770' + String(9_000_000 + n),
+            requestId: randomUUID(),
+            expected: version,
           };
           inFlightAtEnd.set(id, attempt);
           inflight++;
           let res;
           try {
-            res = await pdsRequest(victim.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, attempt.line, attempt.phone), ifMatch: version, requestId: attempt.requestId });
+            res = await pdsRequest(victim.url, token, {
+              path: `/Patient/${id}`,
+              patches: patchesFor(id, attempt.line, attempt.phone),
+              ifMatch: version,
+              requestId: attempt.requestId,
+            });
           } catch {
             inflight--;
             if (!killed) unexpected.push(`request ${n} failed before the kill`);
@@ -158,8 +199,12 @@ for (const kind of stores) {
         const audit = await allAudit(repo);
         assert.equal(audit.length, verified.entries);
         const byRequest = new Map<string, AuditEntry[]>();
-        for (const e of audit) byRequest.set(e.record.requestId, [...(byRequest.get(e.record.requestId) ?? []), e]);
-        const updates = (requestId: string) => (byRequest.get(requestId) ?? []).filter((e) => e.record.action === 'pds.update' && e.record.outcome === 'success');
+        for (const e of audit)
+          byRequest.set(e.record.requestId, [...(byRequest.get(e.record.requestId) ?? []), e]);
+        const updates = (requestId: string) =>
+          (byRequest.get(requestId) ?? []).filter(
+            (e) => e.record.action === 'pds.update' && e.record.outcome === 'success',
+          );
 
         let committedUnanswered = 0;
         for (const id of ids) {
@@ -169,17 +214,36 @@ for (const kind of stores) {
           const versions = history.map((h) => h.version).reverse();
           const current = versions.length;
           // no gap, no duplicate: exactly versions 1..current, each stamped with its own versionId
-          assert.deepEqual(versions, Array.from({ length: current }, (_, i) => i + 1), `history of ${id}`);
+          assert.deepEqual(
+            versions,
+            Array.from({ length: current }, (_, i) => i + 1),
+            `history of ${id}`,
+          );
           for (const h of history) assert.equal(h.resource.meta?.versionId, String(h.version));
           // acknowledged writes are all there; at most the one unanswered write beyond them
           assert.ok(current >= lastAcked, `${id}: version ${current} < acknowledged ${lastAcked}`);
-          assert.ok(current <= lastAcked + 1, `${id}: version ${current} beyond the one write in flight`);
+          assert.ok(
+            current <= lastAcked + 1,
+            `${id}: version ${current} beyond the one write in flight`,
+          );
           const byVersion = new Map(history.map((h) => [h.version, h.resource as Patient]));
           for (const a of mine) {
             assert.equal(a.version, a.expected + 1);
-            assert.equal(byVersion.get(a.version)?.address?.[0]?.line?.[0], a.line, `${id} v${a.version}`);
-            assert.equal(byVersion.get(a.version)?.telecom?.[0]?.value, a.phone, `${id} v${a.version}`);
-            assert.equal(updates(a.requestId).length, 1, `audit entry of acknowledged write ${a.n}`);
+            assert.equal(
+              byVersion.get(a.version)?.address?.[0]?.line?.[0],
+              a.line,
+              `${id} v${a.version}`,
+            );
+            assert.equal(
+              byVersion.get(a.version)?.telecom?.[0]?.value,
+              a.phone,
+              `${id} v${a.version}`,
+            );
+            assert.equal(
+              updates(a.requestId).length,
+              1,
+              `audit entry of acknowledged write ${a.n}`,
+            );
           }
           const unanswered = inFlightAtEnd.get(id);
           if (current === lastAcked + 1) {
@@ -188,24 +252,37 @@ for (const kind of stores) {
             assert.equal(byVersion.get(current)?.address?.[0]?.line?.[0], unanswered.line);
           }
           // the write and its audit entry commit together or not at all
-          if (unanswered) assert.equal(updates(unanswered.requestId).length, current === lastAcked + 1 ? 1 : 0);
+          if (unanswered)
+            assert.equal(updates(unanswered.requestId).length, current === lastAcked + 1 ? 1 : 0);
 
           // the current phone is indexed; the phone it replaced is not (no stale index rows)
           const latest = byVersion.get(current)!;
-          const phoneSearch = (value: string) => repo.search({ type: PATIENT, criteria: [{ any: [{ param: 'phone', op: 'eq', value }] }], limit: 5 });
+          const phoneSearch = (value: string) =>
+            repo.search({
+              type: PATIENT,
+              criteria: [{ any: [{ param: 'phone', op: 'eq', value }] }],
+              limit: 5,
+            });
           assert.deepEqual(await phoneSearch(latest.telecom![0].value!), [id]);
-          if (current >= 2) assert.deepEqual(await phoneSearch(byVersion.get(current - 1)!.telecom![0].value!), []);
+          if (current >= 2)
+            assert.deepEqual(await phoneSearch(byVersion.get(current - 1)!.telecom![0].value!), []);
 
           // the restarted server serves the current version, and accepts the next write
           const read = await pdsRequest(server.url, token, { path: `/Patient/${id}` });
           assert.equal(read.status, 200);
           assert.equal(read.version, current);
           assert.equal(read.body.address[0].line[0], latest.address![0].line![0]);
-          const next = await pdsRequest(server.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, `after restart ${id}`, '07701' + id.slice(4)), ifMatch: current });
+          const next = await pdsRequest(server.url, token, {
+            path: `/Patient/${id}`,
+            patches: patchesFor(id, `after restart ${id}`, '07701' + id.slice(4)),
+            ifMatch: current,
+          });
           assert.equal(next.status, 200, JSON.stringify(next.body));
           assert.equal(next.version, current + 1);
         }
-        t.diagnostic(`${acked.length} writes acknowledged, ${inflightAtKill} in flight at the kill, ${inFlightAtEnd.size} unanswered of which ${committedUnanswered} committed`);
+        t.diagnostic(
+          `${acked.length} writes acknowledged, ${inflightAtKill} in flight at the kill, ${inFlightAtEnd.size} unanswered of which ${committedUnanswered} committed`,
+        );
       } finally {
         await repo.close();
       }
@@ -218,8 +295,15 @@ for (const kind of stores) {
       const before = await pdsRequest(node.url, token, { path: `/Patient/${id}` });
       assert.equal(before.status, 200);
       const v = before.version!;
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-        pdsRequest(node.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, `racer ${i}`, `0770555000${i}`), ifMatch: v })));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          pdsRequest(node.url, token, {
+            path: `/Patient/${id}`,
+            patches: patchesFor(id, `racer ${i}`, `0770555000${i}`),
+            ifMatch: v,
+          }),
+        ),
+      );
       const winners = results.filter((r) => r.status === 200);
       const losers = results.filter((r) => r.status !== 200);
       assert.equal(winners.length, 1, `statuses ${results.map((r) => r.status)}`);
@@ -235,18 +319,27 @@ for (const kind of stores) {
 
       const repo = await openRepository(target);
       try {
-        assert.deepEqual((await repo.history(PATIENT, id)).map((h) => h.version), Array.from({ length: v + 1 }, (_, i) => v + 1 - i));
+        assert.deepEqual(
+          (await repo.history(PATIENT, id)).map((h) => h.version),
+          Array.from({ length: v + 1 }, (_, i) => v + 1 - i),
+        );
         const audit = await allAudit(repo);
-        const outcomes = results.map((r) => audit.filter((e) => e.record.requestId === r.requestId).map((e) => e.record.outcome));
+        const outcomes = results.map((r) =>
+          audit.filter((e) => e.record.requestId === r.requestId).map((e) => e.record.outcome),
+        );
         assert.equal(outcomes.filter((o) => o.length === 1 && o[0] === 'success').length, 1);
-        assert.equal(outcomes.filter((o) => o.length === 1 && o[0] === 'refused 409 RESOURCE_VERSION_MISMATCH').length, 9);
+        assert.equal(
+          outcomes.filter((o) => o.length === 1 && o[0] === 'refused 409 RESOURCE_VERSION_MISMATCH')
+            .length,
+          9,
+        );
       } finally {
         await repo.close();
       }
     });
 
     if (kind === 'postgres') {
-      it('two server processes on one PostgreSQL schema: one winner across nodes, and each reads the other\'s writes', async () => {
+      it("two server processes on one PostgreSQL schema: one winner across nodes, and each reads the other's writes", async () => {
         server ??= await startChildServer(target);
         const a = server;
         const b = await startChildServer(target);
@@ -254,14 +347,22 @@ for (const kind of stores) {
           const id = candidates[STREAM_PATIENTS + 1];
           const before = await pdsRequest(a.url, token, { path: `/Patient/${id}` });
           const v = before.version!;
-          const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-            pdsRequest(i % 2 ? b.url : a.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, `node race ${i}`, `0770666000${i}`), ifMatch: v })));
+          const results = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              pdsRequest(i % 2 ? b.url : a.url, token, {
+                path: `/Patient/${id}`,
+                patches: patchesFor(id, `node race ${i}`, `0770666000${i}`),
+                ifMatch: v,
+              }),
+            ),
+          );
           const winners = results.filter((r) => r.status === 200);
           assert.equal(winners.length, 1, `statuses ${results.map((r) => r.status)}`);
-          for (const r of results) if (r.status !== 200) {
-            assert.equal(r.status, 409);
-            assert.equal(spineCodeOf(r.body), 'RESOURCE_VERSION_MISMATCH');
-          }
+          for (const r of results)
+            if (r.status !== 200) {
+              assert.equal(r.status, 409);
+              assert.equal(spineCodeOf(r.body), 'RESOURCE_VERSION_MISMATCH');
+            }
           const line = winners[0].body.address[0].line[0];
           for (const node of [a, b]) {
             const read = await pdsRequest(node.url, token, { path: `/Patient/${id}` });
@@ -269,12 +370,20 @@ for (const kind of stores) {
             assert.equal(read.body.address[0].line[0], line);
           }
           // a write on node A is read on node B, and the other way round
-          const onA = await pdsRequest(a.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, 'written on A', '07706660100'), ifMatch: v + 1 });
+          const onA = await pdsRequest(a.url, token, {
+            path: `/Patient/${id}`,
+            patches: patchesFor(id, 'written on A', '07706660100'),
+            ifMatch: v + 1,
+          });
           assert.equal(onA.status, 200);
           const seenByB = await pdsRequest(b.url, token, { path: `/Patient/${id}` });
           assert.equal(seenByB.version, v + 2);
           assert.equal(seenByB.body.address[0].line[0], 'written on A');
-          const onB = await pdsRequest(b.url, token, { path: `/Patient/${id}`, patches: patchesFor(id, 'written on B', '07706660101'), ifMatch: v + 2 });
+          const onB = await pdsRequest(b.url, token, {
+            path: `/Patient/${id}`,
+            patches: patchesFor(id, 'written on B', '07706660101'),
+            ifMatch: v + 2,
+          });
           assert.equal(onB.status, 200);
           const seenByA = await pdsRequest(a.url, token, { path: `/Patient/${id}` });
           assert.equal(seenByA.version, v + 3);
@@ -288,7 +397,12 @@ for (const kind of stores) {
             for (const e of await allAudit(repo)) verifier.push(e);
             const result = verifier.finish();
             assert.ok(result.ok, JSON.stringify(result.brokenAt));
-            assert.ok((await allAudit(repo)).some((e) => e.record.requestId === onB.requestId && e.record.outcome === 'success'), 'expected true at crash-durability.test.ts:285');
+            assert.ok(
+              (await allAudit(repo)).some(
+                (e) => e.record.requestId === onB.requestId && e.record.outcome === 'success',
+              ),
+              'expected true at crash-durability.test.ts:285',
+            );
           } finally {
             await repo.close();
           }
@@ -301,11 +415,15 @@ for (const kind of stores) {
 
   describe(`a SIGKILLed seeding run on ${kind}`, () => {
     // PostgreSQL commits a batch in one statement, so it seeds quickly: more batches give the kill a chance to land inside one
-    const BATCH = 50, TOTAL = kind === 'postgres' ? 3000 : 600, SEED_FOR_KILL = 11;
+    const BATCH = 50,
+      TOTAL = kind === 'postgres' ? 3000 : 600,
+      SEED_FOR_KILL = 11;
 
     it('leaves only whole batches: the store reopens, the audit chain verifies, every seeded patient is whole, and seed resumes', async (t) => {
       const { config: target, cleanup } = await isolatedStoreConfig(kind);
-      let poller: { count(): Promise<number>; writerBusy(): Promise<boolean>; close(): Promise<void> } | undefined;
+      let poller:
+        | { count(): Promise<number>; writerBusy(): Promise<boolean>; close(): Promise<void> }
+        | undefined;
       try {
         // the seeding routine of `openspine seed`, in a child process, with small batches so a kill lands between and inside many
         const url = (p: string) => JSON.stringify(pathToFileURL(join(REPO_ROOT, p)).href);
@@ -317,12 +435,18 @@ for (const kind of stores) {
           await repo.close();
         })().catch((e) => { console.error(e); process.exitCode = 1; });`;
         const seeding = spawnTsx(code, [JSON.stringify(target)]);
-        poller = kind === 'sqlite' ? sqlitePoller(join(target.dataDir, 'openspine.db')) : postgresPoller(target);
+        poller =
+          kind === 'sqlite'
+            ? sqlitePoller(join(target.dataDir, 'openspine.db'))
+            : postgresPoller(target);
         let exitedFirst = false;
-        void seeding.exited.then(() => { exitedFirst = true; });
+        void seeding.exited.then(() => {
+          exitedFirst = true;
+        });
         // once some batches are in, kill the child at a moment it holds the store's write lock (inside a batch)
         let busyAtKill = false;
-        while (!exitedFirst && (await poller.count()) < 3 * BATCH) await new Promise((r) => setTimeout(r, 10));
+        while (!exitedFirst && (await poller.count()) < 3 * BATCH)
+          await new Promise((r) => setTimeout(r, 10));
         const deadline = Date.now() + 10_000;
         while (!exitedFirst && Date.now() < deadline) {
           // busy now and still busy a moment later: well inside a batch, not at its first statement
@@ -340,7 +464,11 @@ for (const kind of stores) {
         const exit = await seeding.exited;
         await poller.close();
         poller = undefined;
-        assert.equal(exit.signal, 'SIGKILL', `seeding ended by itself before the kill: ${seeding.stderr()}`);
+        assert.equal(
+          exit.signal,
+          'SIGKILL',
+          `seeding ended by itself before the kill: ${seeding.stderr()}`,
+        );
         assert.ok(busyAtKill, 'the kill landed while a batch was being written');
 
         const verified = await auditVerify(target);
@@ -366,24 +494,58 @@ for (const kind of stores) {
             const { meta: genMeta, ...genRest } = g.patient;
             assert.deepEqual(rest, genRest);
             assert.deepEqual(meta.security, genMeta?.security);
-            assert.deepEqual(await repo.search({ type: PATIENT, criteria: [{ any: [{ param: 'identifier', op: 'eq', value: id }] }], limit: 2 }), [id]);
-            assert.deepEqual(await repo.search({ type: PATIENT, criteria: [{ any: [{ param: 'birthdate', op: 'eq', value: g.patient.birthDate! }] }, { any: [{ param: 'identifier', op: 'eq', value: id }] }], limit: 2 }), [id]);
-            const rp = await repo.search({ type: RELATED_PERSON, criteria: [{ any: [{ param: 'patient', op: 'eq', value: id }] }], limit: 100 });
+            assert.deepEqual(
+              await repo.search({
+                type: PATIENT,
+                criteria: [{ any: [{ param: 'identifier', op: 'eq', value: id }] }],
+                limit: 2,
+              }),
+              [id],
+            );
+            assert.deepEqual(
+              await repo.search({
+                type: PATIENT,
+                criteria: [
+                  { any: [{ param: 'birthdate', op: 'eq', value: g.patient.birthDate! }] },
+                  { any: [{ param: 'identifier', op: 'eq', value: id }] },
+                ],
+                limit: 2,
+              }),
+              [id],
+            );
+            const rp = await repo.search({
+              type: RELATED_PERSON,
+              criteria: [{ any: [{ param: 'patient', op: 'eq', value: id }] }],
+              limit: 100,
+            });
             assert.deepEqual(rp, g.relatedPersons.map((r) => r.id!).sort());
             related += rp.length;
           }
           assert.equal(await repo.count(RELATED_PERSON), related);
           // nothing of the batch that was being written when the process died
-          const nextBatch = Array.from({ length: BATCH }, (_, k) => gen.generate(n + k).patient.id!);
+          const nextBatch = Array.from(
+            { length: BATCH },
+            (_, k) => gen.generate(n + k).patient.id!,
+          );
           assert.deepEqual(await repo.readMany(PATIENT, nextBatch), []);
         } finally {
           await repo.close();
         }
 
         // the real CLI resumes: the present patients are skipped, never duplicated
-        const resumed = await runCli(['seed', '--patients', String(TOTAL), '--seed', String(SEED_FOR_KILL), ...storeFlags(target)]);
+        const resumed = await runCli([
+          'seed',
+          '--patients',
+          String(TOTAL),
+          '--seed',
+          String(SEED_FOR_KILL),
+          ...storeFlags(target),
+        ]);
         assert.equal(resumed.code, 0, resumed.stderr);
-        assert.match(resumed.stdout, new RegExp(`seeded ${TOTAL - n} patients \\(${n} already present\\)`));
+        assert.match(
+          resumed.stdout,
+          new RegExp(`seeded ${TOTAL - n} patients \\(${n} already present\\)`),
+        );
         const again = await openRepository(target);
         try {
           assert.equal(await again.count(PATIENT), TOTAL);
@@ -415,7 +577,12 @@ function sqlitePoller(file: string) {
   return {
     async count() {
       try {
-        return (open()?.prepare("SELECT count(*) AS n FROM resources WHERE rtype = 'Patient'").get() as { n: number } | undefined)?.n ?? 0;
+        return (
+          (
+            open()?.prepare("SELECT count(*) AS n FROM resources WHERE rtype = 'Patient'").get() as
+              { n: number } | undefined
+          )?.n ?? 0
+        );
       } catch {
         return 0; // not migrated yet
       }
@@ -432,7 +599,10 @@ function sqlitePoller(file: string) {
       conn.exec('ROLLBACK');
       return false;
     },
-    async close() { db?.close(); db = undefined; },
+    async close() {
+      db?.close();
+      db = undefined;
+    },
   };
 }
 
@@ -443,7 +613,9 @@ function postgresPoller(target: StoreTarget) {
     async count() {
       await connected;
       try {
-        const { rows } = await client.query(`SELECT count(*)::int AS n FROM "${target.databaseSchema}".resources WHERE rtype = 'Patient'`);
+        const { rows } = await client.query(
+          `SELECT count(*)::int AS n FROM "${target.databaseSchema}".resources WHERE rtype = 'Patient'`,
+        );
         return rows[0].n as number;
       } catch {
         return 0; // not migrated yet
@@ -459,6 +631,9 @@ function postgresPoller(target: StoreTarget) {
       );
       return rows[0].busy as boolean;
     },
-    async close() { await connected.catch(() => {}); await client.end().catch(() => {}); },
+    async close() {
+      await connected.catch(() => {});
+      await client.end().catch(() => {});
+    },
   };
 }

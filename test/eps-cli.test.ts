@@ -28,15 +28,51 @@ describe('openspine prescriber key', () => {
     writeFileSync(pubFile, JSON.stringify(await exportJWK(publicKey)));
     writeFileSync(privFile, JSON.stringify(await exportJWK(privateKey)));
 
-    let r = await runCli(['prescriber', 'key', 'add', '--user', 'dr-cli', '--jwk', pubFile, ...storeFlags(target)]);
+    let r = await runCli([
+      'prescriber',
+      'key',
+      'add',
+      '--user',
+      'dr-cli',
+      '--jwk',
+      pubFile,
+      ...storeFlags(target),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const kid = /key (\S+) for prescriber dr-cli/.exec(r.stdout)?.[1];
     assert.ok(kid, `prints the key id: ${r.stdout}`);
-    r = await runCli(['prescriber', 'key', 'add', '--user', 'dr-cli', '--jwk', pubFile, ...storeFlags(target)]);
+    r = await runCli([
+      'prescriber',
+      'key',
+      'add',
+      '--user',
+      'dr-cli',
+      '--jwk',
+      pubFile,
+      ...storeFlags(target),
+    ]);
     assert.match(r.stdout, /already registered/, 'adding again is harmless');
-    r = await runCli(['prescriber', 'key', 'add', '--user', 'dr-other', '--jwk', pubFile, ...storeFlags(target)]);
+    r = await runCli([
+      'prescriber',
+      'key',
+      'add',
+      '--user',
+      'dr-other',
+      '--jwk',
+      pubFile,
+      ...storeFlags(target),
+    ]);
     assert.equal(r.code, 1, 'one key, one prescriber');
-    r = await runCli(['prescriber', 'key', 'add', '--user', 'dr-cli', '--jwk', privFile, ...storeFlags(target)]);
+    r = await runCli([
+      'prescriber',
+      'key',
+      'add',
+      '--user',
+      'dr-cli',
+      '--jwk',
+      privFile,
+      ...storeFlags(target),
+    ]);
     assert.equal(r.code, 1, 'a private key is refused');
     assert.match(r.stderr, /private key/, r.stderr);
     r = await runCli(['prescriber', 'key', 'add', '--user', 'dr-cli', ...storeFlags(target)]);
@@ -52,9 +88,19 @@ describe('openspine prescriber key', () => {
     const repo = await openRepository(target);
     try {
       const keys = await listPrescriberKeys(repo, 'dr-cli');
-      assert.deepEqual(keys.map((k) => [k.id, k.status]), [[kid, 'revoked']], 'stored as a resource, now revoked');
+      assert.deepEqual(
+        keys.map((k) => [k.id, k.status]),
+        [[kid, 'revoked']],
+        'stored as a resource, now revoked',
+      );
       const audit = await repo.readAudit(0, 1000);
-      assert.deepEqual(audit.filter((a) => a.record.action.startsWith('eps.prescriber-key.')).map((a) => a.record.action), ['eps.prescriber-key.add', 'eps.prescriber-key.revoke'], 'each change audited');
+      assert.deepEqual(
+        audit
+          .filter((a) => a.record.action.startsWith('eps.prescriber-key.'))
+          .map((a) => a.record.action),
+        ['eps.prescriber-key.add', 'eps.prescriber-key.revoke'],
+        'each change audited',
+      );
     } finally {
       await repo.close();
     }

@@ -5,7 +5,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAllChildren, startChildServer, type ChildServer, type StoreTarget } from './helpers/child-server.js';
+import {
+  killAllChildren,
+  startChildServer,
+  type ChildServer,
+  type StoreTarget,
+} from './helpers/child-server.js';
 import { codeOf, EpsClient } from './helpers/eps-client.js';
 import { OTHER_PHARMACY, PHARMACY } from './helpers/eps-prescribing.js';
 import { httpSend, prepareEpsStore } from './helpers/eps-processes.js';
@@ -26,8 +31,16 @@ for (const kind of await storesUnderTest()) {
       const store = await prepareEpsStore(kind, ROUNDS);
       ({ target, cleanup, patients } = store);
       servers.push(await startChildServer(target), await startChildServer(target));
-      one = new EpsClient(httpSend(() => servers[0].url), store.tokens, store.key);
-      two = new EpsClient(httpSend(() => servers[1].url), store.tokens, store.key);
+      one = new EpsClient(
+        httpSend(() => servers[0].url),
+        store.tokens,
+        store.key,
+      );
+      two = new EpsClient(
+        httpSend(() => servers[1].url),
+        store.tokens,
+        store.key,
+      );
     });
 
     after(async () => {
@@ -38,15 +51,34 @@ for (const kind of await storesUnderTest()) {
     it('exactly one pharmacy wins each prescription', async () => {
       for (const nhs of patients) {
         const p = await one.prescribe({ nhsNumber: nhs });
-        const [a, b] = await Promise.all([one.release(p.ids.shortFormId, one.tokens.pharmacy), two.release(p.ids.shortFormId, two.tokens.otherPharmacy)]);
+        const [a, b] = await Promise.all([
+          one.release(p.ids.shortFormId, one.tokens.pharmacy),
+          two.release(p.ids.shortFormId, two.tokens.otherPharmacy),
+        ]);
         const statuses = [a.status, b.status].sort();
-        assert.deepEqual(statuses, [200, 400], `one wins, one is refused: ${JSON.stringify([a.body, b.body]).slice(0, 400)}`);
+        assert.deepEqual(
+          statuses,
+          [200, 400],
+          `one wins, one is refused: ${JSON.stringify([a.body, b.body]).slice(0, 400)}`,
+        );
         const loser = a.status === 400 ? a : b;
-        assert.equal(codeOf(loser), 'PRESCRIPTION_WITH_ANOTHER_DISPENSER', 'refused as EPS publishes it');
+        assert.equal(
+          codeOf(loser),
+          'PRESCRIPTION_WITH_ANOTHER_DISPENSER',
+          'refused as EPS publishes it',
+        );
         const winner = a.status === 200 ? PHARMACY : OTHER_PHARMACY;
-        assert.equal(loser.body.contained?.[0]?.identifier?.[0]?.value, winner, `names the winner: ${JSON.stringify(loser.body).slice(0, 400)}`);
+        assert.equal(
+          loser.body.contained?.[0]?.identifier?.[0]?.value,
+          winner,
+          `names the winner: ${JSON.stringify(loser.body).slice(0, 400)}`,
+        );
         const track = await two.track('focus:identifier', p.ids.shortFormId);
-        const released = track.body.entry[0].resource.extension.filter((e: any) => e.url.endsWith('eps-status-history') && e.extension.some((x: any) => x.url === 'transition' && x.valueCode === 'released'));
+        const released = track.body.entry[0].resource.extension.filter(
+          (e: any) =>
+            e.url.endsWith('eps-status-history') &&
+            e.extension.some((x: any) => x.url === 'transition' && x.valueCode === 'released'),
+        );
         assert.equal(released.length, 1, 'released once');
       }
     });

@@ -9,12 +9,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Patient } from 'fhir/r4.js';
 import { MIB } from '../src/services/gp2gp/options.js';
-import { commitPatients, current, fixture, living, SPARE_NHS, withNhsNumber } from './helpers/pds-fixtures.js';
+import {
+  commitPatients,
+  current,
+  fixture,
+  living,
+  SPARE_NHS,
+  withNhsNumber,
+} from './helpers/pds-fixtures.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { ehrBundle, PracticeSystem, sha256 } from './helpers/practice-system.js';
 
-const OLD = 'B82001', NEW = 'C83001', NHS = SPARE_NHS[0];
-const SIZE = 100 * MIB, CHUNK = 4 * MIB;
+const OLD = 'B82001',
+  NEW = 'C83001',
+  NHS = SPARE_NHS[0];
+const SIZE = 100 * MIB,
+  CHUNK = 4 * MIB;
 
 describe('GP2GP with a 100 MB attachment (sqlite)', () => {
   let platform: TestPlatform;
@@ -27,8 +37,16 @@ describe('GP2GP with a 100 MB attachment (sqlite)', () => {
     await commitPatients(platform.repo, [patient]);
     await platform.app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(platform.app.server.address() as AddressInfo).port}`;
-    oldPractice = new PracticeSystem(OLD, base, await platform.token('R8008', { org: OLD, user: 'old-admin' }));
-    newPractice = new PracticeSystem(NEW, base, await platform.token('R8000', { org: NEW, user: 'new-gp' }));
+    oldPractice = new PracticeSystem(
+      OLD,
+      base,
+      await platform.token('R8008', { org: OLD, user: 'old-admin' }),
+    );
+    newPractice = new PracticeSystem(
+      NEW,
+      base,
+      await platform.token('R8000', { org: NEW, user: 'new-gp' }),
+    );
   });
   after(async () => platform?.close());
 
@@ -44,7 +62,10 @@ describe('GP2GP with a 100 MB attachment (sqlite)', () => {
     for (const c of chunks) whole.update(c);
     const digest = whole.digest('hex');
     const manifest = { id: 'video', contentType: 'video/mp4', data: Buffer.alloc(0) };
-    const sent = await oldPractice.sendRecord(task.id, ehrBundle(NHS), [manifest], CHUNK, { size: SIZE, sha256: digest });
+    const sent = await oldPractice.sendRecord(task.id, ehrBundle(NHS), [manifest], CHUNK, {
+      size: SIZE,
+      sha256: digest,
+    });
     assert.equal(sent.status, 200, sent.text.slice(0, 300));
     let last;
     for (const [i, c] of chunks.entries()) {
@@ -56,6 +77,9 @@ describe('GP2GP with a 100 MB attachment (sqlite)', () => {
     const download = await newPractice.download(task.id, 'video');
     assert.equal(download.size, SIZE, 'all 100 MB arrive');
     assert.equal(download.sha256, digest, 'and match the checksum of the original');
-    assert.equal((await newPractice.acknowledge(task.id, 'accepted')).body.businessStatus.coding[0].code, 'integrated');
+    assert.equal(
+      (await newPractice.acknowledge(task.id, 'accepted')).body.businessStatus.coding[0].code,
+      'integrated',
+    );
   });
 });

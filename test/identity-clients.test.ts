@@ -26,21 +26,42 @@ for (const kind of await storesUnderTest()) {
     let secret: string;
     const clients = () => new ClientRegistry(platform.repo);
 
-    const form = (fields: Record<string, string>, headers: Record<string, string> = {}) => platform.app.inject({
-      method: 'POST', url: '/oauth2/token', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: new URLSearchParams(fields).toString(),
-    });
+    const form = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      platform.app.inject({
+        method: 'POST',
+        url: '/oauth2/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: new URLSearchParams(fields).toString(),
+      });
 
-    async function assertion(opts: { clientId?: string; aud?: string; expIn?: number; jti?: string | null; key?: CryptoKey; alg?: string } = {}) {
+    async function assertion(
+      opts: {
+        clientId?: string;
+        aud?: string;
+        expIn?: number;
+        jti?: string | null;
+        key?: CryptoKey;
+        alg?: string;
+      } = {},
+    ) {
       const clientId = opts.clientId ?? APP;
       const now = Math.floor(Date.now() / 1000);
       const jwt = new SignJWT(opts.jti === null ? {} : { jti: opts.jti ?? randomUUID() })
         .setProtectedHeader({ alg: opts.alg ?? 'ES256', kid: 'k1' })
-        .setIssuer(clientId).setSubject(clientId).setAudience(opts.aud ?? tokenUrl).setIssuedAt(now)
+        .setIssuer(clientId)
+        .setSubject(clientId)
+        .setAudience(opts.aud ?? tokenUrl)
+        .setIssuedAt(now)
         .setExpirationTime(now + (opts.expIn ?? 120));
       return jwt.sign(opts.key ?? privateKey);
     }
     const withAssertion = (jwt: string, extra: Record<string, string> = {}) =>
-      form({ grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: jwt, ...extra });
+      form({
+        grant_type: 'client_credentials',
+        client_assertion_type: JWT_BEARER,
+        client_assertion: jwt,
+        ...extra,
+      });
     const refusedAsClient = async (res: Awaited<ReturnType<typeof form>>, why: string) => {
       assert.equal(res.statusCode, 401, `${why}: ${res.body}`);
       assert.equal(res.json().error, 'invalid_client', why);
@@ -54,12 +75,40 @@ for (const kind of await storesUnderTest()) {
       const pair = await generateKeyPair('ES256');
       privateKey = pair.privateKey;
       otherKey = (await generateKeyPair('ES256')).privateKey;
-      const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-      await clients().add({ id: APP, name: 'GP batch', kind: 'application', jwks: { keys: [publicJwk] }, scopes: ['pds.read', 'pds.search'], org: 'A81001' });
-      secret = (await clients().add({ id: 'secret-app', name: 'Secret app', kind: 'application', withSecret: true, scopes: ['pds.read'], org: 'B82002' })).secret!;
-      await clients().add({ id: 'a-portal', name: 'Portal', kind: 'portal', redirectUris: ['https://p.example/cb'] });
+      const publicJwk: JWK = {
+        ...(await exportJWK(pair.publicKey)),
+        kid: 'k1',
+        alg: 'ES256',
+        use: 'sig',
+      };
+      await clients().add({
+        id: APP,
+        name: 'GP batch',
+        kind: 'application',
+        jwks: { keys: [publicJwk] },
+        scopes: ['pds.read', 'pds.search'],
+        org: 'A81001',
+      });
+      secret = (
+        await clients().add({
+          id: 'secret-app',
+          name: 'Secret app',
+          kind: 'application',
+          withSecret: true,
+          scopes: ['pds.read'],
+          org: 'B82002',
+        })
+      ).secret!;
+      await clients().add({
+        id: 'a-portal',
+        name: 'Portal',
+        kind: 'portal',
+        redirectUris: ['https://p.example/cb'],
+      });
     });
-    after(async () => { await platform?.close(); });
+    after(async () => {
+      await platform?.close();
+    });
 
     it('private_key_jwt gets a token that allows only its scopes', async () => {
       const res = await withAssertion(await assertion());
@@ -72,23 +121,42 @@ for (const kind of await storesUnderTest()) {
       assert.equal(claims.sub, APP);
       assert.equal(claims.subject_type, 'application');
       assert.equal(claims.org, 'A81001');
-      const read = await platform.request({ url: `${PDS}/Patient/${nhs}`, token: body.access_token });
+      const read = await platform.request({
+        url: `${PDS}/Patient/${nhs}`,
+        token: body.access_token,
+      });
       assert.equal(read.statusCode, 200, read.body);
       const patch = await platform.request({
-        method: 'PATCH', url: `${PDS}/Patient/${nhs}`, token: body.access_token, headers: { 'if-match': 'W/"1"' },
-        body: { patches: [{ op: 'replace', path: '/gender', value: 'other' }] }, contentType: 'application/json-patch+json',
+        method: 'PATCH',
+        url: `${PDS}/Patient/${nhs}`,
+        token: body.access_token,
+        headers: { 'if-match': 'W/"1"' },
+        body: { patches: [{ op: 'replace', path: '/gender', value: 'other' }] },
+        contentType: 'application/json-patch+json',
       });
       assert.equal(patch.statusCode, 403, patch.body);
 
       const audit = (await platform.repo.readAudit(0, 10_000)).map((e) => e.record);
-      assert.ok(audit.some((r) => r.type === 'security' && r.action === 'token.issue' && r.userId === APP && r.actorKind === 'application'), 'the token issue is audited');
+      assert.ok(
+        audit.some(
+          (r) =>
+            r.type === 'security' &&
+            r.action === 'token.issue' &&
+            r.userId === APP &&
+            r.actorKind === 'application',
+        ),
+        'the token issue is audited',
+      );
     });
 
     it('a narrower scope can be asked for; a scope not registered is invalid_scope', async () => {
       const narrow = await withAssertion(await assertion(), { scope: 'pds.read' });
       assert.equal(narrow.statusCode, 200, narrow.body);
       assert.equal(narrow.json().scope, 'pds.read');
-      const search = await platform.request({ url: `${PDS}/Patient?family=Smith&birthdate=eq2010-10-22`, token: narrow.json().access_token });
+      const search = await platform.request({
+        url: `${PDS}/Patient?family=Smith&birthdate=eq2010-10-22`,
+        token: narrow.json().access_token,
+      });
       assert.equal(search.statusCode, 403, search.body);
       const wider = await withAssertion(await assertion(), { scope: 'pds.read pds.update' });
       assert.equal(wider.statusCode, 400);
@@ -101,16 +169,36 @@ for (const kind of await storesUnderTest()) {
       await refusedAsClient(await withAssertion(jwt), 'replay');
       const jti = randomUUID();
       assert.equal((await withAssertion(await assertion({ jti }))).statusCode, 200);
-      await refusedAsClient(await withAssertion(await assertion({ jti })), 'same jti, new assertion');
+      await refusedAsClient(
+        await withAssertion(await assertion({ jti })),
+        'same jti, new assertion',
+      );
       const audit = (await platform.repo.readAudit(0, 10_000)).map((e) => e.record);
-      assert.ok(audit.some((r) => r.type === 'security' && r.action === 'client-authentication' && r.outcome.includes('replay')), 'the refusal is audited');
+      assert.ok(
+        audit.some(
+          (r) =>
+            r.type === 'security' &&
+            r.action === 'client-authentication' &&
+            r.outcome.includes('replay'),
+        ),
+        'the refusal is audited',
+      );
     });
 
     it('wrong audience, expired, too far ahead, no jti, wrong key, alg none: all invalid_client', async () => {
-      await refusedAsClient(await withAssertion(await assertion({ aud: 'https://elsewhere.example/token' })), 'wrong audience');
-      await refusedAsClient(await withAssertion(await assertion({ aud: oidcIssuer(platform.config.publicUrl) })), 'issuer instead of token endpoint');
+      await refusedAsClient(
+        await withAssertion(await assertion({ aud: 'https://elsewhere.example/token' })),
+        'wrong audience',
+      );
+      await refusedAsClient(
+        await withAssertion(await assertion({ aud: oidcIssuer(platform.config.publicUrl) })),
+        'issuer instead of token endpoint',
+      );
       await refusedAsClient(await withAssertion(await assertion({ expIn: -60 })), 'expired');
-      await refusedAsClient(await withAssertion(await assertion({ expIn: 600 })), 'exp 10 minutes ahead');
+      await refusedAsClient(
+        await withAssertion(await assertion({ expIn: 600 })),
+        'exp 10 minutes ahead',
+      );
       await refusedAsClient(await withAssertion(await assertion({ jti: null })), 'no jti');
       await refusedAsClient(await withAssertion(await assertion({ key: otherKey })), 'wrong key');
       const now = Math.floor(Date.now() / 1000);
@@ -118,33 +206,88 @@ for (const kind of await storesUnderTest()) {
       const none = `${b64({ alg: 'none' })}.${b64({ iss: APP, sub: APP, aud: tokenUrl, exp: now + 60, jti: randomUUID() })}.`;
       await refusedAsClient(await withAssertion(none), 'alg none');
       await refusedAsClient(await withAssertion('not-a-jwt'), 'garbage');
-      await refusedAsClient(await withAssertion(await assertion(), { client_id: 'secret-app' }), 'client_id not the assertion issuer');
-      const wrongType = await form({ grant_type: 'client_credentials', client_assertion_type: 'urn:other', client_assertion: await assertion() });
+      await refusedAsClient(
+        await withAssertion(await assertion(), { client_id: 'secret-app' }),
+        'client_id not the assertion issuer',
+      );
+      const wrongType = await form({
+        grant_type: 'client_credentials',
+        client_assertion_type: 'urn:other',
+        client_assertion: await assertion(),
+      });
       assert.equal(wrongType.json().error, 'invalid_request');
     });
 
     it('a revoked application is refused', async () => {
       const pair = await generateKeyPair('ES256');
       const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'k1' };
-      await clients().add({ id: 'doomed-app', name: 'Doomed', kind: 'application', jwks: { keys: [jwk] }, scopes: ['pds.read'], org: 'C83003' });
-      const ok = await withAssertion(await assertion({ clientId: 'doomed-app', key: pair.privateKey }));
+      await clients().add({
+        id: 'doomed-app',
+        name: 'Doomed',
+        kind: 'application',
+        jwks: { keys: [jwk] },
+        scopes: ['pds.read'],
+        org: 'C83003',
+      });
+      const ok = await withAssertion(
+        await assertion({ clientId: 'doomed-app', key: pair.privateKey }),
+      );
       assert.equal(ok.statusCode, 200, ok.body);
       await clients().markRevoked('doomed-app');
-      await new RevocationList(platform.repo).revoke({ client: 'doomed-app' }, 'decommissioned', 'test');
-      await refusedAsClient(await withAssertion(await assertion({ clientId: 'doomed-app', key: pair.privateKey })), 'revoked app');
+      await new RevocationList(platform.repo).revoke(
+        { client: 'doomed-app' },
+        'decommissioned',
+        'test',
+      );
+      await refusedAsClient(
+        await withAssertion(await assertion({ clientId: 'doomed-app', key: pair.privateKey })),
+        'revoked app',
+      );
     });
 
     it('client_secret_post and client_secret_basic work; a wrong secret is refused', async () => {
-      const post = await form({ grant_type: 'client_credentials', client_id: 'secret-app', client_secret: secret });
+      const post = await form({
+        grant_type: 'client_credentials',
+        client_id: 'secret-app',
+        client_secret: secret,
+      });
       assert.equal(post.statusCode, 200, post.body);
       assert.equal(post.json().scope, 'pds.read');
-      assert.equal((await platform.request({ url: `${PDS}/Patient/${nhs}`, token: post.json().access_token })).statusCode, 200);
-      const basic = await form({ grant_type: 'client_credentials' }, { authorization: `Basic ${Buffer.from(`secret-app:${encodeURIComponent(secret)}`).toString('base64')}` });
+      assert.equal(
+        (await platform.request({ url: `${PDS}/Patient/${nhs}`, token: post.json().access_token }))
+          .statusCode,
+        200,
+      );
+      const basic = await form(
+        { grant_type: 'client_credentials' },
+        {
+          authorization: `Basic ${Buffer.from(`secret-app:${encodeURIComponent(secret)}`).toString('base64')}`,
+        },
+      );
       assert.equal(basic.statusCode, 200, basic.body);
-      await refusedAsClient(await form({ grant_type: 'client_credentials', client_id: 'secret-app', client_secret: 'wrong' }), 'wrong secret');
-      await refusedAsClient(await form({ grant_type: 'client_credentials' }, { authorization: `Basic ${Buffer.from('secret-app:wrong').toString('base64')}` }), 'wrong basic secret');
-      await refusedAsClient(await form({ grant_type: 'client_credentials', client_id: 'secret-app' }), 'no secret');
-      const both = await form({ grant_type: 'client_credentials', client_id: 'secret-app', client_secret: secret }, { authorization: `Basic ${Buffer.from(`secret-app:${secret}`).toString('base64')}` });
+      await refusedAsClient(
+        await form({
+          grant_type: 'client_credentials',
+          client_id: 'secret-app',
+          client_secret: 'wrong',
+        }),
+        'wrong secret',
+      );
+      await refusedAsClient(
+        await form(
+          { grant_type: 'client_credentials' },
+          { authorization: `Basic ${Buffer.from('secret-app:wrong').toString('base64')}` },
+        ),
+        'wrong basic secret',
+      );
+      await refusedAsClient(
+        await form({ grant_type: 'client_credentials', client_id: 'secret-app' }),
+        'no secret',
+      );
+      const both = await form(
+        { grant_type: 'client_credentials', client_id: 'secret-app', client_secret: secret },
+        { authorization: `Basic ${Buffer.from(`secret-app:${secret}`).toString('base64')}` },
+      );
       assert.equal(both.json().error, 'invalid_request');
     });
 
@@ -152,18 +295,37 @@ for (const kind of await storesUnderTest()) {
       const portal = await form({ grant_type: 'client_credentials', client_id: 'a-portal' });
       assert.equal(portal.statusCode, 400);
       assert.equal(portal.json().error, 'unauthorized_client');
-      const app = await form({ grant_type: 'refresh_token', client_id: 'secret-app', client_secret: secret, refresh_token: 'x' });
+      const app = await form({
+        grant_type: 'refresh_token',
+        client_id: 'secret-app',
+        client_secret: secret,
+        refresh_token: 'x',
+      });
       assert.equal(app.json().error, 'unauthorized_client');
     });
 
     it('revoking an application token stops it without revoking the application', async () => {
       const first = (await withAssertion(await assertion())).json().access_token;
       const second = (await withAssertion(await assertion())).json().access_token;
-      const revoke = await platform.app.inject({ method: 'POST', url: '/oauth2/revoke', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${first}` });
+      const revoke = await platform.app.inject({
+        method: 'POST',
+        url: '/oauth2/revoke',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${first}`,
+      });
       assert.equal(revoke.statusCode, 200);
-      assert.equal((await platform.request({ url: `${PDS}/Patient/${nhs}`, token: first })).statusCode, 401);
-      assert.equal((await platform.request({ url: `${PDS}/Patient/${nhs}`, token: second })).statusCode, 200);
-      const userinfo = await platform.app.inject({ url: '/oauth2/userinfo', headers: { authorization: `Bearer ${second}` } });
+      assert.equal(
+        (await platform.request({ url: `${PDS}/Patient/${nhs}`, token: first })).statusCode,
+        401,
+      );
+      assert.equal(
+        (await platform.request({ url: `${PDS}/Patient/${nhs}`, token: second })).statusCode,
+        200,
+      );
+      const userinfo = await platform.app.inject({
+        url: '/oauth2/userinfo',
+        headers: { authorization: `Bearer ${second}` },
+      });
       assert.equal(userinfo.statusCode, 401, 'userinfo is for user tokens');
       assert.equal(userinfo.json().error, 'invalid_token');
     });

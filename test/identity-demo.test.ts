@@ -16,7 +16,12 @@ after(killAllChildren);
 
 /** Cookie-less browser step: a form POST over real HTTP, redirects not followed. */
 function post(url: string, fields: Record<string, string>) {
-  return fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+  return fetch(url, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
 }
 
 for (const kind of await storesUnderTest()) {
@@ -37,19 +42,31 @@ for (const kind of await storesUnderTest()) {
         const hint = await ensureDemoIdentity(repo, 'http://127.0.0.1:9090');
         const user = await new UserDirectory(repo).get('demo-clinician');
         assert.equal(user?.name, 'Dr Demo Clinician');
-        assert.deepEqual(user?.roleProfiles.map((p) => `${p.role}@${p.org}`), ['R8000@A81001', 'R8008@A81001']);
-        assert.ok(await new UserDirectory(repo).authenticate('demo-clinician', '1234'), 'PIN 1234 signs in');
+        assert.deepEqual(
+          user?.roleProfiles.map((p) => `${p.role}@${p.org}`),
+          ['R8000@A81001', 'R8008@A81001'],
+        );
+        assert.ok(
+          await new UserDirectory(repo).authenticate('demo-clinician', '1234'),
+          'PIN 1234 signs in',
+        );
         const portal = await new ClientRegistry(repo).get('openspine-dev-portal');
         assert.equal(portal?.kind, 'portal');
-        assert.deepEqual(portal?.redirectUris, ['http://127.0.0.1:8080/oauth2/dev-callback', 'http://127.0.0.1:9090/oauth2/dev-callback']);
+        assert.deepEqual(portal?.redirectUris, [
+          'http://127.0.0.1:8080/oauth2/dev-callback',
+          'http://127.0.0.1:9090/oauth2/dev-callback',
+        ]);
         assert.equal(hint.split('\n').length, 1, 'one line');
-        assert.match(hint, /^Sign in as demo-clinician \(PIN 1234\): export CODE_VERIFIER=\S+; open http:\/\/127\.0\.0\.1:9090\/oauth2\/authorize\?/);
+        assert.match(
+          hint,
+          /^Sign in as demo-clinician \(PIN 1234\): export CODE_VERIFIER=\S+; open http:\/\/127\.0\.0\.1:9090\/oauth2\/authorize\?/,
+        );
       } finally {
         await repo.close();
       }
     });
 
-    it('serve --demo: the banner\'s URL, the PIN, a profile, the dev callback, the curl exchange, a PDS read', async () => {
+    it("serve --demo: the banner's URL, the PIN, a profile, the dev callback, the curl exchange, a PDS read", async () => {
       const { config, cleanup } = await isolatedStoreConfig(kind);
       cleanups.push(cleanup);
       const server = await startChildServer(config, ['--demo', '--demo-patients', '3']);
@@ -61,26 +78,48 @@ for (const kind of await storesUnderTest()) {
       const page = await fetch(authorizeUrl);
       assert.equal(page.status, 200);
       const tx = /name="tx" value="([^"]+)"/.exec(await page.text())![1];
-      const picker = await post(`${server.url}/oauth2/authorize`, { step: 'login', tx, user: 'demo-clinician', pin: '1234' });
+      const picker = await post(`${server.url}/oauth2/authorize`, {
+        step: 'login',
+        tx,
+        user: 'demo-clinician',
+        pin: '1234',
+      });
       const pickerHtml = await picker.text();
       assert.equal(picker.status, 200, pickerHtml);
       const profile = /name="profile" value="([^"]+)"/.exec(pickerHtml)![1];
-      const done = await post(`${server.url}/oauth2/authorize`, { step: 'profile', tx: /name="tx" value="([^"]+)"/.exec(pickerHtml)![1], profile });
+      const done = await post(`${server.url}/oauth2/authorize`, {
+        step: 'profile',
+        tx: /name="tx" value="([^"]+)"/.exec(pickerHtml)![1],
+        profile,
+      });
       assert.equal(done.status, 302);
       const callback = done.headers.get('location')!;
       assert.ok(callback.startsWith(`${server.url}/oauth2/dev-callback?`), callback);
 
       const landing = await (await fetch(callback)).text();
       const code = new URL(callback).searchParams.get('code')!;
-      assert.ok(landing.includes(code) && landing.includes('code_verifier=$CODE_VERIFIER'), 'the callback page shows the code and the exchange');
+      assert.ok(
+        landing.includes(code) && landing.includes('code_verifier=$CODE_VERIFIER'),
+        'the callback page shows the code and the exchange',
+      );
       const token = await post(`${server.url}/oauth2/token`, {
-        grant_type: 'authorization_code', client_id: 'openspine-dev-portal', code, redirect_uri: `${server.url}/oauth2/dev-callback`, code_verifier: verifier,
+        grant_type: 'authorization_code',
+        client_id: 'openspine-dev-portal',
+        code,
+        redirect_uri: `${server.url}/oauth2/dev-callback`,
+        code_verifier: verifier,
       });
       const body = await token.json();
       assert.equal(token.status, 200, JSON.stringify(body));
-      const read = await fetch(`${server.url}/personal-demographics/FHIR/R4/Patient?family=x&birthdate=eq2000-01-01`, {
-        headers: { authorization: `Bearer ${body.access_token}`, 'x-request-id': crypto.randomUUID() },
-      });
+      const read = await fetch(
+        `${server.url}/personal-demographics/FHIR/R4/Patient?family=x&birthdate=eq2000-01-01`,
+        {
+          headers: {
+            authorization: `Bearer ${body.access_token}`,
+            'x-request-id': crypto.randomUUID(),
+          },
+        },
+      );
       assert.equal(read.status, 200, await read.text());
       await server.kill('SIGTERM');
     });

@@ -17,35 +17,80 @@ const OPEN = '9000000009';
 const MERGED_AWAY = '9000000033';
 
 const patient = (nhs: string, label: 'R' | 'U', extra: Partial<Patient> = {}): Patient => ({
-  resourceType: 'Patient', id: nhs, identifier: [{ system: NHS, value: nhs }],
-  meta: { security: [{ system: 'https://www.hl7.org/fhir/valueset-security-labels.html', code: label }] },
+  resourceType: 'Patient',
+  id: nhs,
+  identifier: [{ system: NHS, value: nhs }],
+  meta: {
+    security: [{ system: 'https://www.hl7.org/fhir/valueset-security-labels.html', code: label }],
+  },
   name: [{ family: 'Smythe', given: ['Janet'] }],
   address: [{ use: 'home', line: ['9 Secret Row', 'Leeds'], postalCode: 'LS1 6AE' }],
   telecom: [{ system: 'phone', value: '01632 960999' }],
   generalPractitioner: [{ identifier: { system: ODS, value: 'Y12345' } }],
-  extension: [{ url: 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NominatedPharmacy', valueReference: { identifier: { system: ODS, value: 'FA123' } } }],
+  extension: [
+    {
+      url: 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NominatedPharmacy',
+      valueReference: { identifier: { system: ODS, value: 'FA123' } },
+    },
+  ],
   ...extra,
 });
 
 const pds = new Map<string, Patient>([
   [RESTRICTED, patient(RESTRICTED, 'R')],
-  [OPEN, patient(OPEN, 'U', { address: [{ use: 'home', line: ['1 Open Street'], postalCode: 'LS2 9JT' }], telecom: [], generalPractitioner: [{ identifier: { system: ODS, value: 'B86018' } }] })],
-  [MERGED_AWAY, { resourceType: 'Patient', id: MERGED_AWAY, link: [{ type: 'replaced-by', other: { identifier: { system: NHS, value: RESTRICTED } } }] } as Patient],
+  [
+    OPEN,
+    patient(OPEN, 'U', {
+      address: [{ use: 'home', line: ['1 Open Street'], postalCode: 'LS2 9JT' }],
+      telecom: [],
+      generalPractitioner: [{ identifier: { system: ODS, value: 'B86018' } }],
+    }),
+  ],
+  [
+    MERGED_AWAY,
+    {
+      resourceType: 'Patient',
+      id: MERGED_AWAY,
+      link: [{ type: 'replaced-by', other: { identifier: { system: NHS, value: RESTRICTED } } }],
+    } as Patient,
+  ],
 ]);
 let lookups = 0;
 const release = new LocationRelease({
   async readMany(_type: string, ids: string[]) {
     lookups++;
-    return ids.filter((id) => pds.has(id)).map((id) => ({ id, version: 1, lastUpdated: '', resource: pds.get(id)! }) as unknown as StoredResource);
+    return ids
+      .filter((id) => pds.has(id))
+      .map(
+        (id) =>
+          ({
+            id,
+            version: 1,
+            lastUpdated: '',
+            resource: pds.get(id)!,
+          }) as unknown as StoredResource,
+      );
   },
 });
-const released = async (value: unknown, source?: 'pds-current' | 'any' | 'echo', request?: string) =>
-  JSON.parse(await release.releaseText(JSON.stringify(value), source, { request: request === undefined ? undefined : () => request }));
+const released = async (
+  value: unknown,
+  source?: 'pds-current' | 'any' | 'echo',
+  request?: string,
+) =>
+  JSON.parse(
+    await release.releaseText(JSON.stringify(value), source, {
+      request: request === undefined ? undefined : () => request,
+    }),
+  );
 
 describe('location release', () => {
   it("strips a restricted patient's Patient copy (an SCR upload's, unlabelled) and keeps who they are", async () => {
     const copy = { ...patient(RESTRICTED, 'U'), meta: undefined };
-    const out = await released({ resourceType: 'Bundle', type: 'document', entry: [{ resource: copy }] });
+    const out = await released({
+      resourceType: 'Bundle',
+      type: 'document',
+      entry: [{ resource: copy }],
+    });
     const p = out.entry[0].resource;
     assert.equal(p.address, undefined);
     assert.equal(p.telecom, undefined);
@@ -57,37 +102,116 @@ describe('location release', () => {
 
   it('masks their GP and pharmacy wherever they appear: resources become stubs, references masked, text withheld', async () => {
     const bundle = {
-      resourceType: 'Bundle', type: 'collection', entry: [
-        { resource: { resourceType: 'Organization', id: 'org-1', identifier: [{ system: ODS, value: 'Y12345' }], name: 'Leeds Practice' } },
-        { resource: { resourceType: 'MedicationRequest', id: 'mr-1', subject: { identifier: { system: NHS, value: RESTRICTED } }, performer: { identifier: { system: ODS, value: 'FA123' } }, note: [{ text: 'Collect at FA123 near LS1 6AE' }], dosageInstruction: [{ text: 'One tablet daily' }] } },
-        { resource: { resourceType: 'Organization', id: 'org-2', identifier: [{ system: ODS, value: 'X26' }], name: 'NHS England' } },
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        {
+          resource: {
+            resourceType: 'Organization',
+            id: 'org-1',
+            identifier: [{ system: ODS, value: 'Y12345' }],
+            name: 'Leeds Practice',
+          },
+        },
+        {
+          resource: {
+            resourceType: 'MedicationRequest',
+            id: 'mr-1',
+            subject: { identifier: { system: NHS, value: RESTRICTED } },
+            performer: { identifier: { system: ODS, value: 'FA123' } },
+            note: [{ text: 'Collect at FA123 near LS1 6AE' }],
+            dosageInstruction: [{ text: 'One tablet daily' }],
+          },
+        },
+        {
+          resource: {
+            resourceType: 'Organization',
+            id: 'org-2',
+            identifier: [{ system: ODS, value: 'X26' }],
+            name: 'NHS England',
+          },
+        },
       ],
     };
     const out = await released(bundle);
-    assert.deepEqual(out.entry[0].resource, { resourceType: 'Organization', id: 'org-1', meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED', display: 'redacted' }] } });
+    assert.deepEqual(out.entry[0].resource, {
+      resourceType: 'Organization',
+      id: 'org-1',
+      meta: {
+        security: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue',
+            code: 'REDACTED',
+            display: 'redacted',
+          },
+        ],
+      },
+    });
     const mr = out.entry[1].resource;
-    assert.deepEqual(mr.performer, { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' }] });
+    assert.deepEqual(mr.performer, {
+      extension: [
+        { url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' },
+      ],
+    });
     assert.equal(mr.note[0].text, WITHHELD);
     assert.equal(mr.dosageInstruction[0].text, 'One tablet daily', 'clinical content stays');
     assert.equal(out.entry[2].resource.name, 'NHS England', 'other organisations stay');
   });
 
   it('drops an address or phone of theirs held anywhere, keeping other ones', async () => {
-    const out = await released({ resourceType: 'RelatedPerson', patient: { reference: `Patient/${RESTRICTED}` }, name: [{ family: 'Friend' }], address: [{ line: ['9 Secret Row'], postalCode: 'LS1 6AE' }] });
+    const out = await released({
+      resourceType: 'RelatedPerson',
+      patient: { reference: `Patient/${RESTRICTED}` },
+      name: [{ family: 'Friend' }],
+      address: [{ line: ['9 Secret Row'], postalCode: 'LS1 6AE' }],
+    });
     assert.equal(out.address, undefined);
-    const other = await released({ resourceType: 'Encounter', subject: { identifier: { value: RESTRICTED } }, location: [{ location: { display: 'x' } }], contained: [{ resourceType: 'Location', address: { line: ['1 Hospital Road'], postalCode: 'LS9 7TF' }, telecom: [{ system: 'phone', value: '+44 1632 960999' }, { system: 'phone', value: '0113 243 3144' }] }] });
-    assert.deepEqual(other.contained[0].address, { line: ['1 Hospital Road'], postalCode: 'LS9 7TF' });
-    assert.deepEqual(other.contained[0].telecom, [{ system: 'phone', value: '0113 243 3144' }], 'their phone, written internationally, goes; the ward phone stays');
+    const other = await released({
+      resourceType: 'Encounter',
+      subject: { identifier: { value: RESTRICTED } },
+      location: [{ location: { display: 'x' } }],
+      contained: [
+        {
+          resourceType: 'Location',
+          address: { line: ['1 Hospital Road'], postalCode: 'LS9 7TF' },
+          telecom: [
+            { system: 'phone', value: '+44 1632 960999' },
+            { system: 'phone', value: '0113 243 3144' },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(other.contained[0].address, {
+      line: ['1 Hospital Road'],
+      postalCode: 'LS9 7TF',
+    });
+    assert.deepEqual(
+      other.contained[0].telecom,
+      [{ system: 'phone', value: '0113 243 3144' }],
+      'their phone, written internationally, goes; the ward phone stays',
+    );
   });
 
   it('leaves a body about no restricted patient untouched, byte for byte', async () => {
-    const text = JSON.stringify({ resourceType: 'Bundle', entry: [{ resource: pds.get(OPEN) }] }, null, 1);
+    const text = JSON.stringify(
+      { resourceType: 'Bundle', entry: [{ resource: pds.get(OPEN) }] },
+      null,
+      1,
+    );
     assert.equal(await release.releaseText(text), text);
-    assert.equal(release.mayNeedRelease('{"resourceType":"Organization","id":"Y12345"}'), false, 'no NHS Number, nothing to look up');
+    assert.equal(
+      release.mayNeedRelease('{"resourceType":"Organization","id":"Y12345"}'),
+      false,
+      'no NHS Number, nothing to look up',
+    );
   });
 
   it('counts a merged-away number as its restricted survivor', async () => {
-    const out = await released({ resourceType: 'Patient', identifier: [{ system: NHS, value: MERGED_AWAY }], address: [{ postalCode: 'LS1 6AE' }] });
+    const out = await released({
+      resourceType: 'Patient',
+      identifier: [{ system: NHS, value: MERGED_AWAY }],
+      address: [{ postalCode: 'LS1 6AE' }],
+    });
     assert.equal(out.address, undefined);
   });
 
@@ -98,18 +222,57 @@ describe('location release', () => {
     assert.equal(release.mayNeedRelease(text, 'pds-current'), false);
     assert.equal(await release.releaseText(text, 'pds-current'), text);
     assert.equal(lookups, before, 'no look-up for unrestricted current records');
-    const neighbour = { ...open, generalPractitioner: [{ identifier: { system: ODS, value: 'Y12345' } }] };
-    const both = await released({ resourceType: 'Bundle', entry: [{ resource: pds.get(RESTRICTED) }, { resource: neighbour }] }, 'pds-current');
+    const neighbour = {
+      ...open,
+      generalPractitioner: [{ identifier: { system: ODS, value: 'Y12345' } }],
+    };
+    const both = await released(
+      {
+        resourceType: 'Bundle',
+        entry: [{ resource: pds.get(RESTRICTED) }, { resource: neighbour }],
+      },
+      'pds-current',
+    );
     assert.equal(both.entry[0].resource.address, undefined);
-    assert.deepEqual(both.entry[1].resource.generalPractitioner, neighbour.generalPractitioner, 'the neighbour registered at the same practice keeps it');
+    assert.deepEqual(
+      both.entry[1].resource.generalPractitioner,
+      neighbour.generalPractitioner,
+      'the neighbour registered at the same practice keeps it',
+    );
   });
 
   it("lets the caller's own message come back (EPS $prepare), and nothing else of theirs", async () => {
-    const message = { resourceType: 'Bundle', entry: [{ resource: { resourceType: 'Patient', identifier: [{ system: NHS, value: RESTRICTED }], address: [{ line: ['9 Secret Row'], postalCode: 'LS1 6AE' }] } }] };
+    const message = {
+      resourceType: 'Bundle',
+      entry: [
+        {
+          resource: {
+            resourceType: 'Patient',
+            identifier: [{ system: NHS, value: RESTRICTED }],
+            address: [{ line: ['9 Secret Row'], postalCode: 'LS1 6AE' }],
+          },
+        },
+      ],
+    };
     const echoed = await released(message, 'echo', JSON.stringify(message));
     assert.deepEqual(echoed, message);
-    const added = { ...message, entry: [...message.entry, { resource: { resourceType: 'Organization', identifier: [{ system: ODS, value: 'Y12345' }] } }] };
+    const added = {
+      ...message,
+      entry: [
+        ...message.entry,
+        {
+          resource: {
+            resourceType: 'Organization',
+            identifier: [{ system: ODS, value: 'Y12345' }],
+          },
+        },
+      ],
+    };
     const out = await released(added, 'echo', JSON.stringify(message));
-    assert.equal(out.entry[1].resource.meta.security[0].code, 'REDACTED', 'a value the caller did not send is still withheld');
+    assert.equal(
+      out.entry[1].resource.meta.security[0].code,
+      'REDACTED',
+      'a value the caller did not send is still withheld',
+    );
   });
 });

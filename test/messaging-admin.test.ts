@@ -23,18 +23,28 @@ for (const kind of stores) {
     const handled: DeliveredMessage[] = [];
     before(async () => {
       platform = await startTestPlatform(kind, {
-        extraRoutes: (app) => app.bus.consume({ name: 'test.poison', topics: ['test.poison'], maxAttempts: 2, retryDelayMs: 10 }, async (m) => {
-          if (!healed) throw new Error('handler is broken');
-          handled.push(m);
-        }),
+        extraRoutes: (app) =>
+          app.bus.consume(
+            { name: 'test.poison', topics: ['test.poison'], maxAttempts: 2, retryDelayMs: 10 },
+            async (m) => {
+              if (!healed) throw new Error('handler is broken');
+              handled.push(m);
+            },
+          ),
       });
       admin = await platform.token('R8015', { user: 'support-1' });
     });
     after(() => platform.close());
 
     async function deadLetterOf(id: string) {
-      await waitFor('the dead letter', async () => (await platform.repo.messaging.listDeadLetters({ limit: 50 })).some((l) => l.message.id === id));
-      return (await platform.repo.messaging.listDeadLetters({ limit: 50 })).find((l) => l.message.id === id)!;
+      await waitFor('the dead letter', async () =>
+        (await platform.repo.messaging.listDeadLetters({ limit: 50 })).some(
+          (l) => l.message.id === id,
+        ),
+      );
+      return (await platform.repo.messaging.listDeadLetters({ limit: 50 })).find(
+        (l) => l.message.id === id,
+      )!;
     }
 
     it('lists, reads and replays a dead letter; the replay reaches the consumer and is audited', async () => {
@@ -42,38 +52,84 @@ for (const kind of stores) {
       await platform.repo.commit({ messages: [m] });
       const letter = await deadLetterOf(m.id);
 
-      const list = await platform.request({ url: '/messaging/dead-letters?consumer=test.poison&_count=10', token: admin });
+      const list = await platform.request({
+        url: '/messaging/dead-letters?consumer=test.poison&_count=10',
+        token: admin,
+      });
       assert.equal(list.statusCode, 200, list.body);
-      const listed = list.json().deadLetters as { id: string; attempts: number; lastError: string; message: { id: string } }[];
-      assert.deepEqual(listed.map((l) => l.message.id), [m.id]);
+      const listed = list.json().deadLetters as {
+        id: string;
+        attempts: number;
+        lastError: string;
+        message: { id: string };
+      }[];
+      assert.deepEqual(
+        listed.map((l) => l.message.id),
+        [m.id],
+      );
       assert.equal(listed[0].attempts, 2);
       assert.match(listed[0].lastError, /handler is broken/);
 
-      const other = await platform.request({ url: '/messaging/dead-letters?consumer=someone.else', token: admin });
+      const other = await platform.request({
+        url: '/messaging/dead-letters?consumer=someone.else',
+        token: admin,
+      });
       assert.deepEqual(other.json().deadLetters, [], 'filtered by consumer');
 
-      const read = await platform.request({ url: `/messaging/dead-letters/${letter.id}`, token: admin });
+      const read = await platform.request({
+        url: `/messaging/dead-letters/${letter.id}`,
+        token: admin,
+      });
       assert.equal(read.statusCode, 200);
       assert.equal(read.json().consumer, 'test.poison');
 
       healed = true;
-      const replay = await platform.request({ method: 'POST', url: `/messaging/dead-letters/${letter.id}/$replay`, token: admin });
+      const replay = await platform.request({
+        method: 'POST',
+        url: `/messaging/dead-letters/${letter.id}/$replay`,
+        token: admin,
+      });
       assert.equal(replay.statusCode, 200, replay.body);
       assert.ok(replay.json().replayedAt, 'the answer shows the replay time');
       await waitFor('the replayed delivery', () => handled.some((h) => h.id === m.id));
 
-      const again = await platform.request({ method: 'POST', url: `/messaging/dead-letters/${letter.id}/$replay`, token: admin });
+      const again = await platform.request({
+        method: 'POST',
+        url: `/messaging/dead-letters/${letter.id}/$replay`,
+        token: admin,
+      });
       assert.equal(again.statusCode, 409);
       assert.equal(spineCode(again), 'DUPLICATE_REJECTED');
 
       const audit = await platform.repo.readAudit(0, 1000);
-      const actions = audit.filter((e) => e.record.action.startsWith('messaging.dead-letters') && e.record.userId === 'support-1');
-      assert.deepEqual([...new Set(actions.map((e) => e.record.action))].sort(),
-        ['messaging.dead-letters.list', 'messaging.dead-letters.read', 'messaging.dead-letters.replay']);
+      const actions = audit.filter(
+        (e) =>
+          e.record.action.startsWith('messaging.dead-letters') && e.record.userId === 'support-1',
+      );
+      assert.deepEqual([...new Set(actions.map((e) => e.record.action))].sort(), [
+        'messaging.dead-letters.list',
+        'messaging.dead-letters.read',
+        'messaging.dead-letters.replay',
+      ]);
       const shown = actions.filter((e) => e.record.detail?.count !== 0);
-      assert.ok(shown.length >= 3 && shown.every((e) => e.record.patient === NHS), 'the patient whose message was shown is named');
-      assert.ok(actions.some((e) => e.record.detail?.count === 0 && e.record.patient === null && e.record.type === 'security'), 'an empty list is a security entry');
-      assert.equal(actions.filter((e) => e.record.action === 'messaging.dead-letters.replay').length, 1, 'only the successful replay is audited as one');
+      assert.ok(
+        shown.length >= 3 && shown.every((e) => e.record.patient === NHS),
+        'the patient whose message was shown is named',
+      );
+      assert.ok(
+        actions.some(
+          (e) =>
+            e.record.detail?.count === 0 &&
+            e.record.patient === null &&
+            e.record.type === 'security',
+        ),
+        'an empty list is a security entry',
+      );
+      assert.equal(
+        actions.filter((e) => e.record.action === 'messaging.dead-letters.replay').length,
+        1,
+        'only the successful replay is audited as one',
+      );
     });
 
     it('refuses other roles, bad queries and unknown ids with OperationOutcomes', async () => {
@@ -91,10 +147,17 @@ for (const kind of stores) {
         assert.equal(res.statusCode, 400, url);
         assert.equal(spineCode(res), code, url);
       }
-      const missing = await platform.request({ url: '/messaging/dead-letters/00000000-0000-4000-8000-000000000000', token: admin });
+      const missing = await platform.request({
+        url: '/messaging/dead-letters/00000000-0000-4000-8000-000000000000',
+        token: admin,
+      });
       assert.equal(missing.statusCode, 404);
       assert.equal(spineCode(missing), 'RESOURCE_NOT_FOUND');
-      const replayMissing = await platform.request({ method: 'POST', url: '/messaging/dead-letters/00000000-0000-4000-8000-000000000000/$replay', token: admin });
+      const replayMissing = await platform.request({
+        method: 'POST',
+        url: '/messaging/dead-letters/00000000-0000-4000-8000-000000000000/$replay',
+        token: admin,
+      });
       assert.equal(replayMissing.statusCode, 404);
     });
   });
@@ -108,11 +171,21 @@ describe('openspine messages', () => {
       const m = message('test.cli', NHS);
       await repo.commit({ messages: [m] });
       const [record] = await repo.messaging.readOutbox(0, 1);
-      await repo.messaging.deadLetter('cli.consumer', { ...record, attempt: 5 }, 'Error: downstream refused');
+      await repo.messaging.deadLetter(
+        'cli.consumer',
+        { ...record, attempt: 5 },
+        'Error: downstream refused',
+      );
       const [letter] = await repo.messaging.listDeadLetters({ limit: 5 });
       await repo.close();
 
-      const list = await runCli(['messages', 'dead-letters', '--consumer', 'cli.consumer', ...storeFlags(config)]);
+      const list = await runCli([
+        'messages',
+        'dead-letters',
+        '--consumer',
+        'cli.consumer',
+        ...storeFlags(config),
+      ]);
       assert.equal(list.code, 0, list.stderr);
       assert.match(list.stdout, new RegExp(`${letter.id}\\s+cli\\.consumer\\s+test\\.cli`));
       assert.match(list.stdout, /downstream refused/);
@@ -128,9 +201,20 @@ describe('openspine messages', () => {
       assert.match(again.stderr, /already replayed/);
 
       const check = await openRepository(config);
-      assert.equal(await check.messaging.deliveryState('cli.consumer', m.id), 'pending', 'the message waits for its consumer again');
+      assert.equal(
+        await check.messaging.deliveryState('cli.consumer', m.id),
+        'pending',
+        'the message waits for its consumer again',
+      );
       const audit = await check.readAudit(0, 100);
-      assert.ok(audit.some((e) => e.record.action === 'messaging.dead-letters.replay' && e.record.userId.startsWith('cli')), 'the replay is audited with the operator');
+      assert.ok(
+        audit.some(
+          (e) =>
+            e.record.action === 'messaging.dead-letters.replay' &&
+            e.record.userId.startsWith('cli'),
+        ),
+        'the replay is audited with the operator',
+      );
       await check.close();
     } finally {
       await cleanup();

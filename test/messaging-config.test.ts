@@ -18,15 +18,37 @@ describe('messaging configuration', () => {
   });
 
   it('takes flags over the environment', () => {
-    const env = { OPENSPINE_MESSAGING: 'nats', OPENSPINE_NATS_URL: 'nats://env:4222', OPENSPINE_NODE_ID: 'env-node', OPENSPINE_MESSAGE_POLL_MS: '50' };
+    const env = {
+      OPENSPINE_MESSAGING: 'nats',
+      OPENSPINE_NATS_URL: 'nats://env:4222',
+      OPENSPINE_NODE_ID: 'env-node',
+      OPENSPINE_MESSAGE_POLL_MS: '50',
+    };
     const fromEnv = loadConfig({}, env);
-    assert.deepEqual([fromEnv.messaging, fromEnv.natsUrl, fromEnv.nodeId, fromEnv.messagePollMs], ['nats', 'nats://env:4222', 'env-node', 50]);
-    const fromFlags = loadConfig({ messaging: 'embedded', 'nats-url': 'nats://flag:4222', 'node-id': 'flag-node', 'nats-stream': 'S_1' }, env);
-    assert.deepEqual([fromFlags.messaging, fromFlags.natsUrl, fromFlags.nodeId, fromFlags.natsStream], ['embedded', 'nats://flag:4222', 'flag-node', 'S_1']);
+    assert.deepEqual(
+      [fromEnv.messaging, fromEnv.natsUrl, fromEnv.nodeId, fromEnv.messagePollMs],
+      ['nats', 'nats://env:4222', 'env-node', 50],
+    );
+    const fromFlags = loadConfig(
+      {
+        messaging: 'embedded',
+        'nats-url': 'nats://flag:4222',
+        'node-id': 'flag-node',
+        'nats-stream': 'S_1',
+      },
+      env,
+    );
+    assert.deepEqual(
+      [fromFlags.messaging, fromFlags.natsUrl, fromFlags.nodeId, fromFlags.natsStream],
+      ['embedded', 'nats://flag:4222', 'flag-node', 'S_1'],
+    );
   });
 
   it('refuses an unknown bus, a bad stream name and a bad poll interval', () => {
-    assert.throws(() => loadConfig({ messaging: 'kafka' }, {}), /--messaging must be embedded or nats/);
+    assert.throws(
+      () => loadConfig({ messaging: 'kafka' }, {}),
+      /--messaging must be embedded or nats/,
+    );
     assert.throws(() => loadConfig({ 'nats-stream': 'a.b' }, {}), /--nats-stream/);
     assert.throws(() => loadConfig({ 'message-poll-ms': '-1' }, {}), /--message-poll-ms/);
   });

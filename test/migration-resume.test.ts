@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { openRepository } from '../src/store/open.js';
 import type { Repository } from '../src/store/types.js';
 import { MIGRATION_CHECKPOINT } from '../src/services/migration/migration-state.js';
-import { killAllChildren, runCli, spawnCli, storeFlags, type StoreTarget } from './helpers/child-server.js';
+import {
+  killAllChildren,
+  runCli,
+  spawnCli,
+  storeFlags,
+  type StoreTarget,
+} from './helpers/child-server.js';
 import { legacySource } from './helpers/legacy-source.js';
 import { isolatedStoreConfig, storesUnderTest } from './helpers/stores.js';
 
@@ -39,15 +45,30 @@ for (const kind of stores) {
     });
 
     it('survives three SIGKILLs at random points and verifies clean', async () => {
-      const args = ['migrate', '--from', source.url, '--legacy-schema', source.schema, ...storeFlags(target), '--workers', '3', '--batch-size', '25', '--no-progress'];
+      const args = [
+        'migrate',
+        '--from',
+        source.url,
+        '--legacy-schema',
+        source.schema,
+        ...storeFlags(target),
+        '--workers',
+        '3',
+        '--batch-size',
+        '25',
+        '--no-progress',
+      ];
       let killedMidRun = 0;
       for (let kill = 0; kill < 3; kill++) {
         const before = await batchesCommitted(observer);
         const wait = 1 + Math.floor(Math.random() * 12); // kill after a random number of further batches
         const run = spawnCli(args);
         let exited = false;
-        void run.exited.then(() => { exited = true; });
-        while (!exited && (await batchesCommitted(observer)) < before + wait) await new Promise((r) => setTimeout(r, 5));
+        void run.exited.then(() => {
+          exited = true;
+        });
+        while (!exited && (await batchesCommitted(observer)) < before + wait)
+          await new Promise((r) => setTimeout(r, 5));
         if (!exited) {
           // a few random milliseconds more, so the kill lands anywhere in a batch, not just after one
           await new Promise((r) => setTimeout(r, Math.random() * 30));
@@ -55,24 +76,59 @@ for (const kind of stores) {
           killedMidRun++;
         }
         const exit = await run.exited;
-        assert.ok(exit.signal === 'SIGKILL' || exit.code === 0, `run ${kill} ended with ${JSON.stringify(exit)}: ${run.stderr().slice(-500)}`);
+        assert.ok(
+          exit.signal === 'SIGKILL' || exit.code === 0,
+          `run ${kill} ended with ${JSON.stringify(exit)}: ${run.stderr().slice(-500)}`,
+        );
       }
-      assert.equal(killedMidRun, 3, 'every one of the three kills should land while the migration was still running');
+      assert.equal(
+        killedMidRun,
+        3,
+        'every one of the three kills should land while the migration was still running',
+      );
       const finish = await runCli(args, 180_000);
       assert.equal(finish.code, 0, `final run failed: ${finish.stderr.slice(-1000)}`);
       const resumed = Number(/; (\d+) done by an earlier run/.exec(finish.stdout)?.[1] ?? NaN);
       assert.ok(resumed > 0, `the final run should resume from earlier work: ${finish.stdout}`);
 
-      const verify = await runCli(['migrate', 'verify', '--from', source.url, '--legacy-schema', source.schema, ...storeFlags(target), '--sample', '100'], 180_000);
+      const verify = await runCli(
+        [
+          'migrate',
+          'verify',
+          '--from',
+          source.url,
+          '--legacy-schema',
+          source.schema,
+          ...storeFlags(target),
+          '--sample',
+          '100',
+        ],
+        180_000,
+      );
       assert.equal(verify.code, 0, `verify failed:\n${verify.stdout}\n${verify.stderr}`);
       assert.match(verify.stdout, /PASS: target matches the legacy source/);
       const audit = await runCli(['audit', 'verify', ...storeFlags(target)]);
-      assert.equal(audit.code, 0, `audit chain should verify after the kills: ${audit.stdout}${audit.stderr}`);
+      assert.equal(
+        audit.code,
+        0,
+        `audit chain should verify after the kills: ${audit.stdout}${audit.stderr}`,
+      );
     });
 
     it('a second run after completion changes nothing', async () => {
       const count = await observer.count('Patient');
-      const again = await runCli(['migrate', '--from', source.url, '--legacy-schema', source.schema, ...storeFlags(target), '--no-progress'], 60_000);
+      const again = await runCli(
+        [
+          'migrate',
+          '--from',
+          source.url,
+          '--legacy-schema',
+          source.schema,
+          ...storeFlags(target),
+          '--no-progress',
+        ],
+        60_000,
+      );
       assert.equal(again.code, 0, again.stderr);
       assert.equal(await observer.count('Patient'), count, 'a completed run must not write again');
     });

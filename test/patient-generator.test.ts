@@ -25,7 +25,14 @@ const FIXTURE = {
   verification: {
     url: PDS_EXT + 'NHSNumberVerificationStatus',
     valueCodeableConcept: {
-      coding: [{ system: PDS_CODES + 'NHSNumberVerificationStatus', version: '1.0.0', code: '01', display: 'Number present and verified' }],
+      coding: [
+        {
+          system: PDS_CODES + 'NHSNumberVerificationStatus',
+          version: '1.0.0',
+          code: '01',
+          display: 'Number present and verified',
+        },
+      ],
     },
   },
   deathNotification: {
@@ -33,7 +40,14 @@ const FIXTURE = {
     status: {
       url: 'deathNotificationStatus',
       valueCodeableConcept: {
-        coding: [{ system: PDS_CODES + 'DeathNotificationStatus', version: '1.0.0', code: '2', display: 'Formal - death notice received from Registrar of Deaths' }],
+        coding: [
+          {
+            system: PDS_CODES + 'DeathNotificationStatus',
+            version: '1.0.0',
+            code: '2',
+            display: 'Formal - death notice received from Registrar of Deaths',
+          },
+        ],
       },
     },
   },
@@ -46,7 +60,8 @@ const generator = createPatientGenerator(20260101);
 const sample: GeneratedPatient[] = Array.from({ length: SAMPLE }, (_, i) => generator.generate(i));
 const patients: Patient[] = sample.map((g) => g.patient);
 const share = (test: (p: Patient) => boolean): number => patients.filter(test).length / SAMPLE;
-const extensionOf = (p: Patient, suffix: string) => p.extension?.find((e) => e.url.endsWith(suffix));
+const extensionOf = (p: Patient, suffix: string) =>
+  p.extension?.find((e) => e.url.endsWith(suffix));
 
 describe('patient generator', () => {
   it('is deterministic per seed and index, whatever the call order', () => {
@@ -74,8 +89,14 @@ describe('patient generator', () => {
 
   it('serves every valid number once and then refuses clearly', () => {
     const g = createPatientGenerator(3);
-    assert.ok(isValidNhsNumber(g.generate(MAX_PATIENTS_PER_SEED - 1).patient.id), 'expected true at patient-generator.test.ts:78');
-    assert.throws(() => g.generate(MAX_PATIENTS_PER_SEED), /out of range.*909091 valid NHS Numbers/);
+    assert.ok(
+      isValidNhsNumber(g.generate(MAX_PATIENTS_PER_SEED - 1).patient.id),
+      'expected true at patient-generator.test.ts:78',
+    );
+    assert.throws(
+      () => g.generate(MAX_PATIENTS_PER_SEED),
+      /out of range.*909091 valid NHS Numbers/,
+    );
     assert.throws(() => g.generate(-1), /out of range/);
     assert.throws(() => g.generate(1.5), /out of range/);
   });
@@ -90,21 +111,39 @@ describe('patient generator', () => {
       assert.deepEqual(p.identifier?.[0].extension, [FIXTURE.verification]);
       assert.equal(p.meta?.security?.[0].system, FIXTURE.securitySystem);
       assert.equal(SECURITY_SYSTEM, FIXTURE.securitySystem);
-      assert.deepEqual(p.meta?.security?.[0].display, p.meta?.security?.[0].code === 'R' ? 'restricted' : 'unrestricted');
+      assert.deepEqual(
+        p.meta?.security?.[0].display,
+        p.meta?.security?.[0].code === 'R' ? 'restricted' : 'unrestricted',
+      );
       assert.match(p.meta!.security![0].code!, /^[UR]$/);
       assert.match(p.birthDate!, /^\d{4}-\d{2}-\d{2}$/);
       assert.ok(p.birthDate! < '2026-01-01' && p.birthDate! >= '1925-12-01', p.birthDate);
       assert.ok(['male', 'female', 'other', 'unknown'].includes(p.gender!));
-      for (const item of [...p.name!, ...p.address!, ...p.telecom!, ...(p.generalPractitioner ?? [])]) assert.match(item.id!, HEX8);
+      for (const item of [
+        ...p.name!,
+        ...p.address!,
+        ...p.telecom!,
+        ...(p.generalPractitioner ?? []),
+      ])
+        assert.match(item.id!, HEX8);
       const usual = p.name!.find((n) => n.use === 'usual')!;
-      assert.ok(usual.given!.length >= 1 && usual.given!.length <= 2 && usual.family, 'expected true at patient-generator.test.ts:101');
+      assert.ok(
+        usual.given!.length >= 1 && usual.given!.length <= 2 && usual.family,
+        'expected true at patient-generator.test.ts:101',
+      );
       const home = p.address!.find((a) => a.use === 'home' && !a.period?.end)!;
       assert.ok(home.line!.length >= 2, JSON.stringify(home));
-      assert.ok(p.telecom!.some((t) => t.system === 'phone'), 'expected true at patient-generator.test.ts:104');
+      assert.ok(
+        p.telecom!.some((t) => t.system === 'phone'),
+        'expected true at patient-generator.test.ts:104',
+      );
       for (const gp of p.generalPractitioner ?? []) {
         assert.equal(gp.type, 'Organization');
         assert.equal(gp.identifier?.system, ODS_SYSTEM);
-        assert.ok(GP_PRACTICE_CODES.includes(gp.identifier!.value!), 'expected true at patient-generator.test.ts:108');
+        assert.ok(
+          GP_PRACTICE_CODES.includes(gp.identifier!.value!),
+          'expected true at patient-generator.test.ts:108',
+        );
       }
     }
   });
@@ -113,10 +152,12 @@ describe('patient generator', () => {
     for (const p of patients) {
       for (const a of p.address!) assert.match(a.postalCode!, POSTCODE);
       for (const t of p.telecom!) {
-        if (t.system === 'phone') assert.match(t.value!, t.use === 'mobile' ? /^07700900\d{3}$/ : /^0\d{10}$/);
+        if (t.system === 'phone')
+          assert.match(t.value!, t.use === 'mobile' ? /^07700900\d{3}$/ : /^0\d{10}$/);
         else assert.match(t.value!, /^[a-z-]+\.[a-z-]+\d*@example\.(com|co\.uk|org|net)$/);
       }
-      for (const gp of p.generalPractitioner ?? []) assert.match(gp.identifier!.value!, /^[A-Z]\d{5}$/);
+      for (const gp of p.generalPractitioner ?? [])
+        assert.match(gp.identifier!.value!, /^[A-Z]\d{5}$/);
       const pharmacy = extensionOf(p, 'NominatedPharmacy');
       if (pharmacy) assert.match(pharmacy.valueReference!.identifier!.value!, /^F[A-Z]\d{3}$/);
     }
@@ -141,15 +182,22 @@ describe('patient generator', () => {
     assert.ok(email >= 0.5 && email <= 0.7, `email ${email}`);
     assert.ok(pharmacy >= 0.3 && pharmacy <= 0.5, `pharmacy ${pharmacy}`);
     assert.ok(related >= 0.25 && related <= 0.35, `related ${related}`);
-    assert.ok(punctuated > 0.01 && punctuated < 0.15, `apostrophe/hyphen family names ${punctuated}`);
-    for (const gender of ['male', 'female', 'other', 'unknown']) assert.ok(share((p) => p.gender === gender) > 0, gender);
+    assert.ok(
+      punctuated > 0.01 && punctuated < 0.15,
+      `apostrophe/hyphen family names ${punctuated}`,
+    );
+    for (const gender of ['male', 'female', 'other', 'unknown'])
+      assert.ok(share((p) => p.gender === gender) > 0, gender);
   });
 
   it('dates deaths after birth and before 2026, with the formal death notification', () => {
     for (const p of patients.filter((x) => x.deceasedDateTime)) {
       assert.match(p.deceasedDateTime!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\+00:00$/);
       assert.ok(p.deceasedDateTime!.slice(0, 10) > p.birthDate!, `${p.id} died before birth`);
-      assert.ok(p.deceasedDateTime! < '2026-01-01', 'expected true at patient-generator.test.ts:153');
+      assert.ok(
+        p.deceasedDateTime! < '2026-01-01',
+        'expected true at patient-generator.test.ts:153',
+      );
       const status = extensionOf(p, 'DeathNotificationStatus');
       assert.equal(status?.url, FIXTURE.deathNotification.url);
       assert.deepEqual(status?.extension?.[0], FIXTURE.deathNotification.status);
@@ -160,10 +208,17 @@ describe('patient generator', () => {
   it('closes previous names and addresses before the current ones start', () => {
     for (const p of patients) {
       const current = p.name!.find((n) => n.use === 'usual')!;
-      for (const old of p.name!.filter((n) => n.use === 'old')) assert.ok(old.period!.end! < current.period!.start!, 'expected true at patient-generator.test.ts:164');
+      for (const old of p.name!.filter((n) => n.use === 'old'))
+        assert.ok(
+          old.period!.end! < current.period!.start!,
+          'expected true at patient-generator.test.ts:164',
+        );
       const home = p.address!.find((a) => !a.period?.end)!;
       for (const prev of p.address!.filter((a) => a.period?.end)) {
-        assert.ok(prev.period!.start! <= prev.period!.end! && prev.period!.end! < home.period!.start!, JSON.stringify(p.address));
+        assert.ok(
+          prev.period!.start! <= prev.period!.end! && prev.period!.end! < home.period!.start!,
+          JSON.stringify(p.address),
+        );
       }
     }
   });
@@ -182,8 +237,13 @@ describe('patient generator', () => {
         assert.equal(rp.active, true);
         const code = rp.relationship![0].coding![0];
         assert.equal(code.system, 'http://terminology.hl7.org/CodeSystem/v3-RoleCode');
-        assert.ok(['MTH', 'FTH', 'SPS', 'CHILD', 'SIB', 'FRND'].includes(code.code!) && code.display);
-        assert.ok(rp.name![0].given!.length && rp.name![0].family, 'expected true at patient-generator.test.ts:187');
+        assert.ok(
+          ['MTH', 'FTH', 'SPS', 'CHILD', 'SIB', 'FRND'].includes(code.code!) && code.display,
+        );
+        assert.ok(
+          rp.name![0].given!.length && rp.name![0].family,
+          'expected true at patient-generator.test.ts:187',
+        );
         assert.ok(rp.telecom!.length > 0, 'expected true at patient-generator.test.ts:188');
         for (const a of rp.address ?? []) assert.match(a.postalCode!, POSTCODE);
       }

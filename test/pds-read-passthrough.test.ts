@@ -19,7 +19,11 @@ for (const kind of await storesUnderTest()) {
     before(async () => {
       platform = await startTestPlatform(kind);
       await seedPatients(platform.repo, { patients: 60, seed: 11 });
-      ids = await platform.repo.search({ type: PATIENT, criteria: [{ any: [{ param: 'identifier', op: 'prefix', value: '999' }] }], limit: 60 });
+      ids = await platform.repo.search({
+        type: PATIENT,
+        criteria: [{ any: [{ param: 'identifier', op: 'prefix', value: '999' }] }],
+        limit: 60,
+      });
     });
     after(() => platform.close());
 
@@ -36,26 +40,67 @@ for (const kind of await storesUnderTest()) {
 
     it('still strips a restricted record and still follows a merge, and a stray code "R" elsewhere changes nothing', async () => {
       const base = (await platform.repo.read(PATIENT, ids[0]))!.resource as Patient;
-      const make = (id: string, extra: Partial<Patient>): Patient => ({ ...structuredClone(base), id, identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: id }], meta: undefined, ...extra });
-      const restricted = make(SPARE_NHS[0], { meta: { security: [{ system: 'https://www.hl7.org/fhir/valueset-security-labels.html', code: 'R', display: 'restricted' }] } });
+      const make = (id: string, extra: Partial<Patient>): Patient => ({
+        ...structuredClone(base),
+        id,
+        identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: id }],
+        meta: undefined,
+        ...extra,
+      });
+      const restricted = make(SPARE_NHS[0], {
+        meta: {
+          security: [
+            {
+              system: 'https://www.hl7.org/fhir/valueset-security-labels.html',
+              code: 'R',
+              display: 'restricted',
+            },
+          ],
+        },
+      });
       const strayCode = make(SPARE_NHS[1], {
-        meta: { security: [{ system: 'https://www.hl7.org/fhir/valueset-security-labels.html', code: 'U', display: 'unrestricted' }] },
-        extension: [...(base.extension ?? []), { url: 'https://example.org/some-coding', valueCoding: { code: 'R' } }],
+        meta: {
+          security: [
+            {
+              system: 'https://www.hl7.org/fhir/valueset-security-labels.html',
+              code: 'U',
+              display: 'unrestricted',
+            },
+          ],
+        },
+        extension: [
+          ...(base.extension ?? []),
+          { url: 'https://example.org/some-coding', valueCoding: { code: 'R' } },
+        ],
       });
       await commitPatients(platform.repo, [restricted, strayCode]);
 
       const r = await platform.request({ url: `${PDS}/Patient/${SPARE_NHS[0]}` });
       assert.equal(r.statusCode, 200);
-      for (const hidden of ['address', 'telecom', 'contact', 'generalPractitioner']) assert.equal(r.json()[hidden], undefined, hidden);
+      for (const hidden of ['address', 'telecom', 'contact', 'generalPractitioner'])
+        assert.equal(r.json()[hidden], undefined, hidden);
 
       const s = await platform.request({ url: `${PDS}/Patient/${SPARE_NHS[1]}` });
       assert.equal(s.statusCode, 200);
       assert.deepEqual(s.json().address, base.address);
-      assert.ok(s.json().extension.some((e: { url: string }) => e.url === 'https://example.org/some-coding'), 'the stray coding is served');
+      assert.ok(
+        s
+          .json()
+          .extension.some((e: { url: string }) => e.url === 'https://example.org/some-coding'),
+        'the stray coding is served',
+      );
 
       const merge = await platform.request({
-        method: 'POST', url: `${PDS}/Patient/$merge`, token: await platform.token('R8013'),
-        body: { resourceType: 'Parameters', parameter: [{ name: 'source-patient-identifier', valueIdentifier: { value: ids[1] } }, { name: 'target-patient-identifier', valueIdentifier: { value: ids[2] } }] },
+        method: 'POST',
+        url: `${PDS}/Patient/$merge`,
+        token: await platform.token('R8013'),
+        body: {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'source-patient-identifier', valueIdentifier: { value: ids[1] } },
+            { name: 'target-patient-identifier', valueIdentifier: { value: ids[2] } },
+          ],
+        },
       });
       assert.equal(merge.statusCode, 200, merge.body.slice(0, 200));
       const m = await platform.request({ url: `${PDS}/Patient/${ids[1]}` });

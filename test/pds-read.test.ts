@@ -12,8 +12,21 @@ import type { AuditEntry } from '../src/store/types.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
 import {
-  asPublished, assertOutcome, commitPatients, commitRelatedPerson, current, currentJane, fixture, isRestrictedRecord, mergeBody, NHS, PDS,
-  PHARMACY_URLS, readPatient, restrictedJanet, seededPatients,
+  asPublished,
+  assertOutcome,
+  commitPatients,
+  commitRelatedPerson,
+  current,
+  currentJane,
+  fixture,
+  isRestrictedRecord,
+  mergeBody,
+  NHS,
+  PDS,
+  PHARMACY_URLS,
+  readPatient,
+  restrictedJanet,
+  seededPatients,
 } from './helpers/pds-fixtures.js';
 
 const SEEDED = 40;
@@ -33,17 +46,30 @@ for (const kind of await storesUnderTest()) {
     const withRelated = unrestricted.find((g) => g.relatedPersons.length > 0)!;
     const jane = currentJane();
     const janet = restrictedJanet();
-    const guardian: RelatedPerson = { ...fixture<RelatedPerson>('RelatedPerson.json'), id: 'RP-JANE-1' };
-    const janetContact: RelatedPerson = { ...fixture<RelatedPerson>('RelatedPerson.json'), id: 'RP-JANET-1' };
+    const guardian: RelatedPerson = {
+      ...fixture<RelatedPerson>('RelatedPerson.json'),
+      id: 'RP-JANE-1',
+    };
+    const janetContact: RelatedPerson = {
+      ...fixture<RelatedPerson>('RelatedPerson.json'),
+      id: 'RP-JANET-1',
+    };
 
     before(async () => {
       platform = await startTestPlatform(kind);
       await seedPatients(platform.repo, { patients: SEEDED, seed: 7 });
-      await commitPatients(platform.repo, [jane, current(fixture('Patient-Jayne-Smyth.json')), janet, fixture('Minimal_Patient.json')]);
+      await commitPatients(platform.repo, [
+        jane,
+        current(fixture('Patient-Jayne-Smyth.json')),
+        janet,
+        fixture('Minimal_Patient.json'),
+      ]);
       await commitRelatedPerson(platform.repo, guardian, NHS.jane);
       await commitRelatedPerson(platform.repo, janetContact, NHS.restricted);
     });
-    after(async () => { await platform?.close(); });
+    after(async () => {
+      await platform?.close();
+    });
 
     describe('GET /Patient/{id}', () => {
       it('returns the record with ETag W/"n" equal to meta.versionId, as FHIR JSON', async () => {
@@ -64,25 +90,50 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('an invalid NHS Number is 400 INVALID_RESOURCE_ID', async () => {
-        for (const id of [NHS.invalid, 'abc', '90000000090', '900000000', '9000000019', '900000000a']) {
-          assertOutcome(await platform.request({ url: `${PDS}/Patient/${id}` }), 400, 'INVALID_RESOURCE_ID');
+        for (const id of [
+          NHS.invalid,
+          'abc',
+          '90000000090',
+          '900000000',
+          '9000000019',
+          '900000000a',
+        ]) {
+          assertOutcome(
+            await platform.request({ url: `${PDS}/Patient/${id}` }),
+            400,
+            'INVALID_RESOURCE_ID',
+          );
         }
       });
 
       it('an unknown NHS Number is 404 RESOURCE_NOT_FOUND', async () => {
-        assertOutcome(await platform.request({ url: `${PDS}/Patient/${NHS.notFound}` }), 404, 'RESOURCE_NOT_FOUND');
+        assertOutcome(
+          await platform.request({ url: `${PDS}/Patient/${NHS.notFound}` }),
+          404,
+          'RESOURCE_NOT_FOUND',
+        );
       });
 
       it('a restricted record withholds address, telecom, contact, GP and pharmacies', async () => {
         const stored = await platform.repo.read('Patient', NHS.restricted);
-        assert.ok(stored!.resource.address?.length && stored!.resource.telecom?.length && stored!.resource.contact?.length && stored!.resource.generalPractitioner?.length, 'the stored record holds the data a read must withhold');
+        assert.ok(
+          stored!.resource.address?.length &&
+            stored!.resource.telecom?.length &&
+            stored!.resource.contact?.length &&
+            stored!.resource.generalPractitioner?.length,
+          'the stored record holds the data a read must withhold',
+        );
         const { patient } = await readPatient(platform, NHS.restricted);
         assert.equal(patient.meta.security[0].code, 'R');
-        for (const hidden of ['address', 'telecom', 'contact', 'generalPractitioner']) assert.equal(patient[hidden], undefined, hidden);
+        for (const hidden of ['address', 'telecom', 'contact', 'generalPractitioner'])
+          assert.equal(patient[hidden], undefined, hidden);
         const urls = (patient.extension ?? []).map((e: { url: string }) => e.url);
         for (const url of PHARMACY_URLS) assert.ok(!urls.includes(url), url);
         // what remains is exactly the published sensitive record
-        assert.deepEqual(withoutStoreMeta(patient), withoutStoreMeta(asPublished(current(fixture('Sensitive_Patient.json')))));
+        assert.deepEqual(
+          withoutStoreMeta(patient),
+          withoutStoreMeta(asPublished(current(fixture('Sensitive_Patient.json')))),
+        );
       });
     });
 
@@ -93,8 +144,11 @@ for (const kind of await storesUnderTest()) {
         const genders = [patient.gender];
         for (const gender of ['other', 'unknown']) {
           const res = await platform.request({
-            method: 'PATCH', url: `${PDS}/Patient/${target.id}`, headers: { 'if-match': `W/"${version}"` },
-            contentType: 'application/json-patch+json', body: { patches: [{ op: 'replace', path: '/gender', value: gender }] },
+            method: 'PATCH',
+            url: `${PDS}/Patient/${target.id}`,
+            headers: { 'if-match': `W/"${version}"` },
+            contentType: 'application/json-patch+json',
+            body: { patches: [{ op: 'replace', path: '/gender', value: gender }] },
           });
           assert.equal(res.statusCode, 200, res.body);
           version++;
@@ -106,9 +160,18 @@ for (const kind of await storesUnderTest()) {
         assert.equal(bundle.resourceType, 'Bundle');
         assert.equal(bundle.type, 'history');
         assert.equal(bundle.total, 3);
-        assert.deepEqual(bundle.entry.map((e: any) => e.resource.meta.versionId), ['3', '2', '1']);
-        assert.deepEqual(bundle.entry.map((e: any) => e.resource.gender), [...genders].reverse());
-        assert.ok(bundle.entry.every((e: any) => e.resource.id === target.id), 'bundle.entry.every((e: any) => e.resource.id === target.id)');
+        assert.deepEqual(
+          bundle.entry.map((e: any) => e.resource.meta.versionId),
+          ['3', '2', '1'],
+        );
+        assert.deepEqual(
+          bundle.entry.map((e: any) => e.resource.gender),
+          [...genders].reverse(),
+        );
+        assert.ok(
+          bundle.entry.every((e: any) => e.resource.id === target.id),
+          'bundle.entry.every((e: any) => e.resource.id === target.id)',
+        );
       });
 
       it('a restricted record hides location data in every version', async () => {
@@ -121,8 +184,16 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('history of an invalid or unknown number is refused', async () => {
-        assertOutcome(await platform.request({ url: `${PDS}/Patient/${NHS.invalid}/_history` }), 400, 'INVALID_RESOURCE_ID');
-        assertOutcome(await platform.request({ url: `${PDS}/Patient/${NHS.notFound}/_history` }), 404, 'RESOURCE_NOT_FOUND');
+        assertOutcome(
+          await platform.request({ url: `${PDS}/Patient/${NHS.invalid}/_history` }),
+          400,
+          'INVALID_RESOURCE_ID',
+        );
+        assertOutcome(
+          await platform.request({ url: `${PDS}/Patient/${NHS.notFound}/_history` }),
+          404,
+          'RESOURCE_NOT_FOUND',
+        );
       });
     });
 
@@ -138,33 +209,57 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('returns exactly the seeded related people of a synthetic patient', async () => {
-        const res = await platform.request({ url: `${PDS}/Patient/${withRelated.patient.id}/RelatedPerson` });
+        const res = await platform.request({
+          url: `${PDS}/Patient/${withRelated.patient.id}/RelatedPerson`,
+        });
         assert.equal(res.statusCode, 200);
-        const ids = res.json().entry.map((e: any) => e.resource.id).sort();
+        const ids = res
+          .json()
+          .entry.map((e: any) => e.resource.id)
+          .sort();
         assert.deepEqual(ids, withRelated.relatedPersons.map((r) => r.id).sort());
       });
 
       it('is an empty bundle for a restricted patient, though related people are stored', async () => {
-        const res = await platform.request({ url: `${PDS}/Patient/${NHS.restricted}/RelatedPerson` });
+        const res = await platform.request({
+          url: `${PDS}/Patient/${NHS.restricted}/RelatedPerson`,
+        });
         assert.equal(res.statusCode, 200);
         const bundle = res.json();
         assert.equal(bundle.resourceType, 'Bundle');
         assert.equal(bundle.total, 0);
         // no entry element at all, as published (karate getPatientRelatedPerson.feature "Patient doesn't have a related person")
         assert.equal(bundle.entry, undefined);
-        assert.ok(await platform.repo.read('RelatedPerson', janetContact.id!), 'await platform.repo.read(\'RelatedPerson\', janetContact.id!)');
+        assert.ok(
+          await platform.repo.read('RelatedPerson', janetContact.id!),
+          "await platform.repo.read('RelatedPerson', janetContact.id!)",
+        );
       });
 
       it('an invalid or unknown number is refused', async () => {
-        assertOutcome(await platform.request({ url: `${PDS}/Patient/abc/RelatedPerson` }), 400, 'INVALID_RESOURCE_ID');
-        assertOutcome(await platform.request({ url: `${PDS}/Patient/${NHS.notFound}/RelatedPerson` }), 404, 'RESOURCE_NOT_FOUND');
+        assertOutcome(
+          await platform.request({ url: `${PDS}/Patient/abc/RelatedPerson` }),
+          400,
+          'INVALID_RESOURCE_ID',
+        );
+        assertOutcome(
+          await platform.request({ url: `${PDS}/Patient/${NHS.notFound}/RelatedPerson` }),
+          404,
+          'RESOURCE_NOT_FOUND',
+        );
       });
     });
 
     describe('superseded numbers', () => {
       it('after a $merge the source number reads as the survivor', async () => {
-        const source = unrestricted[1].patient, target = unrestricted[2].patient;
-        const merge = await platform.request({ method: 'POST', url: `${PDS}/Patient/$merge`, token: await platform.token('R8013'), body: mergeBody(source.id!, target.id!) });
+        const source = unrestricted[1].patient,
+          target = unrestricted[2].patient;
+        const merge = await platform.request({
+          method: 'POST',
+          url: `${PDS}/Patient/$merge`,
+          token: await platform.token('R8013'),
+          body: mergeBody(source.id!, target.id!),
+        });
         assert.equal(merge.statusCode, 200, merge.body);
         assert.equal(merge.json().id, target.id);
 
@@ -179,7 +274,8 @@ for (const kind of await storesUnderTest()) {
     });
 
     describe('audit', () => {
-      const entriesAfter = async (seq: number): Promise<AuditEntry[]> => platform.repo.readAudit(seq, 1e6);
+      const entriesAfter = async (seq: number): Promise<AuditEntry[]> =>
+        platform.repo.readAudit(seq, 1e6);
       const headSeq = async (): Promise<number> => {
         const all = await platform.repo.readAudit(0, 1e6);
         return all.length ? all[all.length - 1].seq : 0;
@@ -190,7 +286,11 @@ for (const kind of await storesUnderTest()) {
         const requestId = randomUUID();
         const token = await platform.token('R8000', { user: 'auditor-test-user', org: 'Y99999' });
         const nhs = unrestricted[3].patient.id!;
-        const res = await platform.request({ url: `${PDS}/Patient/${nhs}`, token, headers: { 'x-request-id': requestId } });
+        const res = await platform.request({
+          url: `${PDS}/Patient/${nhs}`,
+          token,
+          headers: { 'x-request-id': requestId },
+        });
         assert.equal(res.statusCode, 200);
         const entries = await entriesAfter(from);
         const mine = entries.filter((e) => e.record.requestId === requestId);
@@ -206,31 +306,54 @@ for (const kind of await storesUnderTest()) {
       it('a search audits one entry per returned patient', async () => {
         const from = await headSeq();
         const requestId = randomUUID();
-        const res = await platform.request({ url: `${PDS}/Patient?family=Sm*&birthdate=eq2010-10-22`, headers: { 'x-request-id': requestId } });
+        const res = await platform.request({
+          url: `${PDS}/Patient?family=Sm*&birthdate=eq2010-10-22`,
+          headers: { 'x-request-id': requestId },
+        });
         assert.equal(res.statusCode, 200);
-        const returned = res.json().entry.map((e: any) => e.resource.id).sort();
+        const returned = res
+          .json()
+          .entry.map((e: any) => e.resource.id)
+          .sort();
         assert.deepEqual(returned, [NHS.jane, NHS.jayne, NHS.restricted]);
         const mine = (await entriesAfter(from)).filter((e) => e.record.requestId === requestId);
         const perPatient = mine.filter((e) => e.record.action === 'pds.search.match');
         assert.deepEqual(perPatient.map((e) => e.record.patient).sort(), returned);
-        assert.ok(mine.some((e) => e.record.action === 'pds.search'), 'mine.some((e) => e.record.action === \'pds.search\')');
+        assert.ok(
+          mine.some((e) => e.record.action === 'pds.search'),
+          "mine.some((e) => e.record.action === 'pds.search')",
+        );
       });
 
       it('a search with no match audits the search but no patient', async () => {
         const from = await headSeq();
         const requestId = randomUUID();
-        const res = await platform.request({ url: `${PDS}/Patient?family=Nobodyhere&birthdate=eq2010-10-22`, headers: { 'x-request-id': requestId } });
+        const res = await platform.request({
+          url: `${PDS}/Patient?family=Nobodyhere&birthdate=eq2010-10-22`,
+          headers: { 'x-request-id': requestId },
+        });
         assert.equal(res.statusCode, 200);
         assert.equal(res.json().total, 0);
         const mine = (await entriesAfter(from)).filter((e) => e.record.requestId === requestId);
-        assert.deepEqual(mine.map((e) => [e.record.action, e.record.patient]), [['pds.search', null]]);
+        assert.deepEqual(
+          mine.map((e) => [e.record.action, e.record.patient]),
+          [['pds.search', null]],
+        );
       });
 
       it('a refused (403) request is audited', async () => {
         const from = await headSeq();
         const requestId = randomUUID();
         const token = await platform.token('R9999', { user: 'intruder' });
-        assertOutcome(await platform.request({ url: `${PDS}/Patient/${NHS.jane}`, token, headers: { 'x-request-id': requestId } }), 403, 'ACCESS_DENIED');
+        assertOutcome(
+          await platform.request({
+            url: `${PDS}/Patient/${NHS.jane}`,
+            token,
+            headers: { 'x-request-id': requestId },
+          }),
+          403,
+          'ACCESS_DENIED',
+        );
         const mine = (await entriesAfter(from)).filter((e) => e.record.requestId === requestId);
         assert.equal(mine.length, 1);
         assert.equal(mine[0].record.userId, 'intruder');
@@ -241,10 +364,14 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('a read of a superseded number audits the survivor and the number asked for', async () => {
-        const source = unrestricted[1].patient, target = unrestricted[2].patient;
+        const source = unrestricted[1].patient,
+          target = unrestricted[2].patient;
         const from = await headSeq();
         const requestId = randomUUID();
-        await platform.request({ url: `${PDS}/Patient/${source.id}`, headers: { 'x-request-id': requestId } });
+        await platform.request({
+          url: `${PDS}/Patient/${source.id}`,
+          headers: { 'x-request-id': requestId },
+        });
         const mine = (await entriesAfter(from)).filter((e) => e.record.requestId === requestId);
         assert.equal(mine.length, 1);
         assert.equal(mine[0].record.patient, target.id);

@@ -1,7 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkDigitFor, isValidNhsNumber, nhsNumberFromStem, randomSyntheticNhsNumber } from '../src/fhir/nhs-number.js';
-import { jaroWinkler, nameSimilarity, normaliseName, normalisePostcode, outwardCode, soundex } from '../src/services/pds/name-matching.js';
+import {
+  checkDigitFor,
+  isValidNhsNumber,
+  nhsNumberFromStem,
+  randomSyntheticNhsNumber,
+} from '../src/fhir/nhs-number.js';
+import {
+  jaroWinkler,
+  nameSimilarity,
+  normaliseName,
+  normalisePostcode,
+  outwardCode,
+  soundex,
+} from '../src/services/pds/name-matching.js';
 import { transposedDate } from '../src/services/pds/match-score.js';
 import { glob } from '../src/services/pds/trace.js';
 import { indexPatient } from '../src/services/pds/patient-index.js';
@@ -9,8 +21,26 @@ import { parseIfMatch } from '../src/fhir/etag.js';
 
 describe('NHS Number', () => {
   it('accepts numbers with a correct modulus-11 check digit and refuses others', () => {
-    for (const good of ['9000000009', '9000000017', '9000000025', '9000000033', '9111231130', '4010232137']) assert.equal(isValidNhsNumber(good), true, good);
-    for (const bad of ['9000000000', '9000000001', '900000000', '90000000090', 'abcdefghij', '', ' 9000000009', 9000000009]) assert.equal(isValidNhsNumber(bad), false, String(bad));
+    for (const good of [
+      '9000000009',
+      '9000000017',
+      '9000000025',
+      '9000000033',
+      '9111231130',
+      '4010232137',
+    ])
+      assert.equal(isValidNhsNumber(good), true, good);
+    for (const bad of [
+      '9000000000',
+      '9000000001',
+      '900000000',
+      '90000000090',
+      'abcdefghij',
+      '',
+      ' 9000000009',
+      9000000009,
+    ])
+      assert.equal(isValidNhsNumber(bad), false, String(bad));
   });
   it('never issues a stem whose check digit would be 10', () => {
     assert.equal(checkDigitFor('900000000'), 9);
@@ -27,7 +57,7 @@ describe('NHS Number', () => {
   });
   it('random synthetic numbers are valid and in the 999 range', () => {
     let seed = 1;
-    const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
     for (let i = 0; i < 500; i++) {
       const n = randomSyntheticNhsNumber(random);
       assert.match(n, /^999\d{7}$/);
@@ -74,22 +104,53 @@ describe('name matching', () => {
 describe('patient index', () => {
   it('indexes current facts, previous facts separately, and the survivor link of a superseded record', () => {
     const rows = indexPatient({
-      resourceType: 'Patient', id: '9000000009', gender: 'female', birthDate: '2010-10-22',
-      name: [{ use: 'usual', family: 'Smith', given: ['Jane', 'Anne'] }, { use: 'old', family: 'Jones', period: { start: '2000-01-01', end: '2009-01-01' } }],
-      address: [{ use: 'home', postalCode: 'LS1 6AE' }, { use: 'home', postalCode: 'M1 1AA', period: { start: '2000-01-01', end: '2001-01-01' } }],
-      telecom: [{ system: 'email', value: 'Jane@Example.com' }, { system: 'phone', value: '01632 960587' }],
+      resourceType: 'Patient',
+      id: '9000000009',
+      gender: 'female',
+      birthDate: '2010-10-22',
+      name: [
+        { use: 'usual', family: 'Smith', given: ['Jane', 'Anne'] },
+        { use: 'old', family: 'Jones', period: { start: '2000-01-01', end: '2009-01-01' } },
+      ],
+      address: [
+        { use: 'home', postalCode: 'LS1 6AE' },
+        { use: 'home', postalCode: 'M1 1AA', period: { start: '2000-01-01', end: '2001-01-01' } },
+      ],
+      telecom: [
+        { system: 'email', value: 'Jane@Example.com' },
+        { system: 'phone', value: '01632 960587' },
+      ],
       generalPractitioner: [{ identifier: { value: 'y12345' } }],
     });
-    const has = (param: string, value: string) => rows.some((r) => r.param === param && r.value === value);
+    const has = (param: string, value: string) =>
+      rows.some((r) => r.param === param && r.value === value);
     assert.ok(has('family', 'smith') && has('given', 'jane') && has('given', 'anne'));
     assert.ok(has('family-hist', 'jones') && !has('family', 'jones'));
     assert.ok(has('phonetic', 'S530') && has('phonetic', 'J520'));
-    assert.ok(has('postcode', 'LS16AE') && has('postcode-hist', 'M11AA') && !has('postcode', 'M11AA'));
+    assert.ok(
+      has('postcode', 'LS16AE') && has('postcode-hist', 'M11AA') && !has('postcode', 'M11AA'),
+    );
     assert.ok(has('email', 'jane@example.com') && has('phone', '01632960587'));
-    assert.ok(has('general-practitioner', 'Y12345') && has('birthdate', '2010-10-22') && has('gender', 'female'));
-    const superseded = indexPatient({ resourceType: 'Patient', id: '9000000009', gender: 'female', name: [{ family: 'Smith' }], link: [{ type: 'replaced-by', other: { identifier: { value: '9000000017' } } }] });
-    assert.ok(superseded.some((r) => r.param === 'replaced-by' && r.value === '9000000017'), 'superseded record names its survivor');
-    assert.ok(superseded.some((r) => r.param === 'family' && r.value === 'smith'), 'superseded record stays findable by its details');
+    assert.ok(
+      has('general-practitioner', 'Y12345') &&
+        has('birthdate', '2010-10-22') &&
+        has('gender', 'female'),
+    );
+    const superseded = indexPatient({
+      resourceType: 'Patient',
+      id: '9000000009',
+      gender: 'female',
+      name: [{ family: 'Smith' }],
+      link: [{ type: 'replaced-by', other: { identifier: { value: '9000000017' } } }],
+    });
+    assert.ok(
+      superseded.some((r) => r.param === 'replaced-by' && r.value === '9000000017'),
+      'superseded record names its survivor',
+    );
+    assert.ok(
+      superseded.some((r) => r.param === 'family' && r.value === 'smith'),
+      'superseded record stays findable by its details',
+    );
   });
 });
 
@@ -97,7 +158,11 @@ describe('If-Match', () => {
   it('reads W/"n" and refuses everything else with 412', () => {
     assert.equal(parseIfMatch('W/"2"'), 2);
     for (const bad of [undefined, '2', '"2"', 'W/2', 'W/"x"', ['W/"1"', 'W/"2"']]) {
-      assert.throws(() => parseIfMatch(bad as never), (e: Error & { status?: number; spineCode?: string }) => e.status === 412 && e.spineCode === 'PRECONDITION_FAILED');
+      assert.throws(
+        () => parseIfMatch(bad as never),
+        (e: Error & { status?: number; spineCode?: string }) =>
+          e.status === 412 && e.spineCode === 'PRECONDITION_FAILED',
+      );
     }
   });
 });

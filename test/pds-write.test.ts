@@ -10,8 +10,23 @@ import { isValidNhsNumber } from '../src/fhir/nhs-number.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
 import {
-  assertOutcome, assertSearchset, commitPatients, current, DEATH_NOTIFICATION_URL, entryIds, fixture, living, mergeBody, NHS, patchFixture,
-  PDS, readPatient, restrictedJanet, search, SPARE_NHS, withNhsNumber,
+  assertOutcome,
+  assertSearchset,
+  commitPatients,
+  current,
+  DEATH_NOTIFICATION_URL,
+  entryIds,
+  fixture,
+  living,
+  mergeBody,
+  NHS,
+  patchFixture,
+  PDS,
+  readPatient,
+  restrictedJanet,
+  search,
+  SPARE_NHS,
+  withNhsNumber,
 } from './helpers/pds-fixtures.js';
 
 const JSON_PATCH = 'application/json-patch+json';
@@ -52,26 +67,71 @@ for (const kind of await storesUnderTest()) {
       platform = await startTestPlatform(kind);
       const original = fixture<Patient>('Patient.json'); // Jane Smith as published: name ended 2021-12-31, formal death notice
       const alternative = withNhsNumber(original, P.alternative);
-      alternative.name!.push({ id: '124', use: 'usual', period: { start: '2022-01-01' }, given: ['Jane'], family: 'Alternative' });
+      alternative.name!.push({
+        id: '124',
+        use: 'usual',
+        period: { start: '2022-01-01' },
+        given: ['Jane'],
+        family: 'Alternative',
+      });
       await commitPatients(platform.repo, [
-        original, restrictedJanet(), fixture('Minimal_Patient.json'), alternative,
-        variant(P.name, 'Namepatch'), variant(P.gender, 'Genderpatch'), variant(P.death, 'Deathpatch'),
-        variant(P.address, 'Addresspatch', (p) => { p.address![0].id = '87DAD823'; }),
-        variant(P.addressWrongId, 'Addresswrongid'), variant(P.addressWhole, 'Addresswhole'),
+        original,
+        restrictedJanet(),
+        fixture('Minimal_Patient.json'),
+        alternative,
+        variant(P.name, 'Namepatch'),
+        variant(P.gender, 'Genderpatch'),
+        variant(P.death, 'Deathpatch'),
+        variant(P.address, 'Addresspatch', (p) => {
+          p.address![0].id = '87DAD823';
+        }),
+        variant(P.addressWrongId, 'Addresswrongid'),
+        variant(P.addressWhole, 'Addresswhole'),
         variant(P.extension, 'Extensionpatch'),
         variant(P.dispenser, 'Dispenserpatch', (p) => {
-          p.extension!.splice(1, 0, { url: 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-PreferredDispenserOrganization', valueReference: { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'FA565' } } });
+          p.extension!.splice(1, 0, {
+            url: 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-PreferredDispenserOrganization',
+            valueReference: {
+              identifier: {
+                system: 'https://fhir.nhs.uk/Id/ods-organization-code',
+                value: 'FA565',
+              },
+            },
+          });
         }),
-        variant(P.managing, 'Managingpatch'), variant(P.refuse, 'Refusepatch'), variant(P.bare, 'Barepatch'), variant(P.race, 'Racepatch'),
-        variant(P.mergeSource, 'Mergesource', (p) => { p.birthDate = '1990-01-02'; p.name![0].given = ['Sam']; }),
-        variant(P.mergeTarget, 'Mergetarget', (p) => { p.birthDate = '1990-01-02'; }),
+        variant(P.managing, 'Managingpatch'),
+        variant(P.refuse, 'Refusepatch'),
+        variant(P.bare, 'Barepatch'),
+        variant(P.race, 'Racepatch'),
+        variant(P.mergeSource, 'Mergesource', (p) => {
+          p.birthDate = '1990-01-02';
+          p.name![0].given = ['Sam'];
+        }),
+        variant(P.mergeTarget, 'Mergetarget', (p) => {
+          p.birthDate = '1990-01-02';
+        }),
         variant(P.mergeOther, 'Mergeother'),
       ]);
     });
-    after(async () => { await platform?.close(); });
+    after(async () => {
+      await platform?.close();
+    });
 
-    function patch(nhs: string, body: unknown, ifMatch: string | null, contentType = JSON_PATCH, token?: string): Promise<LightMyRequestResponse> {
-      return platform.request({ method: 'PATCH', url: `${PDS}/Patient/${nhs}`, headers: ifMatch === null ? {} : { 'if-match': ifMatch }, contentType, body, token });
+    function patch(
+      nhs: string,
+      body: unknown,
+      ifMatch: string | null,
+      contentType = JSON_PATCH,
+      token?: string,
+    ): Promise<LightMyRequestResponse> {
+      return platform.request({
+        method: 'PATCH',
+        url: `${PDS}/Patient/${nhs}`,
+        headers: ifMatch === null ? {} : { 'if-match': ifMatch },
+        contentType,
+        body,
+        token,
+      });
     }
     /** Patches at the current version; expects 200 and checks the new ETag and version. */
     async function patchOk(nhs: string, body: unknown): Promise<any> {
@@ -82,13 +142,28 @@ for (const kind of await storesUnderTest()) {
       assert.equal(res.headers.etag, `W/"${version + 1}"`);
       const patient = res.json();
       assert.equal(patient.meta.versionId, String(version + 1));
-      assert.deepEqual((await readPatient(platform, nhs)).patient, patient, 'GET returns what PATCH answered');
+      assert.deepEqual(
+        (await readPatient(platform, nhs)).patient,
+        patient,
+        'GET returns what PATCH answered',
+      );
       return patient;
     }
     /** A refused patch: the status and Spine code, and the record (body and version) exactly as before. */
-    async function patchRefused(nhs: string, body: unknown, status: number, code: string, opts: { ifMatch?: string | null; contentType?: string } = {}): Promise<any> {
+    async function patchRefused(
+      nhs: string,
+      body: unknown,
+      status: number,
+      code: string,
+      opts: { ifMatch?: string | null; contentType?: string } = {},
+    ): Promise<any> {
       const before = await readPatient(platform, nhs);
-      const res = await patch(nhs, body, opts.ifMatch === undefined ? `W/"${before.version}"` : opts.ifMatch, opts.contentType);
+      const res = await patch(
+        nhs,
+        body,
+        opts.ifMatch === undefined ? `W/"${before.version}"` : opts.ifMatch,
+        opts.contentType,
+      );
       const outcome = assertOutcome(res, status, code);
       const afterwards = await readPatient(platform, nhs);
       assert.equal(afterwards.version, before.version, 'version unchanged');
@@ -116,15 +191,26 @@ for (const kind of await storesUnderTest()) {
         assert.deepEqual(added.given, ['Joe', 'Horation', 'Maximus']);
         assert.equal(added.use, 'old');
         assert.equal(typeof added.id, 'string');
-        assert.ok(added.id.length > 0 && added.id !== '123', 'added.id.length > 0 && added.id !== \'123\'');
+        assert.ok(
+          added.id.length > 0 && added.id !== '123',
+          "added.id.length > 0 && added.id !== '123'",
+        );
       });
 
       it('delete-name of the current usual name is 403 FORBIDDEN_UPDATE', async () => {
         // name 0 here is the current usual name: "Forbidden update with error - not permitted to remove usual name"
         // (NHSDigital/personal-demographics-service-api replace.feature, "Healthcare worker can't remove usual name and DOB");
         // the published record's name 123 has ended, and delete-name-alternative below removes such a name
-        const outcome = await patchRefused(P.name, patchFixture('delete-name'), 403, 'FORBIDDEN_UPDATE');
-        assert.equal(outcome.issue[0].diagnostics, 'Forbidden update with error - not permitted to remove usual name');
+        const outcome = await patchRefused(
+          P.name,
+          patchFixture('delete-name'),
+          403,
+          'FORBIDDEN_UPDATE',
+        );
+        assert.equal(
+          outcome.issue[0].diagnostics,
+          'Forbidden update with error - not permitted to remove usual name',
+        );
       });
 
       it('delete-name with the wrong id tested is refused and changes nothing', async () => {
@@ -135,7 +221,10 @@ for (const kind of await storesUnderTest()) {
 
       it('delete-name-alternative (testing the whole object) removes the published name', async () => {
         const patient = await patchOk(P.alternative, patchFixture('delete-name-alternative'));
-        assert.deepEqual(patient.name.map((n: any) => n.family), ['Alternative']);
+        assert.deepEqual(
+          patient.name.map((n: any) => n.family),
+          ['Alternative'],
+        );
       });
 
       it('update-gender', async () => {
@@ -150,13 +239,20 @@ for (const kind of await storesUnderTest()) {
       it('add-deceased-date-time sets the date and adds a death notification status', async () => {
         const before = (await readPatient(platform, P.death)).patient;
         assert.equal(before.deceasedDateTime, undefined);
-        assert.ok(!(before.extension ?? []).some((e: any) => e.url === DEATH_NOTIFICATION_URL), 'no death notification before');
+        assert.ok(
+          !(before.extension ?? []).some((e: any) => e.url === DEATH_NOTIFICATION_URL),
+          'no death notification before',
+        );
         const patient = await patchOk(P.death, patchFixture('add-deceased-date-time'));
         assert.equal(patient.deceasedDateTime, '2010-10-22T00:00:00+00:00');
         const notice = patient.extension.find((e: any) => e.url === DEATH_NOTIFICATION_URL);
         assert.ok(notice, 'DeathNotificationStatus extension added');
         const status = notice.extension.find((e: any) => e.url === 'deathNotificationStatus');
-        assert.equal(status.valueCodeableConcept.coding[0].code, '1', 'a locally reported death is an informal notice');
+        assert.equal(
+          status.valueCodeableConcept.coding[0].code,
+          '1',
+          'a locally reported death is an informal notice',
+        );
       });
 
       it('update-address (with the id of the address) changes line and postcode', async () => {
@@ -164,7 +260,13 @@ for (const kind of await storesUnderTest()) {
         assert.equal(patient.address[0].id, '87DAD823');
         assert.equal(patient.address[0].line[0], '2 Whitehall Quay');
         assert.equal(patient.address[0].postalCode, 'LS1 4BU');
-        const found = assertSearchset(await search(platform, [['family', 'Addresspatch'], ['birthdate', 'eq2010-10-22'], ['address-postalcode', 'LS14BU']]));
+        const found = assertSearchset(
+          await search(platform, [
+            ['family', 'Addresspatch'],
+            ['birthdate', 'eq2010-10-22'],
+            ['address-postalcode', 'LS14BU'],
+          ]),
+        );
         assert.deepEqual(entryIds(found), [P.address], 'the index follows the update');
       });
 
@@ -172,7 +274,7 @@ for (const kind of await storesUnderTest()) {
         await patchRefused(P.addressWrongId, patchFixture('update-address'), 400, 'INVALID_UPDATE');
       });
 
-      it('replacing a whole address must carry that address\'s id', async () => {
+      it("replacing a whole address must carry that address's id", async () => {
         const otherId = patchFixture('update-address-alternative');
         otherId.patches[0].value.id = '999';
         await patchRefused(P.addressWhole, otherId, 400, 'INVALID_UPDATE');
@@ -198,7 +300,10 @@ for (const kind of await storesUnderTest()) {
       it('delete-extension removes the tested extension, and is refused when the test fails', async () => {
         await patchRefused(P.extension, patchFixture('delete-extension'), 400, 'INVALID_UPDATE');
         const patient = await patchOk(P.dispenser, patchFixture('delete-extension'));
-        assert.ok(!patient.extension.some((e: any) => e.url.endsWith('PreferredDispenserOrganization')), 'the dispenser extension is gone');
+        assert.ok(
+          !patient.extension.some((e: any) => e.url.endsWith('PreferredDispenserOrganization')),
+          'the dispenser extension is gone',
+        );
       });
 
       it('add- and update-managing-organization', async () => {
@@ -234,24 +339,54 @@ for (const kind of await storesUnderTest()) {
       it('If-Match missing or malformed is 412 PRECONDITION_FAILED', async () => {
         const { version } = await readPatient(platform, P.refuse);
         await patchRefused(P.refuse, gender, 412, 'PRECONDITION_FAILED', { ifMatch: null });
-        for (const bad of [`W/${version}`, `"${version}"`, `${version}`, 'W/"abc"', `W/'${version}'`, '*']) {
+        for (const bad of [
+          `W/${version}`,
+          `"${version}"`,
+          `${version}`,
+          'W/"abc"',
+          `W/'${version}'`,
+          '*',
+        ]) {
           await patchRefused(P.refuse, gender, 412, 'PRECONDITION_FAILED', { ifMatch: bad });
         }
       });
 
       it('a stale If-Match is 409 RESOURCE_VERSION_MISMATCH', async () => {
         // changes within a list item name its id first (published: replaceErrors.feature, "no id or url found for path with root /address/0")
-        await patchOk(P.refuse, { patches: [{ op: 'test', path: '/name/0/id', value: '123' }, { op: 'replace', path: '/name/0/given/0', value: 'Ruth' }] });
+        await patchOk(P.refuse, {
+          patches: [
+            { op: 'test', path: '/name/0/id', value: '123' },
+            { op: 'replace', path: '/name/0/given/0', value: 'Ruth' },
+          ],
+        });
         const { version } = await readPatient(platform, P.refuse);
         assert.ok(version >= 2, 'version >= 2');
-        await patchRefused(P.refuse, gender, 409, 'RESOURCE_VERSION_MISMATCH', { ifMatch: `W/"${version - 1}"` });
-        await patchRefused(P.refuse, gender, 409, 'RESOURCE_VERSION_MISMATCH', { ifMatch: `W/"${version + 1}"` });
+        await patchRefused(P.refuse, gender, 409, 'RESOURCE_VERSION_MISMATCH', {
+          ifMatch: `W/"${version - 1}"`,
+        });
+        await patchRefused(P.refuse, gender, 409, 'RESOURCE_VERSION_MISMATCH', {
+          ifMatch: `W/"${version + 1}"`,
+        });
       });
 
       it('a name whose prefix or suffix is a string, not a list of strings, is 400 INVALID_VALUE (the Postman collection\'s "Add a new name")', async () => {
-        for (const [field, value] of [['prefix', 'Dr'], ['suffix', 'PhD']] as const) {
-          const name = { use: 'nickname', period: { start: '2020-01-01' }, given: ['Jo'], family: 'Bloggs', [field]: value };
-          const outcome = await patchRefused(P.refuse, { patches: [{ op: 'add', path: '/name/-', value: name }] }, 400, 'INVALID_VALUE');
+        for (const [field, value] of [
+          ['prefix', 'Dr'],
+          ['suffix', 'PhD'],
+        ] as const) {
+          const name = {
+            use: 'nickname',
+            period: { start: '2020-01-01' },
+            given: ['Jo'],
+            family: 'Bloggs',
+            [field]: value,
+          };
+          const outcome = await patchRefused(
+            P.refuse,
+            { patches: [{ op: 'add', path: '/name/-', value: name }] },
+            400,
+            'INVALID_VALUE',
+          );
           assert.match(outcome.issue[0].diagnostics, new RegExp(`in field 'name/\\d+/${field}'`));
         }
       });
@@ -265,14 +400,25 @@ for (const kind of await storesUnderTest()) {
       it('an unknown patient is 404, an invalid number 400, no number 400 UNSUPPORTED_SERVICE', async () => {
         assertOutcome(await patch(NHS.notFound, gender, 'W/"1"'), 404, 'RESOURCE_NOT_FOUND');
         assertOutcome(await patch(NHS.invalid, gender, 'W/"1"'), 400, 'INVALID_RESOURCE_ID');
-        const none = await platform.request({ method: 'PATCH', url: `${PDS}/Patient`, headers: { 'if-match': 'W/"1"' }, contentType: JSON_PATCH, body: gender });
+        const none = await platform.request({
+          method: 'PATCH',
+          url: `${PDS}/Patient`,
+          headers: { 'if-match': 'W/"1"' },
+          contentType: JSON_PATCH,
+          body: gender,
+        });
         assertOutcome(none, 400, 'UNSUPPORTED_SERVICE');
       });
     });
 
     describe('PATCH refusals are atomic', () => {
       it('a body without patches is 400 INVALID_UPDATE', async () => {
-        for (const body of [{}, { patches: [] }, { patches: 'replace' }, { patch: [{ op: 'replace', path: '/gender', value: 'male' }] }]) {
+        for (const body of [
+          {},
+          { patches: [] },
+          { patches: 'replace' },
+          { patch: [{ op: 'replace', path: '/gender', value: 'male' }] },
+        ]) {
           await patchRefused(P.refuse, body, 400, 'INVALID_UPDATE');
         }
       });
@@ -281,7 +427,12 @@ for (const kind of await storesUnderTest()) {
         // an op outside add/replace/remove/test is 400 INVALID_VALUE "Invalid value - 'bad_value' in field '0/op'"
         // (NHSDigital/personal-demographics-service-api requestErrors.feature, "Invalid patch")
         for (const op of ['move', 'copy']) {
-          const outcome = await patchRefused(P.refuse, { patches: [{ op, from: '/gender', path: '/birthDate' }] }, 400, 'INVALID_VALUE');
+          const outcome = await patchRefused(
+            P.refuse,
+            { patches: [{ op, from: '/gender', path: '/birthDate' }] },
+            400,
+            'INVALID_VALUE',
+          );
           assert.equal(outcome.issue[0].diagnostics, `Invalid value - '${op}' in field '0/op'`);
         }
         const bad = [
@@ -290,13 +441,22 @@ for (const kind of await storesUnderTest()) {
           { op: 'replace', path: 'gender', value: 'male' },
           { path: '/gender', value: 'male' },
         ];
-        for (const op of bad) await patchRefused(P.refuse, { patches: [op] }, 400, 'INVALID_UPDATE');
+        for (const op of bad)
+          await patchRefused(P.refuse, { patches: [op] }, 400, 'INVALID_UPDATE');
       });
 
       it("an unknown element ('/pets') is 400 INVALID_UPDATE naming it", async () => {
-        const outcome = await patchRefused(P.refuse, { patches: [{ op: 'add', path: '/pets', value: ['cat'] }] }, 400, 'INVALID_UPDATE');
+        const outcome = await patchRefused(
+          P.refuse,
+          { patches: [{ op: 'add', path: '/pets', value: ['cat'] }] },
+          400,
+          'INVALID_UPDATE',
+        );
         assert.match(outcome.issue[0].diagnostics, /pets/);
-        assert.equal(outcome.issue[0].diagnostics, fixture('4xx/invalid_update.json').issue[0].diagnostics);
+        assert.equal(
+          outcome.issue[0].diagnostics,
+          fixture('4xx/invalid_update.json').issue[0].diagnostics,
+        );
       });
 
       it('changing /id, /identifier or /meta is 403 FORBIDDEN_UPDATE', async () => {
@@ -305,67 +465,217 @@ for (const kind of await storesUnderTest()) {
           { op: 'replace', path: '/identifier/0/value', value: '9000000009' },
           { op: 'replace', path: '/identifier', value: [] },
           { op: 'replace', path: '/meta/security/0/code', value: 'U' },
-        ]) await patchRefused(P.refuse, { patches: [op] }, 403, 'FORBIDDEN_UPDATE');
+        ])
+          await patchRefused(P.refuse, { patches: [op] }, 403, 'FORBIDDEN_UPDATE');
       });
 
       it('list items: numeric index for a new item, id on a new item, remove without test are 400', async () => {
         const name = { use: 'usual', given: ['New'], family: 'Name' };
-        await patchRefused(P.refuse, { patches: [{ op: 'add', path: '/name/0', value: name }] }, 400, 'INVALID_UPDATE');
-        await patchRefused(P.refuse, { patches: [{ op: 'add', path: '/name/-', value: { ...name, id: 'MINE' } }] }, 400, 'INVALID_UPDATE');
-        await patchRefused(P.refuse, { patches: [{ op: 'add', path: '/name/0/given/-', value: 'Extra' }] }, 400, 'INVALID_UPDATE');
-        await patchRefused(P.refuse, { patches: [{ op: 'remove', path: '/telecom/0' }] }, 400, 'INVALID_UPDATE');
+        await patchRefused(
+          P.refuse,
+          { patches: [{ op: 'add', path: '/name/0', value: name }] },
+          400,
+          'INVALID_UPDATE',
+        );
+        await patchRefused(
+          P.refuse,
+          { patches: [{ op: 'add', path: '/name/-', value: { ...name, id: 'MINE' } }] },
+          400,
+          'INVALID_UPDATE',
+        );
+        await patchRefused(
+          P.refuse,
+          { patches: [{ op: 'add', path: '/name/0/given/-', value: 'Extra' }] },
+          400,
+          'INVALID_UPDATE',
+        );
+        await patchRefused(
+          P.refuse,
+          { patches: [{ op: 'remove', path: '/telecom/0' }] },
+          400,
+          'INVALID_UPDATE',
+        );
         // the test must come immediately before the remove
-        await patchRefused(P.refuse, { patches: [
-          { op: 'test', path: '/telecom/0/id', value: '789' },
-          { op: 'replace', path: '/gender', value: 'male' },
-          { op: 'remove', path: '/telecom/0' },
-        ] }, 400, 'INVALID_UPDATE');
+        await patchRefused(
+          P.refuse,
+          {
+            patches: [
+              { op: 'test', path: '/telecom/0/id', value: '789' },
+              { op: 'replace', path: '/gender', value: 'male' },
+              { op: 'remove', path: '/telecom/0' },
+            ],
+          },
+          400,
+          'INVALID_UPDATE',
+        );
       });
 
       it('a failing test operation is 400', async () => {
-        await patchRefused(P.refuse, { patches: [{ op: 'test', path: '/gender', value: 'male' }, { op: 'replace', path: '/birthDate', value: '2010-10-21' }] }, 400, 'INVALID_UPDATE');
-        await patchRefused(P.refuse, { patches: [{ op: 'test', path: '/telecom/0/id', value: 'nope' }, { op: 'remove', path: '/telecom/0' }] }, 400, 'INVALID_UPDATE');
+        await patchRefused(
+          P.refuse,
+          {
+            patches: [
+              { op: 'test', path: '/gender', value: 'male' },
+              { op: 'replace', path: '/birthDate', value: '2010-10-21' },
+            ],
+          },
+          400,
+          'INVALID_UPDATE',
+        );
+        await patchRefused(
+          P.refuse,
+          {
+            patches: [
+              { op: 'test', path: '/telecom/0/id', value: 'nope' },
+              { op: 'remove', path: '/telecom/0' },
+            ],
+          },
+          400,
+          'INVALID_UPDATE',
+        );
       });
 
       it('a patch giving an invalid record is 400', async () => {
         const future = new Date(Date.now() + 40 * 86_400_000).toISOString().slice(0, 10);
-        await patchRefused(P.refuse, { patches: [{ op: 'replace', path: '/gender', value: 'x' }] }, 400, 'INVALID_VALUE');
-        await patchRefused(P.refuse, { patches: [{ op: 'replace', path: '/birthDate', value: future }] }, 400, 'INVALID_VALUE');
-        await patchRefused(P.refuse, { patches: [{ op: 'replace', path: '/birthDate', value: '2010-02-30' }] }, 400, 'INVALID_VALUE');
-        await patchRefused(P.refuse, { patches: [{ op: 'test', path: '/address/0/id', value: '456' }, { op: 'replace', path: '/address/0/postalCode', value: 'NOTAPOSTCODE' }] }, 400, 'INVALID_VALUE');
-        await patchRefused(P.refuse, { patches: [{ op: 'add', path: '/telecom/-', value: { system: 'phone', value: '0113 496 0000', period: { start: future } } }] }, 400, 'INVALID_UPDATE');
-        await patchRefused(P.refuse, { patches: [{ op: 'test', path: '/address/0/id', value: '456' }, { op: 'replace', path: '/address/0/period', value: { start: '2020-01-01', end: '2019-01-01' } }] }, 400, 'INVALID_UPDATE');
+        await patchRefused(
+          P.refuse,
+          { patches: [{ op: 'replace', path: '/gender', value: 'x' }] },
+          400,
+          'INVALID_VALUE',
+        );
+        await patchRefused(
+          P.refuse,
+          { patches: [{ op: 'replace', path: '/birthDate', value: future }] },
+          400,
+          'INVALID_VALUE',
+        );
+        await patchRefused(
+          P.refuse,
+          { patches: [{ op: 'replace', path: '/birthDate', value: '2010-02-30' }] },
+          400,
+          'INVALID_VALUE',
+        );
+        await patchRefused(
+          P.refuse,
+          {
+            patches: [
+              { op: 'test', path: '/address/0/id', value: '456' },
+              { op: 'replace', path: '/address/0/postalCode', value: 'NOTAPOSTCODE' },
+            ],
+          },
+          400,
+          'INVALID_VALUE',
+        );
+        await patchRefused(
+          P.refuse,
+          {
+            patches: [
+              {
+                op: 'add',
+                path: '/telecom/-',
+                value: { system: 'phone', value: '0113 496 0000', period: { start: future } },
+              },
+            ],
+          },
+          400,
+          'INVALID_UPDATE',
+        );
+        await patchRefused(
+          P.refuse,
+          {
+            patches: [
+              { op: 'test', path: '/address/0/id', value: '456' },
+              {
+                op: 'replace',
+                path: '/address/0/period',
+                value: { start: '2020-01-01', end: '2019-01-01' },
+              },
+            ],
+          },
+          400,
+          'INVALID_UPDATE',
+        );
       });
 
       it('one bad operation among good ones applies none of them', async () => {
-        await patchRefused(P.refuse, { patches: [
-          { op: 'replace', path: '/gender', value: 'male' },
-          { op: 'test', path: '/name/0/id', value: '123' },
-          { op: 'replace', path: '/name/0/given/0', value: 'Changed' },
-          { op: 'replace', path: '/birthDate', value: '2999-01-01' },
-        ] }, 400, 'INVALID_VALUE');
-        await patchRefused(P.refuse, { patches: [
-          { op: 'replace', path: '/gender', value: 'male' },
-          { op: 'add', path: '/pets', value: 'dog' },
-        ] }, 400, 'INVALID_UPDATE');
+        await patchRefused(
+          P.refuse,
+          {
+            patches: [
+              { op: 'replace', path: '/gender', value: 'male' },
+              { op: 'test', path: '/name/0/id', value: '123' },
+              { op: 'replace', path: '/name/0/given/0', value: 'Changed' },
+              { op: 'replace', path: '/birthDate', value: '2999-01-01' },
+            ],
+          },
+          400,
+          'INVALID_VALUE',
+        );
+        await patchRefused(
+          P.refuse,
+          {
+            patches: [
+              { op: 'replace', path: '/gender', value: 'male' },
+              { op: 'add', path: '/pets', value: 'dog' },
+            ],
+          },
+          400,
+          'INVALID_UPDATE',
+        );
       });
 
       it("the restricted record's address cannot be changed: 403 FORBIDDEN_UPDATE", async () => {
-        await patchRefused(NHS.restricted, { patches: [{ op: 'replace', path: '/address/0/postalCode', value: 'LS1 4BU' }] }, 403, 'FORBIDDEN_UPDATE');
-        await patchRefused(NHS.restricted, { patches: [{ op: 'add', path: '/address/-', value: { use: 'home', line: ['1 New St'], postalCode: 'LS1 4BU' } }] }, 403, 'FORBIDDEN_UPDATE');
+        await patchRefused(
+          NHS.restricted,
+          { patches: [{ op: 'replace', path: '/address/0/postalCode', value: 'LS1 4BU' }] },
+          403,
+          'FORBIDDEN_UPDATE',
+        );
+        await patchRefused(
+          NHS.restricted,
+          {
+            patches: [
+              {
+                op: 'add',
+                path: '/address/-',
+                value: { use: 'home', line: ['1 New St'], postalCode: 'LS1 4BU' },
+              },
+            ],
+          },
+          403,
+          'FORBIDDEN_UPDATE',
+        );
         const stored = (await platform.repo.read('Patient', NHS.restricted))!.resource;
         assert.equal(stored.address.length, 1);
         assert.equal(stored.address[0].postalCode, 'LS1 6AE');
       });
 
       it('after a formal death notice the date of death cannot be changed: 403 FORBIDDEN_UPDATE', async () => {
-        await patchRefused(NHS.jane, { patches: [{ op: 'replace', path: '/deceasedDateTime', value: '2011-01-01T00:00:00+00:00' }] }, 403, 'FORBIDDEN_UPDATE');
-        await patchRefused(NHS.jane, { patches: [{ op: 'remove', path: '/deceasedDateTime' }] }, 403, 'FORBIDDEN_UPDATE');
+        await patchRefused(
+          NHS.jane,
+          {
+            patches: [
+              { op: 'replace', path: '/deceasedDateTime', value: '2011-01-01T00:00:00+00:00' },
+            ],
+          },
+          403,
+          'FORBIDDEN_UPDATE',
+        );
+        await patchRefused(
+          NHS.jane,
+          { patches: [{ op: 'remove', path: '/deceasedDateTime' }] },
+          403,
+          'FORBIDDEN_UPDATE',
+        );
         await patchRefused(NHS.jane, patchFixture('update-extension'), 403, 'FORBIDDEN_UPDATE');
       });
 
       it('an informal death date can still be corrected', async () => {
-        const patient = await patchOk(P.death, { patches: [{ op: 'replace', path: '/deceasedDateTime', value: '2011-01-01T00:00:00+00:00' }] });
+        const patient = await patchOk(P.death, {
+          patches: [
+            { op: 'replace', path: '/deceasedDateTime', value: '2011-01-01T00:00:00+00:00' },
+          ],
+        });
         assert.equal(patient.deceasedDateTime, '2011-01-01T00:00:00+00:00');
       });
     });
@@ -373,8 +683,16 @@ for (const kind of await storesUnderTest()) {
     describe('concurrent PATCHes', () => {
       it('with the same If-Match exactly one wins and the record is the winner', async () => {
         const { version } = await readPatient(platform, P.race);
-        const body = (given: string) => ({ patches: [{ op: 'test', path: '/name/0/id', value: '123' }, { op: 'replace', path: '/name/0/given/0', value: given }] });
-        const results = await Promise.all([patch(P.race, body('Alpha'), `W/"${version}"`), patch(P.race, body('Bravo'), `W/"${version}"`)]);
+        const body = (given: string) => ({
+          patches: [
+            { op: 'test', path: '/name/0/id', value: '123' },
+            { op: 'replace', path: '/name/0/given/0', value: given },
+          ],
+        });
+        const results = await Promise.all([
+          patch(P.race, body('Alpha'), `W/"${version}"`),
+          patch(P.race, body('Bravo'), `W/"${version}"`),
+        ]);
         const statuses = results.map((r) => r.statusCode).sort();
         assert.deepEqual(statuses, [200, 409], results.map((r) => r.body.slice(0, 200)).join('\n'));
         const winner = results.find((r) => r.statusCode === 200)!;
@@ -383,8 +701,13 @@ for (const kind of await storesUnderTest()) {
         const final = await readPatient(platform, P.race);
         assert.equal(final.version, version + 1);
         assert.deepEqual(final.patient, winner.json());
-        assert.ok(['Alpha', 'Bravo'].includes(final.patient.name[0].given[0]), '[\'Alpha\', \'Bravo\'].includes(final.patient.name[0].given[0])');
-        const history = (await platform.request({ url: `${PDS}/Patient/${P.race}/_history` })).json();
+        assert.ok(
+          ['Alpha', 'Bravo'].includes(final.patient.name[0].given[0]),
+          "['Alpha', 'Bravo'].includes(final.patient.name[0].given[0])",
+        );
+        const history = (
+          await platform.request({ url: `${PDS}/Patient/${P.race}/_history` })
+        ).json();
         assert.equal(history.total, version + 1);
       });
     });
@@ -398,7 +721,10 @@ for (const kind of await storesUnderTest()) {
         assert.equal(res.statusCode, 201, res.body.slice(0, 500));
         const created = res.json();
         assert.ok(isValidNhsNumber(created.id), created.id);
-        assert.match(String(res.headers.location), new RegExp(`/personal-demographics/FHIR/R4/Patient/${created.id}$`));
+        assert.match(
+          String(res.headers.location),
+          new RegExp(`/personal-demographics/FHIR/R4/Patient/${created.id}$`),
+        );
         assert.equal(res.headers.etag, 'W/"1"');
         assert.equal(created.meta.versionId, '1');
         assert.equal(created.identifier[0].system, 'https://fhir.nhs.uk/Id/nhs-number');
@@ -412,22 +738,47 @@ for (const kind of await storesUnderTest()) {
 
       it('the same demographics again is 200 SINGLE_MATCH (the published body, naming the record) and creates nothing', async () => {
         const before = await platform.repo.count('Patient');
-        const named = (family: string) => { const b = body(); b.name[0].family = family; return b; };
-        const first = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: named('Heldonce') });
+        const named = (family: string) => {
+          const b = body();
+          b.name[0].family = family;
+          return b;
+        };
+        const first = await platform.request({
+          method: 'POST',
+          url: `${PDS}/Patient`,
+          body: named('Heldonce'),
+        });
         assert.equal(first.statusCode, 201, first.body.slice(0, 500));
-        const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: named('Heldonce') });
+        const res = await platform.request({
+          method: 'POST',
+          url: `${PDS}/Patient`,
+          body: named('Heldonce'),
+        });
         assert.equal(res.statusCode, 200, res.body);
         // karate-tests mocks/stubs/postPatientResponses/SINGLE_MATCH_FOUND.json, its one Karate expression filled
-        const expected = JSON.parse(JSON.stringify(fixture('postPatientResponses/SINGLE_MATCH_FOUND.json'))
-          .replace(`"#('Unable to create new patient. NHS number ' + nhsNumber + ' found for supplied demographic data.')"`,
-            JSON.stringify(`Unable to create new patient. NHS number ${first.json().id} found for supplied demographic data.`)));
+        const expected = JSON.parse(
+          JSON.stringify(fixture('postPatientResponses/SINGLE_MATCH_FOUND.json')).replace(
+            `"#('Unable to create new patient. NHS number ' + nhsNumber + ' found for supplied demographic data.')"`,
+            JSON.stringify(
+              `Unable to create new patient. NHS number ${first.json().id} found for supplied demographic data.`,
+            ),
+          ),
+        );
         assert.deepEqual(res.json(), expected);
         assert.equal(await platform.repo.count('Patient'), before + 1);
       });
 
       it('demographics several records hold are 200 MULTIPLE_MATCHES (the published body) and create nothing', async () => {
         // two current records with the demographics of the request below (Jane, female, 2010-10-22)
-        await commitPatients(platform.repo, P.heldTwice.map((nhs) => variant(nhs, 'Heldtwice', (p) => { p.gender = 'female'; p.birthDate = '2010-10-22'; })));
+        await commitPatients(
+          platform.repo,
+          P.heldTwice.map((nhs) =>
+            variant(nhs, 'Heldtwice', (p) => {
+              p.gender = 'female';
+              p.birthDate = '2010-10-22';
+            }),
+          ),
+        );
         const b = body();
         b.name[0].family = 'Heldtwice';
         const before = await platform.repo.count('Patient');
@@ -439,8 +790,16 @@ for (const kind of await storesUnderTest()) {
 
       it('an id, identifier or meta supplied by the caller is 400', async () => {
         const before = await platform.repo.count('Patient');
-        for (const extra of [{ id: '9000000041' }, { identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000041' }] }, { meta: { versionId: '5' } }]) {
-          const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: { ...body(), name: [{ given: ['Other'], family: 'Person' }], ...extra } });
+        for (const extra of [
+          { id: '9000000041' },
+          { identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000041' }] },
+          { meta: { versionId: '5' } },
+        ]) {
+          const res = await platform.request({
+            method: 'POST',
+            url: `${PDS}/Patient`,
+            body: { ...body(), name: [{ given: ['Other'], family: 'Person' }], ...extra },
+          });
           assertOutcome(res, 400, 'INVALID_VALUE');
         }
         assert.equal(await platform.repo.count('Patient'), before);
@@ -451,7 +810,11 @@ for (const kind of await storesUnderTest()) {
         for (const field of ['gender', 'birthDate']) {
           const b: any = { ...body(), name: [{ given: ['Missing'], family: 'Field' }] };
           delete b[field];
-          assertOutcome(await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: b }), 400, 'MISSING_VALUE');
+          assertOutcome(
+            await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: b }),
+            400,
+            'MISSING_VALUE',
+          );
         }
         assert.equal(await platform.repo.count('Patient'), before);
       });
@@ -460,7 +823,17 @@ for (const kind of await storesUnderTest()) {
         const before = await platform.repo.count('Patient');
         const ids = new Set<string>();
         for (let i = 0; i < 20; i++) {
-          const b: any = { ...body(), name: [{ use: 'usual', given: ['Baby'], family: `Birth${String.fromCharCode(97 + i)}`, period: { start: '2024-01-01' } }] };
+          const b: any = {
+            ...body(),
+            name: [
+              {
+                use: 'usual',
+                given: ['Baby'],
+                family: `Birth${String.fromCharCode(97 + i)}`,
+                period: { start: '2024-01-01' },
+              },
+            ],
+          };
           const res = await platform.request({ method: 'POST', url: `${PDS}/Patient`, body: b });
           assert.equal(res.statusCode, 201, res.body.slice(0, 300));
           const id = res.json().id;
@@ -474,12 +847,23 @@ for (const kind of await storesUnderTest()) {
 
     describe('$merge', () => {
       const merge = async (source: string, target: string, role = 'R8013') =>
-        platform.request({ method: 'POST', url: `${PDS}/Patient/$merge`, token: await platform.token(role), body: mergeBody(source, target) });
-      const sourceQuery: [string, string][] = [['family', 'Mergesource'], ['given', 'Sam'], ['birthdate', 'eq1990-01-02']];
+        platform.request({
+          method: 'POST',
+          url: `${PDS}/Patient/$merge`,
+          token: await platform.token(role),
+          body: mergeBody(source, target),
+        });
+      const sourceQuery: [string, string][] = [
+        ['family', 'Mergesource'],
+        ['given', 'Sam'],
+        ['birthdate', 'eq1990-01-02'],
+      ];
 
       it('supersedes the source by the target', async () => {
         // before the merge the source answers its own demographics
-        assert.deepEqual(entryIds(assertSearchset(await search(platform, sourceQuery))), [P.mergeSource]);
+        assert.deepEqual(entryIds(assertSearchset(await search(platform, sourceQuery))), [
+          P.mergeSource,
+        ]);
         const res = await merge(P.mergeSource, P.mergeTarget);
         assert.equal(res.statusCode, 200, res.body.slice(0, 500));
         assert.equal(res.json().id, P.mergeTarget);
@@ -491,7 +875,9 @@ for (const kind of await storesUnderTest()) {
         const found = assertSearchset(await search(platform, sourceQuery));
         assert.deepEqual(entryIds(found), [P.mergeTarget]);
         assert.equal(found.entry[0].resource.name[0].family, 'Mergetarget');
-        const fuzzy = assertSearchset(await search(platform, [...sourceQuery, ['_fuzzy-match', 'true']]));
+        const fuzzy = assertSearchset(
+          await search(platform, [...sourceQuery, ['_fuzzy-match', 'true']]),
+        );
         assert.deepEqual(entryIds(fuzzy), [P.mergeTarget]);
       });
 
@@ -501,9 +887,17 @@ for (const kind of await storesUnderTest()) {
         const sb = source.json();
         assert.equal(sb.type, 'history');
         assert.equal(sb.total, 2);
-        assert.ok(sb.entry.every((e: any) => e.resource.id === P.mergeSource), 'sb.entry.every((e: any) => e.resource.id === P.mergeSource)');
+        assert.ok(
+          sb.entry.every((e: any) => e.resource.id === P.mergeSource),
+          'sb.entry.every((e: any) => e.resource.id === P.mergeSource)',
+        );
         assert.equal(sb.entry[1].resource.name[0].family, 'Mergesource');
-        assert.ok(sb.entry[0].resource.link.some((l: any) => l.type === 'replaced-by' && l.other.identifier.value === P.mergeTarget), 'sb.entry[0].resource.link.some((l: any) => l.type === \'replaced-by\' && l.other.i');
+        assert.ok(
+          sb.entry[0].resource.link.some(
+            (l: any) => l.type === 'replaced-by' && l.other.identifier.value === P.mergeTarget,
+          ),
+          "sb.entry[0].resource.link.some((l: any) => l.type === 'replaced-by' && l.other.i",
+        );
         const target = await platform.request({ url: `${PDS}/Patient/${P.mergeTarget}/_history` });
         assert.equal(target.statusCode, 200);
         assert.equal(target.json().total, 2);
@@ -522,7 +916,12 @@ for (const kind of await storesUnderTest()) {
       it('unknown or invalid numbers and bad bodies are refused', async () => {
         assertOutcome(await merge(NHS.notFound, P.mergeOther), 404, 'RESOURCE_NOT_FOUND');
         assertOutcome(await merge(P.mergeOther, NHS.invalid), 400, 'INVALID_RESOURCE_ID');
-        const bad = await platform.request({ method: 'POST', url: `${PDS}/Patient/$merge`, token: await platform.token('R8013'), body: { resourceType: 'Patient' } });
+        const bad = await platform.request({
+          method: 'POST',
+          url: `${PDS}/Patient/$merge`,
+          token: await platform.token('R8013'),
+          body: { resourceType: 'Patient' },
+        });
         assertOutcome(bad, 400, 'INVALID_VALUE');
       });
 

@@ -42,7 +42,11 @@ const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
 // ---- reading the README's shell blocks ----
 
-interface Command { text: string; comment: string; line: number }
+interface Command {
+  text: string;
+  comment: string;
+  line: number;
+}
 
 /** The fenced code blocks tagged sh/bash/shell, with the README line of their first line. */
 function shellBlocks(markdown: string): { text: string; line: number }[] {
@@ -50,8 +54,16 @@ function shellBlocks(markdown: string): { text: string; line: number }[] {
   let body: string[] | null = null;
   let first = 0;
   markdown.split('\n').forEach((l, i) => {
-    if (body === null && /^```(sh|bash|shell)\s*$/.test(l)) { body = []; first = i + 2; return; }
-    if (body !== null && /^```\s*$/.test(l)) { blocks.push({ text: body.join('\n'), line: first }); body = null; return; }
+    if (body === null && /^```(sh|bash|shell)\s*$/.test(l)) {
+      body = [];
+      first = i + 2;
+      return;
+    }
+    if (body !== null && /^```\s*$/.test(l)) {
+      blocks.push({ text: body.join('\n'), line: first });
+      body = null;
+      return;
+    }
     body?.push(l);
   });
   return blocks;
@@ -60,7 +72,12 @@ function shellBlocks(markdown: string): { text: string; line: number }[] {
 /** A block split into commands: one per line, across `\` continuations and multi-line quotes; comments kept apart. */
 function splitCommands(block: string, firstLine: number): Command[] {
   const out: Command[] = [];
-  let text = '', comment = '', quote = '', depth = 0, line = firstLine, start = firstLine;
+  let text = '',
+    comment = '',
+    quote = '',
+    depth = 0,
+    line = firstLine,
+    start = firstLine;
   const flush = () => {
     if (text.trim()) out.push({ text: text.trim(), comment: comment.trim(), line: start });
     text = '';
@@ -70,11 +87,32 @@ function splitCommands(block: string, firstLine: number): Command[] {
     const c = block[i];
     if (!text.trim() && !/\s/.test(c)) start = line;
     if (c === '\n') line++;
-    if (quote === "'") { text += c; if (c === "'") quote = ''; continue; }
-    if (c === '\\' && block[i + 1] === '\n') { text += ' '; i++; line++; continue; }
-    if (c === '\\') { text += c + (block[i + 1] ?? ''); i++; continue; }
-    if (quote === '"') { text += c; if (c === '"') quote = ''; continue; }
-    if (c === "'" || c === '"') { quote = c; text += c; continue; }
+    if (quote === "'") {
+      text += c;
+      if (c === "'") quote = '';
+      continue;
+    }
+    if (c === '\\' && block[i + 1] === '\n') {
+      text += ' ';
+      i++;
+      line++;
+      continue;
+    }
+    if (c === '\\') {
+      text += c + (block[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (quote === '"') {
+      text += c;
+      if (c === '"') quote = '';
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      quote = c;
+      text += c;
+      continue;
+    }
     if (c === '(') depth++;
     if (c === ')') depth--;
     if (c === '#' && depth === 0 && (text === '' || /\s$/.test(text))) {
@@ -83,7 +121,10 @@ function splitCommands(block: string, firstLine: number): Command[] {
       i = (end < 0 ? block.length : end) - 1;
       continue;
     }
-    if (c === '\n' && depth === 0) { flush(); continue; }
+    if (c === '\n' && depth === 0) {
+      flush();
+      continue;
+    }
     text += c;
   }
   assert.equal(quote, '', `README.md:${start}: unterminated ${quote} quote`);
@@ -93,10 +134,14 @@ function splitCommands(block: string, firstLine: number): Command[] {
 
 /** Index of the `)` closing the `(` at `open`, quotes skipped. */
 function closingParen(text: string, open: number): number {
-  let depth = 0, quote = '';
+  let depth = 0,
+    quote = '';
   for (let i = open; i < text.length; i++) {
     const c = text[i];
-    if (quote) { if (c === quote) quote = ''; continue; }
+    if (quote) {
+      if (c === quote) quote = '';
+      continue;
+    }
     if (c === "'" || c === '"') quote = c;
     else if (c === '(') depth++;
     else if (c === ')' && --depth === 0) return i;
@@ -126,7 +171,10 @@ class Shell {
   }
 
   /** `$NAME`, `${NAME}`, `${NAME[@]}` or `$(...)` at text[i]. */
-  private async dollar(text: string, i: number): Promise<{ value?: string; array?: string[]; next: number }> {
+  private async dollar(
+    text: string,
+    i: number,
+  ): Promise<{ value?: string; array?: string[]; next: number }> {
     if (text[i + 1] === '(') {
       const close = closingParen(text, i + 1);
       return { value: await this.substitute(text.slice(i + 2, close)), next: close + 1 };
@@ -135,7 +183,9 @@ class Shell {
       const close = text.indexOf('}', i);
       const expr = text.slice(i + 2, close);
       const element = /^(\w+)\[@\]$/.exec(expr);
-      return element ? { array: this.array(element[1]), next: close + 1 } : { value: this.scalar(expr), next: close + 1 };
+      return element
+        ? { array: this.array(element[1]), next: close + 1 }
+        : { value: this.scalar(expr), next: close + 1 };
     }
     const name = /^[A-Za-z_]\w*/.exec(text.slice(i + 1));
     if (!name) return { value: '$', next: i + 1 };
@@ -145,12 +195,30 @@ class Shell {
   /** Words after quote removal and expansion (no globbing; substitutions are not word-split). */
   async words(text: string): Promise<string[]> {
     const words: string[] = [];
-    let cur = '', has = false, i = 0;
-    const end = () => { if (has) words.push(cur); cur = ''; has = false; };
-    const splice = (items: string[]) => items.forEach((w, k) => { if (k > 0) { words.push(cur); cur = ''; } cur += w; has = true; });
+    let cur = '',
+      has = false,
+      i = 0;
+    const end = () => {
+      if (has) words.push(cur);
+      cur = '';
+      has = false;
+    };
+    const splice = (items: string[]) =>
+      items.forEach((w, k) => {
+        if (k > 0) {
+          words.push(cur);
+          cur = '';
+        }
+        cur += w;
+        has = true;
+      });
     while (i < text.length) {
       const c = text[i];
-      if (/\s/.test(c)) { end(); i++; continue; }
+      if (/\s/.test(c)) {
+        end();
+        i++;
+        continue;
+      }
       if (c === "'") {
         const close = text.indexOf("'", i + 1);
         cur += text.slice(i + 1, close);
@@ -158,16 +226,26 @@ class Shell {
         i = close + 1;
         continue;
       }
-      if (c === '\\') { cur += text[i + 1] ?? ''; has = true; i += 2; continue; }
+      if (c === '\\') {
+        cur += text[i + 1] ?? '';
+        has = true;
+        i += 2;
+        continue;
+      }
       if (c === '"') {
         i++;
         has = true;
         while (text[i] !== '"') {
           assert.ok(i < text.length, `unterminated double quote in: ${text}`);
-          if (text[i] === '\\' && '"\\$`'.includes(text[i + 1])) { cur += text[i + 1]; i += 2; continue; }
+          if (text[i] === '\\' && '"\\$`'.includes(text[i + 1])) {
+            cur += text[i + 1];
+            i += 2;
+            continue;
+          }
           if (text[i] === '$') {
             const r = await this.dollar(text, i);
-            if (r.array) splice(r.array); else cur += r.value;
+            if (r.array) splice(r.array);
+            else cur += r.value;
             i = r.next;
             continue;
           }
@@ -178,7 +256,11 @@ class Shell {
       }
       if (c === '$') {
         const r = await this.dollar(text, i);
-        if (r.array) splice(r.array); else { cur += r.value; has ||= r.value !== ''; }
+        if (r.array) splice(r.array);
+        else {
+          cur += r.value;
+          has ||= r.value !== '';
+        }
         i = r.next;
         continue;
       }
@@ -195,7 +277,8 @@ class Shell {
     const words = await this.words(text);
     const fn = this.functions.get(words[0]);
     if (fn !== undefined) return this.substitute(fn);
-    if (words[0] === 'cat' && words[1] === '/proc/sys/kernel/random/uuid' && words.length === 2) return randomUUID();
+    if (words[0] === 'cat' && words[1] === '/proc/sys/kernel/random/uuid' && words.length === 2)
+      return randomUUID();
     if (words[0] === 'npx' && words[1] === 'openspine') return this.openspine(words.slice(2));
     throw new Error(`the README substitutes $(${text}), which this test does not know how to run`);
   }
@@ -205,10 +288,15 @@ class Shell {
    * commands use the default ./data, which is what `npm start` serves; here the last --data wins).
    */
   private async openspine(args: string[]): Promise<string> {
-    const out: string[] = [], err: string[] = [];
+    const out: string[] = [],
+      err: string[] = [];
     const { log, error } = console;
-    console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
-    console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
+    console.log = (...a: unknown[]) => {
+      out.push(a.join(' '));
+    };
+    console.error = (...a: unknown[]) => {
+      err.push(a.join(' '));
+    };
     let code: number;
     try {
       code = await main([...args, '--data', this.dataDir]);
@@ -223,19 +311,33 @@ class Shell {
   /** Runs a definition; returns the words of any other command (for the caller to run). */
   async run(cmd: Command): Promise<string[] | null> {
     const fn = /^([A-Za-z_]\w*)\(\)\s*\{\s*([\s\S]*?);?\s*\}$/.exec(cmd.text);
-    if (fn) { this.functions.set(fn[1], fn[2]); return null; }
+    if (fn) {
+      this.functions.set(fn[1], fn[2]);
+      return null;
+    }
     const arr = /^([A-Za-z_]\w*)=\(([\s\S]*)\)$/.exec(cmd.text);
-    if (arr) { this.arrays.set(arr[1], await this.words(arr[2])); return null; }
+    if (arr) {
+      this.arrays.set(arr[1], await this.words(arr[2]));
+      return null;
+    }
     const words = await this.words(cmd.text);
     const assign = /^([A-Za-z_]\w*)=([\s\S]*)$/.exec(words[0]);
-    if (assign && words.length === 1) { this.vars.set(assign[1], assign[2]); return null; }
+    if (assign && words.length === 1) {
+      this.vars.set(assign[1], assign[2]);
+      return null;
+    }
     return words;
   }
 }
 
 // ---- curl ----
 
-interface CurlRequest { method: string; url: string; headers: [string, string][]; body?: string }
+interface CurlRequest {
+  method: string;
+  url: string;
+  headers: [string, string][];
+  body?: string;
+}
 
 function parseCurl(words: string[], where: string): CurlRequest {
   const headers: [string, string][] = [];
@@ -251,7 +353,10 @@ function parseCurl(words: string[], where: string): CurlRequest {
       method = words[++k];
     } else if (w === '-d' || w === '--data' || w === '--data-raw' || w === '--data-binary') {
       body = words[++k];
-      assert.ok(w === '--data-raw' || !body.startsWith('@'), `${where}: a body read from a file is not supported here`);
+      assert.ok(
+        w === '--data-raw' || !body.startsWith('@'),
+        `${where}: a body read from a file is not supported here`,
+      );
     } else {
       assert.ok(!w.startsWith('-'), `${where}: curl option ${w} is not supported by this test`);
       assert.equal(url, undefined, `${where}: two URLs`);
@@ -265,20 +370,28 @@ function parseCurl(words: string[], where: string): CurlRequest {
   return { method: method ?? (body === undefined ? 'GET' : 'POST'), url, headers, body };
 }
 
-const header = (req: CurlRequest, name: string) => req.headers.find(([n]) => n.toLowerCase() === name)?.[1];
-const currentName = (p: any) => p.name?.find((n: any) => (n.use ?? 'usual') === 'usual' && !n.period?.end) ?? p.name?.[0];
-const same = (a: unknown, b: unknown) => String(a ?? '').toLowerCase() === String(b ?? '').toLowerCase();
+const header = (req: CurlRequest, name: string) =>
+  req.headers.find(([n]) => n.toLowerCase() === name)?.[1];
+const currentName = (p: any) =>
+  p.name?.find((n: any) => (n.use ?? 'usual') === 'usual' && !n.period?.end) ?? p.name?.[0];
+const same = (a: unknown, b: unknown) =>
+  String(a ?? '').toLowerCase() === String(b ?? '').toLowerCase();
 
 // ---- the examples, in README order ----
 
-const blocks = shellBlocks(README).map((b) => splitCommands(b.text, b.line)).filter((cmds) => cmds.some((c) => /^curl\s/.test(c.text)));
+const blocks = shellBlocks(README)
+  .map((b) => splitCommands(b.text, b.line))
+  .filter((cmds) => cmds.some((c) => /^curl\s/.test(c.text)));
 const curlLines = README.split('\n').filter((l) => /^\s*curl\s/.test(l)).length;
 /** Each curl example with the definitions before it (since the previous curl of its block). */
 const examples = blocks.flatMap((cmds) => {
   const groups: { setup: Command[]; curl: Command }[] = [];
   let setup: Command[] = [];
   for (const c of cmds) {
-    if (/^curl\s/.test(c.text)) { groups.push({ setup, curl: c }); setup = []; } else setup.push(c);
+    if (/^curl\s/.test(c.text)) {
+      groups.push({ setup, curl: c });
+      setup = [];
+    } else setup.push(c);
   }
   return groups;
 });
@@ -295,7 +408,10 @@ describe('README examples on the `npm start` demo data (sqlite)', () => {
     const isolated = await isolatedStoreConfig('sqlite');
     cleanup = isolated.cleanup;
     // `npm start` = `openspine serve --demo` with default settings, here on a free port, quiet logs
-    const config = loadConfig({ data: isolated.config.dataDir, port: '0', store: 'sqlite', 'log-level': 'warn' }, {});
+    const config = loadConfig(
+      { data: isolated.config.dataDir, port: '0', store: 'sqlite', 'log-level': 'warn' },
+      {},
+    );
     server = await startServer(config, { demo: true, log: (line) => banner.push(line) });
     shell = new Shell(config.dataDir);
   });
@@ -309,31 +425,60 @@ describe('README examples on the `npm start` demo data (sqlite)', () => {
     assert.equal(await server.repo.count('Patient'), 10_000);
     const printed = /\/Patient\/(\d{10})\s*$/m.exec(banner.join('\n'));
     assert.ok(printed, `npm start prints a read of a demo patient: ${banner.join('\n')}`);
-    assert.ok(README.includes(`$B/Patient/${printed[1]}`), `the README reads ${printed[1]}, the patient npm start prints`);
+    assert.ok(
+      README.includes(`$B/Patient/${printed[1]}`),
+      `the README reads ${printed[1]}, the patient npm start prints`,
+    );
   });
 
   it('every curl line of the README is an example run here', () => {
     assert.ok(examples.length > 0, 'the README has curl examples');
-    assert.equal(examples.length, curlLines, 'every line starting with curl is inside a sh code block that this test runs');
+    assert.equal(
+      examples.length,
+      curlLines,
+      'every line starting with curl is inside a sh code block that this test runs',
+    );
   });
 
   for (const { setup, curl } of examples) {
     const where = `README.md:${curl.line}`;
     it(`${where}: ${curl.text.replace(/\s+/g, ' ').slice(0, 110)}`, async () => {
-      for (const c of setup) assert.equal(await shell.run(c), null, `README.md:${c.line}: '${c.text}' is neither a definition nor a curl example`);
+      for (const c of setup)
+        assert.equal(
+          await shell.run(c),
+          null,
+          `README.md:${c.line}: '${c.text}' is neither a definition nor a curl example`,
+        );
       const req = parseCurl((await shell.run(curl))!, where);
-      assert.ok(req.url.startsWith(README_ORIGIN + '/'), `${where}: examples call npm start's address ${README_ORIGIN}, not ${req.url}`);
+      assert.ok(
+        req.url.startsWith(README_ORIGIN + '/'),
+        `${where}: examples call npm start's address ${README_ORIGIN}, not ${req.url}`,
+      );
       const url = new URL(req.url.slice(README_ORIGIN.length), server.url);
-      const res = await fetch(url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual' });
+      const res = await fetch(url, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        redirect: 'manual',
+      });
       const text = await res.text();
       const expected = /\banswers (\d{3})\b/.exec(curl.comment)?.[1];
       if (expected) assert.equal(res.status, Number(expected), `${where}: ${text.slice(0, 400)}`);
-      else assert.ok(res.status >= 200 && res.status < 300, `${where}: HTTP ${res.status} ${text.slice(0, 400)}`);
+      else
+        assert.ok(
+          res.status >= 200 && res.status < 300,
+          `${where}: HTTP ${res.status} ${text.slice(0, 400)}`,
+        );
       const body = JSON.parse(text);
       if (expected && !expected.startsWith('2')) return;
 
-      assert.notEqual(body.resourceType, 'OperationOutcome', `${where}: an OperationOutcome instead of a result: ${text.slice(0, 400)}`);
-      if (body.resourceType === 'Bundle' && body.type === 'searchset') assert.ok(body.entry?.length > 0, `${where}: the search found nothing`);
+      assert.notEqual(
+        body.resourceType,
+        'OperationOutcome',
+        `${where}: an OperationOutcome instead of a result: ${text.slice(0, 400)}`,
+      );
+      if (body.resourceType === 'Bundle' && body.type === 'searchset')
+        assert.ok(body.entry?.length > 0, `${where}: the search found nothing`);
 
       const path = url.pathname;
       const read = /\/Patient\/(\d{10})$/.exec(path);
@@ -346,11 +491,16 @@ describe('README examples on the `npm start` demo data (sqlite)', () => {
       if (req.method === 'PATCH') {
         const asked = /^W\/"(\d+)"$/.exec(header(req, 'if-match') ?? '');
         assert.ok(asked, `${where}: a PATCH example names its If-Match version`);
-        assert.equal(res.headers.get('etag'), `W/"${Number(asked[1]) + 1}"`, `${where}: the PATCH was not applied (answered as a retry?)`);
+        assert.equal(
+          res.headers.get('etag'),
+          `W/"${Number(asked[1]) + 1}"`,
+          `${where}: the PATCH was not applied (answered as a retry?)`,
+        );
         const patch = JSON.parse(req.body!);
         for (const op of Array.isArray(patch) ? patch : patch.patches) {
           const top = /^\/([A-Za-z]+)$/.exec(op.path);
-          if (top && (op.op === 'add' || op.op === 'replace')) assert.deepEqual(body[top[1]], op.value, `${where}: ${op.op} ${op.path}`);
+          if (top && (op.op === 'add' || op.op === 'replace'))
+            assert.deepEqual(body[top[1]], op.value, `${where}: ${op.op} ${op.path}`);
         }
       }
       if (req.method === 'POST' && /\/Patient$/.test(path)) {
@@ -358,7 +508,8 @@ describe('README examples on the `npm start` demo data (sqlite)', () => {
         assert.match(res.headers.get('location') ?? '', /\/Patient\/\d{10}$/);
       }
       if (req.method === 'POST' && path.endsWith('/Patient/$merge')) {
-        const value = (name: string) => JSON.parse(req.body!).parameter.find((p: any) => p.name === name).valueIdentifier.value;
+        const value = (name: string) =>
+          JSON.parse(req.body!).parameter.find((p: any) => p.name === name).valueIdentifier.value;
         assert.equal(body.id, value('target-patient-identifier'));
         merged.set(value('source-patient-identifier'), value('target-patient-identifier'));
       }
@@ -367,12 +518,19 @@ describe('README examples on the `npm start` demo data (sqlite)', () => {
         const found = body.entry.map((e: any) => e.resource);
         if (q.get('_fuzzy-match') === 'true') {
           assert.ok(
-            found.some((p: any) => !same(currentName(p)?.family, q.get('family')) || !same(currentName(p)?.given?.[0], q.get('given') ?? currentName(p)?.given?.[0])),
+            found.some(
+              (p: any) =>
+                !same(currentName(p)?.family, q.get('family')) ||
+                !same(currentName(p)?.given?.[0], q.get('given') ?? currentName(p)?.given?.[0]),
+            ),
             `${where}: the fuzzy trace shows no misspelling: every match is named exactly as asked`,
           );
         }
         if (q.get('_history') === 'true') {
-          assert.ok(found.some((p: any) => !same(currentName(p)?.family, q.get('family'))), `${where}: the _history trace shows no old name: every match has the family name asked for`);
+          assert.ok(
+            found.some((p: any) => !same(currentName(p)?.family, q.get('family'))),
+            `${where}: the _history trace shows no old name: every match has the family name asked for`,
+          );
         }
       }
     });

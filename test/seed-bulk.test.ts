@@ -27,7 +27,12 @@ after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 async function store(): Promise<{ repo: Repository; file: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'openspine-seed-bulk-'));
   dirs.push(dataDir);
-  const repo = await openRepository({ store: 'sqlite', dataDir, databaseUrl: '', databaseSchema: 'public' });
+  const repo = await openRepository({
+    store: 'sqlite',
+    dataDir,
+    databaseUrl: '',
+    databaseSchema: 'public',
+  });
   return { repo, file: join(dataDir, 'openspine.db') };
 }
 
@@ -35,17 +40,25 @@ async function store(): Promise<{ repo: Repository; file: string }> {
 function contents(file: string): { resources: unknown[]; bodies: string[]; index: unknown[] } {
   const db = new Database(file, { readonly: true });
   try {
-    const resources = db.prepare('SELECT rtype, rid, version, index_rows FROM resources ORDER BY rtype, rid').all();
-    const versions = db.prepare(
-      'SELECT v.rtype, v.rid, v.version, v.updated, v.body, r.updated AS current FROM resource_versions v JOIN resources r USING (rtype, rid) ORDER BY v.rtype, v.rid, v.version',
-    ).all() as { rid: string; updated: string; body: string; current: string }[];
+    const resources = db
+      .prepare('SELECT rtype, rid, version, index_rows FROM resources ORDER BY rtype, rid')
+      .all();
+    const versions = db
+      .prepare(
+        'SELECT v.rtype, v.rid, v.version, v.updated, v.body, r.updated AS current FROM resource_versions v JOIN resources r USING (rtype, rid) ORDER BY v.rtype, v.rid, v.version',
+      )
+      .all() as { rid: string; updated: string; body: string; current: string }[];
     const bodies = versions.map((v) => {
       const lastUpdated = JSON.parse(v.body).meta.lastUpdated;
       assert.equal(lastUpdated, v.updated, `meta.lastUpdated of ${v.rid} is the version's time`);
       assert.equal(v.current, v.updated, `resources.updated of ${v.rid} is the version's time`);
       return v.body.replace(`"lastUpdated":"${lastUpdated}"`, '"lastUpdated":"-"');
     });
-    const index = db.prepare('SELECT rtype, param, value, rid FROM search_index ORDER BY rtype, param, value, rid').all();
+    const index = db
+      .prepare(
+        'SELECT rtype, param, value, rid FROM search_index ORDER BY rtype, param, value, rid',
+      )
+      .all();
     return { resources, bodies, index };
   } finally {
     db.close();
@@ -58,7 +71,11 @@ async function verifyChain(repo: Repository): Promise<number> {
   const result = verifier.finish();
   assert.ok(result.ok, `audit chain intact: ${JSON.stringify(result.brokenAt)}`);
   const head = await repo.auditHead();
-  assert.deepEqual([head.seq, head.hash], [result.checked, result.headHash], 'the recorded head is the last entry');
+  assert.deepEqual(
+    [head.seq, head.hash],
+    [result.checked, result.headHash],
+    'the recorded head is the last entry',
+  );
   return result.checked;
 }
 
@@ -70,18 +87,33 @@ describe('bulk seeding of the embedded store', () => {
     try {
       await seedPatients(reference.repo, { patients: PATIENTS, seed: SEED });
       // batches of 70 leave a remainder after whole multi-row chunks, and several batches pipeline
-      const a = await bulkSeedPatients(viaWorker.repo, viaWorker.file, { patients: PATIENTS, seed: SEED, batchSize: 70, workers: 2 });
-      const b = await bulkSeedPatients(inline.repo, inline.file, { patients: PATIENTS, seed: SEED, workers: 0 });
+      const a = await bulkSeedPatients(viaWorker.repo, viaWorker.file, {
+        patients: PATIENTS,
+        seed: SEED,
+        batchSize: 70,
+        workers: 2,
+      });
+      const b = await bulkSeedPatients(inline.repo, inline.file, {
+        patients: PATIENTS,
+        seed: SEED,
+        workers: 0,
+      });
       assert.equal(a.created, PATIENTS);
       assert.equal(b.created, PATIENTS);
       assert.equal(a.firstNhsNumber, createPatientGenerator(SEED).generate(0).patient.id);
       const expected = contents(reference.file);
-      assert.ok(expected.index.length > PATIENTS * 8, `the reference store is indexed (${expected.index.length} rows)`);
+      assert.ok(
+        expected.index.length > PATIENTS * 8,
+        `the reference store is indexed (${expected.index.length} rows)`,
+      );
       assert.deepEqual(contents(viaWorker.file), expected);
       assert.deepEqual(contents(inline.file), expected);
       // and through the repository, as PDS reads it
       const id = a.firstNhsNumber!;
-      assert.deepEqual((await viaWorker.repo.read(PATIENT, id))?.resource.name, (await reference.repo.read(PATIENT, id))?.resource.name);
+      assert.deepEqual(
+        (await viaWorker.repo.read(PATIENT, id))?.resource.name,
+        (await reference.repo.read(PATIENT, id))?.resource.name,
+      );
       assert.equal(await verifyChain(viaWorker.repo), 5, 'one audit entry per batch of 70');
     } finally {
       await Promise.all([reference, viaWorker, inline].map((s) => s.repo.close()));
@@ -93,20 +125,44 @@ describe('bulk seeding of the embedded store', () => {
     const resumed = await store();
     try {
       await seedPatients(reference.repo, { patients: PATIENTS, seed: SEED });
-      const first = await bulkSeedPatients(resumed.repo, resumed.file, { patients: 120, seed: SEED, batchSize: 50, workers: 1 });
+      const first = await bulkSeedPatients(resumed.repo, resumed.file, {
+        patients: 120,
+        seed: SEED,
+        batchSize: 50,
+        workers: 1,
+      });
       assert.deepEqual([first.created, first.skipped], [120, 0]);
-      const second = await bulkSeedPatients(resumed.repo, resumed.file, { patients: PATIENTS, seed: SEED, batchSize: 50, workers: 1 });
+      const second = await bulkSeedPatients(resumed.repo, resumed.file, {
+        patients: PATIENTS,
+        seed: SEED,
+        batchSize: 50,
+        workers: 1,
+      });
       assert.deepEqual([second.created, second.skipped], [PATIENTS - 120, 120]);
-      const again = await bulkSeedPatients(resumed.repo, resumed.file, { patients: PATIENTS, seed: SEED, batchSize: 50, workers: 1 });
+      const again = await bulkSeedPatients(resumed.repo, resumed.file, {
+        patients: PATIENTS,
+        seed: SEED,
+        batchSize: 50,
+        workers: 1,
+      });
       assert.deepEqual([again.created, again.skipped], [0, PATIENTS]);
       assert.deepEqual(contents(resumed.file), contents(reference.file));
-      assert.equal(await resumed.repo.count(RELATED_PERSON), await reference.repo.count(RELATED_PERSON));
+      assert.equal(
+        await resumed.repo.count(RELATED_PERSON),
+        await reference.repo.count(RELATED_PERSON),
+      );
       // 3 batches, then 6 (the first 2 skipped entirely but the third only partly), then nothing new
       const entries = await resumed.repo.readAudit(0, 100);
-      assert.deepEqual(entries.map((e) => [e.record.action, e.record.detail]), [
-        ...[0, 50, 100].map((from) => ['pds.seed', { seed: SEED, from, to: Math.min(from + 50, 120) }]),
-        ...[100, 150, 200, 250].map((from) => ['pds.seed', { seed: SEED, from, to: from + 50 }]),
-      ]);
+      assert.deepEqual(
+        entries.map((e) => [e.record.action, e.record.detail]),
+        [
+          ...[0, 50, 100].map((from) => [
+            'pds.seed',
+            { seed: SEED, from, to: Math.min(from + 50, 120) },
+          ]),
+          ...[100, 150, 200, 250].map((from) => ['pds.seed', { seed: SEED, from, to: from + 50 }]),
+        ],
+      );
       assert.equal(await verifyChain(resumed.repo), 7);
     } finally {
       await Promise.all([reference.repo.close(), resumed.repo.close()]);
@@ -116,10 +172,20 @@ describe('bulk seeding of the embedded store', () => {
   it('starts with small batches by default, then larger ones, one audit entry each', async () => {
     const target = await store();
     try {
-      const result = await bulkSeedPatients(target.repo, target.file, { patients: 6_000, seed: SEED, workers: 0 });
+      const result = await bulkSeedPatients(target.repo, target.file, {
+        patients: 6_000,
+        seed: SEED,
+        workers: 0,
+      });
       assert.equal(result.created, 6_000);
       const entries = await target.repo.readAudit(0, 100);
-      assert.deepEqual(entries.map((e) => e.record.detail), [{ seed: SEED, from: 0, to: 5_000 }, { seed: SEED, from: 5_000, to: 6_000 }]);
+      assert.deepEqual(
+        entries.map((e) => e.record.detail),
+        [
+          { seed: SEED, from: 0, to: 5_000 },
+          { seed: SEED, from: 5_000, to: 6_000 },
+        ],
+      );
       assert.equal(await target.repo.count(PATIENT), 6_000);
     } finally {
       await target.repo.close();
@@ -144,11 +210,24 @@ describe('bulk seeding of the embedded store', () => {
     const loader = new SqliteBulkLoader(target.file);
     try {
       const generator = createPatientGenerator(SEED);
-      const audit = { time: new Date().toISOString(), requestId: 'seed', userId: 'test', role: 'system', org: 'OPENSPINE', patient: null, action: 'pds.seed', outcome: 'success' };
+      const audit = {
+        time: new Date().toISOString(),
+        requestId: 'seed',
+        userId: 'test',
+        role: 'system',
+        org: 'OPENSPINE',
+        patient: null,
+        action: 'pds.seed',
+        outcome: 'success',
+      };
       loader.load(buildSeedRows(generator, 140, 141), [audit]); // one patient that a later batch repeats
       const before = contents(target.file);
       const clash = buildSeedRows(generator, 0, 300); // more than one multi-row chunk of resources
-      assert.throws(() => loader.load(clash, [audit]), (err) => err instanceof VersionConflictError && err.id === generator.generate(140).patient.id);
+      assert.throws(
+        () => loader.load(clash, [audit]),
+        (err) =>
+          err instanceof VersionConflictError && err.id === generator.generate(140).patient.id,
+      );
       assert.deepEqual(contents(target.file), before, 'nothing of the refused batch was written');
       assert.equal(await verifyChain(target.repo), 1, 'and no audit entry for it');
     } finally {
@@ -161,7 +240,12 @@ describe('bulk seeding of the embedded store', () => {
     const target = await store();
     try {
       await assert.rejects(
-        bulkSeedPatients(target.repo, target.file, { patients: 10, seed: SEED, startIndex: MAX_PATIENTS_PER_SEED - 5, workers: 1 }),
+        bulkSeedPatients(target.repo, target.file, {
+          patients: 10,
+          seed: SEED,
+          startIndex: MAX_PATIENTS_PER_SEED - 5,
+          workers: 1,
+        }),
         /out of range/,
       );
       assert.equal(await target.repo.count(PATIENT), 0);

@@ -27,17 +27,24 @@ export function importSpecifiers(source: string): string[] {
   return patterns.flatMap((p) => [...source.matchAll(p)].map((m) => m[1]));
 }
 
-interface CrossImport { from: string; service: string; target: string; throughDoor: boolean }
+interface CrossImport {
+  from: string;
+  service: string;
+  target: string;
+  throughDoor: boolean;
+}
 
 /** Where a relative specifier in `file` lands among the services, when it lands in another service's folder. */
 function crossImport(file: string, spec: string): CrossImport | null {
   if (!spec.startsWith('.')) return null;
   const from = relative(SERVICES, file).split(sep).join('/');
-  const target = relative(SERVICES, resolve(dirname(file), spec)).split(sep).join('/');
+  const target = relative(SERVICES, resolve(dirname(file), spec))
+    .split(sep)
+    .join('/');
   if (target.startsWith('..')) return null; // outside src/services
   const [own] = from.split('/');
   const [service, ...rest] = target.split('/');
-  if (service === own || rest.length === 0 && target.includes('.')) return null;
+  if (service === own || (rest.length === 0 && target.includes('.'))) return null;
   const inside = rest.join('/').replace(/\.(js|ts)$/, '');
   return { from, service, target, throughDoor: inside === '' || inside === 'index' };
 }
@@ -51,7 +58,10 @@ function sourceFiles(dir: string): string[] {
 }
 
 const crossImports = sourceFiles(SERVICES).flatMap((file) =>
-  importSpecifiers(readFileSync(file, 'utf8')).map((spec) => crossImport(file, spec)).filter((c): c is CrossImport => c !== null));
+  importSpecifiers(readFileSync(file, 'utf8'))
+    .map((spec) => crossImport(file, spec))
+    .filter((c): c is CrossImport => c !== null),
+);
 
 describe('service doors', () => {
   it('reads single-line, multi-line, re-export, side-effect and dynamic imports', () => {
@@ -64,8 +74,17 @@ describe('service doors', () => {
       "const f = await import('../pds/lazy.js');",
       'export function g() { return 1; }',
     ].join('\n');
-    assert.deepEqual(importSpecifiers(source).sort(),
-      ['../pds/index.js', '../pds/lazy.js', '../pds/patient-model.js', '../pds/side-effect.js', '../pds/trace.js', './own.js'].sort());
+    assert.deepEqual(
+      importSpecifiers(source).sort(),
+      [
+        '../pds/index.js',
+        '../pds/lazy.js',
+        '../pds/patient-model.js',
+        '../pds/side-effect.js',
+        '../pds/trace.js',
+        './own.js',
+      ].sort(),
+    );
     const file = join(SERVICES, 'scr', 'x.ts');
     assert.equal(crossImport(file, '../pds/patient-model.js')?.throughDoor, false);
     assert.equal(crossImport(file, '../pds/index.js')?.throughDoor, true);
@@ -75,19 +94,32 @@ describe('service doors', () => {
   });
 
   it('finds the service source files', () => {
-    assert.ok(crossImports.some((c) => c.service === 'pds'), 'other services use PDS, through its door');
+    assert.ok(
+      crossImports.some((c) => c.service === 'pds'),
+      'other services use PDS, through its door',
+    );
   });
 
   for (const service of ENFORCED) {
     it(`services reach ${service} only through src/services/${service}/index.ts`, () => {
-      const deep = crossImports.filter((c) => c.service === service && !c.throughDoor).map((c) => `${c.from} -> ${c.target}`);
-      assert.deepEqual(deep, [], `import ${service} through src/services/${service}/index.ts (re-export what is needed there)`);
+      const deep = crossImports
+        .filter((c) => c.service === service && !c.throughDoor)
+        .map((c) => `${c.from} -> ${c.target}`);
+      assert.deepEqual(
+        deep,
+        [],
+        `import ${service} through src/services/${service}/index.ts (re-export what is needed there)`,
+      );
     });
   }
 
   it('lists, without failing, the deep imports into services whose door is not yet enforced', (t) => {
-    const known = crossImports.filter((c) => !ENFORCED.has(c.service) && !c.throughDoor).map((c) => `${c.from} -> ${c.target}`);
-    t.diagnostic(`${known.length} known deep import(s) into services not yet enforced (issue 17, later slices)`);
+    const known = crossImports
+      .filter((c) => !ENFORCED.has(c.service) && !c.throughDoor)
+      .map((c) => `${c.from} -> ${c.target}`);
+    t.diagnostic(
+      `${known.length} known deep import(s) into services not yet enforced (issue 17, later slices)`,
+    );
     for (const line of [...new Set(known)].sort()) t.diagnostic(line);
   });
 });

@@ -4,7 +4,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { AUTOCHECKPOINT_PAGES, BackgroundCheckpoints } from '../src/store/sqlite/background-checkpoints.js';
+import {
+  AUTOCHECKPOINT_PAGES,
+  BackgroundCheckpoints,
+} from '../src/store/sqlite/background-checkpoints.js';
 
 function walStore() {
   const dir = mkdtempSync(join(tmpdir(), 'openspine-ckpt-'));
@@ -33,8 +36,14 @@ describe('WAL checkpoints on a thread of their own', () => {
       const before = statSync(file).size;
       const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
       // ~2,000 pages: below the connection's own threshold, so only the thread can have copied them
-      for (let i = 0; i < 400; i++) db.transaction(() => { for (let j = 0; j < 20; j++) insert.run('x'.repeat(900)); })();
-      assert.ok(await until(() => statSync(file).size > before + 4_000_000), `database file stayed at ${statSync(file).size} bytes`);
+      for (let i = 0; i < 400; i++)
+        db.transaction(() => {
+          for (let j = 0; j < 20; j++) insert.run('x'.repeat(900));
+        })();
+      assert.ok(
+        await until(() => statSync(file).size > before + 4_000_000),
+        `database file stayed at ${statSync(file).size} bytes`,
+      );
       assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 8000);
     } finally {
       await checkpoints.stop();
@@ -49,7 +58,11 @@ describe('WAL checkpoints on a thread of their own', () => {
     const checkpoints = new BackgroundCheckpoints(file, db, (line) => lines.push(line));
     try {
       await checkpoints.worker.terminate();
-      assert.ok(await until(() => db.pragma('wal_autocheckpoint', { simple: true }) === AUTOCHECKPOINT_PAGES));
+      assert.ok(
+        await until(
+          () => db.pragma('wal_autocheckpoint', { simple: true }) === AUTOCHECKPOINT_PAGES,
+        ),
+      );
       assert.match(lines.join('\n'), /checkpointer thread stopped/);
       await checkpoints.stop(); // harmless after the loss
       const again = new BackgroundCheckpoints(file, db, () => {});

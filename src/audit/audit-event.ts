@@ -25,7 +25,10 @@ const OPENSPINE_TYPES: Record<string, string> = {
 const PURPOSES: Record<string, { display: string; actReason?: [string, string] }> = {
   'direct-care': { display: 'Direct care', actReason: ['TREAT', 'treatment'] },
   'emergency-access': { display: 'Emergency access', actReason: ['ETREAT', 'Emergency Treatment'] },
-  'self-claimed-relationship': { display: 'Direct care on a self-claimed relationship', actReason: ['TREAT', 'treatment'] },
+  'self-claimed-relationship': {
+    display: 'Direct care on a self-claimed relationship',
+    actReason: ['TREAT', 'treatment'],
+  },
 };
 
 /** Who is looking at the entries: a patient sees their own log, staff (privacy officers) the full entry. */
@@ -51,13 +54,22 @@ export function outcomeCode(outcome: string): '0' | '4' | '8' {
 }
 
 function eventType(type: string): Coding {
-  if (type === 'patient-record') return { system: AUDIT_EVENT_TYPE_SYSTEM, code: 'rest', display: 'RESTful Operation' };
-  return { system: OPENSPINE_AUDIT_TYPE_SYSTEM, code: type, ...(OPENSPINE_TYPES[type] ? { display: OPENSPINE_TYPES[type] } : {}) };
+  if (type === 'patient-record')
+    return { system: AUDIT_EVENT_TYPE_SYSTEM, code: 'rest', display: 'RESTful Operation' };
+  return {
+    system: OPENSPINE_AUDIT_TYPE_SYSTEM,
+    code: type,
+    ...(OPENSPINE_TYPES[type] ? { display: OPENSPINE_TYPES[type] } : {}),
+  };
 }
 
 function activityCoding(action: string): Coding {
   const base = action.split('.').slice(0, 2).join('.');
-  const display = isActivity(action) ? ACTIVITIES[action].name : isActivity(base) ? ACTIVITIES[base].name : undefined;
+  const display = isActivity(action)
+    ? ACTIVITIES[action].name
+    : isActivity(base)
+      ? ACTIVITIES[base].name
+      : undefined;
   return { system: ACTIVITY_SYSTEM, code: action, ...(display ? { display } : {}) };
 }
 
@@ -66,15 +78,47 @@ function person(entry: AuditEntry, view: AuditView): AuditEventAgent {
   const kind = r.actorKind ?? 'user';
   // another patient who tried this record (and was refused) is not named to this one
   if (view === 'patient' && kind === 'patient' && r.userId !== r.patient) {
-    return { type: { text: 'patient' }, who: { display: 'Another NHS login user' }, requestor: true };
+    return {
+      type: { text: 'patient' },
+      who: { display: 'Another NHS login user' },
+      requestor: true,
+    };
   }
-  const system = kind === 'patient' ? NHS_NUMBER_SYSTEM : kind === 'application' ? CLIENT_ID_SYSTEM : USER_ID_SYSTEM;
+  const system =
+    kind === 'patient'
+      ? NHS_NUMBER_SYSTEM
+      : kind === 'application'
+        ? CLIENT_ID_SYSTEM
+        : USER_ID_SYSTEM;
   const role = r.role
-    ? [{ coding: [{ system: /^R\d{4}$/.test(r.role) ? JOB_ROLE_SYSTEM : OPENSPINE_ROLE_SYSTEM, code: r.role, display: roleName(r.role) }], text: roleName(r.role) }]
+    ? [
+        {
+          coding: [
+            {
+              system: /^R\d{4}$/.test(r.role) ? JOB_ROLE_SYSTEM : OPENSPINE_ROLE_SYSTEM,
+              code: r.role,
+              display: roleName(r.role),
+            },
+          ],
+          text: roleName(r.role),
+        },
+      ]
     : undefined;
   return {
-    type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type', code: kind === 'application' ? 'dataprocessor' : 'humanuser', display: kind === 'application' ? 'data processor' : 'human user' }], text: kind },
-    who: { identifier: { system, value: r.userId }, ...(r.userName ? { display: r.userName } : {}) },
+    type: {
+      coding: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type',
+          code: kind === 'application' ? 'dataprocessor' : 'humanuser',
+          display: kind === 'application' ? 'data processor' : 'human user',
+        },
+      ],
+      text: kind,
+    },
+    who: {
+      identifier: { system, value: r.userId },
+      ...(r.userName ? { display: r.userName } : {}),
+    },
     ...(role ? { role } : {}),
     requestor: true,
   };
@@ -82,7 +126,15 @@ function person(entry: AuditEntry, view: AuditView): AuditEventAgent {
 
 function organisation(org: string): AuditEventAgent {
   return {
-    type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'PROV', display: 'healthcare provider' }] },
+    type: {
+      coding: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass',
+          code: 'PROV',
+          display: 'healthcare provider',
+        },
+      ],
+    },
     who: { identifier: { system: ODS_SYSTEM, value: org } },
     requestor: false,
   };
@@ -107,19 +159,34 @@ export function toAuditEvent(entry: AuditEntry, view: AuditView): AuditEvent {
   if (r.patient) {
     entities.push({
       what: { identifier: { system: NHS_NUMBER_SYSTEM, value: r.patient } },
-      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
-      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
+      type: {
+        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
+        code: '1',
+        display: 'Person',
+      },
+      role: {
+        system: 'http://terminology.hl7.org/CodeSystem/object-role',
+        code: '1',
+        display: 'Patient',
+      },
     });
   }
   const detail = details(entry, view);
   entities.push({
     what: { identifier: { system: REQUEST_ID_SYSTEM, value: r.requestId } },
-    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
+    type: {
+      system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
+      code: '2',
+      display: 'System Object',
+    },
     description: 'The request (X-Request-ID)',
     ...(detail.length ? { detail } : {}),
   });
   if (view === 'staff' && r.correlationId) {
-    entities.push({ what: { identifier: { system: CORRELATION_ID_SYSTEM, value: r.correlationId } }, description: 'The correlation id (X-Correlation-ID)' });
+    entities.push({
+      what: { identifier: { system: CORRELATION_ID_SYSTEM, value: r.correlationId } },
+      description: 'The correlation id (X-Correlation-ID)',
+    });
   }
   return {
     resourceType: 'AuditEvent',
@@ -130,17 +197,27 @@ export function toAuditEvent(entry: AuditEntry, view: AuditView): AuditEvent {
     recorded: r.time,
     outcome: outcomeCode(r.outcome),
     outcomeDesc: r.outcome,
-    purposeOfEvent: [{
-      coding: [
-        { system: PURPOSE_SYSTEM, code: purpose, ...(known ? { display: known.display } : {}) },
-        ...(known?.actReason ? [{ system: ACT_REASON_SYSTEM, code: known.actReason[0], display: known.actReason[1] }] : []),
-      ],
-      text: known?.display ?? purpose,
-    }],
+    purposeOfEvent: [
+      {
+        coding: [
+          { system: PURPOSE_SYSTEM, code: purpose, ...(known ? { display: known.display } : {}) },
+          ...(known?.actReason
+            ? [{ system: ACT_REASON_SYSTEM, code: known.actReason[0], display: known.actReason[1] }]
+            : []),
+        ],
+        text: known?.display ?? purpose,
+      },
+    ],
     agent: [person(entry, view), ...(r.org ? [organisation(r.org)] : [])],
     source: {
       observer: { display: 'OpenSpine' },
-      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+      type: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/security-source-type',
+          code: '4',
+          display: 'Application Server',
+        },
+      ],
     },
     entity: entities,
   };

@@ -20,9 +20,15 @@ export function contiguousFrom<T extends { seq: number }>(checkpoint: number, ro
 }
 
 /** The WHERE clause of an audit index query; `p(n)` renders the n-th placeholder in the dialect. */
-export function auditWhere(query: AuditQuery, p: (n: number) => string): { where: string; params: unknown[] } {
+export function auditWhere(
+  query: AuditQuery,
+  p: (n: number) => string,
+): { where: string; params: unknown[] } {
   const params: unknown[] = [];
-  const add = (v: unknown) => { params.push(v); return p(params.length); };
+  const add = (v: unknown) => {
+    params.push(v);
+    return p(params.length);
+  };
   const conditions: string[] = [];
   if (query.patient !== undefined) conditions.push(`patient = ${add(query.patient)}`);
   if (query.userId !== undefined) conditions.push(`user_id = ${add(query.userId)}`);

@@ -9,7 +9,9 @@ const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolv
 /** The log has a hole below the target: an entry is missing (see AuditEvent/$verify). */
 export class AuditIndexStalledError extends Error {
   constructor(readonly checkpoint: number) {
-    super(`audit index stalled at entry ${checkpoint}: entry ${checkpoint + 1} of the log is missing`);
+    super(
+      `audit index stalled at entry ${checkpoint}: entry ${checkpoint + 1} of the log is missing`,
+    );
     this.name = 'AuditIndexStalledError';
   }
 }
@@ -25,7 +27,10 @@ const STALL_LIMIT_MS = 5000;
 export async function indexAuditUpTo(
   repo: Repository,
   target: number,
-  { pageSize = INDEX_PAGE_SIZE, stallLimitMs = STALL_LIMIT_MS }: { pageSize?: number; stallLimitMs?: number } = {},
+  {
+    pageSize = INDEX_PAGE_SIZE,
+    stallLimitMs = STALL_LIMIT_MS,
+  }: { pageSize?: number; stallLimitMs?: number } = {},
 ): Promise<number> {
   let checkpoint = await repo.auditIndexCheckpoint();
   let stalledSince: number | undefined;
@@ -48,7 +53,10 @@ export async function indexAuditUpTo(
 }
 
 /** Indexes whatever is new, until a page comes back short; returns the number of entries indexed. */
-export async function indexAuditBacklog(repo: Repository, pageSize = INDEX_PAGE_SIZE): Promise<number> {
+export async function indexAuditBacklog(
+  repo: Repository,
+  pageSize = INDEX_PAGE_SIZE,
+): Promise<number> {
   let total = 0;
   for (;;) {
     const { indexed } = await repo.indexAuditPage(pageSize);
@@ -89,10 +97,12 @@ export class PeriodicJob {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.job().then(() => undefined, this.onError).finally(() => {
-        this.running = undefined;
-        this.schedule();
-      });
+      this.running = this.job()
+        .then(() => undefined, this.onError)
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
     }, this.intervalMs);
     this.timer.unref();
   }

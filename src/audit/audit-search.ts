@@ -22,27 +22,49 @@ export interface AuditSearchOptions {
  * when the search began, so every entry committed before then is found. Later pages keep that head
  * as their snapshot, so paging neither skips nor repeats entries while new ones are appended.
  */
-export async function searchAuditEvents(repo: Repository, search: AuditSearch, opts: AuditSearchOptions): Promise<{ bundle: Bundle; total: number }> {
+export async function searchAuditEvents(
+  repo: Repository,
+  search: AuditSearch,
+  opts: AuditSearchOptions,
+): Promise<{ bundle: Bundle; total: number }> {
   const head = await repo.auditHead();
   const snapshot = search.cursor?.snapshot ?? head.seq;
-  if (snapshot > head.seq) throw new FhirError(400, 'INVALID_SEARCH_DATA', "Parameter '_cursor' is not a cursor from a next link");
+  if (snapshot > head.seq)
+    throw new FhirError(
+      400,
+      'INVALID_SEARCH_DATA',
+      "Parameter '_cursor' is not a cursor from a next link",
+    );
   try {
     await indexAuditUpTo(repo, snapshot);
   } catch (err) {
     // a log with an entry missing stops the index: say so rather than answer inexactly
     if (!(err instanceof AuditIndexStalledError)) throw err;
-    throw new FhirError(503, 'SERVICE_UNAVAILABLE', `The audit index cannot be brought up to date: ${err.message}; run AuditEvent/$verify`);
+    throw new FhirError(
+      503,
+      'SERVICE_UNAVAILABLE',
+      `The audit index cannot be brought up to date: ${err.message}; run AuditEvent/$verify`,
+    );
   }
 
   if (opts.view === 'patient' && search.filters.patient !== opts.viewerNhsNumber) {
-    throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only see the audit log of their own record');
+    throw new FhirError(
+      403,
+      'ACCESS_DENIED',
+      'Patients may only see the audit log of their own record',
+    );
   }
   const filters = { ...search.filters, maxSeq: snapshot };
   const page = { ...filters, ...(search.cursor ? { beforeSeq: search.cursor.before } : {}) };
-  const [seqs, total] = await Promise.all([repo.searchAudit(page, search.count + 1), repo.countAudit(filters)]);
+  const [seqs, total] = await Promise.all([
+    repo.searchAudit(page, search.count + 1),
+    repo.countAudit(filters),
+  ]);
   const shown = seqs.slice(0, search.count);
   const bySeq = new Map((await repo.readAuditEntries(shown)).map((e) => [e.seq, e]));
-  const entries = shown.map((seq) => bySeq.get(seq)).filter((e) => e !== undefined)
+  const entries = shown
+    .map((seq) => bySeq.get(seq))
+    .filter((e) => e !== undefined)
     // belt and braces: a patient's view holds entries about them and nothing else
     .filter((e) => opts.view !== 'patient' || e.record.patient === opts.viewerNhsNumber);
   await fillUserNames(repo, entries);
@@ -64,7 +86,15 @@ export async function searchAuditEvents(repo: Repository, search: AuditSearch, o
     total,
     link,
     // FHIR JSON has no empty arrays: a page without matches has no entry element
-    ...(entries.length ? { entry: entries.map((e) => ({ fullUrl: `${opts.baseUrl}/${e.seq}`, resource: toAuditEvent(e, opts.view), search: { mode: 'match' as const } })) } : {}),
+    ...(entries.length
+      ? {
+          entry: entries.map((e) => ({
+            fullUrl: `${opts.baseUrl}/${e.seq}`,
+            resource: toAuditEvent(e, opts.view),
+            search: { mode: 'match' as const },
+          })),
+        }
+      : {}),
   };
   return { bundle, total };
 }
@@ -74,9 +104,17 @@ export async function searchAuditEvents(repo: Repository, search: AuditSearch, o
  * get the name from the user directory, so "who looked at my record" names a person where one is known.
  */
 async function fillUserNames(repo: Repository, entries: AuditEntry[]): Promise<void> {
-  const unnamed = [...new Set(entries.filter((e) => !e.record.userName && (e.record.actorKind ?? 'user') === 'user').map((e) => e.record.userId))];
+  const unnamed = [
+    ...new Set(
+      entries
+        .filter((e) => !e.record.userName && (e.record.actorKind ?? 'user') === 'user')
+        .map((e) => e.record.userId),
+    ),
+  ];
   if (unnamed.length === 0) return;
-  const names = new Map((await repo.readMany(USER_TYPE, unnamed)).map((u) => [u.id, (u.resource as SecurityUser).name]));
+  const names = new Map(
+    (await repo.readMany(USER_TYPE, unnamed)).map((u) => [u.id, (u.resource as SecurityUser).name]),
+  );
   for (const e of entries) {
     const name = !e.record.userName ? names.get(e.record.userId) : undefined;
     if (name) e.record = { ...e.record, userName: name };

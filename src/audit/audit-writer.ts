@@ -7,7 +7,8 @@ import type { AuditRecord, Repository } from '../store/types.js';
  * burst rather than one per read. (Writes put their audit entry in their own transaction instead.)
  */
 export class AuditWriter {
-  private queue: { records: AuditRecord[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private queue: { records: AuditRecord[]; resolve: () => void; reject: (err: unknown) => void }[] =
+    [];
   private scheduled = false;
 
   constructor(private readonly repo: Repository) {}

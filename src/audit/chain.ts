@@ -5,7 +5,8 @@ import type { AuditEntry } from '../store/types.js';
 export const GENESIS_HASH = '0'.repeat(64);
 
 /** One-shot hashing (Node 20.12+): about half the cost of a Hash object for inputs this small. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string })
+  .hash;
 
 /**
  * Each entry's hash covers the previous hash, its sequence number and the exact JSON text stored for
@@ -13,7 +14,9 @@ const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 
  */
 export function chainHash(prevHash: string, seq: number, recordJson: string): string {
   const input = `${prevHash}\n${seq}\n${recordJson}`;
-  return oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
+  return oneShot
+    ? oneShot('sha256', input, 'hex')
+    : crypto.createHash('sha256').update(input).digest('hex');
 }
 
 export interface ChainVerification {
@@ -47,11 +50,17 @@ export class ChainVerifier {
   push(entry: Pick<AuditEntry, 'seq' | 'recordJson' | 'prevHash' | 'hash'>): boolean {
     if (this.broken) return false;
     if (entry.seq !== this.expectedSeq) {
-      this.broken = { seq: entry.seq, reason: `expected entry ${this.expectedSeq}, found ${entry.seq} (an entry was removed or reordered)` };
+      this.broken = {
+        seq: entry.seq,
+        reason: `expected entry ${this.expectedSeq}, found ${entry.seq} (an entry was removed or reordered)`,
+      };
       return false;
     }
     if (entry.prevHash !== this.prevHash) {
-      this.broken = { seq: entry.seq, reason: 'previous-hash link does not match the entry before it' };
+      this.broken = {
+        seq: entry.seq,
+        reason: 'previous-hash link does not match the entry before it',
+      };
       return false;
     }
     if (chainHash(entry.prevHash, entry.seq, entry.recordJson) !== entry.hash) {
@@ -65,6 +74,11 @@ export class ChainVerifier {
   }
 
   finish(): ChainVerification {
-    return { ok: !this.broken, checked: this.checked, brokenAt: this.broken, headHash: this.prevHash };
+    return {
+      ok: !this.broken,
+      checked: this.checked,
+      brokenAt: this.broken,
+      headHash: this.prevHash,
+    };
   }
 }

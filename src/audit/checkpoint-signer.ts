@@ -1,6 +1,12 @@
 import type { SigningKey } from '../security/embedded-idp.js';
 import type { Repository, SignedAuditCheckpoint } from '../store/types.js';
-import { CHECKPOINT_TYP, signStatement, statementVerifier, type CheckpointClaims, type StatementVerifier } from './signed-head.js';
+import {
+  CHECKPOINT_TYP,
+  signStatement,
+  statementVerifier,
+  type CheckpointClaims,
+  type StatementVerifier,
+} from './signed-head.js';
 import { verifyStoredChain } from './store-verifier.js';
 
 /**
@@ -27,9 +33,19 @@ export class AuditCheckpointSigner {
     if (latest && latest.seq >= head.seq) return null;
     // the entries since the last checkpoint are recomputed first: a broken chain is never signed
     // small pages: this runs in the background of a busy server and must not hold up its requests
-    const check = await verifyStoredChain(this.repo, this.verify, { anchor: latest ?? undefined, upTo: head.seq, pageSize: 100 });
-    if (!check.ok) throw new Error(`audit chain broken at entry ${check.brokenAt!.seq} (${check.brokenAt!.reason}): not signing a checkpoint`);
-    if (check.headHash !== head.hash) throw new Error(`audit chain head row does not match entry ${head.seq}: not signing a checkpoint`);
+    const check = await verifyStoredChain(this.repo, this.verify, {
+      anchor: latest ?? undefined,
+      upTo: head.seq,
+      pageSize: 100,
+    });
+    if (!check.ok)
+      throw new Error(
+        `audit chain broken at entry ${check.brokenAt!.seq} (${check.brokenAt!.reason}): not signing a checkpoint`,
+      );
+    if (check.headHash !== head.hash)
+      throw new Error(
+        `audit chain head row does not match entry ${head.seq}: not signing a checkpoint`,
+      );
     const claims: CheckpointClaims = { seq: head.seq, hash: head.hash, time: now.toISOString() };
     const checkpoint = { ...claims, jws: await signStatement(this.key, CHECKPOINT_TYP, claims) };
     return (await this.repo.saveAuditCheckpoint(checkpoint)) ? checkpoint : null;

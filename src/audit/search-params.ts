@@ -4,8 +4,23 @@ import { nhsNumberFromReference } from '../fhir/parameters.js';
 import type { AuditQuery } from '../store/types.js';
 
 /** The AuditEvent search parameters: every other name is refused, so a typo never widens a search. */
-export const AUDIT_SEARCH_PARAMS = ['patient', 'agent', 'user', 'org', 'action', 'type', 'date', '_count', '_cursor'] as const;
-export const AUDIT_TYPES = ['patient-record', 'emergency-access', 'self-claimed-relationship', 'security'] as const;
+export const AUDIT_SEARCH_PARAMS = [
+  'patient',
+  'agent',
+  'user',
+  'org',
+  'action',
+  'type',
+  'date',
+  '_count',
+  '_cursor',
+] as const;
+export const AUDIT_TYPES = [
+  'patient-record',
+  'emergency-access',
+  'self-claimed-relationship',
+  'security',
+] as const;
 export const DEFAULT_COUNT = 50;
 export const MAX_COUNT = 1000;
 
@@ -27,7 +42,8 @@ function single(query: Record<string, unknown>, name: string): string | undefine
   return v;
 }
 
-const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$/;
+const DATE =
+  /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$/;
 
 /**
  * The instant range [start, end) a FHIR date search value stands for, by its precision: a year, a
@@ -35,16 +51,35 @@ const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+
  */
 export function dateRange(value: string): { start: string; end: string } {
   const m = DATE.exec(value);
-  if (!m) throw bad(`'${value}' is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.sss]] with Z or an offset)`);
+  if (!m)
+    throw bad(
+      `'${value}' is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.sss]] with Z or an offset)`,
+    );
   const [, y, mo, d, h, mi, s, frac, zone] = m;
-  const offsetMinutes = !zone || zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
-  const parts = [Number(y), mo ? Number(mo) - 1 : 0, d ? Number(d) : 1, h ? Number(h) : 0, mi ? Number(mi) : 0, s ? Number(s) : 0];
+  const offsetMinutes =
+    !zone || zone === 'Z'
+      ? 0
+      : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  const parts = [
+    Number(y),
+    mo ? Number(mo) - 1 : 0,
+    d ? Number(d) : 1,
+    h ? Number(h) : 0,
+    mi ? Number(mi) : 0,
+    s ? Number(s) : 0,
+  ];
   const ms = frac ? Math.floor(Number(frac) * 1000) : 0;
   const startUtc = Date.UTC(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], ms);
   // Date.UTC rolls over out-of-range fields (month 13, 30 February): refuse those instead
   const check = new Date(startUtc);
-  if (check.getUTCFullYear() !== parts[0] || check.getUTCMonth() !== parts[1] || check.getUTCDate() !== parts[2]
-    || check.getUTCHours() !== parts[3] || check.getUTCMinutes() !== parts[4] || check.getUTCSeconds() !== parts[5]) {
+  if (
+    check.getUTCFullYear() !== parts[0] ||
+    check.getUTCMonth() !== parts[1] ||
+    check.getUTCDate() !== parts[2] ||
+    check.getUTCHours() !== parts[3] ||
+    check.getUTCMinutes() !== parts[4] ||
+    check.getUTCSeconds() !== parts[5]
+  ) {
     throw bad(`'${value}' is not a valid date`);
   }
   const start = new Date(startUtc);
@@ -63,12 +98,15 @@ export function dateRange(value: string): { start: string; end: string } {
 function applyDate(filters: AuditQuery, raw: string): void {
   const [, given, value] = /^([a-z]{2})?(.*)$/s.exec(raw)!;
   const prefix = given ?? 'eq';
-  if (!['eq', 'ge', 'gt', 'le', 'lt'].includes(prefix)) throw bad(`Date prefix '${prefix}' is not supported; use eq, ge, gt, le or lt`);
+  if (!['eq', 'ge', 'gt', 'le', 'lt'].includes(prefix))
+    throw bad(`Date prefix '${prefix}' is not supported; use eq, ge, gt, le or lt`);
   const { start, end } = dateRange(value);
   const from = prefix === 'eq' || prefix === 'ge' ? start : prefix === 'gt' ? end : undefined;
   const before = prefix === 'eq' || prefix === 'le' ? end : prefix === 'lt' ? start : undefined;
-  if (from !== undefined && (filters.timeFrom === undefined || from > filters.timeFrom)) filters.timeFrom = from;
-  if (before !== undefined && (filters.timeBefore === undefined || before < filters.timeBefore)) filters.timeBefore = before;
+  if (from !== undefined && (filters.timeFrom === undefined || from > filters.timeFrom))
+    filters.timeFrom = from;
+  if (before !== undefined && (filters.timeBefore === undefined || before < filters.timeBefore))
+    filters.timeBefore = before;
 }
 
 function whole(raw: string, name: string): number {
@@ -87,11 +125,13 @@ export function parseAuditSearch(query: Record<string, unknown>): AuditSearch {
   const patient = single(query, 'patient');
   if (patient !== undefined) {
     filters.patient = nhsNumberFromReference(patient);
-    if (!isValidNhsNumber(filters.patient)) throw bad(`Parameter 'patient' is not a valid NHS Number`);
+    if (!isValidNhsNumber(filters.patient))
+      throw bad(`Parameter 'patient' is not a valid NHS Number`);
   }
   const agent = single(query, 'agent');
   const user = single(query, 'user');
-  if (agent !== undefined && user !== undefined && agent !== user) throw bad("Parameters 'agent' and 'user' both name the user; give one");
+  if (agent !== undefined && user !== undefined && agent !== user)
+    throw bad("Parameters 'agent' and 'user' both name the user; give one");
   const userId = agent ?? user;
   if (userId !== undefined) {
     if (userId.length > 200) throw bad('The user id is longer than 200 characters');
@@ -99,17 +139,20 @@ export function parseAuditSearch(query: Record<string, unknown>): AuditSearch {
   }
   const org = single(query, 'org');
   if (org !== undefined) {
-    if (!/^[A-Z0-9]{3,8}$/i.test(org)) throw bad(`Parameter 'org' must be an ODS code, got '${org.slice(0, 20)}'`);
+    if (!/^[A-Z0-9]{3,8}$/i.test(org))
+      throw bad(`Parameter 'org' must be an ODS code, got '${org.slice(0, 20)}'`);
     filters.org = org.toUpperCase();
   }
   const action = single(query, 'action');
   if (action !== undefined) {
-    if (!/^[a-z0-9][a-z0-9.-]{0,99}$/i.test(action)) throw bad(`Parameter 'action' must be an activity such as pds.read`);
+    if (!/^[a-z0-9][a-z0-9.-]{0,99}$/i.test(action))
+      throw bad(`Parameter 'action' must be an activity such as pds.read`);
     filters.action = action;
   }
   const type = single(query, 'type');
   if (type !== undefined) {
-    if (!(AUDIT_TYPES as readonly string[]).includes(type)) throw bad(`Parameter 'type' must be one of ${AUDIT_TYPES.join(', ')}`);
+    if (!(AUDIT_TYPES as readonly string[]).includes(type))
+      throw bad(`Parameter 'type' must be one of ${AUDIT_TYPES.join(', ')}`);
     filters.type = type;
   }
   const dates = query.date === undefined ? [] : [query.date].flat();
@@ -120,12 +163,14 @@ export function parseAuditSearch(query: Record<string, unknown>): AuditSearch {
   }
   const countRaw = single(query, '_count');
   // FHIR lets a server cap the page size; asking for more than the cap gets the cap
-  const count = countRaw === undefined ? DEFAULT_COUNT : Math.min(whole(countRaw, '_count'), MAX_COUNT);
+  const count =
+    countRaw === undefined ? DEFAULT_COUNT : Math.min(whole(countRaw, '_count'), MAX_COUNT);
   const cursorRaw = single(query, '_cursor');
   let cursor: AuditSearch['cursor'];
   if (cursorRaw !== undefined) {
     const m = /^(\d{1,15})\.(\d{1,15})$/.exec(cursorRaw);
-    if (!m || Number(m[1]) > Number(m[2]) + 1) throw bad("Parameter '_cursor' is not a cursor from a next link");
+    if (!m || Number(m[1]) > Number(m[2]) + 1)
+      throw bad("Parameter '_cursor' is not a cursor from a next link");
     cursor = { before: Number(m[1]), snapshot: Number(m[2]) };
   }
   return { filters, count, cursor };

@@ -11,10 +11,17 @@ export const EXPORT_HEAD_TYP = 'openspine-audit-export+json';
 const ALG = 'ES256';
 
 /** A stored checkpoint's payload: the chain head as it stood at `time`. */
-export interface CheckpointClaims { seq: number; hash: string; time: string }
+export interface CheckpointClaims {
+  seq: number;
+  hash: string;
+  time: string;
+}
 
 /** An export's signed head: the range [from, seq], the hash before `from` and the hash at `seq`. */
-export interface ExportHeadClaims extends CheckpointClaims { from: number; prevHash: string }
+export interface ExportHeadClaims extends CheckpointClaims {
+  from: number;
+  prevHash: string;
+}
 
 export async function signStatement(key: SigningKey, typ: string, claims: object): Promise<string> {
   const privateKey = await importJWK(key.privateJwk, ALG);
@@ -24,7 +31,10 @@ export async function signStatement(key: SigningKey, typ: string, claims: object
 }
 
 /** A verifier over a fixed set of public keys (a JWKS document's keys, or one JWK). */
-export type StatementVerifier = (jws: string, typ: string) => Promise<{ claims: Record<string, unknown> } | { error: string }>;
+export type StatementVerifier = (
+  jws: string,
+  typ: string,
+) => Promise<{ claims: Record<string, unknown> } | { error: string }>;
 
 export function statementVerifier(keys: JWK[]): StatementVerifier {
   const keySet = createLocalJWKSet({ keys: keys.map(({ d: _d, ...pub }) => pub) });
@@ -34,14 +44,18 @@ export function statementVerifier(keys: JWK[]): StatementVerifier {
       result = await compactVerify(jws, keySet, { algorithms: [ALG] });
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'ERR_JWKS_NO_MATCHING_KEY') return { error: 'it was signed by a key that is not in the given key set' };
-      if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return { error: 'its signature does not verify with the given key' };
+      if (code === 'ERR_JWKS_NO_MATCHING_KEY')
+        return { error: 'it was signed by a key that is not in the given key set' };
+      if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED')
+        return { error: 'its signature does not verify with the given key' };
       return { error: `it is not a valid compact JWS (${(err as Error).message})` };
     }
-    if (result.protectedHeader.typ !== typ) return { error: `it is a '${String(result.protectedHeader.typ)}' statement, not '${typ}'` };
+    if (result.protectedHeader.typ !== typ)
+      return { error: `it is a '${String(result.protectedHeader.typ)}' statement, not '${typ}'` };
     try {
       const claims = JSON.parse(new TextDecoder().decode(result.payload)) as unknown;
-      if (!claims || typeof claims !== 'object' || Array.isArray(claims)) return { error: 'its payload is not a JSON object' };
+      if (!claims || typeof claims !== 'object' || Array.isArray(claims))
+        return { error: 'its payload is not a JSON object' };
       return { claims: claims as Record<string, unknown> };
     } catch {
       return { error: 'its payload is not JSON' };
@@ -59,7 +73,8 @@ export async function checkpointProblem(
   chainHashAtSeq: string,
 ): Promise<string | null> {
   const result = await verify(checkpoint.jws, CHECKPOINT_TYP);
-  if ('error' in result) return `the signed checkpoint at entry ${checkpoint.seq} is not valid: ${result.error}`;
+  if ('error' in result)
+    return `the signed checkpoint at entry ${checkpoint.seq} is not valid: ${result.error}`;
   const { seq, hash, time } = result.claims;
   if (seq !== checkpoint.seq || hash !== checkpoint.hash || time !== checkpoint.time) {
     return `the signed checkpoint at entry ${checkpoint.seq} does not match its stored seq, hash and time`;

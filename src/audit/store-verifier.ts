@@ -33,13 +33,28 @@ export interface StoredChainOptions {
  * against the recomputed hash at its seq. A checkpoint beyond the end of the log means entries were
  * cut off the end, even if the head row was rewound to match.
  */
-export async function verifyStoredChain(repo: Repository, verify: StatementVerifier, options: StoredChainOptions = {}): Promise<StoredChainReport> {
+export async function verifyStoredChain(
+  repo: Repository,
+  verify: StatementVerifier,
+  options: StoredChainOptions = {},
+): Promise<StoredChainReport> {
   const { anchor } = options;
   const start = anchor?.seq ?? 0;
-  const report = (verifier: ChainVerifier, checkpointsVerified: number, brokenAt?: { seq: number; reason: string }): StoredChainReport => {
+  const report = (
+    verifier: ChainVerifier,
+    checkpointsVerified: number,
+    brokenAt?: { seq: number; reason: string },
+  ): StoredChainReport => {
     const r = verifier.finish();
     const broken = r.brokenAt ?? brokenAt;
-    return { ok: !broken, checked: r.checked, lastSeq: verifier.lastSeq, headHash: r.headHash, checkpointsVerified, brokenAt: broken };
+    return {
+      ok: !broken,
+      checked: r.checked,
+      lastSeq: verifier.lastSeq,
+      headHash: r.headHash,
+      checkpointsVerified,
+      brokenAt: broken,
+    };
   };
   if (anchor) {
     const problem = await checkpointProblem(verify, anchor, anchor.hash);
@@ -53,13 +68,16 @@ export async function verifyStoredChain(repo: Repository, verify: StatementVerif
     const page = await repo.readAudit(after, Math.min(options.pageSize ?? PAGE, end - after));
     if (page.length === 0) break;
     const last = page[page.length - 1].seq;
-    const checkpoints = new Map((await repo.auditCheckpoints(after + 1, last)).map((c) => [c.seq, c]));
+    const checkpoints = new Map(
+      (await repo.auditCheckpoints(after + 1, last)).map((c) => [c.seq, c]),
+    );
     for (const entry of page) {
       if (!verifier.push(entry)) return report(verifier, checkpointsVerified);
       const checkpoint = checkpoints.get(entry.seq);
       if (!checkpoint) continue;
       const problem = await checkpointProblem(verify, checkpoint, entry.hash);
-      if (problem) return report(verifier, checkpointsVerified, { seq: entry.seq, reason: problem });
+      if (problem)
+        return report(verifier, checkpointsVerified, { seq: entry.seq, reason: problem });
       checkpointsVerified++;
     }
     after = last;
@@ -76,14 +94,21 @@ export async function verifyStoredChain(repo: Repository, verify: StatementVerif
     const head = await repo.auditHead();
     // a checkpoint past the walk is fine if its entry exists (appended meanwhile), not if it is gone
     const latest = await repo.latestAuditCheckpoint();
-    if (latest && latest.seq > verifier.lastSeq && (await repo.readAuditEntries([latest.seq])).length === 0) {
+    if (
+      latest &&
+      latest.seq > verifier.lastSeq &&
+      (await repo.readAuditEntries([latest.seq])).length === 0
+    ) {
       return report(verifier, checkpointsVerified, {
         seq: verifier.lastSeq + 1,
         reason: `a checkpoint was signed at entry ${latest.seq} on ${latest.time} but the log ends at entry ${verifier.lastSeq} (entries removed from the end)`,
       });
     }
     if (head.seq === verifier.lastSeq && head.hash !== result.headHash) {
-      return report(verifier, checkpointsVerified, { seq: head.seq, reason: 'the recorded chain head hash does not match the last entry' });
+      return report(verifier, checkpointsVerified, {
+        seq: head.seq,
+        reason: 'the recorded chain head hash does not match the last entry',
+      });
     }
   }
   return report(verifier, checkpointsVerified);

@@ -19,6 +19,7 @@ export function parseCommandLine<O extends Options>(argv: string[], options: O, 
 export function wholeNumber(value: unknown, name: string, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
   const n = Number(value);
-  if (value === undefined || !Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number`);
+  if (value === undefined || !Number.isInteger(n) || n < 0)
+    throw new Error(`${name} must be a whole number`);
   return n;
 }

@@ -15,10 +15,14 @@ export async function verifyAuditCommand(config: Config): Promise<number> {
   try {
     const result = await verifyStoredChain(repo, statementVerifier([key.publicJwk]));
     if (result.ok) {
-      console.log(`audit chain intact: ${result.checked} entries, head ${result.headHash}, ${result.checkpointsVerified} signed checkpoints verified`);
+      console.log(
+        `audit chain intact: ${result.checked} entries, head ${result.headHash}, ${result.checkpointsVerified} signed checkpoints verified`,
+      );
       return 0;
     }
-    console.error(`audit chain BROKEN at entry ${result.brokenAt!.seq}: ${result.brokenAt!.reason} (${result.checked} entries verified before it)`);
+    console.error(
+      `audit chain BROKEN at entry ${result.brokenAt!.seq}: ${result.brokenAt!.reason} (${result.checked} entries verified before it)`,
+    );
     return 1;
   } finally {
     await repo.close();

@@ -10,13 +10,26 @@ openspine directory endpoint add --org ODS --interaction CODE --address URL [--n
 openspine directory role add --user SDS_USER_ID --org ODS --role JOB_ROLE_CODE [--start YYYY-MM-DD] [--data DIR] [--store ...]`;
 
 const OPTIONS = {
-  data: { type: 'string' }, store: { type: 'string' }, 'database-url': { type: 'string' }, 'database-schema': { type: 'string' },
-  type: { type: 'string' }, org: { type: 'string' }, interaction: { type: 'string' }, address: { type: 'string' }, name: { type: 'string' },
-  user: { type: 'string' }, role: { type: 'string' }, start: { type: 'string' },
+  data: { type: 'string' },
+  store: { type: 'string' },
+  'database-url': { type: 'string' },
+  'database-schema': { type: 'string' },
+  type: { type: 'string' },
+  org: { type: 'string' },
+  interaction: { type: 'string' },
+  address: { type: 'string' },
+  name: { type: 'string' },
+  user: { type: 'string' },
+  role: { type: 'string' },
+  start: { type: 'string' },
 } as const;
 
 /** Runs `work` on the configured store and closes it; an `expected` error is a one-line message and exit code 1. */
-async function onStore(config: Config, expected: new (...args: never[]) => Error, work: (repo: Repository) => Promise<void>): Promise<number> {
+async function onStore(
+  config: Config,
+  expected: new (...args: never[]) => Error,
+  work: (repo: Repository) => Promise<void>,
+): Promise<number> {
   const repo = await openRepository(config);
   try {
     await work(repo);
@@ -46,12 +59,19 @@ export async function directoryCommand(argv: string[]): Promise<number> {
     try {
       bytes = await readFile(arg);
     } catch (err) {
-      console.error(`cannot read ${arg}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      console.error(
+        `cannot read ${arg}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
       return 1;
     }
-    const { importOdsExtract, formatReport, ImportError } = await import('../services/directory/ods-import.js');
+    const { importOdsExtract, formatReport, ImportError } =
+      await import('../services/directory/ods-import.js');
     return onStore(config, ImportError, async (repo) => {
-      console.log(formatReport(await importOdsExtract(repo, bytes, { layout: values.type as OdsLayout | undefined })));
+      console.log(
+        formatReport(
+          await importOdsExtract(repo, bytes, { layout: values.type as OdsLayout | undefined }),
+        ),
+      );
     });
   }
   if (sub === 'endpoint' && arg === 'add' && !arg2) {
@@ -63,7 +83,9 @@ export async function directoryCommand(argv: string[]): Promise<number> {
     const { addEndpoint, EndpointError } = await import('../services/directory/endpoint-model.js');
     return onStore(config, EndpointError, async (repo) => {
       const { endpoint, changed } = await addEndpoint(repo, { org, interaction, address, name });
-      console.log(`${changed ? 'registered' : 'already registered'}: Endpoint/${endpoint.id} ${interaction} at ${endpoint.address} for ${org.toUpperCase()}`);
+      console.log(
+        `${changed ? 'registered' : 'already registered'}: Endpoint/${endpoint.id} ${interaction} at ${endpoint.address} for ${org.toUpperCase()}`,
+      );
     });
   }
   if (sub === 'role' && arg === 'add' && !arg2) {
@@ -72,10 +94,13 @@ export async function directoryCommand(argv: string[]): Promise<number> {
       return 2;
     }
     const { user, org, role, start } = values;
-    const { addPractitionerRole, PractitionerRoleError } = await import('../services/directory/practitioner-role-model.js');
+    const { addPractitionerRole, PractitionerRoleError } =
+      await import('../services/directory/practitioner-role-model.js');
     return onStore(config, PractitionerRoleError, async (repo) => {
       const { role: saved, changed } = await addPractitionerRole(repo, { user, org, role, start });
-      console.log(`${changed ? 'registered' : 'already registered'}: PractitionerRole/${saved.id} ${user} as ${role} at ${org.toUpperCase()}`);
+      console.log(
+        `${changed ? 'registered' : 'already registered'}: PractitionerRole/${saved.id} ${user} as ${role} at ${org.toUpperCase()}`,
+      );
     });
   }
   console.error(USAGE);

@@ -5,12 +5,15 @@ const USAGE = `openspine legacy generate --rows N [--legacy-schema NAME] [--data
   (N patients, plus duplicates, invalid numbers, free-text dates, latin-1 text, orphans, merges).`;
 
 const OPTIONS = {
-  rows: { type: 'string' }, 'legacy-schema': { type: 'string' }, 'database-url': { type: 'string' },
-  seed: { type: 'string' }, replace: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  rows: { type: 'string' },
+  'legacy-schema': { type: 'string' },
+  'database-url': { type: 'string' },
+  seed: { type: 'string' },
+  replace: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
-
 
 /** `openspine legacy generate ...`; returns the exit code. */
 export async function legacyCommand(argv: string[]): Promise<number> {
@@ -25,13 +28,19 @@ export async function legacyCommand(argv: string[]): Promise<number> {
   const { generateLegacy } = await import('../services/migration/legacy-generate.js');
   const began = Date.now();
   const counts = await generateLegacy({
-    databaseUrl: values['database-url'] ?? DEFAULT_DATABASE_URL, schema: values['legacy-schema'] ?? 'legacy', rows,
-    seed: wholeNumber(values.seed, '--seed', 1), replace: values.replace,
+    databaseUrl: values['database-url'] ?? DEFAULT_DATABASE_URL,
+    schema: values['legacy-schema'] ?? 'legacy',
+    rows,
+    seed: wholeNumber(values.seed, '--seed', 1),
+    replace: values.replace,
     onProgress: (done) => process.stderr.write(`\rgenerated ${done}/${rows} patients`),
   });
   process.stderr.write('\n');
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  for (const [table, n] of Object.entries(counts)) console.log(`${table.padEnd(18)} ${String(n).padStart(10)}`);
-  console.log(`${'total'.padEnd(18)} ${String(total).padStart(10)} rows in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  for (const [table, n] of Object.entries(counts))
+    console.log(`${table.padEnd(18)} ${String(n).padStart(10)}`);
+  console.log(
+    `${'total'.padEnd(18)} ${String(total).padStart(10)} rows in ${((Date.now() - began) / 1000).toFixed(1)} s`,
+  );
   return 0;
 }

@@ -26,28 +26,66 @@ const USAGE = `openspine <command> [options]
 Defaults: --data ./data, --port 8080 (or PORT), --store sqlite.`;
 
 const OPTIONS = {
-  data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, store: { type: 'string' },
-  'database-url': { type: 'string' }, 'database-schema': { type: 'string' }, 'log-level': { type: 'string' },
-  'public-url': { type: 'string' }, 'external-issuer': { type: 'string' }, 'external-jwks-url': { type: 'string' },
-  'external-audience': { type: 'string' }, 'demo-patients': { type: 'string' }, 'body-limit': { type: 'string' },
-  'revocation-cache-ms': { type: 'string' }, 'access-token-seconds': { type: 'string' }, 'rate-limit-user': { type: 'string' },
-  'rate-limit-app': { type: 'string' }, 'audit-checkpoint-seconds': { type: 'string' },
-  messaging: { type: 'string' }, 'nats-url': { type: 'string' }, 'nats-stream': { type: 'string' }, 'node-id': { type: 'string' }, 'message-poll-ms': { type: 'string' },
-  demo: { type: 'boolean' }, patients: { type: 'string' }, seed: { type: 'string' }, role: { type: 'string' },
-  user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' }, jwks: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  id: { type: 'string' }, name: { type: 'string' }, pin: { type: 'string' }, session: { type: 'string' }, kind: { type: 'string' },
-  scopes: { type: 'string' }, 'access-mode': { type: 'string' }, secret: { type: 'boolean' }, patient: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true },
+  data: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  store: { type: 'string' },
+  'database-url': { type: 'string' },
+  'database-schema': { type: 'string' },
+  'log-level': { type: 'string' },
+  'public-url': { type: 'string' },
+  'external-issuer': { type: 'string' },
+  'external-jwks-url': { type: 'string' },
+  'external-audience': { type: 'string' },
+  'demo-patients': { type: 'string' },
+  'body-limit': { type: 'string' },
+  'revocation-cache-ms': { type: 'string' },
+  'access-token-seconds': { type: 'string' },
+  'rate-limit-user': { type: 'string' },
+  'rate-limit-app': { type: 'string' },
+  'audit-checkpoint-seconds': { type: 'string' },
+  messaging: { type: 'string' },
+  'nats-url': { type: 'string' },
+  'nats-stream': { type: 'string' },
+  'node-id': { type: 'string' },
+  'message-poll-ms': { type: 'string' },
+  demo: { type: 'boolean' },
+  patients: { type: 'string' },
+  seed: { type: 'string' },
+  role: { type: 'string' },
+  user: { type: 'string' },
+  org: { type: 'string' },
+  ttl: { type: 'string' },
+  jwks: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  id: { type: 'string' },
+  name: { type: 'string' },
+  pin: { type: 'string' },
+  session: { type: 'string' },
+  kind: { type: 'string' },
+  scopes: { type: 'string' },
+  'access-mode': { type: 'string' },
+  secret: { type: 'boolean' },
+  patient: { type: 'string' },
+  'redirect-uri': { type: 'string', multiple: true },
 } as const;
 
 /** Entry point of the `openspine` program; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'directory') return (await import('./directory.js')).directoryCommand(argv.slice(1));
+  if (argv[0] === 'directory')
+    return (await import('./directory.js')).directoryCommand(argv.slice(1));
   if (argv[0] === 'messages') return (await import('./messages.js')).messagesCommand(argv.slice(1));
-  if (argv[0] === 'prescriber') return (await import('./prescribers.js')).prescriberCommand(argv.slice(1));
+  if (argv[0] === 'prescriber')
+    return (await import('./prescribers.js')).prescriberCommand(argv.slice(1));
   if (argv[0] === 'legacy') return (await import('./legacy.js')).legacyCommand(argv.slice(1));
   if (argv[0] === 'migrate') return (await import('./migrate.js')).migrateCommand(argv.slice(1));
   if (argv[0] === 'sus') return (await import('./sus.js')).susCommand(argv.slice(1));
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
   const [command, sub] = positionals;
   if (values.help || !command) {
     console.log(USAGE);
@@ -57,14 +95,20 @@ export async function main(argv: string[]): Promise<number> {
   const config = loadConfig(flags);
   switch (command) {
     // each command loads only what it needs, so `token` starts without the server or the generator
-    case 'serve': return (await import('./serve.js')).serveCommand(config, Boolean(values.demo));
-    case 'seed': return (await import('./seed.js')).seedCommand(config, flags);
-    case 'token': return (await import('./token.js')).tokenCommand(config, flags);
-    case 'user': return (await import('./users.js')).userCommand(config, positionals.slice(1), values);
-    case 'app': return (await import('./apps.js')).appCommand(config, positionals.slice(1), values);
+    case 'serve':
+      return (await import('./serve.js')).serveCommand(config, Boolean(values.demo));
+    case 'seed':
+      return (await import('./seed.js')).seedCommand(config, flags);
+    case 'token':
+      return (await import('./token.js')).tokenCommand(config, flags);
+    case 'user':
+      return (await import('./users.js')).userCommand(config, positionals.slice(1), values);
+    case 'app':
+      return (await import('./apps.js')).appCommand(config, positionals.slice(1), values);
     case 'audit':
       if (sub === 'verify') return (await import('./audit-verify.js')).verifyAuditCommand(config);
-      if (sub === 'verify-export') return (await import('./audit-export.js')).verifyExportCommand(positionals[2], values.jwks);
+      if (sub === 'verify-export')
+        return (await import('./audit-export.js')).verifyExportCommand(positionals[2], values.jwks);
       break;
   }
   console.error(`unknown command '${[command, sub].filter(Boolean).join(' ')}'\n\n${USAGE}`);

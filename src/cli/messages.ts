@@ -13,8 +13,13 @@ const USAGE = `openspine messages dead-letters [--consumer NAME] [--count N] [--
 openspine messages replay ID [--data DIR] [--store ...] [--database-url URL]`;
 
 const OPTIONS = {
-  data: { type: 'string' }, store: { type: 'string' }, 'database-url': { type: 'string' }, 'database-schema': { type: 'string' },
-  consumer: { type: 'string' }, count: { type: 'string' }, json: { type: 'boolean' },
+  data: { type: 'string' },
+  store: { type: 'string' },
+  'database-url': { type: 'string' },
+  'database-schema': { type: 'string' },
+  consumer: { type: 'string' },
+  count: { type: 'string' },
+  json: { type: 'boolean' },
 } as const;
 
 function line(l: DeadLetter): string {
@@ -40,10 +45,21 @@ export async function messagesCommand(argv: string[]): Promise<number> {
   const [sub, arg, extra] = positionals;
   try {
     if (sub === 'dead-letters' && !arg) {
-      const query = parseDeadLetterQuery({ ...(values.consumer !== undefined ? { consumer: values.consumer } : {}), ...(values.count !== undefined ? { _count: values.count } : {}) });
+      const query = parseDeadLetterQuery({
+        ...(values.consumer !== undefined ? { consumer: values.consumer } : {}),
+        ...(values.count !== undefined ? { _count: values.count } : {}),
+      });
       return await onStore(values as Flags, async (repo) => {
         const letters = await repo.messaging.listDeadLetters(query);
-        await repo.commit({ audit: deadLetterAudit({ requestId: randomUUID() }, 'messaging.dead-letters.list', letters, { consumer: query.consumer, count: letters.length }, operator()) });
+        await repo.commit({
+          audit: deadLetterAudit(
+            { requestId: randomUUID() },
+            'messaging.dead-letters.list',
+            letters,
+            { consumer: query.consumer, count: letters.length },
+            operator(),
+          ),
+        });
         if (values.json) console.log(JSON.stringify(letters, null, 2));
         else if (letters.length === 0) console.log('no dead letters');
         else console.log(letters.map(line).join('\n'));
@@ -58,13 +74,25 @@ export async function messagesCommand(argv: string[]): Promise<number> {
           console.error(`no dead letter ${id}`);
           return 1;
         }
-        const audit = deadLetterAudit({ requestId: randomUUID() }, 'messaging.dead-letters.replay', [letter], { deadLetter: id, consumer: letter.consumer, messageId: letter.message.id }, operator());
+        const audit = deadLetterAudit(
+          { requestId: randomUUID() },
+          'messaging.dead-letters.replay',
+          [letter],
+          { deadLetter: id, consumer: letter.consumer, messageId: letter.message.id },
+          operator(),
+        );
         const outcome = await repo.messaging.replayDeadLetter(id, audit);
         if (outcome !== 'replayed') {
-          console.error(outcome === 'already-replayed' ? `dead letter ${id} was already replayed` : `no dead letter ${id}`);
+          console.error(
+            outcome === 'already-replayed'
+              ? `dead letter ${id} was already replayed`
+              : `no dead letter ${id}`,
+          );
           return 1;
         }
-        console.log(`replayed: message ${letter.message.id} (${letter.message.topic}) back to consumer ${letter.consumer}`);
+        console.log(
+          `replayed: message ${letter.message.id} (${letter.message.topic}) back to consumer ${letter.consumer}`,
+        );
         return 0;
       });
     }

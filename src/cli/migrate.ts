@@ -12,10 +12,20 @@ openspine migrate shadow --from URL [--legacy-schema NAME] --upstream URL [--por
   embedded store, or --database-url for PostgreSQL). A killed run resumes where it stopped.`;
 
 const OPTIONS = {
-  from: { type: 'string' }, 'legacy-schema': { type: 'string' }, data: { type: 'string' }, store: { type: 'string' },
-  'database-url': { type: 'string' }, 'database-schema': { type: 'string' }, workers: { type: 'string' },
-  'batch-size': { type: 'string' }, 'no-progress': { type: 'boolean' }, sample: { type: 'string' },
-  upstream: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  from: { type: 'string' },
+  'legacy-schema': { type: 'string' },
+  data: { type: 'string' },
+  store: { type: 'string' },
+  'database-url': { type: 'string' },
+  'database-schema': { type: 'string' },
+  workers: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'no-progress': { type: 'boolean' },
+  sample: { type: 'string' },
+  upstream: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 function positive(value: string | undefined, name: string, fallback: number): number {
@@ -46,40 +56,78 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const schema = values['legacy-schema'] ?? 'legacy';
   const config = targetConfig(values as Flags);
   if (sub === 'shadow') {
-    if (!values.upstream) { console.error('--upstream URL (the OpenSpine server) is required'); return 2; }
+    if (!values.upstream) {
+      console.error('--upstream URL (the OpenSpine server) is required');
+      return 2;
+    }
     const { startShadowProxy } = await import('../services/migration/shadow-proxy.js');
-    const proxy = await startShadowProxy({ sourceUrl, schema, upstream: values.upstream, port: Number(values.port ?? 8090), host: values.host ?? '127.0.0.1', log: (line) => console.log(line) });
-    console.log(`shadow proxy listening at ${proxy.url}, reading from ${values.upstream} and the legacy store; GET /_shadow/stats for the difference rate`);
-    await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+    const proxy = await startShadowProxy({
+      sourceUrl,
+      schema,
+      upstream: values.upstream,
+      port: Number(values.port ?? 8090),
+      host: values.host ?? '127.0.0.1',
+      log: (line) => console.log(line),
+    });
+    console.log(
+      `shadow proxy listening at ${proxy.url}, reading from ${values.upstream} and the legacy store; GET /_shadow/stats for the difference rate`,
+    );
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
     await proxy.close();
     return 0;
   }
   const repo = await openRepository(config);
   try {
     if (sub === 'verify') {
-      const { verifyMigration, formatVerifyReport } = await import('../services/migration/verify.js');
-      const report = await verifyMigration(repo, { sourceUrl, schema, sample: positive(values.sample, '--sample', 200) });
+      const { verifyMigration, formatVerifyReport } =
+        await import('../services/migration/verify.js');
+      const report = await verifyMigration(repo, {
+        sourceUrl,
+        schema,
+        sample: positive(values.sample, '--sample', 200),
+      });
       console.log(formatVerifyReport(report));
       return report.ok ? 0 : 1;
     }
     const { migrateLegacy } = await import('../services/migration/migrate-run.js');
-    const bar = values['no-progress'] ? null : new cliProgress.SingleBar({
-      format: 'migrating [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}', stream: process.stderr, etaBuffer: 50,
-    }, cliProgress.Presets.shades_classic);
+    const bar = values['no-progress']
+      ? null
+      : new cliProgress.SingleBar(
+          {
+            format:
+              'migrating [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}',
+            stream: process.stderr,
+            etaBuffer: 50,
+          },
+          cliProgress.Presets.shades_classic,
+        );
     const began = Date.now();
     let startDone = -1;
     const result = await migrateLegacy(repo, {
-      sourceUrl, schema, workers: positive(values.workers, '--workers', 4), batchSize: positive(values['batch-size'], '--batch-size', 1000),
+      sourceUrl,
+      schema,
+      workers: positive(values.workers, '--workers', 4),
+      batchSize: positive(values['batch-size'], '--batch-size', 1000),
       sqliteFile: sqliteFileOf(config),
       onProgress: (done, total) => {
-        if (startDone < 0) { startDone = done; bar?.start(total, done, { rate: 0 }); }
-        bar?.update(done, { rate: Math.round((done - startDone) / Math.max((Date.now() - began) / 1000, 1e-3)) });
+        if (startDone < 0) {
+          startDone = done;
+          bar?.start(total, done, { rate: 0 });
+        }
+        bar?.update(done, {
+          rate: Math.round((done - startDone) / Math.max((Date.now() - began) / 1000, 1e-3)),
+        });
       },
     });
     bar?.stop();
     const fresh = result.rows - result.resumedFrom;
-    console.log(`migrated ${result.rows} legacy rows (${result.migrated} mapped, ${result.quarantined} quarantined; ${result.resumedFrom} done by an earlier run) `
-      + `in ${result.seconds.toFixed(2)} s: ${Math.round(fresh / Math.max(result.seconds, 1e-3))} rows/s`);
+    console.log(
+      `migrated ${result.rows} legacy rows (${result.migrated} mapped, ${result.quarantined} quarantined; ${result.resumedFrom} done by an earlier run) ` +
+        `in ${result.seconds.toFixed(2)} s: ${Math.round(fresh / Math.max(result.seconds, 1e-3))} rows/s`,
+    );
     return 0;
   } finally {
     await repo.close();

@@ -3,7 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { auditRecord } from '../audit/audit-record.js';
 import { loadConfig, type Flags } from '../config.js';
 import { openRepository } from '../store/open.js';
-import { addPrescriberKey, listPrescriberKeys, PrescriberKeyError, revokePrescriberKey } from '../services/eps/prescriber-keys.js';
+import {
+  addPrescriberKey,
+  listPrescriberKeys,
+  PrescriberKeyError,
+  revokePrescriberKey,
+} from '../services/eps/prescriber-keys.js';
 import { operator } from './users.js';
 import { parseCommandLine } from './args.js';
 
@@ -13,8 +18,12 @@ openspine prescriber key revoke KID
   [--data DIR] [--store sqlite|postgres] [--database-url URL] [--database-schema S]`;
 
 const OPTIONS = {
-  data: { type: 'string' }, store: { type: 'string' }, 'database-url': { type: 'string' }, 'database-schema': { type: 'string' },
-  user: { type: 'string' }, jwk: { type: 'string' },
+  data: { type: 'string' },
+  store: { type: 'string' },
+  'database-url': { type: 'string' },
+  'database-schema': { type: 'string' },
+  user: { type: 'string' },
+  jwk: { type: 'string' },
 } as const;
 
 /** `openspine prescriber key ...`: registers, lists and revokes prescribers' signing keys (audited as security events). */
@@ -36,7 +45,9 @@ export async function prescriberCommand(argv: string[]): Promise<number> {
     try {
       jwk = JSON.parse(await readFile(values.jwk, 'utf8'));
     } catch (err) {
-      console.error(`cannot read a JWK from ${values.jwk}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      console.error(
+        `cannot read a JWK from ${values.jwk}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
       return 1;
     }
   }
@@ -46,19 +57,35 @@ export async function prescriberCommand(argv: string[]): Promise<number> {
   }
   const repo = await openRepository(loadConfig(values as Flags));
   const audit = (action: string, detail: Record<string, unknown>) => {
-    const record = auditRecord({ requestId: randomUUID() }, action, null, 'success', detail, { type: 'security' });
+    const record = auditRecord({ requestId: randomUUID() }, action, null, 'success', detail, {
+      type: 'security',
+    });
     record.userId = operator();
     return [record];
   };
   try {
     if (sub === 'add') {
       const user = values.user!;
-      const { key, added } = await addPrescriberKey(repo, user, jwk as never, audit('eps.prescriber-key.add', { user }));
-      console.log(`${added ? 'registered' : 'already registered'}: ${key.alg} key ${key.id} for prescriber ${key.userId}`);
+      const { key, added } = await addPrescriberKey(
+        repo,
+        user,
+        jwk as never,
+        audit('eps.prescriber-key.add', { user }),
+      );
+      console.log(
+        `${added ? 'registered' : 'already registered'}: ${key.alg} key ${key.id} for prescriber ${key.userId}`,
+      );
     } else if (sub === 'list') {
-      for (const k of await listPrescriberKeys(repo, values.user)) console.log(`${k.id}  ${k.alg}  ${k.userId}  ${k.status}  added ${k.added}${k.revoked ? `  revoked ${k.revoked}` : ''}`);
+      for (const k of await listPrescriberKeys(repo, values.user))
+        console.log(
+          `${k.id}  ${k.alg}  ${k.userId}  ${k.status}  added ${k.added}${k.revoked ? `  revoked ${k.revoked}` : ''}`,
+        );
     } else {
-      const key = await revokePrescriberKey(repo, arg!, audit('eps.prescriber-key.revoke', { key: arg }));
+      const key = await revokePrescriberKey(
+        repo,
+        arg!,
+        audit('eps.prescriber-key.revoke', { key: arg }),
+      );
       if (!key) {
         console.error(`no active key ${arg}`);
         return 1;

@@ -15,7 +15,9 @@ export async function serveCommand(config: Config, demo: boolean): Promise<numbe
   // Every acknowledged write is already committed, so a shutdown that hangs (a store that stopped
   // answering) loses nothing by exiting; it must not leave the process up, unseen, holding its port.
   const watchdog = setTimeout(() => {
-    process.stderr.write(`openspine: shutdown did not finish within ${SHUTDOWN_GRACE_MS / 1000} s; exiting\n`);
+    process.stderr.write(
+      `openspine: shutdown did not finish within ${SHUTDOWN_GRACE_MS / 1000} s; exiting\n`,
+    );
     process.exit(1);
   }, SHUTDOWN_GRACE_MS);
   watchdog.unref();

@@ -11,8 +11,14 @@ const USAGE = `openspine sus extract --since DATE [--format ndjson|csv] [--out F
   Writes to FILE (or stdout); the report goes to stderr.`;
 
 const OPTIONS = {
-  since: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, store: { type: 'string' },
-  'database-url': { type: 'string' }, 'database-schema': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  since: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  data: { type: 'string' },
+  store: { type: 'string' },
+  'database-url': { type: 'string' },
+  'database-schema': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** `openspine sus extract ...`; returns the exit code. */
@@ -25,7 +31,11 @@ export async function susCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const since = values.since;
-  if (!since || !/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(since) || Number.isNaN(Date.parse(since))) {
+  if (
+    !since ||
+    !/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(since) ||
+    Number.isNaN(Date.parse(since))
+  ) {
     console.error('--since must be a date (YYYY-MM-DD) or an instant (2025-01-01T00:00:00Z)');
     return 2;
   }
@@ -41,13 +51,20 @@ export async function susCommand(argv: string[]): Promise<number> {
   const repo = await openRepository(config);
   const out = values.out ? createWriteStream(values.out, { mode: 0o600 }) : process.stdout;
   try {
-    const report = await extractSus(repo, { since: new Date(Date.parse(since)).toISOString(), format, key, out });
+    const report = await extractSus(repo, {
+      since: new Date(Date.parse(since)).toISOString(),
+      format,
+      key,
+      out,
+    });
     if (values.out) {
       out.end();
       await finished(out);
     }
-    console.error(`sus extract since ${report.since}: ${report.written} patients written, ${report.excludedOptOut} excluded (national data opt-out), `
-      + `${report.supersededSkipped} superseded numbers skipped, ${report.considered} considered, in ${report.seconds.toFixed(2)} s`);
+    console.error(
+      `sus extract since ${report.since}: ${report.written} patients written, ${report.excludedOptOut} excluded (national data opt-out), ` +
+        `${report.supersededSkipped} superseded numbers skipped, ${report.considered} considered, in ${report.seconds.toFixed(2)} s`,
+    );
     return 0;
   } finally {
     await repo.close();

@@ -27,23 +27,44 @@ export async function tokenCommand(config: Config, flags: Flags): Promise<number
       return 2;
     }
     const key = await loadOrCreateSigningKey(config.dataDir);
-    console.log(await mintPatientToken(key, { nhsNumber: patient, name, audience: config.audience, ttlSeconds: ttl }));
+    console.log(
+      await mintPatientToken(key, {
+        nhsNumber: patient,
+        name,
+        audience: config.audience,
+        ttlSeconds: ttl,
+      }),
+    );
     return 0;
   }
   if (typeof role !== 'string' || typeof user !== 'string' || typeof org !== 'string') {
-    console.error('token needs --role CODE --user ID --org ODS (staff) or --patient NHS_NUMBER (patient)');
+    console.error(
+      'token needs --role CODE --user ID --org ODS (staff) or --patient NHS_NUMBER (patient)',
+    );
     return 2;
   }
   if (role === PATIENT_ROLE) {
     console.error('a staff token cannot carry the patient role; use --patient NHS_NUMBER');
     return 2;
   }
-  if (!isKnownRole(role)) console.error(`warning: role ${role} is not in the RBAC policy table; its token will be refused every activity`);
+  if (!isKnownRole(role))
+    console.error(
+      `warning: role ${role} is not in the RBAC policy table; its token will be refused every activity`,
+    );
   if (!/^[A-Z0-9]{3,8}$/i.test(org)) {
     console.error(`--org must be an ODS code, got '${org}'`);
     return 2;
   }
   const key = await loadOrCreateSigningKey(config.dataDir);
-  console.log(await mintToken(key, { userId: user, role, org: org.toUpperCase(), name, audience: config.audience, ttlSeconds: ttl }));
+  console.log(
+    await mintToken(key, {
+      userId: user,
+      role,
+      org: org.toUpperCase(),
+      name,
+      audience: config.audience,
+      ttlSeconds: ttl,
+    }),
+  );
   return 0;
 }

@@ -1,7 +1,9 @@
 import type { Bundle, BundleEntry, BundleLink, FhirResource } from 'fhir/r4.js';
 
 /** A searchset of these matches; its `self` link is added for every search by src/http/searchset-self-link.ts. */
-export function searchsetBundle(entries: { resource: FhirResource; fullUrl: string; score?: number }[]): Bundle {
+export function searchsetBundle(
+  entries: { resource: FhirResource; fullUrl: string; score?: number }[],
+): Bundle {
   return {
     resourceType: 'Bundle',
     type: 'searchset',
@@ -32,8 +34,14 @@ export function withSelfLink(bundle: Bundle, selfUrl: string): Bundle {
   // link comes before entry, as in the FHIR JSON property order of Bundle
   const { resourceType, id, meta, type, timestamp, total, link: _others, ...rest } = bundle;
   return {
-    resourceType, ...(id === undefined ? {} : { id }), ...(meta === undefined ? {} : { meta }), type,
-    ...(timestamp === undefined ? {} : { timestamp }), ...(total === undefined ? {} : { total }), link, ...rest,
+    resourceType,
+    ...(id === undefined ? {} : { id }),
+    ...(meta === undefined ? {} : { meta }),
+    type,
+    ...(timestamp === undefined ? {} : { timestamp }),
+    ...(total === undefined ? {} : { total }),
+    link,
+    ...rest,
   } as Bundle;
 }
 
@@ -71,7 +79,8 @@ export function historyBundle(entries: HistoryVersion[]): Bundle {
         resource: e.resource,
         request: { method, url: method === 'POST' ? e.resource.resourceType : typeAndId },
         response: {
-          status: method === 'POST' ? '201 Created' : method === 'DELETE' ? '204 No Content' : '200 OK',
+          status:
+            method === 'POST' ? '201 Created' : method === 'DELETE' ? '204 No Content' : '200 OK',
           location: `${typeAndId}/_history/${e.version}`,
           etag: `W/"${e.version}"`,
           ...(e.lastUpdated ? { lastModified: e.lastUpdated } : {}),

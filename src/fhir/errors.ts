@@ -12,12 +12,18 @@ const SPINE_CODES = {
   INVALID_SEARCH_DATA: ['Search data is invalid', 'value'],
   INVALID_UPDATE: ['Update is invalid', 'structure'],
   INVALID_VALUE: ['Provided value is invalid', 'value'],
-  INVALIDATED_RESOURCE: ['Resource that has been marked as invalid was requested - invalid resources cannot be retrieved', 'processing'],
+  INVALIDATED_RESOURCE: [
+    'Resource that has been marked as invalid was requested - invalid resources cannot be retrieved',
+    'processing',
+  ],
   MISSING_VALUE: ['Required value is missing', 'required'],
   NOT_ACCEPTABLE: ['Requested format is not acceptable', 'not-supported'],
   PRECONDITION_FAILED: ['Required condition was not fulfilled', 'structure'],
   RESOURCE_NOT_FOUND: ['Resource not found', 'not-found'],
-  RESOURCE_VERSION_MISMATCH: ['Resource version supplied does not match actual version', 'conflict'],
+  RESOURCE_VERSION_MISMATCH: [
+    'Resource version supplied does not match actual version',
+    'conflict',
+  ],
   SINGLE_MATCH_FOUND: ['Single match found', 'duplicate'],
   MULTIPLE_MATCHES_FOUND: ['Multiple matches found', 'duplicate'],
   SERVICE_UNAVAILABLE: ['Service unavailable - could be temporary', 'transient'],
@@ -41,23 +47,53 @@ const SPINE_CODES = {
   INVALID_CODE: ['A coded value is missing or not from the required code system', 'code-invalid'],
   PATIENT_NOT_FOUND: ['Patient not found', 'not-found'],
   PATIENT_SUPERSEDED: ['Patient NHS Number has been superseded', 'business-rule'],
-  AUTHOR_NOT_REGISTERED_PRACTICE: ["Author organisation is not the patient's registered GP practice", 'business-rule'],
+  AUTHOR_NOT_REGISTERED_PRACTICE: [
+    "Author organisation is not the patient's registered GP practice",
+    'business-rule',
+  ],
   SCR_CONSENT_REQUIRED: ['Express consent is required for additional information', 'forbidden'],
   SCR_DISSENT: ['The patient has dissented from having a Summary Care Record', 'forbidden'],
   NO_SCR: ['The patient has no Summary Care Record', 'not-found'],
-  SCR_PERMISSION_REQUIRED: ["The patient's permission to view the Summary Care Record has not been recorded", 'forbidden'],
-  SCR_PERMISSION_REFUSED: ['The patient refused permission to view the Summary Care Record', 'forbidden'],
+  SCR_PERMISSION_REQUIRED: [
+    "The patient's permission to view the Summary Care Record has not been recorded",
+    'forbidden',
+  ],
+  SCR_PERMISSION_REFUSED: [
+    'The patient refused permission to view the Summary Care Record',
+    'forbidden',
+  ],
   // Electronic Prescription Service (src/services/eps/)
-  INVALID_SIGNATURE: ['The prescription signature is missing, malformed or does not verify', 'invalid'],
-  SIGNATURE_DIGEST_MISMATCH: ['The prescription content has changed since it was signed', 'invalid'],
+  INVALID_SIGNATURE: [
+    'The prescription signature is missing, malformed or does not verify',
+    'invalid',
+  ],
+  SIGNATURE_DIGEST_MISMATCH: [
+    'The prescription content has changed since it was signed',
+    'invalid',
+  ],
   UNKNOWN_PRESCRIBER_KEY: ['The signing key is not registered to this prescriber', 'security'],
-  INVALID_PRESCRIPTION_ID: ['The prescription identifier or its check character is invalid', 'value'],
+  INVALID_PRESCRIPTION_ID: [
+    'The prescription identifier or its check character is invalid',
+    'value',
+  ],
   PRESCRIPTION_NOT_FOUND: ['Prescription not found', 'not-found'],
-  INVALID_STATE_TRANSITION: ["The message is not allowed in the prescription's current state", 'business-rule'],
+  INVALID_STATE_TRANSITION: [
+    "The message is not allowed in the prescription's current state",
+    'business-rule',
+  ],
   // as published in NHSDigital/electronic-prescription-service-api examples/errors/1-Process-Response-Send-400_INVALID_CHECKSUM.json
-  FAILURE_TO_PROCESS_MESSAGE: ['Unable to process message. Information missing or invalid', 'processing'],
-  PRESCRIPTION_WITH_DISPENSER: ['The prescription is with a dispenser and cannot be cancelled', 'business-rule'],
-  PRESCRIPTION_DISPENSED: ['The prescription has been dispensed and cannot be cancelled', 'business-rule'],
+  FAILURE_TO_PROCESS_MESSAGE: [
+    'Unable to process message. Information missing or invalid',
+    'processing',
+  ],
+  PRESCRIPTION_WITH_DISPENSER: [
+    'The prescription is with a dispenser and cannot be cancelled',
+    'business-rule',
+  ],
+  PRESCRIPTION_DISPENSED: [
+    'The prescription has been dispensed and cannot be cancelled',
+    'business-rule',
+  ],
   // as published in NHSDigital/electronic-prescription-service-api examples/spec/errors/release/with-another-dispenser-error.json (EPS-IssueCode)
   PRESCRIPTION_WITH_ANOTHER_DISPENSER: ['Prescription is with another dispenser', 'business-rule'],
   // PDS birth registration (src/services/pds/patient-rules.ts); display as published in NHSDigital/personal-demographics-service-api mocks/stubs/errorResponses/INVALID_CREATE.json
@@ -107,19 +143,25 @@ export class FhirError extends Error {
 export function operationOutcome(
   spineCode: SpineCode,
   diagnostics: string,
-  severity: 'fatal' | 'error' | 'warning' | 'information' = PUBLISHED_SEVERITY[spineCode] ?? 'error',
+  severity: 'fatal' | 'error' | 'warning' | 'information' = PUBLISHED_SEVERITY[spineCode] ??
+    'error',
   status?: number,
   override: IssueOverride = {},
 ): OperationOutcome {
   const [codeDisplay, issueCode] = SPINE_CODES[spineCode];
-  const display = override.display ?? (status !== undefined ? DISPLAY_BY_STATUS[spineCode]?.[status] : undefined) ?? codeDisplay;
+  const display =
+    override.display ??
+    (status !== undefined ? DISPLAY_BY_STATUS[spineCode]?.[status] : undefined) ??
+    codeDisplay;
   return {
     resourceType: 'OperationOutcome',
     issue: [
       {
         severity: override.severity ?? severity,
         code: override.issueCode ?? (issueCode as OperationOutcome['issue'][number]['code']),
-        details: { coding: [{ system: SPINE_ERROR_SYSTEM, version: '1', code: spineCode, display }] },
+        details: {
+          coding: [{ system: SPINE_ERROR_SYSTEM, version: '1', code: spineCode, display }],
+        },
         // an empty diagnostics is left out, as in the published bodies that carry none
         ...(diagnostics ? { diagnostics } : {}),
       },

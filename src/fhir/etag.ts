@@ -6,8 +6,18 @@ export function etagFor(version: number): string {
 
 /** Reads an If-Match header of the form W/"n"; missing or malformed is 412 as PDS answers. */
 export function parseIfMatch(header: string | string[] | undefined): number {
-  if (header === undefined) throw new FhirError(412, 'PRECONDITION_FAILED', 'Invalid request with error - If-Match header must be supplied to update this resource');
+  if (header === undefined)
+    throw new FhirError(
+      412,
+      'PRECONDITION_FAILED',
+      'Invalid request with error - If-Match header must be supplied to update this resource',
+    );
   const m = typeof header === 'string' ? /^W\/"([0-9]{1,15})"$/.exec(header.trim()) : null;
-  if (!m) throw new FhirError(412, 'PRECONDITION_FAILED', `Invalid request with error - If-Match header must be of the form W/"<version>"`);
+  if (!m)
+    throw new FhirError(
+      412,
+      'PRECONDITION_FAILED',
+      `Invalid request with error - If-Match header must be of the form W/"<version>"`,
+    );
   return Number(m[1]);
 }

@@ -4,7 +4,8 @@ import { FhirError } from './errors.js';
  * Checked access to untrusted JSON, for validators that read FHIR bodies: a field of the wrong JSON
  * type is a 400 naming its path, never a TypeError deeper in. Absent fields read as absent.
  */
-const bad = (path: string, want: string) => new FhirError(400, 'INVALID_VALUE', `Invalid value - '${path}' must be ${want}`);
+const bad = (path: string, want: string) =>
+  new FhirError(400, 'INVALID_VALUE', `Invalid value - '${path}' must be ${want}`);
 
 export type JsonObject = Record<string, unknown>;
 
@@ -23,7 +24,9 @@ export function objectAt(value: unknown, path: string): JsonObject | undefined {
 export function objectsAt(value: unknown, path: string): JsonObject[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw bad(path, 'an array');
-  value.forEach((v, i) => { if (!isObject(v)) throw bad(`${path}[${i}]`, 'an object'); });
+  value.forEach((v, i) => {
+    if (!isObject(v)) throw bad(`${path}[${i}]`, 'an object');
+  });
   return value as JsonObject[];
 }
 

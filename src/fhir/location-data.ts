@@ -26,7 +26,8 @@ const CONFIDENTIALITY_CODES: ReadonlySet<string> = new Set(['R', 'V']);
  * prescription) may carry any label or none.
  */
 export function labelledRestricted(patient: object): boolean {
-  const code = (patient as { meta?: { security?: { code?: unknown }[] } }).meta?.security?.[0]?.code;
+  const code = (patient as { meta?: { security?: { code?: unknown }[] } }).meta?.security?.[0]
+    ?.code;
   return typeof code === 'string' && CONFIDENTIALITY_CODES.has(code);
 }
 

@@ -21,15 +21,24 @@ export interface ApiDescription {
 }
 
 /** The CapabilityStatement of one API, its resources, interactions and operations derived from the routes under its base. */
-export function derivedCapabilityStatement(api: ApiDescription, routes: readonly RouteShape[]): CapabilityStatement {
+export function derivedCapabilityStatement(
+  api: ApiDescription,
+  routes: readonly RouteShape[],
+): CapabilityStatement {
   const { resources, operations } = capabilitiesFromRoutes(api.apiPath, routes, {
     searchParams: api.searchParams,
     documentation: api.documentation,
-    operationDefinition: (name, type) => `${OPERATION_DEFINITION_BASE}${type ? `${type}-` : ''}${name}`,
+    operationDefinition: (name, type) =>
+      `${OPERATION_DEFINITION_BASE}${type ? `${type}-` : ''}${name}`,
   });
   return capabilityStatement({
-    base: api.publicUrl + api.apiPath, software: api.software, description: api.description, date: api.date, security: api.security,
-    resources, operations,
+    base: api.publicUrl + api.apiPath,
+    software: api.software,
+    description: api.description,
+    date: api.date,
+    security: api.security,
+    resources,
+    operations,
   });
 }
 

@@ -33,14 +33,22 @@ export interface NhsNumberRefusal {
  * when one is given (`<field> must carry a valid NHS Number`), otherwise the value itself
  * (`Invalid resource ID - NHS Number '<value>' is not valid`); `refusal` keeps a site's own wording.
  */
-export function requireNhsNumber(value: unknown, field?: string, refusal: NhsNumberRefusal = {}): string {
+export function requireNhsNumber(
+  value: unknown,
+  field?: string,
+  refusal: NhsNumberRefusal = {},
+): string {
   if (isValidNhsNumber(value)) return value as string;
   const shown = String(value).slice(0, 20);
   const { code = 'INVALID_RESOURCE_ID', diagnostics, issue = {} } = refusal;
-  const text = typeof diagnostics === 'string' ? diagnostics
-    : diagnostics ? diagnostics(shown)
-    : field !== undefined ? `${field} must carry a valid NHS Number`
-    : `Invalid resource ID - NHS Number '${shown}' is not valid`;
+  const text =
+    typeof diagnostics === 'string'
+      ? diagnostics
+      : diagnostics
+        ? diagnostics(shown)
+        : field !== undefined
+          ? `${field} must carry a valid NHS Number`
+          : `Invalid resource ID - NHS Number '${shown}' is not valid`;
   throw new FhirError(400, code, text, {}, issue);
 }
 

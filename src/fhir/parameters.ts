@@ -1,13 +1,20 @@
 import { FhirError } from './errors.js';
 import { NHS_NUMBER_SYSTEM } from './identifiers.js';
 
-
-interface ParameterPart { name?: unknown; [value: string]: unknown }
+interface ParameterPart {
+  name?: unknown;
+  [value: string]: unknown;
+}
 
 /** The parameters of a FHIR Parameters body, or a 400 if the body is not one. */
 export function parametersOf(body: unknown): ParameterPart[] {
   const b = body as { resourceType?: unknown; parameter?: unknown } | null;
-  if (!b || typeof b !== 'object' || b.resourceType !== 'Parameters' || !Array.isArray(b.parameter)) {
+  if (
+    !b ||
+    typeof b !== 'object' ||
+    b.resourceType !== 'Parameters' ||
+    !Array.isArray(b.parameter)
+  ) {
     throw new FhirError(400, 'INVALID_VALUE', 'Request body must be a FHIR Parameters resource');
   }
   return b.parameter.filter((p): p is ParameterPart => !!p && typeof p === 'object');
@@ -17,10 +24,12 @@ export function parametersOf(body: unknown): ParameterPart[] {
 export function parameterValue(params: ParameterPart[], name: string): string | undefined {
   const p = params.find((q) => q.name === name);
   if (!p) return undefined;
-  for (const key of ['valueString', 'valueCode', 'valueId']) if (typeof p[key] === 'string') return p[key] as string;
+  for (const key of ['valueString', 'valueCode', 'valueId'])
+    if (typeof p[key] === 'string') return p[key] as string;
   const ident = p.valueIdentifier as { value?: unknown } | undefined;
   if (ident && typeof ident.value === 'string') return ident.value;
-  const ref = p.valueReference as { reference?: unknown; identifier?: { value?: unknown } } | undefined;
+  const ref = p.valueReference as
+    { reference?: unknown; identifier?: { value?: unknown } } | undefined;
   if (ref && typeof ref.reference === 'string') return ref.reference;
   if (ref && typeof ref.identifier?.value === 'string') return ref.identifier.value;
   return undefined;

@@ -35,9 +35,23 @@ import { clientErrorHandler } from './client-errors.js';
 import { registerSearchsetSelfLinks } from './searchset-self-link.js';
 import '../context.js';
 
-export type AppConfig = Pick<Config, 'publicUrl' | 'audience' | 'externalIssuer' | 'bodyLimitBytes' | 'logLevel'
-  | 'revocationCacheMs' | 'accessTokenSeconds' | 'rateLimit' | 'auditCheckpointSeconds'
-  | 'messaging' | 'natsUrl' | 'natsStream' | 'nodeId' | 'messagePollMs'>;
+export type AppConfig = Pick<
+  Config,
+  | 'publicUrl'
+  | 'audience'
+  | 'externalIssuer'
+  | 'bodyLimitBytes'
+  | 'logLevel'
+  | 'revocationCacheMs'
+  | 'accessTokenSeconds'
+  | 'rateLimit'
+  | 'auditCheckpointSeconds'
+  | 'messaging'
+  | 'natsUrl'
+  | 'natsStream'
+  | 'nodeId'
+  | 'messagePollMs'
+>;
 
 export interface AppDeps {
   config: AppConfig;
@@ -55,7 +69,16 @@ export interface AppDeps {
 }
 
 /** Builds the whole HTTP platform: conventions, security, audit of refusals, and every service. */
-export async function buildApp({ config, repo, signingKey, logger = true, extraRoutes, benchmarkPrincipal, bus, scheduler }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  repo,
+  signingKey,
+  logger = true,
+  extraRoutes,
+  benchmarkPrincipal,
+  bus,
+  scheduler,
+}: AppDeps): Promise<FastifyInstance> {
   const auditWriter = new AuditWriter(repo);
   const app = Fastify({
     clientErrorHandler: clientErrorHandler(auditWriter),
@@ -69,14 +92,20 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
     return503OnClosing: false,
   });
   const verifier = new TokenVerifier({
-    embeddedPublicJwk: signingKey.publicJwk, embeddedIssuers: [oidcIssuer(config.publicUrl)],
-    audience: config.audience, external: config.externalIssuer,
+    embeddedPublicJwk: signingKey.publicJwk,
+    embeddedIssuers: [oidcIssuer(config.publicUrl)],
+    audience: config.audience,
+    external: config.externalIssuer,
   });
   const revocations = new RevocationList(repo, config.revocationCacheMs);
   const relationships = new LegitimateRelationships(repo);
 
   const messagingLog = (message: string, err?: unknown) => app.log.warn({ err }, message);
-  registerMessaging(app, bus ?? (await createBus(config, repo, messagingLog)), scheduler ?? createScheduler(config, repo, messagingLog));
+  registerMessaging(
+    app,
+    bus ?? (await createBus(config, repo, messagingLog)),
+    scheduler ?? createScheduler(config, repo, messagingLog),
+  );
   registerFhirConventions(app);
   registerSearchsetSelfLinks(app, config.publicUrl);
   registerLocationRelease(app, new LocationRelease(repo));
@@ -90,13 +119,17 @@ export async function buildApp({ config, repo, signingKey, logger = true, extraR
   await app.register(coverageRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
   await app.register(birthDetailsRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
   await app.register(scrDocumentRoutes(repo, config.publicUrl), { prefix: SCR_BASE });
-  await app.register(scrConsentRoutes(repo, config.publicUrl), { prefix: '/summary-care-record/FHIR/R4' });
+  await app.register(scrConsentRoutes(repo, config.publicUrl), {
+    prefix: '/summary-care-record/FHIR/R4',
+  });
   await app.register(securityRoutes(repo, relationships), { prefix: SECURITY_BASE });
   await app.register(auditRoutes(repo, { signingKey, config }), { prefix: SECURITY_BASE });
   await app.register(directoryRoutes(repo, config.publicUrl), { prefix: DIRECTORY_BASE });
   await app.register(epsRoutes(repo, config.publicUrl), { prefix: EPS_BASE });
   await app.register(gp2gpRoutes(repo, config.publicUrl), { prefix: GP2GP_BASE });
-  await app.register(notificationRoutes({ repo, signingKey, publicUrl: config.publicUrl }), { prefix: NOTIFICATIONS_BASE });
+  await app.register(notificationRoutes({ repo, signingKey, publicUrl: config.publicUrl }), {
+    prefix: NOTIFICATIONS_BASE,
+  });
   await app.register(deadLetterRoutes(repo), { prefix: MESSAGING_BASE });
   await app.register(bulkRoutes(repo, config.publicUrl), { prefix: BULK_BASE });
   if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));

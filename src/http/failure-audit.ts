@@ -8,7 +8,8 @@ import { targetPatient } from '../security/access-control.js';
 /** The patient the refused request named, where the route says where (a malformed naming counts as none). */
 function patientOf(request: FastifyRequest): string | null {
   try {
-    const nhs = targetPatient(request) ?? (request.params as { nhsNumber?: string } | undefined)?.nhsNumber;
+    const nhs =
+      targetPatient(request) ?? (request.params as { nhsNumber?: string } | undefined)?.nhsNumber;
     return nhs && isValidNhsNumber(nhs) ? nhs : null;
   } catch {
     return null;
@@ -27,7 +28,14 @@ export function registerFailureAudit(app: FastifyInstance, audit: AuditWriter): 
     const patient = patientOf(request);
     const { status, spineCode } = toFhirError(error);
     const ctx = request.ctx.principal ? request.ctx : { ...request.ctx, principal: undefined };
-    const record = auditRecord(ctx, activity, patient, `refused ${status} ${spineCode}`, undefined, { type: status === 401 ? 'security' : 'patient-record' });
+    const record = auditRecord(
+      ctx,
+      activity,
+      patient,
+      `refused ${status} ${spineCode}`,
+      undefined,
+      { type: status === 401 ? 'security' : 'patient-record' },
+    );
     if (!request.ctx.principal) record.userId = 'unauthenticated';
     try {
       await audit.append(record);

@@ -1,7 +1,14 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError, operationOutcome } from '../fhir/errors.js';
 import { VersionConflictError } from '../store/types.js';
-import { hasLoneSurrogate, JSON_MAX_DEPTH, JSON_MAX_ELEMENTS_PER_MIB, jsonElementLimit, jsonShapeDiagnostics, jsonShapeProblem } from './json-limits.js';
+import {
+  hasLoneSurrogate,
+  JSON_MAX_DEPTH,
+  JSON_MAX_ELEMENTS_PER_MIB,
+  jsonElementLimit,
+  jsonShapeDiagnostics,
+  jsonShapeProblem,
+} from './json-limits.js';
 import { fingerprintRequest } from './request-replay.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -9,35 +16,68 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 
 /** Fastify error codes that are the caller's fault, with the OperationOutcome they deserve. */
 const CLIENT_ERRORS: Record<string, (err: Error) => FhirError> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: () => new FhirError(413, 'MESSAGE_TOO_LARGE', 'Request body is larger than the server accepts'),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new FhirError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type; use application/fhir+json (application/json-patch+json for PATCH)'),
+  FST_ERR_CTP_BODY_TOO_LARGE: () =>
+    new FhirError(413, 'MESSAGE_TOO_LARGE', 'Request body is larger than the server accepts'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
+    new FhirError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Unsupported Content-Type; use application/fhir+json (application/json-patch+json for PATCH)',
+    ),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new FhirError(400, 'MISSING_VALUE', 'Request body is empty'),
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new FhirError(400, 'INVALID_VALUE', 'Request body is not valid JSON'),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new FhirError(400, 'INVALID_VALUE', 'Content-Length does not match the body'),
-  FST_ERR_VALIDATION: (err) => new FhirError(400, 'INVALID_VALUE', `Invalid request - ${err.message}`),
+  FST_ERR_CTP_INVALID_JSON_BODY: () =>
+    new FhirError(400, 'INVALID_VALUE', 'Request body is not valid JSON'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () =>
+    new FhirError(400, 'INVALID_VALUE', 'Content-Length does not match the body'),
+  FST_ERR_VALIDATION: (err) =>
+    new FhirError(400, 'INVALID_VALUE', `Invalid request - ${err.message}`),
   // the router's own refusals, answered through frameworkErrorHandler
-  FST_ERR_BAD_URL: () => new FhirError(400, 'INVALID_VALUE', 'Invalid request - the URL path is not validly percent-encoded'),
-  FST_ERR_MAX_PARAM_LENGTH: () => new FhirError(400, 'INVALID_RESOURCE_ID', 'Invalid resource ID - an id in the URL path is longer than the server accepts'),
+  FST_ERR_BAD_URL: () =>
+    new FhirError(
+      400,
+      'INVALID_VALUE',
+      'Invalid request - the URL path is not validly percent-encoded',
+    ),
+  FST_ERR_MAX_PARAM_LENGTH: () =>
+    new FhirError(
+      400,
+      'INVALID_RESOURCE_ID',
+      'Invalid resource ID - an id in the URL path is longer than the server accepts',
+    ),
 };
 
 /** Maps any error to the FhirError the caller sees; unknown errors become a bare 500 with no detail. */
 export function toFhirError(err: unknown): FhirError {
   if (err instanceof FhirError) return err;
   if (err instanceof VersionConflictError) {
-    return new FhirError(409, 'RESOURCE_VERSION_MISMATCH', 'Invalid update with error - This resource has changed since you last read. Please re-read and try again with the new version number.');
+    return new FhirError(
+      409,
+      'RESOURCE_VERSION_MISMATCH',
+      'Invalid update with error - This resource has changed since you last read. Please re-read and try again with the new version number.',
+    );
   }
   const e = err as Error & { code?: string; statusCode?: number };
   if (e?.code && CLIENT_ERRORS[e.code]) return CLIENT_ERRORS[e.code](e);
-  if (e instanceof SyntaxError) return new FhirError(400, 'INVALID_VALUE', 'Request body is not valid JSON');
+  if (e instanceof SyntaxError)
+    return new FhirError(400, 'INVALID_VALUE', 'Request body is not valid JSON');
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new FhirError(e.statusCode, 'INVALID_VALUE', 'Invalid request');
   }
-  return new FhirError(500, 'INTERNAL_SERVER_ERROR', 'An unexpected error occurred; quote the X-Request-ID to support');
+  return new FhirError(
+    500,
+    'INTERNAL_SERVER_ERROR',
+    'An unexpected error occurred; quote the X-Request-ID to support',
+  );
 }
 
 export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
   for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
-  return reply.code(error.status).type(FHIR_JSON).send(operationOutcome(error.spineCode, error.diagnostics, undefined, error.status, error.issue));
+  return reply
+    .code(error.status)
+    .type(FHIR_JSON)
+    .send(
+      operationOutcome(error.spineCode, error.diagnostics, undefined, error.status, error.issue),
+    );
 }
 
 /**
@@ -45,7 +85,11 @@ export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
  * handler runs (a path whose percent-encoding does not decode, a path parameter longer than
  * maxParamLength, which Fastify answers 414) is an OperationOutcome like every other error.
  */
-export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrorHandler(
+  err: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const requestId = request.headers['x-request-id'];
   const correlationId = request.headers['x-correlation-id'];
   if (typeof requestId === 'string') reply.header('x-request-id', requestId);
@@ -60,19 +104,40 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
  * echoed request and correlation ids, and one error handler producing OperationOutcomes.
  */
 export function registerFhirConventions(app: FastifyInstance): void {
-  const parseJson = (req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
-    if (body.length === 0) return done(Object.assign(new Error('empty'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }));
+  const parseJson = (
+    req: FastifyRequest,
+    body: string,
+    done: (err: Error | null, value?: unknown) => void,
+  ) => {
+    if (body.length === 0)
+      return done(Object.assign(new Error('empty'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }));
     // a NUL character can be stored by neither store's text columns; refuse it before anything is parsed
-    if (body.includes('\\u0000')) return done(new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request body contains a NUL character (\\u0000)'));
-    if (hasLoneSurrogate(body)) return done(new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request body contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)'));
+    if (body.includes('\\u0000'))
+      return done(
+        new FhirError(
+          400,
+          'UNSUPPORTED_CHARACTERS_IN_FIELD',
+          'Request body contains a NUL character (\\u0000)',
+        ),
+      );
+    if (hasLoneSurrogate(body))
+      return done(
+        new FhirError(
+          400,
+          'UNSUPPORTED_CHARACTERS_IN_FIELD',
+          'Request body contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)',
+        ),
+      );
     // too deep or too many elements to walk safely (see json-limits.ts); routes taking larger bodies allow more elements
     let maxElements = JSON_MAX_ELEMENTS_PER_MIB;
     let problem = jsonShapeProblem(body, JSON_MAX_DEPTH, maxElements);
     if (problem === 'elements') {
       maxElements = jsonElementLimit(req.routeOptions.bodyLimit);
-      if (maxElements > JSON_MAX_ELEMENTS_PER_MIB) problem = jsonShapeProblem(body, JSON_MAX_DEPTH, maxElements);
+      if (maxElements > JSON_MAX_ELEMENTS_PER_MIB)
+        problem = jsonShapeProblem(body, JSON_MAX_DEPTH, maxElements);
     }
-    if (problem) return done(new FhirError(400, 'INVALID_VALUE', jsonShapeDiagnostics(problem, maxElements)));
+    if (problem)
+      return done(new FhirError(400, 'INVALID_VALUE', jsonShapeDiagnostics(problem, maxElements)));
     try {
       done(null, JSON.parse(body));
     } catch {
@@ -80,18 +145,32 @@ export function registerFhirConventions(app: FastifyInstance): void {
     }
   };
   app.removeContentTypeParser(['application/json']);
-  app.addContentTypeParser(['application/json', 'application/fhir+json', 'application/json-patch+json'], { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser(
+    ['application/json', 'application/fhir+json', 'application/json-patch+json'],
+    { parseAs: 'string' },
+    parseJson,
+  );
 
   app.decorateRequest('ctx', null as never);
   // while the server drains (app.ts turns Fastify's own 503, a bare JSON body, off), requests are
   // refused here: answered directly, before the request context exists, so no refusal is audited
   // into a store that is closing
   let closing = false;
-  app.addHook('preClose', (done) => { closing = true; done(); });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   // callback style: this runs on every request, and an async hook costs a promise each time
   app.addHook('onRequest', (request, reply, done) => {
     if (closing) {
-      sendError(reply.header('connection', 'close'), new FhirError(503, 'SERVICE_UNAVAILABLE', 'Service unavailable - the server is shutting down; retry on another node'));
+      sendError(
+        reply.header('connection', 'close'),
+        new FhirError(
+          503,
+          'SERVICE_UNAVAILABLE',
+          'Service unavailable - the server is shutting down; retry on another node',
+        ),
+      );
       return;
     }
     try {
@@ -103,12 +182,20 @@ export function registerFhirConventions(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    sendError(reply, new FhirError(404, 'RESOURCE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`));
+    sendError(
+      reply,
+      new FhirError(
+        404,
+        'RESOURCE_NOT_FOUND',
+        `No route for ${request.method} ${request.url.split('?')[0]}`,
+      ),
+    );
   });
 
   app.setErrorHandler((err, request, reply) => {
     const error = toFhirError(err);
-    if (error.status >= 500) request.log.error({ err, requestId: request.ctx?.requestId }, 'request failed');
+    if (error.status >= 500)
+      request.log.error({ err, requestId: request.ctx?.requestId }, 'request failed');
     return sendError(reply, error);
   });
 }
@@ -117,18 +204,35 @@ export function registerFhirConventions(app: FastifyInstance): void {
 function checkConventions(request: FastifyRequest, reply: FastifyReply): void {
   const requestId = request.headers['x-request-id'];
   const correlationId = request.headers['x-correlation-id'];
-  request.ctx = { requestId: typeof requestId === 'string' ? requestId : '', correlationId: typeof correlationId === 'string' ? correlationId : undefined };
+  request.ctx = {
+    requestId: typeof requestId === 'string' ? requestId : '',
+    correlationId: typeof correlationId === 'string' ? correlationId : undefined,
+  };
   if (typeof requestId === 'string') reply.header('x-request-id', requestId);
   if (typeof correlationId === 'string') reply.header('x-correlation-id', correlationId);
   if (!request.routeOptions.config.fhirApi) return;
-  if (/%00|\0/.test(request.url)) throw new FhirError(400, 'UNSUPPORTED_CHARACTERS_IN_FIELD', 'Request URL contains a NUL character');
+  if (/%00|\0/.test(request.url))
+    throw new FhirError(
+      400,
+      'UNSUPPORTED_CHARACTERS_IN_FIELD',
+      'Request URL contains a NUL character',
+    );
   // an empty header counts as none (PDS karate invalidHeaders.feature: an empty X-Request-ID is MISSING_VALUE)
   if (requestId === undefined || requestId === '') {
-    throw new FhirError(400, 'MISSING_VALUE', 'Invalid request with error - X-Request-ID header must be supplied to access this resource');
+    throw new FhirError(
+      400,
+      'MISSING_VALUE',
+      'Invalid request with error - X-Request-ID header must be supplied to access this resource',
+    );
   }
   if (typeof requestId !== 'string' || !UUID.test(requestId)) {
-    throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${String(requestId).slice(0, 64)}' in header 'X-Request-ID'`);
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      `Invalid value - '${String(requestId).slice(0, 64)}' in header 'X-Request-ID'`,
+    );
   }
   // a write's identity for X-Request-ID replay; digested from the parsed body when a service first asks
-  if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') request.ctx.fingerprint = fingerprintRequest(request);
+  if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS')
+    request.ctx.fingerprint = fingerprintRequest(request);
 }

@@ -33,13 +33,18 @@ export type JsonShapeProblem = 'depth' | 'elements';
  * with indexOf (native speed), so the cost is mostly in the structural characters; malformed text
  * is left for JSON.parse to report.
  */
-export function jsonShapeProblem(text: string, maxDepth = JSON_MAX_DEPTH, maxElements = JSON_MAX_ELEMENTS_PER_MIB): JsonShapeProblem | null {
+export function jsonShapeProblem(
+  text: string,
+  maxDepth = JSON_MAX_DEPTH,
+  maxElements = JSON_MAX_ELEMENTS_PER_MIB,
+): JsonShapeProblem | null {
   let depth = 0;
   let elements = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c === 34) { // '"': jump to the closing quote, one not escaped by an odd run of backslashes
+    if (c === 34) {
+      // '"': jump to the closing quote, one not escaped by an odd run of backslashes
       let j = i;
       for (;;) {
         j = text.indexOf('"', j + 1);
@@ -49,12 +54,15 @@ export function jsonShapeProblem(text: string, maxDepth = JSON_MAX_DEPTH, maxEle
         if ((j - 1 - k) % 2 === 0) break;
       }
       i = j;
-    } else if (c === 123 || c === 91) { // '{' '['
+    } else if (c === 123 || c === 91) {
+      // '{' '['
       if (++depth > maxDepth) return 'depth';
       if (++elements > maxElements) return 'elements';
-    } else if (c === 125 || c === 93) { // '}' ']'
+    } else if (c === 125 || c === 93) {
+      // '}' ']'
       depth--;
-    } else if (c === 44) { // ','
+    } else if (c === 44) {
+      // ','
       if (++elements > maxElements) return 'elements';
     }
   }

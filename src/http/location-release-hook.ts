@@ -27,15 +27,26 @@ export function registerLocationRelease(app: FastifyInstance, release: LocationR
     if (declared === 'signed-audit-export') return done(null, payload);
     if (typeof (payload as { pipe?: unknown }).pipe === 'function') {
       if (declared === 'at-source') return done(null, payload);
-      return done(new Error(`${request.method} ${request.routeOptions.url} streams JSON without declaring locationRelease 'at-source'`));
+      return done(
+        new Error(
+          `${request.method} ${request.routeOptions.url} streams JSON without declaring locationRelease 'at-source'`,
+        ),
+      );
     }
-    const text = Buffer.isBuffer(payload) ? payload.toString('utf8') : typeof payload === 'string' ? payload : null;
+    const text = Buffer.isBuffer(payload)
+      ? payload.toString('utf8')
+      : typeof payload === 'string'
+        ? payload
+        : null;
     if (text === null) return done(null, payload);
     const source = declared === 'pds-current' || declared === 'echo' ? declared : 'any';
     const about = namedPatient(request);
     // callback style, and no promise at all for a body that cannot need releasing (the hot read path)
     if (!release.mayNeedRelease(text, source, about)) return done(null, payload);
     const echoed = source === 'echo' ? () => JSON.stringify(request.body ?? '') : undefined;
-    release.releaseText(text, source, { request: echoed, about }).then((out) => done(null, out), (err: Error) => done(err));
+    release.releaseText(text, source, { request: echoed, about }).then(
+      (out) => done(null, out),
+      (err: Error) => done(err),
+    );
   });
 }

@@ -12,7 +12,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { FhirError } from '../fhir/errors.js';
-import { DuplicateRequestError, VersionConflictError, type Repository, type RequestRecord, type StoredResource } from '../store/types.js';
+import {
+  DuplicateRequestError,
+  VersionConflictError,
+  type Repository,
+  type RequestRecord,
+  type StoredResource,
+} from '../store/types.js';
 import type { RequestContext, RequestFingerprint } from '../context.js';
 
 /** What identifies a write request for replay: method, path, and a digest of everything that decides what it does. */
@@ -35,14 +41,17 @@ const DIGEST_VERSION = 'openspine-request-digest/1';
  * its bytes. A body of any other kind (a stream a route consumes itself) cannot be digested, and
  * routes taking one do not use replay.
  */
-export function requestDigest(request: Pick<FastifyRequest, 'method' | 'url' | 'headers' | 'body'>): string {
+export function requestDigest(
+  request: Pick<FastifyRequest, 'method' | 'url' | 'headers' | 'body'>,
+): string {
   const [path, query = ''] = splitUrl(request.url);
   const headers: Record<string, string> = {};
   for (const name of DIGESTED_HEADERS) {
     const raw = request.headers[name];
     if (raw === undefined) continue;
     const value = Array.isArray(raw) ? raw.join(',') : String(raw);
-    headers[name] = name === 'content-type' ? value.toLowerCase().replace(/\s+/g, '') : value.trim();
+    headers[name] =
+      name === 'content-type' ? value.toLowerCase().replace(/\s+/g, '') : value.trim();
   }
   const hash = createHash('sha256');
   hash.update(JSON.stringify([DIGEST_VERSION, request.method.toUpperCase(), path, query, headers]));
@@ -65,7 +74,12 @@ export function requestDigest(request: Pick<FastifyRequest, 'method' | 'url' | '
 /** The fingerprint of a Fastify request, computed on first use (it reads the parsed body) and kept. */
 export function fingerprintRequest(request: FastifyRequest): () => RequestFingerprint {
   let computed: RequestFingerprint | undefined;
-  return () => (computed ??= { method: request.method.toUpperCase(), path: splitUrl(request.url)[0], digest: requestDigest(request) });
+  return () =>
+    (computed ??= {
+      method: request.method.toUpperCase(),
+      path: splitUrl(request.url)[0],
+      digest: requestDigest(request),
+    });
 }
 
 function splitUrl(url: string): [string, string?] {
@@ -74,7 +88,8 @@ function splitUrl(url: string): [string, string?] {
 }
 
 function isJsonValue(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null) return ['number', 'boolean'].includes(typeof v) || v === null;
+  if (typeof v !== 'object' || v === null)
+    return ['number', 'boolean'].includes(typeof v) || v === null;
   if (Array.isArray(v)) return true;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
@@ -105,7 +120,9 @@ export function canonicalJson(value: unknown, hash: Pick<Hash, 'update'>): void 
       }
     } else {
       const o = v as Record<string, unknown>;
-      const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+      const keys = Object.keys(o)
+        .filter((k) => o[k] !== undefined)
+        .sort();
       hash.update('{');
       stack.push('}');
       for (let i = keys.length - 1; i >= 0; i--) {
@@ -137,7 +154,10 @@ const userOf = (ctx: RequestContext) => ctx.principal?.userId ?? 'anonymous';
  * The request record a write commits with, or undefined outside an HTTP request (a service called
  * by a consumer, a sweep or the CLI has no client to retry, and no fingerprint).
  */
-export function requestRecord(ctx: RequestContext, answer: RecordedAnswer): RequestRecord | undefined {
+export function requestRecord(
+  ctx: RequestContext,
+  answer: RecordedAnswer,
+): RequestRecord | undefined {
   if (!ctx.fingerprint) return undefined;
   const { method, path, digest } = ctx.fingerprint();
   return { requestId: ctx.requestId, userId: userOf(ctx), method, path, digest, ...answer };
@@ -150,16 +170,31 @@ export function requestRecord(ctx: RequestContext, answer: RecordedAnswer): Requ
  * Rows recorded before digests were kept have an empty digest and are refused the same way: they
  * still block a second application, but cannot prove that a request is their retry.
  */
-export async function earlierAnswer(repo: Repository, ctx: RequestContext): Promise<EarlierAnswer | null> {
+export async function earlierAnswer(
+  repo: Repository,
+  ctx: RequestContext,
+): Promise<EarlierAnswer | null> {
   if (!ctx.fingerprint) return null;
   const done = await repo.readRequest(ctx.requestId);
   if (!done) return null;
   const now = ctx.fingerprint();
-  if (done.userId !== userOf(ctx) || done.method !== now.method || done.path !== now.path || done.digest !== now.digest) {
-    throw new FhirError(400, 'INVALID_VALUE', `Invalid value - X-Request-ID '${ctx.requestId}' has already been used for a different request`);
+  if (
+    done.userId !== userOf(ctx) ||
+    done.method !== now.method ||
+    done.path !== now.path ||
+    done.digest !== now.digest
+  ) {
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      `Invalid value - X-Request-ID '${ctx.requestId}' has already been used for a different request`,
+    );
   }
   const stored = await repo.readVersion(done.resourceType, done.resourceId, done.version);
-  if (!stored) throw new Error(`request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which does not exist`);
+  if (!stored)
+    throw new Error(
+      `request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which does not exist`,
+    );
   return { record: done, stored };
 }
 
@@ -169,8 +204,11 @@ export async function earlierAnswer(repo: Repository, ctx: RequestContext): Prom
  * version conflict into their own 409 (or, for SCR, a dissent recorded meanwhile) are covered too.
  */
 export function mayBeTwin(err: unknown): boolean {
-  return err instanceof DuplicateRequestError || err instanceof VersionConflictError
-    || (err instanceof FhirError && (err.status === 409 || err.spineCode === 'SCR_DISSENT'));
+  return (
+    err instanceof DuplicateRequestError ||
+    err instanceof VersionConflictError ||
+    (err instanceof FhirError && (err.status === 409 || err.spineCode === 'SCR_DISSENT'))
+  );
 }
 
 /**
@@ -179,7 +217,10 @@ export function mayBeTwin(err: unknown): boolean {
  * taken by a different request). Any other failure is rethrown as it is.
  */
 export async function commitOnce<T>(
-  repo: Repository, ctx: RequestContext, commit: () => Promise<T>, answer: (earlier: EarlierAnswer) => T | Promise<T>,
+  repo: Repository,
+  ctx: RequestContext,
+  commit: () => Promise<T>,
+  answer: (earlier: EarlierAnswer) => T | Promise<T>,
 ): Promise<T> {
   try {
     return await commit();
@@ -190,4 +231,3 @@ export async function commitOnce<T>(
     return answer(earlier);
   }
 }
-

@@ -18,14 +18,17 @@ export function appliedSearch(requestUrl: string, applied: readonly string[] | u
   if (!applied) return requestUrl;
   const q = requestUrl.indexOf('?');
   if (q < 0) return requestUrl;
-  const kept = requestUrl.slice(q + 1).split('&').filter((pair) => {
-    const name = pair.split('=')[0];
-    try {
-      return applied.includes(decodeURIComponent(name.replace(/\+/g, ' ')));
-    } catch {
-      return false;
-    }
-  });
+  const kept = requestUrl
+    .slice(q + 1)
+    .split('&')
+    .filter((pair) => {
+      const name = pair.split('=')[0];
+      try {
+        return applied.includes(decodeURIComponent(name.replace(/\+/g, ' ')));
+      } catch {
+        return false;
+      }
+    });
   return kept.length ? `${requestUrl.slice(0, q)}?${kept.join('&')}` : requestUrl.slice(0, q);
 }
 
@@ -39,7 +42,22 @@ export function registerSearchsetSelfLinks(app: FastifyInstance, publicUrl: stri
   // callback style: it runs for every object a route answers, and an async hook costs a promise each time
   app.addHook('preSerialization', (request, _reply, payload, done) => {
     const bundle = payload as Partial<Bundle> | null;
-    if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle' || bundle.type !== 'searchset') return done(null, payload);
-    done(null, withSelfLink(bundle as Bundle, selfLinkUrl(publicUrl, appliedSearch(request.url, request.routeOptions.config.searchParams))));
+    if (
+      !bundle ||
+      typeof bundle !== 'object' ||
+      bundle.resourceType !== 'Bundle' ||
+      bundle.type !== 'searchset'
+    )
+      return done(null, payload);
+    done(
+      null,
+      withSelfLink(
+        bundle as Bundle,
+        selfLinkUrl(
+          publicUrl,
+          appliedSearch(request.url, request.routeOptions.config.searchParams),
+        ),
+      ),
+    );
   });
 }

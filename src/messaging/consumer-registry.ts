@@ -20,15 +20,25 @@ export class ConsumerRegistry {
 
   add(options: ConsumerOptions, handler: MessageHandler): Consumer {
     if (this.closed) throw new Error(`consumer '${options.name}' registered after the bus started`);
-    if (!CONSUMER_NAME.test(options.name)) throw new Error(`invalid consumer name '${options.name}': letters, digits, _, - and dots`);
-    if (this.all.some((c) => c.name === options.name)) throw new Error(`consumer '${options.name}' is already registered`);
+    if (!CONSUMER_NAME.test(options.name))
+      throw new Error(`invalid consumer name '${options.name}': letters, digits, _, - and dots`);
+    if (this.all.some((c) => c.name === options.name))
+      throw new Error(`consumer '${options.name}' is already registered`);
     if (options.topics.length === 0) throw new Error(`consumer '${options.name}' takes no topics`);
     options.topics.forEach(assertTopicPattern);
     const maxAttempts = options.maxAttempts ?? 5;
     const retryDelayMs = options.retryDelayMs ?? 1000;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new Error('maxAttempts must be a whole number >= 1');
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+      throw new Error('maxAttempts must be a whole number >= 1');
     if (!(retryDelayMs >= 0)) throw new Error('retryDelayMs must be >= 0');
-    const consumer = { name: options.name, topics: [...options.topics], wants: topicMatcher(options.topics), maxAttempts, retryDelayMs, handler };
+    const consumer = {
+      name: options.name,
+      topics: [...options.topics],
+      wants: topicMatcher(options.topics),
+      maxAttempts,
+      retryDelayMs,
+      handler,
+    };
     this.all.push(consumer);
     return consumer;
   }

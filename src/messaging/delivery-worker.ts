@@ -30,7 +30,11 @@ export class DeliveryWorker {
   private stopping = false;
   private readonly leaseMs: number;
 
-  constructor(private readonly store: MessageStore, private readonly consumer: Consumer, private readonly options: DeliveryWorkerOptions) {
+  constructor(
+    private readonly store: MessageStore,
+    private readonly consumer: Consumer,
+    private readonly options: DeliveryWorkerOptions,
+  ) {
     this.leaseMs = options.leaseMs ?? 60_000;
   }
 
@@ -56,7 +60,9 @@ export class DeliveryWorker {
         // after a wake from idle, let the burst that woke it commit first, so one pass carries the
         // burst's messages rather than one pass (and its handful of store statements) per message;
         // with work still waiting, the next pass runs at once
-        await new Promise<void>((resolve) => (idle ? setTimeout(resolve, GATHER_MS) : setImmediate(resolve)));
+        await new Promise<void>((resolve) =>
+          idle ? setTimeout(resolve, GATHER_MS) : setImmediate(resolve),
+        );
         const busy = await this.round();
         failures = 0;
         idle = !busy;
@@ -64,7 +70,10 @@ export class DeliveryWorker {
       } catch (err) {
         // the store is unreachable or busy: back off, keep trying (the messages wait in the outbox)
         failures++;
-        this.options.log?.(`messaging: consumer ${this.consumer.name} could not reach the store`, err);
+        this.options.log?.(
+          `messaging: consumer ${this.consumer.name} could not reach the store`,
+          err,
+        );
         await this.wakeup.sleep(Math.min(this.options.pollMs * 2 ** failures, 30_000));
       }
     }
@@ -72,17 +81,28 @@ export class DeliveryWorker {
 
   /** One pass; true when it did something (so the next pass runs at once). */
   private async round(): Promise<boolean> {
-    const moved = this.options.pump ? await this.store.enqueueDeliveries(this.consumer.name, this.consumer.wants, PAGE) : 0;
+    const moved = this.options.pump
+      ? await this.store.enqueueDeliveries(this.consumer.name, this.consumer.wants, PAGE)
+      : 0;
     if (this.stopping) return false;
-    const claimed = await this.store.claimDeliveries(this.consumer.name, this.options.holder, CLAIM, this.leaseMs);
+    const claimed = await this.store.claimDeliveries(
+      this.consumer.name,
+      this.options.holder,
+      CLAIM,
+      this.leaseMs,
+    );
     // a short page means the outbox is drained: the next commit wakes this worker, a timer finds other nodes' work
     if (claimed.length === 0) return moved >= PAGE;
     // settle every handler before anything else, so stop() never returns with a handler running
     const outcomes = await Promise.all(claimed.map((m) => this.handle(m)));
     // the successes are completed together: the store writes them in one transaction
-    const settled = await Promise.allSettled(claimed.map((m, i) => outcomes[i] === undefined
-      ? this.store.completeDelivery(this.consumer.name, m)
-      : this.fail(m, outcomes[i]!.err)));
+    const settled = await Promise.allSettled(
+      claimed.map((m, i) =>
+        outcomes[i] === undefined
+          ? this.store.completeDelivery(this.consumer.name, m)
+          : this.fail(m, outcomes[i]!.err),
+      ),
+    );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return true;
@@ -92,7 +112,9 @@ export class DeliveryWorker {
   private async handle(message: DeliveredMessage): Promise<{ err: unknown } | undefined> {
     // a long handler keeps its lease, so no other node takes the delivery meanwhile
     const renewal = setInterval(() => {
-      this.store.renewDelivery(this.consumer.name, message.id, this.options.holder, this.leaseMs).catch(() => {});
+      this.store
+        .renewDelivery(this.consumer.name, message.id, this.options.holder, this.leaseMs)
+        .catch(() => {});
     }, this.leaseMs / 3);
     try {
       await this.consumer.handler(message);
@@ -108,9 +130,17 @@ export class DeliveryWorker {
     const error = describeError(err);
     if (message.attempt >= this.consumer.maxAttempts) {
       await this.store.deadLetter(this.consumer.name, message, error);
-      this.options.log?.(`messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`, err);
+      this.options.log?.(
+        `messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`,
+        err,
+      );
     } else {
-      await this.store.retryDelivery(this.consumer.name, message.id, error, Date.now() + retryDelay(this.consumer, message.attempt));
+      await this.store.retryDelivery(
+        this.consumer.name,
+        message.id,
+        error,
+        Date.now() + retryDelay(this.consumer, message.attempt),
+      );
     }
   }
 }

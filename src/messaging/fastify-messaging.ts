@@ -19,10 +19,17 @@ const SWEEP_INTERVAL_MS = 10 * 60_000;
  * registered its consumers and jobs (onReady) and stop, waiting for handlers in flight, when the
  * app closes (before the caller closes the repository).
  */
-export function registerMessaging(app: FastifyInstance, bus: MessageBus, scheduler: JobScheduler): void {
+export function registerMessaging(
+  app: FastifyInstance,
+  bus: MessageBus,
+  scheduler: JobScheduler,
+): void {
   app.decorate('bus', bus);
   app.decorate('scheduler', scheduler);
-  if (bus.sweep) scheduler.every('messaging.sweep', SWEEP_INTERVAL_MS, async () => { await bus.sweep!(RETENTION_MS); });
+  if (bus.sweep)
+    scheduler.every('messaging.sweep', SWEEP_INTERVAL_MS, async () => {
+      await bus.sweep!(RETENTION_MS);
+    });
   app.addHook('onReady', async () => {
     await bus.start();
     await scheduler.start();

@@ -10,7 +10,11 @@ export interface LeaseSchedulerOptions {
   log?: (message: string, err?: unknown) => void;
 }
 
-interface Job { name: string; intervalMs: number; run: () => Promise<void> }
+interface Job {
+  name: string;
+  intervalMs: number;
+  run: () => Promise<void>;
+}
 
 /**
  * Runs each job on one node of the cluster: the node holding the job's lease ('job:<name>') in the
@@ -27,14 +31,18 @@ export class LeaseScheduler implements JobScheduler {
   private readonly holder: string;
   private readonly leaseMs: number;
 
-  constructor(private readonly store: MessageStore, private readonly options: LeaseSchedulerOptions) {
+  constructor(
+    private readonly store: MessageStore,
+    private readonly options: LeaseSchedulerOptions,
+  ) {
     this.holder = `${options.nodeId}/${randomUUID().slice(0, 8)}`;
     this.leaseMs = options.leaseMs ?? 15_000;
   }
 
   every(name: string, intervalMs: number, job: () => Promise<void>): void {
     if (this.started) throw new Error(`job '${name}' scheduled after the scheduler started`);
-    if (this.jobs.some((j) => j.name === name)) throw new Error(`job '${name}' is already scheduled`);
+    if (this.jobs.some((j) => j.name === name))
+      throw new Error(`job '${name}' is already scheduled`);
     if (!(intervalMs > 0)) throw new Error('a job interval must be > 0');
     this.jobs.push({ name, intervalMs, run: job });
   }

@@ -10,5 +10,8 @@ const TOPIC = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i;
 /** Checks a topic pattern when a consumer registers, so a typo fails at start-up instead of never matching. */
 export function assertTopicPattern(pattern: string): void {
   const name = pattern.endsWith('.*') ? pattern.slice(0, -2) : pattern;
-  if (!TOPIC.test(name)) throw new Error(`invalid topic pattern '${pattern}': dotted names of letters, digits, _ or -, optionally ending in '.*'`);
+  if (!TOPIC.test(name))
+    throw new Error(
+      `invalid topic pattern '${pattern}': dotted names of letters, digits, _ or -, optionally ending in '.*'`,
+    );
 }

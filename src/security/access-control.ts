@@ -45,7 +45,10 @@ export interface AccessControlDeps {
 /** Whether this caller's token lets them perform the activity at all (before any patient-level rule). */
 export function principalMayPerform(principal: Principal, activity: Activity): boolean {
   // a token claiming a scope no application may hold is not trusted with it
-  if (principal.kind === 'application') return ACTIVITIES[activity].applicationGrantable && (principal.scopes?.includes(activity) ?? false);
+  if (principal.kind === 'application')
+    return (
+      ACTIVITIES[activity].applicationGrantable && (principal.scopes?.includes(activity) ?? false)
+    );
   return roleAllows(principal.role, activity);
 }
 
@@ -55,11 +58,13 @@ export function targetPatient(request: FastifyRequest): string | undefined {
   if (!from) return undefined;
   let raw: unknown;
   if ('param' in from) raw = (request.params as Record<string, unknown> | undefined)?.[from.param];
-  else if ('query' in from) raw = (request.query as Record<string, unknown> | undefined)?.[from.query];
+  else if ('query' in from)
+    raw = (request.query as Record<string, unknown> | undefined)?.[from.query];
   // a route whose body is not a Parameters with a 'patient' parameter names its own extractor
   else if (typeof from.body === 'function') raw = from.body(request.body);
   else raw = parameterValue(parametersOf(request.body), 'patient');
-  if (Array.isArray(raw)) throw new FhirError(400, 'INVALID_SEARCH_DATA', 'Only one patient may be named');
+  if (Array.isArray(raw))
+    throw new FhirError(400, 'INVALID_SEARCH_DATA', 'Only one patient may be named');
   return typeof raw === 'string' && raw !== '' ? nhsNumberFromReference(raw) : undefined;
 }
 
@@ -74,25 +79,56 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
   const table: RouteAccessEntry[] = [];
   app.decorate('routeTable', table);
   app.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as { activity?: string; public?: boolean; patientFrom?: RouteAccess['patientFrom']; locationRelease?: RouteAccess['locationRelease'] };
+    const config = (route.config ?? {}) as {
+      activity?: string;
+      public?: boolean;
+      patientFrom?: RouteAccess['patientFrom'];
+      locationRelease?: RouteAccess['locationRelease'];
+    };
     const from = config.patientFrom;
     if (route.url === '*' || route.url === '/*') return; // fastify's own not-found route
-    for (const method of [route.method].flat()) table.push({ method, url: route.url, activity: (config.activity as Activity | undefined) ?? null, public: Boolean(config.public), patientScoped: Boolean(config.patientFrom),
-      patientQuery: from && 'query' in from ? from.query : null, locationRelease: config.locationRelease ?? null });
+    for (const method of [route.method].flat())
+      table.push({
+        method,
+        url: route.url,
+        activity: (config.activity as Activity | undefined) ?? null,
+        public: Boolean(config.public),
+        patientScoped: Boolean(config.patientFrom),
+        patientQuery: from && 'query' in from ? from.query : null,
+        locationRelease: config.locationRelease ?? null,
+      });
     if (config.public) return;
-    if (!config.activity) throw new Error(`route ${route.method} ${route.url} declares no activity and is not public: refusing to start`);
-    if (!isActivity(config.activity)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${config.activity}`);
-    const also = (route.config as { bodyActivity?: RouteAccess['bodyActivity'] } | undefined)?.bodyActivity?.also;
-    if (also !== undefined && !isActivity(also)) throw new Error(`route ${route.method} ${route.url} names unknown activity ${also}`);
-    if ((ACTIVITIES[config.activity].clinical || (also && ACTIVITIES[also].clinical)) && !config.patientFrom) {
-      throw new Error(`route ${route.method} ${route.url} performs clinical activity ${config.activity} but does not say which patient it is about`);
+    if (!config.activity)
+      throw new Error(
+        `route ${route.method} ${route.url} declares no activity and is not public: refusing to start`,
+      );
+    if (!isActivity(config.activity))
+      throw new Error(
+        `route ${route.method} ${route.url} names unknown activity ${config.activity}`,
+      );
+    const also = (route.config as { bodyActivity?: RouteAccess['bodyActivity'] } | undefined)
+      ?.bodyActivity?.also;
+    if (also !== undefined && !isActivity(also))
+      throw new Error(`route ${route.method} ${route.url} names unknown activity ${also}`);
+    if (
+      (ACTIVITIES[config.activity].clinical || (also && ACTIVITIES[also].clinical)) &&
+      !config.patientFrom
+    ) {
+      throw new Error(
+        `route ${route.method} ${route.url} performs clinical activity ${config.activity} but does not say which patient it is about`,
+      );
     }
   });
 
   // Callback-style hooks: a caller whose token and revocation state are already cached is checked
   // without a promise or a store call, which keeps security cheap on the hot read path.
   app.addHook('onRequest', (request, _reply, done) => {
-    const { activity: routeActivity, public: isPublic, patientFrom, bodyActivity } = request.routeOptions.config;
+    const {
+      activity: routeActivity,
+      public: isPublic,
+      patientFrom,
+      bodyActivity,
+    } = request.routeOptions.config;
     if (isPublic || !routeActivity) return done();
     if (deps.benchmarkPrincipal) {
       request.ctx.principal = deps.benchmarkPrincipal;
@@ -108,7 +144,12 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
       } catch (err) {
         return done(err as Error);
       }
-      if (patientFrom && !('body' in patientFrom) && !bodyActivity && needsPatientCheck(cached, activity)) {
+      if (
+        patientFrom &&
+        !('body' in patientFrom) &&
+        !bodyActivity &&
+        needsPatientCheck(cached, activity)
+      ) {
         checkPatient(request, deps, activity).then(() => done(), done);
         return;
       }
@@ -134,7 +175,10 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
     const { activity, patientFrom, bodyActivity } = request.routeOptions.config;
     if (!activity || !patientFrom || deps.benchmarkPrincipal) return done();
     if (!('body' in patientFrom) && !bodyActivity) return done();
-    checkPatient(request, deps, bodyActivity ? chosenActivity(request) : activity).then(() => done(), done);
+    checkPatient(request, deps, bodyActivity ? chosenActivity(request) : activity).then(
+      () => done(),
+      done,
+    );
   });
 }
 
@@ -142,12 +186,22 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
 async function authenticate(request: FastifyRequest, deps: AccessControlDeps): Promise<void> {
   const principal = await deps.verifier.verify(request.headers.authorization);
   if (deps.revocations && (await deps.revocations.isPrincipalRevoked(principal))) {
-    throw new FhirError(401, 'ACCESS_DENIED', 'Access token belongs to a revoked user, session or application; sign in again');
+    throw new FhirError(
+      401,
+      'ACCESS_DENIED',
+      'Access token belongs to a revoked user, session or application; sign in again',
+    );
   }
   const { activity, patientFrom, bodyActivity } = request.routeOptions.config;
   const needed = bodyActivity ? arrivalActivity(request, principal) : activity!;
   authorise(request, principal, needed);
-  if (patientFrom && !('body' in patientFrom) && !bodyActivity && needsPatientCheck(principal, needed)) await checkPatient(request, deps, needed);
+  if (
+    patientFrom &&
+    !('body' in patientFrom) &&
+    !bodyActivity &&
+    needsPatientCheck(principal, needed)
+  )
+    await checkPatient(request, deps, needed);
 }
 
 /**
@@ -157,7 +211,9 @@ async function authenticate(request: FastifyRequest, deps: AccessControlDeps): P
 function arrivalActivity(request: FastifyRequest, token: Principal): Activity {
   const { activity, bodyActivity } = request.routeOptions.config;
   const acting = actingPrincipal(token, request.headers[SESSION_URID_HEADER]);
-  return !principalMayPerform(acting, activity!) && principalMayPerform(acting, bodyActivity!.also) ? bodyActivity!.also : activity!;
+  return !principalMayPerform(acting, activity!) && principalMayPerform(acting, bodyActivity!.also)
+    ? bodyActivity!.also
+    : activity!;
 }
 
 /** The activity the parsed body of a bodyActivity route calls for. */
@@ -173,35 +229,59 @@ function chosenActivity(request: FastifyRequest): Activity {
 function authorise(request: FastifyRequest, token: Principal, activity: Activity): void {
   // the application a user's or patient's token was issued to must be registered for the activity
   if (token.appActivities && !token.appActivities.includes(activity)) {
-    throw new FhirError(401, 'ACCESS_DENIED', `The application this access token was issued to is not registered for '${activity}'`);
+    throw new FhirError(
+      401,
+      'ACCESS_DENIED',
+      `The application this access token was issued to is not registered for '${activity}'`,
+    );
   }
   const principal = actingPrincipal(token, request.headers[SESSION_URID_HEADER]);
   request.ctx.principal = principal;
   if (!principalMayPerform(principal, activity)) {
-    const who = principal.kind === 'application' ? `Application ${principal.userId}` : `Role ${principal.role}`;
+    const who =
+      principal.kind === 'application'
+        ? `Application ${principal.userId}`
+        : `Role ${principal.role}`;
     throw new FhirError(403, 'ACCESS_DENIED', `${who} is not permitted to perform '${activity}'`);
   }
-  if (principal.kind === 'patient' && !request.routeOptions.config.patientFrom) throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only access their own record');
+  if (principal.kind === 'patient' && !request.routeOptions.config.patientFrom)
+    throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only access their own record');
 }
 
 function needsPatientCheck(principal: Principal, activity: Activity): boolean {
   return principal.kind === 'patient' || ACTIVITIES[activity].clinical;
 }
 
-async function checkPatient(request: FastifyRequest, deps: AccessControlDeps, activity: Activity): Promise<void> {
+async function checkPatient(
+  request: FastifyRequest,
+  deps: AccessControlDeps,
+  activity: Activity,
+): Promise<void> {
   const principal = request.ctx.principal!;
   const patient = targetPatient(request);
   if (principal.kind === 'patient') {
-    if (patient !== principal.nhsNumber) throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only access their own record');
+    if (patient !== principal.nhsNumber)
+      throw new FhirError(403, 'ACCESS_DENIED', 'Patients may only access their own record');
     return;
   }
   if (!ACTIVITIES[activity].clinical) return;
-  if (!patient || !isValidNhsNumber(patient)) throw new FhirError(400, 'INVALID_RESOURCE_ID', 'A valid NHS Number for the patient is required');
-  const known = request.ctx.patientRecord?.id === patient ? request.ctx.patientRecord.resource : undefined;
-  const basis = deps.relationships ? await deps.relationships.basis(principal, patient, Date.now(), known) : null;
+  if (!patient || !isValidNhsNumber(patient))
+    throw new FhirError(
+      400,
+      'INVALID_RESOURCE_ID',
+      'A valid NHS Number for the patient is required',
+    );
+  const known =
+    request.ctx.patientRecord?.id === patient ? request.ctx.patientRecord.resource : undefined;
+  const basis = deps.relationships
+    ? await deps.relationships.basis(principal, patient, Date.now(), known)
+    : null;
   if (!basis) {
-    throw new FhirError(403, 'NO_LEGITIMATE_RELATIONSHIP',
-      `Organisation ${principal.org || '(none)'} has no legitimate relationship with this patient; record one, or use emergency access with a reason`);
+    throw new FhirError(
+      403,
+      'NO_LEGITIMATE_RELATIONSHIP',
+      `Organisation ${principal.org || '(none)'} has no legitimate relationship with this patient; record one, or use emergency access with a reason`,
+    );
   }
   request.ctx.accessBasis = basis;
   if (basis === 'emergency-access') request.ctx.purpose = 'emergency-access';

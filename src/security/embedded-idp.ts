@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROLES } from './policy.js';
 import type { ApplicationAccessMode, RoleProfileClaim } from './principal.js';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  SignJWT,
+  type JWK,
+} from 'jose';
 
 /** Tokens minted by the development identity provider of a data directory carry this issuer. */
 export const EMBEDDED_ISSUER = 'urn:openspine:embedded-idp';
@@ -68,7 +75,14 @@ export interface TokenRequest {
   appActivities?: readonly string[];
 }
 
-async function sign(key: SigningKey, claims: Record<string, unknown>, subject: string, audience: string, ttlSeconds: number, issuer = EMBEDDED_ISSUER): Promise<string> {
+async function sign(
+  key: SigningKey,
+  claims: Record<string, unknown>,
+  subject: string,
+  audience: string,
+  ttlSeconds: number,
+  issuer = EMBEDDED_ISSUER,
+): Promise<string> {
   const privateKey = await importJWK(key.privateJwk, TOKEN_ALG);
   return new SignJWT(claims)
     .setProtectedHeader({ alg: TOKEN_ALG, kid: key.kid, typ: 'JWT' })
@@ -86,29 +100,87 @@ async function sign(key: SigningKey, claims: Record<string, unknown>, subject: s
 export async function mintToken(key: SigningKey, req: TokenRequest): Promise<string> {
   const selected = req.role !== '' || !req.profiles?.length;
   const activities = Object.hasOwn(ROLES, req.role) ? ROLES[req.role].activities : [];
-  return sign(key, {
-    subject_type: 'user', ...(selected ? { role: req.role, org: req.org, activities } : {}), sid: req.sessionId ?? randomUUID(),
-    ...(req.name ? { name: req.name } : {}), ...(req.profileId && selected ? { role_profile_id: req.profileId } : {}),
-    ...(req.profiles?.length ? { role_profiles: req.profiles } : {}), ...(req.appActivities ? { app_activities: req.appActivities } : {}),
-  }, req.userId, req.audience, req.ttlSeconds ?? 12 * 3600, req.issuer);
+  return sign(
+    key,
+    {
+      subject_type: 'user',
+      ...(selected ? { role: req.role, org: req.org, activities } : {}),
+      sid: req.sessionId ?? randomUUID(),
+      ...(req.name ? { name: req.name } : {}),
+      ...(req.profileId && selected ? { role_profile_id: req.profileId } : {}),
+      ...(req.profiles?.length ? { role_profiles: req.profiles } : {}),
+      ...(req.appActivities ? { app_activities: req.appActivities } : {}),
+    },
+    req.userId,
+    req.audience,
+    req.ttlSeconds ?? 12 * 3600,
+    req.issuer,
+  );
 }
 
 /** A patient-facing token in the shape of NHS login at identity proofing level P9. */
-export async function mintPatientToken(key: SigningKey, req: { nhsNumber: string; name?: string; audience: string; ttlSeconds?: number; proofingLevel?: string; appActivities?: readonly string[]; vot?: string | null }): Promise<string> {
+export async function mintPatientToken(
+  key: SigningKey,
+  req: {
+    nhsNumber: string;
+    name?: string;
+    audience: string;
+    ttlSeconds?: number;
+    proofingLevel?: string;
+    appActivities?: readonly string[];
+    vot?: string | null;
+  },
+): Promise<string> {
   const level = req.proofingLevel ?? 'P9';
   // NHS login's vector of trust: by default the level with a password and a device (null: none)
   const vot = req.vot === undefined ? `${level}.Cp.Cd` : req.vot;
-  return sign(key, {
-    subject_type: 'patient', nhs_number: req.nhsNumber, identity_proofing_level: level, ...(vot === null ? {} : { vot }), sid: randomUUID(),
-    ...(req.name ? { name: req.name } : {}), ...(req.appActivities ? { app_activities: req.appActivities } : {}),
-  }, req.nhsNumber, req.audience, req.ttlSeconds ?? 3600);
+  return sign(
+    key,
+    {
+      subject_type: 'patient',
+      nhs_number: req.nhsNumber,
+      identity_proofing_level: level,
+      ...(vot === null ? {} : { vot }),
+      sid: randomUUID(),
+      ...(req.name ? { name: req.name } : {}),
+      ...(req.appActivities ? { app_activities: req.appActivities } : {}),
+    },
+    req.nhsNumber,
+    req.audience,
+    req.ttlSeconds ?? 3600,
+  );
 }
 
 /**
  * An application-restricted token: no user, only the scopes registered for the application. Its own
  * sid lets one token be revoked (OAuth revocation endpoint) without revoking the application.
  */
-export async function mintApplicationToken(key: SigningKey, req: { clientId: string; name: string; org: string; scopes: readonly string[]; audience: string; issuer?: string; ttlSeconds?: number; accessMode?: ApplicationAccessMode }): Promise<string> {
-  return sign(key, { subject_type: 'application', org: req.org, name: req.name, scope: req.scopes.join(' '), sid: randomUUID(), access_mode: req.accessMode ?? 'application-restricted' },
-    req.clientId, req.audience, req.ttlSeconds ?? 600, req.issuer);
+export async function mintApplicationToken(
+  key: SigningKey,
+  req: {
+    clientId: string;
+    name: string;
+    org: string;
+    scopes: readonly string[];
+    audience: string;
+    issuer?: string;
+    ttlSeconds?: number;
+    accessMode?: ApplicationAccessMode;
+  },
+): Promise<string> {
+  return sign(
+    key,
+    {
+      subject_type: 'application',
+      org: req.org,
+      name: req.name,
+      scope: req.scopes.join(' '),
+      sid: randomUUID(),
+      access_mode: req.accessMode ?? 'application-restricted',
+    },
+    req.clientId,
+    req.audience,
+    req.ttlSeconds ?? 600,
+    req.issuer,
+  );
 }

@@ -1,5 +1,9 @@
 import type { Patient } from 'fhir/r4.js';
-import { labelledRestricted, PHARMACY_EXTENSIONS, withholdLocation } from '../fhir/location-data.js';
+import {
+  labelledRestricted,
+  PHARMACY_EXTENSIONS,
+  withholdLocation,
+} from '../fhir/location-data.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import type { Repository } from '../store/types.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
@@ -21,8 +25,15 @@ import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 
 const PATIENT = 'Patient';
 /** The FHIR way to say a value exists but is not shown. */
-const MASKED = { url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' };
-const REDACTED_LABEL = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED', display: 'redacted' };
+const MASKED = {
+  url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason',
+  valueCode: 'masked',
+};
+const REDACTED_LABEL = {
+  system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue',
+  code: 'REDACTED',
+  display: 'redacted',
+};
 export const WITHHELD = 'withheld';
 const CONTACT_SYSTEMS = new Set(['phone', 'fax', 'email', 'pager', 'url', 'sms', 'other']);
 /** Ten digits standing alone: a possible NHS Number (checked by its modulus-11 digit before any look-up). */
@@ -59,7 +70,8 @@ interface LocationValues {
 
 type Json = unknown;
 type JsonObject = Record<string, Json>;
-const isObject = (v: Json): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: Json): v is JsonObject =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const postcodeKey = (s: string) => s.replace(/\s+/g, '').toUpperCase();
 const lineKey = (s: string) => s.trim().replace(/\s+/g, ' ').toLowerCase();
@@ -74,32 +86,53 @@ export class LocationRelease {
    * leave as it is). `about` is the patient the request named, when it named one.
    */
   mayNeedRelease(json: string, source: PatientSource = 'any', about?: string): boolean {
-    return source === 'pds-current' ? RESTRICTED_LABEL.test(json) : about !== undefined || candidates(json).length > 0;
+    return source === 'pds-current'
+      ? RESTRICTED_LABEL.test(json)
+      : about !== undefined || candidates(json).length > 0;
   }
 
   /**
    * A JSON text as it may leave: the same text when it mentions no restricted patient, else the
    * text of the representation with their location data withheld.
    */
-  async releaseText(json: string, source: PatientSource = 'any', context: ReleaseContext = {}): Promise<string> {
+  async releaseText(
+    json: string,
+    source: PatientSource = 'any',
+    context: ReleaseContext = {},
+  ): Promise<string> {
     const [out] = await this.releaseTexts([json], source, context);
     return out;
   }
 
   /** Several JSON texts (NDJSON lines, a page of an export) with one look-up for all of them. */
-  async releaseTexts(texts: string[], source: PatientSource = 'any', { request, about }: ReleaseContext = {}): Promise<string[]> {
+  async releaseTexts(
+    texts: string[],
+    source: PatientSource = 'any',
+    { request, about }: ReleaseContext = {},
+  ): Promise<string[]> {
     if (source === 'pds-current') {
       // the record's own label decides, with no look-up; only a restricted-looking text is parsed
-      return texts.map((t) => (RESTRICTED_LABEL.test(t) ? JSON.stringify(redact(JSON.parse(t), new Map(), { labelsDecide: true })) : t));
+      return texts.map((t) =>
+        RESTRICTED_LABEL.test(t)
+          ? JSON.stringify(redact(JSON.parse(t), new Map(), { labelsDecide: true }))
+          : t,
+      );
     }
     // the patient the request named counts even where the body never says their number (a flattened view)
     const named = about !== undefined && isValidNhsNumber(about) ? [about] : [];
     const mentioned = texts.map(candidates); // each text scanned once
     const restricted = await this.restrictedIn([...named, ...mentioned.flat()]);
     if (restricted.size === 0) return texts;
-    const options = source === 'echo' ? { labelsDecide: false, echoOf: request?.() ?? '' } : { labelsDecide: false };
+    const options =
+      source === 'echo'
+        ? { labelsDecide: false, echoOf: request?.() ?? '' }
+        : { labelsDecide: false };
     const namesOne = named.some((n) => restricted.has(n));
-    return texts.map((t, i) => (namesOne || mentioned[i].some((n) => restricted.has(n)) ? JSON.stringify(redact(JSON.parse(t), restricted, options)) : t));
+    return texts.map((t, i) =>
+      namesOne || mentioned[i].some((n) => restricted.has(n))
+        ? JSON.stringify(redact(JSON.parse(t), restricted, options))
+        : t,
+    );
   }
 
   /** The restricted patients among these NHS Numbers, with their location values (a merged number counts its survivor's). */
@@ -109,18 +142,22 @@ export class LocationRelease {
     if (wanted.length === 0) return out;
     const records = new Map<string, Patient>();
     for (let i = 0; i < wanted.length; i += 500) {
-      for (const s of await this.repo.readMany(PATIENT, wanted.slice(i, i + 500))) records.set(s.id, s.resource as Patient);
+      for (const s of await this.repo.readMany(PATIENT, wanted.slice(i, i + 500)))
+        records.set(s.id, s.resource as Patient);
     }
     const survivors = new Map<string, string>();
     for (const [nhs, p] of records) {
       const next = p.link?.find((l) => l.type === 'replaced-by')?.other?.identifier?.value;
       if (next && !records.has(next)) survivors.set(nhs, next);
     }
-    if (survivors.size) for (const s of await this.repo.readMany(PATIENT, [...new Set(survivors.values())])) records.set(s.id, s.resource as Patient);
+    if (survivors.size)
+      for (const s of await this.repo.readMany(PATIENT, [...new Set(survivors.values())]))
+        records.set(s.id, s.resource as Patient);
     for (const nhs of wanted) {
       const own = records.get(nhs);
       const survivor = survivors.has(nhs) ? records.get(survivors.get(nhs)!) : undefined;
-      if ([own, survivor].some((p) => p && labelledRestricted(p))) out.set(nhs, locationValuesOf([own, survivor].filter((p): p is Patient => !!p)));
+      if ([own, survivor].some((p) => p && labelledRestricted(p)))
+        out.set(nhs, locationValuesOf([own, survivor].filter((p): p is Patient => !!p)));
     }
     return out;
   }
@@ -133,11 +170,19 @@ function candidates(text: string): string[] {
 }
 
 function locationValuesOf(patients: Patient[]): LocationValues {
-  const v: LocationValues = { postcodes: new Set(), lines: new Set(), phones: new Set(), emails: new Set(), ods: new Set() };
+  const v: LocationValues = {
+    postcodes: new Set(),
+    lines: new Set(),
+    phones: new Set(),
+    emails: new Set(),
+    ods: new Set(),
+  };
   const addAddress = (a: { postalCode?: string; line?: string[] } | undefined) => {
-    if (a?.postalCode && postcodeKey(a.postalCode).length >= 5) v.postcodes.add(postcodeKey(a.postalCode));
+    if (a?.postalCode && postcodeKey(a.postalCode).length >= 5)
+      v.postcodes.add(postcodeKey(a.postalCode));
     // short lines ('Flat 2', a town) are too common to match in free text without masking clinical words
-    for (const l of a?.line ?? []) if (typeof l === 'string' && lineKey(l).length >= 6) v.lines.add(lineKey(l));
+    for (const l of a?.line ?? [])
+      if (typeof l === 'string' && lineKey(l).length >= 6) v.lines.add(lineKey(l));
   };
   const addTelecom = (t: { system?: string; value?: string } | undefined) => {
     if (!t?.value) return;
@@ -152,7 +197,10 @@ function locationValuesOf(patients: Patient[]): LocationValues {
     p.address?.forEach(addAddress);
     p.telecom?.forEach(addTelecom);
     p.generalPractitioner?.forEach(addOds);
-    for (const c of p.contact ?? []) { addAddress(c.address); c.telecom?.forEach(addTelecom); }
+    for (const c of p.contact ?? []) {
+      addAddress(c.address);
+      c.telecom?.forEach(addTelecom);
+    }
     for (const e of p.extension ?? []) if (PHARMACY_EXTENSIONS.has(e.url)) addOds(e.valueReference);
   }
   return v;
@@ -161,15 +209,26 @@ function locationValuesOf(patients: Patient[]): LocationValues {
 /** The NHS Number a Patient resource is about (its identifier, else an id that is one). */
 function patientNumber(p: JsonObject): string | undefined {
   const ids = Array.isArray(p.identifier) ? p.identifier : [];
-  const id = ids.find((i): i is JsonObject => isObject(i) && i.system === NHS_NUMBER_SYSTEM && typeof i.value === 'string');
+  const id = ids.find(
+    (i): i is JsonObject =>
+      isObject(i) && i.system === NHS_NUMBER_SYSTEM && typeof i.value === 'string',
+  );
   if (id) return id.value as string;
   return typeof p.id === 'string' && isValidNhsNumber(p.id) ? p.id : undefined;
 }
 
 function referencedNumber(ref: Json): string | undefined {
   if (!isObject(ref)) return undefined;
-  const id = isObject(ref.identifier) && typeof ref.identifier.value === 'string' ? ref.identifier.value : undefined;
-  return id ?? (typeof ref.reference === 'string' ? /(?:^|\/)Patient\/(\d{10})$/.exec(ref.reference)?.[1] : undefined);
+  const id =
+    isObject(ref.identifier) && typeof ref.identifier.value === 'string'
+      ? ref.identifier.value
+      : undefined;
+  return (
+    id ??
+    (typeof ref.reference === 'string'
+      ? /(?:^|\/)Patient\/(\d{10})$/.exec(ref.reference)?.[1]
+      : undefined)
+  );
 }
 
 interface RedactOptions {
@@ -180,12 +239,25 @@ interface RedactOptions {
 }
 
 /** The representation with the location data of the given restricted patients withheld. */
-function redact(root: Json, restricted: Map<string, LocationValues>, { labelsDecide, echoOf }: RedactOptions): Json {
+function redact(
+  root: Json,
+  restricted: Map<string, LocationValues>,
+  { labelsDecide, echoOf }: RedactOptions,
+): Json {
   // every location value of every restricted patient mentioned: anything carrying one is withheld.
   // PDS's own current records hold location data only in their Patients' elements, so there the
   // labels alone decide, and an unrestricted neighbour sharing a practice keeps it.
-  const all: LocationValues = { postcodes: new Set(), lines: new Set(), phones: new Set(), emails: new Set(), ods: new Set() };
-  if (!labelsDecide) for (const v of restricted.values()) for (const k of Object.keys(all) as (keyof LocationValues)[]) v[k].forEach((x) => all[k].add(x));
+  const all: LocationValues = {
+    postcodes: new Set(),
+    lines: new Set(),
+    phones: new Set(),
+    emails: new Set(),
+    ods: new Set(),
+  };
+  if (!labelsDecide)
+    for (const v of restricted.values())
+      for (const k of Object.keys(all) as (keyof LocationValues)[])
+        v[k].forEach((x) => all[k].add(x));
   if (echoOf !== undefined) forgetEchoed(all, echoOf);
 
   const isRestrictedPatient = (p: JsonObject) => {
@@ -193,8 +265,12 @@ function redact(root: Json, restricted: Map<string, LocationValues>, { labelsDec
     const nhs = patientNumber(p);
     return (labelsDecide && labelledRestricted(p)) || (nhs !== undefined && restricted.has(nhs));
   };
-  const odsToken = all.ods.size ? new RegExp(`(?<![A-Z0-9])(${[...all.ods].map(escapeRegExp).join('|')})(?![A-Z0-9])`, 'i') : null;
-  const lineToken = all.lines.size ? new RegExp(`(?<![a-z0-9])(${[...all.lines].map(escapeRegExp).join('|')})(?![a-z0-9])`) : null;
+  const odsToken = all.ods.size
+    ? new RegExp(`(?<![A-Z0-9])(${[...all.ods].map(escapeRegExp).join('|')})(?![A-Z0-9])`, 'i')
+    : null;
+  const lineToken = all.lines.size
+    ? new RegExp(`(?<![a-z0-9])(${[...all.lines].map(escapeRegExp).join('|')})(?![a-z0-9])`)
+    : null;
   const textCarries = (s: string): boolean => {
     if (odsToken?.test(s)) return true;
     const compact = postcodeKey(s);
@@ -205,17 +281,33 @@ function redact(root: Json, restricted: Map<string, LocationValues>, { labelsDec
     for (const e of all.emails) if (lower.includes(e)) return true;
     return lineToken?.test(lineKey(s)) ?? false;
   };
-  const isOdsIdentifier = (i: Json) => isObject(i) && i.system === ODS_SYSTEM && typeof i.value === 'string' && all.ods.has(i.value.toUpperCase());
+  const isOdsIdentifier = (i: Json) =>
+    isObject(i) &&
+    i.system === ODS_SYSTEM &&
+    typeof i.value === 'string' &&
+    all.ods.has(i.value.toUpperCase());
   const carriesLocation = (o: JsonObject): boolean => {
-    if (typeof o.postalCode === 'string' && all.postcodes.has(postcodeKey(o.postalCode))) return true;
-    if (Array.isArray(o.line) && o.line.some((l) => typeof l === 'string' && all.lines.has(lineKey(l)))) return true;
-    if (typeof o.system === 'string' && CONTACT_SYSTEMS.has(o.system) && typeof o.value === 'string' && textCarries(o.value)) return true;
+    if (typeof o.postalCode === 'string' && all.postcodes.has(postcodeKey(o.postalCode)))
+      return true;
+    if (
+      Array.isArray(o.line) &&
+      o.line.some((l) => typeof l === 'string' && all.lines.has(lineKey(l)))
+    )
+      return true;
+    if (
+      typeof o.system === 'string' &&
+      CONTACT_SYSTEMS.has(o.system) &&
+      typeof o.value === 'string' &&
+      textCarries(o.value)
+    )
+      return true;
     return false;
   };
 
   const DROP = Symbol('drop');
   const visit = (value: Json, key: string | undefined): Json | typeof DROP => {
-    if (typeof value === 'string') return key !== 'resourceType' && textCarries(value) ? WITHHELD : value;
+    if (typeof value === 'string')
+      return key !== 'resourceType' && textCarries(value) ? WITHHELD : value;
     if (Array.isArray(value)) {
       const out = value.map((v) => visit(v, key)).filter((v) => v !== DROP);
       return out.length || value.length === 0 ? out : DROP; // emptied by withholding: FHIR has no empty arrays
@@ -227,15 +319,25 @@ function redact(root: Json, restricted: Map<string, LocationValues>, { labelsDec
       const { address: _a, telecom: _t, ...rest } = o;
       o = rest;
     }
-    if (typeof o.resourceType === 'string' && o.resourceType !== PATIENT
-      && ((Array.isArray(o.identifier) && o.identifier.some(isOdsIdentifier)) || (typeof o.id === 'string' && all.ods.has(o.id.toUpperCase())))) {
+    if (
+      typeof o.resourceType === 'string' &&
+      o.resourceType !== PATIENT &&
+      ((Array.isArray(o.identifier) && o.identifier.some(isOdsIdentifier)) ||
+        (typeof o.id === 'string' && all.ods.has(o.id.toUpperCase())))
+    ) {
       // the GP's or pharmacy's own resource: kept as a stub so references to it still resolve
-      return { resourceType: o.resourceType, id: typeof o.id === 'string' && !textCarries(o.id) ? o.id : WITHHELD, meta: { security: [REDACTED_LABEL] } };
+      return {
+        resourceType: o.resourceType,
+        id: typeof o.id === 'string' && !textCarries(o.id) ? o.id : WITHHELD,
+        meta: { security: [REDACTED_LABEL] },
+      };
     }
     if (o.resourceType === undefined) {
       if (carriesLocation(o)) return DROP;
-      const refTarget = typeof o.reference === 'string' ? o.reference.split('/').pop()!.toUpperCase() : undefined;
-      if (isOdsIdentifier(o.identifier) || (refTarget && all.ods.has(refTarget))) return { extension: [MASKED] };
+      const refTarget =
+        typeof o.reference === 'string' ? o.reference.split('/').pop()!.toUpperCase() : undefined;
+      if (isOdsIdentifier(o.identifier) || (refTarget && all.ods.has(refTarget)))
+        return { extension: [MASKED] };
     }
     const out: JsonObject = {};
     for (const [k, v] of Object.entries(o)) {
@@ -250,7 +352,10 @@ function redact(root: Json, restricted: Map<string, LocationValues>, { labelsDec
 
 /** Drops the values the caller's own message carries: restating them tells the caller nothing. */
 function forgetEchoed(all: LocationValues, echo: string): void {
-  const compact = postcodeKey(echo), digits = echo.replace(/\D/g, ''), lower = echo.toLowerCase(), upper = echo.toUpperCase();
+  const compact = postcodeKey(echo),
+    digits = echo.replace(/\D/g, ''),
+    lower = echo.toLowerCase(),
+    upper = echo.toUpperCase();
   for (const pc of all.postcodes) if (compact.includes(pc)) all.postcodes.delete(pc);
   for (const l of all.lines) if (lower.includes(l)) all.lines.delete(l);
   for (const ph of all.phones) if (digits.includes(ph)) all.phones.delete(ph);

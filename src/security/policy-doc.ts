@@ -11,7 +11,9 @@ export function renderPolicyTable(): string {
   for (const a of activities) {
     const def = ACTIVITIES[a];
     const cells = roles.map((r) => (ROLES[r].activities.includes(a) ? 'yes' : ''));
-    lines.push(`| \`${a}\` ${def.name} | ${def.nationalCode ?? ''} | ${def.clinical ? 'yes' : ''} | ${def.applicationGrantable ? 'yes' : ''} | ${cells.join(' | ')} |`);
+    lines.push(
+      `| \`${a}\` ${def.name} | ${def.nationalCode ?? ''} | ${def.clinical ? 'yes' : ''} | ${def.applicationGrantable ? 'yes' : ''} | ${cells.join(' | ')} |`,
+    );
   }
   lines.push('', 'Roles: ' + roles.map((r) => `${r} ${ROLES[r].name}`).join('; ') + '.');
   return lines.join('\n');

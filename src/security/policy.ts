@@ -13,8 +13,15 @@ export interface ActivityDefinition {
   applicationGrantable: boolean;
 }
 
-const activity = (name: string, opts: Partial<Omit<ActivityDefinition, 'name'>> = {}): ActivityDefinition => ({
-  name, nationalCode: null, clinical: false, applicationGrantable: true, ...opts,
+const activity = (
+  name: string,
+  opts: Partial<Omit<ActivityDefinition, 'name'>> = {},
+): ActivityDefinition => ({
+  name,
+  nationalCode: null,
+  clinical: false,
+  applicationGrantable: true,
+  ...opts,
 });
 
 export const ACTIVITIES = {
@@ -22,32 +29,70 @@ export const ACTIVITIES = {
   'pds.search': activity('Trace a patient by demographics'),
   // PDS lets an application with no user present only read (its API gateway refuses POST and PATCH in
   // either application-restricted access mode), so these need a user present
-  'pds.update': activity('Update patient demographics (including death)', { applicationGrantable: false }),
-  'pds.create': activity('Register a birth (allocate an NHS Number)', { applicationGrantable: false }),
+  'pds.update': activity('Update patient demographics (including death)', {
+    applicationGrantable: false,
+  }),
+  'pds.create': activity('Register a birth (allocate an NHS Number)', {
+    applicationGrantable: false,
+  }),
   'pds.merge': activity('Merge records (supersede an NHS Number)', { applicationGrantable: false }),
-  'pds.coverage.read': activity("Read the patient's own EHIC details (Coverage; patient access only, as PDS publishes)", { applicationGrantable: false }),
-  'pds.coverage.update': activity("Add or replace the patient's own EHIC details (Coverage; patient access only, as PDS publishes)", { applicationGrantable: false }),
-  'pds.birth-details': activity('Notify a birth from a maternity system (Patient/$process-birth-details: a new record and NHS Number)', { applicationGrantable: false }),
+  'pds.coverage.read': activity(
+    "Read the patient's own EHIC details (Coverage; patient access only, as PDS publishes)",
+    { applicationGrantable: false },
+  ),
+  'pds.coverage.update': activity(
+    "Add or replace the patient's own EHIC details (Coverage; patient access only, as PDS publishes)",
+    { applicationGrantable: false },
+  ),
+  'pds.birth-details': activity(
+    'Notify a birth from a maternity system (Patient/$process-birth-details: a new record and NHS Number)',
+    { applicationGrantable: false },
+  ),
   'scr.view': activity('View a Summary Care Record', { clinical: true }),
   'scr.upload': activity('Upload or update a Summary Care Record', { clinical: true }),
-  'scr.consent': activity("Record a patient's SCR consent choice (core, additional information, dissent)", { clinical: false }),
+  'scr.consent': activity(
+    "Record a patient's SCR consent choice (core, additional information, dissent)",
+    { clinical: false },
+  ),
   'optout.manage': activity('Set or clear the national data opt-out for a patient'),
   'eps.prescribe': activity('Prescribe and cancel prescriptions', { clinical: true }),
-  'eps.dispense': activity('Perform pharmacy activities (release, dispense, claim)', { clinical: true, nationalCode: 'B0570' }),
-  'eps.verify-signature': activity("Verify prescriptions' signatures (EPS $verify-signature; answers valid or not, no record content)"),
-  'eps.track': activity("Track a prescription's status history (prescribers, dispensers, the patient)", { clinical: true }),
+  'eps.dispense': activity('Perform pharmacy activities (release, dispense, claim)', {
+    clinical: true,
+    nationalCode: 'B0570',
+  }),
+  'eps.verify-signature': activity(
+    "Verify prescriptions' signatures (EPS $verify-signature; answers valid or not, no record content)",
+  ),
+  'eps.track': activity(
+    "Track a prescription's status history (prescribers, dispensers, the patient)",
+    { clinical: true },
+  ),
   'care.episode': activity('Open and close care episodes for the organisation'),
-  'relationship.claim': activity('Self-claim a legitimate relationship with a patient', { applicationGrantable: false }),
-  'emergency.access': activity('Emergency (break-glass) access to a patient record', { applicationGrantable: false }),
+  'relationship.claim': activity('Self-claim a legitimate relationship with a patient', {
+    applicationGrantable: false,
+  }),
+  'emergency.access': activity('Emergency (break-glass) access to a patient record', {
+    applicationGrantable: false,
+  }),
   'audit.read': activity('View the audit trail'),
   'directory.read': activity('Read the directory of organisations, services and endpoints'),
-  'directory.manage': activity('Register and change organisations, services, roles and endpoints in the directory'),
-  'notifications.subscribe': activity('Subscribe an organisation to life-event notifications and read its mailbox'),
-  'gp2gp.transfer': activity('Request, send and acknowledge GP2GP record transfers for the practice (the service checks the practice is a party)'),
+  'directory.manage': activity(
+    'Register and change organisations, services, roles and endpoints in the directory',
+  ),
+  'notifications.subscribe': activity(
+    'Subscribe an organisation to life-event notifications and read its mailbox',
+  ),
+  'gp2gp.transfer': activity(
+    'Request, send and acknowledge GP2GP record transfers for the practice (the service checks the practice is a party)',
+  ),
   'bulk.export': activity('Export patient data in bulk (FHIR $export, NDJSON)'),
-  'bulk.export.migration': activity("Include restricted patients' location data in a bulk export named for a migration (purpose 'migration', audited as such)"),
+  'bulk.export.migration': activity(
+    "Include restricted patients' location data in a bulk export named for a migration (purpose 'migration', audited as such)",
+  ),
   'bulk.import': activity('Import patient data in bulk (FHIR $import, NDJSON)'),
-  'messaging.admin': activity('Inspect and replay dead-lettered messages', { applicationGrantable: false }),
+  'messaging.admin': activity('Inspect and replay dead-lettered messages', {
+    applicationGrantable: false,
+  }),
 } as const satisfies Record<string, ActivityDefinition>;
 
 export type Activity = keyof typeof ACTIVITIES;
@@ -66,22 +111,101 @@ const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
   R8000: {
     name: 'Clinical Practitioner Access Role',
-    activities: [...PDS_ALL, 'pds.birth-details', 'scr.view', 'scr.upload', 'scr.consent', 'optout.manage', 'eps.prescribe', 'eps.verify-signature', 'eps.track', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'],
+    activities: [
+      ...PDS_ALL,
+      'pds.birth-details',
+      'scr.view',
+      'scr.upload',
+      'scr.consent',
+      'optout.manage',
+      'eps.prescribe',
+      'eps.verify-signature',
+      'eps.track',
+      'care.episode',
+      'relationship.claim',
+      'emergency.access',
+      'directory.read',
+      'notifications.subscribe',
+      'gp2gp.transfer',
+    ],
   },
   R8001: {
     name: 'Nurse Access Role',
-    activities: ['pds.read', 'pds.search', 'pds.update', 'scr.view', 'scr.upload', 'scr.consent', 'care.episode', 'relationship.claim', 'emergency.access', 'directory.read'],
+    activities: [
+      'pds.read',
+      'pds.search',
+      'pds.update',
+      'scr.view',
+      'scr.upload',
+      'scr.consent',
+      'care.episode',
+      'relationship.claim',
+      'emergency.access',
+      'directory.read',
+    ],
   },
   R8003: {
     name: 'Health Professional Access Role',
-    activities: ['pds.read', 'pds.search', 'scr.view', 'eps.dispense', 'eps.verify-signature', 'eps.track', 'relationship.claim', 'emergency.access', 'directory.read'],
+    activities: [
+      'pds.read',
+      'pds.search',
+      'scr.view',
+      'eps.dispense',
+      'eps.verify-signature',
+      'eps.track',
+      'relationship.claim',
+      'emergency.access',
+      'directory.read',
+    ],
   },
-  R8004: { name: 'Healthcare Student Access Role', activities: ['pds.read', 'pds.search', 'directory.read'] },
-  R8008: { name: 'Admin/Clinical Support Access Role', activities: [...PDS_ALL, 'pds.birth-details', 'scr.consent', 'optout.manage', 'care.episode', 'directory.read', 'notifications.subscribe', 'gp2gp.transfer'] },
-  R8013: { name: 'Health Records Manager Access Role', activities: [...PDS_ALL, 'pds.merge', 'pds.birth-details', 'care.episode', 'directory.read'] },
-  R8015: { name: 'Systems Support Access Role', activities: ['directory.read', 'directory.manage', 'messaging.admin', 'notifications.subscribe', 'bulk.export', 'bulk.export.migration', 'bulk.import'] },
+  R8004: {
+    name: 'Healthcare Student Access Role',
+    activities: ['pds.read', 'pds.search', 'directory.read'],
+  },
+  R8008: {
+    name: 'Admin/Clinical Support Access Role',
+    activities: [
+      ...PDS_ALL,
+      'pds.birth-details',
+      'scr.consent',
+      'optout.manage',
+      'care.episode',
+      'directory.read',
+      'notifications.subscribe',
+      'gp2gp.transfer',
+    ],
+  },
+  R8013: {
+    name: 'Health Records Manager Access Role',
+    activities: [...PDS_ALL, 'pds.merge', 'pds.birth-details', 'care.episode', 'directory.read'],
+  },
+  R8015: {
+    name: 'Systems Support Access Role',
+    activities: [
+      'directory.read',
+      'directory.manage',
+      'messaging.admin',
+      'notifications.subscribe',
+      'bulk.export',
+      'bulk.export.migration',
+      'bulk.import',
+    ],
+  },
   R5080: { name: 'Privacy Officer', activities: ['audit.read', 'directory.read'] },
-  [PATIENT_ROLE]: { name: 'Patient (NHS login, identity proofing level P9)', activities: ['pds.read', 'pds.update', 'pds.coverage.read', 'pds.coverage.update', 'scr.view', 'scr.consent', 'optout.manage', 'audit.read', 'eps.track'] },
+  [PATIENT_ROLE]: {
+    name: 'Patient (NHS login, identity proofing level P9)',
+    activities: [
+      'pds.read',
+      'pds.update',
+      'pds.coverage.read',
+      'pds.coverage.update',
+      'scr.view',
+      'scr.consent',
+      'optout.manage',
+      'audit.read',
+      'eps.track',
+    ],
+  },
 };
 
 export function isKnownRole(code: string): boolean {

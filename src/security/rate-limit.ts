@@ -9,7 +9,10 @@ import { FhirError } from '../fhir/errors.js';
  * balancer the national limit is the per-node limit times the nodes. Runs after authentication
  * (the key is the verified caller), so public routes and refused tokens are not counted.
  */
-export async function registerRateLimits(app: FastifyInstance, limits: Config['rateLimit']): Promise<void> {
+export async function registerRateLimits(
+  app: FastifyInstance,
+  limits: Config['rateLimit'],
+): Promise<void> {
   if (limits.userPerMinute === 0 && limits.applicationPerMinute === 0) return;
   await app.register(rateLimit, {
     global: true,
@@ -21,13 +24,31 @@ export async function registerRateLimits(app: FastifyInstance, limits: Config['r
       return (p.kind === 'application' ? limits.applicationPerMinute : limits.userPerMinute) === 0;
     },
     // the key is computed before the allow list is consulted, so it must cope with no caller
-    keyGenerator: (req) => (req.ctx?.principal ? `${req.ctx.principal.kind}:${req.ctx.principal.userId}` : 'public'),
-    max: (req) => (req.ctx.principal!.kind === 'application' ? limits.applicationPerMinute : limits.userPerMinute),
-    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
-    addHeaders: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': true },
+    keyGenerator: (req) =>
+      req.ctx?.principal ? `${req.ctx.principal.kind}:${req.ctx.principal.userId}` : 'public',
+    max: (req) =>
+      req.ctx.principal!.kind === 'application'
+        ? limits.applicationPerMinute
+        : limits.userPerMinute,
+    addHeadersOnExceeding: {
+      'x-ratelimit-limit': false,
+      'x-ratelimit-remaining': false,
+      'x-ratelimit-reset': false,
+    },
+    addHeaders: {
+      'x-ratelimit-limit': true,
+      'x-ratelimit-remaining': false,
+      'x-ratelimit-reset': false,
+      'retry-after': true,
+    },
     errorResponseBuilder: (_req, context) => {
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new FhirError(429, 'TOO_MANY_REQUESTS', `You have exceeded your rate limit of ${context.max} requests per minute; retry after ${seconds} s`, { 'retry-after': String(seconds) });
+      return new FhirError(
+        429,
+        'TOO_MANY_REQUESTS',
+        `You have exceeded your rate limit of ${context.max} requests per minute; retry after ${seconds} s`,
+        { 'retry-after': String(seconds) },
+      );
     },
   });
 }

@@ -18,9 +18,12 @@ export class RoleSelectionError extends FhirError {
   }
 }
 
-export function actingPrincipal(principal: Principal, header: string | string[] | undefined): Principal {
+export function actingPrincipal(
+  principal: Principal,
+  header: string | string[] | undefined,
+): Principal {
   if (principal.kind !== 'user') return principal;
-  const value = (Array.isArray(header) ? header.join(',') : header ?? '').trim();
+  const value = (Array.isArray(header) ? header.join(',') : (header ?? '')).trim();
   if (value === '') {
     if (principal.role !== '' || !principal.profiles) return principal;
     if (principal.profiles.length === 1) return inProfile(principal, principal.profiles[0]);

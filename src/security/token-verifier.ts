@@ -1,4 +1,11 @@
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, errors, type JWTPayload, type JWK } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  jwtVerify,
+  errors,
+  type JWTPayload,
+  type JWK,
+} from 'jose';
 import { FhirError } from '../fhir/errors.js';
 import { EMBEDDED_ISSUER, TOKEN_ALG } from './embedded-idp.js';
 import type { Principal, RoleProfileClaim } from './principal.js';
@@ -28,7 +35,9 @@ export class TokenVerifier {
   constructor(private readonly options: VerifierOptions) {
     this.embeddedIssuers = new Set([EMBEDDED_ISSUER, ...(options.embeddedIssuers ?? [])]);
     this.embeddedKeys = createLocalJWKSet({ keys: [options.embeddedPublicJwk] });
-    this.externalKeys = options.external ? createRemoteJWKSet(new URL(options.external.jwksUrl)) : null;
+    this.externalKeys = options.external
+      ? createRemoteJWKSet(new URL(options.external.jwksUrl))
+      : null;
   }
 
   /** The caller of a token verified before and not yet expired, without any further work; else undefined. */
@@ -42,12 +51,17 @@ export class TokenVerifier {
     const hit = this.cached(authorization);
     if (hit) return hit;
     // PDS's published words (karate-tests healthcareWorker/invalidHeaders/invalidHeaders.feature, common/getPatient.feature)
-    if (authorization === undefined) throw new FhirError(401, 'ACCESS_DENIED', 'Missing Authorization header');
-    if (authorization.trim() === '') throw new FhirError(401, 'ACCESS_DENIED', 'Empty Authorization header');
-    if (/^Bearer\s*$/i.test(authorization)) throw new FhirError(401, 'ACCESS_DENIED', 'Missing access token');
+    if (authorization === undefined)
+      throw new FhirError(401, 'ACCESS_DENIED', 'Missing Authorization header');
+    if (authorization.trim() === '')
+      throw new FhirError(401, 'ACCESS_DENIED', 'Empty Authorization header');
+    if (/^Bearer\s*$/i.test(authorization))
+      throw new FhirError(401, 'ACCESS_DENIED', 'Missing access token');
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
-    if (!match && /^Bearer\s/i.test(authorization)) throw new FhirError(401, 'ACCESS_DENIED', 'Invalid Access Token');
-    if (!match) throw new FhirError(401, 'ACCESS_DENIED', 'Authorization header must be a Bearer token');
+    if (!match && /^Bearer\s/i.test(authorization))
+      throw new FhirError(401, 'ACCESS_DENIED', 'Invalid Access Token');
+    if (!match)
+      throw new FhirError(401, 'ACCESS_DENIED', 'Authorization header must be a Bearer token');
     const token = match[1];
     this.cache.delete(token); // an expired entry, if there is one
     const principal = await this.verifyUncached(token);
@@ -62,12 +76,21 @@ export class TokenVerifier {
       const issuer = this.peekIssuer(token);
       if (issuer !== undefined && this.embeddedIssuers.has(issuer)) {
         ({ payload } = await jwtVerify(token, this.embeddedKeys, {
-          issuer, audience: this.options.audience, algorithms: [TOKEN_ALG], requiredClaims: ['exp', 'sub'],
+          issuer,
+          audience: this.options.audience,
+          algorithms: [TOKEN_ALG],
+          requiredClaims: ['exp', 'sub'],
         }));
-      } else if (this.externalKeys && this.options.external && issuer === this.options.external.issuer) {
+      } else if (
+        this.externalKeys &&
+        this.options.external &&
+        issuer === this.options.external.issuer
+      ) {
         ({ payload } = await jwtVerify(token, this.externalKeys, {
-          issuer: this.options.external.issuer, audience: this.options.external.audience,
-          algorithms: ['RS256', 'RS512', 'ES256', 'PS256'], requiredClaims: ['exp', 'sub'],
+          issuer: this.options.external.issuer,
+          audience: this.options.external.audience,
+          algorithms: ['RS256', 'RS512', 'ES256', 'PS256'],
+          requiredClaims: ['exp', 'sub'],
         }));
       } else {
         throw new FhirError(401, 'ACCESS_DENIED', 'Access token issuer is not trusted');
@@ -95,8 +118,10 @@ export class TokenVerifier {
 
 function describeJoseError(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'Access token has expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `Access token claim '${err.claim}' is invalid`;
-  if (err instanceof errors.JWSSignatureVerificationFailed) return 'Access token signature is invalid';
+  if (err instanceof errors.JWTClaimValidationFailed)
+    return `Access token claim '${err.claim}' is invalid`;
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return 'Access token signature is invalid';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'Access token algorithm is not allowed';
   return 'Access token is invalid';
 }
@@ -134,7 +159,8 @@ function strongVectorOfTrust(vot: unknown): boolean {
 function appActivitiesOf(payload: JWTPayload): Activity[] | undefined {
   const claim = payload.app_activities;
   if (claim === undefined) return undefined;
-  if (!Array.isArray(claim) || claim.some((a) => typeof a !== 'string')) throw deny('Access token app_activities claim is malformed');
+  if (!Array.isArray(claim) || claim.some((a) => typeof a !== 'string'))
+    throw deny('Access token app_activities claim is malformed');
   return (claim as string[]).filter(isActivity);
 }
 
@@ -144,9 +170,18 @@ function roleProfilesOf(payload: JWTPayload): RoleProfileClaim[] | undefined {
   if (claim === undefined) return undefined;
   const valid = (p: unknown): p is RoleProfileClaim => {
     const r = p as Record<string, unknown> | null;
-    return !!r && typeof r.id === 'string' && PROFILE_ID.test(r.id) && typeof r.role === 'string' && r.role !== '' && r.role !== PATIENT_ROLE && typeof r.org === 'string';
+    return (
+      !!r &&
+      typeof r.id === 'string' &&
+      PROFILE_ID.test(r.id) &&
+      typeof r.role === 'string' &&
+      r.role !== '' &&
+      r.role !== PATIENT_ROLE &&
+      typeof r.org === 'string'
+    );
   };
-  if (!Array.isArray(claim) || !claim.every(valid)) throw deny('Access token role_profiles claim is malformed');
+  if (!Array.isArray(claim) || !claim.every(valid))
+    throw deny('Access token role_profiles claim is malformed');
   return claim.map((p) => ({ id: p.id, role: p.role, org: p.org }));
 }
 
@@ -164,21 +199,33 @@ export function principalFromClaims(payload: JWTPayload): Principal {
   const type = payload.subject_type ?? 'user';
   if (type === 'patient') {
     const nhs = payload.nhs_number;
-    if (typeof nhs !== 'string' || !NHS_NUMBER.test(nhs) || nhs !== payload.sub) throw deny('Patient access token has no valid NHS Number');
-    if (payload.identity_proofing_level !== 'P9') throw new InsufficientPatientAssurance('Patient access needs identity proofing level P9');
-    if (!strongVectorOfTrust(payload.vot)) throw new InsufficientPatientAssurance(`Patient access needs identity proofing level P9 with a second authentication factor (vector of trust ${STRONG_CREDENTIALS.map((c) => `P9.Cp.${c}`).join(', ')}, or P9.Cm)`);
+    if (typeof nhs !== 'string' || !NHS_NUMBER.test(nhs) || nhs !== payload.sub)
+      throw deny('Patient access token has no valid NHS Number');
+    if (payload.identity_proofing_level !== 'P9')
+      throw new InsufficientPatientAssurance('Patient access needs identity proofing level P9');
+    if (!strongVectorOfTrust(payload.vot))
+      throw new InsufficientPatientAssurance(
+        `Patient access needs identity proofing level P9 with a second authentication factor (vector of trust ${STRONG_CREDENTIALS.map((c) => `P9.Cp.${c}`).join(', ')}, or P9.Cm)`,
+      );
     return { ...common, kind: 'patient', role: PATIENT_ROLE, org: '', nhsNumber: nhs };
   }
   if (type === 'application') {
-    const org = payload.org, scope = payload.scope, mode = payload.access_mode ?? 'application-restricted';
-    if (typeof org !== 'string' || !ODS.test(org) || typeof scope !== 'string') throw deny('Application access token has no organisation or scope');
-    if (mode !== 'application-restricted' && mode !== 'privileged-application-restricted') throw deny('Application access token access mode is not recognised');
+    const org = payload.org,
+      scope = payload.scope,
+      mode = payload.access_mode ?? 'application-restricted';
+    if (typeof org !== 'string' || !ODS.test(org) || typeof scope !== 'string')
+      throw deny('Application access token has no organisation or scope');
+    if (mode !== 'application-restricted' && mode !== 'privileged-application-restricted')
+      throw deny('Application access token access mode is not recognised');
     const scopes = scope.split(' ').filter(isActivity);
     return { ...common, kind: 'application', role: '', org, scopes, accessMode: mode };
   }
   if (type !== 'user') throw deny('Access token subject type is not recognised');
-  const role = payload.role, org = payload.org, profiles = roleProfilesOf(payload);
-  const profileId = typeof payload.role_profile_id === 'string' ? payload.role_profile_id : undefined;
+  const role = payload.role,
+    org = payload.org,
+    profiles = roleProfilesOf(payload);
+  const profileId =
+    typeof payload.role_profile_id === 'string' ? payload.role_profile_id : undefined;
   // a token listing the user's role profiles may leave the choice to each request (NHSD-Session-URID)
   if (role === undefined && org === undefined && profiles && profiles.length > 0) {
     return { ...common, kind: 'user', role: '', org: '', profiles };
@@ -186,5 +233,12 @@ export function principalFromClaims(payload: JWTPayload): Principal {
   if (typeof role !== 'string' || typeof org !== 'string' || role === PATIENT_ROLE) {
     throw deny('Access token has no role profile (role and org claims)');
   }
-  return { ...common, kind: 'user', role, org, ...(profiles ? { profiles } : {}), ...(profileId ? { profileId } : {}) };
+  return {
+    ...common,
+    kind: 'user',
+    role,
+    org,
+    ...(profiles ? { profiles } : {}),
+    ...(profileId ? { profileId } : {}),
+  };
 }

@@ -27,17 +27,29 @@ const defaultBatchSize = (batch: number): number => BATCH_SIZES[batch] ?? LARGE_
  * rows, same audit entry per batch and the same skipping of numbers already present as the
  * repository path; batches are larger because each commit rewrites every index page it touched.
  */
-export async function bulkSeedPatients(repo: Repository, file: string, opts: SeedOptions & { workers?: number }): Promise<SeedResult> {
+export async function bulkSeedPatients(
+  repo: Repository,
+  file: string,
+  opts: SeedOptions & { workers?: number },
+): Promise<SeedResult> {
   const start = opts.startIndex ?? 0;
   const batchSize = opts.batchSize ?? defaultBatchSize;
   const mayOverlap = (await repo.count(PATIENT)) > 0; // one seed never repeats a number
   const loader = new SqliteBulkLoader(file, { backgroundCheckpoints: true });
   const progress = seedProgress(opts);
   let source: SeedRowSource | undefined;
-  let created = 0, skipped = 0, seconds = 0;
+  let created = 0,
+    skipped = 0,
+    seconds = 0;
   let firstNhsNumber: string | undefined;
   try {
-    source = new SeedRowSource(opts.seed, start, start + opts.patients, batchSize, opts.workers ?? defaultWorkers());
+    source = new SeedRowSource(
+      opts.seed,
+      start,
+      start + opts.patients,
+      batchSize,
+      opts.workers ?? defaultWorkers(),
+    );
     for (let rows = await source.next(); rows; rows = await source.next()) {
       firstNhsNumber ??= rows.patientIds[0];
       const existing = mayOverlap ? loader.existing(PATIENT, rows.patientIds) : new Set<string>();

@@ -5,7 +5,15 @@
  * faker supplies only its en_GB street list: faker.seed() costs ~0.1 ms a call, too slow per patient.
  */
 import { faker } from '@faker-js/faker/locale/en_GB';
-import type { Address, ContactPoint, Extension, HumanName, Patient, Reference, RelatedPerson } from 'fhir/r4.js';
+import type {
+  Address,
+  ContactPoint,
+  Extension,
+  HumanName,
+  Patient,
+  Reference,
+  RelatedPerson,
+} from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 
 export interface GeneratedPatient {
@@ -73,14 +81,23 @@ NW|London||1-11|02079460;W|London||1-14|02079460`
     const districts = spec.split(',').flatMap((part) => {
       const m = /^(\d+)-(\d+)$/.exec(part);
       if (!m) return [part];
-      return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => String(Number(m[1]) + i));
+      return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) =>
+        String(Number(m[1]) + i),
+      );
     });
     return { code, town, county: county || null, districts, phone: dial || '01632960' };
   });
 /** Inward-code letters: Royal Mail never uses C, I, K, M, O or V there. */
 const INWARD_LETTERS = 'ABDEFGHJLNPQRSTUWXYZ';
 
-const RELATIONS = { MTH: 'mother', FTH: 'father', SPS: 'spouse', CHILD: 'child', SIB: 'sibling', FRND: 'unrelated friend' } as const;
+const RELATIONS = {
+  MTH: 'mother',
+  FTH: 'father',
+  SPS: 'spouse',
+  CHILD: 'child',
+  SIB: 'sibling',
+  FRND: 'unrelated friend',
+} as const;
 type Relation = keyof typeof RELATIONS;
 
 // ---- deterministic randomness ----
@@ -95,7 +112,8 @@ function mix32(x: number): number {
 
 // Table lookups: toString(16)/padStart and toISOString dominated the profile.
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, '0'));
-const hex8 = (x: number): string => HEX[x >>> 24] + HEX[(x >>> 16) & 255] + HEX[(x >>> 8) & 255] + HEX[x & 255];
+const hex8 = (x: number): string =>
+  HEX[x >>> 24] + HEX[(x >>> 16) & 255] + HEX[(x >>> 8) & 255] + HEX[x & 255];
 const PADDED = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
 /** mulberry32: tiny and fast, plenty for synthetic data. */
@@ -107,11 +125,21 @@ class Rng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
   }
-  next(): number { return this.u32() / 4294967296; }
-  int(n: number): number { return Math.floor(this.next() * n); }
-  chance(p: number): boolean { return this.next() < p; }
-  pick<T>(list: ArrayLike<T>): T { return list[this.int(list.length)]; }
-  hex8(): string { return hex8(this.u32()); }
+  next(): number {
+    return this.u32() / 4294967296;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(list: ArrayLike<T>): T {
+    return list[this.int(list.length)];
+  }
+  hex8(): string {
+    return hex8(this.u32());
+  }
 }
 
 /** A fixed (seed-independent) pool of ODS codes, so every seed shares the same practices. */
@@ -123,8 +151,16 @@ function odsPool(size: number, salt: number, make: (r: Rng) => string): string[]
 }
 const digits = (r: Rng, n: number): string => String(r.int(10 ** n)).padStart(n, '0');
 const digits3 = (r: Rng): string => PADDED[r.int(1000)];
-export const GP_PRACTICE_CODES = odsPool(500, 0x6b1d, (r) => r.pick(words('A B C D E F G H J K L M N P Y')) + digits(r, 5));
-export const PHARMACY_CODES = odsPool(300, 0x7fa3, (r) => 'F' + r.pick(INWARD_LETTERS) + digits(r, 3));
+export const GP_PRACTICE_CODES = odsPool(
+  500,
+  0x6b1d,
+  (r) => r.pick(words('A B C D E F G H J K L M N P Y')) + digits(r, 5),
+);
+export const PHARMACY_CODES = odsPool(
+  300,
+  0x7fa3,
+  (r) => 'F' + r.pick(INWARD_LETTERS) + digits(r, 3),
+);
 
 /** The code among `pool` for an area: each area owns every n-th entry, so practices stay local. */
 function localCode(pool: string[], area: number, r: Rng): string {
@@ -142,7 +178,8 @@ const isoDate = (day: number): string =>
 const dateTime = (day: number, r: Rng): string =>
   `${isoDate(day)}T${PADDED[r.int(24)].slice(1)}:${PADDED[r.int(60)].slice(1)}:00+00:00`;
 /** A day in [from, to), or `from` when the span is empty. */
-const dayBetween = (r: Rng, from: number, to: number): number => from + (to > from ? r.int(to - from) : 0);
+const dayBetween = (r: Rng, from: number, to: number): number =>
+  from + (to > from ? r.int(to - from) : 0);
 
 // ---- NHS Numbers ----
 /** Check digit of 999 followed by the six digits of `suffix`, or -1 when it would be 10. */
@@ -193,7 +230,8 @@ function familyName(r: Rng): string {
 }
 
 function givenNames(r: Rng, gender: string): string[] {
-  const list = gender === 'male' ? MALE : gender === 'female' ? FEMALE : r.chance(0.5) ? MALE : FEMALE;
+  const list =
+    gender === 'male' ? MALE : gender === 'female' ? FEMALE : r.chance(0.5) ? MALE : FEMALE;
   const first = r.pick(list);
   if (!r.chance(0.4)) return [first];
   const second = r.pick(list);
@@ -214,13 +252,16 @@ function homeAddress(r: Rng, areaIndex: number, start: number, end?: number): Ad
   const area = AREAS[areaIndex];
   const line: string[] = [];
   if (r.chance(0.08)) line.push(`Flat ${1 + r.int(40)}`);
-  const street = r.chance(0.2) ? `${r.pick(FAMILY).replace(/'/g, '')} ${r.pick(STREET_SUFFIXES)}` : r.pick(STREETS);
+  const street = r.chance(0.2)
+    ? `${r.pick(FAMILY).replace(/'/g, '')} ${r.pick(STREET_SUFFIXES)}`
+    : r.pick(STREETS);
   line.push(`${1 + Math.floor(r.next() ** 2 * 250)} ${street}`);
   if (r.chance(0.6)) line.push(r.pick(LOCALITIES));
   line.push(area.town);
   if (area.county) line.push(area.county);
   const postalCode = `${area.code}${r.pick(area.districts)} ${r.int(10)}${r.pick(INWARD_LETTERS)}${r.pick(INWARD_LETTERS)}`;
-  const period = end === undefined ? { start: isoDate(start) } : { start: isoDate(start), end: isoDate(end) };
+  const period =
+    end === undefined ? { start: isoDate(start) } : { start: isoDate(start), end: isoDate(end) };
   return { id: r.hex8(), period, use: 'home', line, postalCode };
 }
 
@@ -228,24 +269,50 @@ const phone = (r: Rng, prefix: string): string => prefix + digits3(r);
 const emailPart = (s: string): string => s.toLowerCase().replace(/[^a-z-]/g, '');
 
 function relatedPerson(
-  r: Rng, id: string, nhs: string, rel: Relation, family: string, home: Address, rank: number, birth: number,
+  r: Rng,
+  id: string,
+  nhs: string,
+  rel: Relation,
+  family: string,
+  home: Address,
+  rank: number,
+  birth: number,
 ): RelatedPerson {
-  const gender = rel === 'MTH' ? 'female' : rel === 'FTH' ? 'male' : r.chance(0.5) ? 'female' : 'male';
+  const gender =
+    rel === 'MTH' ? 'female' : rel === 'FTH' ? 'male' : r.chance(0.5) ? 'female' : 'male';
   const sameFamily = rel !== 'FRND' && r.chance(rel === 'SPS' ? 0.7 : 0.85);
   const person: RelatedPerson = {
     id,
     resourceType: 'RelatedPerson',
-    patient: { type: 'Patient', identifier: { system: NHS_NUMBER_SYSTEM, value: nhs }, reference: PDS_PATIENT_URL + nhs },
+    patient: {
+      type: 'Patient',
+      identifier: { system: NHS_NUMBER_SYSTEM, value: nhs },
+      reference: PDS_PATIENT_URL + nhs,
+    },
     active: true,
     period: { start: isoDate(dayBetween(r, birth, END_DAY)) },
-    name: [{ use: 'usual', given: [r.pick(gender === 'male' ? MALE : FEMALE)], family: sameFamily ? family : familyName(r), prefix: [gender === 'male' ? 'Mr' : r.pick(['Mrs', 'Ms', 'Miss'])] }],
+    name: [
+      {
+        use: 'usual',
+        given: [r.pick(gender === 'male' ? MALE : FEMALE)],
+        family: sameFamily ? family : familyName(r),
+        prefix: [gender === 'male' ? 'Mr' : r.pick(['Mrs', 'Ms', 'Miss'])],
+      },
+    ],
     telecom: [{ system: 'phone', value: phone(r, '07700900'), use: 'mobile' }],
     relationship: [{ coding: [coding(ROLE_CODES, rel, RELATIONS[rel])] }],
     extension: [{ url: EXT + 'ContactRank', valuePositiveInt: rank }],
   };
   // Household members usually share the patient's current address.
   if (rel !== 'FRND' && rel !== 'CHILD' && r.chance(0.7)) {
-    person.address = [{ period: { ...home.period }, use: 'home', line: [...home.line!], postalCode: home.postalCode }];
+    person.address = [
+      {
+        period: { ...home.period },
+        use: 'home',
+        line: [...home.line!],
+        postalCode: home.postalCode,
+      },
+    ];
   }
   return person;
 }
@@ -262,13 +329,25 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
   const family = familyName(r);
   const given = givenNames(r, gender);
   const prefix = prefixFor(r, gender, ageInt);
-  const name: HumanName = { id: r.hex8(), use: 'usual', period: { start: isoDate(birth) }, given, family };
+  const name: HumanName = {
+    id: r.hex8(),
+    use: 'usual',
+    period: { start: isoDate(birth) },
+    given,
+    family,
+  };
   if (prefix) name.prefix = prefix;
   const names: HumanName[] = [name];
   if (ageInt >= 18 && r.chance(0.0625)) {
     const change = dayBetween(r, birth + 6575, END_DAY);
     name.period = { start: isoDate(change) };
-    const old: HumanName = { id: r.hex8(), use: 'old', period: { start: isoDate(birth), end: isoDate(change - 1) }, given, family: familyName(r) };
+    const old: HumanName = {
+      id: r.hex8(),
+      use: 'old',
+      period: { start: isoDate(birth), end: isoDate(change - 1) },
+      given,
+      family: familyName(r),
+    };
     if (gender === 'female') old.prefix = ['Miss'];
     names.push(old);
   }
@@ -279,30 +358,69 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
   const moveIn = moved ? dayBetween(r, birth + 1, END_DAY) : dayBetween(r, birth, END_DAY);
   const home = homeAddress(r, areaIndex, moveIn);
   const addresses: Address[] = [home];
-  if (moved) addresses.push(homeAddress(r, r.chance(0.7) ? areaIndex : r.int(AREAS.length), dayBetween(r, birth, moveIn), moveIn - 1));
+  if (moved)
+    addresses.push(
+      homeAddress(
+        r,
+        r.chance(0.7) ? areaIndex : r.int(AREAS.length),
+        dayBetween(r, birth, moveIn),
+        moveIn - 1,
+      ),
+    );
 
   const telecom: ContactPoint[] = [];
   const wantsMobile = ageInt >= 12 && r.chance(0.75);
-  if (!wantsMobile || r.chance(0.6)) telecom.push({ id: r.hex8(), system: 'phone', value: phone(r, AREAS[areaIndex].phone), use: 'home' });
-  if (wantsMobile) telecom.push({ id: r.hex8(), system: 'phone', value: phone(r, '07700900'), use: 'mobile' });
+  if (!wantsMobile || r.chance(0.6))
+    telecom.push({
+      id: r.hex8(),
+      system: 'phone',
+      value: phone(r, AREAS[areaIndex].phone),
+      use: 'home',
+    });
+  if (wantsMobile)
+    telecom.push({ id: r.hex8(), system: 'phone', value: phone(r, '07700900'), use: 'mobile' });
   if (r.chance(0.6)) {
     const local = `${emailPart(given[0])}.${emailPart(family)}${r.chance(0.5) ? r.int(100) : ''}`;
-    telecom.push({ id: r.hex8(), system: 'email', value: `${local}@${r.pick(EMAIL_DOMAINS)}`, use: 'home' });
+    telecom.push({
+      id: r.hex8(),
+      system: 'email',
+      value: `${local}@${r.pick(EMAIL_DOMAINS)}`,
+      use: 'home',
+    });
   }
 
   const restricted = r.chance(0.005);
   const patient: Patient = {
     resourceType: 'Patient',
     id: nhs,
-    identifier: [{
-      system: NHS_NUMBER_SYSTEM,
-      value: nhs,
-      extension: [{
-        url: EXT + 'NHSNumberVerificationStatus',
-        valueCodeableConcept: { coding: [coding(CODES + 'NHSNumberVerificationStatus', '01', 'Number present and verified', '1.0.0')] },
-      }],
-    }],
-    meta: { security: [restricted ? coding(SECURITY_SYSTEM, 'R', 'restricted') : coding(SECURITY_SYSTEM, 'U', 'unrestricted')] },
+    identifier: [
+      {
+        system: NHS_NUMBER_SYSTEM,
+        value: nhs,
+        extension: [
+          {
+            url: EXT + 'NHSNumberVerificationStatus',
+            valueCodeableConcept: {
+              coding: [
+                coding(
+                  CODES + 'NHSNumberVerificationStatus',
+                  '01',
+                  'Number present and verified',
+                  '1.0.0',
+                ),
+              ],
+            },
+          },
+        ],
+      },
+    ],
+    meta: {
+      security: [
+        restricted
+          ? coding(SECURITY_SYSTEM, 'R', 'restricted')
+          : coding(SECURITY_SYSTEM, 'U', 'unrestricted'),
+      ],
+    },
     name: names,
     gender,
     birthDate: isoDate(birth),
@@ -320,20 +438,45 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
     const gp: Reference = {
       id: r.hex8(),
       type: 'Organization',
-      identifier: { system: ODS_SYSTEM, value: localCode(GP_PRACTICE_CODES, areaIndex, r), period: { start: isoDate(dayBetween(r, Math.max(birth, moveIn - 365), END_DAY)) } },
+      identifier: {
+        system: ODS_SYSTEM,
+        value: localCode(GP_PRACTICE_CODES, areaIndex, r),
+        period: { start: isoDate(dayBetween(r, Math.max(birth, moveIn - 365), END_DAY)) },
+      },
     };
     patient.generalPractitioner = [gp];
   }
   if (r.chance(0.4)) {
     const ods = localCode(PHARMACY_CODES, areaIndex, r);
-    extension.push({ url: EXT + 'NominatedPharmacy', valueReference: { reference: ODS_DIRECTORY + ods, identifier: { system: ODS_SYSTEM, value: ods } } });
+    extension.push({
+      url: EXT + 'NominatedPharmacy',
+      valueReference: {
+        reference: ODS_DIRECTORY + ods,
+        identifier: { system: ODS_SYSTEM, value: ods },
+      },
+    });
   }
   if (death !== null) {
     extension.push({
       url: EXT + 'DeathNotificationStatus',
       extension: [
-        { url: 'deathNotificationStatus', valueCodeableConcept: { coding: [coding(CODES + 'DeathNotificationStatus', '2', 'Formal - death notice received from Registrar of Deaths', '1.0.0')] } },
-        { url: 'systemEffectiveDate', valueDateTime: dateTime(Math.min(death + r.int(10), END_DAY - 1), r) },
+        {
+          url: 'deathNotificationStatus',
+          valueCodeableConcept: {
+            coding: [
+              coding(
+                CODES + 'DeathNotificationStatus',
+                '2',
+                'Formal - death notice received from Registrar of Deaths',
+                '1.0.0',
+              ),
+            ],
+          },
+        },
+        {
+          url: 'systemEffectiveDate',
+          valueDateTime: dateTime(Math.min(death + r.int(10), END_DAY - 1), r),
+        },
       ],
     });
   }
@@ -341,7 +484,14 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
 
   const relatedPersons: RelatedPerson[] = [];
   if (r.chance(0.3)) {
-    const choices: Relation[] = ageInt < 18 ? ['MTH', 'FTH'] : ageInt < 30 ? ['MTH', 'FTH', 'SPS', 'SIB', 'FRND'] : ageInt < 55 ? ['SPS', 'SPS', 'SIB', 'MTH', 'FRND'] : ['SPS', 'CHILD', 'CHILD', 'SIB', 'FRND'];
+    const choices: Relation[] =
+      ageInt < 18
+        ? ['MTH', 'FTH']
+        : ageInt < 30
+          ? ['MTH', 'FTH', 'SPS', 'SIB', 'FRND']
+          : ageInt < 55
+            ? ['SPS', 'SPS', 'SIB', 'MTH', 'FRND']
+            : ['SPS', 'CHILD', 'CHILD', 'SIB', 'FRND'];
     const count = r.chance(0.3) ? 2 : 1;
     for (let k = 0; k < count; k++) {
       // Bijective in (index, k) for a seed, so RelatedPerson ids never collide within a seed.
@@ -356,15 +506,20 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
  * A generator of up to MAX_PATIENTS_PER_SEED (909,091) patients for a seed; generate(index) throws
  * beyond that, as the synthetic 999 range has no more valid NHS Numbers.
  */
-export function createPatientGenerator(seed: number): { generate(index: number): GeneratedPatient } {
-  if (!Number.isSafeInteger(seed)) throw new Error(`patient generator seed must be a safe integer, got ${seed}`);
+export function createPatientGenerator(seed: number): {
+  generate(index: number): GeneratedPatient;
+} {
+  if (!Number.isSafeInteger(seed))
+    throw new Error(`patient generator seed must be a safe integer, got ${seed}`);
   const key = mix32((seed >>> 0) ^ 0x5bd1e995) ^ mix32(Math.floor(seed / 4294967296) >>> 0);
   const numbers = new NhsNumberSequence(key);
   return {
     generate(index: number): GeneratedPatient {
       if (!Number.isInteger(index) || index < 0 || index >= MAX_PATIENTS_PER_SEED) {
         const range = `the synthetic 999 range holds ${MAX_PATIENTS_PER_SEED} valid NHS Numbers`;
-        throw new Error(`patient index ${index} out of range: ${range}, so index must be 0..${MAX_PATIENTS_PER_SEED - 1}`);
+        throw new Error(
+          `patient index ${index} out of range: ${range}, so index must be 0..${MAX_PATIENTS_PER_SEED - 1}`,
+        );
       }
       const r = new Rng(mix32(key ^ mix32(index + 0x632be5ab)));
       return build(r, numbers.at(index), index, key);

@@ -13,12 +13,14 @@ export type { SeedOptions, SeedResult } from './seed-report.js';
  * Given the embedded store's file (opts.sqliteFile), it takes the faster bulk path (bulk-seed.ts).
  */
 export async function seedPatients(repo: Repository, opts: SeedOptions): Promise<SeedResult> {
-  if (opts.sqliteFile && repo.kind === 'sqlite') return bulkSeedPatients(repo, opts.sqliteFile, opts);
+  if (opts.sqliteFile && repo.kind === 'sqlite')
+    return bulkSeedPatients(repo, opts.sqliteFile, opts);
   const generator = createPatientGenerator(opts.seed);
   const batchSize = opts.batchSize ?? 5000;
   const start = opts.startIndex ?? 0;
   const progress = seedProgress(opts);
-  let created = 0, skipped = 0;
+  let created = 0,
+    skipped = 0;
   let firstNhsNumber: string | undefined;
   // one seed never repeats a number, so only a store that already holds patients needs the check
   const mayOverlap = (await repo.count(PATIENT)) > 0;
@@ -26,15 +28,41 @@ export async function seedPatients(repo: Repository, opts: SeedOptions): Promise
     const to = Math.min(from + batchSize, start + opts.patients);
     const generated = [];
     for (let i = from; i < to; i++) generated.push(generator.generate(i));
-    const existing = mayOverlap ? new Set((await repo.readMany(PATIENT, generated.map((g) => g.patient.id!))).map((s) => s.id)) : new Set<string>();
+    const existing = mayOverlap
+      ? new Set(
+          (
+            await repo.readMany(
+              PATIENT,
+              generated.map((g) => g.patient.id!),
+            )
+          ).map((s) => s.id),
+        )
+      : new Set<string>();
     const writes: ResourceWrite[] = [];
     for (const { patient, relatedPersons } of generated) {
-      if (existing.has(patient.id!)) { skipped++; continue; }
-      writes.push({ type: PATIENT, id: patient.id!, expectedVersion: 0, resource: patient, index: indexPatient(patient) });
-      for (const rp of relatedPersons) writes.push({ type: RELATED_PERSON, id: rp.id!, expectedVersion: 0, resource: rp, index: [{ param: 'patient', value: patient.id! }] });
+      if (existing.has(patient.id!)) {
+        skipped++;
+        continue;
+      }
+      writes.push({
+        type: PATIENT,
+        id: patient.id!,
+        expectedVersion: 0,
+        resource: patient,
+        index: indexPatient(patient),
+      });
+      for (const rp of relatedPersons)
+        writes.push({
+          type: RELATED_PERSON,
+          id: rp.id!,
+          expectedVersion: 0,
+          resource: rp,
+          index: [{ param: 'patient', value: patient.id! }],
+        });
     }
     firstNhsNumber ??= generated[0]?.patient.id;
-    if (writes.length) await repo.commit({ resources: writes, audit: [seedAudit(opts.seed, from, to)] });
+    if (writes.length)
+      await repo.commit({ resources: writes, audit: [seedAudit(opts.seed, from, to)] });
     created += writes.filter((w) => w.type === PATIENT).length;
     progress.update(to - start);
   }

@@ -25,14 +25,30 @@ export interface SeedResult {
 /** The audit entry of one seeded batch: which generator range of which seed went in. */
 export function seedAudit(seed: number, from: number, to: number): AuditRecord {
   return {
-    time: new Date().toISOString(), requestId: 'seed', userId: 'openspine-seed', role: 'system', org: 'OPENSPINE', patient: null,
-    action: 'pds.seed', outcome: 'success', detail: { seed, from, to },
+    time: new Date().toISOString(),
+    requestId: 'seed',
+    userId: 'openspine-seed',
+    role: 'system',
+    org: 'OPENSPINE',
+    patient: null,
+    action: 'pds.seed',
+    outcome: 'success',
+    detail: { seed, from, to },
   };
 }
 
 /** A progress bar on stderr (or nothing), with the elapsed time the seeder reports. */
 export function seedProgress(opts: SeedOptions): { update(done: number): void; finish(): number } {
-  const bar = opts.progress ? new cliProgress.SingleBar({ format: 'seeding [{bar}] {percentage}% | {value}/{total} patients | {rate}/s | ETA {eta}s', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  const bar = opts.progress
+    ? new cliProgress.SingleBar(
+        {
+          format:
+            'seeding [{bar}] {percentage}% | {value}/{total} patients | {rate}/s | ETA {eta}s',
+          stream: process.stderr,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
   bar?.start(opts.patients, 0, { rate: 0 });
   const began = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - began) / 1e9;

@@ -8,7 +8,10 @@ function startWorker(seed: number): Worker {
   return startModuleWorker(import.meta.url, 'seed-worker', { workerData: { seed } });
 }
 
-interface Waiter { resolve: (rows: SeedRows) => void; reject: (err: Error) => void }
+interface Waiter {
+  resolve: (rows: SeedRows) => void;
+  reject: (err: Error) => void;
+}
 
 /**
  * The rows of patients [start, end) in batches of `batchSize` (or of the size it gives batch 0, 1, ...),
@@ -27,7 +30,13 @@ export class SeedRowSource {
   private batches = 0;
   private failure: Error | null = null;
 
-  constructor(seed: number, start: number, private readonly end: number, private readonly batchSize: number | ((batch: number) => number), workers: number) {
+  constructor(
+    seed: number,
+    start: number,
+    private readonly end: number,
+    private readonly batchSize: number | ((batch: number) => number),
+    workers: number,
+  ) {
     this.generator = createPatientGenerator(seed); // validates the seed on this thread, with a clear error
     this.nextFrom = start;
     for (let w = 0; w < workers; w++) {
@@ -77,7 +86,8 @@ export class SeedRowSource {
 
   private fail(err: Error): void {
     this.failure ??= err;
-    for (const queue of this.waiting) for (const waiter of queue.splice(0)) waiter.reject(this.failure);
+    for (const queue of this.waiting)
+      for (const waiter of queue.splice(0)) waiter.reject(this.failure);
   }
 
   async close(): Promise<void> {

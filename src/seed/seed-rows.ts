@@ -39,7 +39,8 @@ function splitBody(resource: Record<string, any>): [string, string] {
 class IndexRows {
   private readonly groups = new Map<string, Map<string, string[]>>(); // type -> param -> rows
   add(type: string, param: string, value: string, id: string): void {
-    if (value.includes(INDEX_SEPARATOR)) throw new Error(`index value of ${type}/${id} holds the row separator`);
+    if (value.includes(INDEX_SEPARATOR))
+      throw new Error(`index value of ${type}/${id} holds the row separator`);
     let byParam = this.groups.get(type);
     if (!byParam) this.groups.set(type, (byParam = new Map()));
     let rows = byParam.get(param);
@@ -51,13 +52,21 @@ class IndexRows {
     const groups: IndexGroup[] = [];
     for (const type of [...this.groups.keys()].sort()) {
       const byParam = this.groups.get(type)!;
-      for (const param of [...byParam.keys()].sort()) groups.push({ type, param, rows: byParam.get(param)!.sort().join(INDEX_SEPARATOR) });
+      for (const param of [...byParam.keys()].sort())
+        groups.push({ type, param, rows: byParam.get(param)!.sort().join(INDEX_SEPARATOR) });
     }
     return groups;
   }
 }
 
-interface ResourceRow { type: string; id: string; owner: string; indexRows: string; head: string; tail: string }
+interface ResourceRow {
+  type: string;
+  id: string;
+  owner: string;
+  indexRows: string;
+  head: string;
+  tail: string;
+}
 
 /**
  * Builds the rows of patients [from, to) exactly as seedPatients() would commit them through the
@@ -65,11 +74,21 @@ interface ResourceRow { type: string; id: string; owner: string; indexRows: stri
  * touches far fewer pages. A pure function of (generator, from, to), so any thread can run it.
  * Each resource is serialised as soon as it is generated, so a batch keeps only strings alive.
  */
-export function buildSeedRows(generator: ReturnType<typeof createPatientGenerator>, from: number, to: number): SeedRows {
+export function buildSeedRows(
+  generator: ReturnType<typeof createPatientGenerator>,
+  from: number,
+  to: number,
+): SeedRows {
   const resources: ResourceRow[] = [];
   const index = new IndexRows();
   const patientIds: string[] = [];
-  const add = (type: string, id: string, owner: string, entries: IndexEntry[], resource: Record<string, any>) => {
+  const add = (
+    type: string,
+    id: string,
+    owner: string,
+    entries: IndexEntry[],
+    resource: Record<string, any>,
+  ) => {
     const [head, tail] = splitBody(resource);
     // JSON.stringify gives a flat string, which the message to the main thread copies fastest
     const pairs: string[][] = new Array(entries.length);
@@ -85,13 +104,22 @@ export function buildSeedRows(generator: ReturnType<typeof createPatientGenerato
     const id = patient.id!;
     patientIds.push(id);
     add(PATIENT, id, id, indexPatient(patient), patient as Record<string, any>);
-    for (const rp of relatedPersons) add(RELATED_PERSON, rp.id!, id, [{ param: 'patient', value: id }], rp as Record<string, any>);
+    for (const rp of relatedPersons)
+      add(RELATED_PERSON, rp.id!, id, [{ param: 'patient', value: id }], rp as Record<string, any>);
   }
-  resources.sort((a, b) => (a.type !== b.type ? (a.type < b.type ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  resources.sort((a, b) =>
+    a.type !== b.type ? (a.type < b.type ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+  );
   return {
-    from, to, patientIds,
-    owners: resources.map((r) => r.owner), types: resources.map((r) => r.type), ids: resources.map((r) => r.id),
-    indexRows: resources.map((r) => r.indexRows), bodyHeads: resources.map((r) => r.head), bodyTails: resources.map((r) => r.tail),
+    from,
+    to,
+    patientIds,
+    owners: resources.map((r) => r.owner),
+    types: resources.map((r) => r.type),
+    ids: resources.map((r) => r.id),
+    indexRows: resources.map((r) => r.indexRows),
+    bodyHeads: resources.map((r) => r.head),
+    bodyTails: resources.map((r) => r.tail),
     indexGroups: index.groupsInOrder(),
   };
 }
@@ -104,12 +132,18 @@ export function withoutPatients(rows: SeedRows, skip: Set<string>): SeedRows {
   const indexGroups = (rows.indexGroups ?? []).map(({ type, param, rows: joined }) => {
     const parts = joined ? joined.split(INDEX_SEPARATOR) : [];
     const kept: string[] = [];
-    for (let p = 0; p < parts.length; p += 2) if (!dropped.has(type + ' ' + parts[p + 1])) kept.push(parts[p], parts[p + 1]);
+    for (let p = 0; p < parts.length; p += 2)
+      if (!dropped.has(type + ' ' + parts[p + 1])) kept.push(parts[p], parts[p + 1]);
     return { type, param, rows: kept.join(INDEX_SEPARATOR) };
   });
   return {
     ...rows,
-    owners: pick(rows.owners), types: pick(rows.types), ids: pick(rows.ids), indexRows: pick(rows.indexRows),
-    bodyHeads: pick(rows.bodyHeads), bodyTails: pick(rows.bodyTails), indexGroups,
+    owners: pick(rows.owners),
+    types: pick(rows.types),
+    ids: pick(rows.ids),
+    indexRows: pick(rows.indexRows),
+    bodyHeads: pick(rows.bodyHeads),
+    bodyTails: pick(rows.bodyTails),
+    indexGroups,
   };
 }

@@ -3,20 +3,46 @@ import type { OutboxRecord } from './types.js';
 
 /** Row shapes and conversions shared by both stores' messaging tables (PostgreSQL returns BIGINT as text). */
 
-export interface OutboxRow { seq: number | string; id: string; topic: string; key: string; body: string; time: string }
+export interface OutboxRow {
+  seq: number | string;
+  id: string;
+  topic: string;
+  key: string;
+  body: string;
+  time: string;
+}
 export interface DeadLetterRow {
-  id: string; consumer: string; message: string; attempts: number; last_error: string; dead_at: string; replayed_at: string | null;
+  id: string;
+  consumer: string;
+  message: string;
+  attempts: number;
+  last_error: string;
+  dead_at: string;
+  replayed_at: string | null;
 }
 
-export const toOutboxRecord = (r: OutboxRow): OutboxRecord =>
-  ({ seq: Number(r.seq), id: r.id, topic: r.topic, key: r.key, body: JSON.parse(r.body), time: r.time });
+export const toOutboxRecord = (r: OutboxRow): OutboxRecord => ({
+  seq: Number(r.seq),
+  id: r.id,
+  topic: r.topic,
+  key: r.key,
+  body: JSON.parse(r.body),
+  time: r.time,
+});
 
-export const toDelivered = (r: OutboxRow, attempt: number): DeliveredMessage => ({ ...toOutboxRecord(r), attempt });
+export const toDelivered = (r: OutboxRow, attempt: number): DeliveredMessage => ({
+  ...toOutboxRecord(r),
+  attempt,
+});
 
 export function toDeadLetter(r: DeadLetterRow): DeadLetter {
   const letter: DeadLetter = {
-    id: r.id, consumer: r.consumer, message: JSON.parse(r.message) as DeliveredMessage,
-    attempts: r.attempts, lastError: r.last_error, deadAt: r.dead_at,
+    id: r.id,
+    consumer: r.consumer,
+    message: JSON.parse(r.message) as DeliveredMessage,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    deadAt: r.dead_at,
   };
   if (r.replayed_at) letter.replayedAt = r.replayed_at;
   return letter;
@@ -33,7 +59,11 @@ export class CommitListeners {
 
   notify(): void {
     for (const l of this.listeners) {
-      try { l(); } catch { /* a listener's failure is its own */ }
+      try {
+        l();
+      } catch {
+        /* a listener's failure is its own */
+      }
     }
   }
 }

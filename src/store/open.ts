@@ -9,7 +9,9 @@ export function sqliteFileOf(config: Pick<Config, 'store' | 'dataDir'>): string 
 }
 
 /** Opens (and migrates) the store the configuration names. */
-export async function openRepository(config: Pick<Config, 'store' | 'dataDir' | 'databaseUrl' | 'databaseSchema'>): Promise<Repository> {
+export async function openRepository(
+  config: Pick<Config, 'store' | 'dataDir' | 'databaseUrl' | 'databaseSchema'>,
+): Promise<Repository> {
   let repo: Repository;
   if (config.store === 'postgres') {
     const { PostgresRepository } = await import('./postgres/postgres-repository.js');

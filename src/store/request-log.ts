@@ -16,7 +16,14 @@ export interface RequestRow {
 
 export function fromRequestRow(row: RequestRow): RequestRecord {
   return {
-    requestId: row.request_id, userId: row.user_id, method: row.method, path: row.path, digest: row.digest, status: Number(row.status),
-    resourceType: row.rtype, resourceId: row.rid, version: Number(row.version),
+    requestId: row.request_id,
+    userId: row.user_id,
+    method: row.method,
+    path: row.path,
+    digest: row.digest,
+    status: Number(row.status),
+    resourceType: row.rtype,
+    resourceId: row.rid,
+    version: Number(row.version),
   };
 }

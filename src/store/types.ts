@@ -154,7 +154,9 @@ export class VersionConflictError extends Error {
     readonly expectedVersion: number,
     readonly actualVersion: number | null,
   ) {
-    super(`version conflict on ${type}/${id}: expected ${expectedVersion}, found ${actualVersion ?? 'none'}`);
+    super(
+      `version conflict on ${type}/${id}: expected ${expectedVersion}, found ${actualVersion ?? 'none'}`,
+    );
     this.name = 'VersionConflictError';
   }
 }
@@ -185,14 +187,28 @@ export interface MessageStore {
    * each whose topic `wanted` accepts. Returns how many outbox messages it moved over (0: caught up,
    * or another process is moving that cursor right now).
    */
-  enqueueDeliveries(consumer: string, wanted: (topic: string) => boolean, limit: number): Promise<number>;
+  enqueueDeliveries(
+    consumer: string,
+    wanted: (topic: string) => boolean,
+    limit: number,
+  ): Promise<number>;
   /**
    * Leases up to `limit` pending deliveries that are due and first of their key (no earlier pending
    * delivery with the same key), counting an attempt on each. At most one holder gets each delivery.
    */
-  claimDeliveries(consumer: string, holder: string, limit: number, leaseMs: number): Promise<DeliveredMessage[]>;
+  claimDeliveries(
+    consumer: string,
+    holder: string,
+    limit: number,
+    leaseMs: number,
+  ): Promise<DeliveredMessage[]>;
   /** Extends holder's lease on a delivery it is still handling. */
-  renewDelivery(consumer: string, messageId: string, holder: string, leaseMs: number): Promise<void>;
+  renewDelivery(
+    consumer: string,
+    messageId: string,
+    holder: string,
+    leaseMs: number,
+  ): Promise<void>;
   /** Marks the message done for the consumer (creating the delivery row if the bus had none); false if it was already done or dead. */
   completeDelivery(consumer: string, message: OutboxRecord): Promise<boolean>;
   /** Releases a failed pending delivery for another attempt at `retryAt`. */
@@ -219,7 +235,12 @@ export interface MessageStore {
    * delivery (pending, dead) still needs and that every bus is past: relayed (NATS), or behind the
    * cursor of each of `consumers` (embedded).
    */
-  sweep(options: { before: string; consumers: string[]; requireRelayed: boolean; limit: number }): Promise<{ outbox: number; deliveries: number }>;
+  sweep(options: {
+    before: string;
+    consumers: string[];
+    requireRelayed: boolean;
+    limit: number;
+  }): Promise<{ outbox: number; deliveries: number }>;
   /** Calls listener after each commit (in this process) that wrote outbox messages; returns the unsubscribe. */
   onCommitted(listener: () => void): () => void;
 }

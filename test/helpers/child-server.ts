@@ -22,7 +22,8 @@ export interface StoreTarget {
 /** The CLI flags that point a command at a store (the data dir always: it holds the signing key). */
 export function storeFlags(t: StoreTarget): string[] {
   const flags = ['--data', t.dataDir, '--store', t.store];
-  if (t.store === 'postgres') flags.push('--database-url', t.databaseUrl, '--database-schema', t.databaseSchema);
+  if (t.store === 'postgres')
+    flags.push('--database-url', t.databaseUrl, '--database-schema', t.databaseSchema);
   return flags;
 }
 
@@ -35,13 +36,17 @@ process.once('exit', () => {
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('OPENSPINE_') || k === 'PORT' || k === 'DATABASE_URL' || k === 'LOG_LEVEL') continue;
+    if (k.startsWith('OPENSPINE_') || k === 'PORT' || k === 'DATABASE_URL' || k === 'LOG_LEVEL')
+      continue;
     env[k] = v;
   }
   return env;
 }
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 export interface TrackedChild {
   child: ChildProcess;
@@ -60,25 +65,40 @@ export function spawnTsx(code: string, args: string[]): TrackedChild {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
-  let out = '', err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  let out = '',
+    err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
   const exited = new Promise<Exit>((resolve) => {
-    child.once('error', () => { live.delete(child); resolve({ code: null, signal: null }); });
-    child.once('close', (code, signal) => { live.delete(child); resolve({ code, signal }); });
+    child.once('error', () => {
+      live.delete(child);
+      resolve({ code: null, signal: null });
+    });
+    child.once('close', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
   });
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
 /** `openspine ...args` as a child process, exactly as bin/openspine.js runs main(), but from src/. */
 export function spawnCli(args: string[]): TrackedChild {
-  const code = `import(${JSON.stringify(CLI_MAIN)}).then((m) => m.main(process.argv.slice(1))).then(`
-    + `(c) => { if (typeof c === 'number') process.exitCode = c; },`
-    + `(e) => { console.error(e instanceof Error ? e.message : e); process.exitCode = 1; })`;
+  const code =
+    `import(${JSON.stringify(CLI_MAIN)}).then((m) => m.main(process.argv.slice(1))).then(` +
+    `(c) => { if (typeof c === 'number') process.exitCode = c; },` +
+    `(e) => { console.error(e instanceof Error ? e.message : e); process.exitCode = 1; })`;
   return spawnTsx(code, args);
 }
 
-export interface CliResult extends Exit { stdout: string; stderr: string }
+export interface CliResult extends Exit {
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs a CLI command to completion (killing it after timeoutMs). */
 export async function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
@@ -104,18 +124,36 @@ export interface ChildServer {
  * `openspine serve` on the store, on a port the kernel picks (--port 0), host 127.0.0.1. The URL is
  * taken from Fastify's "Server listening at" log line; resolves once GET /_ping answers 200.
  */
-export async function startChildServer(target: StoreTarget, extraArgs: string[] = [], timeoutMs = 30_000): Promise<ChildServer> {
-  const run = spawnCli(['serve', ...storeFlags(target), '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extraArgs]);
+export async function startChildServer(
+  target: StoreTarget,
+  extraArgs: string[] = [],
+  timeoutMs = 30_000,
+): Promise<ChildServer> {
+  const run = spawnCli([
+    'serve',
+    ...storeFlags(target),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--log-level',
+    'info',
+    ...extraArgs,
+  ]);
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill(signal);
     return run.exited;
   };
   const deadline = Date.now() + timeoutMs;
   let exit: Exit | undefined;
-  void run.exited.then((e) => { exit = e; });
+  void run.exited.then((e) => {
+    exit = e;
+  });
   const fail = async (why: string): Promise<never> => {
     await kill();
-    throw new Error(`openspine serve ${why}\nstdout:\n${run.stdout().slice(-2000)}\nstderr:\n${run.stderr().slice(-2000)}`);
+    throw new Error(
+      `openspine serve ${why}\nstdout:\n${run.stdout().slice(-2000)}\nstderr:\n${run.stderr().slice(-2000)}`,
+    );
   };
   let url: string | undefined;
   while (!url) {
@@ -127,20 +165,33 @@ export async function startChildServer(target: StoreTarget, extraArgs: string[] 
   for (;;) {
     if (exit) return fail(`exited early (code ${exit.code}, signal ${exit.signal})`);
     if (Date.now() > deadline) return fail('did not answer /_ping in time');
-    const ok = await fetch(url + '/_ping').then((r) => r.status === 200, () => false);
+    const ok = await fetch(url + '/_ping').then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { url, child: run.child, exited: run.exited, stdout: run.stdout, stderr: run.stderr, kill };
+  return {
+    url,
+    child: run.child,
+    exited: run.exited,
+    stdout: run.stdout,
+    stderr: run.stderr,
+    kill,
+  };
 }
 
 /** SIGKILLs every child still running and waits for them to go (for after hooks). */
 export async function killAllChildren(): Promise<void> {
-  const waits = [...live].map((child) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('close', () => resolve());
-    child.kill('SIGKILL');
-  }));
+  const waits = [...live].map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('close', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  );
   await Promise.all(waits);
 }
 
@@ -161,10 +212,20 @@ export interface FhirResponse {
 export async function pdsRequest(
   baseUrl: string,
   token: string,
-  opts: { method?: 'GET' | 'PATCH'; path: string; patches?: unknown[]; ifMatch?: number; requestId?: string; timeoutMs?: number },
+  opts: {
+    method?: 'GET' | 'PATCH';
+    path: string;
+    patches?: unknown[];
+    ifMatch?: number;
+    requestId?: string;
+    timeoutMs?: number;
+  },
 ): Promise<FhirResponse> {
   const requestId = opts.requestId ?? crypto.randomUUID();
-  const headers: Record<string, string> = { 'x-request-id': requestId, authorization: `Bearer ${token}` };
+  const headers: Record<string, string> = {
+    'x-request-id': requestId,
+    authorization: `Bearer ${token}`,
+  };
   let body: string | undefined;
   if (opts.patches) {
     headers['content-type'] = 'application/json-patch+json';
@@ -172,11 +233,19 @@ export async function pdsRequest(
   }
   if (opts.ifMatch !== undefined) headers['if-match'] = `W/"${opts.ifMatch}"`;
   const res = await fetch(baseUrl + PDS_PATH + opts.path, {
-    method: opts.method ?? (opts.patches ? 'PATCH' : 'GET'), headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 20_000),
+    method: opts.method ?? (opts.patches ? 'PATCH' : 'GET'),
+    headers,
+    body,
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 20_000),
   });
   const text = await res.text();
   const etag = /^W\/"(\d+)"$/.exec(res.headers.get('etag') ?? '');
-  return { status: res.status, version: etag ? Number(etag[1]) : undefined, body: text ? JSON.parse(text) : undefined, requestId };
+  return {
+    status: res.status,
+    version: etag ? Number(etag[1]) : undefined,
+    body: text ? JSON.parse(text) : undefined,
+    requestId,
+  };
 }
 
 /** The Spine error code of an OperationOutcome body. */

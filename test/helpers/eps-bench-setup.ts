@@ -12,7 +12,15 @@ import { openRepository } from '../../src/store/open.js';
 import { addPatient, GP_ORG, newKeyPair, PHARMACY } from './eps-prescribing.js';
 import { PRESCRIBER_USER } from './eps-client.js';
 
-const { values } = parseArgs({ options: { data: { type: 'string' }, store: { type: 'string' }, 'database-url': { type: 'string' }, 'database-schema': { type: 'string' }, patients: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    store: { type: 'string' },
+    'database-url': { type: 'string' },
+    'database-schema': { type: 'string' },
+    patients: { type: 'string' },
+  },
+});
 const config = loadConfig(values as Flags);
 const repo = await openRepository(config);
 try {
@@ -21,11 +29,17 @@ try {
   const key = await newKeyPair('ES256');
   await addPrescriberKey(repo, PRESCRIBER_USER, key.publicJwk);
   const signing = await loadOrCreateSigningKey(config.dataDir);
-  const token = (role: string, userId: string, org: string) => mintToken(signing, { userId, role, org, audience: config.audience, ttlSeconds: 3600 });
-  console.log(JSON.stringify({
-    patients, kid: key.kid, privateJwk: await exportJWK(key.privateKey),
-    prescriber: await token('R8000', PRESCRIBER_USER, GP_ORG), pharmacy: await token('R8003', 'bench-pharmacist', PHARMACY),
-  }));
+  const token = (role: string, userId: string, org: string) =>
+    mintToken(signing, { userId, role, org, audience: config.audience, ttlSeconds: 3600 });
+  console.log(
+    JSON.stringify({
+      patients,
+      kid: key.kid,
+      privateJwk: await exportJWK(key.privateKey),
+      prescriber: await token('R8000', PRESCRIBER_USER, GP_ORG),
+      pharmacy: await token('R8003', 'bench-pharmacist', PHARMACY),
+    }),
+  );
 } finally {
   await repo.close();
 }

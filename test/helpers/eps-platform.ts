@@ -5,14 +5,30 @@ import type { StoreKind } from './stores.js';
 import { EpsClient, PRESCRIBER_USER, type Send } from './eps-client.js';
 import { GP_ORG, OTHER_PHARMACY, PHARMACY } from './eps-prescribing.js';
 
-export interface EpsPlatform { platform: TestPlatform; eps: EpsClient; close(): Promise<void> }
+export interface EpsPlatform {
+  platform: TestPlatform;
+  eps: EpsClient;
+  close(): Promise<void>;
+}
 
 export function injectSend(platform: TestPlatform): Send {
   return async ({ method, url, body, token, requestId }) => {
-    const headers: Record<string, string> = { 'x-request-id': requestId ?? randomUUID(), authorization: `Bearer ${token}` };
+    const headers: Record<string, string> = {
+      'x-request-id': requestId ?? randomUUID(),
+      authorization: `Bearer ${token}`,
+    };
     if (body !== undefined) headers['content-type'] = 'application/fhir+json';
-    const res = await platform.app.inject({ method: method as 'GET', url, headers, payload: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined, headers: res.headers };
+    const res = await platform.app.inject({
+      method: method as 'GET',
+      url,
+      headers,
+      payload: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return {
+      status: res.statusCode,
+      body: res.body ? JSON.parse(res.body) : undefined,
+      headers: res.headers,
+    };
   };
 }
 

@@ -5,7 +5,10 @@ import type { Repository } from '../../src/store/types.js';
 import { isolatedStoreConfig, type StoreKind } from './stores.js';
 
 /** An isolated store; `open` gives another repository over it (another node, in production). */
-export async function withRepo(kind: StoreKind, fn: (repo: Repository, open: () => Promise<Repository>) => Promise<void>): Promise<void> {
+export async function withRepo(
+  kind: StoreKind,
+  fn: (repo: Repository, open: () => Promise<Repository>) => Promise<void>,
+): Promise<void> {
   const { config, cleanup } = await isolatedStoreConfig(kind);
   const opened: Repository[] = [];
   const open = async () => {
@@ -21,10 +24,19 @@ export async function withRepo(kind: StoreKind, fn: (repo: Repository, open: () 
   }
 }
 
-export const message = (topic: string, key: string, body: unknown = {}): OutboxMessage => ({ id: randomUUID(), topic, key, body });
+export const message = (topic: string, key: string, body: unknown = {}): OutboxMessage => ({
+  id: randomUUID(),
+  topic,
+  key,
+  body,
+});
 
 /** Polls until the condition holds; fails with `what` after `timeoutMs` (a bound on a wait, not a timing assertion). */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);

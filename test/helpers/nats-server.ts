@@ -36,7 +36,10 @@ async function freePort(): Promise<number> {
 
 async function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = tcpConnect({ port, host: '127.0.0.1' }, () => { s.destroy(); resolve(true); });
+    const s = tcpConnect({ port, host: '127.0.0.1' }, () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -58,7 +61,11 @@ export class OwnNatsServer {
   }
 
   async resume(): Promise<void> {
-    this.child = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
+    this.child = spawn(
+      '/usr/sbin/nats-server',
+      ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir],
+      { stdio: 'ignore' },
+    );
     for (let i = 0; i < 200; i++) {
       if (await portOpen(this.port)) return;
       await new Promise((r) => setTimeout(r, 25));

@@ -31,9 +31,30 @@ export const NHS = {
 
 /** Further valid NHS Numbers (check digit holds) outside the seeded 999 range, for fixture variants. */
 export const SPARE_NHS = [
-  '9000000041', '9000000068', '9000000076', '9000000084', '9000000092', '9000000106', '9000000114', '9000000122',
-  '9000000130', '9000000149', '9000000157', '9000000165', '9000000173', '9000000181', '9000000203', '9000000211',
-  '9000000238', '9000000246', '9000000254', '9000000262', '9000000270', '9000000289', '9000000297', '9000000300',
+  '9000000041',
+  '9000000068',
+  '9000000076',
+  '9000000084',
+  '9000000092',
+  '9000000106',
+  '9000000114',
+  '9000000122',
+  '9000000130',
+  '9000000149',
+  '9000000157',
+  '9000000165',
+  '9000000173',
+  '9000000181',
+  '9000000203',
+  '9000000211',
+  '9000000238',
+  '9000000246',
+  '9000000254',
+  '9000000262',
+  '9000000270',
+  '9000000289',
+  '9000000297',
+  '9000000300',
 ] as const;
 
 export const SEED = { patients: 300, seed: 7 } as const;
@@ -44,7 +65,8 @@ export const PHARMACY_URLS = [
   'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-MedicalApplianceSupplier',
 ];
 export const BIRTH_PLACE_URL = 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace';
-export const DEATH_NOTIFICATION_URL = 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
+export const DEATH_NOTIFICATION_URL =
+  'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
 
 /** A fresh parsed copy of a fixture file, e.g. fixture('Patient.json') or fixture('requests/PatientPatch/update-name.json'). */
 export function fixture<T = any>(relative: string): T {
@@ -68,11 +90,15 @@ export function withNhsNumber(patient: Patient, nhs: string): Patient {
 /** A copy whose names, addresses, telecoms and GP have no end date, so everything in it is current. */
 export function current(patient: Patient): Patient {
   const p = clone(patient);
-  const open = (x: { period?: { start?: string; end?: string } }) => { if (x.period) delete x.period.end; };
+  const open = (x: { period?: { start?: string; end?: string } }) => {
+    if (x.period) delete x.period.end;
+  };
   p.name?.forEach(open);
   p.address?.forEach(open);
   p.telecom?.forEach(open);
-  p.generalPractitioner?.forEach((g) => { if (g.identifier?.period) delete g.identifier.period.end; });
+  p.generalPractitioner?.forEach((g) => {
+    if (g.identifier?.period) delete g.identifier.period.end;
+  });
   return p;
 }
 
@@ -87,7 +113,13 @@ export function living(patient: Patient): Patient {
 /** Jane Smith (9000000009) with every element current and an email address besides the phone. */
 export function currentJane(): Patient {
   const p = current(fixture<Patient>('Patient.json'));
-  p.telecom!.push({ id: '790', system: 'email', value: 'jane.smith@example.com', use: 'home', period: { start: '2020-01-01' } });
+  p.telecom!.push({
+    id: '790',
+    system: 'email',
+    value: 'jane.smith@example.com',
+    use: 'home',
+    period: { start: '2020-01-01' },
+  });
   return p;
 }
 
@@ -97,13 +129,46 @@ export function currentJane(): Patient {
  */
 export function restrictedJanet(): Patient {
   const p = current(fixture<Patient>('Sensitive_Patient.json'));
-  p.address = [{ id: '901', use: 'home', period: { start: '2020-01-01' }, line: ['9 Secret Row', 'Leeds'], postalCode: 'LS1 6AE' }];
-  p.telecom = [{ id: '902', system: 'phone', value: '01632960999', use: 'home', period: { start: '2020-01-01' } }];
-  p.contact = [{ id: '903', relationship: [{ text: 'friend' }], telecom: [{ system: 'phone', value: '01632960998' }] } as any];
-  p.generalPractitioner = [{ id: '904', type: 'Organization', identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'Y12345' } }];
+  p.address = [
+    {
+      id: '901',
+      use: 'home',
+      period: { start: '2020-01-01' },
+      line: ['9 Secret Row', 'Leeds'],
+      postalCode: 'LS1 6AE',
+    },
+  ];
+  p.telecom = [
+    {
+      id: '902',
+      system: 'phone',
+      value: '01632960999',
+      use: 'home',
+      period: { start: '2020-01-01' },
+    },
+  ];
+  p.contact = [
+    {
+      id: '903',
+      relationship: [{ text: 'friend' }],
+      telecom: [{ system: 'phone', value: '01632960998' }],
+    } as any,
+  ];
+  p.generalPractitioner = [
+    {
+      id: '904',
+      type: 'Organization',
+      identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'Y12345' },
+    },
+  ];
   p.extension = [
     ...(p.extension ?? []),
-    { url: PHARMACY_URLS[0], valueReference: { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'FA123' } } },
+    {
+      url: PHARMACY_URLS[0],
+      valueReference: {
+        identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'FA123' },
+      },
+    },
   ];
   return p;
 }
@@ -111,21 +176,45 @@ export function restrictedJanet(): Patient {
 /** Commits patients (version 1 each) straight into the store, indexed as the service indexes them. */
 export async function commitPatients(repo: Repository, patients: Patient[]): Promise<void> {
   await repo.commit({
-    resources: patients.map((p) => ({ type: 'Patient', id: p.id!, expectedVersion: 0, resource: p as Record<string, any>, index: indexPatient(p) })),
+    resources: patients.map((p) => ({
+      type: 'Patient',
+      id: p.id!,
+      expectedVersion: 0,
+      resource: p as Record<string, any>,
+      index: indexPatient(p),
+    })),
   });
 }
 
-export async function commitRelatedPerson(repo: Repository, person: RelatedPerson, patientId: string): Promise<void> {
-  await repo.commit({ resources: [{ type: 'RelatedPerson', id: person.id!, expectedVersion: 0, resource: person as Record<string, any>, index: [{ param: 'patient', value: patientId }] }] });
+export async function commitRelatedPerson(
+  repo: Repository,
+  person: RelatedPerson,
+  patientId: string,
+): Promise<void> {
+  await repo.commit({
+    resources: [
+      {
+        type: 'RelatedPerson',
+        id: person.id!,
+        expectedVersion: 0,
+        resource: person as Record<string, any>,
+        index: [{ param: 'patient', value: patientId }],
+      },
+    ],
+  });
 }
 
 /** The synthetic patients seedPatients(repo, SEED) writes, recomputed from the generator. */
-export function seededPatients(count: number = SEED.patients, seed: number = SEED.seed): GeneratedPatient[] {
+export function seededPatients(
+  count: number = SEED.patients,
+  seed: number = SEED.seed,
+): GeneratedPatient[] {
   const g = createPatientGenerator(seed);
   return Array.from({ length: count }, (_, i) => g.generate(i));
 }
 
-export const isRestrictedRecord = (p: Patient) => ['R', 'V'].includes(p.meta?.security?.[0]?.code ?? 'U');
+export const isRestrictedRecord = (p: Patient) =>
+  ['R', 'V'].includes(p.meta?.security?.[0]?.code ?? 'U');
 
 /** Text that would betray a stack trace or internal error in a response body. */
 export function assertNoInternals(res: LightMyRequestResponse): void {
@@ -137,7 +226,11 @@ export function assertNoInternals(res: LightMyRequestResponse): void {
 
 /** Asserts an OperationOutcome answer: HTTP status, FHIR JSON, Spine code system and code, no internals. */
 export function assertOutcome(res: LightMyRequestResponse, status: number, code: string): any {
-  assert.equal(res.statusCode, status, `expected ${status} ${code}, got ${res.statusCode}: ${res.body.slice(0, 400)}`);
+  assert.equal(
+    res.statusCode,
+    status,
+    `expected ${status} ${code}, got ${res.statusCode}: ${res.body.slice(0, 400)}`,
+  );
   assert.match(String(res.headers['content-type']), /^application\/fhir\+json/);
   const body = res.json();
   assert.equal(body.resourceType, 'OperationOutcome');
@@ -163,7 +256,8 @@ export function assertSearchset(res: LightMyRequestResponse): any {
   return body;
 }
 
-export const entryIds = (bundle: any): string[] => (bundle.entry ?? []).map((e: any) => e.resource.id);
+export const entryIds = (bundle: any): string[] =>
+  (bundle.entry ?? []).map((e: any) => e.resource.id);
 
 /**
  * A fixture as PDS shows it today: the fixtures are older published examples, with the NHS Number
@@ -171,14 +265,28 @@ export const entryIds = (bundle: any): string[] => (bundle.entry ?? []).map((e: 
  * replaced (NHSDigital/personal-demographics-service-api sandbox/mocks/Patient.json at HEAD).
  */
 export function asPublished<P extends object>(patient: P): P {
-  return JSON.parse(JSON.stringify(patient)
-    .replaceAll('https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus', 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus')
-    .replaceAll('https://fhir.nhs.uk/R4/CodeSystem/UKCore-NHSNumberVerificationStatus', 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus')
-    .replaceAll('https://www.hl7.org/fhir/valueset-security-labels.html', 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality'));
+  return JSON.parse(
+    JSON.stringify(patient)
+      .replaceAll(
+        'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus',
+        'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus',
+      )
+      .replaceAll(
+        'https://fhir.nhs.uk/R4/CodeSystem/UKCore-NHSNumberVerificationStatus',
+        'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus',
+      )
+      .replaceAll(
+        'https://www.hl7.org/fhir/valueset-security-labels.html',
+        'http://terminology.hl7.org/CodeSystem/v3-Confidentiality',
+      ),
+  );
 }
 
 /** GET /Patient/{id}: the body and the version from the ETag. */
-export async function readPatient(platform: TestPlatform, nhs: string): Promise<{ res: LightMyRequestResponse; patient: any; version: number }> {
+export async function readPatient(
+  platform: TestPlatform,
+  nhs: string,
+): Promise<{ res: LightMyRequestResponse; patient: any; version: number }> {
   const res = await platform.request({ url: `${PDS}/Patient/${nhs}` });
   assert.equal(res.statusCode, 200, res.body.slice(0, 400));
   const m = /^W\/"(\d+)"$/.exec(String(res.headers.etag));
@@ -191,7 +299,11 @@ export function qs(pairs: [string, string][]): string {
   return pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 }
 
-export function search(platform: TestPlatform, pairs: [string, string][], token?: string): Promise<LightMyRequestResponse> {
+export function search(
+  platform: TestPlatform,
+  pairs: [string, string][],
+  token?: string,
+): Promise<LightMyRequestResponse> {
   return platform.request({ url: `${PDS}/Patient?${qs(pairs)}`, token });
 }
 

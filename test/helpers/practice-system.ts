@@ -28,10 +28,27 @@ export interface LocalAttachment {
 export const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 export class PracticeSystem {
-  constructor(readonly ods: string, readonly baseUrl: string, private readonly token: string) {}
+  constructor(
+    readonly ods: string,
+    readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
 
-  async call(method: string, path: string, opts: { body?: unknown; raw?: Buffer; contentType?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, 'x-request-id': randomUUID(), ...opts.headers };
+  async call(
+    method: string,
+    path: string,
+    opts: {
+      body?: unknown;
+      raw?: Buffer;
+      contentType?: string;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<Reply> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.token}`,
+      'x-request-id': randomUUID(),
+      ...opts.headers,
+    };
     let body: BodyInit | undefined;
     if (opts.raw) {
       headers['content-type'] = opts.contentType ?? 'application/octet-stream';
@@ -43,7 +60,11 @@ export class PracticeSystem {
     const res = await fetch(this.baseUrl + path, { method, headers, body });
     const text = await res.text();
     let parsed: any;
-    try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
     return { status: res.status, headers: res.headers, body: parsed, text };
   }
 
@@ -53,7 +74,16 @@ export class PracticeSystem {
     if (read.status !== 200) return read;
     return this.call('PATCH', `${PDS_PATH}/Patient/${nhsNumber}`, {
       // the GP entry's id first, as PDS requires ("no id or url found for path with root ...", NHSDigital/personal-demographics-service-api replaceErrors.feature)
-      body: { patches: [{ op: 'test', path: '/generalPractitioner/0/id', value: read.body?.generalPractitioner?.[0]?.id }, { op: 'replace', path: '/generalPractitioner/0/identifier/value', value: this.ods }] },
+      body: {
+        patches: [
+          {
+            op: 'test',
+            path: '/generalPractitioner/0/id',
+            value: read.body?.generalPractitioner?.[0]?.id,
+          },
+          { op: 'replace', path: '/generalPractitioner/0/identifier/value', value: this.ods },
+        ],
+      },
       contentType: 'application/json-patch+json',
       headers: { 'if-match': read.headers.get('etag')! },
     });
@@ -62,7 +92,8 @@ export class PracticeSystem {
   /** Transfers matching the query (always restricted by the platform to this practice's own). */
   async findTransfers(query: Record<string, string>): Promise<any[]> {
     const res = await this.call('GET', `${GP2GP}/Task?${new URLSearchParams(query)}`);
-    if (res.status !== 200) throw new Error(`search failed ${res.status}: ${res.text.slice(0, 300)}`);
+    if (res.status !== 200)
+      throw new Error(`search failed ${res.status}: ${res.text.slice(0, 300)}`);
     return (res.body.entry ?? []).map((e: any) => e.resource);
   }
 
@@ -78,7 +109,9 @@ export class PracticeSystem {
   requestRecord(nhsNumber: string, oldPractice: string): Promise<Reply> {
     return this.call('POST', `${GP2GP}/Task`, {
       body: {
-        resourceType: 'Task', status: 'requested', intent: 'order',
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
         for: { identifier: { system: NHS_SYSTEM, value: nhsNumber } },
         owner: { identifier: { system: ODS, value: oldPractice } },
       },
@@ -86,7 +119,13 @@ export class PracticeSystem {
   }
 
   /** $send: the EHR Bundle and the manifest of the attachments that will follow in chunks of chunkSize. */
-  sendRecord(taskId: string, ehr: unknown, attachments: LocalAttachment[], chunkSize: number, manifestOverride: Partial<Record<'size' | 'sha256', number | string>> = {}): Promise<Reply> {
+  sendRecord(
+    taskId: string,
+    ehr: unknown,
+    attachments: LocalAttachment[],
+    chunkSize: number,
+    manifestOverride: Partial<Record<'size' | 'sha256', number | string>> = {},
+  ): Promise<Reply> {
     return this.call('POST', `${GP2GP}/Task/${taskId}/$send`, {
       body: {
         resourceType: 'Parameters',
@@ -107,12 +146,26 @@ export class PracticeSystem {
     });
   }
 
-  putChunk(taskId: string, attachmentId: string, index: number, data: Buffer, checksum = sha256(data)): Promise<Reply> {
-    return this.call('PUT', `${GP2GP}/Task/${taskId}/attachment/${attachmentId}/${index}`, { raw: data, headers: { 'x-chunk-sha256': checksum } });
+  putChunk(
+    taskId: string,
+    attachmentId: string,
+    index: number,
+    data: Buffer,
+    checksum = sha256(data),
+  ): Promise<Reply> {
+    return this.call('PUT', `${GP2GP}/Task/${taskId}/attachment/${attachmentId}/${index}`, {
+      raw: data,
+      headers: { 'x-chunk-sha256': checksum },
+    });
   }
 
   /** Uploads every chunk of an attachment (except those in `skip`); returns the last reply. */
-  async uploadAttachment(taskId: string, a: LocalAttachment, chunkSize: number, skip: number[] = []): Promise<Reply> {
+  async uploadAttachment(
+    taskId: string,
+    a: LocalAttachment,
+    chunkSize: number,
+    skip: number[] = [],
+  ): Promise<Reply> {
     let last: Reply | undefined;
     for (let i = 0, at = 0; at < a.data.length; i++, at += chunkSize) {
       if (skip.includes(i)) continue;
@@ -127,11 +180,21 @@ export class PracticeSystem {
   }
 
   /** Streams an attachment down, hashing as it goes (never holds the whole file). */
-  async download(taskId: string, attachmentId: string): Promise<{ status: number; size: number; sha256: string; headers: Headers; text?: string }> {
+  async download(
+    taskId: string,
+    attachmentId: string,
+  ): Promise<{ status: number; size: number; sha256: string; headers: Headers; text?: string }> {
     const res = await fetch(`${this.baseUrl}${GP2GP}/Task/${taskId}/attachment/${attachmentId}`, {
       headers: { authorization: `Bearer ${this.token}`, 'x-request-id': randomUUID() },
     });
-    if (res.status !== 200) return { status: res.status, size: 0, sha256: '', headers: res.headers, text: await res.text() };
+    if (res.status !== 200)
+      return {
+        status: res.status,
+        size: 0,
+        sha256: '',
+        headers: res.headers,
+        text: await res.text(),
+      };
     const hash = createHash('sha256');
     let size = 0;
     for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -145,7 +208,10 @@ export class PracticeSystem {
     return this.call('POST', `${GP2GP}/Task/${taskId}/$acknowledge`, {
       body: {
         resourceType: 'Parameters',
-        parameter: [{ name: 'outcome', valueCode: outcome }, ...(reason ? [{ name: 'reason', valueCode: reason }] : [])],
+        parameter: [
+          { name: 'outcome', valueCode: outcome },
+          ...(reason ? [{ name: 'reason', valueCode: reason }] : []),
+        ],
       },
     });
   }
@@ -154,13 +220,32 @@ export class PracticeSystem {
 /** A small GP2GP EHR Bundle about a patient, with a DocumentReference per attachment. */
 export function ehrBundle(nhsNumber: string, attachments: LocalAttachment[] = []): any {
   return {
-    resourceType: 'Bundle', type: 'collection',
+    resourceType: 'Bundle',
+    type: 'collection',
     entry: [
-      { fullUrl: 'urn:uuid:' + randomUUID(), resource: { resourceType: 'Patient', identifier: [{ system: NHS_SYSTEM, value: nhsNumber }], name: [{ family: 'Smith' }] } },
-      { fullUrl: 'urn:uuid:' + randomUUID(), resource: { resourceType: 'Condition', code: { text: 'Asthma' }, subject: { identifier: { system: NHS_SYSTEM, value: nhsNumber } } } },
+      {
+        fullUrl: 'urn:uuid:' + randomUUID(),
+        resource: {
+          resourceType: 'Patient',
+          identifier: [{ system: NHS_SYSTEM, value: nhsNumber }],
+          name: [{ family: 'Smith' }],
+        },
+      },
+      {
+        fullUrl: 'urn:uuid:' + randomUUID(),
+        resource: {
+          resourceType: 'Condition',
+          code: { text: 'Asthma' },
+          subject: { identifier: { system: NHS_SYSTEM, value: nhsNumber } },
+        },
+      },
       ...attachments.map((a) => ({
         fullUrl: 'urn:uuid:' + randomUUID(),
-        resource: { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { id: a.id, contentType: a.contentType, size: a.data.length } }] },
+        resource: {
+          resourceType: 'DocumentReference',
+          status: 'current',
+          content: [{ attachment: { id: a.id, contentType: a.contentType, size: a.data.length } }],
+        },
       })),
     ],
   };

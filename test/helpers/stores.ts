@@ -8,15 +8,20 @@ import type { Config } from '../../src/config.js';
 /** Which stores the suite runs against: OPENSPINE_TEST_STORE=sqlite|postgres|both (default both). */
 export type StoreKind = 'sqlite' | 'postgres';
 
-export const TEST_DATABASE_URL = process.env.OPENSPINE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_DATABASE_URL =
+  process.env.OPENSPINE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const requested = process.env.OPENSPINE_TEST_STORE ?? 'both';
-if (!['sqlite', 'postgres', 'both'].includes(requested)) throw new Error(`OPENSPINE_TEST_STORE must be sqlite, postgres or both, not ${requested}`);
+if (!['sqlite', 'postgres', 'both'].includes(requested))
+  throw new Error(`OPENSPINE_TEST_STORE must be sqlite, postgres or both, not ${requested}`);
 
 let postgresReachable: Promise<boolean> | undefined;
 async function canReachPostgres(): Promise<boolean> {
   postgresReachable ??= (async () => {
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 });
+    const client = new pg.Client({
+      connectionString: TEST_DATABASE_URL,
+      connectionTimeoutMillis: 2000,
+    });
     try {
       await client.connect();
       await client.end();
@@ -35,15 +40,24 @@ async function canReachPostgres(): Promise<boolean> {
 export async function storesUnderTest(): Promise<StoreKind[]> {
   if (requested === 'sqlite') return ['sqlite'];
   if (requested === 'postgres') return ['postgres'];
-  if (process.env.OPENSPINE_TEST_STORE === 'both' || (await canReachPostgres())) return ['sqlite', 'postgres'];
-  console.log('# PostgreSQL not reachable at ' + TEST_DATABASE_URL + ': store tests run on SQLite only');
+  if (process.env.OPENSPINE_TEST_STORE === 'both' || (await canReachPostgres()))
+    return ['sqlite', 'postgres'];
+  console.log(
+    '# PostgreSQL not reachable at ' + TEST_DATABASE_URL + ': store tests run on SQLite only',
+  );
   return ['sqlite'];
 }
 
 /** A fresh, isolated store configuration (temp data dir, own PostgreSQL schema) and its clean-up. */
-export async function isolatedStoreConfig(kind: StoreKind): Promise<{ config: Pick<Config, 'store' | 'dataDir' | 'databaseUrl' | 'databaseSchema'>; cleanup: () => Promise<void> }> {
+export async function isolatedStoreConfig(
+  kind: StoreKind,
+): Promise<{
+  config: Pick<Config, 'store' | 'dataDir' | 'databaseUrl' | 'databaseSchema'>;
+  cleanup: () => Promise<void>;
+}> {
   const dataDir = mkdtempSync(join(tmpdir(), 'openspine-test-'));
-  const schema = kind === 'postgres' ? 't_' + randomUUID().replace(/-/g, '').slice(0, 20) : 'public';
+  const schema =
+    kind === 'postgres' ? 't_' + randomUUID().replace(/-/g, '').slice(0, 20) : 'public';
   if (kind === 'postgres') {
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await client.connect();

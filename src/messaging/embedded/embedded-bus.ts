@@ -27,7 +27,10 @@ export class EmbeddedBus implements MessageBus {
   private unsubscribe: (() => void) | undefined;
   private readonly holder: string;
 
-  constructor(private readonly store: MessageStore, private readonly options: EmbeddedBusOptions) {
+  constructor(
+    private readonly store: MessageStore,
+    private readonly options: EmbeddedBusOptions,
+  ) {
     this.holder = `${options.nodeId}/${randomUUID().slice(0, 8)}`;
   }
 
@@ -39,9 +42,15 @@ export class EmbeddedBus implements MessageBus {
     if (this.unsubscribe) return;
     this.registry.close();
     for (const consumer of this.registry.all) {
-      this.workers.push(new DeliveryWorker(this.store, consumer, {
-        holder: this.holder, pollMs: this.options.pollMs, pump: true, leaseMs: this.options.leaseMs, log: this.options.log,
-      }));
+      this.workers.push(
+        new DeliveryWorker(this.store, consumer, {
+          holder: this.holder,
+          pollMs: this.options.pollMs,
+          pump: true,
+          leaseMs: this.options.leaseMs,
+          log: this.options.log,
+        }),
+      );
     }
     this.unsubscribe = this.store.onCommitted(() => this.workers.forEach((w) => w.wake()));
     this.workers.forEach((w) => w.start());
@@ -49,7 +58,12 @@ export class EmbeddedBus implements MessageBus {
 
   sweep(retentionMs: number): Promise<{ outbox: number; deliveries: number }> {
     const before = new Date(Date.now() - retentionMs).toISOString();
-    return this.store.sweep({ before, consumers: this.registry.all.map((c) => c.name), requireRelayed: false, limit: SWEEP_PAGE });
+    return this.store.sweep({
+      before,
+      consumers: this.registry.all.map((c) => c.name),
+      requireRelayed: false,
+      limit: SWEEP_PAGE,
+    });
   }
 
   async stop(): Promise<void> {

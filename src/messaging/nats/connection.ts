@@ -14,7 +14,12 @@ export async function connectWithRetry(
   for (let failures = 0; !stopped(); failures++) {
     try {
       return await connect({
-        servers: options.url, name: options.name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000,
+        servers: options.url,
+        name: options.name,
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 2000,
       });
     } catch (err) {
       if (failures === 0) log?.(`messaging: NATS at ${options.url} is unreachable; retrying`, err);

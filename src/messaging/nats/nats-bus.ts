@@ -1,4 +1,12 @@
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager, type NatsConnection } from 'nats';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  nanos,
+  type JetStreamManager,
+  type NatsConnection,
+} from 'nats';
 import { randomUUID } from 'node:crypto';
 import type { MessageStore } from '../../store/types.js';
 import { ConsumerRegistry } from '../consumer-registry.js';
@@ -48,11 +56,20 @@ export class NatsBus implements MessageBus {
   private started = false;
   private readonly ackWaitMs: number;
 
-  constructor(private readonly store: MessageStore, private readonly options: NatsBusOptions) {
+  constructor(
+    private readonly store: MessageStore,
+    private readonly options: NatsBusOptions,
+  ) {
     this.holder = `${options.nodeId}/${randomUUID().slice(0, 8)}`;
     this.partitions = options.partitions ?? 8;
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
-    this.relay = new OutboxRelay(store, { stream: options.stream, partitions: this.partitions, holder: this.holder, pollMs: options.pollMs, log: options.log });
+    this.relay = new OutboxRelay(store, {
+      stream: options.stream,
+      partitions: this.partitions,
+      holder: this.holder,
+      pollMs: options.pollMs,
+      log: options.log,
+    });
   }
 
   consume(options: ConsumerOptions, handler: MessageHandler): void {
@@ -70,7 +87,12 @@ export class NatsBus implements MessageBus {
     });
     this.relay.start();
     for (const consumer of this.registry.all) {
-      const worker = new DeliveryWorker(this.store, consumer, { holder: this.holder, pollMs: this.options.pollMs, pump: false, log: this.options.log });
+      const worker = new DeliveryWorker(this.store, consumer, {
+        holder: this.holder,
+        pollMs: this.options.pollMs,
+        pump: false,
+        log: this.options.log,
+      });
       this.replays.push(worker);
       worker.start();
     }
@@ -79,7 +101,12 @@ export class NatsBus implements MessageBus {
 
   sweep(retentionMs: number): Promise<{ outbox: number; deliveries: number }> {
     const before = new Date(Date.now() - retentionMs).toISOString();
-    return this.store.sweep({ before, consumers: this.registry.all.map((c) => c.name), requireRelayed: true, limit: 10_000 });
+    return this.store.sweep({
+      before,
+      consumers: this.registry.all.map((c) => c.name),
+      requireRelayed: true,
+      limit: 10_000,
+    });
   }
 
   async stop(): Promise<void> {
@@ -92,7 +119,12 @@ export class NatsBus implements MessageBus {
   }
 
   private async connectAndRead(): Promise<void> {
-    const nc = await connectWithRetry({ url: this.options.url, name: this.options.nodeId }, () => this.stopping, this.wakeup, this.options.log);
+    const nc = await connectWithRetry(
+      { url: this.options.url, name: this.options.nodeId },
+      () => this.stopping,
+      this.wakeup,
+      this.options.log,
+    );
     if (!nc) return;
     this.nc = nc;
     for (let failures = 0; !this.stopping; failures++) {
@@ -100,7 +132,8 @@ export class NatsBus implements MessageBus {
         await this.declare(await nc.jetstreamManager());
         break;
       } catch (err) {
-        if (failures === 0) this.options.log?.('messaging: cannot declare the JetStream stream yet; retrying', err);
+        if (failures === 0)
+          this.options.log?.('messaging: cannot declare the JetStream stream yet; retrying', err);
         await this.wakeup.sleep(Math.min(250 * 2 ** failures, 5000));
       }
     }
@@ -110,7 +143,10 @@ export class NatsBus implements MessageBus {
     for (const consumer of this.registry.all) {
       for (let p = 0; p < this.partitions; p++) {
         const reader = new PartitionConsumer(consumer, this.store, {
-          stream: this.options.stream, durable: durableName(consumer.name, p), workingEveryMs: Math.max(1000, this.ackWaitMs / 3), log: this.options.log,
+          stream: this.options.stream,
+          durable: durableName(consumer.name, p),
+          workingEveryMs: Math.max(1000, this.ackWaitMs / 3),
+          log: this.options.log,
         });
         this.readers.push(reader);
         this.running.push(reader.run(js));
@@ -124,23 +160,39 @@ export class NatsBus implements MessageBus {
     try {
       await jsm.streams.info(stream);
     } catch {
-      await jsm.streams.add({
-        name: stream, subjects: [`${subjectPrefix(stream)}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits,
-        duplicate_window: nanos(120_000), max_age: nanos(this.options.maxAgeMs ?? 7 * 86_400_000),
-      }).catch(async (err) => {
-        await jsm.streams.info(stream).catch(() => { throw err; }); // another node created it meanwhile
-      });
+      await jsm.streams
+        .add({
+          name: stream,
+          subjects: [`${subjectPrefix(stream)}.>`],
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          duplicate_window: nanos(120_000),
+          max_age: nanos(this.options.maxAgeMs ?? 7 * 86_400_000),
+        })
+        .catch(async (err) => {
+          await jsm.streams.info(stream).catch(() => {
+            throw err;
+          }); // another node created it meanwhile
+        });
     }
     for (const consumer of this.registry.all) {
       for (let p = 0; p < this.partitions; p++) {
         const durable = durableName(consumer.name, p);
-        await jsm.consumers.add(stream, {
-          durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
-          filter_subject: partitionFilter(stream, p), max_ack_pending: 1, max_deliver: -1,
-          ack_wait: nanos(this.ackWaitMs),
-        }).catch(async (err) => {
-          await jsm.consumers.info(stream, durable).catch(() => { throw err; });
-        });
+        await jsm.consumers
+          .add(stream, {
+            durable_name: durable,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            filter_subject: partitionFilter(stream, p),
+            max_ack_pending: 1,
+            max_deliver: -1,
+            ack_wait: nanos(this.ackWaitMs),
+          })
+          .catch(async (err) => {
+            await jsm.consumers.info(stream, durable).catch(() => {
+              throw err;
+            });
+          });
       }
     }
   }

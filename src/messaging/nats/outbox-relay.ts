@@ -28,7 +28,10 @@ export class OutboxRelay {
   private stopping = false;
   private js: JetStreamClient | undefined;
 
-  constructor(private readonly store: MessageStore, private readonly options: RelayOptions) {}
+  constructor(
+    private readonly store: MessageStore,
+    private readonly options: RelayOptions,
+  ) {}
 
   start(): void {
     this.running ??= this.loop();
@@ -59,7 +62,8 @@ export class OutboxRelay {
         busy = await this.round();
         failures = 0;
       } catch (err) {
-        if (failures === 0) this.options.log?.('messaging: outbox relay failed; retrying with backoff', err);
+        if (failures === 0)
+          this.options.log?.('messaging: outbox relay failed; retrying with backoff', err);
         failures++;
       }
       if (this.stopping) break;
@@ -72,7 +76,14 @@ export class OutboxRelay {
   private async round(): Promise<boolean> {
     const js = this.js;
     if (!js) return false;
-    if (!(await this.store.tryAcquireLease(RELAY_LEASE, this.options.holder, this.options.leaseMs ?? 10_000))) return false;
+    if (
+      !(await this.store.tryAcquireLease(
+        RELAY_LEASE,
+        this.options.holder,
+        this.options.leaseMs ?? 10_000,
+      ))
+    )
+      return false;
     const rows = await this.store.unrelayed(BATCH);
     if (rows.length === 0) return false;
     // Partitions are published side by side, each in outbox order and one at a time: a failed
@@ -85,17 +96,23 @@ export class OutboxRelay {
     }
     const relayed: number[] = [];
     const failures: unknown[] = [];
-    await Promise.all([...byPartition].map(async ([partition, messages]) => {
-      for (const m of messages) {
-        try {
-          await js.publish(subjectOf(this.options.stream, partition, m.topic), JSON.stringify(m), { msgID: m.id, timeout: 5000 });
-        } catch (err) {
-          failures.push(err);
-          return;
+    await Promise.all(
+      [...byPartition].map(async ([partition, messages]) => {
+        for (const m of messages) {
+          try {
+            await js.publish(
+              subjectOf(this.options.stream, partition, m.topic),
+              JSON.stringify(m),
+              { msgID: m.id, timeout: 5000 },
+            );
+          } catch (err) {
+            failures.push(err);
+            return;
+          }
+          relayed.push(m.seq);
         }
-        relayed.push(m.seq);
-      }
-    }));
+      }),
+    );
     if (relayed.length) await this.store.markRelayed(relayed);
     if (failures.length) throw failures[0];
     return true;

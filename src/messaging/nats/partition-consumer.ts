@@ -21,7 +21,11 @@ export class PartitionConsumer {
   private messages: ConsumerMessages | undefined;
   private stopping = false;
 
-  constructor(private readonly consumer: Consumer, private readonly store: MessageStore, private readonly options: PartitionConsumerOptions) {}
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly store: MessageStore,
+    private readonly options: PartitionConsumerOptions,
+  ) {}
 
   async run(js: JetStreamClient): Promise<void> {
     while (!this.stopping) {
@@ -31,7 +35,8 @@ export class PartitionConsumer {
         if (this.stopping) this.messages.stop();
         for await (const m of this.messages) await this.handle(m);
       } catch (err) {
-        if (!this.stopping) this.options.log?.(`messaging: reading ${this.options.durable} failed; retrying`, err);
+        if (!this.stopping)
+          this.options.log?.(`messaging: reading ${this.options.durable} failed; retrying`, err);
         if (!this.stopping) await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -64,7 +69,10 @@ export class PartitionConsumer {
     } catch (err) {
       // the store is unreachable: leave the message with NATS and look again shortly
       m.nak(1000);
-      this.options.log?.(`messaging: store unreachable while delivering to ${this.consumer.name}`, err);
+      this.options.log?.(
+        `messaging: store unreachable while delivering to ${this.consumer.name}`,
+        err,
+      );
       return;
     }
     const message = { ...record, attempt };
@@ -84,22 +92,35 @@ export class PartitionConsumer {
     } catch (err) {
       // handled but not recorded: redelivery runs the (idempotent) handler again
       m.nak(1000);
-      this.options.log?.(`messaging: could not record delivery of ${record.id} to ${this.consumer.name}`, err);
+      this.options.log?.(
+        `messaging: could not record delivery of ${record.id} to ${this.consumer.name}`,
+        err,
+      );
     }
   }
 
-  private async failed(m: JsMsg, message: OutboxRecord & { attempt: number }, err: unknown): Promise<void> {
+  private async failed(
+    m: JsMsg,
+    message: OutboxRecord & { attempt: number },
+    err: unknown,
+  ): Promise<void> {
     if (message.attempt < this.consumer.maxAttempts) {
       m.nak(retryDelay(this.consumer, message.attempt));
       return;
     }
     try {
       await this.store.deadLetter(this.consumer.name, message, describeError(err));
-      this.options.log?.(`messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`, err);
+      this.options.log?.(
+        `messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`,
+        err,
+      );
       m.ack();
     } catch (storeErr) {
       m.nak(1000);
-      this.options.log?.(`messaging: could not dead-letter ${message.id} for ${this.consumer.name}`, storeErr);
+      this.options.log?.(
+        `messaging: could not dead-letter ${message.id} for ${this.consumer.name}`,
+        storeErr,
+      );
     }
   }
 }

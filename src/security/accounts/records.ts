@@ -8,7 +8,13 @@ import { VersionConflictError, type Repository, type StoredResource } from '../.
  */
 
 /** Creates a document; false if one with that id already exists (the atomic "first writer wins"). */
-export async function createOnce(repo: Repository, type: string, id: string, resource: Record<string, any>, index: { param: string; value: string }[] = []): Promise<boolean> {
+export async function createOnce(
+  repo: Repository,
+  type: string,
+  id: string,
+  resource: Record<string, any>,
+  index: { param: string; value: string }[] = [],
+): Promise<boolean> {
   try {
     await repo.commit({ resources: [{ type, id, expectedVersion: 0, resource, index }] });
     return true;
@@ -19,9 +25,18 @@ export async function createOnce(repo: Repository, type: string, id: string, res
 }
 
 /** Replaces a document only if it is still at the version the caller read; false if someone else changed it. */
-export async function replaceIfUnchanged(repo: Repository, stored: StoredResource, resource: Record<string, any>, index: { param: string; value: string }[] = []): Promise<boolean> {
+export async function replaceIfUnchanged(
+  repo: Repository,
+  stored: StoredResource,
+  resource: Record<string, any>,
+  index: { param: string; value: string }[] = [],
+): Promise<boolean> {
   try {
-    await repo.commit({ resources: [{ type: stored.type, id: stored.id, expectedVersion: stored.version, resource, index }] });
+    await repo.commit({
+      resources: [
+        { type: stored.type, id: stored.id, expectedVersion: stored.version, resource, index },
+      ],
+    });
     return true;
   } catch (err) {
     if (err instanceof VersionConflictError) return false;

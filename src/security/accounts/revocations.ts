@@ -22,11 +22,20 @@ export class RevocationList {
   /** Callers found not revoked, keyed by the verifier's cached principal object, with when. */
   private cleared = new WeakMap<Principal, number>();
 
-  constructor(private readonly repo: Repository, private readonly ttlMs = 1000) {}
+  constructor(
+    private readonly repo: Repository,
+    private readonly ttlMs = 1000,
+  ) {}
 
   async revoke(subject: RevocationSubject, reason: string, by: string): Promise<void> {
     const key = keyOf(subject);
-    await createOnce(this.repo, REVOCATION_TYPE, key, { resourceType: REVOCATION_TYPE, id: key, reason, by, revokedAt: new Date().toISOString() });
+    await createOnce(this.repo, REVOCATION_TYPE, key, {
+      resourceType: REVOCATION_TYPE,
+      id: key,
+      reason,
+      by,
+      revokedAt: new Date().toISOString(),
+    });
     this.cache.set(key, { revoked: true, checkedAt: Date.now() });
     this.cleared = new WeakMap();
   }
@@ -52,10 +61,15 @@ export class RevocationList {
   /** Whether the caller's user, session or application has been revoked. */
   async isPrincipalRevoked(principal: Principal): Promise<boolean> {
     const now = Date.now();
-    const revoked = principal.kind === 'application'
-      ? await this.isRevoked({ client: principal.userId })
-      : await this.isRevoked({ user: principal.userId });
-    if (revoked || (principal.sessionId !== '' && (await this.isRevoked({ session: principal.sessionId })))) return true;
+    const revoked =
+      principal.kind === 'application'
+        ? await this.isRevoked({ client: principal.userId })
+        : await this.isRevoked({ user: principal.userId });
+    if (
+      revoked ||
+      (principal.sessionId !== '' && (await this.isRevoked({ session: principal.sessionId })))
+    )
+      return true;
     this.cleared.set(principal, now);
     return false;
   }

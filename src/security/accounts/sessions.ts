@@ -46,15 +46,28 @@ export type RefreshResult =
 export class SessionStore {
   constructor(private readonly repo: Repository) {}
 
-  async start(input: { userId: string; profileId: string; clientId: string; ttlSeconds: number }): Promise<{ session: Session; refreshToken: string }> {
+  async start(input: {
+    userId: string;
+    profileId: string;
+    clientId: string;
+    ttlSeconds: number;
+  }): Promise<{ session: Session; refreshToken: string }> {
     const refreshToken = `${randomUUID()}.${randomToken()}`;
     const now = Date.now();
     const session: Session = {
-      resourceType: SESSION_TYPE, id: randomUUID(), userId: input.userId, profileId: input.profileId, clientId: input.clientId,
-      createdAt: new Date(now).toISOString(), refreshHash: sha256(refreshToken),
-      expiresAt: new Date(now + input.ttlSeconds * 1000).toISOString(), status: 'active',
+      resourceType: SESSION_TYPE,
+      id: randomUUID(),
+      userId: input.userId,
+      profileId: input.profileId,
+      clientId: input.clientId,
+      createdAt: new Date(now).toISOString(),
+      refreshHash: sha256(refreshToken),
+      expiresAt: new Date(now + input.ttlSeconds * 1000).toISOString(),
+      status: 'active',
     };
-    await createOnce(this.repo, SESSION_TYPE, session.id, session, [{ param: 'user', value: input.userId }]);
+    await createOnce(this.repo, SESSION_TYPE, session.id, session, [
+      { param: 'user', value: input.userId },
+    ]);
     return { session, refreshToken: `${session.id}~${refreshToken}` };
   }
 
@@ -68,19 +81,25 @@ export class SessionStore {
    */
   async refresh(presented: string): Promise<RefreshResult> {
     const [sessionId, secret] = presented.split('~');
-    if (!sessionId || !secret || !/^[0-9a-f-]{36}$/.test(sessionId)) return { ok: false, reason: 'unknown' };
+    if (!sessionId || !secret || !/^[0-9a-f-]{36}$/.test(sessionId))
+      return { ok: false, reason: 'unknown' };
     for (let attempt = 0; attempt < 5; attempt++) {
       const stored = await this.repo.read(SESSION_TYPE, sessionId);
       if (!stored) return { ok: false, reason: 'unknown' };
       const session = stored.resource as Session;
-      if (session.status !== 'active' || Date.parse(session.expiresAt) <= Date.now()) return { ok: false, reason: 'expired' };
+      if (session.status !== 'active' || Date.parse(session.expiresAt) <= Date.now())
+        return { ok: false, reason: 'expired' };
       if (sha256(secret) !== session.refreshHash) {
         await this.end(sessionId);
         return { ok: false, reason: 'reused' };
       }
       const next = `${randomUUID()}.${randomToken()}`;
       const updated = { ...session, refreshHash: sha256(next) };
-      if (await replaceIfUnchanged(this.repo, stored, updated, [{ param: 'user', value: session.userId }])) {
+      if (
+        await replaceIfUnchanged(this.repo, stored, updated, [
+          { param: 'user', value: session.userId },
+        ])
+      ) {
         return { ok: true, session: updated, refreshToken: `${sessionId}~${next}` };
       }
       // someone refreshed concurrently: loop, and the stale secret will now count as reuse
@@ -93,14 +112,27 @@ export class SessionStore {
       const stored = await this.repo.read(SESSION_TYPE, sessionId);
       if (!stored || (stored.resource as Session).status === 'ended') return;
       const session = stored.resource as Session;
-      if (await replaceIfUnchanged(this.repo, stored, { ...session, status: 'ended' }, [{ param: 'user', value: session.userId }])) return;
+      if (
+        await replaceIfUnchanged(this.repo, stored, { ...session, status: 'ended' }, [
+          { param: 'user', value: session.userId },
+        ])
+      )
+        return;
     }
   }
 
   /** Issues a one-time authorization code valid for 60 seconds; only its hash is stored. */
-  async issueCode(input: Omit<AuthCode, 'resourceType' | 'id' | 'expiresAt' | 'used'>): Promise<string> {
+  async issueCode(
+    input: Omit<AuthCode, 'resourceType' | 'id' | 'expiresAt' | 'used'>,
+  ): Promise<string> {
     const code = randomToken();
-    const record: AuthCode = { resourceType: AUTH_CODE_TYPE, id: sha256(code), ...input, expiresAt: new Date(Date.now() + 60_000).toISOString(), used: false };
+    const record: AuthCode = {
+      resourceType: AUTH_CODE_TYPE,
+      id: sha256(code),
+      ...input,
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      used: false,
+    };
     await createOnce(this.repo, AUTH_CODE_TYPE, record.id, record);
     return code;
   }
@@ -117,6 +149,10 @@ export class SessionStore {
   /** Records a client assertion's jti; false when that client has used it before (a replay). */
   async recordAssertion(clientId: string, jti: string, expiresAt: number): Promise<boolean> {
     const id = `${clientId}:${sha256(jti)}`;
-    return createOnce(this.repo, CLIENT_ASSERTION_TYPE, id, { resourceType: CLIENT_ASSERTION_TYPE, id, expiresAt: new Date(expiresAt * 1000).toISOString() });
+    return createOnce(this.repo, CLIENT_ASSERTION_TYPE, id, {
+      resourceType: CLIENT_ASSERTION_TYPE,
+      id,
+      expiresAt: new Date(expiresAt * 1000).toISOString(),
+    });
   }
 }

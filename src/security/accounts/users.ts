@@ -42,11 +42,14 @@ export class UserDirectory {
 
   /** Adds a user, or adds role profiles to an existing one. Returns the user as stored. */
   async add(input: NewUser): Promise<SecurityUser> {
-    const id = input.id ?? String(randomInt(100_000, 999_999)) + String(randomInt(100_000, 999_999)); // 12 digits, as a CIS2 UID
-    if (!USER_ID.test(id)) throw new UserInputError(`user id '${id}' must be 1-64 letters, digits, '.', '_' or '-'`);
+    const id =
+      input.id ?? String(randomInt(100_000, 999_999)) + String(randomInt(100_000, 999_999)); // 12 digits, as a CIS2 UID
+    if (!USER_ID.test(id))
+      throw new UserInputError(`user id '${id}' must be 1-64 letters, digits, '.', '_' or '-'`);
     if (!input.name.trim()) throw new UserInputError('a user needs a name');
     for (const p of input.profiles) {
-      if (!isKnownRole(p.role) || p.role === PATIENT_ROLE) throw new UserInputError(`role ${p.role} is not in the RBAC policy table`);
+      if (!isKnownRole(p.role) || p.role === PATIENT_ROLE)
+        throw new UserInputError(`role ${p.role} is not in the RBAC policy table`);
       if (!ODS.test(p.org)) throw new UserInputError(`org must be an ODS code, got '${p.org}'`);
     }
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -54,11 +57,16 @@ export class UserDirectory {
       const current = existing?.resource as SecurityUser | undefined;
       const profiles = [...(current?.roleProfiles ?? [])];
       for (const p of input.profiles) {
-        if (!profiles.some((q) => q.role === p.role && q.org === p.org)) profiles.push({ ...p, id: `${id}-${profiles.length + 1}` });
+        if (!profiles.some((q) => q.role === p.role && q.org === p.org))
+          profiles.push({ ...p, id: `${id}-${profiles.length + 1}` });
       }
       const user: SecurityUser = {
-        resourceType: USER_TYPE, id, name: input.name.trim(), status: current?.status ?? 'active',
-        pinHash: input.pin ? hashSecret(input.pin) : current?.pinHash, roleProfiles: profiles,
+        resourceType: USER_TYPE,
+        id,
+        name: input.name.trim(),
+        status: current?.status ?? 'active',
+        pinHash: input.pin ? hashSecret(input.pin) : current?.pinHash,
+        roleProfiles: profiles,
         ...(current?.revokedAt ? { revokedAt: current.revokedAt } : {}),
       };
       const ok = existing
@@ -74,7 +82,11 @@ export class UserDirectory {
   }
 
   async list(limit = 1000): Promise<SecurityUser[]> {
-    const ids = await this.repo.search({ type: USER_TYPE, criteria: [{ any: [{ param: 'kind', op: 'eq', value: 'user' }] }], limit });
+    const ids = await this.repo.search({
+      type: USER_TYPE,
+      criteria: [{ any: [{ param: 'kind', op: 'eq', value: 'user' }] }],
+      limit,
+    });
     return (await this.repo.readMany(USER_TYPE, ids)).map((s) => s.resource as SecurityUser);
   }
 
@@ -92,7 +104,15 @@ export class UserDirectory {
       if (!stored) return false;
       const user = stored.resource as SecurityUser;
       if (user.status === 'revoked') return true;
-      if (await replaceIfUnchanged(this.repo, stored, { ...user, status: 'revoked', revokedAt: new Date().toISOString() }, [{ param: 'kind', value: 'user' }])) return true;
+      if (
+        await replaceIfUnchanged(
+          this.repo,
+          stored,
+          { ...user, status: 'revoked', revokedAt: new Date().toISOString() },
+          [{ param: 'kind', value: 'user' }],
+        )
+      )
+        return true;
     }
     throw new Error(`user ${id} is being changed by someone else; try again`);
   }

@@ -3,7 +3,12 @@ import type { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import type { FhirResource, Patient } from 'fhir/r4.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { hasLoneSurrogate, JSON_MAX_DEPTH, JSON_MAX_ELEMENTS_PER_MIB, jsonShapeProblem } from '../../http/json-limits.js';
+import {
+  hasLoneSurrogate,
+  JSON_MAX_DEPTH,
+  JSON_MAX_ELEMENTS_PER_MIB,
+  jsonShapeProblem,
+} from '../../http/json-limits.js';
 import type { AuditRecord, IndexEntry, Repository, ResourceWrite } from '../../store/types.js';
 import { VersionConflictError } from '../../store/types.js';
 import { indexPatient, PATIENT } from '../pds/index.js';
@@ -14,7 +19,13 @@ import { EXPORTABLE_TYPES, patientOf } from './export-enumerate.js';
  * import is an upsert that skips resources already stored with the same content, so re-sending a
  * file after an interruption finishes the job without writing anything twice.
  */
-export interface ImportResult { lines: number; created: number; updated: number; unchanged: number; rejected: { line: number; reason: string }[] }
+export interface ImportResult {
+  lines: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  rejected: { line: number; reason: string }[];
+}
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const BATCH = 500;
@@ -22,26 +33,46 @@ const MAX_LINE = 1_000_000;
 const MAX_REPORTED = 100;
 
 /** The type, id and index of a line, or why it cannot be imported. */
-export function checkLine(text: string): { resource: FhirResource & { id: string }; index: IndexEntry[] } | string {
+export function checkLine(
+  text: string,
+): { resource: FhirResource & { id: string }; index: IndexEntry[] } | string {
   if (text.length > MAX_LINE) return 'line longer than 1 MB';
   if (text.includes('\\u0000')) return 'contains a NUL character';
   if (hasLoneSurrogate(text)) return 'contains an unpaired UTF-16 surrogate escape';
   // the same bounds as every JSON request body (src/http/json-limits.ts): a line is at most 1 MB
   const shape = jsonShapeProblem(text);
-  if (shape) return shape === 'depth' ? `nested more than ${JSON_MAX_DEPTH} levels deep` : `more than ${JSON_MAX_ELEMENTS_PER_MIB} elements`;
+  if (shape)
+    return shape === 'depth'
+      ? `nested more than ${JSON_MAX_DEPTH} levels deep`
+      : `more than ${JSON_MAX_ELEMENTS_PER_MIB} elements`;
   let resource: FhirResource;
-  try { resource = JSON.parse(text); } catch { return 'not valid JSON'; }
-  if (!resource || typeof resource !== 'object' || Array.isArray(resource)) return 'not a JSON object';
-  if (!EXPORTABLE_TYPES.includes(resource.resourceType)) return `resourceType '${String(resource.resourceType).slice(0, 40)}' is not importable (${EXPORTABLE_TYPES.join(', ')})`;
+  try {
+    resource = JSON.parse(text);
+  } catch {
+    return 'not valid JSON';
+  }
+  if (!resource || typeof resource !== 'object' || Array.isArray(resource))
+    return 'not a JSON object';
+  if (!EXPORTABLE_TYPES.includes(resource.resourceType))
+    return `resourceType '${String(resource.resourceType).slice(0, 40)}' is not importable (${EXPORTABLE_TYPES.join(', ')})`;
   if (typeof resource.id !== 'string' || !ID.test(resource.id)) return 'missing or invalid id';
   if (resource.resourceType === PATIENT) {
-    if (!isValidNhsNumber(resource.id)) return `Patient id '${resource.id}' is not a valid NHS Number`;
-    if (!(resource as Patient).identifier?.some((i) => i.value === resource.id)) return 'Patient identifier does not carry its NHS Number';
-    return { resource: resource as FhirResource & { id: string }, index: indexPatient(resource as Patient) };
+    if (!isValidNhsNumber(resource.id))
+      return `Patient id '${resource.id}' is not a valid NHS Number`;
+    if (!(resource as Patient).identifier?.some((i) => i.value === resource.id))
+      return 'Patient identifier does not carry its NHS Number';
+    return {
+      resource: resource as FhirResource & { id: string },
+      index: indexPatient(resource as Patient),
+    };
   }
   const nhs = patientOf(resource);
-  if (!nhs || !isValidNhsNumber(nhs)) return `${resource.resourceType} does not name its patient by a valid NHS Number`;
-  return { resource: resource as FhirResource & { id: string }, index: [{ param: 'patient', value: nhs }] };
+  if (!nhs || !isValidNhsNumber(nhs))
+    return `${resource.resourceType} does not name its patient by a valid NHS Number`;
+  return {
+    resource: resource as FhirResource & { id: string },
+    index: [{ param: 'patient', value: nhs }],
+  };
 }
 
 /** The content that must match for a resource to count as unchanged (the store's own meta aside). */
@@ -52,32 +83,59 @@ function content(r: Record<string, any>): Record<string, any> {
   return copy;
 }
 
-interface Pending { line: number; resource: FhirResource & { id: string }; index: IndexEntry[] }
+interface Pending {
+  line: number;
+  resource: FhirResource & { id: string };
+  index: IndexEntry[];
+}
 
-async function commitBatch(repo: Repository, batch: Pending[], audit: (patient: string | null, detail: Record<string, unknown>) => AuditRecord, result: ImportResult): Promise<void> {
+async function commitBatch(
+  repo: Repository,
+  batch: Pending[],
+  audit: (patient: string | null, detail: Record<string, unknown>) => AuditRecord,
+  result: ImportResult,
+): Promise<void> {
   // the last line for an id wins within a batch, as it would across batches
   const byKey = new Map(batch.map((p) => [`${p.resource.resourceType}/${p.resource.id}`, p]));
   for (let attempt = 0; ; attempt++) {
     const writes: ResourceWrite[] = [];
     const audits: AuditRecord[] = [];
-    let created = 0, updated = 0, unchanged = 0;
+    let created = 0,
+      updated = 0,
+      unchanged = 0;
     const types = new Set([...byKey.values()].map((p) => p.resource.resourceType));
     const current = new Map<string, { version: number; resource: Record<string, any> }>();
     for (const type of types) {
-      const ids = [...byKey.values()].filter((p) => p.resource.resourceType === type).map((p) => p.resource.id);
-      for (const s of await repo.readMany(type, ids)) current.set(`${type}/${s.id}`, { version: s.version, resource: s.resource });
+      const ids = [...byKey.values()]
+        .filter((p) => p.resource.resourceType === type)
+        .map((p) => p.resource.id);
+      for (const s of await repo.readMany(type, ids))
+        current.set(`${type}/${s.id}`, { version: s.version, resource: s.resource });
     }
     for (const [key, p] of byKey) {
       const existing = current.get(key);
-      if (existing && isDeepStrictEqual(content(existing.resource), content(p.resource))) { unchanged++; continue; }
+      if (existing && isDeepStrictEqual(content(existing.resource), content(p.resource))) {
+        unchanged++;
+        continue;
+      }
       existing ? updated++ : created++;
-      writes.push({ type: p.resource.resourceType, id: p.resource.id, expectedVersion: existing?.version ?? 0, resource: p.resource as Record<string, any>, index: p.index });
+      writes.push({
+        type: p.resource.resourceType,
+        id: p.resource.id,
+        expectedVersion: existing?.version ?? 0,
+        resource: p.resource as Record<string, any>,
+        index: p.index,
+      });
       const nhs = p.resource.resourceType === PATIENT ? p.resource.id : patientOf(p.resource)!;
-      audits.push(audit(nhs, { resource: key, line: p.line, outcome: existing ? 'updated' : 'created' }));
+      audits.push(
+        audit(nhs, { resource: key, line: p.line, outcome: existing ? 'updated' : 'created' }),
+      );
     }
     try {
       if (writes.length) await repo.commit({ resources: writes, audit: audits });
-      result.created += created; result.updated += updated; result.unchanged += unchanged;
+      result.created += created;
+      result.updated += updated;
+      result.unchanged += unchanged;
       return;
     } catch (err) {
       // a concurrent writer changed one of these: read again and redo the batch
@@ -87,7 +145,11 @@ async function commitBatch(repo: Repository, batch: Pending[], audit: (patient: 
   }
 }
 
-export async function importNdjson(repo: Repository, input: Readable, audit: (patient: string | null, detail: Record<string, unknown>) => AuditRecord): Promise<ImportResult> {
+export async function importNdjson(
+  repo: Repository,
+  input: Readable,
+  audit: (patient: string | null, detail: Record<string, unknown>) => AuditRecord,
+): Promise<ImportResult> {
   const result: ImportResult = { lines: 0, created: 0, updated: 0, unchanged: 0, rejected: [] };
   let batch: Pending[] = [];
   let rejectedCount = 0;
@@ -99,7 +161,8 @@ export async function importNdjson(repo: Repository, input: Readable, audit: (pa
     const checked = checkLine(text);
     if (typeof checked === 'string') {
       rejectedCount++;
-      if (result.rejected.length < MAX_REPORTED) result.rejected.push({ line: result.lines, reason: checked });
+      if (result.rejected.length < MAX_REPORTED)
+        result.rejected.push({ line: result.lines, reason: checked });
       continue;
     }
     batch.push({ line: result.lines, ...checked });
@@ -109,6 +172,10 @@ export async function importNdjson(repo: Repository, input: Readable, audit: (pa
     }
   }
   if (batch.length) await commitBatch(repo, batch, audit, result);
-  if (rejectedCount > result.rejected.length) result.rejected.push({ line: 0, reason: `${rejectedCount - result.rejected.length} more lines rejected` });
+  if (rejectedCount > result.rejected.length)
+    result.rejected.push({
+      line: 0,
+      reason: `${rejectedCount - result.rejected.length} more lines rejected`,
+    });
   return result;
 }

@@ -11,19 +11,45 @@ import type { Endpoint, HealthcareService, Organization, PractitionerRole } from
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
-import { VersionConflictError, type IndexEntry, type Repository, type StoredResource } from '../../store/types.js';
+import {
+  commitOnce,
+  earlierAnswer,
+  requestRecord,
+  type EarlierAnswer,
+} from '../../http/request-replay.js';
+import {
+  VersionConflictError,
+  type IndexEntry,
+  type Repository,
+  type StoredResource,
+} from '../../store/types.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';
 import { validateEndpoint } from './endpoint-validation.js';
-import { addressOf, buildHealthcareService, HEALTHCARE_SERVICE, indexHealthcareService, validateHealthcareService } from './healthcare-service-model.js';
+import {
+  addressOf,
+  buildHealthcareService,
+  HEALTHCARE_SERVICE,
+  indexHealthcareService,
+  validateHealthcareService,
+} from './healthcare-service-model.js';
 import { ORGANIZATION } from './organization-model.js';
-import { buildPractitionerRole, indexPractitionerRole, PRACTITIONER_ROLE, roleKey, rolesWithKey, validatePractitionerRole } from './practitioner-role-model.js';
+import {
+  buildPractitionerRole,
+  indexPractitionerRole,
+  PRACTITIONER_ROLE,
+  roleKey,
+  rolesWithKey,
+  validatePractitionerRole,
+} from './practitioner-role-model.js';
 import { RESOURCE_ID } from './resource-checks.js';
 
 /** What the writer needs to know about one writable resource type. */
 interface WritableKind {
   /** Checks the body; returns the document to store (given the provider organisation) and what it points at. */
-  prepare(body: unknown, id: string): { org: string; endpoints: string[]; build: (org: Organization) => Record<string, any> };
+  prepare(
+    body: unknown,
+    id: string,
+  ): { org: string; endpoints: string[]; build: (org: Organization) => Record<string, any> };
   index(resource: Record<string, any>): IndexEntry[];
   /** Ids of other resources this one would duplicate. */
   twins?(repo: Repository, resource: Record<string, any>): Promise<string[]>;
@@ -33,7 +59,11 @@ const KINDS: Record<string, WritableKind> = {
   [HEALTHCARE_SERVICE]: {
     prepare(body, id) {
       const f = validateHealthcareService(body, id);
-      return { org: f.org, endpoints: f.endpoints, build: (org) => buildHealthcareService({ ...f, address: f.address ?? addressOf(org) }) };
+      return {
+        org: f.org,
+        endpoints: f.endpoints,
+        build: (org) => buildHealthcareService({ ...f, address: f.address ?? addressOf(org) }),
+      };
     },
     index: (r) => indexHealthcareService(r as HealthcareService),
   },
@@ -43,7 +73,15 @@ const KINDS: Record<string, WritableKind> = {
       return { org: f.org, endpoints: f.endpoints, build: () => buildPractitionerRole(f) };
     },
     index: (r) => indexPractitionerRole(r as PractitionerRole),
-    twins: (repo, r) => rolesWithKey(repo, roleKey(r.practitioner.identifier.value, r.organization.identifier.value, r.code[0].coding[0].code)),
+    twins: (repo, r) =>
+      rolesWithKey(
+        repo,
+        roleKey(
+          r.practitioner.identifier.value,
+          r.organization.identifier.value,
+          r.code[0].coding[0].code,
+        ),
+      ),
   },
   [ENDPOINT]: {
     prepare(body, id) {
@@ -52,16 +90,28 @@ const KINDS: Record<string, WritableKind> = {
     },
     index: (r) => indexEndpoint(r as Endpoint),
     // one Endpoint per (organisation, address), as `directory endpoint add` keeps it
-    twins: (repo, r) => repo.search({ type: ENDPOINT, limit: 2, criteria: [
-      { any: [{ param: 'organization', op: 'eq', value: r.managingOrganization.identifier.value }] },
-      { any: [{ param: 'address', op: 'eq', value: r.address }] },
-    ] }),
+    twins: (repo, r) =>
+      repo.search({
+        type: ENDPOINT,
+        limit: 2,
+        criteria: [
+          {
+            any: [
+              { param: 'organization', op: 'eq', value: r.managingOrganization.identifier.value },
+            ],
+          },
+          { any: [{ param: 'address', op: 'eq', value: r.address }] },
+        ],
+      }),
   },
 };
 
 export const WRITABLE_TYPES = Object.keys(KINDS);
 
-export interface WriteResult { stored: StoredResource; status: 200 | 201 }
+export interface WriteResult {
+  stored: StoredResource;
+  status: 200 | 201;
+}
 
 export class DirectoryWriter {
   constructor(private readonly repo: Repository) {}
@@ -73,41 +123,98 @@ export class DirectoryWriter {
     return this.write(ctx, type, id, 0, body, 'create');
   }
 
-  async update(ctx: RequestContext, type: string, id: string, expectedVersion: number, body: unknown): Promise<WriteResult> {
-    if (!RESOURCE_ID.test(id)) throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - '${id.slice(0, 64)}'`);
+  async update(
+    ctx: RequestContext,
+    type: string,
+    id: string,
+    expectedVersion: number,
+    body: unknown,
+  ): Promise<WriteResult> {
+    if (!RESOURCE_ID.test(id))
+      throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - '${id.slice(0, 64)}'`);
     const replayed = await this.replay(ctx);
     if (replayed) return replayed;
     const bodyId = (body as { id?: unknown } | null)?.id;
-    if (bodyId !== undefined && bodyId !== id) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - the body's id '${String(bodyId).slice(0, 64)}' is not the id in the path '${id}'`);
+    if (bodyId !== undefined && bodyId !== id)
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        `Invalid value - the body's id '${String(bodyId).slice(0, 64)}' is not the id in the path '${id}'`,
+      );
     const current = await this.repo.read(type, id);
-    if (!current) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `${type} '${id}' is not in the directory`);
-    if (current.version !== expectedVersion) throw new VersionConflictError(type, id, expectedVersion, current.version);
+    if (!current)
+      throw new FhirError(404, 'RESOURCE_NOT_FOUND', `${type} '${id}' is not in the directory`);
+    if (current.version !== expectedVersion)
+      throw new VersionConflictError(type, id, expectedVersion, current.version);
     return this.write(ctx, type, id, expectedVersion, body, 'update');
   }
 
-  private async write(ctx: RequestContext, type: string, id: string, expectedVersion: number, body: unknown, op: 'create' | 'update'): Promise<WriteResult> {
+  private async write(
+    ctx: RequestContext,
+    type: string,
+    id: string,
+    expectedVersion: number,
+    body: unknown,
+    op: 'create' | 'update',
+  ): Promise<WriteResult> {
     const kind = KINDS[type];
     const prepared = kind.prepare(body, id);
     const org = await this.repo.read(ORGANIZATION, prepared.org);
-    if (!org) throw new FhirError(422, 'INVALID_REFERENCE', `Invalid reference - Organization '${prepared.org}' is not in the directory`);
+    if (!org)
+      throw new FhirError(
+        422,
+        'INVALID_REFERENCE',
+        `Invalid reference - Organization '${prepared.org}' is not in the directory`,
+      );
     if (prepared.endpoints.length) {
-      const found = new Set((await this.repo.readMany(ENDPOINT, prepared.endpoints)).map((s) => s.id));
+      const found = new Set(
+        (await this.repo.readMany(ENDPOINT, prepared.endpoints)).map((s) => s.id),
+      );
       const unknown = prepared.endpoints.filter((e) => !found.has(e));
-      if (unknown.length) throw new FhirError(422, 'INVALID_REFERENCE', `Invalid reference - Endpoint '${unknown[0].slice(0, 64)}' is not in the directory`);
+      if (unknown.length)
+        throw new FhirError(
+          422,
+          'INVALID_REFERENCE',
+          `Invalid reference - Endpoint '${unknown[0].slice(0, 64)}' is not in the directory`,
+        );
     }
     const resource = prepared.build(org.resource as Organization);
-    const twins = (await kind.twins?.(this.repo, resource) ?? []).filter((t) => t !== id);
-    if (twins.length) throw new FhirError(409, 'DUPLICATE_REJECTED', `Create would lead to a duplicate - ${type}/${twins[0]} already holds this ${type === ENDPOINT ? 'organisation and address' : 'user, organisation and role'}`);
+    const twins = ((await kind.twins?.(this.repo, resource)) ?? []).filter((t) => t !== id);
+    if (twins.length)
+      throw new FhirError(
+        409,
+        'DUPLICATE_REJECTED',
+        `Create would lead to a duplicate - ${type}/${twins[0]} already holds this ${type === ENDPOINT ? 'organisation and address' : 'user, organisation and role'}`,
+      );
     const status = op === 'create' ? 201 : 200;
     // a twin of this very request (same X-Request-ID) that committed first is answered as it was
-    return commitOnce(this.repo, ctx, async () => {
-      const [stored] = await this.repo.commit({
-        resources: [{ type, id, expectedVersion, resource, index: kind.index(resource) }],
-        audit: [auditRecord(ctx, `directory.manage.${op}`, null, 'success', { resourceType: type, id, version: expectedVersion + 1, org: prepared.org }, { type: 'directory' })],
-        request: requestRecord(ctx, { status, resourceType: type, resourceId: id, version: expectedVersion + 1 }),
-      });
-      return { stored, status };
-    }, answerAsBefore);
+    return commitOnce(
+      this.repo,
+      ctx,
+      async () => {
+        const [stored] = await this.repo.commit({
+          resources: [{ type, id, expectedVersion, resource, index: kind.index(resource) }],
+          audit: [
+            auditRecord(
+              ctx,
+              `directory.manage.${op}`,
+              null,
+              'success',
+              { resourceType: type, id, version: expectedVersion + 1, org: prepared.org },
+              { type: 'directory' },
+            ),
+          ],
+          request: requestRecord(ctx, {
+            status,
+            resourceType: type,
+            resourceId: id,
+            version: expectedVersion + 1,
+          }),
+        });
+        return { stored, status };
+      },
+      answerAsBefore,
+    );
   }
 
   /** The original answer to a request whose X-Request-ID has been processed before (src/http/request-replay.ts). */
@@ -117,4 +224,7 @@ export class DirectoryWriter {
   }
 }
 
-const answerAsBefore = ({ stored, record }: EarlierAnswer): WriteResult => ({ stored, status: record.status === 201 ? 201 : 200 });
+const answerAsBefore = ({ stored, record }: EarlierAnswer): WriteResult => ({
+  stored,
+  status: record.status === 201 ? 201 : 200,
+});

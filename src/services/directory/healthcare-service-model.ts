@@ -16,7 +16,17 @@ import type { IndexEntry } from '../../store/types.js';
 import { isObject } from '../../fhir/json-shape.js';
 import { nameWords, normalisePostcode, orgReference } from './organization-model.js';
 import {
-  badCode, codesOf, flag, invalid, list, literalReferences, missing, odsReference, resourceBody, telecom, text,
+  badCode,
+  codesOf,
+  flag,
+  invalid,
+  list,
+  literalReferences,
+  missing,
+  odsReference,
+  resourceBody,
+  telecom,
+  text,
 } from './resource-checks.js';
 
 export const HEALTHCARE_SERVICE = 'HealthcareService';
@@ -37,7 +47,10 @@ export const SERVICE_TYPES: Record<string, { display: string; category: Category
   'eps-dispensing': { display: 'EPS dispensing', category: 'pharmacy' },
   'pharmacy-consultation': { display: 'Community pharmacy consultation', category: 'pharmacy' },
   'emergency-department': { display: 'Emergency department', category: 'urgent-emergency-care' },
-  'urgent-treatment-centre': { display: 'Urgent treatment centre', category: 'urgent-emergency-care' },
+  'urgent-treatment-centre': {
+    display: 'Urgent treatment centre',
+    category: 'urgent-emergency-care',
+  },
   outpatients: { display: 'Outpatient clinics', category: 'secondary-care' },
 };
 
@@ -65,21 +78,33 @@ export function buildHealthcareService(f: ServiceFacts): HealthcareService {
     id: f.id,
     active: f.active,
     providedBy: orgReference(f.org),
-    category: categories.map((c) => ({ coding: [{ system: SERVICE_CATEGORY_SYSTEM, code: c, display: SERVICE_CATEGORIES[c] }] })),
-    type: f.types.map((t) => ({ coding: [{ system: SERVICE_TYPE_SYSTEM, code: t, display: SERVICE_TYPES[t].display }] })),
+    category: categories.map((c) => ({
+      coding: [{ system: SERVICE_CATEGORY_SYSTEM, code: c, display: SERVICE_CATEGORIES[c] }],
+    })),
+    type: f.types.map((t) => ({
+      coding: [{ system: SERVICE_TYPE_SYSTEM, code: t, display: SERVICE_TYPES[t].display }],
+    })),
     name: f.name,
   };
   if (f.address) {
     const location: Location = {
-      resourceType: 'Location', id: LOCATION_ID, status: 'active',
-      address: { use: 'work', ...(f.address.lines.length ? { line: f.address.lines } : {}), ...(f.address.town ? { city: f.address.town } : {}), postalCode: f.address.postcode },
+      resourceType: 'Location',
+      id: LOCATION_ID,
+      status: 'active',
+      address: {
+        use: 'work',
+        ...(f.address.lines.length ? { line: f.address.lines } : {}),
+        ...(f.address.town ? { city: f.address.town } : {}),
+        postalCode: f.address.postcode,
+      },
     };
     service.contained = [location];
     service.location = [{ reference: `#${LOCATION_ID}` }];
   }
   if (f.comment) service.comment = f.comment;
   if (f.telecom?.length) service.telecom = f.telecom;
-  if (f.endpoints.length) service.endpoint = f.endpoints.map((id) => ({ reference: `Endpoint/${id}` }));
+  if (f.endpoints.length)
+    service.endpoint = f.endpoints.map((id) => ({ reference: `Endpoint/${id}` }));
   return service;
 }
 
@@ -102,33 +127,74 @@ function serviceAddress(body: Record<string, unknown>): ServiceFacts['address'] 
   const locations = list(body, 'location', { max: 1 });
   if (!contained.length && !locations.length) return undefined;
   const loc = contained[0];
-  if (!isObject(loc) || loc.resourceType !== 'Location' || typeof loc.id !== 'string') throw invalid('contained[0]', 'expected one Location with an id');
+  if (!isObject(loc) || loc.resourceType !== 'Location' || typeof loc.id !== 'string')
+    throw invalid('contained[0]', 'expected one Location with an id');
   const ref = isObject(locations[0]) ? locations[0].reference : undefined;
-  if (ref !== `#${loc.id}`) throw invalid('location[0].reference', `expected '#${loc.id}' (the contained Location)`);
+  if (ref !== `#${loc.id}`)
+    throw invalid('location[0].reference', `expected '#${loc.id}' (the contained Location)`);
   const address = loc.address;
   if (!isObject(address)) throw missing('contained[0].address');
   if (typeof address.postalCode !== 'string') throw missing('contained[0].address.postalCode');
   const lines = address.line === undefined ? [] : address.line;
-  if (!Array.isArray(lines) || lines.length > 5 || !lines.every((l) => typeof l === 'string' && l.length <= 100)) throw invalid('contained[0].address.line', 'expected up to 5 strings');
-  if (address.city !== undefined && (typeof address.city !== 'string' || address.city.length > 100)) throw invalid('contained[0].address.city', 'expected a string');
-  return { lines: lines as string[], town: address.city as string | undefined, postcode: postcodeOf(address.postalCode, 'contained[0].address.postalCode') };
+  if (
+    !Array.isArray(lines) ||
+    lines.length > 5 ||
+    !lines.every((l) => typeof l === 'string' && l.length <= 100)
+  )
+    throw invalid('contained[0].address.line', 'expected up to 5 strings');
+  if (address.city !== undefined && (typeof address.city !== 'string' || address.city.length > 100))
+    throw invalid('contained[0].address.city', 'expected a string');
+  return {
+    lines: lines as string[],
+    town: address.city as string | undefined,
+    postcode: postcodeOf(address.postalCode, 'contained[0].address.postalCode'),
+  };
 }
 
-const ALLOWED = ['resourceType', 'id', 'meta', 'active', 'providedBy', 'category', 'type', 'name', 'comment', 'telecom', 'location', 'contained', 'endpoint'];
+const ALLOWED = [
+  'resourceType',
+  'id',
+  'meta',
+  'active',
+  'providedBy',
+  'category',
+  'type',
+  'name',
+  'comment',
+  'telecom',
+  'location',
+  'contained',
+  'endpoint',
+];
 
 /** The facts of a HealthcareService body (400 for anything malformed); `id` is the one to store under. */
 export function validateHealthcareService(body: unknown, id: string): ServiceFacts {
   const b = resourceBody(body, HEALTHCARE_SERVICE, ALLOWED);
   const org = odsReference(b.providedBy, 'providedBy');
   const name = text(b, 'name', { required: true })!;
-  const types = [...new Set(codesOf(list(b, 'type', { required: true, max: 10 }), 'type', SERVICE_TYPE_SYSTEM))];
-  for (const t of types) if (!Object.hasOwn(SERVICE_TYPES, t)) throw badCode('type', `unknown service type '${t.slice(0, 40)}' (known: ${Object.keys(SERVICE_TYPES).join(', ')})`);
+  const types = [
+    ...new Set(codesOf(list(b, 'type', { required: true, max: 10 }), 'type', SERVICE_TYPE_SYSTEM)),
+  ];
+  for (const t of types)
+    if (!Object.hasOwn(SERVICE_TYPES, t))
+      throw badCode(
+        'type',
+        `unknown service type '${t.slice(0, 40)}' (known: ${Object.keys(SERVICE_TYPES).join(', ')})`,
+      );
   const derived = new Set(types.map((t) => SERVICE_TYPES[t].category));
   for (const c of codesOf(list(b, 'category', { max: 10 }), 'category', SERVICE_CATEGORY_SYSTEM)) {
-    if (!derived.has(c as Category)) throw badCode('category', `'${c.slice(0, 40)}' is not the category of the service's types (${[...derived].join(', ')})`);
+    if (!derived.has(c as Category))
+      throw badCode(
+        'category',
+        `'${c.slice(0, 40)}' is not the category of the service's types (${[...derived].join(', ')})`,
+      );
   }
   return {
-    id, org, name, types, active: flag(b, 'active', true),
+    id,
+    org,
+    name,
+    types,
+    active: flag(b, 'active', true),
     address: serviceAddress(b),
     endpoints: [...new Set(literalReferences(list(b, 'endpoint'), 'endpoint', 'Endpoint'))],
     telecom: telecom(list(b, 'telecom', { max: 10 }), 'telecom'),
@@ -139,10 +205,14 @@ export function validateHealthcareService(body: unknown, id: string): ServiceFac
 /** Index rows: organization, name words, postcode, service-type, service-category, active, endpoint. */
 export function indexHealthcareService(s: HealthcareService): IndexEntry[] {
   const rows = new Map<string, IndexEntry>();
-  const add = (param: string, value: string | undefined) => { if (value) rows.set(param + '\u0000' + value, { param, value }); };
+  const add = (param: string, value: string | undefined) => {
+    if (value) rows.set(param + '\u0000' + value, { param, value });
+  };
   add('organization', s.providedBy?.identifier?.value);
   for (const word of nameWords(s.name ?? '')) add('name', word);
-  for (const c of s.contained ?? []) if (c.resourceType === 'Location' && c.address?.postalCode) add('postcode', normalisePostcode(c.address.postalCode));
+  for (const c of s.contained ?? [])
+    if (c.resourceType === 'Location' && c.address?.postalCode)
+      add('postcode', normalisePostcode(c.address.postalCode));
   for (const t of s.type ?? []) for (const c of t.coding ?? []) add('service-type', c.code);
   for (const t of s.category ?? []) for (const c of t.coding ?? []) add('service-category', c.code);
   add('active', s.active === false ? 'false' : 'true');

@@ -27,29 +27,49 @@ const COLUMNS = 27;
 
 const LAYOUT_INFO: Record<OdsLayout, { role: OrgRole; code: RegExp; codeHint: string }> = {
   epraccur: { role: 'RO76', code: /^[A-Z]\d{5}$/, codeHint: 'a letter and 5 digits, e.g. A81001' },
-  edispensary: { role: 'RO182', code: /^F[A-Z0-9]{4}$/, codeHint: "'F' and 4 letters or digits, e.g. FA008" },
-  etr: { role: 'RO197', code: /^[RT][A-Z0-9]{2}$/, codeHint: "'R' or 'T' and 2 letters or digits, e.g. RR8" },
+  edispensary: {
+    role: 'RO182',
+    code: /^F[A-Z0-9]{4}$/,
+    codeHint: "'F' and 4 letters or digits, e.g. FA008",
+  },
+  etr: {
+    role: 'RO197',
+    code: /^[RT][A-Z0-9]{2}$/,
+    codeHint: "'R' or 'T' and 2 letters or digits, e.g. RR8",
+  },
 };
 
 /** The text of an extract: UTF-8 when the bytes are valid UTF-8, latin-1 otherwise; BOM dropped. */
 export function decodeExtract(bytes: Uint8Array): { text: string; encoding: 'utf-8' | 'latin-1' } {
   try {
-    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes), encoding: 'utf-8' };
+    return {
+      text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes),
+      encoding: 'utf-8',
+    };
   } catch {
     return { text: new TextDecoder('latin1').decode(bytes), encoding: 'latin-1' };
   }
 }
 
-export interface CsvRecord { line: number; fields: string[] }
+export interface CsvRecord {
+  line: number;
+  fields: string[];
+}
 
 /** Splits CSV text into records (RFC 4180 quoting; unquoted fields are trimmed), skipping blank lines. */
 export function parseCsv(text: string): CsvRecord[] {
   const records: CsvRecord[] = [];
   let fields: string[] = [];
   let field = '';
-  let quoted = false, wasQuoted = false;
-  let line = 1, recordLine = 1;
-  const endField = () => { fields.push(wasQuoted ? field : field.trim()); field = ''; wasQuoted = false; };
+  let quoted = false,
+    wasQuoted = false;
+  let line = 1,
+    recordLine = 1;
+  const endField = () => {
+    fields.push(wasQuoted ? field : field.trim());
+    field = '';
+    wasQuoted = false;
+  };
   const endRecord = () => {
     endField();
     if (fields.length > 1 || fields[0] !== '') records.push({ line: recordLine, fields });
@@ -58,11 +78,19 @@ export function parseCsv(text: string): CsvRecord[] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
-      else if (c === '"') quoted = false;
-      else { if (c === '\n') line++; field += c; }
-    } else if (c === '"' && field.trim() === '') { quoted = true; wasQuoted = true; field = ''; }
-    else if (c === ',') endField();
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else {
+        if (c === '\n') line++;
+        field += c;
+      }
+    } else if (c === '"' && field.trim() === '') {
+      quoted = true;
+      wasQuoted = true;
+      field = '';
+    } else if (c === ',') endField();
     else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
       endRecord();
@@ -92,7 +120,8 @@ function odsDate(raw: string, column: string): string | { error: string } {
   const m = /^(\d{4})(\d{2})(\d{2})$/.exec(raw);
   const iso = m ? `${m[1]}-${m[2]}-${m[3]}` : '';
   const d = new Date(iso + 'T00:00:00Z');
-  if (!m || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== iso) return { error: `invalid ${column} '${raw.slice(0, 20)}' (expected CCYYMMDD)` };
+  if (!m || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== iso)
+    return { error: `invalid ${column} '${raw.slice(0, 20)}' (expected CCYYMMDD)` };
   return iso;
 }
 
@@ -100,39 +129,58 @@ function odsDate(raw: string, column: string): string | { error: string } {
 export function tidy(text: string): string {
   const t = text.replace(/\s+/g, ' ').trim();
   if (t !== t.toUpperCase()) return t;
-  return t.toLowerCase().replace(/(^|[\s\-(/&"])(\p{L})/gu, (_m, p: string, l: string) => p + l.toUpperCase());
+  return t
+    .toLowerCase()
+    .replace(/(^|[\s\-(/&"])(\p{L})/gu, (_m, p: string, l: string) => p + l.toUpperCase());
 }
 
 /** One extract row as directory facts, or the reason it is rejected. */
 export function readRow(layout: OdsLayout, fields: string[]): RowResult {
-  if (fields.length !== COLUMNS) return { ok: false, reason: `expected ${COLUMNS} columns for ${layout}, found ${fields.length}` };
+  if (fields.length !== COLUMNS)
+    return {
+      ok: false,
+      reason: `expected ${COLUMNS} columns for ${layout}, found ${fields.length}`,
+    };
   const info = LAYOUT_INFO[layout];
   const code = fields[0].toUpperCase();
-  if (!ODS_CODE.test(code) || !info.code.test(code)) return { ok: false, reason: `invalid ODS code '${fields[0].slice(0, 20)}' for ${layout} (${info.codeHint})` };
+  if (!ODS_CODE.test(code) || !info.code.test(code))
+    return {
+      ok: false,
+      reason: `invalid ODS code '${fields[0].slice(0, 20)}' for ${layout} (${info.codeHint})`,
+    };
   const name = tidy(fields[1]);
   if (!name) return { ok: false, reason: 'missing name' };
   const open = fields[10] ? odsDate(fields[10], 'open date') : undefined;
   if (typeof open === 'object') return { ok: false, reason: open.error };
   const close = fields[11] ? odsDate(fields[11], 'close date') : undefined;
   if (typeof close === 'object') return { ok: false, reason: close.error };
-  if (open && close && close < open) return { ok: false, reason: `close date ${close} is before open date ${open}` };
+  if (open && close && close < open)
+    return { ok: false, reason: `close date ${close} is before open date ${open}` };
   let status = 'A';
   let parentColumn = '';
   if (layout === 'epraccur') {
     status = fields[12].toUpperCase() || 'A';
-    if (!['A', 'C', 'D', 'P'].includes(status)) return { ok: false, reason: `invalid status code '${fields[12].slice(0, 10)}' (expected A, C, D or P)` };
+    if (!['A', 'C', 'D', 'P'].includes(status))
+      return {
+        ok: false,
+        reason: `invalid status code '${fields[12].slice(0, 10)}' (expected A, C, D or P)`,
+      };
   }
   if (layout !== 'etr') parentColumn = fields[14].toUpperCase();
-  if (parentColumn && !ODS_CODE.test(parentColumn)) return { ok: false, reason: `invalid parent ODS code '${fields[14].slice(0, 20)}'` };
+  if (parentColumn && !ODS_CODE.test(parentColumn))
+    return { ok: false, reason: `invalid parent ODS code '${fields[14].slice(0, 20)}'` };
   return {
     ok: true,
     facts: {
-      code, name, role: info.role,
+      code,
+      name,
+      role: info.role,
       lines: [fields[4], fields[5], fields[6]].map(tidy),
       town: tidy(fields[7]) || undefined,
       county: tidy(fields[8]) || undefined,
       postcode: fields[9].toUpperCase().replace(/\s+/g, ' ').trim() || undefined,
-      openDate: open, closeDate: close,
+      openDate: open,
+      closeDate: close,
       active: !close && status !== 'C',
       parent: parentColumn || undefined,
       phone: fields[17].trim() || undefined,

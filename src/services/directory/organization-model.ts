@@ -15,9 +15,12 @@ import type { IndexEntry } from '../../store/types.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 export const ORGANIZATION = 'Organization';
-export const ODS_ROLE_SYSTEM = 'https://directory.spineservices.nhs.uk/STU3/CodeSystem/ODSAPI-OrganizationRole-1';
-export const ACTIVE_PERIOD_URL = 'https://fhir.nhs.uk/STU3/StructureDefinition/Extension-ODSAPI-ActivePeriod-1';
-export const SUCCESSOR_URL = 'https://openspine.dev/fhir/StructureDefinition/organisation-successor';
+export const ODS_ROLE_SYSTEM =
+  'https://directory.spineservices.nhs.uk/STU3/CodeSystem/ODSAPI-OrganizationRole-1';
+export const ACTIVE_PERIOD_URL =
+  'https://fhir.nhs.uk/STU3/StructureDefinition/Extension-ODSAPI-ActivePeriod-1';
+export const SUCCESSOR_URL =
+  'https://openspine.dev/fhir/StructureDefinition/organisation-successor';
 
 /** The organisation kinds the directory knows, by ODS role code, with the aliases search accepts. */
 export const ORG_ROLES = {
@@ -56,25 +59,36 @@ export function buildOrganization(f: OrganisationFacts): Organization {
     id: f.code,
     identifier: [{ system: ODS_SYSTEM, value: f.code }],
     active: f.active,
-    type: [{ coding: [{ system: ODS_ROLE_SYSTEM, code: f.role, display: ORG_ROLES[f.role].display }] }],
+    type: [
+      { coding: [{ system: ODS_ROLE_SYSTEM, code: f.role, display: ORG_ROLES[f.role].display }] },
+    ],
     name: f.name,
   };
   const extension = [];
   if (f.openDate || f.closeDate) {
-    extension.push({ url: ACTIVE_PERIOD_URL, valuePeriod: { ...(f.openDate ? { start: f.openDate } : {}), ...(f.closeDate ? { end: f.closeDate } : {}) } });
+    extension.push({
+      url: ACTIVE_PERIOD_URL,
+      valuePeriod: {
+        ...(f.openDate ? { start: f.openDate } : {}),
+        ...(f.closeDate ? { end: f.closeDate } : {}),
+      },
+    });
   }
-  if (f.successor) extension.push({ url: SUCCESSOR_URL, valueReference: orgReference(f.successor) });
+  if (f.successor)
+    extension.push({ url: SUCCESSOR_URL, valueReference: orgReference(f.successor) });
   if (extension.length) org.extension = extension;
   if (f.phone) org.telecom = [{ system: 'phone', value: f.phone, use: 'work' }];
   const lines = f.lines.filter(Boolean);
   if (lines.length || f.town || f.county || f.postcode) {
-    org.address = [{
-      use: 'work',
-      ...(lines.length ? { line: lines } : {}),
-      ...(f.town ? { city: f.town } : {}),
-      ...(f.county ? { district: f.county } : {}),
-      ...(f.postcode ? { postalCode: f.postcode } : {}),
-    }];
+    org.address = [
+      {
+        use: 'work',
+        ...(lines.length ? { line: lines } : {}),
+        ...(f.town ? { city: f.town } : {}),
+        ...(f.county ? { district: f.county } : {}),
+        ...(f.postcode ? { postalCode: f.postcode } : {}),
+      },
+    ];
   }
   if (f.parent) org.partOf = orgReference(f.parent);
   return org;
@@ -86,8 +100,13 @@ export function orgReference(code: string) {
 
 /** Lower-case words with accents folded: 'Café  St. John's' -> ['cafe', 'st', 'johns']. */
 export function nameWords(text: string): string[] {
-  return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/['\u2019]/g, '')
-    .split(/[^a-z0-9]+/).filter(Boolean);
+  return text
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/['\u2019]/g, '')
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
 }
 
 export function normalisePostcode(text: string): string {
@@ -97,10 +116,14 @@ export function normalisePostcode(text: string): string {
 /** Index rows of an Organization document: identifier, name words, postcode, type, active, partof. */
 export function indexOrganization(org: Organization): IndexEntry[] {
   const rows = new Map<string, IndexEntry>();
-  const add = (param: string, value: string | undefined) => { if (value) rows.set(param + '\u0000' + value, { param, value }); };
-  for (const id of org.identifier ?? []) if (id.system === ODS_SYSTEM) add('identifier', id.value?.toUpperCase());
+  const add = (param: string, value: string | undefined) => {
+    if (value) rows.set(param + '\u0000' + value, { param, value });
+  };
+  for (const id of org.identifier ?? [])
+    if (id.system === ODS_SYSTEM) add('identifier', id.value?.toUpperCase());
   for (const word of nameWords(org.name ?? '')) add('name', word);
-  for (const a of org.address ?? []) add('postcode', a.postalCode ? normalisePostcode(a.postalCode) : undefined);
+  for (const a of org.address ?? [])
+    add('postcode', a.postalCode ? normalisePostcode(a.postalCode) : undefined);
   for (const t of org.type ?? []) for (const c of t.coding ?? []) add('type', c.code);
   add('active', org.active === false ? 'false' : 'true');
   add('partof', org.partOf?.identifier?.value);
@@ -109,8 +132,15 @@ export function indexOrganization(org: Organization): IndexEntry[] {
 
 /** JSON with object keys sorted, so documents compare equal whatever order a store returns keys in. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v)
-    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
+  );
 }
 
 /** The document without the store-managed meta, for change detection. */

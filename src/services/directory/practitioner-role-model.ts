@@ -18,7 +18,17 @@ import { isObject } from '../../fhir/json-shape.js';
 import { PATIENT_ROLE, ROLES, roleName } from '../../security/policy.js';
 import { ODS_CODE, ORGANIZATION, orgReference } from './organization-model.js';
 import {
-  badCode, codesOf, datePeriod, flag, invalid, list, literalReferences, missing, odsReference, resourceBody, telecom,
+  badCode,
+  codesOf,
+  datePeriod,
+  flag,
+  invalid,
+  list,
+  literalReferences,
+  missing,
+  odsReference,
+  resourceBody,
+  telecom,
 } from './resource-checks.js';
 
 export const PRACTITIONER_ROLE = 'PractitionerRole';
@@ -61,20 +71,43 @@ export function buildPractitionerRole(f: RoleFacts): PractitionerRole {
   return doc;
 }
 
-const ALLOWED = ['resourceType', 'id', 'meta', 'active', 'period', 'practitioner', 'organization', 'code', 'telecom', 'endpoint'];
+const ALLOWED = [
+  'resourceType',
+  'id',
+  'meta',
+  'active',
+  'period',
+  'practitioner',
+  'organization',
+  'code',
+  'telecom',
+  'endpoint',
+];
 
 export function validatePractitionerRole(body: unknown, id: string): RoleFacts {
   const b = resourceBody(body, PRACTITIONER_ROLE, ALLOWED);
   const practitioner = b.practitioner;
   if (practitioner === undefined) throw missing('practitioner');
   const identifier = isObject(practitioner) ? practitioner.identifier : undefined;
-  if (!isObject(identifier) || identifier.system !== USER_ID_SYSTEM || typeof identifier.value !== 'string') {
+  if (
+    !isObject(identifier) ||
+    identifier.system !== USER_ID_SYSTEM ||
+    typeof identifier.value !== 'string'
+  ) {
     throw invalid('practitioner.identifier', `expected an SDS user id under ${USER_ID_SYSTEM}`);
   }
-  if (!SDS_USER_ID.test(identifier.value)) throw invalid('practitioner.identifier.value', `'${identifier.value.slice(0, 40)}' is not an SDS user id`);
+  if (!SDS_USER_ID.test(identifier.value))
+    throw invalid(
+      'practitioner.identifier.value',
+      `'${identifier.value.slice(0, 40)}' is not an SDS user id`,
+    );
   const codes = codesOf(list(b, 'code', { required: true, max: 1 }), 'code', JOB_ROLE_SYSTEM);
   if (codes.length !== 1) throw invalid('code', 'expected exactly one job role code');
-  if (!isJobRole(codes[0])) throw badCode('code', `unknown job role code '${codes[0].slice(0, 20)}' (known: ${Object.keys(ROLES).filter(isJobRole).join(', ')})`);
+  if (!isJobRole(codes[0]))
+    throw badCode(
+      'code',
+      `unknown job role code '${codes[0].slice(0, 20)}' (known: ${Object.keys(ROLES).filter(isJobRole).join(', ')})`,
+    );
   return {
     id,
     user: identifier.value,
@@ -97,35 +130,80 @@ export function indexPractitionerRole(r: PractitionerRole): IndexEntry[] {
   if (user) rows.push({ param: 'practitioner', value: user });
   if (role) rows.push({ param: 'role', value: role });
   rows.push({ param: 'active', value: r.active === false ? 'false' : 'true' });
-  for (const id of new Set((r.endpoint ?? []).map((e) => e.reference?.replace(/^Endpoint\//, '')))) if (id) rows.push({ param: 'endpoint', value: id });
+  for (const id of new Set((r.endpoint ?? []).map((e) => e.reference?.replace(/^Endpoint\//, ''))))
+    if (id) rows.push({ param: 'endpoint', value: id });
   if (org && user && role) rows.push({ param: 'key', value: roleKey(user, org, role) });
   return rows;
 }
 
 /** Ids of the PractitionerRoles with this (user, organisation, role), at most `limit`. */
 export function rolesWithKey(repo: Repository, key: string, limit = 2): Promise<string[]> {
-  return repo.search({ type: PRACTITIONER_ROLE, criteria: [{ any: [{ param: 'key', op: 'eq', value: key }] }], limit });
+  return repo.search({
+    type: PRACTITIONER_ROLE,
+    criteria: [{ any: [{ param: 'key', op: 'eq', value: key }] }],
+    limit,
+  });
 }
 
 /** Registers a role profile (the CLI's `directory role add`); an existing one is left as it is. */
-export async function addPractitionerRole(repo: Repository, reg: { user: string; org: string; role: string; start?: string }): Promise<{ role: PractitionerRole; changed: boolean }> {
+export async function addPractitionerRole(
+  repo: Repository,
+  reg: { user: string; org: string; role: string; start?: string },
+): Promise<{ role: PractitionerRole; changed: boolean }> {
   const org = reg.org.toUpperCase();
-  if (!SDS_USER_ID.test(reg.user)) throw new PractitionerRoleError(`invalid SDS user id '${reg.user}'`);
+  if (!SDS_USER_ID.test(reg.user))
+    throw new PractitionerRoleError(`invalid SDS user id '${reg.user}'`);
   if (!ODS_CODE.test(org)) throw new PractitionerRoleError(`invalid ODS code '${reg.org}'`);
-  if (!isJobRole(reg.role)) throw new PractitionerRoleError(`unknown job role code '${reg.role}' (known: ${Object.keys(ROLES).filter(isJobRole).join(', ')})`);
+  if (!isJobRole(reg.role))
+    throw new PractitionerRoleError(
+      `unknown job role code '${reg.role}' (known: ${Object.keys(ROLES).filter(isJobRole).join(', ')})`,
+    );
   let period: RoleFacts['period'];
   try {
     period = datePeriod(reg.start ? { start: reg.start } : undefined, 'start');
   } catch {
     throw new PractitionerRoleError(`invalid start date '${reg.start}' (expected YYYY-MM-DD)`);
   }
-  if (!(await repo.read(ORGANIZATION, org))) throw new PractitionerRoleError(`organisation ${org} is not in the directory`);
+  if (!(await repo.read(ORGANIZATION, org)))
+    throw new PractitionerRoleError(`organisation ${org} is not in the directory`);
   const [existing] = await rolesWithKey(repo, roleKey(reg.user, org, reg.role), 1);
-  if (existing) return { role: (await repo.read(PRACTITIONER_ROLE, existing))!.resource as PractitionerRole, changed: false };
-  const role = buildPractitionerRole({ id: randomUUID(), user: reg.user, org, role: reg.role, active: true, period, endpoints: [] });
+  if (existing)
+    return {
+      role: (await repo.read(PRACTITIONER_ROLE, existing))!.resource as PractitionerRole,
+      changed: false,
+    };
+  const role = buildPractitionerRole({
+    id: randomUUID(),
+    user: reg.user,
+    org,
+    role: reg.role,
+    active: true,
+    period,
+    endpoints: [],
+  });
   await repo.commit({
-    resources: [{ type: PRACTITIONER_ROLE, id: role.id!, expectedVersion: 0, resource: role, index: indexPractitionerRole(role) }],
-    audit: [{ time: new Date().toISOString(), requestId: 'directory-role-add', userId: 'openspine-cli', role: 'system', org: 'OPENSPINE', patient: null, action: 'directory.role.add', outcome: 'success', detail: { user: reg.user, org, role: reg.role } }],
+    resources: [
+      {
+        type: PRACTITIONER_ROLE,
+        id: role.id!,
+        expectedVersion: 0,
+        resource: role,
+        index: indexPractitionerRole(role),
+      },
+    ],
+    audit: [
+      {
+        time: new Date().toISOString(),
+        requestId: 'directory-role-add',
+        userId: 'openspine-cli',
+        role: 'system',
+        org: 'OPENSPINE',
+        patient: null,
+        action: 'directory.role.add',
+        outcome: 'success',
+        detail: { user: reg.user, org, role: reg.role },
+      },
+    ],
   });
   return { role, changed: true };
 }

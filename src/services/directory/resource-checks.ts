@@ -14,27 +14,49 @@ export const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const TELECOM_SYSTEMS = new Set(['phone', 'fax', 'email', 'pager', 'url', 'sms', 'other']);
 
-export const invalid = (field: string, why: string) => new FhirError(400, 'INVALID_VALUE', `Invalid value - ${field}: ${why}`);
-export const missing = (field: string) => new FhirError(400, 'MISSING_VALUE', `Missing value - '${field}' is required`);
-export const badCode = (field: string, why: string) => new FhirError(400, 'INVALID_CODE', `Invalid code - ${field}: ${why}`);
+export const invalid = (field: string, why: string) =>
+  new FhirError(400, 'INVALID_VALUE', `Invalid value - ${field}: ${why}`);
+export const missing = (field: string) =>
+  new FhirError(400, 'MISSING_VALUE', `Missing value - '${field}' is required`);
+export const badCode = (field: string, why: string) =>
+  new FhirError(400, 'INVALID_CODE', `Invalid code - ${field}: ${why}`);
 
 /** The body as an object of the expected resourceType with only the allowed fields. */
-export function resourceBody(body: unknown, resourceType: string, allowed: readonly string[]): JsonObject {
+export function resourceBody(
+  body: unknown,
+  resourceType: string,
+  allowed: readonly string[],
+): JsonObject {
   if (!isObject(body)) throw invalid('body', `expected a ${resourceType} resource`);
-  if (body.resourceType !== resourceType) throw invalid('resourceType', `expected '${resourceType}', found '${String(body.resourceType).slice(0, 40)}'`);
+  if (body.resourceType !== resourceType)
+    throw invalid(
+      'resourceType',
+      `expected '${resourceType}', found '${String(body.resourceType).slice(0, 40)}'`,
+    );
   const extra = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (extra.length) throw new FhirError(400, 'ADDITIONAL_PROPERTIES', `Additional properties are not allowed - ${extra.slice(0, 5).join(', ').slice(0, 200)} (allowed: ${allowed.join(', ')})`);
+  if (extra.length)
+    throw new FhirError(
+      400,
+      'ADDITIONAL_PROPERTIES',
+      `Additional properties are not allowed - ${extra.slice(0, 5).join(', ').slice(0, 200)} (allowed: ${allowed.join(', ')})`,
+    );
   return body;
 }
 
-export function text(body: JsonObject, field: string, opts: { required?: boolean; max?: number } = {}): string | undefined {
+export function text(
+  body: JsonObject,
+  field: string,
+  opts: { required?: boolean; max?: number } = {},
+): string | undefined {
   const value = body[field];
   if (value === undefined) {
     if (opts.required) throw missing(field);
     return undefined;
   }
-  if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'expected a non-empty string');
-  if (value.length > (opts.max ?? 200)) throw invalid(field, `longer than ${opts.max ?? 200} characters`);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw invalid(field, 'expected a non-empty string');
+  if (value.length > (opts.max ?? 200))
+    throw invalid(field, `longer than ${opts.max ?? 200} characters`);
   return value.trim();
 }
 
@@ -45,7 +67,11 @@ export function flag(body: JsonObject, field: string, fallback: boolean): boolea
   return value;
 }
 
-export function list(body: JsonObject, field: string, opts: { required?: boolean; max?: number } = {}): unknown[] {
+export function list(
+  body: JsonObject,
+  field: string,
+  opts: { required?: boolean; max?: number } = {},
+): unknown[] {
   const value = body[field];
   if (value === undefined) {
     if (opts.required) throw missing(field);
@@ -69,18 +95,25 @@ export function odsReference(value: unknown, field: string): string {
   let fromLiteral: string | undefined;
   let fromIdentifier: string | undefined;
   if (literal !== undefined) {
-    const m = typeof literal === 'string' ? /^Organization\/([A-Za-z0-9]{3,10})$/.exec(literal) : null;
+    const m =
+      typeof literal === 'string' ? /^Organization\/([A-Za-z0-9]{3,10})$/.exec(literal) : null;
     if (!m) throw invalid(`${field}.reference`, "expected 'Organization/<ODS code>'");
     fromLiteral = m[1].toUpperCase();
   }
   if (identifier !== undefined) {
-    if (!isObject(identifier) || identifier.system !== ODS_SYSTEM || typeof identifier.value !== 'string') throw invalid(`${field}.identifier`, `expected an ODS code under ${ODS_SYSTEM}`);
+    if (
+      !isObject(identifier) ||
+      identifier.system !== ODS_SYSTEM ||
+      typeof identifier.value !== 'string'
+    )
+      throw invalid(`${field}.identifier`, `expected an ODS code under ${ODS_SYSTEM}`);
     fromIdentifier = identifier.value.toUpperCase();
   }
   const code = fromLiteral ?? fromIdentifier;
   if (!code) throw missing(`${field}.reference`);
   if (!ODS_CODE.test(code)) throw invalid(field, `'${code.slice(0, 20)}' is not an ODS code`);
-  if (fromLiteral && fromIdentifier && fromLiteral !== fromIdentifier) throw invalid(field, 'reference and identifier name different organisations');
+  if (fromLiteral && fromIdentifier && fromLiteral !== fromIdentifier)
+    throw invalid(field, 'reference and identifier name different organisations');
   return code;
 }
 
@@ -89,7 +122,8 @@ export function literalReferences(values: unknown[], field: string, type: string
   return values.map((v, i) => {
     const ref = isObject(v) ? v.reference : undefined;
     const m = typeof ref === 'string' ? new RegExp(`^${type}/(.+)$`).exec(ref) : null;
-    if (!m || !RESOURCE_ID.test(m[1])) throw invalid(`${field}[${i}]`, `expected a reference '${type}/<id>'`);
+    if (!m || !RESOURCE_ID.test(m[1]))
+      throw invalid(`${field}[${i}]`, `expected a reference '${type}/<id>'`);
     return m[1];
   });
 }
@@ -104,7 +138,13 @@ export function datePeriod(value: unknown, field: string): Period | undefined {
   for (const k of ['start', 'end'] as const) {
     const d = value[k];
     if (d === undefined) continue;
-    if (typeof d !== 'string' || !ISO_DATE.test(d) || Number.isNaN(Date.parse(d)) || new Date(d).toISOString().slice(0, 10) !== d) throw invalid(`${field}.${k}`, 'expected a date YYYY-MM-DD');
+    if (
+      typeof d !== 'string' ||
+      !ISO_DATE.test(d) ||
+      Number.isNaN(Date.parse(d)) ||
+      new Date(d).toISOString().slice(0, 10) !== d
+    )
+      throw invalid(`${field}.${k}`, 'expected a date YYYY-MM-DD');
     out[k] = d;
   }
   if (out.start && out.end && out.end < out.start) throw invalid(field, 'end is before start');
@@ -113,10 +153,21 @@ export function datePeriod(value: unknown, field: string): Period | undefined {
 
 export function telecom(values: unknown[], field: string): ContactPoint[] {
   return values.map((v, i) => {
-    if (!isObject(v) || typeof v.system !== 'string' || !TELECOM_SYSTEMS.has(v.system) || typeof v.value !== 'string' || !v.value.trim() || v.value.length > 200) {
+    if (
+      !isObject(v) ||
+      typeof v.system !== 'string' ||
+      !TELECOM_SYSTEMS.has(v.system) ||
+      typeof v.value !== 'string' ||
+      !v.value.trim() ||
+      v.value.length > 200
+    ) {
       throw invalid(`${field}[${i}]`, 'expected {system, value}');
     }
-    return { system: v.system as ContactPoint['system'], value: v.value.trim(), ...(v.use === 'work' || v.use === 'temp' || v.use === 'mobile' ? { use: v.use } : {}) };
+    return {
+      system: v.system as ContactPoint['system'],
+      value: v.value.trim(),
+      ...(v.use === 'work' || v.use === 'temp' || v.use === 'mobile' ? { use: v.use } : {}),
+    };
   });
 }
 
@@ -125,9 +176,11 @@ export function codesOf(values: unknown[], field: string, system: string): strin
   const codes: string[] = [];
   values.forEach((cc, i) => {
     const codings = isObject(cc) ? cc.coding : undefined;
-    if (!Array.isArray(codings) || !codings.length) throw invalid(`${field}[${i}]`, 'expected a CodeableConcept with a coding');
+    if (!Array.isArray(codings) || !codings.length)
+      throw invalid(`${field}[${i}]`, 'expected a CodeableConcept with a coding');
     for (const c of codings) {
-      if (!isObject(c) || c.system !== system || typeof c.code !== 'string') throw badCode(`${field}[${i}]`, `expected codes from ${system}`);
+      if (!isObject(c) || c.system !== system || typeof c.code !== 'string')
+        throw badCode(`${field}[${i}]`, `expected codes from ${system}`);
       codes.push(c.code);
     }
   });

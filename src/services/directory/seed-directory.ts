@@ -10,7 +10,12 @@
 import { Faker, base, en, en_GB } from '@faker-js/faker';
 import type { Repository, ResourceWrite } from '../../store/types.js';
 import { GP_PRACTICE_CODES, PHARMACY_CODES } from '../../seed/patient-generator.js';
-import { buildOrganization, indexOrganization, ORGANIZATION, type OrganisationFacts } from './organization-model.js';
+import {
+  buildOrganization,
+  indexOrganization,
+  ORGANIZATION,
+  type OrganisationFacts,
+} from './organization-model.js';
 import { DEMO_CLINICIAN, demoServiceWrites } from './seed-services.js';
 
 // town|county|postcode area|trust code|trust name pattern
@@ -38,15 +43,26 @@ Brighton|East Sussex|BN|RYR|University Hospitals Sussex NHS Foundation Trust
 Southampton|Hampshire|SO|RHM|University Hospital Southampton NHS Foundation Trust
 Lincoln|Lincolnshire|LN|RWD|United Lincolnshire Hospitals NHS Trust
 London|Greater London|SE|RJ1|Guy's and St Thomas' NHS Foundation Trust`
-  .split('\n').map((row) => {
+  .split('\n')
+  .map((row) => {
     const [town, county, area, trust, trustName] = row.split('|');
     return { town, county, area, trust, trustName };
   });
 
-const PRACTICE_SUFFIXES = ['Surgery', 'Medical Centre', 'Health Centre', 'Medical Practice', 'Group Practice', 'Family Practice'];
+const PRACTICE_SUFFIXES = [
+  'Surgery',
+  'Medical Centre',
+  'Health Centre',
+  'Medical Practice',
+  'Group Practice',
+  'Family Practice',
+];
 const PHARMACY_SUFFIXES = ['Pharmacy', 'Chemist', 'Pharmacy', 'Healthcare Pharmacy'];
 
-export interface DirectorySeedResult { created: number; skipped: number }
+export interface DirectorySeedResult {
+  created: number;
+  skipped: number;
+}
 
 export function demoDirectory(seed: number): OrganisationFacts[] {
   const f = new Faker({ locale: [en_GB, en, base] });
@@ -56,48 +72,128 @@ export function demoDirectory(seed: number): OrganisationFacts[] {
     const where = TOWNS[i % TOWNS.length];
     const postcode = `${where.area}${f.number.int({ min: 1, max: 15 })} ${f.number.int(9)}${f.string.fromCharacters('ABDEFGHJLNPQRSTUWXYZ', 2)}`;
     const street = f.helpers.arrayElement(streets);
-    return { where, street, lines: [`${f.number.int({ min: 1, max: 240 })} ${street}`], town: where.town, county: where.county, postcode };
+    return {
+      where,
+      street,
+      lines: [`${f.number.int({ min: 1, max: 240 })} ${street}`],
+      town: where.town,
+      county: where.county,
+      postcode,
+    };
   };
   const phone = () => `01632 960${String(f.number.int(999)).padStart(3, '0')}`;
-  const opened = () => f.date.between({ from: '1948-07-05', to: '2020-12-31' }).toISOString().slice(0, 10);
+  const opened = () =>
+    f.date.between({ from: '1948-07-05', to: '2020-12-31' }).toISOString().slice(0, 10);
   const orgs: OrganisationFacts[] = TOWNS.map((t) => ({
-    code: t.trust, name: t.trustName, role: 'RO197', lines: [`${f.helpers.arrayElement(streets)}`], town: t.town, county: t.county,
+    code: t.trust,
+    name: t.trustName,
+    role: 'RO197',
+    lines: [`${f.helpers.arrayElement(streets)}`],
+    town: t.town,
+    county: t.county,
     postcode: `${t.area}${f.number.int({ min: 1, max: 9 })} ${f.number.int(9)}${f.string.fromCharacters('ABDEFGHJLNPQRSTUWXYZ', 2)}`,
-    openDate: opened(), active: true, phone: phone(),
+    openDate: opened(),
+    active: true,
+    phone: phone(),
   }));
   GP_PRACTICE_CODES.forEach((code, i) => {
     const a = address(i);
-    const base = f.helpers.arrayElement([a.street.replace(/ (Road|Street|Lane|Avenue|Close|Drive|Way|Crescent|Grove|Place)$/, ''), `${f.person.lastName()} House`, a.town]);
-    orgs.push({ code, name: `${base} ${f.helpers.arrayElement(PRACTICE_SUFFIXES)}`, role: 'RO76', lines: a.lines, town: a.town, county: a.county, postcode: a.postcode, openDate: opened(), active: true, phone: phone() });
+    const base = f.helpers.arrayElement([
+      a.street.replace(/ (Road|Street|Lane|Avenue|Close|Drive|Way|Crescent|Grove|Place)$/, ''),
+      `${f.person.lastName()} House`,
+      a.town,
+    ]);
+    orgs.push({
+      code,
+      name: `${base} ${f.helpers.arrayElement(PRACTICE_SUFFIXES)}`,
+      role: 'RO76',
+      lines: a.lines,
+      town: a.town,
+      county: a.county,
+      postcode: a.postcode,
+      openDate: opened(),
+      active: true,
+      phone: phone(),
+    });
   });
   PHARMACY_CODES.forEach((code, i) => {
     const a = address(i * 7);
-    orgs.push({ code, name: `${f.person.lastName()} ${f.helpers.arrayElement(PHARMACY_SUFFIXES)}`, role: 'RO182', lines: a.lines, town: a.town, county: a.county, postcode: a.postcode, openDate: opened(), active: true, phone: phone() });
+    orgs.push({
+      code,
+      name: `${f.person.lastName()} ${f.helpers.arrayElement(PHARMACY_SUFFIXES)}`,
+      role: 'RO182',
+      lines: a.lines,
+      town: a.town,
+      county: a.county,
+      postcode: a.postcode,
+      openDate: opened(),
+      active: true,
+      phone: phone(),
+    });
   });
   // the demo clinician's practice (not in the patients' pool: it is where the clinician works)
   const a = address(GP_PRACTICE_CODES.length);
-  orgs.push({ code: DEMO_CLINICIAN.org, name: 'The Densham Surgery', role: 'RO76', lines: a.lines, town: a.town, county: a.county, postcode: a.postcode, openDate: '1974-04-01', active: true, phone: phone() });
+  orgs.push({
+    code: DEMO_CLINICIAN.org,
+    name: 'The Densham Surgery',
+    role: 'RO76',
+    lines: a.lines,
+    town: a.town,
+    county: a.county,
+    postcode: a.postcode,
+    openDate: '1974-04-01',
+    active: true,
+    phone: phone(),
+  });
   return orgs;
 }
 
 /** Loads the demo directory; resources already present are left untouched. */
 export async function seedDirectory(repo: Repository, seed: number): Promise<DirectorySeedResult> {
   const facts = demoDirectory(seed);
-  const orgs = facts.map(buildOrganization).map((o): ResourceWrite => ({ type: ORGANIZATION, id: o.id!, expectedVersion: 0, resource: o, index: indexOrganization(o) }));
+  const orgs = facts
+    .map(buildOrganization)
+    .map((o): ResourceWrite => ({
+      type: ORGANIZATION,
+      id: o.id!,
+      expectedVersion: 0,
+      resource: o,
+      index: indexOrganization(o),
+    }));
   // organisations first: every later write points at one
   const writes = [...orgs, ...demoServiceWrites(facts)];
-  let created = 0, skipped = 0;
+  let created = 0,
+    skipped = 0;
   for (let from = 0; from < writes.length; from += 1000) {
     const slice = writes.slice(from, from + 1000);
     const present = new Set<string>();
     for (const type of new Set(slice.map((w) => w.type))) {
-      for (const s of await repo.readMany(type, slice.filter((w) => w.type === type).map((w) => w.id))) present.add(`${type}/${s.id}`);
+      for (const s of await repo.readMany(
+        type,
+        slice.filter((w) => w.type === type).map((w) => w.id),
+      ))
+        present.add(`${type}/${s.id}`);
     }
     const missing = slice.filter((w) => !present.has(`${w.type}/${w.id}`));
     skipped += slice.length - missing.length;
     created += missing.length;
     if (missing.length) {
-      await repo.commit({ resources: missing, audit: [{ time: new Date().toISOString(), requestId: 'seed-directory', userId: 'openspine-seed', role: 'system', org: 'OPENSPINE', patient: null, action: 'directory.seed', outcome: 'success', detail: { seed, from } }] });
+      await repo.commit({
+        resources: missing,
+        audit: [
+          {
+            time: new Date().toISOString(),
+            requestId: 'seed-directory',
+            userId: 'openspine-seed',
+            role: 'system',
+            org: 'OPENSPINE',
+            patient: null,
+            action: 'directory.seed',
+            outcome: 'success',
+            detail: { seed, from },
+          },
+        ],
+      });
     }
   }
   return { created, skipped };

@@ -12,15 +12,27 @@ import { createHash } from 'node:crypto';
 import type { Endpoint, HealthcareService, PractitionerRole } from 'fhir/r4.js';
 import type { ResourceWrite } from '../../store/types.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';
-import { buildHealthcareService, HEALTHCARE_SERVICE, indexHealthcareService } from './healthcare-service-model.js';
+import {
+  buildHealthcareService,
+  HEALTHCARE_SERVICE,
+  indexHealthcareService,
+} from './healthcare-service-model.js';
 import type { OrganisationFacts } from './organization-model.js';
-import { buildPractitionerRole, indexPractitionerRole, PRACTITIONER_ROLE } from './practitioner-role-model.js';
+import {
+  buildPractitionerRole,
+  indexPractitionerRole,
+  PRACTITIONER_ROLE,
+} from './practitioner-role-model.js';
 
 export const GP_CONNECT_INTERACTION = 'urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1';
 export const EPS_INTERACTION = 'urn:nhs:names:services:mm:PORX_IN020101SM31';
 
 /** The demo clinician's role profiles (as ensureDemoIdentity creates them) and its practice. */
-export const DEMO_CLINICIAN = { user: 'demo-clinician', org: 'A81001', roles: ['R8000', 'R8008'] } as const;
+export const DEMO_CLINICIAN = {
+  user: 'demo-clinician',
+  org: 'A81001',
+  roles: ['R8000', 'R8008'],
+} as const;
 
 /** A name-based UUID (RFC 4122 version 5 layout over SHA-1), so re-seeding finds what it wrote before. */
 export function stableId(name: string): string {
@@ -32,17 +44,42 @@ export function stableId(name: string): string {
 }
 
 type Doc = Endpoint | HealthcareService | PractitionerRole;
-const write = (type: string, doc: Doc, index: ResourceWrite['index']): ResourceWrite => ({ type, id: doc.id!, expectedVersion: 0, resource: doc, index });
+const write = (type: string, doc: Doc, index: ResourceWrite['index']): ResourceWrite => ({
+  type,
+  id: doc.id!,
+  expectedVersion: 0,
+  resource: doc,
+  index,
+});
 
 function endpoint(org: string, interaction: string, address: string, name: string): ResourceWrite {
-  const doc = buildEndpoint({ id: stableId(`endpoint:${org}:${interaction}`), org, address, name, interactions: [interaction], status: 'active' });
+  const doc = buildEndpoint({
+    id: stableId(`endpoint:${org}:${interaction}`),
+    org,
+    address,
+    name,
+    interactions: [interaction],
+    status: 'active',
+  });
   return write(ENDPOINT, doc, indexEndpoint(doc));
 }
 
-function service(o: OrganisationFacts, kind: string, name: string, endpoints: string[]): ResourceWrite {
+function service(
+  o: OrganisationFacts,
+  kind: string,
+  name: string,
+  endpoints: string[],
+): ResourceWrite {
   const doc = buildHealthcareService({
-    id: stableId(`service:${o.code}:${kind}`), org: o.code, name, types: [kind], active: o.active, endpoints,
-    address: o.postcode ? { lines: o.lines.filter(Boolean), town: o.town, postcode: o.postcode } : undefined,
+    id: stableId(`service:${o.code}:${kind}`),
+    org: o.code,
+    name,
+    types: [kind],
+    active: o.active,
+    endpoints,
+    address: o.postcode
+      ? { lines: o.lines.filter(Boolean), town: o.town, postcode: o.postcode }
+      : undefined,
     telecom: o.phone ? [{ system: 'phone', value: o.phone, use: 'work' }] : undefined,
   });
   return write(HEALTHCARE_SERVICE, doc, indexHealthcareService(doc));
@@ -55,23 +92,55 @@ export function demoServiceWrites(orgs: OrganisationFacts[]): ResourceWrite[] {
   for (const o of orgs) {
     const host = `${o.code.toLowerCase()}.demo.openspine.invalid`;
     if (o.role === 'RO76') {
-      const ep = endpoint(o.code, GP_CONNECT_INTERACTION, `https://${host}/gpconnect/fhir`, `${o.name} GP Connect`);
+      const ep = endpoint(
+        o.code,
+        GP_CONNECT_INTERACTION,
+        `https://${host}/gpconnect/fhir`,
+        `${o.name} GP Connect`,
+      );
       endpoints.push(ep);
       services.push(service(o, 'gp-services', `${o.name} GP services`, [ep.id]));
     } else if (o.role === 'RO182') {
-      const ep = endpoint(o.code, EPS_INTERACTION, `https://${host}/mhs`, `${o.name} EPS dispensing system`);
+      const ep = endpoint(
+        o.code,
+        EPS_INTERACTION,
+        `https://${host}/mhs`,
+        `${o.name} EPS dispensing system`,
+      );
       endpoints.push(ep);
       services.push(service(o, 'eps-dispensing', `${o.name} EPS dispensing`, [ep.id]));
     } else if (o.role === 'RO197') {
-      services.push(service(o, 'emergency-department', `${o.name.replace(/ NHS( Foundation)? Trust$/, '')} Emergency Department`, []));
-      services.push(service(o, 'outpatients', `${o.name.replace(/ NHS( Foundation)? Trust$/, '')} Outpatients`, []));
+      services.push(
+        service(
+          o,
+          'emergency-department',
+          `${o.name.replace(/ NHS( Foundation)? Trust$/, '')} Emergency Department`,
+          [],
+        ),
+      );
+      services.push(
+        service(
+          o,
+          'outpatients',
+          `${o.name.replace(/ NHS( Foundation)? Trust$/, '')} Outpatients`,
+          [],
+        ),
+      );
     }
   }
   const roles = orgs.some((o) => o.code === DEMO_CLINICIAN.org)
     ? DEMO_CLINICIAN.roles.map((role) => {
-      const doc = buildPractitionerRole({ id: stableId(`role:${DEMO_CLINICIAN.user}:${DEMO_CLINICIAN.org}:${role}`), user: DEMO_CLINICIAN.user, org: DEMO_CLINICIAN.org, role, active: true, period: { start: '2020-01-01' }, endpoints: [] });
-      return write(PRACTITIONER_ROLE, doc, indexPractitionerRole(doc));
-    })
+        const doc = buildPractitionerRole({
+          id: stableId(`role:${DEMO_CLINICIAN.user}:${DEMO_CLINICIAN.org}:${role}`),
+          user: DEMO_CLINICIAN.user,
+          org: DEMO_CLINICIAN.org,
+          role,
+          active: true,
+          period: { start: '2020-01-01' },
+          endpoints: [],
+        });
+        return write(PRACTITIONER_ROLE, doc, indexPractitionerRole(doc));
+      })
     : [];
   return [...endpoints, ...services, ...roles];
 }

@@ -29,9 +29,14 @@ export function canonicalJson(value: unknown): string {
 /** The signed content of a message Bundle: everything but its signature and bookkeeping. */
 export function signedContent(bundle: Record<string, any>): Record<string, unknown> {
   const { meta: _meta, signature: _signature, ...rest } = bundle;
-  return { ...rest, entry: (bundle.entry ?? []).filter((e: any) => e?.resource?.resourceType !== 'Provenance') };
+  return {
+    ...rest,
+    entry: (bundle.entry ?? []).filter((e: any) => e?.resource?.resourceType !== 'Provenance'),
+  };
 }
 
 export function bundleDigest(bundle: Record<string, any>): string {
-  return createHash('sha256').update(canonicalJson(signedContent(bundle))).digest('base64url');
+  return createHash('sha256')
+    .update(canonicalJson(signedContent(bundle)))
+    .digest('base64url');
 }

@@ -5,7 +5,13 @@ import { VersionConflictError, type Repository, type StoredResource } from '../.
 import type { ValidDispense } from './dispense-message.js';
 import { PRESCRIPTION, type DispenseRecord, type EpsPrescription } from './prescription-model.js';
 import { issuesByShortForm } from './release.js';
-import { ITEM_STATUSES, mayHappen, SETTLED_ITEMS, statusFromItems, type Transition } from './state-machine.js';
+import {
+  ITEM_STATUSES,
+  mayHappen,
+  SETTLED_ITEMS,
+  statusFromItems,
+  type Transition,
+} from './state-machine.js';
 import { pendingCancellation } from './cancellation.js';
 import { illegalTransition, planTransition, transition } from './transitions.js';
 
@@ -15,25 +21,68 @@ type DispenserTransition = Extract<Transition, 'dispensed' | 'withdrawn' | 'retu
  * The issue of a prescription a dispenser's message is about: the one this pharmacy holds in a
  * state the message may start from. Otherwise the refusal names the state that stands in the way.
  */
-export function heldIssue(issues: StoredResource[], org: string, shortFormId: string, name: DispenserTransition): StoredResource {
-  if (issues.length === 0) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${shortFormId} not found`);
+export function heldIssue(
+  issues: StoredResource[],
+  org: string,
+  shortFormId: string,
+  name: DispenserTransition,
+): StoredResource {
+  if (issues.length === 0)
+    throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${shortFormId} not found`);
   const all = issues.map((s) => s.resource as EpsPrescription);
   const ours = all.filter((p) => p.dispenser === org);
-  const fit = issues.find((s) => s.resource.dispenser === org && mayHappen(name, s.resource.status));
+  const fit = issues.find(
+    (s) => s.resource.dispenser === org && mayHappen(name, s.resource.status),
+  );
   if (fit) return fit;
-  const held = all.find((p) => p.status.startsWith('with-dispenser') || p.status === 'dispensed' || p.status === 'not-dispensed');
-  if (held && held.dispenser !== org) throw new FhirError(403, 'ACCESS_DENIED', `Prescription ${shortFormId} issue ${held.issue.number} is with dispenser ${held.dispenser}, not ${org || '(no organisation)'}`);
-  throw illegalTransition(ours[ours.length - 1] ?? all.find((p) => p.status !== 'expired' && p.status !== 'cancelled') ?? all[all.length - 1], name);
+  const held = all.find(
+    (p) =>
+      p.status.startsWith('with-dispenser') ||
+      p.status === 'dispensed' ||
+      p.status === 'not-dispensed',
+  );
+  if (held && held.dispenser !== org)
+    throw new FhirError(
+      403,
+      'ACCESS_DENIED',
+      `Prescription ${shortFormId} issue ${held.issue.number} is with dispenser ${held.dispenser}, not ${org || '(no organisation)'}`,
+    );
+  throw illegalTransition(
+    ours[ours.length - 1] ??
+      all.find((p) => p.status !== 'expired' && p.status !== 'cancelled') ??
+      all[all.length - 1],
+    name,
+  );
 }
 
 /** A message already applied is answered with the current state, which is itself a read of patient data: audited. */
-export async function replayed(repo: Repository, ctx: RequestContext, p: EpsPrescription, detail: Record<string, unknown>): Promise<EpsPrescription> {
-  await repo.commit({ audit: [auditRecord(ctx, 'eps.message.replayed', p.nhsNumber, 'success', { prescriptionId: p.longFormId, shortFormId: p.shortFormId, issue: p.issue.number, status: p.status, ...detail })] });
+export async function replayed(
+  repo: Repository,
+  ctx: RequestContext,
+  p: EpsPrescription,
+  detail: Record<string, unknown>,
+): Promise<EpsPrescription> {
+  await repo.commit({
+    audit: [
+      auditRecord(ctx, 'eps.message.replayed', p.nhsNumber, 'success', {
+        prescriptionId: p.longFormId,
+        shortFormId: p.shortFormId,
+        issue: p.issue.number,
+        status: p.status,
+        ...detail,
+      }),
+    ],
+  });
   return p;
 }
 
 const requireHolder = (org: string) => (p: EpsPrescription) => {
-  if (p.dispenser !== org) throw new FhirError(403, 'ACCESS_DENIED', `Prescription ${p.shortFormId} issue ${p.issue.number} is with dispenser ${p.dispenser ?? '(none)'}, not ${org}`);
+  if (p.dispenser !== org)
+    throw new FhirError(
+      403,
+      'ACCESS_DENIED',
+      `Prescription ${p.shortFormId} issue ${p.issue.number} is with dispenser ${p.dispenser ?? '(none)'}, not ${org}`,
+    );
 };
 
 /** Item statuses rebuilt from the dispense notifications still standing (used after a withdrawal). */
@@ -59,16 +108,35 @@ function applyItems(draft: EpsPrescription, reported: DispenseRecord['items']): 
 }
 
 /** A dispense notification: full, partial, owing or not dispensed per item; the same notification again changes nothing. */
-export async function recordDispense(repo: Repository, ctx: RequestContext, d: ValidDispense): Promise<EpsPrescription> {
+export async function recordDispense(
+  repo: Repository,
+  ctx: RequestContext,
+  d: ValidDispense,
+): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const issues = await issuesByShortForm(repo, d.shortFormId);
-  const already = issues.map((s) => s.resource as EpsPrescription).find((p) => p.dispenses.some((r) => r.id === d.messageId && !r.withdrawn));
+  const already = issues
+    .map((s) => s.resource as EpsPrescription)
+    .find((p) => p.dispenses.some((r) => r.id === d.messageId && !r.withdrawn));
   if (already) return replayed(repo, ctx, already, { notification: d.messageId });
   if (d.replaces) return amendDispense(repo, ctx, d, issues);
   const held = heldIssue(issues, org, d.shortFormId, 'dispensed');
   const target = held.resource as EpsPrescription;
-  if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber) throw new FhirError(400, 'INVALID_VALUE', 'The notification does not match the prescription (long-form ID or patient differ)');
-  return transition(repo, ctx, target.id, 'dispensed', applyNotification(ctx, d), requireHolder(org), held);
+  if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber)
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      'The notification does not match the prescription (long-form ID or patient differ)',
+    );
+  return transition(
+    repo,
+    ctx,
+    target.id,
+    'dispensed',
+    applyNotification(ctx, d),
+    requireHolder(org),
+    held,
+  );
 }
 
 /** The change a notification makes: its items' outcomes, refused for items already settled. */
@@ -77,16 +145,40 @@ function applyNotification(ctx: RequestContext, d: ValidDispense) {
   return (draft: EpsPrescription) => {
     for (const r of d.items) {
       const item = draft.items.find((i) => i.id === r.itemId);
-      if (!item) throw new FhirError(400, 'INVALID_VALUE', `Item ${r.itemId} is not on prescription ${draft.shortFormId}`);
+      if (!item)
+        throw new FhirError(
+          400,
+          'INVALID_VALUE',
+          `Item ${r.itemId} is not on prescription ${draft.shortFormId}`,
+        );
       if (SETTLED_ITEMS.includes(item.status)) {
-        throw new FhirError(409, 'INVALID_STATE_TRANSITION', `A dispense notification is not allowed for item ${item.id}: it is '${item.status}' (${ITEM_STATUSES[item.status].code} ${ITEM_STATUSES[item.status].display})`);
+        throw new FhirError(
+          409,
+          'INVALID_STATE_TRANSITION',
+          `A dispense notification is not allowed for item ${item.id}: it is '${item.status}' (${ITEM_STATUSES[item.status].code} ${ITEM_STATUSES[item.status].display})`,
+        );
       }
     }
-    const record: DispenseRecord = { id: d.messageId, org, user: ctx.principal!.userId, time: new Date().toISOString(), items: d.items };
+    const record: DispenseRecord = {
+      id: d.messageId,
+      org,
+      user: ctx.principal!.userId,
+      time: new Date().toISOString(),
+      items: d.items,
+    };
     draft.dispenses.push(record);
     applyItems(draft, d.items);
     draft.status = statusFromItems(draft.items.map((i) => i.status));
-    return { notification: d.messageId, ...(d.replaces ? { replaces: d.replaces } : {}), items: d.items.map((i) => ({ item: i.itemId, status: i.status, quantity: i.quantity, ...(i.reason ? { reason: i.reason.code } : {}) })) };
+    return {
+      notification: d.messageId,
+      ...(d.replaces ? { replaces: d.replaces } : {}),
+      items: d.items.map((i) => ({
+        item: i.itemId,
+        status: i.status,
+        quantity: i.quantity,
+        ...(i.reason ? { reason: i.reason.code } : {}),
+      })),
+    };
   };
 }
 
@@ -95,28 +187,64 @@ function applyNotification(ctx: RequestContext, d: ValidDispense) {
  * withdrawn and the amendment applied, in one commit, whatever the issue's status (an amendment
  * may follow 'dispensed'). The history shows both: a withdrawal (reason 'amended') and the notification.
  */
-async function amendDispense(repo: Repository, ctx: RequestContext, d: ValidDispense, issues: StoredResource[]): Promise<EpsPrescription> {
+async function amendDispense(
+  repo: Repository,
+  ctx: RequestContext,
+  d: ValidDispense,
+  issues: StoredResource[],
+): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
-  const standing = (p: EpsPrescription) => p.dispenses.find((r) => r.id === d.replaces && !r.withdrawn);
+  const standing = (p: EpsPrescription) =>
+    p.dispenses.find((r) => r.id === d.replaces && !r.withdrawn);
   const found = issues.find((s) => standing(s.resource as EpsPrescription));
-  if (!found) throw new FhirError(400, 'INVALID_VALUE', `The notification amended (replacementOf ${d.replaces}) is not a standing dispense notification of prescription ${d.shortFormId}`);
+  if (!found)
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      `The notification amended (replacementOf ${d.replaces}) is not a standing dispense notification of prescription ${d.shortFormId}`,
+    );
   const target = found.resource as EpsPrescription;
-  if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber) throw new FhirError(400, 'INVALID_VALUE', 'The notification does not match the prescription (long-form ID or patient differ)');
+  if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber)
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      'The notification does not match the prescription (long-form ID or patient differ)',
+    );
   for (let attempt = 0; ; attempt++) {
     const stored = attempt === 0 ? found : await repo.read(PRESCRIPTION, found.id);
-    if (!stored) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription issue ${found.id} not found`);
+    if (!stored)
+      throw new FhirError(
+        404,
+        'PRESCRIPTION_NOT_FOUND',
+        `Prescription issue ${found.id} not found`,
+      );
     const current = stored.resource as EpsPrescription;
     requireHolder(org)(current);
     const withdrawal = planTransition(ctx, current, stored.version, 'withdrawn', (draft) => {
       const replaced = standing(draft);
-      if (!replaced) throw new FhirError(409, 'INVALID_STATE_TRANSITION', `The notification amended (${d.replaces}) has been withdrawn`);
+      if (!replaced)
+        throw new FhirError(
+          409,
+          'INVALID_STATE_TRANSITION',
+          `The notification amended (${d.replaces}) has been withdrawn`,
+        );
       replaced.withdrawn = { time: new Date().toISOString(), reason: 'amended' };
       replayDispenses(draft);
       return { notification: replaced.id, reason: 'amended', replacedBy: d.messageId };
     });
-    const amendment = planTransition(ctx, withdrawal.prescription, stored.version, 'dispensed', applyNotification(ctx, d));
+    const amendment = planTransition(
+      ctx,
+      withdrawal.prescription,
+      stored.version,
+      'dispensed',
+      applyNotification(ctx, d),
+    );
     try {
-      await repo.commit({ resources: [amendment.write], audit: [withdrawal.audit, amendment.audit], messages: [withdrawal.message, amendment.message] });
+      await repo.commit({
+        resources: [amendment.write],
+        audit: [withdrawal.audit, amendment.audit],
+        messages: [withdrawal.message, amendment.message],
+      });
       return amendment.prescription;
     } catch (err) {
       if (!(err instanceof VersionConflictError) || attempt >= 4) throw err;
@@ -125,43 +253,76 @@ async function amendDispense(repo: Repository, ctx: RequestContext, d: ValidDisp
 }
 
 /** Withdraws the latest standing dispense notification (optionally named); the items go back to what the others say. */
-export async function withdrawDispense(repo: Repository, ctx: RequestContext, shortFormId: string, notificationId: string | undefined, reason: string): Promise<EpsPrescription> {
+export async function withdrawDispense(
+  repo: Repository,
+  ctx: RequestContext,
+  shortFormId: string,
+  notificationId: string | undefined,
+  reason: string,
+): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const held = heldIssue(await issuesByShortForm(repo, shortFormId), org, shortFormId, 'withdrawn');
-  return transition(repo, ctx, held.id, 'withdrawn', (draft) => {
-    const standing = draft.dispenses.filter((r) => !r.withdrawn);
-    const last = standing[standing.length - 1];
-    if (!last) throw illegalTransition(draft, 'withdrawn');
-    if (notificationId && notificationId !== last.id) {
-      throw new FhirError(409, 'INVALID_STATE_TRANSITION', `Only the latest dispense notification (${last.id}) may be withdrawn, not ${notificationId}`);
-    }
-    last.withdrawn = { time: new Date().toISOString(), reason };
-    replayDispenses(draft);
-    return { notification: last.id, reason };
-  }, requireHolder(org), held);
+  return transition(
+    repo,
+    ctx,
+    held.id,
+    'withdrawn',
+    (draft) => {
+      const standing = draft.dispenses.filter((r) => !r.withdrawn);
+      const last = standing[standing.length - 1];
+      if (!last) throw illegalTransition(draft, 'withdrawn');
+      if (notificationId && notificationId !== last.id) {
+        throw new FhirError(
+          409,
+          'INVALID_STATE_TRANSITION',
+          `Only the latest dispense notification (${last.id}) may be withdrawn, not ${notificationId}`,
+        );
+      }
+      last.withdrawn = { time: new Date().toISOString(), reason };
+      replayDispenses(draft);
+      return { notification: last.id, reason };
+    },
+    requireHolder(org),
+    held,
+  );
 }
 
 /** Returns an undispensed prescription to Spine: available again (to its nominated pharmacy's queue, or to any token). */
-export async function returnToSpine(repo: Repository, ctx: RequestContext, shortFormId: string, reason: { code: string; display?: string }): Promise<EpsPrescription> {
+export async function returnToSpine(
+  repo: Repository,
+  ctx: RequestContext,
+  shortFormId: string,
+  reason: { code: string; display?: string },
+): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const held = heldIssue(await issuesByShortForm(repo, shortFormId), org, shortFormId, 'returned');
-  return transition(repo, ctx, held.id, 'returned', (draft) => {
-    // a cancellation asked for while the pharmacy held the issue takes effect as it comes back
-    const pending = pendingCancellation(draft);
-    const cancelling = pending ? pendingItems(pending) : [];
-    draft.status = 'to-be-dispensed';
-    delete draft.dispenser;
-    for (const item of draft.items) {
-      if (item.status === 'with-dispenser') item.status = 'to-be-dispensed';
-      if (pending && cancelling.includes(item.id) && !SETTLED_ITEMS.includes(item.status)) {
-        item.status = 'cancelled';
-        const why = (pending.detail as { reason?: { code: string; display?: string } } | undefined)?.reason;
-        if (why) item.reason = why;
+  return transition(
+    repo,
+    ctx,
+    held.id,
+    'returned',
+    (draft) => {
+      // a cancellation asked for while the pharmacy held the issue takes effect as it comes back
+      const pending = pendingCancellation(draft);
+      const cancelling = pending ? pendingItems(pending) : [];
+      draft.status = 'to-be-dispensed';
+      delete draft.dispenser;
+      for (const item of draft.items) {
+        if (item.status === 'with-dispenser') item.status = 'to-be-dispensed';
+        if (pending && cancelling.includes(item.id) && !SETTLED_ITEMS.includes(item.status)) {
+          item.status = 'cancelled';
+          const why = (
+            pending.detail as { reason?: { code: string; display?: string } } | undefined
+          )?.reason;
+          if (why) item.reason = why;
+        }
       }
-    }
-    if (draft.items.every((item) => item.status === 'cancelled')) draft.status = 'cancelled';
-    return { reason, returnedBy: org, ...(pending ? { cancelledAsRequested: cancelling } : {}) };
-  }, requireHolder(org), held);
+      if (draft.items.every((item) => item.status === 'cancelled')) draft.status = 'cancelled';
+      return { reason, returnedBy: org, ...(pending ? { cancelledAsRequested: cancelling } : {}) };
+    },
+    requireHolder(org),
+    held,
+  );
 }
 
 export interface ValidClaim {
@@ -172,19 +333,49 @@ export interface ValidClaim {
 }
 
 /** A claim for reimbursement: exactly once per issue; the same claim again returns the claimed issue. */
-export async function recordClaim(repo: Repository, ctx: RequestContext, c: ValidClaim): Promise<EpsPrescription> {
+export async function recordClaim(
+  repo: Repository,
+  ctx: RequestContext,
+  c: ValidClaim,
+): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const issues = await issuesByShortForm(repo, c.shortFormId);
-  const already = issues.map((s) => s.resource as EpsPrescription).find((p) => p.claim?.id === c.claimId);
+  const already = issues
+    .map((s) => s.resource as EpsPrescription)
+    .find((p) => p.claim?.id === c.claimId);
   if (already) return replayed(repo, ctx, already, { claim: c.claimId });
   const held = heldIssue(issues, org, c.shortFormId, 'claimed');
-  if (held.resource.nhsNumber !== c.nhsNumber) throw new FhirError(400, 'INVALID_VALUE', 'The claim names a different patient from the prescription');
-  return transition(repo, ctx, held.id, 'claimed', (draft) => {
-    for (const e of c.endorsements) if (!draft.items.some((i) => i.id === e.itemId)) throw new FhirError(400, 'INVALID_VALUE', `Item ${e.itemId} is not on prescription ${draft.shortFormId}`);
-    draft.status = 'claimed';
-    draft.claim = { id: c.claimId, org, time: new Date().toISOString(), endorsements: c.endorsements };
-    return { claim: c.claimId, endorsements: c.endorsements };
-  }, requireHolder(org), held);
+  if (held.resource.nhsNumber !== c.nhsNumber)
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      'The claim names a different patient from the prescription',
+    );
+  return transition(
+    repo,
+    ctx,
+    held.id,
+    'claimed',
+    (draft) => {
+      for (const e of c.endorsements)
+        if (!draft.items.some((i) => i.id === e.itemId))
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            `Item ${e.itemId} is not on prescription ${draft.shortFormId}`,
+          );
+      draft.status = 'claimed';
+      draft.claim = {
+        id: c.claimId,
+        org,
+        time: new Date().toISOString(),
+        endorsements: c.endorsements,
+      };
+      return { claim: c.claimId, endorsements: c.endorsements };
+    },
+    requireHolder(org),
+    held,
+  );
 }
 
 /** The items a standing cancellation request names. */

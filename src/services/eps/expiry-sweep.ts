@@ -15,33 +15,61 @@ import { transition } from './transitions.js';
 export const SWEEP_ACTOR = 'openspine:eps-sweep';
 const PAGE = 200;
 
-export interface SweepResult { expired: number; available: number }
+export interface SweepResult {
+  expired: number;
+  available: number;
+}
 
 function sweepContext(): RequestContext {
   return {
     requestId: randomUUID(),
-    principal: { kind: 'application', userId: SWEEP_ACTOR, name: 'EPS expiry and availability sweep', role: '', org: '', sessionId: '', issuer: 'openspine', expiresAt: 0 },
+    principal: {
+      kind: 'application',
+      userId: SWEEP_ACTOR,
+      name: 'EPS expiry and availability sweep',
+      role: '',
+      org: '',
+      sessionId: '',
+      issuer: 'openspine',
+      expiresAt: 0,
+    },
   };
 }
 
 /** Moves each issue found; a 409 means another sweep (or a dispenser) changed it first, which is fine. */
-async function moveAll(repo: Repository, ids: string[], name: 'expired' | 'available', today: string): Promise<number> {
+async function moveAll(
+  repo: Repository,
+  ids: string[],
+  name: 'expired' | 'available',
+  today: string,
+): Promise<number> {
   let moved = 0;
   for (const id of ids) {
     try {
-      await transition(repo, sweepContext(), id, name, (draft) => {
-        if (name === 'expired') {
-          draft.status = 'expired';
-          for (const item of draft.items) if (!['dispensed', 'not-dispensed', 'cancelled'].includes(item.status)) item.status = 'expired';
-          return { expiredOn: today };
-        }
-        draft.status = 'to-be-dispensed';
-        return { availableFrom: draft.availableFrom };
-      }, (p: EpsPrescription) => {
-        // decided on a fresh read: another run may already have moved it, or its date moved on
-        if (name === 'expired' && !(p.expires < today)) throw new FhirError(409, 'INVALID_STATE_TRANSITION', 'not expired yet');
-        if (name === 'available' && (p.availableFrom > today || p.expires < today)) throw new FhirError(409, 'INVALID_STATE_TRANSITION', 'not due');
-      });
+      await transition(
+        repo,
+        sweepContext(),
+        id,
+        name,
+        (draft) => {
+          if (name === 'expired') {
+            draft.status = 'expired';
+            for (const item of draft.items)
+              if (!['dispensed', 'not-dispensed', 'cancelled'].includes(item.status))
+                item.status = 'expired';
+            return { expiredOn: today };
+          }
+          draft.status = 'to-be-dispensed';
+          return { availableFrom: draft.availableFrom };
+        },
+        (p: EpsPrescription) => {
+          // decided on a fresh read: another run may already have moved it, or its date moved on
+          if (name === 'expired' && !(p.expires < today))
+            throw new FhirError(409, 'INVALID_STATE_TRANSITION', 'not expired yet');
+          if (name === 'available' && (p.availableFrom > today || p.expires < today))
+            throw new FhirError(409, 'INVALID_STATE_TRANSITION', 'not due');
+        },
+      );
       moved++;
     } catch (err) {
       if (!(err instanceof FhirError && (err.status === 409 || err.status === 404))) throw err;
@@ -50,18 +78,29 @@ async function moveAll(repo: Repository, ids: string[], name: 'expired' | 'avail
   return moved;
 }
 
-export async function sweepPrescriptions(repo: Repository, now: Date = new Date()): Promise<SweepResult> {
+export async function sweepPrescriptions(
+  repo: Repository,
+  now: Date = new Date(),
+): Promise<SweepResult> {
   const today = now.toISOString().slice(0, 10);
   const result: SweepResult = { expired: 0, available: 0 };
   // expiry first, so an issue both due and past its validity expires rather than being offered
   for (;;) {
-    const ids = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'expires-open', op: 'lt', value: today }] }], limit: PAGE });
+    const ids = await repo.search({
+      type: PRESCRIPTION,
+      criteria: [{ any: [{ param: 'expires-open', op: 'lt', value: today }] }],
+      limit: PAGE,
+    });
     const moved = await moveAll(repo, ids, 'expired', today);
     result.expired += moved;
     if (ids.length < PAGE || moved === 0) break;
   }
   for (;;) {
-    const ids = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'available-from', op: 'le', value: today }] }], limit: PAGE });
+    const ids = await repo.search({
+      type: PRESCRIPTION,
+      criteria: [{ any: [{ param: 'available-from', op: 'le', value: today }] }],
+      limit: PAGE,
+    });
     const moved = await moveAll(repo, ids, 'available', today);
     result.available += moved;
     if (ids.length < PAGE || moved === 0) break;

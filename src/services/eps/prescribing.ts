@@ -6,12 +6,18 @@ import { requireCurrentPatient } from '../pds/index.js';
 import { bundleDigest } from './canonical-digest.js';
 import { addDays, orderSignature, type ValidOrder } from './order-message.js';
 import { prescriptionRelationshipWrite } from './prescription-relationship.js';
-import { PRESCRIPTION, PRESCRIPTION_ORDER, prescriptionId, type EpsPrescription } from './prescription-model.js';
+import {
+  PRESCRIPTION,
+  PRESCRIPTION_ORDER,
+  prescriptionId,
+  type EpsPrescription,
+} from './prescription-model.js';
 import { verifyPrescriberSignature } from './prescriber-keys.js';
 import { replayed } from './dispensing.js';
 import { commitPlans, planCreation } from './transitions.js';
 
-export const NOMINATED_PHARMACY_URL = 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NominatedPharmacy';
+export const NOMINATED_PHARMACY_URL =
+  'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NominatedPharmacy';
 /** Validity of an acute or repeat prescription without an end date, and of a repeat-dispensing course. */
 const ACUTE_VALIDITY_DAYS = 180;
 const REPEAT_DISPENSING_VALIDITY_DAYS = 365;
@@ -27,12 +33,26 @@ export function nominatedPharmacy(patient: Patient): string | undefined {
  * refused naming the survivor: the signed message names the old number, so it cannot be moved
  * over; the prescriber re-issues it under the surviving record.
  */
-export async function requirePrescribablePatient(repo: Repository, nhsNumber: string): Promise<Patient> {
+export async function requirePrescribablePatient(
+  repo: Repository,
+  nhsNumber: string,
+): Promise<Patient> {
   const stored = await requireCurrentPatient(repo, nhsNumber, {
-    onUnknown: () => new FhirError(422, 'PATIENT_NOT_FOUND', `NHS Number ${nhsNumber} is not known to PDS`),
-    onSuperseded: (_, survivor) => new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number ${nhsNumber} has been superseded by ${survivor}; prescribe under NHS Number ${survivor}`,
-      { location: `/personal-demographics/FHIR/R4/Patient/${survivor}` }),
-    onInvalidated: () => new FhirError(422, 'INVALIDATED_RESOURCE', `NHS Number ${nhsNumber} belongs to an invalidated record`),
+    onUnknown: () =>
+      new FhirError(422, 'PATIENT_NOT_FOUND', `NHS Number ${nhsNumber} is not known to PDS`),
+    onSuperseded: (_, survivor) =>
+      new FhirError(
+        422,
+        'PATIENT_SUPERSEDED',
+        `NHS Number ${nhsNumber} has been superseded by ${survivor}; prescribe under NHS Number ${survivor}`,
+        { location: `/personal-demographics/FHIR/R4/Patient/${survivor}` },
+      ),
+    onInvalidated: () =>
+      new FhirError(
+        422,
+        'INVALIDATED_RESOURCE',
+        `NHS Number ${nhsNumber} belongs to an invalidated record`,
+      ),
   });
   return stored.resource;
 }
@@ -44,44 +64,94 @@ export interface SubmitResult {
 }
 
 async function issuesOf(repo: Repository, longFormId: string): Promise<EpsPrescription[]> {
-  return (await repo.searchResources({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'long-form', op: 'eq', value: longFormId }] }], limit: 100 })).map((s) => s.resource as EpsPrescription).sort((a, b) => a.issue.number - b.issue.number);
+  return (
+    await repo.searchResources({
+      type: PRESCRIPTION,
+      criteria: [{ any: [{ param: 'long-form', op: 'eq', value: longFormId }] }],
+      limit: 100,
+    })
+  )
+    .map((s) => s.resource as EpsPrescription)
+    .sort((a, b) => a.issue.number - b.issue.number);
 }
 
 /** An earlier submission of the same prescription id: the same signed content is a duplicate, other content a clash. */
-async function earlierSubmission(repo: Repository, order: ValidOrder, digest: string): Promise<SubmitResult | null> {
+async function earlierSubmission(
+  repo: Repository,
+  order: ValidOrder,
+  digest: string,
+): Promise<SubmitResult | null> {
   const sameId = async (): Promise<SubmitResult | null> => {
     const first = await repo.read(PRESCRIPTION, prescriptionId(order.longFormId, 1));
     if (!first) return null;
     if ((first.resource as EpsPrescription).digest !== digest) {
-      throw new FhirError(409, 'DUPLICATE_REJECTED', `Prescription ${order.longFormId} has already been submitted with different content`);
+      throw new FhirError(
+        409,
+        'DUPLICATE_REJECTED',
+        `Prescription ${order.longFormId} has already been submitted with different content`,
+      );
     }
     return { issues: await issuesOf(repo, order.longFormId), duplicate: true };
   };
   // one index look-up in the common case, a new prescription: nothing with either id yet
-  const clashes = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [
-    { param: 'long-form', op: 'eq', value: order.longFormId },
-    { param: 'short-form', op: 'eq', value: order.shortFormId },
-  ] }], limit: 1 });
+  const clashes = await repo.search({
+    type: PRESCRIPTION,
+    criteria: [
+      {
+        any: [
+          { param: 'long-form', op: 'eq', value: order.longFormId },
+          { param: 'short-form', op: 'eq', value: order.shortFormId },
+        ],
+      },
+    ],
+    limit: 1,
+  });
   if (clashes.length === 0) return null;
   // the same prescription id (a duplicate, or a clash of content), or a twin of this submission that
   // committed meanwhile; otherwise another prescription holds the short-form ID
   const earlier = await sameId();
   if (earlier) return earlier;
-  throw new FhirError(409, 'DUPLICATE_REJECTED', `Short-form ID ${order.shortFormId} is already in use by another prescription`);
+  throw new FhirError(
+    409,
+    'DUPLICATE_REJECTED',
+    `Short-form ID ${order.shortFormId} is already in use by another prescription`,
+  );
 }
 
-function buildIssues(order: ValidOrder, nominated: string | undefined, digest: string, prescriberUser: string, now: string): EpsPrescription[] {
+function buildIssues(
+  order: ValidOrder,
+  nominated: string | undefined,
+  digest: string,
+  prescriberUser: string,
+  now: string,
+): EpsPrescription[] {
   const today = now.slice(0, 10);
-  const courseEnd = order.validityEnd ?? addDays(order.validityStart, order.type === 'repeat-dispensing' ? REPEAT_DISPENSING_VALIDITY_DAYS : ACUTE_VALIDITY_DAYS);
+  const courseEnd =
+    order.validityEnd ??
+    addDays(
+      order.validityStart,
+      order.type === 'repeat-dispensing' ? REPEAT_DISPENSING_VALIDITY_DAYS : ACUTE_VALIDITY_DAYS,
+    );
   return Array.from({ length: order.issues }, (_, i): EpsPrescription => {
     const availableFrom = addDays(order.validityStart, i * order.intervalDays);
     return {
-      resourceType: PRESCRIPTION, id: prescriptionId(order.longFormId, i + 1), longFormId: order.longFormId, shortFormId: order.shortFormId,
-      nhsNumber: order.nhsNumber, type: order.type, issue: { number: i + 1, of: order.issues },
-      prescriber: { org: order.prescriberOrg, user: prescriberUser }, ...(nominated ? { nominatedPharmacy: nominated } : {}),
+      resourceType: PRESCRIPTION,
+      id: prescriptionId(order.longFormId, i + 1),
+      longFormId: order.longFormId,
+      shortFormId: order.shortFormId,
+      nhsNumber: order.nhsNumber,
+      type: order.type,
+      issue: { number: i + 1, of: order.issues },
+      prescriber: { org: order.prescriberOrg, user: prescriberUser },
+      ...(nominated ? { nominatedPharmacy: nominated } : {}),
       status: availableFrom <= today ? 'to-be-dispensed' : 'future',
       items: order.items.map((it) => ({ ...it, status: 'to-be-dispensed' as const, supplied: 0 })),
-      availableFrom, expires: courseEnd, digest, created: now, dispenses: [], events: [],
+      availableFrom,
+      expires: courseEnd,
+      digest,
+      created: now,
+      dispenses: [],
+      events: [],
     };
   });
 }
@@ -92,10 +162,24 @@ function buildIssues(order: ValidOrder, nominated: string | undefined, digest: s
  * message returns what was stored. Every issue, the signed message, the nominated pharmacy's
  * relationship, the audit entries and the outbox messages commit together.
  */
-export async function submitOrder(repo: Repository, ctx: RequestContext, order: ValidOrder, patient: Patient): Promise<SubmitResult> {
+export async function submitOrder(
+  repo: Repository,
+  ctx: RequestContext,
+  order: ValidOrder,
+  patient: Patient,
+): Promise<SubmitResult> {
   const digest = bundleDigest(order.msg.bundle);
-  const { payload } = await verifyPrescriberSignature(repo, ctx.principal!.userId, orderSignature(order.msg));
-  if (payload !== digest) throw new FhirError(400, 'SIGNATURE_DIGEST_MISMATCH', 'The signature is valid but was made over different content: the message changed after it was signed');
+  const { payload } = await verifyPrescriberSignature(
+    repo,
+    ctx.principal!.userId,
+    orderSignature(order.msg),
+  );
+  if (payload !== digest)
+    throw new FhirError(
+      400,
+      'SIGNATURE_DIGEST_MISMATCH',
+      'The signature is valid but was made over different content: the message changed after it was signed',
+    );
   for (let attempt = 0; ; attempt++) {
     const earlier = await earlierSubmission(repo, order, digest);
     if (earlier) {
@@ -107,9 +191,23 @@ export async function submitOrder(repo: Repository, ctx: RequestContext, order: 
     const nominated = nominatedPharmacy(patient);
     const issues = buildIssues(order, nominated, digest, ctx.principal!.userId, now);
     const plans = issues.map((p) => planCreation(ctx, p, now));
-    const extra: ResourceWrite[] = [{ type: PRESCRIPTION_ORDER, id: order.longFormId, expectedVersion: 0, resource: order.msg.bundle, index: [{ param: 'short-form', value: order.shortFormId }] }];
+    const extra: ResourceWrite[] = [
+      {
+        type: PRESCRIPTION_ORDER,
+        id: order.longFormId,
+        expectedVersion: 0,
+        resource: order.msg.bundle,
+        index: [{ param: 'short-form', value: order.shortFormId }],
+      },
+    ];
     if (nominated) {
-      const rel = await prescriptionRelationshipWrite(repo, order.nhsNumber, nominated, `prescription:${order.longFormId}`, issues[issues.length - 1].expires);
+      const rel = await prescriptionRelationshipWrite(
+        repo,
+        order.nhsNumber,
+        nominated,
+        `prescription:${order.longFormId}`,
+        issues[issues.length - 1].expires,
+      );
       if (rel) extra.push(rel);
     }
     try {

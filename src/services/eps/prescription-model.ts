@@ -32,7 +32,12 @@ export interface DispenseRecord {
   org: string;
   user: string;
   time: string;
-  items: { itemId: string; status: ItemStatus; quantity: number; reason?: { code: string; display?: string } }[];
+  items: {
+    itemId: string;
+    status: ItemStatus;
+    quantity: number;
+    reason?: { code: string; display?: string };
+  }[];
   withdrawn?: { time: string; reason: string };
 }
 
@@ -71,14 +76,24 @@ export interface EpsPrescription {
   digest: string;
   created: string;
   dispenses: DispenseRecord[];
-  claim?: { id: string; org: string; time: string; endorsements: { itemId: string; codes: string[] }[] };
+  claim?: {
+    id: string;
+    org: string;
+    time: string;
+    endorsements: { itemId: string; codes: string[] }[];
+  };
   events: PrescriptionEvent[];
 }
 
 export const prescriptionId = (longFormId: string, issue: number) => `${longFormId}-${issue}`;
 
 /** Open (not settled) states: the ones the expiry sweep looks at. */
-const OPEN: readonly PrescriptionStatus[] = ['future', 'to-be-dispensed', 'with-dispenser', 'with-dispenser-active'];
+const OPEN: readonly PrescriptionStatus[] = [
+  'future',
+  'to-be-dispensed',
+  'with-dispenser',
+  'with-dispenser-active',
+];
 
 export function prescriptionIndex(p: EpsPrescription): IndexEntry[] {
   const index: IndexEntry[] = [
@@ -87,7 +102,8 @@ export function prescriptionIndex(p: EpsPrescription): IndexEntry[] {
     { param: 'patient', value: p.nhsNumber },
     { param: 'status', value: p.status },
   ];
-  if (p.nominatedPharmacy && p.status === 'to-be-dispensed') index.push({ param: 'queue', value: p.nominatedPharmacy });
+  if (p.nominatedPharmacy && p.status === 'to-be-dispensed')
+    index.push({ param: 'queue', value: p.nominatedPharmacy });
   if (p.dispenser) index.push({ param: 'dispenser', value: p.dispenser });
   if (OPEN.includes(p.status)) index.push({ param: 'expires-open', value: p.expires });
   if (p.status === 'future') index.push({ param: 'available-from', value: p.availableFrom });

@@ -1,5 +1,14 @@
-import { RELATIONSHIP_TYPE, relationshipIndex, type CareRelationship } from '../../security/relationships.js';
-import { VersionConflictError, type AuditRecord, type Repository, type ResourceWrite } from '../../store/types.js';
+import {
+  RELATIONSHIP_TYPE,
+  relationshipIndex,
+  type CareRelationship,
+} from '../../security/relationships.js';
+import {
+  VersionConflictError,
+  type AuditRecord,
+  type Repository,
+  type ResourceWrite,
+} from '../../store/types.js';
 
 /**
  * The legitimate relationship a prescription gives a pharmacy (its nominated pharmacy at
@@ -9,23 +18,50 @@ import { VersionConflictError, type AuditRecord, type Repository, type ResourceW
  */
 const GRACE_DAYS = 28;
 
-export const prescriptionRelationshipId = (nhsNumber: string, org: string) => `eps-${nhsNumber}-${org}`;
+export const prescriptionRelationshipId = (nhsNumber: string, org: string) =>
+  `eps-${nhsNumber}-${org}`;
 
-export async function prescriptionRelationshipWrite(repo: Repository, nhsNumber: string, org: string, source: string, until: string): Promise<ResourceWrite | null> {
+export async function prescriptionRelationshipWrite(
+  repo: Repository,
+  nhsNumber: string,
+  org: string,
+  source: string,
+  until: string,
+): Promise<ResourceWrite | null> {
   const id = prescriptionRelationshipId(nhsNumber, org);
   const end = new Date(Date.parse(until + 'T00:00:00Z') + GRACE_DAYS * 86_400_000).toISOString();
   const stored = await repo.read(RELATIONSHIP_TYPE, id);
   const current = stored?.resource as CareRelationship | undefined;
   if (current && current.status === 'active' && current.end && current.end >= end) return null;
   const rel: CareRelationship = {
-    resourceType: RELATIONSHIP_TYPE, id, patient: nhsNumber, org, kind: 'prescription', status: 'active',
-    start: current?.status === 'active' ? current.start : new Date().toISOString(), end, source,
+    resourceType: RELATIONSHIP_TYPE,
+    id,
+    patient: nhsNumber,
+    org,
+    kind: 'prescription',
+    status: 'active',
+    start: current?.status === 'active' ? current.start : new Date().toISOString(),
+    end,
+    source,
   };
-  return { type: RELATIONSHIP_TYPE, id, expectedVersion: stored?.version ?? 0, resource: rel, index: relationshipIndex(rel) };
+  return {
+    type: RELATIONSHIP_TYPE,
+    id,
+    expectedVersion: stored?.version ?? 0,
+    resource: rel,
+    index: relationshipIndex(rel),
+  };
 }
 
 /** Records (or extends) the relationship on its own, for a twin request racing to do the same: whichever commits, it holds. */
-export async function ensurePrescriptionRelationship(repo: Repository, nhsNumber: string, org: string, source: string, until: string, audit: AuditRecord[]): Promise<void> {
+export async function ensurePrescriptionRelationship(
+  repo: Repository,
+  nhsNumber: string,
+  org: string,
+  source: string,
+  until: string,
+  audit: AuditRecord[],
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const write = await prescriptionRelationshipWrite(repo, nhsNumber, org, source, until);
     if (!write) return;

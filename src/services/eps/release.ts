@@ -14,10 +14,20 @@ export const EPS_ISSUE_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/EPS-IssueCode';
 /** How many nominated prescriptions one release request may take. */
 export const MAX_NOMINATED_RELEASE = 50;
 
-export type ReleaseRequest = { kind: 'nominated'; limit: number } | { kind: 'single'; shortFormId: string };
+export type ReleaseRequest =
+  { kind: 'nominated'; limit: number } | { kind: 'single'; shortFormId: string };
 
-export async function issuesByShortForm(repo: Repository, shortFormId: string): Promise<StoredResource[]> {
-  return (await repo.searchResources({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'short-form', op: 'eq', value: shortFormId }] }], limit: 100 })).sort((a, b) => a.resource.issue.number - b.resource.issue.number);
+export async function issuesByShortForm(
+  repo: Repository,
+  shortFormId: string,
+): Promise<StoredResource[]> {
+  return (
+    await repo.searchResources({
+      type: PRESCRIPTION,
+      criteria: [{ any: [{ param: 'short-form', op: 'eq', value: shortFormId }] }],
+      limit: 100,
+    })
+  ).sort((a, b) => a.resource.issue.number - b.resource.issue.number);
 }
 
 /**
@@ -27,14 +37,22 @@ export async function issuesByShortForm(repo: Repository, shortFormId: string): 
  */
 export class WithAnotherDispenser extends FhirError {
   constructor(readonly holder: EpsPrescription) {
-    super(400, 'PRESCRIPTION_WITH_ANOTHER_DISPENSER',
-      `Prescription ${holder.shortFormId} issue ${holder.issue.number} is '${holder.status}' with another dispenser (${holder.dispenser})`);
+    super(
+      400,
+      'PRESCRIPTION_WITH_ANOTHER_DISPENSER',
+      `Prescription ${holder.shortFormId} issue ${holder.issue.number} is '${holder.status}' with another dispenser (${holder.dispenser})`,
+    );
   }
 }
 
 /** Held by a pharmacy other than `org` (a pharmacy asking again for what it holds is a state refusal instead). */
 function heldByAnother(p: EpsPrescription, org: string | undefined): boolean {
-  return org !== undefined && !!p.dispenser && p.status.startsWith('with-dispenser') && p.dispenser.toUpperCase() !== org.toUpperCase();
+  return (
+    org !== undefined &&
+    !!p.dispenser &&
+    p.status.startsWith('with-dispenser') &&
+    p.dispenser.toUpperCase() !== org.toUpperCase()
+  );
 }
 
 /**
@@ -42,14 +60,28 @@ function heldByAnother(p: EpsPrescription, org: string | undefined): boolean {
  * as EPS publishes them, 400 RESOURCE_NOT_FOUND for a prescription Spine does not hold and 400
  * PRESCRIPTION_WITH_ANOTHER_DISPENSER for one another pharmacy holds; otherwise the state refusal.
  */
-export function releasableIssue(issues: StoredResource[], shortFormId: string, org?: string): StoredResource {
-  if (issues.length === 0) throw new FhirError(400, 'RESOURCE_NOT_FOUND', `Prescription ${shortFormId} not found`, {}, { severity: 'error' });
+export function releasableIssue(
+  issues: StoredResource[],
+  shortFormId: string,
+  org?: string,
+): StoredResource {
+  if (issues.length === 0)
+    throw new FhirError(
+      400,
+      'RESOURCE_NOT_FOUND',
+      `Prescription ${shortFormId} not found`,
+      {},
+      { severity: 'error' },
+    );
   const ready = issues.find((s) => s.resource.status === 'to-be-dispensed');
   if (ready) return ready;
   // report the issue that matters: one with a dispenser, else the first not yet settled, else the last
-  const shown = issues.find((s) => String(s.resource.status).startsWith('with-dispenser'))
-    ?? issues.find((s) => s.resource.status === 'future') ?? issues[issues.length - 1];
-  if (heldByAnother(shown.resource as EpsPrescription, org)) throw new WithAnotherDispenser(shown.resource as EpsPrescription);
+  const shown =
+    issues.find((s) => String(s.resource.status).startsWith('with-dispenser')) ??
+    issues.find((s) => s.resource.status === 'future') ??
+    issues[issues.length - 1];
+  if (heldByAnother(shown.resource as EpsPrescription, org))
+    throw new WithAnotherDispenser(shown.resource as EpsPrescription);
   throw illegalTransition(shown.resource as EpsPrescription, 'released');
 }
 
@@ -58,30 +90,52 @@ export function releasableIssue(issues: StoredResource[], shortFormId: string, o
  * holding the prescription contained (from the directory where it knows it), referenced by the
  * Spine supportingInfo extension.
  */
-export async function releaseRefusalBody(repo: Repository, err: WithAnotherDispenser): Promise<Record<string, unknown>> {
+export async function releaseRefusalBody(
+  repo: Repository,
+  err: WithAnotherDispenser,
+): Promise<Record<string, unknown>> {
   const ods = err.holder.dispenser!;
-  const known = (await repo.read(ORGANIZATION, ods))?.resource as Record<string, unknown> | undefined;
+  const known = (await repo.read(ORGANIZATION, ods))?.resource as
+    Record<string, unknown> | undefined;
   const id = randomUUID();
   const organization = {
-    resourceType: 'Organization', id,
+    resourceType: 'Organization',
+    id,
     identifier: [{ system: ODS_SYSTEM, value: ods }],
     ...(typeof known?.name === 'string' ? { name: known.name } : {}),
     ...(Array.isArray(known?.telecom) ? { telecom: known.telecom } : {}),
     ...(Array.isArray(known?.address) ? { address: known.address } : {}),
   };
   const outcome = operationOutcome(err.spineCode, err.diagnostics, 'error', err.status);
-  for (const issue of outcome.issue) for (const c of issue.details?.coding ?? []) { c.system = EPS_ISSUE_SYSTEM; delete c.version; }
+  for (const issue of outcome.issue)
+    for (const c of issue.details?.coding ?? []) {
+      c.system = EPS_ISSUE_SYSTEM;
+      delete c.version;
+    }
   return {
     ...outcome,
     meta: { lastUpdated: new Date().toISOString() },
     contained: [organization],
-    extension: [{ url: 'https://fhir.nhs.uk/StructureDefinition/Extension-Spine-supportingInfo', valueReference: { reference: `#${id}` } }],
+    extension: [
+      {
+        url: 'https://fhir.nhs.uk/StructureDefinition/Extension-Spine-supportingInfo',
+        valueReference: { reference: `#${id}` },
+      },
+    ],
   };
 }
 
 /** The nominated queue of a pharmacy: issues waiting for it, in store order. */
-export async function nominatedQueue(repo: Repository, org: string, limit: number): Promise<string[]> {
-  return repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'queue', op: 'eq', value: org }] }], limit });
+export async function nominatedQueue(
+  repo: Repository,
+  org: string,
+  limit: number,
+): Promise<string[]> {
+  return repo.search({
+    type: PRESCRIPTION,
+    criteria: [{ any: [{ param: 'queue', op: 'eq', value: org }] }],
+    limit,
+  });
 }
 
 /**
@@ -90,22 +144,45 @@ export async function nominatedQueue(repo: Repository, org: string, limit: numbe
  * racing, the store accepts one commit; the other re-reads, finds it with the winner and is refused
  * (400 PRESCRIPTION_WITH_ANOTHER_DISPENSER).
  */
-export async function releaseIssue(repo: Repository, ctx: RequestContext, id: string, alreadyRead?: StoredResource): Promise<EpsPrescription> {
+export async function releaseIssue(
+  repo: Repository,
+  ctx: RequestContext,
+  id: string,
+  alreadyRead?: StoredResource,
+): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   for (let attempt = 0; ; attempt++) {
     // a version read moments ago is as good as a fresh one: the commit checks it is still current
     const stored = attempt === 0 && alreadyRead ? alreadyRead : await repo.read(PRESCRIPTION, id);
-    if (!stored) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription issue ${id} not found`);
+    if (!stored)
+      throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription issue ${id} not found`);
     // of two pharmacies racing, the one that lost finds the other holding it
-    if (heldByAnother(stored.resource as EpsPrescription, org)) throw new WithAnotherDispenser(stored.resource as EpsPrescription);
-    const plan = planTransition(ctx, stored.resource as EpsPrescription, stored.version, 'released', (draft) => {
-      draft.status = 'with-dispenser';
-      draft.dispenser = org;
-      for (const item of draft.items) if (item.status === 'to-be-dispensed') item.status = 'with-dispenser';
-      return { dispenser: org };
-    });
+    if (heldByAnother(stored.resource as EpsPrescription, org))
+      throw new WithAnotherDispenser(stored.resource as EpsPrescription);
+    const plan = planTransition(
+      ctx,
+      stored.resource as EpsPrescription,
+      stored.version,
+      'released',
+      (draft) => {
+        draft.status = 'with-dispenser';
+        draft.dispenser = org;
+        for (const item of draft.items)
+          if (item.status === 'to-be-dispensed') item.status = 'with-dispenser';
+        return { dispenser: org };
+      },
+    );
     const p = plan.prescription;
-    const rel = p.nominatedPharmacy === org ? null : await prescriptionRelationshipWrite(repo, p.nhsNumber, org, `prescription:${p.longFormId}`, p.expires);
+    const rel =
+      p.nominatedPharmacy === org
+        ? null
+        : await prescriptionRelationshipWrite(
+            repo,
+            p.nhsNumber,
+            org,
+            `prescription:${p.longFormId}`,
+            p.expires,
+          );
     try {
       await commitPlans(repo, [plan], rel ? [rel] : []);
       return p;
@@ -116,11 +193,17 @@ export async function releaseIssue(repo: Repository, ctx: RequestContext, id: st
 }
 
 /** Releases up to `limit` issues from the caller's nominated queue; ones another request took meanwhile are skipped. */
-export async function releaseNominated(repo: Repository, ctx: RequestContext, limit: number): Promise<EpsPrescription[]> {
+export async function releaseNominated(
+  repo: Repository,
+  ctx: RequestContext,
+  limit: number,
+): Promise<EpsPrescription[]> {
   const released: EpsPrescription[] = [];
   const tried = new Set<string>();
   while (released.length < limit) {
-    const ids = (await nominatedQueue(repo, ctx.principal!.org, limit * 2 + tried.size)).filter((id) => !tried.has(id));
+    const ids = (await nominatedQueue(repo, ctx.principal!.org, limit * 2 + tried.size)).filter(
+      (id) => !tried.has(id),
+    );
     if (ids.length === 0) break;
     for (const id of ids) {
       if (released.length >= limit) break;
@@ -128,7 +211,11 @@ export async function releaseNominated(repo: Repository, ctx: RequestContext, li
       try {
         released.push(await releaseIssue(repo, ctx, id));
       } catch (err) {
-        if (!(err instanceof WithAnotherDispenser || (err instanceof FhirError && err.status === 409))) throw err;
+        if (!(
+          err instanceof WithAnotherDispenser ||
+          (err instanceof FhirError && err.status === 409)
+        ))
+          throw err;
       }
     }
   }
@@ -139,12 +226,17 @@ export async function releaseNominated(repo: Repository, ctx: RequestContext, li
  * The release answer: a searchset of the original signed messages (what the dispensing system
  * needs), spliced in as stored text rather than parsed and serialised again.
  */
-export async function releaseBundleJson(repo: Repository, issues: EpsPrescription[]): Promise<string> {
+export async function releaseBundleJson(
+  repo: Repository,
+  issues: EpsPrescription[],
+): Promise<string> {
   const entries: string[] = [];
   for (const p of issues) {
     const order = await repo.readJson(PRESCRIPTION_ORDER, p.longFormId);
     if (!order) throw new Error(`signed message of prescription ${p.longFormId} is missing`);
-    entries.push(`{"fullUrl":${JSON.stringify(`urn:uuid:${p.longFormId}`)},"resource":${order.json},"search":{"mode":"match"}}`);
+    entries.push(
+      `{"fullUrl":${JSON.stringify(`urn:uuid:${p.longFormId}`)},"resource":${order.json},"search":{"mode":"match"}}`,
+    );
   }
   return `{"resourceType":"Bundle","type":"searchset","timestamp":"${new Date().toISOString()}","total":${issues.length},"entry":[${entries.join(',')}]}`;
 }

@@ -36,10 +36,22 @@ export type ItemStatus = keyof typeof ITEM_STATUSES;
  * status does not change; the issue is marked for cancellation (the event records by whom), as
  * EPS publishes (R-0002 / R-0003: "not cancelled ... Marked for cancellation").
  */
-export type Transition = 'created' | 'available' | 'released' | 'returned' | 'dispensed' | 'withdrawn' | 'claimed' | 'cancelled' | 'cancellation-requested' | 'expired';
+export type Transition =
+  | 'created'
+  | 'available'
+  | 'released'
+  | 'returned'
+  | 'dispensed'
+  | 'withdrawn'
+  | 'claimed'
+  | 'cancelled'
+  | 'cancellation-requested'
+  | 'expired';
 
 /** The prescription states each transition may start from ('created' starts from nothing). */
-export const ALLOWED_FROM: Readonly<Record<Exclude<Transition, 'created'>, readonly PrescriptionStatus[]>> = {
+export const ALLOWED_FROM: Readonly<
+  Record<Exclude<Transition, 'created'>, readonly PrescriptionStatus[]>
+> = {
   available: ['future'],
   released: ['to-be-dispensed'],
   returned: ['with-dispenser'],
@@ -53,11 +65,21 @@ export const ALLOWED_FROM: Readonly<Record<Exclude<Transition, 'created'>, reado
 
 /** What a message is called in refusals. */
 export const MESSAGE_NAMES: Readonly<Record<Exclude<Transition, 'created'>, string>> = {
-  available: 'issue becoming available', released: 'release request', returned: 'return', dispensed: 'dispense notification',
-  withdrawn: 'dispense notification withdrawal', claimed: 'claim', cancelled: 'cancellation', 'cancellation-requested': 'cancellation request', expired: 'expiry',
+  available: 'issue becoming available',
+  released: 'release request',
+  returned: 'return',
+  dispensed: 'dispense notification',
+  withdrawn: 'dispense notification withdrawal',
+  claimed: 'claim',
+  cancelled: 'cancellation',
+  'cancellation-requested': 'cancellation request',
+  expired: 'expiry',
 };
 
-export function mayHappen(transition: Exclude<Transition, 'created'>, from: PrescriptionStatus): boolean {
+export function mayHappen(
+  transition: Exclude<Transition, 'created'>,
+  from: PrescriptionStatus,
+): boolean {
   return ALLOWED_FROM[transition].includes(from);
 }
 
@@ -65,7 +87,12 @@ export function mayHappen(transition: Exclude<Transition, 'created'>, from: Pres
 export const TERMINAL: readonly PrescriptionStatus[] = ['expired', 'cancelled', 'claimed'];
 
 /** Items whose outcome is settled: they take no further dispensing. */
-export const SETTLED_ITEMS: readonly ItemStatus[] = ['dispensed', 'not-dispensed', 'cancelled', 'expired'];
+export const SETTLED_ITEMS: readonly ItemStatus[] = [
+  'dispensed',
+  'not-dispensed',
+  'cancelled',
+  'expired',
+];
 
 /**
  * The prescription status a set of item outcomes adds up to while it is with a dispenser: all
@@ -74,7 +101,11 @@ export const SETTLED_ITEMS: readonly ItemStatus[] = ['dispensed', 'not-dispensed
  */
 export function statusFromItems(items: readonly ItemStatus[]): PrescriptionStatus {
   const live = items.filter((s) => s !== 'cancelled');
-  if (live.length > 0 && live.every((s) => SETTLED_ITEMS.includes(s))) return live.some((s) => s === 'dispensed') ? 'dispensed' : 'not-dispensed';
-  if (live.some((s) => s === 'partial' || s === 'owing' || s === 'dispensed' || s === 'not-dispensed')) return 'with-dispenser-active';
+  if (live.length > 0 && live.every((s) => SETTLED_ITEMS.includes(s)))
+    return live.some((s) => s === 'dispensed') ? 'dispensed' : 'not-dispensed';
+  if (
+    live.some((s) => s === 'partial' || s === 'owing' || s === 'dispensed' || s === 'not-dispensed')
+  )
+    return 'with-dispenser-active';
   return 'with-dispenser';
 }

@@ -1,5 +1,9 @@
 import type { Bundle, Extension, Task } from 'fhir/r4.js';
-import { ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, PRESCRIPTION_ID_SYSTEM } from './message-bundle.js';
+import {
+  ORDER_ITEM_SYSTEM,
+  ORDER_NUMBER_SYSTEM,
+  PRESCRIPTION_ID_SYSTEM,
+} from './message-bundle.js';
 import type { EpsPrescription } from './prescription-model.js';
 import { ITEM_STATUSES, PRESCRIPTION_STATUSES, type PrescriptionStatus } from './state-machine.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
@@ -21,20 +25,34 @@ const SNOMED = 'http://snomed.info/sct';
 const COURSE: Record<EpsPrescription['type'], { code: string; display: string }> = {
   acute: { code: 'acute', display: 'Short course (acute) therapy' },
   'repeat-prescribing': { code: 'continuous', display: 'Continuous long term therapy' },
-  'repeat-dispensing': { code: 'continuous-repeat-dispensing', display: 'Continuous long term (repeat dispensing)' },
+  'repeat-dispensing': {
+    code: 'continuous-repeat-dispensing',
+    display: 'Continuous long term (repeat dispensing)',
+  },
 };
 
 /** When the item was last reported supplied by a standing dispense notification. */
 function lastDispensed(p: EpsPrescription, itemId: string): string | undefined {
-  return p.dispenses.filter((d) => !d.withdrawn && d.items.some((i) => i.itemId === itemId && i.quantity > 0)).at(-1)?.time;
+  return p.dispenses
+    .filter((d) => !d.withdrawn && d.items.some((i) => i.itemId === itemId && i.quantity > 0))
+    .at(-1)?.time;
 }
 
 const TASK_STATUS: Record<PrescriptionStatus, Task['status']> = {
-  future: 'on-hold', 'to-be-dispensed': 'ready', 'with-dispenser': 'in-progress', 'with-dispenser-active': 'in-progress',
-  dispensed: 'completed', 'not-dispensed': 'completed', claimed: 'completed', cancelled: 'cancelled', expired: 'failed',
+  future: 'on-hold',
+  'to-be-dispensed': 'ready',
+  'with-dispenser': 'in-progress',
+  'with-dispenser-active': 'in-progress',
+  dispensed: 'completed',
+  'not-dispensed': 'completed',
+  claimed: 'completed',
+  cancelled: 'cancelled',
+  expired: 'failed',
 };
 
-const coding = (system: string, code: string, display?: string) => ({ coding: [{ system, code, ...(display ? { display } : {}) }] });
+const coding = (system: string, code: string, display?: string) => ({
+  coding: [{ system, code, ...(display ? { display } : {}) }],
+});
 const ods = (code: string) => ({ identifier: { system: ODS_SYSTEM, value: code } });
 
 function historyExtension(p: EpsPrescription): Extension[] {
@@ -68,35 +86,106 @@ export function taskFor(p: EpsPrescription): Task {
     authoredOn: p.created,
     lastModified: p.events[p.events.length - 1]?.time ?? p.created,
     requester: ods(p.prescriber.org),
-    ...(p.dispenser ? { owner: ods(p.dispenser) } : p.nominatedPharmacy ? { owner: ods(p.nominatedPharmacy) } : {}),
+    ...(p.dispenser
+      ? { owner: ods(p.dispenser) }
+      : p.nominatedPharmacy
+        ? { owner: ods(p.nominatedPharmacy) }
+        : {}),
     restriction: { period: { start: p.availableFrom, end: p.expires } },
     extension: [
-      { url: NHS_EXT + 'Extension-EPS-Prescription', extension: [{ url: 'courseOfTherapyType', valueCoding: { system: COURSE_OF_THERAPY, ...COURSE[p.type] } }] },
-      ...(p.type === 'acute' ? [] : [{ url: NHS_EXT + 'Extension-EPS-RepeatInformation', extension: [
-        { url: 'numberOfRepeatsAllowed', valueUnsignedInt: p.issue.of },
-        { url: 'numberOfRepeatsIssued', valueUnsignedInt: p.issue.number },
-      ] }]),
-      { url: EXT + 'eps-issue', extension: [{ url: 'number', valueInteger: p.issue.number }, { url: 'of', valueInteger: p.issue.of }] },
-      ...(p.nominatedPharmacy ? [{ url: EXT + 'eps-nominated-pharmacy', valueIdentifier: { system: ODS_SYSTEM, value: p.nominatedPharmacy } }] : []),
+      {
+        url: NHS_EXT + 'Extension-EPS-Prescription',
+        extension: [
+          {
+            url: 'courseOfTherapyType',
+            valueCoding: { system: COURSE_OF_THERAPY, ...COURSE[p.type] },
+          },
+        ],
+      },
+      ...(p.type === 'acute'
+        ? []
+        : [
+            {
+              url: NHS_EXT + 'Extension-EPS-RepeatInformation',
+              extension: [
+                { url: 'numberOfRepeatsAllowed', valueUnsignedInt: p.issue.of },
+                { url: 'numberOfRepeatsIssued', valueUnsignedInt: p.issue.number },
+              ],
+            },
+          ]),
+      {
+        url: EXT + 'eps-issue',
+        extension: [
+          { url: 'number', valueInteger: p.issue.number },
+          { url: 'of', valueInteger: p.issue.of },
+        ],
+      },
+      ...(p.nominatedPharmacy
+        ? [
+            {
+              url: EXT + 'eps-nominated-pharmacy',
+              valueIdentifier: { system: ODS_SYSTEM, value: p.nominatedPharmacy },
+            },
+          ]
+        : []),
       ...historyExtension(p),
     ],
     input: p.items.map((item) => ({
-      type: coding(ITEM_STATUS_SYSTEM, ITEM_STATUSES[item.status].code, ITEM_STATUSES[item.status].display),
-      valueReference: { identifier: { system: ORDER_ITEM_SYSTEM, value: item.id }, display: item.medication.display ?? item.medication.code },
+      type: coding(
+        ITEM_STATUS_SYSTEM,
+        ITEM_STATUSES[item.status].code,
+        ITEM_STATUSES[item.status].display,
+      ),
+      valueReference: {
+        identifier: { system: ORDER_ITEM_SYSTEM, value: item.id },
+        display: item.medication.display ?? item.medication.code,
+      },
       extension: [
-        { url: NHS_EXT + 'Extension-EPS-DispensingInformation', extension: [
-          { url: 'dispenseStatus', valueCoding: { system: ITEM_STATUS_SYSTEM, code: ITEM_STATUSES[item.status].code, display: ITEM_STATUSES[item.status].display } },
-          ...(lastDispensed(p, item.id) ? [{ url: 'dateLastDispensed', valueDateTime: lastDispensed(p, item.id) }] : []),
-        ] },
+        {
+          url: NHS_EXT + 'Extension-EPS-DispensingInformation',
+          extension: [
+            {
+              url: 'dispenseStatus',
+              valueCoding: {
+                system: ITEM_STATUS_SYSTEM,
+                code: ITEM_STATUSES[item.status].code,
+                display: ITEM_STATUSES[item.status].display,
+              },
+            },
+            ...(lastDispensed(p, item.id)
+              ? [{ url: 'dateLastDispensed', valueDateTime: lastDispensed(p, item.id) }]
+              : []),
+          ],
+        },
         { url: EXT + 'eps-item-status', valueCode: item.status },
-        { url: EXT + 'eps-item-supplied', valueQuantity: { value: item.supplied, ...(item.quantity.unit ? { unit: item.quantity.unit } : {}) } },
-        ...(item.reason ? [{ url: EXT + 'eps-item-reason', valueCoding: { code: item.reason.code, ...(item.reason.display ? { display: item.reason.display } : {}) } }] : []),
+        {
+          url: EXT + 'eps-item-supplied',
+          valueQuantity: {
+            value: item.supplied,
+            ...(item.quantity.unit ? { unit: item.quantity.unit } : {}),
+          },
+        },
+        ...(item.reason
+          ? [
+              {
+                url: EXT + 'eps-item-reason',
+                valueCoding: {
+                  code: item.reason.code,
+                  ...(item.reason.display ? { display: item.reason.display } : {}),
+                },
+              },
+            ]
+          : []),
       ],
     })),
   };
 }
 
-export function taskBundle(issues: EpsPrescription[], baseUrl: string, type: 'searchset' | 'collection' = 'searchset'): Bundle {
+export function taskBundle(
+  issues: EpsPrescription[],
+  baseUrl: string,
+  type: 'searchset' | 'collection' = 'searchset',
+): Bundle {
   return {
     resourceType: 'Bundle',
     type,

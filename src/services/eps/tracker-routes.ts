@@ -18,7 +18,10 @@ export const TRACKER_ACTIVITY: Activity = 'eps.track';
 const MAX_PATIENT_ISSUES = 200;
 /** EPS answers a tracker query it cannot run with issue.code 'invalid' (examples/spec/errors/task/query-error.json). */
 const QUERY_ERROR = { issueCode: 'invalid' } as const;
-const queryError = (code: 'INVALID_SEARCH_DATA' | 'INVALID_PRESCRIPTION_ID' | 'INVALID_RESOURCE_ID', why: string) => new FhirError(400, code, why, {}, QUERY_ERROR);
+const queryError = (
+  code: 'INVALID_SEARCH_DATA' | 'INVALID_PRESCRIPTION_ID' | 'INVALID_RESOURCE_ID',
+  why: string,
+) => new FhirError(400, code, why, {}, QUERY_ERROR);
 
 function oneQuery(req: FastifyRequest, name: string): string | undefined {
   const raw = (req.query as Record<string, unknown>)[name];
@@ -32,36 +35,70 @@ export function trackerRoutes(repo: Repository, baseUrl: string) {
   const found = new WeakMap<FastifyRequest, EpsPrescription[] | string>();
 
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get('/Task', {
-      config: { fhirApi: true, activity: TRACKER_ACTIVITY, patientFrom: { body: subjectOfBody }, searchParams: ['focus:identifier', 'patient:identifier'] },
-      preValidation: async (req) => {
-        const focus = oneQuery(req, 'focus:identifier');
-        const patient = oneQuery(req, 'patient:identifier');
-        if ((focus === undefined) === (patient === undefined)) throw queryError('INVALID_SEARCH_DATA', "Search by exactly one of 'focus:identifier' (short-form prescription ID) or 'patient:identifier' (NHS Number)");
-        if (focus !== undefined) {
-          if (!isValidShortFormId(focus)) throw queryError('INVALID_PRESCRIPTION_ID', `'${focus.slice(0, 24)}' is not a valid short-form prescription ID`);
-          const issues = (await issuesByShortForm(repo, focus)).map((s) => s.resource as EpsPrescription);
-          if (issues.length === 0) throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${focus} not found`);
-          found.set(req, issues);
-          setSubject(req, issues[0].nhsNumber);
-        } else {
-          const nhs = nhsNumberFromReference(patient!);
-          requireNhsNumber(nhs, undefined, { diagnostics: (shown) => `'${shown}' is not a valid NHS Number`, issue: QUERY_ERROR });
-          found.set(req, nhs);
-          setSubject(req, nhs);
-        }
+    app.get(
+      '/Task',
+      {
+        config: {
+          fhirApi: true,
+          activity: TRACKER_ACTIVITY,
+          patientFrom: { body: subjectOfBody },
+          searchParams: ['focus:identifier', 'patient:identifier'],
+        },
+        preValidation: async (req) => {
+          const focus = oneQuery(req, 'focus:identifier');
+          const patient = oneQuery(req, 'patient:identifier');
+          if ((focus === undefined) === (patient === undefined))
+            throw queryError(
+              'INVALID_SEARCH_DATA',
+              "Search by exactly one of 'focus:identifier' (short-form prescription ID) or 'patient:identifier' (NHS Number)",
+            );
+          if (focus !== undefined) {
+            if (!isValidShortFormId(focus))
+              throw queryError(
+                'INVALID_PRESCRIPTION_ID',
+                `'${focus.slice(0, 24)}' is not a valid short-form prescription ID`,
+              );
+            const issues = (await issuesByShortForm(repo, focus)).map(
+              (s) => s.resource as EpsPrescription,
+            );
+            if (issues.length === 0)
+              throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${focus} not found`);
+            found.set(req, issues);
+            setSubject(req, issues[0].nhsNumber);
+          } else {
+            const nhs = nhsNumberFromReference(patient!);
+            requireNhsNumber(nhs, undefined, {
+              diagnostics: (shown) => `'${shown}' is not a valid NHS Number`,
+              issue: QUERY_ERROR,
+            });
+            found.set(req, nhs);
+            setSubject(req, nhs);
+          }
+        },
       },
-    }, async (req, reply) => {
-      const hit = found.get(req)!;
-      let issues: EpsPrescription[];
-      if (typeof hit === 'string') {
-        const ids = await repo.search({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'patient', op: 'eq', value: hit }] }], limit: MAX_PATIENT_ISSUES });
-        issues = (await repo.readMany(PRESCRIPTION, ids)).map((s) => s.resource as EpsPrescription)
-          .sort((a, b) => b.created.localeCompare(a.created) || a.issue.number - b.issue.number);
-      } else issues = hit;
-      const nhs = typeof hit === 'string' ? hit : hit[0].nhsNumber;
-      await repo.commit({ audit: [auditRecord(req.ctx, 'eps.tracker.read', nhs, 'success', { prescriptions: [...new Set(issues.map((p) => p.shortFormId))].slice(0, 50) })] });
-      return reply.type(FHIR_JSON).send(taskBundle(issues, baseUrl));
-    });
+      async (req, reply) => {
+        const hit = found.get(req)!;
+        let issues: EpsPrescription[];
+        if (typeof hit === 'string') {
+          const ids = await repo.search({
+            type: PRESCRIPTION,
+            criteria: [{ any: [{ param: 'patient', op: 'eq', value: hit }] }],
+            limit: MAX_PATIENT_ISSUES,
+          });
+          issues = (await repo.readMany(PRESCRIPTION, ids))
+            .map((s) => s.resource as EpsPrescription)
+            .sort((a, b) => b.created.localeCompare(a.created) || a.issue.number - b.issue.number);
+        } else issues = hit;
+        const nhs = typeof hit === 'string' ? hit : hit[0].nhsNumber;
+        await repo.commit({
+          audit: [
+            auditRecord(req.ctx, 'eps.tracker.read', nhs, 'success', {
+              prescriptions: [...new Set(issues.map((p) => p.shortFormId))].slice(0, 50),
+            }),
+          ],
+        });
+        return reply.type(FHIR_JSON).send(taskBundle(issues, baseUrl));
+      },
+    );
   };
 }

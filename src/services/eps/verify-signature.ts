@@ -22,10 +22,27 @@ const ERROR_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode';
 export const MAX_PRESCRIPTIONS = 25;
 
 function prescriptionsOf(body: any): any[] {
-  if (!body || typeof body !== 'object' || body.resourceType !== 'Bundle' || !Array.isArray(body.entry)) throw new FhirError(400, 'INVALID_VALUE', 'The body must be a Bundle: a prescription-order message, or a Bundle of them');
-  const inner = body.entry.map((e: any) => e?.resource).filter((r: any) => r?.resourceType === 'Bundle');
+  if (
+    !body ||
+    typeof body !== 'object' ||
+    body.resourceType !== 'Bundle' ||
+    !Array.isArray(body.entry)
+  )
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      'The body must be a Bundle: a prescription-order message, or a Bundle of them',
+    );
+  const inner = body.entry
+    .map((e: any) => e?.resource)
+    .filter((r: any) => r?.resourceType === 'Bundle');
   const list = inner.length ? inner : [body];
-  if (list.length > MAX_PRESCRIPTIONS) throw new FhirError(400, 'INVALID_VALUE', `At most ${MAX_PRESCRIPTIONS} prescriptions may be verified at once`);
+  if (list.length > MAX_PRESCRIPTIONS)
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      `At most ${MAX_PRESCRIPTIONS} prescriptions may be verified at once`,
+    );
   return list;
 }
 
@@ -33,10 +50,17 @@ function prescriptionsOf(body: any): any[] {
 export async function verifyPrescriptionMessage(repo: Repository, bundle: any): Promise<string[]> {
   const entries: any[] = Array.isArray(bundle?.entry) ? bundle.entry : [];
   const mr = entries.find((e) => e?.resource?.resourceType === 'MedicationRequest')?.resource;
-  const longFormId = mr?.groupIdentifier?.extension?.find((x: any) => String(x?.url).endsWith('Extension-DM-PrescriptionId'))?.valueIdentifier?.value;
-  const stored = typeof longFormId === 'string'
-    ? await repo.searchResources({ type: PRESCRIPTION, criteria: [{ any: [{ param: 'long-form', op: 'eq', value: longFormId }] }], limit: 1 })
-    : [];
+  const longFormId = mr?.groupIdentifier?.extension?.find((x: any) =>
+    String(x?.url).endsWith('Extension-DM-PrescriptionId'),
+  )?.valueIdentifier?.value;
+  const stored =
+    typeof longFormId === 'string'
+      ? await repo.searchResources({
+          type: PRESCRIPTION,
+          criteria: [{ any: [{ param: 'long-form', op: 'eq', value: longFormId }] }],
+          limit: 1,
+        })
+      : [];
   if (stored.length === 0) return ['Prescription not found'];
   const prescription = stored[0].resource as EpsPrescription;
   const provenances = entries.filter((e) => e?.resource?.resourceType === 'Provenance');
@@ -44,37 +68,53 @@ export async function verifyPrescriptionMessage(repo: Repository, bundle: any): 
   if (typeof data !== 'string' || data.length === 0) return ['Invalid signature format'];
   let payload: string;
   try {
-    ({ payload } = await verifyPrescriberSignature(repo, prescription.prescriber.user, Buffer.from(data, 'base64').toString('utf8')));
+    ({ payload } = await verifyPrescriberSignature(
+      repo,
+      prescription.prescriber.user,
+      Buffer.from(data, 'base64').toString('utf8'),
+    ));
   } catch (err) {
     if (err instanceof FhirError) return ['Signature is invalid'];
     throw err;
   }
-  return payload === bundleDigest(bundle) && payload === prescription.digest ? [] : ["Signature doesn't match prescription"];
+  return payload === bundleDigest(bundle) && payload === prescription.digest
+    ? []
+    : ["Signature doesn't match prescription"];
 }
 
 export function verifySignatureRoutes(repo: Repository) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.post('/$verify-signature', { config: { fhirApi: true, activity: 'eps.verify-signature' } }, async (req, reply) => {
-      const parameter = [];
-      for (const [index, bundle] of prescriptionsOf(req.body).entries()) {
-        const failures = await verifyPrescriptionMessage(repo, bundle);
-        parameter.push({
-          name: String(index),
-          part: [
-            { name: 'messageIdentifier', valueReference: { identifier: bundle.identifier } },
-            {
-              name: 'result',
-              resource: {
-                resourceType: 'OperationOutcome',
-                issue: failures.length === 0
-                  ? [{ severity: 'information', code: 'informational' }]
-                  : failures.map((display) => ({ severity: 'error', code: 'invalid', details: { coding: [{ system: ERROR_SYSTEM, code: 'INVALID', display }] }, expression: ['Provenance.signature.data'] })),
+    app.post(
+      '/$verify-signature',
+      { config: { fhirApi: true, activity: 'eps.verify-signature' } },
+      async (req, reply) => {
+        const parameter = [];
+        for (const [index, bundle] of prescriptionsOf(req.body).entries()) {
+          const failures = await verifyPrescriptionMessage(repo, bundle);
+          parameter.push({
+            name: String(index),
+            part: [
+              { name: 'messageIdentifier', valueReference: { identifier: bundle.identifier } },
+              {
+                name: 'result',
+                resource: {
+                  resourceType: 'OperationOutcome',
+                  issue:
+                    failures.length === 0
+                      ? [{ severity: 'information', code: 'informational' }]
+                      : failures.map((display) => ({
+                          severity: 'error',
+                          code: 'invalid',
+                          details: { coding: [{ system: ERROR_SYSTEM, code: 'INVALID', display }] },
+                          expression: ['Provenance.signature.data'],
+                        })),
+                },
               },
-            },
-          ],
-        });
-      }
-      return reply.type(FHIR_JSON).send({ resourceType: 'Parameters', parameter });
-    });
+            ],
+          });
+        }
+        return reply.type(FHIR_JSON).send({ resourceType: 'Parameters', parameter });
+      },
+    );
   };
 }

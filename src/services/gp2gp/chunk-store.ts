@@ -14,14 +14,22 @@ import type { AttachmentManifest } from './transfer-model.js';
 export const EHR = 'Gp2gpEhr';
 export const CHUNK = 'Gp2gpChunk';
 
-export const chunkId = (taskId: string, attachmentId: string, index: number) => `${taskId}|${attachmentId}|${index}`;
+export const chunkId = (taskId: string, attachmentId: string, index: number) =>
+  `${taskId}|${attachmentId}|${index}`;
 const attachmentKey = (taskId: string, attachmentId: string) => `${taskId}|${attachmentId}`;
 
-export const sha256Hex = (data: Buffer | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+export const sha256Hex = (data: Buffer | Uint8Array): string =>
+  createHash('sha256').update(data).digest('hex');
 
 /** The EHR is kept wrapped, so the Bundle comes back exactly as sent (the store stamps meta on what it stores). */
 export function ehrWrite(taskId: string, nhsNumber: string, bundle: Bundle): ResourceWrite {
-  return { type: EHR, id: taskId, expectedVersion: 0, resource: { resourceType: EHR, id: taskId, bundle }, index: [{ param: 'patient', value: nhsNumber }] };
+  return {
+    type: EHR,
+    id: taskId,
+    expectedVersion: 0,
+    resource: { resourceType: EHR, id: taskId, bundle },
+    index: [{ param: 'patient', value: nhsNumber }],
+  };
 }
 
 export async function readEhr(repo: Repository, taskId: string): Promise<Bundle | null> {
@@ -29,40 +37,77 @@ export async function readEhr(repo: Repository, taskId: string): Promise<Bundle 
   return stored ? (stored.resource.bundle as Bundle) : null;
 }
 
-export function chunkWrite(taskId: string, nhsNumber: string, attachment: AttachmentManifest, index: number, data: Buffer): ResourceWrite {
+export function chunkWrite(
+  taskId: string,
+  nhsNumber: string,
+  attachment: AttachmentManifest,
+  index: number,
+  data: Buffer,
+): ResourceWrite {
   return {
-    type: CHUNK, id: chunkId(taskId, attachment.id, index), expectedVersion: 0,
+    type: CHUNK,
+    id: chunkId(taskId, attachment.id, index),
+    expectedVersion: 0,
     resource: {
-      resourceType: 'Binary', contentType: 'application/octet-stream', securityContext: { reference: `Task/${taskId}` },
+      resourceType: 'Binary',
+      contentType: 'application/octet-stream',
+      securityContext: { reference: `Task/${taskId}` },
       data: data.toString('base64'),
     },
-    index: [{ param: 'attachment', value: attachmentKey(taskId, attachment.id) }, { param: 'patient', value: nhsNumber }],
+    index: [
+      { param: 'attachment', value: attachmentKey(taskId, attachment.id) },
+      { param: 'patient', value: nhsNumber },
+    ],
   };
 }
 
 /** The bytes of a stored chunk, or null when it has not arrived. */
-export async function readChunk(repo: Repository, taskId: string, attachmentId: string, index: number): Promise<Buffer | null> {
+export async function readChunk(
+  repo: Repository,
+  taskId: string,
+  attachmentId: string,
+  index: number,
+): Promise<Buffer | null> {
   const stored = await repo.read(CHUNK, chunkId(taskId, attachmentId, index));
   return stored ? Buffer.from(stored.resource.data as string, 'base64') : null;
 }
 
 /** How many chunks of an attachment are stored (an index lookup; no chunk is read). */
-export async function chunksPresent(repo: Repository, taskId: string, attachment: AttachmentManifest): Promise<number> {
-  const ids = await repo.search({ type: CHUNK, criteria: [{ any: [{ param: 'attachment', op: 'eq', value: attachmentKey(taskId, attachment.id) }] }], limit: attachment.chunkCount + 1 });
+export async function chunksPresent(
+  repo: Repository,
+  taskId: string,
+  attachment: AttachmentManifest,
+): Promise<number> {
+  const ids = await repo.search({
+    type: CHUNK,
+    criteria: [
+      { any: [{ param: 'attachment', op: 'eq', value: attachmentKey(taskId, attachment.id) }] },
+    ],
+    limit: attachment.chunkCount + 1,
+  });
   return ids.length;
 }
 
 /** The attachment's bytes chunk by chunk, in order: at most one chunk is in memory at a time. */
-export async function* attachmentBytes(repo: Repository, taskId: string, attachment: AttachmentManifest): AsyncGenerator<Buffer> {
+export async function* attachmentBytes(
+  repo: Repository,
+  taskId: string,
+  attachment: AttachmentManifest,
+): AsyncGenerator<Buffer> {
   for (let i = 0; i < attachment.chunkCount; i++) {
     const chunk = await readChunk(repo, taskId, attachment.id, i);
-    if (!chunk) throw new Error(`chunk ${i} of attachment ${attachment.id} of transfer ${taskId} is missing`);
+    if (!chunk)
+      throw new Error(`chunk ${i} of attachment ${attachment.id} of transfer ${taskId} is missing`);
     yield chunk;
   }
 }
 
 /** SHA-256 (hex) and length of the reassembled attachment, read chunk by chunk. */
-export async function reassembledDigest(repo: Repository, taskId: string, attachment: AttachmentManifest): Promise<{ sha256: string; size: number }> {
+export async function reassembledDigest(
+  repo: Repository,
+  taskId: string,
+  attachment: AttachmentManifest,
+): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of attachmentBytes(repo, taskId, attachment)) {
@@ -74,5 +119,7 @@ export async function reassembledDigest(repo: Repository, taskId: string, attach
 
 /** The length chunk `index` of the attachment must have. */
 export function expectedChunkLength(attachment: AttachmentManifest, index: number): number {
-  return index < attachment.chunkCount - 1 ? attachment.chunkSize : attachment.size - attachment.chunkSize * (attachment.chunkCount - 1);
+  return index < attachment.chunkCount - 1
+    ? attachment.chunkSize
+    : attachment.size - attachment.chunkSize * (attachment.chunkCount - 1);
 }

@@ -16,15 +16,25 @@ import { TransferService } from './transfer-service.js';
 
 export const GP2GP_BASE = '/gp2gp/FHIR/R4';
 
-interface TaskParams { id: string }
-interface AttachmentParams extends TaskParams { attachmentId: string }
-interface ChunkParams extends AttachmentParams { chunkIndex: string }
+interface TaskParams {
+  id: string;
+}
+interface AttachmentParams extends TaskParams {
+  attachmentId: string;
+}
+interface ChunkParams extends AttachmentParams {
+  chunkIndex: string;
+}
 
 /** Name of the cluster-wide timeout job. */
 export const GP2GP_SWEEP_JOB = 'gp2gp.sweep';
 
 function sendTask(reply: FastifyReply, stored: StoredResource<Task>, status = 200) {
-  return reply.code(status).type(FHIR_JSON).header('etag', etagFor(stored.version)).send(stored.resource);
+  return reply
+    .code(status)
+    .type(FHIR_JSON)
+    .header('etag', etagFor(stored.version))
+    .send(stored.resource);
 }
 
 /**
@@ -32,7 +42,11 @@ function sendTask(reply: FastifyReply, stored: StoredResource<Task>, status = 20
  * registration change) a transfer; the old practice finds it, sends the EHR Bundle and uploads
  * attachments in checksummed chunks; the new practice downloads and acknowledges. See docs/gp2gp.md.
  */
-export function gp2gpRoutes(repo: Repository, publicUrl: string, overrides: Partial<Gp2gpOptions> = {}) {
+export function gp2gpRoutes(
+  repo: Repository,
+  publicUrl: string,
+  overrides: Partial<Gp2gpOptions> = {},
+) {
   const options = gp2gpOptions(overrides);
   const baseUrl = publicUrl + GP2GP_BASE;
   const service = new TransferService(repo, baseUrl, options);
@@ -49,15 +63,25 @@ export function gp2gpRoutes(repo: Repository, publicUrl: string, overrides: Part
     registerMetadataRoute(app, gp2gpApi(GP2GP_BASE, publicUrl));
     // a registration change on PDS starts a transfer; the timeout job runs on one node of the cluster
     if (app.hasDecorator('bus')) consumeGpChanges(app.bus, service);
-    if (app.hasDecorator('scheduler')) app.scheduler.every(GP2GP_SWEEP_JOB, options.sweepIntervalMs, async () => { await sweepTransfers(repo, options); });
+    if (app.hasDecorator('scheduler'))
+      app.scheduler.every(GP2GP_SWEEP_JOB, options.sweepIntervalMs, async () => {
+        await sweepTransfers(repo, options);
+      });
 
     const config = { fhirApi: true, activity: 'gp2gp.transfer' } as const;
 
     // attachment chunks arrive as raw bytes; only this plugin's routes accept them
-    app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser(
+      'application/octet-stream',
+      { parseAs: 'buffer' },
+      (_req, body, done) => done(null, body),
+    );
 
     app.get('/Task', { config }, async (req, reply) =>
-      reply.type(FHIR_JSON).send(await service.search(req.ctx, req.query as Record<string, unknown>)));
+      reply
+        .type(FHIR_JSON)
+        .send(await service.search(req.ctx, req.query as Record<string, unknown>)),
+    );
 
     app.post('/Task', { config }, async (req, reply) => {
       const created = await service.request(req.ctx, req.body);
@@ -65,38 +89,73 @@ export function gp2gpRoutes(repo: Repository, publicUrl: string, overrides: Part
     });
 
     app.get<{ Params: TaskParams }>('/Task/:id', { config }, async (req, reply) =>
-      sendTask(reply, await service.read(req.ctx, req.params.id)));
+      sendTask(reply, await service.read(req.ctx, req.params.id)),
+    );
 
-    app.post<{ Params: TaskParams }>('/Task/:id/$send', { config, bodyLimit: options.maxEhrBytes }, async (req, reply) =>
-      sendTask(reply, await onTransfer(req, 'gp2gp.send', () => service.send(req.ctx, req.params.id, req.body))));
+    app.post<{ Params: TaskParams }>(
+      '/Task/:id/$send',
+      { config, bodyLimit: options.maxEhrBytes },
+      async (req, reply) =>
+        sendTask(
+          reply,
+          await onTransfer(req, 'gp2gp.send', () => service.send(req.ctx, req.params.id, req.body)),
+        ),
+    );
 
     app.post<{ Params: TaskParams }>('/Task/:id/$acknowledge', { config }, async (req, reply) =>
-      sendTask(reply, await onTransfer(req, 'gp2gp.acknowledge', () => service.acknowledge(req.ctx, req.params.id, req.body))));
+      sendTask(
+        reply,
+        await onTransfer(req, 'gp2gp.acknowledge', () =>
+          service.acknowledge(req.ctx, req.params.id, req.body),
+        ),
+      ),
+    );
 
     app.get<{ Params: TaskParams }>('/Task/:id/$ehr', { config }, async (req, reply) =>
-      reply.type(FHIR_JSON).send(await onTransfer(req, 'gp2gp.ehr.read', () => service.ehr(req.ctx, req.params.id))));
+      reply
+        .type(FHIR_JSON)
+        .send(await onTransfer(req, 'gp2gp.ehr.read', () => service.ehr(req.ctx, req.params.id))),
+    );
 
-    app.put<{ Params: ChunkParams }>('/Task/:id/attachment/:attachmentId/:chunkIndex', { config, bodyLimit: options.maxChunkBytes }, async (req, reply) => {
-      if (!Buffer.isBuffer(req.body)) throw new FhirError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Attachment chunks must be sent as application/octet-stream');
-      const body = req.body;
-      const sha = req.headers['x-chunk-sha256'];
-      const progress = await onTransfer(req, 'gp2gp.chunk', async () => {
-        const { stored, actor } = await service.load(req.ctx, req.params.id, 'gp2gp.chunk');
-        return chunks.put(req.ctx, stored, actor, {
-          attachmentId: req.params.attachmentId, index: req.params.chunkIndex, data: body, sha256: typeof sha === 'string' ? sha : undefined,
+    app.put<{ Params: ChunkParams }>(
+      '/Task/:id/attachment/:attachmentId/:chunkIndex',
+      { config, bodyLimit: options.maxChunkBytes },
+      async (req, reply) => {
+        if (!Buffer.isBuffer(req.body))
+          throw new FhirError(
+            415,
+            'UNSUPPORTED_MEDIA_TYPE',
+            'Attachment chunks must be sent as application/octet-stream',
+          );
+        const body = req.body;
+        const sha = req.headers['x-chunk-sha256'];
+        const progress = await onTransfer(req, 'gp2gp.chunk', async () => {
+          const { stored, actor } = await service.load(req.ctx, req.params.id, 'gp2gp.chunk');
+          return chunks.put(req.ctx, stored, actor, {
+            attachmentId: req.params.attachmentId,
+            index: req.params.chunkIndex,
+            data: body,
+            sha256: typeof sha === 'string' ? sha : undefined,
+          });
         });
-      });
-      return sendTask(reply, progress);
-    });
+        return sendTask(reply, progress);
+      },
+    );
 
-    app.get<{ Params: AttachmentParams }>('/Task/:id/attachment/:attachmentId', { config }, async (req, reply) => {
-      const { manifest, bytes } = await onTransfer(req, 'gp2gp.attachment.read', () => service.attachment(req.ctx, req.params.id, req.params.attachmentId));
-      return reply
-        .type(manifest.contentType)
-        .header('content-length', String(manifest.size))
-        .header('x-content-sha256', manifest.sha256)
-        .header('content-disposition', `attachment; filename="${manifest.id}"`)
-        .send(Readable.from(bytes));
-    });
+    app.get<{ Params: AttachmentParams }>(
+      '/Task/:id/attachment/:attachmentId',
+      { config },
+      async (req, reply) => {
+        const { manifest, bytes } = await onTransfer(req, 'gp2gp.attachment.read', () =>
+          service.attachment(req.ctx, req.params.id, req.params.attachmentId),
+        );
+        return reply
+          .type(manifest.contentType)
+          .header('content-length', String(manifest.size))
+          .header('x-content-sha256', manifest.sha256)
+          .header('content-disposition', `attachment; filename="${manifest.id}"`)
+          .send(Readable.from(bytes));
+      },
+    );
   };
 }

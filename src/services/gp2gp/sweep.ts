@@ -24,18 +24,30 @@ const PAGE = 100;
  * lease); should two runs overlap anyway, the version check lets one of them win each transfer and
  * the other skips it. `now` is the clock of this run (tests pass their own).
  */
-export async function sweepTransfers(repo: Repository, options: Gp2gpOptions, now: Date = options.now()): Promise<SweepResult> {
+export async function sweepTransfers(
+  repo: Repository,
+  options: Gp2gpOptions,
+  now: Date = options.now(),
+): Promise<SweepResult> {
   const result: SweepResult = { resent: 0, failed: 0 };
   const cutoff = now.toISOString();
   const skipped = new Set<string>();
   for (;;) {
-    const ids = (await repo.search({ type: TASK, criteria: [{ any: [{ param: 'due', op: 'le', value: cutoff }] }], limit: PAGE + skipped.size }))
-      .filter((id) => !skipped.has(id));
+    const ids = (
+      await repo.search({
+        type: TASK,
+        criteria: [{ any: [{ param: 'due', op: 'le', value: cutoff }] }],
+        limit: PAGE + skipped.size,
+      })
+    ).filter((id) => !skipped.has(id));
     if (ids.length === 0) return result;
     for (const id of ids) {
       const stored = (await repo.read(TASK, id)) as StoredResource<Task> | null;
       const due = stored && deadlineOf(stored.resource);
-      if (!stored || !due || due > cutoff) { skipped.add(id); continue; }
+      if (!stored || !due || due > cutoff) {
+        skipped.add(id);
+        continue;
+      }
       try {
         const outcome = await expire(repo, options, stored, now);
         result[outcome]++;
@@ -48,24 +60,38 @@ export async function sweepTransfers(repo: Repository, options: Gp2gpOptions, no
   }
 }
 
-async function expire(repo: Repository, options: Gp2gpOptions, stored: StoredResource<Task>, now: Date): Promise<'resent' | 'failed'> {
+async function expire(
+  repo: Repository,
+  options: Gp2gpOptions,
+  stored: StoredResource<Task>,
+  now: Date,
+): Promise<'resent' | 'failed'> {
   const task = stored.resource;
   const state = stateOf(task);
   const attempts = attemptsOf(task);
   if (state === 'requested' && attempts < options.maxRequestAttempts) {
     await commitMove(repo, systemContext('sweep'), stored, {
-      action: 'resend-notice', actor: 'system', now, announce: true,
+      action: 'resend-notice',
+      actor: 'system',
+      now,
+      announce: true,
       deadline: new Date(now.getTime() + options.requestTimeoutMs),
       change: (t) => withAttempts(t, attempts + 1),
       audit: { action: 'gp2gp.request.resend', detail: { attempt: attempts + 1 } },
     });
     return 'resent';
   }
-  const text = state === 'requested' ? `The old practice did not start sending after ${attempts} request notice(s)`
-    : state === 'sending' ? 'Attachment chunks were still missing when the sending timeout passed'
-      : 'The new practice did not acknowledge the record in time';
+  const text =
+    state === 'requested'
+      ? `The old practice did not start sending after ${attempts} request notice(s)`
+      : state === 'sending'
+        ? 'Attachment chunks were still missing when the sending timeout passed'
+        : 'The new practice did not acknowledge the record in time';
   await commitMove(repo, systemContext('sweep'), stored, {
-    action: 'timeout', actor: 'system', now, reason: { code: 'timeout', text },
+    action: 'timeout',
+    actor: 'system',
+    now,
+    reason: { code: 'timeout', text },
     audit: { action: 'gp2gp.timeout', detail: { attempts } },
   });
   return 'failed';

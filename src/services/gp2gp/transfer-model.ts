@@ -15,7 +15,11 @@ export const TASK = 'Task';
 export const EXT = 'https://openspine.dev/StructureDefinition';
 export const BUSINESS_STATUS_SYSTEM = 'https://openspine.dev/CodeSystem/gp2gp-transfer-state';
 export const FAILURE_REASON_SYSTEM = 'https://openspine.dev/CodeSystem/gp2gp-failure-reason';
-export const TASK_CODE = { system: 'https://openspine.dev/CodeSystem/gp2gp-task', code: 'record-transfer', display: 'GP2GP electronic health record transfer' } as const;
+export const TASK_CODE = {
+  system: 'https://openspine.dev/CodeSystem/gp2gp-task',
+  code: 'record-transfer',
+  display: 'GP2GP electronic health record transfer',
+} as const;
 export const OUTPUT_SYSTEM = 'https://openspine.dev/CodeSystem/gp2gp-output';
 export const EXT_ATTEMPTS = `${EXT}/gp2gp-request-attempts`;
 export const EXT_DUE = `${EXT}/gp2gp-next-deadline`;
@@ -29,7 +33,11 @@ export type TransferState = 'requested' | 'sending' | 'sent' | 'integrated' | 'f
 
 /** FHIR Task.status for each GP2GP state: sent and integrated are both 'completed', told apart by businessStatus. */
 export const TASK_STATUS: Record<TransferState, Task['status']> = {
-  requested: 'requested', sending: 'in-progress', sent: 'completed', integrated: 'completed', failed: 'failed',
+  requested: 'requested',
+  sending: 'in-progress',
+  sent: 'completed',
+  integrated: 'completed',
+  failed: 'failed',
 };
 
 /** One attachment of the record as the sender announced it, and how many of its chunks are in. */
@@ -100,7 +108,13 @@ export function newTransferTask(t: NewTransfer): Task {
 }
 
 /** The Task moved to a new state at `now`, with the next deadline (none in a state nothing waits on). */
-export function moved(task: Task, state: TransferState, now: Date, deadline: Date | undefined, reason?: { code: string; text: string }): Task {
+export function moved(
+  task: Task,
+  state: TransferState,
+  now: Date,
+  deadline: Date | undefined,
+  reason?: { code: string; text: string },
+): Task {
   let next: Task = {
     ...task,
     status: TASK_STATUS[state],
@@ -108,8 +122,16 @@ export function moved(task: Task, state: TransferState, now: Date, deadline: Dat
     lastModified: now.toISOString(),
   };
   delete next.statusReason;
-  if (reason) next.statusReason = { coding: [{ system: FAILURE_REASON_SYSTEM, code: reason.code }], text: reason.text };
-  next = withExtension(next, EXT_DUE, deadline ? { valueDateTime: deadline.toISOString() } : undefined);
+  if (reason)
+    next.statusReason = {
+      coding: [{ system: FAILURE_REASON_SYSTEM, code: reason.code }],
+      text: reason.text,
+    };
+  next = withExtension(
+    next,
+    EXT_DUE,
+    deadline ? { valueDateTime: deadline.toISOString() } : undefined,
+  );
   return next;
 }
 
@@ -120,11 +142,23 @@ export function withAttempts(task: Task, attempts: number): Task {
 /** The attachments announced by $send, with their download addresses, as Task outputs. */
 export function withManifest(task: Task, attachments: AttachmentManifest[], baseUrl: string): Task {
   const output: NonNullable<Task['output']> = [
-    { type: { coding: [{ system: OUTPUT_SYSTEM, code: 'ehr', display: 'Electronic health record Bundle' }] }, valueUrl: `${baseUrl}/Task/${task.id}/$ehr` },
+    {
+      type: {
+        coding: [
+          { system: OUTPUT_SYSTEM, code: 'ehr', display: 'Electronic health record Bundle' },
+        ],
+      },
+      valueUrl: `${baseUrl}/Task/${task.id}/$ehr`,
+    },
     ...attachments.map((a) => ({
-      type: { coding: [{ system: OUTPUT_SYSTEM, code: 'attachment', display: 'Record attachment' }] },
+      type: {
+        coding: [{ system: OUTPUT_SYSTEM, code: 'attachment', display: 'Record attachment' }],
+      },
       valueAttachment: {
-        id: a.id, contentType: a.contentType, size: a.size, url: `${baseUrl}/Task/${task.id}/attachment/${a.id}`,
+        id: a.id,
+        contentType: a.contentType,
+        size: a.size,
+        url: `${baseUrl}/Task/${task.id}/attachment/${a.id}`,
         ...(a.title ? { title: a.title } : {}),
         extension: [
           { url: EXT_SHA256, valueString: a.sha256 },
@@ -143,11 +177,18 @@ export function attachmentsOf(task: Task): AttachmentManifest[] {
     const a = o.valueAttachment;
     if (!a) return [];
     const n = (url: string) => a.extension?.find((e) => e.url === url)?.valueInteger ?? 0;
-    return [{
-      id: a.id!, contentType: a.contentType!, size: a.size!, title: a.title,
-      sha256: a.extension?.find((e) => e.url === EXT_SHA256)?.valueString ?? '',
-      chunkSize: n(EXT_CHUNK_SIZE), chunkCount: n(EXT_CHUNK_COUNT), received: n(EXT_CHUNKS_RECEIVED),
-    }];
+    return [
+      {
+        id: a.id!,
+        contentType: a.contentType!,
+        size: a.size!,
+        title: a.title,
+        sha256: a.extension?.find((e) => e.url === EXT_SHA256)?.valueString ?? '',
+        chunkSize: n(EXT_CHUNK_SIZE),
+        chunkCount: n(EXT_CHUNK_COUNT),
+        received: n(EXT_CHUNKS_RECEIVED),
+      },
+    ];
   });
 }
 
@@ -163,7 +204,8 @@ export function indexTask(task: Task): IndexEntry[] {
     { param: 'status', value: task.status },
     { param: 'business-status', value: state },
   ];
-  if (state === 'requested' || state === 'sending') entries.push({ param: 'active', value: `${patientOf(task)}|${requesterOf(task)}` });
+  if (state === 'requested' || state === 'sending')
+    entries.push({ param: 'active', value: `${patientOf(task)}|${requesterOf(task)}` });
   const due = deadlineOf(task);
   if (due) entries.push({ param: 'due', value: due });
   return entries;

@@ -10,18 +10,39 @@ import { parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 import { toFhirError } from '../../http/fhir-conventions.js';
 import type { RequestContext } from '../../context.js';
-import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
+import {
+  commitOnce,
+  earlierAnswer,
+  requestRecord,
+  type EarlierAnswer,
+} from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { requireCurrentPatient } from '../pds/index.js';
 import { attachmentBytes, ehrWrite, readEhr } from './chunk-store.js';
 import type { Gp2gpOptions } from './options.js';
 import { NEGATIVE_REASONS, parseSendRequest } from './send-request.js';
-import { attachmentsOf, newTransferTask, ownerOf, patientOf, stateOf, TASK, withManifest, type AttachmentManifest } from './transfer-model.js';
+import {
+  attachmentsOf,
+  newTransferTask,
+  ownerOf,
+  patientOf,
+  stateOf,
+  TASK,
+  withManifest,
+  type AttachmentManifest,
+} from './transfer-model.js';
 import { commitMove, partyOf, readTransfer, taskWrite, transferMessage } from './transfer-store.js';
 import { transition, type Actor } from './transitions.js';
 
 const ODS_CODE = /^[A-Z0-9]{3,10}$/;
-const SEARCH_PARAMS = new Set(['owner', 'requester', 'patient', 'status', 'business-status', '_count']);
+const SEARCH_PARAMS = new Set([
+  'owner',
+  'requester',
+  'patient',
+  'status',
+  'business-status',
+  '_count',
+]);
 
 export interface CreateTransfer {
   nhsNumber: string;
@@ -42,7 +63,11 @@ export class TransferService {
   /** The transfer each request has loaded, so a later refusal can be audited against its patient. */
   private readonly loaded = new WeakMap<RequestContext, { patient: string; task: string }>();
 
-  constructor(private readonly repo: Repository, private readonly baseUrl: string, private readonly options: Gp2gpOptions) {
+  constructor(
+    private readonly repo: Repository,
+    private readonly baseUrl: string,
+    private readonly options: Gp2gpOptions,
+  ) {
     this.readAudit = new AuditWriter(repo);
   }
 
@@ -51,16 +76,25 @@ export class TransferService {
   }
 
   /** The transfer and the caller's part in it; a caller who is no party gets a 404, audited against the patient. */
-  async load(ctx: RequestContext, id: string, action: string): Promise<{ stored: StoredResource<Task>; actor: Actor }> {
+  async load(
+    ctx: RequestContext,
+    id: string,
+    action: string,
+  ): Promise<{ stored: StoredResource<Task>; actor: Actor }> {
     const stored = await readTransfer(this.repo, id);
-    if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Task '${String(id).slice(0, 40)}' not found`);
+    if (!stored)
+      throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Task '${String(id).slice(0, 40)}' not found`);
     try {
       const actor = partyOf(ctx, stored.resource);
       this.loaded.set(ctx, { patient: patientOf(stored.resource), task: stored.id });
       return { stored, actor };
     } catch (err) {
       ctx.refusalAudited = true;
-      await this.readAudit.append(auditRecord(ctx, action, patientOf(stored.resource), 'refused 404 not a party', { task: stored.id }));
+      await this.readAudit.append(
+        auditRecord(ctx, action, patientOf(stored.resource), 'refused 404 not a party', {
+          task: stored.id,
+        }),
+      );
       throw err;
     }
   }
@@ -75,12 +109,20 @@ export class TransferService {
     const { status, spineCode } = toFhirError(err);
     if (status >= 500) return;
     ctx.refusalAudited = true;
-    await this.readAudit.append(auditRecord(ctx, action, known.patient, `refused ${status} ${spineCode}`, { task: known.task }));
+    await this.readAudit.append(
+      auditRecord(ctx, action, known.patient, `refused ${status} ${spineCode}`, {
+        task: known.task,
+      }),
+    );
   }
 
   /** An active transfer (requested or sending) of this patient to this practice, if any. */
   private async activeTransfer(nhsNumber: string, requester: string): Promise<string | undefined> {
-    const ids = await this.repo.search({ type: TASK, criteria: [{ any: [{ param: 'active', op: 'eq', value: `${nhsNumber}|${requester}` }] }], limit: 1 });
+    const ids = await this.repo.search({
+      type: TASK,
+      criteria: [{ any: [{ param: 'active', op: 'eq', value: `${nhsNumber}|${requester}` }] }],
+      limit: 1,
+    });
     return ids[0];
   }
 
@@ -88,18 +130,36 @@ export class TransferService {
    * Creates a transfer in state requested and announces it; null when one exists already (same id or
    * active). `recordRequest`: commit it with the X-Request-ID record of the API request that asked.
    */
-  async create(ctx: RequestContext, t: CreateTransfer, recordRequest = false): Promise<StoredResource<Task> | null> {
+  async create(
+    ctx: RequestContext,
+    t: CreateTransfer,
+    recordRequest = false,
+  ): Promise<StoredResource<Task> | null> {
     const id = t.id ?? randomUUID();
     if (t.id && (await readTransfer(this.repo, id))) return null;
     if (await this.activeTransfer(t.nhsNumber, t.requester)) return null;
     const now = this.options.now();
-    const task = newTransferTask({ ...t, id, now, deadline: this.deadline(now, this.options.requestTimeoutMs) });
+    const task = newTransferTask({
+      ...t,
+      id,
+      now,
+      deadline: this.deadline(now, this.options.requestTimeoutMs),
+    });
     try {
       const [saved] = await this.repo.commit({
         resources: [taskWrite(task, 0)],
-        audit: [auditRecord(ctx, 'gp2gp.request', t.nhsNumber, 'success', { task: id, owner: t.owner, requester: t.requester, trigger: t.trigger })],
+        audit: [
+          auditRecord(ctx, 'gp2gp.request', t.nhsNumber, 'success', {
+            task: id,
+            owner: t.owner,
+            requester: t.requester,
+            trigger: t.trigger,
+          }),
+        ],
         messages: [transferMessage(task, null)],
-        request: recordRequest ? requestRecord(ctx, { status: 201, resourceType: TASK, resourceId: id, version: 1 }) : undefined,
+        request: recordRequest
+          ? requestRecord(ctx, { status: 201, resourceType: TASK, resourceId: id, version: 1 })
+          : undefined,
       });
       return saved as StoredResource<Task>;
     } catch (err) {
@@ -116,68 +176,158 @@ export class TransferService {
     const earlier = await earlierAnswer(this.repo, ctx);
     if (earlier) return asBefore(earlier);
     const b = body as Task | null;
-    if (!b || typeof b !== 'object' || b.resourceType !== 'Task') throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Task resource');
-    const nhsNumber = b.for?.identifier?.system === NHS_NUMBER_SYSTEM ? b.for.identifier.value : undefined;
-    if (!nhsNumber) throw new FhirError(400, 'MISSING_VALUE', `Missing value - Task.for.identifier must name the patient by NHS Number (${NHS_NUMBER_SYSTEM})`);
-    if (!isValidNhsNumber(nhsNumber)) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${String(nhsNumber).slice(0, 20)}' is not a valid NHS Number`);
+    if (!b || typeof b !== 'object' || b.resourceType !== 'Task')
+      throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Task resource');
+    const nhsNumber =
+      b.for?.identifier?.system === NHS_NUMBER_SYSTEM ? b.for.identifier.value : undefined;
+    if (!nhsNumber)
+      throw new FhirError(
+        400,
+        'MISSING_VALUE',
+        `Missing value - Task.for.identifier must name the patient by NHS Number (${NHS_NUMBER_SYSTEM})`,
+      );
+    if (!isValidNhsNumber(nhsNumber))
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        `Invalid value - '${String(nhsNumber).slice(0, 20)}' is not a valid NHS Number`,
+      );
     const owner = b.owner?.identifier?.system === ODS_SYSTEM ? b.owner.identifier.value : undefined;
-    if (!owner || !ODS_CODE.test(owner)) throw new FhirError(400, 'MISSING_VALUE', `Missing value - Task.owner.identifier must name the old practice by ODS code (${ODS_SYSTEM})`);
+    if (!owner || !ODS_CODE.test(owner))
+      throw new FhirError(
+        400,
+        'MISSING_VALUE',
+        `Missing value - Task.owner.identifier must name the old practice by ODS code (${ODS_SYSTEM})`,
+      );
     const org = ctx.principal?.org ?? '';
     const requester = b.requester?.identifier?.value;
-    if (requester !== undefined && requester !== org) throw new FhirError(403, 'ACCESS_DENIED', `A practice may only request records for itself; the token is for ${org || '(no organisation)'}`);
-    if (owner === org) throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the old practice (owner) and the requesting practice are the same');
-    const notOnPds = () => new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhsNumber}' not found on PDS`);
+    if (requester !== undefined && requester !== org)
+      throw new FhirError(
+        403,
+        'ACCESS_DENIED',
+        `A practice may only request records for itself; the token is for ${org || '(no organisation)'}`,
+      );
+    if (owner === org)
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        'Invalid value - the old practice (owner) and the requesting practice are the same',
+      );
+    const notOnPds = () =>
+      new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhsNumber}' not found on PDS`);
     const patient = await requireCurrentPatient(this.repo, nhsNumber, {
       onUnknown: notOnPds,
       onInvalidated: notOnPds,
-      onSuperseded: (_, survivor) => new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number ${nhsNumber} has been superseded by ${survivor}; request the record under that number`),
+      onSuperseded: (_, survivor) =>
+        new FhirError(
+          422,
+          'PATIENT_SUPERSEDED',
+          `NHS Number ${nhsNumber} has been superseded by ${survivor}; request the record under that number`,
+        ),
       first: 'invalidated',
     });
     if (registeredPractice(patient.resource) !== org) {
-      throw new FhirError(403, 'ACCESS_DENIED', `Organisation ${org || '(none)'} is not the patient's registered practice on PDS; only the new registered practice may request the record`);
+      throw new FhirError(
+        403,
+        'ACCESS_DENIED',
+        `Organisation ${org || '(none)'} is not the patient's registered practice on PDS; only the new registered practice may request the record`,
+      );
     }
     // the transfer in progress may be this very request's, made a moment ago by a twin: answered as it was
-    return commitOnce(this.repo, ctx, async () => {
-      const existing = await this.activeTransfer(nhsNumber, org);
-      if (existing) throw new FhirError(409, 'DUPLICATE_REJECTED', `A transfer of this patient's record to ${org} is already in progress: Task/${existing}`);
-      const created = await this.create(ctx, { nhsNumber, requester: org, owner, trigger: 'api' }, true);
-      if (!created) throw new FhirError(409, 'DUPLICATE_REJECTED', `A transfer of this patient's record to ${org} is already in progress`);
-      return created;
-    }, asBefore);
+    return commitOnce(
+      this.repo,
+      ctx,
+      async () => {
+        const existing = await this.activeTransfer(nhsNumber, org);
+        if (existing)
+          throw new FhirError(
+            409,
+            'DUPLICATE_REJECTED',
+            `A transfer of this patient's record to ${org} is already in progress: Task/${existing}`,
+          );
+        const created = await this.create(
+          ctx,
+          { nhsNumber, requester: org, owner, trigger: 'api' },
+          true,
+        );
+        if (!created)
+          throw new FhirError(
+            409,
+            'DUPLICATE_REJECTED',
+            `A transfer of this patient's record to ${org} is already in progress`,
+          );
+        return created;
+      },
+      asBefore,
+    );
   }
 
   async read(ctx: RequestContext, id: string): Promise<StoredResource<Task>> {
     const { stored } = await this.load(ctx, id, 'gp2gp.read');
-    await this.readAudit.append(auditRecord(ctx, 'gp2gp.read', patientOf(stored.resource), 'success', { task: stored.id, state: stateOf(stored.resource) }));
+    await this.readAudit.append(
+      auditRecord(ctx, 'gp2gp.read', patientOf(stored.resource), 'success', {
+        task: stored.id,
+        state: stateOf(stored.resource),
+      }),
+    );
     return stored;
   }
 
   /** GET /Task: only transfers the caller's organisation is a party to, whatever else is asked. */
   async search(ctx: RequestContext, query: Record<string, unknown>): Promise<Bundle> {
     for (const [k, v] of Object.entries(query)) {
-      if (!SEARCH_PARAMS.has(k)) throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data - unknown parameter '${k.slice(0, 40)}'; use ${[...SEARCH_PARAMS].join(', ')}`);
-      if (typeof v !== 'string' || v === '') throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data - '${k}' must be given once, with a value`);
+      if (!SEARCH_PARAMS.has(k))
+        throw new FhirError(
+          400,
+          'INVALID_SEARCH_DATA',
+          `Invalid search data - unknown parameter '${k.slice(0, 40)}'; use ${[...SEARCH_PARAMS].join(', ')}`,
+        );
+      if (typeof v !== 'string' || v === '')
+        throw new FhirError(
+          400,
+          'INVALID_SEARCH_DATA',
+          `Invalid search data - '${k}' must be given once, with a value`,
+        );
     }
     const q = query as Record<string, string>;
     const count = q._count === undefined ? 50 : Number(q._count);
-    if (!Number.isInteger(count) || count < 1 || count > 500) throw new FhirError(400, 'INVALID_SEARCH_DATA', 'Invalid search data - _count must be a whole number from 1 to 500');
+    if (!Number.isInteger(count) || count < 1 || count > 500)
+      throw new FhirError(
+        400,
+        'INVALID_SEARCH_DATA',
+        'Invalid search data - _count must be a whole number from 1 to 500',
+      );
     const org = ctx.principal?.org ?? '';
-    if (!org) throw new FhirError(403, 'ACCESS_DENIED', 'Only a practice (a token with an organisation) may search transfers');
+    if (!org)
+      throw new FhirError(
+        403,
+        'ACCESS_DENIED',
+        'Only a practice (a token with an organisation) may search transfers',
+      );
     const criteria = [{ any: [{ param: 'party', op: 'eq' as const, value: org }] }];
     for (const param of ['owner', 'requester', 'patient', 'status', 'business-status']) {
       let value = q[param];
       if (value === undefined) continue;
-      if (param === 'patient') value = value.replace(/^Patient\//, '').replace(`${NHS_NUMBER_SYSTEM}|`, '');
-      if (param === 'owner' || param === 'requester') value = value.replace(`${ODS_SYSTEM}|`, '').toUpperCase();
+      if (param === 'patient')
+        value = value.replace(/^Patient\//, '').replace(`${NHS_NUMBER_SYSTEM}|`, '');
+      if (param === 'owner' || param === 'requester')
+        value = value.replace(`${ODS_SYSTEM}|`, '').toUpperCase();
       criteria.push({ any: [{ param, op: 'eq', value }] });
     }
     const ids = await this.repo.search({ type: TASK, criteria, limit: count });
     const found = (await this.repo.readMany(TASK, ids)) as StoredResource<Task>[];
     await this.readAudit.append(
-      auditRecord(ctx, 'gp2gp.search', null, 'success', { params: Object.keys(q).sort(), matches: found.length }),
-      ...found.map((s) => auditRecord(ctx, 'gp2gp.search.match', patientOf(s.resource), 'success', { task: s.id })),
+      auditRecord(ctx, 'gp2gp.search', null, 'success', {
+        params: Object.keys(q).sort(),
+        matches: found.length,
+      }),
+      ...found.map((s) =>
+        auditRecord(ctx, 'gp2gp.search.match', patientOf(s.resource), 'success', { task: s.id }),
+      ),
     );
-    return searchsetBundle(found.map((s) => ({ resource: s.resource, fullUrl: `${this.baseUrl}/Task/${s.id}` })));
+    return searchsetBundle(
+      found.map((s) => ({ resource: s.resource, fullUrl: `${this.baseUrl}/Task/${s.id}` })),
+    );
   }
 
   /** $send by the old practice: the EHR Bundle and the manifest of attachments to follow in chunks. */
@@ -190,11 +340,23 @@ export class TransferService {
     const now = this.options.now();
     const complete = req.attachments.length === 0;
     return commitMove(this.repo, ctx, stored, {
-      action: complete ? 'send-complete' : 'send', actor, now,
-      deadline: this.deadline(now, complete ? this.options.ackTimeoutMs : this.options.sendingTimeoutMs),
+      action: complete ? 'send-complete' : 'send',
+      actor,
+      now,
+      deadline: this.deadline(
+        now,
+        complete ? this.options.ackTimeoutMs : this.options.sendingTimeoutMs,
+      ),
       change: (task) => withManifest(task, req.attachments, this.baseUrl),
       alsoWrite: [ehrWrite(stored.id, nhsNumber, req.ehr)],
-      audit: { action: 'gp2gp.send', detail: { entries: req.ehr.entry!.length, attachments: req.attachments.length, bytes: req.attachments.reduce((n, a) => n + a.size, 0) } },
+      audit: {
+        action: 'gp2gp.send',
+        detail: {
+          entries: req.ehr.entry!.length,
+          attachments: req.attachments.length,
+          bytes: req.attachments.reduce((n, a) => n + a.size, 0),
+        },
+      },
     });
   }
 
@@ -209,27 +371,54 @@ export class TransferService {
     if (earlier) return asBefore(earlier);
     const params = parametersOf(body);
     const outcome = parameterValue(params, 'outcome');
-    if (outcome !== 'accepted' && outcome !== 'rejected') throw new FhirError(400, 'INVALID_VALUE', "Invalid value - parameter 'outcome' must be 'accepted' or 'rejected'");
+    if (outcome !== 'accepted' && outcome !== 'rejected')
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        "Invalid value - parameter 'outcome' must be 'accepted' or 'rejected'",
+      );
     const reason = parameterValue(params, 'reason');
     const text = parameterValue(params, 'text');
     if (outcome === 'rejected' && (!reason || !Object.hasOwn(NEGATIVE_REASONS, reason))) {
-      throw new FhirError(400, 'INVALID_VALUE', `Invalid value - a negative acknowledgement needs parameter 'reason', one of ${Object.keys(NEGATIVE_REASONS).join(', ')}`);
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        `Invalid value - a negative acknowledgement needs parameter 'reason', one of ${Object.keys(NEGATIVE_REASONS).join(', ')}`,
+      );
     }
     const now = this.options.now();
     const action = outcome === 'accepted' ? 'accept' : actor === 'owner' ? 'reject' : 'reject-ack';
-    return commitOnce(this.repo, ctx, () => commitMove(this.repo, ctx, stored, {
-      action, actor, now,
-      reason: outcome === 'rejected' ? { code: reason!, text: text?.slice(0, 500) || NEGATIVE_REASONS[reason!] } : undefined,
-      audit: { action: 'gp2gp.acknowledge', detail: { outcome, ...(reason ? { reason } : {}) } },
-      recordRequest: true,
-    }), asBefore);
+    return commitOnce(
+      this.repo,
+      ctx,
+      () =>
+        commitMove(this.repo, ctx, stored, {
+          action,
+          actor,
+          now,
+          reason:
+            outcome === 'rejected'
+              ? { code: reason!, text: text?.slice(0, 500) || NEGATIVE_REASONS[reason!] }
+              : undefined,
+          audit: {
+            action: 'gp2gp.acknowledge',
+            detail: { outcome, ...(reason ? { reason } : {}) },
+          },
+          recordRequest: true,
+        }),
+      asBefore,
+    );
   }
 
   /** The record may be read once it has been sent in full, and after it has been integrated. */
   private checkReadable(task: Task): void {
     const state = stateOf(task);
     if (state !== 'sent' && state !== 'integrated') {
-      throw new FhirError(409, 'INVALID_UPDATE', `Transfer is '${state}'; the record can be read only when it is 'sent' or 'integrated'`);
+      throw new FhirError(
+        409,
+        'INVALID_UPDATE',
+        `Transfer is '${state}'; the record can be read only when it is 'sent' or 'integrated'`,
+      );
     }
   }
 
@@ -237,18 +426,38 @@ export class TransferService {
     const { stored } = await this.load(ctx, id, 'gp2gp.ehr.read');
     this.checkReadable(stored.resource);
     const ehr = await readEhr(this.repo, stored.id);
-    if (!ehr) throw new Error(`transfer ${stored.id} is ${stateOf(stored.resource)} but has no EHR stored`);
-    await this.readAudit.append(auditRecord(ctx, 'gp2gp.ehr.read', patientOf(stored.resource), 'success', { task: stored.id }));
+    if (!ehr)
+      throw new Error(`transfer ${stored.id} is ${stateOf(stored.resource)} but has no EHR stored`);
+    await this.readAudit.append(
+      auditRecord(ctx, 'gp2gp.ehr.read', patientOf(stored.resource), 'success', {
+        task: stored.id,
+      }),
+    );
     return ehr;
   }
 
   /** An attachment's manifest and its bytes as a stream of chunks (never the whole file in memory). */
-  async attachment(ctx: RequestContext, id: string, attachmentId: string): Promise<{ manifest: AttachmentManifest; bytes: AsyncGenerator<Buffer> }> {
+  async attachment(
+    ctx: RequestContext,
+    id: string,
+    attachmentId: string,
+  ): Promise<{ manifest: AttachmentManifest; bytes: AsyncGenerator<Buffer> }> {
     const { stored } = await this.load(ctx, id, 'gp2gp.attachment.read');
     this.checkReadable(stored.resource);
     const manifest = attachmentsOf(stored.resource).find((a) => a.id === attachmentId);
-    if (!manifest) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Transfer has no attachment '${String(attachmentId).slice(0, 64)}'`);
-    await this.readAudit.append(auditRecord(ctx, 'gp2gp.attachment.read', patientOf(stored.resource), 'success', { task: stored.id, attachment: manifest.id, owner: ownerOf(stored.resource) }));
+    if (!manifest)
+      throw new FhirError(
+        404,
+        'RESOURCE_NOT_FOUND',
+        `Transfer has no attachment '${String(attachmentId).slice(0, 64)}'`,
+      );
+    await this.readAudit.append(
+      auditRecord(ctx, 'gp2gp.attachment.read', patientOf(stored.resource), 'success', {
+        task: stored.id,
+        attachment: manifest.id,
+        owner: ownerOf(stored.resource),
+      }),
+    );
     return { manifest, bytes: attachmentBytes(this.repo, stored.id, manifest) };
   }
 }

@@ -8,7 +8,15 @@ import type { OutboxMessage } from '../../messaging/types.js';
 import type { Repository, ResourceWrite, StoredResource } from '../../store/types.js';
 import { transition, type Actor, type TransferAction } from './transitions.js';
 import {
-  attemptsOf, indexTask, moved, ownerOf, patientOf, requesterOf, stateOf, TASK, type TransferState,
+  attemptsOf,
+  indexTask,
+  moved,
+  ownerOf,
+  patientOf,
+  requesterOf,
+  stateOf,
+  TASK,
+  type TransferState,
 } from './transfer-model.js';
 
 /**
@@ -40,8 +48,14 @@ export interface Gp2gpTransferEventBody {
 export function transferMessage(task: Task, previousState: TransferState | null): OutboxMessage {
   const state = stateOf(task);
   const body: Gp2gpTransferEventBody = {
-    taskId: task.id!, nhsNumber: patientOf(task), state, previousState, owner: ownerOf(task), requester: requesterOf(task),
-    attempt: attemptsOf(task), time: task.lastModified!,
+    taskId: task.id!,
+    nhsNumber: patientOf(task),
+    state,
+    previousState,
+    owner: ownerOf(task),
+    requester: requesterOf(task),
+    attempt: attemptsOf(task),
+    time: task.lastModified!,
     ...(task.statusReason?.coding?.[0]?.code ? { reason: task.statusReason.coding[0].code } : {}),
   };
   return { id: randomUUID(), topic: gp2gpTopic(state), key: body.nhsNumber, body };
@@ -57,18 +71,38 @@ export function uuidFor(name: string): string {
 export function systemContext(what: string): RequestContext {
   return {
     requestId: randomUUID(),
-    principal: { kind: 'application', userId: `openspine.gp2gp.${what}`, name: 'OpenSpine GP2GP service', role: '', org: '', sessionId: '', issuer: 'openspine', expiresAt: 0 },
+    principal: {
+      kind: 'application',
+      userId: `openspine.gp2gp.${what}`,
+      name: 'OpenSpine GP2GP service',
+      role: '',
+      org: '',
+      sessionId: '',
+      issuer: 'openspine',
+      expiresAt: 0,
+    },
   };
 }
 
-export async function readTransfer(repo: Repository, id: string): Promise<StoredResource<Task> | null> {
+export async function readTransfer(
+  repo: Repository,
+  id: string,
+): Promise<StoredResource<Task> | null> {
   if (!/^[0-9a-fA-F-]{36}$/.test(id)) return null;
   const stored = await repo.read(TASK, id.toLowerCase());
-  return stored && stored.resource.code?.coding?.[0]?.code === 'record-transfer' ? (stored as StoredResource<Task>) : null;
+  return stored && stored.resource.code?.coding?.[0]?.code === 'record-transfer'
+    ? (stored as StoredResource<Task>)
+    : null;
 }
 
 export function taskWrite(task: Task, expectedVersion: number): ResourceWrite {
-  return { type: TASK, id: task.id!, expectedVersion, resource: task as Record<string, any>, index: indexTask(task) };
+  return {
+    type: TASK,
+    id: task.id!,
+    expectedVersion,
+    resource: task as Record<string, any>,
+    index: indexTask(task),
+  };
 }
 
 export interface Move {
@@ -95,7 +129,12 @@ export interface Move {
  * The transition table refuses an illegal move (naming the current state) before anything is written;
  * a concurrent change surfaces as a version conflict and commits nothing.
  */
-export async function commitMove(repo: Repository, ctx: RequestContext, stored: StoredResource<Task>, move: Move): Promise<StoredResource<Task>> {
+export async function commitMove(
+  repo: Repository,
+  ctx: RequestContext,
+  stored: StoredResource<Task>,
+  move: Move,
+): Promise<StoredResource<Task>> {
   const from = stateOf(stored.resource);
   const to = transition(from, move.action, move.actor);
   let next = moved(stored.resource, to, move.now, move.deadline, move.reason);
@@ -103,9 +142,23 @@ export async function commitMove(repo: Repository, ctx: RequestContext, stored: 
   const changed = from !== to || move.announce;
   const [saved] = await repo.commit({
     resources: [taskWrite(next, stored.version), ...(move.alsoWrite ?? [])],
-    audit: [auditRecord(ctx, move.audit.action, patientOf(next), 'success', { task: next.id, from, to, ...move.audit.detail })],
+    audit: [
+      auditRecord(ctx, move.audit.action, patientOf(next), 'success', {
+        task: next.id,
+        from,
+        to,
+        ...move.audit.detail,
+      }),
+    ],
     messages: changed ? [transferMessage(next, from)] : [],
-    request: move.recordRequest ? requestRecord(ctx, { status: 200, resourceType: TASK, resourceId: next.id!, version: stored.version + 1 }) : undefined,
+    request: move.recordRequest
+      ? requestRecord(ctx, {
+          status: 200,
+          resourceType: TASK,
+          resourceId: next.id!,
+          version: stored.version + 1,
+        })
+      : undefined,
   });
   return saved as StoredResource<Task>;
 }

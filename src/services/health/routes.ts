@@ -8,7 +8,12 @@ export function healthRoutes(repo: Repository, startedAt: Date) {
     app.get('/_status', { config: { public: true } }, async (_req, reply) => {
       try {
         const patients = await repo.count('Patient');
-        return { status: 'pass', store: repo.kind, patients, uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000) };
+        return {
+          status: 'pass',
+          store: repo.kind,
+          patients,
+          uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+        };
       } catch {
         return reply.code(503).send({ status: 'fail', store: repo.kind });
       }

@@ -11,7 +11,8 @@ import { auditSecurityEvent } from './security-audit.js';
 
 const WRONG_CREDENTIALS = 'The user ID or passcode is not right, or this user may not sign in.';
 const TOO_MANY = 'Too many failed attempts for this user ID. Try again later.';
-const EXPIRED = 'This sign-in page has expired or is not valid. Go back to the application and start again.';
+const EXPIRED =
+  'This sign-in page has expired or is not valid. Go back to the application and start again.';
 
 function redirect(reply: FastifyReply, url: string): FastifyReply {
   return noStoreHeaders(reply).redirect(url, 302);
@@ -25,7 +26,11 @@ function redirect(reply: FastifyReply, url: string): FastifyReply {
 export function authorizeRoutes(ctx: IdentityContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get('/authorize', { config: { public: true } }, async (request, reply) => {
-      const outcome = await validateAuthorize(request.query as Params, ctx.clients, ctx.revocations);
+      const outcome = await validateAuthorize(
+        request.query as Params,
+        ctx.clients,
+        ctx.revocations,
+      );
       if (!outcome.ok) return redirect(reply, outcome.redirect);
       const tx = await ctx.transactions.sign({ stage: 'login', request: outcome.request });
       return sendHtml(reply, 200, loginForm(tx, outcome.client.name));
@@ -33,7 +38,12 @@ export function authorizeRoutes(ctx: IdentityContext) {
 
     app.post('/authorize', { config: { public: true } }, async (request, reply) => {
       const body = formBody(request.headers['content-type'], request.body);
-      if (!body) throw new PageError(400, 'Sign-in request is not valid', 'The sign-in form must be sent as application/x-www-form-urlencoded.');
+      if (!body)
+        throw new PageError(
+          400,
+          'Sign-in request is not valid',
+          'The sign-in form must be sent as application/x-www-form-urlencoded.',
+        );
       const step = param(body, 'step');
       const rawTx = param(body, 'tx');
       const tx = await ctx.transactions.verify(rawTx);
@@ -41,36 +51,74 @@ export function authorizeRoutes(ctx: IdentityContext) {
       // the client may have been revoked, or its address removed, since the sign-in began
       const client = await activePortal(ctx.clients, ctx.revocations, tx.request.clientId);
       if (!client || !client.redirectUris.includes(tx.request.redirectUri)) {
-        throw new PageError(400, 'Sign-in request is not valid', 'The application asking you to sign in is no longer registered for sign-in.');
+        throw new PageError(
+          400,
+          'Sign-in request is not valid',
+          'The application asking you to sign in is no longer registered for sign-in.',
+        );
       }
-      if (step === 'login' && tx.stage === 'login') return login(ctx, request, reply, body, rawTx!, tx, client);
-      if (step === 'profile' && tx.stage === 'profile') return chooseProfile(ctx, request, reply, body, tx);
+      if (step === 'login' && tx.stage === 'login')
+        return login(ctx, request, reply, body, rawTx!, tx, client);
+      if (step === 'profile' && tx.stage === 'profile')
+        return chooseProfile(ctx, request, reply, body, tx);
       throw new PageError(400, 'Sign-in has expired', EXPIRED);
     });
   };
 }
 
-async function login(ctx: IdentityContext, request: FastifyRequest, reply: FastifyReply, body: Params, rawTx: string, tx: LoginTransaction, client: OAuthClient) {
+async function login(
+  ctx: IdentityContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: Params,
+  rawTx: string,
+  tx: LoginTransaction,
+  client: OAuthClient,
+) {
   const userId = param(body, 'user')?.trim();
   const pin = param(body, 'pin');
-  const again = (status: number, message: string) => sendHtml(reply, status, loginForm(rawTx, client.name, { message, userId: userId?.slice(0, 64) }));
-  if (!userId || !pin || userId.length > 64 || pin.length > 256) return again(401, WRONG_CREDENTIALS);
+  const again = (status: number, message: string) =>
+    sendHtml(
+      reply,
+      status,
+      loginForm(rawTx, client.name, { message, userId: userId?.slice(0, 64) }),
+    );
+  if (!userId || !pin || userId.length > 64 || pin.length > 256)
+    return again(401, WRONG_CREDENTIALS);
   if (ctx.throttle.isBlocked(userId)) return again(429, TOO_MANY);
   const found = await ctx.users.authenticate(userId, pin);
   const user = found && !(await ctx.revocations.isRevoked({ user: found.id })) ? found : null;
   if (!user) {
     ctx.throttle.recordFailure(userId);
-    await auditSecurityEvent(ctx.repo, request, 'sign-in', 'refused: wrong user ID or passcode, or user revoked', null, { claimedUser: userId, clientId: client.id });
+    await auditSecurityEvent(
+      ctx.repo,
+      request,
+      'sign-in',
+      'refused: wrong user ID or passcode, or user revoked',
+      null,
+      { claimedUser: userId, clientId: client.id },
+    );
     return again(401, WRONG_CREDENTIALS);
   }
   ctx.throttle.recordSuccess(userId);
-  if (user.roleProfiles.length === 0) throw new PageError(403, 'No role profile', 'You have no role profiles, so you cannot sign in to this application.');
+  if (user.roleProfiles.length === 0)
+    throw new PageError(
+      403,
+      'No role profile',
+      'You have no role profiles, so you cannot sign in to this application.',
+    );
   const next = await ctx.transactions.sign(ctx.transactions.profileStep(tx.request, user.id));
   // choosing a profile ends in a redirect to the client, which form-action must allow
   return sendHtml(reply, 200, profilePicker(next, user), [formTarget(tx.request.redirectUri)]);
 }
 
-async function chooseProfile(ctx: IdentityContext, request: FastifyRequest, reply: FastifyReply, body: Params, tx: ProfileTransaction) {
+async function chooseProfile(
+  ctx: IdentityContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: Params,
+  tx: ProfileTransaction,
+) {
   const profileId = param(body, 'profile');
   const user = await ctx.users.get(tx.userId);
   if (!user || user.status !== 'active' || (await ctx.revocations.isRevoked({ user: user.id }))) {
@@ -78,14 +126,32 @@ async function chooseProfile(ctx: IdentityContext, request: FastifyRequest, repl
   }
   // the profile must be one of the signed-in user's own (the transaction names the user, signed)
   const profile = user.roleProfiles.find((p) => p.id === profileId);
-  if (!profile) throw new PageError(400, 'Role profile not found', 'Choose one of your own role profiles.');
-  if (!(await ctx.transactions.spend(tx))) throw new PageError(400, 'Sign-in already used', 'This sign-in has already been completed. Go back to the application and start again.');
+  if (!profile)
+    throw new PageError(400, 'Role profile not found', 'Choose one of your own role profiles.');
+  if (!(await ctx.transactions.spend(tx)))
+    throw new PageError(
+      400,
+      'Sign-in already used',
+      'This sign-in has already been completed. Go back to the application and start again.',
+    );
   const { request: authz } = tx;
   const code = await ctx.sessions.issueCode({
-    clientId: authz.clientId, redirectUri: authz.redirectUri, codeChallenge: authz.codeChallenge, userId: user.id, profileId: profile.id,
-    ...(authz.nonce ? { nonce: authz.nonce } : {}), authTime: tx.authTime, scope: authz.scope,
+    clientId: authz.clientId,
+    redirectUri: authz.redirectUri,
+    codeChallenge: authz.codeChallenge,
+    userId: user.id,
+    profileId: profile.id,
+    ...(authz.nonce ? { nonce: authz.nonce } : {}),
+    authTime: tx.authTime,
+    scope: authz.scope,
   });
-  await auditSecurityEvent(ctx.repo, request, 'sign-in', 'signed in', { kind: 'user', userId: user.id, name: user.name, role: profile.role, org: profile.org },
-    { clientId: authz.clientId, profileId: profile.id, method: 'passcode' });
+  await auditSecurityEvent(
+    ctx.repo,
+    request,
+    'sign-in',
+    'signed in',
+    { kind: 'user', userId: user.id, name: user.name, role: profile.role, org: profile.org },
+    { clientId: authz.clientId, profileId: profile.id, method: 'passcode' },
+  );
   return redirect(reply, redirectWith(authz.redirectUri, { code, state: authz.state }));
 }

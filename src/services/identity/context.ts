@@ -24,7 +24,9 @@ export interface IdentityContext {
   throttle: LoginThrottle;
 }
 
-export function identityContext(deps: Pick<IdentityContext, 'repo' | 'signingKey' | 'config' | 'revocations' | 'issuer'>): IdentityContext {
+export function identityContext(
+  deps: Pick<IdentityContext, 'repo' | 'signingKey' | 'config' | 'revocations' | 'issuer'>,
+): IdentityContext {
   return {
     ...deps,
     tokenUrl: `${deps.issuer}/token`,

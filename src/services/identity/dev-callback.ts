@@ -25,7 +25,14 @@ export function devCallbackRoutes(ctx: IdentityContext) {
       const error = param(query, 'error');
       if (error) {
         const description = param(query, 'error_description') ?? '';
-        return sendHtml(reply, 200, renderPage('Sign-in did not complete', `<p class="error">${escapeHtml(error)}: ${escapeHtml(description)}</p><p>state: <code>${escapeHtml(state)}</code></p>`));
+        return sendHtml(
+          reply,
+          200,
+          renderPage(
+            'Sign-in did not complete',
+            `<p class="error">${escapeHtml(error)}: ${escapeHtml(description)}</p><p>state: <code>${escapeHtml(state)}</code></p>`,
+          ),
+        );
       }
       const curl = [
         `curl -s -X POST ${shellQuote(ctx.tokenUrl)}`,
@@ -35,10 +42,17 @@ export function devCallbackRoutes(ctx: IdentityContext) {
         `--data-urlencode ${shellQuote(`redirect_uri=${ctx.config.publicUrl}${DEV_CALLBACK_PATH}`)}`,
         '--data-urlencode "code_verifier=$CODE_VERIFIER"',
       ].join(' \\\n  ');
-      return sendHtml(reply, 200, renderPage('Signed in: exchange the code', `
+      return sendHtml(
+        reply,
+        200,
+        renderPage(
+          'Signed in: exchange the code',
+          `
 <p>code: <code>${escapeHtml(code)}</code><br>state: <code>${escapeHtml(state)}</code></p>
 <p>The code works once, for 60 seconds. Exchange it for tokens, with CODE_VERIFIER set to the verifier whose S256 hash you sent as code_challenge:</p>
-<pre>${escapeHtml(curl)}</pre>`));
+<pre>${escapeHtml(curl)}</pre>`,
+        ),
+      );
     });
   };
 }

@@ -22,7 +22,8 @@ export function param(params: Params | undefined, name: string): string | undefi
 
 /** The body as form parameters, or null when it is not a parsed form (wrong or missing Content-Type). */
 export function formBody(contentType: string | undefined, body: unknown): Params | null {
-  if (!contentType || !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) return null;
+  if (!contentType || !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType))
+    return null;
   return body && typeof body === 'object' ? (body as Params) : {};
 }
 
@@ -37,7 +38,11 @@ export function parseForm(body: string): Params {
   try {
     decodeURIComponent(body.replace(/\+/g, ' '));
   } catch {
-    throw new FhirError(400, 'INVALID_VALUE', 'Request body is not a valid form: malformed percent-encoding');
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      'Request body is not a valid form: malformed percent-encoding',
+    );
   }
   const params: Record<string, string | string[]> = Object.create(null);
   for (const [name, value] of new URLSearchParams(body)) {

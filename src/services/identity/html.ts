@@ -48,8 +48,16 @@ export function noStoreHeaders(reply: FastifyReply, formTargets: string[] = []):
   });
 }
 
-export function sendHtml(reply: FastifyReply, status: number, html: string, formTargets: string[] = []): FastifyReply {
-  return noStoreHeaders(reply, formTargets).code(status).type('text/html; charset=utf-8').send(html);
+export function sendHtml(
+  reply: FastifyReply,
+  status: number,
+  html: string,
+  formTargets: string[] = [],
+): FastifyReply {
+  return noStoreHeaders(reply, formTargets)
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(html);
 }
 
 /** A page that only says what went wrong (used where redirecting back to the client would be unsafe). */

@@ -6,7 +6,10 @@
 export class LoginThrottle {
   private readonly failures = new Map<string, { count: number; since: number }>();
 
-  constructor(private readonly maxFailures = 5, private readonly windowMs = 15 * 60_000) {}
+  constructor(
+    private readonly maxFailures = 5,
+    private readonly windowMs = 15 * 60_000,
+  ) {}
 
   isBlocked(userId: string, now = Date.now()): boolean {
     const entry = this.failures.get(userId);

@@ -35,7 +35,11 @@ export class TransactionSigner {
   private readonly keys;
   private privateKey: Promise<CryptoKey | Uint8Array> | undefined;
 
-  constructor(private readonly key: SigningKey, private readonly issuer: string, private readonly repo: Repository) {
+  constructor(
+    private readonly key: SigningKey,
+    private readonly issuer: string,
+    private readonly repo: Repository,
+  ) {
     this.keys = createLocalJWKSet({ keys: [key.publicJwk] });
   }
 
@@ -44,13 +48,18 @@ export class TransactionSigner {
   }
 
   async sign(tx: Transaction): Promise<string> {
-    this.privateKey ??= importJWK(this.key.privateJwk, TOKEN_ALG) as Promise<CryptoKey | Uint8Array>;
-    const claims = tx.stage === 'login'
-      ? { stage: tx.stage, req: tx.request }
-      : { stage: tx.stage, req: tx.request, auth_time: tx.authTime, jti: tx.id };
+    this.privateKey ??= importJWK(this.key.privateJwk, TOKEN_ALG) as Promise<
+      CryptoKey | Uint8Array
+    >;
+    const claims =
+      tx.stage === 'login'
+        ? { stage: tx.stage, req: tx.request }
+        : { stage: tx.stage, req: tx.request, auth_time: tx.authTime, jti: tx.id };
     const jwt = new SignJWT(claims as unknown as Record<string, unknown>)
       .setProtectedHeader({ alg: TOKEN_ALG, kid: this.key.kid, typ: TX_TYPE })
-      .setIssuer(this.issuer).setAudience(this.audience).setIssuedAt()
+      .setIssuer(this.issuer)
+      .setAudience(this.audience)
+      .setIssuedAt()
       .setExpirationTime(`${tx.stage === 'login' ? LOGIN_SECONDS : PROFILE_SECONDS}s`);
     if (tx.stage === 'profile') jwt.setSubject(tx.userId);
     return jwt.sign(await this.privateKey);
@@ -60,12 +69,34 @@ export class TransactionSigner {
   async verify(token: string | undefined): Promise<Transaction | null> {
     if (!token || token.length > 8192) return null;
     try {
-      const { payload } = await jwtVerify(token, this.keys, { issuer: this.issuer, audience: this.audience, typ: TX_TYPE, algorithms: [TOKEN_ALG], requiredClaims: ['exp'] });
+      const { payload } = await jwtVerify(token, this.keys, {
+        issuer: this.issuer,
+        audience: this.audience,
+        typ: TX_TYPE,
+        algorithms: [TOKEN_ALG],
+        requiredClaims: ['exp'],
+      });
       const request = payload.req as AuthorizeRequest;
-      if (!request || typeof request.clientId !== 'string' || typeof request.redirectUri !== 'string') return null;
+      if (
+        !request ||
+        typeof request.clientId !== 'string' ||
+        typeof request.redirectUri !== 'string'
+      )
+        return null;
       if (payload.stage === 'login') return { stage: 'login', request };
-      if (payload.stage === 'profile' && typeof payload.sub === 'string' && typeof payload.jti === 'string' && typeof payload.auth_time === 'number') {
-        return { stage: 'profile', request, userId: payload.sub, authTime: payload.auth_time, id: payload.jti };
+      if (
+        payload.stage === 'profile' &&
+        typeof payload.sub === 'string' &&
+        typeof payload.jti === 'string' &&
+        typeof payload.auth_time === 'number'
+      ) {
+        return {
+          stage: 'profile',
+          request,
+          userId: payload.sub,
+          authTime: payload.auth_time,
+          id: payload.jti,
+        };
       }
       return null;
     } catch {
@@ -75,11 +106,22 @@ export class TransactionSigner {
 
   /** A new profile-step transaction for a user who has just signed in. */
   profileStep(request: AuthorizeRequest, userId: string): ProfileTransaction {
-    return { stage: 'profile', request, userId, authTime: Math.floor(Date.now() / 1000), id: randomUUID() };
+    return {
+      stage: 'profile',
+      request,
+      userId,
+      authTime: Math.floor(Date.now() / 1000),
+      id: randomUUID(),
+    };
   }
 
   /** Spends a profile-step transaction; false when it was spent before (a replayed form). */
   async spend(tx: ProfileTransaction): Promise<boolean> {
-    return createOnce(this.repo, USED_TX_TYPE, tx.id, { resourceType: USED_TX_TYPE, id: tx.id, userId: tx.userId, usedAt: new Date().toISOString() });
+    return createOnce(this.repo, USED_TX_TYPE, tx.id, {
+      resourceType: USED_TX_TYPE,
+      id: tx.id,
+      userId: tx.userId,
+      usedAt: new Date().toISOString(),
+    });
   }
 }

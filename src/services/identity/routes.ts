@@ -34,7 +34,9 @@ export function identityRoutes(deps: IdentityDeps) {
   const issuer = oidcIssuer(deps.config.publicUrl);
   const ctx = identityContext({ ...deps, issuer });
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get('/.well-known/jwks.json', { config: { public: true } }, async () => ({ keys: [deps.signingKey.publicJwk] }));
+    app.get('/.well-known/jwks.json', { config: { public: true } }, async () => ({
+      keys: [deps.signingKey.publicJwk],
+    }));
     app.get('/.well-known/openid-configuration', { config: { public: true } }, async () => ({
       issuer,
       authorization_endpoint: `${issuer}/authorize`,
@@ -45,7 +47,12 @@ export function identityRoutes(deps: IdentityDeps) {
       response_types_supported: ['code'],
       grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
       code_challenge_methods_supported: ['S256'],
-      token_endpoint_auth_methods_supported: ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt'],
+      token_endpoint_auth_methods_supported: [
+        'none',
+        'client_secret_post',
+        'client_secret_basic',
+        'private_key_jwt',
+      ],
       token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
       id_token_signing_alg_values_supported: ['ES256'],
       subject_types_supported: ['public'],
@@ -53,13 +60,16 @@ export function identityRoutes(deps: IdentityDeps) {
     }));
 
     // form bodies are parsed in this scope only: the FHIR APIs keep their JSON-only parsers
-    await app.register(async (oauth) => {
-      await oauth.register(formbody, { bodyLimit: 65_536, parser: parseForm });
-      registerOAuthErrorHandler(oauth);
-      await oauth.register(authorizeRoutes(ctx));
-      await oauth.register(tokenRoutes(ctx));
-      await oauth.register(sessionRoutes(ctx));
-      await oauth.register(devCallbackRoutes(ctx));
-    }, { prefix: '/oauth2' });
+    await app.register(
+      async (oauth) => {
+        await oauth.register(formbody, { bodyLimit: 65_536, parser: parseForm });
+        registerOAuthErrorHandler(oauth);
+        await oauth.register(authorizeRoutes(ctx));
+        await oauth.register(tokenRoutes(ctx));
+        await oauth.register(sessionRoutes(ctx));
+        await oauth.register(devCallbackRoutes(ctx));
+      },
+      { prefix: '/oauth2' },
+    );
   };
 }

@@ -13,11 +13,18 @@ import { auditSecurityEvent } from './security-audit.js';
 const SESSION_ID = /^[0-9a-f-]{36}$/;
 
 /** Verifies an access token this provider issued; null when it is not one, or has expired. */
-async function verifyOwnToken(ctx: IdentityContext, keys: ReturnType<typeof createLocalJWKSet>, token: string): Promise<{ claims: JWTPayload; principal: Principal } | null> {
+async function verifyOwnToken(
+  ctx: IdentityContext,
+  keys: ReturnType<typeof createLocalJWKSet>,
+  token: string,
+): Promise<{ claims: JWTPayload; principal: Principal } | null> {
   if (token.length > 8192) return null;
   try {
     const { payload } = await jwtVerify(token, keys, {
-      issuer: [ctx.issuer, EMBEDDED_ISSUER], audience: ctx.config.audience, algorithms: [TOKEN_ALG], requiredClaims: ['exp', 'sub'],
+      issuer: [ctx.issuer, EMBEDDED_ISSUER],
+      audience: ctx.config.audience,
+      algorithms: [TOKEN_ALG],
+      requiredClaims: ['exp', 'sub'],
     });
     return { claims: payload, principal: principalFromClaims(payload) };
   } catch {
@@ -32,7 +39,11 @@ async function revokeRefreshToken(ctx: IdentityContext, token: string): Promise<
   const session = await ctx.sessions.get(sessionId);
   if (!session || sha256(secret) !== session.refreshHash) return null;
   await ctx.sessions.end(session.id);
-  await ctx.revocations.revoke({ session: session.id }, 'token revoked by the client', 'identity-provider');
+  await ctx.revocations.revoke(
+    { session: session.id },
+    'token revoked by the client',
+    'identity-provider',
+  );
   return session.id;
 }
 
@@ -63,26 +74,46 @@ export function sessionRoutes(ctx: IdentityContext) {
           actor = own.principal;
           sessionId = own.principal.sessionId;
           await ctx.sessions.end(sessionId);
-          await ctx.revocations.revoke({ session: sessionId }, 'token revoked by the client', 'identity-provider');
+          await ctx.revocations.revoke(
+            { session: sessionId },
+            'token revoked by the client',
+            'identity-provider',
+          );
         }
       }
-      if (sessionId) await auditSecurityEvent(ctx.repo, request, 'token.revoke', 'session revoked', actor, { sessionId });
+      if (sessionId)
+        await auditSecurityEvent(ctx.repo, request, 'token.revoke', 'session revoked', actor, {
+          sessionId,
+        });
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).code(200).send();
     });
 
     const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
       const own = await verifyOwnToken(ctx, keys, bearer(request));
-      if (!own || own.principal.kind !== 'user') throw new OAuthError(401, 'invalid_token', 'the access token is not valid for userinfo');
-      if (await ctx.revocations.isPrincipalRevoked(own.principal)) throw new OAuthError(401, 'invalid_token', 'the access token has been revoked');
+      if (!own || own.principal.kind !== 'user')
+        throw new OAuthError(401, 'invalid_token', 'the access token is not valid for userinfo');
+      if (await ctx.revocations.isPrincipalRevoked(own.principal))
+        throw new OAuthError(401, 'invalid_token', 'the access token has been revoked');
       const { principal, claims } = own;
-      const profileId = typeof claims.role_profile_id === 'string' ? claims.role_profile_id : undefined;
-      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).type('application/json; charset=utf-8').send({
-        sub: principal.userId,
-        name: principal.name,
-        nhsid_useruid: principal.userId,
-        ...(profileId ? { selected_roleid: profileId } : {}),
-        nhsid_nrbac_roles: [{ ...(profileId ? { person_roleid: profileId } : {}), role_code: principal.role, role_name: roleName(principal.role), org_code: principal.org }],
-      });
+      const profileId =
+        typeof claims.role_profile_id === 'string' ? claims.role_profile_id : undefined;
+      return reply
+        .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })
+        .type('application/json; charset=utf-8')
+        .send({
+          sub: principal.userId,
+          name: principal.name,
+          nhsid_useruid: principal.userId,
+          ...(profileId ? { selected_roleid: profileId } : {}),
+          nhsid_nrbac_roles: [
+            {
+              ...(profileId ? { person_roleid: profileId } : {}),
+              role_code: principal.role,
+              role_name: roleName(principal.role),
+              org_code: principal.org,
+            },
+          ],
+        });
     };
     app.get('/userinfo', { config: { public: true } }, userinfo);
     app.post('/userinfo', { config: { public: true } }, userinfo);

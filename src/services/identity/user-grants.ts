@@ -26,7 +26,12 @@ function required(body: Params, name: string): string {
 }
 
 function requirePortal(client: OAuthClient): void {
-  if (client.kind !== 'portal') throw new OAuthError(400, 'unauthorized_client', 'only a sign-in (portal) client may use this grant');
+  if (client.kind !== 'portal')
+    throw new OAuthError(
+      400,
+      'unauthorized_client',
+      'only a sign-in (portal) client may use this grant',
+    );
 }
 
 /** RFC 7636 S256: BASE64URL(SHA256(verifier)) must equal the challenge. */
@@ -37,18 +42,36 @@ function pkceMatches(verifier: string, challenge: string): boolean {
 }
 
 /** The user and profile a token may still be issued for: active, not revoked, profile still held. */
-async function currentProfile(ctx: IdentityContext, userId: string, profileId: string): Promise<{ user: SecurityUser; profile: RoleProfile }> {
+async function currentProfile(
+  ctx: IdentityContext,
+  userId: string,
+  profileId: string,
+): Promise<{ user: SecurityUser; profile: RoleProfile }> {
   const user = await ctx.users.get(userId);
-  if (!user || user.status !== 'active' || (await ctx.revocations.isRevoked({ user: userId }))) throw badGrant('the user may no longer sign in');
+  if (!user || user.status !== 'active' || (await ctx.revocations.isRevoked({ user: userId })))
+    throw badGrant('the user may no longer sign in');
   const profile = user.roleProfiles.find((p) => p.id === profileId);
   if (!profile) throw badGrant('the role profile no longer exists');
   return { user, profile };
 }
 
-async function accessToken(ctx: IdentityContext, user: SecurityUser, profile: RoleProfile, sessionId: string, client: OAuthClient): Promise<string> {
+async function accessToken(
+  ctx: IdentityContext,
+  user: SecurityUser,
+  profile: RoleProfile,
+  sessionId: string,
+  client: OAuthClient,
+): Promise<string> {
   return mintToken(ctx.signingKey, {
-    userId: user.id, role: profile.role, org: profile.org, audience: ctx.config.audience, ttlSeconds: ctx.config.accessTokenSeconds,
-    name: user.name, issuer: ctx.issuer, sessionId, profileId: profile.id,
+    userId: user.id,
+    role: profile.role,
+    org: profile.org,
+    audience: ctx.config.audience,
+    ttlSeconds: ctx.config.accessTokenSeconds,
+    name: user.name,
+    issuer: ctx.issuer,
+    sessionId,
+    profileId: profile.id,
     // every profile the user holds, so a request may act in another by naming it (NHSD-Session-URID)
     profiles: user.roleProfiles.map((p) => ({ id: p.id, role: p.role, org: p.org })),
     // a portal registered for some activities only: its users' tokens reach no others
@@ -57,53 +80,121 @@ async function accessToken(ctx: IdentityContext, user: SecurityUser, profile: Ro
 }
 
 /** The OIDC ID token: who signed in, for the client (aud = client id); it carries no role, so it never works as an access token. */
-async function idToken(ctx: IdentityContext, user: SecurityUser, clientId: string, session: Session, authTime: number, nonce: string | undefined): Promise<string> {
+async function idToken(
+  ctx: IdentityContext,
+  user: SecurityUser,
+  clientId: string,
+  session: Session,
+  authTime: number,
+  nonce: string | undefined,
+): Promise<string> {
   const key = await importJWK(ctx.signingKey.privateJwk, TOKEN_ALG);
-  return new SignJWT({ auth_time: authTime, sid: session.id, name: user.name, ...(nonce ? { nonce } : {}) })
+  return new SignJWT({
+    auth_time: authTime,
+    sid: session.id,
+    name: user.name,
+    ...(nonce ? { nonce } : {}),
+  })
     .setProtectedHeader({ alg: TOKEN_ALG, kid: ctx.signingKey.kid, typ: 'JWT' })
-    .setIssuer(ctx.issuer).setSubject(user.id).setAudience(clientId).setIssuedAt()
+    .setIssuer(ctx.issuer)
+    .setSubject(user.id)
+    .setAudience(clientId)
+    .setIssuedAt()
     .setExpirationTime(`${ctx.config.accessTokenSeconds}s`)
     .sign(key);
 }
 
-function auditIssue(ctx: IdentityContext, request: FastifyRequest, user: SecurityUser, profile: RoleProfile, client: OAuthClient, grantType: string, sessionId: string) {
-  return auditSecurityEvent(ctx.repo, request, 'token.issue', 'issued', { kind: 'user', userId: user.id, name: user.name, role: profile.role, org: profile.org, sessionId },
-    { grantType, clientId: client.id, sessionId, profileId: profile.id });
+function auditIssue(
+  ctx: IdentityContext,
+  request: FastifyRequest,
+  user: SecurityUser,
+  profile: RoleProfile,
+  client: OAuthClient,
+  grantType: string,
+  sessionId: string,
+) {
+  return auditSecurityEvent(
+    ctx.repo,
+    request,
+    'token.issue',
+    'issued',
+    {
+      kind: 'user',
+      userId: user.id,
+      name: user.name,
+      role: profile.role,
+      org: profile.org,
+      sessionId,
+    },
+    { grantType, clientId: client.id, sessionId, profileId: profile.id },
+  );
 }
 
 /** authorization_code: a one-time code, its redirect URI, and the PKCE verifier, for a session and its tokens. */
-export async function authorizationCodeGrant(ctx: IdentityContext, request: FastifyRequest, body: Params, client: OAuthClient): Promise<TokenResponse> {
+export async function authorizationCodeGrant(
+  ctx: IdentityContext,
+  request: FastifyRequest,
+  body: Params,
+  client: OAuthClient,
+): Promise<TokenResponse> {
   requirePortal(client);
   const code = required(body, 'code');
   const redirectUri = required(body, 'redirect_uri');
   const verifier = required(body, 'code_verifier');
-  if (!VERIFIER.test(verifier)) throw new OAuthError(400, 'invalid_request', 'code_verifier must be 43-128 characters of [A-Za-z0-9._~-]');
+  if (!VERIFIER.test(verifier))
+    throw new OAuthError(
+      400,
+      'invalid_request',
+      'code_verifier must be 43-128 characters of [A-Za-z0-9._~-]',
+    );
   if (code.length > 256) throw badGrant('the code is unknown, expired or already used');
   // redeemed before the checks: a code presented with a wrong verifier is spent, so it cannot be guessed at
   const record = await ctx.sessions.redeemCode(code);
   if (!record) throw badGrant('the code is unknown, expired or already used');
   if (record.clientId !== client.id) throw badGrant('the code was issued to another client');
-  if (record.redirectUri !== redirectUri) throw badGrant('redirect_uri does not match the authorization request');
-  if (!pkceMatches(verifier, record.codeChallenge)) throw badGrant('code_verifier does not match the code_challenge');
+  if (record.redirectUri !== redirectUri)
+    throw badGrant('redirect_uri does not match the authorization request');
+  if (!pkceMatches(verifier, record.codeChallenge))
+    throw badGrant('code_verifier does not match the code_challenge');
   const { user, profile } = await currentProfile(ctx, record.userId, record.profileId);
-  const { session, refreshToken } = await ctx.sessions.start({ userId: user.id, profileId: profile.id, clientId: client.id, ttlSeconds: SESSION_SECONDS });
+  const { session, refreshToken } = await ctx.sessions.start({
+    userId: user.id,
+    profileId: profile.id,
+    clientId: client.id,
+    ttlSeconds: SESSION_SECONDS,
+  });
   const authTime = record.authTime ?? Math.floor(Date.now() / 1000);
-  const [access, id] = await Promise.all([accessToken(ctx, user, profile, session.id, client), idToken(ctx, user, client.id, session, authTime, record.nonce)]);
+  const [access, id] = await Promise.all([
+    accessToken(ctx, user, profile, session.id, client),
+    idToken(ctx, user, client.id, session, authTime, record.nonce),
+  ]);
   await auditIssue(ctx, request, user, profile, client, 'authorization_code', session.id);
   return {
-    access_token: access, token_type: 'Bearer', expires_in: ctx.config.accessTokenSeconds, refresh_token: refreshToken,
-    id_token: id, scope: record.scope ?? 'openid',
+    access_token: access,
+    token_type: 'Bearer',
+    expires_in: ctx.config.accessTokenSeconds,
+    refresh_token: refreshToken,
+    id_token: id,
+    scope: record.scope ?? 'openid',
   };
 }
 
 /** refresh_token: rotates the refresh token of a live session and issues a new access token. */
-export async function refreshTokenGrant(ctx: IdentityContext, request: FastifyRequest, body: Params, client: OAuthClient): Promise<TokenResponse> {
+export async function refreshTokenGrant(
+  ctx: IdentityContext,
+  request: FastifyRequest,
+  body: Params,
+  client: OAuthClient,
+): Promise<TokenResponse> {
   requirePortal(client);
   const presented = required(body, 'refresh_token');
   const sessionId = presented.split('~')[0];
-  const session = SESSION_ID.test(sessionId) && presented.length < 512 ? await ctx.sessions.get(sessionId) : null;
-  if (!session || session.status !== 'active') throw badGrant('the refresh token is unknown or its session has ended');
-  if (session.clientId !== client.id) throw badGrant('the refresh token was issued to another client');
+  const session =
+    SESSION_ID.test(sessionId) && presented.length < 512 ? await ctx.sessions.get(sessionId) : null;
+  if (!session || session.status !== 'active')
+    throw badGrant('the refresh token is unknown or its session has ended');
+  if (session.clientId !== client.id)
+    throw badGrant('the refresh token was issued to another client');
   if (await ctx.revocations.isRevoked({ session: session.id })) {
     await ctx.sessions.end(session.id);
     throw badGrant('the session has been revoked');
@@ -113,14 +204,36 @@ export async function refreshTokenGrant(ctx: IdentityContext, request: FastifyRe
   if (!result.ok) {
     if (result.reason === 'reused') {
       // a rotated-away token came back: someone holds a copy, so the whole session goes, access tokens too
-      await ctx.revocations.revoke({ session: session.id }, 'refresh token reused', 'identity-provider');
-      await auditSecurityEvent(ctx.repo, request, 'token.refresh', 'refused: refresh token reused; session ended', { kind: 'user', userId: user.id, name: user.name, role: profile.role, org: profile.org, sessionId: session.id },
-        { clientId: client.id, sessionId: session.id });
+      await ctx.revocations.revoke(
+        { session: session.id },
+        'refresh token reused',
+        'identity-provider',
+      );
+      await auditSecurityEvent(
+        ctx.repo,
+        request,
+        'token.refresh',
+        'refused: refresh token reused; session ended',
+        {
+          kind: 'user',
+          userId: user.id,
+          name: user.name,
+          role: profile.role,
+          org: profile.org,
+          sessionId: session.id,
+        },
+        { clientId: client.id, sessionId: session.id },
+      );
       throw badGrant('the refresh token has already been used; the session has been ended');
     }
     throw badGrant('the refresh token is unknown or its session has ended');
   }
   const access = await accessToken(ctx, user, profile, session.id, client);
   await auditIssue(ctx, request, user, profile, client, 'refresh_token', session.id);
-  return { access_token: access, token_type: 'Bearer', expires_in: ctx.config.accessTokenSeconds, refresh_token: result.refreshToken };
+  return {
+    access_token: access,
+    token_type: 'Bearer',
+    expires_in: ctx.config.accessTokenSeconds,
+    refresh_token: result.refreshToken,
+  };
 }

@@ -17,7 +17,12 @@ export function deadLetterRoutes(repo: Repository) {
     app.get('/dead-letters', { config }, async (req) => {
       const query = parseDeadLetterQuery(req.query as Record<string, unknown>);
       const letters = await repo.messaging.listDeadLetters(query);
-      await repo.commit({ audit: auditOf(req.ctx, 'messaging.dead-letters.list', letters, { consumer: query.consumer, count: letters.length }) });
+      await repo.commit({
+        audit: auditOf(req.ctx, 'messaging.dead-letters.list', letters, {
+          consumer: query.consumer,
+          count: letters.length,
+        }),
+      });
       return { deadLetters: letters, count: letters.length };
     });
 
@@ -25,7 +30,12 @@ export function deadLetterRoutes(repo: Repository) {
       const id = deadLetterId(req.params.id);
       const letter = await repo.messaging.readDeadLetter(id);
       if (!letter) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `No dead letter ${id}`);
-      await repo.commit({ audit: auditOf(req.ctx, 'messaging.dead-letters.read', [letter], { deadLetter: id, consumer: letter.consumer }) });
+      await repo.commit({
+        audit: auditOf(req.ctx, 'messaging.dead-letters.read', [letter], {
+          deadLetter: id,
+          consumer: letter.consumer,
+        }),
+      });
       return letter;
     });
 
@@ -33,12 +43,21 @@ export function deadLetterRoutes(repo: Repository) {
       const id = deadLetterId(req.params.id);
       const letter = await repo.messaging.readDeadLetter(id);
       if (!letter) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `No dead letter ${id}`);
-      const audit = auditOf(req.ctx, 'messaging.dead-letters.replay', [letter], { deadLetter: id, consumer: letter.consumer, messageId: letter.message.id });
+      const audit = auditOf(req.ctx, 'messaging.dead-letters.replay', [letter], {
+        deadLetter: id,
+        consumer: letter.consumer,
+        messageId: letter.message.id,
+      });
       const outcome = await repo.messaging.replayDeadLetter(id, audit);
-      if (outcome === 'not-found') throw new FhirError(404, 'RESOURCE_NOT_FOUND', `No dead letter ${id}`);
+      if (outcome === 'not-found')
+        throw new FhirError(404, 'RESOURCE_NOT_FOUND', `No dead letter ${id}`);
       if (outcome === 'already-replayed') {
         const replayedAt = (await repo.messaging.readDeadLetter(id))?.replayedAt;
-        throw new FhirError(409, 'DUPLICATE_REJECTED', `Dead letter ${id} was already replayed${replayedAt ? ' at ' + replayedAt : ''}`);
+        throw new FhirError(
+          409,
+          'DUPLICATE_REJECTED',
+          `Dead letter ${id} was already replayed${replayedAt ? ' at ' + replayedAt : ''}`,
+        );
       }
       return (await repo.messaging.readDeadLetter(id))!;
     });

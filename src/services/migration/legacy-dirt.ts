@@ -7,7 +7,8 @@
 export class DirtRng {
   private s: number;
   constructor(seed: number, index: number, salt = 0) {
-    this.s = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35) ^ salt) | 0;
+    this.s =
+      (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35) ^ salt) | 0;
     for (let i = 0; i < 3; i++) this.next();
   }
   next(): number {
@@ -16,9 +17,15 @@ export class DirtRng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
-  int(n: number): number { return Math.floor(this.next() * n); }
-  chance(p: number): boolean { return this.next() < p; }
-  pick<T>(list: readonly T[]): T { return list[this.int(list.length)]; }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(list: readonly T[]): T {
+    return list[this.int(list.length)];
+  }
 }
 
 export interface PatientDirt {
@@ -50,7 +57,18 @@ export function dirtOf(seed: number, index: number): PatientDirt {
     duplicated: x >= 0.005 && x < 0.015,
     superseded: false,
     unreadableBirthDate: x >= 0.015 && x < 0.02,
-    dateFormat: r.pick(['iso', 'iso', 'iso', 'iso', 'slashes', 'slashes', 'slashes', 'oracle', 'oracle', 'compact'] as const),
+    dateFormat: r.pick([
+      'iso',
+      'iso',
+      'iso',
+      'iso',
+      'slashes',
+      'slashes',
+      'slashes',
+      'oracle',
+      'oracle',
+      'compact',
+    ] as const),
     mojibake: r.chance(0.3),
     orphans: r.chance(0.004) ? 1 + r.int(2) : 0,
   };
@@ -71,10 +89,14 @@ const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', '
 export function freeTextDate(iso: string, format: PatientDirt['dateFormat']): string {
   const [y, m, d] = iso.split('-');
   switch (format) {
-    case 'iso': return iso;
-    case 'slashes': return `${d}/${m}/${y}`;
-    case 'oracle': return `${d}-${MONTHS[Number(m) - 1]}-${y}`;
-    case 'compact': return `${y}${m}${d}`;
+    case 'iso':
+      return iso;
+    case 'slashes':
+      return `${d}/${m}/${y}`;
+    case 'oracle':
+      return `${d}-${MONTHS[Number(m) - 1]}-${y}`;
+    case 'compact':
+      return `${y}${m}${d}`;
   }
 }
 
@@ -82,8 +104,18 @@ export const UNREADABLE_DATES = ['UNKNOWN', '31/02/1987', '00/00/0000', 'see not
 
 /** Accented forms some given names and surnames carry in the legacy data. */
 export const ACCENTED: Record<string, string> = {
-  Zoe: 'Zoë', Chloe: 'Chloë', Sean: 'Seán', Siobhan: 'Siobhán', Renee: 'Renée', Noemi: 'Noémi',
-  Frederick: 'Frédérick', Patel: 'Patél', Muller: 'Müller', Bronte: 'Brontë', Owen: 'Owén', Niamh: 'Níamh',
+  Zoe: 'Zoë',
+  Chloe: 'Chloë',
+  Sean: 'Seán',
+  Siobhan: 'Siobhán',
+  Renee: 'Renée',
+  Noemi: 'Noémi',
+  Frederick: 'Frédérick',
+  Patel: 'Patél',
+  Muller: 'Müller',
+  Bronte: 'Brontë',
+  Owen: 'Owén',
+  Niamh: 'Níamh',
 };
 
 /** How the legacy column holds text: ISO-8859-1 bytes, or (mojibake) UTF-8 bytes in the same column. */

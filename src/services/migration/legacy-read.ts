@@ -26,7 +26,11 @@ export interface PatientRow {
 }
 
 /** A child row: its key, its patient key, and the table's own columns. */
-export interface ChildRow { key: string; patient_id: string; [column: string]: unknown }
+export interface ChildRow {
+  key: string;
+  patient_id: string;
+  [column: string]: unknown;
+}
 
 const D = (c: string) => `to_char(${c}, 'YYYY-MM-DD') AS ${c}`;
 const TS = (c: string) => `to_char(${c}, 'YYYY-MM-DD"T"HH24:MI:SS') AS ${c}`;
@@ -56,20 +60,28 @@ export function patientSql(schema: string): string {
 
 export class LegacyReader {
   private readonly s: string;
-  constructor(private readonly client: pg.ClientBase, schema: string) {
+  constructor(
+    private readonly client: pg.ClientBase,
+    schema: string,
+  ) {
     this.s = checkSchemaName(schema);
   }
 
   /** The next patients of partition `part` of `parts` after key `after`, in key order. */
   async patients(parts: number, part: number, after: string, limit: number): Promise<PatientRow[]> {
     const { rows } = await this.client.query<PatientRow>(
-      `${patientSql(this.s)} WHERE p.patient_id % $1 = $2 AND p.patient_id > $3 ORDER BY p.patient_id LIMIT $4`, [parts, part, after, limit]);
+      `${patientSql(this.s)} WHERE p.patient_id % $1 = $2 AND p.patient_id > $3 ORDER BY p.patient_id LIMIT $4`,
+      [parts, part, after, limit],
+    );
     return rows;
   }
 
   /** These patients by key (for sample re-reads). */
   async patientsByKey(keys: string[]): Promise<PatientRow[]> {
-    const { rows } = await this.client.query<PatientRow>(`${patientSql(this.s)} WHERE p.patient_id = ANY($1::bigint[]) ORDER BY p.patient_id`, [keys]);
+    const { rows } = await this.client.query<PatientRow>(
+      `${patientSql(this.s)} WHERE p.patient_id = ANY($1::bigint[]) ORDER BY p.patient_id`,
+      [keys],
+    );
     return rows;
   }
 
@@ -77,7 +89,9 @@ export class LegacyReader {
   async children(table: ChildTable, patientKeys: string[]): Promise<ChildRow[]> {
     const pk = CHILD_TABLES[table];
     const { rows } = await this.client.query<ChildRow>(
-      `SELECT ${pk}::text AS key, patient_id::text AS patient_id, ${CHILD_COLUMNS[table]} FROM ${this.s}.${table} WHERE patient_id = ANY($1::bigint[]) ORDER BY ${pk}`, [patientKeys]);
+      `SELECT ${pk}::text AS key, patient_id::text AS patient_id, ${CHILD_COLUMNS[table]} FROM ${this.s}.${table} WHERE patient_id = ANY($1::bigint[]) ORDER BY ${pk}`,
+      [patientKeys],
+    );
     return rows;
   }
 
@@ -86,20 +100,29 @@ export class LegacyReader {
     const pk = CHILD_TABLES[table];
     const { rows } = await this.client.query<ChildRow>(
       `SELECT t.${pk}::text AS key, t.patient_id::text AS patient_id, ${CHILD_COLUMNS[table]} FROM ${this.s}.${table} t
-       WHERE t.${pk} > $1 AND NOT EXISTS (SELECT 1 FROM ${this.s}.patients p WHERE p.patient_id = t.patient_id) ORDER BY t.${pk} LIMIT $2`, [after, limit]);
+       WHERE t.${pk} > $1 AND NOT EXISTS (SELECT 1 FROM ${this.s}.patients p WHERE p.patient_id = t.patient_id) ORDER BY t.${pk} LIMIT $2`,
+      [after, limit],
+    );
     return rows;
   }
 
   /** Row counts of every table. */
   async counts(): Promise<Record<string, number>> {
     const tables = ['patients', ...Object.keys(CHILD_TABLES)];
-    const { rows } = await this.client.query<{ t: string; n: number }>(tables.map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM ${this.s}.${t}`).join(' UNION ALL '));
+    const { rows } = await this.client.query<{ t: string; n: number }>(
+      tables
+        .map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM ${this.s}.${t}`)
+        .join(' UNION ALL '),
+    );
     return Object.fromEntries(rows.map((r) => [r.t, r.n]));
   }
 
   /** A random sample of patient keys. */
   async samplePatientKeys(n: number): Promise<string[]> {
-    const { rows } = await this.client.query<{ key: string }>(`SELECT patient_id::text AS key FROM ${this.s}.patients ORDER BY random() LIMIT $1`, [n]);
+    const { rows } = await this.client.query<{ key: string }>(
+      `SELECT patient_id::text AS key FROM ${this.s}.patients ORDER BY random() LIMIT $1`,
+      [n],
+    );
     return rows.map((r) => r.key);
   }
 }

@@ -17,11 +17,15 @@ export const CHILD_TABLES = {
 } as const;
 export type ChildTable = keyof typeof CHILD_TABLES;
 export type LegacyTable = 'patients' | ChildTable;
-export const LEGACY_TABLES: LegacyTable[] = ['patients', ...(Object.keys(CHILD_TABLES) as ChildTable[])];
+export const LEGACY_TABLES: LegacyTable[] = [
+  'patients',
+  ...(Object.keys(CHILD_TABLES) as ChildTable[]),
+];
 
 /** A PostgreSQL schema name we are willing to interpolate into SQL. */
 export function checkSchemaName(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`legacy schema must be a lower-case SQL identifier, got '${name}'`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new Error(`legacy schema must be a lower-case SQL identifier, got '${name}'`);
   return name;
 }
 
@@ -59,6 +63,8 @@ CREATE TABLE ${s}.prescriptions (
   drug_name varchar(160), quantity integer, prescriber_ods varchar(10), issued_at timestamp, status varchar(10));
 CREATE TABLE ${s}.audit_log (
   audit_id bigint PRIMARY KEY, patient_id bigint NOT NULL, user_id varchar(40), action varchar(40), occurred_at timestamp);
-${Object.keys(CHILD_TABLES).map((t) => `CREATE INDEX ${t}_patient ON ${s}.${t} (patient_id);`).join('\n')}
+${Object.keys(CHILD_TABLES)
+  .map((t) => `CREATE INDEX ${t}_patient ON ${s}.${t} (patient_id);`)
+  .join('\n')}
 `;
 }

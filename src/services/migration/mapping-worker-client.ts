@@ -4,7 +4,12 @@ import type { BulkRows } from '../../store/sqlite/bulk-load.js';
 import type { AuditRecord } from '../../store/types.js';
 import type { TableTally } from './migration-state.js';
 
-export interface MappingWorkerData { sourceUrl: string; schema: string; runId: string; connections: number }
+export interface MappingWorkerData {
+  sourceUrl: string;
+  schema: string;
+  runId: string;
+  connections: number;
+}
 
 export interface MappingRequest {
   id: number;
@@ -38,10 +43,16 @@ const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 48 };
 
 /** The mapping worker. */
 function startWorker(data: MappingWorkerData): Worker {
-  return startModuleWorker(import.meta.url, 'mapping-worker', { workerData: data, resourceLimits: RESOURCE_LIMITS });
+  return startModuleWorker(import.meta.url, 'mapping-worker', {
+    workerData: data,
+    resourceLimits: RESOURCE_LIMITS,
+  });
 }
 
-interface Waiter { resolve: (batch: MappedBatch) => void; reject: (err: Error) => void }
+interface Waiter {
+  resolve: (batch: MappedBatch) => void;
+  reject: (err: Error) => void;
+}
 
 /** Requests patient batches from a mapping worker; any number may be in flight. */
 export class MappingWorkerClient {
@@ -60,10 +71,12 @@ export class MappingWorkerClient {
       else waiter?.resolve(reply);
     });
     this.worker.on('error', (err) => this.fail(err));
-    this.exited = new Promise((resolve) => this.worker.once('exit', (code) => {
-      this.fail(new Error(`migration mapping worker exited with code ${code}`));
-      resolve();
-    }));
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', (code) => {
+        this.fail(new Error(`migration mapping worker exited with code ${code}`));
+        resolve();
+      }),
+    );
   }
 
   private fail(err: Error): void {
@@ -72,7 +85,13 @@ export class MappingWorkerClient {
     this.waiting.clear();
   }
 
-  patients(parts: number, part: number, after: string, limit: number, refused: [string, string][] = []): Promise<MappedBatch> {
+  patients(
+    parts: number,
+    part: number,
+    after: string,
+    limit: number,
+    refused: [string, string][] = [],
+  ): Promise<MappedBatch> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

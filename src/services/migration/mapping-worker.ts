@@ -25,8 +25,15 @@ port.on('message', async (req: MappingRequest | { close: true }) => {
     const read = await readPatientBatch(reader, req.parts, req.part, req.after, req.limit);
     const batch = mapPatientBatch(runId, read, new Map(req.refused));
     const reply: MappedBatch = {
-      id: req.id, size: read.rows.length, first: read.rows[0]?.key ?? req.after, last: read.rows[read.rows.length - 1]?.key ?? req.after,
-      count: batch.count, tally: batch.tally, audit: batch.audit, nhsKeys: nhsKeysOf(read.rows), rows: bulkRowsOf(batch.writes),
+      id: req.id,
+      size: read.rows.length,
+      first: read.rows[0]?.key ?? req.after,
+      last: read.rows[read.rows.length - 1]?.key ?? req.after,
+      count: batch.count,
+      tally: batch.tally,
+      audit: batch.audit,
+      nhsKeys: nhsKeysOf(read.rows),
+      rows: bulkRowsOf(batch.writes),
     };
     port.postMessage(reply);
   } catch (err) {

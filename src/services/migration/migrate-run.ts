@@ -1,15 +1,35 @@
 import pg from 'pg';
 import { SqliteBulkLoader } from '../../store/sqlite/bulk-load.js';
-import { VersionConflictError, type AuditRecord, type Repository, type ResourceWrite } from '../../store/types.js';
+import {
+  VersionConflictError,
+  type AuditRecord,
+  type Repository,
+  type ResourceWrite,
+} from '../../store/types.js';
 import { runBulkPartition } from './bulk-partition.js';
 import { LegacyReader, type ChildRow } from './legacy-read.js';
 import { checkSchemaName, type ChildTable } from './legacy-schema.js';
 import { MappingWorkerClient } from './mapping-worker-client.js';
 import {
-  MIGRATION_CHECKPOINT, addTally, checkpointWrite, quarantineWrite, readCheckpoint, readOrCreateRun, redactUrl, runIdFor,
+  MIGRATION_CHECKPOINT,
+  addTally,
+  checkpointWrite,
+  quarantineWrite,
+  readCheckpoint,
+  readOrCreateRun,
+  redactUrl,
+  runIdFor,
   type MigrationCheckpoint,
 } from './migration-state.js';
-import { CHILDREN, addTallies, mapPatientBatch, nhsKeysOf, patientToRefuse, readPatientBatch, type PatientRead } from './patient-batch.js';
+import {
+  CHILDREN,
+  addTallies,
+  mapPatientBatch,
+  nhsKeysOf,
+  patientToRefuse,
+  readPatientBatch,
+  type PatientRead,
+} from './patient-batch.js';
 
 export interface MigrateOptions {
   sourceUrl: string;
@@ -36,7 +56,8 @@ export interface MigrateResult {
   resumedFrom: number;
 }
 
-const rowsIn = (cp: MigrationCheckpoint) => Object.values(cp.tally).reduce((n, t) => n + t.migrated + t.quarantined, 0);
+const rowsIn = (cp: MigrationCheckpoint) =>
+  Object.values(cp.tally).reduce((n, t) => n + t.migrated + t.quarantined, 0);
 
 /**
  * Log pages (4 KiB each) the embedded store's write-ahead log may grow to between checkpoints during
@@ -46,10 +67,24 @@ const rowsIn = (cp: MigrationCheckpoint) => Object.values(cp.tally).reduce((n, t
 const WAL_PAGES = 16_384;
 
 /** The migration's own audit entry for one committed batch. */
-function batchAudit(run: string, stream: string, from: string, to: string, rows: number): AuditRecord {
+function batchAudit(
+  run: string,
+  stream: string,
+  from: string,
+  to: string,
+  rows: number,
+): AuditRecord {
   return {
-    time: new Date().toISOString(), requestId: `migration-${run}`, userId: 'openspine-migrate', role: 'system', org: 'OPENSPINE',
-    patient: null, action: 'migration.batch', outcome: 'success', type: 'security', detail: { stream, from, to, rows },
+    time: new Date().toISOString(),
+    requestId: `migration-${run}`,
+    userId: 'openspine-migrate',
+    role: 'system',
+    org: 'OPENSPINE',
+    patient: null,
+    action: 'migration.batch',
+    outcome: 'success',
+    type: 'security',
+    detail: { stream, from, to, rows },
   };
 }
 
@@ -61,36 +96,74 @@ type CommitBatch = (resources: ResourceWrite[], audit: AuditRecord[]) => Promise
  * rows table by table. Each batch (resources, quarantined rows, legacy audit, checkpoint) is one
  * commit, so the run can be killed at any moment and started again.
  */
-export async function migrateLegacy(repo: Repository, opts: MigrateOptions): Promise<MigrateResult> {
+export async function migrateLegacy(
+  repo: Repository,
+  opts: MigrateOptions,
+): Promise<MigrateResult> {
   const schema = checkSchemaName(opts.schema);
   const runId = runIdFor(opts.sourceUrl, schema);
   const began = process.hrtime.bigint();
-  const plan = await readOrCreateRun(repo, runId, `${redactUrl(opts.sourceUrl)}#${schema}`, Math.max(1, opts.workers ?? 4));
-  const loader = opts.sqliteFile ? new SqliteBulkLoader(opts.sqliteFile, { walPages: WAL_PAGES }) : null;
+  const plan = await readOrCreateRun(
+    repo,
+    runId,
+    `${redactUrl(opts.sourceUrl)}#${schema}`,
+    Math.max(1, opts.workers ?? 4),
+  );
+  const loader = opts.sqliteFile
+    ? new SqliteBulkLoader(opts.sqliteFile, { walPages: WAL_PAGES })
+    : null;
   const pool = new pg.Pool({ connectionString: opts.sourceUrl, max: plan.partitions + 2 });
   // into the embedded store, a worker thread reads and maps while this thread writes
-  const mapper = loader ? new MappingWorkerClient({ sourceUrl: opts.sourceUrl, schema, runId, connections: plan.partitions + 1 }) : null;
+  const mapper = loader
+    ? new MappingWorkerClient({
+        sourceUrl: opts.sourceUrl,
+        schema,
+        runId,
+        connections: plan.partitions + 1,
+      })
+    : null;
   const batchSize = opts.batchSize ?? 1000;
   const commit: CommitBatch = loader
     ? async (resources, audit) => loader.commitNew(resources, audit)
-    : async (resources, audit) => { await repo.commit({ resources, audit }); };
+    : async (resources, audit) => {
+        await repo.commit({ resources, audit });
+      };
   try {
     const reader = new LegacyReader(pool as unknown as pg.ClientBase, schema);
     const total = Object.values(await reader.counts()).reduce((a, b) => a + b, 0);
-    const streams = [...Array.from({ length: plan.partitions }, (_, k) => `p${k}of${plan.partitions}`), ...CHILDREN.map((t) => `orphans.${t}`)];
+    const streams = [
+      ...Array.from({ length: plan.partitions }, (_, k) => `p${k}of${plan.partitions}`),
+      ...CHILDREN.map((t) => `orphans.${t}`),
+    ];
     const checkpoints = new Map<string, MigrationCheckpoint>();
     for (const s of streams) checkpoints.set(s, await readCheckpoint(repo, runId, s));
     const resumedFrom = [...checkpoints.values()].reduce((n, c) => n + rowsIn(c), 0);
     let done = resumedFrom;
-    const report = (rows: number) => { done += rows; opts.onProgress?.(done, total); };
+    const report = (rows: number) => {
+      done += rows;
+      opts.onProgress?.(done, total);
+    };
     opts.onProgress?.(done, total);
 
     const partitionWork = Array.from({ length: plan.partitions }, (_, k) => async () => {
       const stream = `p${k}of${plan.partitions}`;
       let cp = checkpoints.get(stream)!;
       if (loader && mapper) {
-        const audit = (s: string, from: string, to: string, rows: number) => batchAudit(runId, s, from, to, rows);
-        return runBulkPartition({ loader, mapper, runId, parts: plan.partitions, part: k, batchSize, batchAudit: audit, report }, cp);
+        const audit = (s: string, from: string, to: string, rows: number) =>
+          batchAudit(runId, s, from, to, rows);
+        return runBulkPartition(
+          {
+            loader,
+            mapper,
+            runId,
+            parts: plan.partitions,
+            part: k,
+            batchSize,
+            batchAudit: audit,
+            report,
+          },
+          cp,
+        );
       }
       while (!cp.done) {
         const read = await readPatientBatch(reader, plan.partitions, k, cp.after, batchSize);
@@ -99,19 +172,33 @@ export async function migrateLegacy(repo: Repository, opts: MigrateOptions): Pro
     });
     await Promise.all(partitionWork.map((w) => w()));
     // orphans last: a row whose patient exists is the patient stream's, whatever happens meanwhile
-    await Promise.all(CHILDREN.map(async (table) => {
-      const stream = `orphans.${table}`;
-      let cp = checkpoints.get(stream)!;
-      while (!cp.done) {
-        const rows = await reader.orphans(table, cp.after, batchSize * 5);
-        cp = await commitOrphanBatch(commit, runId, cp, table, rows, batchSize * 5, report);
-      }
-    }));
+    await Promise.all(
+      CHILDREN.map(async (table) => {
+        const stream = `orphans.${table}`;
+        let cp = checkpoints.get(stream)!;
+        while (!cp.done) {
+          const rows = await reader.orphans(table, cp.after, batchSize * 5);
+          cp = await commitOrphanBatch(commit, runId, cp, table, rows, batchSize * 5, report);
+        }
+      }),
+    );
     loader?.checkpoint();
     const final = await Promise.all(streams.map((s) => readCheckpoint(repo, runId, s)));
-    let migrated = 0, quarantined = 0;
-    for (const checkpoint of final) for (const t of Object.values(checkpoint.tally)) { migrated += t.migrated; quarantined += t.quarantined; }
-    return { run: runId, rows: total, migrated, quarantined, seconds: Number(process.hrtime.bigint() - began) / 1e9, resumedFrom };
+    let migrated = 0,
+      quarantined = 0;
+    for (const checkpoint of final)
+      for (const t of Object.values(checkpoint.tally)) {
+        migrated += t.migrated;
+        quarantined += t.quarantined;
+      }
+    return {
+      run: runId,
+      rows: total,
+      migrated,
+      quarantined,
+      seconds: Number(process.hrtime.bigint() - began) / 1e9,
+      resumedFrom,
+    };
   } finally {
     await mapper?.close();
     await loader?.close();
@@ -120,8 +207,12 @@ export async function migrateLegacy(repo: Repository, opts: MigrateOptions): Pro
 }
 
 async function commitPatientBatch(
-  commit: CommitBatch, runId: string, cp: MigrationCheckpoint, read: PatientRead,
-  batchSize: number, report: (rows: number) => void,
+  commit: CommitBatch,
+  runId: string,
+  cp: MigrationCheckpoint,
+  read: PatientRead,
+  batchSize: number,
+  report: (rows: number) => void,
 ): Promise<MigrationCheckpoint> {
   const { rows } = read;
   if (rows.length === 0) {
@@ -133,9 +224,16 @@ async function commitPatientBatch(
   for (;;) {
     const batch = mapPatientBatch(runId, read, refused);
     const next: MigrationCheckpoint = {
-      ...cp, tally: addTallies(cp.tally, batch.tally), after: rows[rows.length - 1].key, batches: cp.batches + 1, done: rows.length < batchSize,
+      ...cp,
+      tally: addTallies(cp.tally, batch.tally),
+      after: rows[rows.length - 1].key,
+      batches: cp.batches + 1,
+      done: rows.length < batchSize,
     };
-    const audit = [...batch.audit, batchAudit(runId, next.stream, rows[0].key, next.after, batch.count)];
+    const audit = [
+      ...batch.audit,
+      batchAudit(runId, next.stream, rows[0].key, next.after, batch.count),
+    ];
     try {
       await commit([...batch.writes, checkpointWrite(next)], audit);
       report(batch.count);
@@ -147,7 +245,9 @@ async function commitPatientBatch(
         continue;
       }
       if (err instanceof VersionConflictError && err.type === MIGRATION_CHECKPOINT) {
-        throw new Error(`checkpoint ${err.id} moved under this run: another migrate process is working on the same source`);
+        throw new Error(
+          `checkpoint ${err.id} moved under this run: another migrate process is working on the same source`,
+        );
       }
       throw err;
     }
@@ -155,27 +255,51 @@ async function commitPatientBatch(
 }
 
 /** Writes a batch; a checkpoint that already exists means another process is on the same stream. */
-async function commitOrStop(commit: CommitBatch, resources: ResourceWrite[], audit: AuditRecord[]): Promise<void> {
+async function commitOrStop(
+  commit: CommitBatch,
+  resources: ResourceWrite[],
+  audit: AuditRecord[],
+): Promise<void> {
   try {
     await commit(resources, audit);
   } catch (err) {
     if (err instanceof VersionConflictError && err.type === MIGRATION_CHECKPOINT) {
-      throw new Error(`checkpoint ${err.id} moved under this run: another migrate process is working on the same source`);
+      throw new Error(
+        `checkpoint ${err.id} moved under this run: another migrate process is working on the same source`,
+      );
     }
     throw err;
   }
 }
 
 async function commitOrphanBatch(
-  commit: CommitBatch, runId: string, cp: MigrationCheckpoint, table: ChildTable, rows: ChildRow[], limit: number, report: (rows: number) => void,
+  commit: CommitBatch,
+  runId: string,
+  cp: MigrationCheckpoint,
+  table: ChildTable,
+  rows: ChildRow[],
+  limit: number,
+  report: (rows: number) => void,
 ): Promise<MigrationCheckpoint> {
   const next: MigrationCheckpoint = structuredClone(cp);
-  const writes = rows.map((r) => quarantineWrite(runId, table, r, r.patient_id, `orphaned row: legacy patient ${r.patient_id} does not exist`));
+  const writes = rows.map((r) =>
+    quarantineWrite(
+      runId,
+      table,
+      r,
+      r.patient_id,
+      `orphaned row: legacy patient ${r.patient_id} does not exist`,
+    ),
+  );
   addTally(next.tally, table, 0, rows.length);
   if (rows.length) next.after = rows[rows.length - 1].key;
   next.done = rows.length < limit;
   next.batches += 1;
-  await commitOrStop(commit, [...writes, checkpointWrite(next)], rows.length ? [batchAudit(runId, next.stream, rows[0].key, next.after, rows.length)] : []);
+  await commitOrStop(
+    commit,
+    [...writes, checkpointWrite(next)],
+    rows.length ? [batchAudit(runId, next.stream, rows[0].key, next.after, rows.length)] : [],
+  );
   report(rows.length);
   return next;
 }

@@ -55,15 +55,33 @@ export function runIdFor(databaseUrl: string, schema: string): string {
 }
 
 /** One checkpoint per committed batch, numbered: later batches sort after earlier ones. */
-export const checkpointId = (run: string, stream: string, batch: number) => `${run}.${stream}.${String(batch).padStart(9, '0')}`;
+export const checkpointId = (run: string, stream: string, batch: number) =>
+  `${run}.${stream}.${String(batch).padStart(9, '0')}`;
 const streamKey = (run: string, stream: string) => `${run}.${stream}`;
 
 /** The latest checkpoint of a stream (its last committed batch), or the start. */
-export async function readCheckpoint(repo: Repository, run: string, stream: string): Promise<MigrationCheckpoint> {
-  const ids = await repo.search({ type: MIGRATION_CHECKPOINT, criteria: [{ any: [{ param: 'stream', op: 'eq', value: streamKey(run, stream) }] }], limit: 100_000_000 });
+export async function readCheckpoint(
+  repo: Repository,
+  run: string,
+  stream: string,
+): Promise<MigrationCheckpoint> {
+  const ids = await repo.search({
+    type: MIGRATION_CHECKPOINT,
+    criteria: [{ any: [{ param: 'stream', op: 'eq', value: streamKey(run, stream) }] }],
+    limit: 100_000_000,
+  });
   const last = ids.length ? await repo.read(MIGRATION_CHECKPOINT, ids[ids.length - 1]) : null;
   if (last) return last.resource as MigrationCheckpoint;
-  return { resourceType: MIGRATION_CHECKPOINT, id: checkpointId(run, stream, 0), run, stream, after: '0', done: false, batches: 0, tally: {} };
+  return {
+    resourceType: MIGRATION_CHECKPOINT,
+    id: checkpointId(run, stream, 0),
+    run,
+    stream,
+    after: '0',
+    done: false,
+    batches: 0,
+    tally: {},
+  };
 }
 
 /**
@@ -72,10 +90,24 @@ export async function readCheckpoint(repo: Repository, run: string, stream: stri
  */
 export function checkpointWrite(next: MigrationCheckpoint): ResourceWrite {
   const resource = { ...next, id: checkpointId(next.run, next.stream, next.batches) };
-  return { type: MIGRATION_CHECKPOINT, id: resource.id, expectedVersion: 0, resource, index: [{ param: 'run', value: next.run }, { param: 'stream', value: streamKey(next.run, next.stream) }] };
+  return {
+    type: MIGRATION_CHECKPOINT,
+    id: resource.id,
+    expectedVersion: 0,
+    resource,
+    index: [
+      { param: 'run', value: next.run },
+      { param: 'stream', value: streamKey(next.run, next.stream) },
+    ],
+  };
 }
 
-export function addTally(tally: TableTally, table: LegacyTable, migrated: number, quarantined: number): void {
+export function addTally(
+  tally: TableTally,
+  table: LegacyTable,
+  migrated: number,
+  quarantined: number,
+): void {
   const t = (tally[table] ??= { migrated: 0, quarantined: 0 });
   t.migrated += migrated;
   t.quarantined += quarantined;
@@ -84,26 +116,59 @@ export function addTally(tally: TableTally, table: LegacyTable, migrated: number
 /** Binary columns become hex so the quarantined row is plain JSON. */
 function jsonRow(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) out[k] = Buffer.isBuffer(v) ? { hex: v.toString('hex') } : v;
+  for (const [k, v] of Object.entries(row))
+    out[k] = Buffer.isBuffer(v) ? { hex: v.toString('hex') } : v;
   return out;
 }
 
-export function quarantineWrite(run: string, table: LegacyTable, row: Record<string, unknown> & { key: string }, patientKey: string, reason: string): ResourceWrite {
+export function quarantineWrite(
+  run: string,
+  table: LegacyTable,
+  row: Record<string, unknown> & { key: string },
+  patientKey: string,
+  reason: string,
+): ResourceWrite {
   const resource: QuarantinedRow = {
-    resourceType: MIGRATION_QUARANTINE, id: `${run}.${table}.${row.key}`, run, table, key: row.key, patientKey, reason, row: jsonRow(row),
+    resourceType: MIGRATION_QUARANTINE,
+    id: `${run}.${table}.${row.key}`,
+    run,
+    table,
+    key: row.key,
+    patientKey,
+    reason,
+    row: jsonRow(row),
   };
   return {
-    type: MIGRATION_QUARANTINE, id: resource.id, expectedVersion: 0, resource,
-    index: [{ param: 'run', value: run }, { param: 'table', value: `${run}.${table}` }],
+    type: MIGRATION_QUARANTINE,
+    id: resource.id,
+    expectedVersion: 0,
+    resource,
+    index: [
+      { param: 'run', value: run },
+      { param: 'table', value: `${run}.${table}` },
+    ],
   };
 }
 
-export async function readOrCreateRun(repo: Repository, id: string, source: string, partitions: number): Promise<MigrationRun> {
+export async function readOrCreateRun(
+  repo: Repository,
+  id: string,
+  source: string,
+  partitions: number,
+): Promise<MigrationRun> {
   const stored = await repo.read(MIGRATION_RUN, id);
   if (stored) return stored.resource as MigrationRun;
-  const run: MigrationRun = { resourceType: MIGRATION_RUN, id, partitions, source, started: new Date().toISOString() };
+  const run: MigrationRun = {
+    resourceType: MIGRATION_RUN,
+    id,
+    partitions,
+    source,
+    started: new Date().toISOString(),
+  };
   try {
-    await repo.commit({ resources: [{ type: MIGRATION_RUN, id, expectedVersion: 0, resource: run, index: [] }] });
+    await repo.commit({
+      resources: [{ type: MIGRATION_RUN, id, expectedVersion: 0, resource: run, index: [] }],
+    });
     return run;
   } catch {
     // another process created it first: use its plan

@@ -1,6 +1,12 @@
 import { VersionConflictError, type AuditRecord, type ResourceWrite } from '../../store/types.js';
 import { PATIENT } from '../pds/index.js';
-import { cleanNhsNumber, cleanPatient, groupChildren, patientProblem, type Children } from './legacy-clean.js';
+import {
+  cleanNhsNumber,
+  cleanPatient,
+  groupChildren,
+  patientProblem,
+  type Children,
+} from './legacy-clean.js';
 import { legacyAudit, patientWrites } from './legacy-fhir.js';
 import type { ChildRow, LegacyReader, PatientRow } from './legacy-read.js';
 import { CHILD_TABLES, type ChildTable } from './legacy-schema.js';
@@ -13,7 +19,8 @@ import { addTally, quarantineWrite, type TableTally } from './migration-state.js
  */
 
 export const CHILDREN = Object.keys(CHILD_TABLES) as ChildTable[];
-const emptyChildren = (): Children => Object.fromEntries(CHILDREN.map((t) => [t, []])) as unknown as Children;
+const emptyChildren = (): Children =>
+  Object.fromEntries(CHILDREN.map((t) => [t, []])) as unknown as Children;
 
 export interface PatientRead {
   rows: PatientRow[];
@@ -21,12 +28,24 @@ export interface PatientRead {
 }
 
 /** The next patients of a partition after `after`, with all their child rows. */
-export async function readPatientBatch(reader: LegacyReader, parts: number, part: number, after: string, limit: number): Promise<PatientRead> {
+export async function readPatientBatch(
+  reader: LegacyReader,
+  parts: number,
+  part: number,
+  after: string,
+  limit: number,
+): Promise<PatientRead> {
   const rows = await reader.patients(parts, part, after, limit);
   if (rows.length === 0) return { rows, byPatient: new Map() };
   const keys = rows.map((r) => r.key);
   const fetched = await Promise.all(CHILDREN.map((t) => reader.children(t, keys)));
-  return { rows, byPatient: groupChildren(CHILDREN, Object.fromEntries(CHILDREN.map((t, i) => [t, fetched[i]])) as Record<ChildTable, ChildRow[]>) };
+  return {
+    rows,
+    byPatient: groupChildren(
+      CHILDREN,
+      Object.fromEntries(CHILDREN.map((t, i) => [t, fetched[i]])) as Record<ChildTable, ChildRow[]>,
+    ),
+  };
 }
 
 export interface PatientBatch {
@@ -41,7 +60,11 @@ export interface PatientBatch {
 }
 
 /** Maps a batch; `refused` holds patients found at commit time to be unwritable, with the reason. */
-export function mapPatientBatch(runId: string, read: PatientRead, refused: Map<string, string>): PatientBatch {
+export function mapPatientBatch(
+  runId: string,
+  read: PatientRead,
+  refused: Map<string, string>,
+): PatientBatch {
   const writes: ResourceWrite[] = [];
   const audit: AuditRecord[] = [];
   const tally: TableTally = {};
@@ -55,7 +78,10 @@ export function mapPatientBatch(runId: string, read: PatientRead, refused: Map<s
       writes.push(quarantineWrite(runId, 'patients', row as never, row.key, problem));
       addTally(tally, 'patients', 0, 1);
       for (const t of CHILDREN) {
-        for (const c of children[t]) writes.push(quarantineWrite(runId, t, c, row.key, `patient ${row.key} quarantined: ${problem}`));
+        for (const c of children[t])
+          writes.push(
+            quarantineWrite(runId, t, c, row.key, `patient ${row.key} quarantined: ${problem}`),
+          );
         addTally(tally, t, 0, children[t].length);
       }
       continue;
@@ -66,14 +92,17 @@ export function mapPatientBatch(runId: string, read: PatientRead, refused: Map<s
     addTally(tally, 'patients', 1, 0);
     for (const t of CHILDREN) addTally(tally, t, children[t].length, 0);
   }
-  writes.sort((a, b) => (a.type === b.type ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.type < b.type ? -1 : 1));
+  writes.sort((a, b) =>
+    a.type === b.type ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.type < b.type ? -1 : 1,
+  );
   return { writes, audit, tally, count };
 }
 
 /** The checkpoint's running tally plus one batch's. */
 export function addTallies(total: TableTally, batch: TableTally): TableTally {
   const out = structuredClone(total);
-  for (const [table, t] of Object.entries(batch)) addTally(out, table as ChildTable, t.migrated, t.quarantined);
+  for (const [table, t] of Object.entries(batch))
+    addTally(out, table as ChildTable, t.migrated, t.quarantined);
   return out;
 }
 
@@ -81,11 +110,18 @@ export function addTallies(total: TableTally, batch: TableTally): TableTally {
  * A Patient already in the target (seeded, or written by PDS since) is not ours to overwrite: the
  * legacy key of the patient to refuse, or null when the error is something else (or refused already).
  */
-export function patientToRefuse(err: unknown, nhsKeys: [nhs: string, key: string][], refused: Map<string, string>): { key: string; reason: string } | null {
+export function patientToRefuse(
+  err: unknown,
+  nhsKeys: [nhs: string, key: string][],
+  refused: Map<string, string>,
+): { key: string; reason: string } | null {
   if (!(err instanceof VersionConflictError) || err.type !== PATIENT) return null;
   const key = nhsKeys.find(([nhs]) => nhs === err.id)?.[1] ?? '';
-  return refused.has(key) ? null : { key, reason: `NHS Number ${err.id} already present in the target store` };
+  return refused.has(key)
+    ? null
+    : { key, reason: `NHS Number ${err.id} already present in the target store` };
 }
 
 /** [cleaned NHS Number, legacy key] of each patient row, to name the patient a conflict refers to. */
-export const nhsKeysOf = (rows: PatientRow[]): [string, string][] => rows.map((r) => [cleanNhsNumber(r.nhs_number), r.key]);
+export const nhsKeysOf = (rows: PatientRow[]): [string, string][] =>
+  rows.map((r) => [cleanNhsNumber(r.nhs_number), r.key]);

@@ -16,7 +16,13 @@ import { CHILD_TABLES, LEGACY_TABLES, checkSchemaName, type ChildTable } from '.
  * viewed exactly as PDS would show it) and the two are compared field by field. Differences are
  * logged; GET /_shadow/stats gives the difference rate operators watch fall to zero.
  */
-export interface ShadowStats { reads: number; compared: number; differences: number; legacyErrors: number; differenceRate: number }
+export interface ShadowStats {
+  reads: number;
+  compared: number;
+  differences: number;
+  legacyErrors: number;
+  differenceRate: number;
+}
 
 const CHILDREN = Object.keys(CHILD_TABLES) as ChildTable[];
 const PATIENT_READ = /^\/personal-demographics\/FHIR\/R4\/Patient\/([^/?]+)(\?.*)?$/;
@@ -24,24 +30,38 @@ const PATIENT_READ = /^\/personal-demographics\/FHIR\/R4\/Patient\/([^/?]+)(\?.*
 /** The legacy-backed reader: the Patient the legacy store holds under this number, as PDS would show it. */
 export class LegacyPatientReader {
   private readonly reader: LegacyReader;
-  constructor(private readonly pool: pg.Pool, private readonly schema: string) {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly schema: string,
+  ) {
     this.reader = new LegacyReader(pool as unknown as pg.ClientBase, schema);
   }
   async read(nhs: string): Promise<Patient | null> {
-    const { rows } = await this.pool.query<PatientRow>(`${patientSql(this.schema)} WHERE regexp_replace(p.nhs_number, '\\s', '', 'g') = $1 ORDER BY p.patient_id LIMIT 1`, [nhs]);
+    const { rows } = await this.pool.query<PatientRow>(
+      `${patientSql(this.schema)} WHERE regexp_replace(p.nhs_number, '\\s', '', 'g') = $1 ORDER BY p.patient_id LIMIT 1`,
+      [nhs],
+    );
     const row = rows[0];
     if (!row || patientProblem(row)) return null;
     const fetched = await Promise.all(CHILDREN.map((t) => this.reader.children(t, [row.key])));
-    const children = groupChildren(CHILDREN, Object.fromEntries(CHILDREN.map((t, i) => [t, fetched[i]])) as Record<ChildTable, ChildRow[]>).get(row.key)
-      ?? (Object.fromEntries(CHILDREN.map((t) => [t, []])) as unknown as Children);
+    const children =
+      groupChildren(
+        CHILDREN,
+        Object.fromEntries(CHILDREN.map((t, i) => [t, fetched[i]])) as Record<
+          ChildTable,
+          ChildRow[]
+        >,
+      ).get(row.key) ?? (Object.fromEntries(CHILDREN.map((t) => [t, []])) as unknown as Children);
     return patientForRead(legacyPatient(cleanPatient(row, children)));
   }
 }
 
 /** Field-level differences between two Patient views, by digest table. */
 export function patientDifferences(legacy: Patient | null, openspine: Patient | null): string[] {
-  if (!legacy || !openspine) return legacy === openspine ? [] : [legacy ? 'missing from OpenSpine' : 'missing from legacy'];
-  const a = newDigests(LEGACY_TABLES), b = newDigests(LEGACY_TABLES);
+  if (!legacy || !openspine)
+    return legacy === openspine ? [] : [legacy ? 'missing from OpenSpine' : 'missing from legacy'];
+  const a = newDigests(LEGACY_TABLES),
+    b = newDigests(LEGACY_TABLES);
   addPatientTuples(a, legacy);
   addPatientTuples(b, openspine);
   return LEGACY_TABLES.filter((t) => a[t].hex() !== b[t].hex() || a[t].count !== b[t].count);
@@ -53,15 +73,33 @@ async function body(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function startShadowProxy(opts: { sourceUrl: string; schema: string; upstream: string; port: number; host: string; log: (line: string) => void }) {
+export async function startShadowProxy(opts: {
+  sourceUrl: string;
+  schema: string;
+  upstream: string;
+  port: number;
+  host: string;
+  log: (line: string) => void;
+}) {
   const pool = new pg.Pool({ connectionString: opts.sourceUrl, max: 4 });
   const legacy = new LegacyPatientReader(pool, checkSchemaName(opts.schema));
-  const stats: ShadowStats = { reads: 0, compared: 0, differences: 0, legacyErrors: 0, differenceRate: 0 };
+  const stats: ShadowStats = {
+    reads: 0,
+    compared: 0,
+    differences: 0,
+    legacyErrors: 0,
+    differenceRate: 0,
+  };
   const upstream = opts.upstream.replace(/\/$/, '');
   // comparisons run after the caller has its answer; stats wait for those already under way
   const inFlight = new Set<Promise<void>>();
 
-  async function compare(nhs: string, status: number, text: string, requestId: string | undefined): Promise<void> {
+  async function compare(
+    nhs: string,
+    status: number,
+    text: string,
+    requestId: string | undefined,
+  ): Promise<void> {
     try {
       const theirs = await legacy.read(nhs);
       const ours = status === 200 ? (JSON.parse(text) as Patient) : null;
@@ -70,11 +108,19 @@ export async function startShadowProxy(opts: { sourceUrl: string; schema: string
       stats.compared++;
       if (diffs.length) {
         stats.differences++;
-        opts.log(JSON.stringify({ msg: 'shadow difference', nhsNumber: nhs, requestId, fields: diffs }));
+        opts.log(
+          JSON.stringify({ msg: 'shadow difference', nhsNumber: nhs, requestId, fields: diffs }),
+        );
       }
     } catch (err) {
       stats.legacyErrors++;
-      opts.log(JSON.stringify({ msg: 'shadow legacy read failed', nhsNumber: nhs, error: (err as Error).message }));
+      opts.log(
+        JSON.stringify({
+          msg: 'shadow legacy read failed',
+          nhsNumber: nhs,
+          error: (err as Error).message,
+        }),
+      );
     }
     stats.differenceRate = stats.compared ? stats.differences / stats.compared : 0;
   }
@@ -87,21 +133,33 @@ export async function startShadowProxy(opts: { sourceUrl: string; schema: string
         return;
       }
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
+      for (const [k, v] of Object.entries(req.headers))
+        if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
       const payload = req.method === 'GET' || req.method === 'HEAD' ? undefined : await body(req);
-      const answer = await fetch(upstream + req.url, { method: req.method, headers, body: payload ? new Uint8Array(payload) : undefined });
+      const answer = await fetch(upstream + req.url, {
+        method: req.method,
+        headers,
+        body: payload ? new Uint8Array(payload) : undefined,
+      });
       const text = await answer.text();
       const out: Record<string, string> = {};
-      answer.headers.forEach((v, k) => { if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v; });
+      answer.headers.forEach((v, k) => {
+        if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+      });
       res.writeHead(answer.status, out).end(text);
       const m = req.method === 'GET' ? PATIENT_READ.exec(req.url ?? '') : null;
       if (m && isValidNhsNumber(m[1]) && (answer.status === 200 || answer.status === 404)) {
         stats.reads++;
-        const done = compare(m[1], answer.status, text, headers['x-request-id']).finally(() => inFlight.delete(done));
+        const done = compare(m[1], answer.status, text, headers['x-request-id']).finally(() =>
+          inFlight.delete(done),
+        );
         inFlight.add(done);
       }
     } catch (err) {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'upstream unavailable' }));
+      if (!res.headersSent)
+        res
+          .writeHead(502, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'upstream unavailable' }));
       opts.log(JSON.stringify({ msg: 'shadow proxy error', error: (err as Error).message }));
     }
   });

@@ -1,4 +1,9 @@
-import { EPS_PRESCRIPTION_TOPICS, NOTIFICATIONS_DELIVER, PDS_PATIENT_TOPICS, SCR_TOPICS } from '../../messaging/topics.js';
+import {
+  EPS_PRESCRIPTION_TOPICS,
+  NOTIFICATIONS_DELIVER,
+  PDS_PATIENT_TOPICS,
+  SCR_TOPICS,
+} from '../../messaging/topics.js';
 import type { MessageBus } from '../../messaging/types.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import type { Repository } from '../../store/types.js';
@@ -13,20 +18,50 @@ export interface DeliveryPolicy {
 }
 
 /** 1 s, 2 s, 4 s ... about 8.5 minutes of retries over 10 attempts before a delivery is dead-lettered. */
-export const DEFAULT_DELIVERY: DeliveryPolicy = { maxAttempts: 10, retryDelayMs: 1000, timeoutMs: 10_000 };
+export const DEFAULT_DELIVERY: DeliveryPolicy = {
+  maxAttempts: 10,
+  retryDelayMs: 1000,
+  timeoutMs: 10_000,
+};
 
 export const ROUTER_CONSUMER = 'notifications.router';
 export const DELIVERER_CONSUMER = 'notifications.deliverer';
 
 /** Registers the router (published events -> deliveries) and the deliverer (deliveries -> subscriber endpoints) on the bus. */
-export function registerNotificationConsumers(bus: MessageBus, deps: { repo: Repository; signingKey: SigningKey; publicUrl: string; delivery?: Partial<DeliveryPolicy> }): void {
+export function registerNotificationConsumers(
+  bus: MessageBus,
+  deps: {
+    repo: Repository;
+    signingKey: SigningKey;
+    publicUrl: string;
+    delivery?: Partial<DeliveryPolicy>;
+  },
+): void {
   const policy = { ...DEFAULT_DELIVERY, ...deps.delivery };
   const router = new NotificationRouter(deps.repo, deps.publicUrl);
-  const deliverer = new NotificationDeliverer(deps.repo, deps.signingKey, { timeoutMs: policy.timeoutMs });
-  bus.consume({ name: ROUTER_CONSUMER, topics: [PDS_PATIENT_TOPICS, SCR_TOPICS, EPS_PRESCRIPTION_TOPICS], maxAttempts: 10, retryDelayMs: 500 }, async (message) => {
-    await router.route(message);
+  const deliverer = new NotificationDeliverer(deps.repo, deps.signingKey, {
+    timeoutMs: policy.timeoutMs,
   });
-  bus.consume({ name: DELIVERER_CONSUMER, topics: [NOTIFICATIONS_DELIVER], maxAttempts: policy.maxAttempts, retryDelayMs: policy.retryDelayMs }, async (message) => {
-    await deliverer.deliver(message);
-  });
+  bus.consume(
+    {
+      name: ROUTER_CONSUMER,
+      topics: [PDS_PATIENT_TOPICS, SCR_TOPICS, EPS_PRESCRIPTION_TOPICS],
+      maxAttempts: 10,
+      retryDelayMs: 500,
+    },
+    async (message) => {
+      await router.route(message);
+    },
+  );
+  bus.consume(
+    {
+      name: DELIVERER_CONSUMER,
+      topics: [NOTIFICATIONS_DELIVER],
+      maxAttempts: policy.maxAttempts,
+      retryDelayMs: policy.retryDelayMs,
+    },
+    async (message) => {
+      await deliverer.deliver(message);
+    },
+  );
 }

@@ -19,7 +19,10 @@ import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
  * Anything else (another parameter, a repeated one, an unknown event code) is refused.
  */
 
-export type Scope = { kind: 'patient'; nhsNumber: string } | { kind: 'practice'; ods: string } | { kind: 'org'; ods: string };
+export type Scope =
+  | { kind: 'patient'; nhsNumber: string }
+  | { kind: 'practice'; ods: string }
+  | { kind: 'org'; ods: string };
 
 export interface ParsedCriteria {
   events: string[];
@@ -30,14 +33,25 @@ export interface ParsedCriteria {
 const NHS_SYSTEMS = [NHS_NUMBER_SYSTEM, 'http://fhir.nhs.net/Id/nhs-number'];
 const ODS = /^[A-Z0-9]{3,10}$/;
 const SERVICE_TYPE = /^[A-Z0-9]{2,10}$/;
-const KNOWN = new Set(['type', 'serviceType', 'MessageHeader.event', 'eventCode', 'Patient.identifier', 'Patient.generalPractitioner', 'Organization.identifier']);
+const KNOWN = new Set([
+  'type',
+  'serviceType',
+  'MessageHeader.event',
+  'eventCode',
+  'Patient.identifier',
+  'Patient.generalPractitioner',
+  'Organization.identifier',
+]);
 const MAX_LENGTH = 2000;
 
-const invalid = (why: string) => new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid subscription criteria - ${why}`);
+const invalid = (why: string) =>
+  new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid subscription criteria - ${why}`);
 const show = (value: string) => value.slice(0, 80);
 
 function odsCode(param: string, value: string): string {
-  const code = (value.startsWith(`${ODS_SYSTEM}|`) ? value.slice(ODS_SYSTEM.length + 1) : value).toUpperCase();
+  const code = (
+    value.startsWith(`${ODS_SYSTEM}|`) ? value.slice(ODS_SYSTEM.length + 1) : value
+  ).toUpperCase();
   if (!ODS.test(code)) throw invalid(`'${param}' must be an ODS code, not '${show(value)}'`);
   return code;
 }
@@ -45,15 +59,21 @@ function odsCode(param: string, value: string): string {
 function nhsNumber(value: string): string {
   const bar = value.indexOf('|');
   if (bar < 0) throw invalid(`'Patient.identifier' must be '${NHS_SYSTEMS[0]}|<NHS Number>'`);
-  const system = value.slice(0, bar), nhs = value.slice(bar + 1);
-  if (!NHS_SYSTEMS.includes(system)) throw invalid(`unknown identifier system '${show(system)}' in 'Patient.identifier'; use ${NHS_SYSTEMS[0]}`);
-  if (!isValidNhsNumber(nhs)) throw invalid(`'${show(nhs)}' in 'Patient.identifier' is not a valid NHS Number`);
+  const system = value.slice(0, bar),
+    nhs = value.slice(bar + 1);
+  if (!NHS_SYSTEMS.includes(system))
+    throw invalid(
+      `unknown identifier system '${show(system)}' in 'Patient.identifier'; use ${NHS_SYSTEMS[0]}`,
+    );
+  if (!isValidNhsNumber(nhs))
+    throw invalid(`'${show(nhs)}' in 'Patient.identifier' is not a valid NHS Number`);
   return nhs;
 }
 
 /** Parses and checks criteria; throws a 400 INVALID_SEARCH_DATA naming what is wrong. */
 export function parseCriteria(criteria: unknown): ParsedCriteria {
-  if (typeof criteria !== 'string' || criteria.trim() === '') throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'criteria' is required");
+  if (typeof criteria !== 'string' || criteria.trim() === '')
+    throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'criteria' is required");
   if (criteria.length > MAX_LENGTH) throw invalid(`longer than ${MAX_LENGTH} characters`);
   if (!criteria.startsWith('/Bundle?')) throw invalid("it must start with '/Bundle?'");
   let params: URLSearchParams;
@@ -69,23 +89,40 @@ export function parseCriteria(criteria: unknown): ParsedCriteria {
     const key = name === 'eventCode' ? 'MessageHeader.event' : name;
     values.set(key, [...(values.get(key) ?? []), value]);
   }
-  for (const [name, list] of values) if (name !== 'MessageHeader.event' && list.length > 1) throw invalid(`'${name}' may be given only once`);
+  for (const [name, list] of values)
+    if (name !== 'MessageHeader.event' && list.length > 1)
+      throw invalid(`'${name}' may be given only once`);
   const one = (name: string) => values.get(name)?.[0];
 
   if (one('type') !== 'message') throw invalid("'type=message' is required");
   const serviceType = one('serviceType');
-  if (serviceType !== undefined && !SERVICE_TYPE.test(serviceType)) throw invalid(`'serviceType' '${show(serviceType)}' is not a service type code`);
+  if (serviceType !== undefined && !SERVICE_TYPE.test(serviceType))
+    throw invalid(`'serviceType' '${show(serviceType)}' is not a service type code`);
 
-  const events = [...new Set((values.get('MessageHeader.event') ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()))];
+  const events = [
+    ...new Set(
+      (values.get('MessageHeader.event') ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()),
+    ),
+  ];
   if (events.length === 0) throw invalid("at least one 'MessageHeader.event' is required");
-  for (const code of events) if (!EVENT_CODES[code]) throw invalid(`unknown event code '${show(code)}'; known: ${Object.keys(EVENT_CODES).join(', ')}`);
+  for (const code of events)
+    if (!EVENT_CODES[code])
+      throw invalid(
+        `unknown event code '${show(code)}'; known: ${Object.keys(EVENT_CODES).join(', ')}`,
+      );
 
   const scopes: Scope[] = [];
-  const patient = one('Patient.identifier'), practice = one('Patient.generalPractitioner'), org = one('Organization.identifier');
+  const patient = one('Patient.identifier'),
+    practice = one('Patient.generalPractitioner'),
+    org = one('Organization.identifier');
   if (patient !== undefined) scopes.push({ kind: 'patient', nhsNumber: nhsNumber(patient) });
-  if (practice !== undefined) scopes.push({ kind: 'practice', ods: odsCode('Patient.generalPractitioner', practice) });
+  if (practice !== undefined)
+    scopes.push({ kind: 'practice', ods: odsCode('Patient.generalPractitioner', practice) });
   if (org !== undefined) scopes.push({ kind: 'org', ods: odsCode('Organization.identifier', org) });
-  if (scopes.length !== 1) throw invalid("exactly one of 'Patient.identifier', 'Patient.generalPractitioner' or 'Organization.identifier' is required");
+  if (scopes.length !== 1)
+    throw invalid(
+      "exactly one of 'Patient.identifier', 'Patient.generalPractitioner' or 'Organization.identifier' is required",
+    );
   return { events: events.sort(), scope: scopes[0], ...(serviceType ? { serviceType } : {}) };
 }
 

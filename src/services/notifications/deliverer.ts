@@ -24,7 +24,11 @@ export interface DelivererOptions {
 export class NotificationDeliverer {
   private readonly release: LocationRelease;
 
-  constructor(private readonly repo: Repository, private readonly signingKey: SigningKey, private readonly options: DelivererOptions) {
+  constructor(
+    private readonly repo: Repository,
+    private readonly signingKey: SigningKey,
+    private readonly options: DelivererOptions,
+  ) {
     this.release = new LocationRelease(repo);
   }
 
@@ -33,13 +37,25 @@ export class NotificationDeliverer {
     const stored = await this.repo.read(SUBSCRIPTION, body.subscriptionId);
     const subscription = stored?.resource as Subscription | undefined;
     const ended = subscription?.end !== undefined && subscription.end < new Date().toISOString();
-    if (!subscription || subscription.status !== 'active' || subscription.channel.type !== 'rest-hook' || ended) return 'dropped';
+    if (
+      !subscription ||
+      subscription.status !== 'active' ||
+      subscription.channel.type !== 'rest-hook' ||
+      ended
+    )
+      return 'dropped';
     const address = await deliveryAddress(this.repo, subscription);
     if (!address) throw new Error(`subscription ${body.subscriptionId} has no usable endpoint`);
     // the platform's location-release rule, applied to what actually leaves (and is signed)
-    const payload = await this.release.releaseText(JSON.stringify(body.bundle), 'any', { about: body.nhsNumber });
-    const signature = await signDelivery(this.signingKey, payload, { subscription: body.subscriptionId, bundle: body.bundle.id! });
-    let outcome = 'delivered', failure: Error | undefined;
+    const payload = await this.release.releaseText(JSON.stringify(body.bundle), 'any', {
+      about: body.nhsNumber,
+    });
+    const signature = await signDelivery(this.signingKey, payload, {
+      subscription: body.subscriptionId,
+      bundle: body.bundle.id!,
+    });
+    let outcome = 'delivered',
+      failure: Error | undefined;
     try {
       const res = await fetch(address, {
         method: 'POST',
@@ -47,8 +63,11 @@ export class NotificationDeliverer {
         redirect: 'manual',
         signal: AbortSignal.timeout(this.options.timeoutMs),
         headers: {
-          'content-type': 'application/fhir+json', [SIGNATURE_HEADER]: signature,
-          'x-subscription-id': body.subscriptionId, 'x-event-id': body.bundle.id!, 'x-delivery-attempt': String(message.attempt),
+          'content-type': 'application/fhir+json',
+          [SIGNATURE_HEADER]: signature,
+          'x-subscription-id': body.subscriptionId,
+          'x-event-id': body.bundle.id!,
+          'x-delivery-attempt': String(message.attempt),
         },
       });
       await res.arrayBuffer().catch(() => undefined); // drain, so the connection can be reused
@@ -65,12 +84,31 @@ export class NotificationDeliverer {
     return 'delivered';
   }
 
-  private auditOf(message: DeliveredMessage, subscription: Subscription, body: DeliverBody, outcome: string): AuditRecord {
+  private auditOf(
+    message: DeliveredMessage,
+    subscription: Subscription,
+    body: DeliverBody,
+    outcome: string,
+  ): AuditRecord {
     return {
-      time: new Date().toISOString(), requestId: `notification-${message.id}`, userId: 'openspine-notifications', actorKind: 'application',
-      role: 'system', org: ownerOf(subscription) ?? '', patient: body.nhsNumber, action: 'notifications.deliver', outcome,
-      purpose: 'direct-care', type: 'patient-record',
-      detail: { subscription: body.subscriptionId, bundle: body.bundle.id, event: body.eventId, attempt: message.attempt, channel: 'rest-hook' },
+      time: new Date().toISOString(),
+      requestId: `notification-${message.id}`,
+      userId: 'openspine-notifications',
+      actorKind: 'application',
+      role: 'system',
+      org: ownerOf(subscription) ?? '',
+      patient: body.nhsNumber,
+      action: 'notifications.deliver',
+      outcome,
+      purpose: 'direct-care',
+      type: 'patient-record',
+      detail: {
+        subscription: body.subscriptionId,
+        bundle: body.bundle.id,
+        event: body.eventId,
+        attempt: message.attempt,
+        channel: 'rest-hook',
+      },
     };
   }
 }

@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
  * nothing twice, and a subscriber sees the same Bundle id however often it is sent.
  */
 export function derivedId(...parts: string[]): string {
-  const hash = createHash('sha256').update('openspine-notifications\n').update(parts.join('\n')).digest();
+  const hash = createHash('sha256')
+    .update('openspine-notifications\n')
+    .update(parts.join('\n'))
+    .digest();
   hash[6] = (hash[6] & 0x0f) | 0x50;
   hash[8] = (hash[8] & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

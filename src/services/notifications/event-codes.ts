@@ -1,5 +1,11 @@
 import {
-  PDS_ADDRESS_CHANGE, PDS_BIRTH, PDS_DEATH, PDS_GP_CHANGE, PDS_MERGE, SCR_CONSENT_CHANGED, SCR_DOCUMENT_UPLOADED,
+  PDS_ADDRESS_CHANGE,
+  PDS_BIRTH,
+  PDS_DEATH,
+  PDS_GP_CHANGE,
+  PDS_MERGE,
+  SCR_CONSENT_CHANGED,
+  SCR_DOCUMENT_UPLOADED,
 } from '../../messaging/topics.js';
 
 /**
@@ -11,22 +17,36 @@ import {
 export const NEMS_EVENT_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-event';
 export const OPENSPINE_EVENT_SYSTEM = 'https://openspine.dev/CodeSystem/message-event';
 
-export interface EventCode { system: string; code: string; display: string }
+export interface EventCode {
+  system: string;
+  code: string;
+  display: string;
+}
 
-const nems = (code: string, display: string): EventCode => ({ system: NEMS_EVENT_SYSTEM, code, display });
-const own = (code: string, display: string): EventCode => ({ system: OPENSPINE_EVENT_SYSTEM, code, display });
+const nems = (code: string, display: string): EventCode => ({
+  system: NEMS_EVENT_SYSTEM,
+  code,
+  display,
+});
+const own = (code: string, display: string): EventCode => ({
+  system: OPENSPINE_EVENT_SYSTEM,
+  code,
+  display,
+});
 
 /** Every event code a subscription may name, by code. */
-export const EVENT_CODES: Record<string, EventCode> = Object.fromEntries([
-  nems('pds-birth-notification-1', 'PDS Birth Notification'),
-  nems('pds-death-notification-1', 'PDS Death Notification'),
-  nems('pds-change-of-address-1', 'PDS Change of Address'),
-  nems('pds-change-of-gp-1', 'PDS Change of GP'),
-  nems('pds-record-change-1', 'PDS Record Change'),
-  own('scr-document-uploaded-1', 'Summary Care Record uploaded'),
-  own('scr-consent-changed-1', 'Summary Care Record consent changed'),
-  own('eps-prescription-status-1', 'Prescription status changed'),
-].map((c) => [c.code, c]));
+export const EVENT_CODES: Record<string, EventCode> = Object.fromEntries(
+  [
+    nems('pds-birth-notification-1', 'PDS Birth Notification'),
+    nems('pds-death-notification-1', 'PDS Death Notification'),
+    nems('pds-change-of-address-1', 'PDS Change of Address'),
+    nems('pds-change-of-gp-1', 'PDS Change of GP'),
+    nems('pds-record-change-1', 'PDS Record Change'),
+    own('scr-document-uploaded-1', 'Summary Care Record uploaded'),
+    own('scr-consent-changed-1', 'Summary Care Record consent changed'),
+    own('eps-prescription-status-1', 'Prescription status changed'),
+  ].map((c) => [c.code, c]),
+);
 
 const BY_TOPIC: Record<string, string> = {
   [PDS_BIRTH]: 'pds-birth-notification-1',

@@ -1,7 +1,11 @@
 import type { Patient } from 'fhir/r4.js';
 import { registeredPractice } from '../../fhir/general-practitioner.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import type { EpsPrescriptionEventBody, PdsPatientEventBody, ScrEventBody } from '../../messaging/topics.js';
+import type {
+  EpsPrescriptionEventBody,
+  PdsPatientEventBody,
+  ScrEventBody,
+} from '../../messaging/topics.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import { eventCodeForTopic, type EventCode } from './event-codes.js';
 
@@ -28,10 +32,14 @@ export interface LifeEvent {
   organisations: string[];
 }
 
-const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const text = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : undefined;
 
 /** The event of an outbox message, or null for a message no subscription can ask for (or a malformed one). */
-export function lifeEventOf(message: OutboxMessage & { time?: string }, patient: Patient | null): LifeEvent | null {
+export function lifeEventOf(
+  message: OutboxMessage & { time?: string },
+  patient: Patient | null,
+): LifeEvent | null {
   const code = eventCodeForTopic(message.topic);
   const body = message.body as Record<string, unknown> | null;
   if (!code || !body || typeof body !== 'object') return null;
@@ -44,8 +52,14 @@ export function lifeEventOf(message: OutboxMessage & { time?: string }, patient:
   const otherNumbers: string[] = [];
   if (message.topic.startsWith('pds.patient.')) {
     const pds = body as unknown as PdsPatientEventBody;
-    for (const p of [pds.previousPractice, pds.practice, (pds.current as { practice?: unknown } | undefined)?.practice]) if (text(p)) practices.add(p as string);
-    if (text(pds.supersededNhsNumber) && isValidNhsNumber(pds.supersededNhsNumber)) otherNumbers.push(pds.supersededNhsNumber!);
+    for (const p of [
+      pds.previousPractice,
+      pds.practice,
+      (pds.current as { practice?: unknown } | undefined)?.practice,
+    ])
+      if (text(p)) practices.add(p as string);
+    if (text(pds.supersededNhsNumber) && isValidNhsNumber(pds.supersededNhsNumber))
+      otherNumbers.push(pds.supersededNhsNumber!);
   } else if (message.topic.startsWith('scr.')) {
     const author = text((body as unknown as ScrEventBody).authorOrg);
     if (author) organisations.add(author);
@@ -54,7 +68,14 @@ export function lifeEventOf(message: OutboxMessage & { time?: string }, patient:
     if (organisation) organisations.add(organisation);
   }
   return {
-    eventId: message.id, topic: message.topic, code, nhsNumber, time: text(body.time) ?? message.time ?? new Date().toISOString(), body,
-    otherNumbers, practices: [...practices], organisations: [...organisations],
+    eventId: message.id,
+    topic: message.topic,
+    code,
+    nhsNumber,
+    time: text(body.time) ?? message.time ?? new Date().toISOString(),
+    body,
+    otherNumbers,
+    practices: [...practices],
+    organisations: [...organisations],
   };
 }

@@ -33,7 +33,10 @@ export interface DeliverBody {
 /** Every route key an event matches: its patients, the practices of its patients, the organisations in it. */
 function routeKeys(event: LifeEvent): string[] {
   const scopes: Scope[] = [
-    ...[event.nhsNumber, ...event.otherNumbers].map((nhsNumber): Scope => ({ kind: 'patient', nhsNumber })),
+    ...[event.nhsNumber, ...event.otherNumbers].map((nhsNumber): Scope => ({
+      kind: 'patient',
+      nhsNumber,
+    })),
     ...event.practices.map((ods): Scope => ({ kind: 'practice', ods })),
     ...event.organisations.map((ods): Scope => ({ kind: 'org', ods })),
   ];
@@ -41,28 +44,45 @@ function routeKeys(event: LifeEvent): string[] {
 }
 
 export class NotificationRouter {
-  constructor(private readonly repo: Repository, private readonly publicUrl: string) {}
+  constructor(
+    private readonly repo: Repository,
+    private readonly publicUrl: string,
+  ) {}
 
   /** Routes one outbox message; messages no subscription can ask for are passed over. */
-  async route(message: OutboxMessage & { time?: string }): Promise<{ matched: number; dispatched: number }> {
+  async route(
+    message: OutboxMessage & { time?: string },
+  ): Promise<{ matched: number; dispatched: number }> {
     if (!(await this.anyoneMayListen(message))) return { matched: 0, dispatched: 0 };
     const nhs = (message.body as { nhsNumber?: unknown } | null)?.nhsNumber;
-    const stored = typeof nhs === 'string' ? ((await this.repo.read(PATIENT, nhs))?.resource as Patient | undefined) ?? null : null;
+    const stored =
+      typeof nhs === 'string'
+        ? (((await this.repo.read(PATIENT, nhs))?.resource as Patient | undefined) ?? null)
+        : null;
     const event = lifeEventOf(message, stored);
     if (!event) return { matched: 0, dispatched: 0 };
     // the bundle is built only once a subscription matches: most events match none, and cost one index look-up
     let bundle: Bundle | undefined;
     const keys = routeKeys(event);
-    let matched = 0, dispatched = 0, after = '';
+    let matched = 0,
+      dispatched = 0,
+      after = '';
     for (;;) {
-      const ids = await this.repo.search({ type: SUBSCRIPTION, criteria: [
-        { any: keys.map((value) => ({ param: 'route', op: 'eq' as const, value })) },
-        { any: [{ param: 'sid', op: 'gt', value: after }] },
-      ], limit: PAGE });
+      const ids = await this.repo.search({
+        type: SUBSCRIPTION,
+        criteria: [
+          { any: keys.map((value) => ({ param: 'route', op: 'eq' as const, value })) },
+          { any: [{ param: 'sid', op: 'gt', value: after }] },
+        ],
+        limit: PAGE,
+      });
       if (ids.length === 0) break;
-      const subscriptions = (await this.repo.readMany(SUBSCRIPTION, ids)).map((s) => s.resource as Subscription);
+      const subscriptions = (await this.repo.readMany(SUBSCRIPTION, ids)).map(
+        (s) => s.resource as Subscription,
+      );
       for (const subscription of subscriptions) {
-        if (subscription.status !== 'active' || (subscription.end && subscription.end < event.time)) continue;
+        if (subscription.status !== 'active' || (subscription.end && subscription.end < event.time))
+          continue;
         matched++;
         bundle ??= eventBundle(event, stored, this.publicUrl);
         if (await this.dispatch(event, subscription, bundle)) dispatched++;
@@ -84,25 +104,57 @@ export class NotificationRouter {
     if (!event) return false;
     const any = [
       ...routeKeys(event).map((value) => ({ param: 'route', op: 'eq' as const, value })),
-      { param: 'route', op: 'prefix' as const, value: routeKey(event.code.code, { kind: 'practice', ods: '' }) },
+      {
+        param: 'route',
+        op: 'prefix' as const,
+        value: routeKey(event.code.code, { kind: 'practice', ods: '' }),
+      },
     ];
-    return (await this.repo.search({ type: SUBSCRIPTION, criteria: [{ any }], limit: 1 })).length > 0;
+    return (
+      (await this.repo.search({ type: SUBSCRIPTION, criteria: [{ any }], limit: 1 })).length > 0
+    );
   }
 
   /** One (event, subscription) pair; false when an earlier delivery of this event already dispatched it. */
-  private async dispatch(event: LifeEvent, subscription: Subscription, bundle: Bundle): Promise<boolean> {
+  private async dispatch(
+    event: LifeEvent,
+    subscription: Subscription,
+    bundle: Bundle,
+  ): Promise<boolean> {
     const id = subscription.id!;
     const marker = {
-      type: DISPATCH, id: derivedId('dispatch', event.eventId, id), expectedVersion: 0, index: [],
-      resource: { resourceType: DISPATCH, subscription: id, event: event.eventId, bundle: bundle.id, channel: subscription.channel.type, nhsNumber: event.nhsNumber },
+      type: DISPATCH,
+      id: derivedId('dispatch', event.eventId, id),
+      expectedVersion: 0,
+      index: [],
+      resource: {
+        resourceType: DISPATCH,
+        subscription: id,
+        event: event.eventId,
+        bundle: bundle.id,
+        channel: subscription.channel.type,
+        nhsNumber: event.nhsNumber,
+      },
     };
     for (let attempt = 1; ; attempt++) {
       try {
         if (subscription.channel.type === 'message') {
-          await this.repo.commit({ resources: [marker, ...(await appendWrites(this.repo, id, event.nhsNumber, bundle))] });
+          await this.repo.commit({
+            resources: [marker, ...(await appendWrites(this.repo, id, event.nhsNumber, bundle))],
+          });
         } else {
-          const body: DeliverBody = { subscriptionId: id, eventId: event.eventId, nhsNumber: event.nhsNumber, bundle };
-          const message: OutboxMessage = { id: derivedId('deliver', event.eventId, id), topic: NOTIFICATIONS_DELIVER, key: `${id}|${event.nhsNumber}`, body };
+          const body: DeliverBody = {
+            subscriptionId: id,
+            eventId: event.eventId,
+            nhsNumber: event.nhsNumber,
+            bundle,
+          };
+          const message: OutboxMessage = {
+            id: derivedId('deliver', event.eventId, id),
+            topic: NOTIFICATIONS_DELIVER,
+            key: `${id}|${event.nhsNumber}`,
+            body,
+          };
           await this.repo.commit({ resources: [marker], messages: [message] });
         }
         return true;

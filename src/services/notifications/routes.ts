@@ -18,7 +18,9 @@ export const NOTIFICATIONS_BASE = '/events/FHIR/R4';
 const DEFAULT_COUNT = 50;
 const MAX_COUNT = 500;
 
-interface IdParams { id: string }
+interface IdParams {
+  id: string;
+}
 
 export interface NotificationDeps {
   repo: Repository;
@@ -29,11 +31,22 @@ export interface NotificationDeps {
 }
 
 function mailboxCount(query: Record<string, unknown>): number {
-  for (const key of Object.keys(query)) if (key !== '_count') throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data - unsupported parameter '${key.slice(0, 40)}'`);
+  for (const key of Object.keys(query))
+    if (key !== '_count')
+      throw new FhirError(
+        400,
+        'INVALID_SEARCH_DATA',
+        `Invalid search data - unsupported parameter '${key.slice(0, 40)}'`,
+      );
   const raw = query._count;
   if (raw === undefined) return DEFAULT_COUNT;
   const n = typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= MAX_COUNT)) throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data - '_count' must be a whole number from 1 to ${MAX_COUNT}`);
+  if (!(n >= 1 && n <= MAX_COUNT))
+    throw new FhirError(
+      400,
+      'INVALID_SEARCH_DATA',
+      `Invalid search data - '_count' must be a whole number from 1 to ${MAX_COUNT}`,
+    );
   return n;
 }
 
@@ -54,11 +67,21 @@ export function notificationRoutes(deps: NotificationDeps) {
 
     app.post('/Subscription', { config }, async (req, reply) => {
       const { subscription, version } = await service.create(req.ctx, req.body);
-      return reply.code(201).type(FHIR_JSON).header('location', `${base}/Subscription/${subscription.id}`).header('etag', etagFor(version)).send(subscription);
+      return reply
+        .code(201)
+        .type(FHIR_JSON)
+        .header('location', `${base}/Subscription/${subscription.id}`)
+        .header('etag', etagFor(version))
+        .send(subscription);
     });
 
     app.get('/Subscription', { config }, async (req, reply) => {
-      if (Object.keys(req.query as object).length > 0) throw new FhirError(400, 'INVALID_SEARCH_DATA', "Invalid search data - GET /Subscription lists your organisation's subscriptions and takes no parameters");
+      if (Object.keys(req.query as object).length > 0)
+        throw new FhirError(
+          400,
+          'INVALID_SEARCH_DATA',
+          "Invalid search data - GET /Subscription lists your organisation's subscriptions and takes no parameters",
+        );
       return reply.type(FHIR_JSON).send(await service.list(req.ctx, base));
     });
 
@@ -75,35 +98,78 @@ export function notificationRoutes(deps: NotificationDeps) {
     app.get<{ Params: IdParams }>('/Subscription/:id/$mailbox', { config }, async (req, reply) => {
       const count = mailboxCount(req.query as Record<string, unknown>);
       const stored = await service.owned(req.ctx, req.params.id);
-      if (stored.resource.channel.type !== 'message') throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - only a subscription with a message channel has a mailbox');
+      if (stored.resource.channel.type !== 'message')
+        throw new FhirError(
+          400,
+          'INVALID_VALUE',
+          'Invalid value - only a subscription with a message channel has a mailbox',
+        );
       const entries = await fetchMailbox(repo, stored.id, count);
       // each message carries patient data: the read is audited against every patient in it
       const patients = [...new Set(entries.map((e) => e.nhsNumber))];
       if (patients.length > 0) {
-        await service.auditRead(req.ctx, patients.map((nhs) => auditRecord(req.ctx, 'notifications.mailbox.read', nhs, 'success', {
-          subscription: stored.id, bundles: entries.filter((e) => e.nhsNumber === nhs).map((e) => e.bundle.id),
-        })));
+        await service.auditRead(
+          req.ctx,
+          patients.map((nhs) =>
+            auditRecord(req.ctx, 'notifications.mailbox.read', nhs, 'success', {
+              subscription: stored.id,
+              bundles: entries.filter((e) => e.nhsNumber === nhs).map((e) => e.bundle.id),
+            }),
+          ),
+        );
       }
       const bundle: Bundle = {
-        resourceType: 'Bundle', type: 'searchset', timestamp: new Date().toISOString(), total: entries.length,
-        entry: entries.map((e) => ({ fullUrl: `urn:uuid:${e.bundle.id}`, resource: e.bundle, search: { mode: 'match' }, extension: [{ url: SEQUENCE_EXTENSION, valueInteger: e.seq }] })),
+        resourceType: 'Bundle',
+        type: 'searchset',
+        timestamp: new Date().toISOString(),
+        total: entries.length,
+        entry: entries.map((e) => ({
+          fullUrl: `urn:uuid:${e.bundle.id}`,
+          resource: e.bundle,
+          search: { mode: 'match' },
+          extension: [{ url: SEQUENCE_EXTENSION, valueInteger: e.seq }],
+        })),
       };
       return reply.type(FHIR_JSON).send(bundle);
     });
 
-    app.post<{ Params: IdParams }>('/Subscription/:id/$acknowledge', { config }, async (req, reply) => {
-      const stored = await service.owned(req.ctx, req.params.id);
-      if (stored.resource.channel.type !== 'message') throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - only a subscription with a message channel has a mailbox');
-      const params = parametersOf(req.body);
-      const bundleId = parameterValue(params, 'bundle');
-      const seqParam = params.find((p) => p.name === 'seq')?.valueInteger;
-      if ((bundleId === undefined) === (seqParam === undefined)) {
-        throw new FhirError(400, 'INVALID_VALUE', "Invalid value - give exactly one of 'bundle' (the id of the last Bundle handled) or 'seq' (its sequence number)");
-      }
-      if (seqParam !== undefined && typeof seqParam !== 'number') throw new FhirError(400, 'INVALID_VALUE', "Invalid value - 'seq' must be a valueInteger");
-      const result = await acknowledge(repo, stored.id, bundleId !== undefined ? { bundleId } : { seq: seqParam as number });
-      const answer: Parameters = { resourceType: 'Parameters', parameter: [{ name: 'acknowledged', valueInteger: result.acked }, { name: 'remaining', valueInteger: result.remaining }] };
-      return reply.type(FHIR_JSON).send(answer);
-    });
+    app.post<{ Params: IdParams }>(
+      '/Subscription/:id/$acknowledge',
+      { config },
+      async (req, reply) => {
+        const stored = await service.owned(req.ctx, req.params.id);
+        if (stored.resource.channel.type !== 'message')
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            'Invalid value - only a subscription with a message channel has a mailbox',
+          );
+        const params = parametersOf(req.body);
+        const bundleId = parameterValue(params, 'bundle');
+        const seqParam = params.find((p) => p.name === 'seq')?.valueInteger;
+        if ((bundleId === undefined) === (seqParam === undefined)) {
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            "Invalid value - give exactly one of 'bundle' (the id of the last Bundle handled) or 'seq' (its sequence number)",
+          );
+        }
+        if (seqParam !== undefined && typeof seqParam !== 'number')
+          throw new FhirError(400, 'INVALID_VALUE', "Invalid value - 'seq' must be a valueInteger");
+        const result = await acknowledge(
+          repo,
+          stored.id,
+          bundleId !== undefined ? { bundleId } : { seq: seqParam as number },
+        );
+        const answer: Parameters = {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'acknowledged', valueInteger: result.acked },
+            { name: 'remaining', valueInteger: result.remaining },
+          ],
+        };
+        return reply.type(FHIR_JSON).send(answer);
+      },
+    );
   };
 }

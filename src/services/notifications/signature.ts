@@ -23,21 +23,41 @@ function privateKey(key: SigningKey): ReturnType<typeof importJWK> {
   return imported;
 }
 
-export async function signDelivery(key: SigningKey, body: string, claims: { subscription: string; bundle: string }): Promise<string> {
+export async function signDelivery(
+  key: SigningKey,
+  body: string,
+  claims: { subscription: string; bundle: string },
+): Promise<string> {
   const jws = await new CompactSign(new TextEncoder().encode(body))
-    .setProtectedHeader({ alg: TOKEN_ALG, kid: key.kid, typ: 'JOSE', cty: 'application/fhir+json', iat: Math.floor(Date.now() / 1000), sub: claims.subscription, bundle: claims.bundle })
+    .setProtectedHeader({
+      alg: TOKEN_ALG,
+      kid: key.kid,
+      typ: 'JOSE',
+      cty: 'application/fhir+json',
+      iat: Math.floor(Date.now() / 1000),
+      sub: claims.subscription,
+      bundle: claims.bundle,
+    })
     .sign(await privateKey(key));
   const [header, , signature] = jws.split('.');
   return `${header}..${signature}`;
 }
 
 /** What a receiver does: checks a detached signature over the body with a key of the published set. */
-export async function verifyDelivery(signature: string, body: string, jwks: { keys: JWK[] }): Promise<Record<string, unknown>> {
+export async function verifyDelivery(
+  signature: string,
+  body: string,
+  jwks: { keys: JWK[] },
+): Promise<Record<string, unknown>> {
   const [header, empty, sig] = signature.split('.');
   if (!header || empty !== '' || !sig) throw new Error('not a detached compact JWS');
   const { kid } = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { kid?: string };
   const jwk = jwks.keys.find((k) => k.kid === kid);
   if (!jwk) throw new Error(`no published key with kid ${kid}`);
-  const { protectedHeader } = await compactVerify(`${header}.${Buffer.from(body, 'utf8').toString('base64url')}.${sig}`, await importJWK(jwk, TOKEN_ALG), { algorithms: [TOKEN_ALG] });
+  const { protectedHeader } = await compactVerify(
+    `${header}.${Buffer.from(body, 'utf8').toString('base64url')}.${sig}`,
+    await importJWK(jwk, TOKEN_ALG),
+    { algorithms: [TOKEN_ALG] },
+  );
   return protectedHeader as Record<string, unknown>;
 }

@@ -31,7 +31,11 @@ export function criteriaOf(subscription: Subscription): ParsedCriteria {
 }
 
 export function indexSubscription(subscription: Subscription): IndexEntry[] {
-  const rows: IndexEntry[] = [{ param: 'owner', value: ownerOf(subscription) ?? '' }, { param: 'sid', value: subscription.id! }, { param: 'status', value: subscription.status }];
+  const rows: IndexEntry[] = [
+    { param: 'owner', value: ownerOf(subscription) ?? '' },
+    { param: 'sid', value: subscription.id! },
+    { param: 'status', value: subscription.status },
+  ];
   if (subscription.status === 'active') {
     const { events, scope } = criteriaOf(subscription);
     for (const event of events) rows.push({ param: 'route', value: routeKey(event, scope) });
@@ -44,25 +48,61 @@ export function indexSubscription(subscription: Subscription): IndexEntry[] {
  * A rest-hook endpoint is an http(s) URL, or a reference 'Endpoint/<id>' to a directory Endpoint of
  * the subscriber's own organisation; a 'message' channel is a pull mailbox and needs no endpoint.
  */
-export async function subscriptionToStore(repo: Repository, body: unknown, id: string, owner: string): Promise<Subscription> {
+export async function subscriptionToStore(
+  repo: Repository,
+  body: unknown,
+  id: string,
+  owner: string,
+): Promise<Subscription> {
   const input = body as Partial<Subscription> | null;
-  if (!input || typeof input !== 'object' || Array.isArray(input) || input.resourceType !== 'Subscription') throw invalid('the body must be a Subscription');
-  for (const forbidden of ['id', 'meta'] as const) if (input[forbidden] !== undefined) throw invalid(`'${forbidden}' is assigned by the server and must not be supplied`);
-  if (input.status !== 'requested') throw invalid(`'status' must be 'requested', not '${String(input.status).slice(0, 20)}'`);
-  if (typeof input.reason !== 'string' || input.reason.trim() === '' || input.reason.length > MAX_REASON) throw invalid(`'reason' must be a non-empty string of at most ${MAX_REASON} characters`);
+  if (
+    !input ||
+    typeof input !== 'object' ||
+    Array.isArray(input) ||
+    input.resourceType !== 'Subscription'
+  )
+    throw invalid('the body must be a Subscription');
+  for (const forbidden of ['id', 'meta'] as const)
+    if (input[forbidden] !== undefined)
+      throw invalid(`'${forbidden}' is assigned by the server and must not be supplied`);
+  if (input.status !== 'requested')
+    throw invalid(`'status' must be 'requested', not '${String(input.status).slice(0, 20)}'`);
+  if (
+    typeof input.reason !== 'string' ||
+    input.reason.trim() === '' ||
+    input.reason.length > MAX_REASON
+  )
+    throw invalid(`'reason' must be a non-empty string of at most ${MAX_REASON} characters`);
   const parsed = parseCriteria(input.criteria);
   if (parsed.scope.kind !== 'patient' && parsed.scope.ods !== owner) {
-    throw new FhirError(403, 'ACCESS_DENIED', `An organisation-wide subscription may only name your own organisation (${owner || '(none)'}), not ${parsed.scope.ods}`);
+    throw new FhirError(
+      403,
+      'ACCESS_DENIED',
+      `An organisation-wide subscription may only name your own organisation (${owner || '(none)'}), not ${parsed.scope.ods}`,
+    );
   }
-  if (input.end !== undefined && (typeof input.end !== 'string' || Number.isNaN(Date.parse(input.end)))) throw invalid("'end' must be an instant");
+  if (
+    input.end !== undefined &&
+    (typeof input.end !== 'string' || Number.isNaN(Date.parse(input.end)))
+  )
+    throw invalid("'end' must be an instant");
   const channel = input.channel;
-  if (!channel || typeof channel !== 'object') throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'channel' is required");
-  if (channel.type !== 'rest-hook' && channel.type !== 'message') throw invalid(`channel type '${String(channel.type).slice(0, 20)}' is not supported; use 'rest-hook' or 'message' (a mailbox)`);
-  if (channel.payload !== undefined && channel.payload !== FHIR_JSON_PAYLOAD) throw invalid(`channel payload must be '${FHIR_JSON_PAYLOAD}'`);
-  if (channel.header !== undefined) throw invalid("'channel.header' is not supported; authenticate deliveries by their X-Signature");
+  if (!channel || typeof channel !== 'object')
+    throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'channel' is required");
+  if (channel.type !== 'rest-hook' && channel.type !== 'message')
+    throw invalid(
+      `channel type '${String(channel.type).slice(0, 20)}' is not supported; use 'rest-hook' or 'message' (a mailbox)`,
+    );
+  if (channel.payload !== undefined && channel.payload !== FHIR_JSON_PAYLOAD)
+    throw invalid(`channel payload must be '${FHIR_JSON_PAYLOAD}'`);
+  if (channel.header !== undefined)
+    throw invalid(
+      "'channel.header' is not supported; authenticate deliveries by their X-Signature",
+    );
   let endpoint: string | undefined;
   if (channel.type === 'rest-hook') endpoint = await checkEndpoint(repo, channel.endpoint, owner);
-  else if (channel.endpoint !== undefined && typeof channel.endpoint !== 'string') throw invalid("'channel.endpoint' must be a string");
+  else if (channel.endpoint !== undefined && typeof channel.endpoint !== 'string')
+    throw invalid("'channel.endpoint' must be a string");
 
   return {
     resourceType: 'Subscription',
@@ -77,31 +117,47 @@ export async function subscriptionToStore(repo: Repository, body: unknown, id: s
 }
 
 async function checkEndpoint(repo: Repository, endpoint: unknown, owner: string): Promise<string> {
-  if (typeof endpoint !== 'string' || endpoint === '') throw new FhirError(400, 'MISSING_VALUE', "Missing value - a rest-hook channel needs 'channel.endpoint'");
+  if (typeof endpoint !== 'string' || endpoint === '')
+    throw new FhirError(
+      400,
+      'MISSING_VALUE',
+      "Missing value - a rest-hook channel needs 'channel.endpoint'",
+    );
   const ref = ENDPOINT_REFERENCE.exec(endpoint);
   if (ref) {
     const stored = await repo.read('Endpoint', ref[1]);
     const directory = stored?.resource as Endpoint | undefined;
-    if (!directory || directory.status !== 'active') throw invalid(`'${endpoint}' is not an active Endpoint in the directory`);
-    if (directory.managingOrganization?.identifier?.value !== owner) throw new FhirError(403, 'ACCESS_DENIED', `'${endpoint}' belongs to another organisation`);
+    if (!directory || directory.status !== 'active')
+      throw invalid(`'${endpoint}' is not an active Endpoint in the directory`);
+    if (directory.managingOrganization?.identifier?.value !== owner)
+      throw new FhirError(403, 'ACCESS_DENIED', `'${endpoint}' belongs to another organisation`);
     return endpoint;
   }
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    throw invalid(`'channel.endpoint' must be an http(s) URL or an 'Endpoint/<id>' reference, not '${endpoint.slice(0, 80)}'`);
+    throw invalid(
+      `'channel.endpoint' must be an http(s) URL or an 'Endpoint/<id>' reference, not '${endpoint.slice(0, 80)}'`,
+    );
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password) throw invalid("'channel.endpoint' must be an http(s) URL without credentials");
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password)
+    throw invalid("'channel.endpoint' must be an http(s) URL without credentials");
   return url.toString();
 }
 
 /** Where a rest-hook delivery goes now: the URL itself, or the address of the directory Endpoint it names. */
-export async function deliveryAddress(repo: Repository, subscription: Subscription): Promise<string | null> {
+export async function deliveryAddress(
+  repo: Repository,
+  subscription: Subscription,
+): Promise<string | null> {
   const endpoint = subscription.channel.endpoint;
   if (!endpoint) return null;
   const ref = ENDPOINT_REFERENCE.exec(endpoint);
   if (!ref) return endpoint;
   const directory = (await repo.read('Endpoint', ref[1]))?.resource as Endpoint | undefined;
-  return directory?.status === 'active' && directory.managingOrganization?.identifier?.value === ownerOf(subscription) ? directory.address : null;
+  return directory?.status === 'active' &&
+    directory.managingOrganization?.identifier?.value === ownerOf(subscription)
+    ? directory.address
+    : null;
 }

@@ -5,17 +5,31 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
+import {
+  commitOnce,
+  earlierAnswer,
+  requestRecord,
+  type EarlierAnswer,
+} from '../../http/request-replay.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository, StoredResource } from '../../store/types.js';
 import { routeKey, type ParsedCriteria } from './criteria.js';
 import { checkEntitlement } from './entitlement.js';
-import { criteriaOf, indexSubscription, ownerOf, SUBSCRIPTION, subscriptionToStore } from './subscription-model.js';
+import {
+  criteriaOf,
+  indexSubscription,
+  ownerOf,
+  SUBSCRIPTION,
+  subscriptionToStore,
+} from './subscription-model.js';
 
 /** An organisation with more active subscriptions than this is listed with a refusal, not silently cut. */
 const MAX_LISTED = 1000;
 
-export interface VersionedSubscription { subscription: Subscription; version: number }
+export interface VersionedSubscription {
+  subscription: Subscription;
+  version: number;
+}
 
 const patientOf = (c: ParsedCriteria) => (c.scope.kind === 'patient' ? c.scope.nhsNumber : null);
 
@@ -35,7 +49,12 @@ export class SubscriptionService {
 
   private org(ctx: RequestContext): string {
     const org = ctx.principal?.org;
-    if (!org) throw new FhirError(403, 'ACCESS_DENIED', 'Subscriptions belong to an organisation; your token names none');
+    if (!org)
+      throw new FhirError(
+        403,
+        'ACCESS_DENIED',
+        'Subscriptions belong to an organisation; your token names none',
+      );
     return org;
   }
 
@@ -48,34 +67,83 @@ export class SubscriptionService {
     const criteria = criteriaOf(subscription);
     const basis = await checkEntitlement(this.repo, this.relationships, ctx.principal!, criteria);
     await this.refuseDuplicate(owner, subscription, criteria);
-    return commitOnce(this.repo, ctx, async () => {
-      const [saved] = await this.repo.commit({
-        resources: [{ type: SUBSCRIPTION, id: subscription.id!, expectedVersion: 0, resource: subscription, index: indexSubscription(subscription) }],
-        audit: [auditRecord(ctx, 'notifications.subscribe', patientOf(criteria), 'success', { subscription: subscription.id, criteria: subscription.criteria, channel: subscription.channel.type, ...(basis ? { accessBasis: basis } : {}) })],
-        request: requestRecord(ctx, { status: 201, resourceType: SUBSCRIPTION, resourceId: subscription.id!, version: 1 }),
-      });
-      return { subscription: saved.resource as Subscription, version: saved.version };
-    }, asBefore);
+    return commitOnce(
+      this.repo,
+      ctx,
+      async () => {
+        const [saved] = await this.repo.commit({
+          resources: [
+            {
+              type: SUBSCRIPTION,
+              id: subscription.id!,
+              expectedVersion: 0,
+              resource: subscription,
+              index: indexSubscription(subscription),
+            },
+          ],
+          audit: [
+            auditRecord(ctx, 'notifications.subscribe', patientOf(criteria), 'success', {
+              subscription: subscription.id,
+              criteria: subscription.criteria,
+              channel: subscription.channel.type,
+              ...(basis ? { accessBasis: basis } : {}),
+            }),
+          ],
+          request: requestRecord(ctx, {
+            status: 201,
+            resourceType: SUBSCRIPTION,
+            resourceId: subscription.id!,
+            version: 1,
+          }),
+        });
+        return { subscription: saved.resource as Subscription, version: saved.version };
+      },
+      asBefore,
+    );
   }
 
   /** NEMS refuses a second subscription of an organisation for the same events, scope and channel. */
-  private async refuseDuplicate(owner: string, subscription: Subscription, criteria: ParsedCriteria): Promise<void> {
-    const ids = await this.repo.search({ type: SUBSCRIPTION, criteria: [
-      { any: [{ param: 'owner', op: 'eq', value: owner }] },
-      { any: [{ param: 'route', op: 'eq', value: routeKey(criteria.events[0], criteria.scope) }] },
-    ], limit: MAX_LISTED });
+  private async refuseDuplicate(
+    owner: string,
+    subscription: Subscription,
+    criteria: ParsedCriteria,
+  ): Promise<void> {
+    const ids = await this.repo.search({
+      type: SUBSCRIPTION,
+      criteria: [
+        { any: [{ param: 'owner', op: 'eq', value: owner }] },
+        {
+          any: [{ param: 'route', op: 'eq', value: routeKey(criteria.events[0], criteria.scope) }],
+        },
+      ],
+      limit: MAX_LISTED,
+    });
     const same = (await this.repo.readMany(SUBSCRIPTION, ids)).find((s) => {
       const other = s.resource as Subscription;
-      return JSON.stringify(criteriaOf(other)) === JSON.stringify(criteria)
-        && other.channel.type === subscription.channel.type && other.channel.endpoint === subscription.channel.endpoint;
+      return (
+        JSON.stringify(criteriaOf(other)) === JSON.stringify(criteria) &&
+        other.channel.type === subscription.channel.type &&
+        other.channel.endpoint === subscription.channel.endpoint
+      );
     });
-    if (same) throw new FhirError(409, 'DUPLICATE_REJECTED', `Your organisation already has subscription '${same.id}' for these events and this channel`);
+    if (same)
+      throw new FhirError(
+        409,
+        'DUPLICATE_REJECTED',
+        `Your organisation already has subscription '${same.id}' for these events and this channel`,
+      );
   }
 
   /** The caller's organisation's active subscription, or a 404 (also for another organisation's). */
   async owned(ctx: RequestContext, id: string): Promise<StoredResource<Subscription>> {
-    const stored = /^[A-Za-z0-9\-.]{1,64}$/.test(id) ? await this.repo.read(SUBSCRIPTION, id) : null;
-    if (!stored || stored.resource.status !== 'active' || ownerOf(stored.resource) !== this.org(ctx)) {
+    const stored = /^[A-Za-z0-9\-.]{1,64}$/.test(id)
+      ? await this.repo.read(SUBSCRIPTION, id)
+      : null;
+    if (
+      !stored ||
+      stored.resource.status !== 'active' ||
+      ownerOf(stored.resource) !== this.org(ctx)
+    ) {
       throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Subscription '${id.slice(0, 64)}' not found`);
     }
     return stored;
@@ -87,12 +155,27 @@ export class SubscriptionService {
   }
 
   async list(ctx: RequestContext, baseUrl: string): Promise<Bundle> {
-    const ids = await this.repo.search({ type: SUBSCRIPTION, criteria: [
-      { any: [{ param: 'owner', op: 'eq', value: this.org(ctx) }] }, { any: [{ param: 'status', op: 'eq', value: 'active' }] },
-    ], limit: MAX_LISTED + 1 });
-    if (ids.length > MAX_LISTED) throw new FhirError(400, 'TOO_MANY_MATCHES', `Your organisation has more than ${MAX_LISTED} subscriptions`);
+    const ids = await this.repo.search({
+      type: SUBSCRIPTION,
+      criteria: [
+        { any: [{ param: 'owner', op: 'eq', value: this.org(ctx) }] },
+        { any: [{ param: 'status', op: 'eq', value: 'active' }] },
+      ],
+      limit: MAX_LISTED + 1,
+    });
+    if (ids.length > MAX_LISTED)
+      throw new FhirError(
+        400,
+        'TOO_MANY_MATCHES',
+        `Your organisation has more than ${MAX_LISTED} subscriptions`,
+      );
     const found = await this.repo.readMany(SUBSCRIPTION, ids);
-    return searchsetBundle(found.map((s) => ({ resource: s.resource as Subscription, fullUrl: `${baseUrl}/Subscription/${s.id}` })));
+    return searchsetBundle(
+      found.map((s) => ({
+        resource: s.resource as Subscription,
+        fullUrl: `${baseUrl}/Subscription/${s.id}`,
+      })),
+    );
   }
 
   /**
@@ -103,13 +186,35 @@ export class SubscriptionService {
     if (await earlierAnswer(this.repo, ctx)) return;
     const stored = await this.owned(ctx, id);
     const ended: Subscription = { ...stored.resource, status: 'off' };
-    await commitOnce(this.repo, ctx, async () => {
-      await this.repo.commit({
-        resources: [{ type: SUBSCRIPTION, id, expectedVersion: stored.version, resource: ended, index: indexSubscription(ended) }],
-        audit: [auditRecord(ctx, 'notifications.unsubscribe', patientOf(criteriaOf(ended)), 'success', { subscription: id })],
-        request: requestRecord(ctx, { status: 204, resourceType: SUBSCRIPTION, resourceId: id, version: stored.version + 1 }),
-      });
-    }, () => undefined);
+    await commitOnce(
+      this.repo,
+      ctx,
+      async () => {
+        await this.repo.commit({
+          resources: [
+            {
+              type: SUBSCRIPTION,
+              id,
+              expectedVersion: stored.version,
+              resource: ended,
+              index: indexSubscription(ended),
+            },
+          ],
+          audit: [
+            auditRecord(ctx, 'notifications.unsubscribe', patientOf(criteriaOf(ended)), 'success', {
+              subscription: id,
+            }),
+          ],
+          request: requestRecord(ctx, {
+            status: 204,
+            resourceType: SUBSCRIPTION,
+            resourceId: id,
+            version: stored.version + 1,
+          }),
+        });
+      },
+      () => undefined,
+    );
   }
 
   /** Audits a read of patient data through a mailbox (the platform's group commit). */
@@ -118,4 +223,7 @@ export class SubscriptionService {
   }
 }
 
-const asBefore = ({ stored }: EarlierAnswer): VersionedSubscription => ({ subscription: stored.resource as Subscription, version: stored.version });
+const asBefore = ({ stored }: EarlierAnswer): VersionedSubscription => ({
+  subscription: stored.resource as Subscription,
+  version: stored.version,
+});

@@ -19,17 +19,37 @@ export function birthDetailsRoutes(repo: Repository, publicUrl: string) {
     refuseUnsupportedContentTypes(app);
     usePublishedErrors(app, methodRefusal);
 
-    app.post<{ Querystring: Record<string, string | string[]> }>('/Patient/$process-birth-details', { config: { fhirApi: true, activity: 'pds.birth-details' } }, async (req, reply) => {
-      for (const key of Object.keys(req.query)) {
-        if (key !== 'ignore_potential_matches') throw new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data provided - '${key.slice(0, 40)}' is not a parameter of $process-birth-details`);
-      }
-      const ignore = req.query.ignore_potential_matches;
-      if (ignore !== undefined && ignore !== 'true' && ignore !== 'false') throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${String(ignore).slice(0, 20)}' in parameter 'ignore_potential_matches'`);
-      const outcome = await service.process(req.ctx, req.body, ignore === 'true');
-      if (!outcome.created) return sendPublished(reply, outcome.error.status, outcome.error.issue);
-      const { patient, version, notificationId } = outcome.answer;
-      return reply.code(201).type(FHIR_JSON).header('etag', etagFor(version)).header('notification-id', notificationId)
-        .header('location', `${publicUrl}${PDS_BASE}/Patient/${patient.id}`).send(birthRecordForResponse(patient));
-    });
+    app.post<{ Querystring: Record<string, string | string[]> }>(
+      '/Patient/$process-birth-details',
+      { config: { fhirApi: true, activity: 'pds.birth-details' } },
+      async (req, reply) => {
+        for (const key of Object.keys(req.query)) {
+          if (key !== 'ignore_potential_matches')
+            throw new FhirError(
+              400,
+              'INVALID_SEARCH_DATA',
+              `Invalid search data provided - '${key.slice(0, 40)}' is not a parameter of $process-birth-details`,
+            );
+        }
+        const ignore = req.query.ignore_potential_matches;
+        if (ignore !== undefined && ignore !== 'true' && ignore !== 'false')
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            `Invalid value - '${String(ignore).slice(0, 20)}' in parameter 'ignore_potential_matches'`,
+          );
+        const outcome = await service.process(req.ctx, req.body, ignore === 'true');
+        if (!outcome.created)
+          return sendPublished(reply, outcome.error.status, outcome.error.issue);
+        const { patient, version, notificationId } = outcome.answer;
+        return reply
+          .code(201)
+          .type(FHIR_JSON)
+          .header('etag', etagFor(version))
+          .header('notification-id', notificationId)
+          .header('location', `${publicUrl}${PDS_BASE}/Patient/${patient.id}`)
+          .send(birthRecordForResponse(patient));
+      },
+    );
   };
 }

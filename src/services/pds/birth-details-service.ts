@@ -5,9 +5,19 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
 import { randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../context.js';
-import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
+import {
+  commitOnce,
+  earlierAnswer,
+  requestRecord,
+  type EarlierAnswer,
+} from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
-import { BIRTH_PLACE_URL, DEATH_NOTIFICATION_URLS, parseBirthDetails, type BirthDetails } from './birth-details-rules.js';
+import {
+  BIRTH_PLACE_URL,
+  DEATH_NOTIFICATION_URLS,
+  parseBirthDetails,
+  type BirthDetails,
+} from './birth-details-rules.js';
 import { birthEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
 import { currentUsualName, isInvalidated, PATIENT, RELATED_PERSON } from './patient-model.js';
@@ -18,11 +28,17 @@ import { trace } from './trace.js';
 import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /** The record created, and the id of the birth notification PDS sends on (response header notification-id). */
-export interface BirthAnswer { patient: Patient; version: number; notificationId: string }
-export type BirthOutcome = { created: true; answer: BirthAnswer } | { created: false; error: PublishedError };
+export interface BirthAnswer {
+  patient: Patient;
+  version: number;
+  notificationId: string;
+}
+export type BirthOutcome =
+  { created: true; answer: BirthAnswer } | { created: false; error: PublishedError };
 
 const CONFIDENTIALITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
-const VERIFICATION_URL = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus';
+const VERIFICATION_URL =
+  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus';
 const VERIFICATION_SYSTEM = 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus';
 const ROLE_CODES = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 /** Relationships that make a RelatedPerson the baby's mother, for matching. */
@@ -30,8 +46,10 @@ const MOTHER_CODES = new Set(['GESTM', 'MTH', 'NMTH', 'BIRTHMTH']);
 const MAX_CANDIDATES = 50;
 
 // answered as POST /Patient answers the same refusal (patient-service.ts)
-const singleMatch = (nhs: string) => new PublishedError(200, 'SINGLE_MATCH_FOUND', DEMOGRAPHIC_MATCH.single(nhs));
-const multipleMatches = () => new PublishedError(200, 'MULTIPLE_MATCHES_FOUND', DEMOGRAPHIC_MATCH.multiple());
+const singleMatch = (nhs: string) =>
+  new PublishedError(200, 'SINGLE_MATCH_FOUND', DEMOGRAPHIC_MATCH.single(nhs));
+const multipleMatches = () =>
+  new PublishedError(200, 'MULTIPLE_MATCHES_FOUND', DEMOGRAPHIC_MATCH.multiple());
 
 /** The id of the birth notification of a record (a UUID derived from its NHS Number: one birth per number). */
 export function birthNotificationId(nhs: string): string {
@@ -41,10 +59,15 @@ export function birthNotificationId(nhs: string): string {
 
 /** The baby's record as the birth answer shows it: its identity, demographics, place of birth and any stillbirth notice. */
 export function birthRecordForResponse(patient: Patient): Patient {
-  const extension = patient.extension?.filter((e) => e.url === BIRTH_PLACE_URL || DEATH_NOTIFICATION_URLS.has(e.url));
+  const extension = patient.extension?.filter(
+    (e) => e.url === BIRTH_PLACE_URL || DEATH_NOTIFICATION_URLS.has(e.url),
+  );
   const { extension: _all, meta, ...rest } = patient;
   // as PDS answers a birth: the version and the confidentiality label
-  const shownMeta = { ...(meta?.security ? { security: meta.security } : {}), ...(meta?.versionId ? { versionId: meta.versionId } : {}) };
+  const shownMeta = {
+    ...(meta?.security ? { security: meta.security } : {}),
+    ...(meta?.versionId ? { versionId: meta.versionId } : {}),
+  };
   return { ...rest, meta: shownMeta, ...(extension?.length ? { extension } : {}) };
 }
 
@@ -62,11 +85,18 @@ export function birthRecordForResponse(patient: Patient): Patient {
 export class BirthDetailsService {
   private readonly readAudit: AuditWriter;
 
-  constructor(private readonly repo: Repository, private readonly baseUrl: string) {
+  constructor(
+    private readonly repo: Repository,
+    private readonly baseUrl: string,
+  ) {
     this.readAudit = new AuditWriter(repo);
   }
 
-  async process(ctx: RequestContext, body: unknown, ignorePotentialMatches: boolean): Promise<BirthOutcome> {
+  async process(
+    ctx: RequestContext,
+    body: unknown,
+    ignorePotentialMatches: boolean,
+  ): Promise<BirthOutcome> {
     const details = parseBirthDetails(body);
     const replayed = await this.replay(ctx);
     if (replayed) return { created: true, answer: replayed };
@@ -79,8 +109,21 @@ export class BirthDetailsService {
       // the "match" may be this very request's record, committed by a twin a moment ago
       const twin = await this.replay(ctx);
       if (twin) return { created: true, answer: twin };
-      await this.repo.commit({ audit: [auditRecord(ctx, 'pds.birth-details', matches.length === 1 ? matches[0] : null, 'duplicate', { matches, sameMother: sameMother.length > 0 })] });
-      return { created: false, error: matches.length === 1 ? singleMatch(matches[0]) : multipleMatches() };
+      await this.repo.commit({
+        audit: [
+          auditRecord(
+            ctx,
+            'pds.birth-details',
+            matches.length === 1 ? matches[0] : null,
+            'duplicate',
+            { matches, sameMother: sameMother.length > 0 },
+          ),
+        ],
+      });
+      return {
+        created: false,
+        error: matches.length === 1 ? singleMatch(matches[0]) : multipleMatches(),
+      };
     }
 
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -88,35 +131,81 @@ export class BirthDetailsService {
       const patient = this.newRecord(nhs, details);
       const relation = this.motherRelation(nhs, details, mother.resource);
       try {
-        return { created: true, answer: await commitOnce(this.repo, ctx, async () => {
-          // the birth event's id is the notification id the answer names: derived from the number, so a replay names it too
-          const events = birthEvents(patient, new Date().toISOString()).map((m, i) => (i === 0 ? { ...m, id: birthNotificationId(nhs) } : m));
-          const [saved] = await this.repo.commit({
-            resources: [
-              { type: PATIENT, id: nhs, expectedVersion: 0, resource: patient, index: indexPatient(patient) },
-              { type: RELATED_PERSON, id: relation.id!, expectedVersion: 0, resource: relation, index: [{ param: 'patient', value: nhs }] },
-            ],
-            audit: [auditRecord(ctx, 'pds.birth-details', nhs, 'success', {
-              mother: details.motherNhsNumber, birthIndicator: details.birthIndicator, birthWeightGrams: details.birthWeightGrams,
-              ...(details.birthTime ? { birthTime: details.birthTime } : {}), notificationId: events[0].id, ignorePotentialMatches,
-            })],
-            messages: events,
-            request: requestRecord(ctx, { status: 201, resourceType: PATIENT, resourceId: nhs, version: 1 }),
-          });
-          return { patient: saved.resource as Patient, version: saved.version, notificationId: events[0].id };
-        }, (earlier) => this.answerAsBefore(ctx, earlier)) };
+        return {
+          created: true,
+          answer: await commitOnce(
+            this.repo,
+            ctx,
+            async () => {
+              // the birth event's id is the notification id the answer names: derived from the number, so a replay names it too
+              const events = birthEvents(patient, new Date().toISOString()).map((m, i) =>
+                i === 0 ? { ...m, id: birthNotificationId(nhs) } : m,
+              );
+              const [saved] = await this.repo.commit({
+                resources: [
+                  {
+                    type: PATIENT,
+                    id: nhs,
+                    expectedVersion: 0,
+                    resource: patient,
+                    index: indexPatient(patient),
+                  },
+                  {
+                    type: RELATED_PERSON,
+                    id: relation.id!,
+                    expectedVersion: 0,
+                    resource: relation,
+                    index: [{ param: 'patient', value: nhs }],
+                  },
+                ],
+                audit: [
+                  auditRecord(ctx, 'pds.birth-details', nhs, 'success', {
+                    mother: details.motherNhsNumber,
+                    birthIndicator: details.birthIndicator,
+                    birthWeightGrams: details.birthWeightGrams,
+                    ...(details.birthTime ? { birthTime: details.birthTime } : {}),
+                    notificationId: events[0].id,
+                    ignorePotentialMatches,
+                  }),
+                ],
+                messages: events,
+                request: requestRecord(ctx, {
+                  status: 201,
+                  resourceType: PATIENT,
+                  resourceId: nhs,
+                  version: 1,
+                }),
+              });
+              return {
+                patient: saved.resource as Patient,
+                version: saved.version,
+                notificationId: events[0].id,
+              };
+            },
+            (earlier) => this.answerAsBefore(ctx, earlier),
+          ),
+        };
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
       }
     }
-    throw new FhirError(503, 'SERVICE_UNAVAILABLE', 'Could not allocate an NHS Number; retry with the same X-Request-ID', { 'retry-after': '1' });
+    throw new FhirError(
+      503,
+      'SERVICE_UNAVAILABLE',
+      'Could not allocate an NHS Number; retry with the same X-Request-ID',
+      { 'retry-after': '1' },
+    );
   }
 
   /** The mother's current record: the number given must lead to one (a superseded number leads to its survivor). */
   private async mother(details: BirthDetails): Promise<StoredResource<Patient>> {
     const stored = await currentPatient(this.repo, details.motherNhsNumber);
     if (!stored || isInvalidated(stored.resource)) {
-      throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${details.motherNhsNumber}' in field '${details.motherPath}' (no current PDS record holds this NHS Number)`);
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        `Invalid value - '${details.motherNhsNumber}' in field '${details.motherPath}' (no current PDS record holds this NHS Number)`,
+      );
     }
     return stored;
   }
@@ -125,9 +214,15 @@ export class BirthDetailsService {
   private async sameDemographics(baby: Patient): Promise<string[]> {
     const name = baby.name![0];
     const result = await trace(this.repo, {
-      fuzzy: false, exact: true, history: false, maxResults: MAX_CANDIDATES,
-      family: name.family, given: [name.given![0]], gender: baby.gender,
-      birthdate: [{ op: 'eq', value: baby.birthDate! }], deathDate: [],
+      fuzzy: false,
+      exact: true,
+      history: false,
+      maxResults: MAX_CANDIDATES,
+      family: name.family,
+      given: [name.given![0]],
+      gender: baby.gender,
+      birthdate: [{ op: 'eq', value: baby.birthDate! }],
+      deathDate: [],
     });
     return result.kind === 'too-many' ? ['many', 'many'] : result.matches.map((m) => m.patient.id!);
   }
@@ -136,10 +231,17 @@ export class BirthDetailsService {
   private async withMother(candidates: string[], motherNhs: string): Promise<string[]> {
     const out: string[] = [];
     for (const id of candidates.filter((c) => c !== 'many')) {
-      const ids = await this.repo.search({ type: RELATED_PERSON, criteria: [{ any: [{ param: 'patient', op: 'eq', value: id }] }], limit: 100 });
+      const ids = await this.repo.search({
+        type: RELATED_PERSON,
+        criteria: [{ any: [{ param: 'patient', op: 'eq', value: id }] }],
+        limit: 100,
+      });
       const people = await this.repo.readMany(RELATED_PERSON, ids);
-      const isMother = (rp: RelatedPerson) => rp.patient?.identifier?.value === motherNhs
-        && (rp.relationship ?? []).some((r) => (r.coding ?? []).some((c) => MOTHER_CODES.has(String(c.code))));
+      const isMother = (rp: RelatedPerson) =>
+        rp.patient?.identifier?.value === motherNhs &&
+        (rp.relationship ?? []).some((r) =>
+          (r.coding ?? []).some((c) => MOTHER_CODES.has(String(c.code))),
+        );
       if (people.some((p) => isMother(p.resource as RelatedPerson))) out.push(id);
     }
     return out;
@@ -150,10 +252,27 @@ export class BirthDetailsService {
     return {
       ...baby,
       id: nhs,
-      identifier: [{
-        system: NHS_NUMBER_SYSTEM, value: nhs,
-        extension: [{ url: VERIFICATION_URL, valueCodeableConcept: { coding: [{ system: VERIFICATION_SYSTEM, version: '1.0.0', code: '01', display: 'Number present and verified' }] } }],
-      }],
+      identifier: [
+        {
+          system: NHS_NUMBER_SYSTEM,
+          value: nhs,
+          extension: [
+            {
+              url: VERIFICATION_URL,
+              valueCodeableConcept: {
+                coding: [
+                  {
+                    system: VERIFICATION_SYSTEM,
+                    version: '1.0.0',
+                    code: '01',
+                    display: 'Number present and verified',
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
       meta: { security: [{ system: CONFIDENTIALITY_SYSTEM, code: 'U', display: 'unrestricted' }] },
       name: baby.name!.map((n, i) => ({ id: n.id ?? `N${i + 1}`, ...n })),
       address: baby.address?.map((a, i) => ({ ...a, id: a.id ?? `A${i + 1}` })),
@@ -168,10 +287,16 @@ export class BirthDetailsService {
       resourceType: 'RelatedPerson',
       id: `${nhs}-GESTM`,
       active: true,
-      patient: { type: 'Patient', identifier: { system: NHS_NUMBER_SYSTEM, value: details.motherNhsNumber }, reference: `${this.baseUrl}/Patient/${details.motherNhsNumber}` },
+      patient: {
+        type: 'Patient',
+        identifier: { system: NHS_NUMBER_SYSTEM, value: details.motherNhsNumber },
+        reference: `${this.baseUrl}/Patient/${details.motherNhsNumber}`,
+      },
       period: { start: details.baby.birthDate },
       ...(name ? { name: [{ use: 'usual', family: name.family, given: name.given }] } : {}),
-      relationship: [{ coding: [{ system: ROLE_CODES, code: 'GESTM', display: 'Gestational mother' }] }],
+      relationship: [
+        { coding: [{ system: ROLE_CODES, code: 'GESTM', display: 'Gestational mother' }] },
+      ],
     };
   }
 
@@ -182,7 +307,13 @@ export class BirthDetailsService {
   }
 
   private async answerAsBefore(ctx: RequestContext, earlier: EarlierAnswer): Promise<BirthAnswer> {
-    await this.readAudit.append(auditRecord(ctx, 'pds.birth-details.replay', earlier.stored.id, 'replayed'));
-    return { patient: earlier.stored.resource as Patient, version: earlier.stored.version, notificationId: birthNotificationId(earlier.stored.id) };
+    await this.readAudit.append(
+      auditRecord(ctx, 'pds.birth-details.replay', earlier.stored.id, 'replayed'),
+    );
+    return {
+      patient: earlier.stored.resource as Patient,
+      version: earlier.stored.version,
+      notificationId: birthNotificationId(earlier.stored.id),
+    };
   }
 }

@@ -29,22 +29,46 @@ export function pdsCapabilityStatement(base: string): CapabilityStatement {
     resources: [
       {
         type: 'Patient',
-        interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'patch' }, { code: 'create' }, { code: 'history-instance' }],
+        interaction: [
+          { code: 'read' },
+          { code: 'search-type' },
+          { code: 'patch' },
+          { code: 'create' },
+          { code: 'history-instance' },
+        ],
         versioning: 'versioned-update',
         conditionalUpdate: false,
-        searchParam: SEARCH_PARAMS.map(([name, type, documentation]) => ({ name, type, documentation })),
+        searchParam: SEARCH_PARAMS.map(([name, type, documentation]) => ({
+          name,
+          type,
+          documentation,
+        })),
         operation: [
           { name: 'merge', definition: `${base}/OperationDefinition/Patient-merge` },
-          { name: 'process-birth-details', definition: `${base}/OperationDefinition/Patient-process-birth-details` },
+          {
+            name: 'process-birth-details',
+            definition: `${base}/OperationDefinition/Patient-process-birth-details`,
+          },
         ],
       },
       // searched within a patient: GET Patient/[id]/RelatedPerson
-      { type: 'RelatedPerson', documentation: 'Searched as Patient/[NHS Number]/RelatedPerson', interaction: [{ code: 'search-type' }] },
+      {
+        type: 'RelatedPerson',
+        documentation: 'Searched as Patient/[NHS Number]/RelatedPerson',
+        interaction: [{ code: 'search-type' }],
+      },
       {
         type: 'Coverage',
-        documentation: "The patient's European Health Insurance Card; create (POST) records or replaces it",
+        documentation:
+          "The patient's European Health Insurance Card; create (POST) records or replaces it",
         interaction: [{ code: 'create' }, { code: 'search-type' }],
-        searchParam: [{ name: 'subscriber', type: 'reference', documentation: 'As subscriber:identifier=<NHS Number>; the only parameter' }],
+        searchParam: [
+          {
+            name: 'subscriber',
+            type: 'reference',
+            documentation: 'As subscriber:identifier=<NHS Number>; the only parameter',
+          },
+        ],
       },
     ],
   });

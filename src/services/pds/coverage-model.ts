@@ -16,11 +16,37 @@ export const RECORD_VERSION_TAG = 'urn:openspine:pds-record-version';
 
 /** Countries issuing the EHIC (the EU, Iceland, Liechtenstein, Norway and Switzerland): ISO 3166 alpha-3 code and name. */
 export const EHIC_COUNTRIES: Readonly<Record<string, string>> = {
-  AUT: 'Austria', BEL: 'Belgium', BGR: 'Bulgaria', HRV: 'Croatia', CYP: 'Cyprus', CZE: 'Czech Republic', DNK: 'Denmark',
-  EST: 'Estonia', FIN: 'Finland', FRA: 'France', DEU: 'Germany', GRC: 'Greece', HUN: 'Hungary', IRL: 'Ireland', ITA: 'Italy',
-  LVA: 'Latvia', LTU: 'Lithuania', LUX: 'Luxembourg', MLT: 'Malta', NLD: 'Netherlands', POL: 'Poland', PRT: 'Portugal',
-  ROU: 'Romania', SVK: 'Slovakia', SVN: 'Slovenia', ESP: 'Spain', SWE: 'Sweden', ISL: 'Iceland', LIE: 'Liechtenstein',
-  NOR: 'Norway', CHE: 'Switzerland',
+  AUT: 'Austria',
+  BEL: 'Belgium',
+  BGR: 'Bulgaria',
+  HRV: 'Croatia',
+  CYP: 'Cyprus',
+  CZE: 'Czech Republic',
+  DNK: 'Denmark',
+  EST: 'Estonia',
+  FIN: 'Finland',
+  FRA: 'France',
+  DEU: 'Germany',
+  GRC: 'Greece',
+  HUN: 'Hungary',
+  IRL: 'Ireland',
+  ITA: 'Italy',
+  LVA: 'Latvia',
+  LTU: 'Lithuania',
+  LUX: 'Luxembourg',
+  MLT: 'Malta',
+  NLD: 'Netherlands',
+  POL: 'Poland',
+  PRT: 'Portugal',
+  ROU: 'Romania',
+  SVK: 'Slovakia',
+  SVN: 'Slovenia',
+  ESP: 'Spain',
+  SWE: 'Sweden',
+  ISL: 'Iceland',
+  LIE: 'Liechtenstein',
+  NOR: 'Norway',
+  CHE: 'Switzerland',
 };
 
 /** The card as PDS holds it: every EHIC field, nothing else. */
@@ -44,8 +70,19 @@ export function coverageDocument(card: EhicCard, recordVersion: number): Coverag
     id: card.nhsNumber,
     meta: { tag: [{ system: RECORD_VERSION_TAG, code: String(recordVersion) }] },
     status: 'active',
-    subscriber: { identifier: { system: NHS_NUMBER_SYSTEM, value: card.nhsNumber }, type: 'Patient' },
-    identifier: [{ value: card.cardNumber, assigner: { display: EHIC_COUNTRIES[card.country] ?? card.country, identifier: { system: ISO_3166_SYSTEM, value: card.country } } }],
+    subscriber: {
+      identifier: { system: NHS_NUMBER_SYSTEM, value: card.nhsNumber },
+      type: 'Patient',
+    },
+    identifier: [
+      {
+        value: card.cardNumber,
+        assigner: {
+          display: EHIC_COUNTRIES[card.country] ?? card.country,
+          identifier: { system: ISO_3166_SYSTEM, value: card.country },
+        },
+      },
+    ],
     payor: [{ identifier: { value: card.institutionId } }],
     beneficiary: { identifier: { value: card.personalId }, type: 'Patient' },
     period: { end: card.expiry },
@@ -62,21 +99,46 @@ export function recordVersionOf(stored: Coverage): number | undefined {
  * returns no EHIC record whose personal ID or institution ID is missing) or no longer active.
  */
 export function coverageForResponse(stored: Coverage, subscriber: string): Coverage | undefined {
-  const c = stored as Coverage & { identifier?: { value?: string }[]; payor?: { identifier?: { value?: string } }[] };
+  const c = stored as Coverage & {
+    identifier?: { value?: string }[];
+    payor?: { identifier?: { value?: string } }[];
+  };
   if (stored.status !== 'active') return undefined;
-  if (!stored.beneficiary?.identifier?.value || !c.payor?.[0]?.identifier?.value || !c.identifier?.[0]?.value) return undefined;
+  if (
+    !stored.beneficiary?.identifier?.value ||
+    !c.payor?.[0]?.identifier?.value ||
+    !c.identifier?.[0]?.value
+  )
+    return undefined;
   const { meta: _meta, id: _id, ...shown } = stored;
-  return { ...shown, subscriber: { identifier: { system: NHS_NUMBER_SYSTEM, value: subscriber }, type: 'Patient' } } as Coverage;
+  return {
+    ...shown,
+    subscriber: { identifier: { system: NHS_NUMBER_SYSTEM, value: subscriber }, type: 'Patient' },
+  } as Coverage;
 }
 
 /** The searchset PDS answers a Coverage read and update with: zero or one card, and the record version. */
-export function coverageBundle(baseUrl: string, subscriber: string, coverage: Coverage | undefined, recordVersion: number): Bundle {
+export function coverageBundle(
+  baseUrl: string,
+  subscriber: string,
+  coverage: Coverage | undefined,
+  recordVersion: number,
+): Bundle {
   return {
     resourceType: 'Bundle',
     type: 'searchset',
     timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'),
     total: coverage ? 1 : 0,
     meta: { versionId: String(recordVersion) },
-    ...(coverage ? { entry: [{ fullUrl: `${baseUrl}/Coverage?subscriber:identifier=${subscriber}`, resource: coverage }] } : {}),
+    ...(coverage
+      ? {
+          entry: [
+            {
+              fullUrl: `${baseUrl}/Coverage?subscriber:identifier=${subscriber}`,
+              resource: coverage,
+            },
+          ],
+        }
+      : {}),
   };
 }

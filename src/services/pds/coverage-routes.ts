@@ -5,7 +5,12 @@ import type { Repository } from '../../store/types.js';
 import { coverageSubscriber } from './coverage-rules.js';
 import { CoverageService, INVALID_COVERAGE_SEARCH, isCoverageSearch } from './coverage-service.js';
 import { PDS_BASE } from './routes.js';
-import { isApplicationMode, refusalDiagnostics, tokenKind, usePublishedErrors } from './published-errors.js';
+import {
+  isApplicationMode,
+  refusalDiagnostics,
+  tokenKind,
+  usePublishedErrors,
+} from './published-errors.js';
 import { refuseUnsupportedContentTypes } from './unsupported-request.js';
 
 /**
@@ -20,30 +25,82 @@ export function coverageRoutes(repo: Repository, publicUrl: string) {
     usePublishedErrors(app, (request: FastifyRequest, err) => {
       const kind = tokenKind(request);
       if (kind === 'user-restricted' || isApplicationMode(kind)) {
-        return { status: 403, issue: {
-          code: 'ACCESS_DENIED', issueCode: 'forbidden', display: `Cannot ${request.method} resource with ${kind} access token`,
-          diagnostics: refusalDiagnostics('Your app has insufficient permissions to use this operation. Please contact support.', err),
-        } };
+        return {
+          status: 403,
+          issue: {
+            code: 'ACCESS_DENIED',
+            issueCode: 'forbidden',
+            display: `Cannot ${request.method} resource with ${kind} access token`,
+            diagnostics: refusalDiagnostics(
+              'Your app has insufficient permissions to use this operation. Please contact support.',
+              err,
+            ),
+          },
+        };
       }
       // a patient's malformed request is answered as malformed before whose record it names is weighed
-      if (kind === 'patient-access' && request.method === 'GET' && !isCoverageSearch(request.query)) {
-        return { status: 400, issue: { code: 'INVALID_SEARCH_DATA', issueCode: 'value', display: 'Search data is invalid', diagnostics: INVALID_COVERAGE_SEARCH } };
+      if (
+        kind === 'patient-access' &&
+        request.method === 'GET' &&
+        !isCoverageSearch(request.query)
+      ) {
+        return {
+          status: 400,
+          issue: {
+            code: 'INVALID_SEARCH_DATA',
+            issueCode: 'value',
+            display: 'Search data is invalid',
+            diagnostics: INVALID_COVERAGE_SEARCH,
+          },
+        };
       }
-      if (kind === 'patient-access' && request.method === 'POST' && coverageSubscriber(request.body) === undefined) {
-        return { status: 400, issue: { code: 'MISSING_VALUE', issueCode: 'required', display: 'Required value is missing', diagnostics: "Missing value - 'subscriber/identifier/value'" } };
+      if (
+        kind === 'patient-access' &&
+        request.method === 'POST' &&
+        coverageSubscriber(request.body) === undefined
+      ) {
+        return {
+          status: 400,
+          issue: {
+            code: 'MISSING_VALUE',
+            issueCode: 'required',
+            display: 'Required value is missing',
+            diagnostics: "Missing value - 'subscriber/identifier/value'",
+          },
+        };
       }
       return undefined;
     });
 
-    app.get('/Coverage', { config: { fhirApi: true, activity: 'pds.coverage.read', patientFrom: { query: 'subscriber:identifier' } } }, async (req, reply) => {
-      const { bundle, version } = await service.search(req.ctx, req.query);
-      return reply.type(FHIR_JSON).header('etag', etagFor(version)).send(bundle);
-    });
+    app.get(
+      '/Coverage',
+      {
+        config: {
+          fhirApi: true,
+          activity: 'pds.coverage.read',
+          patientFrom: { query: 'subscriber:identifier' },
+        },
+      },
+      async (req, reply) => {
+        const { bundle, version } = await service.search(req.ctx, req.query);
+        return reply.type(FHIR_JSON).header('etag', etagFor(version)).send(bundle);
+      },
+    );
 
-    app.post('/Coverage', { config: { fhirApi: true, activity: 'pds.coverage.update', patientFrom: { body: coverageSubscriber } } }, async (req, reply) => {
-      const expected = parseIfMatch(req.headers['if-match']);
-      const { bundle, version } = await service.update(req.ctx, expected, req.body);
-      return reply.code(201).type(FHIR_JSON).header('etag', etagFor(version)).send(bundle);
-    });
+    app.post(
+      '/Coverage',
+      {
+        config: {
+          fhirApi: true,
+          activity: 'pds.coverage.update',
+          patientFrom: { body: coverageSubscriber },
+        },
+      },
+      async (req, reply) => {
+        const expected = parseIfMatch(req.headers['if-match']);
+        const { bundle, version } = await service.update(req.ctx, expected, req.body);
+        return reply.code(201).type(FHIR_JSON).header('etag', etagFor(version)).send(bundle);
+      },
+    );
   };
 }

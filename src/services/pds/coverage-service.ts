@@ -3,9 +3,21 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
+import {
+  commitOnce,
+  earlierAnswer,
+  requestRecord,
+  type EarlierAnswer,
+} from '../../http/request-replay.js';
 import type { Repository, StoredResource } from '../../store/types.js';
-import { COVERAGE, coverageBundle, coverageDocument, coverageForResponse, coverageIndex, recordVersionOf } from './coverage-model.js';
+import {
+  COVERAGE,
+  coverageBundle,
+  coverageDocument,
+  coverageForResponse,
+  coverageIndex,
+  recordVersionOf,
+} from './coverage-model.js';
 import { validateCoverage } from './coverage-rules.js';
 import { indexPatient } from './patient-index.js';
 import { isInvalidated, PATIENT, replacedBy } from './patient-model.js';
@@ -13,43 +25,62 @@ import { checkNhsNumber } from './patient-service.js';
 import { currentPatient } from './patients.js';
 import { PUBLISHED, PublishedError } from './published-errors.js';
 
-export interface CoverageAnswer { bundle: Bundle; version: number }
+export interface CoverageAnswer {
+  bundle: Bundle;
+  version: number;
+}
 
 const SUBSCRIBER = 'subscriber:identifier';
 
-export const INVALID_COVERAGE_SEARCH = "Invalid search data provided - 'Coverage search request must follow the format /Coverage?subscriber:identifier=NHS_NUMBER'";
+export const INVALID_COVERAGE_SEARCH =
+  "Invalid search data provided - 'Coverage search request must follow the format /Coverage?subscriber:identifier=NHS_NUMBER'";
 
 /** Whether a Coverage search names one subscriber and nothing else, as PDS requires. */
 export function isCoverageSearch(query: unknown): query is Record<typeof SUBSCRIBER, string> {
   if (!query || typeof query !== 'object') return false;
   const keys = Object.keys(query);
-  return keys.length === 1 && keys[0] === SUBSCRIBER && typeof (query as Record<string, unknown>)[SUBSCRIBER] === 'string';
+  return (
+    keys.length === 1 &&
+    keys[0] === SUBSCRIBER &&
+    typeof (query as Record<string, unknown>)[SUBSCRIBER] === 'string'
+  );
 }
 
 const notFound = () => new PublishedError(404, 'RESOURCE_NOT_FOUND', PUBLISHED.resourceNotFound());
-const invalidated = (nhs: string) => new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
+const invalidated = (nhs: string) =>
+  new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
 
 /** Reading and replacing a patient's EHIC details. Every read is audited; every change commits with its audit entry. */
 export class CoverageService {
   private readonly readAudit: AuditWriter;
 
-  constructor(private readonly repo: Repository, private readonly baseUrl: string) {
+  constructor(
+    private readonly repo: Repository,
+    private readonly baseUrl: string,
+  ) {
     this.readAudit = new AuditWriter(repo);
   }
 
   /** GET /Coverage?subscriber:identifier=NHS_NUMBER: the card of the record the number leads to (a superseded number leads to its survivor). */
   async search(ctx: RequestContext, query: unknown): Promise<CoverageAnswer> {
-    if (!isCoverageSearch(query)) throw new FhirError(400, 'INVALID_SEARCH_DATA', INVALID_COVERAGE_SEARCH);
+    if (!isCoverageSearch(query))
+      throw new FhirError(400, 'INVALID_SEARCH_DATA', INVALID_COVERAGE_SEARCH);
     const requested = checkNhsNumber(query[SUBSCRIBER]);
     const patient = await currentPatient(this.repo, requested);
     if (!patient) throw notFound();
     if (isInvalidated(patient.resource)) throw invalidated(requested);
-    const stored = await this.repo.read(COVERAGE, patient.id) as StoredResource<Coverage> | null;
+    const stored = (await this.repo.read(COVERAGE, patient.id)) as StoredResource<Coverage> | null;
     const shown = stored ? coverageForResponse(stored.resource, patient.id) : undefined;
-    await this.readAudit.append(auditRecord(ctx, 'pds.coverage.read', patient.id, 'success', {
-      ...(patient.id !== requested ? { requested, supersededBy: patient.id } : {}), found: Boolean(shown),
-    }));
-    return { bundle: coverageBundle(this.baseUrl, patient.id, shown, patient.version), version: patient.version };
+    await this.readAudit.append(
+      auditRecord(ctx, 'pds.coverage.read', patient.id, 'success', {
+        ...(patient.id !== requested ? { requested, supersededBy: patient.id } : {}),
+        found: Boolean(shown),
+      }),
+    );
+    return {
+      bundle: coverageBundle(this.baseUrl, patient.id, shown, patient.version),
+      version: patient.version,
+    };
   }
 
   /**
@@ -57,16 +88,26 @@ export class CoverageService {
    * record's version; the change moves it on (the card is part of the record), so a card and a
    * demographic update made from the same read cannot both succeed.
    */
-  async update(ctx: RequestContext, expectedVersion: number, body: unknown): Promise<CoverageAnswer> {
+  async update(
+    ctx: RequestContext,
+    expectedVersion: number,
+    body: unknown,
+  ): Promise<CoverageAnswer> {
     const card = validateCoverage(body);
     const nhs = card.nhsNumber;
     const replayed = await this.replay(ctx);
     if (replayed) return replayed;
-    const patient = await this.repo.read(PATIENT, nhs) as StoredResource<Patient> | null;
+    const patient = (await this.repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
     if (!patient) throw notFound();
     if (isInvalidated(patient.resource)) throw invalidated(nhs);
     if (replacedBy(patient.resource)) {
-      throw new PublishedError(403, 'FORBIDDEN_UPDATE', PUBLISHED.forbiddenUpdate('Forbidden update with error - Update Failed - NHS No. supplied has been superseded in a merge'));
+      throw new PublishedError(
+        403,
+        'FORBIDDEN_UPDATE',
+        PUBLISHED.forbiddenUpdate(
+          'Forbidden update with error - Update Failed - NHS No. supplied has been superseded in a merge',
+        ),
+      );
     }
     if (patient.version !== expectedVersion) {
       // the version may have moved because a twin of this very request has just committed
@@ -74,25 +115,65 @@ export class CoverageService {
       if (twin) return twin;
       throw new PublishedError(409, 'RESOURCE_VERSION_MISMATCH', PUBLISHED.versionMismatch());
     }
-    const held = await this.repo.read(COVERAGE, nhs) as StoredResource<Coverage> | null;
+    const held = (await this.repo.read(COVERAGE, nhs)) as StoredResource<Coverage> | null;
     const recordVersion = expectedVersion + 1;
     const document = coverageDocument(card, recordVersion);
-    return commitOnce(this.repo, ctx, async () => {
-      const [, saved] = await this.repo.commit({
-        resources: [
-          // the record's version moves on with its card; its demographics are unchanged
-          { type: PATIENT, id: nhs, expectedVersion, resource: patient.resource, index: indexPatient(patient.resource) },
-          { type: COVERAGE, id: nhs, expectedVersion: held?.version ?? 0, resource: document, index: coverageIndex(nhs) },
-        ],
-        audit: [auditRecord(ctx, 'pds.coverage.update', nhs, 'success', { replaced: Boolean(held), country: card.country, recordVersion })],
-        request: requestRecord(ctx, { status: 201, resourceType: COVERAGE, resourceId: nhs, version: (held?.version ?? 0) + 1 }),
-      });
-      return this.answer(saved as StoredResource<Coverage>, nhs, recordVersion);
-    }, (earlier) => this.answerAsBefore(ctx, earlier));
+    return commitOnce(
+      this.repo,
+      ctx,
+      async () => {
+        const [, saved] = await this.repo.commit({
+          resources: [
+            // the record's version moves on with its card; its demographics are unchanged
+            {
+              type: PATIENT,
+              id: nhs,
+              expectedVersion,
+              resource: patient.resource,
+              index: indexPatient(patient.resource),
+            },
+            {
+              type: COVERAGE,
+              id: nhs,
+              expectedVersion: held?.version ?? 0,
+              resource: document,
+              index: coverageIndex(nhs),
+            },
+          ],
+          audit: [
+            auditRecord(ctx, 'pds.coverage.update', nhs, 'success', {
+              replaced: Boolean(held),
+              country: card.country,
+              recordVersion,
+            }),
+          ],
+          request: requestRecord(ctx, {
+            status: 201,
+            resourceType: COVERAGE,
+            resourceId: nhs,
+            version: (held?.version ?? 0) + 1,
+          }),
+        });
+        return this.answer(saved as StoredResource<Coverage>, nhs, recordVersion);
+      },
+      (earlier) => this.answerAsBefore(ctx, earlier),
+    );
   }
 
-  private answer(stored: StoredResource<Coverage>, nhs: string, recordVersion: number): CoverageAnswer {
-    return { bundle: coverageBundle(this.baseUrl, nhs, coverageForResponse(stored.resource, nhs), recordVersion), version: recordVersion };
+  private answer(
+    stored: StoredResource<Coverage>,
+    nhs: string,
+    recordVersion: number,
+  ): CoverageAnswer {
+    return {
+      bundle: coverageBundle(
+        this.baseUrl,
+        nhs,
+        coverageForResponse(stored.resource, nhs),
+        recordVersion,
+      ),
+      version: recordVersion,
+    };
   }
 
   /** A write retried under its X-Request-ID gets the answer the first got; the id on another request is refused. */
@@ -101,9 +182,14 @@ export class CoverageService {
     return earlier ? this.answerAsBefore(ctx, earlier) : null;
   }
 
-  private async answerAsBefore(ctx: RequestContext, earlier: EarlierAnswer): Promise<CoverageAnswer> {
+  private async answerAsBefore(
+    ctx: RequestContext,
+    earlier: EarlierAnswer,
+  ): Promise<CoverageAnswer> {
     const stored = earlier.stored as StoredResource<Coverage>;
-    await this.readAudit.append(auditRecord(ctx, 'pds.coverage.update.replay', stored.id, 'replayed'));
+    await this.readAudit.append(
+      auditRecord(ctx, 'pds.coverage.update.replay', stored.id, 'replayed'),
+    );
     return this.answer(stored, stored.id, recordVersionOf(stored.resource) ?? 0);
   }
 }

@@ -1,6 +1,10 @@
 import type { Patient } from 'fhir/r4.js';
 import { normalisePostcode, outwardCode } from '../../fhir/postcode.js';
-import { nameSimilarity, nearestPostcodeDistance, POSTCODE_EDIT_TOLERANCE } from './name-matching.js';
+import {
+  nameSimilarity,
+  nearestPostcodeDistance,
+  POSTCODE_EDIT_TOLERANCE,
+} from './name-matching.js';
 import { gpOdsCode, isCurrentAddress } from './patient-model.js';
 import type { TraceRequest } from './trace-request.js';
 
@@ -10,7 +14,9 @@ export function transposedDate(iso: string): string | undefined {
   if (m === d || Number(d) > 12) return undefined;
   const swapped = `${y}-${d}-${m}`;
   const t = new Date(swapped + 'T00:00:00Z');
-  return !Number.isNaN(t.getTime()) && t.toISOString().slice(0, 10) === swapped ? swapped : undefined;
+  return !Number.isNaN(t.getTime()) && t.toISOString().slice(0, 10) === swapped
+    ? swapped
+    : undefined;
 }
 
 const WEIGHTS = { family: 0.3, given: 0.25, birthdate: 0.25, gender: 0.1, postcode: 0.1 };
@@ -18,7 +24,10 @@ const WEIGHTS = { family: 0.3, given: 0.25, birthdate: 0.25, gender: 0.1, postco
 function bestNameScore(queryParts: string[], candidates: string[]): number {
   if (!queryParts.length || !candidates.length) return 0;
   // each query part takes its best candidate; the whole scores as their mean
-  const total = queryParts.reduce((sum, q) => sum + Math.max(...candidates.map((c) => nameSimilarity(q, c))), 0);
+  const total = queryParts.reduce(
+    (sum, q) => sum + Math.max(...candidates.map((c) => nameSimilarity(q, c))),
+    0,
+  );
   return total / queryParts.length;
 }
 
@@ -29,7 +38,9 @@ function bestNameScore(queryParts: string[], candidates: string[]): number {
  * with the fewest given names beyond those asked for counts.
  */
 function extraGivenFactor(asked: number, patient: Patient): number {
-  const counts = (patient.name ?? []).map((n) => (n.given ?? []).flatMap((g) => g.split(/\s+/)).filter(Boolean).length).filter((c) => c > 0);
+  const counts = (patient.name ?? [])
+    .map((n) => (n.given ?? []).flatMap((g) => g.split(/\s+/)).filter(Boolean).length)
+    .filter((c) => c > 0);
   if (!counts.length) return 1;
   const extra = Math.max(0, Math.min(...counts) - asked);
   return 1 - 0.03 * Math.min(extra, 3);
@@ -42,23 +53,42 @@ function extraGivenFactor(asked: number, patient: Patient): number {
  */
 export function fuzzyScore(req: TraceRequest, patient: Patient): number {
   const families = (patient.name ?? []).map((n) => n.family ?? '').filter(Boolean);
-  const givens = (patient.name ?? []).flatMap((n) => n.given ?? []).flatMap((g) => g.split(/\s+/)).filter(Boolean);
+  const givens = (patient.name ?? [])
+    .flatMap((n) => n.given ?? [])
+    .flatMap((g) => g.split(/\s+/))
+    .filter(Boolean);
   const queryGivens = req.given.flatMap((g) => g.split(/\s+/)).filter(Boolean);
-  let score = 0, weight = 0;
-  const straight = { family: req.family ? bestNameScore([req.family], families) : 0, given: queryGivens.length ? bestNameScore(queryGivens, givens) : 0 };
+  let score = 0,
+    weight = 0;
+  const straight = {
+    family: req.family ? bestNameScore([req.family], families) : 0,
+    given: queryGivens.length ? bestNameScore(queryGivens, givens) : 0,
+  };
   const swapped = {
     family: req.family ? bestNameScore([req.family], givens) : 0,
     given: queryGivens.length ? bestNameScore(queryGivens, families) : 0,
   };
-  const useSwapped = req.family && queryGivens.length && (swapped.family + swapped.given) * 0.95 > straight.family + straight.given;
-  const names = useSwapped ? { family: swapped.family * 0.95, given: swapped.given * 0.95 } : straight;
-  if (req.family) { score += WEIGHTS.family * names.family; weight += WEIGHTS.family; }
-  if (queryGivens.length) { score += WEIGHTS.given * names.given; weight += WEIGHTS.given; }
+  const useSwapped =
+    req.family &&
+    queryGivens.length &&
+    (swapped.family + swapped.given) * 0.95 > straight.family + straight.given;
+  const names = useSwapped
+    ? { family: swapped.family * 0.95, given: swapped.given * 0.95 }
+    : straight;
+  if (req.family) {
+    score += WEIGHTS.family * names.family;
+    weight += WEIGHTS.family;
+  }
+  if (queryGivens.length) {
+    score += WEIGHTS.given * names.given;
+    weight += WEIGHTS.given;
+  }
   if (req.birthdate.length === 1 && req.birthdate[0].op === 'eq') {
     const dob = req.birthdate[0].value;
     weight += WEIGHTS.birthdate;
     if (patient.birthDate === dob) score += WEIGHTS.birthdate;
-    else if (patient.birthDate && transposedDate(dob) === patient.birthDate) score += WEIGHTS.birthdate * 0.8;
+    else if (patient.birthDate && transposedDate(dob) === patient.birthDate)
+      score += WEIGHTS.birthdate * 0.8;
   } else if (req.birthdate.length) {
     // a range: a birth date inside it matches fully
     weight += WEIGHTS.birthdate;
@@ -71,7 +101,9 @@ export function fuzzyScore(req: TraceRequest, patient: Patient): number {
   if (req.postcode) {
     weight += WEIGHTS.postcode;
     const wanted = normalisePostcode(req.postcode);
-    const codes = (patient.address ?? []).map((a) => (a.postalCode ? normalisePostcode(a.postalCode) : '')).filter(Boolean);
+    const codes = (patient.address ?? [])
+      .map((a) => (a.postalCode ? normalisePostcode(a.postalCode) : ''))
+      .filter(Boolean);
     if (codes.includes(wanted)) score += WEIGHTS.postcode;
     else {
       // the same district, or a postcode a keying slip or two away, matches in part
@@ -86,14 +118,17 @@ export function fuzzyScore(req: TraceRequest, patient: Patient): number {
   // query every field of which matched exactly still scores 1
   if (result < 1 && queryGivens.length) result *= extraGivenFactor(queryGivens.length, patient);
   // death date and GP practice are not used to find candidates, but a mismatch lowers confidence
-  if (req.deathDate.length && !matchesDates(req.deathDate, patient.deceasedDateTime?.slice(0, 10))) result *= 0.9;
+  if (req.deathDate.length && !matchesDates(req.deathDate, patient.deceasedDateTime?.slice(0, 10)))
+    result *= 0.9;
   if (req.gp && gpOdsCode(patient)?.toUpperCase() !== req.gp) result *= 0.9;
   return Math.round(result * 10_000) / 10_000;
 }
 
 export function matchesDates(conds: TraceRequest['birthdate'], value: string | undefined): boolean {
   if (!value) return false;
-  return conds.every((c) => (c.op === 'eq' ? value === c.value : c.op === 'ge' ? value >= c.value : value <= c.value));
+  return conds.every((c) =>
+    c.op === 'eq' ? value === c.value : c.op === 'ge' ? value >= c.value : value <= c.value,
+  );
 }
 
 /**
@@ -102,20 +137,44 @@ export function matchesDates(conds: TraceRequest['birthdate'], value: string | u
  */
 export function algorithmicScore(req: TraceRequest, patient: Patient): number {
   let score = 1;
-  const currentNames = (patient.name ?? []).filter((n) => n.use !== 'old' && (!n.period?.end || n.period.end >= new Date().toISOString().slice(0, 10)));
+  const currentNames = (patient.name ?? []).filter(
+    (n) =>
+      n.use !== 'old' && (!n.period?.end || n.period.end >= new Date().toISOString().slice(0, 10)),
+  );
   const lower = (s: string) => s.toLowerCase();
   if (req.family) {
     if (req.family.includes('*')) score *= 0.9;
     else if (!currentNames.some((n) => lower(n.family ?? '') === lower(req.family!))) score *= 0.8;
   }
   for (const g of req.given) {
-    if (g.includes('*')) { score *= 0.9; continue; }
+    if (g.includes('*')) {
+      score *= 0.9;
+      continue;
+    }
     const wanted = g.split(/\s+/).map(lower);
-    if (!currentNames.some((n) => wanted.every((w) => (n.given ?? []).flatMap((x) => x.split(/\s+/)).map(lower).includes(w)))) score *= 0.8;
+    if (
+      !currentNames.some((n) =>
+        wanted.every((w) =>
+          (n.given ?? [])
+            .flatMap((x) => x.split(/\s+/))
+            .map(lower)
+            .includes(w),
+        ),
+      )
+    )
+      score *= 0.8;
   }
   if (req.postcode) {
     if (req.postcode.includes('*')) score *= 0.9;
-    else if (!(patient.address ?? []).some((a) => isCurrentAddress(a) && a.postalCode && normalisePostcode(a.postalCode) === normalisePostcode(req.postcode!))) score *= 0.8;
+    else if (
+      !(patient.address ?? []).some(
+        (a) =>
+          isCurrentAddress(a) &&
+          a.postalCode &&
+          normalisePostcode(a.postalCode) === normalisePostcode(req.postcode!),
+      )
+    )
+      score *= 0.8;
   }
   return Math.round(score * 10_000) / 10_000;
 }

@@ -6,13 +6,32 @@ export { normalisePostcode, outwardCode } from '../../fhir/postcode.js';
 /** Lower case, accents folded, letters only: "O'Brien" -> "obrien", "Zoë" -> "zoe". */
 export function normaliseName(value: string): string {
   if (/^[a-z]*$/.test(value)) return value; // already normal: the common case when indexing
-  return value.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z]/g, '');
+  return value
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z]/g, '');
 }
 
 const SOUNDEX_CODES: Record<string, string> = {
-  b: '1', f: '1', p: '1', v: '1',
-  c: '2', g: '2', j: '2', k: '2', q: '2', s: '2', x: '2', z: '2',
-  d: '3', t: '3', l: '4', m: '5', n: '5', r: '6',
+  b: '1',
+  f: '1',
+  p: '1',
+  v: '1',
+  c: '2',
+  g: '2',
+  j: '2',
+  k: '2',
+  q: '2',
+  s: '2',
+  x: '2',
+  z: '2',
+  d: '3',
+  t: '3',
+  l: '4',
+  m: '5',
+  n: '5',
+  r: '6',
 };
 
 /** American Soundex (Smith, Smyth and Smythe all give S530), as PDS uses for homophones. */
@@ -40,7 +59,8 @@ export function jaroWinkler(a: string, b: string): number {
   const bMatched = new Array<boolean>(b.length).fill(false);
   let matches = 0;
   for (let i = 0; i < a.length; i++) {
-    const lo = Math.max(0, i - window), hi = Math.min(b.length - 1, i + window);
+    const lo = Math.max(0, i - window),
+      hi = Math.min(b.length - 1, i + window);
     for (let j = lo; j <= hi; j++) {
       if (!bMatched[j] && a[i] === b[j]) {
         aMatched[i] = bMatched[j] = true;
@@ -66,7 +86,8 @@ export function jaroWinkler(a: string, b: string): number {
 
 /** Similarity of two names for matching: spelling (Jaro-Winkler) with a floor for homophones. */
 export function nameSimilarity(query: string, candidate: string): number {
-  const a = normaliseName(query), b = normaliseName(candidate);
+  const a = normaliseName(query),
+    b = normaliseName(candidate);
   if (!a || !b) return 0;
   const spelling = jaroWinkler(a, b);
   return soundex(a) === soundex(b) ? Math.max(spelling, 0.88) : spelling;
@@ -83,7 +104,11 @@ export function editDistance(a: string, b: string, max: number): number {
     const row = [i];
     let best = i;
     for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = Math.min(
+        previous[j] + 1,
+        row[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
       best = Math.min(best, row[j]);
     }
     if (best > max) return max + 1;
@@ -97,12 +122,18 @@ export const POSTCODE_EDIT_TOLERANCE = 2;
 
 /** The edit distance of a searched postcode from the nearest of the held ones (already normalised), capped at tolerance + 1. */
 export function nearestPostcodeDistance(wanted: string, held: string[]): number {
-  return Math.min(POSTCODE_EDIT_TOLERANCE + 1, ...held.map((h) => editDistance(wanted, h, POSTCODE_EDIT_TOLERANCE)));
+  return Math.min(
+    POSTCODE_EDIT_TOLERANCE + 1,
+    ...held.map((h) => editDistance(wanted, h, POSTCODE_EDIT_TOLERANCE)),
+  );
 }
 
 /** The digits of a phone number, an international '+' written as the '00' it is dialled as: "+91 99480" -> "009199480". */
 export function phoneDigits(value: string): string {
-  return value.trim().replace(/^\+/, '00').replace(/[^0-9]/g, '');
+  return value
+    .trim()
+    .replace(/^\+/, '00')
+    .replace(/[^0-9]/g, '');
 }
 
 /**
@@ -110,7 +141,8 @@ export function phoneDigits(value: string): string {
  * digits or more) the same digits but one, a single mistyped digit.
  */
 export function phoneNumbersMatch(searched: string, held: string): boolean {
-  const a = phoneDigits(searched), b = phoneDigits(held);
+  const a = phoneDigits(searched),
+    b = phoneDigits(held);
   if (!a || a.length !== b.length) return false;
   if (a === b) return true;
   if (a.length < 10) return false;

@@ -14,7 +14,8 @@ import { gpOdsCode, isCurrentAddress, isCurrentName, replacedBy } from './patien
 export function indexPatient(patient: Patient): IndexEntry[] {
   // a record has a dozen or so rows: a scan finds a repeat sooner than building a key to hash
   const rows: IndexEntry[] = [];
-  const has = (param: string, value: string) => rows.some((e) => e.value === value && e.param === param);
+  const has = (param: string, value: string) =>
+    rows.some((e) => e.value === value && e.param === param);
   const on = currentDay();
   const add = (param: string, value: string | undefined) => {
     if (value && !has(param, value)) rows.push({ param, value });
@@ -23,10 +24,13 @@ export function indexPatient(patient: Patient): IndexEntry[] {
   // with the record that replaced it
   add('replaced-by', replacedBy(patient));
   add('identifier', patient.id);
-  for (const link of patient.link ?? []) if (link.type === 'replaces') add('identifier', link.other?.identifier?.value);
+  for (const link of patient.link ?? [])
+    if (link.type === 'replaces') add('identifier', link.other?.identifier?.value);
 
   const history: IndexEntry[] = [];
-  const addHistory = (param: string, value: string | undefined) => { if (value) history.push({ param, value }); };
+  const addHistory = (param: string, value: string | undefined) => {
+    if (value) history.push({ param, value });
+  };
   const addName = (param: string, raw: string | undefined, current: boolean) => {
     if (!raw) return;
     // most names are one word: split only when there is whitespace to split on
@@ -54,9 +58,15 @@ export function indexPatient(patient: Patient): IndexEntry[] {
   for (const t of patient.telecom ?? []) {
     if (!t.value) continue;
     const current = !t.period?.end || t.period.end >= on;
-    const param = t.system === 'email' ? 'email' : t.system === 'phone' || t.system === 'sms' ? 'phone' : undefined;
+    const param =
+      t.system === 'email'
+        ? 'email'
+        : t.system === 'phone' || t.system === 'sms'
+          ? 'phone'
+          : undefined;
     if (!param) continue;
-    const value = param === 'email' ? t.value.trim().toLowerCase() : t.value.replace(/[^0-9+]/g, '');
+    const value =
+      param === 'email' ? t.value.trim().toLowerCase() : t.value.replace(/[^0-9+]/g, '');
     if (current) add(param, value);
     else addHistory(param, value);
   }
@@ -72,6 +82,7 @@ let cachedDay = { number: NaN, date: '' };
 /** today() (the UTC date), worked out once per UTC day rather than once per patient (a bulk seed indexes many). */
 function currentDay(): string {
   const number = Math.floor(Date.now() / DAY_MS);
-  if (number !== cachedDay.number) cachedDay = { number, date: new Date(number * DAY_MS).toISOString().slice(0, 10) };
+  if (number !== cachedDay.number)
+    cachedDay = { number, date: new Date(number * DAY_MS).toISOString().slice(0, 10) };
   return cachedDay.date;
 }

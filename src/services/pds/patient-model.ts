@@ -4,7 +4,8 @@ import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 /** Facts about PDS Patient documents shared by indexing, search, rules and presentation. */
 
 export const SECURITY_LABEL_SYSTEM = 'https://www.hl7.org/fhir/valueset-security-labels.html';
-export const DEATH_NOTIFICATION_URL = 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
+export const DEATH_NOTIFICATION_URL =
+  'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
 export const PATIENT = 'Patient';
 export const RELATED_PERSON = 'RelatedPerson';
 
@@ -27,7 +28,11 @@ export function isCurrentAddress(address: Address, on = today()): boolean {
 
 export function currentUsualName(patient: Patient): HumanName | undefined {
   const names = patient.name ?? [];
-  return names.find((n) => n.use === 'usual' && isCurrentName(n)) ?? names.find((n) => isCurrentName(n)) ?? names[0];
+  return (
+    names.find((n) => n.use === 'usual' && isCurrentName(n)) ??
+    names.find((n) => isCurrentName(n)) ??
+    names[0]
+  );
 }
 
 /** Security label U (unrestricted), R (restricted) or V (very restricted); REDACTED records are invalidated. */

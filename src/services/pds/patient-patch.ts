@@ -2,7 +2,12 @@ import type { Patient } from 'fhir/r4.js';
 import type { Operation } from 'fast-json-patch';
 import { randomBytes } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
-import { DEATH_NOTIFICATION_URL, hasFormalDeathNotice, isRestricted, today } from './patient-model.js';
+import {
+  DEATH_NOTIFICATION_URL,
+  hasFormalDeathNotice,
+  isRestricted,
+  today,
+} from './patient-model.js';
 import { PATIENT_ELEMENTS, pyRepr, validatePatient } from './patient-rules.js';
 
 const SUPPORTED_OPS = new Set(['add', 'replace', 'remove', 'test']);
@@ -24,43 +29,71 @@ const HIDDEN_WHEN_RESTRICTED = new Set(['address', 'telecom', 'contact', 'genera
  */
 const PATIENT_ROOTS = new Set(['address', 'contact', 'telecom', 'extension']);
 /** Extensions a patient may change, by the end of their URL (records carry the fhir.nhs.uk/R4 and the fhir.hl7.org.uk forms). */
-const PATIENT_EXTENSIONS = ['/Extension-UKCore-NHSCommunication', '/Extension-UKCore-NominatedPharmacy', '/Extension-UKCore-DispensingDoctor',
-  '/Extension-UKCore-MedicalApplianceSupplier', '/StructureDefinition/patient-birthPlace'];
+const PATIENT_EXTENSIONS = [
+  '/Extension-UKCore-NHSCommunication',
+  '/Extension-UKCore-NominatedPharmacy',
+  '/Extension-UKCore-DispensingDoctor',
+  '/Extension-UKCore-MedicalApplianceSupplier',
+  '/StructureDefinition/patient-birthPlace',
+];
 
-const invalidUpdate = (why: string) => new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - ${why}`);
+const invalidUpdate = (why: string) =>
+  new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - ${why}`);
 const invalidPatch = (why: string) => invalidUpdate(`Invalid patch - ${why}`);
 
 /** Accepts the PDS body `{"patches": [...]}` or a bare RFC 6902 array; checks each operation's shape. */
 export function parsePatchBody(body: unknown): Operation[] {
-  const ops = Array.isArray(body) ? body : body && typeof body === 'object' ? (body as { patches?: unknown }).patches : undefined;
-  if (ops === undefined || (Array.isArray(ops) && ops.length === 0)) throw invalidUpdate('No patches found');
-  if (!Array.isArray(ops)) throw invalidUpdate("the body must be {\"patches\": [...]} or a JSON Patch array");
+  const ops = Array.isArray(body)
+    ? body
+    : body && typeof body === 'object'
+      ? (body as { patches?: unknown }).patches
+      : undefined;
+  if (ops === undefined || (Array.isArray(ops) && ops.length === 0))
+    throw invalidUpdate('No patches found');
+  if (!Array.isArray(ops))
+    throw invalidUpdate('the body must be {"patches": [...]} or a JSON Patch array');
   if (ops.length > 100) throw invalidUpdate('too many patch operations (at most 100)');
   return ops.map((op, i) => {
-    if (!op || typeof op !== 'object' || Array.isArray(op)) throw invalidUpdate(`patch ${i} is not an object`);
+    if (!op || typeof op !== 'object' || Array.isArray(op))
+      throw invalidUpdate(`patch ${i} is not an object`);
     const { op: kind, path } = op as { op?: unknown; path?: unknown };
     if (typeof kind !== 'string') throw invalidUpdate(`patch ${i}: 'op' is missing`);
     // published: {"op":"bad_value"} is "Invalid value - 'bad_value' in field '0/op'" (requestErrors.feature)
-    if (!SUPPORTED_OPS.has(kind)) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${kind.slice(0, 20)}' in field '${i}/op'`);
-    if (typeof path !== 'string' || !path.startsWith('/')) throw invalidUpdate(`patch ${i}: 'path' must be a JSON Pointer`);
+    if (!SUPPORTED_OPS.has(kind))
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        `Invalid value - '${kind.slice(0, 20)}' in field '${i}/op'`,
+      );
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      throw invalidUpdate(`patch ${i}: 'path' must be a JSON Pointer`);
     const hasValue = Object.hasOwn(op, 'value');
     if (kind === 'remove' && hasValue) throw invalidUpdate(`patch ${i}: remove takes no value`);
     if (kind !== 'remove' && !hasValue) throw invalidUpdate(`patch ${i}: ${kind} needs a value`);
-    for (const key of Object.keys(op)) if (!['op', 'path', 'value'].includes(key)) throw invalidUpdate(`patch ${i}: unexpected member '${key.slice(0, 30)}'`);
+    for (const key of Object.keys(op))
+      if (!['op', 'path', 'value'].includes(key))
+        throw invalidUpdate(`patch ${i}: unexpected member '${key.slice(0, 30)}'`);
     return op as Operation;
   });
 }
 
 function segments(path: string): string[] {
-  return path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return path
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 const isEmail = (t: { system?: string } | undefined) => t?.system === 'email';
-const isMobile = (t: { use?: string; system?: string } | undefined) => t?.use === 'mobile' || t?.system === 'sms';
+const isMobile = (t: { use?: string; system?: string } | undefined) =>
+  t?.use === 'mobile' || t?.system === 'sms';
 
 /** The patient-access limits: which operations a patient may make on their own record. */
 function checkPatientAccess(current: Patient, ops: Operation[]): void {
-  const refuse = () => invalidUpdate('This user does not have permission to update the fields in the patches provided.');
+  const refuse = () =>
+    invalidUpdate(
+      'This user does not have permission to update the fields in the patches provided.',
+    );
   for (const op of ops) {
     if (op.op === 'test') continue;
     const [root, index, ...rest] = segments(op.path);
@@ -69,9 +102,12 @@ function checkPatientAccess(current: Patient, ops: Operation[]): void {
       if (index === undefined || rest.length > 0) throw refuse(); // whole objects only
       const existing = index === '-' ? undefined : (current as any)[root]?.[Number(index)];
       const value = (op as { value?: any }).value;
-      const allowed = root === 'telecom'
-        ? (t: any) => isEmail(t) || isMobile(t)
-        : (e: any) => typeof e?.url === 'string' && PATIENT_EXTENSIONS.some((suffix) => e.url.endsWith(suffix));
+      const allowed =
+        root === 'telecom'
+          ? (t: any) => isEmail(t) || isMobile(t)
+          : (e: any) =>
+              typeof e?.url === 'string' &&
+              PATIENT_EXTENSIONS.some((suffix) => e.url.endsWith(suffix));
       if (existing !== undefined && !allowed(existing)) throw refuse();
       if (op.op !== 'remove' && !allowed(value)) throw refuse();
     }
@@ -80,67 +116,170 @@ function checkPatientAccess(current: Patient, ops: Operation[]): void {
 
 /** PDS's business rules on the operations themselves, before any is applied. */
 function checkOperations(current: Patient, ops: Operation[]): void {
-  const list = (root: string): unknown[] | undefined => (Array.isArray((current as any)[root]) ? (current as any)[root] : undefined);
+  const list = (root: string): unknown[] | undefined =>
+    Array.isArray((current as any)[root]) ? (current as any)[root] : undefined;
   ops.forEach((op, i) => {
     const [root, index, ...rest] = segments(op.path);
-    if (!PATIENT_ELEMENTS.has(root)) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - Update unsupported for resource - '${root.slice(0, 60)}'`);
-    if (IMMUTABLE.has(root) && op.op !== 'test') throw new FhirError(403, 'FORBIDDEN_UPDATE', `Forbidden update with error - '${root}' cannot be changed`);
+    if (!PATIENT_ELEMENTS.has(root))
+      throw new FhirError(
+        400,
+        'INVALID_UPDATE',
+        `Invalid update with error - Update unsupported for resource - '${root.slice(0, 60)}'`,
+      );
+    if (IMMUTABLE.has(root) && op.op !== 'test')
+      throw new FhirError(
+        403,
+        'FORBIDDEN_UPDATE',
+        `Forbidden update with error - '${root}' cannot be changed`,
+      );
     if (isRestricted(current) && HIDDEN_WHEN_RESTRICTED.has(root) && op.op !== 'test') {
-      throw new FhirError(403, 'FORBIDDEN_UPDATE', `Forbidden update with error - '${root}' of a restricted record cannot be updated`);
+      throw new FhirError(
+        403,
+        'FORBIDDEN_UPDATE',
+        `Forbidden update with error - '${root}' of a restricted record cannot be updated`,
+      );
     }
-    if (op.op === 'remove' && index === undefined && root === 'birthDate') throw new FhirError(403, 'FORBIDDEN_UPDATE', "Forbidden update with error - source not permitted to remove 'birthDate'");
-    if (op.op === 'remove' && index === undefined && NOT_REMOVABLE.has(root)) throw invalidUpdate(`'${root}' cannot be removed`);
+    if (op.op === 'remove' && index === undefined && root === 'birthDate')
+      throw new FhirError(
+        403,
+        'FORBIDDEN_UPDATE',
+        "Forbidden update with error - source not permitted to remove 'birthDate'",
+      );
+    if (op.op === 'remove' && index === undefined && NOT_REMOVABLE.has(root))
+      throw invalidUpdate(`'${root}' cannot be removed`);
     if (op.op === 'add' && ID_LISTS.has(root) && index !== undefined && rest.length === 0) {
-      if (index !== '-') throw invalidUpdate(`a new '${root}' item must be added with '/${root}/-'`);
-      if ((op.value as { id?: unknown })?.id !== undefined) throw invalidUpdate(`a new '${root}' item must not carry an id; the server assigns it`);
+      if (index !== '-')
+        throw invalidUpdate(`a new '${root}' item must be added with '/${root}/-'`);
+      if ((op.value as { id?: unknown })?.id !== undefined)
+        throw invalidUpdate(`a new '${root}' item must not carry an id; the server assigns it`);
     }
-    if (op.op === 'add' && root === 'name' && index === '-' && (op.value as { use?: unknown })?.use === 'usual'
-      && (current.name ?? []).some((n) => n.use === 'usual' && (!n.period?.end || n.period.end >= today()))) {
-      throw new FhirError(403, 'FORBIDDEN_UPDATE', 'Forbidden update with error - multiple usual names cannot be added');
+    if (
+      op.op === 'add' &&
+      root === 'name' &&
+      index === '-' &&
+      (op.value as { use?: unknown })?.use === 'usual' &&
+      (current.name ?? []).some(
+        (n) => n.use === 'usual' && (!n.period?.end || n.period.end >= today()),
+      )
+    ) {
+      throw new FhirError(
+        403,
+        'FORBIDDEN_UPDATE',
+        'Forbidden update with error - multiple usual names cannot be added',
+      );
     }
-    if (op.op === 'add' && index !== undefined && rest.length > 0 && rest[rest.length - 1] === '-' && ID_LISTS.has(root)) {
-      throw invalidUpdate(`use an index, not '-', to add within '${root}/${index}' and include the item's id`);
+    if (
+      op.op === 'add' &&
+      index !== undefined &&
+      rest.length > 0 &&
+      rest[rest.length - 1] === '-' &&
+      ID_LISTS.has(root)
+    ) {
+      throw invalidUpdate(
+        `use an index, not '-', to add within '${root}/${index}' and include the item's id`,
+      );
     }
     // a change within a list item names the item: a test, replace or add of its id comes first (patient-patch.yaml)
-    if (ID_LISTS.has(root) && index !== undefined && index !== '-' && rest.length > 0 && op.op !== 'test') {
+    if (
+      ID_LISTS.has(root) &&
+      index !== undefined &&
+      index !== '-' &&
+      rest.length > 0 &&
+      op.op !== 'test'
+    ) {
       const idPath = `/${root}/${index}/id`;
-      const named = op.path === idPath || ops.slice(0, i).some((o) => o.path === idPath && o.op !== 'remove');
+      const named =
+        op.path === idPath || ops.slice(0, i).some((o) => o.path === idPath && o.op !== 'remove');
       if (!named) throw invalidUpdate(`no id or url found for path with root /${root}/${index}`);
     }
-    if ((op.op === 'replace' || op.op === 'add') && ID_LISTS.has(root) && rest.length === 1 && rest[0] === 'id') {
+    if (
+      (op.op === 'replace' || op.op === 'add') &&
+      ID_LISTS.has(root) &&
+      rest.length === 1 &&
+      rest[0] === 'id'
+    ) {
       const items = list(root);
-      if (!items || !/^\d+$/.test(index) || Number(index) >= items.length) throw invalidPatch(`index '${index}' is out of bounds`);
+      if (!items || !/^\d+$/.test(index) || Number(index) >= items.length)
+        throw invalidPatch(`index '${index}' is out of bounds`);
       const existing = (items[Number(index)] as { id?: unknown })?.id;
-      if (existing !== op.value) throw invalidUpdate(`no '${root}' resources with object id '${String(op.value).slice(0, 40)}'`);
+      if (existing !== op.value)
+        throw invalidUpdate(
+          `no '${root}' resources with object id '${String(op.value).slice(0, 40)}'`,
+        );
     }
     if (op.op === 'replace' && ID_LISTS.has(root) && index !== undefined && rest.length === 0) {
       // a whole-item replacement names the item it replaces by its id
       const existing = (list(root)?.[Number(index)] as { id?: unknown } | undefined)?.id;
-      if (existing !== undefined && (op.value as { id?: unknown } | null)?.id !== existing) throw invalidUpdate(`the replacement of '${root}/${index}' must carry that item's id`);
+      if (existing !== undefined && (op.value as { id?: unknown } | null)?.id !== existing)
+        throw invalidUpdate(`the replacement of '${root}/${index}' must carry that item's id`);
     }
     if (op.op === 'remove' && index !== undefined && rest.length === 0 && list(root)) {
       const prev = ops[i - 1];
-      const guarded = prev?.op === 'test' && (prev.path === op.path || prev.path.startsWith(op.path + '/'));
+      const guarded =
+        prev?.op === 'test' && (prev.path === op.path || prev.path.startsWith(op.path + '/'));
       if (!guarded) {
         const instead = prev ? `the '${prev.op}' of '${prev.path}'` : 'the first item';
-        throw invalidUpdate(`removal '${op.path}' is not immediately preceded by equivalent test - instead it is ${instead}`);
+        throw invalidUpdate(
+          `removal '${op.path}' is not immediately preceded by equivalent test - instead it is ${instead}`,
+        );
       }
-      const item = list(root)![Number(index)] as { use?: string; period?: { end?: string } } | undefined;
+      const item = list(root)![Number(index)] as
+        { use?: string; period?: { end?: string } } | undefined;
       // a usual name that has ended is history, and may go; the current one may not (replace.feature)
-      if (root === 'name' && item?.use === 'usual' && (!item.period?.end || item.period.end >= today())) throw new FhirError(403, 'FORBIDDEN_UPDATE', 'Forbidden update with error - not permitted to remove usual name');
+      if (
+        root === 'name' &&
+        item?.use === 'usual' &&
+        (!item.period?.end || item.period.end >= today())
+      )
+        throw new FhirError(
+          403,
+          'FORBIDDEN_UPDATE',
+          'Forbidden update with error - not permitted to remove usual name',
+        );
     }
-    if ((root === 'deceasedDateTime' || (root === 'extension' && JSON.stringify((op as { value?: unknown }).value ?? '').includes('DeathNotificationStatus'))) && op.op !== 'test' && hasFormalDeathNotice(current)) {
-      throw new FhirError(403, 'FORBIDDEN_UPDATE', 'Forbidden update with error - the date of death is set by a formal death notice and cannot be changed');
+    if (
+      (root === 'deceasedDateTime' ||
+        (root === 'extension' &&
+          JSON.stringify((op as { value?: unknown }).value ?? '').includes(
+            'DeathNotificationStatus',
+          ))) &&
+      op.op !== 'test' &&
+      hasFormalDeathNotice(current)
+    ) {
+      throw new FhirError(
+        403,
+        'FORBIDDEN_UPDATE',
+        'Forbidden update with error - the date of death is set by a formal death notice and cannot be changed',
+      );
     }
   });
 }
 
-const pyClass = (v: unknown) => (v === null || v === undefined ? 'NoneType' : Array.isArray(v) ? 'list' : typeof v === 'object' ? 'dict'
-  : typeof v === 'string' ? 'str' : typeof v === 'boolean' ? 'bool' : Number.isInteger(v) ? 'int' : 'float');
+const pyClass = (v: unknown) =>
+  v === null || v === undefined
+    ? 'NoneType'
+    : Array.isArray(v)
+      ? 'list'
+      : typeof v === 'object'
+        ? 'dict'
+        : typeof v === 'string'
+          ? 'str'
+          : typeof v === 'boolean'
+            ? 'bool'
+            : Number.isInteger(v)
+              ? 'int'
+              : 'float';
 
 /** The older form of the published URLs records may still carry (a read shows the fhir.hl7.org.uk form). */
-const publishedUrl = (v: unknown) => (typeof v === 'string' ? v.replace(/^https:\/\/fhir\.nhs\.uk\/R4\/(StructureDefinition|CodeSystem)\//, 'https://fhir.hl7.org.uk/$1/') : v);
-const nonBlankLines = (v: unknown) => (Array.isArray(v) ? v.filter((l) => typeof l === 'string' && l.trim() !== '') : v);
+const publishedUrl = (v: unknown) =>
+  typeof v === 'string'
+    ? v.replace(
+        /^https:\/\/fhir\.nhs\.uk\/R4\/(StructureDefinition|CodeSystem)\//,
+        'https://fhir.hl7.org.uk/$1/',
+      )
+    : v;
+const nonBlankLines = (v: unknown) =>
+  Array.isArray(v) ? v.filter((l) => typeof l === 'string' && l.trim() !== '') : v;
 
 /**
  * Equality for `test`, against the record as the caller was shown it: an absent or empty list equals []
@@ -151,13 +290,20 @@ function sameValue(a: unknown, b: unknown): boolean {
   const emptyList = (v: unknown) => v === undefined || (Array.isArray(v) && v.length === 0);
   if (Array.isArray(a) || Array.isArray(b)) {
     if (emptyList(a) && emptyList(b)) return true;
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((x, i) => sameValue(x, b[i]))
+    );
   }
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)].filter((k) => k !== '_line'));
-    return [...keys].every((k) => k === 'line'
-      ? sameValue(nonBlankLines((a as any)[k]), nonBlankLines((b as any)[k]))
-      : sameValue((a as any)[k], (b as any)[k]));
+    return [...keys].every((k) =>
+      k === 'line'
+        ? sameValue(nonBlankLines((a as any)[k]), nonBlankLines((b as any)[k]))
+        : sameValue((a as any)[k], (b as any)[k]),
+    );
   }
   return a === b || (typeof a === 'string' && publishedUrl(a) === publishedUrl(b));
 }
@@ -166,19 +312,22 @@ function sameValue(a: unknown, b: unknown): boolean {
 function applyOperation(doc: Record<string, any>, op: Operation): void {
   const segs = segments(op.path);
   const last = segs[segs.length - 1];
-  const nonExistent = () => invalidPatch(`can't ${op.op} non-existent object '${last.slice(0, 40)}'`);
+  const nonExistent = () =>
+    invalidPatch(`can't ${op.op} non-existent object '${last.slice(0, 40)}'`);
   const value = (op as { value?: unknown }).value;
   let parent: any = doc;
   for (let s = 0; s < segs.length - 1; s++) {
     const key = segs[s];
     let next: any;
     if (Array.isArray(parent)) {
-      if (!/^\d+$/.test(key) || Number(key) >= parent.length) throw invalidPatch(`index '${key.slice(0, 20)}' is out of bounds`);
+      if (!/^\d+$/.test(key) || Number(key) >= parent.length)
+        throw invalidPatch(`index '${key.slice(0, 20)}' is out of bounds`);
       next = parent[Number(key)];
     } else if (parent && typeof parent === 'object') {
       next = Object.hasOwn(parent, key) ? parent[key] : undefined;
       // the spec: add to '/contact/-' or '/extension/-' on a record that has none yet
-      if (next === undefined && op.op === 'add' && s === segs.length - 2 && last === '-') next = parent[key] = [];
+      if (next === undefined && op.op === 'add' && s === segs.length - 2 && last === '-')
+        next = parent[key] = [];
     }
     if (next === undefined || next === null || typeof next !== 'object') {
       if (op.op === 'test' && sameValue(undefined, value)) return;
@@ -187,9 +336,13 @@ function applyOperation(doc: Record<string, any>, op: Operation): void {
     parent = next;
   }
   if (Array.isArray(parent)) {
-    if (op.op === 'add' && last === '-') { parent.push(value); return; }
+    if (op.op === 'add' && last === '-') {
+      parent.push(value);
+      return;
+    }
     const bound = op.op === 'add' ? parent.length + 1 : parent.length;
-    if (!/^\d+$/.test(last) || Number(last) >= bound) throw invalidPatch(`index '${last.slice(0, 20)}' is out of bounds`);
+    if (!/^\d+$/.test(last) || Number(last) >= bound)
+      throw invalidPatch(`index '${last.slice(0, 20)}' is out of bounds`);
     const n = Number(last);
     if (op.op === 'add') parent.splice(n, 0, value);
     else if (op.op === 'replace') parent[n] = value;
@@ -199,9 +352,14 @@ function applyOperation(doc: Record<string, any>, op: Operation): void {
   }
   const present = Object.hasOwn(parent, last);
   if (op.op === 'add') parent[last] = value;
-  else if (op.op === 'replace') { if (!present) throw nonExistent(); parent[last] = value; }
-  else if (op.op === 'remove') { if (!present) throw nonExistent(); delete parent[last]; }
-  else if (!sameValue(present ? parent[last] : undefined, value)) throw testFailed(present ? parent[last] : undefined, value);
+  else if (op.op === 'replace') {
+    if (!present) throw nonExistent();
+    parent[last] = value;
+  } else if (op.op === 'remove') {
+    if (!present) throw nonExistent();
+    delete parent[last];
+  } else if (!sameValue(present ? parent[last] : undefined, value))
+    throw testFailed(present ? parent[last] : undefined, value);
 }
 
 function testFailed(actual: unknown, tested: unknown): FhirError {
@@ -234,7 +392,11 @@ export interface PatchOptions {
  * Applies a PDS patch atomically: every operation is checked, applied to a copy, and the result
  * must still be a valid Patient in what the patch changed; any failure leaves the stored record untouched.
  */
-export function applyPatientPatch(current: Patient, ops: Operation[], options: PatchOptions = {}): Patient {
+export function applyPatientPatch(
+  current: Patient,
+  ops: Operation[],
+  options: PatchOptions = {},
+): Patient {
   if (options.patientAccess) checkPatientAccess(current, ops);
   checkOperations(current, ops);
   const patched = structuredClone(current) as Patient;
@@ -243,16 +405,30 @@ export function applyPatientPatch(current: Patient, ops: Operation[], options: P
       applyOperation(patched as unknown as Record<string, any>, op);
     } catch (err) {
       if (err instanceof FhirError) throw err;
-      throw invalidPatch(`patch could not be applied (${String((err as Error).message ?? 'invalid path').split('\n')[0].slice(0, 120)})`);
+      throw invalidPatch(
+        `patch could not be applied (${String((err as Error).message ?? 'invalid path')
+          .split('\n')[0]
+          .slice(0, 120)})`,
+      );
     }
   }
   completeNewItems(current, patched);
   // a date of death given without an offset is UTC, and is held with it
-  if (typeof patched.deceasedDateTime === 'string' && /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(patched.deceasedDateTime)) patched.deceasedDateTime += '+00:00';
+  if (
+    typeof patched.deceasedDateTime === 'string' &&
+    /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(patched.deceasedDateTime)
+  )
+    patched.deceasedDateTime += '+00:00';
   validatePatient(patched, { before: current });
   const deathStatus = patched.extension?.find((e) => e.url === DEATH_NOTIFICATION_URL);
-  const statusCode = deathStatus?.extension?.find((e) => e.url === 'deathNotificationStatus')?.valueCodeableConcept?.coding?.[0]?.code;
-  if (statusCode === 'U') throw new FhirError(400, 'UNSUPPORTED_VALUE', "Unsupported value - death notification status 'U' (removed) can no longer be set");
+  const statusCode = deathStatus?.extension?.find((e) => e.url === 'deathNotificationStatus')
+    ?.valueCodeableConcept?.coding?.[0]?.code;
+  if (statusCode === 'U')
+    throw new FhirError(
+      400,
+      'UNSUPPORTED_VALUE',
+      "Unsupported value - death notification status 'U' (removed) can no longer be set",
+    );
   if (patched.deceasedDateTime && !deathStatus) {
     // a death reported by a local system (GP, trust) is an informal notice until the registrar confirms it
     patched.extension = [...(patched.extension ?? []), informalDeathNotice()];
@@ -267,10 +443,15 @@ function informalDeathNotice() {
       {
         url: 'deathNotificationStatus',
         valueCodeableConcept: {
-          coding: [{
-            system: 'https://fhir.nhs.uk/R4/CodeSystem/UKCore-DeathNotificationStatus', version: '1.0.0', code: '1',
-            display: 'Informal - death notice received via an update from a local NHS Organisation such as GP or Trust',
-          }],
+          coding: [
+            {
+              system: 'https://fhir.nhs.uk/R4/CodeSystem/UKCore-DeathNotificationStatus',
+              version: '1.0.0',
+              code: '1',
+              display:
+                'Informal - death notice received via an update from a local NHS Organisation such as GP or Trust',
+            },
+          ],
         },
       },
       { url: 'systemEffectiveDate', valueDateTime: new Date().toISOString() },

@@ -6,15 +6,34 @@ import { historyBundle, searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import { randomSyntheticNhsNumber, requireNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../context.js';
-import { commitOnce, earlierAnswer, requestRecord, type EarlierAnswer } from '../../http/request-replay.js';
+import {
+  commitOnce,
+  earlierAnswer,
+  requestRecord,
+  type EarlierAnswer,
+} from '../../http/request-replay.js';
 import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
 import { birthEvents, mergeEvents, updateEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
-import { isInvalidated, isRestricted, PATIENT, RELATED_PERSON, replacedBy, SECURITY_LABEL_SYSTEM } from './patient-model.js';
+import {
+  isInvalidated,
+  isRestricted,
+  PATIENT,
+  RELATED_PERSON,
+  replacedBy,
+  SECURITY_LABEL_SYSTEM,
+} from './patient-model.js';
 import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 import { applyPatientPatch, parsePatchBody } from './patient-patch.js';
 import { validatePatient } from './patient-rules.js';
-import { inShownOrder, patientForRead, patientForSearch, publishedJson, relatedPersonForRead, withoutEmptyEntry } from './patient-views.js';
+import {
+  inShownOrder,
+  patientForRead,
+  patientForSearch,
+  publishedJson,
+  relatedPersonForRead,
+  withoutEmptyEntry,
+} from './patient-views.js';
 import { supersededIndexRows, trace } from './trace.js';
 import { parseTraceRequest } from './trace-request.js';
 import { currentPatient } from './patients.js';
@@ -27,16 +46,24 @@ import { publishedOutcome, type PublishedIssue } from './published-errors.js';
  */
 export const DEMOGRAPHIC_MATCH = {
   single: (nhs: string): PublishedIssue => ({
-    code: 'SINGLE_MATCH', display: 'Single match found', issueCode: 'value',
+    code: 'SINGLE_MATCH',
+    display: 'Single match found',
+    issueCode: 'value',
     diagnostics: `Unable to create new patient. NHS number ${nhs} found for supplied demographic data.`,
   }),
   multiple: (): PublishedIssue => ({
-    code: 'MULTIPLE_MATCHES', display: 'Multiple matches found', issueCode: 'value',
-    diagnostics: 'Unable to create new patient. Multiple matches found for supplied demographic data.',
+    code: 'MULTIPLE_MATCHES',
+    display: 'Multiple matches found',
+    issueCode: 'value',
+    diagnostics:
+      'Unable to create new patient. Multiple matches found for supplied demographic data.',
   }),
 };
 
-export interface VersionedPatient { patient: Patient; version: number }
+export interface VersionedPatient {
+  patient: Patient;
+  version: number;
+}
 
 /** Strings whose presence means a stored Patient may need stripping or redirecting before it is shown. */
 const NEEDS_FILTERING = /"code":"(R|V|REDACTED)"|"replaced-by"/;
@@ -47,20 +74,37 @@ export function checkNhsNumber(value: string): string {
 }
 
 function nhsIdentifier(nhs: string) {
-  return [{
-    system: NHS_NUMBER_SYSTEM, value: nhs,
-    extension: [{
-      url: 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus',
-      valueCodeableConcept: { coding: [{ system: 'https://fhir.nhs.uk/R4/CodeSystem/UKCore-NHSNumberVerificationStatus', version: '1.0.0', code: '01', display: 'Number present and verified' }] },
-    }],
-  }];
+  return [
+    {
+      system: NHS_NUMBER_SYSTEM,
+      value: nhs,
+      extension: [
+        {
+          url: 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus',
+          valueCodeableConcept: {
+            coding: [
+              {
+                system: 'https://fhir.nhs.uk/R4/CodeSystem/UKCore-NHSNumberVerificationStatus',
+                version: '1.0.0',
+                code: '01',
+                display: 'Number present and verified',
+              },
+            ],
+          },
+        },
+      ],
+    },
+  ];
 }
 
 /** The PDS use cases. Every touch of a record is audited; every write commits with its audit entry. */
 export class PatientService {
   private readonly readAudit: AuditWriter;
 
-  constructor(private readonly repo: Repository, private readonly baseUrl: string) {
+  constructor(
+    private readonly repo: Repository,
+    private readonly baseUrl: string,
+  ) {
     this.readAudit = new AuditWriter(repo);
   }
 
@@ -77,14 +121,29 @@ export class PatientService {
     return earlier ? this.answerAsBefore(ctx, action, earlier) : null;
   }
 
-  private async answerAsBefore(ctx: RequestContext, action: string, earlier: EarlierAnswer): Promise<VersionedPatient> {
-    await this.readAudit.append(auditRecord(ctx, `${action}.replay`, earlier.stored.id, 'replayed'));
-    return { patient: patientForRead(earlier.stored.resource as Patient), version: earlier.stored.version };
+  private async answerAsBefore(
+    ctx: RequestContext,
+    action: string,
+    earlier: EarlierAnswer,
+  ): Promise<VersionedPatient> {
+    await this.readAudit.append(
+      auditRecord(ctx, `${action}.replay`, earlier.stored.id, 'replayed'),
+    );
+    return {
+      patient: patientForRead(earlier.stored.resource as Patient),
+      version: earlier.stored.version,
+    };
   }
 
   /** Commits a write; if a twin request with the same X-Request-ID won the race, answers as it did. */
-  private commitOnce(ctx: RequestContext, action: string, commit: () => Promise<VersionedPatient>): Promise<VersionedPatient> {
-    return commitOnce(this.repo, ctx, commit, (earlier) => this.answerAsBefore(ctx, action, earlier));
+  private commitOnce(
+    ctx: RequestContext,
+    action: string,
+    commit: () => Promise<VersionedPatient>,
+  ): Promise<VersionedPatient> {
+    return commitOnce(this.repo, ctx, commit, (earlier) =>
+      this.answerAsBefore(ctx, action, earlier),
+    );
   }
 
   /** Loads the current record for a number, following merges to the surviving record. */
@@ -102,7 +161,10 @@ export class PatientService {
    * conservative (a matching string anywhere sends the record down the full path), so it never
    * lets a restricted or superseded record through unfiltered; it saves a parse and a serialise.
    */
-  async readForResponse(ctx: RequestContext, nhs: string): Promise<{ json: string; version: number } | VersionedPatient> {
+  async readForResponse(
+    ctx: RequestContext,
+    nhs: string,
+  ): Promise<{ json: string; version: number } | VersionedPatient> {
     const raw = await this.repo.readJson(PATIENT, checkNhsNumber(nhs));
     const json = raw && !NEEDS_FILTERING.test(raw.json) ? publishedJson(raw.json) : null;
     if (raw && json !== null) {
@@ -119,7 +181,10 @@ export class PatientService {
     return { patient: patientForRead(stored.resource), version: stored.version };
   }
 
-  async search(ctx: RequestContext, query: Record<string, string | string[] | undefined>): Promise<Bundle | OperationOutcome> {
+  async search(
+    ctx: RequestContext,
+    query: Record<string, string | string[] | undefined>,
+  ): Promise<Bundle | OperationOutcome> {
     const parsed = parseTraceRequest(query);
     // an application-restricted caller (no user present) gets a single match or none: more is
     // TOO_MANY_MATCHES (karate-tests patients/appRestricted/getPatient.feature, common/getPatient.feature@tooManyMatches)
@@ -127,18 +192,39 @@ export class PatientService {
     const result = await trace(this.repo, req);
     const params = Object.keys(query).sort();
     if (result.kind === 'too-many') {
-      await this.readAudit.append(auditRecord(ctx, 'pds.search', null, 'too-many-matches', { params }));
+      await this.readAudit.append(
+        auditRecord(ctx, 'pds.search', null, 'too-many-matches', { params }),
+      );
       // as published: information, no diagnostics (karate-tests mocks/stubs/searchResponses/TOO_MANY_MATCHES.json)
       return operationOutcome('TOO_MANY_MATCHES', '');
     }
     await this.readAudit.append(
-      auditRecord(ctx, 'pds.search', null, 'success', { params, fuzzy: req.fuzzy, matches: result.matches.length }),
-      ...result.matches.map((m) => auditRecord(ctx, 'pds.search.match', m.patient.id!, 'success', { score: m.score })),
+      auditRecord(ctx, 'pds.search', null, 'success', {
+        params,
+        fuzzy: req.fuzzy,
+        matches: result.matches.length,
+      }),
+      ...result.matches.map((m) =>
+        auditRecord(ctx, 'pds.search.match', m.patient.id!, 'success', { score: m.score }),
+      ),
     );
-    return withoutEmptyEntry(searchsetBundle(result.matches.map((m) => ({ resource: patientForSearch(m.patient), fullUrl: this.fullUrl(m.patient.id!), score: m.score }))));
+    return withoutEmptyEntry(
+      searchsetBundle(
+        result.matches.map((m) => ({
+          resource: patientForSearch(m.patient),
+          fullUrl: this.fullUrl(m.patient.id!),
+          score: m.score,
+        })),
+      ),
+    );
   }
 
-  async patch(ctx: RequestContext, nhs: string, expectedVersion: number, body: unknown): Promise<VersionedPatient> {
+  async patch(
+    ctx: RequestContext,
+    nhs: string,
+    expectedVersion: number,
+    body: unknown,
+  ): Promise<VersionedPatient> {
     const ops = parsePatchBody(body);
     checkNhsNumber(nhs);
     const replayed = await this.replay(ctx, 'pds.update');
@@ -148,7 +234,12 @@ export class PatientService {
     if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', '');
     if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', '');
     const survivor = replacedBy(stored.resource);
-    if (survivor) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - NHS Number '${nhs}' has been superseded by '${survivor}'; update that record`);
+    if (survivor)
+      throw new FhirError(
+        400,
+        'INVALID_UPDATE',
+        `Invalid update with error - NHS Number '${nhs}' has been superseded by '${survivor}'; update that record`,
+      );
     if (stored.version !== expectedVersion) {
       // the version may have moved because a twin of this very request has just committed
       const twin = await this.replay(ctx, 'pds.update');
@@ -156,39 +247,88 @@ export class PatientService {
       throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
     }
     // indices in the patch are those of the record as the caller read it (views.ts puts home first)
-    const patched = applyPatientPatch(inShownOrder(stored.resource), ops, { patientAccess: ctx.principal?.kind === 'patient' });
+    const patched = applyPatientPatch(inShownOrder(stored.resource), ops, {
+      patientAccess: ctx.principal?.kind === 'patient',
+    });
     // values a PATCH replaces leave the document but stay findable by a `_history=true` search
     const earlier = (await this.repo.history(PATIENT, nhs)).map((v) => v.resource as Patient);
     const index = [...indexPatient(patched), ...supersededIndexRows(earlier, patched)];
     return this.commitOnce(ctx, 'pds.update', async () => {
       const [saved] = await this.repo.commit({
         resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index }],
-        audit: [auditRecord(ctx, 'pds.update', nhs, 'success', { paths: ops.map((o) => `${o.op} ${o.path}`) })],
-        messages: updateEvents(stored.resource, patched, expectedVersion + 1, new Date().toISOString()),
-        request: requestRecord(ctx, { status: 200, resourceType: PATIENT, resourceId: nhs, version: expectedVersion + 1 }),
+        audit: [
+          auditRecord(ctx, 'pds.update', nhs, 'success', {
+            paths: ops.map((o) => `${o.op} ${o.path}`),
+          }),
+        ],
+        messages: updateEvents(
+          stored.resource,
+          patched,
+          expectedVersion + 1,
+          new Date().toISOString(),
+        ),
+        request: requestRecord(ctx, {
+          status: 200,
+          resourceType: PATIENT,
+          resourceId: nhs,
+          version: expectedVersion + 1,
+        }),
       });
       return { patient: patientForRead(saved.resource), version: saved.version };
     });
   }
 
   /** Birth registration: a new record under a newly allocated, never-used NHS Number. */
-  async register(ctx: RequestContext, body: unknown): Promise<{ created: true; patient: VersionedPatient } | { created: false; outcome: OperationOutcome }> {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Patient');
+  async register(
+    ctx: RequestContext,
+    body: unknown,
+  ): Promise<
+    { created: true; patient: VersionedPatient } | { created: false; outcome: OperationOutcome }
+  > {
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Patient');
     const replayed = await this.replay(ctx, 'pds.create');
     if (replayed) return { created: true, patient: replayed };
     const input = { resourceType: 'Patient', ...(body as Record<string, unknown>) } as Patient;
     for (const forbidden of ['id', 'identifier', 'meta', 'link'] as const) {
-      if (input[forbidden] !== undefined) throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${forbidden}' is assigned by PDS and must not be supplied`);
+      if (input[forbidden] !== undefined)
+        throw new FhirError(
+          400,
+          'INVALID_VALUE',
+          `Invalid value - '${forbidden}' is assigned by PDS and must not be supplied`,
+        );
     }
-    if (input.deceasedDateTime !== undefined) throw new FhirError(400, 'INVALID_VALUE', "Invalid value - a birth registration cannot carry 'deceasedDateTime'");
+    if (input.deceasedDateTime !== undefined)
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        "Invalid value - a birth registration cannot carry 'deceasedDateTime'",
+      );
     validatePatient(input, { mode: 'create' });
     const duplicates = await this.likelyDuplicates(input);
     if (duplicates.length > 0) {
       // the "duplicate" may be this very request's record, committed by a twin a moment ago
       const twin = await this.replay(ctx, 'pds.create');
       if (twin) return { created: true, patient: twin };
-      await this.repo.commit({ audit: [auditRecord(ctx, 'pds.create', duplicates.length === 1 ? duplicates[0] : null, 'duplicate', { matches: duplicates })] });
-      return { created: false, outcome: publishedOutcome(duplicates.length === 1 ? DEMOGRAPHIC_MATCH.single(duplicates[0]) : DEMOGRAPHIC_MATCH.multiple()) };
+      await this.repo.commit({
+        audit: [
+          auditRecord(
+            ctx,
+            'pds.create',
+            duplicates.length === 1 ? duplicates[0] : null,
+            'duplicate',
+            { matches: duplicates },
+          ),
+        ],
+      });
+      return {
+        created: false,
+        outcome: publishedOutcome(
+          duplicates.length === 1
+            ? DEMOGRAPHIC_MATCH.single(duplicates[0])
+            : DEMOGRAPHIC_MATCH.multiple(),
+        ),
+      };
     }
     for (let attempt = 0; attempt < 20; attempt++) {
       const nhs = randomSyntheticNhsNumber(() => randomInt(0, 2 ** 32) / 2 ** 32);
@@ -204,10 +344,23 @@ export class PatientService {
       try {
         const registered = await this.commitOnce(ctx, 'pds.create', async () => {
           const [saved] = await this.repo.commit({
-            resources: [{ type: PATIENT, id: nhs, expectedVersion: 0, resource: patient, index: indexPatient(patient) }],
+            resources: [
+              {
+                type: PATIENT,
+                id: nhs,
+                expectedVersion: 0,
+                resource: patient,
+                index: indexPatient(patient),
+              },
+            ],
             audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
             messages: birthEvents(patient, new Date().toISOString()),
-            request: requestRecord(ctx, { status: 201, resourceType: PATIENT, resourceId: nhs, version: 1 }),
+            request: requestRecord(ctx, {
+              status: 201,
+              resourceType: PATIENT,
+              resourceId: nhs,
+              version: 1,
+            }),
           });
           return { patient: patientForRead(saved.resource), version: saved.version }; // answered as a read shows it
         });
@@ -216,7 +369,12 @@ export class PatientService {
         if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
       }
     }
-    throw new FhirError(503, 'SERVICE_UNAVAILABLE', 'Could not allocate an NHS Number; retry with the same X-Request-ID', { 'retry-after': '1' });
+    throw new FhirError(
+      503,
+      'SERVICE_UNAVAILABLE',
+      'Could not allocate an NHS Number; retry with the same X-Request-ID',
+      { 'retry-after': '1' },
+    );
   }
 
   /** Same family name, a shared given name, birth date and gender on a current record. */
@@ -224,9 +382,15 @@ export class PatientService {
     const name = p.name?.[0];
     if (!name?.family || !name.given?.length || !p.birthDate) return [];
     const result = await trace(this.repo, {
-      fuzzy: false, exact: true, history: false, maxResults: 50,
-      family: name.family, given: [name.given[0]], gender: p.gender,
-      birthdate: [{ op: 'eq', value: p.birthDate }], deathDate: [],
+      fuzzy: false,
+      exact: true,
+      history: false,
+      maxResults: 50,
+      family: name.family,
+      given: [name.given[0]],
+      gender: p.gender,
+      birthdate: [{ op: 'eq', value: p.birthDate }],
+      deathDate: [],
     });
     return result.kind === 'too-many' ? ['many', 'many'] : result.matches.map((m) => m.patient.id!);
   }
@@ -235,22 +399,48 @@ export class PatientService {
   async merge(ctx: RequestContext, body: unknown): Promise<VersionedPatient> {
     const params = body as Parameters;
     if (params?.resourceType !== 'Parameters' || !Array.isArray(params.parameter)) {
-      throw new FhirError(400, 'INVALID_VALUE', "Invalid value - the body must be a Parameters resource with 'source-patient-identifier' and 'target-patient-identifier'");
+      throw new FhirError(
+        400,
+        'INVALID_VALUE',
+        "Invalid value - the body must be a Parameters resource with 'source-patient-identifier' and 'target-patient-identifier'",
+      );
     }
     const pick = (name: string) => {
       // the body is untrusted JSON: every level is checked before it is used
-      const p = params.parameter!.find((x) => !!x && typeof x === 'object' && (x.name === `${name}-patient-identifier` || x.name === `${name}-patient`));
+      const p = params.parameter!.find(
+        (x) =>
+          !!x &&
+          typeof x === 'object' &&
+          (x.name === `${name}-patient-identifier` || x.name === `${name}-patient`),
+      );
       const reference = p?.valueReference?.reference;
-      const value: unknown = p?.valueIdentifier?.value ?? (typeof reference === 'string' ? reference.split('/').pop() : reference);
-      if (value === undefined || value === null || value === '') throw new FhirError(400, 'MISSING_VALUE', `Missing value - '${name}-patient-identifier'`);
-      if (typeof value !== 'string') throw new FhirError(400, 'INVALID_VALUE', `Invalid value - '${name}-patient-identifier' must be an NHS Number`);
+      const value: unknown =
+        p?.valueIdentifier?.value ??
+        (typeof reference === 'string' ? reference.split('/').pop() : reference);
+      if (value === undefined || value === null || value === '')
+        throw new FhirError(400, 'MISSING_VALUE', `Missing value - '${name}-patient-identifier'`);
+      if (typeof value !== 'string')
+        throw new FhirError(
+          400,
+          'INVALID_VALUE',
+          `Invalid value - '${name}-patient-identifier' must be an NHS Number`,
+        );
       return checkNhsNumber(value);
     };
-    const sourceId = pick('source'), targetId = pick('target');
+    const sourceId = pick('source'),
+      targetId = pick('target');
     const replayed = await this.replay(ctx, 'pds.merge');
     if (replayed) return replayed;
-    if (sourceId === targetId) throw new FhirError(400, 'INVALID_UPDATE', 'Invalid update with error - a record cannot be merged into itself');
-    const [source, target] = await Promise.all([this.repo.read(PATIENT, sourceId), this.repo.read(PATIENT, targetId)]);
+    if (sourceId === targetId)
+      throw new FhirError(
+        400,
+        'INVALID_UPDATE',
+        'Invalid update with error - a record cannot be merged into itself',
+      );
+    const [source, target] = await Promise.all([
+      this.repo.read(PATIENT, sourceId),
+      this.repo.read(PATIENT, targetId),
+    ]);
     if (!source) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${sourceId}' not found`);
     if (!target) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${targetId}' not found`);
     const sourceSurvivor = replacedBy(source.resource);
@@ -258,22 +448,66 @@ export class PatientService {
       // superseded a moment ago by a twin of this very request: answer as it did
       const twin = await this.replay(ctx, 'pds.merge');
       if (twin) return twin;
-      throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${sourceId}' is already superseded by '${sourceSurvivor}'`);
+      throw new FhirError(
+        400,
+        'INVALID_UPDATE',
+        `Invalid update with error - '${sourceId}' is already superseded by '${sourceSurvivor}'`,
+      );
     }
-    if (replacedBy(target.resource)) throw new FhirError(400, 'INVALID_UPDATE', `Invalid update with error - '${targetId}' is superseded and cannot survive a merge`);
-    const ref = (id: string) => ({ reference: `Patient/${id}`, identifier: { system: NHS_NUMBER_SYSTEM, value: id } });
-    const superseded: Patient = { ...source.resource, link: [{ type: 'replaced-by', other: ref(targetId) }] };
+    if (replacedBy(target.resource))
+      throw new FhirError(
+        400,
+        'INVALID_UPDATE',
+        `Invalid update with error - '${targetId}' is superseded and cannot survive a merge`,
+      );
+    const ref = (id: string) => ({
+      reference: `Patient/${id}`,
+      identifier: { system: NHS_NUMBER_SYSTEM, value: id },
+    });
+    const superseded: Patient = {
+      ...source.resource,
+      link: [{ type: 'replaced-by', other: ref(targetId) }],
+    };
     // the survivor also answers to every number the source had absorbed before
-    const absorbed = (source.resource.link ?? []).filter((l: { type?: string }) => l.type === 'replaces');
-    const survivor: Patient = { ...target.resource, link: [...(target.resource.link ?? []), { type: 'replaces', other: ref(sourceId) }, ...absorbed] };
+    const absorbed = (source.resource.link ?? []).filter(
+      (l: { type?: string }) => l.type === 'replaces',
+    );
+    const survivor: Patient = {
+      ...target.resource,
+      link: [
+        ...(target.resource.link ?? []),
+        { type: 'replaces', other: ref(sourceId) },
+        ...absorbed,
+      ],
+    };
     return this.commitOnce(ctx, 'pds.merge', async () => {
       const saved = await this.repo.commit({
         resources: [
-          { type: PATIENT, id: sourceId, expectedVersion: source.version, resource: superseded, index: indexPatient(superseded) },
-          { type: PATIENT, id: targetId, expectedVersion: target.version, resource: survivor, index: indexPatient(survivor) },
+          {
+            type: PATIENT,
+            id: sourceId,
+            expectedVersion: source.version,
+            resource: superseded,
+            index: indexPatient(superseded),
+          },
+          {
+            type: PATIENT,
+            id: targetId,
+            expectedVersion: target.version,
+            resource: survivor,
+            index: indexPatient(survivor),
+          },
         ],
-        audit: [auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }), auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId })],
-        request: requestRecord(ctx, { status: 200, resourceType: PATIENT, resourceId: targetId, version: target.version + 1 }),
+        audit: [
+          auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }),
+          auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId }),
+        ],
+        request: requestRecord(ctx, {
+          status: 200,
+          resourceType: PATIENT,
+          resourceId: targetId,
+          version: target.version + 1,
+        }),
         messages: mergeEvents(targetId, sourceId, target.version + 1, new Date().toISOString()),
       });
       return { patient: patientForRead(saved[1].resource), version: saved[1].version };
@@ -285,17 +519,39 @@ export class PatientService {
     await this.readAudit.append(auditRecord(ctx, 'pds.related-person.read', stored.id, 'success'));
     // a restricted patient's related people could reveal where they are: PDS returns none
     if (isRestricted(stored.resource)) return withoutEmptyEntry(searchsetBundle([]));
-    const ids = await this.repo.search({ type: RELATED_PERSON, criteria: [{ any: [{ param: 'patient', op: 'eq', value: stored.id }] }], limit: 100 });
+    const ids = await this.repo.search({
+      type: RELATED_PERSON,
+      criteria: [{ any: [{ param: 'patient', op: 'eq', value: stored.id }] }],
+      limit: 100,
+    });
     const people = await this.repo.readMany(RELATED_PERSON, ids);
-    return withoutEmptyEntry(searchsetBundle(people.map((p) => ({ resource: relatedPersonForRead(p.resource as RelatedPerson), fullUrl: `${this.fullUrl(stored.id)}/RelatedPerson/${p.id}` }))));
+    return withoutEmptyEntry(
+      searchsetBundle(
+        people.map((p) => ({
+          resource: relatedPersonForRead(p.resource as RelatedPerson),
+          fullUrl: `${this.fullUrl(stored.id)}/RelatedPerson/${p.id}`,
+        })),
+      ),
+    );
   }
 
   async history(ctx: RequestContext, nhs: string): Promise<Bundle> {
     const versions = await this.repo.history(PATIENT, checkNhsNumber(nhs));
-    if (versions.length === 0) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
-    await this.readAudit.append(auditRecord(ctx, 'pds.history.read', nhs, 'success', { versions: versions.length }));
+    if (versions.length === 0)
+      throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
+    await this.readAudit.append(
+      auditRecord(ctx, 'pds.history.read', nhs, 'success', { versions: versions.length }),
+    );
     // the current label governs every version: a record restricted now hides old addresses too
     const label = versions[0].resource.meta?.security;
-    return historyBundle(versions.map((v) => ({ resource: patientForRead({ ...v.resource, meta: { ...v.resource.meta, security: label } }), fullUrl: this.fullUrl(nhs), version: v.version, lastUpdated: v.lastUpdated, method: v.version === 1 ? 'POST' : 'PATCH' })));
+    return historyBundle(
+      versions.map((v) => ({
+        resource: patientForRead({ ...v.resource, meta: { ...v.resource.meta, security: label } }),
+        fullUrl: this.fullUrl(nhs),
+        version: v.version,
+        lastUpdated: v.lastUpdated,
+        method: v.version === 1 ? 'POST' : 'PATCH',
+      })),
+    );
   }
 }

@@ -1,21 +1,32 @@
 import type { Address, Extension, Patient } from 'fhir/r4.js';
 import { PHARMACY_EXTENSIONS, withholdLocation } from '../../fhir/location-data.js';
-import { confidentiality, isCurrentAddress, isCurrentName, isRestricted, today } from './patient-model.js';
+import {
+  confidentiality,
+  isCurrentAddress,
+  isCurrentName,
+  isRestricted,
+  today,
+} from './patient-model.js';
 
 /**
  * The URLs PDS publishes today (NHSDigital/personal-demographics-service-api, sandbox/mocks/Patient.json and
  * specification/components/schemas/codeable/NHSNumberVerificationStatus.yaml), and the older ones
  * records written before may still carry; a view always answers with the published ones.
  */
-export const NHS_NUMBER_VERIFICATION_URL = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus';
-export const NHS_NUMBER_VERIFICATION_SYSTEM = 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus';
-const LEGACY_VERIFICATION_URL = 'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus';
-const LEGACY_VERIFICATION_SYSTEM = 'https://fhir.nhs.uk/R4/CodeSystem/UKCore-NHSNumberVerificationStatus';
+export const NHS_NUMBER_VERIFICATION_URL =
+  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus';
+export const NHS_NUMBER_VERIFICATION_SYSTEM =
+  'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus';
+const LEGACY_VERIFICATION_URL =
+  'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus';
+const LEGACY_VERIFICATION_SYSTEM =
+  'https://fhir.nhs.uk/R4/CodeSystem/UKCore-NHSNumberVerificationStatus';
 /** meta.security as PDS labels it (patient-get.yaml / Meta.yaml, karate getPatientByNHSNumber.feature). */
 export const CONFIDENTIALITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 const LEGACY_SECURITY_SYSTEM = 'https://www.hl7.org/fhir/valueset-security-labels.html';
 
-export const REMOVAL_FROM_REGISTRATION_URL = 'https://fhir.nhs.uk/StructureDefinition/Extension-PDS-RemovalFromRegistration';
+export const REMOVAL_FROM_REGISTRATION_URL =
+  'https://fhir.nhs.uk/StructureDefinition/Extension-PDS-RemovalFromRegistration';
 /**
  * Removal reason exit codes a default (healthcare worker) application may see; any other reason is
  * confidential and reported as ORR "Other Reason" (RemovalReasonExitCode.yaml; karate
@@ -30,7 +41,8 @@ const OTHER_REASON = { code: 'ORR', display: 'Other Reason' };
 export const RECORD_SHARING_CONSENT_URL = 'https://hl7.org/fhir/R4/consent.html';
 
 /** The only extension a search entry carries (PatientSearch.yaml: "Wrapper array for the patient's death notification status"). */
-const isDeathNotification = (e: Extension) => e.url.endsWith('Extension-UKCore-DeathNotificationStatus');
+const isDeathNotification = (e: Extension) =>
+  e.url.endsWith('Extension-UKCore-DeathNotificationStatus');
 
 /**
  * What a reader may see of a record. A restricted (sensitive) record withholds everything that
@@ -51,7 +63,12 @@ export function patientForRead(patient: Patient): Patient {
  * sees them).
  */
 function veryRestricted(patient: Patient): Patient {
-  return published({ resourceType: 'Patient', id: patient.id, ...(patient.identifier ? { identifier: patient.identifier } : {}), ...(patient.meta ? { meta: patient.meta } : {}) });
+  return published({
+    resourceType: 'Patient',
+    id: patient.id,
+    ...(patient.identifier ? { identifier: patient.identifier } : {}),
+    ...(patient.meta ? { meta: patient.meta } : {}),
+  });
 }
 
 /**
@@ -62,10 +79,14 @@ function veryRestricted(patient: Patient): Patient {
 export function patientForSearch(patient: Patient): Patient {
   const visible = patientForRead(patient);
   const on = today();
-  const name = visible.name?.filter((n) => ['usual', 'nickname', 'temp'].includes(n.use ?? 'usual') && isCurrentName(n, on));
+  const name = visible.name?.filter(
+    (n) => ['usual', 'nickname', 'temp'].includes(n.use ?? 'usual') && isCurrentName(n, on),
+  );
   const address = visible.address?.filter((a) => a.use === 'home' && isCurrentAddress(a, on));
   const telecom = visible.telecom?.filter((t) => !t.period?.end || t.period.end.slice(0, 10) >= on);
-  const extension = visible.extension?.filter((e) => isDeathNotification(e) && !PHARMACY_EXTENSIONS.has(e.url));
+  const extension = visible.extension?.filter(
+    (e) => isDeathNotification(e) && !PHARMACY_EXTENSIONS.has(e.url),
+  );
   return stripEmpty({ ...visible, name, address, telecom, extension });
 }
 
@@ -73,21 +94,39 @@ function published(p: Patient): Patient {
   const out: Patient = { ...p };
   if (p.meta) {
     const { lastUpdated: _dropped, ...meta } = p.meta;
-    out.meta = { ...meta, security: meta.security?.map((s) => (s.system === LEGACY_SECURITY_SYSTEM ? { ...s, system: CONFIDENTIALITY_SYSTEM } : s)) };
+    out.meta = {
+      ...meta,
+      security: meta.security?.map((s) =>
+        s.system === LEGACY_SECURITY_SYSTEM ? { ...s, system: CONFIDENTIALITY_SYSTEM } : s,
+      ),
+    };
     if (!out.meta.security) delete out.meta.security;
   }
   if (p.identifier) {
-    out.identifier = p.identifier.map((i) => (i.extension ? { ...i, extension: i.extension.map(verificationExtension) } : i));
+    out.identifier = p.identifier.map((i) =>
+      i.extension ? { ...i, extension: i.extension.map(verificationExtension) } : i,
+    );
   }
-  if (p.extension) out.extension = p.extension.filter((e) => e.url !== RECORD_SHARING_CONSENT_URL).map(removalReason);
+  if (p.extension)
+    out.extension = p.extension
+      .filter((e) => e.url !== RECORD_SHARING_CONSENT_URL)
+      .map(removalReason);
   if (p.address) out.address = homeFirst(p.address.map(withoutBlankLines));
   return stripEmpty(out);
 }
 
 function verificationExtension(e: Extension): Extension {
   if (e.url !== LEGACY_VERIFICATION_URL && e.url !== NHS_NUMBER_VERIFICATION_URL) return e;
-  const coding = e.valueCodeableConcept?.coding?.map((c) => (c.system === LEGACY_VERIFICATION_SYSTEM ? { ...c, system: NHS_NUMBER_VERIFICATION_SYSTEM } : c));
-  return { ...e, url: NHS_NUMBER_VERIFICATION_URL, ...(e.valueCodeableConcept ? { valueCodeableConcept: { ...e.valueCodeableConcept, coding } } : {}) };
+  const coding = e.valueCodeableConcept?.coding?.map((c) =>
+    c.system === LEGACY_VERIFICATION_SYSTEM ? { ...c, system: NHS_NUMBER_VERIFICATION_SYSTEM } : c,
+  );
+  return {
+    ...e,
+    url: NHS_NUMBER_VERIFICATION_URL,
+    ...(e.valueCodeableConcept
+      ? { valueCodeableConcept: { ...e.valueCodeableConcept, coding } }
+      : {}),
+  };
 }
 
 function removalReason(e: Extension): Extension {
@@ -97,7 +136,9 @@ function removalReason(e: Extension): Extension {
     extension: e.extension.map((inner) => {
       const codings = inner.valueCodeableConcept?.coding;
       if (inner.url !== 'removalFromRegistrationCode' || !codings) return inner;
-      const coding = codings.map((c) => (c.code && PUBLISHED_REMOVAL_REASONS.has(c.code) ? c : { ...c, ...OTHER_REASON }));
+      const coding = codings.map((c) =>
+        c.code && PUBLISHED_REMOVAL_REASONS.has(c.code) ? c : { ...c, ...OTHER_REASON },
+      );
       return { ...inner, valueCodeableConcept: { ...inner.valueCodeableConcept, coding } };
     }),
   };
@@ -125,7 +166,10 @@ export function inShownOrder(patient: Patient): Patient {
 function homeFirst(addresses: Address[]): Address[] {
   const firstHome = addresses.findIndex((a) => a.use === 'home');
   if (firstHome <= 0) return addresses;
-  return [...addresses.filter((a) => a.use === 'home'), ...addresses.filter((a) => a.use !== 'home')];
+  return [
+    ...addresses.filter((a) => a.use === 'home'),
+    ...addresses.filter((a) => a.use !== 'home'),
+  ];
 }
 
 /**
@@ -133,10 +177,20 @@ function homeFirst(addresses: Address[]): Address[] {
  * meta.lastUpdated) are string edits; removal reasons, blank lines and address order need a parse.
  */
 export function publishedJson(json: string): string | null {
-  if (json.includes('RemovalFromRegistration') || json.includes(RECORD_SHARING_CONSENT_URL) || BLANK_LINE.test(json) || (json.includes('"line"') && json.indexOf('"line"') !== json.lastIndexOf('"line"'))) return null;
+  if (
+    json.includes('RemovalFromRegistration') ||
+    json.includes(RECORD_SHARING_CONSENT_URL) ||
+    BLANK_LINE.test(json) ||
+    (json.includes('"line"') && json.indexOf('"line"') !== json.lastIndexOf('"line"'))
+  )
+    return null;
   let out = json;
-  if (out.includes(LEGACY_VERIFICATION_URL)) out = out.replace(LEGACY_VERIFICATION_URL, NHS_NUMBER_VERIFICATION_URL).replace(LEGACY_VERIFICATION_SYSTEM, NHS_NUMBER_VERIFICATION_SYSTEM);
-  if (out.includes(LEGACY_SECURITY_SYSTEM)) out = out.replace(LEGACY_SECURITY_SYSTEM, CONFIDENTIALITY_SYSTEM);
+  if (out.includes(LEGACY_VERIFICATION_URL))
+    out = out
+      .replace(LEGACY_VERIFICATION_URL, NHS_NUMBER_VERIFICATION_URL)
+      .replace(LEGACY_VERIFICATION_SYSTEM, NHS_NUMBER_VERIFICATION_SYSTEM);
+  if (out.includes(LEGACY_SECURITY_SYSTEM))
+    out = out.replace(LEGACY_SECURITY_SYSTEM, CONFIDENTIALITY_SYSTEM);
   return out.replace(LAST_UPDATED, '');
 }
 const BLANK_LINE = /"line":\[[^\]]*("\s*"|null)/;

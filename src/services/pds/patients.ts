@@ -21,10 +21,15 @@ const MAX_MERGED = 100;
  * Null when a link leads to a number PDS does not hold. After MAX_SUPERSESSION_HOPS links the
  * record reached is answered as it is (still superseded), so a loop cannot hold a request.
  */
-export async function survivingRecord<S extends Pick<StoredResource<Patient>, 'resource' | 'version'>>(repo: Repository, start: S | null): Promise<S | StoredResource<Patient> | null> {
+export async function survivingRecord<
+  S extends Pick<StoredResource<Patient>, 'resource' | 'version'>,
+>(repo: Repository, start: S | null): Promise<S | StoredResource<Patient> | null> {
   let stored: S | StoredResource<Patient> | null = start;
   for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) {
-    stored = await repo.read(PATIENT, replacedBy(stored.resource)!) as StoredResource<Patient> | null;
+    stored = (await repo.read(
+      PATIENT,
+      replacedBy(stored.resource)!,
+    )) as StoredResource<Patient> | null;
   }
   return stored;
 }
@@ -33,8 +38,11 @@ export async function survivingRecord<S extends Pick<StoredResource<Patient>, 'r
  * The record an NHS Number leads to, following merges to the surviving record; null when PDS holds
  * no record there. An invalidated record is answered as it is, for the caller to refuse in its own words.
  */
-export async function currentPatient(repo: Repository, nhs: string): Promise<StoredResource<Patient> | null> {
-  return survivingRecord(repo, await repo.read(PATIENT, nhs) as StoredResource<Patient> | null);
+export async function currentPatient(
+  repo: Repository,
+  nhs: string,
+): Promise<StoredResource<Patient> | null> {
+  return survivingRecord(repo, (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null);
 }
 
 /**
@@ -56,12 +64,17 @@ export interface CurrentPatientRefusals {
  * The patient an NHS Number names, which must be known to PDS and current: not superseded in a
  * merge (a number is never silently moved to its survivor here) and not invalidated.
  */
-export async function requireCurrentPatient(repo: Repository, nhs: string, refusals: CurrentPatientRefusals): Promise<StoredResource<Patient>> {
-  const stored = await repo.read(PATIENT, nhs) as StoredResource<Patient> | null;
+export async function requireCurrentPatient(
+  repo: Repository,
+  nhs: string,
+  refusals: CurrentPatientRefusals,
+): Promise<StoredResource<Patient>> {
+  const stored = (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
   if (!stored) throw refusals.onUnknown(nhs);
   const survivor = replacedBy(stored.resource);
   const invalidated = isInvalidated(stored.resource);
-  if (invalidated && (refusals.first === 'invalidated' || !survivor)) throw refusals.onInvalidated(nhs);
+  if (invalidated && (refusals.first === 'invalidated' || !survivor))
+    throw refusals.onInvalidated(nhs);
   if (survivor) throw refusals.onSuperseded(nhs, survivor);
   return stored;
 }
@@ -74,7 +87,13 @@ export async function numbersMergedInto(repo: Repository, survivor: string): Pro
   const found = new Set<string>();
   let frontier = [survivor];
   for (let hop = 0; frontier.length > 0 && hop < MAX_SUPERSESSION_HOPS; hop++) {
-    const ids = await repo.search({ type: PATIENT, criteria: [{ any: frontier.map((value) => ({ param: 'replaced-by', op: 'eq' as const, value })) }], limit: MAX_MERGED });
+    const ids = await repo.search({
+      type: PATIENT,
+      criteria: [
+        { any: frontier.map((value) => ({ param: 'replaced-by', op: 'eq' as const, value })) },
+      ],
+      limit: MAX_MERGED,
+    });
     frontier = ids.filter((id) => id !== survivor && !found.has(id));
     frontier.forEach((id) => found.add(id));
   }
@@ -86,7 +105,10 @@ export async function numbersMergedInto(repo: Repository, survivor: string): Pro
  * of the numbers finds which are superseded; a chain of merges costs one more per generation.
  * A number PDS does not hold maps to itself.
  */
-export async function survivorsOf(repo: Repository, numbers: string[]): Promise<Map<string, string>> {
+export async function survivorsOf(
+  repo: Repository,
+  numbers: string[],
+): Promise<Map<string, string>> {
   const survivor = new Map(numbers.map((n) => [n, n]));
   let pending = [...new Set(numbers)];
   for (let hop = 0; pending.length > 0 && hop < MAX_SUPERSESSION_HOPS; hop++) {
@@ -95,7 +117,8 @@ export async function survivorsOf(repo: Repository, numbers: string[]): Promise<
       const by = replacedBy(stored.resource as Patient);
       if (by) next.set(stored.id, by);
     }
-    for (const [input, current] of survivor) if (next.has(current)) survivor.set(input, next.get(current)!);
+    for (const [input, current] of survivor)
+      if (next.has(current)) survivor.set(input, next.get(current)!);
     pending = [...new Set(next.values())];
   }
   return survivor;

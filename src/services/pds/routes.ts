@@ -10,10 +10,20 @@ import { pdsUnsupportedRequest, refuseUnsupportedContentTypes } from './unsuppor
 
 export const PDS_BASE = '/personal-demographics/FHIR/R4';
 
-interface NhsParams { nhsNumber: string }
+interface NhsParams {
+  nhsNumber: string;
+}
 
-function sendPatient(reply: FastifyReply, result: VersionedPatient | { json: string; version: number }, status = 200) {
-  return reply.code(status).type(FHIR_JSON).header('etag', etagFor(result.version)).send('json' in result ? result.json : result.patient);
+function sendPatient(
+  reply: FastifyReply,
+  result: VersionedPatient | { json: string; version: number },
+  status = 200,
+) {
+  return reply
+    .code(status)
+    .type(FHIR_JSON)
+    .header('etag', etagFor(result.version))
+    .send('json' in result ? result.json : result.patient);
 }
 
 /** PDS FHIR API routes: one plugin, mounted under the PDS base path. */
@@ -29,42 +39,88 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
     refuseUnsupportedContentTypes(app);
 
     app.get('/metadata', { config: { ...fhir, public: true } }, async (_req, reply) =>
-      reply.type(FHIR_JSON).send(pdsCapabilityStatement(publicUrl + PDS_BASE)));
+      reply.type(FHIR_JSON).send(pdsCapabilityStatement(publicUrl + PDS_BASE)),
+    );
 
-    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...own, activity: 'pds.read', locationRelease: 'pds-current' } }, async (req, reply) =>
-      sendPatient(reply, await service.readForResponse(req.ctx, req.params.nhsNumber)));
+    app.get<{ Params: NhsParams }>(
+      '/Patient/:nhsNumber',
+      { config: { ...own, activity: 'pds.read', locationRelease: 'pds-current' } },
+      async (req, reply) =>
+        sendPatient(reply, await service.readForResponse(req.ctx, req.params.nhsNumber)),
+    );
 
-    app.get('/Patient', { config: { ...fhir, activity: 'pds.search', locationRelease: 'pds-current' } }, async (req, reply) =>
-      reply.type(FHIR_JSON).send(await service.search(req.ctx, withoutEmptyPairs(req.query as Record<string, string | string[]>))));
+    app.get(
+      '/Patient',
+      { config: { ...fhir, activity: 'pds.search', locationRelease: 'pds-current' } },
+      async (req, reply) =>
+        reply
+          .type(FHIR_JSON)
+          .send(
+            await service.search(
+              req.ctx,
+              withoutEmptyPairs(req.query as Record<string, string | string[]>),
+            ),
+          ),
+    );
 
-    app.patch<{ Params: NhsParams }>('/Patient/:nhsNumber', { config: { ...own, activity: 'pds.update' } }, async (req, reply) => {
-      const contentType = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-      // published: "Content-Type header missing or other than application/json-patch+json": 400
-      // UNSUPPORTED_SERVICE without diagnostics (patient-patch.yaml, mocks/sandbox/patch-patient.js)
-      if (contentType !== 'application/json-patch+json') throw new FhirError(400, 'UNSUPPORTED_SERVICE', '');
-      const expected = parseIfMatch(req.headers['if-match']);
-      return sendPatient(reply, await service.patch(req.ctx, req.params.nhsNumber, expected, req.body));
-    });
+    app.patch<{ Params: NhsParams }>(
+      '/Patient/:nhsNumber',
+      { config: { ...own, activity: 'pds.update' } },
+      async (req, reply) => {
+        const contentType = String(req.headers['content-type'] ?? '')
+          .split(';')[0]
+          .trim()
+          .toLowerCase();
+        // published: "Content-Type header missing or other than application/json-patch+json": 400
+        // UNSUPPORTED_SERVICE without diagnostics (patient-patch.yaml, mocks/sandbox/patch-patient.js)
+        if (contentType !== 'application/json-patch+json')
+          throw new FhirError(400, 'UNSUPPORTED_SERVICE', '');
+        const expected = parseIfMatch(req.headers['if-match']);
+        return sendPatient(
+          reply,
+          await service.patch(req.ctx, req.params.nhsNumber, expected, req.body),
+        );
+      },
+    );
 
     // PATCH without an NHS Number in the path
     app.patch('/Patient', { config: { ...fhir, activity: 'pds.update' } }, async () => {
-      throw new FhirError(400, 'UNSUPPORTED_SERVICE', 'Invalid request - an NHS Number is required in the path');
+      throw new FhirError(
+        400,
+        'UNSUPPORTED_SERVICE',
+        'Invalid request - an NHS Number is required in the path',
+      );
     });
 
     app.post('/Patient', { config: { ...fhir, activity: 'pds.create' } }, async (req, reply) => {
       const result = await service.register(req.ctx, req.body);
       if (!result.created) return reply.code(200).type(FHIR_JSON).send(result.outcome);
-      return sendPatient(reply.header('location', `${publicUrl}${PDS_BASE}/Patient/${result.patient.patient.id}`), result.patient, 201);
+      return sendPatient(
+        reply.header('location', `${publicUrl}${PDS_BASE}/Patient/${result.patient.patient.id}`),
+        result.patient,
+        201,
+      );
     });
 
-    app.post('/Patient/$merge', { config: { ...fhir, activity: 'pds.merge' } }, async (req, reply) =>
-      sendPatient(reply, await service.merge(req.ctx, req.body)));
+    app.post(
+      '/Patient/$merge',
+      { config: { ...fhir, activity: 'pds.merge' } },
+      async (req, reply) => sendPatient(reply, await service.merge(req.ctx, req.body)),
+    );
 
-    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/RelatedPerson', { config: { ...own, activity: 'pds.read', searchParams: [] } }, async (req, reply) =>
-      reply.type(FHIR_JSON).send(await service.relatedPersons(req.ctx, req.params.nhsNumber)));
+    app.get<{ Params: NhsParams }>(
+      '/Patient/:nhsNumber/RelatedPerson',
+      { config: { ...own, activity: 'pds.read', searchParams: [] } },
+      async (req, reply) =>
+        reply.type(FHIR_JSON).send(await service.relatedPersons(req.ctx, req.params.nhsNumber)),
+    );
 
-    app.get<{ Params: NhsParams }>('/Patient/:nhsNumber/_history', { config: { ...own, activity: 'pds.read' } }, async (req, reply) =>
-      reply.type(FHIR_JSON).send(await service.history(req.ctx, req.params.nhsNumber)));
+    app.get<{ Params: NhsParams }>(
+      '/Patient/:nhsNumber/_history',
+      { config: { ...own, activity: 'pds.read' } },
+      async (req, reply) =>
+        reply.type(FHIR_JSON).send(await service.history(req.ctx, req.params.nhsNumber)),
+    );
   };
 }
 
@@ -73,7 +129,9 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
  * Postman collection shows ("Invalid date format - birth date" sends `...&birthdate=20101022&=` and is
  * answered INVALID_VALUE for the birth date, not ADDITIONAL_PROPERTIES).
  */
-function withoutEmptyPairs(query: Record<string, string | string[]>): Record<string, string | string[]> {
+function withoutEmptyPairs(
+  query: Record<string, string | string[]>,
+): Record<string, string | string[]> {
   const empty = query[''];
   if (empty === undefined || ![empty].flat().every((v) => v === '')) return query;
   const { ['']: _ignored, ...rest } = query;

@@ -1,7 +1,10 @@
 import { FhirError } from '../../fhir/errors.js';
 
 /** A validated PDS trace (patient search) request. */
-export interface DateCondition { op: 'eq' | 'ge' | 'le'; value: string }
+export interface DateCondition {
+  op: 'eq' | 'ge' | 'le';
+  value: string;
+}
 
 export interface TraceRequest {
   fuzzy: boolean;
@@ -20,20 +23,40 @@ export interface TraceRequest {
 }
 
 const KNOWN = new Set([
-  '_fuzzy-match', '_exact-match', '_history', '_max-results', 'family', 'given', 'gender', 'birthdate', 'death-date',
-  'address-postalcode', 'address-postcode', 'general-practitioner', 'email', 'phone',
+  '_fuzzy-match',
+  '_exact-match',
+  '_history',
+  '_max-results',
+  'family',
+  'given',
+  'gender',
+  'birthdate',
+  'death-date',
+  'address-postalcode',
+  'address-postcode',
+  'general-practitioner',
+  'email',
+  'phone',
 ]);
 const REPEATABLE = new Set(['given', 'birthdate', 'death-date']);
 const GENDERS = new Set(['male', 'female', 'other', 'unknown']);
 const DATE = /^(eq|ge|le)?(\d{4}-\d{2}-\d{2})$/;
 export const MAX_RESULTS_LIMIT = 50;
 /** PDS's words when the criteria cannot start a search (searchErrors.feature, "Too few search params"). */
-const MINIMUM_NOT_MET = 'No searches were performed as the search criteria did not meet the minimum requirements';
+const MINIMUM_NOT_MET =
+  'No searches were performed as the search criteria did not meet the minimum requirements';
 /** PDS's words when a fuzzy search is given data a fuzzy search cannot use (a wildcard). */
-const FUZZY_CRITERIA_NOT_MET = 'A fuzzy search was requested however the data given did not meet the fuzzy search criteria';
+const FUZZY_CRITERIA_NOT_MET =
+  'A fuzzy search was requested however the data given did not meet the fuzzy search criteria';
 
-const invalid = (field: string, value: string) => new FhirError(400, 'INVALID_VALUE', `Invalid value - '${value.slice(0, 100)}' in field '${field}'`);
-const badCombination = (why: string) => new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data provided - '${why}'`);
+const invalid = (field: string, value: string) =>
+  new FhirError(
+    400,
+    'INVALID_VALUE',
+    `Invalid value - '${value.slice(0, 100)}' in field '${field}'`,
+  );
+const badCombination = (why: string) =>
+  new FhirError(400, 'INVALID_SEARCH_DATA', `Invalid search data provided - '${why}'`);
 
 function isRealDate(iso: string): boolean {
   const d = new Date(iso + 'T00:00:00Z');
@@ -72,26 +95,39 @@ function checkWildcard(field: string, value: string, fuzzy: boolean): void {
   if (!/[\p{L}\p{N}]/u.test(value.slice(0, star))) throw invalid(field, value);
 }
 
-function single(query: Record<string, string | string[] | undefined>, key: string): string | undefined {
+function single(
+  query: Record<string, string | string[] | undefined>,
+  key: string,
+): string | undefined {
   const v = query[key];
   if (Array.isArray(v)) throw badCombination(`${key} may only be given once`);
   return v;
 }
 
 /** Validates the query string of GET /Patient the way PDS does, or throws the PDS error. */
-export function parseTraceRequest(query: Record<string, string | string[] | undefined>): TraceRequest {
+export function parseTraceRequest(
+  query: Record<string, string | string[] | undefined>,
+): TraceRequest {
   const keys = Object.keys(query);
   // PDS answers a search with no parameters as an unsupported service, with no diagnostics
   // (karate-tests searchErrors.feature "Too few search params - No params", mocks/stubs/errorResponses/UNSUPPORTED_SERVICE.json)
   if (keys.length === 0) throw new FhirError(400, 'UNSUPPORTED_SERVICE', '');
-  const unexpected = keys.filter((key) => !KNOWN.has(key)).map((key) => `'${key.slice(0, 60)}'`).sort();
+  const unexpected = keys
+    .filter((key) => !KNOWN.has(key))
+    .map((key) => `'${key.slice(0, 60)}'`)
+    .sort();
   if (unexpected.length > 0) {
     // every unexpected parameter is named, as PDS's schema validation does (searchErrors.feature)
     const names = unexpected.slice(0, 20).join(', ');
-    throw new FhirError(400, 'ADDITIONAL_PROPERTIES', `Invalid request with error - Additional properties are not allowed (${names} ${unexpected.length === 1 ? 'was' : 'were'} unexpected)`);
+    throw new FhirError(
+      400,
+      'ADDITIONAL_PROPERTIES',
+      `Invalid request with error - Additional properties are not allowed (${names} ${unexpected.length === 1 ? 'was' : 'were'} unexpected)`,
+    );
   }
   for (const key of keys) {
-    if (Array.isArray(query[key]) && !REPEATABLE.has(key)) throw badCombination(`${key} may only be given once`);
+    if (Array.isArray(query[key]) && !REPEATABLE.has(key))
+      throw badCombination(`${key} may only be given once`);
   }
   const list = (key: string) => [query[key] ?? []].flat().map((v) => v.trim());
   const fuzzy = booleanParam('_fuzzy-match', single(query, '_fuzzy-match'));
@@ -100,7 +136,8 @@ export function parseTraceRequest(query: Record<string, string | string[] | unde
   const maxRaw = single(query, '_max-results');
   let maxResults = MAX_RESULTS_LIMIT;
   if (maxRaw !== undefined) {
-    if (!/^\d{1,3}$/.test(maxRaw) || Number(maxRaw) < 1 || Number(maxRaw) > MAX_RESULTS_LIMIT) throw invalid('_max-results', maxRaw);
+    if (!/^\d{1,3}$/.test(maxRaw) || Number(maxRaw) < 1 || Number(maxRaw) > MAX_RESULTS_LIMIT)
+      throw invalid('_max-results', maxRaw);
     maxResults = Number(maxRaw);
   }
   const gender = single(query, 'gender')?.trim().toLowerCase();
@@ -109,17 +146,27 @@ export function parseTraceRequest(query: Record<string, string | string[] | unde
     throw badCombination('give only one of address-postalcode and address-postcode');
   }
   const req: TraceRequest = {
-    fuzzy, exact, history, maxResults, gender,
+    fuzzy,
+    exact,
+    history,
+    maxResults,
+    gender,
     family: single(query, 'family')?.trim() || undefined,
     given: list('given').filter(Boolean),
     birthdate: dates('birthdate', list('birthdate')),
     deathDate: dates('death-date', list('death-date')),
-    postcode: (single(query, 'address-postalcode') ?? single(query, 'address-postcode'))?.trim() || undefined,
+    postcode:
+      (single(query, 'address-postalcode') ?? single(query, 'address-postcode'))?.trim() ||
+      undefined,
     gp: single(query, 'general-practitioner')?.trim().toUpperCase() || undefined,
     email: single(query, 'email')?.trim().toLowerCase() || undefined,
     phone: single(query, 'phone')?.trim() || undefined,
   };
-  for (const [field, value] of [['family', req.family], ['address-postalcode', req.postcode], ...req.given.map((g) => ['given', g])] as [string, string | undefined][]) {
+  for (const [field, value] of [
+    ['family', req.family],
+    ['address-postalcode', req.postcode],
+    ...req.given.map((g) => ['given', g]),
+  ] as [string, string | undefined][]) {
     if (value) checkWildcard(field, value, fuzzy);
   }
   if (req.email?.includes('*')) throw invalid('email', req.email);
@@ -130,14 +177,29 @@ export function parseTraceRequest(query: Record<string, string | string[] | unde
 
   // a date of birth (or range) is the first thing PDS asks for, whatever else is missing
   // (searchErrors.feature: email/phone only and gender only are both answered MISSING_VALUE)
-  if (req.birthdate.length === 0) throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'");
+  if (req.birthdate.length === 0)
+    throw new FhirError(
+      400,
+      'MISSING_VALUE',
+      "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'",
+    );
   if (fuzzy) {
     // _history has no effect on a fuzzy search, which always includes history (personal-demographics.yaml, parameter History);
     // the birth date may be a range (searchParams.feature, "Algorithm search with basic ... and phone number")
     const given = req.given.length > 0;
-    const ok = (given && req.family) || (req.family && req.gender && req.postcode) || (given && req.gender && req.postcode);
+    const ok =
+      (given && req.family) ||
+      (req.family && req.gender && req.postcode) ||
+      (given && req.gender && req.postcode);
     if (!ok) throw badCombination(MINIMUM_NOT_MET);
-  } else if (!req.family && !req.given.length && !req.postcode && !req.gp && !req.email && !req.phone) {
+  } else if (
+    !req.family &&
+    !req.given.length &&
+    !req.postcode &&
+    !req.gp &&
+    !req.email &&
+    !req.phone
+  ) {
     throw badCombination(MINIMUM_NOT_MET);
   }
   return req;

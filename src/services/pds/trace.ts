@@ -1,9 +1,23 @@
 import type { Patient } from 'fhir/r4.js';
 import type { IndexCondition, IndexEntry, Repository, SearchCriterion } from '../../store/types.js';
 import { indexPatient } from './patient-index.js';
-import { nearestPostcodeDistance, normaliseName, normalisePostcode, phoneNumbersMatch, POSTCODE_EDIT_TOLERANCE, soundex } from './name-matching.js';
+import {
+  nearestPostcodeDistance,
+  normaliseName,
+  normalisePostcode,
+  phoneNumbersMatch,
+  POSTCODE_EDIT_TOLERANCE,
+  soundex,
+} from './name-matching.js';
 import { algorithmicScore, fuzzyScore, transposedDate } from './match-score.js';
-import { PATIENT, isInvalidated, isRestricted, isCurrentName, isCurrentAddress, replacedBy } from './patient-model.js';
+import {
+  PATIENT,
+  isInvalidated,
+  isRestricted,
+  isCurrentName,
+  isCurrentAddress,
+  replacedBy,
+} from './patient-model.js';
 import type { DateCondition, TraceRequest } from './trace-request.js';
 import { survivingRecord } from './patients.js';
 
@@ -21,12 +35,17 @@ const CANDIDATE_LIMIT = 500;
 const FUZZY_CANDIDATE_LIMIT = 2000;
 const FUZZY_THRESHOLD = 0.7;
 
-const one = (param: string, op: IndexCondition['op'], value: string): SearchCriterion => ({ any: [{ param, op, value }] });
+const one = (param: string, op: IndexCondition['op'], value: string): SearchCriterion => ({
+  any: [{ param, op, value }],
+});
 
 type Glob = (value: string) => boolean;
 
 /** "Sm*th" -> index prefix "sm" plus a pattern the prefix candidates must still satisfy. */
-function wildcard(value: string, normalise: (s: string) => string): { prefix: string; pattern?: Glob } {
+function wildcard(
+  value: string,
+  normalise: (s: string) => string,
+): { prefix: string; pattern?: Glob } {
   const star = value.indexOf('*');
   if (star === -1) return { prefix: normalise(value) };
   const prefix = normalise(value.slice(0, star));
@@ -42,9 +61,16 @@ function wildcard(value: string, normalise: (s: string) => string): { prefix: st
  * expression of '.*' runs backtracks exponentially in the number of stars on a long stored name.
  */
 export function glob(parts: string[]): Glob {
-  const first = parts[0], last = parts[parts.length - 1], middle = parts.slice(1, -1);
+  const first = parts[0],
+    last = parts[parts.length - 1],
+    middle = parts.slice(1, -1);
   return (value) => {
-    if (value.length < first.length + last.length || !value.startsWith(first) || !value.endsWith(last)) return false;
+    if (
+      value.length < first.length + last.length ||
+      !value.startsWith(first) ||
+      !value.endsWith(last)
+    )
+      return false;
     let at = first.length;
     const end = value.length - last.length;
     for (const part of middle) {
@@ -61,13 +87,24 @@ function dateCriteria(param: string, conds: DateCondition[]): SearchCriterion[] 
 }
 
 /** A name or postcode condition; with history it matches current or previous values. */
-function textCriterion(param: string, value: string, normalise: (s: string) => string, patterns: { field: string; matches: Glob }[], history: boolean): SearchCriterion {
+function textCriterion(
+  param: string,
+  value: string,
+  normalise: (s: string) => string,
+  patterns: { field: string; matches: Glob }[],
+  history: boolean,
+): SearchCriterion {
   const { prefix, pattern } = wildcard(value, normalise);
   if (pattern) patterns.push({ field: param, matches: pattern });
   return valueCriterion(param, value.includes('*') ? 'prefix' : 'eq', prefix, history);
 }
 
-function valueCriterion(param: string, op: IndexCondition['op'], value: string, history: boolean): SearchCriterion {
+function valueCriterion(
+  param: string,
+  op: IndexCondition['op'],
+  value: string,
+  history: boolean,
+): SearchCriterion {
   const current: IndexCondition = { param, op, value };
   return { any: history ? [current, { param: param + '-hist', op, value }] : [current] };
 }
@@ -77,7 +114,9 @@ function fieldValues(p: Patient, field: string, history: boolean): string[] {
   const names = (p.name ?? []).filter((n) => history || isCurrentName(n));
   if (field.startsWith('family')) return names.map((n) => normaliseName(n.family ?? ''));
   if (field.startsWith('given')) return names.flatMap((n) => n.given ?? []).map(normaliseName);
-  return (p.address ?? []).filter((a) => history || isCurrentAddress(a)).map((a) => normalisePostcode(a.postalCode ?? ''));
+  return (p.address ?? [])
+    .filter((a) => history || isCurrentAddress(a))
+    .map((a) => normalisePostcode(a.postalCode ?? ''));
 }
 
 /** Runs a PDS trace through the index, then scores and filters the few candidates it finds. */
@@ -87,13 +126,18 @@ export async function trace(repo: Repository, req: TraceRequest): Promise<TraceR
 
 async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
   const patterns: { field: string; matches: Glob }[] = [];
-  const criteria: SearchCriterion[] = [...dateCriteria('birthdate', req.birthdate), ...dateCriteria('death-date', req.deathDate)];
+  const criteria: SearchCriterion[] = [
+    ...dateCriteria('birthdate', req.birthdate),
+    ...dateCriteria('death-date', req.deathDate),
+  ];
   const h = req.history;
   if (req.family) criteria.push(textCriterion('family', req.family, normaliseName, patterns, h));
   for (const g of req.given) {
-    for (const token of g.split(/\s+/)) criteria.push(textCriterion('given', token, normaliseName, patterns, h));
+    for (const token of g.split(/\s+/))
+      criteria.push(textCriterion('given', token, normaliseName, patterns, h));
   }
-  if (req.postcode) criteria.push(textCriterion('postcode', req.postcode, normalisePostcode, patterns, h));
+  if (req.postcode)
+    criteria.push(textCriterion('postcode', req.postcode, normalisePostcode, patterns, h));
   if (req.gender) criteria.push(one('gender', 'eq', req.gender));
   if (req.gp) criteria.push(one('general-practitioner', 'eq', req.gp));
   if (req.email) criteria.push(valueCriterion('email', 'eq', req.email, h));
@@ -103,8 +147,16 @@ async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<Tr
   if (ids.length > CANDIDATE_LIMIT) return { kind: 'too-many' };
   const locationSearch = Boolean(req.postcode || req.gp);
   const scored = (await repo.readMany(PATIENT, ids))
-    .filter((s) => patterns.every(({ field, matches }) => fieldValues(s.resource, field, req.history).some(matches)))
-    .map((s) => ({ patient: s.resource as Patient, version: s.version, score: algorithmicScore(req, s.resource) }));
+    .filter((s) =>
+      patterns.every(({ field, matches }) =>
+        fieldValues(s.resource, field, req.history).some(matches),
+      ),
+    )
+    .map((s) => ({
+      patient: s.resource as Patient,
+      version: s.version,
+      score: algorithmicScore(req, s.resource),
+    }));
   const matches = (await withSurvivors(repo, scored))
     .filter((m) => !isInvalidated(m.patient))
     // restricted records never answer a search by where someone lives or is registered
@@ -116,17 +168,30 @@ async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<Tr
 
 async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
   // an exact date also finds its day/month transposition; a range (ge/le) blocks on the range itself
-  const exactDob = req.birthdate.length === 1 && req.birthdate[0].op === 'eq' ? req.birthdate[0].value : undefined;
-  const dobs = exactDob ? [exactDob, transposedDate(exactDob)].filter((d): d is string => Boolean(d)) : [];
+  const exactDob =
+    req.birthdate.length === 1 && req.birthdate[0].op === 'eq' ? req.birthdate[0].value : undefined;
+  const dobs = exactDob
+    ? [exactDob, transposedDate(exactDob)].filter((d): d is string => Boolean(d))
+    : [];
   const sounds = new Set<string>();
-  for (const name of [req.family ?? '', ...req.given]) for (const part of name.split(/\s+/)) if (normaliseName(part)) sounds.add(soundex(part));
-  const nameOrPlace: IndexCondition[] = [...sounds].map((s) => ({ param: 'phonetic', op: 'eq', value: s }));
+  for (const name of [req.family ?? '', ...req.given])
+    for (const part of name.split(/\s+/)) if (normaliseName(part)) sounds.add(soundex(part));
+  const nameOrPlace: IndexCondition[] = [...sounds].map((s) => ({
+    param: 'phonetic',
+    op: 'eq',
+    value: s,
+  }));
   if (req.postcode) {
     const pc = normalisePostcode(req.postcode);
-    nameOrPlace.push({ param: 'postcode', op: 'eq', value: pc }, { param: 'postcode-hist', op: 'eq', value: pc });
+    nameOrPlace.push(
+      { param: 'postcode', op: 'eq', value: pc },
+      { param: 'postcode-hist', op: 'eq', value: pc },
+    );
   }
   const criteria: SearchCriterion[] = [
-    ...(exactDob ? [{ any: dobs.map((d): IndexCondition => ({ param: 'birthdate', op: 'eq', value: d })) }] : dateCriteria('birthdate', req.birthdate)),
+    ...(exactDob
+      ? [{ any: dobs.map((d): IndexCondition => ({ param: 'birthdate', op: 'eq', value: d })) }]
+      : dateCriteria('birthdate', req.birthdate)),
     { any: nameOrPlace },
   ];
   // an email is matched exactly; fuzzy search always includes history
@@ -134,7 +199,11 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
   const ids = await repo.search({ type: PATIENT, criteria, limit: FUZZY_CANDIDATE_LIMIT });
   const scored = (await repo.readMany(PATIENT, ids))
     .filter((s) => fuzzyContactMatches(req, s.resource))
-    .map((s) => ({ patient: s.resource as Patient, version: s.version, score: fuzzyScore(req, s.resource) }))
+    .map((s) => ({
+      patient: s.resource as Patient,
+      version: s.version,
+      score: fuzzyScore(req, s.resource),
+    }))
     .filter((m) => m.score >= FUZZY_THRESHOLD);
   const locationSearch = Boolean(req.postcode || req.gp);
   const matches = (await withSurvivors(repo, scored))
@@ -157,11 +226,16 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
  */
 function fuzzyContactMatches(req: TraceRequest, patient: Patient): boolean {
   if (req.postcode) {
-    const held = (patient.address ?? []).map((a) => (a.postalCode ? normalisePostcode(a.postalCode) : '')).filter(Boolean);
-    if (nearestPostcodeDistance(normalisePostcode(req.postcode), held) > POSTCODE_EDIT_TOLERANCE) return false;
+    const held = (patient.address ?? [])
+      .map((a) => (a.postalCode ? normalisePostcode(a.postalCode) : ''))
+      .filter(Boolean);
+    if (nearestPostcodeDistance(normalisePostcode(req.postcode), held) > POSTCODE_EDIT_TOLERANCE)
+      return false;
   }
   if (req.phone) {
-    const phones = (patient.telecom ?? []).filter((t) => (t.system === 'phone' || t.system === 'sms') && t.value);
+    const phones = (patient.telecom ?? []).filter(
+      (t) => (t.system === 'phone' || t.system === 'sms') && t.value,
+    );
     if (!phones.some((t) => phoneNumbersMatch(req.phone!, t.value!))) return false;
   }
   return true;
@@ -175,7 +249,9 @@ async function withSurvivors(repo: Repository, matches: TraceMatch[]): Promise<T
   const best = new Map<string, TraceMatch>();
   for (const m of matches) {
     const survivor = await survivingRecord(repo, { resource: m.patient, version: m.version });
-    const current: TraceMatch | undefined = survivor ? { patient: survivor.resource, version: survivor.version, score: m.score } : undefined;
+    const current: TraceMatch | undefined = survivor
+      ? { patient: survivor.resource, version: survivor.version, score: m.score }
+      : undefined;
     if (!current || replacedBy(current.patient)) continue;
     const seen = best.get(current.patient.id!);
     if (!seen || seen.score < current.score) best.set(current.patient.id!, current);
@@ -206,7 +282,12 @@ export function supersededIndexRows(earlier: Patient[], current: Patient): Index
   for (const version of earlier) {
     for (const e of indexPatient(version)) {
       const param = e.param.endsWith('-hist') ? e.param.slice(0, -5) : e.param;
-      if (!HISTORY_PARAMS.has(param) || held.has(key(param, e.value)) || held.has(key(`${param}-hist`, e.value))) continue;
+      if (
+        !HISTORY_PARAMS.has(param) ||
+        held.has(key(param, e.value)) ||
+        held.has(key(`${param}-hist`, e.value))
+      )
+        continue;
       held.add(key(`${param}-hist`, e.value));
       rows.push({ param: `${param}-hist`, value: e.value });
     }

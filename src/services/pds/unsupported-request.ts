@@ -3,7 +3,8 @@ import { FhirError } from '../../fhir/errors.js';
 import { sendError } from '../../http/fhir-conventions.js';
 
 /** Paths PDS serves (by some method), relative to the API base. */
-const KNOWN_PATH = /^\/(metadata|Patient|Patient\/\$merge|Patient\/[^/]+|Patient\/[^/]+\/(RelatedPerson|_history)|Coverage|Coverage\/[^/]+)$/;
+const KNOWN_PATH =
+  /^\/(metadata|Patient|Patient\/\$merge|Patient\/[^/]+|Patient\/[^/]+\/(RelatedPerson|_history)|Coverage|Coverage\/[^/]+)$/;
 
 /**
  * How PDS answers a request no route takes (karate-tests patients/requestErrors.feature): an
@@ -51,7 +52,12 @@ export function refuseUnsupportedContentTypes(app: FastifyInstance): void {
   app.addContentTypeParser('*', (_request, _payload, done) => done(unsupported(), undefined));
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const header = request.headers['content-type'];
-    if (header !== undefined && !BODYLESS.has(request.method) && !MEDIA_TYPE.test(header.split(';')[0])) return done(unsupported());
+    if (
+      header !== undefined &&
+      !BODYLESS.has(request.method) &&
+      !MEDIA_TYPE.test(header.split(';')[0])
+    )
+      return done(unsupported());
     done(null, payload);
   });
 }

@@ -18,17 +18,38 @@ export const CONSENT_CHOICE_SYSTEM = 'https://openspine.dev/CodeSystem/scr-conse
 export const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
 export const CONSENT_SCOPE = 'patient-privacy';
 
-export type ChoiceCode = 'scr-core' | 'scr-additional' | 'scr-dissent' | 'national-data-opt-out' | 'national-data-opt-out-withdrawn';
+export type ChoiceCode =
+  | 'scr-core'
+  | 'scr-additional'
+  | 'scr-dissent'
+  | 'national-data-opt-out'
+  | 'national-data-opt-out-withdrawn';
 
 /** What a code changes: the SCR choice, or the national data opt-out flag. */
-export type ChoiceEffect = { kind: 'scr'; scr: ScrConsentChoice } | { kind: 'optout'; optedOut: boolean };
+export type ChoiceEffect =
+  { kind: 'scr'; scr: ScrConsentChoice } | { kind: 'optout'; optedOut: boolean };
 
 export const CHOICES: Readonly<Record<ChoiceCode, { display: string; effect: ChoiceEffect }>> = {
-  'scr-core': { display: 'Summary Care Record with core information only', effect: { kind: 'scr', scr: 'core' } },
-  'scr-additional': { display: 'Express consent to a Summary Care Record with additional information', effect: { kind: 'scr', scr: 'additional' } },
-  'scr-dissent': { display: 'Dissent from having a Summary Care Record', effect: { kind: 'scr', scr: 'dissent' } },
-  'national-data-opt-out': { display: 'National data opt-out: no secondary uses', effect: { kind: 'optout', optedOut: true } },
-  'national-data-opt-out-withdrawn': { display: 'National data opt-out withdrawn', effect: { kind: 'optout', optedOut: false } },
+  'scr-core': {
+    display: 'Summary Care Record with core information only',
+    effect: { kind: 'scr', scr: 'core' },
+  },
+  'scr-additional': {
+    display: 'Express consent to a Summary Care Record with additional information',
+    effect: { kind: 'scr', scr: 'additional' },
+  },
+  'scr-dissent': {
+    display: 'Dissent from having a Summary Care Record',
+    effect: { kind: 'scr', scr: 'dissent' },
+  },
+  'national-data-opt-out': {
+    display: 'National data opt-out: no secondary uses',
+    effect: { kind: 'optout', optedOut: true },
+  },
+  'national-data-opt-out-withdrawn': {
+    display: 'National data opt-out withdrawn',
+    effect: { kind: 'optout', optedOut: false },
+  },
 };
 
 export function isChoiceCode(code: unknown): code is ChoiceCode {

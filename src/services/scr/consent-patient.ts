@@ -10,6 +10,7 @@ import { currentPatient, isInvalidated } from '../pds/index.js';
 export async function resolvePatient(repo: Repository, nhs: string): Promise<string> {
   const stored = await currentPatient(repo, nhs);
   if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
-  if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
+  if (isInvalidated(stored.resource))
+    throw new FhirError(404, 'INVALIDATED_RESOURCE', `Patient '${nhs}' has been invalidated`);
   return stored.id;
 }

@@ -24,13 +24,21 @@ export interface ScrConsentState {
 }
 
 export const DEFAULT_CONSENT = (nhsNumber: string): ScrConsentState => ({
-  resourceType: SCR_CONSENT_STATE_TYPE, id: nhsNumber, scr: 'core', nationalOptOut: false,
+  resourceType: SCR_CONSENT_STATE_TYPE,
+  id: nhsNumber,
+  scr: 'core',
+  nationalOptOut: false,
 });
 
 /** The patient's current choices (the defaults when none was ever recorded) and the stored version (0: none). */
-export async function readConsentState(repo: Repository, nhsNumber: string): Promise<{ state: ScrConsentState; version: number }> {
+export async function readConsentState(
+  repo: Repository,
+  nhsNumber: string,
+): Promise<{ state: ScrConsentState; version: number }> {
   const stored = await repo.read(SCR_CONSENT_STATE_TYPE, nhsNumber);
-  return stored ? { state: stored.resource as ScrConsentState, version: stored.version } : { state: DEFAULT_CONSENT(nhsNumber), version: 0 };
+  return stored
+    ? { state: stored.resource as ScrConsentState, version: stored.version }
+    : { state: DEFAULT_CONSENT(nhsNumber), version: 0 };
 }
 
 /**
@@ -38,15 +46,20 @@ export async function readConsentState(repo: Repository, nhsNumber: string): Pro
  * surviving record's choices (choices follow the patient through a merge). One readMany finds the
  * superseded numbers, one more reads the survivors' states. Keyed by the number as given.
  */
-export async function consentStates(repo: Repository, nhsNumbers: string[]): Promise<Map<string, ScrConsentState>> {
+export async function consentStates(
+  repo: Repository,
+  nhsNumbers: string[],
+): Promise<Map<string, ScrConsentState>> {
   if (nhsNumbers.length === 0) return new Map();
   const survivors = await survivorsOf(repo, nhsNumbers);
   const stored = await repo.readMany(SCR_CONSENT_STATE_TYPE, [...new Set(survivors.values())]);
   const byId = new Map(stored.map((s) => [s.id, s.resource as ScrConsentState]));
-  return new Map(nhsNumbers.map((n) => {
-    const survivor = survivors.get(n)!;
-    return [n, byId.get(survivor) ?? DEFAULT_CONSENT(survivor)];
-  }));
+  return new Map(
+    nhsNumbers.map((n) => {
+      const survivor = survivors.get(n)!;
+      return [n, byId.get(survivor) ?? DEFAULT_CONSENT(survivor)];
+    }),
+  );
 }
 
 /** A clinician's record that the patient allowed this view of their SCR ('Yes'), refused it ('No'), or is to be asked each time ('Ask'). */
@@ -65,9 +78,13 @@ export interface ScrPermission {
 export const permissionId = (nhsNumber: string, userId: string) => `${nhsNumber}|${userId}`;
 
 /** The permission this user recorded for this patient, if it is still current. */
-export async function currentPermission(repo: Repository, nhsNumber: string, userId: string, now = Date.now()): Promise<ScrPermission | null> {
+export async function currentPermission(
+  repo: Repository,
+  nhsNumber: string,
+  userId: string,
+  now = Date.now(),
+): Promise<ScrPermission | null> {
   const stored = await repo.read(SCR_PERMISSION_TYPE, permissionId(nhsNumber, userId));
   const p = stored?.resource as ScrPermission | undefined;
   return p && Date.parse(p.expires) > now ? p : null;
 }
-

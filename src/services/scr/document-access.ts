@@ -17,27 +17,52 @@ export interface ViewDecision {
 /** The subject of an upload must be a known, current (not superseded, not invalidated) record. */
 export async function requireCurrentSubject(repo: Repository, nhs: string): Promise<Patient> {
   const stored = await requireCurrentPatient(repo, nhs, {
-    onUnknown: () => new FhirError(422, 'PATIENT_NOT_FOUND', `The document's subject, NHS Number '${nhs}', is not known to PDS`),
-    onSuperseded: () => new FhirError(422, 'PATIENT_SUPERSEDED', `NHS Number '${nhs}' has been superseded by a merge; send the summary under the patient's current NHS Number`),
-    onInvalidated: () => new FhirError(422, 'INVALIDATED_RESOURCE', `NHS Number '${nhs}' belongs to an invalidated record`),
+    onUnknown: () =>
+      new FhirError(
+        422,
+        'PATIENT_NOT_FOUND',
+        `The document's subject, NHS Number '${nhs}', is not known to PDS`,
+      ),
+    onSuperseded: () =>
+      new FhirError(
+        422,
+        'PATIENT_SUPERSEDED',
+        `NHS Number '${nhs}' has been superseded by a merge; send the summary under the patient's current NHS Number`,
+      ),
+    onInvalidated: () =>
+      new FhirError(
+        422,
+        'INVALIDATED_RESOURCE',
+        `NHS Number '${nhs}' belongs to an invalidated record`,
+      ),
   });
   return stored.resource;
 }
-
 
 /**
  * The surviving NHS Number for a retrieval: a number superseded in a merge resolves to the record
  * that replaced it, as PDS reads do. When that is a different record, a staff caller's legitimate
  * relationship is checked again against it, because the platform checked the number as named.
  */
-export async function resolveForRetrieval(repo: Repository, relationships: LegitimateRelationships, ctx: RequestContext, nhs: string): Promise<string> {
+export async function resolveForRetrieval(
+  repo: Repository,
+  relationships: LegitimateRelationships,
+  ctx: RequestContext,
+  nhs: string,
+): Promise<string> {
   const stored = await currentPatient(repo, nhs);
-  if (!stored || isInvalidated(stored.resource)) throw new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhs}' not found`);
+  if (!stored || isInvalidated(stored.resource))
+    throw new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhs}' not found`);
   const survivor = stored.id;
   const principal = ctx.principal!;
   if (survivor !== nhs && principal.kind !== 'patient') {
     const basis = await relationships.basis(principal, survivor);
-    if (!basis) throw new FhirError(403, 'NO_LEGITIMATE_RELATIONSHIP', `Organisation ${principal.org || '(none)'} has no legitimate relationship with the patient this NHS Number now belongs to`);
+    if (!basis)
+      throw new FhirError(
+        403,
+        'NO_LEGITIMATE_RELATIONSHIP',
+        `Organisation ${principal.org || '(none)'} has no legitimate relationship with the patient this NHS Number now belongs to`,
+      );
     ctx.accessBasis = basis;
     if (basis === 'emergency-access') ctx.purpose = 'emergency-access';
   }
@@ -47,7 +72,12 @@ export async function resolveForRetrieval(repo: Repository, relationships: Legit
 /** Dissent means no SCR at all: nothing of one is shown; 403, as the published API answers (PSIS-30418), and the code says why. */
 export async function consentFor(repo: Repository, nhs: string): Promise<ScrConsentChoice> {
   const { state } = await readConsentState(repo, nhs);
-  if (state.scr === 'dissent') throw new FhirError(403, 'SCR_DISSENT', 'The patient has dissented from having a Summary Care Record; access control does not permit access to it');
+  if (state.scr === 'dissent')
+    throw new FhirError(
+      403,
+      'SCR_DISSENT',
+      'The patient has dissented from having a Summary Care Record; access control does not permit access to it',
+    );
   return state.scr;
 }
 
@@ -56,7 +86,11 @@ export async function consentFor(repo: Repository, nhs: string): Promise<ScrCons
  * need the patient's permission recorded for this session ('Yes'), or emergency access. A recorded
  * 'No' is a refusal even with a relationship.
  */
-export async function viewDecision(repo: Repository, ctx: RequestContext, nhs: string): Promise<ViewDecision> {
+export async function viewDecision(
+  repo: Repository,
+  ctx: RequestContext,
+  nhs: string,
+): Promise<ViewDecision> {
   const consent = await consentFor(repo, nhs);
   const principal = ctx.principal!;
   if (principal.kind === 'patient') return { basis: 'own-record', consent };
@@ -64,6 +98,15 @@ export async function viewDecision(repo: Repository, ctx: RequestContext, nhs: s
   const permission = await currentPermission(repo, nhs, principal.userId);
   if (permission?.code === 'Yes') return { basis: 'permission', consent };
   // 'Ask' is no standing permission: the patient is asked, as with none recorded
-  if (permission?.code === 'No') throw new FhirError(403, 'SCR_PERMISSION_REFUSED', 'The patient has refused permission for you to view their Summary Care Record in this session');
-  throw new FhirError(403, 'SCR_PERMISSION_REQUIRED', "Ask the patient's permission to view their Summary Care Record and record it, or use emergency access with a reason");
+  if (permission?.code === 'No')
+    throw new FhirError(
+      403,
+      'SCR_PERMISSION_REFUSED',
+      'The patient has refused permission for you to view their Summary Care Record in this session',
+    );
+  throw new FhirError(
+    403,
+    'SCR_PERMISSION_REQUIRED',
+    "Ask the patient's permission to view their Summary Care Record and record it, or use emergency access with a reason",
+  );
 }

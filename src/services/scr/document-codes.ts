@@ -5,18 +5,32 @@ import { DMD, SNOMED } from './document-model.js';
 
 // Verhoeff tables: SNOMED CT identifiers end in a Verhoeff check digit
 const D = [
-  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6], [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-  [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1], [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-  [8, 7, 6, 5, 9, 3, 2, 1, 0, 4], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+  [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+  [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+  [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+  [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+  [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+  [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+  [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+  [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
 ];
 const P = [
-  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2], [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-  [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1], [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+  [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+  [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+  [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+  [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+  [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+  [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
 ];
 
 function verhoeffValid(digits: string): boolean {
   let c = 0;
-  for (let i = 0; i < digits.length; i++) c = D[c][P[i % 8][digits.charCodeAt(digits.length - 1 - i) - 48]];
+  for (let i = 0; i < digits.length; i++)
+    c = D[c][P[i % 8][digits.charCodeAt(digits.length - 1 - i) - 48]];
   return c === 0;
 }
 
@@ -35,7 +49,8 @@ export function isSnomedConceptId(code: unknown): boolean {
 function codingsOf(concept: unknown, path: string): Coding[] {
   const c = objectAt(concept, path);
   return objectsAt(c?.coding, `${path}.coding`).map((coding, i) => ({
-    system: stringAt(coding.system, `${path}.coding[${i}].system`), code: stringAt(coding.code, `${path}.coding[${i}].code`),
+    system: stringAt(coding.system, `${path}.coding[${i}].system`),
+    code: stringAt(coding.code, `${path}.coding[${i}].code`),
   }));
 }
 
@@ -45,16 +60,23 @@ export function snomedProblem(concept: CodeableConcept | undefined, path = 'code
   if (codings.length === 0) return 'is not coded';
   const snomed = codings.filter((c) => c.system === SNOMED);
   if (snomed.length === 0) return `is not coded in SNOMED CT (${SNOMED})`;
-  return snomed.some((c) => isSnomedConceptId(c.code)) ? null : `has no valid SNOMED CT concept id (got '${String(snomed[0].code).slice(0, 20)}')`;
+  return snomed.some((c) => isSnomedConceptId(c.code))
+    ? null
+    : `has no valid SNOMED CT concept id (got '${String(snomed[0].code).slice(0, 20)}')`;
 }
 
 /** dm+d products are SNOMED CT concepts of the UK drug extension, sent under either system. */
-export function dmdProblem(concept: CodeableConcept | undefined, path = 'medication'): string | null {
+export function dmdProblem(
+  concept: CodeableConcept | undefined,
+  path = 'medication',
+): string | null {
   const codings = codingsOf(concept, path);
   if (codings.length === 0) return 'is not coded';
   const dmd = codings.filter((c) => c.system === DMD || c.system === SNOMED);
   if (dmd.length === 0) return `is not coded in dm+d (${DMD})`;
-  return dmd.some((c) => isSnomedConceptId(c.code)) ? null : `has no valid dm+d concept id (got '${String(dmd[0].code).slice(0, 20)}')`;
+  return dmd.some((c) => isSnomedConceptId(c.code))
+    ? null
+    : `has no valid dm+d concept id (got '${String(dmd[0].code).slice(0, 20)}')`;
 }
 
 export function requireCoded(problem: string | null, what: string): void {

@@ -13,15 +13,34 @@ export const SCR_UUID_SYSTEM = 'https://fhir.nhs.uk/Id/nhsSCRUUID';
 export const ACS_PERMISSION_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission';
 /** OpenSpine's own tag saying on what basis clinical content was shown (permission, emergency access, own record). */
 export const VIEW_BASIS_SYSTEM = 'https://openspine.dev/CodeSystem/scr-view-basis';
-export const GP_SUMMARY = { system: SNOMED, code: '196981000000101', display: 'General Practice Summary' } as const;
+export const GP_SUMMARY = {
+  system: SNOMED,
+  code: '196981000000101',
+  display: 'General Practice Summary',
+} as const;
 
 /** Always part of an SCR: allergies, adverse reactions, medications and what they need to make sense. */
 export const CORE_TYPES: ReadonlySet<string> = new Set([
-  'Composition', 'Patient', 'Organization', 'Practitioner', 'PractitionerRole', 'Encounter', 'Device',
-  'AllergyIntolerance', 'MedicationStatement', 'MedicationRequest', 'Medication',
+  'Composition',
+  'Patient',
+  'Organization',
+  'Practitioner',
+  'PractitionerRole',
+  'Encounter',
+  'Device',
+  'AllergyIntolerance',
+  'MedicationStatement',
+  'MedicationRequest',
+  'Medication',
 ]);
 /** Sections of the GP summary that hold only core information (by the section codes SCR uses). */
-export const CORE_SECTIONS: ReadonlySet<string> = new Set(['Title', 'AllergiesHeader', 'AcuteMedsHeader', 'RepeatMedsHeader', 'DiscRepeatMedsHeader']);
+export const CORE_SECTIONS: ReadonlySet<string> = new Set([
+  'Title',
+  'AllergiesHeader',
+  'AcuteMedsHeader',
+  'RepeatMedsHeader',
+  'DiscRepeatMedsHeader',
+]);
 
 /** A stored SCR version: the document exactly as accepted, plus what the service needs to find and show it. */
 export interface ScrDocument {

@@ -1,8 +1,23 @@
-import type { Bundle, BundleEntry, Coding, Composition, DocumentReference, FhirResource } from 'fhir/r4.js';
+import type {
+  Bundle,
+  BundleEntry,
+  Coding,
+  Composition,
+  DocumentReference,
+  FhirResource,
+} from 'fhir/r4.js';
 import type { ScrConsentChoice } from './consent-store.js';
 import type { ViewBasis } from './document-access.js';
 import {
-  ACS_PERMISSION_SYSTEM, CORE_SECTIONS, CORE_TYPES, EntryIndex, GP_SUMMARY, referencesIn, SCR_UUID_SYSTEM, VIEW_BASIS_SYSTEM, type ScrDocument,
+  ACS_PERMISSION_SYSTEM,
+  CORE_SECTIONS,
+  CORE_TYPES,
+  EntryIndex,
+  GP_SUMMARY,
+  referencesIn,
+  SCR_UUID_SYSTEM,
+  VIEW_BASIS_SYSTEM,
+  type ScrDocument,
 } from './document-model.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
@@ -20,11 +35,22 @@ export function bundleForConsent(bundle: Bundle, consent: ScrConsentChoice): Bun
   const composition = structuredClone(entries[0].resource as Composition);
   composition.section = (composition.section ?? []).filter((s) => {
     const code = s.code?.coding?.[0]?.code;
-    const refsCore = (s.entry ?? []).every((r) => typeof r.reference === 'string' && CORE_TYPES.has(index.resolve(r.reference)?.resourceType ?? ''));
+    const refsCore = (s.entry ?? []).every(
+      (r) =>
+        typeof r.reference === 'string' &&
+        CORE_TYPES.has(index.resolve(r.reference)?.resourceType ?? ''),
+    );
     return code !== undefined && CORE_SECTIONS.has(code) && refsCore;
   });
   const keep = new Set<FhirResource>([composition]);
-  const queue: FhirResource[] = [composition, ...entries.map((e) => e.resource!).filter((r) => r.resourceType !== 'Composition' && CORE_TYPES.has(r.resourceType) && isClinical(r))];
+  const queue: FhirResource[] = [
+    composition,
+    ...entries
+      .map((e) => e.resource!)
+      .filter(
+        (r) => r.resourceType !== 'Composition' && CORE_TYPES.has(r.resourceType) && isClinical(r),
+      ),
+  ];
   queue.forEach((r) => keep.add(r));
   while (queue.length > 0) {
     for (const ref of referencesIn(queue.pop())) {
@@ -40,24 +66,42 @@ export function bundleForConsent(bundle: Bundle, consent: ScrConsentChoice): Bun
   return { ...structuredClone(bundle), entry: kept };
 }
 
-const isClinical = (r: FhirResource) => ['AllergyIntolerance', 'MedicationStatement', 'MedicationRequest'].includes(r.resourceType);
+const isClinical = (r: FhirResource) =>
+  ['AllergyIntolerance', 'MedicationStatement', 'MedicationRequest'].includes(r.resourceType);
 
 /** The tag that tells the reader (and the record) on what basis the clinical content was shown. */
 export function viewBasisTag(basis: ViewBasis): Coding {
-  const display = { 'own-record': "The patient's own record", permission: 'Patient permission to view recorded', 'emergency-access': 'Emergency access' }[basis];
+  const display = {
+    'own-record': "The patient's own record",
+    permission: 'Patient permission to view recorded',
+    'emergency-access': 'Emergency access',
+  }[basis];
   return { system: VIEW_BASIS_SYSTEM, code: basis, display };
 }
 
 /** A stored version as returned: the Bundle under its id, tagged with the basis it was shown on. */
-export function bundleForView(doc: ScrDocument, consent: ScrConsentChoice, basis: ViewBasis): Bundle {
+export function bundleForView(
+  doc: ScrDocument,
+  consent: ScrConsentChoice,
+  basis: ViewBasis,
+): Bundle {
   const bundle = bundleForConsent(doc.bundle, consent);
-  const security: Coding[] = basis === 'permission' ? [{ system: ACS_PERMISSION_SYSTEM, code: 'Yes' }] : [];
-  bundle.meta = { ...bundle.meta, tag: [...(bundle.meta?.tag ?? []), viewBasisTag(basis)], ...(security.length ? { security } : {}) };
+  const security: Coding[] =
+    basis === 'permission' ? [{ system: ACS_PERMISSION_SYSTEM, code: 'Yes' }] : [];
+  bundle.meta = {
+    ...bundle.meta,
+    tag: [...(bundle.meta?.tag ?? []), viewBasisTag(basis)],
+    ...(security.length ? { security } : {}),
+  };
   return bundle;
 }
 
 /** The published read's URL of a version: the search form, by its identifier and the patient's NHS Number. */
-export function documentSearchUrl(baseUrl: string, compositionIdentifier: string, patient: string): string {
+export function documentSearchUrl(
+  baseUrl: string,
+  compositionIdentifier: string,
+  patient: string,
+): string {
   return `${baseUrl}/Bundle?composition.identifier=${encodeURIComponent(compositionIdentifier)}&composition.subject:Patient.identifier=${NHS_NUMBER_SYSTEM}|${patient}`;
 }
 
@@ -67,7 +111,10 @@ export function documentSearchUrl(baseUrl: string, compositionIdentifier: string
  * or superseded, the subject as the searchset's Patient entry, the caller's permission to view
  * (SCR-ACSPermission: Yes, No, or Ask when none stands) and the published read's URL.
  */
-export function documentReference(doc: ScrDocument, opts: { current: boolean; baseUrl: string; permission?: 'Yes' | 'No' | 'Ask'; patient?: string }): DocumentReference {
+export function documentReference(
+  doc: ScrDocument,
+  opts: { current: boolean; baseUrl: string; permission?: 'Yes' | 'No' | 'Ask'; patient?: string },
+): DocumentReference {
   const gpSummary = { coding: [{ ...GP_SUMMARY }] };
   // the patient as they are now: a document filed under a number since merged belongs to the survivor
   const patient = opts.patient ?? doc.patient;
@@ -77,11 +124,23 @@ export function documentReference(doc: ScrDocument, opts: { current: boolean; ba
     masterIdentifier: { system: SCR_UUID_SYSTEM, value: doc.compositionIdentifier },
     status: opts.current ? 'current' : 'superseded',
     type: gpSummary,
-    subject: { reference: `Patient/${patient}`, identifier: { system: NHS_NUMBER_SYSTEM, value: patient } },
+    subject: {
+      reference: `Patient/${patient}`,
+      identifier: { system: NHS_NUMBER_SYSTEM, value: patient },
+    },
     date: doc.uploaded,
     author: [{ identifier: { system: ODS_SYSTEM, value: doc.authorOrg } }],
-    securityLabel: [{ coding: [{ system: ACS_PERMISSION_SYSTEM, code: opts.permission ?? 'Ask' }] }],
-    content: [{ attachment: { contentType: 'application/fhir+json', url: documentSearchUrl(opts.baseUrl, doc.compositionIdentifier, patient) } }],
+    securityLabel: [
+      { coding: [{ system: ACS_PERMISSION_SYSTEM, code: opts.permission ?? 'Ask' }] },
+    ],
+    content: [
+      {
+        attachment: {
+          contentType: 'application/fhir+json',
+          url: documentSearchUrl(opts.baseUrl, doc.compositionIdentifier, patient),
+        },
+      },
+    ],
     context: { event: [gpSummary] },
   };
 }
@@ -91,7 +150,10 @@ export function documentReference(doc: ScrDocument, opts: { current: boolean; ba
  * resources, the Composition first, each under its RESTful URL; not a Bundle inside a Bundle.
  */
 export function documentSearchset(view: Bundle | undefined, baseUrl: string): Bundle {
-  const entry: BundleEntry[] = (view?.entry ?? []).map((e) => ({ fullUrl: `${baseUrl}/${e.resource!.resourceType}/${e.resource!.id}`, resource: e.resource }));
+  const entry: BundleEntry[] = (view?.entry ?? []).map((e) => ({
+    fullUrl: `${baseUrl}/${e.resource!.resourceType}/${e.resource!.id}`,
+    resource: e.resource,
+  }));
   return {
     resourceType: 'Bundle',
     type: 'searchset',

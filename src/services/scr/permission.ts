@@ -17,7 +17,10 @@ const PERMISSION_CODES: readonly PermissionCode[] = ['Yes', 'No', 'Ask'];
 
 type Part = { name?: unknown; [value: string]: unknown };
 
-export interface PermissionRequest { nhsNumber: string; code: PermissionCode }
+export interface PermissionRequest {
+  nhsNumber: string;
+  code: PermissionCode;
+}
 
 /**
  * The published SCR API's $setPermission body: one 'setPermissions' parameter with the parts
@@ -25,20 +28,55 @@ export interface PermissionRequest { nhsNumber: string; code: PermissionCode }
  */
 export function parseSetPermission(body: unknown): PermissionRequest {
   const sets = parametersOf(body).filter((p) => p.name === 'setPermissions');
-  if (sets.length === 0) throw new FhirError(400, 'MISSING_VALUE', "Missing value - parameter 'setPermissions' is required");
-  if (sets.length > 1) throw new FhirError(400, 'TOO_MANY_VALUES_SUBMITTED', "Too many values submitted - give one 'setPermissions' parameter");
-  const parts = (Array.isArray(sets[0].part) ? sets[0].part : []).filter((p): p is Part => !!p && typeof p === 'object');
+  if (sets.length === 0)
+    throw new FhirError(
+      400,
+      'MISSING_VALUE',
+      "Missing value - parameter 'setPermissions' is required",
+    );
+  if (sets.length > 1)
+    throw new FhirError(
+      400,
+      'TOO_MANY_VALUES_SUBMITTED',
+      "Too many values submitted - give one 'setPermissions' parameter",
+    );
+  const parts = (Array.isArray(sets[0].part) ? sets[0].part : []).filter(
+    (p): p is Part => !!p && typeof p === 'object',
+  );
   const nhsPart = parts.find((p) => p.name === 'nhsNumber');
-  const nhs = nhsPart?.valueString ?? (nhsPart?.valueIdentifier as { value?: unknown } | undefined)?.value;
+  const nhs =
+    nhsPart?.valueString ?? (nhsPart?.valueIdentifier as { value?: unknown } | undefined)?.value;
   // the published answer to a missing NHS Number is an 'value' issue, not 'required'
-  if (nhs === undefined) throw new FhirError(400, 'INVALID_VALUE', "Missing value for Parameter.Part 'nhsNumber' of 'setPermissions'");
+  if (nhs === undefined)
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      "Missing value for Parameter.Part 'nhsNumber' of 'setPermissions'",
+    );
   requireNhsNumber(nhs);
   const codings = parts.filter((p) => p.name === 'permissionCode');
-  if (codings.length > 1) throw new FhirError(400, 'TOO_MANY_VALUES_SUBMITTED', `Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system ${PERMISSION_SYSTEM} expected`);
+  if (codings.length > 1)
+    throw new FhirError(
+      400,
+      'TOO_MANY_VALUES_SUBMITTED',
+      `Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system ${PERMISSION_SYSTEM} expected`,
+    );
   const coding = codings[0]?.valueCoding as { system?: unknown; code?: unknown } | undefined;
-  if (!coding) throw new FhirError(400, 'MISSING_VALUE', "Missing value - part 'permissionCode' (valueCoding) of 'setPermissions' is required");
-  if (coding.system !== PERMISSION_SYSTEM || !PERMISSION_CODES.includes(coding.code as PermissionCode)) {
-    throw new FhirError(400, 'UNSUPPORTED_VALUE', `Unsupported value - 'permissionCode' must be ${PERMISSION_SYSTEM} ${PERMISSION_CODES.join(', ')}`);
+  if (!coding)
+    throw new FhirError(
+      400,
+      'MISSING_VALUE',
+      "Missing value - part 'permissionCode' (valueCoding) of 'setPermissions' is required",
+    );
+  if (
+    coding.system !== PERMISSION_SYSTEM ||
+    !PERMISSION_CODES.includes(coding.code as PermissionCode)
+  ) {
+    throw new FhirError(
+      400,
+      'UNSUPPORTED_VALUE',
+      `Unsupported value - 'permissionCode' must be ${PERMISSION_SYSTEM} ${PERMISSION_CODES.join(', ')}`,
+    );
   }
   return { nhsNumber: nhs as string, code: coding.code as PermissionCode };
 }
@@ -53,10 +91,18 @@ export const permissionPatient = (body: unknown): string => parseSetPermission(b
  * and an application has no clinician present to ask. A retry (same X-Request-ID, same request)
  * gets the permission it recorded, and records nothing again.
  */
-export async function recordPermission(repo: Repository, ctx: RequestContext, request: PermissionRequest): Promise<ScrPermission> {
+export async function recordPermission(
+  repo: Repository,
+  ctx: RequestContext,
+  request: PermissionRequest,
+): Promise<ScrPermission> {
   const principal = ctx.principal!;
   if (principal.kind !== 'user') {
-    throw new FhirError(403, 'ACCESS_DENIED', 'Permission to view is recorded by a clinician for their own session; patients and applications cannot record it');
+    throw new FhirError(
+      403,
+      'ACCESS_DENIED',
+      'Permission to view is recorded by a clinician for their own session; patients and applications cannot record it',
+    );
   }
   const earlier = await earlierAnswer(repo, ctx);
   if (earlier) return earlier.stored.resource as ScrPermission;
@@ -64,18 +110,42 @@ export async function recordPermission(repo: Repository, ctx: RequestContext, re
   const id = permissionId(nhs, principal.userId);
   const now = new Date();
   const permission: ScrPermission = {
-    resourceType: SCR_PERMISSION_TYPE, id, patient: nhs, userId: principal.userId, org: principal.org, code: request.code,
-    recorded: now.toISOString(), expires: new Date(principal.expiresAt * 1000).toISOString(),
+    resourceType: SCR_PERMISSION_TYPE,
+    id,
+    patient: nhs,
+    userId: principal.userId,
+    org: principal.org,
+    code: request.code,
+    recorded: now.toISOString(),
+    expires: new Date(principal.expiresAt * 1000).toISOString(),
   };
-  const detail = { code: request.code, basis: ctx.accessBasis ?? null, expires: permission.expires, ...(nhs !== request.nhsNumber ? { requested: request.nhsNumber } : {}) };
+  const detail = {
+    code: request.code,
+    basis: ctx.accessBasis ?? null,
+    expires: permission.expires,
+    ...(nhs !== request.nhsNumber ? { requested: request.nhsNumber } : {}),
+  };
   for (let attempt = 1; ; attempt++) {
     const existing = await repo.read(SCR_PERMISSION_TYPE, id);
     const version = (existing?.version ?? 0) + 1;
     try {
       await repo.commit({
-        resources: [{ type: SCR_PERMISSION_TYPE, id, expectedVersion: version - 1, resource: permission as unknown as Record<string, any>, index: [{ param: 'patient', value: nhs }] }],
+        resources: [
+          {
+            type: SCR_PERMISSION_TYPE,
+            id,
+            expectedVersion: version - 1,
+            resource: permission as unknown as Record<string, any>,
+            index: [{ param: 'patient', value: nhs }],
+          },
+        ],
         audit: [auditRecord(ctx, 'scr.view', nhs, 'permission-recorded', detail)],
-        request: requestRecord(ctx, { status: 200, resourceType: SCR_PERMISSION_TYPE, resourceId: id, version }),
+        request: requestRecord(ctx, {
+          status: 200,
+          resourceType: SCR_PERMISSION_TYPE,
+          resourceId: id,
+          version,
+        }),
       });
       return permission;
     } catch (err) {
@@ -93,14 +163,16 @@ export async function recordPermission(repo: Repository, ctx: RequestContext, re
 export function permissionResponse(p: ScrPermission, basis: string | undefined): Parameters {
   return {
     resourceType: 'Parameters',
-    parameter: [{
-      name: 'setPermissions',
-      part: [
-        { name: 'nhsNumber', valueString: p.patient },
-        { name: 'permissionCode', valueCoding: { system: PERMISSION_SYSTEM, code: p.code } },
-        { name: 'expires', valueDateTime: p.expires },
-        ...(basis ? [{ name: 'accessBasis', valueCode: basis }] : []),
-      ],
-    }],
+    parameter: [
+      {
+        name: 'setPermissions',
+        part: [
+          { name: 'nhsNumber', valueString: p.patient },
+          { name: 'permissionCode', valueCoding: { system: PERMISSION_SYSTEM, code: p.code } },
+          { name: 'expires', valueDateTime: p.expires },
+          ...(basis ? [{ name: 'accessBasis', valueCode: basis }] : []),
+        ],
+      },
+    ],
   };
 }

@@ -1,4 +1,11 @@
-import type { AllergyIntolerance, Bundle, BundleEntry, FhirResource, MedicationRequest, MedicationStatement } from 'fhir/r4.js';
+import type {
+  AllergyIntolerance,
+  Bundle,
+  BundleEntry,
+  FhirResource,
+  MedicationRequest,
+  MedicationStatement,
+} from 'fhir/r4.js';
 import { EntryIndex, type ScrDocument } from './document-model.js';
 import type { ViewBasis } from './document-access.js';
 import { viewBasisTag } from './document-views.js';
@@ -7,11 +14,17 @@ import { viewBasisTag } from './document-views.js';
 function currentAllergy(a: AllergyIntolerance): boolean {
   const clinical = a.clinicalStatus?.coding?.[0]?.code;
   const verification = a.verificationStatus?.coding?.[0]?.code;
-  return (!clinical || clinical === 'active') && verification !== 'refuted' && verification !== 'entered-in-error';
+  return (
+    (!clinical || clinical === 'active') &&
+    verification !== 'refuted' &&
+    verification !== 'entered-in-error'
+  );
 }
 
 function currentMedication(m: MedicationStatement | MedicationRequest): boolean {
-  return m.resourceType === 'MedicationStatement' ? m.status === 'active' || m.status === 'intended' : m.status === 'active';
+  return m.resourceType === 'MedicationStatement'
+    ? m.status === 'active' || m.status === 'intended'
+    : m.status === 'active';
 }
 
 /**
@@ -26,14 +39,21 @@ export function summarySearchset(doc: ScrDocument, baseUrl: string, basis: ViewB
   const included = new Map<string, FhirResource>();
   for (const r of entries.map((e) => e.resource!)) {
     if (r.resourceType === 'AllergyIntolerance' && currentAllergy(r)) matches.push(r);
-    if ((r.resourceType === 'MedicationStatement' || r.resourceType === 'MedicationRequest') && currentMedication(r)) {
+    if (
+      (r.resourceType === 'MedicationStatement' || r.resourceType === 'MedicationRequest') &&
+      currentMedication(r)
+    ) {
       matches.push(r);
-      const med = r.medicationReference?.reference ? index.resolve(r.medicationReference.reference) : undefined;
+      const med = r.medicationReference?.reference
+        ? index.resolve(r.medicationReference.reference)
+        : undefined;
       if (med?.resourceType === 'Medication') included.set(med.id!, med);
     }
   }
   const entry = (r: FhirResource, mode: 'match' | 'include'): BundleEntry => ({
-    fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`, resource: structuredClone(r), search: { mode },
+    fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`,
+    resource: structuredClone(r),
+    search: { mode },
   });
   return {
     resourceType: 'Bundle',
@@ -41,6 +61,9 @@ export function summarySearchset(doc: ScrDocument, baseUrl: string, basis: ViewB
     meta: { tag: [viewBasisTag(basis)] },
     timestamp: new Date().toISOString(),
     total: matches.length,
-    entry: [...matches.map((r) => entry(r, 'match')), ...[...included.values()].map((r) => entry(r, 'include'))],
+    entry: [
+      ...matches.map((r) => entry(r, 'match')),
+      ...[...included.values()].map((r) => entry(r, 'include')),
+    ],
   };
 }

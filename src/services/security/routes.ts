@@ -6,7 +6,12 @@ import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 import { nhsNumberFromReference, parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../http/fhir-conventions.js';
 import { commitOnce, earlierAnswer, type EarlierAnswer } from '../../http/request-replay.js';
-import { EMERGENCY_REASONS, type CareRelationship, type EmergencyAccessGrant, type LegitimateRelationships } from '../../security/relationships.js';
+import {
+  EMERGENCY_REASONS,
+  type CareRelationship,
+  type EmergencyAccessGrant,
+  type LegitimateRelationships,
+} from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';
 
 export const SECURITY_BASE = '/security/FHIR/R4';
@@ -15,22 +20,35 @@ const MAX_TEXT = 1000;
 
 function requirePatient(body: unknown): string {
   const raw = parameterValue(parametersOf(body), 'patient');
-  if (!raw) throw new FhirError(400, 'MISSING_VALUE', "Parameter 'patient' (the NHS Number) is required");
+  if (!raw)
+    throw new FhirError(400, 'MISSING_VALUE', "Parameter 'patient' (the NHS Number) is required");
   const nhs = nhsNumberFromReference(raw);
-  if (!isValidNhsNumber(nhs)) throw new FhirError(400, 'INVALID_RESOURCE_ID', "Parameter 'patient' is not a valid NHS Number");
+  if (!isValidNhsNumber(nhs))
+    throw new FhirError(
+      400,
+      'INVALID_RESOURCE_ID',
+      "Parameter 'patient' is not a valid NHS Number",
+    );
   return nhs;
 }
 
 function requireText(body: unknown, name: string): string {
   const text = parameterValue(parametersOf(body), name)?.trim();
   if (!text) throw new FhirError(400, 'MISSING_VALUE', `Parameter '${name}' is required`);
-  if (text.length > MAX_TEXT) throw new FhirError(400, 'INVALID_VALUE', `Parameter '${name}' is longer than ${MAX_TEXT} characters`);
+  if (text.length > MAX_TEXT)
+    throw new FhirError(
+      400,
+      'INVALID_VALUE',
+      `Parameter '${name}' is longer than ${MAX_TEXT} characters`,
+    );
   return text;
 }
 
 function episodeOfCare(rel: CareRelationship) {
   return {
-    resourceType: 'EpisodeOfCare', id: rel.id, status: rel.status === 'active' ? 'active' : 'finished',
+    resourceType: 'EpisodeOfCare',
+    id: rel.id,
+    status: rel.status === 'active' ? 'active' : 'finished',
     patient: { identifier: { system: NHS_NUMBER_SYSTEM, value: rel.patient } },
     managingOrganization: { identifier: { system: ODS_SYSTEM, value: rel.org } },
     period: { start: rel.start, ...(rel.end ? { end: rel.end } : {}) },
@@ -43,7 +61,14 @@ function grantParameters(grant: EmergencyAccessGrant) {
     parameter: [
       { name: 'grant', valueId: grant.id },
       { name: 'patient', valueIdentifier: { system: NHS_NUMBER_SYSTEM, value: grant.patient } },
-      { name: 'reasonCode', valueCoding: { system: REASON_SYSTEM, code: grant.reasonCode, display: EMERGENCY_REASONS[grant.reasonCode] } },
+      {
+        name: 'reasonCode',
+        valueCoding: {
+          system: REASON_SYSTEM,
+          code: grant.reasonCode,
+          display: EMERGENCY_REASONS[grant.reasonCode],
+        },
+      },
       { name: 'expires', valueDateTime: grant.expires },
     ],
   };
@@ -52,7 +77,11 @@ function grantParameters(grant: EmergencyAccessGrant) {
 function claimParameters(rel: CareRelationship) {
   return {
     resourceType: 'Parameters',
-    parameter: [{ name: 'relationship', valueId: rel.id }, { name: 'kind', valueCode: rel.kind }, { name: 'org', valueString: rel.org }],
+    parameter: [
+      { name: 'relationship', valueId: rel.id },
+      { name: 'kind', valueCode: rel.kind },
+      { name: 'org', valueString: rel.org },
+    ],
   };
 }
 
@@ -69,66 +98,154 @@ export function securityRoutes(repo: Repository, relationships: LegitimateRelati
   return async function plugin(app: FastifyInstance): Promise<void> {
     const fhir = { fhirApi: true } as const;
 
-    app.post('/$emergency-access', { config: { ...fhir, activity: 'emergency.access' } }, async (req, reply) => {
-      const earlier = await earlierAnswer(repo, req.ctx);
-      if (earlier) return reply.code(201).type(FHIR_JSON).send(grantParameters(grantOf(earlier)));
-      const patient = requirePatient(req.body);
-      const params = parametersOf(req.body);
-      const reasonCode = parameterValue(params, 'reasonCode');
-      if (!reasonCode) throw new FhirError(400, 'MISSING_VALUE', `Parameter 'reasonCode' is required: one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`);
-      if (!Object.hasOwn(EMERGENCY_REASONS, reasonCode)) throw new FhirError(400, 'INVALID_VALUE', `Parameter 'reasonCode' must be one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`);
-      const reasonText = requireText(req.body, 'reasonText');
-      if (!(await repo.readJson('Patient', patient))) throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-      const grant = await commitOnce(repo, req.ctx,
-        () => relationships.grantEmergencyAccess(req.ctx, patient, reasonCode, reasonText, undefined, { ctx: req.ctx, status: 201 }), grantOf);
-      return reply.code(201).type(FHIR_JSON).send(grantParameters(grant));
-    });
+    app.post(
+      '/$emergency-access',
+      { config: { ...fhir, activity: 'emergency.access' } },
+      async (req, reply) => {
+        const earlier = await earlierAnswer(repo, req.ctx);
+        if (earlier)
+          return reply
+            .code(201)
+            .type(FHIR_JSON)
+            .send(grantParameters(grantOf(earlier)));
+        const patient = requirePatient(req.body);
+        const params = parametersOf(req.body);
+        const reasonCode = parameterValue(params, 'reasonCode');
+        if (!reasonCode)
+          throw new FhirError(
+            400,
+            'MISSING_VALUE',
+            `Parameter 'reasonCode' is required: one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`,
+          );
+        if (!Object.hasOwn(EMERGENCY_REASONS, reasonCode))
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            `Parameter 'reasonCode' must be one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`,
+          );
+        const reasonText = requireText(req.body, 'reasonText');
+        if (!(await repo.readJson('Patient', patient)))
+          throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
+        const grant = await commitOnce(
+          repo,
+          req.ctx,
+          () =>
+            relationships.grantEmergencyAccess(
+              req.ctx,
+              patient,
+              reasonCode,
+              reasonText,
+              undefined,
+              { ctx: req.ctx, status: 201 },
+            ),
+          grantOf,
+        );
+        return reply.code(201).type(FHIR_JSON).send(grantParameters(grant));
+      },
+    );
 
-    app.post('/$claim-relationship', { config: { ...fhir, activity: 'relationship.claim' } }, async (req, reply) => {
-      const earlier = await earlierAnswer(repo, req.ctx);
-      if (earlier) return reply.code(201).type(FHIR_JSON).send(claimParameters(relationshipOf(earlier)));
-      const patient = requirePatient(req.body);
-      const reason = requireText(req.body, 'reason');
-      if (!(await repo.readJson('Patient', patient))) throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-      const rel = await commitOnce(repo, req.ctx, () => relationships.selfClaim(req.ctx, patient, reason, { ctx: req.ctx, status: 201 }), relationshipOf);
-      return reply.code(201).type(FHIR_JSON).send(claimParameters(rel));
-    });
+    app.post(
+      '/$claim-relationship',
+      { config: { ...fhir, activity: 'relationship.claim' } },
+      async (req, reply) => {
+        const earlier = await earlierAnswer(repo, req.ctx);
+        if (earlier)
+          return reply
+            .code(201)
+            .type(FHIR_JSON)
+            .send(claimParameters(relationshipOf(earlier)));
+        const patient = requirePatient(req.body);
+        const reason = requireText(req.body, 'reason');
+        if (!(await repo.readJson('Patient', patient)))
+          throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
+        const rel = await commitOnce(
+          repo,
+          req.ctx,
+          () => relationships.selfClaim(req.ctx, patient, reason, { ctx: req.ctx, status: 201 }),
+          relationshipOf,
+        );
+        return reply.code(201).type(FHIR_JSON).send(claimParameters(rel));
+      },
+    );
 
-    app.post('/EpisodeOfCare', { config: { ...fhir, activity: 'care.episode' } }, async (req, reply) => {
-      const earlier = await earlierAnswer(repo, req.ctx);
-      if (earlier) {
-        const rel = relationshipOf(earlier);
-        return reply.code(201).type(FHIR_JSON).header('location', `${SECURITY_BASE}/EpisodeOfCare/${rel.id}`).send(episodeOfCare(rel));
-      }
-      const body = req.body as { resourceType?: unknown; patient?: { identifier?: { value?: unknown }; reference?: unknown } } | null;
-      if (!body || body.resourceType !== 'EpisodeOfCare') throw new FhirError(400, 'INVALID_VALUE', 'Request body must be an EpisodeOfCare');
-      const raw = body.patient?.identifier?.value ?? body.patient?.reference;
-      const patient = typeof raw === 'string' ? nhsNumberFromReference(raw) : '';
-      if (!isValidNhsNumber(patient)) throw new FhirError(400, 'INVALID_RESOURCE_ID', 'EpisodeOfCare.patient must identify a patient by a valid NHS Number');
-      if (!(await repo.readJson('Patient', patient))) throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-      const org = req.ctx.principal!.org;
-      const rel = await commitOnce(repo, req.ctx, () => relationships.record(
-        { patient, org, kind: 'care-episode', source: `user:${req.ctx.principal!.userId}` },
-        [auditRecord(req.ctx, 'care.episode', patient, 'opened', { org })],
-        { ctx: req.ctx, status: 201 },
-      ), relationshipOf);
-      return reply.code(201).type(FHIR_JSON).header('location', `${SECURITY_BASE}/EpisodeOfCare/${rel.id}`).send(episodeOfCare(rel));
-    });
+    app.post(
+      '/EpisodeOfCare',
+      { config: { ...fhir, activity: 'care.episode' } },
+      async (req, reply) => {
+        const earlier = await earlierAnswer(repo, req.ctx);
+        if (earlier) {
+          const rel = relationshipOf(earlier);
+          return reply
+            .code(201)
+            .type(FHIR_JSON)
+            .header('location', `${SECURITY_BASE}/EpisodeOfCare/${rel.id}`)
+            .send(episodeOfCare(rel));
+        }
+        const body = req.body as {
+          resourceType?: unknown;
+          patient?: { identifier?: { value?: unknown }; reference?: unknown };
+        } | null;
+        if (!body || body.resourceType !== 'EpisodeOfCare')
+          throw new FhirError(400, 'INVALID_VALUE', 'Request body must be an EpisodeOfCare');
+        const raw = body.patient?.identifier?.value ?? body.patient?.reference;
+        const patient = typeof raw === 'string' ? nhsNumberFromReference(raw) : '';
+        if (!isValidNhsNumber(patient))
+          throw new FhirError(
+            400,
+            'INVALID_RESOURCE_ID',
+            'EpisodeOfCare.patient must identify a patient by a valid NHS Number',
+          );
+        if (!(await repo.readJson('Patient', patient)))
+          throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
+        const org = req.ctx.principal!.org;
+        const rel = await commitOnce(
+          repo,
+          req.ctx,
+          () =>
+            relationships.record(
+              { patient, org, kind: 'care-episode', source: `user:${req.ctx.principal!.userId}` },
+              [auditRecord(req.ctx, 'care.episode', patient, 'opened', { org })],
+              { ctx: req.ctx, status: 201 },
+            ),
+          relationshipOf,
+        );
+        return reply
+          .code(201)
+          .type(FHIR_JSON)
+          .header('location', `${SECURITY_BASE}/EpisodeOfCare/${rel.id}`)
+          .send(episodeOfCare(rel));
+      },
+    );
 
-    app.post<{ Params: { id: string } }>('/EpisodeOfCare/:id/$close', { config: { ...fhir, activity: 'care.episode' } }, async (req, reply) => {
-      const earlier = await earlierAnswer(repo, req.ctx);
-      if (earlier) return reply.type(FHIR_JSON).send(episodeOfCare(relationshipOf(earlier)));
-      const rel = await relationships.get(req.params.id);
-      const org = req.ctx.principal!.org;
-      // another organisation's episode is reported as absent, not as forbidden
-      if (!rel || rel.kind !== 'care-episode' || rel.org !== org) throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Episode of care not found');
-      // closed a moment ago by a twin of this very request (409 or a version conflict): answered as it was
-      const ended = await commitOnce(repo, req.ctx, async () => {
-        const closed = await relationships.end(rel.id, [auditRecord(req.ctx, 'care.episode', rel.patient, 'closed', { org })], { ctx: req.ctx, status: 200 });
-        if (!closed) throw new FhirError(409, 'INVALID_UPDATE', 'Episode of care is already closed');
-        return closed;
-      }, relationshipOf);
-      return reply.type(FHIR_JSON).send(episodeOfCare(ended));
-    });
+    app.post<{ Params: { id: string } }>(
+      '/EpisodeOfCare/:id/$close',
+      { config: { ...fhir, activity: 'care.episode' } },
+      async (req, reply) => {
+        const earlier = await earlierAnswer(repo, req.ctx);
+        if (earlier) return reply.type(FHIR_JSON).send(episodeOfCare(relationshipOf(earlier)));
+        const rel = await relationships.get(req.params.id);
+        const org = req.ctx.principal!.org;
+        // another organisation's episode is reported as absent, not as forbidden
+        if (!rel || rel.kind !== 'care-episode' || rel.org !== org)
+          throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Episode of care not found');
+        // closed a moment ago by a twin of this very request (409 or a version conflict): answered as it was
+        const ended = await commitOnce(
+          repo,
+          req.ctx,
+          async () => {
+            const closed = await relationships.end(
+              rel.id,
+              [auditRecord(req.ctx, 'care.episode', rel.patient, 'closed', { org })],
+              { ctx: req.ctx, status: 200 },
+            );
+            if (!closed)
+              throw new FhirError(409, 'INVALID_UPDATE', 'Episode of care is already closed');
+            return closed;
+          },
+          relationshipOf,
+        );
+        return reply.type(FHIR_JSON).send(episodeOfCare(ended));
+      },
+    );
   };
 }

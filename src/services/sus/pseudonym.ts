@@ -27,7 +27,8 @@ export function loadOrCreatePseudonymKey(dataDir: string): Buffer {
       writeFileSync(path, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
       return key;
     } catch (raced) {
-      if ((raced as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreatePseudonymKey(dataDir);
+      if ((raced as NodeJS.ErrnoException).code === 'EEXIST')
+        return loadOrCreatePseudonymKey(dataDir);
       throw raced;
     }
   }

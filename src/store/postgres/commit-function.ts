@@ -139,10 +139,41 @@ export const COMMIT_FUNCTION_MIGRATION = COMMIT_FUNCTION;
 
 /** The arguments of openspine_commit before request digests, to drop that definition by its signature. */
 const SIGNATURE_BEFORE_DIGESTS = [
-  'INTEGER', 'INTEGER[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'INTEGER[]', 'TEXT[]', 'TEXT[]',
-  'INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'TEXT[]',
-  'INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]',
-  'INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]',
+  'INTEGER',
+  'INTEGER[]',
+  'TEXT[]',
+  'TEXT[]',
+  'INTEGER[]',
+  'TEXT[]',
+  'TEXT[]',
+  'INTEGER[]',
+  'INTEGER[]',
+  'TEXT[]',
+  'TEXT[]',
+  'INTEGER[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'INTEGER[]',
+  'TEXT[]',
+  'TEXT[]',
+  'INTEGER[]',
+  'TEXT[]',
+  'INTEGER[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'INTEGER[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
+  'TEXT[]',
 ].join(', ');
 
 /**
@@ -171,35 +202,133 @@ export interface PreparedBatch {
 
 /** The 36 positional parameters of openspine_commit for batches 1..n, in order. */
 export function commitParameters(batches: PreparedBatch[]): unknown[] {
-  const r = { batch: [] as number[], type: [] as string[], id: [] as string[], expected: [] as number[], updated: [] as string[], body: [] as string[], from: [] as number[], to: [] as number[] };
+  const r = {
+    batch: [] as number[],
+    type: [] as string[],
+    id: [] as string[],
+    expected: [] as number[],
+    updated: [] as string[],
+    body: [] as string[],
+    from: [] as number[],
+    to: [] as number[],
+  };
   const i = { param: [] as string[], value: [] as string[] };
-  const q = { batch: [] as number[], id: [] as string[], user: [] as string[], method: [] as string[], path: [] as string[], digest: [] as string[], status: [] as number[], rtype: [] as string[], rid: [] as string[], version: [] as number[], recorded: [] as string[] };
-  const a = { batch: [] as number[], recorded: [] as string[], request: [] as string[], user: [] as string[], org: [] as string[], patient: [] as (string | null)[], action: [] as string[], record: [] as string[] };
-  const m = { batch: [] as number[], id: [] as string[], topic: [] as string[], key: [] as string[], body: [] as string[], time: [] as string[] };
+  const q = {
+    batch: [] as number[],
+    id: [] as string[],
+    user: [] as string[],
+    method: [] as string[],
+    path: [] as string[],
+    digest: [] as string[],
+    status: [] as number[],
+    rtype: [] as string[],
+    rid: [] as string[],
+    version: [] as number[],
+    recorded: [] as string[],
+  };
+  const a = {
+    batch: [] as number[],
+    recorded: [] as string[],
+    request: [] as string[],
+    user: [] as string[],
+    org: [] as string[],
+    patient: [] as (string | null)[],
+    action: [] as string[],
+    record: [] as string[],
+  };
+  const m = {
+    batch: [] as number[],
+    id: [] as string[],
+    topic: [] as string[],
+    key: [] as string[],
+    body: [] as string[],
+    time: [] as string[],
+  };
   batches.forEach((batch, k) => {
     const b = k + 1;
     for (const { write, body, updated } of batch.resources) {
-      r.batch.push(b); r.type.push(write.type); r.id.push(write.id); r.expected.push(write.expectedVersion); r.updated.push(updated); r.body.push(body);
+      r.batch.push(b);
+      r.type.push(write.type);
+      r.id.push(write.id);
+      r.expected.push(write.expectedVersion);
+      r.updated.push(updated);
+      r.body.push(body);
       r.from.push(i.param.length + 1);
-      for (const e of write.index) { i.param.push(e.param); i.value.push(e.value); }
+      for (const e of write.index) {
+        i.param.push(e.param);
+        i.value.push(e.value);
+      }
       r.to.push(i.param.length);
     }
     const rq = batch.request;
     if (rq) {
-      q.batch.push(b); q.id.push(rq.requestId); q.user.push(rq.userId); q.method.push(rq.method); q.path.push(rq.path); q.digest.push(rq.digest); q.status.push(rq.status);
-      q.rtype.push(rq.resourceType); q.rid.push(rq.resourceId); q.version.push(rq.version); q.recorded.push(batch.time);
+      q.batch.push(b);
+      q.id.push(rq.requestId);
+      q.user.push(rq.userId);
+      q.method.push(rq.method);
+      q.path.push(rq.path);
+      q.digest.push(rq.digest);
+      q.status.push(rq.status);
+      q.rtype.push(rq.resourceType);
+      q.rid.push(rq.resourceId);
+      q.version.push(rq.version);
+      q.recorded.push(batch.time);
     }
     for (const e of batch.audit) {
-      a.batch.push(b); a.recorded.push(e.time); a.request.push(e.requestId); a.user.push(e.userId); a.org.push(e.org); a.patient.push(e.patient ?? null); a.action.push(e.action); a.record.push(JSON.stringify(e));
+      a.batch.push(b);
+      a.recorded.push(e.time);
+      a.request.push(e.requestId);
+      a.user.push(e.userId);
+      a.org.push(e.org);
+      a.patient.push(e.patient ?? null);
+      a.action.push(e.action);
+      a.record.push(JSON.stringify(e));
     }
     for (const msg of batch.messages) {
-      m.batch.push(b); m.id.push(msg.id); m.topic.push(msg.topic); m.key.push(msg.key); m.body.push(JSON.stringify(msg.body ?? null)); m.time.push(batch.time);
+      m.batch.push(b);
+      m.id.push(msg.id);
+      m.topic.push(msg.topic);
+      m.key.push(msg.key);
+      m.body.push(JSON.stringify(msg.body ?? null));
+      m.time.push(batch.time);
     }
   });
   return [
-    batches.length, r.batch, r.type, r.id, r.expected, r.updated, r.body, r.from, r.to, i.param, i.value,
-    q.batch, q.id, q.user, q.method, q.path, q.digest, q.status, q.rtype, q.rid, q.version, q.recorded,
-    a.batch, a.recorded, a.request, a.user, a.org, a.patient, a.action, a.record,
-    m.batch, m.id, m.topic, m.key, m.body, m.time,
+    batches.length,
+    r.batch,
+    r.type,
+    r.id,
+    r.expected,
+    r.updated,
+    r.body,
+    r.from,
+    r.to,
+    i.param,
+    i.value,
+    q.batch,
+    q.id,
+    q.user,
+    q.method,
+    q.path,
+    q.digest,
+    q.status,
+    q.rtype,
+    q.rid,
+    q.version,
+    q.recorded,
+    a.batch,
+    a.recorded,
+    a.request,
+    a.user,
+    a.org,
+    a.patient,
+    a.action,
+    a.record,
+    m.batch,
+    m.id,
+    m.topic,
+    m.key,
+    m.body,
+    m.time,
   ];
 }

@@ -17,13 +17,22 @@ export const TABLE_PLACEMENT: Readonly<Record<string, TablePlacement>> = {
   resources: { kind: 'distributed', column: 'rid' },
   resource_versions: { kind: 'distributed', column: 'rid', colocateWith: 'resources' },
   search_index: { kind: 'distributed', column: 'rid', colocateWith: 'resources' },
-  audit_log: { kind: 'coordinator', why: 'one hash chain for the whole platform: its order is global' },
+  audit_log: {
+    kind: 'coordinator',
+    why: 'one hash chain for the whole platform: its order is global',
+  },
   audit_head: { kind: 'coordinator', why: 'the single chain-head row every appender locks' },
   audit_index: { kind: 'coordinator', why: 'searched by user, org and time across all patients' },
   audit_index_state: { kind: 'coordinator', why: 'single checkpoint row' },
   audit_checkpoints: { kind: 'coordinator', why: 'signed heads of the global chain' },
-  request_log: { kind: 'coordinator', why: 'keyed by X-Request-ID, looked up before the patient is known' },
-  outbox: { kind: 'coordinator', why: 'one commit-ordered sequence read by every consumer and the relay' },
+  request_log: {
+    kind: 'coordinator',
+    why: 'keyed by X-Request-ID, looked up before the patient is known',
+  },
+  outbox: {
+    kind: 'coordinator',
+    why: 'one commit-ordered sequence read by every consumer and the relay',
+  },
   outbox_head: { kind: 'coordinator', why: 'the single sequence row commits with messages lock' },
   message_cursors: { kind: 'coordinator', why: 'one row per consumer name' },
   deliveries: { kind: 'coordinator', why: 'claimed in outbox order per consumer across all keys' },
@@ -37,5 +46,6 @@ export function citusDistributionSql(): string[] {
   return Object.entries(TABLE_PLACEMENT).map(([table, placement]) =>
     placement.kind === 'distributed'
       ? `SELECT create_distributed_table('${table}', '${placement.column}'${placement.colocateWith ? `, colocate_with => '${placement.colocateWith}'` : ''});`
-      : `SELECT citus_add_local_table_to_metadata('${table}');`);
+      : `SELECT citus_add_local_table_to_metadata('${table}');`,
+  );
 }

@@ -39,8 +39,10 @@ export class GroupCommitter {
   private pump(): void {
     const { maxInFlight = 2, maxGroup = 64, heavyRows = 500 } = this.options;
     while (this.queue.length > 0 && this.inFlight < maxInFlight) {
-      let rows = 0, n = 0;
-      while (n < this.queue.length && n < maxGroup && rows < heavyRows) rows += this.queue[n++].batch.resources.length;
+      let rows = 0,
+        n = 0;
+      while (n < this.queue.length && n < maxGroup && rows < heavyRows)
+        rows += this.queue[n++].batch.resources.length;
       if (this.inFlight > 0 && rows < heavyRows) return;
       const group = this.queue.splice(0, n);
       this.inFlight++;

@@ -1,7 +1,15 @@
 import type pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import type { DeadLetter, DeliveredMessage } from '../../messaging/types.js';
-import { CommitListeners, errorText, toDeadLetter, toDelivered, toOutboxRecord, type DeadLetterRow, type OutboxRow } from '../message-rows.js';
+import {
+  CommitListeners,
+  errorText,
+  toDeadLetter,
+  toDelivered,
+  toOutboxRecord,
+  type DeadLetterRow,
+  type OutboxRow,
+} from '../message-rows.js';
 import type { AuditRecord, MessageStore, OutboxRecord, ReplayOutcome } from '../types.js';
 
 const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time';
@@ -22,7 +30,12 @@ export class PostgresMessageStore implements MessageStore {
   private readonly knownCursors = new Set<string>();
   /** Per consumer: outbox rows up to seq were read and none is wanted, though the stored cursor is behind them. */
   private readonly skipped = new Map<string, { seq: number; since: number }>();
-  private completions: { consumer: string; message: OutboxRecord; resolve: (done: boolean) => void; reject: (err: unknown) => void }[] = [];
+  private completions: {
+    consumer: string;
+    message: OutboxRecord;
+    resolve: (done: boolean) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
 
   constructor(
     private readonly pool: pg.Pool,
@@ -40,13 +53,23 @@ export class PostgresMessageStore implements MessageStore {
   }
 
   async readOutbox(afterSeq: number, limit: number): Promise<OutboxRecord[]> {
-    const { rows } = await this.pool.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE o.seq > $1 ORDER BY o.seq LIMIT $2`, [afterSeq, limit]);
+    const { rows } = await this.pool.query<OutboxRow>(
+      `SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE o.seq > $1 ORDER BY o.seq LIMIT $2`,
+      [afterSeq, limit],
+    );
     return rows.map(toOutboxRecord);
   }
 
-  async enqueueDeliveries(consumer: string, wanted: (topic: string) => boolean, limit: number): Promise<number> {
+  async enqueueDeliveries(
+    consumer: string,
+    wanted: (topic: string) => boolean,
+    limit: number,
+  ): Promise<number> {
     if (!this.knownCursors.has(consumer)) {
-      await this.pool.query('INSERT INTO message_cursors (consumer, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING', [consumer]);
+      await this.pool.query(
+        'INSERT INTO message_cursors (consumer, seq) VALUES ($1, 0) ON CONFLICT DO NOTHING',
+        [consumer],
+      );
       this.knownCursors.add(consumer);
     }
     // reads first, so an idle poll, or a page no one here wants, takes no row lock and no transaction
@@ -65,11 +88,17 @@ export class PostgresMessageStore implements MessageStore {
       return rows.length;
     }
     const moved = await this.tx(async (c) => {
-      const cursor = await c.query<{ seq: string }>('SELECT seq FROM message_cursors WHERE consumer = $1 FOR UPDATE SKIP LOCKED', [consumer]);
+      const cursor = await c.query<{ seq: string }>(
+        'SELECT seq FROM message_cursors WHERE consumer = $1 FOR UPDATE SKIP LOCKED',
+        [consumer],
+      );
       if (cursor.rows.length === 0) return 0; // another node is moving this cursor
       // rows up to the skip mark were read above and none of them is wanted
       const from = Math.max(Number(cursor.rows[0].seq), this.skipped.get(consumer)?.seq ?? 0);
-      const { rows } = await c.query<OutboxRow>('SELECT seq, id, topic, key FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2', [from, limit]);
+      const { rows } = await c.query<OutboxRow>(
+        'SELECT seq, id, topic, key FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2',
+        [from, limit],
+      );
       if (rows.length === 0) return 0;
       const taken = rows.filter((r) => wanted(r.topic));
       if (taken.length) {
@@ -80,7 +109,10 @@ export class PostgresMessageStore implements MessageStore {
           [consumer, taken.map((r) => r.id), taken.map((r) => r.seq), taken.map((r) => r.key)],
         );
       }
-      await c.query('UPDATE message_cursors SET seq = GREATEST(seq, $2) WHERE consumer = $1', [consumer, rows[rows.length - 1].seq]);
+      await c.query('UPDATE message_cursors SET seq = GREATEST(seq, $2) WHERE consumer = $1', [
+        consumer,
+        rows[rows.length - 1].seq,
+      ]);
       return rows.length;
     });
     if (moved > 0) this.skipped.delete(consumer);
@@ -102,11 +134,19 @@ export class PostgresMessageStore implements MessageStore {
     const mark = this.skipped.get(consumer);
     if (!mark || mark.seq <= stored) return;
     if (mark.seq - stored < limit && Date.now() - mark.since < SKIP_PERSIST_MS) return;
-    await this.pool.query('UPDATE message_cursors SET seq = GREATEST(seq, $2) WHERE consumer = $1', [consumer, mark.seq]);
+    await this.pool.query(
+      'UPDATE message_cursors SET seq = GREATEST(seq, $2) WHERE consumer = $1',
+      [consumer, mark.seq],
+    );
     if (this.skipped.get(consumer) === mark) this.skipped.delete(consumer);
   }
 
-  async claimDeliveries(consumer: string, holder: string, limit: number, leaseMs: number): Promise<DeliveredMessage[]> {
+  async claimDeliveries(
+    consumer: string,
+    holder: string,
+    limit: number,
+    leaseMs: number,
+  ): Promise<DeliveredMessage[]> {
     const now = Date.now();
     const { rows } = await this.pool.query<{ message_id: string; seq: string; attempts: number }>(
       // Shaped so that any plan is a cheap one: the messaging tables grow from empty in seconds, long
@@ -125,11 +165,19 @@ export class PostgresMessageStore implements MessageStore {
     );
     if (rows.length === 0) return [];
     const attempts = new Map(rows.map((r) => [Number(r.seq), r.attempts]));
-    const messages = await this.pool.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE o.seq = ANY($1::bigint[]) ORDER BY o.seq`, [[...attempts.keys()]]);
+    const messages = await this.pool.query<OutboxRow>(
+      `SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE o.seq = ANY($1::bigint[]) ORDER BY o.seq`,
+      [[...attempts.keys()]],
+    );
     return messages.rows.map((r) => toDelivered(r, attempts.get(Number(r.seq))!));
   }
 
-  async renewDelivery(consumer: string, messageId: string, holder: string, leaseMs: number): Promise<void> {
+  async renewDelivery(
+    consumer: string,
+    messageId: string,
+    holder: string,
+    leaseMs: number,
+  ): Promise<void> {
     await this.pool.query(
       `UPDATE deliveries SET lease_until = $1 WHERE consumer = $2 AND message_id = $3 AND holder = $4 AND state = 'pending'`,
       [Date.now() + leaseMs, consumer, messageId, holder],
@@ -170,7 +218,12 @@ export class PostgresMessageStore implements MessageStore {
          SELECT t.consumer, t.id, t.seq, t.key, 'done' FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS t(consumer, id, seq, key)
          ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'done', lease_until = NULL, holder = NULL WHERE deliveries.state = 'pending'
          RETURNING consumer, message_id`,
-        [batch.map((c) => c.consumer), batch.map((c) => c.message.id), batch.map((c) => c.message.seq), batch.map((c) => c.message.key)],
+        [
+          batch.map((c) => c.consumer),
+          batch.map((c) => c.message.id),
+          batch.map((c) => c.message.seq),
+          batch.map((c) => c.message.key),
+        ],
       );
       const changed = new Set(rows.map((r) => `${r.consumer}\u0000${r.message_id}`));
       for (const c of batch) c.resolve(changed.has(`${c.consumer}\u0000${c.message.id}`));
@@ -188,7 +241,12 @@ export class PostgresMessageStore implements MessageStore {
     return res.rowCount === 1;
   }
 
-  async retryDelivery(consumer: string, messageId: string, error: string, retryAt: number): Promise<void> {
+  async retryDelivery(
+    consumer: string,
+    messageId: string,
+    error: string,
+    retryAt: number,
+  ): Promise<void> {
     await this.pool.query(
       `UPDATE deliveries SET next_at = $1, last_error = $2, lease_until = NULL, holder = NULL
        WHERE consumer = $3 AND message_id = $4 AND state = 'pending'`,
@@ -208,37 +266,73 @@ export class PostgresMessageStore implements MessageStore {
       if (res.rowCount !== 1) return false;
       await c.query(
         `INSERT INTO dead_letters (id, consumer, message_id, seq, message, attempts, last_error, dead_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [randomUUID(), consumer, message.id, message.seq, JSON.stringify(message), message.attempt, text, new Date().toISOString()],
+        [
+          randomUUID(),
+          consumer,
+          message.id,
+          message.seq,
+          JSON.stringify(message),
+          message.attempt,
+          text,
+          new Date().toISOString(),
+        ],
       );
       return true;
     });
   }
 
-  async deliveryState(consumer: string, messageId: string): Promise<'pending' | 'done' | 'dead' | null> {
-    const { rows } = await this.pool.query<{ state: 'pending' | 'done' | 'dead' }>('SELECT state FROM deliveries WHERE consumer = $1 AND message_id = $2', [consumer, messageId]);
+  async deliveryState(
+    consumer: string,
+    messageId: string,
+  ): Promise<'pending' | 'done' | 'dead' | null> {
+    const { rows } = await this.pool.query<{ state: 'pending' | 'done' | 'dead' }>(
+      'SELECT state FROM deliveries WHERE consumer = $1 AND message_id = $2',
+      [consumer, messageId],
+    );
     return rows[0]?.state ?? null;
   }
 
   async listDeadLetters(query: { consumer?: string; limit: number }): Promise<DeadLetter[]> {
-    const { rows } = query.consumer === undefined
-      ? await this.pool.query<DeadLetterRow>(`SELECT ${DEAD_COLUMNS} FROM dead_letters ORDER BY dead_at DESC, id LIMIT $1`, [query.limit])
-      : await this.pool.query<DeadLetterRow>(`SELECT ${DEAD_COLUMNS} FROM dead_letters WHERE consumer = $1 ORDER BY dead_at DESC, id LIMIT $2`, [query.consumer, query.limit]);
+    const { rows } =
+      query.consumer === undefined
+        ? await this.pool.query<DeadLetterRow>(
+            `SELECT ${DEAD_COLUMNS} FROM dead_letters ORDER BY dead_at DESC, id LIMIT $1`,
+            [query.limit],
+          )
+        : await this.pool.query<DeadLetterRow>(
+            `SELECT ${DEAD_COLUMNS} FROM dead_letters WHERE consumer = $1 ORDER BY dead_at DESC, id LIMIT $2`,
+            [query.consumer, query.limit],
+          );
     return rows.map(toDeadLetter);
   }
 
   async readDeadLetter(id: string): Promise<DeadLetter | null> {
-    const { rows } = await this.pool.query<DeadLetterRow>(`SELECT ${DEAD_COLUMNS} FROM dead_letters WHERE id = $1`, [id]);
+    const { rows } = await this.pool.query<DeadLetterRow>(
+      `SELECT ${DEAD_COLUMNS} FROM dead_letters WHERE id = $1`,
+      [id],
+    );
     return rows.length ? toDeadLetter(rows[0]) : null;
   }
 
   async replayDeadLetter(id: string, audit: AuditRecord[] = []): Promise<ReplayOutcome> {
     const outcome = await this.tx(async (c): Promise<ReplayOutcome> => {
-      const { rows } = await c.query<{ consumer: string; message_id: string; seq: string; message: string; replayed_at: string | null }>(
-        'SELECT consumer, message_id, seq, message, replayed_at FROM dead_letters WHERE id = $1 FOR UPDATE', [id]);
+      const { rows } = await c.query<{
+        consumer: string;
+        message_id: string;
+        seq: string;
+        message: string;
+        replayed_at: string | null;
+      }>(
+        'SELECT consumer, message_id, seq, message, replayed_at FROM dead_letters WHERE id = $1 FOR UPDATE',
+        [id],
+      );
       if (rows.length === 0) return 'not-found';
       const row = rows[0];
       if (row.replayed_at) return 'already-replayed';
-      await c.query('UPDATE dead_letters SET replayed_at = $1 WHERE id = $2', [new Date().toISOString(), id]);
+      await c.query('UPDATE dead_letters SET replayed_at = $1 WHERE id = $2', [
+        new Date().toISOString(),
+        id,
+      ]);
       await c.query(
         `INSERT INTO deliveries (consumer, message_id, seq, key, state) VALUES ($1, $2, $3, $4, 'pending')
          ON CONFLICT (consumer, message_id) DO UPDATE SET state = 'pending', attempts = 0, next_at = 0, lease_until = NULL, holder = NULL`,
@@ -252,30 +346,52 @@ export class PostgresMessageStore implements MessageStore {
   }
 
   async unrelayed(limit: number): Promise<OutboxRecord[]> {
-    const { rows } = await this.pool.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE NOT o.relayed ORDER BY o.seq LIMIT $1`, [limit]);
+    const { rows } = await this.pool.query<OutboxRow>(
+      `SELECT ${OUTBOX_COLUMNS} FROM outbox o WHERE NOT o.relayed ORDER BY o.seq LIMIT $1`,
+      [limit],
+    );
     return rows.map(toOutboxRecord);
   }
 
   async markRelayed(seqs: number[]): Promise<void> {
-    if (seqs.length) await this.pool.query('UPDATE outbox SET relayed = TRUE WHERE seq = ANY($1::bigint[])', [seqs]);
+    if (seqs.length)
+      await this.pool.query('UPDATE outbox SET relayed = TRUE WHERE seq = ANY($1::bigint[])', [
+        seqs,
+      ]);
   }
 
-  async sweep(options: { before: string; consumers: string[]; requireRelayed: boolean; limit: number }): Promise<{ outbox: number; deliveries: number }> {
+  async sweep(options: {
+    before: string;
+    consumers: string[];
+    requireRelayed: boolean;
+    limit: number;
+  }): Promise<{ outbox: number; deliveries: number }> {
     return this.tx(async (c) => {
-      const oldest = await c.query<{ seq: string; time: string }>('SELECT seq, time FROM outbox ORDER BY seq LIMIT $1', [options.limit]);
+      const oldest = await c.query<{ seq: string; time: string }>(
+        'SELECT seq, time FROM outbox ORDER BY seq LIMIT $1',
+        [options.limit],
+      );
       const expired = oldest.rows.filter((r) => r.time < options.before);
       if (expired.length === 0) return { outbox: 0, deliveries: 0 };
       let upTo = Number(expired[expired.length - 1].seq);
-      const deliveries = (await c.query(`DELETE FROM deliveries WHERE seq <= $1 AND state = 'done'`, [upTo])).rowCount ?? 0;
+      const deliveries =
+        (await c.query(`DELETE FROM deliveries WHERE seq <= $1 AND state = 'done'`, [upTo]))
+          .rowCount ?? 0;
       if (!options.requireRelayed && options.consumers.length) {
-        const cursors = await c.query<{ consumer: string; seq: string }>('SELECT consumer, seq FROM message_cursors WHERE consumer = ANY($1::text[])', [options.consumers]);
+        const cursors = await c.query<{ consumer: string; seq: string }>(
+          'SELECT consumer, seq FROM message_cursors WHERE consumer = ANY($1::text[])',
+          [options.consumers],
+        );
         const at = new Map(cursors.rows.map((r) => [r.consumer, Number(r.seq)]));
         for (const consumer of options.consumers) upTo = Math.min(upTo, at.get(consumer) ?? 0);
       }
-      const outbox = (await c.query(
-        `DELETE FROM outbox o WHERE o.seq <= $1 AND (o.relayed OR NOT $2) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = o.seq)`,
-        [upTo, options.requireRelayed],
-      )).rowCount ?? 0;
+      const outbox =
+        (
+          await c.query(
+            `DELETE FROM outbox o WHERE o.seq <= $1 AND (o.relayed OR NOT $2) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = o.seq)`,
+            [upTo, options.requireRelayed],
+          )
+        ).rowCount ?? 0;
       return { outbox, deliveries };
     });
   }

@@ -16,7 +16,13 @@ import {
   type WriteBatch,
 } from '../types.js';
 import { PostgresAuditIndex } from './audit-index.js';
-import { COMMIT_CALL, DUPLICATE_REQUEST_STATE, VERSION_CONFLICT_STATE, commitParameters, type PreparedBatch } from './commit-function.js';
+import {
+  COMMIT_CALL,
+  DUPLICATE_REQUEST_STATE,
+  VERSION_CONFLICT_STATE,
+  commitParameters,
+  type PreparedBatch,
+} from './commit-function.js';
 import { GroupCommitter, type BatchOutcome } from './group-commit.js';
 import { PreparingClient } from './preparing-client.js';
 import { PostgresMessageStore } from './message-store.js';
@@ -29,10 +35,22 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
 const RETRYABLE = new Set(['40P01', '40001']);
 const MAX_ATTEMPTS = 3;
 
-interface VersionRow { rtype: string; rid: string; version: number; updated: string; body: string }
+interface VersionRow {
+  rtype: string;
+  rid: string;
+  version: number;
+  updated: string;
+  body: string;
+}
 
 function toStored(row: VersionRow): StoredResource {
-  return { type: row.rtype, id: row.rid, version: row.version, lastUpdated: row.updated, resource: JSON.parse(row.body) };
+  return {
+    type: row.rtype,
+    id: row.rid,
+    version: row.version,
+    lastUpdated: row.updated,
+    resource: JSON.parse(row.body),
+  };
 }
 
 /**
@@ -50,13 +68,27 @@ export class PostgresRepository implements Repository {
   private readonly committer = new GroupCommitter((batches) => this.commitGroup(batches));
   private closed = false;
 
-  constructor(databaseUrl: string, readonly schema: string = 'public') {
-    if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name '${schema}': use lower-case letters, digits and _`);
-    this.pool = new pg.Pool({ connectionString: databaseUrl, options: `-c search_path=${schema}`, Client: PreparingClient });
+  constructor(
+    databaseUrl: string,
+    readonly schema: string = 'public',
+  ) {
+    if (!SCHEMA_NAME.test(schema))
+      throw new Error(
+        `invalid PostgreSQL schema name '${schema}': use lower-case letters, digits and _`,
+      );
+    this.pool = new pg.Pool({
+      connectionString: databaseUrl,
+      options: `-c search_path=${schema}`,
+      Client: PreparingClient,
+    });
     // An idle connection dropped by the server must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
     this.auditIndex = new PostgresAuditIndex(this.pool, (fn) => this.tx(fn));
-    this.messaging = new PostgresMessageStore(this.pool, (fn) => this.tx(fn), (c, records) => this.appendAudit(c, records));
+    this.messaging = new PostgresMessageStore(
+      this.pool,
+      (fn) => this.tx(fn),
+      (c, records) => this.appendAudit(c, records),
+    );
   }
 
   /** Runs fn in one transaction on one connection; rolls back and rethrows on any error. */
@@ -69,7 +101,9 @@ export class PostgresRepository implements Repository {
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+      await client.query('ROLLBACK').catch((e: Error) => {
+        broken = e;
+      });
       throw err;
     } finally {
       client.release(broken); // a connection that cannot even roll back is discarded, not reused
@@ -79,13 +113,18 @@ export class PostgresRepository implements Repository {
   async migrate(): Promise<void> {
     // Every step takes the same transaction-scoped advisory lock, so concurrent migrators (several
     // processes starting together) queue up and each re-checks what is already applied.
-    const lock = (c: pg.PoolClient) => c.query(`SELECT pg_advisory_xact_lock(hashtext('openspine.migrate'), hashtext($1))`, [this.schema]);
+    const lock = (c: pg.PoolClient) =>
+      c.query(`SELECT pg_advisory_xact_lock(hashtext('openspine.migrate'), hashtext($1))`, [
+        this.schema,
+      ]);
     await this.tx(async (c) => {
       await lock(c);
       // Checked first so a user without CREATE on the database can use a schema made for it.
       const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
       if (exists.rowCount === 0) await c.query(`CREATE SCHEMA "${this.schema}"`);
-      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
+      await c.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)',
+      );
     });
     for (const [i, sql] of POSTGRES_MIGRATIONS.entries()) {
       const version = i + 1;
@@ -94,7 +133,10 @@ export class PostgresRepository implements Repository {
         const done = await c.query('SELECT 1 FROM schema_migrations WHERE version = $1', [version]);
         if (done.rowCount !== 0) return;
         await c.query(sql);
-        await c.query('INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)', [version, new Date().toISOString()]);
+        await c.query('INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)', [
+          version,
+          new Date().toISOString(),
+        ]);
       });
     }
   }
@@ -168,7 +210,10 @@ export class PostgresRepository implements Repository {
   }
 
   async count(type: string): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM resources WHERE rtype = $1', [type]);
+    const { rows } = await this.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM resources WHERE rtype = $1',
+      [type],
+    );
     return Number(rows[0].n);
   }
 
@@ -181,13 +226,28 @@ export class PostgresRepository implements Repository {
     const time = new Date().toISOString();
     const resources = (batch.resources ?? []).map((write) => {
       const version = write.expectedVersion + 1;
-      const resource = { ...write.resource, meta: { ...(write.resource.meta ?? {}), versionId: String(version), lastUpdated: time } };
+      const resource = {
+        ...write.resource,
+        meta: { ...(write.resource.meta ?? {}), versionId: String(version), lastUpdated: time },
+      };
       return { write, resource, body: JSON.stringify(resource), updated: time, version };
     });
-    const outcome = await this.committer.submit({ resources, request: batch.request, audit: batch.audit ?? [], messages: batch.messages ?? [], time });
+    const outcome = await this.committer.submit({
+      resources,
+      request: batch.request,
+      audit: batch.audit ?? [],
+      messages: batch.messages ?? [],
+      time,
+    });
     if (outcome !== null) throw await this.refusal(outcome, batch);
     if (batch.messages?.length) this.messaging.committed();
-    return resources.map((r) => ({ type: r.write.type, id: r.write.id, version: r.version, lastUpdated: time, resource: r.resource }));
+    return resources.map((r) => ({
+      type: r.write.type,
+      id: r.write.id,
+      version: r.version,
+      lastUpdated: time,
+      resource: r.resource,
+    }));
   }
 
   /**
@@ -195,12 +255,19 @@ export class PostgresRepository implements Repository {
    * so the group is simply run again. Inside a caller's transaction (`client`) it runs once: a
    * failure there aborts the caller's whole transaction, which is the caller's to retry.
    */
-  private async commitGroup(batches: PreparedBatch[], client?: pg.PoolClient): Promise<BatchOutcome[]> {
+  private async commitGroup(
+    batches: PreparedBatch[],
+    client?: pg.PoolClient,
+  ): Promise<BatchOutcome[]> {
     const values = commitParameters(batches);
     const attempts = client ? 1 : MAX_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
       try {
-        const { rows } = await (client ?? this.pool).query<{ outcome: BatchOutcome[] }>({ name: 'openspine_commit', text: COMMIT_CALL, values });
+        const { rows } = await (client ?? this.pool).query<{ outcome: BatchOutcome[] }>({
+          name: 'openspine_commit',
+          text: COMMIT_CALL,
+          values,
+        });
         return rows[0].outcome;
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -215,39 +282,69 @@ export class PostgresRepository implements Repository {
     const state = outcome.slice(0, 5);
     const detail = outcome.slice(6);
     if (state === VERSION_CONFLICT_STATE) {
-      const d = JSON.parse(detail) as { type: string; id: string; expected: number; found: number | null };
+      const d = JSON.parse(detail) as {
+        type: string;
+        id: string;
+        expected: number;
+        found: number | null;
+      };
       return new VersionConflictError(d.type, d.id, d.expected, d.found);
     }
-    if (state === DUPLICATE_REQUEST_STATE) return new DuplicateRequestError(batch.request!.requestId);
+    if (state === DUPLICATE_REQUEST_STATE)
+      return new DuplicateRequestError(batch.request!.requestId);
     // unique_violation: another writer got there first, the same refusal as a stale version
     const writes = batch.resources ?? [];
     const w = writes.find((x) => detail.includes(`${x.type}, ${x.id}`)) ?? writes[0];
     if (!w) return new Error(`write refused by the database: ${outcome}`);
-    return new VersionConflictError(w.type, w.id, w.expectedVersion, await this.currentVersion(w.type, w.id));
+    return new VersionConflictError(
+      w.type,
+      w.id,
+      w.expectedVersion,
+      await this.currentVersion(w.type, w.id),
+    );
   }
 
   private async currentVersion(type: string, id: string): Promise<number | null> {
-    const { rows } = await this.pool.query<{ version: number }>('SELECT version FROM resources WHERE rtype = $1 AND rid = $2', [type, id]);
+    const { rows } = await this.pool.query<{ version: number }>(
+      'SELECT version FROM resources WHERE rtype = $1 AND rid = $2',
+      [type, id],
+    );
     return rows.length ? rows[0].version : null;
   }
 
   /** Appends to the hash chain inside a caller's transaction, through the same server-side function as commit(). */
   private async appendAudit(c: pg.PoolClient, records: AuditRecord[]): Promise<void> {
-    const [outcome] = await this.commitGroup([{ resources: [], audit: records, messages: [], time: new Date().toISOString() }], c);
+    const [outcome] = await this.commitGroup(
+      [{ resources: [], audit: records, messages: [], time: new Date().toISOString() }],
+      c,
+    );
     if (outcome !== null) throw new Error(`audit append refused: ${outcome}`);
   }
 
   async auditHead(): Promise<{ seq: number; hash: string }> {
-    const res = await this.pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id');
+    const res = await this.pool.query<{ seq: string; hash: string }>(
+      'SELECT seq, hash FROM audit_head WHERE id',
+    );
     return { seq: Number(res.rows[0].seq), hash: res.rows[0].hash };
   }
 
   async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    const { rows } = await this.pool.query<{ seq: string; record: string; prev_hash: string; hash: string }>(
-      'SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
-      [afterSeq, limit],
-    );
-    return rows.map((r) => ({ seq: Number(r.seq), record: JSON.parse(r.record), recordJson: r.record, prevHash: r.prev_hash, hash: r.hash }));
+    const { rows } = await this.pool.query<{
+      seq: string;
+      record: string;
+      prev_hash: string;
+      hash: string;
+    }>('SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [
+      afterSeq,
+      limit,
+    ]);
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      record: JSON.parse(r.record),
+      recordJson: r.record,
+      prevHash: r.prev_hash,
+      hash: r.hash,
+    }));
   }
 
   indexAuditPage(pageSize: number): Promise<{ checkpoint: number; indexed: number }> {

@@ -19,7 +19,8 @@ export class PreparingClient extends pg.Client {
     const [text, values] = args;
     if (typeof text === 'string' && Array.isArray(values) && values.length > 0) {
       const name = this.nameFor(text);
-      if (name) return (super.query as (...a: any[]) => any)({ name, text, values }, ...args.slice(2));
+      if (name)
+        return (super.query as (...a: any[]) => any)({ name, text, values }, ...args.slice(2));
     }
     return (super.query as (...a: any[]) => any)(...args);
   }

@@ -5,7 +5,8 @@ import type { AuditRecord } from '../types.js';
 export type Prepare = (sql: string) => Database.Statement;
 
 export function readAuditHead(prepare: Prepare): { seq: number; hash: string } {
-  const row = prepare('SELECT seq, hash FROM audit_head').get() as { seq: number; hash: string } | undefined;
+  const row = prepare('SELECT seq, hash FROM audit_head').get() as
+    { seq: number; hash: string } | undefined;
   return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
 }
 
@@ -24,7 +25,18 @@ export function appendAuditRecords(prepare: Prepare, records: AuditRecord[]): vo
     const json = JSON.stringify(record);
     const seq = head.seq + 1;
     const hash = chainHash(head.hash, seq, json);
-    insert.run(seq, record.time, record.requestId, record.userId, record.org, record.patient ?? null, record.action, json, head.hash, hash);
+    insert.run(
+      seq,
+      record.time,
+      record.requestId,
+      record.userId,
+      record.org,
+      record.patient ?? null,
+      record.action,
+      json,
+      head.hash,
+      hash,
+    );
     head.seq = seq;
     head.hash = hash;
   }

@@ -19,14 +19,22 @@ export class BackgroundCheckpoints {
   readonly worker: Worker;
   private stopping = false;
 
-  constructor(file: string, private readonly db: Database.Database, log: (message: string) => void = (m) => process.stderr.write(m + '\n')) {
-    this.worker = startModuleWorker(import.meta.url, 'checkpoint-worker', { workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS } });
+  constructor(
+    file: string,
+    private readonly db: Database.Database,
+    log: (message: string) => void = (m) => process.stderr.write(m + '\n'),
+  ) {
+    this.worker = startModuleWorker(import.meta.url, 'checkpoint-worker', {
+      workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS },
+    });
     this.worker.unref();
     const fallBack = (why: string) => {
       if (this.stopping) return;
       this.stopping = true;
       this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-      log(`openspine: WAL checkpointer thread stopped (${why}); checkpointing on the serving connection again`);
+      log(
+        `openspine: WAL checkpointer thread stopped (${why}); checkpointing on the serving connection again`,
+      );
     };
     this.worker.on('error', (err) => fallBack(err.message));
     this.worker.on('exit', (code) => fallBack(`exit ${code}`));

@@ -45,12 +45,25 @@ const OPEN_AT = '"lastUpdated":"'.length;
  */
 export function bulkRowsOf(writes: ResourceWrite[]): BulkRows {
   const n = writes.length;
-  const rows: BulkRows = { types: new Array(n), ids: new Array(n), indexRows: new Array(n), bodyHeads: new Array(n), bodyTails: new Array(n), indexJson: '' };
+  const rows: BulkRows = {
+    types: new Array(n),
+    ids: new Array(n),
+    indexRows: new Array(n),
+    bodyHeads: new Array(n),
+    bodyTails: new Array(n),
+    indexJson: '',
+  };
   const groups = new Map<string, Map<string, string[]>>(); // type -> param -> 'value,"id"]' rows
   for (let i = 0; i < n; i++) {
     const w = writes[i];
-    if (w.expectedVersion !== 0) throw new Error(`bulk load writes new resources only: ${w.type}/${w.id} expects version ${w.expectedVersion}`);
-    const json = JSON.stringify({ ...w.resource, meta: { ...(w.resource.meta ?? {}), versionId: '1', lastUpdated: OPEN } });
+    if (w.expectedVersion !== 0)
+      throw new Error(
+        `bulk load writes new resources only: ${w.type}/${w.id} expects version ${w.expectedVersion}`,
+      );
+    const json = JSON.stringify({
+      ...w.resource,
+      meta: { ...(w.resource.meta ?? {}), versionId: '1', lastUpdated: OPEN },
+    });
     const at = json.indexOf(OPEN_JSON);
     if (at < 0) throw new Error(`could not place lastUpdated in ${w.type}/${w.id}`);
     rows.types[i] = w.type;
@@ -85,10 +98,16 @@ export function bulkRowsOf(writes: ResourceWrite[]): BulkRows {
 
 /** Two sets of rows as one, for one transaction. */
 export function concatBulkRows(a: BulkRows, b: BulkRows): BulkRows {
-  const index = [a.indexJson ?? '[]', b.indexJson ?? '[]'].map((j) => j.slice(1, -1)).filter(Boolean);
+  const index = [a.indexJson ?? '[]', b.indexJson ?? '[]']
+    .map((j) => j.slice(1, -1))
+    .filter(Boolean);
   return {
-    types: a.types.concat(b.types), ids: a.ids.concat(b.ids), indexRows: a.indexRows.concat(b.indexRows),
-    bodyHeads: a.bodyHeads.concat(b.bodyHeads), bodyTails: a.bodyTails.concat(b.bodyTails), indexJson: '[' + index.join(',') + ']',
+    types: a.types.concat(b.types),
+    ids: a.ids.concat(b.ids),
+    indexRows: a.indexRows.concat(b.indexRows),
+    bodyHeads: a.bodyHeads.concat(b.bodyHeads),
+    bodyTails: a.bodyTails.concat(b.bodyTails),
+    indexJson: '[' + index.join(',') + ']',
     indexGroups: (a.indexGroups ?? []).concat(b.indexGroups ?? []),
   };
 }
@@ -128,7 +147,8 @@ export class SqliteBulkLoader {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('cache_size = -131072');
-    if (opts.walPages !== undefined) this.db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.walPages))}`);
+    if (opts.walPages !== undefined)
+      this.db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.walPages))}`);
     if (opts.backgroundCheckpoints) this.checkpoints = new BackgroundCheckpoints(file, this.db);
     const resources = 'INSERT INTO resources (rtype, rid, version, updated, index_rows) VALUES ';
     const versions = 'INSERT INTO resource_versions (rtype, rid, version, updated, body) VALUES ';
@@ -154,21 +174,36 @@ export class SqliteBulkLoader {
 
   /** The ids among `ids` that already exist as current resources of `type`. */
   existing(type: string, ids: string[]): Set<string> {
-    const rows = this.db.prepare('SELECT rid FROM resources WHERE rtype = ? AND rid IN (SELECT value FROM json_each(?))')
+    const rows = this.db
+      .prepare(
+        'SELECT rid FROM resources WHERE rtype = ? AND rid IN (SELECT value FROM json_each(?))',
+      )
       .all(type, JSON.stringify(ids)) as { rid: string }[];
     return new Set(rows.map((r) => r.rid));
   }
 
   /** Writes the rows and appends the audit records, all in one transaction. */
   load(rows: BulkRows, audit: AuditRecord[]): void {
-    this.db.transaction(() => {
-      const now = new Date().toISOString();
-      this.insertChunks(rows, (i) => [rows.types[i], rows.ids[i], now, rows.indexRows[i]], this.insertResources, this.insertResource);
-      this.insertChunks(rows, (i) => [rows.types[i], rows.ids[i], now, rows.bodyHeads[i] + now + rows.bodyTails[i]], this.insertVersions, this.insertVersion);
-      if (rows.indexJson) this.insertIndex.run(rows.indexJson);
-      if (rows.indexGroups) this.insertIndexGroups(rows.indexGroups);
-      if (audit.length) appendAuditRecords((sql) => this.prepared(sql), audit);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const now = new Date().toISOString();
+        this.insertChunks(
+          rows,
+          (i) => [rows.types[i], rows.ids[i], now, rows.indexRows[i]],
+          this.insertResources,
+          this.insertResource,
+        );
+        this.insertChunks(
+          rows,
+          (i) => [rows.types[i], rows.ids[i], now, rows.bodyHeads[i] + now + rows.bodyTails[i]],
+          this.insertVersions,
+          this.insertVersion,
+        );
+        if (rows.indexJson) this.insertIndex.run(rows.indexJson);
+        if (rows.indexGroups) this.insertIndexGroups(rows.indexGroups);
+        if (audit.length) appendAuditRecords((sql) => this.prepared(sql), audit);
+      })
+      .immediate();
   }
 
   /**
@@ -180,14 +215,22 @@ export class SqliteBulkLoader {
     this.load(bulkRowsOf(writes), audit);
   }
 
-  private insertChunks(rows: BulkRows, row: (i: number) => string[], many: Database.Statement, one: Database.Statement): void {
+  private insertChunks(
+    rows: BulkRows,
+    row: (i: number) => string[],
+    many: Database.Statement,
+    one: Database.Statement,
+  ): void {
     const n = rows.ids.length;
     const args: string[] = new Array(CHUNK * 4);
     let i = 0;
     for (; i + CHUNK <= n; i += CHUNK) {
       for (let k = 0; k < CHUNK; k++) {
         const r = row(i + k);
-        args[4 * k] = r[0]; args[4 * k + 1] = r[1]; args[4 * k + 2] = r[2]; args[4 * k + 3] = r[3];
+        args[4 * k] = r[0];
+        args[4 * k + 1] = r[1];
+        args[4 * k + 2] = r[2];
+        args[4 * k + 3] = r[3];
       }
       this.guarded(rows, i, i + CHUNK, () => many.run(args));
     }
@@ -204,7 +247,10 @@ export class SqliteBulkLoader {
       let i = 0;
       for (; i + INDEX_CHUNK <= n; i += INDEX_CHUNK) {
         for (let k = 0, p = 2 * i; k < INDEX_CHUNK; k++, p += 2) {
-          args[4 * k] = type; args[4 * k + 1] = param; args[4 * k + 2] = parts[p]; args[4 * k + 3] = parts[p + 1];
+          args[4 * k] = type;
+          args[4 * k + 1] = param;
+          args[4 * k + 2] = parts[p];
+          args[4 * k + 3] = parts[p + 1];
         }
         this.insertIndexRows.run(args);
       }

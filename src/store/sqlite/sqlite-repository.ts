@@ -23,10 +23,22 @@ import { AUTOCHECKPOINT_PAGES, BackgroundCheckpoints } from './background-checkp
 import { SqliteMessageStore } from './message-store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
-interface VersionRow { rtype: string; rid: string; version: number; updated: string; body: string }
+interface VersionRow {
+  rtype: string;
+  rid: string;
+  version: number;
+  updated: string;
+  body: string;
+}
 
 function toStored(row: VersionRow): StoredResource {
-  return { type: row.rtype, id: row.rid, version: row.version, lastUpdated: row.updated, resource: JSON.parse(row.body) };
+  return {
+    type: row.rtype,
+    id: row.rid,
+    version: row.version,
+    lastUpdated: row.updated,
+    resource: JSON.parse(row.body),
+  };
 }
 
 /**
@@ -57,7 +69,11 @@ export class SqliteRepository implements Repository {
     // audit page) are rewritten by every commit and a checkpoint copies each only once
     this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     this.auditIndex = new SqliteAuditIndex(this.db, (sql) => this.stmt(sql));
-    this.messaging = new SqliteMessageStore(this.db, (sql) => this.stmt(sql), (records) => appendAuditRecords((sql) => this.stmt(sql), records));
+    this.messaging = new SqliteMessageStore(
+      this.db,
+      (sql) => this.stmt(sql),
+      (records) => appendAuditRecords((sql) => this.stmt(sql), records),
+    );
   }
 
   /**
@@ -81,16 +97,26 @@ export class SqliteRepository implements Repository {
   async migrate(): Promise<void> {
     // one write transaction for the whole check-and-apply, so two processes opening a fresh data
     // directory together cannot both create the tables
-    this.db.transaction(() => {
-      this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
-      const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-      SQLITE_MIGRATIONS.forEach((sql, i) => {
-        const version = i + 1;
-        if (done.has(version)) return;
-        this.db.exec(sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, applied) VALUES (?, ?)').run(version, new Date().toISOString());
-      });
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.db.exec(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)',
+        );
+        const done = new Set(
+          (
+            this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]
+          ).map((r) => r.version),
+        );
+        SQLITE_MIGRATIONS.forEach((sql, i) => {
+          const version = i + 1;
+          if (done.has(version)) return;
+          this.db.exec(sql);
+          this.db
+            .prepare('INSERT INTO schema_migrations (version, applied) VALUES (?, ?)')
+            .run(version, new Date().toISOString());
+        });
+      })
+      .immediate();
   }
 
   async read(type: string, id: string): Promise<StoredResource | null> {
@@ -126,14 +152,16 @@ export class SqliteRepository implements Repository {
   }
 
   async readVersion(type: string, id: string, version: number): Promise<StoredResource | null> {
-    const row = this.stmt('SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? AND version = ?')
-      .get(type, id, version) as VersionRow | undefined;
+    const row = this.stmt(
+      'SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? AND version = ?',
+    ).get(type, id, version) as VersionRow | undefined;
     return row ? toStored(row) : null;
   }
 
   async history(type: string, id: string): Promise<StoredResource[]> {
-    const rows = this.stmt('SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? ORDER BY version DESC')
-      .all(type, id) as VersionRow[];
+    const rows = this.stmt(
+      'SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? ORDER BY version DESC',
+    ).all(type, id) as VersionRow[];
     return rows.map(toStored);
   }
 
@@ -148,13 +176,16 @@ export class SqliteRepository implements Repository {
   }
 
   async readRequest(requestId: string): Promise<RequestRecord | null> {
-    const row = this.stmt('SELECT request_id, user_id, method, path, digest, status, rtype, rid, version FROM request_log WHERE request_id = ?')
-      .get(requestId) as RequestRow | undefined;
+    const row = this.stmt(
+      'SELECT request_id, user_id, method, path, digest, status, rtype, rid, version FROM request_log WHERE request_id = ?',
+    ).get(requestId) as RequestRow | undefined;
     return row ? fromRequestRow(row) : null;
   }
 
   async count(type: string): Promise<number> {
-    return (this.stmt('SELECT count(*) AS n FROM resources WHERE rtype = ?').get(type) as { n: number }).n;
+    return (
+      this.stmt('SELECT count(*) AS n FROM resources WHERE rtype = ?').get(type) as { n: number }
+    ).n;
   }
 
   async commit(batch: WriteBatch): Promise<StoredResource[]> {
@@ -164,50 +195,86 @@ export class SqliteRepository implements Repository {
   }
 
   private commitSync = (batch: WriteBatch): StoredResource[] => {
-    return this.db.transaction(() => {
-      const stored = (batch.resources ?? []).map((w) => {
-        const now = new Date().toISOString();
-        const indexRows = JSON.stringify(w.index.map((e) => [e.param, e.value]));
-        let version: number;
-        if (w.expectedVersion === 0) {
-          const res = this.stmt('INSERT INTO resources (rtype, rid, version, updated, index_rows) VALUES (?, ?, 1, ?, ?) ON CONFLICT DO NOTHING')
-            .run(w.type, w.id, now, indexRows);
-          if (res.changes !== 1) throw new VersionConflictError(w.type, w.id, 0, this.currentVersion(w.type, w.id));
-          version = 1;
-        } else {
-          const previous = this.stmt('SELECT index_rows FROM resources WHERE rtype = ? AND rid = ? AND version = ?')
-            .get(w.type, w.id, w.expectedVersion) as { index_rows: string } | undefined;
-          if (!previous) throw new VersionConflictError(w.type, w.id, w.expectedVersion, this.currentVersion(w.type, w.id));
-          this.stmt('UPDATE resources SET version = version + 1, updated = ?, index_rows = ? WHERE rtype = ? AND rid = ?')
-            .run(now, indexRows, w.type, w.id);
-          version = w.expectedVersion + 1;
-          const remove = this.stmt('DELETE FROM search_index WHERE rtype = ? AND param = ? AND value = ? AND rid = ?');
-          for (const [param, value] of JSON.parse(previous.index_rows) as [string, string][]) remove.run(w.type, param, value, w.id);
-        }
-        const resource = { ...w.resource, meta: { ...(w.resource.meta ?? {}), versionId: String(version), lastUpdated: now } };
-        this.stmt('INSERT INTO resource_versions (rtype, rid, version, updated, body) VALUES (?, ?, ?, ?, ?)')
-          .run(w.type, w.id, version, now, JSON.stringify(resource));
-        const insertIndex = this.stmt('INSERT OR IGNORE INTO search_index (rtype, param, value, rid) VALUES (?, ?, ?, ?)');
-        for (const e of w.index) insertIndex.run(w.type, e.param, e.value, w.id);
-        return { type: w.type, id: w.id, version, lastUpdated: now, resource };
-      });
-      if (batch.request) {
-        const r = batch.request;
-        const res = this.stmt(
-          `INSERT INTO request_log (request_id, user_id, method, path, digest, status, rtype, rid, version, recorded)
+    return this.db
+      .transaction(() => {
+        const stored = (batch.resources ?? []).map((w) => {
+          const now = new Date().toISOString();
+          const indexRows = JSON.stringify(w.index.map((e) => [e.param, e.value]));
+          let version: number;
+          if (w.expectedVersion === 0) {
+            const res = this.stmt(
+              'INSERT INTO resources (rtype, rid, version, updated, index_rows) VALUES (?, ?, 1, ?, ?) ON CONFLICT DO NOTHING',
+            ).run(w.type, w.id, now, indexRows);
+            if (res.changes !== 1)
+              throw new VersionConflictError(w.type, w.id, 0, this.currentVersion(w.type, w.id));
+            version = 1;
+          } else {
+            const previous = this.stmt(
+              'SELECT index_rows FROM resources WHERE rtype = ? AND rid = ? AND version = ?',
+            ).get(w.type, w.id, w.expectedVersion) as { index_rows: string } | undefined;
+            if (!previous)
+              throw new VersionConflictError(
+                w.type,
+                w.id,
+                w.expectedVersion,
+                this.currentVersion(w.type, w.id),
+              );
+            this.stmt(
+              'UPDATE resources SET version = version + 1, updated = ?, index_rows = ? WHERE rtype = ? AND rid = ?',
+            ).run(now, indexRows, w.type, w.id);
+            version = w.expectedVersion + 1;
+            const remove = this.stmt(
+              'DELETE FROM search_index WHERE rtype = ? AND param = ? AND value = ? AND rid = ?',
+            );
+            for (const [param, value] of JSON.parse(previous.index_rows) as [string, string][])
+              remove.run(w.type, param, value, w.id);
+          }
+          const resource = {
+            ...w.resource,
+            meta: { ...(w.resource.meta ?? {}), versionId: String(version), lastUpdated: now },
+          };
+          this.stmt(
+            'INSERT INTO resource_versions (rtype, rid, version, updated, body) VALUES (?, ?, ?, ?, ?)',
+          ).run(w.type, w.id, version, now, JSON.stringify(resource));
+          const insertIndex = this.stmt(
+            'INSERT OR IGNORE INTO search_index (rtype, param, value, rid) VALUES (?, ?, ?, ?)',
+          );
+          for (const e of w.index) insertIndex.run(w.type, e.param, e.value, w.id);
+          return { type: w.type, id: w.id, version, lastUpdated: now, resource };
+        });
+        if (batch.request) {
+          const r = batch.request;
+          const res = this.stmt(
+            `INSERT INTO request_log (request_id, user_id, method, path, digest, status, rtype, rid, version, recorded)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        ).run(r.requestId, r.userId, r.method, r.path, r.digest, r.status, r.resourceType, r.resourceId, r.version, new Date().toISOString());
-        if (res.changes !== 1) throw new DuplicateRequestError(r.requestId);
-      }
-      // The head is read inside the write lock, so appends from other connections are never missed.
-      if (batch.audit?.length) appendAuditRecords((sql) => this.stmt(sql), batch.audit);
-      if (batch.messages?.length) this.messaging.insertOutbox(batch.messages, new Date().toISOString());
-      return stored;
-    }).immediate();
+          ).run(
+            r.requestId,
+            r.userId,
+            r.method,
+            r.path,
+            r.digest,
+            r.status,
+            r.resourceType,
+            r.resourceId,
+            r.version,
+            new Date().toISOString(),
+          );
+          if (res.changes !== 1) throw new DuplicateRequestError(r.requestId);
+        }
+        // The head is read inside the write lock, so appends from other connections are never missed.
+        if (batch.audit?.length) appendAuditRecords((sql) => this.stmt(sql), batch.audit);
+        if (batch.messages?.length)
+          this.messaging.insertOutbox(batch.messages, new Date().toISOString());
+        return stored;
+      })
+      .immediate();
   };
 
   private currentVersion(type: string, id: string): number | null {
-    const row = this.stmt('SELECT version FROM resources WHERE rtype = ? AND rid = ?').get(type, id) as { version: number } | undefined;
+    const row = this.stmt('SELECT version FROM resources WHERE rtype = ? AND rid = ?').get(
+      type,
+      id,
+    ) as { version: number } | undefined;
     return row?.version ?? null;
   }
 
@@ -216,9 +283,16 @@ export class SqliteRepository implements Repository {
   }
 
   async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    const rows = this.stmt('SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(afterSeq, limit) as { seq: number; record: string; prev_hash: string; hash: string }[];
-    return rows.map((r) => ({ seq: r.seq, record: JSON.parse(r.record), recordJson: r.record, prevHash: r.prev_hash, hash: r.hash }));
+    const rows = this.stmt(
+      'SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?',
+    ).all(afterSeq, limit) as { seq: number; record: string; prev_hash: string; hash: string }[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      record: JSON.parse(r.record),
+      recordJson: r.record,
+      prevHash: r.prev_hash,
+      hash: r.hash,
+    }));
   }
 
   async indexAuditPage(pageSize: number): Promise<{ checkpoint: number; indexed: number }> {

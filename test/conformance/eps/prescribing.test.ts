@@ -9,10 +9,20 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { outcomeCodes, publishedPairs, PublishedRun, readPublished, type PublishedPair } from './published-examples.js';
+import {
+  outcomeCodes,
+  publishedPairs,
+  PublishedRun,
+  readPublished,
+  type PublishedPair,
+} from './published-examples.js';
 import { storesUnderTest } from '../../helpers/stores.js';
 
-const SET_ASIDE = new Set([...readFileSync(new URL('SET-ASIDE.md', import.meta.url), 'utf8').matchAll(/^\| ([^|]+?) \|/gm)].map((m) => m[1].trim()));
+const SET_ASIDE = new Set(
+  [
+    ...readFileSync(new URL('SET-ASIDE.md', import.meta.url), 'utf8').matchAll(/^\| ([^|]+?) \|/gm),
+  ].map((m) => m[1].trim()),
+);
 const pairs = publishedPairs((p) => p.operation === 'prepare' || p.message === 'Send');
 
 /** What the published answer carries, and OpenSpine's answer must carry too. */
@@ -29,14 +39,20 @@ function compare(pair: PublishedPair, res: { status: number; body: any }): void 
   if (published.resourceType === 'OperationOutcome') {
     const want = outcomeCodes(published);
     const got = outcomeCodes(res.body);
-    assert.deepEqual(got.severity.map((s: string) => (s === 'fatal' ? 'error' : s)), want.severity.map((s: string) => (s === 'fatal' ? 'error' : s)), `severity: ${why}`);
+    assert.deepEqual(
+      got.severity.map((s: string) => (s === 'fatal' ? 'error' : s)),
+      want.severity.map((s: string) => (s === 'fatal' ? 'error' : s)),
+      `severity: ${why}`,
+    );
     assert.deepEqual(got.code, want.code, `issue.code: ${why}`);
-    for (const code of want.details) assert.ok(got.details.includes(code), `details code ${code}: ${why}`);
+    for (const code of want.details)
+      assert.ok(got.details.includes(code), `details code ${code}: ${why}`);
   } else if (published.resourceType === 'Parameters') {
     for (const p of published.parameter) {
       const mine = res.body.parameter?.find((q: any) => q.name === p.name);
       assert.ok(mine, `parameter ${p.name}: ${why}`);
-      for (const key of Object.keys(p).filter((k) => k.startsWith('value'))) assert.equal(typeof mine[key], typeof p[key], `parameter ${p.name}.${key}: ${why}`);
+      for (const key of Object.keys(p).filter((k) => k.startsWith('value')))
+        assert.equal(typeof mine[key], typeof p[key], `parameter ${p.name}.${key}: ${why}`);
     }
   }
 }
@@ -47,11 +63,15 @@ for (const kind of await storesUnderTest()) {
     after(() => run.close());
     for (const pair of pairs) {
       const setAside = SET_ASIDE.has(pair.path);
-      it(pair.path, { skip: setAside ? 'set aside: see test/conformance/eps/SET-ASIDE.md' : false }, async () => {
-        const bundle = readPublished(pair.path);
-        if (pair.operation === 'prepare') compare(pair, await run.prepare(bundle));
-        else compare(pair, (await run.send(bundle)).response);
-      });
+      it(
+        pair.path,
+        { skip: setAside ? 'set aside: see test/conformance/eps/SET-ASIDE.md' : false },
+        async () => {
+          const bundle = readPublished(pair.path);
+          if (pair.operation === 'prepare') compare(pair, await run.prepare(bundle));
+          else compare(pair, (await run.send(bundle)).response);
+        },
+      );
     }
   });
 }

@@ -32,12 +32,22 @@ import { fileURLToPath } from 'node:url';
 import { indexPatient } from '../../../src/services/pds/patient-index.js';
 import { LegitimateRelationships } from '../../../src/security/relationships.js';
 import { startEpsPlatform, type EpsPlatform } from '../../helpers/eps-platform.js';
-import { EPS, registeredKey, signDigest, type PrescriberKeyPair } from '../../helpers/eps-prescribing.js';
+import {
+  EPS,
+  registeredKey,
+  signDigest,
+  type PrescriberKeyPair,
+} from '../../helpers/eps-prescribing.js';
 import type { EpsResponse } from '../../helpers/eps-client.js';
 import type { StoreKind } from '../../helpers/stores.js';
 
-export const PUBLISHED_SOURCE = { repo: 'NHSDigital/electronic-prescription-service-api', commit: '77e80e11f58013e89c6b4f1c3d767373faa8c29d' } as const;
-export const PUBLISHED_ROOT = fileURLToPath(new URL('../../fixtures/eps/published/', import.meta.url));
+export const PUBLISHED_SOURCE = {
+  repo: 'NHSDigital/electronic-prescription-service-api',
+  commit: '77e80e11f58013e89c6b4f1c3d767373faa8c29d',
+} as const;
+export const PUBLISHED_ROOT = fileURLToPath(
+  new URL('../../fixtures/eps/published/', import.meta.url),
+);
 
 const ODS = 'https://fhir.nhs.uk/Id/ods-organization-code';
 const NHS_NUMBER = 'https://fhir.nhs.uk/Id/nhs-number';
@@ -75,32 +85,71 @@ const OPERATION_ORDER = { prepare: 0, process: 1 } as const;
 function pairOf(path: string, all: Set<string>): PublishedPair | null {
   const folder = dirname(path);
   const name = path.slice(folder.length + 1);
-  let m = /^(?:(\d+)-)?(Prepare|Process)-Request-(?:([A-Za-z]+)-)?(?:(.*?)[-_])?(\d{3})_?([A-Za-z_]*)\.json$/.exec(name);
+  let m =
+    /^(?:(\d+)-)?(Prepare|Process)-Request-(?:([A-Za-z]+)-)?(?:(.*?)[-_])?(\d{3})_?([A-Za-z_]*)\.json$/.exec(
+      name,
+    );
   if (m) {
     const [, number = '', op, message = '', , status] = m;
-    const candidates = [name.replace('-Request-', '-Response-'), name.replace(/-Request-Send-/, '-Response-')];
+    const candidates = [
+      name.replace('-Request-', '-Response-'),
+      name.replace(/-Request-Send-/, '-Response-'),
+    ];
     const response = candidates.map((c) => join(folder, c)).find((c) => all.has(c));
-    return { path, folder, number, operation: op === 'Prepare' ? 'prepare' : 'process', message: op === 'Prepare' ? '' : (/Send/.test(name) ? 'Send' : message || 'Send'), status: Number(status), ...(response ? { response } : {}) };
+    return {
+      path,
+      folder,
+      number,
+      operation: op === 'Prepare' ? 'prepare' : 'process',
+      message: op === 'Prepare' ? '' : /Send/.test(name) ? 'Send' : message || 'Send',
+      status: Number(status),
+      ...(response ? { response } : {}),
+    };
   }
   // the specification's own examples: <name>-req.json / <name>-res.json; PrepareRequest-* / SendRequest-*
   m = /^(.*)-req\.json$/.exec(name);
-  if (m && (folder.startsWith('spec/prepare') || folder.startsWith('spec/prescribing/prescription-order'))) {
+  if (
+    m &&
+    (folder.startsWith('spec/prepare') || folder.startsWith('spec/prescribing/prescription-order'))
+  ) {
     const response = join(folder, `${m[1]}-res.json`);
     const has = all.has(response);
     const published = has ? readPublished(response) : undefined;
-    const failed = published?.resourceType === 'OperationOutcome' && published.issue?.some((i: any) => i.severity === 'error' || i.severity === 'fatal');
+    const failed =
+      published?.resourceType === 'OperationOutcome' &&
+      published.issue?.some((i: any) => i.severity === 'error' || i.severity === 'fatal');
     const operation = folder.startsWith('spec/prepare') ? 'prepare' : 'process';
-    return { path, folder, number: '', operation, message: operation === 'process' ? (folder.endsWith('update') ? 'Cancel' : 'Send') : '', status: failed ? 400 : 200, ...(has ? { response } : {}) };
+    return {
+      path,
+      folder,
+      number: '',
+      operation,
+      message: operation === 'process' ? (folder.endsWith('update') ? 'Cancel' : 'Send') : '',
+      status: failed ? 400 : 200,
+      ...(has ? { response } : {}),
+    };
   }
   return null;
 }
 
 /** Every pair among the copied examples (optionally filtered), ordered by folder, number, prepare before process. */
-export function publishedPairs(filter: (p: PublishedPair) => boolean = () => true): PublishedPair[] {
-  const files = walk(PUBLISHED_ROOT).map((f) => relative(PUBLISHED_ROOT, f)).filter((f) => f.endsWith('.json'));
+export function publishedPairs(
+  filter: (p: PublishedPair) => boolean = () => true,
+): PublishedPair[] {
+  const files = walk(PUBLISHED_ROOT)
+    .map((f) => relative(PUBLISHED_ROOT, f))
+    .filter((f) => f.endsWith('.json'));
   const all = new Set(files);
-  return files.map((f) => pairOf(f, all)).filter((p): p is PublishedPair => p !== null && filter(p)).sort((a, b) =>
-    a.folder.localeCompare(b.folder) || Number(a.number || 0) - Number(b.number || 0) || OPERATION_ORDER[a.operation] - OPERATION_ORDER[b.operation] || a.path.localeCompare(b.path));
+  return files
+    .map((f) => pairOf(f, all))
+    .filter((p): p is PublishedPair => p !== null && filter(p))
+    .sort(
+      (a, b) =>
+        a.folder.localeCompare(b.folder) ||
+        Number(a.number || 0) - Number(b.number || 0) ||
+        OPERATION_ORDER[a.operation] - OPERATION_ORDER[b.operation] ||
+        a.path.localeCompare(b.path),
+    );
 }
 
 /** The codes an OperationOutcome carries: issue.code and each details.coding code, in order. */
@@ -113,8 +162,10 @@ export function outcomeCodes(body: any): { severity: string[]; code: string[]; d
   };
 }
 
-const resources = (bundle: any): any[] => (bundle?.entry ?? []).map((e: any) => e.resource).filter(Boolean);
-const ofType = (bundle: any, type: string) => resources(bundle).filter((r) => r.resourceType === type);
+const resources = (bundle: any): any[] =>
+  (bundle?.entry ?? []).map((e: any) => e.resource).filter(Boolean);
+const ofType = (bundle: any, type: string) =>
+  resources(bundle).filter((r) => r.resourceType === type);
 
 /** The ODS code of a reference, or of the resource it points to in the bundle. */
 function odsOf(bundle: any, ref: any): string | undefined {
@@ -122,7 +173,9 @@ function odsOf(bundle: any, ref: any): string | undefined {
   const target = (bundle.entry ?? []).find((e: any) => e.fullUrl === ref?.reference)?.resource;
   // a sender given as the prescriber's PractitionerRole: its organisation
   if (target?.resourceType === 'PractitionerRole') return odsOf(bundle, target.organization);
-  const id = (Array.isArray(target?.identifier) ? target.identifier : []).find((i: any) => i.system === ODS);
+  const id = (Array.isArray(target?.identifier) ? target.identifier : []).find(
+    (i: any) => i.system === ODS,
+  );
   return id?.value;
 }
 
@@ -141,11 +194,17 @@ function prescriberUserOf(bundle: any): string {
 
 /** The prescription ids a message carries, to keep examples that reuse them apart. */
 function prescriptionIds(bundle: any): string[] {
-  return ofType(bundle, 'MedicationRequest').flatMap((r) => [r.groupIdentifier?.value, r.groupIdentifier?.extension?.[0]?.valueIdentifier?.value]).filter((v) => typeof v === 'string');
+  return ofType(bundle, 'MedicationRequest')
+    .flatMap((r) => [
+      r.groupIdentifier?.value,
+      r.groupIdentifier?.extension?.[0]?.valueIdentifier?.value,
+    ])
+    .filter((v) => typeof v === 'string');
 }
 
 export class PublishedRun {
-  private platforms: { t: EpsPlatform; used: Set<string>; keys: Map<string, PrescriberKeyPair> }[] = [];
+  private platforms: { t: EpsPlatform; used: Set<string>; keys: Map<string, PrescriberKeyPair> }[] =
+    [];
 
   constructor(readonly kind: StoreKind) {}
 
@@ -169,24 +228,51 @@ export class PublishedRun {
     const source = ofType(bundle, 'Patient')[0];
     const nhs = (source?.identifier ?? []).find((i: any) => i.system === NHS_NUMBER)?.value;
     if (typeof nhs !== 'string') return;
-    const performer = ofType(bundle, 'MedicationRequest').map((r) => r.dispenseRequest?.performer?.identifier?.value).find((v) => typeof v === 'string');
+    const performer = ofType(bundle, 'MedicationRequest')
+      .map((r) => r.dispenseRequest?.performer?.identifier?.value)
+      .find((v) => typeof v === 'string');
     const { id: _id, meta: _meta, ...rest } = source;
     const patient = {
-      ...rest, resourceType: 'Patient', id: nhs,
-      generalPractitioner: (source.generalPractitioner ?? []).map((g: any) => ({ type: 'Organization', identifier: g.identifier })),
-      extension: performer ? [{ url: NOMINATED, valueReference: { identifier: { system: ODS, value: performer } } }] : [],
+      ...rest,
+      resourceType: 'Patient',
+      id: nhs,
+      generalPractitioner: (source.generalPractitioner ?? []).map((g: any) => ({
+        type: 'Organization',
+        identifier: g.identifier,
+      })),
+      extension: performer
+        ? [{ url: NOMINATED, valueReference: { identifier: { system: ODS, value: performer } } }]
+        : [],
     };
     const repo = t.platform.repo;
     const stored = await repo.read('Patient', nhs);
-    await repo.commit({ resources: [{ type: 'Patient', id: nhs, expectedVersion: stored?.version ?? 0, resource: patient, index: indexPatient(patient as never) }] });
+    await repo.commit({
+      resources: [
+        {
+          type: 'Patient',
+          id: nhs,
+          expectedVersion: stored?.version ?? 0,
+          resource: patient,
+          index: indexPatient(patient as never),
+        },
+      ],
+    });
     const sender = senderOf(bundle);
     const gp = patient.generalPractitioner[0]?.identifier?.value;
     if (sender && sender !== gp) {
-      await new LegitimateRelationships(repo).record({ patient: nhs, org: sender, kind: 'care-episode', source: 'published-example' });
+      await new LegitimateRelationships(repo).record({
+        patient: nhs,
+        org: sender,
+        kind: 'care-episode',
+        source: 'published-example',
+      });
     }
   }
 
-  private async caller(slot: (typeof this.platforms)[number], bundle: any): Promise<{ token: string; key: PrescriberKeyPair }> {
+  private async caller(
+    slot: (typeof this.platforms)[number],
+    bundle: any,
+  ): Promise<{ token: string; key: PrescriberKeyPair }> {
     const user = prescriberUserOf(bundle);
     let key = slot.keys.get(user);
     if (!key) {
@@ -218,13 +304,17 @@ export class PublishedRun {
     const slot = await this.platformFor(bundle);
     await this.loadPatient(slot.t, bundle);
     const { token, key } = await this.caller(slot, bundle);
-    const unsigned = { ...bundle, entry: (bundle.entry ?? []).filter((e: any) => e?.resource?.resourceType !== 'Provenance') };
+    const unsigned = {
+      ...bundle,
+      entry: (bundle.entry ?? []).filter((e: any) => e?.resource?.resourceType !== 'Provenance'),
+    };
     const prepared = await this.post(slot.t, '/$prepare', unsigned, token);
     const signed = structuredClone(bundle);
     const digest = prepared.body?.parameter?.find((p: any) => p.name === 'digest')?.valueString;
     if (prepared.status === 200 && typeof digest === 'string') {
       const jws = await signDigest(key, digest);
-      for (const p of ofType(signed, 'Provenance')) for (const s of p.signature ?? []) s.data = Buffer.from(jws).toString('base64');
+      for (const p of ofType(signed, 'Provenance'))
+        for (const s of p.signature ?? []) s.data = Buffer.from(jws).toString('base64');
     }
     const response = await this.post(slot.t, '/$process-message', signed, token);
     if (response.status === 200) for (const id of prescriptionIds(bundle)) slot.used.add(id);
@@ -239,8 +329,16 @@ export class PublishedRun {
 
 /** Copies the published examples (paths matching `pattern`) from a bare mirror into the fixtures. */
 function copyFromMirror(gitDir: string, pattern: RegExp): void {
-  const commit = execFileSync('git', ['-C', gitDir, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-  const paths = execFileSync('git', ['-C', gitDir, 'ls-tree', '-r', '--name-only', commit, 'examples'], { encoding: 'utf8' }).split('\n').filter((p) => p.endsWith('.json') && pattern.test(p));
+  const commit = execFileSync('git', ['-C', gitDir, 'rev-parse', 'HEAD'], {
+    encoding: 'utf8',
+  }).trim();
+  const paths = execFileSync(
+    'git',
+    ['-C', gitDir, 'ls-tree', '-r', '--name-only', commit, 'examples'],
+    { encoding: 'utf8' },
+  )
+    .split('\n')
+    .filter((p) => p.endsWith('.json') && pattern.test(p));
   for (const p of paths) {
     const target = join(PUBLISHED_ROOT, p.slice('examples/'.length));
     mkdirSync(dirname(target), { recursive: true });
@@ -249,6 +347,16 @@ function copyFromMirror(gitDir: string, pattern: RegExp): void {
   console.log(`copied ${paths.length} files from ${PUBLISHED_SOURCE.repo} at ${commit}`);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === '--copy') {
-  copyFromMirror(process.argv[3], new RegExp(process.argv[4] ?? '(Prepare|Process)-(Request|Response)-.*Send[-_]|Prepare-(Request|Response)|/spec/prepare/|/spec/prescribing/prescription-order/'));
+if (
+  process.argv[1] &&
+  fileURLToPath(import.meta.url) === process.argv[1] &&
+  process.argv[2] === '--copy'
+) {
+  copyFromMirror(
+    process.argv[3],
+    new RegExp(
+      process.argv[4] ??
+        '(Prepare|Process)-(Request|Response)-.*Send[-_]|Prepare-(Request|Response)|/spec/prepare/|/spec/prescribing/prescription-order/',
+    ),
+  );
 }

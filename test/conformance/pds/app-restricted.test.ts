@@ -22,16 +22,25 @@ for (const kind of await storesUnderTest()) {
     let app: string;
 
     before(async () => {
-      platform = await startTestPlatform(kind, { config: { rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } } });
-      await commitPatients(platform.repo, [
-        ...appRestrictedSearchPatients(),
-      ]);
-      app = await mintApplicationToken(platform.key, { clientId: 'karate-app', name: 'App-restricted supplier', org: 'Y12345', scopes: ['pds.read', 'pds.search'], audience: platform.config.audience });
+      platform = await startTestPlatform(kind, {
+        config: { rateLimit: { userPerMinute: 0, applicationPerMinute: 0 } },
+      });
+      await commitPatients(platform.repo, [...appRestrictedSearchPatients()]);
+      app = await mintApplicationToken(platform.key, {
+        clientId: 'karate-app',
+        name: 'App-restricted supplier',
+        org: 'Y12345',
+        scopes: ['pds.read', 'pds.search'],
+        audience: platform.config.audience,
+      });
     });
     after(() => platform?.close());
 
-    const search = (query: string, headers: Record<string, string> = {}, token: string | null = app) =>
-      platform.request({ url: `${PDS}/Patient?${query}`, token, headers });
+    const search = (
+      query: string,
+      headers: Record<string, string> = {},
+      token: string | null = app,
+    ) => platform.request({ url: `${PDS}/Patient?${query}`, token, headers });
 
     it(`${FEATURE}: All headers provided - app restricted user can search for a patient and get a single match result returned`, async () => {
       const res = await search('family=Smith&gender=female&birthdate=eq2018-06-08');
@@ -46,16 +55,26 @@ for (const kind of await storesUnderTest()) {
       assert.equal(res.json().issue[0].diagnostics, 'Missing Authorization header');
     });
 
-    for (const [header, diagnostics] of [['', 'Empty Authorization header'], ['Bearer INVALID_TOKEN!!!', 'Invalid Access Token'], ['Bearer', 'Missing access token']]) {
+    for (const [header, diagnostics] of [
+      ['', 'Empty Authorization header'],
+      ['Bearer INVALID_TOKEN!!!', 'Invalid Access Token'],
+      ['Bearer', 'Missing access token'],
+    ]) {
       it(`${FEATURE}: Authorization header issues with application-restricted access - ${diagnostics}`, async () => {
-        const res = await search('family=Smith&gender=female&birthdate=eq2018-06-08', { authorization: header }, null);
+        const res = await search(
+          'family=Smith&gender=female&birthdate=eq2018-06-08',
+          { authorization: header },
+          null,
+        );
         assert.equal(res.statusCode, 401, res.body);
         assert.equal(res.json().issue[0].diagnostics, diagnostics);
       });
     }
 
     it(`${FEATURE}: NHSD-SESSION-URID header is not required with application-restricted access`, async () => {
-      const res = await search('family=Smith&gender=female&birthdate=2010-10-22', { 'x-correlation-id': randomUUID() });
+      const res = await search('family=Smith&gender=female&birthdate=2010-10-22', {
+        'x-correlation-id': randomUUID(),
+      });
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().resourceType, 'Bundle');
       assert.equal(res.json().type, 'searchset');
@@ -63,7 +82,9 @@ for (const kind of await storesUnderTest()) {
     });
 
     it(`${FEATURE}: PDS FHIR API accepts request for one result with application-restricted access`, async () => {
-      const res = await search('family=Smith&gender=female&birthdate=2010-10-22&email=jane.smith@example.com&phone=01632960587&_max-results=1');
+      const res = await search(
+        'family=Smith&gender=female&birthdate=2010-10-22&email=jane.smith@example.com&phone=01632960587&_max-results=1',
+      );
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().total, 1);
     });
@@ -77,7 +98,11 @@ for (const kind of await storesUnderTest()) {
       assert.equal(many.json().resourceType, 'OperationOutcome');
       assert.equal(many.json().issue[0].details.coding[0].code, 'TOO_MANY_MATCHES');
       // the same search by a user with a role is not limited to one
-      const user = await search('family=Ma*&gender=female&birthdate=ge1957-07-23', {}, await platform.token('R8000'));
+      const user = await search(
+        'family=Ma*&gender=female&birthdate=ge1957-07-23',
+        {},
+        await platform.token('R8000'),
+      );
       assert.equal(user.json().total, 2, user.body);
     });
   });

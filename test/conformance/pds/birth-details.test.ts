@@ -15,18 +15,36 @@ import { isValidNhsNumber } from '../../../src/fhir/nhs-number.js';
 import { mintApplicationToken, mintPatientToken } from '../../../src/security/embedded-idp.js';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { storesUnderTest } from '../../helpers/stores.js';
-import { commitPatients, current, fixture, living, PDS, withNhsNumber } from '../../helpers/pds-fixtures.js';
+import {
+  commitPatients,
+  current,
+  fixture,
+  living,
+  PDS,
+  withNhsNumber,
+} from '../../helpers/pds-fixtures.js';
 import { assertPublishedError, assertPublishedRefusal, fill, published } from './karate.js';
 
 const HCW = 'healthcareWorker/createNewPdsRecordAtBirth/createNewPdsRecordAtBirth.feature';
 const PATIENT_ACCESS = 'patientAccess/createNewPdsRecordAtBirth.feature';
 const APP = 'appRestricted/createNewPdsRecordAtBirth.feature';
 const ETHNIC = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory';
-const DEATH_NOTIFICATION = 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
+const DEATH_NOTIFICATION =
+  'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
 const URL = `${PDS}/Patient/$process-birth-details`;
-const METHOD_DENIED = 'Your app has insufficient permissions to use this method. Please contact support.';
+const METHOD_DENIED =
+  'Your app has insufficient permissions to use this method. Please contact support.';
 /** NHS Numbers for the records these tests load (valid, outside the fixtures' and the seed's ranges). */
-const LOADED = ['9000041007', '9000041015', '9000041023', '9000041031', '9000041058', '9000041066', '9000041074', '9000041082'];
+const LOADED = [
+  '9000041007',
+  '9000041015',
+  '9000041023',
+  '9000041031',
+  '9000041058',
+  '9000041066',
+  '9000041074',
+  '9000041082',
+];
 
 /** A name of letters only, different every call (as the features' faker.givenName()). */
 function givenName(): string {
@@ -41,11 +59,28 @@ function newbornDate(): string {
 
 /** utils.randomAddress(birthDate): four lines, the first and third blank, as the features' addresses are. */
 function randomAddress(start: string) {
-  return { period: { start }, use: 'home', postalCode: 'LS1 6AE', line: ['', `${randomInt(1, 300)} Karate Street`, '', 'Leeds'] };
+  return {
+    period: { start },
+    use: 'home',
+    postalCode: 'LS1 6AE',
+    line: ['', `${randomInt(1, 300)} Karate Street`, '', 'Leeds'],
+  };
 }
 
 function deathNotification(code: string) {
-  return { url: DEATH_NOTIFICATION, extension: [{ url: 'deathNotificationStatus', valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus', code }] } }] };
+  return {
+    url: DEATH_NOTIFICATION,
+    extension: [
+      {
+        url: 'deathNotificationStatus',
+        valueCodeableConcept: {
+          coding: [
+            { system: 'https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus', code },
+          ],
+        },
+      },
+    ],
+  };
 }
 
 const stores = await storesUnderTest();
@@ -76,19 +111,41 @@ for (const kind of stores) {
     function scenario(mother = mothers[0]) {
       const babyBirthDate = newbornDate();
       return {
-        familyName: 'ToRemove', givenName: [givenName()], prefix: ['Mrs'], birthDate: '1990-01-10', motherNhsNumber: mother,
+        familyName: 'ToRemove',
+        givenName: [givenName()],
+        prefix: ['Mrs'],
+        birthDate: '1990-01-10',
+        motherNhsNumber: mother,
         address: randomAddress('2020-01-01'),
-        babyGender: ['male', 'female', 'unknown'][randomInt(0, 3)], babyBirthDate, babyBirthTime: `${babyBirthDate}T08:15:00+00:00`,
-        babyBirthOrder: 1, babyBirthWeight: randomInt(1500, 4500), babyGivenName: [givenName(), givenName()],
+        babyGender: ['male', 'female', 'unknown'][randomInt(0, 3)],
+        babyBirthDate,
+        babyBirthTime: `${babyBirthDate}T08:15:00+00:00`,
+        babyBirthOrder: 1,
+        babyBirthWeight: randomInt(1500, 4500),
+        babyGivenName: [givenName(), givenName()],
       } as Record<string, any>;
     }
 
-    const payload = (vars: Record<string, unknown>, file = 'create-pds-record-at-birth.json') => fill(published(`birth-details/${file}`), vars) as any;
+    const payload = (vars: Record<string, unknown>, file = 'create-pds-record-at-birth.json') =>
+      fill(published(`birth-details/${file}`), vars) as any;
 
     /** common/createNewPdsRecordAtBirth.feature@createRecordAtBirth */
-    function createRecordAtBirth(body: unknown, opts: { ignoreDuplicates?: boolean; token?: string | null; requestId?: string } = {}): Promise<LightMyRequestResponse> {
-      const url = opts.ignoreDuplicates === undefined ? URL : `${URL}?ignore_potential_matches=${opts.ignoreDuplicates}`;
-      return platform.request({ method: 'POST', url, body, token: opts.token === undefined ? worker : opts.token, contentType: 'application/json', headers: opts.requestId ? { 'x-request-id': opts.requestId } : {} });
+    function createRecordAtBirth(
+      body: unknown,
+      opts: { ignoreDuplicates?: boolean; token?: string | null; requestId?: string } = {},
+    ): Promise<LightMyRequestResponse> {
+      const url =
+        opts.ignoreDuplicates === undefined
+          ? URL
+          : `${URL}?ignore_potential_matches=${opts.ignoreDuplicates}`;
+      return platform.request({
+        method: 'POST',
+        url,
+        body,
+        token: opts.token === undefined ? worker : opts.token,
+        contentType: 'application/json',
+        headers: opts.requestId ? { 'x-request-id': opts.requestId } : {},
+      });
     }
 
     /** create_record_at_birth_response_template.json, matched as Karate's `match response == expectedResponse` would. */
@@ -99,10 +156,15 @@ for (const kind of stores) {
       const body = res.json();
       const nhsNumber = body.id;
       assert.ok(isValidNhsNumber(nhsNumber), `a newly allocated NHS Number: ${nhsNumber}`);
-      const template = fill(published('birth-details/create_record_at_birth_response_template.json'), { ...v, nhsNumber });
+      const template = fill(
+        published('birth-details/create_record_at_birth_response_template.json'),
+        { ...v, nhsNumber },
+      );
       const optional = new Set(['address', 'birthDate', 'gender', 'extension']);
-      for (const key of Object.keys(body)) assert.ok(key in template || key === 'deceasedDateTime', `unexpected element ${key}`);
-      for (const key of Object.keys(template)) if (!optional.has(key)) assert.ok(key in body, `missing element ${key}`);
+      for (const key of Object.keys(body))
+        assert.ok(key in template || key === 'deceasedDateTime', `unexpected element ${key}`);
+      for (const key of Object.keys(template))
+        if (!optional.has(key)) assert.ok(key in body, `missing element ${key}`);
       assert.deepEqual(body.identifier, template.identifier);
       assert.deepEqual(body.meta, template.meta);
       assert.equal(body.resourceType, 'Patient');
@@ -115,9 +177,16 @@ for (const kind of stores) {
       assert.deepEqual(name.given, v.babyGivenName);
       assert.equal(name.use, 'usual');
       assert.deepEqual(name.period, { start: v.babyBirthDate });
-      const birthPlace = body.extension.filter((e: any) => e.url === 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace');
+      const birthPlace = body.extension.filter(
+        (e: any) => e.url === 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace',
+      );
       assert.equal(birthPlace.length, 1);
-      assert.deepEqual(Object.keys(birthPlace[0].valueAddress).filter((k) => ['city', 'country', 'district'].includes(k)).sort(), ['city', 'country', 'district']);
+      assert.deepEqual(
+        Object.keys(birthPlace[0].valueAddress)
+          .filter((k) => ['city', 'country', 'district'].includes(k))
+          .sort(),
+        ['city', 'country', 'district'],
+      );
       return body;
     }
 
@@ -134,7 +203,14 @@ for (const kind of stores) {
       const related = await platform.request({ url: `${PDS}/Patient/${body.id}/RelatedPerson` });
       assert.equal(related.json().entry[0].resource.patient.identifier.value, v.motherNhsNumber);
       const audit = await platform.repo.readAudit(0, 100_000);
-      assert.ok(audit.some((e) => e.record.action === 'pds.birth-details' && e.record.patient === body.id && e.record.outcome === 'success'));
+      assert.ok(
+        audit.some(
+          (e) =>
+            e.record.action === 'pds.birth-details' &&
+            e.record.patient === body.id &&
+            e.record.outcome === 'success',
+        ),
+      );
     });
 
     it(`${HCW}: Fail to create a record for a new patient, single demographics match found`, async () => {
@@ -156,7 +232,10 @@ for (const kind of stores) {
       assertBirthRecord(await createRecordAtBirth(payload(v)), v);
       // another mother, ignore_potential_matches=true: created
       const second = { ...v, motherNhsNumber: mothers[2], birthDate: '1992-03-12' };
-      assertBirthRecord(await createRecordAtBirth(payload(second), { ignoreDuplicates: true }), second);
+      assertBirthRecord(
+        await createRecordAtBirth(payload(second), { ignoreDuplicates: true }),
+        second,
+      );
       // a third mother, without it: both earlier babies match
       const third = { ...v, motherNhsNumber: mothers[3], birthDate: '1993-04-13' };
       const res = await createRecordAtBirth(payload(third));
@@ -165,11 +244,28 @@ for (const kind of stores) {
     });
 
     it(`${HCW}: Fail to create a record for a new patient, multiple demographics matches found (@sandbox-only, with the two existing records loaded)`, async () => {
-      const v: Record<string, any> = { ...scenario(), familyName: 'McMatch-Multiple', babyGivenName: ['Leandro', 'Gerry'], babyGender: 'male',
-        address: { period: { start: '2024-03-19' }, use: 'home', postalCode: 'DN19 7UD', line: ['', '1 Jasmine Court', '', 'Doncaster'] } };
+      const v: Record<string, any> = {
+        ...scenario(),
+        familyName: 'McMatch-Multiple',
+        babyGivenName: ['Leandro', 'Gerry'],
+        babyGender: 'male',
+        address: {
+          period: { start: '2024-03-19' },
+          use: 'home',
+          postalCode: 'DN19 7UD',
+          line: ['', '1 Jasmine Court', '', 'Doncaster'],
+        },
+      };
       const existing = LOADED.slice(6, 8).map((nhs) => {
         const p = living(current(withNhsNumber(fixture<Patient>('Patient.json'), nhs)));
-        p.name = [{ use: 'usual', family: 'McMatch-Multiple', given: ['Leandro'], period: { start: v.babyBirthDate } }];
+        p.name = [
+          {
+            use: 'usual',
+            family: 'McMatch-Multiple',
+            given: ['Leandro'],
+            period: { start: v.babyBirthDate },
+          },
+        ];
         p.gender = 'male';
         p.birthDate = v.babyBirthDate;
         p.address = [{ ...v.address, use: 'home', line: ['1 Jasmine Court', 'Doncaster'] }];
@@ -186,26 +282,53 @@ for (const kind of stores) {
       ['create-pds-record-at-birth-missing-birthdate.json', 'entry/0/resource/birthDate'],
       ['create-pds-record-at-birth-missing-gender.json', 'entry/0/resource/gender'],
       ['create-pds-record-at-birth-missing-address.json', 'entry/0/resource/address'],
-      ['create-pds-record-at-birth-missing-birthweight-value.json', 'entry/1/resource/valueQuantity/value'],
-      ['create-pds-record-at-birth-missing-mother-nhs-number.json', 'entry/7/resource/identifier/0/value'],
+      [
+        'create-pds-record-at-birth-missing-birthweight-value.json',
+        'entry/1/resource/valueQuantity/value',
+      ],
+      [
+        'create-pds-record-at-birth-missing-mother-nhs-number.json',
+        'entry/7/resource/identifier/0/value',
+      ],
     ];
     for (const [file, missingValue] of missing) {
       it(`${HCW}: Negative path: missing value in request body - missing ${missingValue}`, async () => {
         const res = await createRecordAtBirth(payload(scenario(), `MissingValuesPayload/${file}`));
-        assertPublishedError(res, 400, 'MISSING_VALUE', { diagnostics: `Missing value - '${missingValue}'` });
+        assertPublishedError(res, 400, 'MISSING_VALUE', {
+          diagnostics: `Missing value - '${missingValue}'`,
+        });
       });
     }
 
     const invalid: [string, unknown, string][] = [
-      ['givenName', 'not an array', "Invalid value - 'not an array' in field 'entry/0/resource/name/0/given'"],
+      [
+        'givenName',
+        'not an array',
+        "Invalid value - 'not an array' in field 'entry/0/resource/name/0/given'",
+      ],
       ['address', 'another', "Invalid value - 'another' in field 'entry/0/resource/address/0'"],
       ['gender', 'other', "Invalid value - 'other' in field 'gender'"],
       ['birthDate', 'not-a-date', "Invalid value - 'not-a-date' in field 'birthDate'"],
-      ['givenName', 'O`Brien', "Invalid value - 'O`Brien' in field 'entry/0/resource/name/0/given'"],
+      [
+        'givenName',
+        'O`Brien',
+        "Invalid value - 'O`Brien' in field 'entry/0/resource/name/0/given'",
+      ],
       ['birthOrder', 100, "Invalid value - '100' in field 'entry/0/resource/multipleBirthInteger'"],
-      ['birthWeight', 35552, "Invalid value - '35552' in field 'entry/1/resource/valueQuantity/value'"],
+      [
+        'birthWeight',
+        35552,
+        "Invalid value - '35552' in field 'entry/1/resource/valueQuantity/value'",
+      ],
     ];
-    const variable: Record<string, string> = { givenName: 'babyGivenName', address: 'address', gender: 'babyGender', birthDate: 'babyBirthDate', birthOrder: 'babyBirthOrder', birthWeight: 'babyBirthWeight' };
+    const variable: Record<string, string> = {
+      givenName: 'babyGivenName',
+      address: 'address',
+      gender: 'babyGender',
+      birthDate: 'babyBirthDate',
+      birthOrder: 'babyBirthOrder',
+      birthWeight: 'babyBirthWeight',
+    };
     for (const [property, value, diagnostics] of invalid) {
       it(`${HCW}: Negative path: invalid value in request body - ${property} (${String(value)})`, async () => {
         const v = { ...scenario(), [variable[property]]: value };
@@ -218,16 +341,31 @@ for (const kind of stores) {
       const v = scenario();
       v.address = { ...randomAddress(v.babyBirthDate), line: ['1 Karate Street'] };
       const res = await createRecordAtBirth(payload(v));
-      assertPublishedError(res, 400, 'INVALID_CREATE', { diagnostics: "Invalid patient create data provided - 'address lines 1 and 4 or 2 and 4 must be completed as a minimum'" });
+      assertPublishedError(res, 400, 'INVALID_CREATE', {
+        diagnostics:
+          "Invalid patient create data provided - 'address lines 1 and 4 or 2 and 4 must be completed as a minimum'",
+      });
     });
 
     it(`${HCW}: Negative path: Mandatory resource or observation missing from request body`, async () => {
-      const res = await createRecordAtBirth(payload(scenario(), 'MissingValuesPayload/create-pds-record-at-birth-missing-delivery-location-resource.json'));
-      assertPublishedError(res, 400, 'TOO_FEW_VALUES_SUBMITTED', { diagnostics: "Too few values submitted - <json too long to display> in field 'entry'" });
+      const res = await createRecordAtBirth(
+        payload(
+          scenario(),
+          'MissingValuesPayload/create-pds-record-at-birth-missing-delivery-location-resource.json',
+        ),
+      );
+      assertPublishedError(res, 400, 'TOO_FEW_VALUES_SUBMITTED', {
+        diagnostics: "Too few values submitted - <json too long to display> in field 'entry'",
+      });
     });
 
     it(`${HCW}: Negative path: Mandatory extension missing from patient resource`, async () => {
-      const res = await createRecordAtBirth(payload(scenario(), 'MissingValuesPayload/create-pds-record-at-birth-missing-ethnicity-extension.json'));
+      const res = await createRecordAtBirth(
+        payload(
+          scenario(),
+          'MissingValuesPayload/create-pds-record-at-birth-missing-ethnicity-extension.json',
+        ),
+      );
       assert.equal(res.statusCode, 400, res.body);
       assert.match(res.json().issue[0].diagnostics, /in field 'entry\/0\/resource\/extension'/);
     });
@@ -235,16 +373,29 @@ for (const kind of stores) {
     it(`${HCW}: Fail to create a record for a new patient when usual name has end date`, async () => {
       const v = scenario();
       const body = payload(v);
-      body.entry[0].resource.name[0] = { family: 'Rosey', given: ['One'], prefix: ['Mr'], suffix: ['MBE'], use: 'usual', period: { start: '2020-01-01', end: v.babyBirthDate } };
+      body.entry[0].resource.name[0] = {
+        family: 'Rosey',
+        given: ['One'],
+        prefix: ['Mr'],
+        suffix: ['MBE'],
+        use: 'usual',
+        period: { start: '2020-01-01', end: v.babyBirthDate },
+      };
       const res = await createRecordAtBirth(body);
-      assertPublishedError(res, 400, 'INVALID_CREATE', { diagnostics: "Invalid patient create data provided - 'An end date can not be provided on usual name'" });
+      assertPublishedError(res, 400, 'INVALID_CREATE', {
+        diagnostics:
+          "Invalid patient create data provided - 'An end date can not be provided on usual name'",
+      });
     });
 
     it(`${HCW}: create a still birth PDS record at birth - formal death should have consistent still born indicatore equals 2,3 or 4`, async () => {
       const v = scenario();
       const body = payload(v);
       body.entry[0].resource.deceasedDateTime = v.babyBirthTime;
-      body.entry[0].resource.extension = [...body.entry[0].resource.extension, deathNotification('2')];
+      body.entry[0].resource.extension = [
+        ...body.entry[0].resource.extension,
+        deathNotification('2'),
+      ];
       const res = await createRecordAtBirth(body);
       assertPublishedError(res, 400, 'INSERT_BIRTH_DEATH_STATUS_INCONSISTENT');
     });
@@ -253,7 +404,10 @@ for (const kind of stores) {
       const v = scenario();
       const body = payload(v);
       body.entry[0].resource.deceasedDateTime = v.babyBirthTime;
-      body.entry[0].resource.extension = [...body.entry[0].resource.extension, deathNotification('2')];
+      body.entry[0].resource.extension = [
+        ...body.entry[0].resource.extension,
+        deathNotification('2'),
+      ];
       body.entry[2].resource.valueCodeableConcept.coding[0].code = '2';
       body.entry[2].resource.valueCodeableConcept.coding[0].display = 'Antepartum';
       const res = await createRecordAtBirth(body);
@@ -270,7 +424,10 @@ for (const kind of stores) {
       const v = scenario();
       const res = await createRecordAtBirth(payload(v));
       const created = assertBirthRecord(res, v);
-      const read = await platform.request({ url: `${PDS}/Patient/${created.id}`, headers: { 'NHSD-End-User-Organisation-ODS': 'A20047' } });
+      const read = await platform.request({
+        url: `${PDS}/Patient/${created.id}`,
+        headers: { 'NHSD-End-User-Organisation-ODS': 'A20047' },
+      });
       assert.equal(read.statusCode, 200, read.body);
       const ethnicity = (read.json().extension ?? []).find((e: any) => e.url === ETHNIC);
       assert.ok(ethnicity, 'the ethnicity extension is on the record');
@@ -279,15 +436,30 @@ for (const kind of stores) {
 
     // ---- patientAccess, appRestricted: common/createNewPdsRecordAtBirth.feature@invalidMethodCode
     it(`${PATIENT_ACCESS}: Invalid Method error should be raised for create a new record at birth`, async () => {
-      const token = await mintPatientToken(platform.key, { nhsNumber: '9912003071', audience: platform.config.audience });
+      const token = await mintPatientToken(platform.key, {
+        nhsNumber: '9912003071',
+        audience: platform.config.audience,
+      });
       const res = await createRecordAtBirth({ any: 'request', should: 'fail' }, { token });
-      assertPublishedRefusal(res, 403, 'INVALID_METHOD', { display: 'Cannot create resource with patient-access access token', diagnostics: METHOD_DENIED });
+      assertPublishedRefusal(res, 403, 'INVALID_METHOD', {
+        display: 'Cannot create resource with patient-access access token',
+        diagnostics: METHOD_DENIED,
+      });
     });
 
     it(`${APP}: Invalid Method error should be raised for creat a new record at birth - application-restricted users`, async () => {
-      const token = await mintApplicationToken(platform.key, { clientId: 'karate-app', name: 'App-restricted test app', org: 'A81001', scopes: ['pds.read', 'pds.search', 'pds.create'], audience: platform.config.audience });
+      const token = await mintApplicationToken(platform.key, {
+        clientId: 'karate-app',
+        name: 'App-restricted test app',
+        org: 'A81001',
+        scopes: ['pds.read', 'pds.search', 'pds.create'],
+        audience: platform.config.audience,
+      });
       const res = await createRecordAtBirth({ any: 'request', should: 'fail' }, { token });
-      assertPublishedRefusal(res, 403, 'INVALID_METHOD', { display: 'Cannot create resource with application-restricted access token', diagnostics: METHOD_DENIED });
+      assertPublishedRefusal(res, 403, 'INVALID_METHOD', {
+        display: 'Cannot create resource with application-restricted access token',
+        diagnostics: METHOD_DENIED,
+      });
     });
 
     // ---- OpenSpine's own
@@ -300,12 +472,16 @@ for (const kind of stores) {
       assert.equal(retry.statusCode, 201, retry.body);
       assert.equal(retry.json().id, created.id);
       assert.equal(retry.headers['notification-id'], first.headers['notification-id']);
-      const other = await createRecordAtBirth(payload({ ...v, babyGivenName: [givenName()] }), { requestId: rid });
+      const other = await createRecordAtBirth(payload({ ...v, babyGivenName: [givenName()] }), {
+        requestId: rid,
+      });
       assert.equal(other.statusCode, 400, other.body);
     });
 
     it('OpenSpine: staff roles without the birth-notification activity are refused (deny by default)', async () => {
-      const res = await createRecordAtBirth(payload(scenario()), { token: await platform.token('R8004') });
+      const res = await createRecordAtBirth(payload(scenario()), {
+        token: await platform.token('R8004'),
+      });
       assert.equal(res.statusCode, 403, res.body);
     });
   });

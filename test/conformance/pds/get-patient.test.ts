@@ -18,7 +18,11 @@ const CONFIDENTIALITY = 'http://terminology.hl7.org/CodeSystem/v3-Confidentialit
 
 /** utils.checkNullsHaveExtensions(addresses) == false: no null (or blank) address line. */
 function noBlankLines(addresses: any[] | undefined): boolean {
-  return (addresses ?? []).every((a) => (a.line ?? []).every((l: unknown) => typeof l === 'string' && l.trim() !== '') && a._line === undefined);
+  return (addresses ?? []).every(
+    (a) =>
+      (a.line ?? []).every((l: unknown) => typeof l === 'string' && l.trim() !== '') &&
+      a._line === undefined,
+  );
 }
 
 for (const kind of await storesUnderTest()) {
@@ -32,13 +36,21 @@ for (const kind of await storesUnderTest()) {
       await commitPatients(platform.repo, [
         jane,
         fixture<Patient>('Sensitive_Patient.json'),
-        karatePatient({ id: '9990003343', family: 'Invalidated', birthDate: '1990-01-01', label: 'REDACTED' as any }),
+        karatePatient({
+          id: '9990003343',
+          family: 'Invalidated',
+          birthDate: '1990-01-01',
+          label: 'REDACTED' as any,
+        }),
       ]);
     });
     after(async () => platform?.close());
 
     async function read(nhs: string, token?: string) {
-      const headers = { 'x-request-id': crypto.randomUUID(), 'x-correlation-id': crypto.randomUUID() };
+      const headers = {
+        'x-request-id': crypto.randomUUID(),
+        'x-correlation-id': crypto.randomUUID(),
+      };
       const res = await platform.request({ url: `${PDS}/Patient/${nhs}`, headers, token });
       assertIdsEchoed(res, headers);
       return res;
@@ -49,12 +61,22 @@ for (const kind of await storesUnderTest()) {
       assert.equal(res.statusCode, 200, res.body.slice(0, 300));
       const p = res.json();
       assert.equal(p.id, NHS.jane);
-      assert.deepEqual(p.meta.security[0], { code: 'U', display: 'unrestricted', system: CONFIDENTIALITY });
+      assert.deepEqual(p.meta.security[0], {
+        code: 'U',
+        display: 'unrestricted',
+        system: CONFIDENTIALITY,
+      });
       assert.equal(p.meta.lastUpdated, undefined, 'PDS meta has versionId and security only');
       assert.ok(p.meta.versionId);
       const verification = p.identifier[0].extension[0];
-      assert.equal(verification.url, 'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus');
-      assert.equal(verification.valueCodeableConcept.coding[0].system, 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus');
+      assert.equal(
+        verification.url,
+        'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus',
+      );
+      assert.equal(
+        verification.valueCodeableConcept.coding[0].system,
+        'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus',
+      );
       assert.ok(noBlankLines(p.address), JSON.stringify(p.address));
       assert.equal(p.address[0].use, 'home');
     });
@@ -66,7 +88,11 @@ for (const kind of await storesUnderTest()) {
       assert.equal(p.id, NHS.restricted);
       assert.equal(p.address, undefined);
       assert.equal(p.generalPractitioner, undefined);
-      assert.deepEqual(p.meta.security[0], { code: 'R', display: 'restricted', system: CONFIDENTIALITY });
+      assert.deepEqual(p.meta.security[0], {
+        code: 'R',
+        display: 'restricted',
+        system: CONFIDENTIALITY,
+      });
     });
 
     it(`${FEATURE}: Get an "invalid" patient (${COMMON} @invalidResource)`, async () => {

@@ -27,10 +27,13 @@ export function fill<T>(template: T, vars: Record<string, unknown>): T {
       // "#('text ' + name + ' text')": string literals and variables joined with +
       const concat = /^#\((.*)\)$/.exec(v);
       if (concat) {
-        return concat[1].split(/\s*\+\s*(?=(?:[^']*'[^']*')*[^']*$)/).map((part) => {
-          const literal = /^'(.*)'$/.exec(part.trim());
-          return literal ? literal[1] : String(vars[part.trim()]);
-        }).join('');
+        return concat[1]
+          .split(/\s*\+\s*(?=(?:[^']*'[^']*')*[^']*$)/)
+          .map((part) => {
+            const literal = /^'(.*)'$/.exec(part.trim());
+            return literal ? literal[1] : String(vars[part.trim()]);
+          })
+          .join('');
       }
       return v;
     }
@@ -49,7 +52,12 @@ export function fill<T>(template: T, vars: Record<string, unknown>): T {
 }
 
 /** The response is exactly the published error body (errorResponses/<name>.json) with its placeholders filled. */
-export function assertPublishedError(res: LightMyRequestResponse, status: number, name: string, vars: Record<string, unknown> = {}): void {
+export function assertPublishedError(
+  res: LightMyRequestResponse,
+  status: number,
+  name: string,
+  vars: Record<string, unknown> = {},
+): void {
   assert.equal(res.statusCode, status, res.body);
   assert.match(String(res.headers['content-type']), /^application\/fhir\+json/);
   assert.deepEqual(res.json(), fill(published(`errorResponses/${name}.json`), vars));
@@ -65,7 +73,12 @@ export function assertEchoedIds(res: LightMyRequestResponse, requestId: string):
  * add, after PDS's sentence, the reason naming the activity refused (the platform's route x role
  * matrix recognises a policy refusal by it: src/services/pds/published-errors.ts refusalDiagnostics).
  */
-export function assertPublishedRefusal(res: LightMyRequestResponse, status: number, name: string, vars: { display: string; diagnostics: string }): void {
+export function assertPublishedRefusal(
+  res: LightMyRequestResponse,
+  status: number,
+  name: string,
+  vars: { display: string; diagnostics: string },
+): void {
   assert.equal(res.statusCode, status, res.body);
   const body = res.json();
   const diagnostics: string = body.issue?.[0]?.diagnostics ?? '';

@@ -29,28 +29,64 @@ for (const kind of await storesUnderTest()) {
     before(async () => {
       platform = await startTestPlatform(kind);
       await commitPatients(platform.repo, [
-        karatePatient({ id: '9733163767', family: 'SEGAR', gender: 'female', birthDate: '1995-07-03', extension: [consent('1', 'consent')] }),
-        karatePatient({ id: '9733163759', family: 'SUTTER', gender: 'female', birthDate: '1987-02-05', extension: [consent('2', 'dissent')] }),
+        karatePatient({
+          id: '9733163767',
+          family: 'SEGAR',
+          gender: 'female',
+          birthDate: '1995-07-03',
+          extension: [consent('1', 'consent')],
+        }),
+        karatePatient({
+          id: '9733163759',
+          family: 'SUTTER',
+          gender: 'female',
+          birthDate: '1987-02-05',
+          extension: [consent('2', 'dissent')],
+        }),
       ]);
     });
     after(async () => platform?.close());
 
     it(`${GET}: Response should not include consent sharing extension when default test app include the return-nhs-record-sharing-consent custom attribute header`, async () => {
-      const res = await platform.request({ url: `${PDS}/Patient/9733163767`, headers: { 'nhse-pds-custom-attributes': '{"return-nhs-record-sharing-consent":"true"}' } });
+      const res = await platform.request({
+        url: `${PDS}/Patient/9733163767`,
+        headers: { 'nhse-pds-custom-attributes': '{"return-nhs-record-sharing-consent":"true"}' },
+      });
       assert.equal(res.statusCode, 200);
       const p = res.json();
       const consentTypes = (p.extension ?? []).filter((x: any) => x.url === 'consentType');
       assert.deepEqual(consentTypes, []);
-      assert.ok(!(p.extension ?? []).some((x: any) => x.url === CONSENT_URL), 'no consent extension for the default app');
+      assert.ok(
+        !(p.extension ?? []).some((x: any) => x.url === CONSENT_URL),
+        'no consent extension for the default app',
+      );
       assert.equal(res.headers['nhse-pds-custom-attributes'], undefined);
     });
 
     for (const [scenario, family, birthdate, id] of [
-      ['Search for a patient using parameters response should not include consent sharing details (as the default app)', 'SEGAR', '1995-07-03', '9733163767'],
-      ['Search for a patient using parameters response should not include consent sharing details for default test app', 'SUTTER', '1987-02-05', '9733163759'],
+      [
+        'Search for a patient using parameters response should not include consent sharing details (as the default app)',
+        'SEGAR',
+        '1995-07-03',
+        '9733163767',
+      ],
+      [
+        'Search for a patient using parameters response should not include consent sharing details for default test app',
+        'SUTTER',
+        '1987-02-05',
+        '9733163759',
+      ],
     ]) {
       it(`${SEARCH}: ${scenario}`, async () => {
-        const b = assertSearchset(await platform.request({ url: `${PDS}/Patient?${qs([['family', family], ['gender', 'female'], ['birthdate', birthdate]])}` }));
+        const b = assertSearchset(
+          await platform.request({
+            url: `${PDS}/Patient?${qs([
+              ['family', family],
+              ['gender', 'female'],
+              ['birthdate', birthdate],
+            ])}`,
+          }),
+        );
         assert.equal(b.entry[0].resource.id, id);
         assert.equal(b.entry[0].resource.extension, undefined);
       });
