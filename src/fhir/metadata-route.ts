@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { CapabilityStatement, CapabilityStatementRestResourceSearchParam } from 'fhir/r4.js';
-import { FHIR_JSON } from '../http/fhir-conventions.js';
+import { FHIR_JSON } from './media-types.js';
 import { capabilitiesFromRoutes, capabilityStatement, type RouteShape } from './capability.js';
 
 export const OPERATION_DEFINITION_BASE = 'https://openspine.dev/fhir/OperationDefinition/';

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditRecord } from '../audit/audit-record.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import { toFhirError } from './fhir-conventions.js';
+import { toFhirError } from '../fhir/error-mapping.js';
 import { targetPatient } from '../security/access-control.js';
 
 /** The patient the refused request named, where the route says where (a malformed naming counts as none). */

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OperationOutcome } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import { VersionConflictError, type Repository } from '../../store/types.js';
 import { ODS_CODE } from '../directory/organization-model.js';
 import { EXPORTABLE_TYPES } from './export-enumerate.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FhirResource } from 'fhir/r4.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/types.js';
 import { etagFor as etag, parseIfMatch } from '../../fhir/etag.js';
 import {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { parametersOf, parameterValue } from '../../fhir/parameters.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { RequestContext } from '../../context.js';
 import type { Repository, StoredResource } from '../../store/types.js';
 import { validateClaim } from './claim-message.js';

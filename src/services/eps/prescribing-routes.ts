@@ -1,7 +1,7 @@
 import type { Patient } from 'fhir/r4.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/types.js';
 import { bundleDigest } from './canonical-digest.js';
 import {

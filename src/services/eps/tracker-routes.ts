@@ -3,7 +3,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { nhsNumberFromReference } from '../../fhir/parameters.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Activity } from '../../security/policy.js';
 import type { Repository } from '../../store/types.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/types.js';
 import { bundleDigest } from './canonical-digest.js';
 import { verifyPrescriberSignature } from './prescriber-keys.js';

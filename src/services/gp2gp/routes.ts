@@ -3,7 +3,7 @@ import type { Task } from 'fhir/r4.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { etagFor } from '../../fhir/etag.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import '../../messaging/fastify-messaging.js';
 import type { Repository, StoredResource } from '../../store/types.js';
 import { ChunkUploads } from './chunk-upload.js';

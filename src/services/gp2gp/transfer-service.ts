@@ -8,7 +8,7 @@ import { registeredPractice } from '../../fhir/general-practitioner.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
-import { toFhirError } from '../../http/fhir-conventions.js';
+import { toFhirError } from '../../fhir/error-mapping.js';
 import type { RequestContext } from '../../context.js';
 import {
   commitOnce,

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formBody, RepeatedParameterError, type Params } from './form.js';
 import { errorPage, sendHtml } from './html.js';
-import { toFhirError } from '../../http/fhir-conventions.js';
+import { toFhirError } from '../../fhir/error-mapping.js';
 
 export type OAuthErrorCode =
   | 'invalid_request'

@@ -4,7 +4,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { etagFor } from '../../fhir/etag.js';
 import { parametersOf, parameterValue } from '../../fhir/parameters.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import type { Repository } from '../../store/types.js';
 import { registerNotificationConsumers, type DeliveryPolicy } from './consumers.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { etagFor } from '../../fhir/etag.js';
 import { FhirError } from '../../fhir/errors.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/types.js';
 import { BirthDetailsService, birthRecordForResponse } from './birth-details-service.js';
 import { PDS_BASE } from './routes.js';

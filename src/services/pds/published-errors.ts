@@ -1,7 +1,7 @@
 import type { OperationOutcome } from 'fhir/r4.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError, SPINE_ERROR_SYSTEM, type SpineCode } from '../../fhir/errors.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import { RoleSelectionError } from '../../security/role-selection.js';
 import { InsufficientPatientAssurance } from '../../security/token-verifier.js';
 

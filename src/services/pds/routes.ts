@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { etagFor, parseIfMatch } from '../../fhir/etag.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/types.js';
 import { pdsCapabilityStatement } from './capability.js';
 import { PatientService, type VersionedPatient } from './patient-service.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import { requestRecord, earlierAnswer, mayBeTwin } from '../../http/request-replay.js';
 import type { Repository } from '../../store/types.js';
 import { resolvePatient } from './consent-patient.js';

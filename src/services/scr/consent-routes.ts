@@ -3,7 +3,7 @@ import { FhirError } from '../../fhir/errors.js';
 import { etagFor } from '../../fhir/etag.js';
 import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { nhsNumberFromReference, parametersOf, parameterValue } from '../../fhir/parameters.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import { principalMayPerform } from '../../security/access-control.js';
 import type { Repository } from '../../store/types.js';
 import { CHOICES, codeForOptOut } from './consent-codes.js';

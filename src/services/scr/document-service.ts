@@ -3,7 +3,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { toFhirError } from '../../http/fhir-conventions.js';
+import { toFhirError } from '../../fhir/error-mapping.js';
 import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
 import type { Repository } from '../../store/types.js';

@@ -2,7 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { nhsNumberFromReference } from '../../fhir/parameters.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/types.js';
 import { requireCurrentSubject } from './document-access.js';
 import { ScrDocumentService } from './document-service.js';

@@ -11,7 +11,7 @@ import { parseAuditSearch } from '../../audit/search-params.js';
 import { statementVerifier } from '../../audit/signed-head.js';
 import { verifyStoredChain } from '../../audit/store-verifier.js';
 import { FhirError } from '../../fhir/errors.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import type { Repository } from '../../store/types.js';
 import { SECURITY_BASE } from './routes.js';

@@ -4,7 +4,7 @@ import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 import { nhsNumberFromReference, parameterValue, parametersOf } from '../../fhir/parameters.js';
-import { FHIR_JSON } from '../../http/fhir-conventions.js';
+import { FHIR_JSON } from '../../fhir/media-types.js';
 import { commitOnce, earlierAnswer, type EarlierAnswer } from '../../http/request-replay.js';
 import {
   EMERGENCY_REASONS,
