@@ -13,7 +13,7 @@ const config = {
 };
 const repo = await openRepository(config);
 // as `openspine serve` does (src/server.ts), so the two servers differ only in the security checks
-repo.checkpointInBackground?.();
+repo.startBackgroundWork?.();
 const signingKey = await loadOrCreateSigningKey(config.dataDir);
 const principal = {
   kind: 'user',

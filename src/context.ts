@@ -24,10 +24,6 @@ export interface RequestContext {
   purpose?: string;
   /** The legitimate relationship (or emergency access) a clinical request was allowed on. */
   accessBasis?: string;
-  /** The patient's record, when a route has already read it in this request (saves the relationship check a read). */
-  patientRecord?: { id: string; resource: Record<string, any> };
-  /** Set by a service that has written its own, richer audit entry for a refusal (the platform then adds none). */
-  refusalAudited?: boolean;
   /**
    * The write request's method, path and digest for X-Request-ID replay (src/http/request-replay.ts),
    * computed once, on first use. Set on FHIR API requests other than GET/HEAD/OPTIONS; absent when a
@@ -53,7 +49,11 @@ export interface RouteAccess {
   patientFrom?:
     | { param: string }
     | { query: string }
-    | { body: true | ((body: unknown) => string | undefined) };
+    | {
+        body: true | ((body: unknown) => string | undefined);
+        /** The patient's record when the route has already read it (saves the relationship check a read). */
+        record?: (body: unknown) => Record<string, any> | undefined;
+      };
   /**
    * How the location-release rule (src/http/location-release-hook.ts) treats this route's JSON body:
    * 'pds-current' when every Patient in it is a current PDS record (its label decides, no look-up);

@@ -8,8 +8,7 @@ import { ensureDemoIdentity } from './services/identity/demo-identity.js';
 import { seedDirectory } from './services/directory/seed-directory.js';
 import { PDS_BASE } from './services/pds/routes.js';
 import { openRepository, sqliteFileOf } from './store/open.js';
-import { SqliteRepository } from './store/sqlite/sqlite-repository.js';
-import type { Repository } from './store/types.js';
+import type { Repository } from './store/repository.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -43,7 +42,7 @@ export async function startServer(
   }
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const repo = await openRepository(config);
-  if (repo instanceof SqliteRepository) repo.checkpointInBackground();
+  repo.startBackgroundWork?.();
   const signingKey = await loadOrCreateSigningKey(config.dataDir);
   let demoPatient: string | undefined;
   if (opts.demo && (await repo.count('Patient')) === 0) {

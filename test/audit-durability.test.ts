@@ -115,7 +115,7 @@ for (const kind of await storesUnderTest()) {
 
         const repo = await openRepository(target);
         try {
-          const entries = await repo.readAudit(0, 10_000_000);
+          const entries = await repo.audit.readAudit(0, 10_000_000);
           const audited = new Set(
             entries
               .filter((e) => e.record.action === 'pds.read' && e.record.userId === 'load-reader')
@@ -131,7 +131,7 @@ for (const kind of await storesUnderTest()) {
             `the audit chain verifies after the kill: ${JSON.stringify(chain.brokenAt)}`,
           );
           assert.equal(
-            (await repo.auditHead()).seq,
+            (await repo.audit.auditHead()).seq,
             chain.checked,
             'the recorded head is the last entry',
           );

@@ -19,7 +19,7 @@ import {
   type AuditExportDocument,
 } from '../src/audit/export-verifier.js';
 import { CHECKPOINT_TYP, statementVerifier } from '../src/audit/signed-head.js';
-import type { AuditRecord } from '../src/store/types.js';
+import type { AuditRecord } from '../src/audit/types.js';
 import { killAllChildren, runCli } from './helpers/child-server.js';
 import { spineCode, startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
@@ -144,12 +144,12 @@ for (const kind of stores) {
         await platform.repo.commit({
           audit: Array.from({ length: batch[1] - batch[0] + 1 }, (_, k) => entry(batch[0] + k)),
         });
-        const head = await platform.repo.auditHead();
+        const head = await platform.repo.audit.auditHead();
         const cp = await signer.tick();
         assert.ok(cp, 'a checkpoint was signed');
         assert.equal(cp.seq, head.seq);
         assert.equal(cp.hash, head.hash);
-        assert.deepEqual(await platform.repo.latestAuditCheckpoint(), cp, 'and stored');
+        assert.deepEqual(await platform.repo.audit.latestAuditCheckpoint(), cp, 'and stored');
         const checked = await statementVerifier(jwks.keys)(cp.jws, CHECKPOINT_TYP);
         assert.ok('claims' in checked, JSON.stringify(checked));
         assert.deepEqual(checked.claims, { seq: cp.seq, hash: cp.hash, time: cp.time });
@@ -157,7 +157,7 @@ for (const kind of stores) {
       }
       await platform.repo.commit({ audit: Array.from({ length: 10 }, (_, k) => entry(21 + k)) });
       // a checkpoint is not an access token, though the same key signs both
-      const cp = (await platform.repo.latestAuditCheckpoint())!;
+      const cp = (await platform.repo.audit.latestAuditCheckpoint())!;
       const res = await platform.request({ url: `${AE}?patient=9000000009`, token: cp.jws });
       assert.equal(res.statusCode, 401);
     });
@@ -181,7 +181,7 @@ for (const kind of stores) {
         doc.checkpoints.map((c) => c.seq),
         [10, 20],
       );
-      const stored = await platform.repo.readAudit(4, 21);
+      const stored = await platform.repo.audit.readAudit(4, 21);
       assert.deepEqual(
         doc.entries,
         stored.map(({ seq, recordJson, prevHash, hash }) => ({ seq, recordJson, prevHash, hash })),
@@ -207,7 +207,7 @@ for (const kind of stores) {
         'a single JWK works too',
       );
       // the export was audited
-      const last = (await platform.repo.readAudit(all.to, 10)).map((e) => e.record);
+      const last = (await platform.repo.audit.readAudit(all.to, 10)).map((e) => e.record);
       assert.ok(
         last.some(
           (r) =>
@@ -427,7 +427,7 @@ for (const kind of stores) {
         ['UPDATE audit_log SET record = $1 WHERE seq = 23', [row23.record.replace('u-2', 'u-0')]],
       ]);
       await assert.rejects(signer.tick(), /broken at entry 23/);
-      assert.equal((await platform.repo.latestAuditCheckpoint())?.seq, 20, 'nothing signed');
+      assert.equal((await platform.repo.audit.latestAuditCheckpoint())?.seq, 20, 'nothing signed');
       assert.equal((await exportRange('from=21&to=25')).statusCode, 409);
       await sql(platform, [['UPDATE audit_log SET record = $1 WHERE seq = 23', [row23.record]]]);
       assert.equal((await verifyParams()).valid, true, 'restored');
@@ -450,14 +450,14 @@ for (const kind of stores) {
       const platform = await startTestPlatform(kind, { config: { auditCheckpointSeconds: 1 } });
       try {
         await platform.repo.commit({ audit: [entry(1), entry(2), entry(3)] });
-        const head = await platform.repo.auditHead();
+        const head = await platform.repo.audit.auditHead();
         const deadline = Date.now() + 6000;
         while (
-          (await platform.repo.latestAuditCheckpoint())?.seq !== head.seq &&
+          (await platform.repo.audit.latestAuditCheckpoint())?.seq !== head.seq &&
           Date.now() < deadline
         )
           await new Promise((r) => setTimeout(r, 100));
-        const cp = await platform.repo.latestAuditCheckpoint();
+        const cp = await platform.repo.audit.latestAuditCheckpoint();
         assert.equal(cp?.seq, head.seq, 'signed in the background');
         assert.equal(cp?.hash, head.hash);
         const checked = await statementVerifier([platform.key.publicJwk])(cp!.jws, CHECKPOINT_TYP);

@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { AuditIndexStalledError, indexAuditUpTo } from '../src/audit/audit-indexer.js';
 import { openRepository } from '../src/store/open.js';
-import type { AuditQuery, AuditRecord, Repository } from '../src/store/types.js';
+import type { AuditQuery, AuditRecord } from '../src/audit/types.js';
+import type { Repository } from '../src/store/repository.js';
 import { isolatedStoreConfig, storesUnderTest } from './helpers/stores.js';
 
 const stores = await storesUnderTest();
@@ -92,21 +93,21 @@ for (const kind of stores) {
     });
 
     it('appending does not index: the index stays at its checkpoint until an indexer runs', async () => {
-      assert.equal(await repo.auditIndexCheckpoint(), 0);
-      assert.deepEqual(await repo.searchAudit({}, 10), []);
-      assert.equal(await repo.countAudit({}), 0);
+      assert.equal(await repo.audit.auditIndexCheckpoint(), 0);
+      assert.deepEqual(await repo.audit.searchAudit({}, 10), []);
+      assert.equal(await repo.audit.countAudit({}), 0);
     });
 
     it('indexes in pages, each page moving the checkpoint, and a caught-up indexer does nothing', async () => {
-      assert.deepEqual(await repo.indexAuditPage(25), { checkpoint: 25, indexed: 25 });
-      assert.equal(await repo.auditIndexCheckpoint(), 25);
+      assert.deepEqual(await repo.audit.indexAuditPage(25), { checkpoint: 25, indexed: 25 });
+      assert.equal(await repo.audit.auditIndexCheckpoint(), 25);
       assert.deepEqual(
-        await repo.searchAudit({}, 100),
+        await repo.audit.searchAudit({}, 100),
         Array.from({ length: 25 }, (_, i) => 25 - i),
       );
       assert.equal(await indexAuditUpTo(repo, 60, { pageSize: 10 }), 60);
-      assert.deepEqual(await repo.indexAuditPage(25), { checkpoint: 60, indexed: 0 });
-      assert.equal(await repo.countAudit({}), 60);
+      assert.deepEqual(await repo.audit.indexAuditPage(25), { checkpoint: 60, indexed: 0 });
+      assert.equal(await repo.audit.countAudit({}), 60);
     });
 
     it('finds entries by patient, user, org, action, type and time, newest first, and counts them', async () => {
@@ -135,25 +136,31 @@ for (const kind of stores) {
           .filter(({ r }) => matches(r, q))
           .map(({ seq }) => seq)
           .reverse();
-        assert.deepEqual(await repo.searchAudit(q, 1000), expected, JSON.stringify(q));
-        assert.equal(await repo.countAudit(q), expected.length, JSON.stringify(q));
+        assert.deepEqual(await repo.audit.searchAudit(q, 1000), expected, JSON.stringify(q));
+        assert.equal(await repo.audit.countAudit(q), expected.length, JSON.stringify(q));
       }
     });
 
     it('pages with a cursor and a snapshot bound, and limits', async () => {
       const q: AuditQuery = { org: 'A81001' };
-      const all = await repo.searchAudit(q, 1000);
-      assert.deepEqual(await repo.searchAudit(q, 4), all.slice(0, 4));
-      assert.deepEqual(await repo.searchAudit({ ...q, beforeSeq: all[3] }, 4), all.slice(4, 8));
+      const all = await repo.audit.searchAudit(q, 1000);
+      assert.deepEqual(await repo.audit.searchAudit(q, 4), all.slice(0, 4));
       assert.deepEqual(
-        await repo.searchAudit({ ...q, maxSeq: 30 }, 1000),
+        await repo.audit.searchAudit({ ...q, beforeSeq: all[3] }, 4),
+        all.slice(4, 8),
+      );
+      assert.deepEqual(
+        await repo.audit.searchAudit({ ...q, maxSeq: 30 }, 1000),
         all.filter((s) => s <= 30),
       );
-      assert.equal(await repo.countAudit({ ...q, maxSeq: 30 }), all.filter((s) => s <= 30).length);
+      assert.equal(
+        await repo.audit.countAudit({ ...q, maxSeq: 30 }),
+        all.filter((s) => s <= 30).length,
+      );
     });
 
     it('reads entries by seq, in seq order, skipping seqs that do not exist', async () => {
-      const entries = await repo.readAuditEntries([40, 3, 999, 17]);
+      const entries = await repo.audit.readAuditEntries([40, 3, 999, 17]);
       assert.deepEqual(
         entries.map((e) => e.seq),
         [3, 17, 40],
@@ -163,7 +170,7 @@ for (const kind of stores) {
         [records[2], records[16], records[39]],
       );
       assert.equal(entries[0].recordJson, JSON.stringify(records[2]));
-      assert.deepEqual(await repo.readAuditEntries([]), []);
+      assert.deepEqual(await repo.audit.readAuditEntries([]), []);
     });
 
     it('stores signed checkpoints first-wins, lists them by range and finds the latest before a seq', async () => {
@@ -173,20 +180,20 @@ for (const kind of stores) {
         time: `2026-01-0${(seq % 9) + 1}T00:00:00.000Z`,
         jws,
       });
-      assert.equal(await repo.latestAuditCheckpoint(), null);
-      assert.equal(await repo.saveAuditCheckpoint(cp(10)), true);
+      assert.equal(await repo.audit.latestAuditCheckpoint(), null);
+      assert.equal(await repo.audit.saveAuditCheckpoint(cp(10)), true);
       assert.equal(
-        await repo.saveAuditCheckpoint(cp(10, 'another')),
+        await repo.audit.saveAuditCheckpoint(cp(10, 'another')),
         false,
         'a second checkpoint for the same seq is refused',
       );
-      assert.equal(await repo.saveAuditCheckpoint(cp(30)), true);
-      assert.equal(await repo.saveAuditCheckpoint(cp(50)), true);
-      assert.deepEqual(await repo.auditCheckpoints(10, 30), [cp(10), cp(30)]);
-      assert.deepEqual(await repo.auditCheckpoints(11, 29), []);
-      assert.deepEqual(await repo.latestAuditCheckpoint(), cp(50));
-      assert.deepEqual(await repo.latestAuditCheckpoint(30), cp(10));
-      assert.equal(await repo.latestAuditCheckpoint(10), null);
+      assert.equal(await repo.audit.saveAuditCheckpoint(cp(30)), true);
+      assert.equal(await repo.audit.saveAuditCheckpoint(cp(50)), true);
+      assert.deepEqual(await repo.audit.auditCheckpoints(10, 30), [cp(10), cp(30)]);
+      assert.deepEqual(await repo.audit.auditCheckpoints(11, 29), []);
+      assert.deepEqual(await repo.audit.latestAuditCheckpoint(), cp(50));
+      assert.deepEqual(await repo.audit.latestAuditCheckpoint(30), cp(10));
+      assert.equal(await repo.audit.latestAuditCheckpoint(10), null);
     });
   });
 
@@ -197,9 +204,9 @@ for (const kind of stores) {
       try {
         await repo.commit({ audit: [record(1), record(2), record(3), record(4), record(5)] });
         await deleteEntry(iso.config, 3);
-        assert.deepEqual(await repo.indexAuditPage(10), { checkpoint: 2, indexed: 2 });
+        assert.deepEqual(await repo.audit.indexAuditPage(10), { checkpoint: 2, indexed: 2 });
         assert.deepEqual(
-          await repo.indexAuditPage(10),
+          await repo.audit.indexAuditPage(10),
           { checkpoint: 2, indexed: 0 },
           'no progress past the hole',
         );
@@ -207,7 +214,7 @@ for (const kind of stores) {
           indexAuditUpTo(repo, 5, { stallLimitMs: 100 }),
           AuditIndexStalledError,
         );
-        assert.deepEqual(await repo.searchAudit({}, 10), [2, 1]);
+        assert.deepEqual(await repo.audit.searchAudit({}, 10), [2, 1]);
       } finally {
         await repo.close();
         await iso.cleanup();
@@ -232,7 +239,7 @@ for (const kind of stores) {
         const indexers = repos.map(async (r) => {
           let pages = 0;
           while (writing) {
-            await r.indexAuditPage(3 + (pages % 5));
+            await r.audit.indexAuditPage(3 + (pages % 5));
             pages++;
             await new Promise((resolve) => setImmediate(resolve));
           }
@@ -245,7 +252,7 @@ for (const kind of stores) {
           pages.every((n) => n > 0),
           `every indexer ran: ${pages}`,
         );
-        const head = await repos[0].auditHead();
+        const head = await repos[0].audit.auditHead();
         // the indexers and a final catch-up from every connection meet at the head
         const reached = await Promise.all(
           repos.map((r) => indexAuditUpTo(r, head.seq, { pageSize: 4 })),
@@ -254,15 +261,15 @@ for (const kind of stores) {
           reached.every((c) => c >= head.seq),
           `all reached the head ${head.seq}: ${reached}`,
         );
-        assert.equal(await repos[1].auditIndexCheckpoint(), head.seq);
-        const seqs = await repos[2].searchAudit({}, head.seq + 10);
+        assert.equal(await repos[1].audit.auditIndexCheckpoint(), head.seq);
+        const seqs = await repos[2].audit.searchAudit({}, head.seq + 10);
         assert.equal(seqs.length, head.seq, 'no entry skipped, none twice');
         assert.deepEqual(
           seqs,
           Array.from({ length: head.seq }, (_, i) => head.seq - i),
         );
         // and each index row says what its entry says
-        const entries = await repos[3].readAudit(0, head.seq);
+        const entries = await repos[3].audit.readAudit(0, head.seq);
         for (const q of [
           { userId: USERS[1] },
           { patient: PATIENTS[2] },
@@ -273,7 +280,11 @@ for (const kind of stores) {
             .filter((e) => matches(e.record, q))
             .map((e) => e.seq)
             .reverse();
-          assert.deepEqual(await repos[0].searchAudit(q, 10_000), expected, JSON.stringify(q));
+          assert.deepEqual(
+            await repos[0].audit.searchAudit(q, 10_000),
+            expected,
+            JSON.stringify(q),
+          );
         }
         for (const e of entries.slice(0, 20)) {
           const r = e.record;
@@ -287,7 +298,7 @@ for (const kind of stores) {
             timeBefore: r.time + 'Z',
           };
           assert.ok(
-            (await repos[1].searchAudit(exact, 10_000)).includes(e.seq),
+            (await repos[1].audit.searchAudit(exact, 10_000)).includes(e.seq),
             `entry ${e.seq} is found by all of its fields`,
           );
         }

@@ -9,7 +9,7 @@ import type { AuditEvent, Bundle } from 'fhir/r4.js';
 import { mintPatientToken } from '../src/security/embedded-idp.js';
 import { roleName } from '../src/security/policy.js';
 import { seedPatients } from '../src/seed/seed-patients.js';
-import type { AuditRecord } from '../src/store/types.js';
+import type { AuditRecord } from '../src/audit/types.js';
 import { PDS, spineCode, startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
 
@@ -147,7 +147,7 @@ for (const kind of stores) {
 
     /** Seqs of the entries committed so far that satisfy the predicate, newest first. */
     const expected = async (pred: (r: AuditRecord) => boolean) =>
-      (await platform.repo.readAudit(0, 1e6))
+      (await platform.repo.audit.readAudit(0, 1e6))
         .filter((e) => pred(e.record))
         .map((e) => String(e.seq))
         .reverse();
@@ -159,7 +159,7 @@ for (const kind of stores) {
       platform = await startTestPlatform(kind, { config: { auditCheckpointSeconds: 0 } });
       officer = await platform.token('R5080', { user: 'privacy-officer-1', org: 'X26' });
       await seedPatients(platform.repo, { patients: 12, seed: 5 });
-      const before = (await platform.repo.auditHead()).seq;
+      const before = (await platform.repo.audit.auditHead()).seq;
       await platform.repo.commit({
         audit: HISTORY.map((r, i) => ({ ...r, requestId: `history-${i}` })),
       });
@@ -444,8 +444,9 @@ for (const kind of stores) {
     it('reading the audit trail is itself audited', async () => {
       const res = await search(`patient=${Q}&type=patient-record`);
       assert.equal(res.statusCode, 200);
-      const last = (await platform.repo.readAudit((await platform.repo.auditHead()).seq - 1, 1))[0]
-        .record;
+      const last = (
+        await platform.repo.audit.readAudit((await platform.repo.audit.auditHead()).seq - 1, 1)
+      )[0].record;
       assert.equal(last.action, 'audit.read');
       assert.equal(last.userId, 'privacy-officer-1');
       assert.equal(last.role, 'R5080');
@@ -555,11 +556,14 @@ for (const kind of stores) {
 
     it('the background indexer catches up on its own while the server runs', async () => {
       await platform.repo.commit({ audit: [{ ...HISTORY[0], requestId: 'background' }] });
-      const head = (await platform.repo.auditHead()).seq;
+      const head = (await platform.repo.audit.auditHead()).seq;
       const deadline = Date.now() + 5000;
-      while ((await platform.repo.auditIndexCheckpoint()) < head && Date.now() < deadline)
+      while ((await platform.repo.audit.auditIndexCheckpoint()) < head && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 100));
-      assert.ok((await platform.repo.auditIndexCheckpoint()) >= head, 'indexed without a search');
+      assert.ok(
+        (await platform.repo.audit.auditIndexCheckpoint()) >= head,
+        'indexed without a search',
+      );
     });
   });
 }

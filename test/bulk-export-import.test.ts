@@ -256,7 +256,7 @@ for (const kind of stores) {
     });
 
     it('audits exports per patient and imports per resource', async () => {
-      const entries = await source.repo.readAudit(0, 1_000_000);
+      const entries = await source.repo.audit.readAudit(0, 1_000_000);
       const exports = entries.filter((e) => e.record.action === 'bulk.export');
       assert.ok(
         exports.some((e) => e.record.outcome === 'accepted' && e.record.userId === 'bulk-operator'),
@@ -273,7 +273,7 @@ for (const kind of stores) {
         perPatient.size >= PATIENTS,
         `every exported patient has an entry (${perPatient.size})`,
       );
-      const imports = (await copy.repo.readAudit(0, 1_000_000)).filter(
+      const imports = (await copy.repo.audit.readAudit(0, 1_000_000)).filter(
         (e) => e.record.action === 'bulk.import',
       );
       assert.ok(

@@ -318,7 +318,7 @@ for (const kind of await storesUnderTest()) {
         /^secret-app\tSecret app\tapplication\trevoked\t/m,
       );
 
-      const audit = (await platform.repo.readAudit(0, 10_000))
+      const audit = (await platform.repo.audit.readAudit(0, 10_000))
         .map((e) => e.record)
         .filter((r) => r.type === 'security' && r.userId.startsWith('cli'));
       for (const action of ['client.add', 'client.revoke', 'user.add'])

@@ -2,7 +2,7 @@
  * The `openspine` program as an operator runs it: each command in its own process, judged by its
  * output, its exit code and what it leaves in the store.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -10,7 +10,8 @@ import pg from 'pg';
 import { seedPatients } from '../src/seed/seed-patients.js';
 import { PATIENT, RELATED_PERSON } from '../src/services/pds/patient-model.js';
 import { openRepository } from '../src/store/open.js';
-import type { Repository, StoredResource } from '../src/store/types.js';
+import type { Repository } from '../src/store/repository.js';
+import type { StoredResource } from '../src/store/resource-store.js';
 import {
   killAllChildren,
   pdsRequest,

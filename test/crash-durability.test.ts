@@ -19,7 +19,8 @@ import { createPatientGenerator } from '../src/seed/patient-generator.js';
 import { seedPatients } from '../src/seed/seed-patients.js';
 import { isRestricted, PATIENT, RELATED_PERSON } from '../src/services/pds/patient-model.js';
 import { openRepository } from '../src/store/open.js';
-import type { AuditEntry, Repository } from '../src/store/types.js';
+import type { AuditEntry } from '../src/audit/types.js';
+import type { Repository } from '../src/store/repository.js';
 import {
   killAllChildren,
   pdsRequest,
@@ -74,7 +75,7 @@ const patchesFor = (id: string, line: string, phone: string) => [
 ];
 
 async function allAudit(repo: Repository): Promise<AuditEntry[]> {
-  return repo.readAudit(0, 1_000_000);
+  return repo.audit.readAudit(0, 1_000_000);
 }
 
 async function auditVerify(
@@ -90,7 +91,7 @@ for (const kind of stores) {
     let target: StoreTarget;
     let cleanup: () => Promise<void>;
     let token: string;
-    let candidates: string[] = [];
+    const candidates: string[] = [];
     let server: ChildServer | undefined;
 
     before(async () => {
@@ -493,7 +494,7 @@ for (const kind of stores) {
             const { meta, ...rest } = stored.resource;
             const { meta: genMeta, ...genRest } = g.patient;
             assert.deepEqual(rest, genRest);
-            assert.deepEqual(meta.security, genMeta?.security);
+            assert.deepEqual(meta!.security, genMeta?.security);
             assert.deepEqual(
               await repo.search({
                 type: PATIENT,

@@ -8,7 +8,7 @@ import { decodeExtract, parseCsv, readRow } from '../src/services/directory/ods-
 import { importOdsExtract } from '../src/services/directory/ods-import.js';
 import { openRepository } from '../src/store/open.js';
 import { loadConfig } from '../src/config.js';
-import type { Repository } from '../src/store/types.js';
+import type { Repository } from '../src/store/repository.js';
 import { isolatedStoreConfig, storesUnderTest } from './helpers/stores.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'directory');

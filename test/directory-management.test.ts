@@ -469,7 +469,7 @@ for (const kind of await storesUnderTest()) {
         assert.equal(put.statusCode, 403, `${role} PUT: ${put.body.slice(0, 200)}`);
       }
       assert.deepEqual(await ids('/HealthcareService?name=refused'), []);
-      const writes = (await platform.repo.readAudit(0, 100_000))
+      const writes = (await platform.repo.audit.readAudit(0, 100_000))
         .map((e) => e.record)
         .filter((r) => r.action.startsWith('directory.manage.'));
       assert.ok(writes.length >= 9, `expected an audit entry per write, found ${writes.length}`);

@@ -7,7 +7,7 @@ import { demoServiceWrites, EPS_INTERACTION } from '../src/services/directory/se
 import { ensureDemoIdentity } from '../src/services/identity/demo-identity.js';
 import { UserDirectory } from '../src/security/accounts/users.js';
 import { openRepository } from '../src/store/open.js';
-import type { Repository } from '../src/store/types.js';
+import type { Repository } from '../src/store/repository.js';
 import { isolatedStoreConfig, storesUnderTest } from './helpers/stores.js';
 
 describe('demo directory', () => {

@@ -93,7 +93,7 @@ describe('openspine prescriber key', () => {
         [[kid, 'revoked']],
         'stored as a resource, now revoked',
       );
-      const audit = await repo.readAudit(0, 1000);
+      const audit = await repo.audit.readAudit(0, 1000);
       assert.deepEqual(
         audit
           .filter((a) => a.record.action.startsWith('eps.prescriber-key.'))

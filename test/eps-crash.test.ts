@@ -122,7 +122,7 @@ for (const kind of stores) {
       const repo = await openRepository(target);
       try {
         const outbox = await repo.messaging.readOutbox(0, 1_000_000);
-        const audit = await repo.readAudit(0, 1_000_000);
+        const audit = await repo.audit.readAudit(0, 1_000_000);
         const ids = await repo.search({
           type: PRESCRIPTION,
           criteria: [{ any: [{ param: 'short-form', op: 'prefix', value: '' }] }],

@@ -378,7 +378,7 @@ for (const kind of await storesUnderTest()) {
         'unknown',
       );
       assert.equal((await t.eps.track(null)).status, 400, 'a search needs a parameter');
-      const audit = await t.platform.repo.readAudit(0, 1_000_000);
+      const audit = await t.platform.repo.audit.readAudit(0, 1_000_000);
       assert.ok(
         audit.some((a) => a.record.action === 'eps.tracker.read' && a.record.patient === nhs),
         'tracker reads are audited',

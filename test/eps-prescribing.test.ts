@@ -147,8 +147,9 @@ for (const kind of await storesUnderTest()) {
         orderBundle({ nhsNumber: unknown, withoutIds: true }),
         t.eps.tokens.prescriber,
       );
-      assert.equal(res.status, 422, 'unprocessable');
-      assert.equal(codeOf(res), 'PATIENT_NOT_FOUND', JSON.stringify(res.body));
+      // PDS's published answer for a number it does not hold, as every service gives it (issue 17)
+      assert.equal(res.status, 404, 'not found');
+      assert.equal(codeOf(res), 'RESOURCE_NOT_FOUND', JSON.stringify(res.body));
       const survivor = await addPatient(t.platform.repo);
       const old = await addPatient(t.platform.repo, { replacedBy: survivor });
       res = await t.eps.post(
@@ -179,7 +180,7 @@ for (const kind of await storesUnderTest()) {
       assert.equal(again.status, 200, 'duplicate accepted');
       assert.equal(again.headers['x-eps-duplicate'], 'true', 'marked as a duplicate');
       assert.deepEqual(again.body, first.body, 'the same answer as the first submission');
-      const replays = (await t.platform.repo.readAudit(0, 1_000_000)).filter(
+      const replays = (await t.platform.repo.audit.readAudit(0, 1_000_000)).filter(
         (a) => a.record.action === 'eps.message.replayed' && a.record.patient === nhs,
       );
       assert.ok(replays.length >= 1, 'answering a duplicate is audited as a read');

@@ -20,7 +20,7 @@ import {
 import { startEpsPlatform, type EpsPlatform } from './helpers/eps-platform.js';
 import { day, prescriptionIn, storedIssue, type InState } from './helpers/eps-states.js';
 import { storesUnderTest } from './helpers/stores.js';
-import type { Repository } from '../src/store/types.js';
+import type { Repository } from '../src/store/repository.js';
 
 type Message =
   'release' | 'return' | 'dispense' | 'withdraw' | 'claim' | 'cancel' | 'expire' | 'available';
@@ -181,7 +181,7 @@ for (const kind of await storesUnderTest()) {
               ['eps.prescription.cancellation-requested'],
               'one outbox message naming the mark',
             );
-            const audit = await repo.readAudit(0, 1_000_000);
+            const audit = await repo.audit.readAudit(0, 1_000_000);
             assert.ok(
               audit.some(
                 (a) =>
@@ -218,7 +218,7 @@ for (const kind of await storesUnderTest()) {
               expected,
               'message carries the new status',
             );
-            const audit = await repo.readAudit(0, 1_000_000);
+            const audit = await repo.audit.readAudit(0, 1_000_000);
             assert.ok(
               audit.some(
                 (a) =>

@@ -129,7 +129,7 @@ for (const kind of await storesUnderTest()) {
           'nothing of the other prescription leaks',
         );
       }
-      const audit = await t.platform.repo.readAudit(0, 1_000_000);
+      const audit = await t.platform.repo.audit.readAudit(0, 1_000_000);
       assert.ok(
         audit.some((a) => a.record.action === 'eps.tracker.read' && a.record.patient === mine),
         "the patient's read is audited",

@@ -34,7 +34,7 @@ import {
   roleAllows,
   type Activity,
 } from '../src/security/policy.js';
-import type { WriteBatch } from '../src/store/types.js';
+import type { WriteBatch } from '../src/store/resource-store.js';
 import { PATIENT, RELATED_PERSON } from '../src/services/pds/patient-model.js';
 import { SCR_CONSENT_STATE_TYPE, SCR_PERMISSION_TYPE } from '../src/services/scr/consent-store.js';
 import { SCR_DOCUMENT_TYPE, SCR_POINTER_TYPE } from '../src/services/scr/document-model.js';

@@ -19,13 +19,14 @@ import { attemptsOf, deadlineOf, stateOf, TASK } from '../src/services/gp2gp/tra
 import { TransferService } from '../src/services/gp2gp/transfer-service.js';
 import { readTransfer, systemContext } from '../src/services/gp2gp/transfer-store.js';
 import { TRANSITIONS, transition, type TransferAction } from '../src/services/gp2gp/transitions.js';
-import type { StoredResource } from '../src/store/types.js';
+import type { StoredResource } from '../src/store/resource-store.js';
 import { loadConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
 import type { JobScheduler } from '../src/messaging/types.js';
 import { GP2GP_SWEEP_JOB } from '../src/services/gp2gp/routes.js';
 import { loadOrCreateSigningKey } from '../src/security/embedded-idp.js';
 import { openRepository } from '../src/store/open.js';
+import { AuditWriter } from '../src/audit/audit-writer.js';
 import { SPARE_NHS } from './helpers/pds-fixtures.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { ehrBundle, sha256 } from './helpers/practice-system.js';
@@ -120,7 +121,12 @@ for (const kind of await storesUnderTest()) {
       // these tests sweep on a simulated clock; the platform's own sweep runs on the real one, which
       // is months after t0, and would race them for the same transfers
       await platform.scheduler.stop();
-      service = new TransferService(platform.repo, 'http://test/gp2gp/FHIR/R4', options);
+      service = new TransferService(
+        platform.repo,
+        new AuditWriter(platform.repo),
+        'http://test/gp2gp/FHIR/R4',
+        options,
+      );
     });
     after(async () => platform?.close());
 
@@ -168,7 +174,7 @@ for (const kind of await storesUnderTest()) {
         { resent: 0, failed: 0 },
         'a failed transfer is never swept again',
       );
-      const audit = (await platform.repo.readAudit(0, 100_000))
+      const audit = (await platform.repo.audit.readAudit(0, 100_000))
         .map((e) => e.record)
         .filter((r) => (r.detail as any)?.task === id);
       assert.deepEqual(
@@ -388,6 +394,7 @@ describe('GP2GP sweep as a cluster-wide job', () => {
       // a transfer whose deadline passed long ago (created with a clock in the past)
       const past = new TransferService(
         repo,
+        new AuditWriter(repo),
         'http://test',
         gp2gpOptions({ now: () => new Date('2020-01-01T00:00:00Z') }),
       );

@@ -13,6 +13,7 @@ import type { Patient } from 'fhir/r4.js';
 import type { DeliveredMessage } from '../src/messaging/types.js';
 import { MIB } from '../src/services/gp2gp/options.js';
 import {
+  NHS,
   commitPatients,
   current,
   fixture,
@@ -193,7 +194,7 @@ for (const kind of await storesUnderTest()) {
         'keyed by NHS Number',
       );
 
-      const audit = (await platform.repo.readAudit(0, 100_000))
+      const audit = (await platform.repo.audit.readAudit(0, 100_000))
         .map((e) => e.record)
         .filter((r) => r.patient === P.flow && r.action.startsWith('gp2gp.'));
       for (const action of [
@@ -235,7 +236,7 @@ for (const kind of await storesUnderTest()) {
         assert.equal(res.body.issue[0].details.coding[0].code, 'RESOURCE_NOT_FOUND');
       }
       assert.equal(stateOf((await oldPractice.task(task.id)).body), 'requested', 'nothing changed');
-      const audit = (await platform.repo.readAudit(0, 100_000)).map((e) => e.record);
+      const audit = (await platform.repo.audit.readAudit(0, 100_000)).map((e) => e.record);
       assert.ok(
         audit.some(
           (r) => r.org === THIRD && r.patient === P.refused && r.outcome.startsWith('refused 404'),
@@ -370,7 +371,7 @@ for (const kind of await storesUnderTest()) {
         version,
         'no refusal changed the transfer',
       );
-      const refusals = (await platform.repo.readAudit(0, 100_000))
+      const refusals = (await platform.repo.audit.readAudit(0, 100_000))
         .map((e) => e.record)
         .filter((r) => r.patient === P.illegal && r.outcome.startsWith('refused'));
       assert.ok(
@@ -422,6 +423,10 @@ for (const kind of await storesUnderTest()) {
         },
       });
       assert.equal(bad.status, 400);
+      // a number PDS does not hold: PDS's published answer, as every service gives it (issue 17)
+      const unknown = await newPractice.requestRecord(NHS.notFound, OLD);
+      assert.equal(unknown.status, 404, unknown.text.slice(0, 200));
+      assert.equal(unknown.body.issue[0].details.coding[0].code, 'RESOURCE_NOT_FOUND');
     });
 
     it('answers malformed requests with a 4xx OperationOutcome, never a 500 or a change', async () => {

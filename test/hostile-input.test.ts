@@ -23,7 +23,7 @@ import {
   JSON_MAX_DEPTH,
   jsonElementLimit,
   jsonShapeProblem,
-} from '../src/http/json-limits.js';
+} from '../src/fhir/json-limits.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
 import {

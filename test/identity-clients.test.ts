@@ -136,7 +136,7 @@ for (const kind of await storesUnderTest()) {
       });
       assert.equal(patch.statusCode, 403, patch.body);
 
-      const audit = (await platform.repo.readAudit(0, 10_000)).map((e) => e.record);
+      const audit = (await platform.repo.audit.readAudit(0, 10_000)).map((e) => e.record);
       assert.ok(
         audit.some(
           (r) =>
@@ -173,7 +173,7 @@ for (const kind of await storesUnderTest()) {
         await withAssertion(await assertion({ jti })),
         'same jti, new assertion',
       );
-      const audit = (await platform.repo.readAudit(0, 10_000)).map((e) => e.record);
+      const audit = (await platform.repo.audit.readAudit(0, 10_000)).map((e) => e.record);
       assert.ok(
         audit.some(
           (r) =>

@@ -283,7 +283,7 @@ for (const kind of await storesUnderTest()) {
         401,
       );
 
-      const audit = (await platform.repo.readAudit(0, 10_000))
+      const audit = (await platform.repo.audit.readAudit(0, 10_000))
         .map((e) => e.record)
         .filter((r) => r.type === 'security' && r.userId === 'dr-ada');
       for (const action of ['sign-in', 'token.issue'])
@@ -384,7 +384,7 @@ for (const kind of await storesUnderTest()) {
         );
         assert.ok(!res.body.includes('name="profile"'), 'no profile choice');
       }
-      const refused = (await platform.repo.readAudit(0, 10_000))
+      const refused = (await platform.repo.audit.readAudit(0, 10_000))
         .map((e) => e.record)
         .filter((r) => r.action === 'sign-in' && r.outcome.startsWith('refused'));
       assert.ok(

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Patient } from 'fhir/r4.js';
 import { LocationRelease, WITHHELD } from '../src/security/location-release.js';
-import type { StoredResource } from '../src/store/types.js';
+import type { StoredResource } from '../src/store/resource-store.js';
 
 const ODS = 'https://fhir.nhs.uk/Id/ods-organization-code';
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';

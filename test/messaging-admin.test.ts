@@ -101,7 +101,7 @@ for (const kind of stores) {
       assert.equal(again.statusCode, 409);
       assert.equal(spineCode(again), 'DUPLICATE_REJECTED');
 
-      const audit = await platform.repo.readAudit(0, 1000);
+      const audit = await platform.repo.audit.readAudit(0, 1000);
       const actions = audit.filter(
         (e) =>
           e.record.action.startsWith('messaging.dead-letters') && e.record.userId === 'support-1',
@@ -206,7 +206,7 @@ describe('openspine messages', () => {
         'pending',
         'the message waits for its consumer again',
       );
-      const audit = await check.readAudit(0, 100);
+      const audit = await check.audit.readAudit(0, 100);
       assert.ok(
         audit.some(
           (e) =>

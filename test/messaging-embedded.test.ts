@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { retryDelay } from '../src/messaging/consumer-registry.js';
 import { EmbeddedBus } from '../src/messaging/embedded/embedded-bus.js';
 import type { DeliveredMessage } from '../src/messaging/types.js';
-import type { Repository } from '../src/store/types.js';
+import type { Repository } from '../src/store/repository.js';
 import { message, waitFor, withRepo } from './helpers/messaging.js';
 import { storesUnderTest } from './helpers/stores.js';
 

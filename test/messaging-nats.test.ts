@@ -5,8 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { NatsBus, type NatsBusOptions } from '../src/messaging/nats/nats-bus.js';
-import type { DeliveredMessage, MessageBus } from '../src/messaging/types.js';
-import type { Repository } from '../src/store/types.js';
+import type { MessageBus } from '../src/messaging/types.js';
+import type { Repository } from '../src/store/repository.js';
 import {
   deleteStream,
   OwnNatsServer,
@@ -150,11 +150,9 @@ describe('NATS bus failures', () => {
         const [record] = await repo.messaging.readOutbox(0, 1);
         const { connect } = await import('nats');
         const nc = await connect({ servers: SHARED_NATS_URL });
-        await nc
-          .jetstream()
-          .publish(`${stream.toLowerCase()}.0.t.a`, JSON.stringify(record), {
-            msgID: 'again-' + record.id,
-          });
+        await nc.jetstream().publish(`${stream.toLowerCase()}.0.t.a`, JSON.stringify(record), {
+          msgID: 'again-' + record.id,
+        });
         await nc.close();
         const marker = message('t.a', 'k');
         await repo.commit({ messages: [marker] });

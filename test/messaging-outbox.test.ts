@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { EmbeddedBus } from '../src/messaging/embedded/embedded-bus.js';
 import type { DeliveredMessage } from '../src/messaging/types.js';
-import { DuplicateRequestError, VersionConflictError } from '../src/store/types.js';
+import { DuplicateRequestError, VersionConflictError } from '../src/store/errors.js';
 import { message, waitFor, withRepo } from './helpers/messaging.js';
 import { storesUnderTest } from './helpers/stores.js';
 

@@ -18,7 +18,7 @@ import { migrateLegacy, type MigrateResult } from '../src/services/migration/mig
 import { MIGRATION_QUARANTINE, MIGRATION_RUN } from '../src/services/migration/migration-state.js';
 import { PATIENT } from '../src/services/pds/patient-model.js';
 import { openRepository } from '../src/store/open.js';
-import type { Repository } from '../src/store/types.js';
+import type { Repository } from '../src/store/repository.js';
 import { legacySource } from './helpers/legacy-source.js';
 
 const dirs: string[] = [];
@@ -83,7 +83,7 @@ function contents(file: string): {
 async function chainLength(repo: Repository): Promise<number> {
   const verifier = new ChainVerifier();
   for (let after = 0; ;) {
-    const page = await repo.readAudit(after, 5000);
+    const page = await repo.audit.readAudit(after, 5000);
     if (!page.length) break;
     for (const entry of page) verifier.push(entry);
     after = page[page.length - 1].seq;

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openRepository } from '../src/store/open.js';
-import type { Repository } from '../src/store/types.js';
+import type { Repository } from '../src/store/repository.js';
 import { MIGRATION_CHECKPOINT } from '../src/services/migration/migration-state.js';
 import {
   killAllChildren,

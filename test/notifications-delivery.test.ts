@@ -19,7 +19,7 @@ import { createBus } from '../src/messaging/create-bus.js';
 import type { MessageBus } from '../src/messaging/types.js';
 import { loadOrCreateSigningKey, mintToken } from '../src/security/embedded-idp.js';
 import { openRepository } from '../src/store/open.js';
-import type { Repository } from '../src/store/types.js';
+import type { Repository } from '../src/store/repository.js';
 import {
   commitPatients,
   current,
@@ -398,7 +398,7 @@ for (const kind of await storesUnderTest()) {
         1,
         'every attempt carries the same Bundle',
       );
-      const audit = await platform.repo.readAudit(0, 100_000);
+      const audit = await platform.repo.audit.readAudit(0, 100_000);
       assert.ok(
         audit.some(
           (a) =>
@@ -453,7 +453,7 @@ for (const kind of await storesUnderTest()) {
       });
       assert.equal(ackSeq.statusCode, 200, ackSeq.body.slice(0, 300));
       assert.equal((await mailbox(10)).json().total, 0, 'empty once everything is acknowledged');
-      const audit = await platform.repo.readAudit(0, 100_000);
+      const audit = await platform.repo.audit.readAudit(0, 100_000);
       assert.ok(
         audit.some(
           (a) => a.record.action === 'notifications.mailbox.read' && a.record.patient === P.mailbox,
@@ -489,7 +489,7 @@ for (const kind of await storesUnderTest()) {
         [],
         "organisation B subscribed to other patients and its own practice: nothing of A's patients",
       );
-      const audit = await platform.repo.readAudit(0, 100_000);
+      const audit = await platform.repo.audit.readAudit(0, 100_000);
       const deliveredAudits = audit.filter(
         (a) =>
           a.record.action === 'notifications.deliver' &&

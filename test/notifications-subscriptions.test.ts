@@ -67,7 +67,7 @@ for (const kind of await storesUnderTest()) {
         list.entry.some((e: any) => e.resource.id === created.id),
         'listed for its owner',
       );
-      const audit = await platform.repo.readAudit(0, 10_000);
+      const audit = await platform.repo.audit.readAudit(0, 10_000);
       assert.ok(
         audit.some(
           (a) =>
@@ -122,7 +122,7 @@ for (const kind of await storesUnderTest()) {
         spineCode(await platform.request({ method: 'DELETE', url: `${BASE}/Subscription/${id}` })),
         'RESOURCE_NOT_FOUND',
       );
-      const audit = await platform.repo.readAudit(0, 10_000);
+      const audit = await platform.repo.audit.readAudit(0, 10_000);
       assert.ok(
         audit.some(
           (a) =>

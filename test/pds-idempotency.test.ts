@@ -40,7 +40,7 @@ for (const kind of await storesUnderTest()) {
         limit: 10,
       });
       for (const id of ids)
-        nameIds.set(id, (await platform.repo.read(PATIENT, id))!.resource.name[0].id);
+        nameIds.set(id, (await platform.repo.read(PATIENT, id))!.resource.name![0].id!);
     });
     after(() => platform.close());
 

@@ -5,10 +5,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Patient, RelatedPerson } from 'fhir/r4.js';
+import type { RelatedPerson } from 'fhir/r4.js';
 import { ChainVerifier } from '../src/audit/chain.js';
 import { seedPatients } from '../src/seed/seed-patients.js';
-import type { AuditEntry } from '../src/store/types.js';
+import type { AuditEntry } from '../src/audit/types.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
 import {
@@ -275,9 +275,9 @@ for (const kind of await storesUnderTest()) {
 
     describe('audit', () => {
       const entriesAfter = async (seq: number): Promise<AuditEntry[]> =>
-        platform.repo.readAudit(seq, 1e6);
+        platform.repo.audit.readAudit(seq, 1e6);
       const headSeq = async (): Promise<number> => {
-        const all = await platform.repo.readAudit(0, 1e6);
+        const all = await platform.repo.audit.readAudit(0, 1e6);
         return all.length ? all[all.length - 1].seq : 0;
       };
 
@@ -379,7 +379,7 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('the audit chain verifies', async () => {
-        const entries = await platform.repo.readAudit(0, 1e6);
+        const entries = await platform.repo.audit.readAudit(0, 1e6);
         assert.ok(entries.length > 10, 'entries.length > 10');
         const verifier = new ChainVerifier();
         for (const e of entries) assert.ok(verifier.push(e), `chain broken at ${e.seq}`);

@@ -270,7 +270,7 @@ for (const kind of await storesUnderTest()) {
         limit: 12,
       });
       for (const id of seeded)
-        nameIds.set(id, (await platform.repo.read(PATIENT, id))!.resource.name[0].id);
+        nameIds.set(id, (await platform.repo.read(PATIENT, id))!.resource.name![0].id!);
       await commitPatients(platform.repo, [
         ...[
           UPLOAD,

@@ -710,7 +710,7 @@ for (const kind of await storesUnderTest()) {
         ].sort(),
         'a migration export carries the record whole',
       );
-      const audits = (await platform.repo.readAudit(0, 1_000_000))
+      const audits = (await platform.repo.audit.readAudit(0, 1_000_000))
         .map((e) => e.record)
         .filter((a) => a.action === 'bulk.export');
       assert.ok(

@@ -20,7 +20,9 @@ import {
   SCR_CONSENT_STATE_TYPE,
 } from '../src/services/scr/consent-store.js';
 import { optedOut } from '../src/services/scr/optout.js';
-import { VersionConflictError, type AuditRecord, type Repository } from '../src/store/types.js';
+import { VersionConflictError } from '../src/store/errors.js';
+import type { AuditRecord } from '../src/audit/types.js';
+import type { Repository } from '../src/store/repository.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
 import {
@@ -79,7 +81,7 @@ async function auditFor(
   patient: string,
   action?: string,
 ): Promise<AuditRecord[]> {
-  const entries = await repo.readAudit(0, 100_000);
+  const entries = await repo.audit.readAudit(0, 100_000);
   return entries
     .map((e) => e.record)
     .filter((r) => r.patient === patient && (!action || r.action === action));

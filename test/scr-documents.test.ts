@@ -25,7 +25,9 @@ import { validateScrDocument } from '../src/services/scr/document-validation.js'
 import { SCR_BASE } from '../src/services/scr/routes.js';
 import { FhirError } from '../src/fhir/errors.js';
 import { auditRecord } from '../src/audit/audit-record.js';
-import type { AuditRecord, Repository } from '../src/store/types.js';
+import { AuditWriter } from '../src/audit/audit-writer.js';
+import type { AuditRecord } from '../src/audit/types.js';
+import type { Repository } from '../src/store/repository.js';
 import {
   assertOutcome,
   commitPatients,
@@ -218,7 +220,7 @@ for (const kind of await storesUnderTest()) {
         expires: new Date(Date.now() + 3_600_000).toISOString(),
       });
     const audits = async (filter: (r: AuditRecord) => boolean) =>
-      (await platform.repo.readAudit(0, 100_000)).map((e) => e.record).filter(filter);
+      (await platform.repo.audit.readAudit(0, 100_000)).map((e) => e.record).filter(filter);
     const documentCount = async (nhs: string) =>
       (
         await platform.repo.search({
@@ -663,7 +665,8 @@ for (const kind of await storesUnderTest()) {
         assert.equal(res.statusCode, status, `${name}: ${res.body.slice(0, 300)}`);
         assertOutcome(res, status, code);
       }
-      assertOutcome(await upload(documentFor(NHS.notFound)), 422, 'PATIENT_NOT_FOUND');
+      // PDS's published answer for a number it does not hold, as every service gives it (issue 17)
+      assertOutcome(await upload(documentFor(NHS.notFound)), 404, 'RESOURCE_NOT_FOUND');
       assertOutcome(await upload(documentFor(P.old)), 422, 'PATIENT_SUPERSEDED');
       // a user of its own (the outsider has had emergency access to Jane since the test above)
       const stranger = await platform.token('R8000', { user: 'dr-stranger', org: 'A81001' });
@@ -700,7 +703,7 @@ for (const kind of await storesUnderTest()) {
         'the refused attempt is audited against the patient',
       );
       assert.equal(await documentCount(P.dissent), 1, 'nothing stored');
-      const id = (await platform.repo.read(SCR_POINTER_TYPE, P.dissent))!.resource.current;
+      const id = (await platform.repo.read(SCR_POINTER_TYPE, P.dissent))!.resource.current!;
       for (const path of [
         `/DocumentReference?patient=${P.dissent}`,
         `/Bundle/${id}?patient=${P.dissent}`,
@@ -766,14 +769,14 @@ for (const kind of await storesUnderTest()) {
         'each version points to one successful upload',
       );
       for (const h of history) {
-        const doc = (await platform.repo.read(SCR_DOCUMENT_TYPE, h.resource.current))!.resource;
+        const doc = (await platform.repo.read(SCR_DOCUMENT_TYPE, h.resource.current!))!.resource;
         assert.equal(doc.sequence, h.resource.sequence, 'document and pointer agree');
         const expected = fixture(
-          doc.bundle.entry.length === 5
+          doc.bundle.entry!.length === 5
             ? 'gp-summary-update.Bundle.json'
             : 'gp-summary.Bundle.json',
         ).entry.length;
-        assert.equal(doc.bundle.entry.length, expected, 'whole documents only');
+        assert.equal(doc.bundle.entry!.length, expected, 'whole documents only');
       }
       const retry = await upload(documentFor(P.race));
       assert.equal(
@@ -852,7 +855,10 @@ for (const kind of await storesUnderTest()) {
       },
     });
     const dissent = (repo: Repository, nhs: string) =>
-      new ConsentService(repo).record(gpContext(), { nhsNumber: nhs, code: 'scr-dissent' });
+      new ConsentService(repo, new AuditWriter(repo)).record(gpContext(), {
+        nhsNumber: nhs,
+        code: 'scr-dissent',
+      });
     const uploadDirect = (repo: Repository, nhs: string) =>
       storeNewVersion(
         repo,

@@ -392,7 +392,7 @@ for (const kind of await storesUnderTest()) {
           basis: 'self-claimed',
           purpose: 'self-claimed-relationship',
         });
-        const entries = await platform.repo.readAudit(0, 100_000);
+        const entries = await platform.repo.audit.readAudit(0, 100_000);
         const claimed = entries.find(
           (e) => e.record.type === 'self-claimed-relationship' && e.record.userId === 'hp-rwa',
         );
@@ -489,7 +489,7 @@ for (const kind of await storesUnderTest()) {
           'NO_LEGITIMATE_RELATIONSHIP',
         );
 
-        const entries = (await platform.repo.readAudit(0, 100_000)).filter(
+        const entries = (await platform.repo.audit.readAudit(0, 100_000)).filter(
           (e) => e.record.userId === 'dr-emergency',
         );
         const alert = entries.find((e) => e.record.type === 'emergency-access');
@@ -635,7 +635,7 @@ for (const kind of await storesUnderTest()) {
         (await platform.request({ url: `${PDS}/Patient/${NHS.jane}`, token: calm })).statusCode,
         200,
       );
-      const refusals = (await platform.repo.readAudit(0, 10_000)).filter(
+      const refusals = (await platform.repo.audit.readAudit(0, 10_000)).filter(
         (e) => e.record.userId === 'busy' && e.record.outcome.startsWith('refused 429'),
       );
       assert.equal(refusals.length, 1, 'the throttled request is audited');

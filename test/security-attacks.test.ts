@@ -101,13 +101,13 @@ for (const kind of await storesUnderTest()) {
     const read = (token: string) => platform.request({ url: `${PDS}/Patient/${NHS.jane}`, token });
 
     async function assertRefusedAndAudited(token: string, why: RegExp) {
-      const before = (await platform.repo.auditHead()).seq;
+      const before = (await platform.repo.audit.auditHead()).seq;
       const res = await read(token);
       const outcome = assertOutcome(res, 401, 'ACCESS_DENIED');
       assert.match(outcome.issue[0].diagnostics, why);
       assertNothingLeaked(res, token);
       // the refusal is group-committed: it is in the trail once the answer has been sent
-      const entries = await platform.repo.readAudit(before, 100);
+      const entries = await platform.repo.audit.readAudit(before, 100);
       assert.ok(
         entries.some(
           (e) =>
@@ -223,7 +223,7 @@ for (const kind of await storesUnderTest()) {
         );
         const officer = await platform.token('R5080', { user: 'escalator' });
         assertOutcome(await read(officer), 403, 'ACCESS_DENIED');
-        const entries = (await platform.repo.readAudit(0, 100_000)).filter(
+        const entries = (await platform.repo.audit.readAudit(0, 100_000)).filter(
           (e) => e.record.userId === 'escalator',
         );
         assert.deepEqual(
@@ -319,7 +319,7 @@ for (const kind of await storesUnderTest()) {
 
       it('in every AuditEvent search parameter: 4xx or an empty page, never a 500, the trail unchanged', async () => {
         const officer = await platform.token('R5080', { user: 'officer-injection', org: 'X26' });
-        const headBefore = await platform.repo.auditHead();
+        const headBefore = await platform.repo.audit.auditHead();
         for (const param of [
           'patient',
           'agent',
@@ -361,7 +361,7 @@ for (const kind of await storesUnderTest()) {
           'the chain still verifies',
         );
         assert.ok(
-          (await platform.repo.auditHead()).seq > headBefore.seq,
+          (await platform.repo.audit.auditHead()).seq > headBefore.seq,
           'the searches themselves were audited',
         );
       });
@@ -430,7 +430,7 @@ for (const kind of await storesUnderTest()) {
           body: { resourceType: 'Patient', note: 'x'.repeat(100 * 1024) },
         });
         assertOutcome(res, 413, 'MESSAGE_TOO_LARGE');
-        const entries = (await platform.repo.readAudit(0, 100_000)).filter(
+        const entries = (await platform.repo.audit.readAudit(0, 100_000)).filter(
           (e) => e.record.userId === 'big-body',
         );
         assert.deepEqual(
@@ -442,7 +442,7 @@ for (const kind of await storesUnderTest()) {
       it('headers over the limit are 431 with an OperationOutcome over a real socket, audited', async () => {
         await platform.app.listen({ port: 0, host: '127.0.0.1' });
         const { port } = platform.app.server.address() as AddressInfo;
-        const before = (await platform.repo.auditHead()).seq;
+        const before = (await platform.repo.audit.auditHead()).seq;
         const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
           const req = httpRequest(
             {
@@ -470,7 +470,7 @@ for (const kind of await storesUnderTest()) {
           i++
         ) {
           await new Promise((r) => setTimeout(r, 20));
-          entries = await platform.repo.readAudit(before, 100);
+          entries = await platform.repo.audit.readAudit(before, 100);
         }
         assert.ok(
           entries.some(

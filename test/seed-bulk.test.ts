@@ -17,7 +17,8 @@ import { seedPatients } from '../src/seed/seed-patients.js';
 import { PATIENT, RELATED_PERSON } from '../src/services/pds/patient-model.js';
 import { openRepository } from '../src/store/open.js';
 import { SqliteBulkLoader } from '../src/store/sqlite/bulk-load.js';
-import { VersionConflictError, type Repository } from '../src/store/types.js';
+import { VersionConflictError } from '../src/store/errors.js';
+import type { Repository } from '../src/store/repository.js';
 
 const PATIENTS = 300;
 const SEED = 5;
@@ -67,10 +68,10 @@ function contents(file: string): { resources: unknown[]; bodies: string[]; index
 
 async function verifyChain(repo: Repository): Promise<number> {
   const verifier = new ChainVerifier();
-  for (const entry of await repo.readAudit(0, 10_000)) verifier.push(entry);
+  for (const entry of await repo.audit.readAudit(0, 10_000)) verifier.push(entry);
   const result = verifier.finish();
   assert.ok(result.ok, `audit chain intact: ${JSON.stringify(result.brokenAt)}`);
-  const head = await repo.auditHead();
+  const head = await repo.audit.auditHead();
   assert.deepEqual(
     [head.seq, head.hash],
     [result.checked, result.headHash],
@@ -152,7 +153,7 @@ describe('bulk seeding of the embedded store', () => {
         await reference.repo.count(RELATED_PERSON),
       );
       // 3 batches, then 6 (the first 2 skipped entirely but the third only partly), then nothing new
-      const entries = await resumed.repo.readAudit(0, 100);
+      const entries = await resumed.repo.audit.readAudit(0, 100);
       assert.deepEqual(
         entries.map((e) => [e.record.action, e.record.detail]),
         [
@@ -178,7 +179,7 @@ describe('bulk seeding of the embedded store', () => {
         workers: 0,
       });
       assert.equal(result.created, 6_000);
-      const entries = await target.repo.readAudit(0, 100);
+      const entries = await target.repo.audit.readAudit(0, 100);
       assert.deepEqual(
         entries.map((e) => e.record.detail),
         [

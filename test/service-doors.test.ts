@@ -3,9 +3,8 @@
  * (architecture review 4.1; issue 17). Read off the import lines of every source file under
  * src/services/, so a deep import added anywhere is caught without anyone writing a test.
  *
- * Enforced in this slice: PDS's door only (src/services/pds/index.ts). Every other service's deep
- * imports into another service are listed as known and printed, not failed; as each service gets
- * its index.ts, move it into ENFORCED and the list shrinks to nothing.
+ * Enforced for every service. eslint (eslint.config.js) keeps the same rule as you type; this test
+ * keeps it independent of the linter's configuration.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +13,6 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SERVICES = resolve(dirname(fileURLToPath(import.meta.url)), '../src/services');
-/** Services whose door is enforced: nothing outside them may import past their index.ts. */
-const ENFORCED = new Set(['pds']);
 
 /** Module specifiers of a source file: static imports and re-exports (one line or many), side-effect and dynamic imports. */
 export function importSpecifiers(source: string): string[] {
@@ -100,26 +97,12 @@ describe('service doors', () => {
     );
   });
 
-  for (const service of ENFORCED) {
-    it(`services reach ${service} only through src/services/${service}/index.ts`, () => {
-      const deep = crossImports
-        .filter((c) => c.service === service && !c.throughDoor)
-        .map((c) => `${c.from} -> ${c.target}`);
-      assert.deepEqual(
-        deep,
-        [],
-        `import ${service} through src/services/${service}/index.ts (re-export what is needed there)`,
-      );
-    });
-  }
-
-  it('lists, without failing, the deep imports into services whose door is not yet enforced', (t) => {
-    const known = crossImports
-      .filter((c) => !ENFORCED.has(c.service) && !c.throughDoor)
-      .map((c) => `${c.from} -> ${c.target}`);
-    t.diagnostic(
-      `${known.length} known deep import(s) into services not yet enforced (issue 17, later slices)`,
+  it('services reach one another only through src/services/<service>/index.ts', () => {
+    const deep = crossImports.filter((c) => !c.throughDoor).map((c) => `${c.from} -> ${c.target}`);
+    assert.deepEqual(
+      deep,
+      [],
+      'import another service through its index.ts (re-export what is needed there)',
     );
-    for (const line of [...new Set(known)].sort()) t.diagnostic(line);
   });
 });

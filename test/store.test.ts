@@ -9,15 +9,10 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { ChainVerifier, GENESIS_HASH } from '../src/audit/chain.js';
 import { openRepository } from '../src/store/open.js';
-import {
-  DuplicateRequestError,
-  VersionConflictError,
-  type AuditRecord,
-  type IndexEntry,
-  type Repository,
-  type ResourceWrite,
-  type SearchCriterion,
-} from '../src/store/types.js';
+import { DuplicateRequestError, VersionConflictError } from '../src/store/errors.js';
+import type { AuditRecord } from '../src/audit/types.js';
+import type { IndexEntry, ResourceWrite, SearchCriterion } from '../src/store/resource-store.js';
+import type { Repository } from '../src/store/repository.js';
 import { isolatedStoreConfig, storesUnderTest, type StoreKind } from './helpers/stores.js';
 
 type StoreConfig = Awaited<ReturnType<typeof isolatedStoreConfig>>['config'];
@@ -95,7 +90,7 @@ function write(
 }
 
 async function verifyChain(repo: Repository) {
-  const entries = await repo.readAudit(0, 1_000_000);
+  const entries = await repo.audit.readAudit(0, 1_000_000);
   const verifier = new ChainVerifier();
   for (const e of entries) verifier.push(e);
   return { entries, result: verifier.finish() };
@@ -174,7 +169,7 @@ for (const kind of await storesUnderTest()) {
         await repo.search({ type: 'Patient', criteria: [eq('family', 'jones')], limit: 10 }),
         [],
       );
-      assert.deepEqual(await repo.readAudit(0, 100), []);
+      assert.deepEqual(await repo.audit.readAudit(0, 100), []);
     });
 
     test('update with the right version makes version 2 and keeps history', async ({ repo }) => {
@@ -240,7 +235,7 @@ for (const kind of await storesUnderTest()) {
         [],
       );
       assert.equal((await repo.read('Patient', 'b'))!.resource.name[0].family, 'baker2');
-      assert.equal((await repo.readAudit(0, 100)).length, 1);
+      assert.equal((await repo.audit.readAudit(0, 100)).length, 1);
       // The chain carries on from the last committed entry, not from the rolled-back ones.
       await repo.commit({ audit: [audit('read', 'b')] });
       const { entries, result } = await verifyChain(repo);
@@ -471,10 +466,10 @@ for (const kind of await storesUnderTest()) {
       assert.ok(result.ok, JSON.stringify(result.brokenAt));
       assert.equal(result.checked, 5);
       assert.deepEqual(
-        (await repo.readAudit(2, 2)).map((e) => e.seq),
+        (await repo.audit.readAudit(2, 2)).map((e) => e.seq),
         [3, 4],
       );
-      assert.deepEqual(await repo.readAudit(5, 10), []);
+      assert.deepEqual(await repo.audit.readAudit(5, 10), []);
     });
 
     test('an audit record that is not plain JSON still verifies after reading back', async ({
@@ -742,7 +737,7 @@ for (const kind of await storesUnderTest()) {
       await repos[1].commit({ audit: [audit('read')] });
       await repos[0].commit({ audit: [audit('read')] });
       assert.ok((await verifyChain(repos[2])).result.ok, 'expected true at store.test.ts:328');
-      assert.equal((await repos[2].readAudit(0, 1000)).length, 62);
+      assert.equal((await repos[2].audit.readAudit(0, 1000)).length, 62);
     });
 
     test('batches touching the same rows in opposite orders fail only with version conflicts', async (ctx) => {
@@ -779,7 +774,7 @@ for (const kind of await storesUnderTest()) {
       await ctx.repo.migrate();
       await ctx.repo.migrate();
       assert.equal((await ctx.repo.read('Patient', 'p1'))!.version, 1);
-      assert.equal((await ctx.repo.readAudit(0, 10)).length, 1);
+      assert.equal((await ctx.repo.audit.readAudit(0, 10)).length, 1);
       await ctx.repo.commit({
         resources: [write('p1', 1, 'jones')],
         audit: [audit('update', 'p1')],
@@ -812,7 +807,7 @@ for (const kind of await storesUnderTest()) {
         resources: [write('p1', 0, 'smith')],
         audit: [audit('create', 'p1'), audit('read', 'p1')],
       });
-      const before = await ctx.repo.readAudit(0, 10);
+      const before = await ctx.repo.audit.readAudit(0, 10);
       const repo = await ctx.reopen();
       assert.equal((await repo.read('Patient', 'p1'))!.resource.name[0].family, 'smith');
       assert.deepEqual(
@@ -839,7 +834,7 @@ for (const kind of await storesUnderTest()) {
           isConflict('Patient', 'p1', 1, 1),
         );
         assert.equal((await ctx.repo.read('Patient', 'p1'))!.resource.name[0].family, 'smith');
-        assert.deepEqual(await ctx.repo.readAudit(0, 10), []);
+        assert.deepEqual(await ctx.repo.audit.readAudit(0, 10), []);
       });
 
       test('rejects schema names that are not plain identifiers', async () => {

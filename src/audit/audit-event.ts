@@ -1,6 +1,6 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from 'fhir/r4.js';
 import { ACTIVITIES, isActivity, roleName } from '../security/policy.js';
-import type { AuditEntry } from '../store/types.js';
+import type { AuditEntry } from './types.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 
 /** Code systems of the FHIR rendering of audit entries; OpenSpine's own are documented in docs/security.md. */

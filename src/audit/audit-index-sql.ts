@@ -1,4 +1,4 @@
-import type { AuditQuery } from '../store/types.js';
+import type { AuditQuery } from './types.js';
 
 /** SQL of the audit search index, shared by both stores. */
 

@@ -1,4 +1,4 @@
-import type { Repository } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
 
 /** About 12 ms of SQLite work per page: short enough not to stall requests on the embedded store. */
 export const INDEX_PAGE_SIZE = 1000;
@@ -32,10 +32,10 @@ export async function indexAuditUpTo(
     stallLimitMs = STALL_LIMIT_MS,
   }: { pageSize?: number; stallLimitMs?: number } = {},
 ): Promise<number> {
-  let checkpoint = await repo.auditIndexCheckpoint();
+  let checkpoint = await repo.audit.auditIndexCheckpoint();
   let stalledSince: number | undefined;
   while (checkpoint < target) {
-    const page = await repo.indexAuditPage(pageSize);
+    const page = await repo.audit.indexAuditPage(pageSize);
     if (page.checkpoint > checkpoint) {
       checkpoint = page.checkpoint;
       stalledSince = undefined;
@@ -59,7 +59,7 @@ export async function indexAuditBacklog(
 ): Promise<number> {
   let total = 0;
   for (;;) {
-    const { indexed } = await repo.indexAuditPage(pageSize);
+    const { indexed } = await repo.audit.indexAuditPage(pageSize);
     total += indexed;
     if (indexed < pageSize) return total;
     await yieldToRequests();

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../context.js';
-import type { AuditRecord } from '../store/types.js';
+import type { AuditRecord } from './types.js';
 
 export interface AuditOptions {
   type?: string;

@@ -1,6 +1,7 @@
 import type { Bundle, BundleLink } from 'fhir/r4.js';
 import { FhirError } from '../fhir/errors.js';
-import type { AuditEntry, Repository } from '../store/types.js';
+import type { AuditEntry } from './types.js';
+import type { Repository } from '../store/repository.js';
 import { toAuditEvent, type AuditView } from './audit-event.js';
 import { USER_TYPE, type SecurityUser } from '../security/accounts/users.js';
 import { AuditIndexStalledError, indexAuditUpTo } from './audit-indexer.js';
@@ -27,7 +28,7 @@ export async function searchAuditEvents(
   search: AuditSearch,
   opts: AuditSearchOptions,
 ): Promise<{ bundle: Bundle; total: number }> {
-  const head = await repo.auditHead();
+  const head = await repo.audit.auditHead();
   const snapshot = search.cursor?.snapshot ?? head.seq;
   if (snapshot > head.seq)
     throw new FhirError(
@@ -57,11 +58,11 @@ export async function searchAuditEvents(
   const filters = { ...search.filters, maxSeq: snapshot };
   const page = { ...filters, ...(search.cursor ? { beforeSeq: search.cursor.before } : {}) };
   const [seqs, total] = await Promise.all([
-    repo.searchAudit(page, search.count + 1),
-    repo.countAudit(filters),
+    repo.audit.searchAudit(page, search.count + 1),
+    repo.audit.countAudit(filters),
   ]);
   const shown = seqs.slice(0, search.count);
-  const bySeq = new Map((await repo.readAuditEntries(shown)).map((e) => [e.seq, e]));
+  const bySeq = new Map((await repo.audit.readAuditEntries(shown)).map((e) => [e.seq, e]));
   const entries = shown
     .map((seq) => bySeq.get(seq))
     .filter((e) => e !== undefined)
@@ -113,7 +114,7 @@ async function fillUserNames(repo: Repository, entries: AuditEntry[]): Promise<v
   ];
   if (unnamed.length === 0) return;
   const names = new Map(
-    (await repo.readMany(USER_TYPE, unnamed)).map((u) => [u.id, (u.resource as SecurityUser).name]),
+    (await repo.readMany<SecurityUser>(USER_TYPE, unnamed)).map((u) => [u.id, u.resource.name]),
   );
   for (const e of entries) {
     const name = !e.record.userName ? names.get(e.record.userId) : undefined;

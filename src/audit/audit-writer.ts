@@ -1,4 +1,5 @@
-import type { AuditRecord, Repository } from '../store/types.js';
+import type { AuditRecord } from './types.js';
+import type { Repository } from '../store/repository.js';
 
 /**
  * Group commit for the audit entries of reads. Requests that arrive in the same turn of the

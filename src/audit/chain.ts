@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import type { AuditEntry } from '../store/types.js';
+import type { AuditEntry } from './types.js';
 
 /** The hash before the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -1,5 +1,6 @@
 import type { SigningKey } from '../security/embedded-idp.js';
-import type { Repository, SignedAuditCheckpoint } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
+import type { SignedAuditCheckpoint } from './types.js';
 import {
   CHECKPOINT_TYP,
   signStatement,
@@ -27,9 +28,9 @@ export class AuditCheckpointSigner {
 
   /** One round: the stored checkpoint, or null when the head has not moved (or another node signed it). */
   async tick(now: Date = new Date()): Promise<SignedAuditCheckpoint | null> {
-    const head = await this.repo.auditHead();
+    const head = await this.repo.audit.auditHead();
     if (head.seq === 0) return null;
-    const latest = await this.repo.latestAuditCheckpoint();
+    const latest = await this.repo.audit.latestAuditCheckpoint();
     if (latest && latest.seq >= head.seq) return null;
     // the entries since the last checkpoint are recomputed first: a broken chain is never signed
     // small pages: this runs in the background of a busy server and must not hold up its requests
@@ -48,6 +49,6 @@ export class AuditCheckpointSigner {
       );
     const claims: CheckpointClaims = { seq: head.seq, hash: head.hash, time: now.toISOString() };
     const checkpoint = { ...claims, jws: await signStatement(this.key, CHECKPOINT_TYP, claims) };
-    return (await this.repo.saveAuditCheckpoint(checkpoint)) ? checkpoint : null;
+    return (await this.repo.audit.saveAuditCheckpoint(checkpoint)) ? checkpoint : null;
   }
 }

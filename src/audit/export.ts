@@ -1,6 +1,6 @@
 import { FhirError } from '../fhir/errors.js';
 import type { SigningKey } from '../security/embedded-idp.js';
-import type { Repository } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
 import { EXPORT_FORMAT, type AuditExportDocument } from './export-verifier.js';
 import {
   EXPORT_HEAD_TYP,
@@ -72,7 +72,7 @@ export async function buildAuditExport(
   from: number,
   to: number,
 ): Promise<AuditExportDocument> {
-  const anchor = await repo.latestAuditCheckpoint(from);
+  const anchor = await repo.audit.latestAuditCheckpoint(from);
   const check = await verifyStoredChain(repo, verify, { anchor: anchor ?? undefined, upTo: to });
   if (!check.ok) {
     throw new FhirError(
@@ -83,7 +83,7 @@ export async function buildAuditExport(
   }
   const entries: AuditExportDocument['entries'] = [];
   for (let after = from - 1; after < to;) {
-    const page = await repo.readAudit(after, Math.min(10_000, to - after));
+    const page = await repo.audit.readAudit(after, Math.min(10_000, to - after));
     if (page.length === 0) break;
     for (const e of page)
       entries.push({ seq: e.seq, recordJson: e.recordJson, prevHash: e.prevHash, hash: e.hash });
@@ -103,7 +103,7 @@ export async function buildAuditExport(
     to,
     entries,
     signedHead: await signStatement(key, EXPORT_HEAD_TYP, claims),
-    checkpoints: await repo.auditCheckpoints(from, to),
+    checkpoints: await repo.audit.auditCheckpoints(from, to),
     publicJwk: key.publicJwk,
   };
 }

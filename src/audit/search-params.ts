@@ -1,7 +1,7 @@
 import { FhirError } from '../fhir/errors.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { nhsNumberFromReference } from '../fhir/parameters.js';
-import type { AuditQuery } from '../store/types.js';
+import type { AuditQuery } from './types.js';
 
 /** The AuditEvent search parameters: every other name is refused, so a typo never widens a search. */
 export const AUDIT_SEARCH_PARAMS = [

@@ -1,4 +1,5 @@
-import type { Repository, SignedAuditCheckpoint } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
+import type { SignedAuditCheckpoint } from './types.js';
 import { ChainVerifier } from './chain.js';
 import { checkpointProblem, type StatementVerifier } from './signed-head.js';
 
@@ -61,15 +62,15 @@ export async function verifyStoredChain(
     if (problem) return report(new ChainVerifier(), 0, { seq: anchor.seq, reason: problem });
   }
   const verifier = new ChainVerifier(start, anchor?.hash);
-  const end = options.upTo ?? (await repo.auditHead()).seq;
+  const end = options.upTo ?? (await repo.audit.auditHead()).seq;
   let checkpointsVerified = anchor ? 1 : 0;
   let after = start;
   while (after < end) {
-    const page = await repo.readAudit(after, Math.min(options.pageSize ?? PAGE, end - after));
+    const page = await repo.audit.readAudit(after, Math.min(options.pageSize ?? PAGE, end - after));
     if (page.length === 0) break;
     const last = page[page.length - 1].seq;
     const checkpoints = new Map(
-      (await repo.auditCheckpoints(after + 1, last)).map((c) => [c.seq, c]),
+      (await repo.audit.auditCheckpoints(after + 1, last)).map((c) => [c.seq, c]),
     );
     for (const entry of page) {
       if (!verifier.push(entry)) return report(verifier, checkpointsVerified);
@@ -91,13 +92,13 @@ export async function verifyStoredChain(
     });
   }
   if (options.upTo === undefined) {
-    const head = await repo.auditHead();
+    const head = await repo.audit.auditHead();
     // a checkpoint past the walk is fine if its entry exists (appended meanwhile), not if it is gone
-    const latest = await repo.latestAuditCheckpoint();
+    const latest = await repo.audit.latestAuditCheckpoint();
     if (
       latest &&
       latest.seq > verifier.lastSeq &&
-      (await repo.readAuditEntries([latest.seq])).length === 0
+      (await repo.audit.readAuditEntries([latest.seq])).length === 0
     ) {
       return report(verifier, checkpointsVerified, {
         seq: verifier.lastSeq + 1,

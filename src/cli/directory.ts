@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadConfig, type Config, type Flags } from '../config.js';
 import { openRepository } from '../store/open.js';
-import type { Repository } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
 import { LAYOUTS, type OdsLayout } from '../services/directory/ods-csv.js';
 import { parseCommandLine } from './args.js';
 

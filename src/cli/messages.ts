@@ -5,7 +5,7 @@ import type { DeadLetter } from '../messaging/types.js';
 import { deadLetterAudit } from '../services/messaging/dead-letter-audit.js';
 import { deadLetterId, parseDeadLetterQuery } from '../services/messaging/dead-letter-query.js';
 import { openRepository } from '../store/open.js';
-import type { Repository } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
 import { operator } from './users.js';
 import { parseCommandLine } from './args.js';
 

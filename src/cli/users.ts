@@ -7,7 +7,7 @@ import { SessionStore } from '../security/accounts/sessions.js';
 import { UserDirectory, UserInputError } from '../security/accounts/users.js';
 import { roleName } from '../security/policy.js';
 import { openRepository } from '../store/open.js';
-import type { Repository } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
 
 export type CliValues = Record<string, unknown>;
 

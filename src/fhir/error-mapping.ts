@@ -3,8 +3,10 @@
  * error handler and by services that audit a refusal before it is answered. Lives under fhir/ so
  * that services need not import the HTTP layer to learn what their error will be answered as.
  */
-import { FhirError } from './errors.js';
-import { VersionConflictError } from '../store/types.js';
+import type { FastifyReply } from 'fastify';
+import { FhirError, operationOutcome, versionMismatch } from './errors.js';
+import { FHIR_JSON } from './media-types.js';
+import { VersionConflictError } from '../store/errors.js';
 
 /** Fastify error codes that are the caller's fault, with the OperationOutcome they deserve. */
 const CLIENT_ERRORS: Record<string, (err: Error) => FhirError> = {
@@ -41,13 +43,7 @@ const CLIENT_ERRORS: Record<string, (err: Error) => FhirError> = {
 /** Maps any error to the FhirError the caller sees; unknown errors become a bare 500 with no detail. */
 export function toFhirError(err: unknown): FhirError {
   if (err instanceof FhirError) return err;
-  if (err instanceof VersionConflictError) {
-    return new FhirError(
-      409,
-      'RESOURCE_VERSION_MISMATCH',
-      'Invalid update with error - This resource has changed since you last read. Please re-read and try again with the new version number.',
-    );
-  }
+  if (err instanceof VersionConflictError) return versionMismatch();
   const e = err as Error & { code?: string; statusCode?: number };
   if (e?.code && CLIENT_ERRORS[e.code]) return CLIENT_ERRORS[e.code](e);
   if (e instanceof SyntaxError)
@@ -60,4 +56,15 @@ export function toFhirError(err: unknown): FhirError {
     'INTERNAL_SERVER_ERROR',
     'An unexpected error occurred; quote the X-Request-ID to support',
   );
+}
+
+/** Writes a FhirError onto a reply as its OperationOutcome, with the error's headers. */
+export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
+  for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
+  return reply
+    .code(error.status)
+    .type(FHIR_JSON)
+    .send(
+      operationOutcome(error.spineCode, error.diagnostics, undefined, error.status, error.issue),
+    );
 }

@@ -140,6 +140,18 @@ export class FhirError extends Error {
   }
 }
 
+/**
+ * A write made against a version that is no longer current (a stale If-Match): the business 409 a
+ * service raises itself, answered as the store's own version conflict is (src/fhir/error-mapping.ts).
+ */
+export function versionMismatch(): FhirError {
+  return new FhirError(
+    409,
+    'RESOURCE_VERSION_MISMATCH',
+    'Invalid update with error - This resource has changed since you last read. Please re-read and try again with the new version number.',
+  );
+}
+
 export function operationOutcome(
   spineCode: SpineCode,
   diagnostics: string,

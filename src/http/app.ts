@@ -1,20 +1,19 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { AuditWriter } from '../audit/audit-writer.js';
-import { DIRECTORY_BASE, directoryRoutes } from '../services/directory/routes.js';
-import { NOTIFICATIONS_BASE, notificationRoutes } from '../services/notifications/routes.js';
-import { GP2GP_BASE, gp2gpRoutes } from '../services/gp2gp/routes.js';
-import { EPS_BASE, epsRoutes } from '../services/eps/routes.js';
-import { BULK_BASE, bulkRoutes } from '../services/bulk/routes.js';
-import { healthRoutes } from '../services/health/routes.js';
-import { identityRoutes, oidcIssuer } from '../services/identity/routes.js';
-import { PDS_BASE, pdsRoutes } from '../services/pds/routes.js';
-import { coverageRoutes } from '../services/pds/coverage-routes.js';
-import { birthDetailsRoutes } from '../services/pds/birth-details-routes.js';
-import { SCR_BASE, scrDocumentRoutes } from '../services/scr/routes.js';
-import { scrConsentRoutes } from '../services/scr/consent-routes.js';
-import { auditRoutes } from '../services/security/audit-routes.js';
-import { SECURITY_BASE, securityRoutes } from '../services/security/routes.js';
+import { bulkPlugin } from '../services/bulk/plugin.js';
+import { directoryPlugin } from '../services/directory/plugin.js';
+import { epsPlugin } from '../services/eps/plugin.js';
+import { gp2gpPlugin } from '../services/gp2gp/plugin.js';
+import { healthPlugin } from '../services/health/plugin.js';
+import { identityPlugin } from '../services/identity/plugin.js';
+import { oidcIssuer } from '../services/identity/routes.js';
+import { messagingPlugin } from '../services/messaging/plugin.js';
+import { notificationsPlugin } from '../services/notifications/plugin.js';
+import { pdsPlugin } from '../services/pds/plugin.js';
+import { scrPlugin } from '../services/scr/plugin.js';
+import { securityPlugin } from '../services/security/plugin.js';
+import type { ServiceDeps } from '../services/service-deps.js';
 import { registerAccessControl } from '../security/access-control.js';
 import { RevocationList } from '../security/accounts/revocations.js';
 import type { SigningKey } from '../security/embedded-idp.js';
@@ -24,9 +23,8 @@ import { LegitimateRelationships } from '../security/relationships.js';
 import { TokenVerifier } from '../security/token-verifier.js';
 import { createBus, createScheduler } from '../messaging/create-bus.js';
 import { registerMessaging } from '../messaging/fastify-messaging.js';
-import { deadLetterRoutes, MESSAGING_BASE } from '../services/messaging/dead-letter-routes.js';
 import type { JobScheduler, MessageBus } from '../messaging/types.js';
-import type { Repository } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
 import { frameworkErrorHandler, registerFhirConventions } from './fhir-conventions.js';
 import { registerFailureAudit } from './failure-audit.js';
 import { registerLocationRelease } from './location-release-hook.js';
@@ -101,11 +99,9 @@ export async function buildApp({
   const relationships = new LegitimateRelationships(repo);
 
   const messagingLog = (message: string, err?: unknown) => app.log.warn({ err }, message);
-  registerMessaging(
-    app,
-    bus ?? (await createBus(config, repo, messagingLog)),
-    scheduler ?? createScheduler(config, repo, messagingLog),
-  );
+  const messageBus = bus ?? (await createBus(config, repo, messagingLog));
+  const jobs = scheduler ?? createScheduler(config, repo, messagingLog);
+  registerMessaging(app, messageBus, jobs);
   registerFhirConventions(app);
   registerSearchsetSelfLinks(app, config.publicUrl);
   registerLocationRelease(app, new LocationRelease(repo));
@@ -113,25 +109,33 @@ export async function buildApp({
   await registerRateLimits(app, config.rateLimit);
   registerFailureAudit(app, auditWriter);
 
-  await app.register(identityRoutes({ repo, signingKey, config, revocations }));
-  await app.register(healthRoutes(repo, new Date()));
-  await app.register(pdsRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
-  await app.register(coverageRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
-  await app.register(birthDetailsRoutes(repo, config.publicUrl), { prefix: PDS_BASE });
-  await app.register(scrDocumentRoutes(repo, config.publicUrl), { prefix: SCR_BASE });
-  await app.register(scrConsentRoutes(repo, config.publicUrl), {
-    prefix: '/summary-care-record/FHIR/R4',
-  });
-  await app.register(securityRoutes(repo, relationships), { prefix: SECURITY_BASE });
-  await app.register(auditRoutes(repo, { signingKey, config }), { prefix: SECURITY_BASE });
-  await app.register(directoryRoutes(repo, config.publicUrl), { prefix: DIRECTORY_BASE });
-  await app.register(epsRoutes(repo, config.publicUrl), { prefix: EPS_BASE });
-  await app.register(gp2gpRoutes(repo, config.publicUrl), { prefix: GP2GP_BASE });
-  await app.register(notificationRoutes({ repo, signingKey, publicUrl: config.publicUrl }), {
-    prefix: NOTIFICATIONS_BASE,
-  });
-  await app.register(deadLetterRoutes(repo), { prefix: MESSAGING_BASE });
-  await app.register(bulkRoutes(repo, config.publicUrl), { prefix: BULK_BASE });
+  // every service gets the same deps and mounts itself under its own base path (src/services/*/plugin.ts)
+  const deps: ServiceDeps = {
+    store: repo,
+    audit: auditWriter,
+    bus: messageBus,
+    scheduler: jobs,
+    publicUrl: config.publicUrl,
+    signingKey,
+    config,
+    relationships,
+    revocations,
+    startedAt: new Date(),
+  };
+  for (const service of [
+    identityPlugin,
+    healthPlugin,
+    pdsPlugin,
+    scrPlugin,
+    securityPlugin,
+    directoryPlugin,
+    epsPlugin,
+    gp2gpPlugin,
+    notificationsPlugin,
+    messagingPlugin,
+    bulkPlugin,
+  ])
+    await app.register(service, deps);
   if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));
   return app;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditRecord } from '../audit/audit-record.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
+import { isAuditedRefusal } from '../audit/audited-refusal.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { toFhirError } from '../fhir/error-mapping.js';
 import { targetPatient } from '../security/access-control.js';
@@ -24,7 +25,7 @@ function patientOf(request: FastifyRequest): string | null {
 export function registerFailureAudit(app: FastifyInstance, audit: AuditWriter): void {
   app.addHook('onError', async (request, _reply, error) => {
     const activity = request.routeOptions.config.activity;
-    if (!activity || !request.ctx || request.ctx.refusalAudited) return;
+    if (!activity || !request.ctx || isAuditedRefusal(error)) return;
     const patient = patientOf(request);
     const { status, spineCode } = toFhirError(error);
     const ctx = request.ctx.principal ? request.ctx : { ...request.ctx, principal: undefined };

@@ -1,7 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { FhirError, operationOutcome } from '../fhir/errors.js';
-import { toFhirError } from '../fhir/error-mapping.js';
-import { FHIR_JSON } from '../fhir/media-types.js';
+import { FhirError } from '../fhir/errors.js';
+import { sendError, toFhirError } from '../fhir/error-mapping.js';
 import {
   hasLoneSurrogate,
   JSON_MAX_DEPTH,
@@ -9,20 +8,10 @@ import {
   jsonElementLimit,
   jsonShapeDiagnostics,
   jsonShapeProblem,
-} from './json-limits.js';
+} from '../fhir/json-limits.js';
 import { fingerprintRequest } from './request-replay.js';
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-export function sendError(reply: FastifyReply, error: FhirError): FastifyReply {
-  for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
-  return reply
-    .code(error.status)
-    .type(FHIR_JSON)
-    .send(
-      operationOutcome(error.spineCode, error.diagnostics, undefined, error.status, error.issue),
-    );
-}
 
 /**
  * Fastify's `frameworkErrors` option: what the router refuses before any route, hook or error

@@ -1,27 +1,12 @@
 /**
- * X-Request-ID replay, for every service that writes: the one place that decides whether a write
- * request is new, a retry of one already applied (answered as the first was, not applied again), or
- * a reuse of its X-Request-ID for a different request (400 INVALID_VALUE, nothing written).
- *
- * A write commits with a RequestRecord (requestRecord below) naming the caller, the request's
- * method, path and digest, and the resource version it produced; the store refuses a second record
- * under one X-Request-ID (DuplicateRequestError), so of two racing copies one commits and the other
- * finds the first one's record (commitOnce). Paths and digests come from the HTTP request itself
- * (fingerprintRequest, set on ctx by the FHIR-conventions hook), never from what a service says it is.
+ * The identity of a write request for X-Request-ID replay: its method, path and a digest of
+ * everything that decides what it does (fingerprintRequest, set on ctx by the FHIR-conventions hook).
+ * A retry is recognised by this fingerprint; what a write does with it (replay, commit with the
+ * request record, answer a racing twin) is the services' one write path, src/services/write-once.ts.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { FhirError } from '../fhir/errors.js';
-import {
-  DuplicateRequestError,
-  VersionConflictError,
-  type Repository,
-  type RequestRecord,
-  type StoredResource,
-} from '../store/types.js';
-import type { RequestContext, RequestFingerprint } from '../context.js';
-
-/** What identifies a write request for replay: method, path, and a digest of everything that decides what it does. */
+import type { RequestFingerprint } from '../context.js';
 
 /**
  * Headers that change what a write does. X-Request-ID, Authorization (the caller is compared
@@ -131,103 +116,5 @@ export function canonicalJson(value: unknown, hash: Pick<Hash, 'update'>): void 
         if (i > 0) stack.push(',');
       }
     }
-  }
-}
-
-/** What a recorded write answered: its status and the resource version it produced. */
-export interface RecordedAnswer {
-  status: number;
-  resourceType: string;
-  resourceId: string;
-  version: number;
-}
-
-/** An earlier request with this X-Request-ID, found to be this very request: its record and the resource version it produced. */
-export interface EarlierAnswer {
-  record: RequestRecord;
-  stored: StoredResource;
-}
-
-const userOf = (ctx: RequestContext) => ctx.principal?.userId ?? 'anonymous';
-
-/**
- * The request record a write commits with, or undefined outside an HTTP request (a service called
- * by a consumer, a sweep or the CLI has no client to retry, and no fingerprint).
- */
-export function requestRecord(
-  ctx: RequestContext,
-  answer: RecordedAnswer,
-): RequestRecord | undefined {
-  if (!ctx.fingerprint) return undefined;
-  const { method, path, digest } = ctx.fingerprint();
-  return { requestId: ctx.requestId, userId: userOf(ctx), method, path, digest, ...answer };
-}
-
-/**
- * The earlier answer to this request when its X-Request-ID has been recorded before; null when the
- * id is new. The id recorded for another user, method, path or digest is refused with 400
- * INVALID_VALUE: a different request must never get another's answer nor be dropped silently.
- * Rows recorded before digests were kept have an empty digest and are refused the same way: they
- * still block a second application, but cannot prove that a request is their retry.
- */
-export async function earlierAnswer(
-  repo: Repository,
-  ctx: RequestContext,
-): Promise<EarlierAnswer | null> {
-  if (!ctx.fingerprint) return null;
-  const done = await repo.readRequest(ctx.requestId);
-  if (!done) return null;
-  const now = ctx.fingerprint();
-  if (
-    done.userId !== userOf(ctx) ||
-    done.method !== now.method ||
-    done.path !== now.path ||
-    done.digest !== now.digest
-  ) {
-    throw new FhirError(
-      400,
-      'INVALID_VALUE',
-      `Invalid value - X-Request-ID '${ctx.requestId}' has already been used for a different request`,
-    );
-  }
-  const stored = await repo.readVersion(done.resourceType, done.resourceId, done.version);
-  if (!stored)
-    throw new Error(
-      `request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which does not exist`,
-    );
-  return { record: done, stored };
-}
-
-/**
- * Whether a failed commit may be a twin of this request (same X-Request-ID) having committed
- * first: its request record, or its change to the same resource, refuses ours. Services that turn a
- * version conflict into their own 409 (or, for SCR, a dissent recorded meanwhile) are covered too.
- */
-export function mayBeTwin(err: unknown): boolean {
-  return (
-    err instanceof DuplicateRequestError ||
-    err instanceof VersionConflictError ||
-    (err instanceof FhirError && (err.status === 409 || err.spineCode === 'SCR_DISSENT'))
-  );
-}
-
-/**
- * Runs a service's commit; when it fails as a twin that committed first would make it fail, and
- * this request's X-Request-ID is now recorded, answers as that twin did (or refuses, if the id was
- * taken by a different request). Any other failure is rethrown as it is.
- */
-export async function commitOnce<T>(
-  repo: Repository,
-  ctx: RequestContext,
-  commit: () => Promise<T>,
-  answer: (earlier: EarlierAnswer) => T | Promise<T>,
-): Promise<T> {
-  try {
-    return await commit();
-  } catch (err) {
-    if (!mayBeTwin(err)) throw err;
-    const earlier = await earlierAnswer(repo, ctx);
-    if (!earlier) throw err;
-    return answer(earlier);
   }
 }

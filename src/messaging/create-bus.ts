@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { Repository } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
 import { EmbeddedBus } from './embedded/embedded-bus.js';
 import { LeaseScheduler } from './lease-scheduler.js';
 import type { JobScheduler, MessageBus } from './types.js';

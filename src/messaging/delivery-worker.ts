@@ -1,4 +1,4 @@
-import type { MessageStore } from '../store/types.js';
+import type { MessageStore } from '../store/message-store.js';
 import { describeError, retryDelay, type Consumer } from './consumer-registry.js';
 import type { DeliveredMessage } from './types.js';
 import { Wakeup } from './wakeup.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MessageStore } from '../store/types.js';
+import type { MessageStore } from '../store/message-store.js';
 import type { JobScheduler } from './types.js';
 import { Wakeup } from './wakeup.js';
 

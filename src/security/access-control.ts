@@ -271,8 +271,8 @@ async function checkPatient(
       'INVALID_RESOURCE_ID',
       'A valid NHS Number for the patient is required',
     );
-  const known =
-    request.ctx.patientRecord?.id === patient ? request.ctx.patientRecord.resource : undefined;
+  const from = request.routeOptions.config.patientFrom;
+  const known = from && 'record' in from ? from.record?.(request.body) : undefined;
   const basis = deps.relationships
     ? await deps.relationships.basis(principal, patient, Date.now(), known)
     : null;

@@ -5,7 +5,7 @@ import {
   withholdLocation,
 } from '../fhir/location-data.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import type { Repository } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 
 /**

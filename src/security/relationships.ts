@@ -2,16 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { auditRecord } from '../audit/audit-record.js';
 import { registeredPractice } from '../fhir/general-practitioner.js';
 import type { RequestContext } from '../context.js';
-import { requestRecord } from '../http/request-replay.js';
-import type { AuditRecord, Repository, RequestRecord } from '../store/types.js';
+import type { AuditRecord } from '../audit/types.js';
+import type { Repository } from '../store/repository.js';
+import type { RequestRecord } from '../store/request-log.js';
 import type { Principal } from './principal.js';
 
 export const RELATIONSHIP_TYPE = 'CareRelationship';
 export const EMERGENCY_ACCESS_TYPE = 'EmergencyAccess';
 
-/** The API request (its context) a change is made for, committed as its X-Request-ID record answered with `status`. */
+/**
+ * The API request a change is made for: `record` makes its X-Request-ID record (the write path's,
+ * src/services/write-once.ts), committed with the change and answered with `status`.
+ */
 export interface ForRequest {
-  ctx: RequestContext;
+  record: (
+    answer: Pick<RequestRecord, 'status' | 'resourceType' | 'resourceId' | 'version'>,
+  ) => RequestRecord | undefined;
   status: number;
 }
 
@@ -21,8 +27,7 @@ const recordOf = (
   resourceId: string,
   version: number,
 ): RequestRecord | undefined =>
-  request &&
-  requestRecord(request.ctx, { status: request.status, resourceType, resourceId, version });
+  request?.record({ status: request.status, resourceType, resourceId, version });
 
 /** Why an organisation may see a patient's clinical data. */
 export type RelationshipKind =

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { PATIENT } from '../services/pds/patient-model.js';
-import { SqliteBulkLoader } from '../store/sqlite/bulk-load.js';
-import type { Repository } from '../store/types.js';
+import { openBulkLoader } from '../store/bulk.js';
+import type { Repository } from '../store/repository.js';
 import { SeedRowSource } from './seed-row-source.js';
 import { withoutPatients } from './seed-rows.js';
 import { seedAudit, seedProgress, type SeedOptions, type SeedResult } from './seed-report.js';
@@ -35,7 +35,8 @@ export async function bulkSeedPatients(
   const start = opts.startIndex ?? 0;
   const batchSize = opts.batchSize ?? defaultBatchSize;
   const mayOverlap = (await repo.count(PATIENT)) > 0; // one seed never repeats a number
-  const loader = new SqliteBulkLoader(file, { backgroundCheckpoints: true });
+  const loader = openBulkLoader({ sqliteFile: file }, { backgroundCheckpoints: true });
+  if (!loader) throw new Error('bulk seeding needs the embedded store');
   const progress = seedProgress(opts);
   let source: SeedRowSource | undefined;
   let created = 0,

@@ -1,4 +1,5 @@
-import type { Repository, ResourceWrite } from '../store/types.js';
+import type { Repository } from '../store/repository.js';
+import type { ResourceWrite } from '../store/resource-store.js';
 import { indexPatient } from '../services/pds/patient-index.js';
 import { PATIENT, RELATED_PERSON } from '../services/pds/patient-model.js';
 import { bulkSeedPatients } from './bulk-seed.js';

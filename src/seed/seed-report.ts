@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { AuditRecord } from '../store/types.js';
+import type { AuditRecord } from '../audit/types.js';
 
 export interface SeedOptions {
   patients: number;
@@ -10,7 +10,7 @@ export interface SeedOptions {
   batchSize?: number;
   /**
    * The embedded store's database file, when the repository is that store: the seeder then loads it
-   * through its own connection (src/store/sqlite/bulk-load.ts) with generation on a worker thread.
+   * through its own connection (src/store/bulk.ts) with generation on a worker thread.
    */
   sqliteFile?: string;
 }

@@ -1,7 +1,7 @@
 import { indexPatient } from '../services/pds/patient-index.js';
 import { PATIENT, RELATED_PERSON } from '../services/pds/patient-model.js';
-import type { IndexEntry } from '../store/types.js';
-import { INDEX_SEPARATOR, type BulkRows, type IndexGroup } from '../store/sqlite/bulk-load.js';
+import type { IndexEntry } from '../store/resource-store.js';
+import { INDEX_SEPARATOR, type BulkRows, type IndexGroup } from '../store/bulk-rows.js';
 import type { createPatientGenerator } from './patient-generator.js';
 
 /** Generated patients [from, to) as store rows, plus what the seeder needs to skip and report. */

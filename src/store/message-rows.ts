@@ -1,5 +1,5 @@
 import type { DeadLetter, DeliveredMessage } from '../messaging/types.js';
-import type { OutboxRecord } from './types.js';
+import type { OutboxRecord } from './message-store.js';
 
 /** Row shapes and conversions shared by both stores' messaging tables (PostgreSQL returns BIGINT as text). */
 

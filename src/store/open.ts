@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import type { Repository } from './types.js';
+import type { Repository } from './repository.js';
 import { SqliteRepository } from './sqlite/sqlite-repository.js';
 
 /** The embedded store's database file, or undefined for PostgreSQL (bulk loaders open it directly). */

@@ -1,4 +1,4 @@
-import type { SearchQuery, SearchOp } from './types.js';
+import type { SearchOp, SearchQuery } from './resource-store.js';
 
 /** SQL shared by both stores; `p(n)` renders the n-th placeholder in the dialect ('?' or '$n'). */
 

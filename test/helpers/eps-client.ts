@@ -4,7 +4,7 @@
  * track.
  */
 import { randomUUID } from 'node:crypto';
-import type { Repository } from '../../src/store/types.js';
+import type { Repository } from '../../src/store/repository.js';
 import {
   claimResource,
   cancellation,

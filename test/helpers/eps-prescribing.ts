@@ -10,7 +10,7 @@ import type { Patient } from 'fhir/r4.js';
 import { nhsNumberFromStem } from '../../src/fhir/nhs-number.js';
 import { indexPatient } from '../../src/services/pds/patient-index.js';
 import { addPrescriberKey } from '../../src/services/eps/prescriber-keys.js';
-import type { Repository } from '../../src/store/types.js';
+import type { Repository } from '../../src/store/repository.js';
 
 export const EPS = '/electronic-prescriptions/FHIR/R4';
 export const GP_ORG = 'A83008';

@@ -1,6 +1,6 @@
 /** Bringing a fresh prescription into each state of the EPS state machine, through the API. */
 import assert from 'node:assert/strict';
-import type { Repository } from '../../src/store/types.js';
+import type { Repository } from '../../src/store/repository.js';
 import { PRESCRIPTION, type EpsPrescription } from '../../src/services/eps/prescription-model.js';
 import { sweepPrescriptions } from '../../src/services/eps/expiry-sweep.js';
 import type { PrescriptionStatus } from '../../src/services/eps/state-machine.js';

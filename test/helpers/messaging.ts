@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { OutboxMessage } from '../../src/messaging/types.js';
 import { openRepository } from '../../src/store/open.js';
-import type { Repository } from '../../src/store/types.js';
+import type { Repository } from '../../src/store/repository.js';
 import { isolatedStoreConfig, type StoreKind } from './stores.js';
 
 /** An isolated store; `open` gives another repository over it (another node, in production). */

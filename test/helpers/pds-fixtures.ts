@@ -11,7 +11,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { SPINE_ERROR_SYSTEM } from '../../src/fhir/errors.js';
 import { indexPatient } from '../../src/services/pds/patient-index.js';
 import { createPatientGenerator, type GeneratedPatient } from '../../src/seed/patient-generator.js';
-import type { Repository } from '../../src/store/types.js';
+import type { Repository } from '../../src/store/repository.js';
 import { PDS, type TestPlatform } from './platform.js';
 
 export { PDS };

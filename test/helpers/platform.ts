@@ -8,7 +8,7 @@ import {
   type SigningKey,
 } from '../../src/security/embedded-idp.js';
 import { openRepository } from '../../src/store/open.js';
-import type { Repository } from '../../src/store/types.js';
+import type { Repository } from '../../src/store/repository.js';
 import type { JobScheduler, MessageBus } from '../../src/messaging/types.js';
 import { isolatedStoreConfig, type StoreKind } from './stores.js';
 

@@ -49,9 +49,7 @@ export async function storesUnderTest(): Promise<StoreKind[]> {
 }
 
 /** A fresh, isolated store configuration (temp data dir, own PostgreSQL schema) and its clean-up. */
-export async function isolatedStoreConfig(
-  kind: StoreKind,
-): Promise<{
+export async function isolatedStoreConfig(kind: StoreKind): Promise<{
   config: Pick<Config, 'store' | 'dataDir' | 'databaseUrl' | 'databaseSchema'>;
   cleanup: () => Promise<void>;
 }> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MessageStore } from '../../store/types.js';
+import type { MessageStore } from '../../store/message-store.js';
 import { ConsumerRegistry } from '../consumer-registry.js';
 import { DeliveryWorker } from '../delivery-worker.js';
 import type { ConsumerOptions, MessageBus, MessageHandler } from '../types.js';

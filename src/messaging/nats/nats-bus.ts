@@ -8,7 +8,7 @@ import {
   type NatsConnection,
 } from 'nats';
 import { randomUUID } from 'node:crypto';
-import type { MessageStore } from '../../store/types.js';
+import type { MessageStore } from '../../store/message-store.js';
 import { ConsumerRegistry } from '../consumer-registry.js';
 import { DeliveryWorker } from '../delivery-worker.js';
 import type { ConsumerOptions, MessageBus, MessageHandler } from '../types.js';

@@ -1,5 +1,5 @@
 import type { JetStreamClient } from 'nats';
-import type { MessageStore } from '../../store/types.js';
+import type { MessageStore } from '../../store/message-store.js';
 import { Wakeup } from '../wakeup.js';
 import { partitionOf, subjectOf } from './subjects.js';
 

@@ -1,5 +1,5 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
-import type { MessageStore, OutboxRecord } from '../../store/types.js';
+import type { MessageStore, OutboxRecord } from '../../store/message-store.js';
 import { describeError, retryDelay, type Consumer } from '../consumer-registry.js';
 
 export interface PartitionConsumerOptions {

@@ -1,6 +1,6 @@
 import type { JWK } from 'jose';
 import { ACTIVITIES, isActivity, type Activity } from '../policy.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import type { ApplicationAccessMode } from '../principal.js';
 import {
   createOnce,

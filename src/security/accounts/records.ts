@@ -1,5 +1,7 @@
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 
 /**
  * Small helpers shared by the security accounts stores. Security records (users, clients, sessions,

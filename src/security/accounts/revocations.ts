@@ -1,5 +1,5 @@
 import type { Principal } from '../principal.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { createOnce } from './records.js';
 
 export const REVOCATION_TYPE = 'Revocation';

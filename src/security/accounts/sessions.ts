@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { createOnce, randomToken, replaceIfUnchanged, sha256 } from './records.js';
 
 export const SESSION_TYPE = 'Session';

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { isKnownRole, PATIENT_ROLE } from '../policy.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { createOnce, hashSecret, replaceIfUnchanged, verifySecret } from './records.js';
 
 export const USER_TYPE = 'SecurityUser';

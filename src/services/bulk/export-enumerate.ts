@@ -1,5 +1,6 @@
 import type { FhirResource } from 'fhir/r4.js';
-import type { IndexCondition, Repository, SearchCriterion } from '../../store/types.js';
+import type { IndexCondition, SearchCriterion } from '../../store/resource-store.js';
+import type { Repository } from '../../store/repository.js';
 import { PATIENT } from '../pds/index.js';
 
 /**

@@ -1,6 +1,12 @@
 import type { FhirResource } from 'fhir/r4.js';
-import type { AuditRecord, Repository, ResourceWrite, SearchCriterion } from '../../store/types.js';
-import { VersionConflictError } from '../../store/types.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
+import {
+  type ResourceWrite,
+  type SearchCriterion,
+  resourceType,
+} from '../../store/resource-store.js';
+import { VersionConflictError } from '../../store/errors.js';
 import { LocationRelease } from '../../security/location-release.js';
 import { PATIENT } from '../pds/index.js';
 import { FIRST_PREFIXES, compartmentOf, patientOf, walkStep } from './export-enumerate.js';
@@ -10,8 +16,8 @@ import { FIRST_PREFIXES, compartmentOf, patientOf, walkStep } from './export-enu
  * each page of NDJSON output commit together, so a job interrupted anywhere (a crash, a redeploy)
  * resumes on any node from its last page without repeating or losing a line.
  */
-export const EXPORT_JOB = 'BulkExportJob';
-export const EXPORT_CHUNK = 'BulkExportChunk';
+export const EXPORT_JOB = resourceType<ExportJob>('BulkExportJob');
+export const EXPORT_CHUNK = resourceType<ExportChunk>('BulkExportChunk');
 
 export interface ExportOwner {
   userId: string;
@@ -238,9 +244,9 @@ export async function runExport(
   } catch (err) {
     if (stopping()) return; // the node is shutting down: the job resumes wherever it is polled next
     const stored = await repo.read(EXPORT_JOB, jobId);
-    if (stored && (stored.resource as ExportJob).status === 'in-progress') {
+    if (stored && stored.resource.status === 'in-progress') {
       const job = {
-        ...(stored.resource as ExportJob),
+        ...stored.resource,
         status: 'failed' as const,
         error: 'export failed; start a new export',
       };
@@ -274,7 +280,7 @@ export async function* exportFile(
       chunkId(job.id, type, n + i),
     );
     const found = await repo.readMany(EXPORT_CHUNK, ids);
-    const byId = new Map(found.map((s) => [s.id, s.resource as ExportChunk]));
+    const byId = new Map(found.map((s) => [s.id, s.resource]));
     for (const id of ids) yield byId.get(id)?.ndjson ?? '';
   }
 }

@@ -8,9 +8,11 @@ import {
   JSON_MAX_DEPTH,
   JSON_MAX_ELEMENTS_PER_MIB,
   jsonShapeProblem,
-} from '../../http/json-limits.js';
-import type { AuditRecord, IndexEntry, Repository, ResourceWrite } from '../../store/types.js';
-import { VersionConflictError } from '../../store/types.js';
+} from '../../fhir/json-limits.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { IndexEntry, ResourceWrite } from '../../store/resource-store.js';
+import type { Repository } from '../../store/repository.js';
+import { VersionConflictError } from '../../store/errors.js';
 import { indexPatient, PATIENT } from '../pds/index.js';
 import { EXPORTABLE_TYPES, patientOf } from './export-enumerate.js';
 
@@ -39,7 +41,7 @@ export function checkLine(
   if (text.length > MAX_LINE) return 'line longer than 1 MB';
   if (text.includes('\\u0000')) return 'contains a NUL character';
   if (hasLoneSurrogate(text)) return 'contains an unpaired UTF-16 surrogate escape';
-  // the same bounds as every JSON request body (src/http/json-limits.ts): a line is at most 1 MB
+  // the same bounds as every JSON request body (src/fhir/json-limits.ts): a line is at most 1 MB
   const shape = jsonShapeProblem(text);
   if (shape)
     return shape === 'depth'

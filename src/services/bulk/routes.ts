@@ -5,8 +5,9 @@ import type { OperationOutcome } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import { VersionConflictError, type Repository } from '../../store/types.js';
-import { ODS_CODE } from '../directory/organization-model.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { ServiceDeps } from '../service-deps.js';
+import { ODS_CODE } from '../directory/index.js';
 import { EXPORTABLE_TYPES } from './export-enumerate.js';
 import {
   EXPORT_JOB,
@@ -21,6 +22,7 @@ import type { Principal } from '../../security/principal.js';
 import { importNdjson } from './import-ndjson.js';
 import { bulkApi } from './capability.js';
 import { registerMetadataRoute } from '../../fhir/metadata-route.js';
+import { described, pathParams } from '../route-schemas.js';
 
 export const BULK_BASE = '/bulk/FHIR/R4';
 const NDJSON = 'application/fhir+ndjson';
@@ -44,7 +46,7 @@ interface ExportQuery {
  * NDJSON. Jobs run in the background of the node that accepted them and resume on whichever node
  * is polled after a restart. Only the caller who started an export may poll or download it.
  */
-export function bulkRoutes(repo: Repository, publicUrl: string) {
+export function bulkRoutes({ store: repo, publicUrl }: Pick<ServiceDeps, 'store' | 'publicUrl'>) {
   const base = publicUrl + BULK_BASE;
   const running = new Set<string>();
   let closing = false;
@@ -186,9 +188,9 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
       throw new FhirError(400, 'INVALID_RESOURCE_ID', 'Invalid export job id');
     const stored = await repo.read(EXPORT_JOB, req.params.id);
     // someone else's job is as invisible as a job that does not exist
-    if (!stored || (stored.resource as ExportJob).owner.userId !== req.ctx.principal!.userId)
+    if (!stored || stored.resource.owner.userId !== req.ctx.principal!.userId)
       throw new FhirError(404, 'RESOURCE_NOT_FOUND', `No export job ${req.params.id}`);
-    return { job: stored.resource as ExportJob, version: stored.version };
+    return { job: stored.resource, version: stored.version };
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -201,14 +203,27 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
       (_req, payload, done) => done(null, payload),
     );
     const exportConfig = { fhirApi: true, activity: 'bulk.export' } as const;
+    // the kick-off parameters (ExportQuery), checked by kickOff in the published words
+    const exportQuery = described({
+      _type: 'comma-separated resource types',
+      _since: 'FHIR instant',
+      _outputFormat: 'application/fhir+ndjson (or ndjson)',
+      _purpose: "'secondary-use' (default) or 'migration'",
+    });
 
-    app.get('/$export', { config: exportConfig }, (req, reply) => kickOff(req, reply, 'system'));
-    app.get('/Patient/$export', { config: exportConfig }, (req, reply) =>
-      kickOff(req, reply, 'patient'),
+    app.get(
+      '/$export',
+      { schema: { querystring: exportQuery }, config: exportConfig },
+      (req, reply) => kickOff(req, reply, 'system'),
+    );
+    app.get(
+      '/Patient/$export',
+      { schema: { querystring: exportQuery }, config: exportConfig },
+      (req, reply) => kickOff(req, reply, 'patient'),
     );
     app.get<{ Params: { id: string } }>(
       '/Group/:id/$export',
-      { config: exportConfig },
+      { schema: { params: pathParams('id'), querystring: exportQuery }, config: exportConfig },
       (req, reply) => {
         const group = req.params.id.toUpperCase();
         if (!ODS_CODE.test(group))
@@ -223,7 +238,7 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
 
     app.get<{ Params: { id: string } }>(
       '/$export-poll-status/:id',
-      { config: exportConfig },
+      { schema: { params: pathParams('id') }, config: exportConfig },
       async (req, reply) => {
         const { job } = await ownJob(req);
         if (job.status === 'in-progress') {
@@ -257,7 +272,7 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
 
     app.delete<{ Params: { id: string } }>(
       '/$export-poll-status/:id',
-      { config: exportConfig },
+      { schema: { params: pathParams('id') }, config: exportConfig },
       async (req, reply) => {
         // the job moves on while we cancel it: read again until our write lands on its latest page
         for (let attempt = 0; ; attempt++) {
@@ -299,7 +314,10 @@ export function bulkRoutes(repo: Repository, publicUrl: string) {
     // the file's lines passed the location-release rule when the job wrote them (export-job.ts)
     app.get<{ Params: { id: string; file: string } }>(
       '/$export-file/:id/:file',
-      { config: { ...exportConfig, locationRelease: 'at-source' } },
+      {
+        schema: { params: pathParams('id', 'file') },
+        config: { ...exportConfig, locationRelease: 'at-source' },
+      },
       async (req, reply) => {
         const { job } = await ownJob(req);
         const type = /^([A-Za-z]+)\.ndjson$/.exec(req.params.file)?.[1];

@@ -2,7 +2,7 @@
  * Search parameters of the directory, turned into index criteria. Every parameter is validated;
  * an unknown one, a repeated one or an empty search is a 400 INVALID_SEARCH_DATA.
  */
-import type { IndexCondition, SearchCriterion } from '../../store/types.js';
+import type { IndexCondition, SearchCriterion } from '../../store/resource-store.js';
 import { FhirError } from '../../fhir/errors.js';
 import {
   ODS_CODE,

@@ -9,20 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Endpoint, HealthcareService, Organization, PractitionerRole } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
-import { FhirError } from '../../fhir/errors.js';
+import { FhirError, versionMismatch } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import {
-  commitOnce,
-  earlierAnswer,
-  requestRecord,
-  type EarlierAnswer,
-} from '../../http/request-replay.js';
-import {
-  VersionConflictError,
-  type IndexEntry,
-  type Repository,
-  type StoredResource,
-} from '../../store/types.js';
+import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
+import type { IndexEntry, StoredResource } from '../../store/resource-store.js';
+import type { Repository } from '../../store/repository.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';
 import { validateEndpoint } from './endpoint-validation.js';
 import {
@@ -117,10 +108,10 @@ export class DirectoryWriter {
   constructor(private readonly repo: Repository) {}
 
   async create(ctx: RequestContext, type: string, body: unknown): Promise<WriteResult> {
-    const replayed = await this.replay(ctx);
-    if (replayed) return replayed;
-    const id = randomUUID();
-    return this.write(ctx, type, id, 0, body, 'create');
+    return writeOnce(this.repo, ctx, {
+      asBefore: answerAsBefore,
+      write: ({ record }) => this.write(ctx, type, randomUUID(), 0, body, 'create', record),
+    });
   }
 
   async update(
@@ -132,21 +123,24 @@ export class DirectoryWriter {
   ): Promise<WriteResult> {
     if (!RESOURCE_ID.test(id))
       throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - '${id.slice(0, 64)}'`);
-    const replayed = await this.replay(ctx);
-    if (replayed) return replayed;
-    const bodyId = (body as { id?: unknown } | null)?.id;
-    if (bodyId !== undefined && bodyId !== id)
-      throw new FhirError(
-        400,
-        'INVALID_VALUE',
-        `Invalid value - the body's id '${String(bodyId).slice(0, 64)}' is not the id in the path '${id}'`,
-      );
-    const current = await this.repo.read(type, id);
-    if (!current)
-      throw new FhirError(404, 'RESOURCE_NOT_FOUND', `${type} '${id}' is not in the directory`);
-    if (current.version !== expectedVersion)
-      throw new VersionConflictError(type, id, expectedVersion, current.version);
-    return this.write(ctx, type, id, expectedVersion, body, 'update');
+    return writeOnce(this.repo, ctx, {
+      asBefore: answerAsBefore,
+      write: async ({ record }) => {
+        const bodyId = (body as { id?: unknown } | null)?.id;
+        if (bodyId !== undefined && bodyId !== id)
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            `Invalid value - the body's id '${String(bodyId).slice(0, 64)}' is not the id in the path '${id}'`,
+          );
+        const current = await this.repo.read(type, id);
+        if (!current)
+          throw new FhirError(404, 'RESOURCE_NOT_FOUND', `${type} '${id}' is not in the directory`);
+        // a version moved by a twin of this very request (same X-Request-ID) is answered as it was
+        if (current.version !== expectedVersion) throw versionMismatch();
+        return this.write(ctx, type, id, expectedVersion, body, 'update', record);
+      },
+    });
   }
 
   private async write(
@@ -156,6 +150,7 @@ export class DirectoryWriter {
     expectedVersion: number,
     body: unknown,
     op: 'create' | 'update',
+    record: RecordRequest,
   ): Promise<WriteResult> {
     const kind = KINDS[type];
     const prepared = kind.prepare(body, id);
@@ -178,7 +173,7 @@ export class DirectoryWriter {
           `Invalid reference - Endpoint '${unknown[0].slice(0, 64)}' is not in the directory`,
         );
     }
-    const resource = prepared.build(org.resource as Organization);
+    const resource = prepared.build(org.resource);
     const twins = ((await kind.twins?.(this.repo, resource)) ?? []).filter((t) => t !== id);
     if (twins.length)
       throw new FhirError(
@@ -187,43 +182,30 @@ export class DirectoryWriter {
         `Create would lead to a duplicate - ${type}/${twins[0]} already holds this ${type === ENDPOINT ? 'organisation and address' : 'user, organisation and role'}`,
       );
     const status = op === 'create' ? 201 : 200;
-    // a twin of this very request (same X-Request-ID) that committed first is answered as it was
-    return commitOnce(
-      this.repo,
-      ctx,
-      async () => {
-        const [stored] = await this.repo.commit({
-          resources: [{ type, id, expectedVersion, resource, index: kind.index(resource) }],
-          audit: [
-            auditRecord(
-              ctx,
-              `directory.manage.${op}`,
-              null,
-              'success',
-              { resourceType: type, id, version: expectedVersion + 1, org: prepared.org },
-              { type: 'directory' },
-            ),
-          ],
-          request: requestRecord(ctx, {
-            status,
-            resourceType: type,
-            resourceId: id,
-            version: expectedVersion + 1,
-          }),
-        });
-        return { stored, status };
-      },
-      answerAsBefore,
-    );
-  }
-
-  /** The original answer to a request whose X-Request-ID has been processed before (src/http/request-replay.ts). */
-  private async replay(ctx: RequestContext): Promise<WriteResult | null> {
-    const earlier = await earlierAnswer(this.repo, ctx);
-    return earlier ? answerAsBefore(earlier) : null;
+    const [stored] = await this.repo.commit({
+      resources: [{ type, id, expectedVersion, resource, index: kind.index(resource) }],
+      audit: [
+        auditRecord(
+          ctx,
+          `directory.manage.${op}`,
+          null,
+          'success',
+          { resourceType: type, id, version: expectedVersion + 1, org: prepared.org },
+          { type: 'directory' },
+        ),
+      ],
+      request: record({
+        status,
+        resourceType: type,
+        resourceId: id,
+        version: expectedVersion + 1,
+      }),
+    });
+    return { stored, status };
   }
 }
 
+/** The original answer to a request whose X-Request-ID has been processed before (../write-once.ts). */
 const answerAsBefore = ({ stored, record }: EarlierAnswer): WriteResult => ({
   stored,
   status: record.status === 201 ? 201 : 200,

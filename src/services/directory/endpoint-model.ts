@@ -7,11 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Endpoint } from 'fhir/r4.js';
-import type { IndexEntry, Repository } from '../../store/types.js';
+import { resourceType, type IndexEntry } from '../../store/resource-store.js';
+import type { Repository } from '../../store/repository.js';
 import { ODS_CODE, ORGANIZATION, orgReference } from './organization-model.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
-export const ENDPOINT = 'Endpoint';
+export const ENDPOINT = resourceType<Endpoint>('Endpoint');
 export const INTERACTION_SYSTEM = 'https://fhir.nhs.uk/Id/nhsServiceInteractionId';
 export const INTERACTION = /^[A-Za-z0-9:._\-/]{3,200}$/;
 
@@ -102,7 +103,7 @@ export async function addEndpoint(
     limit: 1,
   });
   const existing = existingId ? await repo.read(ENDPOINT, existingId) : null;
-  const current = existing?.resource as Endpoint | undefined;
+  const current = existing?.resource;
   const interactions = new Set(
     (current?.identifier ?? []).filter((i) => i.system === INTERACTION_SYSTEM).map((i) => i.value!),
   );

@@ -12,7 +12,7 @@
  * - endpoint: literal references to directory Endpoints.
  */
 import type { HealthcareService, Location, Organization } from 'fhir/r4.js';
-import type { IndexEntry } from '../../store/types.js';
+import { resourceType, type IndexEntry } from '../../store/resource-store.js';
 import { isObject } from '../../fhir/json-shape.js';
 import { nameWords, normalisePostcode, orgReference } from './organization-model.js';
 import {
@@ -29,7 +29,7 @@ import {
   text,
 } from './resource-checks.js';
 
-export const HEALTHCARE_SERVICE = 'HealthcareService';
+export const HEALTHCARE_SERVICE = resourceType<HealthcareService>('HealthcareService');
 export const SERVICE_TYPE_SYSTEM = 'https://openspine.dev/fhir/CodeSystem/service-type';
 export const SERVICE_CATEGORY_SYSTEM = 'https://openspine.dev/fhir/CodeSystem/service-category';
 

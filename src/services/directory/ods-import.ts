@@ -4,7 +4,9 @@
  * naming the version it read, in batches that commit atomically with one audit entry each.
  */
 import type { Organization } from 'fhir/r4.js';
-import type { AuditRecord, Repository, ResourceWrite } from '../../store/types.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import {
   decodeExtract,
   inferLayout,

@@ -11,10 +11,10 @@
  *   and literal reference; a successor as the OpenSpine successor extension (valueReference).
  */
 import type { Organization } from 'fhir/r4.js';
-import type { IndexEntry } from '../../store/types.js';
+import { resourceType, type IndexEntry } from '../../store/resource-store.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
-export const ORGANIZATION = 'Organization';
+export const ORGANIZATION = resourceType<Organization>('Organization');
 export const ODS_ROLE_SYSTEM =
   'https://directory.spineservices.nhs.uk/STU3/CodeSystem/ODSAPI-OrganizationRole-1';
 export const ACTIVE_PERIOD_URL =

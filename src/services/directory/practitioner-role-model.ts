@@ -12,7 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PractitionerRole } from 'fhir/r4.js';
-import type { IndexEntry, Repository } from '../../store/types.js';
+import { resourceType, type IndexEntry } from '../../store/resource-store.js';
+import type { Repository } from '../../store/repository.js';
 import { JOB_ROLE_SYSTEM, USER_ID_SYSTEM } from '../../audit/audit-event.js';
 import { isObject } from '../../fhir/json-shape.js';
 import { PATIENT_ROLE, ROLES, roleName } from '../../security/policy.js';
@@ -31,7 +32,7 @@ import {
   telecom,
 } from './resource-checks.js';
 
-export const PRACTITIONER_ROLE = 'PractitionerRole';
+export const PRACTITIONER_ROLE = resourceType<PractitionerRole>('PractitionerRole');
 export { JOB_ROLE_SYSTEM, USER_ID_SYSTEM };
 export const SDS_USER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -169,7 +170,7 @@ export async function addPractitionerRole(
   const [existing] = await rolesWithKey(repo, roleKey(reg.user, org, reg.role), 1);
   if (existing)
     return {
-      role: (await repo.read(PRACTITIONER_ROLE, existing))!.resource as PractitionerRole,
+      role: (await repo.read(PRACTITIONER_ROLE, existing))!.resource,
       changed: false,
     };
   const role = buildPractitionerRole({

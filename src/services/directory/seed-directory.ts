@@ -8,7 +8,8 @@
  * Re-running with the same seed writes nothing (existing resources are left as they are).
  */
 import { Faker, base, en, en_GB } from '@faker-js/faker';
-import type { Repository, ResourceWrite } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import { GP_PRACTICE_CODES, PHARMACY_CODES } from '../../seed/patient-generator.js';
 import {
   buildOrganization,
@@ -151,15 +152,13 @@ export function demoDirectory(seed: number): OrganisationFacts[] {
 /** Loads the demo directory; resources already present are left untouched. */
 export async function seedDirectory(repo: Repository, seed: number): Promise<DirectorySeedResult> {
   const facts = demoDirectory(seed);
-  const orgs = facts
-    .map(buildOrganization)
-    .map((o): ResourceWrite => ({
-      type: ORGANIZATION,
-      id: o.id!,
-      expectedVersion: 0,
-      resource: o,
-      index: indexOrganization(o),
-    }));
+  const orgs = facts.map(buildOrganization).map((o): ResourceWrite => ({
+    type: ORGANIZATION,
+    id: o.id!,
+    expectedVersion: 0,
+    resource: o,
+    index: indexOrganization(o),
+  }));
   // organisations first: every later write points at one
   const writes = [...orgs, ...demoServiceWrites(facts)];
   let created = 0,

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Endpoint, HealthcareService, PractitionerRole } from 'fhir/r4.js';
-import type { ResourceWrite } from '../../store/types.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';
 import {
   buildHealthcareService,

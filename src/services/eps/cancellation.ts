@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { VersionConflictError, type Repository } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
 import {
   codingOf,
   groupIds,
@@ -152,7 +153,7 @@ export async function applyPublishedCancellation(
       })
     ).sort((a, b) => a.resource.issue.number - b.resource.issue.number);
     if (stored.length === 0) return { kind: 'outcome', code: 'R-0008', issueType: 'not-found' };
-    const first = stored[0].resource as EpsPrescription;
+    const first = stored[0].resource;
     if (first.nhsNumber !== c.nhsNumber)
       return {
         kind: 'outcome',
@@ -185,16 +186,14 @@ export async function applyPublishedCancellation(
     if (waiting.length > 0) {
       const live = c.items.filter((id) =>
         waiting.some((s) =>
-          (s.resource as EpsPrescription).items.some(
-            (it) => it.id === id && it.status !== 'cancelled',
-          ),
+          s.resource.items.some((it) => it.id === id && it.status !== 'cancelled'),
         ),
       );
       if (live.length === 0) return { kind: 'bundle', status: 400, codes: all('R-0006'), time };
       plans = waiting.map((s) =>
         planTransition(
           ctx,
-          s.resource as EpsPrescription,
+          s.resource,
           s.version,
           'cancelled',
           (draft) => {
@@ -221,7 +220,7 @@ export async function applyPublishedCancellation(
           .reverse()
           .find((s) => s.resource.status !== 'expired' && s.resource.status !== 'cancelled') ??
         stored[stored.length - 1];
-      const latest = latestStored.resource as EpsPrescription;
+      const latest = latestStored.resource;
       const withDispenser =
         latest.status === 'with-dispenser' || latest.status === 'with-dispenser-active';
       if (!withDispenser) {

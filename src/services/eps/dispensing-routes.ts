@@ -4,7 +4,8 @@ import { FhirError } from '../../fhir/errors.js';
 import { parametersOf, parameterValue } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { RequestContext } from '../../context.js';
-import type { Repository, StoredResource } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import { validateClaim } from './claim-message.js';
 import { validateDispense } from './dispense-message.js';
 import { recordClaim, recordDispense, returnToSpine, withdrawDispense } from './dispensing.js';
@@ -253,15 +254,13 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
           const first = await nominatedQueue(repo, org, 1);
           const head = first.length ? await repo.read(PRESCRIPTION, first[0]) : null;
           if (!head)
-            return reply
-              .type(FHIR_JSON)
-              .send({
-                resourceType: 'Bundle',
-                type: 'searchset',
-                timestamp: new Date().toISOString(),
-                total: 0,
-                entry: [],
-              });
+            return reply.type(FHIR_JSON).send({
+              resourceType: 'Bundle',
+              type: 'searchset',
+              timestamp: new Date().toISOString(),
+              total: 0,
+              entry: [],
+            });
           // every issue in the queue was nominated to this pharmacy, which holds a relationship for each
           setSubject(req, head.resource.nhsNumber);
           found.set(req, { kind: 'nominated', limit });

@@ -1,7 +1,9 @@
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import type { ValidDispense } from './dispense-message.js';
 import { PRESCRIPTION, type DispenseRecord, type EpsPrescription } from './prescription-model.js';
 import { issuesByShortForm } from './release.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { transition } from './transitions.js';
 

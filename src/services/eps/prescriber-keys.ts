@@ -1,6 +1,8 @@
 import { calculateJwkThumbprint, compactVerify, importJWK, type JWK } from 'jose';
 import { FhirError } from '../../fhir/errors.js';
-import type { AuditRecord, Repository } from '../../store/types.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
+import { resourceType } from '../../store/resource-store.js';
 
 /**
  * Prescribers' public signing keys, one resource each (type 'PrescriberKey', id = the JWK
@@ -8,7 +10,7 @@ import type { AuditRecord, Repository } from '../../store/types.js';
  * `openspine prescriber key add`; a signature verifies only with an active key of the user who
  * submits the prescription.
  */
-export const PRESCRIBER_KEY = 'PrescriberKey';
+export const PRESCRIBER_KEY = resourceType<PrescriberKey>('PrescriberKey');
 export const SIGNING_ALGORITHMS = ['ES256', 'RS256'] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
@@ -52,7 +54,7 @@ export async function addPrescriberKey(
   await importJWK(jwk, alg); // refuses a key that is not a usable point or modulus
   const existing = await repo.read(PRESCRIBER_KEY, id);
   if (existing) {
-    const key = existing.resource as PrescriberKey;
+    const key = existing.resource;
     if (key.userId !== userId)
       throw new PrescriberKeyError(`this key is already registered to another user`);
     if (key.status === 'active') return { key, added: false };
@@ -89,7 +91,7 @@ export async function revokePrescriberKey(
   const stored = await repo.read(PRESCRIBER_KEY, id);
   if (!stored || stored.resource.status !== 'active') return null;
   const key: PrescriberKey = {
-    ...(stored.resource as PrescriberKey),
+    ...stored.resource,
     status: 'revoked',
     revoked: new Date().toISOString(),
   };
@@ -116,7 +118,7 @@ export async function listPrescriberKeys(
     ? [{ any: [{ param: 'user', op: 'eq' as const, value: userId }] }]
     : [{ any: [{ param: 'user', op: 'prefix' as const, value: '' }] }];
   const ids = await repo.search({ type: PRESCRIBER_KEY, criteria, limit: 1000 });
-  return (await repo.readMany(PRESCRIBER_KEY, ids)).map((s) => s.resource as PrescriberKey);
+  return (await repo.readMany(PRESCRIBER_KEY, ids)).map((s) => s.resource);
 }
 
 /** Imported keys by id and version: importing costs more than the read that says which version is current. */
@@ -153,7 +155,7 @@ export async function verifyPrescriberSignature(
       'The JWS header must name the signing key (kid: its JWK thumbprint)',
     );
   const stored = await repo.read(PRESCRIBER_KEY, header.kid);
-  const key = stored?.resource as PrescriberKey | undefined;
+  const key = stored?.resource;
   if (!stored || !key || key.status !== 'active' || key.userId !== userId) {
     throw new FhirError(
       403,

@@ -2,7 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { bundleDigest } from './canonical-digest.js';
 import {
   applyPublishedCancellation,
@@ -13,7 +13,7 @@ import {
 import { readMessageBundle } from './message-bundle.js';
 import { assignIds, validateOrder, type ValidOrder } from './order-message.js';
 import { requirePrescribablePatient, submitOrder } from './prescribing.js';
-import { setSubject, subjectOfBody } from './request-subject.js';
+import { recordOfBody, setSubject, subjectOfBody } from './request-subject.js';
 import { validateDispense, type ValidDispense } from './dispense-message.js';
 import { recordDispense } from './dispensing.js';
 
@@ -46,7 +46,7 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
   const config = {
     fhirApi: true,
     activity: 'eps.prescribe',
-    patientFrom: { body: subjectOfBody },
+    patientFrom: { body: subjectOfBody, record: recordOfBody },
   } as const;
 
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -59,8 +59,7 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
           if (assignIds(req.body, req.ctx.principal!.org).assigned) assignedIds.add(req);
           const order = validateOrder(req.body, req.ctx.principal!.org);
           const patient = await requirePrescribablePatient(repo, order.nhsNumber);
-          req.ctx.patientRecord = { id: order.nhsNumber, resource: patient };
-          setSubject(req, order.nhsNumber);
+          setSubject(req, order.nhsNumber, patient);
         },
       },
       async (req, reply) => {
@@ -104,8 +103,7 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
             const order = validateOrder(req.body, org);
             const patient = await requirePrescribablePatient(repo, order.nhsNumber);
             checked.set(req, { kind: 'order', order, patient });
-            req.ctx.patientRecord = { id: order.nhsNumber, resource: patient };
-            setSubject(req, order.nhsNumber);
+            setSubject(req, order.nhsNumber, patient);
           } else {
             const cancel = validateCancellation(req.body, org);
             checked.set(req, { kind: 'cancel', cancel });
@@ -119,13 +117,11 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
         if (work.kind === 'dispense') {
           await recordDispense(repo, req.ctx, work.dispense);
           // as EPS answers an accepted dispense notification; the Tasks are at GET /Task?focus:identifier=<short-form ID>
-          return reply
-            .type(FHIR_JSON)
-            .send({
-              resourceType: 'OperationOutcome',
-              meta: { lastUpdated: new Date().toISOString() },
-              issue: [{ severity: 'information', code: 'informational' }],
-            });
+          return reply.type(FHIR_JSON).send({
+            resourceType: 'OperationOutcome',
+            meta: { lastUpdated: new Date().toISOString() },
+            issue: [{ severity: 'information', code: 'informational' }],
+          });
         }
         if (work.kind === 'order') {
           const result = await submitOrder(repo, req.ctx, work.order, work.patient);

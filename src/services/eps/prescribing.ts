@@ -1,7 +1,9 @@
 import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { VersionConflictError, type Repository, type ResourceWrite } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import { requireCurrentPatient } from '../pds/index.js';
 import { bundleDigest } from './canonical-digest.js';
 import { addDays, orderSignature, type ValidOrder } from './order-message.js';
@@ -37,23 +39,7 @@ export async function requirePrescribablePatient(
   repo: Repository,
   nhsNumber: string,
 ): Promise<Patient> {
-  const stored = await requireCurrentPatient(repo, nhsNumber, {
-    onUnknown: () =>
-      new FhirError(422, 'PATIENT_NOT_FOUND', `NHS Number ${nhsNumber} is not known to PDS`),
-    onSuperseded: (_, survivor) =>
-      new FhirError(
-        422,
-        'PATIENT_SUPERSEDED',
-        `NHS Number ${nhsNumber} has been superseded by ${survivor}; prescribe under NHS Number ${survivor}`,
-        { location: `/personal-demographics/FHIR/R4/Patient/${survivor}` },
-      ),
-    onInvalidated: () =>
-      new FhirError(
-        422,
-        'INVALIDATED_RESOURCE',
-        `NHS Number ${nhsNumber} belongs to an invalidated record`,
-      ),
-  });
+  const stored = await requireCurrentPatient(repo, nhsNumber);
   return stored.resource;
 }
 
@@ -71,7 +57,7 @@ async function issuesOf(repo: Repository, longFormId: string): Promise<EpsPrescr
       limit: 100,
     })
   )
-    .map((s) => s.resource as EpsPrescription)
+    .map((s) => s.resource)
     .sort((a, b) => a.issue.number - b.issue.number);
 }
 
@@ -84,7 +70,7 @@ async function earlierSubmission(
   const sameId = async (): Promise<SubmitResult | null> => {
     const first = await repo.read(PRESCRIPTION, prescriptionId(order.longFormId, 1));
     if (!first) return null;
-    if ((first.resource as EpsPrescription).digest !== digest) {
+    if (first.resource.digest !== digest) {
       throw new FhirError(
         409,
         'DUPLICATE_REJECTED',

@@ -1,4 +1,4 @@
-import type { IndexEntry } from '../../store/types.js';
+import { resourceType, type IndexEntry } from '../../store/resource-store.js';
 import type { ItemStatus, PrescriptionStatus, Transition } from './state-machine.js';
 
 /**
@@ -7,7 +7,7 @@ import type { ItemStatus, PrescriptionStatus, Transition } from './state-machine
  * The document carries its own event log: every transition appends one event in the same write
  * that changes the status, so the tracker's history can never disagree with the state.
  */
-export const PRESCRIPTION = 'EpsPrescription';
+export const PRESCRIPTION = resourceType<EpsPrescription>('EpsPrescription');
 /** The signed order message as submitted (id = long-form id), kept so release can hand the dispenser what was signed. */
 export const PRESCRIPTION_ORDER = 'EpsPrescriptionOrder';
 

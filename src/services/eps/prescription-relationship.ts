@@ -3,12 +3,10 @@ import {
   relationshipIndex,
   type CareRelationship,
 } from '../../security/relationships.js';
-import {
-  VersionConflictError,
-  type AuditRecord,
-  type Repository,
-  type ResourceWrite,
-} from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 
 /**
  * The legitimate relationship a prescription gives a pharmacy (its nominated pharmacy at

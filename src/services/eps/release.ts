@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import { prescriptionRelationshipWrite } from './prescription-relationship.js';
-import { ORGANIZATION } from '../directory/organization-model.js';
+import { ORGANIZATION } from '../directory/index.js';
 import { PRESCRIPTION, PRESCRIPTION_ORDER, type EpsPrescription } from './prescription-model.js';
 import { commitPlans, illegalTransition, planTransition } from './transitions.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';

@@ -9,10 +9,23 @@ import type { FastifyRequest } from 'fastify';
  */
 const subjects = new WeakMap<object, string>();
 
-export function setSubject(req: FastifyRequest, nhsNumber: string): void {
+const records = new WeakMap<object, Record<string, any>>();
+
+/** Names the request's patient for the access check, with the record when the route has read it. */
+export function setSubject(
+  req: FastifyRequest,
+  nhsNumber: string,
+  record?: Record<string, any>,
+): void {
   // a GET has no body: give it an empty one to carry the subject (nothing else reads it)
   if (!req.body || typeof req.body !== 'object') req.body = {};
   subjects.set(req.body as object, nhsNumber);
+  if (record) records.set(req.body as object, record);
+}
+
+/** The patient record setSubject attached, handed to the relationship check as an argument. */
+export function recordOfBody(body: unknown): Record<string, any> | undefined {
+  return body && typeof body === 'object' ? records.get(body) : undefined;
 }
 
 export function subjectOfBody(body: unknown): string | undefined {

@@ -19,7 +19,6 @@ const EXT = 'https://openspine.dev/fhir/StructureDefinition/';
 const NHS_EXT = 'https://fhir.nhs.uk/StructureDefinition/';
 const MESSAGE_EVENT = 'https://fhir.nhs.uk/CodeSystem/message-event';
 const COURSE_OF_THERAPY = 'https://fhir.nhs.uk/CodeSystem/medicationrequest-course-of-therapy';
-const SNOMED = 'http://snomed.info/sct';
 
 /** OpenSpine's prescription types as NHS England codes them (medicationrequest-course-of-therapy). */
 const COURSE: Record<EpsPrescription['type'], { code: string; display: string }> = {

@@ -5,12 +5,13 @@ import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { nhsNumberFromReference } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Activity } from '../../security/policy.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { issuesByShortForm } from './release.js';
 import { setSubject, subjectOfBody } from './request-subject.js';
 import { isValidShortFormId } from './short-form-id.js';
 import { taskBundle } from './task-view.js';
+import { queryParams } from '../route-schemas.js';
 
 /** The activity the tracker needs: held by prescribers, dispensers and patients (their own prescriptions only). */
 export const TRACKER_ACTIVITY: Activity = 'eps.track';
@@ -38,6 +39,7 @@ export function trackerRoutes(repo: Repository, baseUrl: string) {
     app.get(
       '/Task',
       {
+        schema: { querystring: queryParams(['focus:identifier', 'patient:identifier']) },
         config: {
           fhirApi: true,
           activity: TRACKER_ACTIVITY,
@@ -86,7 +88,7 @@ export function trackerRoutes(repo: Repository, baseUrl: string) {
             limit: MAX_PATIENT_ISSUES,
           });
           issues = (await repo.readMany(PRESCRIPTION, ids))
-            .map((s) => s.resource as EpsPrescription)
+            .map((s) => s.resource)
             .sort((a, b) => b.created.localeCompare(a.created) || a.issue.number - b.issue.number);
         } else issues = hit;
         const nhs = typeof hit === 'string' ? hit : hit[0].nhsNumber;

@@ -3,13 +3,10 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import type { OutboxMessage } from '../../messaging/types.js';
-import {
-  VersionConflictError,
-  type AuditRecord,
-  type Repository,
-  type ResourceWrite,
-  type StoredResource,
-} from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite, StoredResource } from '../../store/resource-store.js';
 import type { EpsPrescriptionEventBody } from '../../messaging/topics.js';
 import { PRESCRIPTION, prescriptionIndex, type EpsPrescription } from './prescription-model.js';
 import {

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { bundleDigest } from './canonical-digest.js';
 import { verifyPrescriberSignature } from './prescriber-keys.js';
-import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
+import { PRESCRIPTION } from './prescription-model.js';
 
 /**
  * POST /$verify-signature, as NHS England's EPS published it (electronic-prescription-service-api,
@@ -62,7 +62,7 @@ export async function verifyPrescriptionMessage(repo: Repository, bundle: any): 
         })
       : [];
   if (stored.length === 0) return ['Prescription not found'];
-  const prescription = stored[0].resource as EpsPrescription;
+  const prescription = stored[0].resource;
   const provenances = entries.filter((e) => e?.resource?.resourceType === 'Provenance');
   const data = provenances.length === 1 ? provenances[0].resource.signature?.[0]?.data : undefined;
   if (typeof data !== 'string' || data.length === 0) return ['Invalid signature format'];

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Bundle } from 'fhir/r4.js';
-import type { Repository, ResourceWrite } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import type { AttachmentManifest } from './transfer-model.js';
 
 /**

@@ -2,7 +2,9 @@ import type { Task } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import {
   chunksPresent,
   chunkWrite,

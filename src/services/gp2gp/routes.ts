@@ -4,15 +4,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { etagFor } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import '../../messaging/fastify-messaging.js';
-import type { Repository, StoredResource } from '../../store/types.js';
+import type { StoredResource } from '../../store/resource-store.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { ChunkUploads } from './chunk-upload.js';
 import { gp2gpApi } from './capability.js';
 import { registerMetadataRoute } from '../../fhir/metadata-route.js';
-import { consumeGpChanges } from './gp-change-consumer.js';
-import { sweepTransfers } from './sweep.js';
-import { gp2gpOptions, type Gp2gpOptions } from './options.js';
-import { TransferService } from './transfer-service.js';
+import type { Gp2gpOptions } from './options.js';
+import type { TransferService } from './transfer-service.js';
+import { capabilityQuery, described, pathParams } from '../route-schemas.js';
 
 export const GP2GP_BASE = '/gp2gp/FHIR/R4';
 
@@ -26,7 +25,7 @@ interface ChunkParams extends AttachmentParams {
   chunkIndex: string;
 }
 
-/** Name of the cluster-wide timeout job. */
+/** Name of the cluster-wide timeout job (registered in plugin.ts). */
 export const GP2GP_SWEEP_JOB = 'gp2gp.sweep';
 
 function sendTask(reply: FastifyReply, stored: StoredResource<Task>, status = 200) {
@@ -41,15 +40,14 @@ function sendTask(reply: FastifyReply, stored: StoredResource<Task>, status = 20
  * GP2GP record transfer API (FHIR Task based): the new practice asks for (or is given, on a PDS
  * registration change) a transfer; the old practice finds it, sends the EHR Bundle and uploads
  * attachments in checksummed chunks; the new practice downloads and acknowledges. See docs/gp2gp.md.
+ * The route table only: plugin.ts builds the TransferService and registers the consumer and sweep.
  */
 export function gp2gpRoutes(
-  repo: Repository,
-  publicUrl: string,
-  overrides: Partial<Gp2gpOptions> = {},
+  { store: repo, publicUrl }: Pick<ServiceDeps, 'store' | 'publicUrl'>,
+  service: TransferService,
+  options: Gp2gpOptions,
 ) {
-  const options = gp2gpOptions(overrides);
   const baseUrl = publicUrl + GP2GP_BASE;
-  const service = new TransferService(repo, baseUrl, options);
   const chunks = new ChunkUploads(repo, baseUrl, options);
 
   /** Runs an action on one transfer; a refusal is audited against the transfer's patient. */
@@ -61,12 +59,6 @@ export function gp2gpRoutes(
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     registerMetadataRoute(app, gp2gpApi(GP2GP_BASE, publicUrl));
-    // a registration change on PDS starts a transfer; the timeout job runs on one node of the cluster
-    if (app.hasDecorator('bus')) consumeGpChanges(app.bus, service);
-    if (app.hasDecorator('scheduler'))
-      app.scheduler.every(GP2GP_SWEEP_JOB, options.sweepIntervalMs, async () => {
-        await sweepTransfers(repo, options);
-      });
 
     const config = { fhirApi: true, activity: 'gp2gp.transfer' } as const;
 
@@ -77,7 +69,8 @@ export function gp2gpRoutes(
       (_req, body, done) => done(null, body),
     );
 
-    app.get('/Task', { config }, async (req, reply) =>
+    const search = capabilityQuery(gp2gpApi(GP2GP_BASE, publicUrl).searchParams?.Task);
+    app.get('/Task', { schema: { querystring: search }, config }, async (req, reply) =>
       reply
         .type(FHIR_JSON)
         .send(await service.search(req.ctx, req.query as Record<string, unknown>)),
@@ -88,13 +81,15 @@ export function gp2gpRoutes(
       return sendTask(reply.header('location', `${baseUrl}/Task/${created.id}`), created, 201);
     });
 
-    app.get<{ Params: TaskParams }>('/Task/:id', { config }, async (req, reply) =>
-      sendTask(reply, await service.read(req.ctx, req.params.id)),
+    app.get<{ Params: TaskParams }>(
+      '/Task/:id',
+      { schema: { params: pathParams('id') }, config },
+      async (req, reply) => sendTask(reply, await service.read(req.ctx, req.params.id)),
     );
 
     app.post<{ Params: TaskParams }>(
       '/Task/:id/$send',
-      { config, bodyLimit: options.maxEhrBytes },
+      { schema: { params: pathParams('id') }, config, bodyLimit: options.maxEhrBytes },
       async (req, reply) =>
         sendTask(
           reply,
@@ -102,24 +97,37 @@ export function gp2gpRoutes(
         ),
     );
 
-    app.post<{ Params: TaskParams }>('/Task/:id/$acknowledge', { config }, async (req, reply) =>
-      sendTask(
-        reply,
-        await onTransfer(req, 'gp2gp.acknowledge', () =>
-          service.acknowledge(req.ctx, req.params.id, req.body),
+    app.post<{ Params: TaskParams }>(
+      '/Task/:id/$acknowledge',
+      { schema: { params: pathParams('id') }, config },
+      async (req, reply) =>
+        sendTask(
+          reply,
+          await onTransfer(req, 'gp2gp.acknowledge', () =>
+            service.acknowledge(req.ctx, req.params.id, req.body),
+          ),
         ),
-      ),
     );
 
-    app.get<{ Params: TaskParams }>('/Task/:id/$ehr', { config }, async (req, reply) =>
-      reply
-        .type(FHIR_JSON)
-        .send(await onTransfer(req, 'gp2gp.ehr.read', () => service.ehr(req.ctx, req.params.id))),
+    app.get<{ Params: TaskParams }>(
+      '/Task/:id/$ehr',
+      { schema: { params: pathParams('id') }, config },
+      async (req, reply) =>
+        reply
+          .type(FHIR_JSON)
+          .send(await onTransfer(req, 'gp2gp.ehr.read', () => service.ehr(req.ctx, req.params.id))),
     );
 
     app.put<{ Params: ChunkParams }>(
       '/Task/:id/attachment/:attachmentId/:chunkIndex',
-      { config, bodyLimit: options.maxChunkBytes },
+      {
+        schema: {
+          params: pathParams('id', 'attachmentId', 'chunkIndex'),
+          headers: described({ 'x-chunk-sha256': 'hex SHA-256 of the chunk' }),
+        },
+        config,
+        bodyLimit: options.maxChunkBytes,
+      },
       async (req, reply) => {
         if (!Buffer.isBuffer(req.body))
           throw new FhirError(
@@ -144,7 +152,7 @@ export function gp2gpRoutes(
 
     app.get<{ Params: AttachmentParams }>(
       '/Task/:id/attachment/:attachmentId',
-      { config },
+      { schema: { params: pathParams('id', 'attachmentId') }, config },
       async (req, reply) => {
         const { manifest, bytes } = await onTransfer(req, 'gp2gp.attachment.read', () =>
           service.attachment(req.ctx, req.params.id, req.params.attachmentId),

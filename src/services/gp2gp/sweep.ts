@@ -1,6 +1,8 @@
 import type { Task } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import type { Gp2gpOptions } from './options.js';
 import { attemptsOf, deadlineOf, stateOf, TASK, withAttempts } from './transfer-model.js';
 import { commitMove, systemContext } from './transfer-store.js';

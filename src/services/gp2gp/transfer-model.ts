@@ -1,5 +1,5 @@
 import type { Task } from 'fhir/r4.js';
-import type { IndexEntry } from '../../store/types.js';
+import { resourceType, type IndexEntry } from '../../store/resource-store.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
@@ -11,7 +11,7 @@ import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
  * both the state of the transfer and what the practices read.
  */
 
-export const TASK = 'Task';
+export const TASK = resourceType<Task>('Task');
 export const EXT = 'https://openspine.dev/StructureDefinition';
 export const BUSINESS_STATUS_SYSTEM = 'https://openspine.dev/CodeSystem/gp2gp-transfer-state';
 export const FAILURE_REASON_SYSTEM = 'https://openspine.dev/CodeSystem/gp2gp-failure-reason';

@@ -1,6 +1,7 @@
 import type { Bundle, Task } from 'fhir/r4.js';
 import { randomUUID } from 'node:crypto';
 import { auditRecord } from '../../audit/audit-record.js';
+import { auditedRefusal, isAuditedRefusal } from '../../audit/audited-refusal.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
@@ -10,13 +11,10 @@ import { parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 import { toFhirError } from '../../fhir/error-mapping.js';
 import type { RequestContext } from '../../context.js';
-import {
-  commitOnce,
-  earlierAnswer,
-  requestRecord,
-  type EarlierAnswer,
-} from '../../http/request-replay.js';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import { requireCurrentPatient } from '../pds/index.js';
 import { attachmentBytes, ehrWrite, readEhr } from './chunk-store.js';
 import type { Gp2gpOptions } from './options.js';
@@ -65,10 +63,11 @@ export class TransferService {
 
   constructor(
     private readonly repo: Repository,
+    audit: AuditWriter,
     private readonly baseUrl: string,
     private readonly options: Gp2gpOptions,
   ) {
-    this.readAudit = new AuditWriter(repo);
+    this.readAudit = audit;
   }
 
   private deadline(now: Date, ms: number): Date {
@@ -89,13 +88,12 @@ export class TransferService {
       this.loaded.set(ctx, { patient: patientOf(stored.resource), task: stored.id });
       return { stored, actor };
     } catch (err) {
-      ctx.refusalAudited = true;
       await this.readAudit.append(
         auditRecord(ctx, action, patientOf(stored.resource), 'refused 404 not a party', {
           task: stored.id,
         }),
       );
-      throw err;
+      throw auditedRefusal(err);
     }
   }
 
@@ -105,10 +103,10 @@ export class TransferService {
    */
   async auditRefusal(ctx: RequestContext, action: string, err: unknown): Promise<void> {
     const known = this.loaded.get(ctx);
-    if (!known || ctx.refusalAudited) return;
+    if (!known || isAuditedRefusal(err)) return;
     const { status, spineCode } = toFhirError(err);
     if (status >= 500) return;
-    ctx.refusalAudited = true;
+    auditedRefusal(err);
     await this.readAudit.append(
       auditRecord(ctx, action, known.patient, `refused ${status} ${spineCode}`, {
         task: known.task,
@@ -128,12 +126,12 @@ export class TransferService {
 
   /**
    * Creates a transfer in state requested and announces it; null when one exists already (same id or
-   * active). `recordRequest`: commit it with the X-Request-ID record of the API request that asked.
+   * active). `record`: commit it with the X-Request-ID record of the API request that asked.
    */
   async create(
     ctx: RequestContext,
     t: CreateTransfer,
-    recordRequest = false,
+    record?: RecordRequest,
   ): Promise<StoredResource<Task> | null> {
     const id = t.id ?? randomUUID();
     if (t.id && (await readTransfer(this.repo, id))) return null;
@@ -157,9 +155,7 @@ export class TransferService {
           }),
         ],
         messages: [transferMessage(task, null)],
-        request: recordRequest
-          ? requestRecord(ctx, { status: 201, resourceType: TASK, resourceId: id, version: 1 })
-          : undefined,
+        request: record?.({ status: 201, resourceType: TASK, resourceId: id, version: 1 }),
       });
       return saved as StoredResource<Task>;
     } catch (err) {
@@ -173,71 +169,61 @@ export class TransferService {
    * (same X-Request-ID, same request) gets the transfer it created, not a 409 for it.
    */
   async request(ctx: RequestContext, body: unknown): Promise<StoredResource<Task>> {
-    const earlier = await earlierAnswer(this.repo, ctx);
-    if (earlier) return asBefore(earlier);
-    const b = body as Task | null;
-    if (!b || typeof b !== 'object' || b.resourceType !== 'Task')
-      throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Task resource');
-    const nhsNumber =
-      b.for?.identifier?.system === NHS_NUMBER_SYSTEM ? b.for.identifier.value : undefined;
-    if (!nhsNumber)
-      throw new FhirError(
-        400,
-        'MISSING_VALUE',
-        `Missing value - Task.for.identifier must name the patient by NHS Number (${NHS_NUMBER_SYSTEM})`,
-      );
-    if (!isValidNhsNumber(nhsNumber))
-      throw new FhirError(
-        400,
-        'INVALID_VALUE',
-        `Invalid value - '${String(nhsNumber).slice(0, 20)}' is not a valid NHS Number`,
-      );
-    const owner = b.owner?.identifier?.system === ODS_SYSTEM ? b.owner.identifier.value : undefined;
-    if (!owner || !ODS_CODE.test(owner))
-      throw new FhirError(
-        400,
-        'MISSING_VALUE',
-        `Missing value - Task.owner.identifier must name the old practice by ODS code (${ODS_SYSTEM})`,
-      );
-    const org = ctx.principal?.org ?? '';
-    const requester = b.requester?.identifier?.value;
-    if (requester !== undefined && requester !== org)
-      throw new FhirError(
-        403,
-        'ACCESS_DENIED',
-        `A practice may only request records for itself; the token is for ${org || '(no organisation)'}`,
-      );
-    if (owner === org)
-      throw new FhirError(
-        400,
-        'INVALID_VALUE',
-        'Invalid value - the old practice (owner) and the requesting practice are the same',
-      );
-    const notOnPds = () =>
-      new FhirError(404, 'PATIENT_NOT_FOUND', `Patient '${nhsNumber}' not found on PDS`);
-    const patient = await requireCurrentPatient(this.repo, nhsNumber, {
-      onUnknown: notOnPds,
-      onInvalidated: notOnPds,
-      onSuperseded: (_, survivor) =>
-        new FhirError(
-          422,
-          'PATIENT_SUPERSEDED',
-          `NHS Number ${nhsNumber} has been superseded by ${survivor}; request the record under that number`,
-        ),
-      first: 'invalidated',
-    });
-    if (registeredPractice(patient.resource) !== org) {
-      throw new FhirError(
-        403,
-        'ACCESS_DENIED',
-        `Organisation ${org || '(none)'} is not the patient's registered practice on PDS; only the new registered practice may request the record`,
-      );
-    }
-    // the transfer in progress may be this very request's, made a moment ago by a twin: answered as it was
-    return commitOnce(
-      this.repo,
-      ctx,
-      async () => {
+    return writeOnce(this.repo, ctx, {
+      asBefore,
+      write: async ({ record }) => {
+        const b = body as Task | null;
+        if (!b || typeof b !== 'object' || b.resourceType !== 'Task')
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            'Invalid value - the body must be a Task resource',
+          );
+        const nhsNumber =
+          b.for?.identifier?.system === NHS_NUMBER_SYSTEM ? b.for.identifier.value : undefined;
+        if (!nhsNumber)
+          throw new FhirError(
+            400,
+            'MISSING_VALUE',
+            `Missing value - Task.for.identifier must name the patient by NHS Number (${NHS_NUMBER_SYSTEM})`,
+          );
+        if (!isValidNhsNumber(nhsNumber))
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            `Invalid value - '${String(nhsNumber).slice(0, 20)}' is not a valid NHS Number`,
+          );
+        const owner =
+          b.owner?.identifier?.system === ODS_SYSTEM ? b.owner.identifier.value : undefined;
+        if (!owner || !ODS_CODE.test(owner))
+          throw new FhirError(
+            400,
+            'MISSING_VALUE',
+            `Missing value - Task.owner.identifier must name the old practice by ODS code (${ODS_SYSTEM})`,
+          );
+        const org = ctx.principal?.org ?? '';
+        const requester = b.requester?.identifier?.value;
+        if (requester !== undefined && requester !== org)
+          throw new FhirError(
+            403,
+            'ACCESS_DENIED',
+            `A practice may only request records for itself; the token is for ${org || '(no organisation)'}`,
+          );
+        if (owner === org)
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            'Invalid value - the old practice (owner) and the requesting practice are the same',
+          );
+        const patient = await requireCurrentPatient(this.repo, nhsNumber);
+        if (registeredPractice(patient.resource) !== org) {
+          throw new FhirError(
+            403,
+            'ACCESS_DENIED',
+            `Organisation ${org || '(none)'} is not the patient's registered practice on PDS; only the new registered practice may request the record`,
+          );
+        }
+        // the transfer in progress may be this very request's, made a moment ago by a twin: answered as it was
         const existing = await this.activeTransfer(nhsNumber, org);
         if (existing)
           throw new FhirError(
@@ -248,7 +234,7 @@ export class TransferService {
         const created = await this.create(
           ctx,
           { nhsNumber, requester: org, owner, trigger: 'api' },
-          true,
+          record,
         );
         if (!created)
           throw new FhirError(
@@ -258,8 +244,7 @@ export class TransferService {
           );
         return created;
       },
-      asBefore,
-    );
+    });
   }
 
   async read(ctx: RequestContext, id: string): Promise<StoredResource<Task>> {
@@ -367,32 +352,30 @@ export class TransferService {
   async acknowledge(ctx: RequestContext, id: string, body: unknown): Promise<StoredResource<Task>> {
     const { stored, actor } = await this.load(ctx, id, 'gp2gp.acknowledge');
     // a retry (same X-Request-ID, same request) gets the Task as the acknowledgement left it
-    const earlier = await earlierAnswer(this.repo, ctx);
-    if (earlier) return asBefore(earlier);
-    const params = parametersOf(body);
-    const outcome = parameterValue(params, 'outcome');
-    if (outcome !== 'accepted' && outcome !== 'rejected')
-      throw new FhirError(
-        400,
-        'INVALID_VALUE',
-        "Invalid value - parameter 'outcome' must be 'accepted' or 'rejected'",
-      );
-    const reason = parameterValue(params, 'reason');
-    const text = parameterValue(params, 'text');
-    if (outcome === 'rejected' && (!reason || !Object.hasOwn(NEGATIVE_REASONS, reason))) {
-      throw new FhirError(
-        400,
-        'INVALID_VALUE',
-        `Invalid value - a negative acknowledgement needs parameter 'reason', one of ${Object.keys(NEGATIVE_REASONS).join(', ')}`,
-      );
-    }
-    const now = this.options.now();
-    const action = outcome === 'accepted' ? 'accept' : actor === 'owner' ? 'reject' : 'reject-ack';
-    return commitOnce(
-      this.repo,
-      ctx,
-      () =>
-        commitMove(this.repo, ctx, stored, {
+    return writeOnce(this.repo, ctx, {
+      asBefore,
+      write: async ({ record }) => {
+        const params = parametersOf(body);
+        const outcome = parameterValue(params, 'outcome');
+        if (outcome !== 'accepted' && outcome !== 'rejected')
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            "Invalid value - parameter 'outcome' must be 'accepted' or 'rejected'",
+          );
+        const reason = parameterValue(params, 'reason');
+        const text = parameterValue(params, 'text');
+        if (outcome === 'rejected' && (!reason || !Object.hasOwn(NEGATIVE_REASONS, reason))) {
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            `Invalid value - a negative acknowledgement needs parameter 'reason', one of ${Object.keys(NEGATIVE_REASONS).join(', ')}`,
+          );
+        }
+        const now = this.options.now();
+        const action =
+          outcome === 'accepted' ? 'accept' : actor === 'owner' ? 'reject' : 'reject-ack';
+        return commitMove(this.repo, ctx, stored, {
           action,
           actor,
           now,
@@ -404,10 +387,10 @@ export class TransferService {
             action: 'gp2gp.acknowledge',
             detail: { outcome, ...(reason ? { reason } : {}) },
           },
-          recordRequest: true,
-        }),
-      asBefore,
-    );
+          request: record,
+        });
+      },
+    });
   }
 
   /** The record may be read once it has been sent in full, and after it has been integrated. */

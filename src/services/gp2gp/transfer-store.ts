@@ -3,9 +3,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { requestRecord } from '../../http/request-replay.js';
+import type { RecordRequest } from '../write-once.js';
 import type { OutboxMessage } from '../../messaging/types.js';
-import type { Repository, ResourceWrite, StoredResource } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite, StoredResource } from '../../store/resource-store.js';
 import { transition, type Actor, type TransferAction } from './transitions.js';
 import {
   attemptsOf,
@@ -120,8 +121,8 @@ export interface Move {
   audit: { action: string; detail?: Record<string, unknown> };
   /** Publish even when the state stays the same (a re-sent request notice). */
   announce?: boolean;
-  /** Commit the X-Request-ID record of the API request that made the move (answered 200 with the Task). */
-  recordRequest?: boolean;
+  /** Makes the X-Request-ID record of the API request that made the move (answered 200 with the Task). */
+  request?: RecordRequest;
 }
 
 /**
@@ -151,14 +152,12 @@ export async function commitMove(
       }),
     ],
     messages: changed ? [transferMessage(next, from)] : [],
-    request: move.recordRequest
-      ? requestRecord(ctx, {
-          status: 200,
-          resourceType: TASK,
-          resourceId: next.id!,
-          version: stored.version + 1,
-        })
-      : undefined,
+    request: move.request?.({
+      status: 200,
+      resourceType: TASK,
+      resourceId: next.id!,
+      version: stored.version + 1,
+    }),
   });
   return saved as StoredResource<Task>;
 }

@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
 
 /** Unauthenticated health endpoints for load balancers and operators. */
-export function healthRoutes(repo: Repository, startedAt: Date) {
+export function healthRoutes({ store: repo, startedAt }: Pick<ServiceDeps, 'store' | 'startedAt'>) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get('/_ping', { config: { public: true } }, async () => ({ status: 'pass', ping: 'pong' }));
+    app.get('/_ping', { config: { public: true } }, async () => ({
+      status: 'pass',
+      ping: 'pong',
+    }));
     app.get('/_status', { config: { public: true } }, async (_req, reply) => {
       try {
         const patients = await repo.count('Patient');

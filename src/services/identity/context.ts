@@ -4,7 +4,7 @@ import type { RevocationList } from '../../security/accounts/revocations.js';
 import { SessionStore } from '../../security/accounts/sessions.js';
 import { UserDirectory } from '../../security/accounts/users.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { LoginThrottle } from './login-throttle.js';
 import { TransactionSigner } from './login-transaction.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ClientRegistry } from '../../security/accounts/clients.js';
 import { randomToken } from '../../security/accounts/records.js';
 import { UserDirectory, UserInputError } from '../../security/accounts/users.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { DEV_CALLBACK_PATH, DEV_PORTAL_CLIENT } from './dev-callback.js';
 import { oidcIssuer } from './routes.js';
 

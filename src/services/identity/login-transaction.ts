@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT } from 'jose';
 import { TOKEN_ALG, type SigningKey } from '../../security/embedded-idp.js';
 import { createOnce } from '../../security/accounts/records.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import type { AuthorizeRequest } from './authorize-request.js';
 
 /**

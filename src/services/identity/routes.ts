@@ -1,9 +1,6 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../../config.js';
-import type { SigningKey } from '../../security/embedded-idp.js';
-import type { RevocationList } from '../../security/accounts/revocations.js';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { authorizeRoutes } from './authorize.js';
 import { USER_SCOPES } from './authorize-request.js';
 import { ASSERTION_ALGORITHMS } from './client-authentication.js';
@@ -19,20 +16,16 @@ export function oidcIssuer(publicUrl: string): string {
   return `${publicUrl}/oauth2`;
 }
 
-export interface IdentityDeps {
-  repo: Repository;
-  signingKey: SigningKey;
-  config: Pick<Config, 'publicUrl' | 'audience' | 'accessTokenSeconds'>;
-  revocations: RevocationList;
-}
-
 /**
  * The embedded identity provider in the shape of NHS CIS2: OIDC discovery, the key set, and under
  * /oauth2 the sign-in pages and the token, revocation and userinfo endpoints.
  */
-export function identityRoutes(deps: IdentityDeps) {
+export function identityRoutes(
+  deps: Pick<ServiceDeps, 'store' | 'signingKey' | 'config' | 'revocations'>,
+) {
   const issuer = oidcIssuer(deps.config.publicUrl);
-  const ctx = identityContext({ ...deps, issuer });
+  const { store: repo, signingKey, config, revocations } = deps;
+  const ctx = identityContext({ repo, signingKey, config, revocations, issuer });
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get('/.well-known/jwks.json', { config: { public: true } }, async () => ({
       keys: [deps.signingKey.publicJwk],

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { auditRecord } from '../../audit/audit-record.js';
 import type { RequestContext } from '../../context.js';
 import type { Principal } from '../../security/principal.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 

@@ -2,7 +2,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../context.js';
 import type { DeadLetter } from '../../messaging/types.js';
-import type { AuditRecord } from '../../store/types.js';
+import type { AuditRecord } from '../../audit/types.js';
 
 /**
  * Audit of a look at (or a replay of) dead letters: their bodies can carry patient data, so each

@@ -1,5 +1,7 @@
-import { bulkRowsOf, concatBulkRows, type SqliteBulkLoader } from '../../store/sqlite/bulk-load.js';
-import { VersionConflictError, type AuditRecord } from '../../store/types.js';
+import type { BulkLoader } from '../../store/bulk.js';
+import { bulkRowsOf, concatBulkRows } from '../../store/bulk-rows.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { AuditRecord } from '../../audit/types.js';
 import type { MappedBatch, MappingWorkerClient } from './mapping-worker-client.js';
 import {
   MIGRATION_CHECKPOINT,
@@ -9,7 +11,7 @@ import {
 import { addTallies, patientToRefuse } from './patient-batch.js';
 
 export interface BulkPartition {
-  loader: SqliteBulkLoader;
+  loader: BulkLoader;
   mapper: MappingWorkerClient;
   runId: string;
   parts: number;

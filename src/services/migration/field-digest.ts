@@ -5,7 +5,7 @@ import type {
   MedicationStatement,
   Patient,
 } from 'fhir/r4.js';
-import type { AuditEntry } from '../../store/types.js';
+import type { AuditEntry } from '../../audit/types.js';
 import { DEATH_NOTIFICATION_URL } from '../pds/index.js';
 import type { CleanPatient } from './legacy-clean.js';
 import type { LegacyTable } from './legacy-schema.js';

@@ -4,7 +4,8 @@ import type {
   MedicationStatement,
   Patient,
 } from 'fhir/r4.js';
-import type { AuditRecord, IndexEntry, ResourceWrite } from '../../store/types.js';
+import type { AuditRecord } from '../../audit/types.js';
+import { resourceType, type IndexEntry, type ResourceWrite } from '../../store/resource-store.js';
 import {
   DEATH_NOTIFICATION_URL,
   indexPatient,
@@ -21,9 +22,9 @@ const ODS_DIRECTORY = 'https://directory.spineservices.nhs.uk/STU3/Organization/
 /** The old system's own codes travel under a code system that says so, not under SNOMED. */
 export const LEGACY_SUBSTANCE_SYSTEM = 'https://openspine.dev/CodeSystem/legacy-substance';
 export const LEGACY_DRUG_SYSTEM = 'https://openspine.dev/CodeSystem/legacy-drug';
-export const ALLERGY = 'AllergyIntolerance';
-export const MEDICATION_STATEMENT = 'MedicationStatement';
-export const MEDICATION_REQUEST = 'MedicationRequest';
+export const ALLERGY = resourceType<AllergyIntolerance>('AllergyIntolerance');
+export const MEDICATION_STATEMENT = resourceType<MedicationStatement>('MedicationStatement');
+export const MEDICATION_REQUEST = resourceType<MedicationRequest>('MedicationRequest');
 /** Resource types the migration writes, with the legacy table behind each. */
 export const CLINICAL_TYPES = [ALLERGY, MEDICATION_STATEMENT, MEDICATION_REQUEST] as const;
 

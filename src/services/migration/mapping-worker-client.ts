@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../../worker/start-module-worker.js';
-import type { BulkRows } from '../../store/sqlite/bulk-load.js';
-import type { AuditRecord } from '../../store/types.js';
+import type { BulkRows } from '../../store/bulk-rows.js';
+import type { AuditRecord } from '../../audit/types.js';
 import type { TableTally } from './migration-state.js';
 
 export interface MappingWorkerData {
@@ -21,7 +21,7 @@ export interface MappingRequest {
   refused: [string, string][];
 }
 
-/** A patient batch read, mapped and serialised by the worker, ready for SqliteBulkLoader.load(). */
+/** A patient batch read, mapped and serialised by the worker, ready for BulkLoader.load(). */
 export interface MappedBatch {
   id: number;
   /** Patient rows read (fewer than the limit: the partition is finished). */

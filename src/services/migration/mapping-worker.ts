@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
-import { bulkRowsOf } from '../../store/sqlite/bulk-load.js';
+import { bulkRowsOf } from '../../store/bulk-rows.js';
 import { LegacyReader } from './legacy-read.js';
 import type { MappedBatch, MappingRequest, MappingWorkerData } from './mapping-worker-client.js';
 import { mapPatientBatch, nhsKeysOf, readPatientBatch } from './patient-batch.js';

@@ -1,11 +1,9 @@
 import pg from 'pg';
-import { SqliteBulkLoader } from '../../store/sqlite/bulk-load.js';
-import {
-  VersionConflictError,
-  type AuditRecord,
-  type Repository,
-  type ResourceWrite,
-} from '../../store/types.js';
+import { openBulkLoader } from '../../store/bulk.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import { runBulkPartition } from './bulk-partition.js';
 import { LegacyReader, type ChildRow } from './legacy-read.js';
 import { checkSchemaName, type ChildTable } from './legacy-schema.js';
@@ -109,9 +107,7 @@ export async function migrateLegacy(
     `${redactUrl(opts.sourceUrl)}#${schema}`,
     Math.max(1, opts.workers ?? 4),
   );
-  const loader = opts.sqliteFile
-    ? new SqliteBulkLoader(opts.sqliteFile, { walPages: WAL_PAGES })
-    : null;
+  const loader = openBulkLoader({ sqliteFile: opts.sqliteFile }, { walPages: WAL_PAGES });
   const pool = new pg.Pool({ connectionString: opts.sourceUrl, max: plan.partitions + 2 });
   // into the embedded store, a worker thread reads and maps while this thread writes
   const mapper = loader

@@ -1,4 +1,5 @@
-import type { Repository, ResourceWrite } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
+import { resourceType, type ResourceWrite } from '../../store/resource-store.js';
 import type { LegacyTable } from './legacy-schema.js';
 
 /**
@@ -7,9 +8,9 @@ import type { LegacyTable } from './legacy-schema.js';
  * version check, so a killed run resumes exactly after its last committed batch and two runs can
  * never both write one batch.
  */
-export const MIGRATION_RUN = 'MigrationRun';
-export const MIGRATION_CHECKPOINT = 'MigrationCheckpoint';
-export const MIGRATION_QUARANTINE = 'MigrationQuarantine';
+export const MIGRATION_RUN = resourceType<MigrationRun>('MigrationRun');
+export const MIGRATION_CHECKPOINT = resourceType<MigrationCheckpoint>('MigrationCheckpoint');
+export const MIGRATION_QUARANTINE = resourceType<QuarantinedRow>('MigrationQuarantine');
 
 export interface MigrationRun {
   resourceType: typeof MIGRATION_RUN;
@@ -71,7 +72,7 @@ export async function readCheckpoint(
     limit: 100_000_000,
   });
   const last = ids.length ? await repo.read(MIGRATION_CHECKPOINT, ids[ids.length - 1]) : null;
-  if (last) return last.resource as MigrationCheckpoint;
+  if (last) return last.resource;
   return {
     resourceType: MIGRATION_CHECKPOINT,
     id: checkpointId(run, stream, 0),
@@ -157,7 +158,7 @@ export async function readOrCreateRun(
   partitions: number,
 ): Promise<MigrationRun> {
   const stored = await repo.read(MIGRATION_RUN, id);
-  if (stored) return stored.resource as MigrationRun;
+  if (stored) return stored.resource;
   const run: MigrationRun = {
     resourceType: MIGRATION_RUN,
     id,
@@ -174,7 +175,7 @@ export async function readOrCreateRun(
     // another process created it first: use its plan
     const again = await repo.read(MIGRATION_RUN, id);
     if (!again) throw new Error(`could not record migration run ${id}`);
-    return again.resource as MigrationRun;
+    return again.resource;
   }
 }
 

@@ -1,4 +1,6 @@
-import { VersionConflictError, type AuditRecord, type ResourceWrite } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import { PATIENT } from '../pds/index.js';
 import {
   cleanNhsNumber,

@@ -1,12 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import type {
-  AllergyIntolerance,
-  MedicationRequest,
-  MedicationStatement,
-  Patient,
-} from 'fhir/r4.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { PATIENT } from '../pds/index.js';
 import {
   Digest,
@@ -36,7 +30,7 @@ import {
   type ChildTable,
   type LegacyTable,
 } from './legacy-schema.js';
-import { MIGRATION_QUARANTINE, runIdFor, type QuarantinedRow } from './migration-state.js';
+import { MIGRATION_QUARANTINE, runIdFor } from './migration-state.js';
 
 export interface TableReport {
   table: LegacyTable;
@@ -131,13 +125,13 @@ export async function verifyMigration(
       }
       for (const [type, list] of Object.entries(ids)) expectedTypes[type] += list.length;
       for (const s of await repo.readMany(PATIENT, ids[PATIENT]))
-        addPatientTuples(target, s.resource as Patient);
+        addPatientTuples(target, s.resource);
       for (const s of await repo.readMany(ALLERGY, ids[ALLERGY]))
-        addAllergyTuple(target, s.resource as AllergyIntolerance);
+        addAllergyTuple(target, s.resource);
       for (const s of await repo.readMany(MEDICATION_STATEMENT, ids[MEDICATION_STATEMENT]))
-        addMedicationTuple(target, s.resource as MedicationStatement);
+        addMedicationTuple(target, s.resource);
       for (const s of await repo.readMany(MEDICATION_REQUEST, ids[MEDICATION_REQUEST]))
-        addPrescriptionTuple(target, s.resource as MedicationRequest);
+        addPrescriptionTuple(target, s.resource);
     }
     for (const t of CHILDREN)
       for (let after = '0'; ;) {
@@ -148,7 +142,7 @@ export async function verifyMigration(
       }
     // the legacy audit rows live in the target's audit chain, tagged with this run
     for (let afterSeq = 0; ;) {
-      const entries = await repo.readAudit(afterSeq, 5000);
+      const entries = await repo.audit.readAudit(afterSeq, 5000);
       if (entries.length === 0) break;
       afterSeq = entries[entries.length - 1].seq;
       for (const e of entries)
@@ -229,9 +223,9 @@ async function sampleCompare(
         differences.push(
           `legacy patient ${row.key}: should be quarantined (${problem}) but is not`,
         );
-      else if ((q.resource as QuarantinedRow).reason !== problem)
+      else if (q.resource.reason !== problem)
         differences.push(
-          `legacy patient ${row.key}: quarantined for '${(q.resource as QuarantinedRow).reason}', expected '${problem}'`,
+          `legacy patient ${row.key}: quarantined for '${q.resource.reason}', expected '${problem}'`,
         );
       continue;
     }

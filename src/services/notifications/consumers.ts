@@ -6,7 +6,7 @@ import {
 } from '../../messaging/topics.js';
 import type { MessageBus } from '../../messaging/types.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { NotificationDeliverer } from './deliverer.js';
 import { NotificationRouter } from './router.js';
 

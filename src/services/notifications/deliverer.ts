@@ -2,7 +2,8 @@ import type { Subscription } from 'fhir/r4.js';
 import type { DeliveredMessage } from '../../messaging/types.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import { LocationRelease } from '../../security/location-release.js';
-import type { AuditRecord, Repository } from '../../store/types.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
 import type { DeliverBody } from './router.js';
 import { SIGNATURE_HEADER, signDelivery } from './signature.js';
 import { deliveryAddress, ownerOf, SUBSCRIPTION } from './subscription-model.js';
@@ -35,7 +36,7 @@ export class NotificationDeliverer {
   async deliver(message: DeliveredMessage): Promise<'delivered' | 'dropped'> {
     const body = message.body as DeliverBody;
     const stored = await this.repo.read(SUBSCRIPTION, body.subscriptionId);
-    const subscription = stored?.resource as Subscription | undefined;
+    const subscription = stored?.resource;
     const ended = subscription?.end !== undefined && subscription.end < new Date().toISOString();
     if (
       !subscription ||

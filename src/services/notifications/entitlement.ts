@@ -2,8 +2,8 @@ import { FhirError } from '../../fhir/errors.js';
 import { principalMayPerform } from '../../security/access-control.js';
 import type { Principal } from '../../security/principal.js';
 import type { LegitimateRelationships } from '../../security/relationships.js';
-import type { Repository } from '../../store/types.js';
-import { PATIENT } from '../pds/index.js';
+import type { Repository } from '../../store/repository.js';
+import { storedPatient } from '../pds/index.js';
 import type { ParsedCriteria } from './criteria.js';
 
 /**
@@ -31,7 +31,7 @@ export async function checkEntitlement(
   }
   if (criteria.scope.kind !== 'patient') return undefined;
   const nhs = criteria.scope.nhsNumber;
-  if (!(await repo.read(PATIENT, nhs)))
+  if (!(await storedPatient(repo, nhs)))
     throw new FhirError(
       400,
       'INVALID_VALUE',

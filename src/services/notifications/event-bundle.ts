@@ -6,8 +6,8 @@ import {
   CONSENT_SCOPE,
   CONSENT_SCOPE_SYSTEM,
   isChoiceCode,
-} from '../scr/consent-codes.js';
-import { DENIES } from '../scr/consent-resource.js';
+} from '../scr/index.js';
+import { DENIES } from '../scr/index.js';
 import { derivedId } from './derived-id.js';
 import type { LifeEvent } from './life-event.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';

@@ -1,6 +1,8 @@
 import type { Bundle } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
-import { VersionConflictError, type Repository, type ResourceWrite } from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import { resourceType, type ResourceWrite } from '../../store/resource-store.js';
 
 /**
  * Pull mailboxes of 'message' subscriptions. Each mailbox has a state record {next, acked}: an
@@ -10,8 +12,8 @@ import { VersionConflictError, type Repository, type ResourceWrite } from '../..
  * subscription id and the zero-padded sequence, so the store's id order is mailbox order.
  */
 
-export const MAILBOX = 'NotificationMailbox';
-export const MAILBOX_ENTRY = 'NotificationMailboxEntry';
+export const MAILBOX = resourceType<MailboxState>('NotificationMailbox');
+export const MAILBOX_ENTRY = resourceType<MailboxEntry>('NotificationMailboxEntry');
 export const SEQUENCE_EXTENSION = 'https://openspine.dev/StructureDefinition/mailbox-sequence';
 
 export interface MailboxState {
@@ -40,7 +42,7 @@ async function readState(
 ): Promise<{ state: MailboxState; version: number }> {
   const stored = await repo.read(MAILBOX, subscription);
   return stored
-    ? { state: stored.resource as MailboxState, version: stored.version }
+    ? { state: stored.resource, version: stored.version }
     : { state: { resourceType: MAILBOX, id: subscription, next: 0, acked: 0 }, version: 0 };
 }
 
@@ -107,7 +109,7 @@ export async function fetchMailbox(
     ],
     limit: count,
   });
-  const entries = (await repo.readMany(MAILBOX_ENTRY, ids)).map((s) => s.resource as MailboxEntry);
+  const entries = (await repo.readMany(MAILBOX_ENTRY, ids)).map((s) => s.resource);
   return entries.sort((a, b) => a.seq - b.seq);
 }
 
@@ -129,9 +131,7 @@ export async function acknowledge(
       ],
       limit: 1,
     });
-    const entry = id
-      ? ((await repo.read(MAILBOX_ENTRY, id))?.resource as MailboxEntry | undefined)
-      : undefined;
+    const entry = id ? (await repo.read(MAILBOX_ENTRY, id))?.resource : undefined;
     if (!entry)
       throw new FhirError(
         404,

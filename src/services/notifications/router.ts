@@ -1,8 +1,9 @@
-import type { Bundle, Patient, Subscription } from 'fhir/r4.js';
+import type { Bundle, Subscription } from 'fhir/r4.js';
 import { NOTIFICATIONS_DELIVER } from '../../messaging/topics.js';
 import type { OutboxMessage } from '../../messaging/types.js';
-import { VersionConflictError, type Repository } from '../../store/types.js';
-import { PATIENT } from '../pds/index.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import { storedPatient } from '../pds/index.js';
 import { routeKey, type Scope } from './criteria.js';
 import { derivedId } from './derived-id.js';
 import { eventBundle } from './event-bundle.js';
@@ -56,9 +57,7 @@ export class NotificationRouter {
     if (!(await this.anyoneMayListen(message))) return { matched: 0, dispatched: 0 };
     const nhs = (message.body as { nhsNumber?: unknown } | null)?.nhsNumber;
     const stored =
-      typeof nhs === 'string'
-        ? (((await this.repo.read(PATIENT, nhs))?.resource as Patient | undefined) ?? null)
-        : null;
+      typeof nhs === 'string' ? ((await storedPatient(this.repo, nhs))?.resource ?? null) : null;
     const event = lifeEventOf(message, stored);
     if (!event) return { matched: 0, dispatched: 0 };
     // the bundle is built only once a subscription matches: most events match none, and cost one index look-up
@@ -77,9 +76,7 @@ export class NotificationRouter {
         limit: PAGE,
       });
       if (ids.length === 0) break;
-      const subscriptions = (await this.repo.readMany(SUBSCRIPTION, ids)).map(
-        (s) => s.resource as Subscription,
-      );
+      const subscriptions = (await this.repo.readMany(SUBSCRIPTION, ids)).map((s) => s.resource);
       for (const subscription of subscriptions) {
         if (subscription.status !== 'active' || (subscription.end && subscription.end < event.time))
           continue;

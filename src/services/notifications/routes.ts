@@ -5,13 +5,12 @@ import { FhirError } from '../../fhir/errors.js';
 import { etagFor } from '../../fhir/etag.js';
 import { parametersOf, parameterValue } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { SigningKey } from '../../security/embedded-idp.js';
-import type { Repository } from '../../store/types.js';
-import { registerNotificationConsumers, type DeliveryPolicy } from './consumers.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { notificationsApi } from './capability.js';
 import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 import { acknowledge, fetchMailbox, SEQUENCE_EXTENSION } from './mailbox.js';
 import { SubscriptionService } from './subscription-service.js';
+import { pathParams, queryParams } from '../route-schemas.js';
 
 export const NOTIFICATIONS_BASE = '/events/FHIR/R4';
 
@@ -20,14 +19,6 @@ const MAX_COUNT = 500;
 
 interface IdParams {
   id: string;
-}
-
-export interface NotificationDeps {
-  repo: Repository;
-  signingKey: SigningKey;
-  publicUrl: string;
-  /** Retry policy and timeout of rest-hook deliveries (defaults in consumers.ts). */
-  delivery?: Partial<DeliveryPolicy>;
 }
 
 function mailboxCount(query: Record<string, unknown>): number {
@@ -52,17 +43,19 @@ function mailboxCount(query: Record<string, unknown>): number {
 
 /**
  * Life-event notifications in the shape of NEMS: organisations manage their Subscriptions here and
- * read their pull mailboxes; the router and deliverer consumers (registered on the app's bus) turn
+ * read their pull mailboxes; the router and deliverer consumers (registered in plugin.ts) turn
  * published events into deliveries. See docs/notifications.md.
  */
-export function notificationRoutes(deps: NotificationDeps) {
-  const { repo, publicUrl } = deps;
+export function notificationRoutes({
+  store: repo,
+  audit,
+  publicUrl,
+}: Pick<ServiceDeps, 'store' | 'audit' | 'publicUrl'>) {
   const base = publicUrl + NOTIFICATIONS_BASE;
-  const service = new SubscriptionService(repo);
+  const service = new SubscriptionService(repo, audit);
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     registerMetadataRoute(app, notificationsApi(NOTIFICATIONS_BASE, publicUrl));
-    registerNotificationConsumers(app.bus, deps);
     const config = { fhirApi: true, activity: 'notifications.subscribe' } as const;
 
     app.post('/Subscription', { config }, async (req, reply) => {
@@ -85,57 +78,75 @@ export function notificationRoutes(deps: NotificationDeps) {
       return reply.type(FHIR_JSON).send(await service.list(req.ctx, base));
     });
 
-    app.get<{ Params: IdParams }>('/Subscription/:id', { config }, async (req, reply) => {
-      const { subscription, version } = await service.read(req.ctx, req.params.id);
-      return reply.type(FHIR_JSON).header('etag', etagFor(version)).send(subscription);
-    });
+    app.get<{ Params: IdParams }>(
+      '/Subscription/:id',
+      { schema: { params: pathParams('id') }, config },
+      async (req, reply) => {
+        const { subscription, version } = await service.read(req.ctx, req.params.id);
+        return reply.type(FHIR_JSON).header('etag', etagFor(version)).send(subscription);
+      },
+    );
 
-    app.delete<{ Params: IdParams }>('/Subscription/:id', { config }, async (req, reply) => {
-      await service.remove(req.ctx, req.params.id);
-      return reply.code(204).send();
-    });
+    app.delete<{ Params: IdParams }>(
+      '/Subscription/:id',
+      { schema: { params: pathParams('id') }, config },
+      async (req, reply) => {
+        await service.remove(req.ctx, req.params.id);
+        return reply.code(204).send();
+      },
+    );
 
-    app.get<{ Params: IdParams }>('/Subscription/:id/$mailbox', { config }, async (req, reply) => {
-      const count = mailboxCount(req.query as Record<string, unknown>);
-      const stored = await service.owned(req.ctx, req.params.id);
-      if (stored.resource.channel.type !== 'message')
-        throw new FhirError(
-          400,
-          'INVALID_VALUE',
-          'Invalid value - only a subscription with a message channel has a mailbox',
-        );
-      const entries = await fetchMailbox(repo, stored.id, count);
-      // each message carries patient data: the read is audited against every patient in it
-      const patients = [...new Set(entries.map((e) => e.nhsNumber))];
-      if (patients.length > 0) {
-        await service.auditRead(
-          req.ctx,
-          patients.map((nhs) =>
-            auditRecord(req.ctx, 'notifications.mailbox.read', nhs, 'success', {
-              subscription: stored.id,
-              bundles: entries.filter((e) => e.nhsNumber === nhs).map((e) => e.bundle.id),
-            }),
-          ),
-        );
-      }
-      const bundle: Bundle = {
-        resourceType: 'Bundle',
-        type: 'searchset',
-        timestamp: new Date().toISOString(),
-        total: entries.length,
-        entry: entries.map((e) => ({
-          fullUrl: `urn:uuid:${e.bundle.id}`,
-          resource: e.bundle,
-          search: { mode: 'match' },
-          extension: [{ url: SEQUENCE_EXTENSION, valueInteger: e.seq }],
-        })),
-      };
-      return reply.type(FHIR_JSON).send(bundle);
-    });
+    app.get<{ Params: IdParams }>(
+      '/Subscription/:id/$mailbox',
+      {
+        schema: {
+          params: pathParams('id'),
+          querystring: queryParams(['_count'], `1 to ${MAX_COUNT} (default ${DEFAULT_COUNT})`),
+        },
+        config,
+      },
+      async (req, reply) => {
+        const count = mailboxCount(req.query as Record<string, unknown>);
+        const stored = await service.owned(req.ctx, req.params.id);
+        if (stored.resource.channel.type !== 'message')
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            'Invalid value - only a subscription with a message channel has a mailbox',
+          );
+        const entries = await fetchMailbox(repo, stored.id, count);
+        // each message carries patient data: the read is audited against every patient in it
+        const patients = [...new Set(entries.map((e) => e.nhsNumber))];
+        if (patients.length > 0) {
+          await service.auditRead(
+            req.ctx,
+            patients.map((nhs) =>
+              auditRecord(req.ctx, 'notifications.mailbox.read', nhs, 'success', {
+                subscription: stored.id,
+                bundles: entries.filter((e) => e.nhsNumber === nhs).map((e) => e.bundle.id),
+              }),
+            ),
+          );
+        }
+        const bundle: Bundle = {
+          resourceType: 'Bundle',
+          type: 'searchset',
+          timestamp: new Date().toISOString(),
+          total: entries.length,
+          entry: entries.map((e) => ({
+            fullUrl: `urn:uuid:${e.bundle.id}`,
+            resource: e.bundle,
+            search: { mode: 'match' },
+            extension: [{ url: SEQUENCE_EXTENSION, valueInteger: e.seq }],
+          })),
+        };
+        return reply.type(FHIR_JSON).send(bundle);
+      },
+    );
 
     app.post<{ Params: IdParams }>(
       '/Subscription/:id/$acknowledge',
-      { config },
+      { schema: { params: pathParams('id') }, config },
       async (req, reply) => {
         const stored = await service.owned(req.ctx, req.params.id);
         if (stored.resource.channel.type !== 'message')

@@ -1,6 +1,7 @@
 import type { Endpoint, Subscription } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { IndexEntry, Repository } from '../../store/types.js';
+import { resourceType, type IndexEntry } from '../../store/resource-store.js';
+import type { Repository } from '../../store/repository.js';
 import { parseCriteria, routeKey, type ParsedCriteria } from './criteria.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
@@ -11,7 +12,7 @@ import { ODS_SYSTEM } from '../../fhir/identifiers.js';
  * router finds the subscriptions of an event by index equality, never by scanning them all.
  */
 
-export const SUBSCRIPTION = 'Subscription';
+export const SUBSCRIPTION = resourceType<Subscription>('Subscription');
 export const OWNER_EXTENSION = 'https://openspine.dev/StructureDefinition/subscription-owner';
 export const FHIR_JSON_PAYLOAD = 'application/fhir+json';
 
@@ -155,7 +156,7 @@ export async function deliveryAddress(
   if (!endpoint) return null;
   const ref = ENDPOINT_REFERENCE.exec(endpoint);
   if (!ref) return endpoint;
-  const directory = (await repo.read('Endpoint', ref[1]))?.resource as Endpoint | undefined;
+  const directory = (await repo.read<Endpoint>('Endpoint', ref[1]))?.resource;
   return directory?.status === 'active' &&
     directory.managingOrganization?.identifier?.value === ownerOf(subscription)
     ? directory.address

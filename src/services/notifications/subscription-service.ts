@@ -5,14 +5,10 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import {
-  commitOnce,
-  earlierAnswer,
-  requestRecord,
-  type EarlierAnswer,
-} from '../../http/request-replay.js';
+import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
-import type { Repository, StoredResource } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import { routeKey, type ParsedCriteria } from './criteria.js';
 import { checkEntitlement } from './entitlement.js';
 import {
@@ -42,8 +38,11 @@ export class SubscriptionService {
   private readonly readAudit: AuditWriter;
   private readonly relationships: LegitimateRelationships;
 
-  constructor(private readonly repo: Repository) {
-    this.readAudit = new AuditWriter(repo);
+  constructor(
+    private readonly repo: Repository,
+    audit: AuditWriter,
+  ) {
+    this.readAudit = audit;
     this.relationships = new LegitimateRelationships(repo);
   }
 
@@ -60,17 +59,19 @@ export class SubscriptionService {
 
   /** Subscribes; a retry (same X-Request-ID, same request) gets the subscription first made. */
   async create(ctx: RequestContext, body: unknown): Promise<VersionedSubscription> {
-    const earlier = await earlierAnswer(this.repo, ctx);
-    if (earlier) return asBefore(earlier);
-    const owner = this.org(ctx);
-    const subscription = await subscriptionToStore(this.repo, body, randomUUID(), owner);
-    const criteria = criteriaOf(subscription);
-    const basis = await checkEntitlement(this.repo, this.relationships, ctx.principal!, criteria);
-    await this.refuseDuplicate(owner, subscription, criteria);
-    return commitOnce(
-      this.repo,
-      ctx,
-      async () => {
+    return writeOnce(this.repo, ctx, {
+      asBefore,
+      write: async ({ record }) => {
+        const owner = this.org(ctx);
+        const subscription = await subscriptionToStore(this.repo, body, randomUUID(), owner);
+        const criteria = criteriaOf(subscription);
+        const basis = await checkEntitlement(
+          this.repo,
+          this.relationships,
+          ctx.principal!,
+          criteria,
+        );
+        await this.refuseDuplicate(owner, subscription, criteria);
         const [saved] = await this.repo.commit({
           resources: [
             {
@@ -89,7 +90,7 @@ export class SubscriptionService {
               ...(basis ? { accessBasis: basis } : {}),
             }),
           ],
-          request: requestRecord(ctx, {
+          request: record({
             status: 201,
             resourceType: SUBSCRIPTION,
             resourceId: subscription.id!,
@@ -98,8 +99,7 @@ export class SubscriptionService {
         });
         return { subscription: saved.resource as Subscription, version: saved.version };
       },
-      asBefore,
-    );
+    });
   }
 
   /** NEMS refuses a second subscription of an organisation for the same events, scope and channel. */
@@ -119,7 +119,7 @@ export class SubscriptionService {
       limit: MAX_LISTED,
     });
     const same = (await this.repo.readMany(SUBSCRIPTION, ids)).find((s) => {
-      const other = s.resource as Subscription;
+      const other = s.resource;
       return (
         JSON.stringify(criteriaOf(other)) === JSON.stringify(criteria) &&
         other.channel.type === subscription.channel.type &&
@@ -172,7 +172,7 @@ export class SubscriptionService {
     const found = await this.repo.readMany(SUBSCRIPTION, ids);
     return searchsetBundle(
       found.map((s) => ({
-        resource: s.resource as Subscription,
+        resource: s.resource,
         fullUrl: `${baseUrl}/Subscription/${s.id}`,
       })),
     );
@@ -183,13 +183,11 @@ export class SubscriptionService {
    * A retry (same X-Request-ID, same request) of one that ended it is answered as it was (204), not 404.
    */
   async remove(ctx: RequestContext, id: string): Promise<void> {
-    if (await earlierAnswer(this.repo, ctx)) return;
-    const stored = await this.owned(ctx, id);
-    const ended: Subscription = { ...stored.resource, status: 'off' };
-    await commitOnce(
-      this.repo,
-      ctx,
-      async () => {
+    await writeOnce<void>(this.repo, ctx, {
+      asBefore: () => undefined,
+      write: async ({ record }) => {
+        const stored = await this.owned(ctx, id);
+        const ended: Subscription = { ...stored.resource, status: 'off' };
         await this.repo.commit({
           resources: [
             {
@@ -205,7 +203,7 @@ export class SubscriptionService {
               subscription: id,
             }),
           ],
-          request: requestRecord(ctx, {
+          request: record({
             status: 204,
             resourceType: SUBSCRIPTION,
             resourceId: id,
@@ -213,8 +211,7 @@ export class SubscriptionService {
           }),
         });
       },
-      () => undefined,
-    );
+    });
   }
 
   /** Audits a read of patient data through a mailbox (the platform's group commit). */

@@ -2,26 +2,34 @@ import type { FastifyInstance } from 'fastify';
 import { etagFor } from '../../fhir/etag.js';
 import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { BirthDetailsService, birthRecordForResponse } from './birth-details-service.js';
 import { PDS_BASE } from './routes.js';
 import { methodRefusal, sendPublished, usePublishedErrors } from './published-errors.js';
 import { refuseUnsupportedContentTypes } from './unsupported-request.js';
+import { queryParams } from '../route-schemas.js';
 
 /**
  * Birth notification from maternity systems (POST Patient/$process-birth-details, mounted under
  * the PDS base path): healthcare workers only; patient and application tokens are refused with
  * PDS's INVALID_METHOD.
  */
-export function birthDetailsRoutes(repo: Repository, publicUrl: string) {
-  const service = new BirthDetailsService(repo, publicUrl + PDS_BASE);
+export function birthDetailsRoutes({
+  store: repo,
+  audit,
+  publicUrl,
+}: Pick<ServiceDeps, 'store' | 'audit' | 'publicUrl'>) {
+  const service = new BirthDetailsService(repo, audit, publicUrl + PDS_BASE);
   return async function plugin(app: FastifyInstance): Promise<void> {
     refuseUnsupportedContentTypes(app);
     usePublishedErrors(app, methodRefusal);
 
     app.post<{ Querystring: Record<string, string | string[]> }>(
       '/Patient/$process-birth-details',
-      { config: { fhirApi: true, activity: 'pds.birth-details' } },
+      {
+        schema: { querystring: queryParams(['ignore_potential_matches'], "'true' or 'false'") },
+        config: { fhirApi: true, activity: 'pds.birth-details' },
+      },
       async (req, reply) => {
         for (const key of Object.keys(req.query)) {
           if (key !== 'ignore_potential_matches')

@@ -5,13 +5,10 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
 import { randomSyntheticNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../context.js';
-import {
-  commitOnce,
-  earlierAnswer,
-  requestRecord,
-  type EarlierAnswer,
-} from '../../http/request-replay.js';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { writeOnce, type EarlierAnswer } from '../write-once.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import {
   BIRTH_PLACE_URL,
   DEATH_NOTIFICATION_URLS,
@@ -87,9 +84,10 @@ export class BirthDetailsService {
 
   constructor(
     private readonly repo: Repository,
+    audit: AuditWriter,
     private readonly baseUrl: string,
   ) {
-    this.readAudit = new AuditWriter(repo);
+    this.readAudit = audit;
   }
 
   async process(
@@ -98,103 +96,102 @@ export class BirthDetailsService {
     ignorePotentialMatches: boolean,
   ): Promise<BirthOutcome> {
     const details = parseBirthDetails(body);
-    const replayed = await this.replay(ctx);
-    if (replayed) return { created: true, answer: replayed };
-    const mother = await this.mother(details);
+    return writeOnce<BirthOutcome>(this.repo, ctx, {
+      asBefore: async (earlier) => ({
+        created: true,
+        answer: await this.answerAsBefore(ctx, earlier),
+      }),
+      write: async ({ record, twin }) => {
+        const mother = await this.mother(details);
 
-    const candidates = await this.sameDemographics(details.baby);
-    const sameMother = await this.withMother(candidates, details.motherNhsNumber);
-    const matches = sameMother.length > 0 || ignorePotentialMatches ? sameMother : candidates;
-    if (matches.length > 0) {
-      // the "match" may be this very request's record, committed by a twin a moment ago
-      const twin = await this.replay(ctx);
-      if (twin) return { created: true, answer: twin };
-      await this.repo.commit({
-        audit: [
-          auditRecord(
-            ctx,
-            'pds.birth-details',
-            matches.length === 1 ? matches[0] : null,
-            'duplicate',
-            { matches, sameMother: sameMother.length > 0 },
-          ),
-        ],
-      });
-      return {
-        created: false,
-        error: matches.length === 1 ? singleMatch(matches[0]) : multipleMatches(),
-      };
-    }
+        const candidates = await this.sameDemographics(details.baby);
+        const sameMother = await this.withMother(candidates, details.motherNhsNumber);
+        const matches = sameMother.length > 0 || ignorePotentialMatches ? sameMother : candidates;
+        if (matches.length > 0) {
+          // the "match" may be this very request's record, committed by a twin a moment ago
+          const answered = await twin();
+          if (answered) return answered;
+          await this.repo.commit({
+            audit: [
+              auditRecord(
+                ctx,
+                'pds.birth-details',
+                matches.length === 1 ? matches[0] : null,
+                'duplicate',
+                { matches, sameMother: sameMother.length > 0 },
+              ),
+            ],
+          });
+          return {
+            created: false,
+            error: matches.length === 1 ? singleMatch(matches[0]) : multipleMatches(),
+          };
+        }
 
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const nhs = randomSyntheticNhsNumber(() => randomInt(0, 2 ** 32) / 2 ** 32);
-      const patient = this.newRecord(nhs, details);
-      const relation = this.motherRelation(nhs, details, mother.resource);
-      try {
-        return {
-          created: true,
-          answer: await commitOnce(
-            this.repo,
-            ctx,
-            async () => {
-              // the birth event's id is the notification id the answer names: derived from the number, so a replay names it too
-              const events = birthEvents(patient, new Date().toISOString()).map((m, i) =>
-                i === 0 ? { ...m, id: birthNotificationId(nhs) } : m,
-              );
-              const [saved] = await this.repo.commit({
-                resources: [
-                  {
-                    type: PATIENT,
-                    id: nhs,
-                    expectedVersion: 0,
-                    resource: patient,
-                    index: indexPatient(patient),
-                  },
-                  {
-                    type: RELATED_PERSON,
-                    id: relation.id!,
-                    expectedVersion: 0,
-                    resource: relation,
-                    index: [{ param: 'patient', value: nhs }],
-                  },
-                ],
-                audit: [
-                  auditRecord(ctx, 'pds.birth-details', nhs, 'success', {
-                    mother: details.motherNhsNumber,
-                    birthIndicator: details.birthIndicator,
-                    birthWeightGrams: details.birthWeightGrams,
-                    ...(details.birthTime ? { birthTime: details.birthTime } : {}),
-                    notificationId: events[0].id,
-                    ignorePotentialMatches,
-                  }),
-                ],
-                messages: events,
-                request: requestRecord(ctx, {
-                  status: 201,
-                  resourceType: PATIENT,
-                  resourceId: nhs,
-                  version: 1,
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const nhs = randomSyntheticNhsNumber(() => randomInt(0, 2 ** 32) / 2 ** 32);
+          const patient = this.newRecord(nhs, details);
+          const relation = this.motherRelation(nhs, details, mother.resource);
+          try {
+            // the birth event's id is the notification id the answer names: derived from the number, so a replay names it too
+            const events = birthEvents(patient, new Date().toISOString()).map((m, i) =>
+              i === 0 ? { ...m, id: birthNotificationId(nhs) } : m,
+            );
+            const [saved] = await this.repo.commit({
+              resources: [
+                {
+                  type: PATIENT,
+                  id: nhs,
+                  expectedVersion: 0,
+                  resource: patient,
+                  index: indexPatient(patient),
+                },
+                {
+                  type: RELATED_PERSON,
+                  id: relation.id!,
+                  expectedVersion: 0,
+                  resource: relation,
+                  index: [{ param: 'patient', value: nhs }],
+                },
+              ],
+              audit: [
+                auditRecord(ctx, 'pds.birth-details', nhs, 'success', {
+                  mother: details.motherNhsNumber,
+                  birthIndicator: details.birthIndicator,
+                  birthWeightGrams: details.birthWeightGrams,
+                  ...(details.birthTime ? { birthTime: details.birthTime } : {}),
+                  notificationId: events[0].id,
+                  ignorePotentialMatches,
                 }),
-              });
-              return {
+              ],
+              messages: events,
+              request: record({
+                status: 201,
+                resourceType: PATIENT,
+                resourceId: nhs,
+                version: 1,
+              }),
+            });
+            return {
+              created: true,
+              answer: {
                 patient: saved.resource as Patient,
                 version: saved.version,
                 notificationId: events[0].id,
-              };
-            },
-            (earlier) => this.answerAsBefore(ctx, earlier),
-          ),
-        };
-      } catch (err) {
-        if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
-      }
-    }
-    throw new FhirError(
-      503,
-      'SERVICE_UNAVAILABLE',
-      'Could not allocate an NHS Number; retry with the same X-Request-ID',
-      { 'retry-after': '1' },
-    );
+              },
+            };
+          } catch (err) {
+            if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
+          }
+        }
+        throw new FhirError(
+          503,
+          'SERVICE_UNAVAILABLE',
+          'Could not allocate an NHS Number; retry with the same X-Request-ID',
+          { 'retry-after': '1' },
+        );
+      },
+    });
   }
 
   /** The mother's current record: the number given must lead to one (a superseded number leads to its survivor). */
@@ -242,7 +239,7 @@ export class BirthDetailsService {
         (rp.relationship ?? []).some((r) =>
           (r.coding ?? []).some((c) => MOTHER_CODES.has(String(c.code))),
         );
-      if (people.some((p) => isMother(p.resource as RelatedPerson))) out.push(id);
+      if (people.some((p) => isMother(p.resource))) out.push(id);
     }
     return out;
   }
@@ -300,12 +297,7 @@ export class BirthDetailsService {
     };
   }
 
-  /** A notification retried under its X-Request-ID gets the answer the first got; the id on another request is refused. */
-  private async replay(ctx: RequestContext): Promise<BirthAnswer | null> {
-    const earlier = await earlierAnswer(this.repo, ctx);
-    return earlier ? this.answerAsBefore(ctx, earlier) : null;
-  }
-
+  /** A notification retried under its X-Request-ID gets the answer the first got (../write-once.ts). */
   private async answerAsBefore(ctx: RequestContext, earlier: EarlierAnswer): Promise<BirthAnswer> {
     await this.readAudit.append(
       auditRecord(ctx, 'pds.birth-details.replay', earlier.stored.id, 'replayed'),

@@ -1,5 +1,5 @@
 import type { Bundle, Coverage } from 'fhir/r4.js';
-import type { IndexEntry } from '../../store/types.js';
+import { resourceType, type IndexEntry } from '../../store/resource-store.js';
 import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
 
 /**
@@ -9,7 +9,7 @@ import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';
  * record's version (Bundle meta.versionId, ETag), and changing it moves that version on, so an
  * If-Match taken from a Patient read or a Coverage read guards both alike.
  */
-export const COVERAGE = 'Coverage';
+export const COVERAGE = resourceType<Coverage>('Coverage');
 export const ISO_3166_SYSTEM = 'urn:iso:std:iso:3166';
 /** The record version a stored card was written at (meta.tag), so a replayed write answers as the first did. */
 export const RECORD_VERSION_TAG = 'urn:openspine:pds-record-version';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { etagFor, parseIfMatch } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { coverageSubscriber } from './coverage-rules.js';
 import { CoverageService, INVALID_COVERAGE_SEARCH, isCoverageSearch } from './coverage-service.js';
 import { PDS_BASE } from './routes.js';
@@ -12,14 +12,19 @@ import {
   usePublishedErrors,
 } from './published-errors.js';
 import { refuseUnsupportedContentTypes } from './unsupported-request.js';
+import { described, queryParams } from '../route-schemas.js';
 
 /**
  * The EHIC details of a patient (GET and POST /Coverage, mounted under the PDS base path). PDS
  * offers them in patient access mode only: a patient reads and replaces their own card; staff and
  * application tokens are refused, in PDS's words.
  */
-export function coverageRoutes(repo: Repository, publicUrl: string) {
-  const service = new CoverageService(repo, publicUrl + PDS_BASE);
+export function coverageRoutes({
+  store: repo,
+  audit,
+  publicUrl,
+}: Pick<ServiceDeps, 'store' | 'audit' | 'publicUrl'>) {
+  const service = new CoverageService(repo, audit, publicUrl + PDS_BASE);
   return async function plugin(app: FastifyInstance): Promise<void> {
     refuseUnsupportedContentTypes(app);
     usePublishedErrors(app, (request: FastifyRequest, err) => {
@@ -75,6 +80,7 @@ export function coverageRoutes(repo: Repository, publicUrl: string) {
     app.get(
       '/Coverage',
       {
+        schema: { querystring: queryParams(['subscriber:identifier']) },
         config: {
           fhirApi: true,
           activity: 'pds.coverage.read',
@@ -90,6 +96,7 @@ export function coverageRoutes(repo: Repository, publicUrl: string) {
     app.post(
       '/Coverage',
       {
+        schema: { headers: described({ 'if-match': 'W/"<version>" of the card replaced' }) },
         config: {
           fhirApi: true,
           activity: 'pds.coverage.update',

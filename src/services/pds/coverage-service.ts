@@ -3,13 +3,9 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import {
-  commitOnce,
-  earlierAnswer,
-  requestRecord,
-  type EarlierAnswer,
-} from '../../http/request-replay.js';
-import type { Repository, StoredResource } from '../../store/types.js';
+import { writeOnce, type EarlierAnswer } from '../write-once.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import {
   COVERAGE,
   coverageBundle,
@@ -56,9 +52,10 @@ export class CoverageService {
 
   constructor(
     private readonly repo: Repository,
+    audit: AuditWriter,
     private readonly baseUrl: string,
   ) {
-    this.readAudit = new AuditWriter(repo);
+    this.readAudit = audit;
   }
 
   /** GET /Coverage?subscriber:identifier=NHS_NUMBER: the card of the record the number leads to (a superseded number leads to its survivor). */
@@ -95,33 +92,27 @@ export class CoverageService {
   ): Promise<CoverageAnswer> {
     const card = validateCoverage(body);
     const nhs = card.nhsNumber;
-    const replayed = await this.replay(ctx);
-    if (replayed) return replayed;
-    const patient = (await this.repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
-    if (!patient) throw notFound();
-    if (isInvalidated(patient.resource)) throw invalidated(nhs);
-    if (replacedBy(patient.resource)) {
-      throw new PublishedError(
-        403,
-        'FORBIDDEN_UPDATE',
-        PUBLISHED.forbiddenUpdate(
-          'Forbidden update with error - Update Failed - NHS No. supplied has been superseded in a merge',
-        ),
-      );
-    }
-    if (patient.version !== expectedVersion) {
-      // the version may have moved because a twin of this very request has just committed
-      const twin = await this.replay(ctx);
-      if (twin) return twin;
-      throw new PublishedError(409, 'RESOURCE_VERSION_MISMATCH', PUBLISHED.versionMismatch());
-    }
-    const held = (await this.repo.read(COVERAGE, nhs)) as StoredResource<Coverage> | null;
-    const recordVersion = expectedVersion + 1;
-    const document = coverageDocument(card, recordVersion);
-    return commitOnce(
-      this.repo,
-      ctx,
-      async () => {
+    return writeOnce(this.repo, ctx, {
+      asBefore: (earlier) => this.answerAsBefore(ctx, earlier),
+      write: async ({ record }) => {
+        const patient = (await this.repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
+        if (!patient) throw notFound();
+        if (isInvalidated(patient.resource)) throw invalidated(nhs);
+        if (replacedBy(patient.resource)) {
+          throw new PublishedError(
+            403,
+            'FORBIDDEN_UPDATE',
+            PUBLISHED.forbiddenUpdate(
+              'Forbidden update with error - Update Failed - NHS No. supplied has been superseded in a merge',
+            ),
+          );
+        }
+        // the version may have moved because a twin of this very request has just committed: answered as it was
+        if (patient.version !== expectedVersion)
+          throw new PublishedError(409, 'RESOURCE_VERSION_MISMATCH', PUBLISHED.versionMismatch());
+        const held = (await this.repo.read(COVERAGE, nhs)) as StoredResource<Coverage> | null;
+        const recordVersion = expectedVersion + 1;
+        const document = coverageDocument(card, recordVersion);
         const [, saved] = await this.repo.commit({
           resources: [
             // the record's version moves on with its card; its demographics are unchanged
@@ -147,7 +138,7 @@ export class CoverageService {
               recordVersion,
             }),
           ],
-          request: requestRecord(ctx, {
+          request: record({
             status: 201,
             resourceType: COVERAGE,
             resourceId: nhs,
@@ -156,8 +147,7 @@ export class CoverageService {
         });
         return this.answer(saved as StoredResource<Coverage>, nhs, recordVersion);
       },
-      (earlier) => this.answerAsBefore(ctx, earlier),
-    );
+    });
   }
 
   private answer(
@@ -176,12 +166,7 @@ export class CoverageService {
     };
   }
 
-  /** A write retried under its X-Request-ID gets the answer the first got; the id on another request is refused. */
-  private async replay(ctx: RequestContext): Promise<CoverageAnswer | null> {
-    const earlier = await earlierAnswer(this.repo, ctx);
-    return earlier ? this.answerAsBefore(ctx, earlier) : null;
-  }
-
+  /** A write retried under its X-Request-ID gets the answer the first got (../write-once.ts). */
   private async answerAsBefore(
     ctx: RequestContext,
     earlier: EarlierAnswer,

@@ -12,9 +12,10 @@ export {
   numbersMergedInto,
   registeredPractice,
   requireCurrentPatient,
+  storedPatient,
   survivingRecord,
   survivorsOf,
-  type CurrentPatientRefusals,
+  patientRefusals,
 } from './patients.js';
 
 // the stored Patient: its resource type and the facts read off it

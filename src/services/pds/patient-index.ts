@@ -1,5 +1,5 @@
 import type { Patient } from 'fhir/r4.js';
-import type { IndexEntry } from '../../store/types.js';
+import type { IndexEntry } from '../../store/resource-store.js';
 import { normalisePostcode } from '../../fhir/postcode.js';
 import { normaliseName, soundex } from './name-matching.js';
 import { gpOdsCode, isCurrentAddress, isCurrentName, replacedBy } from './patient-model.js';

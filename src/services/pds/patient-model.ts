@@ -1,13 +1,13 @@
-import type { Address, HumanName, Patient } from 'fhir/r4.js';
-import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
+import type { Address, HumanName, Patient, RelatedPerson } from 'fhir/r4.js';
+import { resourceType } from '../../store/resource-store.js';
 
 /** Facts about PDS Patient documents shared by indexing, search, rules and presentation. */
 
 export const SECURITY_LABEL_SYSTEM = 'https://www.hl7.org/fhir/valueset-security-labels.html';
 export const DEATH_NOTIFICATION_URL =
   'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
-export const PATIENT = 'Patient';
-export const RELATED_PERSON = 'RelatedPerson';
+export const PATIENT = resourceType<Patient>('Patient');
+export const RELATED_PERSON = resourceType<RelatedPerson>('RelatedPerson');
 
 export function today(): string {
   return new Date().toISOString().slice(0, 10);

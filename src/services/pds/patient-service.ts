@@ -1,18 +1,15 @@
-import type { Bundle, OperationOutcome, Parameters, Patient, RelatedPerson } from 'fhir/r4.js';
+import type { Bundle, OperationOutcome, Parameters, Patient } from 'fhir/r4.js';
 import { randomInt } from 'node:crypto';
 import { auditRecord } from '../../audit/audit-record.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { historyBundle, searchsetBundle } from '../../fhir/bundle.js';
-import { FhirError, operationOutcome } from '../../fhir/errors.js';
+import { FhirError, operationOutcome, versionMismatch } from '../../fhir/errors.js';
 import { randomSyntheticNhsNumber, requireNhsNumber } from '../../fhir/nhs-number.js';
 import type { RequestContext } from '../../context.js';
-import {
-  commitOnce,
-  earlierAnswer,
-  requestRecord,
-  type EarlierAnswer,
-} from '../../http/request-replay.js';
-import { VersionConflictError, type Repository, type StoredResource } from '../../store/types.js';
+import { writeOnce, type EarlierAnswer } from '../write-once.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
 import { birthEvents, mergeEvents, updateEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
 import {
@@ -65,6 +62,10 @@ export interface VersionedPatient {
   version: number;
 }
 
+/** A birth registration: the record made, or the demographic match that refused it (status 200). */
+export type Registration =
+  { created: true; patient: VersionedPatient } | { created: false; outcome: OperationOutcome };
+
 /** Strings whose presence means a stored Patient may need stripping or redirecting before it is shown. */
 const NEEDS_FILTERING = /"code":"(R|V|REDACTED)"|"replaced-by"/;
 
@@ -103,9 +104,10 @@ export class PatientService {
 
   constructor(
     private readonly repo: Repository,
+    audit: AuditWriter,
     private readonly baseUrl: string,
   ) {
-    this.readAudit = new AuditWriter(repo);
+    this.readAudit = audit;
   }
 
   private fullUrl(id: string): string {
@@ -114,13 +116,9 @@ export class PatientService {
 
   /**
    * A write retried with the X-Request-ID of one already processed gets the original answer, as
-   * PDS asks clients to retry; the same id on a different request is refused (src/http/request-replay.ts).
+   * PDS asks clients to retry (so does a twin that lost the race); the same id on a different
+   * request is refused (../write-once.ts).
    */
-  private async replay(ctx: RequestContext, action: string): Promise<VersionedPatient | null> {
-    const earlier = await earlierAnswer(this.repo, ctx);
-    return earlier ? this.answerAsBefore(ctx, action, earlier) : null;
-  }
-
   private async answerAsBefore(
     ctx: RequestContext,
     action: string,
@@ -133,17 +131,6 @@ export class PatientService {
       patient: patientForRead(earlier.stored.resource as Patient),
       version: earlier.stored.version,
     };
-  }
-
-  /** Commits a write; if a twin request with the same X-Request-ID won the race, answers as it did. */
-  private commitOnce(
-    ctx: RequestContext,
-    action: string,
-    commit: () => Promise<VersionedPatient>,
-  ): Promise<VersionedPatient> {
-    return commitOnce(this.repo, ctx, commit, (earlier) =>
-      this.answerAsBefore(ctx, action, earlier),
-    );
   }
 
   /** Loads the current record for a number, following merges to the surviving record. */
@@ -227,154 +214,155 @@ export class PatientService {
   ): Promise<VersionedPatient> {
     const ops = parsePatchBody(body);
     checkNhsNumber(nhs);
-    const replayed = await this.replay(ctx, 'pds.update');
-    if (replayed) return replayed;
-    const stored = await this.repo.read(PATIENT, nhs);
-    // no diagnostics, as published (requestErrors.feature "Patient not found", mocks/stubs/errorResponses/RESOURCE_NOT_FOUND.json)
-    if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', '');
-    if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', '');
-    const survivor = replacedBy(stored.resource);
-    if (survivor)
-      throw new FhirError(
-        400,
-        'INVALID_UPDATE',
-        `Invalid update with error - NHS Number '${nhs}' has been superseded by '${survivor}'; update that record`,
-      );
-    if (stored.version !== expectedVersion) {
-      // the version may have moved because a twin of this very request has just committed
-      const twin = await this.replay(ctx, 'pds.update');
-      if (twin) return twin;
-      throw new VersionConflictError(PATIENT, nhs, expectedVersion, stored.version);
-    }
-    // indices in the patch are those of the record as the caller read it (views.ts puts home first)
-    const patched = applyPatientPatch(inShownOrder(stored.resource), ops, {
-      patientAccess: ctx.principal?.kind === 'patient',
-    });
-    // values a PATCH replaces leave the document but stay findable by a `_history=true` search
-    const earlier = (await this.repo.history(PATIENT, nhs)).map((v) => v.resource as Patient);
-    const index = [...indexPatient(patched), ...supersededIndexRows(earlier, patched)];
-    return this.commitOnce(ctx, 'pds.update', async () => {
-      const [saved] = await this.repo.commit({
-        resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index }],
-        audit: [
-          auditRecord(ctx, 'pds.update', nhs, 'success', {
-            paths: ops.map((o) => `${o.op} ${o.path}`),
+    return writeOnce(this.repo, ctx, {
+      asBefore: (earlier) => this.answerAsBefore(ctx, 'pds.update', earlier),
+      write: async ({ record }) => {
+        const stored = await this.repo.read(PATIENT, nhs);
+        // no diagnostics, as published (requestErrors.feature "Patient not found", mocks/stubs/errorResponses/RESOURCE_NOT_FOUND.json)
+        if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', '');
+        if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', '');
+        const survivor = replacedBy(stored.resource);
+        if (survivor)
+          throw new FhirError(
+            400,
+            'INVALID_UPDATE',
+            `Invalid update with error - NHS Number '${nhs}' has been superseded by '${survivor}'; update that record`,
+          );
+        // the version may have moved because a twin of this very request has just committed: answered as it was
+        if (stored.version !== expectedVersion) throw versionMismatch();
+        // indices in the patch are those of the record as the caller read it (views.ts puts home first)
+        const patched = applyPatientPatch(inShownOrder(stored.resource), ops, {
+          patientAccess: ctx.principal?.kind === 'patient',
+        });
+        // values a PATCH replaces leave the document but stay findable by a `_history=true` search
+        const earlier = (await this.repo.history(PATIENT, nhs)).map((v) => v.resource);
+        const index = [...indexPatient(patched), ...supersededIndexRows(earlier, patched)];
+        const [saved] = await this.repo.commit({
+          resources: [{ type: PATIENT, id: nhs, expectedVersion, resource: patched, index }],
+          audit: [
+            auditRecord(ctx, 'pds.update', nhs, 'success', {
+              paths: ops.map((o) => `${o.op} ${o.path}`),
+            }),
+          ],
+          messages: updateEvents(
+            stored.resource,
+            patched,
+            expectedVersion + 1,
+            new Date().toISOString(),
+          ),
+          request: record({
+            status: 200,
+            resourceType: PATIENT,
+            resourceId: nhs,
+            version: expectedVersion + 1,
           }),
-        ],
-        messages: updateEvents(
-          stored.resource,
-          patched,
-          expectedVersion + 1,
-          new Date().toISOString(),
-        ),
-        request: requestRecord(ctx, {
-          status: 200,
-          resourceType: PATIENT,
-          resourceId: nhs,
-          version: expectedVersion + 1,
-        }),
-      });
-      return { patient: patientForRead(saved.resource), version: saved.version };
+        });
+        return { patient: patientForRead(saved.resource), version: saved.version };
+      },
     });
   }
 
   /** Birth registration: a new record under a newly allocated, never-used NHS Number. */
-  async register(
-    ctx: RequestContext,
-    body: unknown,
-  ): Promise<
-    { created: true; patient: VersionedPatient } | { created: false; outcome: OperationOutcome }
-  > {
+  async register(ctx: RequestContext, body: unknown): Promise<Registration> {
     if (!body || typeof body !== 'object' || Array.isArray(body))
       throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Patient');
-    const replayed = await this.replay(ctx, 'pds.create');
-    if (replayed) return { created: true, patient: replayed };
-    const input = { resourceType: 'Patient', ...(body as Record<string, unknown>) } as Patient;
-    for (const forbidden of ['id', 'identifier', 'meta', 'link'] as const) {
-      if (input[forbidden] !== undefined)
-        throw new FhirError(
-          400,
-          'INVALID_VALUE',
-          `Invalid value - '${forbidden}' is assigned by PDS and must not be supplied`,
-        );
-    }
-    if (input.deceasedDateTime !== undefined)
-      throw new FhirError(
-        400,
-        'INVALID_VALUE',
-        "Invalid value - a birth registration cannot carry 'deceasedDateTime'",
-      );
-    validatePatient(input, { mode: 'create' });
-    const duplicates = await this.likelyDuplicates(input);
-    if (duplicates.length > 0) {
-      // the "duplicate" may be this very request's record, committed by a twin a moment ago
-      const twin = await this.replay(ctx, 'pds.create');
-      if (twin) return { created: true, patient: twin };
-      await this.repo.commit({
-        audit: [
-          auditRecord(
-            ctx,
-            'pds.create',
-            duplicates.length === 1 ? duplicates[0] : null,
-            'duplicate',
-            { matches: duplicates },
-          ),
-        ],
-      });
-      return {
-        created: false,
-        outcome: publishedOutcome(
-          duplicates.length === 1
-            ? DEMOGRAPHIC_MATCH.single(duplicates[0])
-            : DEMOGRAPHIC_MATCH.multiple(),
-        ),
-      };
-    }
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const nhs = randomSyntheticNhsNumber(() => randomInt(0, 2 ** 32) / 2 ** 32);
-      const patient: Patient = {
-        ...input,
-        id: nhs,
-        identifier: nhsIdentifier(nhs),
-        meta: { security: [{ system: SECURITY_LABEL_SYSTEM, code: 'U', display: 'unrestricted' }] },
-        name: input.name!.map((n, i) => ({ id: n.id ?? `N${i + 1}`, ...n })),
-        address: input.address?.map((a, i) => ({ ...a, id: a.id ?? `A${i + 1}` })),
-        telecom: input.telecom?.map((t, i) => ({ ...t, id: t.id ?? `T${i + 1}` })),
-      };
-      try {
-        const registered = await this.commitOnce(ctx, 'pds.create', async () => {
-          const [saved] = await this.repo.commit({
-            resources: [
-              {
-                type: PATIENT,
-                id: nhs,
-                expectedVersion: 0,
-                resource: patient,
-                index: indexPatient(patient),
-              },
+    return writeOnce<Registration>(this.repo, ctx, {
+      asBefore: async (earlier) => ({
+        created: true,
+        patient: await this.answerAsBefore(ctx, 'pds.create', earlier),
+      }),
+      write: async ({ record, twin }) => {
+        const input = { resourceType: 'Patient', ...(body as Record<string, unknown>) } as Patient;
+        for (const forbidden of ['id', 'identifier', 'meta', 'link'] as const) {
+          if (input[forbidden] !== undefined)
+            throw new FhirError(
+              400,
+              'INVALID_VALUE',
+              `Invalid value - '${forbidden}' is assigned by PDS and must not be supplied`,
+            );
+        }
+        if (input.deceasedDateTime !== undefined)
+          throw new FhirError(
+            400,
+            'INVALID_VALUE',
+            "Invalid value - a birth registration cannot carry 'deceasedDateTime'",
+          );
+        validatePatient(input, { mode: 'create' });
+        const duplicates = await this.likelyDuplicates(input);
+        if (duplicates.length > 0) {
+          // the "duplicate" may be this very request's record, committed by a twin a moment ago
+          const answered = await twin();
+          if (answered) return answered;
+          await this.repo.commit({
+            audit: [
+              auditRecord(
+                ctx,
+                'pds.create',
+                duplicates.length === 1 ? duplicates[0] : null,
+                'duplicate',
+                { matches: duplicates },
+              ),
             ],
-            audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
-            messages: birthEvents(patient, new Date().toISOString()),
-            request: requestRecord(ctx, {
-              status: 201,
-              resourceType: PATIENT,
-              resourceId: nhs,
-              version: 1,
-            }),
           });
-          return { patient: patientForRead(saved.resource), version: saved.version }; // answered as a read shows it
-        });
-        return { created: true, patient: registered };
-      } catch (err) {
-        if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
-      }
-    }
-    throw new FhirError(
-      503,
-      'SERVICE_UNAVAILABLE',
-      'Could not allocate an NHS Number; retry with the same X-Request-ID',
-      { 'retry-after': '1' },
-    );
+          return {
+            created: false,
+            outcome: publishedOutcome(
+              duplicates.length === 1
+                ? DEMOGRAPHIC_MATCH.single(duplicates[0])
+                : DEMOGRAPHIC_MATCH.multiple(),
+            ),
+          };
+        }
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const nhs = randomSyntheticNhsNumber(() => randomInt(0, 2 ** 32) / 2 ** 32);
+          const patient: Patient = {
+            ...input,
+            id: nhs,
+            identifier: nhsIdentifier(nhs),
+            meta: {
+              security: [{ system: SECURITY_LABEL_SYSTEM, code: 'U', display: 'unrestricted' }],
+            },
+            name: input.name!.map((n, i) => ({ id: n.id ?? `N${i + 1}`, ...n })),
+            address: input.address?.map((a, i) => ({ ...a, id: a.id ?? `A${i + 1}` })),
+            telecom: input.telecom?.map((t, i) => ({ ...t, id: t.id ?? `T${i + 1}` })),
+          };
+          try {
+            const [saved] = await this.repo.commit({
+              resources: [
+                {
+                  type: PATIENT,
+                  id: nhs,
+                  expectedVersion: 0,
+                  resource: patient,
+                  index: indexPatient(patient),
+                },
+              ],
+              audit: [auditRecord(ctx, 'pds.create', nhs, 'success')],
+              messages: birthEvents(patient, new Date().toISOString()),
+              request: record({
+                status: 201,
+                resourceType: PATIENT,
+                resourceId: nhs,
+                version: 1,
+              }),
+            });
+            // answered as a read shows it
+            return {
+              created: true,
+              patient: { patient: patientForRead(saved.resource), version: saved.version },
+            };
+          } catch (err) {
+            if (!(err instanceof VersionConflictError)) throw err; // the number was taken meanwhile: draw another
+          }
+        }
+        throw new FhirError(
+          503,
+          'SERVICE_UNAVAILABLE',
+          'Could not allocate an NHS Number; retry with the same X-Request-ID',
+          { 'retry-after': '1' },
+        );
+      },
+    });
   }
 
   /** Same family name, a shared given name, birth date and gender on a current record. */
@@ -429,88 +417,91 @@ export class PatientService {
     };
     const sourceId = pick('source'),
       targetId = pick('target');
-    const replayed = await this.replay(ctx, 'pds.merge');
-    if (replayed) return replayed;
-    if (sourceId === targetId)
-      throw new FhirError(
-        400,
-        'INVALID_UPDATE',
-        'Invalid update with error - a record cannot be merged into itself',
-      );
-    const [source, target] = await Promise.all([
-      this.repo.read(PATIENT, sourceId),
-      this.repo.read(PATIENT, targetId),
-    ]);
-    if (!source) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${sourceId}' not found`);
-    if (!target) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${targetId}' not found`);
-    const sourceSurvivor = replacedBy(source.resource);
-    if (sourceSurvivor) {
-      // superseded a moment ago by a twin of this very request: answer as it did
-      const twin = await this.replay(ctx, 'pds.merge');
-      if (twin) return twin;
-      throw new FhirError(
-        400,
-        'INVALID_UPDATE',
-        `Invalid update with error - '${sourceId}' is already superseded by '${sourceSurvivor}'`,
-      );
-    }
-    if (replacedBy(target.resource))
-      throw new FhirError(
-        400,
-        'INVALID_UPDATE',
-        `Invalid update with error - '${targetId}' is superseded and cannot survive a merge`,
-      );
-    const ref = (id: string) => ({
-      reference: `Patient/${id}`,
-      identifier: { system: NHS_NUMBER_SYSTEM, value: id },
-    });
-    const superseded: Patient = {
-      ...source.resource,
-      link: [{ type: 'replaced-by', other: ref(targetId) }],
-    };
-    // the survivor also answers to every number the source had absorbed before
-    const absorbed = (source.resource.link ?? []).filter(
-      (l: { type?: string }) => l.type === 'replaces',
-    );
-    const survivor: Patient = {
-      ...target.resource,
-      link: [
-        ...(target.resource.link ?? []),
-        { type: 'replaces', other: ref(sourceId) },
-        ...absorbed,
-      ],
-    };
-    return this.commitOnce(ctx, 'pds.merge', async () => {
-      const saved = await this.repo.commit({
-        resources: [
-          {
-            type: PATIENT,
-            id: sourceId,
-            expectedVersion: source.version,
-            resource: superseded,
-            index: indexPatient(superseded),
-          },
-          {
-            type: PATIENT,
-            id: targetId,
-            expectedVersion: target.version,
-            resource: survivor,
-            index: indexPatient(survivor),
-          },
-        ],
-        audit: [
-          auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }),
-          auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId }),
-        ],
-        request: requestRecord(ctx, {
-          status: 200,
-          resourceType: PATIENT,
-          resourceId: targetId,
-          version: target.version + 1,
-        }),
-        messages: mergeEvents(targetId, sourceId, target.version + 1, new Date().toISOString()),
-      });
-      return { patient: patientForRead(saved[1].resource), version: saved[1].version };
+    return writeOnce(this.repo, ctx, {
+      asBefore: (earlier) => this.answerAsBefore(ctx, 'pds.merge', earlier),
+      write: async ({ record, twin }) => {
+        if (sourceId === targetId)
+          throw new FhirError(
+            400,
+            'INVALID_UPDATE',
+            'Invalid update with error - a record cannot be merged into itself',
+          );
+        const [source, target] = await Promise.all([
+          this.repo.read(PATIENT, sourceId),
+          this.repo.read(PATIENT, targetId),
+        ]);
+        if (!source)
+          throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${sourceId}' not found`);
+        if (!target)
+          throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${targetId}' not found`);
+        const sourceSurvivor = replacedBy(source.resource);
+        if (sourceSurvivor) {
+          // superseded a moment ago by a twin of this very request: answer as it did
+          const answered = await twin();
+          if (answered) return answered;
+          throw new FhirError(
+            400,
+            'INVALID_UPDATE',
+            `Invalid update with error - '${sourceId}' is already superseded by '${sourceSurvivor}'`,
+          );
+        }
+        if (replacedBy(target.resource))
+          throw new FhirError(
+            400,
+            'INVALID_UPDATE',
+            `Invalid update with error - '${targetId}' is superseded and cannot survive a merge`,
+          );
+        const ref = (id: string) => ({
+          reference: `Patient/${id}`,
+          identifier: { system: NHS_NUMBER_SYSTEM, value: id },
+        });
+        const superseded: Patient = {
+          ...source.resource,
+          link: [{ type: 'replaced-by', other: ref(targetId) }],
+        };
+        // the survivor also answers to every number the source had absorbed before
+        const absorbed = (source.resource.link ?? []).filter(
+          (l: { type?: string }) => l.type === 'replaces',
+        );
+        const survivor: Patient = {
+          ...target.resource,
+          link: [
+            ...(target.resource.link ?? []),
+            { type: 'replaces', other: ref(sourceId) },
+            ...absorbed,
+          ],
+        };
+        const saved = await this.repo.commit({
+          resources: [
+            {
+              type: PATIENT,
+              id: sourceId,
+              expectedVersion: source.version,
+              resource: superseded,
+              index: indexPatient(superseded),
+            },
+            {
+              type: PATIENT,
+              id: targetId,
+              expectedVersion: target.version,
+              resource: survivor,
+              index: indexPatient(survivor),
+            },
+          ],
+          audit: [
+            auditRecord(ctx, 'pds.merge', targetId, 'success', { superseded: sourceId }),
+            auditRecord(ctx, 'pds.merge', sourceId, 'superseded', { survivor: targetId }),
+          ],
+          request: record({
+            status: 200,
+            resourceType: PATIENT,
+            resourceId: targetId,
+            version: target.version + 1,
+          }),
+          messages: mergeEvents(targetId, sourceId, target.version + 1, new Date().toISOString()),
+        });
+        return { patient: patientForRead(saved[1].resource), version: saved[1].version };
+      },
     });
   }
 
@@ -528,7 +519,7 @@ export class PatientService {
     return withoutEmptyEntry(
       searchsetBundle(
         people.map((p) => ({
-          resource: relatedPersonForRead(p.resource as RelatedPerson),
+          resource: relatedPersonForRead(p.resource),
           fullUrl: `${this.fullUrl(stored.id)}/RelatedPerson/${p.id}`,
         })),
       ),

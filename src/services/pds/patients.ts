@@ -1,6 +1,9 @@
 import type { Patient } from 'fhir/r4.js';
 import { registeredPractice } from '../../fhir/general-practitioner.js';
-import type { Repository, StoredResource } from '../../store/types.js';
+import { FhirError } from '../../fhir/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { StoredResource } from '../../store/resource-store.js';
+import { PDS_BASE } from './base-path.js';
 import { isInvalidated, isRestricted, PATIENT, replacedBy } from './patient-model.js';
 
 /**
@@ -35,6 +38,17 @@ export async function survivingRecord<
 }
 
 /**
+ * The record PDS holds under exactly this number, as it is: a record superseded in a merge or
+ * invalidated is answered too (an event about it is still about it). Null when PDS holds none.
+ */
+export async function storedPatient(
+  repo: Repository,
+  nhs: string,
+): Promise<StoredResource<Patient> | null> {
+  return (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
+}
+
+/**
  * The record an NHS Number leads to, following merges to the surviving record; null when PDS holds
  * no record there. An invalidated record is answered as it is, for the caller to refuse in its own words.
  */
@@ -46,36 +60,40 @@ export async function currentPatient(
 }
 
 /**
- * The refusals of "the patient must be known and current". Each service words them as it does
- * today: SCR and EPS refuse an unknown number with 422, GP2GP with 404 (issue 17 unifies them later).
+ * The answers to "the patient must be known and current", one set for every service, worded as
+ * PDS publishes them for a read: an unknown number is 404 RESOURCE_NOT_FOUND and an invalidated
+ * record 404 INVALIDATED_RESOURCE, both without diagnostics (PDS mocks/stubs/errorResponses/
+ * RESOURCE_NOT_FOUND.json, INVALIDATED_RESOURCE.json). PDS itself follows a merge on a read; a
+ * service acting on the number as named (a prescription, a summary, a transfer) must not, so a
+ * superseded number is refused with 422 PATIENT_SUPERSEDED naming the survivor, with a Location
+ * of the surviving record.
  */
-export interface CurrentPatientRefusals {
-  /** PDS holds no record under the number. */
-  onUnknown: (nhs: string) => Error;
-  /** The number was superseded in a merge by `survivor`; it is not followed. */
-  onSuperseded: (nhs: string, survivor: string) => Error;
-  /** The record was invalidated. */
-  onInvalidated: (nhs: string) => Error;
-  /** Which refusal a record both superseded and invalidated gets; 'superseded' unless said. */
-  first?: 'superseded' | 'invalidated';
-}
+export const patientRefusals = {
+  unknown: () => new FhirError(404, 'RESOURCE_NOT_FOUND', ''),
+  invalidated: () => new FhirError(404, 'INVALIDATED_RESOURCE', ''),
+  superseded: (nhs: string, survivor: string) =>
+    new FhirError(
+      422,
+      'PATIENT_SUPERSEDED',
+      `NHS Number ${nhs} has been superseded by ${survivor}; use NHS Number ${survivor}`,
+      { location: `${PDS_BASE}/Patient/${survivor}` },
+    ),
+};
 
 /**
- * The patient an NHS Number names, which must be known to PDS and current: not superseded in a
- * merge (a number is never silently moved to its survivor here) and not invalidated.
+ * The patient an NHS Number names, which must be known to PDS and current: not invalidated, and
+ * not superseded in a merge (a number is never silently moved to its survivor here). A record both
+ * invalidated and superseded is answered as invalidated, as a PDS update answers it.
  */
 export async function requireCurrentPatient(
   repo: Repository,
   nhs: string,
-  refusals: CurrentPatientRefusals,
 ): Promise<StoredResource<Patient>> {
   const stored = (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
-  if (!stored) throw refusals.onUnknown(nhs);
+  if (!stored) throw patientRefusals.unknown();
+  if (isInvalidated(stored.resource)) throw patientRefusals.invalidated();
   const survivor = replacedBy(stored.resource);
-  const invalidated = isInvalidated(stored.resource);
-  if (invalidated && (refusals.first === 'invalidated' || !survivor))
-    throw refusals.onInvalidated(nhs);
-  if (survivor) throw refusals.onSuperseded(nhs, survivor);
+  if (survivor) throw patientRefusals.superseded(nhs, survivor);
   return stored;
 }
 
@@ -114,7 +132,7 @@ export async function survivorsOf(
   for (let hop = 0; pending.length > 0 && hop < MAX_SUPERSESSION_HOPS; hop++) {
     const next = new Map<string, string>();
     for (const stored of await repo.readMany(PATIENT, pending)) {
-      const by = replacedBy(stored.resource as Patient);
+      const by = replacedBy(stored.resource);
       if (by) next.set(stored.id, by);
     }
     for (const [input, current] of survivor)

@@ -2,13 +2,17 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { etagFor, parseIfMatch } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { pdsCapabilityStatement } from './capability.js';
 import { PatientService, type VersionedPatient } from './patient-service.js';
 import { methodRefusal, usePublishedErrors } from './published-errors.js';
 import { pdsUnsupportedRequest, refuseUnsupportedContentTypes } from './unsupported-request.js';
 
-export const PDS_BASE = '/personal-demographics/FHIR/R4';
+import { PDS_BASE } from './base-path.js';
+import { described, pathParams, queryParams } from '../route-schemas.js';
+import { TRACE_PARAMS } from './trace-request.js';
+
+export { PDS_BASE };
 
 interface NhsParams {
   nhsNumber: string;
@@ -27,8 +31,12 @@ function sendPatient(
 }
 
 /** PDS FHIR API routes: one plugin, mounted under the PDS base path. */
-export function pdsRoutes(repo: Repository, publicUrl: string) {
-  const service = new PatientService(repo, publicUrl + PDS_BASE);
+export function pdsRoutes({
+  store: repo,
+  audit,
+  publicUrl,
+}: Pick<ServiceDeps, 'store' | 'audit' | 'publicUrl'>) {
+  const service = new PatientService(repo, audit, publicUrl + PDS_BASE);
   return async function plugin(app: FastifyInstance): Promise<void> {
     const fhir = { fhirApi: true } as const;
     // a patient's own token may reach routes that name its NHS Number, and no other record
@@ -44,14 +52,21 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
 
     app.get<{ Params: NhsParams }>(
       '/Patient/:nhsNumber',
-      { config: { ...own, activity: 'pds.read', locationRelease: 'pds-current' } },
+      {
+        schema: { params: pathParams('nhsNumber') },
+        config: { ...own, activity: 'pds.read', locationRelease: 'pds-current' },
+      },
       async (req, reply) =>
         sendPatient(reply, await service.readForResponse(req.ctx, req.params.nhsNumber)),
     );
 
     app.get(
       '/Patient',
-      { config: { ...fhir, activity: 'pds.search', locationRelease: 'pds-current' } },
+      {
+        // names only: parseTraceRequest checks them in PDS's published words
+        schema: { querystring: queryParams(TRACE_PARAMS) },
+        config: { ...fhir, activity: 'pds.search', locationRelease: 'pds-current' },
+      },
       async (req, reply) =>
         reply
           .type(FHIR_JSON)
@@ -65,7 +80,13 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
 
     app.patch<{ Params: NhsParams }>(
       '/Patient/:nhsNumber',
-      { config: { ...own, activity: 'pds.update' } },
+      {
+        schema: {
+          params: pathParams('nhsNumber'),
+          headers: described({ 'if-match': 'W/"<version>" of the record the patch applies to' }),
+        },
+        config: { ...own, activity: 'pds.update' },
+      },
       async (req, reply) => {
         const contentType = String(req.headers['content-type'] ?? '')
           .split(';')[0]
@@ -110,14 +131,17 @@ export function pdsRoutes(repo: Repository, publicUrl: string) {
 
     app.get<{ Params: NhsParams }>(
       '/Patient/:nhsNumber/RelatedPerson',
-      { config: { ...own, activity: 'pds.read', searchParams: [] } },
+      {
+        schema: { params: pathParams('nhsNumber') },
+        config: { ...own, activity: 'pds.read', searchParams: [] },
+      },
       async (req, reply) =>
         reply.type(FHIR_JSON).send(await service.relatedPersons(req.ctx, req.params.nhsNumber)),
     );
 
     app.get<{ Params: NhsParams }>(
       '/Patient/:nhsNumber/_history',
-      { config: { ...own, activity: 'pds.read' } },
+      { schema: { params: pathParams('nhsNumber') }, config: { ...own, activity: 'pds.read' } },
       async (req, reply) =>
         reply.type(FHIR_JSON).send(await service.history(req.ctx, req.params.nhsNumber)),
     );

@@ -22,7 +22,8 @@ export interface TraceRequest {
   phone?: string;
 }
 
-const KNOWN = new Set([
+/** The trace parameters PDS knows (GET /Patient's querystring schema names them too). */
+export const TRACE_PARAMS = [
   '_fuzzy-match',
   '_exact-match',
   '_history',
@@ -37,7 +38,8 @@ const KNOWN = new Set([
   'general-practitioner',
   'email',
   'phone',
-]);
+] as const;
+const KNOWN = new Set<string>(TRACE_PARAMS);
 const REPEATABLE = new Set(['given', 'birthdate', 'death-date']);
 const GENDERS = new Set(['male', 'female', 'other', 'unknown']);
 const DATE = /^(eq|ge|le)?(\d{4}-\d{2}-\d{2})$/;

@@ -1,5 +1,6 @@
 import type { Patient } from 'fhir/r4.js';
-import type { IndexCondition, IndexEntry, Repository, SearchCriterion } from '../../store/types.js';
+import type { IndexCondition, IndexEntry, SearchCriterion } from '../../store/resource-store.js';
+import type { Repository } from '../../store/repository.js';
 import { indexPatient } from './patient-index.js';
 import {
   nearestPostcodeDistance,
@@ -153,7 +154,7 @@ async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<Tr
       ),
     )
     .map((s) => ({
-      patient: s.resource as Patient,
+      patient: s.resource,
       version: s.version,
       score: algorithmicScore(req, s.resource),
     }));
@@ -200,7 +201,7 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
   const scored = (await repo.readMany(PATIENT, ids))
     .filter((s) => fuzzyContactMatches(req, s.resource))
     .map((s) => ({
-      patient: s.resource as Patient,
+      patient: s.resource,
       version: s.version,
       score: fuzzyScore(req, s.resource),
     }))

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
-import { sendError } from '../../http/fhir-conventions.js';
+import { sendError } from '../../fhir/error-mapping.js';
 
 /** Paths PDS serves (by some method), relative to the API base. */
 const KNOWN_PATH =

@@ -3,8 +3,8 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import { requestRecord, earlierAnswer, mayBeTwin } from '../../http/request-replay.js';
-import type { Repository } from '../../store/types.js';
+import { writeOnce } from '../write-once.js';
+import type { Repository } from '../../store/repository.js';
 import { resolvePatient } from './consent-patient.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
@@ -150,42 +150,42 @@ export function registerAlertRoute(app: FastifyInstance, repo: Repository): void
     async (req, reply) => {
       const alert = parseAlert(req.body);
       const ctx = req.ctx;
-      if (!(await earlierAnswer(repo, ctx))) {
-        const nhs = await resolvePatient(repo, alert.nhsNumber);
-        const detail = {
-          // the one detail a patient's own view shows: the published reason, from its fixed table
-          reasonCode: alert.reason.display,
-          alertType: `${alert.type.code} ${alert.type.display}`,
-          alertReason: `${alert.reason.code} ${alert.reason.display}`,
-          statedOrganisation: alert.organisation,
-          statedUser: alert.user,
-          statedRole: alert.role,
-          message: alert.message,
-          description: alert.description,
-          statedRecorded: alert.recorded,
-          entity: alert.entity,
-          accessBasis: ctx.accessBasis,
-          ...(nhs !== alert.nhsNumber ? { requested: alert.nhsNumber } : {}),
-        };
-        try {
+      // a retry, or a twin that recorded it first: nothing more to record
+      await writeOnce<void>(repo, ctx, {
+        storesNoResource: true,
+        asBefore: () => undefined,
+        write: async ({ record }) => {
+          const nhs = await resolvePatient(repo, alert.nhsNumber);
+          const detail = {
+            // the one detail a patient's own view shows: the published reason, from its fixed table
+            reasonCode: alert.reason.display,
+            alertType: `${alert.type.code} ${alert.type.display}`,
+            alertReason: `${alert.reason.code} ${alert.reason.display}`,
+            statedOrganisation: alert.organisation,
+            statedUser: alert.user,
+            statedRole: alert.role,
+            message: alert.message,
+            description: alert.description,
+            statedRecorded: alert.recorded,
+            entity: alert.entity,
+            accessBasis: ctx.accessBasis,
+            ...(nhs !== alert.nhsNumber ? { requested: alert.nhsNumber } : {}),
+          };
           await repo.commit({
             audit: [
               auditRecord(ctx, 'scr.view.alert', nhs, 'alert-raised', detail, {
                 type: 'privacy-alert',
               }),
             ],
-            request: requestRecord(ctx, {
+            request: record({
               status: 201,
               resourceType: ALERT_RECORD,
               resourceId: ctx.requestId,
               version: 1,
             }),
           });
-        } catch (err) {
-          // a twin of this request (same X-Request-ID) recorded it first: nothing more to record
-          if (!(mayBeTwin(err) && (await earlierAnswer(repo, ctx)))) throw err;
-        }
-      }
+        },
+      });
       return reply.code(201).type(FHIR_JSON).send();
     },
   );

@@ -1,5 +1,5 @@
 import { FhirError } from '../../fhir/errors.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { currentPatient, isInvalidated } from '../pds/index.js';
 
 /**

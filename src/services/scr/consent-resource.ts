@@ -8,8 +8,9 @@ import {
   type ChoiceCode,
 } from './consent-codes.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
+import { resourceType } from '../../store/resource-store.js';
 
-export const CONSENT = 'Consent';
+export const CONSENT = resourceType<Consent>('Consent');
 const SDS_USER_SYSTEM = 'https://fhir.nhs.uk/Id/sds-user-id';
 
 /** Choices that refuse something (an SCR, secondary uses) are 'deny' provisions; the rest permit. */

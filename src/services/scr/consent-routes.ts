@@ -5,7 +5,7 @@ import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { nhsNumberFromReference, parametersOf, parameterValue } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import { principalMayPerform } from '../../security/access-control.js';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { CHOICES, codeForOptOut } from './consent-codes.js';
 import { ConsentService, type RecordedConsent } from './consent-service.js';
 import { consentPatient, parseConsent, type ConsentRequest } from './consent-validate.js';
@@ -15,8 +15,9 @@ import {
   permissionResponse,
   recordPermission,
 } from './permission.js';
+import { SCR_BASE } from './routes.js';
+import { pathParams, queryParams } from '../route-schemas.js';
 
-export const SCR_BASE = '/summary-care-record/FHIR/R4';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The $set-opt-out body: Parameters with 'patient' (the NHS Number) and 'optOut' (valueBoolean). */
@@ -43,8 +44,12 @@ function parseSetOptOut(body: unknown): ConsentRequest {
  * Consent activities are not clinical, so no legitimate relationship is needed to record a choice;
  * recording permission to view is part of viewing, so it is.
  */
-export function scrConsentRoutes(repo: Repository, publicUrl: string) {
-  const service = new ConsentService(repo);
+export function scrConsentRoutes({
+  store: repo,
+  audit,
+  publicUrl,
+}: Pick<ServiceDeps, 'store' | 'audit' | 'publicUrl'>) {
+  const service = new ConsentService(repo, audit);
   const baseUrl = publicUrl + SCR_BASE;
   const sendConsent = (reply: FastifyReply, r: RecordedConsent, status = 200) =>
     reply.code(status).type(FHIR_JSON).header('etag', etagFor(r.version)).send(r.consent);
@@ -83,6 +88,7 @@ export function scrConsentRoutes(repo: Repository, publicUrl: string) {
     app.get(
       '/Consent',
       {
+        schema: { querystring: queryParams(['patient'], 'NHS Number') },
         config: {
           fhirApi: true,
           activity: 'scr.consent',
@@ -113,7 +119,7 @@ export function scrConsentRoutes(repo: Repository, publicUrl: string) {
     // no patient in the path, so patient tokens use the search above rather than this
     app.get<{ Params: { id: string } }>(
       '/Consent/:id',
-      { config: { fhirApi: true, activity: 'scr.consent' } },
+      { schema: { params: pathParams('id') }, config: { fhirApi: true, activity: 'scr.consent' } },
       async (req, reply) => {
         if (!UUID.test(req.params.id))
           throw new FhirError(

@@ -5,8 +5,10 @@ import { AuditWriter } from '../../audit/audit-writer.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
-import { VersionConflictError, type Repository, type ResourceWrite } from '../../store/types.js';
+import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import { CHOICES, codeForOptOut, codeForScr } from './consent-codes.js';
 import { resolvePatient } from './consent-patient.js';
 import { buildConsent, choiceCodeOf, CONSENT, consentIndex } from './consent-resource.js';
@@ -35,8 +37,11 @@ export interface RecordedConsent {
 export class ConsentService {
   private readonly readAudit: AuditWriter;
 
-  constructor(private readonly repo: Repository) {
-    this.readAudit = new AuditWriter(repo);
+  constructor(
+    private readonly repo: Repository,
+    audit: AuditWriter,
+  ) {
+    this.readAudit = audit;
   }
 
   /**
@@ -44,30 +49,32 @@ export class ConsentService {
    * Consent it created (as first stored) and records nothing new.
    */
   async record(ctx: RequestContext, request: ConsentRequest): Promise<RecordedConsent> {
-    const earlier = await this.replay(ctx);
-    if (earlier) return earlier;
-    const nhs = await resolvePatient(this.repo, request.nhsNumber);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.recordOnce(ctx, request, nhs);
-      } catch (err) {
-        // a twin of this request (same X-Request-ID) may have committed first: answer as it did
-        if (mayBeTwin(err)) {
-          const twin = await this.replay(ctx);
-          if (twin) return twin;
+    return writeOnce(this.repo, ctx, {
+      asBefore: (earlier) => this.answerAsBefore(ctx, earlier),
+      write: async ({ record, twin }) => {
+        const nhs = await resolvePatient(this.repo, request.nhsNumber);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await this.recordOnce(ctx, request, nhs, record);
+          } catch (err) {
+            // any other refusal, or the last, goes to writeOnce (which answers a twin that won)
+            if (!(err instanceof VersionConflictError) || attempt >= MAX_ATTEMPTS) throw err;
+            // a twin of this request (same X-Request-ID) may have committed first: answer as it did
+            const answered = await twin();
+            if (answered) return answered;
+            // else another change to this patient's choices committed first: apply ours on top of it, in order
+            // jitter so racing writers do not collide again on the same turn
+            await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+          }
         }
-        // another change to this patient's choices committed first: apply ours on top of it, in order
-        if (!(err instanceof VersionConflictError) || attempt >= MAX_ATTEMPTS) throw err;
-        // jitter so racing writers do not collide again on the same turn
-        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
-      }
-    }
+      },
+    });
   }
 
-  private async replay(ctx: RequestContext): Promise<RecordedConsent | null> {
-    const earlier = await earlierAnswer(this.repo, ctx);
-    if (!earlier) return null;
-    const { stored } = earlier;
+  private async answerAsBefore(
+    ctx: RequestContext,
+    { stored }: EarlierAnswer,
+  ): Promise<RecordedConsent> {
     const consent = stored.resource as Consent;
     await this.readAudit.append(
       auditRecord(
@@ -85,6 +92,7 @@ export class ConsentService {
     ctx: RequestContext,
     request: ConsentRequest,
     nhs: string,
+    record: RecordRequest,
   ): Promise<RecordedConsent> {
     const { state, version } = await readConsentState(this.repo, nhs);
     const effect = CHOICES[request.code].effect;
@@ -139,7 +147,7 @@ export class ConsentService {
     const stored = await this.repo.commit({
       resources: writes,
       audit: [auditRecord(ctx, action, nhs, 'recorded', detail, { type: 'patient-record' })],
-      request: requestRecord(ctx, {
+      request: record({
         status: 201,
         resourceType: CONSENT,
         resourceId: id,
@@ -167,7 +175,7 @@ export class ConsentService {
         'TOO_MANY_MATCHES',
         `Patient '${nhs}' has more than ${MAX_LISTED} Consents`,
       );
-    const consents = (await this.repo.readMany(CONSENT, ids)).map((s) => s.resource as Consent);
+    const consents = (await this.repo.readMany(CONSENT, ids)).map((s) => s.resource);
     // same instant: the one in force first
     consents.sort(
       (a, b) =>
@@ -183,7 +191,7 @@ export class ConsentService {
   async read(ctx: RequestContext, id: string): Promise<RecordedConsent> {
     const stored = await this.repo.read(CONSENT, id);
     if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Consent '${id}' not found`);
-    const consent = stored.resource as Consent;
+    const consent = stored.resource;
     await this.readAudit.append(
       auditRecord(ctx, 'scr.consent', consent.patient?.identifier?.value ?? null, 'read', {
         consent: id,

@@ -1,13 +1,14 @@
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { survivorsOf } from '../pds/index.js';
+import { resourceType } from '../../store/resource-store.js';
 
 /**
  * The patient-level SCR choices and the permissions to view, as the SCR service reads them. The
  * consent API (consent-routes.ts) writes them; the document routes read them. One current state
  * per patient, version-checked like every other document.
  */
-export const SCR_CONSENT_STATE_TYPE = 'ScrConsentState';
-export const SCR_PERMISSION_TYPE = 'ScrPermission';
+export const SCR_CONSENT_STATE_TYPE = resourceType<ScrConsentState>('ScrConsentState');
+export const SCR_PERMISSION_TYPE = resourceType<ScrPermission>('ScrPermission');
 
 /** 'core': allergies, reactions, medications (the default); 'additional': express consent to more; 'dissent': no SCR at all. */
 export type ScrConsentChoice = 'core' | 'additional' | 'dissent';
@@ -37,7 +38,7 @@ export async function readConsentState(
 ): Promise<{ state: ScrConsentState; version: number }> {
   const stored = await repo.read(SCR_CONSENT_STATE_TYPE, nhsNumber);
   return stored
-    ? { state: stored.resource as ScrConsentState, version: stored.version }
+    ? { state: stored.resource, version: stored.version }
     : { state: DEFAULT_CONSENT(nhsNumber), version: 0 };
 }
 
@@ -53,7 +54,7 @@ export async function consentStates(
   if (nhsNumbers.length === 0) return new Map();
   const survivors = await survivorsOf(repo, nhsNumbers);
   const stored = await repo.readMany(SCR_CONSENT_STATE_TYPE, [...new Set(survivors.values())]);
-  const byId = new Map(stored.map((s) => [s.id, s.resource as ScrConsentState]));
+  const byId = new Map(stored.map((s) => [s.id, s.resource]));
   return new Map(
     nhsNumbers.map((n) => {
       const survivor = survivors.get(n)!;
@@ -85,6 +86,6 @@ export async function currentPermission(
   now = Date.now(),
 ): Promise<ScrPermission | null> {
   const stored = await repo.read(SCR_PERMISSION_TYPE, permissionId(nhsNumber, userId));
-  const p = stored?.resource as ScrPermission | undefined;
+  const p = stored?.resource;
   return p && Date.parse(p.expires) > now ? p : null;
 }

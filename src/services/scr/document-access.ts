@@ -2,7 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import type { LegitimateRelationships } from '../../security/relationships.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { currentPatient, isInvalidated, requireCurrentPatient } from '../pds/index.js';
 import { currentPermission, readConsentState, type ScrConsentChoice } from './consent-store.js';
 
@@ -16,26 +16,7 @@ export interface ViewDecision {
 
 /** The subject of an upload must be a known, current (not superseded, not invalidated) record. */
 export async function requireCurrentSubject(repo: Repository, nhs: string): Promise<Patient> {
-  const stored = await requireCurrentPatient(repo, nhs, {
-    onUnknown: () =>
-      new FhirError(
-        422,
-        'PATIENT_NOT_FOUND',
-        `The document's subject, NHS Number '${nhs}', is not known to PDS`,
-      ),
-    onSuperseded: () =>
-      new FhirError(
-        422,
-        'PATIENT_SUPERSEDED',
-        `NHS Number '${nhs}' has been superseded by a merge; send the summary under the patient's current NHS Number`,
-      ),
-    onInvalidated: () =>
-      new FhirError(
-        422,
-        'INVALIDATED_RESOURCE',
-        `NHS Number '${nhs}' belongs to an invalidated record`,
-      ),
-  });
+  const stored = await requireCurrentPatient(repo, nhs);
   return stored.resource;
 }
 

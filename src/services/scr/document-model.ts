@@ -1,11 +1,11 @@
 import type { Bundle, BundleEntry, FhirResource } from 'fhir/r4.js';
-import { ODS_SYSTEM } from '../../fhir/identifiers.js';
+import { resourceType } from '../../store/resource-store.js';
 
 /** Facts about SCR documents shared by validation, storage and the views. */
 
-export const SCR_DOCUMENT_TYPE = 'ScrDocument';
+export const SCR_DOCUMENT_TYPE = resourceType<ScrDocument>('ScrDocument');
 /** One per patient: which document is current. Its version check serialises uploads for that patient. */
-export const SCR_POINTER_TYPE = 'ScrPointer';
+export const SCR_POINTER_TYPE = resourceType<ScrPointer>('ScrPointer');
 
 export const SNOMED = 'http://snomed.info/sct';
 export const DMD = 'https://dmd.nhs.uk';

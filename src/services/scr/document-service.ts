@@ -1,12 +1,13 @@
 import type { Bundle, BundleEntry, Patient } from 'fhir/r4.js';
 import { auditRecord } from '../../audit/audit-record.js';
+import { auditedRefusal } from '../../audit/audited-refusal.js';
 import { AuditWriter } from '../../audit/audit-writer.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { toFhirError } from '../../fhir/error-mapping.js';
-import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
+import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { currentPermission } from './consent-store.js';
 import { registeredPractice } from '../../fhir/general-practitioner.js';
 import {
@@ -34,9 +35,10 @@ export class ScrDocumentService {
 
   constructor(
     private readonly repo: Repository,
+    audit: AuditWriter,
     private readonly baseUrl: string,
   ) {
-    this.readAudit = new AuditWriter(repo);
+    this.readAudit = audit;
     this.relationships = new LegitimateRelationships(repo);
   }
 
@@ -46,8 +48,35 @@ export class ScrDocumentService {
    * again, as PDS answers a retried create) and stores nothing; so does a twin that lost the race.
    */
   async upload(ctx: RequestContext, doc: ValidDocument, patient: Patient): Promise<ScrDocument> {
-    const earlier = await this.replayUpload(ctx);
-    if (earlier) return earlier;
+    const nhs = doc.subjectNhs;
+    try {
+      return await writeOnce(this.repo, ctx, {
+        asBefore: (earlier) => this.answerAsBefore(ctx, earlier),
+        write: ({ record }) => this.store(ctx, doc, patient, record),
+      });
+    } catch (err) {
+      if (err instanceof FhirError && err.spineCode === 'SCR_DISSENT') {
+        // the attempt is part of the record even though nothing is stored
+        await this.repo.commit({
+          audit: [
+            auditRecord(ctx, 'scr.upload', nhs, 'refused 403 SCR_DISSENT', {
+              accessBasis: ctx.accessBasis,
+              authorOrg: registeredPractice(patient),
+            }),
+          ],
+        });
+        throw auditedRefusal(err);
+      }
+      throw err;
+    }
+  }
+
+  private async store(
+    ctx: RequestContext,
+    doc: ValidDocument,
+    patient: Patient,
+    record: RecordRequest,
+  ): Promise<ScrDocument> {
     const nhs = doc.subjectNhs;
     const practice = registeredPractice(patient);
     const principal = ctx.principal!;
@@ -65,50 +94,28 @@ export class ScrDocumentService {
         'ACCESS_DENIED',
         `Only the patient's registered practice may upload their summary; you act for ${principal.org || '(none)'}`,
       );
-    try {
-      return await storeNewVersion(
-        this.repo,
-        doc,
-        { uploadedBy: principal.userId, authorOrg: practice },
-        (stored) =>
-          auditRecord(ctx, 'scr.upload', nhs, 'success', {
-            documentId: stored.id,
-            sequence: stored.sequence,
-            accessBasis: ctx.accessBasis,
-            authorOrg: practice,
-          }),
-        (stored) =>
-          requestRecord(ctx, {
-            status: 201,
-            resourceType: SCR_DOCUMENT_TYPE,
-            resourceId: stored.id,
-            version: 1,
-          }),
-      );
-    } catch (err) {
-      if (mayBeTwin(err)) {
-        const twin = await this.replayUpload(ctx);
-        if (twin) return twin;
-      }
-      if (err instanceof FhirError && err.spineCode === 'SCR_DISSENT') {
-        // the attempt is part of the record even though nothing is stored
-        await this.repo.commit({
-          audit: [
-            auditRecord(ctx, 'scr.upload', nhs, 'refused 403 SCR_DISSENT', {
-              accessBasis: ctx.accessBasis,
-              authorOrg: practice,
-            }),
-          ],
-        });
-        ctx.refusalAudited = true;
-      }
-      throw err;
-    }
+    return storeNewVersion(
+      this.repo,
+      doc,
+      { uploadedBy: principal.userId, authorOrg: practice },
+      (stored) =>
+        auditRecord(ctx, 'scr.upload', nhs, 'success', {
+          documentId: stored.id,
+          sequence: stored.sequence,
+          accessBasis: ctx.accessBasis,
+          authorOrg: practice,
+        }),
+      (stored) =>
+        record({
+          status: 201,
+          resourceType: SCR_DOCUMENT_TYPE,
+          resourceId: stored.id,
+          version: 1,
+        }),
+    );
   }
 
-  private async replayUpload(ctx: RequestContext): Promise<ScrDocument | null> {
-    const earlier = await earlierAnswer(this.repo, ctx);
-    if (!earlier) return null;
+  private async answerAsBefore(ctx: RequestContext, earlier: EarlierAnswer): Promise<ScrDocument> {
     const doc = earlier.stored.resource as ScrDocument;
     await this.readAudit.append(
       auditRecord(ctx, 'scr.upload.replay', doc.patient, 'replayed', { documentId: doc.id }),
@@ -326,8 +333,7 @@ export class ScrDocumentService {
           this.detail(ctx, nhs, facts),
         ),
       );
-      ctx.refusalAudited = true;
-      throw err;
+      throw auditedRefusal(err);
     }
   }
 }

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
-import {
-  VersionConflictError,
-  type AuditRecord,
-  type Repository,
-  type RequestRecord,
-} from '../../store/types.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
+import type { RequestRecord } from '../../store/request-log.js';
 import { readConsentState } from './consent-store.js';
 import {
   CORE_TYPES,
@@ -27,7 +25,7 @@ export async function readPointer(
 ): Promise<{ pointer: ScrPointer | null; version: number }> {
   const stored = await repo.read(SCR_POINTER_TYPE, nhs);
   return stored
-    ? { pointer: stored.resource as ScrPointer, version: stored.version }
+    ? { pointer: stored.resource, version: stored.version }
     : { pointer: null, version: 0 };
 }
 
@@ -142,7 +140,7 @@ export async function listDocuments(repo: Repository, numbers: string[]): Promis
     criteria: [{ any: numbers.map((value) => ({ param: 'patient', op: 'eq' as const, value })) }],
     limit: MAX_VERSIONS,
   });
-  const docs = (await repo.readMany(SCR_DOCUMENT_TYPE, ids)).map((s) => s.resource as ScrDocument);
+  const docs = (await repo.readMany(SCR_DOCUMENT_TYPE, ids)).map((s) => s.resource);
   return docs.sort(newestFirst);
 }
 
@@ -154,16 +152,14 @@ export async function currentDocument(
   repo: Repository,
   numbers: string[],
 ): Promise<ScrDocument | null> {
-  const pointers = (await repo.readMany(SCR_POINTER_TYPE, numbers)).map(
-    (s) => s.resource as ScrPointer,
-  );
+  const pointers = (await repo.readMany(SCR_POINTER_TYPE, numbers)).map((s) => s.resource);
   const ids = pointers.map((p) => p.current).filter((id): id is string => !!id);
   if (ids.length === 0) return null;
-  const docs = (await repo.readMany(SCR_DOCUMENT_TYPE, ids)).map((s) => s.resource as ScrDocument);
+  const docs = (await repo.readMany(SCR_DOCUMENT_TYPE, ids)).map((s) => s.resource);
   return docs.sort(newestFirst)[0] ?? null;
 }
 
 export async function readDocument(repo: Repository, id: string): Promise<ScrDocument | null> {
   if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) return null;
-  return ((await repo.read(SCR_DOCUMENT_TYPE, id))?.resource as ScrDocument | undefined) ?? null;
+  return (await repo.read(SCR_DOCUMENT_TYPE, id))?.resource ?? null;
 }

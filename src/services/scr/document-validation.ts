@@ -96,7 +96,7 @@ function checkShape(body: unknown): {
     stringAt(e.fullUrl, `Bundle.entry[${i}].fullUrl`),
   );
   bundle.entry.forEach((e, i) => {
-    const r = e?.resource as FhirResource | undefined;
+    const r = e?.resource;
     if (!r || typeof r !== 'object' || typeof r.resourceType !== 'string')
       bad(`Bundle.entry[${i}] has no resource`, 'MISSING_VALUE');
     if (typeof r.id !== 'string' || !/^[A-Za-z0-9\-.]{1,64}$/.test(r.id))

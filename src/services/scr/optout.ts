@@ -1,4 +1,4 @@
-import type { Repository } from '../../store/types.js';
+import type { Repository } from '../../store/repository.js';
 import { consentStates } from './consent-store.js';
 
 /**

@@ -4,8 +4,9 @@ import { FhirError } from '../../fhir/errors.js';
 import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { parametersOf } from '../../fhir/parameters.js';
 import type { RequestContext } from '../../context.js';
-import { earlierAnswer, mayBeTwin, requestRecord } from '../../http/request-replay.js';
-import { VersionConflictError, type Repository } from '../../store/types.js';
+import { writeOnce } from '../write-once.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { Repository } from '../../store/repository.js';
 import { resolvePatient } from './consent-patient.js';
 import { permissionId, SCR_PERMISSION_TYPE, type ScrPermission } from './consent-store.js';
 
@@ -104,60 +105,62 @@ export async function recordPermission(
       'Permission to view is recorded by a clinician for their own session; patients and applications cannot record it',
     );
   }
-  const earlier = await earlierAnswer(repo, ctx);
-  if (earlier) return earlier.stored.resource as ScrPermission;
-  const nhs = await resolvePatient(repo, request.nhsNumber);
-  const id = permissionId(nhs, principal.userId);
-  const now = new Date();
-  const permission: ScrPermission = {
-    resourceType: SCR_PERMISSION_TYPE,
-    id,
-    patient: nhs,
-    userId: principal.userId,
-    org: principal.org,
-    code: request.code,
-    recorded: now.toISOString(),
-    expires: new Date(principal.expiresAt * 1000).toISOString(),
-  };
-  const detail = {
-    code: request.code,
-    basis: ctx.accessBasis ?? null,
-    expires: permission.expires,
-    ...(nhs !== request.nhsNumber ? { requested: request.nhsNumber } : {}),
-  };
-  for (let attempt = 1; ; attempt++) {
-    const existing = await repo.read(SCR_PERMISSION_TYPE, id);
-    const version = (existing?.version ?? 0) + 1;
-    try {
-      await repo.commit({
-        resources: [
-          {
-            type: SCR_PERMISSION_TYPE,
-            id,
-            expectedVersion: version - 1,
-            resource: permission as unknown as Record<string, any>,
-            index: [{ param: 'patient', value: nhs }],
-          },
-        ],
-        audit: [auditRecord(ctx, 'scr.view', nhs, 'permission-recorded', detail)],
-        request: requestRecord(ctx, {
-          status: 200,
-          resourceType: SCR_PERMISSION_TYPE,
-          resourceId: id,
-          version,
-        }),
-      });
-      return permission;
-    } catch (err) {
-      // a twin of this request (same X-Request-ID) committed first: answer as it did
-      if (mayBeTwin(err)) {
-        const twin = await earlierAnswer(repo, ctx);
-        if (twin) return twin.stored.resource as ScrPermission;
+  return writeOnce(repo, ctx, {
+    asBefore: ({ stored }) => stored.resource as ScrPermission,
+    write: async ({ record, twin }) => {
+      const nhs = await resolvePatient(repo, request.nhsNumber);
+      const id = permissionId(nhs, principal.userId);
+      const now = new Date();
+      const permission: ScrPermission = {
+        resourceType: SCR_PERMISSION_TYPE,
+        id,
+        patient: nhs,
+        userId: principal.userId,
+        org: principal.org,
+        code: request.code,
+        recorded: now.toISOString(),
+        expires: new Date(principal.expiresAt * 1000).toISOString(),
+      };
+      const detail = {
+        code: request.code,
+        basis: ctx.accessBasis ?? null,
+        expires: permission.expires,
+        ...(nhs !== request.nhsNumber ? { requested: request.nhsNumber } : {}),
+      };
+      for (let attempt = 1; ; attempt++) {
+        const existing = await repo.read(SCR_PERMISSION_TYPE, id);
+        const version = (existing?.version ?? 0) + 1;
+        try {
+          await repo.commit({
+            resources: [
+              {
+                type: SCR_PERMISSION_TYPE,
+                id,
+                expectedVersion: version - 1,
+                resource: permission as unknown as Record<string, any>,
+                index: [{ param: 'patient', value: nhs }],
+              },
+            ],
+            audit: [auditRecord(ctx, 'scr.view', nhs, 'permission-recorded', detail)],
+            request: record({
+              status: 200,
+              resourceType: SCR_PERMISSION_TYPE,
+              resourceId: id,
+              version,
+            }),
+          });
+          return permission;
+        } catch (err) {
+          // any other refusal, or the last, goes to writeOnce (which answers a twin that won)
+          if (!(err instanceof VersionConflictError) || attempt >= 3) throw err;
+          // a twin of this request (same X-Request-ID) may have committed first: answer as it did
+          const answered = await twin();
+          if (answered) return answered;
+          // else the same user recorded one at the same moment (two windows): the later answer stands
+        }
       }
-      // the same user recorded one at the same moment (two windows): the later answer stands
-      if (!(err instanceof VersionConflictError) || attempt >= 3) throw err;
-    }
-  }
+    },
+  });
 }
 
 export function permissionResponse(p: ScrPermission, basis: string | undefined): Parameters {

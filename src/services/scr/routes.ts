@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { nhsNumberFromReference } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { requireCurrentSubject } from './document-access.js';
 import { ScrDocumentService } from './document-service.js';
 import { scrApi } from './capability.js';
@@ -11,7 +11,9 @@ import { registerMetadataRoute } from '../../fhir/metadata-route.js';
 import { documentSubject, validateScrDocument, type ValidDocument } from './document-validation.js';
 import { GP_SUMMARY } from './document-model.js';
 import { registerAlertRoute } from './alert-route.js';
+import { pathParams, queryParams } from '../route-schemas.js';
 
+/** Where the SCR FHIR API is mounted: the one spelling of its base path (both route tables use it). */
 export const SCR_BASE = '/summary-care-record/FHIR/R4';
 
 /** The patient named in the query (the access-control hook has already checked it is one, and may be seen). */
@@ -94,9 +96,13 @@ function documentReferenceOptions(req: FastifyRequest): boolean {
  * as the NHS SCR API does, so the platform checks the relationship before anything is read; an
  * upload names its patient inside the document, which the platform reads through documentSubject.
  */
-export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
+export function scrDocumentRoutes({
+  store: repo,
+  audit,
+  publicUrl,
+}: Pick<ServiceDeps, 'store' | 'audit' | 'publicUrl'>) {
   const baseUrl = publicUrl + SCR_BASE;
-  const service = new ScrDocumentService(repo, baseUrl);
+  const service = new ScrDocumentService(repo, audit, baseUrl);
   // the validated document travels from the validation hook to the handler with its request
   const validated = new WeakMap<FastifyRequest, { doc: ValidDocument; patient: Patient }>();
 
@@ -130,6 +136,7 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
     app.get(
       '/DocumentReference',
       {
+        schema: { querystring: queryParams(DOCUMENT_REFERENCE_PARAMS) },
         config: {
           fhirApi: true,
           activity: 'scr.view',
@@ -149,7 +156,10 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
 
     app.get<{ Params: { id: string } }>(
       '/Bundle/:id',
-      { config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } } },
+      {
+        schema: { params: pathParams('id'), querystring: queryParams(['patient'], 'NHS Number') },
+        config: { fhirApi: true, activity: 'scr.view', patientFrom: { query: 'patient' } },
+      },
       async (req, reply) =>
         reply
           .type(FHIR_JSON)
@@ -160,6 +170,7 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
     app.get(
       '/Bundle',
       {
+        schema: { querystring: queryParams(['composition.identifier', SUBJECT_PARAM]) },
         config: {
           fhirApi: true,
           activity: 'scr.view',
@@ -182,6 +193,7 @@ export function scrDocumentRoutes(repo: Repository, publicUrl: string) {
     app.get(
       '/$summary',
       {
+        schema: { querystring: queryParams(['patient'], 'NHS Number') },
         config: {
           fhirApi: true,
           activity: 'scr.view',

@@ -1,39 +1,31 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Config } from '../../config.js';
 import { toAuditEvent } from '../../audit/audit-event.js';
-import { indexAuditBacklog, PeriodicJob } from '../../audit/audit-indexer.js';
 import { auditRecord } from '../../audit/audit-record.js';
 import { searchAuditEvents } from '../../audit/audit-search.js';
-import { AuditWriter } from '../../audit/audit-writer.js';
-import { AuditCheckpointSigner } from '../../audit/checkpoint-signer.js';
 import { buildAuditExport, exportRange } from '../../audit/export.js';
-import { parseAuditSearch } from '../../audit/search-params.js';
+import { AUDIT_SEARCH_PARAMS, parseAuditSearch } from '../../audit/search-params.js';
 import { statementVerifier } from '../../audit/signed-head.js';
 import { verifyStoredChain } from '../../audit/store-verifier.js';
 import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { SigningKey } from '../../security/embedded-idp.js';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
 import { SECURITY_BASE } from './routes.js';
 import { securityApi } from './capability.js';
 import { registerMetadataRoute } from '../../fhir/metadata-route.js';
-
-export interface AuditRoutesDeps {
-  signingKey: SigningKey;
-  config: Pick<Config, 'publicUrl' | 'auditCheckpointSeconds'>;
-}
-
-const INDEX_INTERVAL_MS = 1000;
+import { pathParams, queryParams } from '../route-schemas.js';
 
 /**
  * The audit trail as FHIR: AuditEvent search (exact, off a background index), one entry by seq,
- * chain verification including the signed checkpoints, and a self-verifying signed export. Runs
- * the catch-up indexer every second and the checkpoint signer every auditCheckpointSeconds.
+ * chain verification including the signed checkpoints, and a self-verifying signed export. The
+ * catch-up indexer and the checkpoint signer that feed it run from plugin.ts.
  */
-export function auditRoutes(repo: Repository, { signingKey, config }: AuditRoutesDeps) {
+export function auditRoutes({
+  store: repo,
+  audit,
+  signingKey,
+  config,
+}: Pick<ServiceDeps, 'store' | 'audit' | 'signingKey' | 'config'>) {
   const verify = statementVerifier([signingKey.publicJwk]);
-  const audit = new AuditWriter(repo);
-  const signer = new AuditCheckpointSigner(repo, signingKey);
   const baseUrl = `${config.publicUrl}${SECURITY_BASE}/AuditEvent`;
   const staffOnly = (req: FastifyRequest) => {
     if (req.ctx.principal?.kind === 'patient')
@@ -46,31 +38,13 @@ export function auditRoutes(repo: Repository, { signingKey, config }: AuditRoute
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     registerMetadataRoute(app, securityApi(SECURITY_BASE, config.publicUrl));
-    const fail = (job: string) => (err: unknown) => app.log.error({ err }, `${job} failed`);
-    const indexer = new PeriodicJob(
-      () => indexAuditBacklog(repo),
-      INDEX_INTERVAL_MS,
-      fail('audit indexer'),
-    );
-    const checkpoints =
-      config.auditCheckpointSeconds > 0
-        ? new PeriodicJob(
-            () => signer.tick(),
-            config.auditCheckpointSeconds * 1000,
-            fail('audit checkpoint signer'),
-          )
-        : undefined;
-    app.addHook('onReady', async () => {
-      indexer.start();
-      checkpoints?.start();
-    });
-    app.addHook('onClose', async () => {
-      await Promise.all([indexer.stop(), checkpoints?.stop()]);
-    });
 
     app.get(
       '/AuditEvent',
-      { config: { fhirApi: true, activity: 'audit.read', patientFrom: { query: 'patient' } } },
+      {
+        schema: { querystring: queryParams(AUDIT_SEARCH_PARAMS) },
+        config: { fhirApi: true, activity: 'audit.read', patientFrom: { query: 'patient' } },
+      },
       async (req, reply) => {
         const query = req.query as Record<string, unknown>;
         const search = parseAuditSearch(query);
@@ -133,12 +107,15 @@ export function auditRoutes(repo: Repository, { signingKey, config }: AuditRoute
     // signed entries must leave byte for byte: the one named exception to the location-release rule
     app.get(
       '/AuditEvent/$export',
-      { config: { fhirApi: true, activity: 'audit.read', locationRelease: 'signed-audit-export' } },
+      {
+        schema: { querystring: queryParams(['from', 'to'], 'entry number in the audit chain') },
+        config: { fhirApi: true, activity: 'audit.read', locationRelease: 'signed-audit-export' },
+      },
       async (req, reply) => {
         staffOnly(req);
         const { from, to } = exportRange(
           req.query as Record<string, unknown>,
-          (await repo.auditHead()).seq,
+          (await repo.audit.auditHead()).seq,
         );
         const doc = await buildAuditExport(repo, signingKey, verify, from, to);
         await audit.append(
@@ -157,7 +134,7 @@ export function auditRoutes(repo: Repository, { signingKey, config }: AuditRoute
 
     app.get<{ Params: { id: string } }>(
       '/AuditEvent/:id',
-      { config: { fhirApi: true, activity: 'audit.read' } },
+      { schema: { params: pathParams('id') }, config: { fhirApi: true, activity: 'audit.read' } },
       async (req, reply) => {
         staffOnly(req);
         if (!/^[1-9]\d{0,14}$/.test(req.params.id))
@@ -166,7 +143,7 @@ export function auditRoutes(repo: Repository, { signingKey, config }: AuditRoute
             'INVALID_RESOURCE_ID',
             'An AuditEvent id is the entry number in the audit chain',
           );
-        const [entry] = await repo.readAuditEntries([Number(req.params.id)]);
+        const [entry] = await repo.audit.readAuditEntries([Number(req.params.id)]);
         if (!entry)
           throw new FhirError(404, 'RESOURCE_NOT_FOUND', `AuditEvent ${req.params.id} not found`);
         await audit.append(

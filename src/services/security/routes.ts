@@ -5,14 +5,14 @@ import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 import { nhsNumberFromReference, parameterValue, parametersOf } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import { commitOnce, earlierAnswer, type EarlierAnswer } from '../../http/request-replay.js';
+import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import {
   EMERGENCY_REASONS,
   type CareRelationship,
   type EmergencyAccessGrant,
-  type LegitimateRelationships,
 } from '../../security/relationships.js';
-import type { Repository } from '../../store/types.js';
+import type { ServiceDeps } from '../service-deps.js';
+import { pathParams } from '../route-schemas.js';
 
 export const SECURITY_BASE = '/security/FHIR/R4';
 const REASON_SYSTEM = 'https://openspine.dev/CodeSystem/emergency-access-reason';
@@ -91,10 +91,13 @@ const relationshipOf = ({ stored }: EarlierAnswer) => stored.resource as CareRel
 /**
  * Security operations on a patient's record: emergency (break-glass) access, self-claimed
  * relationships, and care episodes that give an organisation a legitimate relationship. Each write
- * is recorded under its X-Request-ID (src/http/request-replay.ts): a retry gets the original answer
+ * is recorded under its X-Request-ID (../write-once.ts): a retry gets the original answer
  * and grants, claims, opens or closes nothing more.
  */
-export function securityRoutes(repo: Repository, relationships: LegitimateRelationships) {
+export function securityRoutes({
+  store: repo,
+  relationships,
+}: Pick<ServiceDeps, 'store' | 'relationships'>) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     const fhir = { fhirApi: true } as const;
 
@@ -102,44 +105,37 @@ export function securityRoutes(repo: Repository, relationships: LegitimateRelati
       '/$emergency-access',
       { config: { ...fhir, activity: 'emergency.access' } },
       async (req, reply) => {
-        const earlier = await earlierAnswer(repo, req.ctx);
-        if (earlier)
-          return reply
-            .code(201)
-            .type(FHIR_JSON)
-            .send(grantParameters(grantOf(earlier)));
-        const patient = requirePatient(req.body);
-        const params = parametersOf(req.body);
-        const reasonCode = parameterValue(params, 'reasonCode');
-        if (!reasonCode)
-          throw new FhirError(
-            400,
-            'MISSING_VALUE',
-            `Parameter 'reasonCode' is required: one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`,
-          );
-        if (!Object.hasOwn(EMERGENCY_REASONS, reasonCode))
-          throw new FhirError(
-            400,
-            'INVALID_VALUE',
-            `Parameter 'reasonCode' must be one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`,
-          );
-        const reasonText = requireText(req.body, 'reasonText');
-        if (!(await repo.readJson('Patient', patient)))
-          throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-        const grant = await commitOnce(
-          repo,
-          req.ctx,
-          () =>
-            relationships.grantEmergencyAccess(
+        const grant = await writeOnce(repo, req.ctx, {
+          asBefore: grantOf,
+          write: async ({ record }) => {
+            const patient = requirePatient(req.body);
+            const params = parametersOf(req.body);
+            const reasonCode = parameterValue(params, 'reasonCode');
+            if (!reasonCode)
+              throw new FhirError(
+                400,
+                'MISSING_VALUE',
+                `Parameter 'reasonCode' is required: one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`,
+              );
+            if (!Object.hasOwn(EMERGENCY_REASONS, reasonCode))
+              throw new FhirError(
+                400,
+                'INVALID_VALUE',
+                `Parameter 'reasonCode' must be one of ${Object.keys(EMERGENCY_REASONS).join(', ')}`,
+              );
+            const reasonText = requireText(req.body, 'reasonText');
+            if (!(await repo.readJson('Patient', patient)))
+              throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
+            return relationships.grantEmergencyAccess(
               req.ctx,
               patient,
               reasonCode,
               reasonText,
               undefined,
-              { ctx: req.ctx, status: 201 },
-            ),
-          grantOf,
-        );
+              { record, status: 201 },
+            );
+          },
+        });
         return reply.code(201).type(FHIR_JSON).send(grantParameters(grant));
       },
     );
@@ -148,22 +144,16 @@ export function securityRoutes(repo: Repository, relationships: LegitimateRelati
       '/$claim-relationship',
       { config: { ...fhir, activity: 'relationship.claim' } },
       async (req, reply) => {
-        const earlier = await earlierAnswer(repo, req.ctx);
-        if (earlier)
-          return reply
-            .code(201)
-            .type(FHIR_JSON)
-            .send(claimParameters(relationshipOf(earlier)));
-        const patient = requirePatient(req.body);
-        const reason = requireText(req.body, 'reason');
-        if (!(await repo.readJson('Patient', patient)))
-          throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-        const rel = await commitOnce(
-          repo,
-          req.ctx,
-          () => relationships.selfClaim(req.ctx, patient, reason, { ctx: req.ctx, status: 201 }),
-          relationshipOf,
-        );
+        const rel = await writeOnce(repo, req.ctx, {
+          asBefore: relationshipOf,
+          write: async ({ record }) => {
+            const patient = requirePatient(req.body);
+            const reason = requireText(req.body, 'reason');
+            if (!(await repo.readJson('Patient', patient)))
+              throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
+            return relationships.selfClaim(req.ctx, patient, reason, { record, status: 201 });
+          },
+        });
         return reply.code(201).type(FHIR_JSON).send(claimParameters(rel));
       },
     );
@@ -172,43 +162,33 @@ export function securityRoutes(repo: Repository, relationships: LegitimateRelati
       '/EpisodeOfCare',
       { config: { ...fhir, activity: 'care.episode' } },
       async (req, reply) => {
-        const earlier = await earlierAnswer(repo, req.ctx);
-        if (earlier) {
-          const rel = relationshipOf(earlier);
-          return reply
-            .code(201)
-            .type(FHIR_JSON)
-            .header('location', `${SECURITY_BASE}/EpisodeOfCare/${rel.id}`)
-            .send(episodeOfCare(rel));
-        }
-        const body = req.body as {
-          resourceType?: unknown;
-          patient?: { identifier?: { value?: unknown }; reference?: unknown };
-        } | null;
-        if (!body || body.resourceType !== 'EpisodeOfCare')
-          throw new FhirError(400, 'INVALID_VALUE', 'Request body must be an EpisodeOfCare');
-        const raw = body.patient?.identifier?.value ?? body.patient?.reference;
-        const patient = typeof raw === 'string' ? nhsNumberFromReference(raw) : '';
-        if (!isValidNhsNumber(patient))
-          throw new FhirError(
-            400,
-            'INVALID_RESOURCE_ID',
-            'EpisodeOfCare.patient must identify a patient by a valid NHS Number',
-          );
-        if (!(await repo.readJson('Patient', patient)))
-          throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-        const org = req.ctx.principal!.org;
-        const rel = await commitOnce(
-          repo,
-          req.ctx,
-          () =>
-            relationships.record(
+        const rel = await writeOnce(repo, req.ctx, {
+          asBefore: relationshipOf,
+          write: async ({ record }) => {
+            const body = req.body as {
+              resourceType?: unknown;
+              patient?: { identifier?: { value?: unknown }; reference?: unknown };
+            } | null;
+            if (!body || body.resourceType !== 'EpisodeOfCare')
+              throw new FhirError(400, 'INVALID_VALUE', 'Request body must be an EpisodeOfCare');
+            const raw = body.patient?.identifier?.value ?? body.patient?.reference;
+            const patient = typeof raw === 'string' ? nhsNumberFromReference(raw) : '';
+            if (!isValidNhsNumber(patient))
+              throw new FhirError(
+                400,
+                'INVALID_RESOURCE_ID',
+                'EpisodeOfCare.patient must identify a patient by a valid NHS Number',
+              );
+            if (!(await repo.readJson('Patient', patient)))
+              throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
+            const org = req.ctx.principal!.org;
+            return relationships.record(
               { patient, org, kind: 'care-episode', source: `user:${req.ctx.principal!.userId}` },
               [auditRecord(req.ctx, 'care.episode', patient, 'opened', { org })],
-              { ctx: req.ctx, status: 201 },
-            ),
-          relationshipOf,
-        );
+              { record, status: 201 },
+            );
+          },
+        });
         return reply
           .code(201)
           .type(FHIR_JSON)
@@ -219,31 +199,27 @@ export function securityRoutes(repo: Repository, relationships: LegitimateRelati
 
     app.post<{ Params: { id: string } }>(
       '/EpisodeOfCare/:id/$close',
-      { config: { ...fhir, activity: 'care.episode' } },
+      { schema: { params: pathParams('id') }, config: { ...fhir, activity: 'care.episode' } },
       async (req, reply) => {
-        const earlier = await earlierAnswer(repo, req.ctx);
-        if (earlier) return reply.type(FHIR_JSON).send(episodeOfCare(relationshipOf(earlier)));
-        const rel = await relationships.get(req.params.id);
-        const org = req.ctx.principal!.org;
-        // another organisation's episode is reported as absent, not as forbidden
-        if (!rel || rel.kind !== 'care-episode' || rel.org !== org)
-          throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Episode of care not found');
-        // closed a moment ago by a twin of this very request (409 or a version conflict): answered as it was
-        const ended = await commitOnce(
-          repo,
-          req.ctx,
-          async () => {
+        const ended = await writeOnce(repo, req.ctx, {
+          asBefore: relationshipOf,
+          write: async ({ record }) => {
+            const rel = await relationships.get(req.params.id);
+            const org = req.ctx.principal!.org;
+            // another organisation's episode is reported as absent, not as forbidden
+            if (!rel || rel.kind !== 'care-episode' || rel.org !== org)
+              throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Episode of care not found');
+            // closed a moment ago by a twin of this very request (409 or a version conflict): answered as it was
             const closed = await relationships.end(
               rel.id,
               [auditRecord(req.ctx, 'care.episode', rel.patient, 'closed', { org })],
-              { ctx: req.ctx, status: 200 },
+              { record, status: 200 },
             );
             if (!closed)
               throw new FhirError(409, 'INVALID_UPDATE', 'Episode of care is already closed');
             return closed;
           },
-          relationshipOf,
-        );
+        });
         return reply.type(FHIR_JSON).send(episodeOfCare(ended));
       },
     );

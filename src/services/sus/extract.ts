@@ -2,10 +2,11 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Patient } from 'fhir/r4.js';
 import { labelledRestricted, withholdLocation } from '../../fhir/location-data.js';
-import type { AuditRecord, Repository } from '../../store/types.js';
-import { FIRST_PREFIXES, compartmentOf, walkStep } from '../bulk/export-enumerate.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../../store/repository.js';
+import { FIRST_PREFIXES, compartmentOf, walkStep } from '../bulk/index.js';
 import { gpOdsCode, isCurrentAddress, PATIENT, replacedBy } from '../pds/index.js';
-import { optedOut } from '../scr/optout.js';
+import { optedOut } from '../scr/index.js';
 import { postcodeDistrict, pseudonymFor, yearMonth } from './pseudonym.js';
 
 /**
@@ -109,7 +110,7 @@ export async function extractSus(repo: Repository, opts: SusOptions): Promise<Su
       (s) => s.lastUpdated >= opts.since,
     );
     report.considered += patients.length;
-    const live = patients.filter((s) => !replacedBy(s.resource as Patient));
+    const live = patients.filter((s) => !replacedBy(s.resource));
     report.supersededSkipped += patients.length - live.length; // a merged number's data lives on its survivor
     const out = await optedOut(
       repo,
@@ -135,7 +136,7 @@ export async function extractSus(repo: Repository, opts: SusOptions): Promise<Su
     }
     let text = '';
     for (const s of included) {
-      const r = record(s.resource as Patient, opts.key, perPatient.get(s.id)!);
+      const r = record(s.resource, opts.key, perPatient.get(s.id)!);
       text +=
         opts.format === 'csv'
           ? SUS_COLUMNS.map((c) => csvField(r[c])).join(',') + '\n'

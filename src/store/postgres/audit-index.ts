@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { AUDIT_INDEX_COLUMNS, auditWhere, contiguousFrom } from '../../audit/audit-index-sql.js';
-import type { AuditEntry, AuditQuery, SignedAuditCheckpoint } from '../types.js';
+import type { AuditEntry, AuditQuery, SignedAuditCheckpoint } from '../../audit/types.js';
 
 interface LogRow {
   seq: string;

@@ -1,5 +1,7 @@
 import type { OutboxMessage } from '../../messaging/types.js';
-import type { AuditRecord, RequestRecord, ResourceWrite } from '../types.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { RequestRecord } from '../request-log.js';
+import type { ResourceWrite } from '../resource-store.js';
 
 /**
  * SQLSTATEs raised inside openspine_commit for one batch, reported back per batch as its outcome and

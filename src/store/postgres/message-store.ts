@@ -10,7 +10,8 @@ import {
   type DeadLetterRow,
   type OutboxRow,
 } from '../message-rows.js';
-import type { AuditRecord, MessageStore, OutboxRecord, ReplayOutcome } from '../types.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { MessageStore, OutboxRecord, ReplayOutcome } from '../message-store.js';
 
 const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time';
 const DEAD_COLUMNS = 'id, consumer, message, attempts, last_error, dead_at, replayed_at';

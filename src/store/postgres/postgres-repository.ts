@@ -1,21 +1,17 @@
 import pg from 'pg';
 import { buildSearchResourcesSql, buildSearchSql } from '../sql.js';
-import { fromRequestRow, type RequestRow } from '../request-log.js';
-import {
-  DuplicateRequestError,
-  VersionConflictError,
-  type AuditEntry,
-  type AuditQuery,
-  type AuditRecord,
-  type Repository,
-  type RequestRecord,
-  type SearchQuery,
-  type SignedAuditCheckpoint,
-  type StoredJson,
-  type StoredResource,
-  type WriteBatch,
-} from '../types.js';
-import { PostgresAuditIndex } from './audit-index.js';
+import { fromRequestRow, type RequestRecord, type RequestRow } from '../request-log.js';
+import { DuplicateRequestError, VersionConflictError } from '../errors.js';
+import type { AuditRecord } from '../../audit/types.js';
+import type { Repository } from '../repository.js';
+import type {
+  ResourceType,
+  SearchQuery,
+  StoredJson,
+  StoredResource,
+  WriteBatch,
+} from '../resource-store.js';
+import { PostgresAuditStore } from './audit-store.js';
 import {
   COMMIT_CALL,
   DUPLICATE_REQUEST_STATE,
@@ -63,7 +59,7 @@ function toStored(row: VersionRow): StoredResource {
 export class PostgresRepository implements Repository {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
-  private readonly auditIndex: PostgresAuditIndex;
+  readonly audit: PostgresAuditStore;
   readonly messaging: PostgresMessageStore;
   private readonly committer = new GroupCommitter((batches) => this.commitGroup(batches));
   private closed = false;
@@ -83,7 +79,7 @@ export class PostgresRepository implements Repository {
     });
     // An idle connection dropped by the server must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
-    this.auditIndex = new PostgresAuditIndex(this.pool, (fn) => this.tx(fn));
+    this.audit = new PostgresAuditStore(this.pool, (fn) => this.tx(fn));
     this.messaging = new PostgresMessageStore(
       this.pool,
       (fn) => this.tx(fn),
@@ -141,7 +137,7 @@ export class PostgresRepository implements Repository {
     }
   }
 
-  async read(type: string, id: string): Promise<StoredResource | null> {
+  async read<T = any>(type: ResourceType<T>, id: string): Promise<StoredResource<T> | null> {
     const row = await this.readRow(type, id);
     return row ? toStored(row) : null;
   }
@@ -162,7 +158,7 @@ export class PostgresRepository implements Repository {
   }
 
   /** Current versions of the ids that exist, in no particular order, in one round trip. */
-  async readMany(type: string, ids: string[]): Promise<StoredResource[]> {
+  async readMany<T = any>(type: ResourceType<T>, ids: string[]): Promise<StoredResource<T>[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.pool.query<VersionRow>(
       `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM resources r
@@ -173,7 +169,11 @@ export class PostgresRepository implements Repository {
     return rows.map(toStored);
   }
 
-  async readVersion(type: string, id: string, version: number): Promise<StoredResource | null> {
+  async readVersion<T = any>(
+    type: ResourceType<T>,
+    id: string,
+    version: number,
+  ): Promise<StoredResource<T> | null> {
     const { rows } = await this.pool.query<VersionRow>(
       'SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = $1 AND rid = $2 AND version = $3',
       [type, id, version],
@@ -181,7 +181,7 @@ export class PostgresRepository implements Repository {
     return rows.length ? toStored(rows[0]) : null;
   }
 
-  async history(type: string, id: string): Promise<StoredResource[]> {
+  async history<T = any>(type: ResourceType<T>, id: string): Promise<StoredResource<T>[]> {
     const { rows } = await this.pool.query<VersionRow>(
       'SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = $1 AND rid = $2 ORDER BY version DESC',
       [type, id],
@@ -195,7 +195,7 @@ export class PostgresRepository implements Repository {
     return rows.map((r) => r.rid);
   }
 
-  async searchResources(query: SearchQuery): Promise<StoredResource[]> {
+  async searchResources<T = any>(query: SearchQuery<T>): Promise<StoredResource<T>[]> {
     const { sql, params } = buildSearchResourcesSql(query, (n) => '$' + n);
     const { rows } = await this.pool.query<VersionRow>(sql, params);
     return rows.map(toStored);
@@ -319,64 +319,6 @@ export class PostgresRepository implements Repository {
       c,
     );
     if (outcome !== null) throw new Error(`audit append refused: ${outcome}`);
-  }
-
-  async auditHead(): Promise<{ seq: number; hash: string }> {
-    const res = await this.pool.query<{ seq: string; hash: string }>(
-      'SELECT seq, hash FROM audit_head WHERE id',
-    );
-    return { seq: Number(res.rows[0].seq), hash: res.rows[0].hash };
-  }
-
-  async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    const { rows } = await this.pool.query<{
-      seq: string;
-      record: string;
-      prev_hash: string;
-      hash: string;
-    }>('SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [
-      afterSeq,
-      limit,
-    ]);
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      record: JSON.parse(r.record),
-      recordJson: r.record,
-      prevHash: r.prev_hash,
-      hash: r.hash,
-    }));
-  }
-
-  indexAuditPage(pageSize: number): Promise<{ checkpoint: number; indexed: number }> {
-    return this.auditIndex.indexPage(pageSize);
-  }
-
-  auditIndexCheckpoint(): Promise<number> {
-    return this.auditIndex.checkpoint();
-  }
-
-  searchAudit(query: AuditQuery, limit: number): Promise<number[]> {
-    return this.auditIndex.search(query, limit);
-  }
-
-  countAudit(query: AuditQuery): Promise<number> {
-    return this.auditIndex.count(query);
-  }
-
-  readAuditEntries(seqs: number[]): Promise<AuditEntry[]> {
-    return this.auditIndex.readEntries(seqs);
-  }
-
-  saveAuditCheckpoint(checkpoint: SignedAuditCheckpoint): Promise<boolean> {
-    return this.auditIndex.saveCheckpoint(checkpoint);
-  }
-
-  auditCheckpoints(fromSeq: number, toSeq: number): Promise<SignedAuditCheckpoint[]> {
-    return this.auditIndex.checkpoints(fromSeq, toSeq);
-  }
-
-  latestAuditCheckpoint(beforeSeq?: number): Promise<SignedAuditCheckpoint | null> {
-    return this.auditIndex.latestCheckpoint(beforeSeq);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { chainHash, GENESIS_HASH } from '../../audit/chain.js';
-import type { AuditRecord } from '../types.js';
+import type { AuditRecord } from '../../audit/types.js';
 
 export type Prepare = (sql: string) => Database.Statement;
 

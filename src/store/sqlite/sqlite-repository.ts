@@ -2,23 +2,18 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { buildSearchResourcesSql, buildSearchSql } from '../sql.js';
-import { fromRequestRow, type RequestRow } from '../request-log.js';
-import {
-  DuplicateRequestError,
-  VersionConflictError,
-  type AuditEntry,
-  type AuditQuery,
-  type AuditRecord,
-  type Repository,
-  type RequestRecord,
-  type SearchQuery,
-  type SignedAuditCheckpoint,
-  type StoredJson,
-  type StoredResource,
-  type WriteBatch,
-} from '../types.js';
-import { SqliteAuditIndex } from './audit-index.js';
-import { appendAuditRecords, readAuditHead } from './audit-append.js';
+import { fromRequestRow, type RequestRecord, type RequestRow } from '../request-log.js';
+import { DuplicateRequestError, VersionConflictError } from '../errors.js';
+import type { Repository } from '../repository.js';
+import type {
+  ResourceType,
+  SearchQuery,
+  StoredJson,
+  StoredResource,
+  WriteBatch,
+} from '../resource-store.js';
+import { appendAuditRecords } from './audit-append.js';
+import { SqliteAuditStore } from './audit-store.js';
 import { AUTOCHECKPOINT_PAGES, BackgroundCheckpoints } from './background-checkpoints.js';
 import { SqliteMessageStore } from './message-store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
@@ -50,7 +45,7 @@ export class SqliteRepository implements Repository {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly auditIndex: SqliteAuditIndex;
+  readonly audit: SqliteAuditStore;
   readonly messaging: SqliteMessageStore;
 
   private checkpoints: BackgroundCheckpoints | undefined;
@@ -68,7 +63,7 @@ export class SqliteRepository implements Repository {
     // checkpoint the WAL every ~40 MB rather than every 4 MB: hot pages (the audit chain head, the last
     // audit page) are rewritten by every commit and a checkpoint copies each only once
     this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-    this.auditIndex = new SqliteAuditIndex(this.db, (sql) => this.stmt(sql));
+    this.audit = new SqliteAuditStore(this.db, (sql) => this.stmt(sql));
     this.messaging = new SqliteMessageStore(
       this.db,
       (sql) => this.stmt(sql),
@@ -80,7 +75,7 @@ export class SqliteRepository implements Repository {
    * For a long-running server: WAL checkpoints from now on run on a thread of their own (see
    * BackgroundCheckpoints). Command-line tools keep the connection's automatic checkpoints.
    */
-  checkpointInBackground(): void {
+  startBackgroundWork(): void {
     if (this.file === ':memory:' || this.checkpoints) return;
     this.checkpoints = new BackgroundCheckpoints(this.file, this.db);
   }
@@ -119,7 +114,7 @@ export class SqliteRepository implements Repository {
       .immediate();
   }
 
-  async read(type: string, id: string): Promise<StoredResource | null> {
+  async read<T = any>(type: ResourceType<T>, id: string): Promise<StoredResource<T> | null> {
     const row = this.readRow(type, id);
     return row ? toStored(row) : null;
   }
@@ -142,8 +137,8 @@ export class SqliteRepository implements Repository {
     ).get(type, id) as VersionRow | undefined;
   }
 
-  async readMany(type: string, ids: string[]): Promise<StoredResource[]> {
-    const out: StoredResource[] = [];
+  async readMany<T = any>(type: ResourceType<T>, ids: string[]): Promise<StoredResource<T>[]> {
+    const out: StoredResource<T>[] = [];
     for (const id of ids) {
       const r = await this.read(type, id);
       if (r) out.push(r);
@@ -151,14 +146,18 @@ export class SqliteRepository implements Repository {
     return out;
   }
 
-  async readVersion(type: string, id: string, version: number): Promise<StoredResource | null> {
+  async readVersion<T = any>(
+    type: ResourceType<T>,
+    id: string,
+    version: number,
+  ): Promise<StoredResource<T> | null> {
     const row = this.stmt(
       'SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? AND version = ?',
     ).get(type, id, version) as VersionRow | undefined;
     return row ? toStored(row) : null;
   }
 
-  async history(type: string, id: string): Promise<StoredResource[]> {
+  async history<T = any>(type: ResourceType<T>, id: string): Promise<StoredResource<T>[]> {
     const rows = this.stmt(
       'SELECT rtype, rid, version, updated, body FROM resource_versions WHERE rtype = ? AND rid = ? ORDER BY version DESC',
     ).all(type, id) as VersionRow[];
@@ -170,7 +169,7 @@ export class SqliteRepository implements Repository {
     return (this.stmt(sql).all(...params) as { rid: string }[]).map((r) => r.rid);
   }
 
-  async searchResources(query: SearchQuery): Promise<StoredResource[]> {
+  async searchResources<T = any>(query: SearchQuery<T>): Promise<StoredResource<T>[]> {
     const { sql, params } = buildSearchResourcesSql(query, () => '?');
     return (this.stmt(sql).all(...params) as VersionRow[]).map(toStored);
   }
@@ -276,55 +275,6 @@ export class SqliteRepository implements Repository {
       id,
     ) as { version: number } | undefined;
     return row?.version ?? null;
-  }
-
-  async auditHead(): Promise<{ seq: number; hash: string }> {
-    return readAuditHead((sql) => this.stmt(sql));
-  }
-
-  async readAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    const rows = this.stmt(
-      'SELECT seq, record, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?',
-    ).all(afterSeq, limit) as { seq: number; record: string; prev_hash: string; hash: string }[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      record: JSON.parse(r.record),
-      recordJson: r.record,
-      prevHash: r.prev_hash,
-      hash: r.hash,
-    }));
-  }
-
-  async indexAuditPage(pageSize: number): Promise<{ checkpoint: number; indexed: number }> {
-    return this.auditIndex.indexPage(pageSize);
-  }
-
-  async auditIndexCheckpoint(): Promise<number> {
-    return this.auditIndex.checkpoint();
-  }
-
-  async searchAudit(query: AuditQuery, limit: number): Promise<number[]> {
-    return this.auditIndex.search(query, limit);
-  }
-
-  async countAudit(query: AuditQuery): Promise<number> {
-    return this.auditIndex.count(query);
-  }
-
-  async readAuditEntries(seqs: number[]): Promise<AuditEntry[]> {
-    return this.auditIndex.readEntries(seqs);
-  }
-
-  async saveAuditCheckpoint(checkpoint: SignedAuditCheckpoint): Promise<boolean> {
-    return this.auditIndex.saveCheckpoint(checkpoint);
-  }
-
-  async auditCheckpoints(fromSeq: number, toSeq: number): Promise<SignedAuditCheckpoint[]> {
-    return this.auditIndex.checkpoints(fromSeq, toSeq);
-  }
-
-  async latestAuditCheckpoint(beforeSeq?: number): Promise<SignedAuditCheckpoint | null> {
-    return this.auditIndex.latestCheckpoint(beforeSeq);
   }
 
   async close(): Promise<void> {

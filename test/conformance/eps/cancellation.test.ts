@@ -102,10 +102,7 @@ for (const kind of await storesUnderTest()) {
       assert.deepEqual(answerShape(res.body), cancelled);
     });
 
-    for (const [name, course] of [
-      ['repeat', 'continuous'],
-      ['eRD', 'continuous-repeat-dispensing'],
-    ] as const) {
+    for (const name of ['repeat', 'eRD'] as const) {
       it(`spec/prescribing/prescription-order-update/${name}-primary-example-req: 200, as ${name}-primary-example-res`, async () => {
         const nhs = await addPatient(t.platform.repo);
         const req = published(

@@ -202,7 +202,7 @@ for (const kind of stores) {
       assert.equal(read.json().birthDate, v.babyBirthDate);
       const related = await platform.request({ url: `${PDS}/Patient/${body.id}/RelatedPerson` });
       assert.equal(related.json().entry[0].resource.patient.identifier.value, v.motherNhsNumber);
-      const audit = await platform.repo.readAudit(0, 100_000);
+      const audit = await platform.repo.audit.readAudit(0, 100_000);
       assert.ok(
         audit.some(
           (e) =>

@@ -668,7 +668,7 @@ for (const kind of stores) {
       assert.equal(other.statusCode, 400, other.body);
       const history = await platform.repo.history(COVERAGE, P.noCoverage);
       assert.equal(history.length, 1);
-      const audit = await platform.repo.readAudit(0, 100_000);
+      const audit = await platform.repo.audit.readAudit(0, 100_000);
       assert.equal(
         audit.filter(
           (e) =>

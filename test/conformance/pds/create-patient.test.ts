@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { isValidNhsNumber } from '../../../src/fhir/nhs-number.js';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { storesUnderTest } from '../../helpers/stores.js';
-import { assertOutcome, commitPatients, PDS } from '../../helpers/pds-fixtures.js';
+import { commitPatients, PDS } from '../../helpers/pds-fixtures.js';
 import { assertPublishedRefusal, fill, published } from './karate.js';
 import {
   assertPublishedError,

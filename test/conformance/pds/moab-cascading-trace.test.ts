@@ -36,16 +36,6 @@ const mobile = (value: string) => ({
   value,
   period: { start: '2024-09-20' },
 });
-const address = (postalCode: string) => [
-  {
-    id: 'A1',
-    use: 'home' as const,
-    period: { start: '2015-01-01' },
-    line: ['1 Test Street', 'Scunthorpe'],
-    postalCode,
-  },
-];
-
 /** A Karate test patient who had another given name before (an ended 'old' name). */
 function withPreviousGiven(k: KaratePatient, previousGiven: string[]): Patient {
   const p = karatePatient(k);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mintPatientToken } from '../../../src/security/embedded-idp.js';
 import { startTestPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { storesUnderTest } from '../../helpers/stores.js';
-import { assertOutcome, commitPatients } from '../../helpers/pds-fixtures.js';
+import { commitPatients } from '../../helpers/pds-fixtures.js';
 import { assertPublishedError as assertExactPublished } from './karate.js';
 import {
   assertPublishedError,

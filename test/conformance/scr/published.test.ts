@@ -8,6 +8,7 @@
  * are in test/fixtures/scr/published (SOURCES.md); examples that cannot apply are in SET-ASIDE.md.
  * The published patients are loaded by the test (registered at the practice uploading for them).
  */
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -404,6 +405,25 @@ for (const kind of await storesUnderTest()) {
           !JSON.stringify(own[0]).includes('Permission to view override'),
           'but not the free text',
         );
+      });
+      it('a retried alert (same X-Request-ID) is answered 201 again and recorded once', async () => {
+        const requestId = randomUUID();
+        const send = () =>
+          platform.request({
+            method: 'POST',
+            url: `${SCR}/AuditEvent`,
+            token: tokens.gp,
+            headers: { 'x-request-id': requestId },
+            body: published('spec/AuditEvent.json'),
+          });
+        const before = await platform.repo.audit.auditHead();
+        const first = await send();
+        assert.equal(first.statusCode, 201, first.body);
+        const retry = await send();
+        assert.equal(retry.statusCode, 201, retry.body);
+        const entries = await platform.repo.audit.readAudit(before.seq, 1000);
+        const raised = entries.filter((e) => e.record.action === 'scr.view.alert');
+        assert.equal(raised.length, 1, 'the retry records nothing more');
       });
       for (const name of [
         'bad_request/1-missingNhsNumber',
