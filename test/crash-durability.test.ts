@@ -66,7 +66,8 @@ function patchable(p: Patient): boolean {
 
 /** The ids of each candidate's address 0 and telecom 0 (the generator is deterministic). */
 const itemIds = new Map<string, { address: string; telecom: string }>();
-// a change within a list item names the item's id first (NHSDigital/personal-demographics-service-api replaceErrors.feature)
+// a change within a list item names the item's id first
+// (NHSDigital/personal-demographics-service-api replaceErrors.feature)
 const patchesFor = (id: string, line: string, phone: string) => [
   { op: 'test', path: '/address/0/id', value: itemIds.get(id)?.address },
   { op: 'replace', path: '/address/0/line/0', value: line },
@@ -415,7 +416,8 @@ for (const kind of stores) {
   });
 
   describe(`a SIGKILLed seeding run on ${kind}`, () => {
-    // PostgreSQL commits a batch in one statement, so it seeds quickly: more batches give the kill a chance to land inside one
+    // PostgreSQL commits a batch in one statement, so it seeds quickly: more batches give the kill
+    // a chance to land inside one
     const BATCH = 50,
       TOTAL = kind === 'postgres' ? 3000 : 600,
       SEED_FOR_KILL = 11;
@@ -426,7 +428,8 @@ for (const kind of stores) {
         | { count(): Promise<number>; writerBusy(): Promise<boolean>; close(): Promise<void> }
         | undefined;
       try {
-        // the seeding routine of `openspine seed`, in a child process, with small batches so a kill lands between and inside many
+        // the seeding routine of `openspine seed`, in a child process, with small batches so a kill
+        // lands between and inside many
         const url = (p: string) => JSON.stringify(pathToFileURL(join(REPO_ROOT, p)).href);
         const code = `(async () => {
           const { openRepository } = await import(${url('src/store/open.ts')});

@@ -1,4 +1,7 @@
-/** `openspine prescriber key add|list|revoke`: registering prescribers' public signing keys, as a real child process. */
+/**
+ * `openspine prescriber key add|list|revoke`: registering prescribers' public signing keys, as a
+ * real child process.
+ */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';

@@ -19,7 +19,10 @@ for (const kind of await storesUnderTest()) {
       t = await startEpsPlatform(kind);
     });
     after(async () => t.close());
-    /** What the tracker shows of the prescription (a dispense notification or claim is answered with an OperationOutcome only). */
+    /**
+     * What the tracker shows of the prescription (a dispense notification or claim is answered with
+     * an OperationOutcome only).
+     */
     const tracked = async (p: { ids: { shortFormId: string } }) =>
       statusOf(await t.eps.track('focus:identifier', p.ids.shortFormId));
     const informational = (res: { status: number; body: any }) => [
@@ -54,7 +57,8 @@ for (const kind of await storesUnderTest()) {
         for (const [i, loser] of results.entries()) {
           if (loser.status === 200) continue;
           const sameAsWinner = (tokens[i] === t.eps.tokens.pharmacy ? 'FLE79' : 'FCX22') === winner;
-          // as EPS publishes it: the other pharmacy is told who holds it; the winner's own second request meets the state
+          // as EPS publishes it: the other pharmacy is told who holds it; the winner's own second
+          // request meets the state
           assert.equal(
             loser.status,
             sameAsWinner ? 409 : 400,

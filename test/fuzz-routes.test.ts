@@ -886,7 +886,10 @@ function safeJson(text: string): any {
 /** Refusals of the request's form, decided before any stored state is consulted: these are sent again as one batch. */
 const FORM_REFUSALS = new Set([400, 401, 406, 413, 414, 415]);
 
-/** A commit that changes state (resources, outbox messages or a request-log record; audit entries alone do not), with the request ids it names. */
+/**
+ * A commit that changes state (resources, outbox messages or a request-log record; audit entries
+ * alone do not), with the request ids it names.
+ */
 interface StateWrite {
   what: string;
   requestIds: Set<string>;

@@ -465,7 +465,8 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('unknown methods and paths are OperationOutcomes', async () => {
-        // PDS answers a method its paths do not take as 400 UNSUPPORTED_SERVICE (NHSDigital/personal-demographics-service-api
+        // PDS answers a method its paths do not take as 400 UNSUPPORTED_SERVICE
+        // (NHSDigital/personal-demographics-service-api
         // karate-tests patients/requestErrors.feature, "Make invalid put request to get patient endpoint")
         for (const method of ['OPTIONS', 'PROPFIND', 'TRACE', 'DELETE'])
           assertOutcome(

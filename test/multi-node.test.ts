@@ -123,7 +123,9 @@ describe(
     async function moveHouse(node: ChildServer, nhs: string, n: number): Promise<void> {
       const read = await call(node, 'GET', `${PDS}/Patient/${nhs}`);
       assert.equal(read.status, 200, read.text.slice(0, 300));
-      // a change within a list item names the item's id first (NHSDigital/personal-demographics-service-api replaceErrors.feature: "no id or url found for path with root /address/0")
+      // a change within a list item names the item's id first
+      // (NHSDigital/personal-demographics-service-api replaceErrors.feature: "no id or url found
+      // for path with root /address/0")
       const res = await call(
         node,
         'PATCH',

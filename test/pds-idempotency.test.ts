@@ -15,7 +15,8 @@ const birth = (family: string) => ({
   name: [{ use: 'usual', given: ['Ada'], family }],
   gender: 'female',
   birthDate: '2026-11-20',
-  // an address period and lines 1 (or 2) and 4 are required at birth registration (postPatient.feature, MISSING_VALUE 'address/0/period', INVALID_CREATE)
+  // an address period and lines 1 (or 2) and 4 are required at birth registration
+  // (postPatient.feature, MISSING_VALUE 'address/0/period', INVALID_CREATE)
   address: [
     {
       use: 'home',
@@ -57,7 +58,9 @@ for (const kind of await storesUnderTest()) {
         token,
         contentType: PATCH,
         headers: { 'x-request-id': requestId, 'if-match': ifMatch },
-        // a change within a list item names the item's id first (NHSDigital/personal-demographics-service-api replaceErrors.feature: "no id or url found for path with root /address/0")
+        // a change within a list item names the item's id first
+        // (NHSDigital/personal-demographics-service-api replaceErrors.feature: "no id or url found
+        // for path with root /address/0")
         body: {
           patches: [
             { op: 'test', path: '/name/0/id', value: nameIds.get(id) },

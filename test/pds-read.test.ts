@@ -228,7 +228,8 @@ for (const kind of await storesUnderTest()) {
         const bundle = res.json();
         assert.equal(bundle.resourceType, 'Bundle');
         assert.equal(bundle.total, 0);
-        // no entry element at all, as published (karate getPatientRelatedPerson.feature "Patient doesn't have a related person")
+        // no entry element at all, as published (karate getPatientRelatedPerson.feature "Patient
+        // doesn't have a related person")
         assert.equal(bundle.entry, undefined);
         assert.ok(
           await platform.repo.read('RelatedPerson', janetContact.id!),

@@ -419,7 +419,8 @@ for (const kind of await storesUnderTest()) {
         );
       });
 
-      // PDS asks first for the birth date: karate-tests searchErrors.feature "Unsuccessful search on email/phone only" is MISSING_VALUE
+      // PDS asks first for the birth date: karate-tests searchErrors.feature "Unsuccessful search
+      // on email/phone only" is MISSING_VALUE
       it('email or phone on their own is 400 MISSING_VALUE (the birth date)', async () => {
         assertOutcome(
           await search(platform, [['email', 'jane.smith@example.com']]),
@@ -873,9 +874,12 @@ for (const kind of await storesUnderTest()) {
         ];
         for (const q of invalid)
           assertOutcome(await search(platform, [...q, FUZZY]), 400, 'INVALID_SEARCH_DATA');
-        // without a birth date PDS names the birth date first (karate searchErrors.feature "Too few search params - but system only flags birthdate");
-        // a birth date range and _history are accepted by a fuzzy search (searchParams.feature "Algorithm search with basic ...
-        // and phone number" searches fuzzily with birthdate=ge2000-05-03; personal-demographics.yaml: _history "has no effect for a fuzzy search")
+        // without a birth date PDS names the birth date first (karate searchErrors.feature "Too few
+        // search params - but system only flags birthdate");
+        // a birth date range and _history are accepted by a fuzzy search (searchParams.feature
+        // "Algorithm search with basic ...
+        // and phone number" searches fuzzily with birthdate=ge2000-05-03;
+        // personal-demographics.yaml: _history "has no effect for a fuzzy search")
         assertOutcome(
           await search(platform, [['family', 'Smith'], ['given', 'Jane'], FUZZY]),
           400,

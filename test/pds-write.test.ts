@@ -31,7 +31,10 @@ import {
 
 const JSON_PATCH = 'application/json-patch+json';
 
-/** Jane Smith's record, all current and living, under another number and family name (so it never duplicates a birth). */
+/**
+ * Jane Smith's record, all current and living, under another number and family name (so it never
+ * duplicates a birth).
+ */
 function variant(nhs: string, family: string, edit: (p: Patient) => void = () => {}): Patient {
   const p = living(current(withNhsNumber(fixture<Patient>('Patient.json'), nhs)));
   p.name![0].family = family;
@@ -199,7 +202,8 @@ for (const kind of await storesUnderTest()) {
 
       it('delete-name of the current usual name is 403 FORBIDDEN_UPDATE', async () => {
         // name 0 here is the current usual name: "Forbidden update with error - not permitted to remove usual name"
-        // (NHSDigital/personal-demographics-service-api replace.feature, "Healthcare worker can't remove usual name and DOB");
+        // (NHSDigital/personal-demographics-service-api replace.feature, "Healthcare worker can't
+        // remove usual name and DOB");
         // the published record's name 123 has ended, and delete-name-alternative below removes such a name
         const outcome = await patchRefused(
           P.name,
@@ -352,7 +356,8 @@ for (const kind of await storesUnderTest()) {
       });
 
       it('a stale If-Match is 409 RESOURCE_VERSION_MISMATCH', async () => {
-        // changes within a list item name its id first (published: replaceErrors.feature, "no id or url found for path with root /address/0")
+        // changes within a list item name its id first (published: replaceErrors.feature, "no id or
+        // url found for path with root /address/0")
         await patchOk(P.refuse, {
           patches: [
             { op: 'test', path: '/name/0/id', value: '123' },

@@ -12,7 +12,8 @@
  *   Directory    POST and PUT of HealthcareService, PractitionerRole, Endpoint
  *   Events       POST /Subscription, DELETE /Subscription/{id}
  *   GP2GP        POST /Task, POST /Task/{id}/$acknowledge
- *   Security     POST /$emergency-access, POST /$claim-relationship, POST /EpisodeOfCare, POST /EpisodeOfCare/{id}/$close
+ *   Security     POST /$emergency-access, POST /$claim-relationship, POST /EpisodeOfCare, POST
+ * /EpisodeOfCare/{id}/$close
  *
  * Exempt (they record no X-Request-ID, so a reused id is never answered with another request's
  * result; their retries are safe by the message or the state itself):
@@ -250,7 +251,8 @@ for (const kind of await storesUnderTest()) {
     let platform: TestPlatform;
     let seeded: string[];
     const nameIds = new Map<string, string>();
-    // a change within a list item names the item's id first (NHSDigital/personal-demographics-service-api replaceErrors.feature)
+    // a change within a list item names the item's id first
+    // (NHSDigital/personal-demographics-service-api replaceErrors.feature)
     const renamed = (id: string, family: string) => ({
       patches: [
         { op: 'test', path: '/name/0/id', value: nameIds.get(id) },

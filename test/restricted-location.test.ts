@@ -616,7 +616,8 @@ for (const kind of await storesUnderTest()) {
         .map(([route, r]) => `${route} answered ${r.status}: ${r.body.slice(0, 300)}`);
       assert.deepEqual(failed, [], 'every read answered');
       for (const [route, r] of read) {
-        // a subscription list names criteria, a prescription submission answers with ids, the SCR summary names the patient only in
+        // a subscription list names criteria, a prescription submission answers with ids, the SCR
+        // summary names the patient only in
         // the query, and PDS returns no related people of a restricted patient at all
         const aboutOthers =
           /Subscription$|Subscription\/:id$|RelatedPerson$|\$summary$/.test(route) ||

@@ -649,7 +649,8 @@ for (const kind of await storesUnderTest()) {
           400,
           'INVALID_RESOURCE_ID',
         ],
-        // an author Organization without an ODS code is accepted, as the published examples are: the uploader's organisation is the author
+        // an author Organization without an ODS code is accepted, as the published examples are:
+        // the uploader's organisation is the author
         [
           'author not the registered practice',
           (d) => {

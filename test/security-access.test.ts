@@ -116,7 +116,8 @@ for (const kind of await storesUnderTest()) {
           403,
           'ACCESS_DENIED',
         );
-        // published: a patient may update their own record within limits (patient-patch.yaml "Patient access: Updates allowed (limited)",
+        // published: a patient may update their own record within limits (patient-patch.yaml
+        // "Patient access: Updates allowed (limited)",
         // patientAccess/updatePatient.feature), so an empty patch is the PDS's 400, not a 403
         assertOutcome(
           await platform.request({

@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 
 const SERVICES = resolve(dirname(fileURLToPath(import.meta.url)), '../src/services');
 
-/** Module specifiers of a source file: static imports and re-exports (one line or many), side-effect and dynamic imports. */
+/**
+ * Module specifiers of a source file: static imports and re-exports (one line or many), side-effect
+ * and dynamic imports.
+ */
 export function importSpecifiers(source: string): string[] {
   const patterns = [
     /^\s*(?:import|export)\b[^;()]*?\bfrom\s*['"]([^'"]+)['"]/gm,

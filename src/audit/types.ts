@@ -20,7 +20,10 @@ export interface AuditRecord {
   outcome: string;
   /** Why: 'direct-care' by default; 'emergency-access' or 'self-claimed-relationship' when that is the basis. */
   purpose?: string;
-  /** What kind of event: 'patient-record' (a touch of patient data), 'emergency-access', 'self-claimed-relationship', 'security'. */
+  /**
+   * What kind of event: 'patient-record' (a touch of patient data), 'emergency-access',
+   * 'self-claimed-relationship', 'security'.
+   */
   type?: string;
   detail?: Record<string, unknown>;
 }

@@ -27,7 +27,10 @@ function line(l: DeadLetter): string {
   return `${l.id}  ${l.consumer}  ${l.message.topic}  key ${l.message.key}  ${l.attempts} attempts  dead ${l.deadAt}${replayed}\n    ${l.lastError}`;
 }
 
-/** Runs `work` on the configured store and closes it; bad input (a FhirError from the shared parsers) is exit code 2. */
+/**
+ * Runs `work` on the configured store and closes it; bad input (a FhirError from the shared
+ * parsers) is exit code 2.
+ */
 async function onStore(flags: Flags, work: (repo: Repository) => Promise<number>): Promise<number> {
   const repo = await openRepository(loadConfig(flags));
   try {
@@ -37,7 +40,10 @@ async function onStore(flags: Flags, work: (repo: Repository) => Promise<number>
   }
 }
 
-/** `openspine messages dead-letters|replay`: the dead-letter queue of both buses, from the store. Returns the exit code. */
+/**
+ * `openspine messages dead-letters|replay`: the dead-letter queue of both buses, from the store.
+ * Returns the exit code.
+ */
 export async function messagesCommand(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv, OPTIONS, USAGE);
   if (!parsed) return 2;

@@ -26,7 +26,10 @@ const OPTIONS = {
   jwk: { type: 'string' },
 } as const;
 
-/** `openspine prescriber key ...`: registers, lists and revokes prescribers' signing keys (audited as security events). */
+/**
+ * `openspine prescriber key ...`: registers, lists and revokes prescribers' signing keys (audited
+ * as security events).
+ */
 export async function prescriberCommand(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv, OPTIONS, USAGE);
   if (!parsed) return 2;

@@ -52,7 +52,10 @@ export interface RouteShape {
 
 type InteractionCode = CapabilityStatementRestResourceInteraction['code'];
 
-/** What one route of a FHIR API is, in CapabilityStatement terms; null for routes that are neither (chunk uploads, poll URLs). */
+/**
+ * What one route of a FHIR API is, in CapabilityStatement terms; null for routes that are neither
+ * (chunk uploads, poll URLs).
+ */
 export function classifyRoute(
   method: string,
   path: string,

@@ -81,7 +81,8 @@ const SPINE_CODES = {
     "The message is not allowed in the prescription's current state",
     'business-rule',
   ],
-  // as published in NHSDigital/electronic-prescription-service-api examples/errors/1-Process-Response-Send-400_INVALID_CHECKSUM.json
+  // as published in NHSDigital/electronic-prescription-service-api
+  // examples/errors/1-Process-Response-Send-400_INVALID_CHECKSUM.json
   FAILURE_TO_PROCESS_MESSAGE: [
     'Unable to process message. Information missing or invalid',
     'processing',
@@ -94,9 +95,11 @@ const SPINE_CODES = {
     'The prescription has been dispensed and cannot be cancelled',
     'business-rule',
   ],
-  // as published in NHSDigital/electronic-prescription-service-api examples/spec/errors/release/with-another-dispenser-error.json (EPS-IssueCode)
+  // as published in NHSDigital/electronic-prescription-service-api
+  // examples/spec/errors/release/with-another-dispenser-error.json (EPS-IssueCode)
   PRESCRIPTION_WITH_ANOTHER_DISPENSER: ['Prescription is with another dispenser', 'business-rule'],
-  // PDS birth registration (src/services/pds/patient-rules.ts); display as published in NHSDigital/personal-demographics-service-api mocks/stubs/errorResponses/INVALID_CREATE.json
+  // PDS birth registration (src/services/pds/patient-rules.ts); display as published in
+  // NHSDigital/personal-demographics-service-api mocks/stubs/errorResponses/INVALID_CREATE.json
   INVALID_CREATE: ['Patient create data is invalid', 'value'],
 } as const satisfies Record<string, readonly [string, string]>;
 

@@ -20,7 +20,10 @@ export interface ApiDescription {
   documentation?: Record<string, string>;
 }
 
-/** The CapabilityStatement of one API, its resources, interactions and operations derived from the routes under its base. */
+/**
+ * The CapabilityStatement of one API, its resources, interactions and operations derived from the
+ * routes under its base.
+ */
 export function derivedCapabilityStatement(
   api: ApiDescription,
   routes: readonly RouteShape[],

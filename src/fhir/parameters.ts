@@ -20,7 +20,10 @@ export function parametersOf(body: unknown): ParameterPart[] {
   return b.parameter.filter((p): p is ParameterPart => !!p && typeof p === 'object');
 }
 
-/** A string-like value of the named parameter (valueString, valueCode, valueIdentifier.value, valueReference.reference). */
+/**
+ * A string-like value of the named parameter (valueString, valueCode, valueIdentifier.value,
+ * valueReference.reference).
+ */
 export function parameterValue(params: ParameterPart[], name: string): string | undefined {
   const p = params.find((q) => q.name === name);
   if (!p) return undefined;
@@ -35,7 +38,10 @@ export function parameterValue(params: ParameterPart[], name: string): string | 
   return undefined;
 }
 
-/** An NHS Number from the usual ways of naming a patient: '9000000009', 'Patient/9000000009', '<nhs-number system>|9000000009'. */
+/**
+ * An NHS Number from the usual ways of naming a patient: '9000000009', 'Patient/9000000009',
+ * '<nhs-number system>|9000000009'.
+ */
 export function nhsNumberFromReference(value: string): string {
   if (value.startsWith('Patient/')) return value.slice('Patient/'.length);
   if (value.startsWith(`${NHS_NUMBER_SYSTEM}|`)) return value.slice(NHS_NUMBER_SYSTEM.length + 1);

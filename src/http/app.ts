@@ -56,7 +56,10 @@ export interface AppDeps {
   repo: Repository;
   signingKey: SigningKey;
   logger?: boolean;
-  /** The message bus (app.bus); by default the one config.messaging names, over repo's outbox. Started on ready, stopped on close. */
+  /**
+   * The message bus (app.bus); by default the one config.messaging names, over repo's outbox.
+   * Started on ready, stopped on close.
+   */
   bus?: MessageBus;
   /** Cluster-wide jobs (app.scheduler); by default leases in repo. */
   scheduler?: JobScheduler;

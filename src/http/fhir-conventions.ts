@@ -61,7 +61,8 @@ export function registerFhirConventions(app: FastifyInstance): void {
           'Request body contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)',
         ),
       );
-    // too deep or too many elements to walk safely (see json-limits.ts); routes taking larger bodies allow more elements
+    // too deep or too many elements to walk safely (see json-limits.ts); routes taking larger
+    // bodies allow more elements
     let maxElements = JSON_MAX_ELEMENTS_PER_MIB;
     let problem = jsonShapeProblem(body, JSON_MAX_DEPTH, maxElements);
     if (problem === 'elements') {

@@ -15,7 +15,10 @@ export interface DeliveryWorkerOptions {
 }
 
 const PAGE = 256;
-/** How long a worker woken from idle waits for the rest of a burst before a pass (adds at most this to delivery latency). */
+/**
+ * How long a worker woken from idle waits for the rest of a burst before a pass (adds at most this
+ * to delivery latency).
+ */
 const GATHER_MS = 2;
 const CLAIM = 64;
 

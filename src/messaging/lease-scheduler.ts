@@ -5,7 +5,10 @@ import { Wakeup } from './wakeup.js';
 
 export interface LeaseSchedulerOptions {
   nodeId: string;
-  /** How long a lease outlives its holder's last renewal: another node takes a job over this long after a crash (default 15 s). */
+  /**
+   * How long a lease outlives its holder's last renewal: another node takes a job over this long
+   * after a crash (default 15 s).
+   */
   leaseMs?: number;
   log?: (message: string, err?: unknown) => void;
 }

@@ -135,7 +135,10 @@ export class LocationRelease {
     );
   }
 
-  /** The restricted patients among these NHS Numbers, with their location values (a merged number counts its survivor's). */
+  /**
+   * The restricted patients among these NHS Numbers, with their location values (a merged number
+   * counts its survivor's).
+   */
   private async restrictedIn(numbers: string[]): Promise<Map<string, LocationValues>> {
     const out = new Map<string, LocationValues>();
     const wanted = [...new Set(numbers)];
@@ -234,7 +237,10 @@ function referencedNumber(ref: Json): string | undefined {
 interface RedactOptions {
   /** A Patient resource is judged by its own label (a PDS current record). */
   labelsDecide: boolean;
-  /** The caller's own message, restated by the representation: its values may come back, and its Patients are its own. */
+  /**
+   * The caller's own message, restated by the representation: its values may come back, and its
+   * Patients are its own.
+   */
   echoOf?: string;
 }
 

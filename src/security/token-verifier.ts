@@ -50,7 +50,8 @@ export class TokenVerifier {
   async verify(authorization: string | undefined): Promise<Principal> {
     const hit = this.cached(authorization);
     if (hit) return hit;
-    // PDS's published words (karate-tests healthcareWorker/invalidHeaders/invalidHeaders.feature, common/getPatient.feature)
+    // PDS's published words (karate-tests healthcareWorker/invalidHeaders/invalidHeaders.feature,
+    // common/getPatient.feature)
     if (authorization === undefined)
       throw new FhirError(401, 'ACCESS_DENIED', 'Missing Authorization header');
     if (authorization.trim() === '')

@@ -32,13 +32,19 @@ export type RecordedAnswer = Pick<
 /** Makes the request record a write commits with; undefined outside an HTTP request. */
 export type RecordRequest = (answer: RecordedAnswer) => RequestRecord | undefined;
 
-/** An earlier request with this X-Request-ID, found to be this very request: its record and the resource version it produced. */
+/**
+ * An earlier request with this X-Request-ID, found to be this very request: its record and the
+ * resource version it produced.
+ */
 export interface EarlierAnswer {
   record: RequestRecord;
   stored: StoredResource;
 }
 
-/** What the write is given: the request record to commit with, and the answer of a twin that has committed meanwhile. */
+/**
+ * What the write is given: the request record to commit with, and the answer of a twin that has
+ * committed meanwhile.
+ */
 export interface WriteRequest<T> {
   /** The RequestRecord to put in the batch (WriteBatch.request). */
   record: RecordRequest;

@@ -42,7 +42,10 @@ export interface MessageStore {
     holder: string,
     leaseMs: number,
   ): Promise<void>;
-  /** Marks the message done for the consumer (creating the delivery row if the bus had none); false if it was already done or dead. */
+  /**
+   * Marks the message done for the consumer (creating the delivery row if the bus had none); false
+   * if it was already done or dead.
+   */
   completeDelivery(consumer: string, message: OutboxRecord): Promise<boolean>;
   /** Releases a failed pending delivery for another attempt at `retryAt`. */
   retryDelivery(consumer: string, messageId: string, error: string, retryAt: number): Promise<void>;
@@ -53,7 +56,10 @@ export interface MessageStore {
   /** Dead letters, newest first. */
   listDeadLetters(query: { consumer?: string; limit: number }): Promise<DeadLetter[]>;
   readDeadLetter(id: string): Promise<DeadLetter | null>;
-  /** Puts the dead message back as a pending delivery for its consumer only; `audit` is appended in the same transaction when it replays. */
+  /**
+   * Puts the dead message back as a pending delivery for its consumer only; `audit` is appended in
+   * the same transaction when it replays.
+   */
   replayDeadLetter(id: string, audit?: AuditRecord[]): Promise<ReplayOutcome>;
   /** Outbox messages not yet relayed to NATS, in commit order. */
   unrelayed(limit: number): Promise<OutboxRecord[]>;

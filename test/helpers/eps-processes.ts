@@ -46,7 +46,10 @@ export interface EpsStore {
   tokens: Actors;
 }
 
-/** An isolated store with `patients` unnominated patients and a registered prescriber key, and the actors' tokens for it. */
+/**
+ * An isolated store with `patients` unnominated patients and a registered prescriber key, and the
+ * actors' tokens for it.
+ */
 export async function prepareEpsStore(kind: StoreKind, patients: number): Promise<EpsStore> {
   const { config: target, cleanup } = await isolatedStoreConfig(kind);
   const key = await newKeyPair();

@@ -44,7 +44,10 @@ async function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** A nats-server child of this test, with JetStream on a temp store dir; can be stopped and started again on the same port. */
+/**
+ * A nats-server child of this test, with JetStream on a temp store dir; can be stopped and started
+ * again on the same port.
+ */
 export class OwnNatsServer {
   private child: ChildProcess | undefined;
   private readonly storeDir = mkdtempSync(join(tmpdir(), 'openspine-nats-'));

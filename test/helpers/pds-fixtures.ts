@@ -68,7 +68,10 @@ export const BIRTH_PLACE_URL = 'http://hl7.org/fhir/StructureDefinition/patient-
 export const DEATH_NOTIFICATION_URL =
   'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DeathNotificationStatus';
 
-/** A fresh parsed copy of a fixture file, e.g. fixture('Patient.json') or fixture('requests/PatientPatch/update-name.json'). */
+/**
+ * A fresh parsed copy of a fixture file, e.g. fixture('Patient.json') or
+ * fixture('requests/PatientPatch/update-name.json').
+ */
 export function fixture<T = any>(relative: string): T {
   return JSON.parse(readFileSync(resolve(FIXTURES, relative), 'utf8')) as T;
 }
@@ -248,7 +251,8 @@ export function assertSearchset(res: LightMyRequestResponse): any {
   assert.equal(body.resourceType, 'Bundle', res.body.slice(0, 400));
   assert.equal(body.type, 'searchset');
   // a PDS searchset with no match has no entry element at all (karate-tests
-  // getPatientRelatedPerson.feature "Patient doesn't have a related person": exactly resourceType, type, timestamp, total)
+  // getPatientRelatedPerson.feature "Patient doesn't have a related person": exactly resourceType,
+  // type, timestamp, total)
   if (body.total === 0) assert.equal(body.entry, undefined, 'an empty PDS searchset has no entry');
   else assert.equal(body.total, body.entry.length);
   // for the callers' convenience the returned body lists no entries as []

@@ -14,7 +14,10 @@ import { isolatedStoreConfig, type StoreKind } from './stores.js';
 
 export const PDS = '/personal-demographics/FHIR/R4';
 
-/** A whole platform in-process on an isolated store, driven through Fastify's inject (real routing, hooks, serialisation). */
+/**
+ * A whole platform in-process on an isolated store, driven through Fastify's inject (real routing,
+ * hooks, serialisation).
+ */
 export interface TestPlatform {
   app: FastifyInstance;
   repo: Repository;

@@ -73,7 +73,8 @@ export class PracticeSystem {
     const read = await this.call('GET', `${PDS_PATH}/Patient/${nhsNumber}`);
     if (read.status !== 200) return read;
     return this.call('PATCH', `${PDS_PATH}/Patient/${nhsNumber}`, {
-      // the GP entry's id first, as PDS requires ("no id or url found for path with root ...", NHSDigital/personal-demographics-service-api replaceErrors.feature)
+      // the GP entry's id first, as PDS requires ("no id or url found for path with root ...",
+      // NHSDigital/personal-demographics-service-api replaceErrors.feature)
       body: {
         patches: [
           {

@@ -42,7 +42,10 @@ export type RefreshResult =
   | { ok: true; session: Session; refreshToken: string }
   | { ok: false; reason: 'unknown' | 'expired' | 'reused' };
 
-/** Sessions, one-time authorization codes and used client-assertion ids, all in the store (any node can serve any step). */
+/**
+ * Sessions, one-time authorization codes and used client-assertion ids, all in the store (any node
+ * can serve any step).
+ */
 export class SessionStore {
   constructor(private readonly repo: Repository) {}
 

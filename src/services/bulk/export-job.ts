@@ -116,7 +116,10 @@ interface ExportRow {
   owner: string;
 }
 
-/** Stored documents as NDJSON lines: a Patient's stored text passes through unparsed; other types are parsed to find their patient. */
+/**
+ * Stored documents as NDJSON lines: a Patient's stored text passes through unparsed; other types
+ * are parsed to find their patient.
+ */
 async function readForExport(repo: Repository, type: string, ids: string[]): Promise<ExportRow[]> {
   if (type !== PATIENT) {
     return (await repo.readMany(type, ids)).map((s) => ({

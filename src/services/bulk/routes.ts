@@ -59,7 +59,10 @@ export function bulkRoutes({ store: repo, publicUrl }: Pick<ServiceDeps, 'store'
       .finally(() => running.delete(jobId));
   }
 
-  /** '_purpose=migration' includes restricted patients' location data, for a role the policy grants it; anything else is refused. */
+  /**
+   * '_purpose=migration' includes restricted patients' location data, for a role the policy grants
+   * it; anything else is refused.
+   */
   function parsePurpose(q: ExportQuery, principal: Principal): ExportPurpose {
     if (q._purpose === undefined || q._purpose === 'secondary-use') return 'secondary-use';
     if (q._purpose !== 'migration')

@@ -1,6 +1,9 @@
 import type { ApiDescription } from '../../fhir/metadata-route.js';
 
-/** What the Electronic Prescription Service API serves, for `GET /metadata` (interactions and operations come from its routes). */
+/**
+ * What the Electronic Prescription Service API serves, for `GET /metadata` (interactions and
+ * operations come from its routes).
+ */
 export function epsApi(apiPath: string, publicUrl: string): ApiDescription {
   return {
     apiPath,

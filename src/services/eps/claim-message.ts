@@ -12,7 +12,10 @@ export const CLAIM_ITEM_URL =
 export const GROUP_IDENTIFIER_URL =
   'https://fhir.nhs.uk/StructureDefinition/Extension-DM-GroupIdentifier';
 
-/** The short-form ID of a claim: Claim.prescription.identifier, or NHS England's GroupIdentifier extension (shortForm). */
+/**
+ * The short-form ID of a claim: Claim.prescription.identifier, or NHS England's GroupIdentifier
+ * extension (shortForm).
+ */
 function claimShortFormId(claim: Json): unknown {
   const prescription = claim.prescription;
   if (prescription?.identifier?.system === ORDER_NUMBER_SYSTEM)
@@ -22,7 +25,10 @@ function claimShortFormId(claim: Json): unknown {
   return short?.system === ORDER_NUMBER_SYSTEM ? short.value : undefined;
 }
 
-/** The item references and endorsements of one claimed line: on the item itself, or (as published) on each item.detail. */
+/**
+ * The item references and endorsements of one claimed line: on the item itself, or (as published)
+ * on each item.detail.
+ */
 function claimLines(it: Json): Json[] {
   return list(it?.detail).length > 0 ? list(it.detail) : [it];
 }

@@ -161,7 +161,8 @@ export function validateDispense(body: unknown): ValidDispense {
         'INVALID_VALUE',
         `${where}.quantity.value must be a number, 0 or more`,
       );
-    // nothing supplied (an item reported dispensed with quantity 0, or cancelled at the pharmacy) is an item not dispensed
+    // nothing supplied (an item reported dispensed with quantity 0, or cancelled at the pharmacy)
+    // is an item not dispensed
     const nothing =
       code === '0005' || ((reported === 'dispensed' || reported === 'partial') && quantity === 0);
     const status: ItemStatus = nothing ? 'not-dispensed' : reported;

@@ -185,7 +185,8 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
       },
       async (req, reply) => {
         await record(repo, req.ctx, found.get(req) as M);
-        // as EPS answers an accepted dispense notification or claim; the Tasks are at GET /Task?focus:identifier=<short-form ID>
+        // as EPS answers an accepted dispense notification or claim; the Tasks are at GET
+        // /Task?focus:identifier=<short-form ID>
         return reply
           .type(FHIR_JSON)
           .send({ ...INFORMATIONAL, meta: { lastUpdated: new Date().toISOString() } });

@@ -109,7 +109,10 @@ function applyItems(draft: EpsPrescription, reported: DispenseRecord['items']): 
   }
 }
 
-/** A dispense notification: full, partial, owing or not dispensed per item; the same notification again changes nothing. */
+/**
+ * A dispense notification: full, partial, owing or not dispensed per item; the same notification
+ * again changes nothing.
+ */
 export async function recordDispense(
   repo: Repository,
   ctx: RequestContext,
@@ -289,7 +292,10 @@ export async function withdrawDispense(
   );
 }
 
-/** Returns an undispensed prescription to Spine: available again (to its nominated pharmacy's queue, or to any token). */
+/**
+ * Returns an undispensed prescription to Spine: available again (to its nominated pharmacy's queue,
+ * or to any token).
+ */
 export async function returnToSpine(
   repo: Repository,
   ctx: RequestContext,

@@ -58,7 +58,10 @@ const MAX_ISSUES = 26;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
-/** Whether a MedicationRequest names its prescription's ids; ids named but invalid count, and validateOrder says why. */
+/**
+ * Whether a MedicationRequest names its prescription's ids; ids named but invalid count, and
+ * validateOrder says why.
+ */
 function namesIds(r: Json): boolean {
   try {
     return Object.keys(groupIds(r, true)).length > 0;

@@ -22,7 +22,10 @@ type Prescribing =
   | { kind: 'cancel'; cancel: ValidCancellation }
   | { kind: 'dispense'; dispense: ValidDispense };
 
-/** A message Bundle whose MessageHeader says it is a dispense notification (read before validation: the caller's activity depends on it). */
+/**
+ * A message Bundle whose MessageHeader says it is a dispense notification (read before validation:
+ * the caller's activity depends on it).
+ */
 function isDispenseNotification(body: unknown): boolean {
   const header = (
     body as {
@@ -116,7 +119,8 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
         if (!work) throw new FhirError(400, 'INVALID_VALUE', 'The message could not be read');
         if (work.kind === 'dispense') {
           await recordDispense(repo, req.ctx, work.dispense);
-          // as EPS answers an accepted dispense notification; the Tasks are at GET /Task?focus:identifier=<short-form ID>
+          // as EPS answers an accepted dispense notification; the Tasks are at GET
+          // /Task?focus:identifier=<short-form ID>
           return reply.type(FHIR_JSON).send({
             resourceType: 'OperationOutcome',
             meta: { lastUpdated: new Date().toISOString() },

@@ -8,7 +8,10 @@ import type { ItemStatus, PrescriptionStatus, Transition } from './state-machine
  * that changes the status, so the tracker's history can never disagree with the state.
  */
 export const PRESCRIPTION = resourceType<EpsPrescription>('EpsPrescription');
-/** The signed order message as submitted (id = long-form id), kept so release can hand the dispenser what was signed. */
+/**
+ * The signed order message as submitted (id = long-form id), kept so release can hand the dispenser
+ * what was signed.
+ */
 export const PRESCRIPTION_ORDER = 'EpsPrescriptionOrder';
 
 export type PrescriptionType = 'acute' | 'repeat-prescribing' | 'repeat-dispensing';

@@ -51,7 +51,10 @@ export async function prescriptionRelationshipWrite(
   };
 }
 
-/** Records (or extends) the relationship on its own, for a twin request racing to do the same: whichever commits, it holds. */
+/**
+ * Records (or extends) the relationship on its own, for a twin request racing to do the same:
+ * whichever commits, it holds.
+ */
 export async function ensurePrescriptionRelationship(
   repo: Repository,
   nhsNumber: string,

@@ -31,7 +31,10 @@ function oneQuery(req: FastifyRequest, name: string): string | undefined {
   return raw.slice(raw.lastIndexOf('|') + 1);
 }
 
-/** Tracker: GET /Task?focus:identifier=<short-form ID> or ?patient:identifier=<NHS Number>: every issue with its full history. */
+/**
+ * Tracker: GET /Task?focus:identifier=<short-form ID> or ?patient:identifier=<NHS Number>: every
+ * issue with its full history.
+ */
 export function trackerRoutes(repo: Repository, baseUrl: string) {
   const found = new WeakMap<FastifyRequest, EpsPrescription[] | string>();
 

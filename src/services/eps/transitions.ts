@@ -111,7 +111,10 @@ export function planCreation(
   };
 }
 
-/** Plans one transition of the current version, or throws the refusal; `change` sets the new status and may refine it. */
+/**
+ * Plans one transition of the current version, or throws the refusal; `change` sets the new status
+ * and may refine it.
+ */
 export function planTransition(
   ctx: RequestContext,
   current: EpsPrescription,

@@ -20,7 +20,8 @@ const PAGE = 100;
  * The GP2GP timeout job. A transfer past its deadline is either sent its request notice again (the
  * old practice has not started sending and attempts remain: attempt count up, next deadline set,
  * gp2gp.transfer.requested published again) or failed with reason 'timeout' (no attempts left, or
- * chunks still missing after the sending timeout, or a sent record not acknowledged in time). Finds work through the `due` index only.
+ * chunks still missing after the sending timeout, or a sent record not acknowledged in time). Finds
+ * work through the `due` index only.
  *
  * It must run on one node at a time across the cluster (through the messaging scheduler's leader
  * lease); should two runs overlap anyway, the version check lets one of them win each transfer and

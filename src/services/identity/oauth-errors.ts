@@ -12,7 +12,10 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'invalid_token';
 
-/** An error answered as OAuth JSON (RFC 6749 section 5.2), not as an OperationOutcome: OAuth clients expect this shape. */
+/**
+ * An error answered as OAuth JSON (RFC 6749 section 5.2), not as an OperationOutcome: OAuth clients
+ * expect this shape.
+ */
 export class OAuthError extends Error {
   constructor(
     readonly status: 400 | 401,

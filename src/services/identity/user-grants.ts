@@ -79,7 +79,10 @@ async function accessToken(
   });
 }
 
-/** The OIDC ID token: who signed in, for the client (aud = client id); it carries no role, so it never works as an access token. */
+/**
+ * The OIDC ID token: who signed in, for the client (aud = client id); it carries no role, so it
+ * never works as an access token.
+ */
 async function idToken(
   ctx: IdentityContext,
   user: SecurityUser,

@@ -10,7 +10,10 @@ import type { Repository } from '../../store/repository.js';
 import { NotificationDeliverer } from './deliverer.js';
 import { NotificationRouter } from './router.js';
 
-/** Retry policy of rest-hook deliveries: attempts, first retry delay (doubled each time by the bus), per-attempt timeout. */
+/**
+ * Retry policy of rest-hook deliveries: attempts, first retry delay (doubled each time by the bus),
+ * per-attempt timeout.
+ */
 export interface DeliveryPolicy {
   maxAttempts: number;
   retryDelayMs: number;
@@ -27,7 +30,10 @@ export const DEFAULT_DELIVERY: DeliveryPolicy = {
 export const ROUTER_CONSUMER = 'notifications.router';
 export const DELIVERER_CONSUMER = 'notifications.deliverer';
 
-/** Registers the router (published events -> deliveries) and the deliverer (deliveries -> subscriber endpoints) on the bus. */
+/**
+ * Registers the router (published events -> deliveries) and the deliverer (deliveries -> subscriber
+ * endpoints) on the bus.
+ */
 export function registerNotificationConsumers(
   bus: MessageBus,
   deps: {

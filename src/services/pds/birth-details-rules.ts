@@ -23,7 +23,10 @@ export const DEATH_NOTIFICATION_URLS = new Set([
   'https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus',
   'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-DeathNotificationStatus',
 ]);
-/** Live birth (1) or stillbirth before (2), during (3) or after the onset of labour (4): the NHS Data Dictionary's live or still birth indicator. */
+/**
+ * Live birth (1) or stillbirth before (2), during (3) or after the onset of labour (4): the NHS
+ * Data Dictionary's live or still birth indicator.
+ */
 const BIRTH_INDICATORS = new Set(['1', '2', '3', '4']);
 const BABY_GENDERS = new Set(['male', 'female', 'unknown']);
 /** Letters (with accents), spaces, hyphens, apostrophes and full stops: what a name may be written with. */

@@ -54,7 +54,10 @@ export function birthNotificationId(nhs: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`.toUpperCase();
 }
 
-/** The baby's record as the birth answer shows it: its identity, demographics, place of birth and any stillbirth notice. */
+/**
+ * The baby's record as the birth answer shows it: its identity, demographics, place of birth and
+ * any stillbirth notice.
+ */
 export function birthRecordForResponse(patient: Patient): Patient {
   const extension = patient.extension?.filter(
     (e) => e.url === BIRTH_PLACE_URL || DEATH_NOTIFICATION_URLS.has(e.url),
@@ -133,7 +136,8 @@ export class BirthDetailsService {
           const patient = this.newRecord(nhs, details);
           const relation = this.motherRelation(nhs, details, mother.resource);
           try {
-            // the birth event's id is the notification id the answer names: derived from the number, so a replay names it too
+            // the birth event's id is the notification id the answer names: derived from the
+            // number, so a replay names it too
             const events = birthEvents(patient, new Date().toISOString()).map((m, i) =>
               i === 0 ? { ...m, id: birthNotificationId(nhs) } : m,
             );

@@ -14,7 +14,10 @@ export const ISO_3166_SYSTEM = 'urn:iso:std:iso:3166';
 /** The record version a stored card was written at (meta.tag), so a replayed write answers as the first did. */
 export const RECORD_VERSION_TAG = 'urn:openspine:pds-record-version';
 
-/** Countries issuing the EHIC (the EU, Iceland, Liechtenstein, Norway and Switzerland): ISO 3166 alpha-3 code and name. */
+/**
+ * Countries issuing the EHIC (the EU, Iceland, Liechtenstein, Norway and Switzerland): ISO 3166
+ * alpha-3 code and name.
+ */
 export const EHIC_COUNTRIES: Readonly<Record<string, string>> = {
   AUT: 'Austria',
   BEL: 'Belgium',

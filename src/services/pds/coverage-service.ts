@@ -58,7 +58,10 @@ export class CoverageService {
     this.readAudit = audit;
   }
 
-  /** GET /Coverage?subscriber:identifier=NHS_NUMBER: the card of the record the number leads to (a superseded number leads to its survivor). */
+  /**
+   * GET /Coverage?subscriber:identifier=NHS_NUMBER: the card of the record the number leads to (a
+   * superseded number leads to its survivor).
+   */
   async search(ctx: RequestContext, query: unknown): Promise<CoverageAnswer> {
     if (!isCoverageSearch(query))
       throw new FhirError(400, 'INVALID_SEARCH_DATA', INVALID_COVERAGE_SEARCH);

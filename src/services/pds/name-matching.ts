@@ -117,10 +117,16 @@ export function editDistance(a: string, b: string, max: number): number {
   return previous[b.length];
 }
 
-/** A fuzzy search's postcode matches a held postcode within this many keying slips (DN15 8JY for "DN18 8JY" or "DN15258JY"). */
+/**
+ * A fuzzy search's postcode matches a held postcode within this many keying slips (DN15 8JY for
+ * "DN18 8JY" or "DN15258JY").
+ */
 export const POSTCODE_EDIT_TOLERANCE = 2;
 
-/** The edit distance of a searched postcode from the nearest of the held ones (already normalised), capped at tolerance + 1. */
+/**
+ * The edit distance of a searched postcode from the nearest of the held ones (already normalised),
+ * capped at tolerance + 1.
+ */
 export function nearestPostcodeDistance(wanted: string, held: string[]): number {
   return Math.min(
     POSTCODE_EDIT_TOLERANCE + 1,
@@ -128,7 +134,10 @@ export function nearestPostcodeDistance(wanted: string, held: string[]): number 
   );
 }
 
-/** The digits of a phone number, an international '+' written as the '00' it is dialled as: "+91 99480" -> "009199480". */
+/**
+ * The digits of a phone number, an international '+' written as the '00' it is dialled as: "+91
+ * 99480" -> "009199480".
+ */
 export function phoneDigits(value: string): string {
   return value
     .trim()

@@ -28,7 +28,10 @@ const HIDDEN_WHEN_RESTRICTED = new Set(['address', 'telecom', 'contact', 'genera
  * (mobile and email only). Communication, pharmacy, place of birth and telecom go as whole objects.
  */
 const PATIENT_ROOTS = new Set(['address', 'contact', 'telecom', 'extension']);
-/** Extensions a patient may change, by the end of their URL (records carry the fhir.nhs.uk/R4 and the fhir.hl7.org.uk forms). */
+/**
+ * Extensions a patient may change, by the end of their URL (records carry the fhir.nhs.uk/R4 and
+ * the fhir.hl7.org.uk forms).
+ */
 const PATIENT_EXTENSIONS = [
   '/Extension-UKCore-NHSCommunication',
   '/Extension-UKCore-NominatedPharmacy',

@@ -22,7 +22,10 @@ export const PATIENT_ELEMENTS = new Set([
   'link',
 ]);
 const GENDERS = new Set(['male', 'female', 'other', 'unknown']);
-/** A birth registration takes fewer genders than an update: PDS answers 'other' with INVALID_VALUE (postPatient.feature). */
+/**
+ * A birth registration takes fewer genders than an update: PDS answers 'other' with INVALID_VALUE
+ * (postPatient.feature).
+ */
 const CREATE_GENDERS = new Set(['male', 'female', 'unknown']);
 const TELECOM_SYSTEMS = new Set(['phone', 'fax', 'email', 'pager', 'url', 'sms', 'other']);
 /**
@@ -39,7 +42,10 @@ const UNSUPPORTED_CHARACTERS = /[\u0000-\u001f\u007f]/;
 /** Characters PDS refuses in a given or family name (a backtick: postPatient.feature, "O`Brien"). */
 const NAME_CHARACTERS = /[`"<>{}[\]\\|^~@#$%*=+_!?;:]/;
 const MAX_GIVEN_NAMES = 5;
-/** The communication extension, by the end of its URL (records carry the fhir.nhs.uk/R4 and the fhir.hl7.org.uk forms). */
+/**
+ * The communication extension, by the end of its URL (records carry the fhir.nhs.uk/R4 and the
+ * fhir.hl7.org.uk forms).
+ */
 const isCommunication = (url: unknown) =>
   typeof url === 'string' && url.endsWith('/Extension-UKCore-NHSCommunication');
 
@@ -204,7 +210,8 @@ export function validatePatient(p: Patient, opts: ValidationOptions = {}): void 
   if (p.resourceType !== 'Patient')
     throw invalid('INVALID_VALUE', "Invalid value in field 'resourceType'");
 
-  // gender and birth date first: PDS reports a bad birthDate before the name period that repeats it (postPatient.feature)
+  // gender and birth date first: PDS reports a bad birthDate before the name period that repeats it
+  // (postPatient.feature)
   if (changed('gender')) {
     if (p.gender === undefined)
       throw new FhirError(400, 'MISSING_VALUE', "Missing value - 'gender'");

@@ -174,7 +174,8 @@ export class PatientService {
   ): Promise<Bundle | OperationOutcome> {
     const parsed = parseTraceRequest(query);
     // an application-restricted caller (no user present) gets a single match or none: more is
-    // TOO_MANY_MATCHES (karate-tests patients/appRestricted/getPatient.feature, common/getPatient.feature@tooManyMatches)
+    // TOO_MANY_MATCHES (karate-tests patients/appRestricted/getPatient.feature,
+    // common/getPatient.feature@tooManyMatches)
     const req = ctx.principal?.kind === 'application' ? { ...parsed, maxResults: 1 } : parsed;
     const result = await trace(this.repo, req);
     const params = Object.keys(query).sort();
@@ -218,7 +219,8 @@ export class PatientService {
       asBefore: (earlier) => this.answerAsBefore(ctx, 'pds.update', earlier),
       write: async ({ record }) => {
         const stored = await this.repo.read(PATIENT, nhs);
-        // no diagnostics, as published (requestErrors.feature "Patient not found", mocks/stubs/errorResponses/RESOURCE_NOT_FOUND.json)
+        // no diagnostics, as published (requestErrors.feature "Patient not found",
+        // mocks/stubs/errorResponses/RESOURCE_NOT_FOUND.json)
         if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', '');
         if (isInvalidated(stored.resource)) throw new FhirError(404, 'INVALIDATED_RESOURCE', '');
         const survivor = replacedBy(stored.resource);

@@ -40,7 +40,10 @@ const OTHER_REASON = { code: 'ORR', display: 'Other Reason' };
  */
 export const RECORD_SHARING_CONSENT_URL = 'https://hl7.org/fhir/R4/consent.html';
 
-/** The only extension a search entry carries (PatientSearch.yaml: "Wrapper array for the patient's death notification status"). */
+/**
+ * The only extension a search entry carries (PatientSearch.yaml: "Wrapper array for the patient's
+ * death notification status").
+ */
 const isDeathNotification = (e: Extension) =>
   e.url.endsWith('Extension-UKCore-DeathNotificationStatus');
 

@@ -93,7 +93,10 @@ function unauthorised(err: FhirError): PublishedIssue {
   };
 }
 
-/** The access mode of the caller's token, in the words PDS uses in its refusals ('{access-mode}' in the gateway's templates). */
+/**
+ * The access mode of the caller's token, in the words PDS uses in its refusals ('{access-mode}' in
+ * the gateway's templates).
+ */
 export type AccessModeName =
   | 'patient-access'
   | 'user-restricted'

@@ -90,7 +90,8 @@ function dates(field: string, raw: string[]): DateCondition[] {
 function checkWildcard(field: string, value: string, fuzzy: boolean): void {
   const star = value.indexOf('*');
   if (star === -1) return;
-  // a wildcard is not fuzzy search data: PDS's words (karate appRestricted/searchForPatientUsingMOABcascadingTrace.feature, "fuzzy search with wild cards")
+  // a wildcard is not fuzzy search data: PDS's words (karate
+  // appRestricted/searchForPatientUsingMOABcascadingTrace.feature, "fuzzy search with wild cards")
   if (fuzzy) throw badCombination(FUZZY_CRITERIA_NOT_MET);
   if (star < 2) throw invalid(field, value);
   // matching ignores punctuation and spaces, so '--*' would be a bare wildcard over every name
@@ -112,7 +113,8 @@ export function parseTraceRequest(
 ): TraceRequest {
   const keys = Object.keys(query);
   // PDS answers a search with no parameters as an unsupported service, with no diagnostics
-  // (karate-tests searchErrors.feature "Too few search params - No params", mocks/stubs/errorResponses/UNSUPPORTED_SERVICE.json)
+  // (karate-tests searchErrors.feature "Too few search params - No params",
+  // mocks/stubs/errorResponses/UNSUPPORTED_SERVICE.json)
   if (keys.length === 0) throw new FhirError(400, 'UNSUPPORTED_SERVICE', '');
   const unexpected = keys
     .filter((key) => !KNOWN.has(key))
@@ -186,7 +188,8 @@ export function parseTraceRequest(
       "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'",
     );
   if (fuzzy) {
-    // _history has no effect on a fuzzy search, which always includes history (personal-demographics.yaml, parameter History);
+    // _history has no effect on a fuzzy search, which always includes history
+    // (personal-demographics.yaml, parameter History);
     // the birth date may be a range (searchParams.feature, "Algorithm search with basic ... and phone number")
     const given = req.given.length > 0;
     const ok =

@@ -20,7 +20,10 @@ import { consentChanged } from './scr-events.js';
 
 /** Concurrent changes to one patient's choices are re-applied on the fresh state this many times before a 409. */
 const MAX_ATTEMPTS = 6;
-/** More Consents than this for one patient is not a real history; the listing refuses rather than truncating silently. */
+/**
+ * More Consents than this for one patient is not a real history; the listing refuses rather than
+ * truncating silently.
+ */
 const MAX_LISTED = 1000;
 
 export interface RecordedConsent {

@@ -10,7 +10,10 @@ import { resourceType } from '../../store/resource-store.js';
 export const SCR_CONSENT_STATE_TYPE = resourceType<ScrConsentState>('ScrConsentState');
 export const SCR_PERMISSION_TYPE = resourceType<ScrPermission>('ScrPermission');
 
-/** 'core': allergies, reactions, medications (the default); 'additional': express consent to more; 'dissent': no SCR at all. */
+/**
+ * 'core': allergies, reactions, medications (the default); 'additional': express consent to more;
+ * 'dissent': no SCR at all.
+ */
 export type ScrConsentChoice = 'core' | 'additional' | 'dissent';
 
 export interface ScrConsentState {
@@ -63,7 +66,10 @@ export async function consentStates(
   );
 }
 
-/** A clinician's record that the patient allowed this view of their SCR ('Yes'), refused it ('No'), or is to be asked each time ('Ask'). */
+/**
+ * A clinician's record that the patient allowed this view of their SCR ('Yes'), refused it ('No'),
+ * or is to be asked each time ('Ask').
+ */
 export interface ScrPermission {
   resourceType: typeof SCR_PERMISSION_TYPE;
   id: string;

@@ -50,7 +50,10 @@ export async function resolveForRetrieval(
   return survivor;
 }
 
-/** Dissent means no SCR at all: nothing of one is shown; 403, as the published API answers (PSIS-30418), and the code says why. */
+/**
+ * Dissent means no SCR at all: nothing of one is shown; 403, as the published API answers
+ * (PSIS-30418), and the code says why.
+ */
 export async function consentFor(repo: Repository, nhs: string): Promise<ScrConsentChoice> {
   const { state } = await readConsentState(repo, nhs);
   if (state.scr === 'dissent')

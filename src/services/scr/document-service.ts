@@ -183,7 +183,10 @@ export class ScrDocumentService {
     };
   }
 
-  /** One stored version (filed under this patient's number or one merged into it), as the patient's consent and the caller's basis allow. */
+  /**
+   * One stored version (filed under this patient's number or one merged into it), as the patient's
+   * consent and the caller's basis allow.
+   */
   async bundle(ctx: RequestContext, id: string, requested: string): Promise<Bundle> {
     const nhs = await resolveForRetrieval(this.repo, this.relationships, ctx, requested);
     const decision = await this.audited(
@@ -250,7 +253,8 @@ export class ScrDocumentService {
         ),
       ),
     );
-    // one document answers (the newest, should an id and a Composition identifier both match), its resources flattened as published
+    // one document answers (the newest, should an id and a Composition identifier both match), its
+    // resources flattened as published
     const newer = (a: ScrDocument, d: ScrDocument) =>
       d.uploaded > a.uploaded || (d.uploaded === a.uploaded && d.sequence > a.sequence);
     const newest = docs.reduce<ScrDocument | undefined>(
@@ -263,7 +267,10 @@ export class ScrDocumentService {
     );
   }
 
-  /** The current allergies, reactions and medications of the current SCR (the newest current one across merged numbers), flattened for clinical apps. */
+  /**
+   * The current allergies, reactions and medications of the current SCR (the newest current one
+   * across merged numbers), flattened for clinical apps.
+   */
   async summary(ctx: RequestContext, requested: string): Promise<Bundle> {
     const nhs = await resolveForRetrieval(this.repo, this.relationships, ctx, requested);
     const decision = await this.audited(ctx, nhs, { view: '$summary', requested }, () =>
@@ -296,7 +303,10 @@ export class ScrDocumentService {
     return doc.patient === nhs || (await numbersMergedInto(this.repo, nhs)).includes(doc.patient);
   }
 
-  /** Audit detail: what was seen, on which relationship and view basis; the number asked for when a merge redirected it. */
+  /**
+   * Audit detail: what was seen, on which relationship and view basis; the number asked for when a
+   * merge redirected it.
+   */
   private detail(
     ctx: RequestContext,
     nhs: string,

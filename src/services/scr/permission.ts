@@ -10,7 +10,10 @@ import type { Repository } from '../../store/repository.js';
 import { resolvePatient } from './consent-patient.js';
 import { permissionId, SCR_PERMISSION_TYPE, type ScrPermission } from './consent-store.js';
 
-/** NHS England's SCR-ACSPermission code system, as the published SCR API uses it (SetPermission.json, DocumentReference.securityLabel). */
+/**
+ * NHS England's SCR-ACSPermission code system, as the published SCR API uses it
+ * (SetPermission.json, DocumentReference.securityLabel).
+ */
 export const PERMISSION_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission';
 /** Yes: the patient allowed this view; No: refused it; Ask: ask the patient each time (no standing permission). */
 export type PermissionCode = 'Yes' | 'No' | 'Ask';
@@ -86,7 +89,8 @@ export function parseSetPermission(body: unknown): PermissionRequest {
 export const permissionPatient = (body: unknown): string => parseSetPermission(body).nhsNumber;
 
 /**
- * Records that the patient allowed ('Yes'), refused ('No') or must be asked each time ('Ask') about this user's view of their SCR, for the
+ * Records that the patient allowed ('Yes'), refused ('No') or must be asked each time ('Ask') about
+ * this user's view of their SCR, for the
  * rest of the user's session (the token's expiry), on the access basis the platform established.
  * Only a staff user in a session gives it: a patient needs no permission to see their own record,
  * and an application has no clinician present to ask. A retry (same X-Request-ID, same request)

@@ -166,7 +166,8 @@ export function scrDocumentRoutes({
           .send(await service.bundle(req.ctx, req.params.id, queryPatient(req, 'patient'))),
     );
 
-    // the published API's search form: GET /Bundle?composition.identifier=&composition.subject:Patient.identifier=system|nhs
+    // the published API's search form: GET
+    // /Bundle?composition.identifier=&composition.subject:Patient.identifier=system|nhs
     app.get(
       '/Bundle',
       {

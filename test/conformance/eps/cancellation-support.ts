@@ -50,7 +50,10 @@ export function substitute<T>(value: T, map: Map<string, string>): T {
   return value;
 }
 
-/** POST as a prescriber's system does (the published answers are OpenSpine's only ones; before they were, EPS_CONFORMANCE_BASELINE=1 left out the header that asked for them). */
+/**
+ * POST as a prescriber's system does (the published answers are OpenSpine's only ones; before they
+ * were, EPS_CONFORMANCE_BASELINE=1 left out the header that asked for them).
+ */
 export async function postPublished(
   t: EpsPlatform,
   url: string,

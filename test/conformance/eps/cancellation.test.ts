@@ -150,7 +150,10 @@ for (const kind of await storesUnderTest()) {
       });
     }
 
-    /** A prescription from 1-Process-Request-Send in the state the error needs, and the 1-Process-Request-Cancel for it. */
+    /**
+     * A prescription from 1-Process-Request-Send in the state the error needs, and the
+     * 1-Process-Request-Cancel for it.
+     */
     async function scenario(
       prepare: (made: Made, nhs: string) => Promise<void>,
       shape?: (b: any) => void,

@@ -45,7 +45,10 @@ function walk(x: unknown, visit: (o: any) => void): void {
   }
 }
 
-/** The published ids a message carries: short-form IDs, long-form IDs, item ids (in order of first appearance), NHS Numbers. */
+/**
+ * The published ids a message carries: short-form IDs, long-form IDs, item ids (in order of first
+ * appearance), NHS Numbers.
+ */
 export function publishedIds(msg: unknown): {
   shortForms: string[];
   longForms: string[];
@@ -73,7 +76,10 @@ export function publishedIds(msg: unknown): {
   };
 }
 
-/** The dispensing pharmacy an example speaks for (release owner, notification sender, Task owner, claim's organisation). */
+/**
+ * The dispensing pharmacy an example speaks for (release owner, notification sender, Task owner,
+ * claim's organisation).
+ */
 export function pharmacyOf(msg: any): string | undefined {
   if (msg.resourceType === 'Parameters') {
     const owner = msg.parameter?.find((p: any) => p.name === 'owner')?.resource;
@@ -202,7 +208,8 @@ export async function createFor(t: EpsPlatform, file: string, msgs: any[]): Prom
   for (const l of ids.longForms) sub.add(l, p.ids.longFormId);
   ids.items.forEach((it, i) => sub.add(it, p.ids.items[i]));
   for (const n of ids.nhs) sub.add(n, nhs);
-  // each message gets its own id, the same wherever the published messages name it (an amendment names the one it replaces)
+  // each message gets its own id, the same wherever the published messages name it (an amendment
+  // names the one it replaces)
   for (const m of msgs)
     if (m.resourceType === 'Bundle' && typeof m.identifier?.value === 'string')
       sub.add(m.identifier.value, randomUUID());

@@ -118,7 +118,10 @@ async function prerequisites(
   }
 }
 
-/** The prescription messages a release answer hands over (a searchset Bundle, or Parameters passedPrescriptions as published). */
+/**
+ * The prescription messages a release answer hands over (a searchset Bundle, or Parameters
+ * passedPrescriptions as published).
+ */
 function released(body: any): any[] {
   const bundle =
     body?.resourceType === 'Parameters'
@@ -190,7 +193,8 @@ function compare(file: string, kind: Kind, res: EpsResponse, published: any, s: 
         want,
         `${repoPath(file)}: codes`,
       );
-    // an accepted dispense notification, amendment, claim, return or withdrawal is answered as published (an informational OperationOutcome)
+    // an accepted dispense notification, amendment, claim, return or withdrawal is answered as
+    // published (an informational OperationOutcome)
     if (status === 200 && kind !== 'release')
       assert.deepEqual(
         res.body.issue?.map((i: any) => [i.severity, i.code]),

@@ -1,7 +1,8 @@
 /**
  * PDS birth notification from maternity systems: POST Patient/$process-birth-details, scenario by
  * scenario from NHS England's published Karate features (NHSDigital/personal-demographics-service-api,
- * karate-tests/src/test/java/patients/{healthcareWorker/createNewPdsRecordAtBirth,patientAccess,appRestricted}/createNewPdsRecordAtBirth.feature).
+ * karate-tests/src/test/java/patients/{healthcareWorker/createNewPdsRecordAtBirth,patientAccess,
+ * appRestricted}/createNewPdsRecordAtBirth.feature).
  * Mothers (the features create them through POST /Patient) are loaded through the repository; each
  * `it` names the feature file and scenario it comes from. Scenarios only the hosted service or the
  * sandbox can show: SET-ASIDE.md.
@@ -148,7 +149,10 @@ for (const kind of stores) {
       });
     }
 
-    /** create_record_at_birth_response_template.json, matched as Karate's `match response == expectedResponse` would. */
+    /**
+     * create_record_at_birth_response_template.json, matched as Karate's `match response ==
+     * expectedResponse` would.
+     */
     function assertBirthRecord(res: LightMyRequestResponse, v: Record<string, any>): Patient {
       assert.equal(res.statusCode, 201, res.body);
       assert.match(String(res.headers['content-type']), /^application\/fhir\+json/);

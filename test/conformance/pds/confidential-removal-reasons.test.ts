@@ -1,5 +1,6 @@
 /**
- * Conformance: NHS England's karate-tests/src/test/java/patients/confidentialRemovalReasons/getPatientByNHSNumber.feature
+ * Conformance: NHS England's
+ * karate-tests/src/test/java/patients/confidentialRemovalReasons/getPatientByNHSNumber.feature
  * and searchForApatient.feature (NHSDigital/personal-demographics-service-api), for the default
  * application: OpenSpine has no per-application custom attributes, so every caller is answered as
  * the default test app is (scenarios needing the confidential-reasons app: SET-ASIDE.md).

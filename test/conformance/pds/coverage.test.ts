@@ -281,7 +281,8 @@ for (const kind of stores) {
       assert.equal(res.statusCode, 200, res.body);
       assertEchoedIds(res, rid);
       const body = assertCoverageBundle(res, P.withCoverage);
-      // the card is the one INT answers for this patient (mocks/stubs/coverageResponses/patient_with_coverage_9733162868.json)
+      // the card is the one INT answers for this patient
+      // (mocks/stubs/coverageResponses/patient_with_coverage_9733162868.json)
       assert.deepEqual(
         body.entry[0].resource,
         published('coverage/patient_with_coverage_9733162868.json').entry[0].resource,
@@ -605,7 +606,8 @@ for (const kind of stores) {
       assertPublishedError(res, 403, 'ACCESS_DENIED', PATIENT_DENIED);
     });
 
-    // ---- healthcareWorker/updateCoverage.feature, appRestricted/updateCoverage.feature (via common/appRestrictedAndPriviledgedAccess/updateCoverage.feature@accessDenied)
+    // ---- healthcareWorker/updateCoverage.feature, appRestricted/updateCoverage.feature (via
+    // common/appRestrictedAndPriviledgedAccess/updateCoverage.feature@accessDenied)
     it(`${F.hcwUpdate}: Fail to update a Coverage resource`, async () => {
       const token = await platform.token('R8000');
       const record = await platform.request({ url: `${PDS}/Patient/${P.hcwUpdate}`, token });

@@ -94,7 +94,9 @@ for (const kind of await storesUnderTest()) {
       });
       assert.equal(res.statusCode, 200, res.body);
       assert.match(String(res.headers['content-type']), /^application\/fhir\+json/);
-      // `match response == read('classpath:mocks/stubs/postPatientResponses/SINGLE_MATCH_FOUND.json')`, naming the record found
+      // `match response ==
+      // read('classpath:mocks/stubs/postPatientResponses/SINGLE_MATCH_FOUND.json')`, naming the
+      // record found
       assert.deepEqual(
         res.json(),
         fill(published('postPatientResponses/SINGLE_MATCH_FOUND.json'), {

@@ -1,5 +1,6 @@
 /**
- * Conformance: NHS England's karate-tests/src/test/java/patients/healthcareWorker/getPatientDetails/getPatientByNHSNumber.feature
+ * Conformance: NHS England's
+ * karate-tests/src/test/java/patients/healthcareWorker/getPatientDetails/getPatientByNHSNumber.feature
  * and the scenarios of patients/common/getPatientByNHSNumber.feature it and others call
  * (NHSDigital/personal-demographics-service-api). The sandbox records (9000000009, 9000000025) are the
  * published examples in test/fixtures/pds; the INT numbers are loaded by this test through the repository.

@@ -1,5 +1,6 @@
 /**
- * Conformance: NHS England's karate-tests/src/test/java/patients/appRestricted/searchForPatientUsingMOABcascadingTrace.feature
+ * Conformance: NHS England's
+ * karate-tests/src/test/java/patients/appRestricted/searchForPatientUsingMOABcascadingTrace.feature
  * (NHSDigital/personal-demographics-service-api), scenario by scenario: fuzzy ("cascading") traces by an
  * application-restricted application (one match or none; more is TOO_MANY_MATCHES), through the
  * common/getPatient.feature@searchForAPatient step, with the feature's `Accept: version=1.1` header.
@@ -69,7 +70,8 @@ function testPatients(): Patient[] {
       birthDate: '1957-07-23',
       postcode: 'DN17 3AH',
     }),
-    // Joseph Damien Almond, whose mobile number is held with its country code (as INT holds 5900044444's, searchParams.feature)
+    // Joseph Damien Almond, whose mobile number is held with its country code (as INT holds
+    // 5900044444's, searchParams.feature)
     karatePatient({
       id: '9733163651',
       family: 'ALMOND',
@@ -214,7 +216,10 @@ for (const kind of await storesUnderTest()) {
     });
     after(() => platform?.close());
 
-    /** common/getPatient.feature@searchForAPatient with the Background's app-restricted headers and Accept: version=1.1. */
+    /**
+     * common/getPatient.feature@searchForAPatient with the Background's app-restricted headers and
+     * Accept: version=1.1.
+     */
     async function find(params: Record<string, string>, status = 200) {
       const headers = {
         ...VERSION,
@@ -489,7 +494,8 @@ for (const kind of await storesUnderTest()) {
     });
 
     it(`${FEATURE}: Search for a patient - unicode`, async () => {
-      // without the postcode both Pauline Attisons match (searchParams.feature "Unicode search"); DN19 7DX is one of them
+      // without the postcode both Pauline Attisons match (searchParams.feature "Unicode search");
+      // DN19 7DX is one of them
       await single(
         {
           '_fuzzy-match': 'true',

@@ -102,7 +102,10 @@ function resolve(text: string): string {
     .replaceAll('{{$randomUUID}}', () => randomUUID());
 }
 
-/** The request as Postman sends it: path and query from the url object (disabled entries left out), enabled headers, raw body. */
+/**
+ * The request as Postman sends it: path and query from the url object (disabled entries left out),
+ * enabled headers, raw body.
+ */
 function httpRequest(req: PostmanRequest): {
   method: string;
   url: string;
@@ -519,7 +522,10 @@ function writeState(): Patient[] {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/** The bearer token a request runs with: Coverage is a patient-access API (the subscriber's own NHS login token); the rest a healthcare worker (R8000). */
+/**
+ * The bearer token a request runs with: Coverage is a patient-access API (the subscriber's own NHS
+ * login token); the rest a healthcare worker (R8000).
+ */
 async function tokenFor(platform: TestPlatform, c: Case, url: string): Promise<string> {
   if (c.folder.includes('coverage')) {
     // the patient the request is about: the subscriber searched for (9000000033 has no card), else 9000000009, the
@@ -605,7 +611,10 @@ for (const kind of stores) {
   });
 }
 
-/** A fresh platform for one writing request: the sandbox records at version 2, Jane's EHIC card, and the McMatch records. */
+/**
+ * A fresh platform for one writing request: the sandbox records at version 2, Jane's EHIC card, and
+ * the McMatch records.
+ */
 async function writePlatform(kind: StoreKind): Promise<TestPlatform> {
   const platform = await startTestPlatform(kind);
   await commitAtVersion2(platform, writeState());

@@ -117,7 +117,10 @@ export const daysAhead = (n: number) =>
 /** A date in the previous month (Karate utils.randomDateFromPreviousMonth). */
 export const lastMonth = () => new Date(Date.now() - 20 * 86_400_000).toISOString().slice(0, 10);
 
-/** A Karate request template (test/fixtures/pds/karate) with its "#(name)" placeholders filled; undefined drops the member. */
+/**
+ * A Karate request template (test/fixtures/pds/karate) with its "#(name)" placeholders filled;
+ * undefined drops the member.
+ */
 export function karateTemplate(name: string, vars: Record<string, unknown>): any {
   const fill = (v: unknown): unknown => {
     if (typeof v === 'string') {
@@ -154,7 +157,10 @@ export const randomTempAddress = () => ({
   line: ['', '7 Hounslow Rd', '', 'Somerleyton', ''],
 });
 
-/** Variables for the create templates: unique demographics ("ToRemove", random given names and birth date), as the features make them. */
+/**
+ * Variables for the create templates: unique demographics ("ToRemove", random given names and birth
+ * date), as the features make them.
+ */
 export function createVars(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   serial++;
   const letters = 'abcdefghijklmnopqrstuvwxyz';
@@ -191,8 +197,10 @@ export function createPatient(
 }
 
 /**
- * The patients the application-restricted search scenarios rely on (common/appRestrictedAndPriviledgedAccess/getPatient.feature
- * and common/getPatient.feature@tooManyMatches): one Smith born 2018-06-08, Jane Smith with her phone and email, and two
+ * The patients the application-restricted search scenarios rely on
+ * (common/appRestrictedAndPriviledgedAccess/getPatient.feature
+ * and common/getPatient.feature@tooManyMatches): one Smith born 2018-06-08, Jane Smith with her
+ * phone and email, and two
  * women whose family names start "Ma" (so "Ma*" from 1957-07-23 on finds two).
  */
 export function appRestrictedSearchPatients(): Patient[] {

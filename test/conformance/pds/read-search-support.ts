@@ -10,7 +10,10 @@ import type { Address, ContactPoint, Extension, HumanName, Patient } from 'fhir/
 import type { LightMyRequestResponse } from 'fastify';
 import { fixture } from '../../helpers/pds-fixtures.js';
 
-/** errorResponses/<code>.json with Karate's #(diagnostics) and #(display) filled in; no diagnostics given means none expected. */
+/**
+ * errorResponses/<code>.json with Karate's #(diagnostics) and #(display) filled in; no diagnostics
+ * given means none expected.
+ */
 export function publishedBody(
   relative: string,
   vars: { diagnostics?: string; display?: string } = {},

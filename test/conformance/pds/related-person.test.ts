@@ -1,5 +1,6 @@
 /**
- * Conformance: NHS England's karate-tests/src/test/java/patients/healthcareWorker/getPatientDetails/getPatientRelatedPerson.feature
+ * Conformance: NHS England's
+ * karate-tests/src/test/java/patients/healthcareWorker/getPatientDetails/getPatientRelatedPerson.feature
  * and common/getPatientsRelatedPerson.feature (NHSDigital/personal-demographics-service-api). The
  * related people are the published RelatedPerson example, loaded by this test through the repository.
  */

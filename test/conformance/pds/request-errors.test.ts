@@ -53,7 +53,8 @@ for (const kind of await storesUnderTest()) {
       assertPublished(res, 400, 'UNSUPPORTED_SERVICE');
     });
 
-    // the unsupported content type of healthcareWorker/updatePatientDetails/requestErrors.feature, on the read/search/create routes too
+    // the unsupported content type of healthcareWorker/updatePatientDetails/requestErrors.feature,
+    // on the read/search/create routes too
     it('updatePatientDetails/requestErrors.feature: Invalid content-type header (as answered on POST /Patient)', async () => {
       const res = await platform.request({
         method: 'POST',

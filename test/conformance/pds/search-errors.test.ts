@@ -1,5 +1,6 @@
 /**
- * Conformance: NHS England's karate-tests/src/test/java/patients/healthcareWorker/searchForAPatient/searchErrors.feature
+ * Conformance: NHS England's
+ * karate-tests/src/test/java/patients/healthcareWorker/searchForAPatient/searchErrors.feature
  * (NHSDigital/personal-demographics-service-api): each refusal compared with the published error body.
  */
 import { after, before, describe, it } from 'node:test';

@@ -1,5 +1,6 @@
 /**
- * Conformance: NHS England's karate-tests/src/test/java/patients/healthcareWorker/searchForAPatient/searchParams.feature
+ * Conformance: NHS England's
+ * karate-tests/src/test/java/patients/healthcareWorker/searchForAPatient/searchParams.feature
  * (NHSDigital/personal-demographics-service-api), scenario by scenario. The suite's test patients
  * (INT NHS Numbers and demographics the scenarios name) are loaded by this test through the repository.
  */
