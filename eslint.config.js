@@ -62,6 +62,20 @@ export default tseslint.config(
   },
   // a service file: no HTTP layer, and other services only through their door
   { files: ['src/services/*/*.ts'], rules: forbid(HTTP, CLI, DEEP_SERVICE) },
+  // the composition roots (HTTP app, server, CLI, seeders, workers) use a service through its door
+  {
+    files: [
+      'src/http/**/*.ts',
+      'src/cli/**/*.ts',
+      'src/seed/**/*.ts',
+      'src/worker/**/*.ts',
+      'src/*.ts',
+    ],
+    rules: forbid([
+      '(^|/)services/[^/]+/(?!index\\.js$)',
+      'Use a service through its index.ts (re-export what you need there).',
+    ]),
+  },
   // a service's plugin is where it meets the HTTP layer
   { files: ['src/services/*/plugin.ts'], rules: forbid(CLI, DEEP_SERVICE) },
 );

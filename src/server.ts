@@ -4,9 +4,9 @@ import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { loadOrCreateSigningKey, mintToken } from './security/embedded-idp.js';
 import { seedPatients } from './seed/seed-patients.js';
-import { ensureDemoIdentity } from './services/identity/demo-identity.js';
-import { seedDirectory } from './services/directory/seed-directory.js';
-import { PDS_BASE } from './services/pds/routes.js';
+import { ensureDemoIdentity } from './services/identity/index.js';
+import { seedDirectory } from './services/directory/index.js';
+import { PDS_BASE } from './services/pds/index.js';
 import { openRepository, sqliteFileOf } from './store/open.js';
 import type { Repository } from './store/repository.js';
 

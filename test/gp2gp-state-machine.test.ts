@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Task } from 'fhir/r4.js';
 import { FhirError } from '../src/fhir/errors.js';
 import type { RequestContext } from '../src/context.js';
-import { PDS_GP_CHANGE } from '../src/messaging/topics.js';
+import { PDS_GP_CHANGE } from '../src/services/pds/index.js';
 import { ChunkUploads } from '../src/services/gp2gp/chunk-upload.js';
 import { handleGpChange } from '../src/services/gp2gp/gp-change-consumer.js';
 import { gp2gpOptions } from '../src/services/gp2gp/options.js';

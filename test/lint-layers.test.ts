@@ -69,7 +69,13 @@ const CASES: [string, string, string, boolean][] = [
     true,
   ],
   [
-    'the HTTP layer importing a service plugin',
+    'the CLI reaching past a service door',
+    'src/cli/wrong.ts',
+    "import { PATIENT } from '../services/pds/patient-model.js';",
+    true,
+  ],
+  [
+    'the HTTP layer importing a service through its door',
     'src/http/right.ts',
     "import { PATIENT } from '../services/pds/index.js';",
     false,

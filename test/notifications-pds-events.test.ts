@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Patient } from 'fhir/r4.js';
 import type { OutboxMessage } from '../src/messaging/types.js';
-import type { PdsPatientEventBody } from '../src/messaging/topics.js';
+import type { PdsPatientEventBody } from '../src/services/pds/index.js';
 import { startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
 import { readFileSync } from 'node:fs';

@@ -6,14 +6,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Patient } from 'fhir/r4.js';
 import { isValidNhsNumber, nhsNumberFromStem } from '../src/fhir/nhs-number.js';
-import {
-  createPatientGenerator,
-  GP_PRACTICE_CODES,
-  MAX_PATIENTS_PER_SEED,
-  PDS_PATIENT_URL,
-  SECURITY_SYSTEM,
-  type GeneratedPatient,
-} from '../src/seed/patient-generator.js';
+import { createPatientGenerator, type GeneratedPatient } from '../src/seed/patient-generator.js';
+import { MAX_PATIENTS_PER_SEED } from '../src/seed/generator-nhs-numbers.js';
+import { PDS_PATIENT_URL, SECURITY_SYSTEM } from '../src/seed/generator-parts.js';
+import { GP_PRACTICE_CODES } from '../src/seed/generator-pools.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../src/fhir/identifiers.js';
 
 // Copied from the PDS sandbox fixture Patient.json, so the suite does not depend on files outside the repo.

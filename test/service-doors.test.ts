@@ -100,6 +100,34 @@ describe('service doors', () => {
     );
   });
 
+  it('every service folder has its door, index.ts', () => {
+    const folders = readdirSync(SERVICES, { withFileTypes: true }).filter((e) => e.isDirectory());
+    assert.ok(folders.length >= 10, 'the service folders are found');
+    const without = folders
+      .filter((e) => !readdirSync(join(SERVICES, e.name)).includes('index.ts'))
+      .map((e) => e.name);
+    assert.deepEqual(without, [], 'a service folder without an index.ts');
+  });
+
+  it('the platform outside src/services uses a service only through its index.ts', () => {
+    const SRC = resolve(SERVICES, '..');
+    const outside = sourceFiles(SRC).filter((f) => !f.startsWith(SERVICES + sep));
+    assert.ok(outside.length > 50, 'the platform source files are found');
+    const deep = outside.flatMap((file) =>
+      importSpecifiers(readFileSync(file, 'utf8'))
+        .filter((spec) => spec.startsWith('.'))
+        .map((spec) =>
+          relative(SERVICES, resolve(dirname(file), spec))
+            .split(sep)
+            .join('/'),
+        )
+        .filter((target) => !target.startsWith('..') && target.includes('/'))
+        .filter((target) => !/^[^/]+\/index(\.js|\.ts)?$/.test(target))
+        .map((target) => `${relative(SRC, file)} -> ${target}`),
+    );
+    assert.deepEqual(deep, [], 'use the service through its index.ts');
+  });
+
   it('services reach one another only through src/services/<service>/index.ts', () => {
     const deep = crossImports.filter((c) => !c.throughDoor).map((c) => `${c.from} -> ${c.target}`);
     assert.deepEqual(

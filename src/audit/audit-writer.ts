@@ -1,5 +1,5 @@
 import type { AuditRecord } from './types.js';
-import type { Repository } from '../store/repository.js';
+import type { ResourceStore } from '../store/resource-store.js';
 
 /**
  * Group commit for the audit entries of reads. Requests that arrive in the same turn of the
@@ -12,7 +12,7 @@ export class AuditWriter {
     [];
   private scheduled = false;
 
-  constructor(private readonly repo: Repository) {}
+  constructor(private readonly repo: ResourceStore) {}
 
   append(...records: AuditRecord[]): Promise<void> {
     return new Promise((resolve, reject) => {

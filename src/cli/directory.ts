@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { loadConfig, type Config, type Flags } from '../config.js';
 import { openRepository } from '../store/open.js';
 import type { Repository } from '../store/repository.js';
-import { LAYOUTS, type OdsLayout } from '../services/directory/ods-csv.js';
+import { LAYOUTS, type OdsLayout } from '../services/directory/index.js';
 import { parseCommandLine } from './args.js';
 
 const USAGE = `openspine directory import FILE [--type epraccur|edispensary|etr] [--data DIR] [--store ...] [--database-url URL]
@@ -65,7 +65,7 @@ export async function directoryCommand(argv: string[]): Promise<number> {
       return 1;
     }
     const { importOdsExtract, formatReport, ImportError } =
-      await import('../services/directory/ods-import.js');
+      await import('../services/directory/index.js');
     return onStore(config, ImportError, async (repo) => {
       console.log(
         formatReport(
@@ -80,7 +80,7 @@ export async function directoryCommand(argv: string[]): Promise<number> {
       return 2;
     }
     const { org, interaction, address, name } = values;
-    const { addEndpoint, EndpointError } = await import('../services/directory/endpoint-model.js');
+    const { addEndpoint, EndpointError } = await import('../services/directory/index.js');
     return onStore(config, EndpointError, async (repo) => {
       const { endpoint, changed } = await addEndpoint(repo, { org, interaction, address, name });
       console.log(
@@ -95,7 +95,7 @@ export async function directoryCommand(argv: string[]): Promise<number> {
     }
     const { user, org, role, start } = values;
     const { addPractitionerRole, PractitionerRoleError } =
-      await import('../services/directory/practitioner-role-model.js');
+      await import('../services/directory/index.js');
     return onStore(config, PractitionerRoleError, async (repo) => {
       const { role: saved, changed } = await addPractitionerRole(repo, { user, org, role, start });
       console.log(

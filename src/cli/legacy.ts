@@ -25,7 +25,7 @@ export async function legacyCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const rows = wholeNumber(values.rows, '--rows');
-  const { generateLegacy } = await import('../services/migration/legacy-generate.js');
+  const { generateLegacy } = await import('../services/migration/index.js');
   const began = Date.now();
   const counts = await generateLegacy({
     databaseUrl: values['database-url'] ?? DEFAULT_DATABASE_URL,

@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig, type Flags } from '../config.js';
 import { FhirError } from '../fhir/errors.js';
 import type { DeadLetter } from '../messaging/types.js';
-import { deadLetterAudit } from '../services/messaging/dead-letter-audit.js';
-import { deadLetterId, parseDeadLetterQuery } from '../services/messaging/dead-letter-query.js';
+import {
+  deadLetterAudit,
+  deadLetterId,
+  parseDeadLetterQuery,
+} from '../services/messaging/index.js';
 import { openRepository } from '../store/open.js';
 import type { Repository } from '../store/repository.js';
 import { operator } from './users.js';

@@ -60,7 +60,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
       console.error('--upstream URL (the OpenSpine server) is required');
       return 2;
     }
-    const { startShadowProxy } = await import('../services/migration/shadow-proxy.js');
+    const { startShadowProxy } = await import('../services/migration/index.js');
     const proxy = await startShadowProxy({
       sourceUrl,
       schema,
@@ -83,7 +83,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   try {
     if (sub === 'verify') {
       const { verifyMigration, formatVerifyReport } =
-        await import('../services/migration/verify.js');
+        await import('../services/migration/index.js');
       const report = await verifyMigration(repo, {
         sourceUrl,
         schema,
@@ -92,7 +92,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
       console.log(formatVerifyReport(report));
       return report.ok ? 0 : 1;
     }
-    const { migrateLegacy } = await import('../services/migration/migrate-run.js');
+    const { migrateLegacy } = await import('../services/migration/index.js');
     const bar = values['no-progress']
       ? null
       : new cliProgress.SingleBar(

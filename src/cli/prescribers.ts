@@ -8,7 +8,7 @@ import {
   listPrescriberKeys,
   PrescriberKeyError,
   revokePrescriberKey,
-} from '../services/eps/prescriber-keys.js';
+} from '../services/eps/index.js';
 import { operator } from './users.js';
 import { parseCommandLine } from './args.js';
 

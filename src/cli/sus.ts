@@ -45,8 +45,8 @@ export async function susCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const config = targetConfig(values as Flags);
-  const { extractSus } = await import('../services/sus/extract.js');
-  const { loadOrCreatePseudonymKey } = await import('../services/sus/pseudonym.js');
+  const { extractSus } = await import('../services/sus/index.js');
+  const { loadOrCreatePseudonymKey } = await import('../services/sus/index.js');
   const key = loadOrCreatePseudonymKey(config.dataDir);
   const repo = await openRepository(config);
   const out = values.out ? createWriteStream(values.out, { mode: 0o600 }) : process.stdout;

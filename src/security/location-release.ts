@@ -1,3 +1,4 @@
+import { resourceType, type ResourceStore } from '../store/resource-store.js';
 import type { Patient } from 'fhir/r4.js';
 import {
   labelledRestricted,
@@ -5,7 +6,6 @@ import {
   withholdLocation,
 } from '../fhir/location-data.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import type { Repository } from '../store/repository.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 
 /**
@@ -23,7 +23,7 @@ import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
  * A representation that mentions no restricted patient passes untouched and unparsed.
  */
 
-const PATIENT = 'Patient';
+const PATIENT = resourceType<Patient>('Patient');
 /** The FHIR way to say a value exists but is not shown. */
 const MASKED = {
   url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason',
@@ -79,7 +79,7 @@ const lineKey = (s: string) => s.trim().replace(/\s+/g, ' ').toLowerCase();
 const phoneKey = (s: string) => s.replace(/\D/g, '').slice(-9);
 
 export class LocationRelease {
-  constructor(private readonly repo: Pick<Repository, 'readMany'>) {}
+  constructor(private readonly repo: Pick<ResourceStore, 'readMany'>) {}
 
   /**
    * Cheap, synchronous: false when the text certainly mentions no restricted patient (it can then
@@ -146,7 +146,7 @@ export class LocationRelease {
     const records = new Map<string, Patient>();
     for (let i = 0; i < wanted.length; i += 500) {
       for (const s of await this.repo.readMany(PATIENT, wanted.slice(i, i + 500)))
-        records.set(s.id, s.resource as Patient);
+        records.set(s.id, s.resource);
     }
     const survivors = new Map<string, string>();
     for (const [nhs, p] of records) {
@@ -155,7 +155,7 @@ export class LocationRelease {
     }
     if (survivors.size)
       for (const s of await this.repo.readMany(PATIENT, [...new Set(survivors.values())]))
-        records.set(s.id, s.resource as Patient);
+        records.set(s.id, s.resource);
     for (const nhs of wanted) {
       const own = records.get(nhs);
       const survivor = survivors.has(nhs) ? records.get(survivors.get(nhs)!) : undefined;

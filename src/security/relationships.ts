@@ -1,14 +1,14 @@
+import { resourceType, type ResourceStore } from '../store/resource-store.js';
 import { randomUUID } from 'node:crypto';
 import { auditRecord } from '../audit/audit-record.js';
 import { registeredPractice } from '../fhir/general-practitioner.js';
 import type { RequestContext } from '../context.js';
 import type { AuditRecord } from '../audit/types.js';
-import type { Repository } from '../store/repository.js';
 import type { RequestRecord } from '../store/request-log.js';
 import type { Principal } from './principal.js';
 
-export const RELATIONSHIP_TYPE = 'CareRelationship';
-export const EMERGENCY_ACCESS_TYPE = 'EmergencyAccess';
+export const RELATIONSHIP_TYPE = resourceType<CareRelationship>('CareRelationship');
+export const EMERGENCY_ACCESS_TYPE = resourceType<EmergencyAccessGrant>('EmergencyAccess');
 
 /**
  * The API request a change is made for: `record` makes its X-Request-ID record (the write path's,
@@ -85,7 +85,7 @@ const patientUserKey = (patient: string, userId: string) => `${patient}|${userId
  * EPS, episodes) record them here, so the check is the same for every clinical route.
  */
 export class LegitimateRelationships {
-  constructor(private readonly repo: Repository) {}
+  constructor(private readonly repo: ResourceStore) {}
 
   /**
    * The basis on which the caller's organisation may see the patient, or null. `known` is the
@@ -119,7 +119,7 @@ export class LegitimateRelationships {
           limit: 100,
         })
       )
-        .map((s) => s.resource as CareRelationship)
+        .map((s) => s.resource)
         .filter((r) => r.status === 'active' && (!r.end || Date.parse(r.end) > now));
       // prefer the strongest basis when several apply; self-claimed last, because it is the one reported on
       for (const kind of ['care-episode', 'referral', 'prescription'] as const)
@@ -149,7 +149,7 @@ export class LegitimateRelationships {
         ],
         limit: 100,
       })
-    ).map((s) => s.resource as EmergencyAccessGrant);
+    ).map((s) => s.resource);
     return grants.find((g) => Date.parse(g.expires) > now) ?? null;
   }
 
@@ -191,7 +191,7 @@ export class LegitimateRelationships {
     const stored = await this.repo.read(RELATIONSHIP_TYPE, id);
     if (!stored || stored.resource.status !== 'active') return null;
     const ended: CareRelationship = {
-      ...(stored.resource as CareRelationship),
+      ...stored.resource,
       status: 'ended',
       end: new Date().toISOString(),
     };
@@ -212,10 +212,7 @@ export class LegitimateRelationships {
   }
 
   async get(id: string): Promise<CareRelationship | null> {
-    return (
-      ((await this.repo.read(RELATIONSHIP_TYPE, id))?.resource as CareRelationship | undefined) ??
-      null
-    );
+    return (await this.repo.read(RELATIONSHIP_TYPE, id))?.resource ?? null;
   }
 
   /** A user's self-claimed relationship for their org: recorded, audited as such, and reportable. */

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { PATIENT } from '../services/pds/patient-model.js';
+import { PATIENT } from '../services/pds/index.js';
 import { openBulkLoader } from '../store/bulk.js';
 import type { Repository } from '../store/repository.js';
 import { SeedRowSource } from './seed-row-source.js';

@@ -1,7 +1,6 @@
 import type { Repository } from '../store/repository.js';
 import type { ResourceWrite } from '../store/resource-store.js';
-import { indexPatient } from '../services/pds/patient-index.js';
-import { PATIENT, RELATED_PERSON } from '../services/pds/patient-model.js';
+import { indexPatient, PATIENT, RELATED_PERSON } from '../services/pds/index.js';
 import { bulkSeedPatients } from './bulk-seed.js';
 import { createPatientGenerator } from './patient-generator.js';
 import { seedAudit, seedProgress, type SeedOptions, type SeedResult } from './seed-report.js';

@@ -1,5 +1,4 @@
-import { indexPatient } from '../services/pds/patient-index.js';
-import { PATIENT, RELATED_PERSON } from '../services/pds/patient-model.js';
+import { indexPatient, PATIENT, RELATED_PERSON } from '../services/pds/index.js';
 import type { IndexEntry } from '../store/resource-store.js';
 import { INDEX_SEPARATOR, type BulkRows, type IndexGroup } from '../store/bulk-rows.js';
 import type { createPatientGenerator } from './patient-generator.js';

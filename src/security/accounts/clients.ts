@@ -1,6 +1,6 @@
+import { resourceType, type ResourceStore } from '../../store/resource-store.js';
 import type { JWK } from 'jose';
 import { ACTIVITIES, isActivity, type Activity } from '../policy.js';
-import type { Repository } from '../../store/repository.js';
 import type { ApplicationAccessMode } from '../principal.js';
 import {
   createOnce,
@@ -11,7 +11,7 @@ import {
 } from './records.js';
 import { UserInputError } from './users.js';
 
-export const CLIENT_TYPE = 'OAuthClient';
+export const CLIENT_TYPE = resourceType<OAuthClient>('OAuthClient');
 
 /**
  * A registered OAuth client. A portal signs users in through the authorization code flow (public
@@ -51,7 +51,7 @@ export interface NewClient {
 const CLIENT_ID = /^[A-Za-z0-9._-]{3,64}$/;
 
 export class ClientRegistry {
-  constructor(private readonly repo: Repository) {}
+  constructor(private readonly repo: ResourceStore) {}
 
   /** Registers a client; returns it and, when asked for, its secret (shown once). */
   async add(input: NewClient): Promise<{ client: OAuthClient; secret?: string }> {
@@ -131,7 +131,7 @@ export class ClientRegistry {
 
   async get(id: string): Promise<OAuthClient | null> {
     if (!CLIENT_ID.test(id)) return null;
-    const client = (await this.repo.read(CLIENT_TYPE, id))?.resource as OAuthClient | undefined;
+    const client = (await this.repo.read(CLIENT_TYPE, id))?.resource;
     return client ?? null;
   }
 
@@ -148,7 +148,7 @@ export class ClientRegistry {
       ],
       limit: 1000,
     });
-    return (await this.repo.readMany(CLIENT_TYPE, ids)).map((s) => s.resource as OAuthClient);
+    return (await this.repo.readMany(CLIENT_TYPE, ids)).map((s) => s.resource);
   }
 
   /** An active client whose secret matches, or null. */
@@ -164,7 +164,7 @@ export class ClientRegistry {
     for (let attempt = 0; attempt < 5; attempt++) {
       const stored = await this.repo.read(CLIENT_TYPE, id);
       if (!stored) return false;
-      const client = stored.resource as OAuthClient;
+      const client = stored.resource;
       if (client.redirectUris.includes(uri)) return true;
       if (
         await replaceIfUnchanged(
@@ -182,7 +182,7 @@ export class ClientRegistry {
   async markRevoked(id: string): Promise<boolean> {
     const stored = await this.repo.read(CLIENT_TYPE, id);
     if (!stored) return false;
-    const client = stored.resource as OAuthClient;
+    const client = stored.resource;
     if (client.status === 'revoked') return true;
     return replaceIfUnchanged(this.repo, stored, { ...client, status: 'revoked' }, [
       { param: 'kind', value: client.kind },

@@ -1,7 +1,6 @@
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
-import type { StoredResource } from '../../store/resource-store.js';
+import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
 
 /**
  * Small helpers shared by the security accounts stores. Security records (users, clients, sessions,
@@ -11,7 +10,7 @@ import type { StoredResource } from '../../store/resource-store.js';
 
 /** Creates a document; false if one with that id already exists (the atomic "first writer wins"). */
 export async function createOnce(
-  repo: Repository,
+  repo: ResourceStore,
   type: string,
   id: string,
   resource: Record<string, any>,
@@ -28,7 +27,7 @@ export async function createOnce(
 
 /** Replaces a document only if it is still at the version the caller read; false if someone else changed it. */
 export async function replaceIfUnchanged(
-  repo: Repository,
+  repo: ResourceStore,
   stored: StoredResource,
   resource: Record<string, any>,
   index: { param: string; value: string }[] = [],

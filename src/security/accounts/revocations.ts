@@ -1,5 +1,5 @@
 import type { Principal } from '../principal.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { createOnce } from './records.js';
 
 export const REVOCATION_TYPE = 'Revocation';
@@ -23,7 +23,7 @@ export class RevocationList {
   private cleared = new WeakMap<Principal, number>();
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: ResourceStore,
     private readonly ttlMs = 1000,
   ) {}
 

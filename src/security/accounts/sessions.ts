@@ -1,9 +1,9 @@
+import { resourceType, type ResourceStore } from '../../store/resource-store.js';
 import { randomUUID } from 'node:crypto';
-import type { Repository } from '../../store/repository.js';
 import { createOnce, randomToken, replaceIfUnchanged, sha256 } from './records.js';
 
-export const SESSION_TYPE = 'Session';
-export const AUTH_CODE_TYPE = 'AuthCode';
+export const SESSION_TYPE = resourceType<Session>('Session');
+export const AUTH_CODE_TYPE = resourceType<AuthCode>('AuthCode');
 export const CLIENT_ASSERTION_TYPE = 'ClientAssertion';
 
 /** A signed-in user's session with one selected role profile; refresh tokens belong to it. */
@@ -47,7 +47,7 @@ export type RefreshResult =
  * can serve any step).
  */
 export class SessionStore {
-  constructor(private readonly repo: Repository) {}
+  constructor(private readonly repo: ResourceStore) {}
 
   async start(input: {
     userId: string;
@@ -75,7 +75,7 @@ export class SessionStore {
   }
 
   async get(id: string): Promise<Session | null> {
-    return ((await this.repo.read(SESSION_TYPE, id))?.resource as Session | undefined) ?? null;
+    return (await this.repo.read(SESSION_TYPE, id))?.resource ?? null;
   }
 
   /**
@@ -89,7 +89,7 @@ export class SessionStore {
     for (let attempt = 0; attempt < 5; attempt++) {
       const stored = await this.repo.read(SESSION_TYPE, sessionId);
       if (!stored) return { ok: false, reason: 'unknown' };
-      const session = stored.resource as Session;
+      const session = stored.resource;
       if (session.status !== 'active' || Date.parse(session.expiresAt) <= Date.now())
         return { ok: false, reason: 'expired' };
       if (sha256(secret) !== session.refreshHash) {
@@ -113,8 +113,8 @@ export class SessionStore {
   async end(sessionId: string): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const stored = await this.repo.read(SESSION_TYPE, sessionId);
-      if (!stored || (stored.resource as Session).status === 'ended') return;
-      const session = stored.resource as Session;
+      if (!stored || stored.resource.status === 'ended') return;
+      const session = stored.resource;
       if (
         await replaceIfUnchanged(this.repo, stored, { ...session, status: 'ended' }, [
           { param: 'user', value: session.userId },
@@ -144,7 +144,7 @@ export class SessionStore {
   async redeemCode(code: string): Promise<AuthCode | null> {
     const stored = await this.repo.read(AUTH_CODE_TYPE, sha256(code));
     if (!stored) return null;
-    const record = stored.resource as AuthCode;
+    const record = stored.resource;
     if (record.used || Date.parse(record.expiresAt) <= Date.now()) return null;
     return (await replaceIfUnchanged(this.repo, stored, { ...record, used: true })) ? record : null;
   }

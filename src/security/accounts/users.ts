@@ -1,9 +1,9 @@
+import { resourceType, type ResourceStore } from '../../store/resource-store.js';
 import { randomInt } from 'node:crypto';
 import { isKnownRole, PATIENT_ROLE } from '../policy.js';
-import type { Repository } from '../../store/repository.js';
 import { createOnce, hashSecret, replaceIfUnchanged, verifySecret } from './records.js';
 
-export const USER_TYPE = 'SecurityUser';
+export const USER_TYPE = resourceType<SecurityUser>('SecurityUser');
 
 /** One of a user's role profiles: a role held at an organisation (as on a smartcard). */
 export interface RoleProfile {
@@ -38,7 +38,7 @@ const ODS = /^[A-Z0-9]{3,8}$/;
 
 /** Staff users and their role profiles (the national directory of smartcard holders, in miniature). */
 export class UserDirectory {
-  constructor(private readonly repo: Repository) {}
+  constructor(private readonly repo: ResourceStore) {}
 
   /** Adds a user, or adds role profiles to an existing one. Returns the user as stored. */
   async add(input: NewUser): Promise<SecurityUser> {
@@ -54,7 +54,7 @@ export class UserDirectory {
     }
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.repo.read(USER_TYPE, id);
-      const current = existing?.resource as SecurityUser | undefined;
+      const current = existing?.resource;
       const profiles = [...(current?.roleProfiles ?? [])];
       for (const p of input.profiles) {
         if (!profiles.some((q) => q.role === p.role && q.org === p.org))
@@ -78,7 +78,7 @@ export class UserDirectory {
   }
 
   async get(id: string): Promise<SecurityUser | null> {
-    return ((await this.repo.read(USER_TYPE, id))?.resource as SecurityUser | undefined) ?? null;
+    return (await this.repo.read(USER_TYPE, id))?.resource ?? null;
   }
 
   async list(limit = 1000): Promise<SecurityUser[]> {
@@ -87,7 +87,7 @@ export class UserDirectory {
       criteria: [{ any: [{ param: 'kind', op: 'eq', value: 'user' }] }],
       limit,
     });
-    return (await this.repo.readMany(USER_TYPE, ids)).map((s) => s.resource as SecurityUser);
+    return (await this.repo.readMany(USER_TYPE, ids)).map((s) => s.resource);
   }
 
   /** The active user with this id and passcode, or null (same answer for unknown user, wrong passcode, revoked). */
@@ -102,7 +102,7 @@ export class UserDirectory {
     for (let attempt = 0; attempt < 5; attempt++) {
       const stored = await this.repo.read(USER_TYPE, id);
       if (!stored) return false;
-      const user = stored.resource as SecurityUser;
+      const user = stored.resource;
       if (user.status === 'revoked') return true;
       if (
         await replaceIfUnchanged(

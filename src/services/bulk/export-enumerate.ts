@@ -1,10 +1,9 @@
 import type { FhirResource } from 'fhir/r4.js';
-import type { IndexCondition, SearchCriterion } from '../../store/resource-store.js';
-import type { Repository } from '../../store/repository.js';
+import type { IndexCondition, SearchCriterion, ResourceStore } from '../../store/resource-store.js';
 import { PATIENT } from '../pds/index.js';
 
 /**
- * Walks every Patient through the search index only (the Repository has no table scan): the NHS
+ * Walks every Patient through the search index only (the ResourceStore has no table scan): the NHS
  * Number space is cut into prefixes, and a prefix holding more patients than one page is split into
  * its ten longer prefixes. Each leaf is one bounded index range, so a page costs the same at any
  * scale, and the list of pending prefixes is a complete, tiny cursor for a restartable export.
@@ -39,7 +38,7 @@ export type LeafResult = { split: string[] } | { patients: string[] };
  * left to the leaf of its own number). `extra` narrows the walk (a Group's practice).
  */
 export async function walkStep(
-  repo: Repository,
+  repo: ResourceStore,
   prefix: string,
   extra: SearchCriterion[] = [],
 ): Promise<LeafResult> {
@@ -55,7 +54,7 @@ export async function walkStep(
 
 /** The compartment resources of these patients, by type, in id order. */
 export async function compartmentOf(
-  repo: Repository,
+  repo: ResourceStore,
   type: string,
   patients: string[],
 ): Promise<string[]> {

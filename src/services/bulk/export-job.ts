@@ -1,10 +1,10 @@
 import type { FhirResource } from 'fhir/r4.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { Repository } from '../../store/repository.js';
 import {
   type ResourceWrite,
   type SearchCriterion,
   resourceType,
+  type ResourceStore,
 } from '../../store/resource-store.js';
 import { VersionConflictError } from '../../store/errors.js';
 import { LocationRelease } from '../../security/location-release.js';
@@ -120,7 +120,11 @@ interface ExportRow {
  * Stored documents as NDJSON lines: a Patient's stored text passes through unparsed; other types
  * are parsed to find their patient.
  */
-async function readForExport(repo: Repository, type: string, ids: string[]): Promise<ExportRow[]> {
+async function readForExport(
+  repo: ResourceStore,
+  type: string,
+  ids: string[],
+): Promise<ExportRow[]> {
   if (type !== PATIENT) {
     return (await repo.readMany(type, ids)).map((s) => ({
       lastUpdated: s.lastUpdated,
@@ -160,7 +164,7 @@ async function releaseRows(
  * and commits it with the job's new cursor. Returns false when the job has nothing left to do or
  * another node moved it first.
  */
-export async function exportStep(repo: Repository, jobId: string): Promise<boolean> {
+export async function exportStep(repo: ResourceStore, jobId: string): Promise<boolean> {
   const stored = await repo.read(EXPORT_JOB, jobId);
   if (!stored) return false;
   const job = structuredClone(stored.resource) as ExportJob;
@@ -238,7 +242,7 @@ export async function exportStep(repo: Repository, jobId: string): Promise<boole
 
 /** Runs a job to its end (or until another node takes it over, or it is cancelled). */
 export async function runExport(
-  repo: Repository,
+  repo: ResourceStore,
   jobId: string,
   stopping: () => boolean = () => false,
 ): Promise<void> {
@@ -273,7 +277,7 @@ export async function runExport(
 
 /** The NDJSON of one type of a finished job, chunk by chunk (never the whole file in memory). */
 export async function* exportFile(
-  repo: Repository,
+  repo: ResourceStore,
   job: ExportJob,
   type: string,
 ): AsyncGenerator<string> {

@@ -10,8 +10,7 @@ import {
   jsonShapeProblem,
 } from '../../fhir/json-limits.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { IndexEntry, ResourceWrite } from '../../store/resource-store.js';
-import type { Repository } from '../../store/repository.js';
+import type { IndexEntry, ResourceWrite, ResourceStore } from '../../store/resource-store.js';
 import { VersionConflictError } from '../../store/errors.js';
 import { indexPatient, PATIENT } from '../pds/index.js';
 import { EXPORTABLE_TYPES, patientOf } from './export-enumerate.js';
@@ -92,7 +91,7 @@ interface Pending {
 }
 
 async function commitBatch(
-  repo: Repository,
+  repo: ResourceStore,
   batch: Pending[],
   audit: (patient: string | null, detail: Record<string, unknown>) => AuditRecord,
   result: ImportResult,
@@ -148,7 +147,7 @@ async function commitBatch(
 }
 
 export async function importNdjson(
-  repo: Repository,
+  repo: ResourceStore,
   input: Readable,
   audit: (patient: string | null, detail: Record<string, unknown>) => AuditRecord,
 ): Promise<ImportResult> {

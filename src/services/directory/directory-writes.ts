@@ -12,8 +12,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError, versionMismatch } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
-import type { IndexEntry, StoredResource } from '../../store/resource-store.js';
-import type { Repository } from '../../store/repository.js';
+import type { IndexEntry, StoredResource, ResourceStore } from '../../store/resource-store.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';
 import { validateEndpoint } from './endpoint-validation.js';
 import {
@@ -43,7 +42,7 @@ interface WritableKind {
   ): { org: string; endpoints: string[]; build: (org: Organization) => Record<string, any> };
   index(resource: Record<string, any>): IndexEntry[];
   /** Ids of other resources this one would duplicate. */
-  twins?(repo: Repository, resource: Record<string, any>): Promise<string[]>;
+  twins?(repo: ResourceStore, resource: Record<string, any>): Promise<string[]>;
 }
 
 const KINDS: Record<string, WritableKind> = {
@@ -105,7 +104,7 @@ export interface WriteResult {
 }
 
 export class DirectoryWriter {
-  constructor(private readonly repo: Repository) {}
+  constructor(private readonly repo: ResourceStore) {}
 
   async create(ctx: RequestContext, type: string, body: unknown): Promise<WriteResult> {
     return writeOnce(this.repo, ctx, {

@@ -7,8 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Endpoint } from 'fhir/r4.js';
-import { resourceType, type IndexEntry } from '../../store/resource-store.js';
-import type { Repository } from '../../store/repository.js';
+import { resourceType, type IndexEntry, type ResourceStore } from '../../store/resource-store.js';
 import { ODS_CODE, ORGANIZATION, orgReference } from './organization-model.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
@@ -76,7 +75,7 @@ export interface EndpointRegistration {
 
 /** Registers an interaction of an organisation's endpoint; returns the endpoint and whether anything changed. */
 export async function addEndpoint(
-  repo: Repository,
+  repo: ResourceStore,
   reg: EndpointRegistration,
 ): Promise<{ endpoint: Endpoint; changed: boolean }> {
   const org = reg.org.toUpperCase();

@@ -1,8 +1,18 @@
 /**
  * The directory's public door: everything another service may use of the directory (ODS
- * organisations, practitioner roles, endpoints). Services outside src/services/directory/ import it
- * only from here; the rest is the directory's own business.
+ * organisations, practitioner roles, endpoints). Services outside src/services/directory/ import
+ * it only from here; the rest is the directory's own business.
  */
 
 // the stored Organization: its resource type and the index parameter holding its ODS code
 export { ODS_CODE, ORGANIZATION } from './organization-model.js';
+
+// the plugin the platform registers, and the demo directory a fresh store starts with
+export { directoryPlugin } from './plugin.js';
+export { seedDirectory } from './seed-directory.js';
+
+// what the CLI does to the directory (ODS extracts, endpoints, practitioner roles)
+export { LAYOUTS, type OdsLayout } from './ods-csv.js';
+export { formatReport, ImportError, importOdsExtract } from './ods-import.js';
+export { addEndpoint, EndpointError } from './endpoint-model.js';
+export { addPractitionerRole, PractitionerRoleError } from './practitioner-role-model.js';

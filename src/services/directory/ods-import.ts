@@ -5,8 +5,7 @@
  */
 import type { Organization } from 'fhir/r4.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { Repository } from '../../store/repository.js';
-import type { ResourceWrite } from '../../store/resource-store.js';
+import type { ResourceWrite, ResourceStore } from '../../store/resource-store.js';
 import {
   decodeExtract,
   inferLayout,
@@ -52,7 +51,7 @@ const auditFor = (layout: OdsLayout, lines: [number, number]): AuditRecord => ({
 });
 
 export async function importOdsExtract(
-  repo: Repository,
+  repo: ResourceStore,
   bytes: Uint8Array,
   opts: { layout?: OdsLayout; batchSize?: number } = {},
 ): Promise<ImportReport> {

@@ -12,8 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PractitionerRole } from 'fhir/r4.js';
-import { resourceType, type IndexEntry } from '../../store/resource-store.js';
-import type { Repository } from '../../store/repository.js';
+import { resourceType, type IndexEntry, type ResourceStore } from '../../store/resource-store.js';
 import { JOB_ROLE_SYSTEM, USER_ID_SYSTEM } from '../../audit/audit-event.js';
 import { isObject } from '../../fhir/json-shape.js';
 import { PATIENT_ROLE, ROLES, roleName } from '../../security/policy.js';
@@ -138,7 +137,7 @@ export function indexPractitionerRole(r: PractitionerRole): IndexEntry[] {
 }
 
 /** Ids of the PractitionerRoles with this (user, organisation, role), at most `limit`. */
-export function rolesWithKey(repo: Repository, key: string, limit = 2): Promise<string[]> {
+export function rolesWithKey(repo: ResourceStore, key: string, limit = 2): Promise<string[]> {
   return repo.search({
     type: PRACTITIONER_ROLE,
     criteria: [{ any: [{ param: 'key', op: 'eq', value: key }] }],
@@ -148,7 +147,7 @@ export function rolesWithKey(repo: Repository, key: string, limit = 2): Promise<
 
 /** Registers a role profile (the CLI's `directory role add`); an existing one is left as it is. */
 export async function addPractitionerRole(
-  repo: Repository,
+  repo: ResourceStore,
   reg: { user: string; org: string; role: string; start?: string },
 ): Promise<{ role: PractitionerRole; changed: boolean }> {
   const org = reg.org.toUpperCase();

@@ -8,9 +8,8 @@
  * Re-running with the same seed writes nothing (existing resources are left as they are).
  */
 import { Faker, base, en, en_GB } from '@faker-js/faker';
-import type { Repository } from '../../store/repository.js';
-import type { ResourceWrite } from '../../store/resource-store.js';
-import { GP_PRACTICE_CODES, PHARMACY_CODES } from '../../seed/patient-generator.js';
+import type { ResourceWrite, ResourceStore } from '../../store/resource-store.js';
+import { GP_PRACTICE_CODES, PHARMACY_CODES } from '../../seed/generator-pools.js';
 import {
   buildOrganization,
   indexOrganization,
@@ -150,7 +149,10 @@ export function demoDirectory(seed: number): OrganisationFacts[] {
 }
 
 /** Loads the demo directory; resources already present are left untouched. */
-export async function seedDirectory(repo: Repository, seed: number): Promise<DirectorySeedResult> {
+export async function seedDirectory(
+  repo: ResourceStore,
+  seed: number,
+): Promise<DirectorySeedResult> {
   const facts = demoDirectory(seed);
   const orgs = facts.map(buildOrganization).map((o): ResourceWrite => ({
     type: ORGANIZATION,

@@ -4,8 +4,7 @@ import { FhirError } from '../../fhir/errors.js';
 import { parametersOf, parameterValue } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { RequestContext } from '../../context.js';
-import type { Repository } from '../../store/repository.js';
-import type { StoredResource } from '../../store/resource-store.js';
+import type { StoredResource, ResourceStore } from '../../store/resource-store.js';
 import { validateClaim } from './claim-message.js';
 import { validateDispense } from './dispense-message.js';
 import { recordClaim, recordDispense, returnToSpine, withdrawDispense } from './dispensing.js';
@@ -142,7 +141,7 @@ const INFORMATIONAL = {
  * notifications, withdrawal, return to Spine and claims. Each finds its prescription in
  * preValidation so the platform can check the pharmacy's relationship with the patient.
  */
-export function dispensingRoutes(repo: Repository, baseUrl: string) {
+export function dispensingRoutes(repo: ResourceStore, baseUrl: string) {
   const found = new WeakMap<FastifyRequest, unknown>();
   const config = {
     fhirApi: true,
@@ -153,7 +152,7 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
   /** The issues of the short-form ID in the Parameters; their patient is the request's subject. */
   async function subjectFromShortForm(
     req: FastifyRequest,
-  ): Promise<{ params: Params; shortFormId: string; issues: StoredResource[] }> {
+  ): Promise<{ params: Params; shortFormId: string; issues: StoredResource<EpsPrescription>[] }> {
     const params = parametersOf(req.body);
     const shortFormId = shortFormParam(params, true);
     const issues = await issuesByShortForm(repo, shortFormId);
@@ -171,7 +170,7 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
     app: FastifyInstance,
     url: string,
     validate: (body: unknown) => M,
-    record: (repo: Repository, ctx: RequestContext, message: M) => Promise<EpsPrescription>,
+    record: (repo: ResourceStore, ctx: RequestContext, message: M) => Promise<EpsPrescription>,
   ): void {
     app.post(
       url,
@@ -215,7 +214,7 @@ export function dispensingRoutes(repo: Repository, baseUrl: string) {
           if (shortFormId) {
             const issues = await issuesByShortForm(repo, shortFormId);
             const ready = releasableIssue(issues, shortFormId, org);
-            const issue = ready.resource as EpsPrescription;
+            const issue = ready.resource;
             setSubject(req, issue.nhsNumber);
             found.set(req, { kind: 'single', ready });
             // the patient brought the token here: that is this pharmacy's relationship with them

@@ -2,8 +2,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
-import type { StoredResource } from '../../store/resource-store.js';
+import type { StoredResource, ResourceStore } from '../../store/resource-store.js';
 import type { ValidDispense } from './dispense-message.js';
 import { PRESCRIPTION, type DispenseRecord, type EpsPrescription } from './prescription-model.js';
 import { issuesByShortForm } from './release.js';
@@ -24,14 +23,14 @@ type DispenserTransition = Extract<Transition, 'dispensed' | 'withdrawn' | 'retu
  * state the message may start from. Otherwise the refusal names the state that stands in the way.
  */
 export function heldIssue(
-  issues: StoredResource[],
+  issues: StoredResource<EpsPrescription>[],
   org: string,
   shortFormId: string,
   name: DispenserTransition,
-): StoredResource {
+): StoredResource<EpsPrescription> {
   if (issues.length === 0)
     throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${shortFormId} not found`);
-  const all = issues.map((s) => s.resource as EpsPrescription);
+  const all = issues.map((s) => s.resource);
   const ours = all.filter((p) => p.dispenser === org);
   const fit = issues.find(
     (s) => s.resource.dispenser === org && mayHappen(name, s.resource.status),
@@ -59,7 +58,7 @@ export function heldIssue(
 
 /** A message already applied is answered with the current state, which is itself a read of patient data: audited. */
 export async function replayed(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   p: EpsPrescription,
   detail: Record<string, unknown>,
@@ -114,19 +113,19 @@ function applyItems(draft: EpsPrescription, reported: DispenseRecord['items']): 
  * again changes nothing.
  */
 export async function recordDispense(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   d: ValidDispense,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const issues = await issuesByShortForm(repo, d.shortFormId);
   const already = issues
-    .map((s) => s.resource as EpsPrescription)
+    .map((s) => s.resource)
     .find((p) => p.dispenses.some((r) => r.id === d.messageId && !r.withdrawn));
   if (already) return replayed(repo, ctx, already, { notification: d.messageId });
   if (d.replaces) return amendDispense(repo, ctx, d, issues);
   const held = heldIssue(issues, org, d.shortFormId, 'dispensed');
-  const target = held.resource as EpsPrescription;
+  const target = held.resource;
   if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber)
     throw new FhirError(
       400,
@@ -193,22 +192,22 @@ function applyNotification(ctx: RequestContext, d: ValidDispense) {
  * may follow 'dispensed'). The history shows both: a withdrawal (reason 'amended') and the notification.
  */
 async function amendDispense(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   d: ValidDispense,
-  issues: StoredResource[],
+  issues: StoredResource<EpsPrescription>[],
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const standing = (p: EpsPrescription) =>
     p.dispenses.find((r) => r.id === d.replaces && !r.withdrawn);
-  const found = issues.find((s) => standing(s.resource as EpsPrescription));
+  const found = issues.find((s) => standing(s.resource));
   if (!found)
     throw new FhirError(
       400,
       'INVALID_VALUE',
       `The notification amended (replacementOf ${d.replaces}) is not a standing dispense notification of prescription ${d.shortFormId}`,
     );
-  const target = found.resource as EpsPrescription;
+  const target = found.resource;
   if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber)
     throw new FhirError(
       400,
@@ -223,7 +222,7 @@ async function amendDispense(
         'PRESCRIPTION_NOT_FOUND',
         `Prescription issue ${found.id} not found`,
       );
-    const current = stored.resource as EpsPrescription;
+    const current = stored.resource;
     requireHolder(org)(current);
     const withdrawal = planTransition(ctx, current, stored.version, 'withdrawn', (draft) => {
       const replaced = standing(draft);
@@ -259,7 +258,7 @@ async function amendDispense(
 
 /** Withdraws the latest standing dispense notification (optionally named); the items go back to what the others say. */
 export async function withdrawDispense(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   shortFormId: string,
   notificationId: string | undefined,
@@ -297,7 +296,7 @@ export async function withdrawDispense(
  * or to any token).
  */
 export async function returnToSpine(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   shortFormId: string,
   reason: { code: string; display?: string },
@@ -342,15 +341,13 @@ export interface ValidClaim {
 
 /** A claim for reimbursement: exactly once per issue; the same claim again returns the claimed issue. */
 export async function recordClaim(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   c: ValidClaim,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const issues = await issuesByShortForm(repo, c.shortFormId);
-  const already = issues
-    .map((s) => s.resource as EpsPrescription)
-    .find((p) => p.claim?.id === c.claimId);
+  const already = issues.map((s) => s.resource).find((p) => p.claim?.id === c.claimId);
   if (already) return replayed(repo, ctx, already, { claim: c.claimId });
   const held = heldIssue(issues, org, c.shortFormId, 'claimed');
   if (held.resource.nhsNumber !== c.nhsNumber)

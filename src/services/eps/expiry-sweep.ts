@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { transition } from './transitions.js';
 
@@ -38,7 +38,7 @@ function sweepContext(): RequestContext {
 
 /** Moves each issue found; a 409 means another sweep (or a dispenser) changed it first, which is fine. */
 async function moveAll(
-  repo: Repository,
+  repo: ResourceStore,
   ids: string[],
   name: 'expired' | 'available',
   today: string,
@@ -79,7 +79,7 @@ async function moveAll(
 }
 
 export async function sweepPrescriptions(
-  repo: Repository,
+  repo: ResourceStore,
   now: Date = new Date(),
 ): Promise<SweepResult> {
   const today = now.toISOString().slice(0, 10);

@@ -1,8 +1,7 @@
 import { calculateJwkThumbprint, compactVerify, importJWK, type JWK } from 'jose';
 import { FhirError } from '../../fhir/errors.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { Repository } from '../../store/repository.js';
-import { resourceType } from '../../store/resource-store.js';
+import { resourceType, type ResourceStore } from '../../store/resource-store.js';
 
 /**
  * Prescribers' public signing keys, one resource each (type 'PrescriberKey', id = the JWK
@@ -42,7 +41,7 @@ function publicJwk(jwk: JWK): { jwk: JWK; alg: SigningAlgorithm } {
 }
 
 export async function addPrescriberKey(
-  repo: Repository,
+  repo: ResourceStore,
   userId: string,
   input: JWK,
   audit: AuditRecord[] = [],
@@ -84,7 +83,7 @@ export async function addPrescriberKey(
 }
 
 export async function revokePrescriberKey(
-  repo: Repository,
+  repo: ResourceStore,
   id: string,
   audit: AuditRecord[] = [],
 ): Promise<PrescriberKey | null> {
@@ -111,7 +110,7 @@ export async function revokePrescriberKey(
 }
 
 export async function listPrescriberKeys(
-  repo: Repository,
+  repo: ResourceStore,
   userId?: string,
 ): Promise<PrescriberKey[]> {
   const criteria = userId
@@ -129,7 +128,7 @@ const imported = new Map<string, CryptoKey | Uint8Array>();
  * prescriber signed). The key is the one its header names, and must be active and belong to `userId`.
  */
 export async function verifyPrescriberSignature(
-  repo: Repository,
+  repo: ResourceStore,
   userId: string,
   jws: string,
 ): Promise<{ payload: string; keyId: string }> {

@@ -4,12 +4,9 @@ import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/repository.js';
 import { bundleDigest } from './canonical-digest.js';
-import {
-  applyPublishedCancellation,
-  publishedCancellationAnswer,
-  validateCancellation,
-  type ValidCancellation,
-} from './cancellation.js';
+import { applyPublishedCancellation } from './cancellation.js';
+import { publishedCancellationAnswer } from './cancellation-answer.js';
+import { validateCancellation, type ValidCancellation } from './cancellation-message.js';
 import { readMessageBundle } from './message-bundle.js';
 import { assignIds, validateOrder, type ValidOrder } from './order-message.js';
 import { requirePrescribablePatient, submitOrder } from './prescribing.js';

@@ -2,8 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
-import type { ResourceWrite } from '../../store/resource-store.js';
+import type { ResourceWrite, ResourceStore } from '../../store/resource-store.js';
 import { requireCurrentPatient } from '../pds/index.js';
 import { bundleDigest } from './canonical-digest.js';
 import { addDays, orderSignature, type ValidOrder } from './order-message.js';
@@ -36,7 +35,7 @@ export function nominatedPharmacy(patient: Patient): string | undefined {
  * over; the prescriber re-issues it under the surviving record.
  */
 export async function requirePrescribablePatient(
-  repo: Repository,
+  repo: ResourceStore,
   nhsNumber: string,
 ): Promise<Patient> {
   const stored = await requireCurrentPatient(repo, nhsNumber);
@@ -49,7 +48,7 @@ export interface SubmitResult {
   duplicate: boolean;
 }
 
-async function issuesOf(repo: Repository, longFormId: string): Promise<EpsPrescription[]> {
+async function issuesOf(repo: ResourceStore, longFormId: string): Promise<EpsPrescription[]> {
   return (
     await repo.searchResources({
       type: PRESCRIPTION,
@@ -63,7 +62,7 @@ async function issuesOf(repo: Repository, longFormId: string): Promise<EpsPrescr
 
 /** An earlier submission of the same prescription id: the same signed content is a duplicate, other content a clash. */
 async function earlierSubmission(
-  repo: Repository,
+  repo: ResourceStore,
   order: ValidOrder,
   digest: string,
 ): Promise<SubmitResult | null> {
@@ -149,7 +148,7 @@ function buildIssues(
  * relationship, the audit entries and the outbox messages commit together.
  */
 export async function submitOrder(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   order: ValidOrder,
   patient: Patient,

@@ -5,8 +5,7 @@ import {
 } from '../../security/relationships.js';
 import { VersionConflictError } from '../../store/errors.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { Repository } from '../../store/repository.js';
-import type { ResourceWrite } from '../../store/resource-store.js';
+import type { ResourceWrite, ResourceStore } from '../../store/resource-store.js';
 
 /**
  * The legitimate relationship a prescription gives a pharmacy (its nominated pharmacy at
@@ -20,7 +19,7 @@ export const prescriptionRelationshipId = (nhsNumber: string, org: string) =>
   `eps-${nhsNumber}-${org}`;
 
 export async function prescriptionRelationshipWrite(
-  repo: Repository,
+  repo: ResourceStore,
   nhsNumber: string,
   org: string,
   source: string,
@@ -56,7 +55,7 @@ export async function prescriptionRelationshipWrite(
  * whichever commits, it holds.
  */
 export async function ensurePrescriptionRelationship(
-  repo: Repository,
+  repo: ResourceStore,
   nhsNumber: string,
   org: string,
   source: string,

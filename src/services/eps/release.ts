@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { FhirError, operationOutcome } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
-import type { StoredResource } from '../../store/resource-store.js';
+import type { StoredResource, ResourceStore } from '../../store/resource-store.js';
 import { prescriptionRelationshipWrite } from './prescription-relationship.js';
 import { ORGANIZATION } from '../directory/index.js';
 import { PRESCRIPTION, PRESCRIPTION_ORDER, type EpsPrescription } from './prescription-model.js';
@@ -20,9 +19,9 @@ export type ReleaseRequest =
   { kind: 'nominated'; limit: number } | { kind: 'single'; shortFormId: string };
 
 export async function issuesByShortForm(
-  repo: Repository,
+  repo: ResourceStore,
   shortFormId: string,
-): Promise<StoredResource[]> {
+): Promise<StoredResource<EpsPrescription>[]> {
   return (
     await repo.searchResources({
       type: PRESCRIPTION,
@@ -63,10 +62,10 @@ function heldByAnother(p: EpsPrescription, org: string | undefined): boolean {
  * PRESCRIPTION_WITH_ANOTHER_DISPENSER for one another pharmacy holds; otherwise the state refusal.
  */
 export function releasableIssue(
-  issues: StoredResource[],
+  issues: StoredResource<EpsPrescription>[],
   shortFormId: string,
   org?: string,
-): StoredResource {
+): StoredResource<EpsPrescription> {
   if (issues.length === 0)
     throw new FhirError(
       400,
@@ -82,9 +81,8 @@ export function releasableIssue(
     issues.find((s) => String(s.resource.status).startsWith('with-dispenser')) ??
     issues.find((s) => s.resource.status === 'future') ??
     issues[issues.length - 1];
-  if (heldByAnother(shown.resource as EpsPrescription, org))
-    throw new WithAnotherDispenser(shown.resource as EpsPrescription);
-  throw illegalTransition(shown.resource as EpsPrescription, 'released');
+  if (heldByAnother(shown.resource, org)) throw new WithAnotherDispenser(shown.resource);
+  throw illegalTransition(shown.resource, 'released');
 }
 
 /**
@@ -93,7 +91,7 @@ export function releasableIssue(
  * Spine supportingInfo extension.
  */
 export async function releaseRefusalBody(
-  repo: Repository,
+  repo: ResourceStore,
   err: WithAnotherDispenser,
 ): Promise<Record<string, unknown>> {
   const ods = err.holder.dispenser!;
@@ -129,7 +127,7 @@ export async function releaseRefusalBody(
 
 /** The nominated queue of a pharmacy: issues waiting for it, in store order. */
 export async function nominatedQueue(
-  repo: Repository,
+  repo: ResourceStore,
   org: string,
   limit: number,
 ): Promise<string[]> {
@@ -147,10 +145,10 @@ export async function nominatedQueue(
  * (400 PRESCRIPTION_WITH_ANOTHER_DISPENSER).
  */
 export async function releaseIssue(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   id: string,
-  alreadyRead?: StoredResource,
+  alreadyRead?: StoredResource<EpsPrescription>,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   for (let attempt = 0; ; attempt++) {
@@ -159,21 +157,14 @@ export async function releaseIssue(
     if (!stored)
       throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription issue ${id} not found`);
     // of two pharmacies racing, the one that lost finds the other holding it
-    if (heldByAnother(stored.resource as EpsPrescription, org))
-      throw new WithAnotherDispenser(stored.resource as EpsPrescription);
-    const plan = planTransition(
-      ctx,
-      stored.resource as EpsPrescription,
-      stored.version,
-      'released',
-      (draft) => {
-        draft.status = 'with-dispenser';
-        draft.dispenser = org;
-        for (const item of draft.items)
-          if (item.status === 'to-be-dispensed') item.status = 'with-dispenser';
-        return { dispenser: org };
-      },
-    );
+    if (heldByAnother(stored.resource, org)) throw new WithAnotherDispenser(stored.resource);
+    const plan = planTransition(ctx, stored.resource, stored.version, 'released', (draft) => {
+      draft.status = 'with-dispenser';
+      draft.dispenser = org;
+      for (const item of draft.items)
+        if (item.status === 'to-be-dispensed') item.status = 'with-dispenser';
+      return { dispenser: org };
+    });
     const p = plan.prescription;
     const rel =
       p.nominatedPharmacy === org
@@ -196,7 +187,7 @@ export async function releaseIssue(
 
 /** Releases up to `limit` issues from the caller's nominated queue; ones another request took meanwhile are skipped. */
 export async function releaseNominated(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   limit: number,
 ): Promise<EpsPrescription[]> {
@@ -229,7 +220,7 @@ export async function releaseNominated(
  * needs), spliced in as stored text rather than parsed and serialised again.
  */
 export async function releaseBundleJson(
-  repo: Repository,
+  repo: ResourceStore,
   issues: EpsPrescription[],
 ): Promise<string> {
   const entries: string[] = [];

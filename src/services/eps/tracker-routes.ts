@@ -1,22 +1,20 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { requireNhsNumber } from '../../fhir/nhs-number.js';
 import { nhsNumberFromReference } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Activity } from '../../security/policy.js';
-import type { Repository } from '../../store/repository.js';
-import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
+import type { ResourceStore } from '../../store/resource-store.js';
+import type { EpsPrescription } from './prescription-model.js';
 import { issuesByShortForm } from './release.js';
 import { setSubject, subjectOfBody } from './request-subject.js';
 import { isValidShortFormId } from './short-form-id.js';
 import { taskBundle } from './task-view.js';
+import { trackPrescriptions } from './tracker.js';
 import { queryParams } from '../route-schemas.js';
 
 /** The activity the tracker needs: held by prescribers, dispensers and patients (their own prescriptions only). */
 export const TRACKER_ACTIVITY: Activity = 'eps.track';
-/** More prescriptions than one page shows for a patient; the newest come first. */
-const MAX_PATIENT_ISSUES = 200;
 /** EPS answers a tracker query it cannot run with issue.code 'invalid' (examples/spec/errors/task/query-error.json). */
 const QUERY_ERROR = { issueCode: 'invalid' } as const;
 const queryError = (
@@ -35,7 +33,7 @@ function oneQuery(req: FastifyRequest, name: string): string | undefined {
  * Tracker: GET /Task?focus:identifier=<short-form ID> or ?patient:identifier=<NHS Number>: every
  * issue with its full history.
  */
-export function trackerRoutes(repo: Repository, baseUrl: string) {
+export function trackerRoutes(repo: ResourceStore, baseUrl: string) {
   const found = new WeakMap<FastifyRequest, EpsPrescription[] | string>();
 
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -63,9 +61,7 @@ export function trackerRoutes(repo: Repository, baseUrl: string) {
                 'INVALID_PRESCRIPTION_ID',
                 `'${focus.slice(0, 24)}' is not a valid short-form prescription ID`,
               );
-            const issues = (await issuesByShortForm(repo, focus)).map(
-              (s) => s.resource as EpsPrescription,
-            );
+            const issues = (await issuesByShortForm(repo, focus)).map((s) => s.resource);
             if (issues.length === 0)
               throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription ${focus} not found`);
             found.set(req, issues);
@@ -82,26 +78,7 @@ export function trackerRoutes(repo: Repository, baseUrl: string) {
         },
       },
       async (req, reply) => {
-        const hit = found.get(req)!;
-        let issues: EpsPrescription[];
-        if (typeof hit === 'string') {
-          const ids = await repo.search({
-            type: PRESCRIPTION,
-            criteria: [{ any: [{ param: 'patient', op: 'eq', value: hit }] }],
-            limit: MAX_PATIENT_ISSUES,
-          });
-          issues = (await repo.readMany(PRESCRIPTION, ids))
-            .map((s) => s.resource)
-            .sort((a, b) => b.created.localeCompare(a.created) || a.issue.number - b.issue.number);
-        } else issues = hit;
-        const nhs = typeof hit === 'string' ? hit : hit[0].nhsNumber;
-        await repo.commit({
-          audit: [
-            auditRecord(req.ctx, 'eps.tracker.read', nhs, 'success', {
-              prescriptions: [...new Set(issues.map((p) => p.shortFormId))].slice(0, 50),
-            }),
-          ],
-        });
+        const issues = await trackPrescriptions(repo, req.ctx, found.get(req)!);
         return reply.type(FHIR_JSON).send(taskBundle(issues, baseUrl));
       },
     );

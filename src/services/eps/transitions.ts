@@ -5,9 +5,8 @@ import type { RequestContext } from '../../context.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import { VersionConflictError } from '../../store/errors.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { Repository } from '../../store/repository.js';
-import type { ResourceWrite, StoredResource } from '../../store/resource-store.js';
-import type { EpsPrescriptionEventBody } from '../../messaging/topics.js';
+import type { ResourceWrite, StoredResource, ResourceStore } from '../../store/resource-store.js';
+import type { EpsPrescriptionEventBody } from './event-topics.js';
 import { PRESCRIPTION, prescriptionIndex, type EpsPrescription } from './prescription-model.js';
 import {
   mayHappen,
@@ -159,7 +158,7 @@ export function planTransition(
 }
 
 export async function commitPlans(
-  repo: Repository,
+  repo: ResourceStore,
   plans: PlannedTransition[],
   extra: ResourceWrite[] = [],
 ): Promise<void> {
@@ -175,20 +174,20 @@ export async function commitPlans(
  * writer got there first, decides again on the new version (a few times at most).
  */
 export async function transition(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   id: string,
   transitionName: Exclude<Transition, 'created'>,
   change: Change,
   check?: (p: EpsPrescription) => void,
-  alreadyRead?: StoredResource,
+  alreadyRead?: StoredResource<EpsPrescription>,
 ): Promise<EpsPrescription> {
   for (let attempt = 0; ; attempt++) {
     // the first attempt may decide on a version the caller has just read: the commit checks it is still current
     const stored = attempt === 0 && alreadyRead ? alreadyRead : await repo.read(PRESCRIPTION, id);
     if (!stored)
       throw new FhirError(404, 'PRESCRIPTION_NOT_FOUND', `Prescription issue ${id} not found`);
-    const current = stored.resource as EpsPrescription;
+    const current = stored.resource;
     check?.(current);
     const plan = planTransition(ctx, current, stored.version, transitionName, change);
     try {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { bundleDigest } from './canonical-digest.js';
 import { verifyPrescriberSignature } from './prescriber-keys.js';
 import { PRESCRIPTION } from './prescription-model.js';
@@ -47,7 +47,10 @@ function prescriptionsOf(body: any): any[] {
 }
 
 /** The failures for one prescription message (empty: the signature verifies and matches it). */
-export async function verifyPrescriptionMessage(repo: Repository, bundle: any): Promise<string[]> {
+export async function verifyPrescriptionMessage(
+  repo: ResourceStore,
+  bundle: any,
+): Promise<string[]> {
   const entries: any[] = Array.isArray(bundle?.entry) ? bundle.entry : [];
   const mr = entries.find((e) => e?.resource?.resourceType === 'MedicationRequest')?.resource;
   const longFormId = mr?.groupIdentifier?.extension?.find((x: any) =>
@@ -82,7 +85,7 @@ export async function verifyPrescriptionMessage(repo: Repository, bundle: any): 
     : ["Signature doesn't match prescription"];
 }
 
-export function verifySignatureRoutes(repo: Repository) {
+export function verifySignatureRoutes(repo: ResourceStore) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post(
       '/$verify-signature',

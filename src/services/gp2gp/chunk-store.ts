@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Bundle } from 'fhir/r4.js';
-import type { Repository } from '../../store/repository.js';
-import type { ResourceWrite } from '../../store/resource-store.js';
+import type { ResourceWrite, ResourceStore } from '../../store/resource-store.js';
 import type { AttachmentManifest } from './transfer-model.js';
 
 /**
@@ -33,7 +32,7 @@ export function ehrWrite(taskId: string, nhsNumber: string, bundle: Bundle): Res
   };
 }
 
-export async function readEhr(repo: Repository, taskId: string): Promise<Bundle | null> {
+export async function readEhr(repo: ResourceStore, taskId: string): Promise<Bundle | null> {
   const stored = await repo.read(EHR, taskId);
   return stored ? (stored.resource.bundle as Bundle) : null;
 }
@@ -64,7 +63,7 @@ export function chunkWrite(
 
 /** The bytes of a stored chunk, or null when it has not arrived. */
 export async function readChunk(
-  repo: Repository,
+  repo: ResourceStore,
   taskId: string,
   attachmentId: string,
   index: number,
@@ -75,7 +74,7 @@ export async function readChunk(
 
 /** How many chunks of an attachment are stored (an index lookup; no chunk is read). */
 export async function chunksPresent(
-  repo: Repository,
+  repo: ResourceStore,
   taskId: string,
   attachment: AttachmentManifest,
 ): Promise<number> {
@@ -91,7 +90,7 @@ export async function chunksPresent(
 
 /** The attachment's bytes chunk by chunk, in order: at most one chunk is in memory at a time. */
 export async function* attachmentBytes(
-  repo: Repository,
+  repo: ResourceStore,
   taskId: string,
   attachment: AttachmentManifest,
 ): AsyncGenerator<Buffer> {
@@ -105,7 +104,7 @@ export async function* attachmentBytes(
 
 /** SHA-256 (hex) and length of the reassembled attachment, read chunk by chunk. */
 export async function reassembledDigest(
-  repo: Repository,
+  repo: ResourceStore,
   taskId: string,
   attachment: AttachmentManifest,
 ): Promise<{ sha256: string; size: number }> {

@@ -3,8 +3,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
-import type { StoredResource } from '../../store/resource-store.js';
+import type { StoredResource, ResourceStore } from '../../store/resource-store.js';
 import {
   chunksPresent,
   chunkWrite,
@@ -46,7 +45,7 @@ export interface ChunkUpload {
  */
 export class ChunkUploads {
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: ResourceStore,
     private readonly baseUrl: string,
     private readonly options: Gp2gpOptions,
   ) {}

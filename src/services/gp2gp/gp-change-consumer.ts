@@ -1,5 +1,5 @@
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import { PDS_GP_CHANGE, type PdsPatientEventBody } from '../../messaging/topics.js';
+import { PDS_GP_CHANGE, type PdsPatientEventBody } from '../pds/index.js';
 import type { ConsumerOptions, DeliveredMessage, MessageBus } from '../../messaging/types.js';
 import type { TransferService } from './transfer-service.js';
 import { systemContext, uuidFor } from './transfer-store.js';

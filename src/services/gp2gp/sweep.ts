@@ -1,8 +1,7 @@
 import type { Task } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
-import type { StoredResource } from '../../store/resource-store.js';
+import type { StoredResource, ResourceStore } from '../../store/resource-store.js';
 import type { Gp2gpOptions } from './options.js';
 import { attemptsOf, deadlineOf, stateOf, TASK, withAttempts } from './transfer-model.js';
 import { commitMove, systemContext } from './transfer-store.js';
@@ -28,7 +27,7 @@ const PAGE = 100;
  * the other skips it. `now` is the clock of this run (tests pass their own).
  */
 export async function sweepTransfers(
-  repo: Repository,
+  repo: ResourceStore,
   options: Gp2gpOptions,
   now: Date = options.now(),
 ): Promise<SweepResult> {
@@ -64,7 +63,7 @@ export async function sweepTransfers(
 }
 
 async function expire(
-  repo: Repository,
+  repo: ResourceStore,
   options: Gp2gpOptions,
   stored: StoredResource<Task>,
   now: Date,

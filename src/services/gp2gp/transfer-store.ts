@@ -5,8 +5,7 @@ import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import type { RecordRequest } from '../write-once.js';
 import type { OutboxMessage } from '../../messaging/types.js';
-import type { Repository } from '../../store/repository.js';
-import type { ResourceWrite, StoredResource } from '../../store/resource-store.js';
+import type { ResourceWrite, StoredResource, ResourceStore } from '../../store/resource-store.js';
 import { transition, type Actor, type TransferAction } from './transitions.js';
 import {
   attemptsOf,
@@ -86,7 +85,7 @@ export function systemContext(what: string): RequestContext {
 }
 
 export async function readTransfer(
-  repo: Repository,
+  repo: ResourceStore,
   id: string,
 ): Promise<StoredResource<Task> | null> {
   if (!/^[0-9a-fA-F-]{36}$/.test(id)) return null;
@@ -131,7 +130,7 @@ export interface Move {
  * a concurrent change surfaces as a version conflict and commits nothing.
  */
 export async function commitMove(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   stored: StoredResource<Task>,
   move: Move,

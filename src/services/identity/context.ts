@@ -4,13 +4,13 @@ import type { RevocationList } from '../../security/accounts/revocations.js';
 import { SessionStore } from '../../security/accounts/sessions.js';
 import { UserDirectory } from '../../security/accounts/users.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { LoginThrottle } from './login-throttle.js';
 import { TransactionSigner } from './login-transaction.js';
 
 /** What the sign-in and token endpoints share: the directories, the key, and the issuer's addresses. */
 export interface IdentityContext {
-  repo: Repository;
+  repo: ResourceStore;
   signingKey: SigningKey;
   config: Pick<Config, 'publicUrl' | 'audience' | 'accessTokenSeconds'>;
   revocations: RevocationList;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ClientRegistry } from '../../security/accounts/clients.js';
 import { randomToken } from '../../security/accounts/records.js';
 import { UserDirectory, UserInputError } from '../../security/accounts/users.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { DEV_CALLBACK_PATH, DEV_PORTAL_CLIENT } from './dev-callback.js';
 import { oidcIssuer } from './routes.js';
 
@@ -16,7 +16,7 @@ const DEMO_PROFILES = [
  * Makes sure (idempotently) the demo clinician and the development portal exist for `serve --demo`,
  * and returns a one-line hint for signing in by hand: an authorization URL with a fresh PKCE pair.
  */
-export async function ensureDemoIdentity(repo: Repository, publicUrl: string): Promise<string> {
+export async function ensureDemoIdentity(repo: ResourceStore, publicUrl: string): Promise<string> {
   const users = new UserDirectory(repo);
   const existing = await users.get(DEMO_USER.id);
   const missing = DEMO_PROFILES.filter(

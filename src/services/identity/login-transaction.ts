@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT } from 'jose';
 import { TOKEN_ALG, type SigningKey } from '../../security/embedded-idp.js';
 import { createOnce } from '../../security/accounts/records.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import type { AuthorizeRequest } from './authorize-request.js';
 
 /**
@@ -38,7 +38,7 @@ export class TransactionSigner {
   constructor(
     private readonly key: SigningKey,
     private readonly issuer: string,
-    private readonly repo: Repository,
+    private readonly repo: ResourceStore,
   ) {
     this.keys = createLocalJWKSet({ keys: [key.publicJwk] });
   }

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { auditRecord } from '../../audit/audit-record.js';
 import type { RequestContext } from '../../context.js';
 import type { Principal } from '../../security/principal.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -18,7 +18,7 @@ export type Actor = Pick<Principal, 'kind' | 'userId' | 'name' | 'role' | 'org'>
  * X-Request-ID when it is a UUID and a fresh one otherwise.
  */
 export async function auditSecurityEvent(
-  repo: Repository,
+  repo: ResourceStore,
   request: FastifyRequest,
   action: string,
   outcome: string,

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Patient } from 'fhir/r4.js';
-import { createPatientGenerator, GP_PRACTICE_CODES } from '../../seed/patient-generator.js';
+import { createPatientGenerator } from '../../seed/patient-generator.js';
+import { GP_PRACTICE_CODES } from '../../seed/generator-pools.js';
 import {
   ACCENTED,
   DirtRng,

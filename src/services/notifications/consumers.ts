@@ -1,12 +1,10 @@
-import {
-  EPS_PRESCRIPTION_TOPICS,
-  NOTIFICATIONS_DELIVER,
-  PDS_PATIENT_TOPICS,
-  SCR_TOPICS,
-} from '../../messaging/topics.js';
+import { EPS_PRESCRIPTION_TOPICS } from '../eps/index.js';
+import { NOTIFICATIONS_DELIVER } from './event-topics.js';
+import { PDS_PATIENT_TOPICS } from '../pds/index.js';
+import { SCR_TOPICS } from '../scr/index.js';
 import type { MessageBus } from '../../messaging/types.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { NotificationDeliverer } from './deliverer.js';
 import { NotificationRouter } from './router.js';
 
@@ -37,7 +35,7 @@ export const DELIVERER_CONSUMER = 'notifications.deliverer';
 export function registerNotificationConsumers(
   bus: MessageBus,
   deps: {
-    repo: Repository;
+    repo: ResourceStore;
     signingKey: SigningKey;
     publicUrl: string;
     delivery?: Partial<DeliveryPolicy>;

@@ -3,7 +3,7 @@ import type { DeliveredMessage } from '../../messaging/types.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import { LocationRelease } from '../../security/location-release.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import type { DeliverBody } from './router.js';
 import { SIGNATURE_HEADER, signDelivery } from './signature.js';
 import { deliveryAddress, ownerOf, SUBSCRIPTION } from './subscription-model.js';
@@ -26,7 +26,7 @@ export class NotificationDeliverer {
   private readonly release: LocationRelease;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: ResourceStore,
     private readonly signingKey: SigningKey,
     private readonly options: DelivererOptions,
   ) {

@@ -2,7 +2,7 @@ import { FhirError } from '../../fhir/errors.js';
 import { principalMayPerform } from '../../security/access-control.js';
 import type { Principal } from '../../security/principal.js';
 import type { LegitimateRelationships } from '../../security/relationships.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { storedPatient } from '../pds/index.js';
 import type { ParsedCriteria } from './criteria.js';
 
@@ -15,7 +15,7 @@ import type { ParsedCriteria } from './criteria.js';
  * be a PDS record (as NEMS verifies the NHS Number before subscribing). Returns the basis relied on.
  */
 export async function checkEntitlement(
-  repo: Repository,
+  repo: ResourceStore,
   relationships: LegitimateRelationships,
   principal: Principal,
   criteria: ParsedCriteria,

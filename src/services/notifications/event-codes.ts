@@ -4,9 +4,8 @@ import {
   PDS_DEATH,
   PDS_GP_CHANGE,
   PDS_MERGE,
-  SCR_CONSENT_CHANGED,
-  SCR_DOCUMENT_UPLOADED,
-} from '../../messaging/topics.js';
+} from '../pds/index.js';
+import { SCR_CONSENT_CHANGED, SCR_DOCUMENT_UPLOADED } from '../scr/index.js';
 
 /**
  * The event codes subscribers name in their criteria and find in MessageHeader.eventCoding. The

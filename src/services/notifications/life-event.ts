@@ -1,11 +1,9 @@
 import type { Patient } from 'fhir/r4.js';
 import { registeredPractice } from '../../fhir/general-practitioner.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
-import type {
-  EpsPrescriptionEventBody,
-  PdsPatientEventBody,
-  ScrEventBody,
-} from '../../messaging/topics.js';
+import type { EpsPrescriptionEventBody } from '../eps/index.js';
+import type { PdsPatientEventBody } from '../pds/index.js';
+import type { ScrEventBody } from '../scr/index.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import { eventCodeForTopic, type EventCode } from './event-codes.js';
 

@@ -1,8 +1,11 @@
 import type { Bundle } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
-import { resourceType, type ResourceWrite } from '../../store/resource-store.js';
+import {
+  resourceType,
+  type ResourceWrite,
+  type ResourceStore,
+} from '../../store/resource-store.js';
 
 /**
  * Pull mailboxes of 'message' subscriptions. Each mailbox has a state record {next, acked}: an
@@ -37,7 +40,7 @@ const entryKey = (subscription: string, seq: number) => `${subscription}|${pad(s
 const MAX_ATTEMPTS = 20;
 
 async function readState(
-  repo: Repository,
+  repo: ResourceStore,
   subscription: string,
 ): Promise<{ state: MailboxState; version: number }> {
   const stored = await repo.read(MAILBOX, subscription);
@@ -51,7 +54,7 @@ async function readState(
  * them with its own writes and calls again on a conflict of the mailbox state.
  */
 export async function appendWrites(
-  repo: Repository,
+  repo: ResourceStore,
   subscription: string,
   nhsNumber: string,
   bundle: Bundle,
@@ -96,7 +99,7 @@ export function isMailboxRace(err: unknown): boolean {
 
 /** The oldest unacknowledged entries, at most `count`, in mailbox order. */
 export async function fetchMailbox(
-  repo: Repository,
+  repo: ResourceStore,
   subscription: string,
   count: number,
 ): Promise<MailboxEntry[]> {
@@ -118,7 +121,7 @@ export async function fetchMailbox(
  * returns the new acknowledged sequence. Acknowledging an entry already acknowledged changes nothing.
  */
 export async function acknowledge(
-  repo: Repository,
+  repo: ResourceStore,
   subscription: string,
   upTo: { bundleId?: string; seq?: number },
 ): Promise<{ acked: number; remaining: number }> {

@@ -1,8 +1,8 @@
 import type { Bundle, Subscription } from 'fhir/r4.js';
-import { NOTIFICATIONS_DELIVER } from '../../messaging/topics.js';
+import { NOTIFICATIONS_DELIVER } from './event-topics.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { storedPatient } from '../pds/index.js';
 import { routeKey, type Scope } from './criteria.js';
 import { derivedId } from './derived-id.js';
@@ -46,7 +46,7 @@ function routeKeys(event: LifeEvent): string[] {
 
 export class NotificationRouter {
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: ResourceStore,
     private readonly publicUrl: string,
   ) {}
 

@@ -1,7 +1,6 @@
 import type { Endpoint, Subscription } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
-import { resourceType, type IndexEntry } from '../../store/resource-store.js';
-import type { Repository } from '../../store/repository.js';
+import { resourceType, type IndexEntry, type ResourceStore } from '../../store/resource-store.js';
 import { parseCriteria, routeKey, type ParsedCriteria } from './criteria.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
@@ -50,7 +49,7 @@ export function indexSubscription(subscription: Subscription): IndexEntry[] {
  * the subscriber's own organisation; a 'message' channel is a pull mailbox and needs no endpoint.
  */
 export async function subscriptionToStore(
-  repo: Repository,
+  repo: ResourceStore,
   body: unknown,
   id: string,
   owner: string,
@@ -117,7 +116,11 @@ export async function subscriptionToStore(
   };
 }
 
-async function checkEndpoint(repo: Repository, endpoint: unknown, owner: string): Promise<string> {
+async function checkEndpoint(
+  repo: ResourceStore,
+  endpoint: unknown,
+  owner: string,
+): Promise<string> {
   if (typeof endpoint !== 'string' || endpoint === '')
     throw new FhirError(
       400,
@@ -149,7 +152,7 @@ async function checkEndpoint(repo: Repository, endpoint: unknown, owner: string)
 
 /** Where a rest-hook delivery goes now: the URL itself, or the address of the directory Endpoint it names. */
 export async function deliveryAddress(
-  repo: Repository,
+  repo: ResourceStore,
   subscription: Subscription,
 ): Promise<string | null> {
   const endpoint = subscription.channel.endpoint;

@@ -7,8 +7,7 @@ import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
-import type { Repository } from '../../store/repository.js';
-import type { StoredResource } from '../../store/resource-store.js';
+import type { StoredResource, ResourceStore } from '../../store/resource-store.js';
 import { routeKey, type ParsedCriteria } from './criteria.js';
 import { checkEntitlement } from './entitlement.js';
 import {
@@ -39,7 +38,7 @@ export class SubscriptionService {
   private readonly relationships: LegitimateRelationships;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: ResourceStore,
     audit: AuditWriter,
   ) {
     this.readAudit = audit;

@@ -18,7 +18,7 @@ import {
 import { birthEvents } from './patient-events.js';
 import { indexPatient } from './patient-index.js';
 import { currentUsualName, isInvalidated, PATIENT, RELATED_PERSON } from './patient-model.js';
-import { DEMOGRAPHIC_MATCH } from './patient-service.js';
+import { DEMOGRAPHIC_MATCH } from './patient-registration.js';
 import { currentPatient } from './patients.js';
 import { PublishedError } from './published-errors.js';
 import { trace } from './trace.js';
@@ -42,7 +42,7 @@ const ROLE_CODES = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 const MOTHER_CODES = new Set(['GESTM', 'MTH', 'NMTH', 'BIRTHMTH']);
 const MAX_CANDIDATES = 50;
 
-// answered as POST /Patient answers the same refusal (patient-service.ts)
+// answered as POST /Patient answers the same refusal (patient-registration.ts)
 const singleMatch = (nhs: string) =>
   new PublishedError(200, 'SINGLE_MATCH_FOUND', DEMOGRAPHIC_MATCH.single(nhs));
 const multipleMatches = () =>

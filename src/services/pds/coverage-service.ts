@@ -17,7 +17,7 @@ import {
 import { validateCoverage } from './coverage-rules.js';
 import { indexPatient } from './patient-index.js';
 import { isInvalidated, PATIENT, replacedBy } from './patient-model.js';
-import { checkNhsNumber } from './patient-service.js';
+import { checkNhsNumber } from './patient-answers.js';
 import { currentPatient } from './patients.js';
 import { PUBLISHED, PublishedError } from './published-errors.js';
 

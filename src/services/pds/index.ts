@@ -1,7 +1,7 @@
 /**
  * The PDS public door: everything another service may use of PDS. Services outside
- * src/services/pds/ import PDS only from here (test/service-doors.test.ts keeps it so); what
- * is not exported here is PDS's own business and may change without telling anyone.
+ * src/services/pds/ import PDS only from here (test/service-doors.test.ts keeps it so); what is
+ * not exported here is PDS's own business and may change without telling anyone.
  */
 
 // the patient port: following merges, "known and current", and what other services ask of a record
@@ -25,6 +25,7 @@ export {
   isCurrentAddress,
   isInvalidated,
   PATIENT,
+  RELATED_PERSON,
   replacedBy,
   SECURITY_LABEL_SYSTEM,
 } from './patient-model.js';
@@ -34,3 +35,19 @@ export { indexPatient } from './patient-index.js';
 
 // a Patient as PDS shows it on a read (the migration shadow proxy compares against it)
 export { patientForRead } from './patient-views.js';
+
+// the event contract: topics and the body of every pds.patient.* message
+export {
+  PDS_ADDRESS_CHANGE,
+  PDS_BIRTH,
+  PDS_DEATH,
+  PDS_GP_CHANGE,
+  PDS_MERGE,
+  PDS_PATIENT_TOPICS,
+  type PdsEventName,
+  type PdsPatientEventBody,
+} from './event-topics.js';
+
+// the plugin the platform registers, and where the PDS FHIR API is mounted
+export { pdsPlugin } from './plugin.js';
+export { PDS_BASE } from './base-path.js';

@@ -10,7 +10,7 @@ import {
   PDS_MERGE,
   type PdsEventName,
   type PdsPatientEventBody,
-} from '../../messaging/topics.js';
+} from './event-topics.js';
 import { DEATH_NOTIFICATION_URL, isCurrentAddress } from './patient-model.js';
 
 /**

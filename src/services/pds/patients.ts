@@ -1,8 +1,7 @@
 import type { Patient } from 'fhir/r4.js';
 import { registeredPractice } from '../../fhir/general-practitioner.js';
 import { FhirError } from '../../fhir/errors.js';
-import type { Repository } from '../../store/repository.js';
-import type { StoredResource } from '../../store/resource-store.js';
+import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
 import { PDS_BASE } from './base-path.js';
 import { isInvalidated, isRestricted, PATIENT, replacedBy } from './patient-model.js';
 
@@ -26,7 +25,7 @@ const MAX_MERGED = 100;
  */
 export async function survivingRecord<
   S extends Pick<StoredResource<Patient>, 'resource' | 'version'>,
->(repo: Repository, start: S | null): Promise<S | StoredResource<Patient> | null> {
+>(repo: ResourceStore, start: S | null): Promise<S | StoredResource<Patient> | null> {
   let stored: S | StoredResource<Patient> | null = start;
   for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) {
     stored = (await repo.read(
@@ -42,7 +41,7 @@ export async function survivingRecord<
  * invalidated is answered too (an event about it is still about it). Null when PDS holds none.
  */
 export async function storedPatient(
-  repo: Repository,
+  repo: ResourceStore,
   nhs: string,
 ): Promise<StoredResource<Patient> | null> {
   return (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
@@ -53,7 +52,7 @@ export async function storedPatient(
  * no record there. An invalidated record is answered as it is, for the caller to refuse in its own words.
  */
 export async function currentPatient(
-  repo: Repository,
+  repo: ResourceStore,
   nhs: string,
 ): Promise<StoredResource<Patient> | null> {
   return survivingRecord(repo, (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null);
@@ -86,7 +85,7 @@ export const patientRefusals = {
  * invalidated and superseded is answered as invalidated, as a PDS update answers it.
  */
 export async function requireCurrentPatient(
-  repo: Repository,
+  repo: ResourceStore,
   nhs: string,
 ): Promise<StoredResource<Patient>> {
   const stored = (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
@@ -101,7 +100,7 @@ export async function requireCurrentPatient(
  * The NHS Numbers merged into this surviving record, directly or through earlier merges, found
  * through the PDS index's 'replaced-by' parameter (one search per merge generation).
  */
-export async function numbersMergedInto(repo: Repository, survivor: string): Promise<string[]> {
+export async function numbersMergedInto(repo: ResourceStore, survivor: string): Promise<string[]> {
   const found = new Set<string>();
   let frontier = [survivor];
   for (let hop = 0; frontier.length > 0 && hop < MAX_SUPERSESSION_HOPS; hop++) {
@@ -124,7 +123,7 @@ export async function numbersMergedInto(repo: Repository, survivor: string): Pro
  * A number PDS does not hold maps to itself.
  */
 export async function survivorsOf(
-  repo: Repository,
+  repo: ResourceStore,
   numbers: string[],
 ): Promise<Map<string, string>> {
   const survivor = new Map(numbers.map((n) => [n, n]));

@@ -4,7 +4,8 @@ import { etagFor, parseIfMatch } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { pdsCapabilityStatement } from './capability.js';
-import { PatientService, type VersionedPatient } from './patient-service.js';
+import type { VersionedPatient } from './patient-answers.js';
+import { PatientService } from './patient-service.js';
 import { methodRefusal, usePublishedErrors } from './published-errors.js';
 import { pdsUnsupportedRequest, refuseUnsupportedContentTypes } from './unsupported-request.js';
 

@@ -107,10 +107,22 @@ function single(
   return v;
 }
 
-/** Validates the query string of GET /Patient the way PDS does, or throws the PDS error. */
-export function parseTraceRequest(
-  query: Record<string, string | string[] | undefined>,
-): TraceRequest {
+type TraceQuery = Record<string, string | string[] | undefined>;
+
+/**
+ * Validates the query string of GET /Patient the way PDS does, or throws the PDS error. Three steps,
+ * in PDS's order: the query's shape, each value, then the Spine's rules for which combinations
+ * may start a search.
+ */
+export function parseTraceRequest(query: TraceQuery): TraceRequest {
+  checkQueryShape(query);
+  const req = readTraceValues(query);
+  checkMinimumCriteria(req);
+  return req;
+}
+
+/** Some parameters, each one PDS knows, and only the repeatable ones repeated. */
+function checkQueryShape(query: TraceQuery): void {
   const keys = Object.keys(query);
   // PDS answers a search with no parameters as an unsupported service, with no diagnostics
   // (karate-tests searchErrors.feature "Too few search params - No params",
@@ -133,6 +145,10 @@ export function parseTraceRequest(
     if (Array.isArray(query[key]) && !REPEATABLE.has(key))
       throw badCombination(`${key} may only be given once`);
   }
+}
+
+/** Each parameter's value read and checked, wildcards included. */
+function readTraceValues(query: TraceQuery): TraceRequest {
   const list = (key: string) => [query[key] ?? []].flat().map((v) => v.trim());
   const fuzzy = booleanParam('_fuzzy-match', single(query, '_fuzzy-match'));
   const exact = booleanParam('_exact-match', single(query, '_exact-match'));
@@ -178,7 +194,12 @@ export function parseTraceRequest(
   if (req.email && !/^[^\s@]+@[^\s@]+$/.test(req.email)) throw invalid('email', req.email);
   if (req.phone && !/^\+?[0-9 ()-]{3,20}$/.test(req.phone)) throw invalid('phone', req.phone);
   if (req.gp && !/^[A-Z0-9]{3,8}$/.test(req.gp)) throw invalid('general-practitioner', req.gp);
+  return req;
+}
 
+/** The Spine's minimum criteria for a search to start: a birth date, then enough else by mode. */
+function checkMinimumCriteria(req: TraceRequest): void {
+  const fuzzy = req.fuzzy;
   // a date of birth (or range) is the first thing PDS asks for, whatever else is missing
   // (searchErrors.feature: email/phone only and gender only are both answered MISSING_VALUE)
   if (req.birthdate.length === 0)
@@ -207,5 +228,4 @@ export function parseTraceRequest(
   ) {
     throw badCombination(MINIMUM_NOT_MET);
   }
-  return req;
 }

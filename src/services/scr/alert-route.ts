@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError } from '../../fhir/errors.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import { writeOnce } from '../write-once.js';
-import type { Repository } from '../../store/repository.js';
-import { resolvePatient } from './consent-patient.js';
+import type { ResourceStore } from '../../store/resource-store.js';
+import { raiseAlert } from './alert-service.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** NHS England's published SCR alert vocabulary (summary-care-record.yaml, POST /AuditEvent). */
@@ -25,7 +23,6 @@ const ALERT_REASONS: Record<string, string> = {
 };
 /** The combinations the published table marks "not a permitted combination". */
 const NOT_PERMITTED = new Set(['1/5', '2/4', '2/6']);
-const ALERT_RECORD = 'ScrAlert';
 
 type Json = Record<string, any>;
 const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -143,49 +140,14 @@ export const alertPatient = (body: unknown): string => parseAlert(body).nhsNumbe
  * officer and the patient see it through the AuditEvent search. The caller is the token's user;
  * what the body says of organisation and user is kept as stated. Nothing is answered but 201.
  */
-export function registerAlertRoute(app: FastifyInstance, repo: Repository): void {
+export function registerAlertRoute(app: FastifyInstance, repo: ResourceStore): void {
   app.post(
     '/AuditEvent',
     { config: { fhirApi: true, activity: 'scr.view', patientFrom: { body: alertPatient } } },
     async (req, reply) => {
       const alert = parseAlert(req.body);
       const ctx = req.ctx;
-      // a retry, or a twin that recorded it first: nothing more to record
-      await writeOnce<void>(repo, ctx, {
-        storesNoResource: true,
-        asBefore: () => undefined,
-        write: async ({ record }) => {
-          const nhs = await resolvePatient(repo, alert.nhsNumber);
-          const detail = {
-            // the one detail a patient's own view shows: the published reason, from its fixed table
-            reasonCode: alert.reason.display,
-            alertType: `${alert.type.code} ${alert.type.display}`,
-            alertReason: `${alert.reason.code} ${alert.reason.display}`,
-            statedOrganisation: alert.organisation,
-            statedUser: alert.user,
-            statedRole: alert.role,
-            message: alert.message,
-            description: alert.description,
-            statedRecorded: alert.recorded,
-            entity: alert.entity,
-            accessBasis: ctx.accessBasis,
-            ...(nhs !== alert.nhsNumber ? { requested: alert.nhsNumber } : {}),
-          };
-          await repo.commit({
-            audit: [
-              auditRecord(ctx, 'scr.view.alert', nhs, 'alert-raised', detail, {
-                type: 'privacy-alert',
-              }),
-            ],
-            request: record({
-              status: 201,
-              resourceType: ALERT_RECORD,
-              resourceId: ctx.requestId,
-              version: 1,
-            }),
-          });
-        },
-      });
+      await raiseAlert(repo, ctx, alert);
       return reply.code(201).type(FHIR_JSON).send();
     },
   );

@@ -1,5 +1,5 @@
 import { FhirError } from '../../fhir/errors.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { currentPatient, isInvalidated } from '../pds/index.js';
 
 /**
@@ -7,7 +7,7 @@ import { currentPatient, isInvalidated } from '../pds/index.js';
  * was superseded in a merge (a choice made under an old number must follow the patient). Unknown
  * or invalidated patients are a 404, so nothing is recorded against a number PDS does not hold.
  */
-export async function resolvePatient(repo: Repository, nhs: string): Promise<string> {
+export async function resolvePatient(repo: ResourceStore, nhs: string): Promise<string> {
   const stored = await currentPatient(repo, nhs);
   if (!stored) throw new FhirError(404, 'RESOURCE_NOT_FOUND', `Patient '${nhs}' not found`);
   if (isInvalidated(stored.resource))

@@ -7,8 +7,7 @@ import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
-import type { ResourceWrite } from '../../store/resource-store.js';
+import type { ResourceWrite, ResourceStore } from '../../store/resource-store.js';
 import { CHOICES, codeForOptOut, codeForScr } from './consent-codes.js';
 import { resolvePatient } from './consent-patient.js';
 import { buildConsent, choiceCodeOf, CONSENT, consentIndex } from './consent-resource.js';
@@ -41,7 +40,7 @@ export class ConsentService {
   private readonly readAudit: AuditWriter;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: ResourceStore,
     audit: AuditWriter,
   ) {
     this.readAudit = audit;
@@ -213,7 +212,7 @@ export class ConsentService {
 
 /** The patient's SCR pointer, unchanged but for the dissent, written against the version just read. */
 async function dissentPointerWrite(
-  repo: Repository,
+  repo: ResourceStore,
   nhs: string,
   consentId: string,
 ): Promise<ResourceWrite> {

@@ -1,6 +1,5 @@
-import type { Repository } from '../../store/repository.js';
 import { survivorsOf } from '../pds/index.js';
-import { resourceType } from '../../store/resource-store.js';
+import { resourceType, type ResourceStore } from '../../store/resource-store.js';
 
 /**
  * The patient-level SCR choices and the permissions to view, as the SCR service reads them. The
@@ -36,7 +35,7 @@ export const DEFAULT_CONSENT = (nhsNumber: string): ScrConsentState => ({
 
 /** The patient's current choices (the defaults when none was ever recorded) and the stored version (0: none). */
 export async function readConsentState(
-  repo: Repository,
+  repo: ResourceStore,
   nhsNumber: string,
 ): Promise<{ state: ScrConsentState; version: number }> {
   const stored = await repo.read(SCR_CONSENT_STATE_TYPE, nhsNumber);
@@ -51,7 +50,7 @@ export async function readConsentState(
  * superseded numbers, one more reads the survivors' states. Keyed by the number as given.
  */
 export async function consentStates(
-  repo: Repository,
+  repo: ResourceStore,
   nhsNumbers: string[],
 ): Promise<Map<string, ScrConsentState>> {
   if (nhsNumbers.length === 0) return new Map();
@@ -86,7 +85,7 @@ export const permissionId = (nhsNumber: string, userId: string) => `${nhsNumber}
 
 /** The permission this user recorded for this patient, if it is still current. */
 export async function currentPermission(
-  repo: Repository,
+  repo: ResourceStore,
   nhsNumber: string,
   userId: string,
   now = Date.now(),

@@ -2,7 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import type { LegitimateRelationships } from '../../security/relationships.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { currentPatient, isInvalidated, requireCurrentPatient } from '../pds/index.js';
 import { currentPermission, readConsentState, type ScrConsentChoice } from './consent-store.js';
 
@@ -15,7 +15,7 @@ export interface ViewDecision {
 }
 
 /** The subject of an upload must be a known, current (not superseded, not invalidated) record. */
-export async function requireCurrentSubject(repo: Repository, nhs: string): Promise<Patient> {
+export async function requireCurrentSubject(repo: ResourceStore, nhs: string): Promise<Patient> {
   const stored = await requireCurrentPatient(repo, nhs);
   return stored.resource;
 }
@@ -26,7 +26,7 @@ export async function requireCurrentSubject(repo: Repository, nhs: string): Prom
  * relationship is checked again against it, because the platform checked the number as named.
  */
 export async function resolveForRetrieval(
-  repo: Repository,
+  repo: ResourceStore,
   relationships: LegitimateRelationships,
   ctx: RequestContext,
   nhs: string,
@@ -54,7 +54,7 @@ export async function resolveForRetrieval(
  * Dissent means no SCR at all: nothing of one is shown; 403, as the published API answers
  * (PSIS-30418), and the code says why.
  */
-export async function consentFor(repo: Repository, nhs: string): Promise<ScrConsentChoice> {
+export async function consentFor(repo: ResourceStore, nhs: string): Promise<ScrConsentChoice> {
   const { state } = await readConsentState(repo, nhs);
   if (state.scr === 'dissent')
     throw new FhirError(
@@ -71,7 +71,7 @@ export async function consentFor(repo: Repository, nhs: string): Promise<ScrCons
  * 'No' is a refusal even with a relationship.
  */
 export async function viewDecision(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   nhs: string,
 ): Promise<ViewDecision> {

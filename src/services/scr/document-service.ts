@@ -7,7 +7,7 @@ import type { RequestContext } from '../../context.js';
 import { toFhirError } from '../../fhir/error-mapping.js';
 import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
 import { LegitimateRelationships } from '../../security/relationships.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { currentPermission } from './consent-store.js';
 import { registeredPractice } from '../../fhir/general-practitioner.js';
 import {
@@ -34,7 +34,7 @@ export class ScrDocumentService {
   private readonly relationships: LegitimateRelationships;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: ResourceStore,
     audit: AuditWriter,
     private readonly baseUrl: string,
   ) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { FhirError } from '../../fhir/errors.js';
 import { VersionConflictError } from '../../store/errors.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import type { RequestRecord } from '../../store/request-log.js';
 import { readConsentState } from './consent-store.js';
 import {
@@ -20,7 +20,7 @@ const MAX_VERSIONS = 1000;
 
 /** The patient's current-document pointer and its stored version (0: the patient has no SCR yet). */
 export async function readPointer(
-  repo: Repository,
+  repo: ResourceStore,
   nhs: string,
 ): Promise<{ pointer: ScrPointer | null; version: number }> {
   const stored = await repo.read(SCR_POINTER_TYPE, nhs);
@@ -61,7 +61,7 @@ export function dissentError(): FhirError {
  * the consent state is read again, and a dissent recorded meanwhile is the answer (403).
  */
 export async function storeNewVersion(
-  repo: Repository,
+  repo: ResourceStore,
   doc: ValidDocument,
   meta: { uploadedBy: string; authorOrg: string },
   audit: (d: ScrDocument) => AuditRecord,
@@ -134,7 +134,10 @@ const newestFirst = (a: ScrDocument, b: ScrDocument) =>
   b.uploaded.localeCompare(a.uploaded) || b.sequence - a.sequence;
 
 /** All SCR versions filed under these NHS Numbers (a survivor and the numbers merged into it), newest first. */
-export async function listDocuments(repo: Repository, numbers: string[]): Promise<ScrDocument[]> {
+export async function listDocuments(
+  repo: ResourceStore,
+  numbers: string[],
+): Promise<ScrDocument[]> {
   const ids = await repo.search({
     type: SCR_DOCUMENT_TYPE,
     criteria: [{ any: numbers.map((value) => ({ param: 'patient', op: 'eq' as const, value })) }],
@@ -149,7 +152,7 @@ export async function listDocuments(repo: Repository, numbers: string[]): Promis
  * newest is the patient's (a survivor's own upload after a merge outranks the old number's).
  */
 export async function currentDocument(
-  repo: Repository,
+  repo: ResourceStore,
   numbers: string[],
 ): Promise<ScrDocument | null> {
   const pointers = (await repo.readMany(SCR_POINTER_TYPE, numbers)).map((s) => s.resource);
@@ -159,7 +162,7 @@ export async function currentDocument(
   return docs.sort(newestFirst)[0] ?? null;
 }
 
-export async function readDocument(repo: Repository, id: string): Promise<ScrDocument | null> {
+export async function readDocument(repo: ResourceStore, id: string): Promise<ScrDocument | null> {
   if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) return null;
   return (await repo.read(SCR_DOCUMENT_TYPE, id))?.resource ?? null;
 }

@@ -15,3 +15,14 @@ export { DENIES } from './consent-resource.js';
 
 // whether a patient has opted out of sharing (national extracts leave them out)
 export { optedOut } from './optout.js';
+
+// the event contract: topics and the body of every scr.* message
+export {
+  SCR_CONSENT_CHANGED,
+  SCR_DOCUMENT_UPLOADED,
+  SCR_TOPICS,
+  type ScrEventBody,
+} from './event-topics.js';
+
+// the plugin the platform registers
+export { scrPlugin } from './plugin.js';

@@ -1,4 +1,4 @@
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { consentStates } from './consent-store.js';
 
 /**
@@ -7,7 +7,7 @@ import { consentStates } from './consent-store.js';
  * readMany finds the superseded numbers and one more reads the survivors' consent states. A patient
  * with no state has made no choice and is not opted out. Direct care never consults this.
  */
-export async function optedOut(repo: Repository, nhsNumbers: string[]): Promise<Set<string>> {
+export async function optedOut(repo: ResourceStore, nhsNumbers: string[]): Promise<Set<string>> {
   const states = await consentStates(repo, [...new Set(nhsNumbers)]);
   return new Set([...states].filter(([, state]) => state.nationalOptOut).map(([nhs]) => nhs));
 }

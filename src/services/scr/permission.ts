@@ -6,7 +6,7 @@ import { parametersOf } from '../../fhir/parameters.js';
 import type { RequestContext } from '../../context.js';
 import { writeOnce } from '../write-once.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { resolvePatient } from './consent-patient.js';
 import { permissionId, SCR_PERMISSION_TYPE, type ScrPermission } from './consent-store.js';
 
@@ -97,7 +97,7 @@ export const permissionPatient = (body: unknown): string => parseSetPermission(b
  * gets the permission it recorded, and records nothing again.
  */
 export async function recordPermission(
-  repo: Repository,
+  repo: ResourceStore,
   ctx: RequestContext,
   request: PermissionRequest,
 ): Promise<ScrPermission> {

@@ -1,9 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  SCR_CONSENT_CHANGED,
-  SCR_DOCUMENT_UPLOADED,
-  type ScrEventBody,
-} from '../../messaging/topics.js';
+import { SCR_CONSENT_CHANGED, SCR_DOCUMENT_UPLOADED, type ScrEventBody } from './event-topics.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import type { ScrDocument } from './document-model.js';
 

@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import type { Patient } from 'fhir/r4.js';
 import { labelledRestricted, withholdLocation } from '../../fhir/location-data.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { Repository } from '../../store/repository.js';
+import type { ResourceStore } from '../../store/resource-store.js';
 import { FIRST_PREFIXES, compartmentOf, walkStep } from '../bulk/index.js';
 import { gpOdsCode, isCurrentAddress, PATIENT, replacedBy } from '../pds/index.js';
 import { optedOut } from '../scr/index.js';
@@ -84,7 +84,7 @@ const extractAudit = (
   detail,
 });
 
-export async function extractSus(repo: Repository, opts: SusOptions): Promise<SusReport> {
+export async function extractSus(repo: ResourceStore, opts: SusOptions): Promise<SusReport> {
   const began = Date.now();
   const report: SusReport = {
     considered: 0,

@@ -1,0 +1,12 @@
+/**
+ * The messaging administration service's public door: what the platform and other services may use
+ * of it. Nothing outside src/services/messaging/ imports past this file (eslint.config.js,
+ * test/service-doors.test.ts).
+ */
+
+// the plugin the platform registers (dead-letter routes)
+export { messagingPlugin } from './plugin.js';
+
+// the dead-letter queue as the CLI reads and replays it
+export { deadLetterAudit } from './dead-letter-audit.js';
+export { deadLetterId, parseDeadLetterQuery } from './dead-letter-query.js';
