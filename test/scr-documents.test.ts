@@ -21,7 +21,7 @@ import { ConsentService } from '../src/services/scr/consent-service.js';
 import { isSnomedConceptId } from '../src/services/scr/document-codes.js';
 import { SCR_DOCUMENT_TYPE, SCR_POINTER_TYPE } from '../src/services/scr/document-model.js';
 import { storeNewVersion } from '../src/services/scr/document-store.js';
-import { validateScrDocument } from '../src/services/scr/document-validation.js';
+import { validateScrDocument } from '../src/services/scr/document-rules.js';
 import { SCR_BASE } from '../src/services/scr/routes.js';
 import { FhirError } from '../src/fhir/errors.js';
 import { auditRecord } from '../src/audit/audit-record.js';

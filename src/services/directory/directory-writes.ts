@@ -14,7 +14,7 @@ import type { RequestContext } from '../../context.js';
 import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
 import type { IndexEntry, StoredResource, ResourceStore } from '../../store/resource-store.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';
-import { validateEndpoint } from './endpoint-validation.js';
+import { validateEndpoint } from './endpoint-rules.js';
 import {
   addressOf,
   buildHealthcareService,
@@ -31,7 +31,7 @@ import {
   rolesWithKey,
   validatePractitionerRole,
 } from './practitioner-role-model.js';
-import { RESOURCE_ID } from './resource-checks.js';
+import { RESOURCE_ID } from './resource-rules.js';
 
 /** What the writer needs to know about one writable resource type. */
 interface WritableKind {

@@ -27,7 +27,7 @@ import {
   resourceBody,
   telecom,
   text,
-} from './resource-checks.js';
+} from './resource-rules.js';
 
 export const HEALTHCARE_SERVICE = resourceType<HealthcareService>('HealthcareService');
 export const SERVICE_TYPE_SYSTEM = 'https://openspine.dev/fhir/CodeSystem/service-type';

@@ -29,7 +29,7 @@ import {
   odsReference,
   resourceBody,
   telecom,
-} from './resource-checks.js';
+} from './resource-rules.js';
 
 export const PRACTITIONER_ROLE = resourceType<PractitionerRole>('PractitionerRole');
 export { JOB_ROLE_SYSTEM, USER_ID_SYSTEM };

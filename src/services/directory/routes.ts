@@ -19,7 +19,7 @@ import { ENDPOINT } from './endpoint-model.js';
 import { HEALTHCARE_SERVICE } from './healthcare-service-model.js';
 import { ODS_CODE, ORGANIZATION } from './organization-model.js';
 import { PRACTITIONER_ROLE } from './practitioner-role-model.js';
-import { RESOURCE_ID } from './resource-checks.js';
+import { RESOURCE_ID } from './resource-rules.js';
 import { described, pathParams, queryParams } from '../route-schemas.js';
 
 export const DIRECTORY_BASE = '/spine-directory/FHIR/R4';

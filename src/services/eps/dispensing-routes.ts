@@ -5,9 +5,14 @@ import { parametersOf, parameterValue } from '../../fhir/parameters.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { RequestContext } from '../../context.js';
 import type { StoredResource, ResourceStore } from '../../store/resource-store.js';
-import { validateClaim } from './claim-message.js';
-import { validateDispense } from './dispense-message.js';
-import { recordClaim, recordDispense, returnToSpine, withdrawDispense } from './dispensing.js';
+import { validateClaim } from './claim-rules.js';
+import { validateDispense } from './dispense-rules.js';
+import {
+  recordClaim,
+  recordDispense,
+  returnToSpine,
+  withdrawDispense,
+} from './dispensing-service.js';
 import { list, ORDER_NUMBER_SYSTEM } from './message-bundle.js';
 import { ensurePrescriptionRelationship } from './prescription-relationship.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
@@ -21,7 +26,7 @@ import {
   releaseNominated,
   releaseRefusalBody,
   WithAnotherDispenser,
-} from './release.js';
+} from './release-service.js';
 import { setSubject, subjectOfBody } from './request-subject.js';
 import { isValidShortFormId } from './short-form-id.js';
 import { taskBundle } from './task-view.js';

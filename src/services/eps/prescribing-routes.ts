@@ -4,15 +4,15 @@ import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/repository.js';
 import { bundleDigest } from './canonical-digest.js';
-import { applyPublishedCancellation } from './cancellation.js';
+import { applyPublishedCancellation } from './cancellation-service.js';
 import { publishedCancellationAnswer } from './cancellation-answer.js';
-import { validateCancellation, type ValidCancellation } from './cancellation-message.js';
+import { validateCancellation, type ValidCancellation } from './cancellation-rules.js';
 import { readMessageBundle } from './message-bundle.js';
-import { assignIds, validateOrder, type ValidOrder } from './order-message.js';
-import { requirePrescribablePatient, submitOrder } from './prescribing.js';
+import { assignIds, validateOrder, type ValidOrder } from './order-rules.js';
+import { requirePrescribablePatient, submitOrder } from './prescribing-service.js';
 import { recordOfBody, setSubject, subjectOfBody } from './request-subject.js';
-import { validateDispense, type ValidDispense } from './dispense-message.js';
-import { recordDispense } from './dispensing.js';
+import { validateDispense, type ValidDispense } from './dispense-rules.js';
+import { recordDispense } from './dispensing-service.js';
 
 type Prescribing =
   | { kind: 'order'; order: ValidOrder; patient: Patient }

@@ -6,7 +6,7 @@ import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Activity } from '../../security/policy.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import type { EpsPrescription } from './prescription-model.js';
-import { issuesByShortForm } from './release.js';
+import { issuesByShortForm } from './release-service.js';
 import { setSubject, subjectOfBody } from './request-subject.js';
 import { isValidShortFormId } from './short-form-id.js';
 import { taskBundle } from './task-view.js';

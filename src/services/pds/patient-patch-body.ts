@@ -1,7 +1,7 @@
 /**
  * Reading a PATCH body: the PDS `{"patches": [...]}` wrapper or a bare RFC 6902 array, each operation's
  * shape, and the JSON Pointer paths the later steps split. Only the form is checked here; what an
- * operation may do to a record is patient-patch-checks.ts's business.
+ * operation may do to a record is patient-patch-rules.ts's business.
  */
 import type { Operation } from 'fast-json-patch';
 import { FhirError } from '../../fhir/errors.js';

@@ -1,6 +1,6 @@
 /**
  * A PDS patch, end to end: the body is read by patient-patch-body.ts, its operations checked against
- * PDS's rules (patient-patch-checks.ts) and applied to a copy (patient-patch-apply.ts); this completes
+ * PDS's rules (patient-patch-rules.ts) and applied to a copy (patient-patch-apply.ts); this completes
  * what PDS assigns (item ids, periods, the informal death notice) and validates the result, so a
  * failure anywhere leaves the stored record untouched.
  */
@@ -11,7 +11,7 @@ import { FhirError } from '../../fhir/errors.js';
 import { DEATH_NOTIFICATION_URL, today } from './patient-model.js';
 import { applyOperation } from './patient-patch-apply.js';
 import { invalidPatch } from './patient-patch-body.js';
-import { checkOperations, checkPatientAccess, ID_LISTS } from './patient-patch-checks.js';
+import { checkOperations, checkPatientAccess, ID_LISTS } from './patient-patch-rules.js';
 import { validatePatient } from './patient-rules.js';
 
 export { parsePatchBody } from './patient-patch-body.js';

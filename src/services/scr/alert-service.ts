@@ -7,7 +7,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import type { RequestContext } from '../../context.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import { writeOnce } from '../write-once.js';
-import type { ScrAlert } from './alert-route.js';
+import type { ScrAlert } from './alert-routes.js';
 import { resolvePatient } from './consent-patient.js';
 
 /** What the request log names for an alert, which stores no resource of its own. */

@@ -8,7 +8,7 @@ import { principalMayPerform } from '../../security/access-control.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { CHOICES, codeForOptOut } from './consent-codes.js';
 import { ConsentService, type RecordedConsent } from './consent-service.js';
-import { consentPatient, parseConsent, type ConsentRequest } from './consent-validate.js';
+import { consentPatient, parseConsent, type ConsentRequest } from './consent-rules.js';
 import {
   parseSetPermission,
   permissionPatient,

@@ -12,10 +12,10 @@ import { CHOICES, codeForOptOut, codeForScr } from './consent-codes.js';
 import { resolvePatient } from './consent-patient.js';
 import { buildConsent, choiceCodeOf, CONSENT, consentIndex } from './consent-resource.js';
 import { readConsentState, SCR_CONSENT_STATE_TYPE, type ScrConsentState } from './consent-store.js';
-import type { ConsentRequest } from './consent-validate.js';
+import type { ConsentRequest } from './consent-rules.js';
 import { SCR_POINTER_TYPE, type ScrPointer } from './document-model.js';
 import { readPointer } from './document-store.js';
-import { consentChanged } from './scr-events.js';
+import { consentChanged } from './document-events.js';
 
 /** Concurrent changes to one patient's choices are re-applied on the fresh state this many times before a 409. */
 const MAX_ATTEMPTS = 6;

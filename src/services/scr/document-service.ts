@@ -18,7 +18,7 @@ import {
 } from './document-access.js';
 import { SCR_DOCUMENT_TYPE, type ScrDocument } from './document-model.js';
 import { currentDocument, listDocuments, readDocument, storeNewVersion } from './document-store.js';
-import type { ValidDocument } from './document-validation.js';
+import type { ValidDocument } from './document-rules.js';
 import { bundleForView, documentReference, documentSearchset } from './document-views.js';
 import { summarySearchset } from './summary-view.js';
 import { numbersMergedInto } from '../pds/index.js';

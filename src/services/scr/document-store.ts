@@ -12,8 +12,8 @@ import {
   type ScrDocument,
   type ScrPointer,
 } from './document-model.js';
-import type { ValidDocument } from './document-validation.js';
-import { documentUploaded } from './scr-events.js';
+import type { ValidDocument } from './document-rules.js';
+import { documentUploaded } from './document-events.js';
 
 /** More SCR versions than any patient accrues; listing stops here rather than scanning without end. */
 const MAX_VERSIONS = 1000;

@@ -8,9 +8,9 @@ import { requireCurrentSubject } from './document-access.js';
 import { ScrDocumentService } from './document-service.js';
 import { scrApi } from './capability.js';
 import { registerMetadataRoute } from '../../fhir/metadata-route.js';
-import { documentSubject, validateScrDocument, type ValidDocument } from './document-validation.js';
+import { documentSubject, validateScrDocument, type ValidDocument } from './document-rules.js';
 import { GP_SUMMARY } from './document-model.js';
-import { registerAlertRoute } from './alert-route.js';
+import { registerAlertRoute } from './alert-routes.js';
 import { pathParams, queryParams } from '../route-schemas.js';
 
 /** Where the SCR FHIR API is mounted: the one spelling of its base path (both route tables use it). */

@@ -5,7 +5,7 @@ import { VersionConflictError } from '../../store/errors.js';
 import type { ResourceWrite, ResourceStore } from '../../store/resource-store.js';
 import { requireCurrentPatient } from '../pds/index.js';
 import { bundleDigest } from './canonical-digest.js';
-import { addDays, orderSignature, type ValidOrder } from './order-message.js';
+import { addDays, orderSignature, type ValidOrder } from './order-rules.js';
 import { prescriptionRelationshipWrite } from './prescription-relationship.js';
 import {
   PRESCRIPTION,
@@ -14,7 +14,7 @@ import {
   type EpsPrescription,
 } from './prescription-model.js';
 import { verifyPrescriberSignature } from './prescriber-keys.js';
-import { replayed } from './dispensing.js';
+import { replayed } from './dispensing-service.js';
 import { commitPlans, planCreation } from './transitions.js';
 
 export const NOMINATED_PHARMACY_URL =

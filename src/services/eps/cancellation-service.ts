@@ -1,14 +1,14 @@
 /**
  * Applying an EPS cancellation to the stored prescription as the published EPS does: cancelling
  * items still waiting, marking an issue with a dispenser for cancellation, or answering with the
- * code that says why not. Parsing is cancellation-message.ts; the answer, cancellation-answer.ts.
+ * code that says why not. Parsing is cancellation-rules.ts; the answer, cancellation-answer.ts.
  */
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { VersionConflictError } from '../../store/errors.js';
 import type { Repository } from '../../store/repository.js';
 import type { CancellationCode, PublishedCancellation } from './cancellation-answer.js';
-import type { ValidCancellation } from './cancellation-message.js';
+import type { ValidCancellation } from './cancellation-rules.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { commitPlans, planTransition } from './transitions.js';
 

@@ -3,9 +3,9 @@ import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { VersionConflictError } from '../../store/errors.js';
 import type { StoredResource, ResourceStore } from '../../store/resource-store.js';
-import type { ValidDispense } from './dispense-message.js';
+import type { ValidDispense } from './dispense-rules.js';
 import { PRESCRIPTION, type DispenseRecord, type EpsPrescription } from './prescription-model.js';
-import { issuesByShortForm } from './release.js';
+import { issuesByShortForm } from './release-service.js';
 import {
   ITEM_STATUSES,
   mayHappen,
@@ -13,7 +13,7 @@ import {
   statusFromItems,
   type Transition,
 } from './state-machine.js';
-import { pendingCancellation } from './cancellation.js';
+import { pendingCancellation } from './cancellation-service.js';
 import { illegalTransition, planTransition, transition } from './transitions.js';
 
 type DispenserTransition = Extract<Transition, 'dispensed' | 'withdrawn' | 'returned' | 'claimed'>;

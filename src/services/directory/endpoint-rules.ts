@@ -14,7 +14,7 @@ import {
   odsReference,
   resourceBody,
   text,
-} from './resource-checks.js';
+} from './resource-rules.js';
 
 const STATUSES = ['active', 'suspended', 'error', 'off', 'entered-in-error', 'test'] as const;
 

@@ -1,6 +1,6 @@
 import { FhirError } from '../../fhir/errors.js';
 import { requireNhsNumber } from '../../fhir/nhs-number.js';
-import type { ValidClaim } from './dispensing.js';
+import type { ValidClaim } from './dispensing-service.js';
 import { list, ORDER_ITEM_SYSTEM, ORDER_NUMBER_SYSTEM, type Json } from './message-bundle.js';
 import { isValidShortFormId, LONG_FORM_ID } from './short-form-id.js';
 import { NHS_NUMBER_SYSTEM } from '../../fhir/identifiers.js';

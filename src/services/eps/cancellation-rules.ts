@@ -1,7 +1,7 @@
 /**
  * Reading an EPS cancellation: a prescription-order-update message whose MedicationRequests are all
  * 'cancelled' with a reason, checked against the caller's organisation. Parsing only; applying it
- * to the stored prescription is cancellation.ts, and the published answer cancellation-answer.ts.
+ * to the stored prescription is cancellation-service.ts, and the published answer cancellation-answer.ts.
  */
 import { FhirError } from '../../fhir/errors.js';
 import {
