@@ -84,6 +84,9 @@ export async function buildApp({
     clientErrorHandler: clientErrorHandler(auditWriter),
     // the router's refusals (bad percent-encoding, an over-long path id) are OperationOutcomes too
     frameworkErrors: frameworkErrorHandler,
+    // a route schema that refuses (PDS's trace query) names every fault at once, as PDS does; the
+    // other schemas only describe, so nothing else is refused by them
+    ajv: { customOptions: { allErrors: true } },
     logger: logger ? { level: config.logLevel } : false,
     // per-request access lines would dominate the log at national volumes; errors are still logged
     logController: new LogController({ disableRequestLogging: true }),

@@ -10,8 +10,8 @@ import { methodRefusal, usePublishedErrors } from './published-errors.js';
 import { pdsUnsupportedRequest, refuseUnsupportedContentTypes } from './unsupported-request.js';
 
 import { PDS_BASE } from './base-path.js';
-import { described, pathParams, queryParams } from '../route-schemas.js';
-import { TRACE_PARAMS } from './trace-request.js';
+import { described, pathParams } from '../route-schemas.js';
+import { traceQueryRefusal, traceQuerySchema } from './trace-query-schema.js';
 
 export { PDS_BASE };
 
@@ -64,19 +64,18 @@ export function pdsRoutes({
     app.get(
       '/Patient',
       {
-        // names only: parseTraceRequest checks them in PDS's published words
-        schema: { querystring: queryParams(TRACE_PARAMS) },
+        // the query's shape (some parameters, each known) in PDS's published words
+        schema: { querystring: traceQuerySchema },
+        schemaErrorFormatter: traceQueryRefusal,
         config: { ...fhir, activity: 'pds.search', locationRelease: 'pds-current' },
+        preValidation: async (req) => {
+          req.query = withoutEmptyPairs(req.query as Record<string, string | string[]>);
+        },
       },
       async (req, reply) =>
         reply
           .type(FHIR_JSON)
-          .send(
-            await service.search(
-              req.ctx,
-              withoutEmptyPairs(req.query as Record<string, string | string[]>),
-            ),
-          ),
+          .send(await service.search(req.ctx, req.query as Record<string, string | string[]>)),
     );
 
     app.patch<{ Params: NhsParams }>(
