@@ -28,9 +28,7 @@ export function traceQueryRefusal(errors: FastifySchemaValidationError[]): Error
     return new FhirError(400, 'UNSUPPORTED_SERVICE', '');
   const unexpected = [
     ...new Set(
-      errors
-        .filter((e) => e.keyword === 'propertyNames')
-        .map((e) => String(e.params.propertyName)),
+      errors.filter((e) => e.keyword === 'propertyNames').map((e) => String(e.params.propertyName)),
     ),
   ]
     .map((key) => `'${key.slice(0, 60)}'`)
