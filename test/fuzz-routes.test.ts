@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { SPINE_ERROR_SYSTEM } from '../src/fhir/errors.js';
+import { ERS_ERROR_SYSTEM, REFERRALS_BASE } from '../src/services/referrals/index.js';
 import type { RouteAccessEntry } from '../src/security/access-control.js';
 import {
   ACTIVITIES,
@@ -863,9 +864,12 @@ function problemWith(c: Case, res: LightMyRequestResponse): string | null {
   if (head) return null;
   const body = safeJson(res.body);
   const coding = body?.issue?.[0]?.details?.coding?.[0];
+  // the e-Referral Service answers its own refusals with eRS's published error codes
+  const ers =
+    c.routed && c.route.url.startsWith(REFERRALS_BASE) && coding?.system === ERS_ERROR_SYSTEM;
   if (
     body?.resourceType !== 'OperationOutcome' ||
-    coding?.system !== SPINE_ERROR_SYSTEM ||
+    (coding?.system !== SPINE_ERROR_SYSTEM && !ers) ||
     !/^[A-Z_]+$/.test(coding?.code ?? '')
   ) {
     return `not an OperationOutcome with a Spine code: ${res.body.slice(0, 160)}`;

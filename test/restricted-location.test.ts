@@ -20,6 +20,7 @@ import type { Patient, RelatedPerson } from 'fhir/r4.js';
 import { mintApplicationToken, mintPatientToken } from '../src/security/embedded-idp.js';
 import { BULK_BASE } from '../src/services/bulk/routes.js';
 import { GP2GP_BASE } from '../src/services/gp2gp/routes.js';
+import { REFERRALS_BASE } from '../src/services/referrals/index.js';
 import { NOTIFICATIONS_BASE } from '../src/services/notifications/routes.js';
 import { SCR_BASE } from '../src/services/scr/routes.js';
 import { COVERAGE, coverageDocument, coverageIndex } from '../src/services/pds/coverage-model.js';
@@ -554,6 +555,71 @@ for (const kind of await storesUnderTest()) {
       await readRoute('GET /gp2gp/FHIR/R4/Task', `${GP2GP}/Task?patient=${R}`, gp);
       await readRoute('GET /gp2gp/FHIR/R4/Task/:id', `${GP2GP}/Task/${taskId}`, gp);
       await readRoute('GET /gp2gp/FHIR/R4/Task/:id/$ehr', `${GP2GP}/Task/${taskId}/$ehr`, gp);
+      // e-Referral: the practice refers the restricted patient, then reads the referral both ways
+      const ers = {
+        'nhsd-ers-business-function': 'REFERRING_CLINICIAN',
+        'nhsd-end-user-organisation-ods': GP_ORG,
+      };
+      await platform.repo.commit({
+        resources: [
+          {
+            type: 'HealthcareService',
+            id: '11002',
+            expectedVersion: 0,
+            resource: {
+              resourceType: 'HealthcareService',
+              id: '11002',
+              active: true,
+              name: 'Cardiology',
+            },
+            index: [],
+          },
+        ],
+      });
+      const referral = await platform.request({
+        method: 'POST',
+        url: `${REFERRALS_BASE}/ReferralRequest/$ers.createReferral`,
+        token: gp,
+        headers: ers,
+        body: {
+          resourceType: 'Parameters',
+          parameter: [
+            {
+              name: 'patient',
+              valueIdentifier: { system: 'http://fhir.nhs.net/Id/nhs-number', value: R },
+            },
+            {
+              name: 'shortlist',
+              resource: {
+                resourceType: 'List',
+                status: 'current',
+                mode: 'snapshot',
+                entry: [
+                  {
+                    item: {
+                      identifier: { system: 'http://fhir.nhs.net/Id/ers-service', value: '11002' },
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      });
+      assert.equal(referral.statusCode, 201, referral.body.slice(0, 300));
+      const ubrn = referral.json().id;
+      await readRoute(
+        'GET /referrals/FHIR/STU3/ReferralRequest/:ubrn',
+        `${REFERRALS_BASE}/ReferralRequest/${ubrn}`,
+        gp,
+        { headers: ers },
+      );
+      await readRoute(
+        'GET /referrals/FHIR/STU3/ReferralRequest/:ubrn/_history/:version',
+        `${REFERRALS_BASE}/ReferralRequest/${ubrn}/_history/1`,
+        gp,
+        { headers: ers },
+      );
       await readRoute(
         'GET /security/FHIR/R4/AuditEvent',
         `${SECURITY}/AuditEvent?patient=${R}`,

@@ -10,6 +10,7 @@ import { identityPlugin, oidcIssuer } from '../services/identity/index.js';
 import { messagingPlugin } from '../services/messaging/index.js';
 import { notificationsPlugin } from '../services/notifications/index.js';
 import { pdsPlugin } from '../services/pds/index.js';
+import { referralsPlugin } from '../services/referrals/index.js';
 import { scrPlugin } from '../services/scr/index.js';
 import { securityPlugin } from '../services/security/index.js';
 import type { ServiceDeps } from '../services/service-deps.js';
@@ -136,6 +137,7 @@ export async function buildApp({
     directoryPlugin,
     epsPlugin,
     gp2gpPlugin,
+    referralsPlugin,
     notificationsPlugin,
     messagingPlugin,
     bulkPlugin,

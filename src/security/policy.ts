@@ -93,6 +93,16 @@ export const ACTIVITIES = {
   'messaging.admin': activity('Inspect and replay dead-lettered messages', {
     applicationGrantable: false,
   }),
+  // e-Referral Service (src/services/referrals/): user-restricted access only, as eRS publishes; the
+  // NHSD-eRS-Business-Function header must also allow the activity (ERS_BUSINESS_FUNCTIONS)
+  'ers.referral.create': activity('Create an e-Referral (shortlist services for a patient)', {
+    applicationGrantable: false,
+  }),
+  'ers.referral.read': activity(
+    "Read an e-Referral by UBRN (the service checks the caller's organisation may see it)",
+    { applicationGrantable: false },
+  ),
+  'ers.referral.cancel': activity('Cancel an e-Referral', { applicationGrantable: false }),
 } as const satisfies Record<string, ActivityDefinition>;
 
 export type Activity = keyof typeof ACTIVITIES;
@@ -106,6 +116,27 @@ export interface RoleDefinition {
 export const PATIENT_ROLE = 'patient';
 
 const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
+const ERS_REFERRER = ['ers.referral.create', 'ers.referral.read', 'ers.referral.cancel'] as const;
+
+/**
+ * The e-Referral Service's business functions (the NHSD-eRS-Business-Function header, as published
+ * in NHSDigital/e-referrals-service-api specification/components/stu3/schemas/headers/request/
+ * BusinessFunction.yaml) and the activities each one allows. A request needs both: a role allowing
+ * the route's activity, and a business function allowing it. Functions with no activities here are
+ * published but not yet served (provider and commissioner work is later slices of issue 18).
+ */
+export const ERS_BUSINESS_FUNCTIONS: Readonly<Record<string, readonly Activity[]>> = {
+  REFERRING_CLINICIAN: ERS_REFERRER,
+  REFERRING_CLINICIAN_ADMIN: ERS_REFERRER,
+  REFERRING_ADMIN: [],
+  COMMISSIONER: [],
+  SERVICE_PROVIDER_CLINICIAN_ADMIN: ['ers.referral.read'],
+  SERVICE_PROVIDER_CLINICIAN: ['ers.referral.read'],
+  SERVICE_PROVIDER_ADMIN: [],
+  INFORMATION_ANALYST: [],
+  BOOKING_MANAGER: [],
+  ADDITIONAL_REQUIREMENTS_MANAGER: [],
+};
 
 /** Role codes from the national RBAC database (job role codes), plus the patient pseudo-role. */
 export const ROLES: Readonly<Record<string, RoleDefinition>> = {
@@ -127,6 +158,7 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'directory.read',
       'notifications.subscribe',
       'gp2gp.transfer',
+      ...ERS_REFERRER,
     ],
   },
   R8001: {
@@ -156,6 +188,7 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'relationship.claim',
       'emergency.access',
       'directory.read',
+      'ers.referral.read',
     ],
   },
   R8004: {
@@ -173,6 +206,7 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'directory.read',
       'notifications.subscribe',
       'gp2gp.transfer',
+      ...ERS_REFERRER,
     ],
   },
   R8013: {

@@ -7,6 +7,9 @@
 // the stored Organization: its resource type and the index parameter holding its ODS code
 export { ODS_CODE, ORGANIZATION } from './organization-model.js';
 
+// the stored HealthcareService's resource type (e-Referral shortlists name services by id)
+export { HEALTHCARE_SERVICE } from './healthcare-service-model.js';
+
 // the plugin the platform registers, and the demo directory a fresh store starts with
 export { directoryPlugin } from './plugin.js';
 export { seedDirectory } from './seed-directory.js';

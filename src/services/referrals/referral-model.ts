@@ -1,0 +1,106 @@
+/**
+ * The e-Referral Service's stored records: the ReferralRequest (STU3, as published in
+ * NHSDigital/e-referrals-service-api specification/components/stu3/schemas/eRS-ReferralRequest.yaml)
+ * keyed by its UBRN, and the UBRN sequence that allocates UBRNs through the store.
+ */
+import { resourceType } from '../../store/resource-store.js';
+import type { IndexEntry } from '../../store/resource-store.js';
+import type { ReferralState } from './referral-transitions.js';
+
+export const ERS_PROFILE = 'https://fhir.nhs.uk/STU3/StructureDefinition/eRS-ReferralRequest-1';
+export const ERS_EXTENSION = 'https://fhir.nhs.uk/STU3/StructureDefinition/';
+export const REFERRAL_STATE_URL = `${ERS_EXTENSION}Extension-eRS-ReferralState-1`;
+export const REFERRAL_STATE_SYSTEM = 'https://fhir.nhs.uk/STU3/CodeSystem/eRS-ReferralState-1';
+export const PRIORITY_URL = `${ERS_EXTENSION}Extension-eRS-ReferralPriority-1`;
+export const PRIORITY_SYSTEM = 'https://fhir.nhs.uk/STU3/CodeSystem/eRS-Priority-1';
+export const SHORTLIST_URL = `${ERS_EXTENSION}Extension-eRS-ReferralShortlist-1`;
+export const PATHWAY_START_URL = `${ERS_EXTENSION}Extension-eRS-eReferralPathwayStart-1`;
+/** OpenSpine's own record of the referring organisation (for access); referralView removes it. */
+export const REFERRER_ORG_URL = 'https://openspine.dev/STU3/Extension-eRS-ReferringOrganisation';
+export const COMMISSIONING_ORG_URL = `${ERS_EXTENSION}Extension-eRS-Commissioning-Rule-Org-1`;
+/** As the published examples spell them. */
+export const NHS_NUMBER_SYSTEM_STU3 = 'http://fhir.nhs.net/Id/nhs-number';
+export const ERS_SERVICE_SYSTEM = 'http://fhir.nhs.net/Id/ers-service';
+export const ODS_SYSTEM_STU3 = 'https://fhir.nhs.uk/Id/ods-organization-code';
+
+/** The STU3 ReferralRequest as stored (the fields this slice writes; others pass through). */
+export interface ReferralRequest {
+  resourceType: 'ReferralRequest';
+  id: string;
+  meta?: { versionId?: string; lastUpdated?: string; profile?: string[] };
+  extension: Extension[];
+  contained?: Record<string, unknown>[];
+  status: 'active' | 'cancelled';
+  intent: 'plan';
+  subject: { identifier: { system: string; value: string } };
+  supportingInfo: unknown[];
+  [field: string]: unknown;
+}
+
+export interface Extension {
+  url: string;
+  extension?: Extension[];
+  [value: string]: unknown;
+}
+
+/** The UBRN allocator: one resource whose version guards the next number. */
+export interface UbrnSequence {
+  resourceType: 'ErsUbrnSequence';
+  id: string;
+  /** The last UBRN handed out, as a number. */
+  last: number;
+}
+
+export const REFERRAL_REQUEST = resourceType<ReferralRequest>('ReferralRequest');
+export const UBRN_SEQUENCE = resourceType<UbrnSequence>('ErsUbrnSequence');
+export const UBRN_SEQUENCE_ID = 'ubrn';
+/** A UBRN is 12 digits (e.g. 000000070000 in the published examples). */
+export const UBRN_PATTERN = /^[0-9]{12}$/;
+export const MAX_UBRN = 999_999_999_999;
+
+export const formatUbrn = (n: number): string => String(n).padStart(12, '0');
+
+export function stateOf(referral: ReferralRequest): ReferralState {
+  const ext = referral.extension.find((e) => e.url === REFERRAL_STATE_URL);
+  const coding = ext?.extension?.find((e) => e.url === 'state')?.valueCoding as
+    { code?: string } | undefined;
+  return coding?.code === 'CANCELLED_REFERRAL' ? 'CANCELLED_REFERRAL' : 'NOT_BOOKED';
+}
+
+const STATE_DISPLAY: Record<ReferralState, string> = {
+  NOT_BOOKED: 'Not Booked',
+  CANCELLED_REFERRAL: 'Cancelled Referral',
+};
+
+/** The published state extension; a cancellation carries its reason and comments in it. */
+export function stateExtension(
+  state: ReferralState,
+  cancellation?: { reason: { system: string; code: string }; comments?: string },
+): Extension {
+  return {
+    url: REFERRAL_STATE_URL,
+    extension: [
+      {
+        url: 'state',
+        valueCoding: { system: REFERRAL_STATE_SYSTEM, code: state, display: STATE_DISPLAY[state] },
+      },
+      ...(cancellation ? [{ url: 'reason', valueCoding: cancellation.reason }] : []),
+      ...(cancellation?.comments ? [{ url: 'comments', valueString: cancellation.comments }] : []),
+    ],
+  };
+}
+
+export function referrerOf(referral: ReferralRequest): string {
+  const ext = referral.extension.find((e) => e.url === REFERRER_ORG_URL);
+  return (ext?.valueIdentifier as { value?: string } | undefined)?.value ?? '';
+}
+
+export const patientOf = (referral: ReferralRequest): string => referral.subject.identifier.value;
+
+export function referralIndex(referral: ReferralRequest): IndexEntry[] {
+  return [
+    { param: 'patient', value: patientOf(referral) },
+    { param: 'referrer', value: referrerOf(referral) },
+    { param: 'state', value: stateOf(referral) },
+  ];
+}

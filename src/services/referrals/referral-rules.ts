@@ -1,0 +1,306 @@
+/**
+ * What an e-Referral request must carry, checked without the store: the published request headers
+ * and the Parameters bodies of $ers.createReferral (eRS-CreateReferral-Parameters) and
+ * $ers.cancelReferral (eRS-CancelReferral-Request-Parameters). Refusals in eRS's words.
+ */
+import type { Activity } from '../../security/policy.js';
+import { ERS_BUSINESS_FUNCTIONS } from '../../security/policy.js';
+import { isValidNhsNumber } from '../../fhir/nhs-number.js';
+import { ersError } from './ers-errors.js';
+import {
+  ERS_SERVICE_SYSTEM,
+  NHS_NUMBER_SYSTEM_STU3,
+  PRIORITY_SYSTEM,
+  UBRN_PATTERN,
+} from './referral-model.js';
+
+export const BUSINESS_FUNCTION_HEADER = 'nhsd-ers-business-function';
+export const ODS_HEADER = 'nhsd-end-user-organisation-ods';
+export const OBO_HEADER = 'nhsd-ers-on-behalf-of-user-id';
+const SPCA = 'SERVICE_PROVIDER_CLINICIAN_ADMIN';
+/** The most services a shortlist may hold (a011: "The maximum amount of services ... is 20"). */
+export const MAX_SHORTLIST = 20;
+
+/** Who is asking, as the headers say. */
+export interface ErsCaller {
+  businessFunction: string;
+  ods: string;
+  onBehalfOf?: string;
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const header = (headers: Headers, name: string): string | undefined => {
+  const v = headers[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s.trim() === '' ? undefined : s.trim();
+};
+
+const missingHeader = (name: string) =>
+  ersError(400, 'required', 'MISSING_HEADER', `Missing or Empty ${name} header.`);
+
+const NO_FUNCTION =
+  'User does not have the required Business Function at the specified Organisation.';
+
+/**
+ * The caller's business function and organisation from the headers: both required (400
+ * MISSING_HEADER, as the live proxy words it); the function must be one eRS publishes and allow
+ * `activity`, at the organisation the token is for (403 NO_ACCESS, as the proxy's
+ * SetOperationOutcomeInvalidBusinessFunction words it). The On-Behalf-Of user ID goes with
+ * SERVICE_PROVIDER_CLINICIAN_ADMIN and only with it, on the operations that publish the header.
+ */
+export function parseErsCaller(
+  headers: Headers,
+  activity: Activity,
+  tokenOrg: string | undefined,
+  oboAllowed: boolean,
+): ErsCaller {
+  const ods = header(headers, ODS_HEADER);
+  if (!ods) throw missingHeader('NHSD-End-User-Organisation-ODS');
+  const businessFunction = header(headers, BUSINESS_FUNCTION_HEADER);
+  if (!businessFunction) throw missingHeader('NHSD-eRS-Business-Function');
+  const allowed = Object.hasOwn(ERS_BUSINESS_FUNCTIONS, businessFunction)
+    ? ERS_BUSINESS_FUNCTIONS[businessFunction]
+    : [];
+  if (!allowed.includes(activity) || ods !== tokenOrg)
+    throw ersError(403, 'forbidden', 'NO_ACCESS', NO_FUNCTION);
+  const onBehalfOf = header(headers, OBO_HEADER);
+  if (onBehalfOf !== undefined && (!oboAllowed || businessFunction !== SPCA))
+    throw ersError(
+      403,
+      'forbidden',
+      'NO_ACCESS',
+      'An On-Behalf-Of User ID may only be given with the SERVICE_PROVIDER_CLINICIAN_ADMIN Business Function',
+    );
+  if (oboAllowed && businessFunction === SPCA && onBehalfOf === undefined)
+    throw missingHeader('NHSD-eRS-On-Behalf-Of-User-ID');
+  return { businessFunction, ods, ...(onBehalfOf ? { onBehalfOf } : {}) };
+}
+
+export function parseUbrn(ubrn: string): string {
+  if (!UBRN_PATTERN.test(ubrn))
+    throw ersError(
+      400,
+      'value',
+      'INVALID_VALUE',
+      `'${ubrn.slice(0, 20)}' is not a UBRN (12 digits)`,
+    );
+  return ubrn;
+}
+
+export function parseVersion(version: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(version))
+    throw ersError(
+      400,
+      'value',
+      'INVALID_VALUE',
+      `'${version.slice(0, 20)}' is not a version number`,
+    );
+  return Number(version);
+}
+
+interface Parameter {
+  name?: unknown;
+  [value: string]: unknown;
+}
+
+/** The parameters of a Parameters body, or 422 INVALID_FHIR_STRUCTURE. */
+function parametersOf(body: unknown): Parameter[] {
+  const b = body as { resourceType?: unknown; parameter?: unknown } | null;
+  if (!b || typeof b !== 'object' || Array.isArray(b) || b.resourceType !== 'Parameters')
+    throw structure('the body must be a Parameters resource');
+  if (!Array.isArray(b.parameter) || b.parameter.some((p) => !p || typeof p !== 'object'))
+    throw structure('Parameters.parameter must be an array of parameters');
+  return b.parameter as Parameter[];
+}
+
+const structure = (why: string) => ersError(422, 'structure', 'INVALID_FHIR_STRUCTURE', why);
+const missing = (name: string) =>
+  ersError(422, 'required', 'MISSING_VALUE', `'${name}' parameter is required`);
+const invalid = (why: string) => ersError(422, 'value', 'INVALID_VALUE', why);
+
+function only(params: Parameter[], known: readonly string[]): void {
+  params.forEach((p, i) => {
+    if (typeof p.name !== 'string' || !known.includes(p.name))
+      throw ersError(
+        422,
+        'value',
+        'UNEXPECTED_FIELD',
+        `'parameter[${i}]' (${String(p.name).slice(0, 40)}) unknown parameter name`,
+      );
+  });
+  for (const name of known)
+    if (params.filter((p) => p.name === name).length > 1)
+      throw structure(`'${name}' parameter may be given only once`);
+}
+
+const byName = (params: Parameter[], name: string) => params.find((p) => p.name === name);
+
+export interface CreateReferralRequest {
+  nhsNumber: string;
+  /** The shortlist List as given, and its service ids in order. */
+  shortlist: Record<string, unknown>;
+  serviceIds: string[];
+  priority?: { system: string; code: string };
+  pathwayStart?: string;
+  /** Published parameters kept as sent. */
+  extra: Parameter[];
+}
+
+const CREATE_PARAMS = [
+  'patient',
+  'shortlist',
+  'intentionToAddReferralLetter',
+  'firstReminderLetterFollowUpDays',
+  'eReferralPathwayStart',
+  'referringClinician',
+] as const;
+
+/** $ers.createReferral's body (eRS-CreateReferral-Parameters). */
+export function parseCreateReferral(body: unknown, now: Date): CreateReferralRequest {
+  const params = parametersOf(body);
+  only(params, CREATE_PARAMS);
+  const patient = byName(params, 'patient');
+  if (!patient) throw missing('patient');
+  const id = patient.valueIdentifier as { system?: unknown; value?: unknown } | undefined;
+  if (!id || typeof id !== 'object' || id.system !== NHS_NUMBER_SYSTEM_STU3)
+    throw invalid(`'patient' must be a valueIdentifier with system ${NHS_NUMBER_SYSTEM_STU3}`);
+  if (!isValidNhsNumber(id.value))
+    throw invalid(`'patient' value '${String(id.value).slice(0, 20)}' is not a valid NHS Number`);
+  const shortlistParam = byName(params, 'shortlist');
+  if (!shortlistParam) throw missing('shortlist');
+  const list = shortlistParam.resource as Record<string, unknown> | undefined;
+  if (!list || typeof list !== 'object' || Array.isArray(list) || list.resourceType !== 'List')
+    throw structure("'shortlist' must carry a List resource");
+  const entries = list.entry;
+  if (!Array.isArray(entries) || entries.length === 0)
+    throw ersError(
+      422,
+      'required',
+      'MISSING_VALUE',
+      'the shortlist must name at least one service',
+    );
+  if (entries.length > MAX_SHORTLIST)
+    throw ersError(
+      422,
+      'value',
+      'TOO_MANY_ITEMS',
+      `a shortlist may hold at most ${MAX_SHORTLIST} services; ${entries.length} were given`,
+    );
+  const serviceIds = entries.map((e: unknown, i: number) => {
+    const ident = (e as { item?: { identifier?: { system?: unknown; value?: unknown } } } | null)
+      ?.item?.identifier;
+    if (
+      !ident ||
+      ident.system !== ERS_SERVICE_SYSTEM ||
+      typeof ident.value !== 'string' ||
+      !/^[A-Za-z0-9._-]{1,64}$/.test(ident.value)
+    )
+      throw invalid(
+        `shortlist entry[${i}] must name a service by identifier (${ERS_SERVICE_SYSTEM})`,
+      );
+    return ident.value;
+  });
+  if (new Set(serviceIds).size !== serviceIds.length)
+    throw ersError(422, 'value', 'DUPLICATE_SERVICE', 'Unique service value expected.');
+  const start = byName(params, 'eReferralPathwayStart')?.valueInstant;
+  let pathwayStart: string | undefined;
+  if (start !== undefined) {
+    const t = typeof start === 'string' ? Date.parse(start) : NaN;
+    if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}T/.test(String(start)))
+      throw invalid("'eReferralPathwayStart' must be an instant");
+    const ageDays = (now.getTime() - t) / 86_400_000;
+    if (ageDays < 0 || ageDays > 365)
+      throw ersError(
+        422,
+        'value',
+        'INAPPROPRIATE_VALUE',
+        "'eReferralPathwayStart' must be in the past and no longer than 365 days ago",
+      );
+    pathwayStart = String(start);
+  }
+  return {
+    nhsNumber: id.value as string,
+    shortlist: list,
+    serviceIds,
+    priority: priorityOf(list),
+    pathwayStart,
+    extra: params.filter((p) => p.name !== 'patient' && p.name !== 'shortlist'),
+  };
+}
+
+/** The priority in the shortlist's contained search criteria, when given. */
+function priorityOf(list: Record<string, unknown>): { system: string; code: string } | undefined {
+  const contained = Array.isArray(list.contained) ? list.contained : [];
+  for (const c of contained as { parameter?: Parameter[] }[]) {
+    const coding = c?.parameter?.find?.((p) => p?.name === 'priority')?.valueCoding as
+      { system?: unknown; code?: unknown } | undefined;
+    if (coding && coding.system === PRIORITY_SYSTEM && typeof coding.code === 'string')
+      return { system: PRIORITY_SYSTEM, code: coding.code };
+  }
+  return undefined;
+}
+
+/**
+ * The REFERRAL-CANCELLATION-REASON codes a referrer may give (referrerUsage CANCEL_REFERRAL with
+ * business function REFERRING_CLINICIAN / _ADMIN in the published
+ * sandbox/src/mocks/stu3/getCodeSystem/responses/ReferralCancellationReasonCodeSystem.json).
+ */
+export const REFERRER_CANCELLATION_REASONS = [
+  'INTEND_PRIVATE',
+  'PATIENT_DIED',
+  'PATIENT_REQUEST_CANCELLATION_OTHER',
+  'RAISED_IN_ERROR',
+  'REFERRER_CANCELLATION',
+  'TREATMENT_NO_LONGER_REQUIRED',
+] as const;
+
+export interface CancelReferralRequest {
+  reason: { system: string; code: string };
+  comments?: string;
+}
+
+/** $ers.cancelReferral's body (eRS-CancelReferral-Request-Parameters). */
+export function parseCancelReferral(body: unknown): CancelReferralRequest {
+  const params = parametersOf(body);
+  only(params, ['cancellationReason', 'cancellationComments']);
+  const reason = byName(params, 'cancellationReason')?.valueCoding as
+    { system?: unknown; code?: unknown } | undefined;
+  if (!reason) throw missing('cancellationReason');
+  if (
+    typeof reason !== 'object' ||
+    typeof reason.system !== 'string' ||
+    !reason.system.endsWith('/STU3/CodeSystem/REFERRAL-CANCELLATION-REASON') ||
+    typeof reason.code !== 'string' ||
+    !(REFERRER_CANCELLATION_REASONS as readonly string[]).includes(reason.code)
+  )
+    throw ersError(
+      422,
+      'code-invalid',
+      'INVALID_CODE',
+      `'cancellationReason' must be one of ${REFERRER_CANCELLATION_REASONS.join(', ')} (REFERRAL-CANCELLATION-REASON)`,
+    );
+  const comments = byName(params, 'cancellationComments')?.valueString;
+  if (comments !== undefined && (typeof comments !== 'string' || comments.length > 2000))
+    throw invalid("'cancellationComments' must be a string of at most 2000 characters");
+  return {
+    reason: { system: reason.system, code: reason.code },
+    ...(comments ? { comments } : {}),
+  };
+}
+
+/** If-Match on $ers.cancelReferral (required, W/"<version>", a036's IfMatch.yaml); 412 otherwise. */
+export function parseErsIfMatch(value: string | string[] | undefined): number {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '')
+    throw ersError(412, 'required', 'MISSING_VALUE', 'If-Match header is required: W/"<version>"');
+  const m = /^W\/"([1-9][0-9]{0,8})"$/.exec(v.trim());
+  if (!m)
+    throw ersError(
+      412,
+      'value',
+      'INVALID_VALUE',
+      'If-Match header must be of the form W/"<version>"',
+    );
+  return Number(m[1]);
+}

@@ -1,0 +1,324 @@
+/**
+ * The e-Referral use cases: create ($ers.createReferral, a011), read by UBRN (a005) and by version
+ * (a005-versioned), cancel ($ers.cancelReferral, a036). Writes go through writeOnce (X-Request-ID
+ * replay) and commit the referral, its audit record and its outbox message together; reads are
+ * audited through the process's AuditWriter. A referral is seen and changed only by the
+ * organisation that made it (providers come with the later slices of issue 18).
+ */
+import { auditRecord } from '../../audit/audit-record.js';
+import type { AuditWriter } from '../../audit/audit-writer.js';
+import type { RequestContext } from '../../context.js';
+import { VersionConflictError } from '../../store/errors.js';
+import type { ResourceStore, ResourceWrite, StoredResource } from '../../store/resource-store.js';
+import { HEALTHCARE_SERVICE } from '../directory/index.js';
+import { requireCurrentPatient } from '../pds/index.js';
+import { writeOnce, type EarlierAnswer } from '../write-once.js';
+import { ersError } from './ers-errors.js';
+import { referralMessage } from './referral-events.js';
+import {
+  COMMISSIONING_ORG_URL,
+  ERS_PROFILE,
+  formatUbrn,
+  MAX_UBRN,
+  NHS_NUMBER_SYSTEM_STU3,
+  ODS_SYSTEM_STU3,
+  patientOf,
+  PATHWAY_START_URL,
+  PRIORITY_URL,
+  REFERRAL_REQUEST,
+  referralIndex,
+  referrerOf,
+  REFERRER_ORG_URL,
+  SHORTLIST_URL,
+  stateExtension,
+  stateOf,
+  UBRN_SEQUENCE,
+  UBRN_SEQUENCE_ID,
+  REFERRAL_STATE_URL,
+  type Extension,
+  type ReferralRequest,
+} from './referral-model.js';
+import {
+  parseCancelReferral,
+  parseCreateReferral,
+  type CreateReferralRequest,
+  type ErsCaller,
+} from './referral-rules.js';
+import { transition } from './referral-transitions.js';
+
+/** How often a create retries when another one took the next UBRN first. */
+const UBRN_ATTEMPTS = 50;
+
+const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>;
+
+export class ReferralService {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly audit: AuditWriter,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** $ers.createReferral: a new referral in state NOT_BOOKED under a UBRN never used before. */
+  create(
+    ctx: RequestContext,
+    caller: ErsCaller,
+    body: unknown,
+  ): Promise<StoredResource<ReferralRequest>> {
+    return writeOnce(this.store, ctx, {
+      asBefore,
+      write: async ({ record, twin }) => {
+        const request = parseCreateReferral(body, this.now());
+        await requireCurrentPatient(this.store, request.nhsNumber);
+        const services = await this.shortlisted(request.serviceIds);
+        for (let attempt = 0; attempt < UBRN_ATTEMPTS; attempt++) {
+          const sequence = await this.store.read(UBRN_SEQUENCE, UBRN_SEQUENCE_ID);
+          const next = (sequence?.resource.last ?? 0) + 1;
+          if (next > MAX_UBRN)
+            throw ersError(503, 'transient', 'SERVICE_UNAVAILABLE', 'No UBRN is left to allocate');
+          const ubrn = formatUbrn(next);
+          const referral = newReferral(ubrn, request, caller.ods, services);
+          const time = this.now().toISOString();
+          const sequenceWrite: ResourceWrite = {
+            type: UBRN_SEQUENCE,
+            id: UBRN_SEQUENCE_ID,
+            expectedVersion: sequence?.version ?? 0,
+            resource: { resourceType: 'ErsUbrnSequence', id: UBRN_SEQUENCE_ID, last: next },
+            index: [],
+          };
+          try {
+            const [, saved] = await this.store.commit({
+              resources: [sequenceWrite, referralWrite(referral, 0)],
+              audit: [
+                auditRecord(ctx, 'ers.referral.create', request.nhsNumber, 'success', {
+                  ubrn,
+                  businessFunction: caller.businessFunction,
+                  services: request.serviceIds,
+                }),
+              ],
+              messages: [referralMessage(referral, 1, time)],
+              request: record({
+                status: 201,
+                resourceType: REFERRAL_REQUEST,
+                resourceId: ubrn,
+                version: 1,
+              }),
+            });
+            return saved as StoredResource<ReferralRequest>;
+          } catch (err) {
+            if (!(err instanceof VersionConflictError)) throw err;
+            // another create took this UBRN first (or this very request's twin committed): try the next
+            const answered = await twin();
+            if (answered) return answered;
+          }
+        }
+        throw ersError(
+          503,
+          'transient',
+          'SERVICE_UNAVAILABLE',
+          'Too many referrals at once; try again',
+        );
+      },
+    });
+  }
+
+  /** a005: the current version of a referral the caller's organisation may see. */
+  async read(
+    ctx: RequestContext,
+    caller: ErsCaller,
+    ubrn: string,
+  ): Promise<StoredResource<ReferralRequest>> {
+    const stored = await this.visible(ctx, caller, ubrn, 'ers.referral.read');
+    await this.audit.append(
+      auditRecord(ctx, 'ers.referral.read', patientOf(stored.resource), 'success', {
+        ubrn,
+        version: stored.version,
+      }),
+    );
+    return stored;
+  }
+
+  /** a005-versioned: one version of a referral the caller's organisation may see. */
+  async readVersion(
+    ctx: RequestContext,
+    caller: ErsCaller,
+    ubrn: string,
+    version: number,
+  ): Promise<StoredResource<ReferralRequest>> {
+    await this.visible(ctx, caller, ubrn, 'ers.referral.read');
+    const stored = await this.store.readVersion(REFERRAL_REQUEST, ubrn, version);
+    if (!stored)
+      throw ersError(
+        404,
+        'not-found',
+        'REC_NOT_FOUND',
+        `Referral ${ubrn} has no version ${version}`,
+      );
+    await this.audit.append(
+      auditRecord(ctx, 'ers.referral.read', patientOf(stored.resource), 'success', {
+        ubrn,
+        version,
+      }),
+    );
+    return stored;
+  }
+
+  /** $ers.cancelReferral: NOT_BOOKED to CANCELLED_REFERRAL, at the version the caller last read. */
+  cancel(
+    ctx: RequestContext,
+    caller: ErsCaller,
+    ubrn: string,
+    ifMatch: number,
+    body: unknown,
+  ): Promise<StoredResource<ReferralRequest>> {
+    return writeOnce(this.store, ctx, {
+      asBefore,
+      write: async ({ record }) => {
+        const request = parseCancelReferral(body);
+        const stored = await this.visible(ctx, caller, ubrn, 'ers.referral.cancel');
+        const next = transition(stateOf(stored.resource), 'cancel');
+        if (stored.version !== ifMatch)
+          throw ersError(
+            409,
+            'conflict',
+            'VERSION_MISMATCH',
+            `Version supplied (${ifMatch}) does not match current version (${stored.version}) of the referral request`,
+          );
+        const referral: ReferralRequest = {
+          ...stored.resource,
+          status: 'cancelled',
+          extension: [
+            ...stored.resource.extension.filter((e) => e.url !== REFERRAL_STATE_URL),
+            stateExtension(next, request),
+          ],
+        };
+        const version = stored.version + 1;
+        const [saved] = await this.store.commit({
+          resources: [referralWrite(referral, stored.version)],
+          audit: [
+            auditRecord(ctx, 'ers.referral.cancel', patientOf(referral), 'success', {
+              ubrn,
+              reason: request.reason.code,
+              businessFunction: caller.businessFunction,
+            }),
+          ],
+          messages: [
+            referralMessage(referral, version, this.now().toISOString(), request.reason.code),
+          ],
+          request: record({
+            status: 200,
+            resourceType: REFERRAL_REQUEST,
+            resourceId: ubrn,
+            version,
+          }),
+        });
+        return saved as StoredResource<ReferralRequest>;
+      },
+    });
+  }
+
+  /**
+   * The shortlisted services' names by id: each must be a HealthcareService of the directory (422
+   * REFERENCE_NOT_FOUND) that is active (422 INAPPROPRIATE_VALUE).
+   */
+  private async shortlisted(ids: string[]): Promise<Map<string, string>> {
+    const found = new Map(
+      (await this.store.readMany(HEALTHCARE_SERVICE, ids)).map((s) => [s.id, s.resource]),
+    );
+    const names = new Map<string, string>();
+    for (const id of ids) {
+      const service = found.get(id);
+      if (!service)
+        throw ersError(
+          422,
+          'not-found',
+          'REFERENCE_NOT_FOUND',
+          `Service ${id} is not in the directory`,
+        );
+      if (service.active === false)
+        throw ersError(422, 'business-rule', 'INAPPROPRIATE_VALUE', `Service ${id} is not active`);
+      names.set(id, service.name ?? id);
+    }
+    return names;
+  }
+
+  /**
+   * The referral, when it exists and the caller's organisation made it: 404 REC_NOT_FOUND for an
+   * unknown UBRN, 403 NO_ACCESS (audited) for another organisation's.
+   */
+  private async visible(
+    ctx: RequestContext,
+    caller: ErsCaller,
+    ubrn: string,
+    action: string,
+  ): Promise<StoredResource<ReferralRequest>> {
+    const stored = await this.store.read(REFERRAL_REQUEST, ubrn);
+    if (!stored) throw ersError(404, 'not-found', 'REC_NOT_FOUND', `No referral with UBRN ${ubrn}`);
+    if (referrerOf(stored.resource) !== caller.ods) {
+      await this.audit.append(
+        auditRecord(ctx, action, patientOf(stored.resource), 'refused', {
+          ubrn,
+          reason: 'not the referring organisation',
+        }),
+      );
+      throw ersError(
+        403,
+        'forbidden',
+        'NO_ACCESS',
+        `Organisation ${caller.ods} may not access referral ${ubrn}`,
+      );
+    }
+    return stored;
+  }
+}
+
+function referralWrite(referral: ReferralRequest, expectedVersion: number): ResourceWrite {
+  return {
+    type: REFERRAL_REQUEST,
+    id: referral.id,
+    expectedVersion,
+    resource: referral,
+    index: referralIndex(referral),
+  };
+}
+
+function newReferral(
+  ubrn: string,
+  request: CreateReferralRequest,
+  referrer: string,
+  services: Map<string, string>,
+): ReferralRequest {
+  const ods = (value: string) => ({ system: ODS_SYSTEM_STU3, value });
+  const extension: Extension[] = [
+    ...(request.priority
+      ? [{ url: PRIORITY_URL, valueCodeableConcept: { coding: [request.priority] } }]
+      : []),
+    ...(request.pathwayStart
+      ? [{ url: PATHWAY_START_URL, valueInstant: request.pathwayStart }]
+      : []),
+    { url: SHORTLIST_URL, valueReference: { reference: '#shortlist' } },
+    { url: COMMISSIONING_ORG_URL, valueIdentifier: ods(referrer) },
+    stateExtension('NOT_BOOKED'),
+    { url: REFERRER_ORG_URL, valueIdentifier: ods(referrer) },
+  ];
+  return {
+    resourceType: 'ReferralRequest',
+    id: ubrn,
+    meta: { profile: [ERS_PROFILE] },
+    extension,
+    contained: [
+      { ...request.shortlist, id: 'shortlist', entry: shortlistEntries(request, services) },
+    ],
+    status: 'active',
+    intent: 'plan',
+    subject: { identifier: { system: NHS_NUMBER_SYSTEM_STU3, value: request.nhsNumber } },
+    supportingInfo: [],
+  };
+}
+
+/** The shortlist's entries as given, each service named as the directory names it (as eRS answers). */
+function shortlistEntries(request: CreateReferralRequest, services: Map<string, string>) {
+  return (request.shortlist.entry as Record<string, any>[]).map((entry, i) => ({
+    ...entry,
+    item: { ...entry.item, display: services.get(request.serviceIds[i]) },
+  }));
+}
