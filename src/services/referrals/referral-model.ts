@@ -1,8 +1,9 @@
 /**
  * The e-Referral Service's stored records: the ReferralRequest (STU3, as published in
  * NHSDigital/e-referrals-service-api specification/components/stu3/schemas/eRS-ReferralRequest.yaml)
- * keyed by its UBRN, and the UBRN sequence that allocates UBRNs through the store.
+ * keyed by its UBRN, and how a new UBRN is drawn.
  */
+import { randomInt } from 'node:crypto';
 import { resourceType } from '../../store/resource-store.js';
 import type { IndexEntry } from '../../store/resource-store.js';
 import type { ReferralState } from './referral-transitions.js';
@@ -43,22 +44,16 @@ export interface Extension {
   [value: string]: unknown;
 }
 
-/** The UBRN allocator: one resource whose version guards the next number. */
-export interface UbrnSequence {
-  resourceType: 'ErsUbrnSequence';
-  id: string;
-  /** The last UBRN handed out, as a number. */
-  last: number;
-}
-
 export const REFERRAL_REQUEST = resourceType<ReferralRequest>('ReferralRequest');
-export const UBRN_SEQUENCE = resourceType<UbrnSequence>('ErsUbrnSequence');
-export const UBRN_SEQUENCE_ID = 'ubrn';
 /** A UBRN is 12 digits (e.g. 000000070000 in the published examples). */
 export const UBRN_PATTERN = /^[0-9]{12}$/;
-export const MAX_UBRN = 999_999_999_999;
-
-export const formatUbrn = (n: number): string => String(n).padStart(12, '0');
+/**
+ * A new UBRN: 12 digits drawn at random. A patient books with the UBRN and a password, so the
+ * next one must not be guessable from the last; uniqueness comes from the store (a referral is
+ * created with expectedVersion 0, so a UBRN already held, even by a cancelled referral, is refused
+ * and another is drawn), and a UBRN is therefore never reused.
+ */
+export const drawUbrn = (): string => String(randomInt(1, 1_000_000_000_000)).padStart(12, '0');
 
 export function stateOf(referral: ReferralRequest): ReferralState {
   const ext = referral.extension.find((e) => e.url === REFERRAL_STATE_URL);

@@ -17,9 +17,8 @@ import { ersError } from './ers-errors.js';
 import { referralMessage } from './referral-events.js';
 import {
   COMMISSIONING_ORG_URL,
+  drawUbrn,
   ERS_PROFILE,
-  formatUbrn,
-  MAX_UBRN,
   NHS_NUMBER_SYSTEM_STU3,
   ODS_SYSTEM_STU3,
   patientOf,
@@ -32,8 +31,6 @@ import {
   SHORTLIST_URL,
   stateExtension,
   stateOf,
-  UBRN_SEQUENCE,
-  UBRN_SEQUENCE_ID,
   REFERRAL_STATE_URL,
   type Extension,
   type ReferralRequest,
@@ -46,7 +43,7 @@ import {
 } from './referral-rules.js';
 import { transition } from './referral-transitions.js';
 
-/** How often a create retries when another one took the next UBRN first. */
+/** How many UBRNs a create draws before giving up (a clash is one in a million until the space fills). */
 const UBRN_ATTEMPTS = 50;
 
 const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>;
@@ -71,23 +68,12 @@ export class ReferralService {
         await requireCurrentPatient(this.store, request.nhsNumber);
         const services = await this.shortlisted(request.serviceIds);
         for (let attempt = 0; attempt < UBRN_ATTEMPTS; attempt++) {
-          const sequence = await this.store.read(UBRN_SEQUENCE, UBRN_SEQUENCE_ID);
-          const next = (sequence?.resource.last ?? 0) + 1;
-          if (next > MAX_UBRN)
-            throw ersError(503, 'transient', 'SERVICE_UNAVAILABLE', 'No UBRN is left to allocate');
-          const ubrn = formatUbrn(next);
+          const ubrn = drawUbrn();
           const referral = newReferral(ubrn, request, caller.ods, services);
           const time = this.now().toISOString();
-          const sequenceWrite: ResourceWrite = {
-            type: UBRN_SEQUENCE,
-            id: UBRN_SEQUENCE_ID,
-            expectedVersion: sequence?.version ?? 0,
-            resource: { resourceType: 'ErsUbrnSequence', id: UBRN_SEQUENCE_ID, last: next },
-            index: [],
-          };
           try {
-            const [, saved] = await this.store.commit({
-              resources: [sequenceWrite, referralWrite(referral, 0)],
+            const [saved] = await this.store.commit({
+              resources: [referralWrite(referral, 0)],
               audit: [
                 auditRecord(ctx, 'ers.referral.create', request.nhsNumber, 'success', {
                   ubrn,
@@ -106,7 +92,7 @@ export class ReferralService {
             return saved as StoredResource<ReferralRequest>;
           } catch (err) {
             if (!(err instanceof VersionConflictError)) throw err;
-            // another create took this UBRN first (or this very request's twin committed): try the next
+            // the UBRN is already held (or this very request's twin committed): draw another
             const answered = await twin();
             if (answered) return answered;
           }
