@@ -62,18 +62,21 @@ export default tseslint.config(
   },
   // a service file: no HTTP layer, and other services only through their door
   { files: ['src/services/*/*.ts'], rules: forbid(HTTP, CLI, DEEP_SERVICE) },
-  // the composition roots (HTTP app, server, CLI, seeders, workers) use a service through its door
+  // the composition roots (server, CLI, seeders, workers) use a service through its index.ts; the
+  // HTTP app alone registers its plugin.ts (kept out of index.ts, so that a worker or a CLI command
+  // using a service does not load its routes and Fastify)
   {
-    files: [
-      'src/http/**/*.ts',
-      'src/cli/**/*.ts',
-      'src/seed/**/*.ts',
-      'src/worker/**/*.ts',
-      'src/*.ts',
-    ],
+    files: ['src/cli/**/*.ts', 'src/seed/**/*.ts', 'src/worker/**/*.ts', 'src/*.ts'],
     rules: forbid([
       '(^|/)services/[^/]+/(?!index\\.js$)',
       'Use a service through its index.ts (re-export what you need there).',
+    ]),
+  },
+  {
+    files: ['src/http/**/*.ts'],
+    rules: forbid([
+      '(^|/)services/[^/]+/(?!(index|plugin)\\.js$)',
+      "Register a service's plugin.ts, or use its index.ts (re-export what you need there).",
     ]),
   },
   // a service's plugin is where it meets the HTTP layer

@@ -75,6 +75,18 @@ const CASES: [string, string, string, boolean][] = [
     true,
   ],
   [
+    'the CLI importing a service plugin (only the HTTP app registers plugins)',
+    'src/cli/wrong.ts',
+    "import { pdsPlugin } from '../services/pds/plugin.js';",
+    true,
+  ],
+  [
+    'the HTTP app registering a service plugin',
+    'src/http/right.ts',
+    "import { pdsPlugin } from '../services/pds/plugin.js';",
+    false,
+  ],
+  [
     'the HTTP layer importing a service through its door',
     'src/http/right.ts',
     "import { PATIENT } from '../services/pds/index.js';",

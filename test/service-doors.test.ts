@@ -100,17 +100,21 @@ describe('service doors', () => {
     );
   });
 
-  it('every service folder has its door, index.ts', () => {
+  it('every service folder has a door: plugin.ts for the platform, index.ts for other code', () => {
     const folders = readdirSync(SERVICES, { withFileTypes: true }).filter((e) => e.isDirectory());
     assert.ok(folders.length >= 10, 'the service folders are found');
     const without = folders
-      .filter((e) => !readdirSync(join(SERVICES, e.name)).includes('index.ts'))
+      .filter((e) => {
+        const files = readdirSync(join(SERVICES, e.name));
+        return !files.includes('index.ts') && !files.includes('plugin.ts');
+      })
       .map((e) => e.name);
-    assert.deepEqual(without, [], 'a service folder without an index.ts');
+    assert.deepEqual(without, [], 'a service folder with neither plugin.ts nor index.ts');
   });
 
-  it('the platform outside src/services uses a service only through its index.ts', () => {
+  it('the platform outside src/services uses a service through its index.ts (the app: its plugin.ts)', () => {
     const SRC = resolve(SERVICES, '..');
+    const APP = join(SRC, 'http', 'app.ts');
     const outside = sourceFiles(SRC).filter((f) => !f.startsWith(SERVICES + sep));
     assert.ok(outside.length > 50, 'the platform source files are found');
     const deep = outside.flatMap((file) =>
@@ -123,6 +127,8 @@ describe('service doors', () => {
         )
         .filter((target) => !target.startsWith('..') && target.includes('/'))
         .filter((target) => !/^[^/]+\/index(\.js|\.ts)?$/.test(target))
+        // the HTTP app registers each service's plugin; nothing else imports one
+        .filter((target) => !(file === APP && /^[^/]+\/plugin(\.js|\.ts)?$/.test(target)))
         .map((target) => `${relative(SRC, file)} -> ${target}`),
     );
     assert.deepEqual(deep, [], 'use the service through its index.ts');

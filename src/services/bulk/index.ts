@@ -5,6 +5,3 @@
 
 // walking the patient compartment in key order, shared with national extracts (SUS)
 export { compartmentOf, FIRST_PREFIXES, walkStep } from './export-enumerate.js';
-
-// the plugin the platform registers (bulk export and import)
-export { bulkPlugin } from './plugin.js';

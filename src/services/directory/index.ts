@@ -10,8 +10,7 @@ export { ODS_CODE, ORGANIZATION } from './organization-model.js';
 // the stored HealthcareService's resource type (e-Referral shortlists name services by id)
 export { HEALTHCARE_SERVICE } from './healthcare-service-model.js';
 
-// the plugin the platform registers, and the demo directory a fresh store starts with
-export { directoryPlugin } from './plugin.js';
+// the demo directory a fresh store starts with
 export { seedDirectory } from './seed-directory.js';
 
 // what the CLI does to the directory (ODS extracts, endpoints, practitioner roles)

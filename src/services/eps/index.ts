@@ -10,9 +10,6 @@ export {
   type EpsPrescriptionEventBody,
 } from './event-topics.js';
 
-// the plugin the platform registers
-export { epsPlugin } from './plugin.js';
-
 // prescribers' signing keys, managed from the CLI
 export {
   addPrescriberKey,

@@ -3,8 +3,7 @@
  * src/services/identity/ imports past this file (eslint.config.js, test/service-doors.test.ts).
  */
 
-// the plugin the platform registers (sign-in, tokens), and the issuer its tokens name
-export { identityPlugin } from './plugin.js';
+// the issuer the platform's tokens name
 export { oidcIssuer } from './routes.js';
 
 // the demo clinician a fresh demo store starts with

@@ -4,9 +4,6 @@
  * test/service-doors.test.ts).
  */
 
-// the plugin the platform registers (dead-letter routes)
-export { messagingPlugin } from './plugin.js';
-
 // the dead-letter queue as the CLI reads and replays it
 export { deadLetterAudit } from './dead-letter-audit.js';
 export { deadLetterId, parseDeadLetterQuery } from './dead-letter-query.js';

@@ -48,6 +48,5 @@ export {
   type PdsPatientEventBody,
 } from './event-topics.js';
 
-// the plugin the platform registers, and where the PDS FHIR API is mounted
-export { pdsPlugin } from './plugin.js';
+// where the PDS FHIR API is mounted
 export { PDS_BASE } from './base-path.js';

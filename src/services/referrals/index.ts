@@ -14,6 +14,5 @@ export {
 // the error code system of its published refusals (eRS-APIErrorCode-1)
 export { ERS_ERROR_SYSTEM } from './ers-errors.js';
 
-// the plugin the platform registers, and where the e-Referral STU3 API is mounted
-export { referralsPlugin } from './plugin.js';
+// where the e-Referral STU3 API is mounted
 export { REFERRALS_BASE } from './routes.js';

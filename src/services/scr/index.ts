@@ -23,6 +23,3 @@ export {
   SCR_TOPICS,
   type ScrEventBody,
 } from './event-topics.js';
-
-// the plugin the platform registers
-export { scrPlugin } from './plugin.js';
