@@ -7,9 +7,7 @@ import type { FastifyRequest } from 'fastify';
  * the route's `patientFrom: { body: subjectOfBody }` then hands it to the platform's access check
  * (patients only themselves, staff a legitimate relationship), which runs after preValidation.
  */
-const subjects = new WeakMap<object, string>();
-
-const records = new WeakMap<object, Record<string, any>>();
+const subjects = new WeakMap<object, { nhsNumber: string; record?: Record<string, any> }>();
 
 /** Names the request's patient for the access check, with the record when the route has read it. */
 export function setSubject(
@@ -19,15 +17,17 @@ export function setSubject(
 ): void {
   // a GET has no body: give it an empty one to carry the subject (nothing else reads it)
   if (!req.body || typeof req.body !== 'object') req.body = {};
-  subjects.set(req.body as object, nhsNumber);
-  if (record) records.set(req.body as object, record);
+  subjects.set(req.body as object, { nhsNumber, record });
 }
+
+const subjectOf = (body: unknown) =>
+  body && typeof body === 'object' ? subjects.get(body) : undefined;
 
 /** The patient record setSubject attached, handed to the relationship check as an argument. */
 export function recordOfBody(body: unknown): Record<string, any> | undefined {
-  return body && typeof body === 'object' ? records.get(body) : undefined;
+  return subjectOf(body)?.record;
 }
 
 export function subjectOfBody(body: unknown): string | undefined {
-  return body && typeof body === 'object' ? subjects.get(body) : undefined;
+  return subjectOf(body)?.nhsNumber;
 }

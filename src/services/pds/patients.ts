@@ -28,10 +28,7 @@ export async function survivingRecord<
 >(repo: ResourceStore, start: S | null): Promise<S | StoredResource<Patient> | null> {
   let stored: S | StoredResource<Patient> | null = start;
   for (let hop = 0; stored && replacedBy(stored.resource) && hop < MAX_SUPERSESSION_HOPS; hop++) {
-    stored = (await repo.read(
-      PATIENT,
-      replacedBy(stored.resource)!,
-    )) as StoredResource<Patient> | null;
+    stored = await repo.read(PATIENT, replacedBy(stored.resource)!);
   }
   return stored;
 }
@@ -44,7 +41,7 @@ export async function storedPatient(
   repo: ResourceStore,
   nhs: string,
 ): Promise<StoredResource<Patient> | null> {
-  return (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
+  return repo.read(PATIENT, nhs);
 }
 
 /**
@@ -55,7 +52,7 @@ export async function currentPatient(
   repo: ResourceStore,
   nhs: string,
 ): Promise<StoredResource<Patient> | null> {
-  return survivingRecord(repo, (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null);
+  return survivingRecord(repo, await repo.read(PATIENT, nhs));
 }
 
 /**
@@ -88,7 +85,7 @@ export async function requireCurrentPatient(
   repo: ResourceStore,
   nhs: string,
 ): Promise<StoredResource<Patient>> {
-  const stored = (await repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
+  const stored = await repo.read(PATIENT, nhs);
   if (!stored) throw patientRefusals.unknown();
   if (isInvalidated(stored.resource)) throw patientRefusals.invalidated();
   const survivor = replacedBy(stored.resource);
