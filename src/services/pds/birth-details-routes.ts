@@ -4,7 +4,7 @@ import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { BirthDetailsService, birthRecordForResponse } from './birth-details-service.js';
-import { PDS_BASE } from './routes.js';
+import { PDS_BASE } from './base-path.js';
 import { methodRefusal, sendPublished, usePublishedErrors } from './published-errors.js';
 import { refuseUnsupportedContentTypes } from './unsupported-request.js';
 import { queryParams } from '../route-schemas.js';

@@ -4,7 +4,7 @@ import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { coverageSubscriber } from './coverage-rules.js';
 import { CoverageService, INVALID_COVERAGE_SEARCH, isCoverageSearch } from './coverage-service.js';
-import { PDS_BASE } from './routes.js';
+import { PDS_BASE } from './base-path.js';
 import {
   isApplicationMode,
   refusalDiagnostics,

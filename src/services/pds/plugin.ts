@@ -1,7 +1,8 @@
 import type { ServicePlugin } from '../service-deps.js';
 import { birthDetailsRoutes } from './birth-details-routes.js';
 import { coverageRoutes } from './coverage-routes.js';
-import { PDS_BASE, pdsRoutes } from './routes.js';
+import { PDS_BASE } from './base-path.js';
+import { pdsRoutes } from './routes.js';
 
 /**
  * The Personal Demographics Service (docs/pds.md): its three route tables (Patient, Coverage and

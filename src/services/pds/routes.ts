@@ -8,12 +8,9 @@ import type { VersionedPatient } from './patient-answers.js';
 import { PatientService } from './patient-service.js';
 import { methodRefusal, usePublishedErrors } from './published-errors.js';
 import { pdsUnsupportedRequest, refuseUnsupportedContentTypes } from './unsupported-request.js';
-
 import { PDS_BASE } from './base-path.js';
 import { described, pathParams } from '../route-schemas.js';
 import { traceQueryRefusal, traceQuerySchema } from './trace-query-schema.js';
-
-export { PDS_BASE };
 
 interface NhsParams {
   nhsNumber: string;
