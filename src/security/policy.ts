@@ -103,6 +103,39 @@ export const ACTIVITIES = {
     { applicationGrantable: false },
   ),
   'ers.referral.cancel': activity('Cancel an e-Referral', { applicationGrantable: false }),
+  'ers.service.search': activity(
+    "Search e-RS services for a patient's referral needs ($ers.searchHealthcareServicesForPatient)",
+    { applicationGrantable: false },
+  ),
+  'ers.slot.read': activity("Search a shortlisted service's free appointment slots", {
+    applicationGrantable: false,
+  }),
+  'ers.appointment.book': activity(
+    "Book, change or cancel a referral's appointment, or defer booking to the provider",
+    { applicationGrantable: false },
+  ),
+  'ers.appointment.read': activity("Read a referral's appointment", {
+    applicationGrantable: false,
+  }),
+  'ers.slot.publish': activity("Publish and withdraw a provider service's appointment slots", {
+    applicationGrantable: false,
+  }),
+  'ers.worklist.read': activity(
+    "Read the organisation's e-RS worklists (referrals for review, triage, advice and guidance)",
+    { applicationGrantable: false },
+  ),
+  'ers.referral.review': activity(
+    'Review a referral as its provider: accept, reject, record a triage outcome',
+    { applicationGrantable: false },
+  ),
+  'ers.referral.letter': activity(
+    "Maintain a referral's letter and attachments, and print the patient's letter (UBRN and password)",
+    { applicationGrantable: false },
+  ),
+  'ers.advice': activity(
+    'Request, answer and convert advice and guidance between referrer and provider',
+    { applicationGrantable: false },
+  ),
 } as const satisfies Record<string, ActivityDefinition>;
 
 export type Activity = keyof typeof ACTIVITIES;
@@ -116,7 +149,31 @@ export interface RoleDefinition {
 export const PATIENT_ROLE = 'patient';
 
 const PDS_ALL = ['pds.read', 'pds.search', 'pds.update', 'pds.create'] as const;
-const ERS_REFERRER = ['ers.referral.create', 'ers.referral.read', 'ers.referral.cancel'] as const;
+const ERS_REFERRER = [
+  'ers.referral.create',
+  'ers.referral.read',
+  'ers.referral.cancel',
+  'ers.service.search',
+  'ers.slot.read',
+  'ers.appointment.book',
+  'ers.appointment.read',
+  'ers.worklist.read',
+  'ers.referral.letter',
+] as const;
+const ERS_PROVIDER = [
+  'ers.referral.read',
+  'ers.appointment.read',
+  'ers.worklist.read',
+  'ers.referral.review',
+] as const;
+const ERS_PROVIDER_ADMIN = [
+  'ers.referral.read',
+  'ers.appointment.read',
+  'ers.worklist.read',
+  'ers.slot.read',
+  'ers.appointment.book',
+  'ers.slot.publish',
+] as const;
 
 /**
  * The e-Referral Service's business functions (the NHSD-eRS-Business-Function header, as published
@@ -126,15 +183,15 @@ const ERS_REFERRER = ['ers.referral.create', 'ers.referral.read', 'ers.referral.
  * published but not yet served (provider and commissioner work is later slices of issue 18).
  */
 export const ERS_BUSINESS_FUNCTIONS: Readonly<Record<string, readonly Activity[]>> = {
-  REFERRING_CLINICIAN: ERS_REFERRER,
+  REFERRING_CLINICIAN: [...ERS_REFERRER, 'ers.advice'],
   REFERRING_CLINICIAN_ADMIN: ERS_REFERRER,
   REFERRING_ADMIN: [],
   COMMISSIONER: [],
-  SERVICE_PROVIDER_CLINICIAN_ADMIN: ['ers.referral.read'],
-  SERVICE_PROVIDER_CLINICIAN: ['ers.referral.read'],
-  SERVICE_PROVIDER_ADMIN: [],
+  SERVICE_PROVIDER_CLINICIAN_ADMIN: ERS_PROVIDER,
+  SERVICE_PROVIDER_CLINICIAN: [...ERS_PROVIDER, 'ers.advice'],
+  SERVICE_PROVIDER_ADMIN: ERS_PROVIDER_ADMIN,
   INFORMATION_ANALYST: [],
-  BOOKING_MANAGER: [],
+  BOOKING_MANAGER: ['ers.slot.read', 'ers.slot.publish'],
   ADDITIONAL_REQUIREMENTS_MANAGER: [],
 };
 
@@ -159,6 +216,9 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'notifications.subscribe',
       'gp2gp.transfer',
       ...ERS_REFERRER,
+      ...ERS_PROVIDER,
+      'ers.slot.publish',
+      'ers.advice',
     ],
   },
   R8001: {
@@ -207,6 +267,7 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'notifications.subscribe',
       'gp2gp.transfer',
       ...ERS_REFERRER,
+      ...ERS_PROVIDER_ADMIN,
     ],
   },
   R8013: {
@@ -238,6 +299,11 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'optout.manage',
       'audit.read',
       'eps.track',
+      // a patient's own referrals only, with the UBRN and password of their letter (the service checks)
+      'ers.referral.read',
+      'ers.slot.read',
+      'ers.appointment.book',
+      'ers.appointment.read',
     ],
   },
 };

@@ -14,6 +14,7 @@
 import type { HealthcareService, Location, Organization } from 'fhir/r4.js';
 import { resourceType, type IndexEntry } from '../../store/resource-store.js';
 import { isObject } from '../../fhir/json-shape.js';
+import { ersProfileFields, ersProfileOf, type ErsProfile } from './ers-profile.js';
 import { nameWords, normalisePostcode, orgReference } from './organization-model.js';
 import {
   badCode,
@@ -68,6 +69,8 @@ export interface ServiceFacts {
   endpoints: string[];
   telecom?: HealthcareService['telecom'];
   comment?: string;
+  /** Offered on the e-Referral Service (specialty, booking or triage...); see ers-profile.ts. */
+  ers?: ErsProfile;
 }
 
 /** The HealthcareService document for a set of facts (pure: same facts, same JSON). */
@@ -101,6 +104,7 @@ export function buildHealthcareService(f: ServiceFacts): HealthcareService {
     service.contained = [location];
     service.location = [{ reference: `#${LOCATION_ID}` }];
   }
+  if (f.ers) Object.assign(service, ersProfileFields(f.ers));
   if (f.comment) service.comment = f.comment;
   if (f.telecom?.length) service.telecom = f.telecom;
   if (f.endpoints.length)
@@ -202,7 +206,10 @@ export function validateHealthcareService(body: unknown, id: string): ServiceFac
   };
 }
 
-/** Index rows: organization, name words, postcode, service-type, service-category, active, endpoint. */
+/**
+ * Index rows: organization, name words, postcode, service-type, service-category, active, endpoint,
+ * and for an e-RS service ers-specialty, ers-clinic-type and ers-flow.
+ */
 export function indexHealthcareService(s: HealthcareService): IndexEntry[] {
   const rows = new Map<string, IndexEntry>();
   const add = (param: string, value: string | undefined) => {
@@ -217,5 +224,11 @@ export function indexHealthcareService(s: HealthcareService): IndexEntry[] {
   for (const t of s.category ?? []) for (const c of t.coding ?? []) add('service-category', c.code);
   add('active', s.active === false ? 'false' : 'true');
   for (const e of s.endpoint ?? []) add('endpoint', e.reference?.replace(/^Endpoint\//, ''));
+  const ers = ersProfileOf(s);
+  if (ers) {
+    add('ers-specialty', ers.specialty);
+    for (const c of ers.clinicTypes) add('ers-clinic-type', c);
+    add('ers-flow', ers.flow);
+  }
   return [...rows.values()];
 }

@@ -18,3 +18,19 @@ export { LAYOUTS, type OdsLayout } from './ods-csv.js';
 export { formatReport, ImportError, importOdsExtract } from './ods-import.js';
 export { addEndpoint, EndpointError } from './endpoint-model.js';
 export { addPractitionerRole, PractitionerRoleError } from './practitioner-role-model.js';
+
+// a service's e-Referral profile (specialty, clinic types, booking or triage, who may refer)
+export {
+  ERS_PRIORITIES,
+  ersProfileFields,
+  ersProfileOf,
+  type BookableType,
+  type ErsPriority,
+  type ErsProfile,
+  type RequestFlow,
+} from './ers-profile.js';
+export {
+  addressOf,
+  buildHealthcareService,
+  indexHealthcareService,
+} from './healthcare-service-model.js';

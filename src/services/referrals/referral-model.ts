@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { resourceType } from '../../store/resource-store.js';
 import type { IndexEntry } from '../../store/resource-store.js';
-import type { ReferralState } from './referral-transitions.js';
+import { REFERRAL_STATES, type ReferralState } from './referral-transitions.js';
 
 export const ERS_PROFILE = 'https://fhir.nhs.uk/STU3/StructureDefinition/eRS-ReferralRequest-1';
 export const ERS_EXTENSION = 'https://fhir.nhs.uk/STU3/StructureDefinition/';
@@ -59,11 +59,19 @@ export function stateOf(referral: ReferralRequest): ReferralState {
   const ext = referral.extension.find((e) => e.url === REFERRAL_STATE_URL);
   const coding = ext?.extension?.find((e) => e.url === 'state')?.valueCoding as
     { code?: string } | undefined;
-  return coding?.code === 'CANCELLED_REFERRAL' ? 'CANCELLED_REFERRAL' : 'NOT_BOOKED';
+  const code = coding?.code as ReferralState | undefined;
+  return code && REFERRAL_STATES.includes(code) ? code : 'NOT_BOOKED';
 }
 
-const STATE_DISPLAY: Record<ReferralState, string> = {
+export const STATE_DISPLAY: Record<ReferralState, string> = {
   NOT_BOOKED: 'Not Booked',
+  BOOKED: 'Booked',
+  DEFERRED_TO_PROVIDER: 'Deferred to Provider',
+  AWAITING_TRIAGE: 'Awaiting Triage',
+  TRIAGE_RESPONSE: 'Triage Response',
+  TRIAGED_PROVIDER_TO_ACTION: 'Triaged - Provider to Action',
+  ACCEPTED: 'Accepted',
+  REJECTED: 'Rejected',
   CANCELLED_REFERRAL: 'Cancelled Referral',
 };
 
