@@ -1,29 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import type { OutboxMessage } from '../../messaging/types.js';
+import type { ErsReferralEventBody } from './event-topics.js';
 import {
-  ERS_REFERRAL_CANCELLED,
-  ERS_REFERRAL_CREATED,
-  type ErsReferralEventBody,
-} from './event-topics.js';
-import { patientOf, referrerOf, stateOf, type ReferralRequest } from './referral-model.js';
+  patientOf,
+  providersOf,
+  referrerOf,
+  stateOf,
+  type ReferralRequest,
+} from './referral-model.js';
+import { publishedState } from './referral-transitions.js';
 
-/** The outbox message announcing a referral's creation or cancellation (keyed by NHS Number). */
+/** The outbox message announcing a change of a referral on `topic` (keyed by NHS Number). */
 export function referralMessage(
+  topic: string,
   referral: ReferralRequest,
   version: number,
   time: string,
   reason?: string,
 ): OutboxMessage {
-  const state = stateOf(referral);
   const body: ErsReferralEventBody = {
     ubrn: referral.id,
     nhsNumber: patientOf(referral),
     referrer: referrerOf(referral),
-    state,
+    providers: providersOf(referral),
+    state: publishedState(stateOf(referral)),
     version,
     time,
     ...(reason ? { reason } : {}),
   };
-  const topic = state === 'CANCELLED_REFERRAL' ? ERS_REFERRAL_CANCELLED : ERS_REFERRAL_CREATED;
   return { id: randomUUID(), topic, key: body.nhsNumber, body };
 }

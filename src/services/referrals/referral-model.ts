@@ -18,6 +18,11 @@ export const SHORTLIST_URL = `${ERS_EXTENSION}Extension-eRS-ReferralShortlist-1`
 export const PATHWAY_START_URL = `${ERS_EXTENSION}Extension-eRS-eReferralPathwayStart-1`;
 /** OpenSpine's own record of the referring organisation (for access); referralView removes it. */
 export const REFERRER_ORG_URL = 'https://openspine.dev/STU3/Extension-eRS-ReferringOrganisation';
+/**
+ * OpenSpine's own record of the providers a referral was sent to (booked into, deferred to, sent for
+ * triage to), one valueIdentifier each, for access and worklists; referralView removes it.
+ */
+export const PROVIDER_ORG_URL = 'https://openspine.dev/STU3/Extension-eRS-ProviderOrganisation';
 export const COMMISSIONING_ORG_URL = `${ERS_EXTENSION}Extension-eRS-Commissioning-Rule-Org-1`;
 /** As the published examples spell them. */
 export const NHS_NUMBER_SYSTEM_STU3 = 'http://fhir.nhs.net/Id/nhs-number';
@@ -98,6 +103,26 @@ export function referrerOf(referral: ReferralRequest): string {
   return (ext?.valueIdentifier as { value?: string } | undefined)?.value ?? '';
 }
 
+/** The ODS codes of the providers the referral has been sent to (PROVIDER_ORG_URL). */
+export function providersOf(referral: ReferralRequest): string[] {
+  return referral.extension
+    .filter((e) => e.url === PROVIDER_ORG_URL)
+    .map((e) => (e.valueIdentifier as { value?: string } | undefined)?.value ?? '')
+    .filter(Boolean);
+}
+
+/** The referral with `ods` recorded among its providers (unchanged when it already is). */
+export function withProvider(referral: ReferralRequest, ods: string): ReferralRequest {
+  if (providersOf(referral).includes(ods)) return referral;
+  return {
+    ...referral,
+    extension: [
+      ...referral.extension,
+      { url: PROVIDER_ORG_URL, valueIdentifier: { system: ODS_SYSTEM_STU3, value: ods } },
+    ],
+  };
+}
+
 export const patientOf = (referral: ReferralRequest): string => referral.subject.identifier.value;
 
 export function referralIndex(referral: ReferralRequest): IndexEntry[] {
@@ -105,5 +130,6 @@ export function referralIndex(referral: ReferralRequest): IndexEntry[] {
     { param: 'patient', value: patientOf(referral) },
     { param: 'referrer', value: referrerOf(referral) },
     { param: 'state', value: stateOf(referral) },
+    ...providersOf(referral).map((value) => ({ param: 'provider', value })),
   ];
 }

@@ -9,11 +9,13 @@ import { auditRecord } from '../../audit/audit-record.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { RequestContext } from '../../context.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { ResourceStore, ResourceWrite, StoredResource } from '../../store/resource-store.js';
+import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
 import { HEALTHCARE_SERVICE } from '../directory/index.js';
 import { requireCurrentPatient } from '../pds/index.js';
 import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import { ersError } from './ers-errors.js';
+import { ERS_REFERRAL_CANCELLED, ERS_REFERRAL_CREATED } from './event-topics.js';
+import { visibleReferral } from './referral-access.js';
 import { referralMessage } from './referral-events.js';
 import {
   COMMISSIONING_ORG_URL,
@@ -25,13 +27,10 @@ import {
   PATHWAY_START_URL,
   PRIORITY_URL,
   REFERRAL_REQUEST,
-  referralIndex,
-  referrerOf,
   REFERRER_ORG_URL,
   SHORTLIST_URL,
   stateExtension,
   stateOf,
-  REFERRAL_STATE_URL,
   type Extension,
   type ReferralRequest,
 } from './referral-model.js';
@@ -42,6 +41,7 @@ import {
   type ErsCaller,
 } from './referral-rules.js';
 import { transition } from './referral-transitions.js';
+import { commitReferralChange, inState, referralWrite, requireVersion } from './referral-writes.js';
 
 /** How many UBRNs a create draws before giving up (a clash is one in a million until the space fills). */
 const UBRN_ATTEMPTS = 50;
@@ -50,8 +50,8 @@ const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<Referra
 
 export class ReferralService {
   constructor(
-    private readonly store: ResourceStore,
-    private readonly audit: AuditWriter,
+    readonly store: ResourceStore,
+    readonly audit: AuditWriter,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -81,7 +81,7 @@ export class ReferralService {
                   services: request.serviceIds,
                 }),
               ],
-              messages: [referralMessage(referral, 1, time)],
+              messages: [referralMessage(ERS_REFERRAL_CREATED, referral, 1, time)],
               request: record({
                 status: 201,
                 resourceType: REFERRAL_REQUEST,
@@ -148,7 +148,7 @@ export class ReferralService {
     return stored;
   }
 
-  /** $ers.cancelReferral: NOT_BOOKED to CANCELLED_REFERRAL, at the version the caller last read. */
+  /** $ers.cancelReferral: any live state to CANCELLED_REFERRAL, at the version the caller last read. */
   cancel(
     ctx: RequestContext,
     caller: ErsCaller,
@@ -162,42 +162,17 @@ export class ReferralService {
         const request = parseCancelReferral(body);
         const stored = await this.visible(ctx, caller, ubrn, 'ers.referral.cancel');
         const next = transition(stateOf(stored.resource), 'cancel');
-        if (stored.version !== ifMatch)
-          throw ersError(
-            409,
-            'conflict',
-            'VERSION_MISMATCH',
-            `Version supplied (${ifMatch}) does not match current version (${stored.version}) of the referral request`,
-          );
-        const referral: ReferralRequest = {
-          ...stored.resource,
-          status: 'cancelled',
-          extension: [
-            ...stored.resource.extension.filter((e) => e.url !== REFERRAL_STATE_URL),
-            stateExtension(next, request),
-          ],
-        };
-        const version = stored.version + 1;
-        const [saved] = await this.store.commit({
-          resources: [referralWrite(referral, stored.version)],
-          audit: [
-            auditRecord(ctx, 'ers.referral.cancel', patientOf(referral), 'success', {
-              ubrn,
-              reason: request.reason.code,
-              businessFunction: caller.businessFunction,
-            }),
-          ],
-          messages: [
-            referralMessage(referral, version, this.now().toISOString(), request.reason.code),
-          ],
-          request: record({
-            status: 200,
-            resourceType: REFERRAL_REQUEST,
-            resourceId: ubrn,
-            version,
-          }),
+        requireVersion(stored.version, ifMatch);
+        return commitReferralChange(this.store, ctx, record, {
+          stored,
+          next: { ...inState(stored.resource, next, request), status: 'cancelled' },
+          action: 'ers.referral.cancel',
+          detail: { ubrn, reason: request.reason.code, businessFunction: caller.businessFunction },
+          topic: ERS_REFERRAL_CANCELLED,
+          reason: request.reason.code,
+          status: 200,
+          time: this.now().toISOString(),
         });
-        return saved as StoredResource<ReferralRequest>;
       },
     });
   }
@@ -227,44 +202,10 @@ export class ReferralService {
     return names;
   }
 
-  /**
-   * The referral, when it exists and the caller's organisation made it: 404 REC_NOT_FOUND for an
-   * unknown UBRN, 403 NO_ACCESS (audited) for another organisation's.
-   */
-  private async visible(
-    ctx: RequestContext,
-    caller: ErsCaller,
-    ubrn: string,
-    action: string,
-  ): Promise<StoredResource<ReferralRequest>> {
-    const stored = await this.store.read(REFERRAL_REQUEST, ubrn);
-    if (!stored) throw ersError(404, 'not-found', 'REC_NOT_FOUND', `No referral with UBRN ${ubrn}`);
-    if (referrerOf(stored.resource) !== caller.ods) {
-      await this.audit.append(
-        auditRecord(ctx, action, patientOf(stored.resource), 'refused', {
-          ubrn,
-          reason: 'not the referring organisation',
-        }),
-      );
-      throw ersError(
-        403,
-        'forbidden',
-        'NO_ACCESS',
-        `Organisation ${caller.ods} may not access referral ${ubrn}`,
-      );
-    }
-    return stored;
+  /** The referral, when the caller's organisation made it (referral-access.ts). */
+  private visible(ctx: RequestContext, caller: ErsCaller, ubrn: string, action: string) {
+    return visibleReferral(this, ctx, { ods: caller.ods }, ubrn, action, ['referrer']);
   }
-}
-
-function referralWrite(referral: ReferralRequest, expectedVersion: number): ResourceWrite {
-  return {
-    type: REFERRAL_REQUEST,
-    id: referral.id,
-    expectedVersion,
-    resource: referral,
-    index: referralIndex(referral),
-  };
 }
 
 function newReferral(
