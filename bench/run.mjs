@@ -346,6 +346,10 @@ try {
   await (await import('./events.mjs')).eventsBench();
   console.log('');
   await (await import('./eps.mjs')).runEpsBench();
+  // e-RS booking end to end (create, slot search, book) on SQLite and PostgreSQL, beside a referral read
+  await (await import('./ers-booking.mjs')).ersBookingBench();
+  // e-RS service search (a010) over 10,000 e-RS services on SQLite, beside a PDS read on the same server
+  await (await import('./service-search.mjs')).serviceSearchBench();
   const m = await (
     await import('./migration.mjs')
   ).migrationBench({ rows: Number(process.env.BENCH_MIGRATION_ROWS ?? 20_000) });

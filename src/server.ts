@@ -7,6 +7,7 @@ import { seedPatients } from './seed/seed-patients.js';
 import { ensureDemoIdentity } from './services/identity/index.js';
 import { seedDirectory } from './services/directory/index.js';
 import { PDS_BASE } from './services/pds/index.js';
+import { publishDemoSlots } from './services/referrals/index.js';
 import { openRepository, sqliteFileOf } from './store/open.js';
 import type { Repository } from './store/repository.js';
 
@@ -59,6 +60,7 @@ export async function startServer(
     log(`Seeded ${result.created} patients in ${result.seconds.toFixed(1)} s`);
   }
   if (opts.demo) await seedDirectory(repo, 1); // the directory the demo patients' GP and pharmacy codes point at
+  if (opts.demo) await publishDemoSlots(repo); // e-RS slots for the directly bookable demo clinics
   const signInHint = opts.demo ? await ensureDemoIdentity(repo, config.publicUrl) : undefined;
   const app = await buildApp({ config, repo, signingKey });
   const shutdown = async () => {

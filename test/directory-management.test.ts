@@ -273,7 +273,7 @@ for (const kind of await storesUnderTest()) {
         ],
         [{ ...serviceBody('A81001', 'X', 'gp-services'), name: undefined }, 400, 'MISSING_VALUE'],
         [
-          serviceBody('A81001', 'X', 'gp-services', { specialty: [] }),
+          serviceBody('A81001', 'X', 'gp-services', { availableTime: [] }),
           400,
           'ADDITIONAL_PROPERTIES',
         ],

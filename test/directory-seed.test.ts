@@ -4,6 +4,8 @@ import { loadConfig } from '../src/config.js';
 import { createPatientGenerator } from '../src/seed/patient-generator.js';
 import { demoDirectory, seedDirectory } from '../src/services/directory/seed-directory.js';
 import { demoServiceWrites, EPS_INTERACTION } from '../src/services/directory/seed-services.js';
+import { ersProfileOf } from '../src/services/directory/index.js';
+import type { HealthcareService } from 'fhir/r4.js';
 import { ensureDemoIdentity } from '../src/services/identity/demo-identity.js';
 import { UserDirectory } from '../src/security/accounts/users.js';
 import { openRepository } from '../src/store/open.js';
@@ -41,6 +43,18 @@ describe('demo directory', () => {
       `counts: ${count('HealthcareService')}, ${count('Endpoint')}, ${count('PractitionerRole')}`,
     );
     assert.equal(new Set(writes.map((w) => w.id)).size, writes.length, 'ids are unique');
+    // every trust offers its six e-Referral clinics (seed-ers-clinics.ts), three directly bookable
+    const trusts = demoDirectory(1).filter((o) => o.role === 'RO197');
+    const clinics = writes
+      .filter((w) => w.type === 'HealthcareService')
+      .map((w) => ersProfileOf(w.resource as HealthcareService))
+      .filter((p) => p !== undefined);
+    assert.equal(clinics.length, 6 * trusts.length);
+    assert.equal(
+      clinics.filter((p) => p.bookable === 'DIRECTLY_BOOKABLE').length,
+      3 * trusts.length,
+    );
+    assert.equal(clinics.filter((p) => p.restrictedTo).length, trusts.length);
   });
 });
 

@@ -26,7 +26,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { SPINE_ERROR_SYSTEM } from '../src/fhir/errors.js';
-import { ERS_ERROR_SYSTEM, REFERRALS_BASE } from '../src/services/referrals/index.js';
+import {
+  APIM_ERROR_SYSTEM,
+  ERS_ERROR_SYSTEM,
+  HTTP_ERROR_SYSTEM,
+} from '../src/services/referrals/index.js';
 import type { RouteAccessEntry } from '../src/security/access-control.js';
 import {
   ACTIVITIES,
@@ -839,6 +843,10 @@ const OAUTH_ERRORS = new Set([
   'invalid_token',
 ]);
 const HTML_PAGES = ['/oauth2/authorize', '/oauth2/dev-callback'];
+/** Every route of the e-Referral Service (its STU3 and R4 APIs, patient and management routes). */
+const ERS_ROUTES = '/referrals/';
+/** The error code systems e-RS publishes: STU3's eRS-APIErrorCode-1, and R4's two. */
+const ERS_ERROR_SYSTEMS = new Set([ERS_ERROR_SYSTEM, HTTP_ERROR_SYSTEM, APIM_ERROR_SYSTEM]);
 
 /** Why the answer is not acceptable, or null. */
 function problemWith(c: Case, res: LightMyRequestResponse): string | null {
@@ -864,9 +872,10 @@ function problemWith(c: Case, res: LightMyRequestResponse): string | null {
   if (head) return null;
   const body = safeJson(res.body);
   const coding = body?.issue?.[0]?.details?.coding?.[0];
-  // the e-Referral Service answers its own refusals with eRS's published error codes
+  // the e-Referral Service answers its own refusals with eRS's published error codes, on its
+  // published API and on OpenSpine's own e-RS routes (patient access, slot publishing) alike
   const ers =
-    c.routed && c.route.url.startsWith(REFERRALS_BASE) && coding?.system === ERS_ERROR_SYSTEM;
+    c.routed && c.route.url.startsWith(ERS_ROUTES) && ERS_ERROR_SYSTEMS.has(coding?.system);
   if (
     body?.resourceType !== 'OperationOutcome' ||
     (coding?.system !== SPINE_ERROR_SYSTEM && !ers) ||

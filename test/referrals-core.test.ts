@@ -22,6 +22,7 @@ import {
 } from './helpers/pds-fixtures.js';
 import { spineCode, startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
+import { ersProfileFields, type ErsProfile } from '../src/services/directory/index.js';
 
 const BASE = '/referrals/FHIR/STU3/ReferralRequest';
 const ORG = 'A81001';
@@ -29,6 +30,14 @@ const OTHER_ORG = 'B82001';
 /** The patient the published createReferral examples name. */
 const PUBLISHED_PATIENT = '9912003888';
 const CLOSED_SERVICE = '77001';
+const CARDIOLOGY: ErsProfile = {
+  specialty: 'CARDIOLOGY',
+  clinicTypes: ['HEART_FAILURE'],
+  flow: 'BOOKABLE',
+  bookable: 'DIRECTLY_BOOKABLE',
+  priorities: ['ROUTINE', 'URGENT'],
+  adviceAndGuidance: false,
+};
 const ERS_PROFILE = 'https://fhir.nhs.uk/STU3/StructureDefinition/eRS-OperationOutcome-1';
 const ERS_CODES = 'https://fhir.nhs.uk/STU3/CodeSystem/eRS-APIErrorCode-1';
 
@@ -102,6 +111,8 @@ for (const kind of await storesUnderTest()) {
             id,
             active: id !== CLOSED_SERVICE,
             name: id === '11002' ? 'Good Cardiology Business Service' : `Service ${id}`,
+            // offered on e-RS: a shortlist names e-RS services only
+            ...ersProfileFields(CARDIOLOGY),
           },
           index: [],
         })),
@@ -454,6 +465,23 @@ for (const kind of await storesUnderTest()) {
         ['an unknown reason', reason('BECAUSE'), 'INVALID_CODE'],
         ['a provider-only reason', reason('TRIAGE_ENDED'), 'INVALID_CODE'],
         ['a reason of the wrong type', reason(7), 'INVALID_CODE'],
+        // the published code system marks this reason commentIsMandatory
+        [
+          'a reason needing comments, without',
+          reason('PATIENT_REQUEST_CANCELLATION_OTHER'),
+          'MISSING_VALUE',
+        ],
+        [
+          'a reason needing comments, with blank ones',
+          {
+            ...reason('PATIENT_REQUEST_CANCELLATION_OTHER'),
+            parameter: [
+              ...reason('PATIENT_REQUEST_CANCELLATION_OTHER').parameter,
+              { name: 'cancellationComments', valueString: '  ' },
+            ],
+          },
+          'MISSING_VALUE',
+        ],
         [
           'a comment that is no string',
           {

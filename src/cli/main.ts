@@ -19,6 +19,7 @@ const USAGE = `openspine <command> [options]
   legacy generate --rows N [--legacy-schema S] [--database-url URL]   (a dirty Oracle-era style legacy schema)
   migrate [verify|shadow] --from URL [--legacy-schema S] [--data DIR | --database-url URL]   (see migrate --help)
   sus extract --since DATE [--format ndjson|csv] [--out FILE]   (pseudonymised, opt-outs excluded)
+  ers-slots publish|withdraw|demo ...   (e-RS providers' appointment slots; see ers-slots --help)
   prescriber key add|list|revoke ...   (prescribers' signing keys for EPS; see prescriber --help)
   messages dead-letters [--consumer NAME] [--count N] [--json] | messages replay ID   (dead-letter queue; --store flags as above)
   serve messaging: [--messaging embedded|nats] [--nats-url URL] [--nats-stream NAME] [--node-id ID] [--message-poll-ms N]
@@ -80,6 +81,8 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'legacy') return (await import('./legacy.js')).legacyCommand(argv.slice(1));
   if (argv[0] === 'migrate') return (await import('./migrate.js')).migrateCommand(argv.slice(1));
   if (argv[0] === 'sus') return (await import('./sus.js')).susCommand(argv.slice(1));
+  if (argv[0] === 'ers-slots')
+    return (await import('./ers-slots.js')).ersSlotsCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     options: OPTIONS,

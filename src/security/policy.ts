@@ -184,15 +184,32 @@ const ERS_PROVIDER_ADMIN = [
  */
 export const ERS_BUSINESS_FUNCTIONS: Readonly<Record<string, readonly Activity[]>> = {
   REFERRING_CLINICIAN: [...ERS_REFERRER, 'ers.advice'],
-  REFERRING_CLINICIAN_ADMIN: ERS_REFERRER,
-  REFERRING_ADMIN: [],
+  REFERRING_CLINICIAN_ADMIN: [...ERS_REFERRER, 'ers.advice'],
+  // referrer worklists only (a008 publishes REFERRING_ADMIN for them)
+  REFERRING_ADMIN: ['ers.referral.read', 'ers.worklist.read'],
   COMMISSIONER: [],
-  SERVICE_PROVIDER_CLINICIAN_ADMIN: ERS_PROVIDER,
+  SERVICE_PROVIDER_CLINICIAN_ADMIN: [...ERS_PROVIDER, 'ers.advice'],
   SERVICE_PROVIDER_CLINICIAN: [...ERS_PROVIDER, 'ers.advice'],
   SERVICE_PROVIDER_ADMIN: ERS_PROVIDER_ADMIN,
   INFORMATION_ANALYST: [],
   BOOKING_MANAGER: ['ers.slot.read', 'ers.slot.publish'],
   ADDITIONAL_REQUIREMENTS_MANAGER: [],
+};
+
+/**
+ * The national RBAC roles that may act in each e-RS business function: only clinicians (R8000)
+ * refer and review as clinicians; admin and clinical support staff (R8008) act for them (referring
+ * clinician admin, provider clinician admin on behalf of a clinician), run worklists and publish
+ * slots, as clinicians may too. Functions not listed are published but granted to no role here.
+ */
+export const ERS_FUNCTION_ROLES: Readonly<Record<string, readonly string[]>> = {
+  REFERRING_CLINICIAN: ['R8000'],
+  REFERRING_CLINICIAN_ADMIN: ['R8000', 'R8008'],
+  REFERRING_ADMIN: ['R8000', 'R8008'],
+  SERVICE_PROVIDER_CLINICIAN: ['R8000'],
+  SERVICE_PROVIDER_CLINICIAN_ADMIN: ['R8000', 'R8008'],
+  SERVICE_PROVIDER_ADMIN: ['R8000', 'R8008'],
+  BOOKING_MANAGER: ['R8000', 'R8008'],
 };
 
 /** Role codes from the national RBAC database (job role codes), plus the patient pseudo-role. */
@@ -248,7 +265,6 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'relationship.claim',
       'emergency.access',
       'directory.read',
-      'ers.referral.read',
     ],
   },
   R8004: {
@@ -268,6 +284,10 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'gp2gp.transfer',
       ...ERS_REFERRER,
       ...ERS_PROVIDER_ADMIN,
+      // an admin acts for a clinician: a referring clinician admin, or a provider clinician admin
+      // recording a clinician's review on their behalf (NHSD-eRS-On-Behalf-Of-User-ID)
+      'ers.referral.review',
+      'ers.advice',
     ],
   },
   R8013: {
@@ -301,6 +321,7 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'eps.track',
       // a patient's own referrals only, with the UBRN and password of their letter (the service checks)
       'ers.referral.read',
+      'ers.referral.cancel',
       'ers.slot.read',
       'ers.appointment.book',
       'ers.appointment.read',
@@ -319,6 +340,23 @@ export function isActivity(name: string): name is Activity {
 export function roleAllows(roleCode: string, activityName: Activity): boolean {
   const role = Object.hasOwn(ROLES, roleCode) ? ROLES[roleCode] : undefined;
   return role !== undefined && role.activities.includes(activityName);
+}
+
+/**
+ * Whether a role may act in an e-RS business function: the function names the role
+ * (ERS_FUNCTION_ROLES) and the role allows every activity the function allows. A clinician's and
+ * an admin's functions can allow the same activities (a referring clinician and a referring
+ * clinician admin both refer), so the activities alone cannot say who is a clinician.
+ */
+export function roleGrantsBusinessFunction(roleCode: string, fn: string): boolean {
+  if (!Object.hasOwn(ERS_BUSINESS_FUNCTIONS, fn) || !Object.hasOwn(ERS_FUNCTION_ROLES, fn))
+    return false;
+  const activities = ERS_BUSINESS_FUNCTIONS[fn];
+  return (
+    ERS_FUNCTION_ROLES[fn].includes(roleCode) &&
+    activities.length > 0 &&
+    activities.every((a) => roleAllows(roleCode, a))
+  );
 }
 
 export function roleName(roleCode: string): string {

@@ -15,6 +15,7 @@ import type { HealthcareService, Location, Organization } from 'fhir/r4.js';
 import { resourceType, type IndexEntry } from '../../store/resource-store.js';
 import { isObject } from '../../fhir/json-shape.js';
 import { ersProfileFields, ersProfileOf, type ErsProfile } from './ers-profile.js';
+import { parseErsProfile } from './ers-profile-rules.js';
 import { nameWords, normalisePostcode, orgReference } from './organization-model.js';
 import {
   badCode,
@@ -169,6 +170,10 @@ const ALLOWED = [
   'location',
   'contained',
   'endpoint',
+  // the e-RS profile (ers-profile.ts), parsed by ers-profile-rules.ts
+  'specialty',
+  'characteristic',
+  'extension',
 ];
 
 /** The facts of a HealthcareService body (400 for anything malformed); `id` is the one to store under. */
@@ -203,6 +208,7 @@ export function validateHealthcareService(body: unknown, id: string): ServiceFac
     endpoints: [...new Set(literalReferences(list(b, 'endpoint'), 'endpoint', 'Endpoint'))],
     telecom: telecom(list(b, 'telecom', { max: 10 }), 'telecom'),
     comment: text(b, 'comment', { max: 1000 }),
+    ers: parseErsProfile(b),
   };
 }
 

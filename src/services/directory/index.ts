@@ -17,7 +17,11 @@ export { seedDirectory } from './seed-directory.js';
 export { LAYOUTS, type OdsLayout } from './ods-csv.js';
 export { formatReport, ImportError, importOdsExtract } from './ods-import.js';
 export { addEndpoint, EndpointError } from './endpoint-model.js';
-export { addPractitionerRole, PractitionerRoleError } from './practitioner-role-model.js';
+export {
+  addPractitionerRole,
+  PRACTITIONER_ROLE,
+  PractitionerRoleError,
+} from './practitioner-role-model.js';
 
 // a service's e-Referral profile (specialty, clinic types, booking or triage, who may refer)
 export {

@@ -3,7 +3,8 @@
  * (no randomness: the same organisations give the same documents and the same ids):
  * - every GP practice: a "GP services" HealthcareService and a GP Connect Endpoint;
  * - every pharmacy: an "EPS dispensing" HealthcareService with its EPS (MHS) Endpoint;
- * - every trust: an emergency department and an outpatients HealthcareService;
+ * - every trust: an emergency department and an outpatients HealthcareService, and its e-Referral
+ *   clinics (seed-ers-clinics.ts);
  * - the demo clinician (demo-clinician, see src/services/identity/demo-identity.ts): a
  *   PractitionerRole for each role profile it signs in with.
  * Endpoint addresses are under the reserved .invalid domain: they name no real system.
@@ -18,6 +19,7 @@ import {
   indexHealthcareService,
 } from './healthcare-service-model.js';
 import type { OrganisationFacts } from './organization-model.js';
+import { demoErsClinics } from './seed-ers-clinics.js';
 import {
   buildPractitionerRole,
   indexPractitionerRole,
@@ -126,6 +128,11 @@ export function demoServiceWrites(orgs: OrganisationFacts[]): ResourceWrite[] {
           [],
         ),
       );
+      const clinicId = (kind: string) => stableId(`service:${o.code}:${kind}`);
+      for (const facts of demoErsClinics(o, orgs, clinicId)) {
+        const doc = buildHealthcareService(facts);
+        services.push(write(HEALTHCARE_SERVICE, doc, indexHealthcareService(doc)));
+      }
     }
   }
   const roles = orgs.some((o) => o.code === DEMO_CLINICIAN.org)

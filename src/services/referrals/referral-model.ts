@@ -50,6 +50,26 @@ export interface Extension {
 }
 
 export const REFERRAL_REQUEST = resourceType<ReferralRequest>('ReferralRequest');
+
+/**
+ * A UBRN's reservation: referrals and advice and guidance requests draw from one UBRN space (an
+ * A&G request keeps its UBRN when converted to a referral), so whichever is created first writes
+ * this record at expectedVersion 0 in its own commit, and the store refuses the other: no UBRN is
+ * ever held twice, even by two processes racing.
+ */
+export interface UbrnReservation {
+  ubrn: string;
+  heldBy: 'ReferralRequest' | 'CommunicationRequest';
+}
+export const UBRN_RESERVATION = resourceType<UbrnReservation>('ErsUbrn');
+
+export const ubrnReservation = (ubrn: string, heldBy: UbrnReservation['heldBy']) => ({
+  type: UBRN_RESERVATION,
+  id: ubrn,
+  expectedVersion: 0,
+  resource: { ubrn, heldBy },
+  index: [],
+});
 /** A UBRN is 12 digits (e.g. 000000070000 in the published examples). */
 export const UBRN_PATTERN = /^[0-9]{12}$/;
 /**

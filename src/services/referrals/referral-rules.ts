@@ -3,10 +3,15 @@
  * and the Parameters bodies of $ers.createReferral (eRS-CreateReferral-Parameters) and
  * $ers.cancelReferral (eRS-CancelReferral-Request-Parameters). Refusals in eRS's words.
  */
-import type { Activity } from '../../security/policy.js';
-import { ERS_BUSINESS_FUNCTIONS } from '../../security/policy.js';
+import {
+  ERS_BUSINESS_FUNCTIONS,
+  roleGrantsBusinessFunction,
+  type Activity,
+} from '../../security/policy.js';
+import type { Principal } from '../../security/principal.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { ersError } from './ers-errors.js';
+import { REFERRAL_CANCELLATION_REASONS } from './reference-data-published.js';
 import {
   ERS_SERVICE_SYSTEM,
   NHS_NUMBER_SYSTEM_STU3,
@@ -45,14 +50,15 @@ const NO_FUNCTION =
 /**
  * The caller's business function and organisation from the headers: both required (400
  * MISSING_HEADER, as the live proxy words it); the function must be one eRS publishes and allow
- * `activity`, at the organisation the token is for (403 NO_ACCESS, as the proxy's
+ * `activity` and be one the token's role may act in (roleGrantsBusinessFunction), at the
+ * organisation the token is for (403 NO_ACCESS, as the proxy's
  * SetOperationOutcomeInvalidBusinessFunction words it). The On-Behalf-Of user ID goes with
  * SERVICE_PROVIDER_CLINICIAN_ADMIN and only with it, on the operations that publish the header.
  */
 export function parseErsCaller(
   headers: Headers,
   activity: Activity,
-  tokenOrg: string | undefined,
+  principal: Pick<Principal, 'org' | 'role'> | undefined,
   oboAllowed: boolean,
 ): ErsCaller {
   const ods = header(headers, ODS_HEADER);
@@ -62,7 +68,11 @@ export function parseErsCaller(
   const allowed = Object.hasOwn(ERS_BUSINESS_FUNCTIONS, businessFunction)
     ? ERS_BUSINESS_FUNCTIONS[businessFunction]
     : [];
-  if (!allowed.includes(activity) || ods !== tokenOrg)
+  if (
+    !allowed.includes(activity) ||
+    ods !== principal?.org ||
+    !roleGrantsBusinessFunction(principal.role, businessFunction)
+  )
     throw ersError(403, 'forbidden', 'NO_ACCESS', NO_FUNCTION);
   const onBehalfOf = header(headers, OBO_HEADER);
   if (onBehalfOf !== undefined && (!oboAllowed || businessFunction !== SPCA))
@@ -99,7 +109,7 @@ export function parseVersion(version: string): number {
   return Number(version);
 }
 
-interface Parameter {
+export interface Parameter {
   name?: unknown;
   [value: string]: unknown;
 }
@@ -156,18 +166,16 @@ const CREATE_PARAMS = [
   'referringClinician',
 ] as const;
 
-/** $ers.createReferral's body (eRS-CreateReferral-Parameters). */
-export function parseCreateReferral(body: unknown, now: Date): CreateReferralRequest {
-  const params = parametersOf(body);
-  only(params, CREATE_PARAMS);
-  const patient = byName(params, 'patient');
-  if (!patient) throw missing('patient');
-  const id = patient.valueIdentifier as { system?: unknown; value?: unknown } | undefined;
-  if (!id || typeof id !== 'object' || id.system !== NHS_NUMBER_SYSTEM_STU3)
-    throw invalid(`'patient' must be a valueIdentifier with system ${NHS_NUMBER_SYSTEM_STU3}`);
-  if (!isValidNhsNumber(id.value))
-    throw invalid(`'patient' value '${String(id.value).slice(0, 20)}' is not a valid NHS Number`);
-  const shortlistParam = byName(params, 'shortlist');
+/**
+ * The `shortlist` parameter (eRS-Shortlist-List-1) of a create or a shortlist change: a List of
+ * 1-20 services named by e-RS service id, none twice. The List is kept as given.
+ */
+export function parseShortlist(shortlistParam: Parameter | undefined): {
+  list: Record<string, unknown>;
+  serviceIds: string[];
+  /** The priority of its search criteria, when given. */
+  priority?: { system: string; code: string };
+} {
   if (!shortlistParam) throw missing('shortlist');
   const list = shortlistParam.resource as Record<string, unknown> | undefined;
   if (!list || typeof list !== 'object' || Array.isArray(list) || list.resourceType !== 'List')
@@ -203,6 +211,21 @@ export function parseCreateReferral(body: unknown, now: Date): CreateReferralReq
   });
   if (new Set(serviceIds).size !== serviceIds.length)
     throw ersError(422, 'value', 'DUPLICATE_SERVICE', 'Unique service value expected.');
+  return { list, serviceIds, priority: priorityOf(list) };
+}
+
+/** $ers.createReferral's body (eRS-CreateReferral-Parameters). */
+export function parseCreateReferral(body: unknown, now: Date): CreateReferralRequest {
+  const params = parametersOf(body);
+  only(params, CREATE_PARAMS);
+  const patient = byName(params, 'patient');
+  if (!patient) throw missing('patient');
+  const id = patient.valueIdentifier as { system?: unknown; value?: unknown } | undefined;
+  if (!id || typeof id !== 'object' || id.system !== NHS_NUMBER_SYSTEM_STU3)
+    throw invalid(`'patient' must be a valueIdentifier with system ${NHS_NUMBER_SYSTEM_STU3}`);
+  if (!isValidNhsNumber(id.value))
+    throw invalid(`'patient' value '${String(id.value).slice(0, 20)}' is not a valid NHS Number`);
+  const { list, serviceIds } = parseShortlist(byName(params, 'shortlist'));
   const start = byName(params, 'eReferralPathwayStart')?.valueInstant;
   let pathwayStart: string | undefined;
   if (start !== undefined) {
@@ -246,6 +269,11 @@ function priorityOf(list: Record<string, unknown>): { system: string; code: stri
  * business function REFERRING_CLINICIAN / _ADMIN in the published
  * sandbox/src/mocks/stu3/getCodeSystem/responses/ReferralCancellationReasonCodeSystem.json).
  */
+/** The referral cancellation reasons the published code system marks commentIsMandatory. */
+const COMMENT_MANDATORY = new Set(
+  REFERRAL_CANCELLATION_REASONS.filter((r) => r.commentIsMandatory).map((r) => r.code),
+);
+
 export const REFERRER_CANCELLATION_REASONS = [
   'INTEND_PRIVATE',
   'PATIENT_DIED',
@@ -283,6 +311,14 @@ export function parseCancelReferral(body: unknown): CancelReferralRequest {
   const comments = byName(params, 'cancellationComments')?.valueString;
   if (comments !== undefined && (typeof comments !== 'string' || comments.length > 2000))
     throw invalid("'cancellationComments' must be a string of at most 2000 characters");
+  // "A comment on the cancellation is conditionally mandatory depending on the reason" (a036)
+  if (COMMENT_MANDATORY.has(reason.code) && !comments?.trim())
+    throw ersError(
+      422,
+      'required',
+      'MISSING_VALUE',
+      `'cancellationComments' is required with the reason ${reason.code}`,
+    );
   return {
     reason: { system: reason.system, code: reason.code },
     ...(comments ? { comments } : {}),

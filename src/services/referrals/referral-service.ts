@@ -2,20 +2,23 @@
  * The e-Referral use cases: create ($ers.createReferral, a011), read by UBRN (a005) and by version
  * (a005-versioned), cancel ($ers.cancelReferral, a036). Writes go through writeOnce (X-Request-ID
  * replay) and commit the referral, its audit record and its outbox message together; reads are
- * audited through the process's AuditWriter. A referral is seen and changed only by the
- * organisation that made it (providers come with the later slices of issue 18).
+ * audited through the process's AuditWriter. A referral is read by the organisation that made it
+ * and the providers it was sent to, and cancelled by the organisation that made it. A new referral's
+ * UBRN is drawn by commitNewReferral, which a021 (triage-service.ts) shares.
  */
 import { auditRecord } from '../../audit/audit-record.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
+import type { HealthcareService } from 'fhir/r4.js';
 import type { RequestContext } from '../../context.js';
 import { VersionConflictError } from '../../store/errors.js';
-import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
+import type { ResourceStore, ResourceWrite, StoredResource } from '../../store/resource-store.js';
 import { HEALTHCARE_SERVICE } from '../directory/index.js';
 import { requireCurrentPatient } from '../pds/index.js';
-import { writeOnce, type EarlierAnswer } from '../write-once.js';
+import { writeOnce, type EarlierAnswer, type WriteRequest } from '../write-once.js';
+import { releaseAppointmentWrites } from './appointment-changes.js';
 import { ersError } from './ers-errors.js';
 import { ERS_REFERRAL_CANCELLED, ERS_REFERRAL_CREATED } from './event-topics.js';
-import { visibleReferral } from './referral-access.js';
+import { visibleReferral, type ReferralParty } from './referral-access.js';
 import { referralMessage } from './referral-events.js';
 import {
   COMMISSIONING_ORG_URL,
@@ -31,6 +34,7 @@ import {
   SHORTLIST_URL,
   stateExtension,
   stateOf,
+  ubrnReservation,
   type Extension,
   type ReferralRequest,
 } from './referral-model.js';
@@ -41,12 +45,15 @@ import {
   type ErsCaller,
 } from './referral-rules.js';
 import { transition } from './referral-transitions.js';
+import { checkShortlistable } from './service-search-rules.js';
 import { commitReferralChange, inState, referralWrite, requireVersion } from './referral-writes.js';
 
 /** How many UBRNs a create draws before giving up (a clash is one in a million until the space fills). */
 const UBRN_ATTEMPTS = 50;
 
 const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>;
+/** Who reads a referral (a005): its referrer and the providers it was sent to; only the referrer cancels. */
+const READERS: readonly ReferralParty[] = ['referrer', 'provider'];
 
 export class ReferralService {
   constructor(
@@ -63,46 +70,18 @@ export class ReferralService {
   ): Promise<StoredResource<ReferralRequest>> {
     return writeOnce(this.store, ctx, {
       asBefore,
-      write: async ({ record, twin }) => {
+      write: async (once) => {
         const request = parseCreateReferral(body, this.now());
         await requireCurrentPatient(this.store, request.nhsNumber);
-        const services = await this.shortlisted(request.serviceIds);
-        for (let attempt = 0; attempt < UBRN_ATTEMPTS; attempt++) {
-          const ubrn = drawUbrn();
-          const referral = newReferral(ubrn, request, caller.ods, services);
-          const time = this.now().toISOString();
-          try {
-            const [saved] = await this.store.commit({
-              resources: [referralWrite(referral, 0)],
-              audit: [
-                auditRecord(ctx, 'ers.referral.create', request.nhsNumber, 'success', {
-                  ubrn,
-                  businessFunction: caller.businessFunction,
-                  services: request.serviceIds,
-                }),
-              ],
-              messages: [referralMessage(ERS_REFERRAL_CREATED, referral, 1, time)],
-              request: record({
-                status: 201,
-                resourceType: REFERRAL_REQUEST,
-                resourceId: ubrn,
-                version: 1,
-              }),
-            });
-            return saved as StoredResource<ReferralRequest>;
-          } catch (err) {
-            if (!(err instanceof VersionConflictError)) throw err;
-            // the UBRN is already held (or this very request's twin committed): draw another
-            const answered = await twin();
-            if (answered) return answered;
-          }
-        }
-        throw ersError(
-          503,
-          'transient',
-          'SERVICE_UNAVAILABLE',
-          'Too many referrals at once; try again',
+        const services = serviceNames(
+          await shortlistedServices(this.store, request.serviceIds, caller.ods),
         );
+        return commitNewReferral(this.store, ctx, once, {
+          build: (ubrn) => newReferral(ubrn, request, caller.ods, services),
+          detail: { businessFunction: caller.businessFunction, services: request.serviceIds },
+          topics: [ERS_REFERRAL_CREATED],
+          time: this.now().toISOString(),
+        });
       },
     });
   }
@@ -113,7 +92,7 @@ export class ReferralService {
     caller: ErsCaller,
     ubrn: string,
   ): Promise<StoredResource<ReferralRequest>> {
-    const stored = await this.visible(ctx, caller, ubrn, 'ers.referral.read');
+    const stored = await this.visible(ctx, caller, ubrn, 'ers.referral.read', READERS);
     await this.audit.append(
       auditRecord(ctx, 'ers.referral.read', patientOf(stored.resource), 'success', {
         ubrn,
@@ -130,7 +109,7 @@ export class ReferralService {
     ubrn: string,
     version: number,
   ): Promise<StoredResource<ReferralRequest>> {
-    await this.visible(ctx, caller, ubrn, 'ers.referral.read');
+    await this.visible(ctx, caller, ubrn, 'ers.referral.read', READERS);
     const stored = await this.store.readVersion(REFERRAL_REQUEST, ubrn, version);
     if (!stored)
       throw ersError(
@@ -170,6 +149,8 @@ export class ReferralService {
           detail: { ubrn, reason: request.reason.code, businessFunction: caller.businessFunction },
           topic: ERS_REFERRAL_CANCELLED,
           reason: request.reason.code,
+          // a booked appointment goes with the referral: cancelled, its slot free again
+          with: await releaseAppointmentWrites(this.store, stored.resource, stored.version + 1),
           status: 200,
           time: this.now().toISOString(),
         });
@@ -177,38 +158,113 @@ export class ReferralService {
     });
   }
 
-  /**
-   * The shortlisted services' names by id: each must be a HealthcareService of the directory (422
-   * REFERENCE_NOT_FOUND) that is active (422 INAPPROPRIATE_VALUE).
-   */
-  private async shortlisted(ids: string[]): Promise<Map<string, string>> {
-    const found = new Map(
-      (await this.store.readMany(HEALTHCARE_SERVICE, ids)).map((s) => [s.id, s.resource]),
-    );
-    const names = new Map<string, string>();
-    for (const id of ids) {
-      const service = found.get(id);
-      if (!service)
-        throw ersError(
-          422,
-          'not-found',
-          'REFERENCE_NOT_FOUND',
-          `Service ${id} is not in the directory`,
-        );
-      if (service.active === false)
-        throw ersError(422, 'business-rule', 'INAPPROPRIATE_VALUE', `Service ${id} is not active`);
-      names.set(id, service.name ?? id);
-    }
-    return names;
-  }
-
-  /** The referral, when the caller's organisation made it (referral-access.ts). */
-  private visible(ctx: RequestContext, caller: ErsCaller, ubrn: string, action: string) {
-    return visibleReferral(this, ctx, { ods: caller.ods }, ubrn, action, ['referrer']);
+  /** The referral, when the caller's organisation is one of `parties` of it (referral-access.ts). */
+  private visible(
+    ctx: RequestContext,
+    caller: ErsCaller,
+    ubrn: string,
+    action: string,
+    parties: readonly ReferralParty[] = ['referrer'],
+  ) {
+    return visibleReferral(this, ctx, { ods: caller.ods }, ubrn, action, parties);
   }
 }
 
-function newReferral(
+/**
+ * The shortlisted services by id: each must be a HealthcareService of the directory (422
+ * REFERENCE_NOT_FOUND) that is active (422 INAPPROPRIATE_VALUE), offered on e-RS and open to the
+ * referring organisation (checkShortlistable).
+ */
+export async function shortlistedServices(
+  store: ResourceStore,
+  ids: string[],
+  referrer?: string,
+): Promise<Map<string, HealthcareService>> {
+  const found = new Map(
+    (await store.readMany(HEALTHCARE_SERVICE, ids)).map((s) => [s.id, s.resource]),
+  );
+  const services = new Map<string, HealthcareService>();
+  for (const id of ids) {
+    const service = found.get(id);
+    if (!service)
+      throw ersError(
+        422,
+        'not-found',
+        'REFERENCE_NOT_FOUND',
+        `Service ${id} is not in the directory`,
+      );
+    if (service.active === false)
+      throw ersError(422, 'business-rule', 'INAPPROPRIATE_VALUE', `Service ${id} is not active`);
+    checkShortlistable(id, service, referrer);
+    services.set(id, service);
+  }
+  return services;
+}
+
+/** The services' names by id, as the directory names them (ids stand in for unnamed ones). */
+export const serviceNames = (services: Map<string, HealthcareService>): Map<string, string> =>
+  new Map([...services].map(([id, s]) => [id, s.name ?? id]));
+
+export interface NewReferral {
+  /** The referral to store under a freshly drawn UBRN. */
+  build: (ubrn: string) => ReferralRequest;
+  /** Audit detail (the UBRN is added). */
+  detail: Record<string, unknown>;
+  /** The outbox topics announcing it (event-topics.ts), one message each. */
+  topics: string[];
+  /** Other writes committed with it (a021's proposed appointment). */
+  with?: (referral: ReferralRequest) => ResourceWrite[];
+  time: string;
+}
+
+/**
+ * Commits a new referral (version 1, audited as ers.referral.create, answered 201) under a UBRN
+ * never used before: a UBRN already held is refused by the store (expectedVersion 0) and another is
+ * drawn; a racing twin of this very request is answered as it was.
+ */
+export async function commitNewReferral(
+  store: ResourceStore,
+  ctx: RequestContext,
+  { record, twin }: WriteRequest<StoredResource<ReferralRequest>>,
+  what: NewReferral,
+): Promise<StoredResource<ReferralRequest>> {
+  for (let attempt = 0; attempt < UBRN_ATTEMPTS; attempt++) {
+    const ubrn = drawUbrn();
+    const referral = what.build(ubrn);
+    try {
+      const [, saved] = await store.commit({
+        resources: [
+          ubrnReservation(ubrn, 'ReferralRequest'),
+          referralWrite(referral, 0),
+          ...(what.with?.(referral) ?? []),
+        ],
+        audit: [
+          auditRecord(ctx, 'ers.referral.create', patientOf(referral), 'success', {
+            ubrn,
+            ...what.detail,
+          }),
+        ],
+        messages: what.topics.map((topic) => referralMessage(topic, referral, 1, what.time)),
+        request: record({
+          status: 201,
+          resourceType: REFERRAL_REQUEST,
+          resourceId: ubrn,
+          version: 1,
+        }),
+      });
+      return saved as StoredResource<ReferralRequest>;
+    } catch (err) {
+      if (!(err instanceof VersionConflictError)) throw err;
+      // the UBRN is already held, by a referral or an A&G request (or this very request's twin
+      // committed): draw another
+      const answered = await twin();
+      if (answered) return answered as StoredResource<ReferralRequest>;
+    }
+  }
+  throw ersError(503, 'transient', 'SERVICE_UNAVAILABLE', 'Too many referrals at once; try again');
+}
+
+export function newReferral(
   ubrn: string,
   request: CreateReferralRequest,
   referrer: string,
@@ -243,7 +299,10 @@ function newReferral(
 }
 
 /** The shortlist's entries as given, each service named as the directory names it (as eRS answers). */
-function shortlistEntries(request: CreateReferralRequest, services: Map<string, string>) {
+export function shortlistEntries(
+  request: Pick<CreateReferralRequest, 'shortlist' | 'serviceIds'>,
+  services: Map<string, string>,
+) {
   return (request.shortlist.entry as Record<string, any>[]).map((entry, i) => ({
     ...entry,
     item: { ...entry.item, display: services.get(request.serviceIds[i]) },

@@ -6,13 +6,17 @@ import { ersError } from './ers-errors.js';
  *
  *   (none)                --create--------------> NOT_BOOKED            ($ers.createReferral, a011)
  *   (none)                --createForTriage-----> AWAITING_TRIAGE       (a021)
+ *   (none)                --convert A&G---------> TRIAGED_PROVIDER_TO_ACTION (a027: advice-conversion.ts)
  *   NOT_BOOKED            --book----------------> BOOKED                (a016 booking)
  *   NOT_BOOKED            --deferToProvider-----> DEFERRED_TO_PROVIDER  (a016 deferral: no slot free)
  *   NOT_BOOKED            --sendForTriage-------> AWAITING_TRIAGE       (a016 triage deferral)
  *   DEFERRED_TO_PROVIDER  --book----------------> BOOKED                (provider books the deferral)
  *   TRIAGED_PROVIDER_TO_ACTION --book-----------> BOOKED                (provider books after triage)
  *   BOOKED                --rebook--------------> BOOKED                (a034: another slot)
- *   BOOKED                --cancelAppointment---> NOT_BOOKED            (a022 action later)
+ *   BOOKED                --cancelAppointment---> NOT_BOOKED            (a034: the referrer cancels
+ *                                                                        the appointment, to rebook)
+ *   BOOKED                --cancelAppointmentActionLater--> TRIAGED_PROVIDER_TO_ACTION
+ *                                                      (a022: the provider cancels it and will act)
  *   BOOKED                --accept--------------> ACCEPTED              (a013)
  *   BOOKED                --reject--------------> REJECTED              (a014)
  *   AWAITING_TRIAGE       --triageAcceptBookLater> TRIAGED_PROVIDER_TO_ACTION (a028 accept, book later)
@@ -50,6 +54,7 @@ export type ReferralAction =
   | 'deferToProvider'
   | 'sendForTriage'
   | 'cancelAppointment'
+  | 'cancelAppointmentActionLater'
   | 'accept'
   | 'reject'
   | 'triageAcceptBookLater'
@@ -71,6 +76,7 @@ export const TRANSITIONS: Table = {
   deferToProvider: { NOT_BOOKED: 'DEFERRED_TO_PROVIDER' },
   sendForTriage: { NOT_BOOKED: 'AWAITING_TRIAGE', TRIAGE_RESPONSE: 'AWAITING_TRIAGE' },
   cancelAppointment: { BOOKED: 'NOT_BOOKED' },
+  cancelAppointmentActionLater: { BOOKED: 'TRIAGED_PROVIDER_TO_ACTION' },
   accept: { BOOKED: 'ACCEPTED' },
   reject: { BOOKED: 'REJECTED' },
   triageAcceptBookLater: { AWAITING_TRIAGE: 'TRIAGED_PROVIDER_TO_ACTION' },
@@ -94,7 +100,8 @@ const ACTION_NAMES: Record<ReferralAction, string> = {
   rebook: 'updating the appointment',
   deferToProvider: '$ers.bookOrDeferAppointment (deferral to the provider)',
   sendForTriage: 'sending for triage',
-  cancelAppointment: '$ers.cancelAppointmentActionLater',
+  cancelAppointment: 'cancelling the appointment (Appointment update)',
+  cancelAppointmentActionLater: '$ers.cancelAppointmentActionLater',
   accept: '$ers.acceptReferral',
   reject: '$ers.rejectReferral',
   triageAcceptBookLater: '$ers.recordReviewOutcome (accept, book later)',

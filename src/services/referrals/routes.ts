@@ -50,7 +50,7 @@ export function referralRoutes(
 ) {
   const baseUrl = publicUrl + REFERRALS_BASE;
   const caller = (req: FastifyRequest, activity: Activity, oboAllowed: boolean) =>
-    parseErsCaller(req.headers, activity, req.ctx.principal?.org, oboAllowed);
+    parseErsCaller(req.headers, activity, req.ctx.principal, oboAllowed);
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     useErsErrors(app);
