@@ -7,13 +7,10 @@
 // own process; load is concurrent fetch from this one, each worker driving whole lifecycles.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { CompactSign, importJWK } from 'jose';
-import pg from 'pg';
-import { cpuMs, freePort, percentile, startProcess, waitFor } from './lib.mjs';
+import { benchServer, cpuMs, percentile, postgresReachable } from './lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const EPS = '/electronic-prescriptions/FHIR/R4';
@@ -42,13 +39,6 @@ const cliArgs = [
 const order = JSON.parse(
   readFileSync(join(ROOT, 'test/fixtures/eps/prescription-order.Bundle.json'), 'utf8'),
 );
-
-function storeFlags(target) {
-  const flags = ['--data', target.dataDir, '--store', target.store];
-  if (target.store === 'postgres')
-    flags.push('--database-url', target.databaseUrl, '--database-schema', target.databaseSchema);
-  return flags;
-}
 
 // prescribing systems make their own ids: the short-form ID with its ISO/IEC 7064 MOD 37-2 check character
 const SYMBOLS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ+';
@@ -245,64 +235,14 @@ async function measure(base, setup, seconds, workers) {
 
 /** Measures one store; returns the figure (prescriptions per second, end to end). */
 async function benchStore(kind, { seconds, workers, patients }) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'openspine-eps-bench-'));
-  const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const schema = 'eps_bench_' + randomUUID().replace(/-/g, '').slice(0, 12);
-  const target = { store: kind, dataDir, databaseUrl, databaseSchema: schema };
-  // run in reverse order of registration: the server stops before its schema and data go
-  const cleanups = [() => rmSync(dataDir, { recursive: true, force: true })];
+  const { base, setup, server, close } = await benchServer(kind, {
+    prefix: 'eps',
+    root: ROOT,
+    cliArgs,
+    setupScript: 'test/helpers/eps-bench-setup.ts',
+    setupArgs: ['--patients', String(patients)],
+  });
   try {
-    if (kind === 'postgres') {
-      const c = new pg.Client({ connectionString: databaseUrl });
-      await c.connect();
-      await c.query(`CREATE SCHEMA ${schema}`);
-      await c.end();
-      cleanups.push(async () => {
-        const d = new pg.Client({ connectionString: databaseUrl });
-        await d.connect();
-        await d.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await d.end();
-      });
-    }
-    const setup = JSON.parse(
-      execFileSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(ROOT, 'test/helpers/eps-bench-setup.ts'),
-          ...storeFlags(target),
-          '--patients',
-          String(patients),
-        ],
-        { cwd: ROOT, encoding: 'utf8' },
-      )
-        .trim()
-        .split('\n')
-        .pop(),
-    );
-    const port = await freePort();
-    const server = startProcess(
-      [
-        ...cliArgs,
-        'serve',
-        ...storeFlags(target),
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--log-level',
-        'warn',
-        '--rate-limit-user',
-        '0',
-        '--rate-limit-app',
-        '0',
-      ],
-      { cwd: ROOT },
-    );
-    cleanups.push(server.stop);
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor(`${base}/_ping`);
     await measure(base, setup, Math.min(3, seconds), workers); // warm-up, not counted
     const cpuBefore = cpuMs(server.child.pid);
     const clientBefore = process.cpuUsage();
@@ -319,21 +259,7 @@ async function benchStore(kind, { seconds, workers, patients }) {
           : (cpuAfter - cpuBefore) / Math.max(1, result.done),
     };
   } finally {
-    for (const c of cleanups.reverse()) await c();
-  }
-}
-
-async function postgresReachable() {
-  const c = new pg.Client({
-    connectionString: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    connectionTimeoutMillis: 2000,
-  });
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
+    await close();
   }
 }
 

@@ -7,12 +7,9 @@
 // workers do not race each other for slots (the race itself is test/referrals-booking-race.test.ts).
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
-import pg from 'pg';
-import { cpuMs, freePort, percentile, startProcess, waitFor } from './lib.mjs';
+import { benchServer, cpuMs, percentile, postgresReachable } from './lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const STU3 = '/referrals/FHIR/STU3';
@@ -42,13 +39,6 @@ const bookTemplate = JSON.parse(
     'utf8',
   ),
 );
-
-function storeFlags(t) {
-  const flags = ['--data', t.dataDir, '--store', t.store];
-  if (t.store === 'postgres')
-    flags.push('--database-url', t.databaseUrl, '--database-schema', t.databaseSchema);
-  return flags;
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -167,63 +157,14 @@ async function measure(seconds, workers, step) {
 }
 
 async function benchStore(kind, { seconds, workers }) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'openspine-ers-bench-'));
-  const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const schema = 'ers_bench_' + randomUUID().replace(/-/g, '').slice(0, 12);
-  const target = { store: kind, dataDir, databaseUrl, databaseSchema: schema };
-  const cleanups = [() => rmSync(dataDir, { recursive: true, force: true })];
+  const { base, setup, server, close } = await benchServer(kind, {
+    prefix: 'ers',
+    root: ROOT,
+    cliArgs,
+    setupScript: 'test/helpers/ers-booking-bench-setup.ts',
+    setupArgs: ['--services', String(workers)],
+  });
   try {
-    if (kind === 'postgres') {
-      const c = new pg.Client({ connectionString: databaseUrl });
-      await c.connect();
-      await c.query(`CREATE SCHEMA ${schema}`);
-      await c.end();
-      cleanups.push(async () => {
-        const d = new pg.Client({ connectionString: databaseUrl });
-        await d.connect();
-        await d.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await d.end();
-      });
-    }
-    const setup = JSON.parse(
-      execFileSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(ROOT, 'test/helpers/ers-booking-bench-setup.ts'),
-          ...storeFlags(target),
-          '--services',
-          String(workers),
-        ],
-        { cwd: ROOT, encoding: 'utf8' },
-      )
-        .trim()
-        .split('\n')
-        .pop(),
-    );
-    const port = await freePort();
-    const server = startProcess(
-      [
-        ...cliArgs,
-        'serve',
-        ...storeFlags(target),
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--log-level',
-        'warn',
-        '--rate-limit-user',
-        '0',
-        '--rate-limit-app',
-        '0',
-      ],
-      { cwd: ROOT },
-    );
-    cleanups.push(server.stop);
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor(`${base}/_ping`);
     const book = (w) => booking(base, setup, setup.services[w % setup.services.length]);
     await measure(Math.min(3, seconds), workers, book); // warm-up, not counted
     const ubrn = await book(0);
@@ -242,21 +183,7 @@ async function benchStore(kind, { seconds, workers }) {
           : (cpuAfter - cpuBefore) / Math.max(1, result.done),
     };
   } finally {
-    for (const c of cleanups.reverse()) await c();
-  }
-}
-
-async function postgresReachable() {
-  const c = new pg.Client({
-    connectionString: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    connectionTimeoutMillis: 2000,
-  });
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
+    await close();
   }
 }
 

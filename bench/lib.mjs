@@ -1,7 +1,11 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import pg from 'pg';
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -87,5 +91,93 @@ export function cpuMs(pid) {
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   } catch {
     return null;
+  }
+}
+
+const BENCH_DATABASE_URL =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Whether the bench's PostgreSQL answers (the PostgreSQL figures are skipped when it does not). */
+export async function postgresReachable() {
+  const c = new pg.Client({ connectionString: BENCH_DATABASE_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The CLI flags naming a bench store (a data directory, and for PostgreSQL its own schema). */
+export function storeFlags(target) {
+  const flags = ['--data', target.dataDir, '--store', target.store];
+  if (target.store === 'postgres')
+    flags.push('--database-url', target.databaseUrl, '--database-schema', target.databaseSchema);
+  return flags;
+}
+
+/** Rate limits off: one bench client is far over a single user's fair share. */
+export const UNLIMITED = ['--rate-limit-user', '0', '--rate-limit-app', '0'];
+
+/**
+ * A fresh store of `kind` (a temporary data directory; for PostgreSQL a schema of its own), set up
+ * by `setupScript` (a TypeScript file run with tsx, given the store's flags and `setupArgs`, printing
+ * one JSON line last), and an `openspine serve` process on it (`cliArgs` start the CLI). Returns the
+ * server's base URL, the setup's JSON, the server process, and `close` (stops the server, then drops
+ * the schema and the data).
+ */
+export async function benchServer(kind, { prefix, root, cliArgs, setupScript, setupArgs = [] }) {
+  const dataDir = mkdtempSync(join(tmpdir(), `openspine-${prefix}-bench-`));
+  const schema =
+    `${prefix.replace(/\W/g, '_')}_bench_` + randomUUID().replace(/-/g, '').slice(0, 12);
+  const target = { store: kind, dataDir, databaseUrl: BENCH_DATABASE_URL, databaseSchema: schema };
+  // run in reverse order of registration: the server stops before its schema and data go
+  const cleanups = [() => rmSync(dataDir, { recursive: true, force: true })];
+  const close = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    if (kind === 'postgres') {
+      const c = new pg.Client({ connectionString: BENCH_DATABASE_URL });
+      await c.connect();
+      await c.query(`CREATE SCHEMA ${schema}`);
+      await c.end();
+      cleanups.push(async () => {
+        const d = new pg.Client({ connectionString: BENCH_DATABASE_URL });
+        await d.connect();
+        await d.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await d.end();
+      });
+    }
+    const output = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(root, setupScript), ...storeFlags(target), ...setupArgs],
+      { cwd: root, encoding: 'utf8' },
+    );
+    const setup = JSON.parse(output.trim().split('\n').pop());
+    const port = await freePort();
+    const server = startProcess(
+      [
+        ...cliArgs,
+        'serve',
+        ...storeFlags(target),
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--log-level',
+        'warn',
+        ...UNLIMITED,
+      ],
+      { cwd: root },
+    );
+    cleanups.push(server.stop);
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(`${base}/_ping`);
+    return { base, setup, server, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }

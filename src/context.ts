@@ -30,6 +30,17 @@ export interface RequestContext {
    * service runs outside an HTTP request.
    */
   fingerprint?: () => RequestFingerprint;
+  /**
+   * Patients whose records the request was let read though it does not name them (a referral's or
+   * an A&G request's patient, found by its UBRN): the location-release rule checks the answer
+   * against them too, since a view about them need not say their NHS Number (an A&G conversation).
+   */
+  readPatients?: Set<string>;
+}
+
+/** Notes that the request read `nhs`'s records (see `readPatients`). */
+export function noteReadPatient(ctx: RequestContext, nhs: string): void {
+  (ctx.readPatients ??= new Set()).add(nhs);
 }
 
 /** Per-route options read by the platform hooks. */

@@ -1,7 +1,8 @@
 /**
  * A restricted (sensitive) patient's location data never leaves the platform. One restricted
  * patient is given data in every service (PDS, a GP's SCR upload carrying their address, a
- * prescription released and dispensed, a life-event mailbox, a GP2GP transfer, the audit trail),
+ * prescription released and dispensed, a life-event mailbox, a GP2GP transfer, the audit trail, an
+ * e-Referral booked, printed and discussed as advice and guidance: test/helpers/restricted-ers.ts),
  * then every route of the platform's route table that can return patient data is read for them, and
  * each whole body is searched for their address, postcode, phone, email, GP and pharmacy codes. The
  * route table drives it: a GET route that is neither read here nor listed as carrying no patient
@@ -20,7 +21,6 @@ import type { Patient, RelatedPerson } from 'fhir/r4.js';
 import { mintApplicationToken, mintPatientToken } from '../src/security/embedded-idp.js';
 import { BULK_BASE } from '../src/services/bulk/routes.js';
 import { GP2GP_BASE } from '../src/services/gp2gp/routes.js';
-import { REFERRALS_BASE } from '../src/services/referrals/index.js';
 import { NOTIFICATIONS_BASE } from '../src/services/notifications/routes.js';
 import { SCR_BASE } from '../src/services/scr/routes.js';
 import { COVERAGE, coverageDocument, coverageIndex } from '../src/services/pds/coverage-model.js';
@@ -52,6 +52,7 @@ import {
 } from './helpers/eps-prescribing.js';
 import { PDS, startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
+import { readErsFor, type ErsReadsFor } from './helpers/restricted-ers.js';
 import { NHS_NUMBER_SYSTEM as NHS_SYSTEM, ODS_SYSTEM as ODS } from '../src/fhir/identifiers.js';
 
 const [SCR, EVENTS, GP2GP, BULK, SECURITY] = [
@@ -130,6 +131,17 @@ const NO_PATIENT_DATA: Record<string, string> = {
   'GET /messaging/dead-letters/:id': 'as above',
   'GET /security/FHIR/R4/AuditEvent/$export':
     'the signed audit export: the named exception (signed-audit-export), asserted below',
+  'GET /referrals/FHIR/STU3/metadata': 'CapabilityStatement',
+  'GET /referrals/FHIR/R4/metadata': 'CapabilityStatement',
+  'GET /referrals/FHIR/STU3/CodeSystem/:codeSystemType': 'reference data code systems (a004)',
+  'GET /referrals/FHIR/STU3/Slot':
+    "a service's free slots (a015): times and schedules, no patient (the patient's own slot view is read)",
+  'GET /referrals/FHIR/STU3/Binary/:attachmentLogicalID':
+    "an attachment's opaque bytes uploaded by the referrer (a006), not FHIR",
+  'GET /referrals/FHIR/R4/HealthcareService/:id': 'e-RS services (a033)',
+  'GET /referrals/FHIR/R4/HealthcareService': 'e-RS services (a035)',
+  'GET /referrals/FHIR/R4/PractitionerRole': "the caller's own business functions (a030)",
+  'GET /referrals/FHIR/R4/Practitioner': 'staff a user may act on behalf of (a040)',
 };
 
 for (const kind of await storesUnderTest()) {
@@ -144,6 +156,7 @@ for (const kind of await storesUnderTest()) {
       patientOwn: string,
       oldGp: string;
     const read = new Map<string, { url: string; status: number; body: string }>();
+    let ers: ErsReadsFor;
 
     const restricted = (): Patient =>
       ({
@@ -555,70 +568,12 @@ for (const kind of await storesUnderTest()) {
       await readRoute('GET /gp2gp/FHIR/R4/Task', `${GP2GP}/Task?patient=${R}`, gp);
       await readRoute('GET /gp2gp/FHIR/R4/Task/:id', `${GP2GP}/Task/${taskId}`, gp);
       await readRoute('GET /gp2gp/FHIR/R4/Task/:id/$ehr', `${GP2GP}/Task/${taskId}/$ehr`, gp);
-      // e-Referral: the practice refers the restricted patient, then reads the referral both ways
-      const ers = {
-        'nhsd-ers-business-function': 'REFERRING_CLINICIAN',
-        'nhsd-end-user-organisation-ods': GP_ORG,
-      };
-      await platform.repo.commit({
-        resources: [
-          {
-            type: 'HealthcareService',
-            id: '11002',
-            expectedVersion: 0,
-            resource: {
-              resourceType: 'HealthcareService',
-              id: '11002',
-              active: true,
-              name: 'Cardiology',
-            },
-            index: [],
-          },
-        ],
-      });
-      const referral = await platform.request({
-        method: 'POST',
-        url: `${REFERRALS_BASE}/ReferralRequest/$ers.createReferral`,
-        token: gp,
-        headers: ers,
-        body: {
-          resourceType: 'Parameters',
-          parameter: [
-            {
-              name: 'patient',
-              valueIdentifier: { system: 'http://fhir.nhs.net/Id/nhs-number', value: R },
-            },
-            {
-              name: 'shortlist',
-              resource: {
-                resourceType: 'List',
-                status: 'current',
-                mode: 'snapshot',
-                entry: [
-                  {
-                    item: {
-                      identifier: { system: 'http://fhir.nhs.net/Id/ers-service', value: '11002' },
-                    },
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      });
-      assert.equal(referral.statusCode, 201, referral.body.slice(0, 300));
-      const ubrn = referral.json().id;
-      await readRoute(
-        'GET /referrals/FHIR/STU3/ReferralRequest/:ubrn',
-        `${REFERRALS_BASE}/ReferralRequest/${ubrn}`,
-        gp,
-        { headers: ers },
-      );
-      await readRoute(
-        'GET /referrals/FHIR/STU3/ReferralRequest/:ubrn/_history/:version',
-        `${REFERRALS_BASE}/ReferralRequest/${ubrn}/_history/1`,
-        gp,
-        { headers: ers },
+      // e-Referral: the practice refers the restricted patient (booked, letters, actions, worklists,
+      // advice and guidance, their own routes, a service search); every answer is kept in `read`
+      ers = await readErsFor(
+        platform,
+        { nhs: R, neighbour: OPEN, referrerOrg: GP_ORG, referrer: gp, patient: patientOwn },
+        (route, url, res) => read.set(route, { url, status: res.statusCode, body: res.body }),
       );
       await readRoute(
         'GET /security/FHIR/R4/AuditEvent',
@@ -685,12 +640,21 @@ for (const kind of await storesUnderTest()) {
         // a subscription list names criteria, a prescription submission answers with ids, the SCR
         // summary names the patient only in
         // the query, and PDS returns no related people of a restricted patient at all
+        // e-RS's available actions, a patient's free slots and an A&G conversation name the
+        // referral or request, not the patient (the conversation's release is checked below), and
+        // a service search lists services (its distances are checked below)
         const aboutOthers =
           /Subscription$|Subscription\/:id$|RelatedPerson$|\$summary$/.test(route) ||
-          route.startsWith('POST /electronic-prescriptions/FHIR/R4/$process-message');
+          /^GET \/referrals\/(FHIR\/STU3\/(Task|Communication)|patient\/ReferralRequest\/:ubrn\/Slot)$/.test(
+            route,
+          ) ||
+          route.startsWith('POST /electronic-prescriptions/FHIR/R4/$process-message') ||
+          route.endsWith('$ers.searchHealthcareServicesForPatient');
         if (!aboutOthers) {
           assert.ok(
-            r.body.includes(R),
+            // a printed letter spaces the NHS Number 3 3 4
+            r.body.includes(R) ||
+              r.body.includes(`${R.slice(0, 3)} ${R.slice(3, 6)} ${R.slice(6)}`),
             `${route} is about the restricted patient (so the search below means something): ${r.body.slice(0, 200)}`,
           );
         }
@@ -702,6 +666,46 @@ for (const kind of await storesUnderTest()) {
         leaksIn(r.body).map((what) => `${route}: ${what}`),
       );
       assert.deepEqual(found, []);
+    });
+
+    it("e-RS withholds their practice (the referrer) from printed letters and the A&G conversation, not the neighbour's", () => {
+      const text = (route: string) => read.get(`${route}`)!.body;
+      const REFERRALS = '/referrals/FHIR/STU3';
+      assert.match(
+        text(`POST ${REFERRALS}/ReferralRequest/:ubrn/$ers.generateCRI`),
+        /Referring organisation \(ODS\): withheld/,
+        'the clinical information PDF withholds the referring practice',
+      );
+      assert.match(
+        text(`POST ${REFERRALS}/CommunicationRequest/:ubrn/$ers.generateCRI`),
+        /Referring organisation \(ODS\): withheld/,
+        'so does the A&G overview PDF',
+      );
+      const letter = text(`POST ${REFERRALS}/ReferralRequest/:ubrn/$ers.generatePatientLetter`);
+      assert.match(letter, /Password: /, 'the patient letter was drawn');
+      // a conversation never names the patient: it is released because the request read their A&G request
+      const conversation = JSON.parse(text(`GET ${REFERRALS}/Communication`));
+      assert.ok(conversation.total >= 1 && !JSON.stringify(conversation).includes(GP_ORG));
+      assert.match(
+        ers.neighbourSummary,
+        new RegExp(`Referring organisation \\(ODS\\): ${GP_ORG}`),
+        "the neighbour's PDF names the practice",
+      );
+      assert.ok(
+        ers.neighbourConversation.includes(GP_ORG),
+        "the neighbour's conversation names the practice",
+      );
+    });
+
+    it("a service search measures no distance from their home; the neighbour's is measured", () => {
+      const distances = (answer: unknown) =>
+        [...JSON.stringify(answer).matchAll(/"url":"distance","valueUnsignedInt":(\d+)/g)].map(
+          (m) => Number(m[1]),
+        );
+      const found = (answer: any) => JSON.stringify(answer).includes('"value":"11002"');
+      assert.ok(found(ers.searchRestricted) && found(ers.searchNeighbour), 'both find the service');
+      assert.deepEqual(distances(ers.searchRestricted), [], 'no distance from their address');
+      assert.ok(distances(ers.searchNeighbour).length > 0, "the neighbour's distance is given");
     });
 
     it('only the signed audit export is let through whole, as a declared exception', () => {

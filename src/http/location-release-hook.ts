@@ -40,7 +40,9 @@ export function registerLocationRelease(app: FastifyInstance, release: LocationR
         : null;
     if (text === null) return done(null, payload);
     const source = declared === 'pds-current' || declared === 'echo' ? declared : 'any';
-    const about = namedPatient(request);
+    // the patient the request names, and any whose records it read without naming them
+    const named = namedPatient(request);
+    const about = [...(named === undefined ? [] : [named]), ...(request.ctx?.readPatients ?? [])];
     // callback style, and no promise at all for a body that cannot need releasing (the hot read path)
     if (!release.mayNeedRelease(text, source, about)) return done(null, payload);
     const echoed = source === 'echo' ? () => JSON.stringify(request.body ?? '') : undefined;

@@ -55,8 +55,11 @@ export type PatientSource = 'pds-current' | 'any' | 'echo';
 export interface ReleaseContext {
   /** The caller's own message, for 'echo' (a function: it is serialised only when a restricted patient is found). */
   request?: () => string;
-  /** The patient the request named (path, query or body), looked up even if the body never names them. */
-  about?: string;
+  /**
+   * The patients the request named (path, query or body) or read (a referral's, by its UBRN),
+   * looked up even if the body never names them.
+   */
+  about?: string | readonly string[];
 }
 
 /** The location values of one restricted patient, normalised for matching. */
@@ -83,12 +86,16 @@ export class LocationRelease {
 
   /**
    * Cheap, synchronous: false when the text certainly mentions no restricted patient (it can then
-   * leave as it is). `about` is the patient the request named, when it named one.
+   * leave as it is). `about` is the patient (or patients) the request named or read, when any.
    */
-  mayNeedRelease(json: string, source: PatientSource = 'any', about?: string): boolean {
+  mayNeedRelease(
+    json: string,
+    source: PatientSource = 'any',
+    about?: string | readonly string[],
+  ): boolean {
     return source === 'pds-current'
       ? RESTRICTED_LABEL.test(json)
-      : about !== undefined || candidates(json).length > 0;
+      : [about ?? []].flat().length > 0 || candidates(json).length > 0;
   }
 
   /**
@@ -119,7 +126,7 @@ export class LocationRelease {
       );
     }
     // the patient the request named counts even where the body never says their number (a flattened view)
-    const named = about !== undefined && isValidNhsNumber(about) ? [about] : [];
+    const named = [about ?? []].flat().filter(isValidNhsNumber);
     const mentioned = texts.map(candidates); // each text scanned once
     const restricted = await this.restrictedIn([...named, ...mentioned.flat()]);
     if (restricted.size === 0) return texts;
@@ -164,6 +171,19 @@ export class LocationRelease {
     }
     return out;
   }
+}
+
+/**
+ * A document about one patient drawn by the platform itself (a printed letter, a PDF), as it may
+ * leave: when their PDS record (already at hand) is restricted, every text in it carrying one of
+ * their location values is withheld, by the same rule as a JSON answer. The HTTP release hook
+ * cannot read a PDF, so a document is released before it is drawn. `doc` is plain JSON data.
+ */
+export function releaseForPatient<T>(doc: T, patient: Patient | undefined): T {
+  if (!patient || !labelledRestricted(patient)) return doc;
+  const nhs = patientNumber(patient as unknown as JsonObject) ?? '';
+  const values = new Map([[nhs, locationValuesOf([patient])]]);
+  return redact(doc, values, { labelsDecide: false }) as T;
 }
 
 /** Valid NHS Numbers appearing anywhere in a JSON text. */

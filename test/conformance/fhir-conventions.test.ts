@@ -249,6 +249,12 @@ function statementClaims(cs: CapabilityStatement): Set<string> {
   return claims;
 }
 
+/** The e-RS request headers for `businessFunction` at the default test token's organisation. */
+const ersHeaders = (businessFunction: string) => ({
+  'nhsd-ers-business-function': businessFunction,
+  'nhsd-end-user-organisation-ods': 'A81001',
+});
+
 /* ------------------------------------------------------------------------------------ tests -- */
 
 for (const kind of await storesUnderTest()) {
@@ -376,7 +382,11 @@ for (const kind of await storesUnderTest()) {
       /** A working search for each search route, by route; a search route missing here fails the coverage test. */
       const searches = (): Record<
         string,
-        { query: string; token?: () => Promise<string> | string }
+        {
+          query: string;
+          token?: () => Promise<string> | string;
+          headers?: Record<string, string>;
+        }
       > => ({
         [`${PDS}/Patient`]: { query: 'family=Smith&gender=female&birthdate=eq2010-10-22' },
         [`${PDS}/Patient/:nhsNumber/RelatedPerson`]: { query: '' },
@@ -412,6 +422,19 @@ for (const kind of await storesUnderTest()) {
           query: `patient=${NHS.jane}&_count=5`,
           token: () => platform.token('R5080'),
         },
+        // e-RS R4 (as published): the caller's business function and organisation in headers
+        ['/referrals/FHIR/R4/HealthcareService']: {
+          query: '_id=10000',
+          headers: ersHeaders('REFERRING_CLINICIAN'),
+        },
+        ['/referrals/FHIR/R4/PractitionerRole']: {
+          query: '',
+          headers: ersHeaders('REFERRING_CLINICIAN'),
+        },
+        ['/referrals/FHIR/R4/Practitioner']: {
+          query: '_query=onBehalfOf',
+          headers: ersHeaders('SERVICE_PROVIDER_CLINICIAN_ADMIN'),
+        },
       });
 
       const searchRoutes = () =>
@@ -443,10 +466,14 @@ for (const kind of await storesUnderTest()) {
 
       it('every searchset has a self link naming the search performed, with its parameters', async () => {
         const failures: string[] = [];
-        for (const [route, { query, token }] of Object.entries(searches())) {
+        for (const [route, { query, token, headers }] of Object.entries(searches())) {
           const path = route.replace(':nhsNumber', NHS.jane);
           const url = query ? `${path}?${query}` : path;
-          const res = await platform.request({ url, token: token ? await token() : undefined });
+          const res = await platform.request({
+            url,
+            token: token ? await token() : undefined,
+            headers,
+          });
           if (res.statusCode !== 200) {
             failures.push(`${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
             continue;
@@ -486,9 +513,13 @@ for (const kind of await storesUnderTest()) {
         const failures: string[] = [];
         const all = searches();
         for (const route of routes) {
-          const { query, token } = all[route];
+          const { query, token, headers } = all[route];
           const url = `${route.replace(':nhsNumber', NHS.jane)}?${query ? `${query}&` : ''}unknown-parameter=1`;
-          const res = await platform.request({ url, token: token ? await token() : undefined });
+          const res = await platform.request({
+            url,
+            token: token ? await token() : undefined,
+            headers,
+          });
           if (res.statusCode === 400) continue;
           if (res.statusCode !== 200) {
             failures.push(`${url}: ${res.statusCode}`);

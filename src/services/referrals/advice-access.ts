@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { auditRecord } from '../../audit/audit-record.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
 import { auditedRefusal } from '../../audit/audited-refusal.js';
-import type { RequestContext } from '../../context.js';
+import { noteReadPatient, type RequestContext } from '../../context.js';
 import type { OutboxMessage } from '../../messaging/types.js';
 import { VersionConflictError } from '../../store/errors.js';
 import type { ResourceStore, StoredResource, WriteBatch } from '../../store/resource-store.js';
@@ -86,6 +86,9 @@ export async function visibleAdvice(
       ),
     );
   }
+  // whatever the answer shows of it (a conversation never names the patient) is released against
+  // its patient (location-release-hook.ts)
+  noteReadPatient(ctx, advicePatientOf(r));
   return { ...stored, party };
 }
 

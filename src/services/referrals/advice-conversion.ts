@@ -21,9 +21,6 @@ import {
   visibleAdvice,
 } from './advice-access.js';
 import {
-  ADVICE_MESSAGE,
-  ADVICE_REQUEST,
-  adviceIndex,
   advicePatientOf,
   adviceProviderOf,
   adviceReferrerOf,
@@ -37,9 +34,9 @@ import {
   type AdviceRequest,
 } from './advice-model.js';
 import { resolveAttachments, type ResolvedAttachment } from './advice-attachments.js';
-import { documentReference, newMessage, nextAdviceRequest } from './advice-records.js';
+import { adviceWrites, documentReference, nextAdviceRequest } from './advice-records.js';
 import { parseConvert, requirePublishedFunction, type ConvertRequest } from './advice-rules.js';
-import { actorsOf, type AdviceService } from './advice-service.js';
+import { actorsOf, providerReply, type AdviceService } from './advice-service.js';
 import { adviceTransition } from './advice-transitions.js';
 import { ersError } from './ers-errors.js';
 import { ERS_ADVICE_CONVERTED, ERS_REFERRAL_CREATED } from './event-topics.js';
@@ -94,23 +91,12 @@ export function convertAdvice(
         );
       await service.requirePriority(adviceServiceOf(stored.resource), convert.priority);
       await requireCurrentPatient(store, advicePatientOf(stored.resource));
-      const { sender, requester } = actorsOf(ctx, caller);
       const time = service.now().toISOString();
       const version = stored.version + 1;
       const n = messageCountOf(stored.resource) + 1;
-      const message = newMessage({
-        ubrn,
-        n,
-        version,
-        sentBy: 'RESPONDER',
-        sender,
-        requester,
-        to: { ods: adviceReferrerOf(stored.resource) },
+      const message = await providerReply(store, ctx, caller, stored, {
         text: convert.guidance,
-        attachments: await resolveAttachments(store, convert.guidanceAttachments, {
-          ods: caller.ods,
-          ubrn,
-        }),
+        attachments: convert.guidanceAttachments,
         time,
         outcome: { outcome: 'PROVIDER_CONVERTED' },
       });
@@ -122,23 +108,11 @@ export function convertAdvice(
         ods: caller.ods,
         ubrn,
       });
+      const { sender } = actorsOf(ctx, caller);
       const referral = convertedReferral(stored.resource, convert, reviewFiles, names, sender);
       const saved = await commitAdviceChange(store, {
         resources: [
-          {
-            type: ADVICE_REQUEST,
-            id: ubrn,
-            expectedVersion: stored.version,
-            resource: next,
-            index: adviceIndex(next),
-          },
-          {
-            type: ADVICE_MESSAGE,
-            id: message.id,
-            expectedVersion: 0,
-            resource: message,
-            index: [],
-          },
+          ...adviceWrites(next, stored.version, message),
           // a referral already holding this UBRN (one drawn at random since the request was made)
           // refuses the whole batch (409) rather than being overwritten
           referralWrite(referral, 0),

@@ -13,8 +13,8 @@ import { requireCurrentPatient } from '../pds/index.js';
 import { writeOnce } from '../write-once.js';
 import { adviceMessage } from './advice-access.js';
 import { resolveAttachments } from './advice-attachments.js';
-import { ADVICE_MESSAGE, ADVICE_REQUEST, adviceIndex } from './advice-model.js';
-import { newAdviceRequest, newMessage } from './advice-records.js';
+import { ADVICE_REQUEST } from './advice-model.js';
+import { adviceWrites, newAdviceRequest, newMessage } from './advice-records.js';
 import { parseCreateAdvice, requirePublishedFunction } from './advice-rules.js';
 import { actorsOf, type AdviceExchange, type AdviceService } from './advice-service.js';
 import { ersError } from './ers-errors.js';
@@ -108,20 +108,7 @@ export function createAdvice(
             resources: [
               // an A&G request keeps its UBRN when converted, so it reserves it from referrals too
               ubrnReservation(ubrn, 'CommunicationRequest'),
-              {
-                type: ADVICE_REQUEST,
-                id: ubrn,
-                expectedVersion: 0,
-                resource: advice,
-                index: adviceIndex(advice),
-              },
-              {
-                type: ADVICE_MESSAGE,
-                id: message.id,
-                expectedVersion: 0,
-                resource: message,
-                index: [],
-              },
+              ...adviceWrites(advice, 0, message),
             ],
             audit: [
               auditRecord(ctx, 'ers.advice.create', request.nhsNumber, 'success', {

@@ -1,12 +1,14 @@
 /**
  * $ers.generateCRI on an advice and guidance request (a043): a PDF overview of the request and its
  * whole conversation, for either party, named `<ubrn>_Advice_And_Guidance_<yyyyMMddHHmmss>.pdf` as
- * published. Drawn by the referral's own PDF writer (letter-pdf.ts); the read is audited.
+ * published. Drawn by the referral's own PDF writer (letter-pdf.ts), a restricted patient's location
+ * values withheld; the read is audited.
  */
 import { auditRecord } from '../../audit/audit-record.js';
 import type { RequestContext } from '../../context.js';
 import type { StoredResource } from '../../store/resource-store.js';
 import { HEALTHCARE_SERVICE } from '../directory/index.js';
+import { currentPatient } from '../pds/index.js';
 import { visibleAdvice } from './advice-access.js';
 import {
   ADVICE_MESSAGE,
@@ -26,7 +28,13 @@ import {
 } from './advice-model.js';
 import { requirePublishedFunction } from './advice-rules.js';
 import type { AdviceService } from './advice-service.js';
-import { fileStamp, renderPdf, type PdfDocumentSpec, type PdfSection } from './letter-pdf.js';
+import {
+  fileStamp,
+  releasedFor,
+  renderPdf,
+  type PdfDocumentSpec,
+  type PdfSection,
+} from './letter-pdf.js';
 import type { ErsCaller } from './referral-rules.js';
 
 export interface AdviceOverview {
@@ -53,9 +61,15 @@ export async function adviceOverviewPdf(
   const messages = ids.map((id) => byId.get(id)).filter((m) => m !== undefined);
   const serviceId = adviceServiceOf(request.resource);
   const directory = await service.store.read(HEALTHCARE_SERVICE, serviceId);
+  // the patient's PDS record decides what of the document may be printed (a restricted patient's
+  // GP practice, as the referrer or a sender's organisation, is withheld)
+  const patient = await currentPatient(service.store, advicePatientOf(request.resource));
   const now = service.now();
   const pdf = await renderPdf(
-    overviewDocument(request, messages, directory?.resource.name ?? serviceId, now),
+    releasedFor(
+      overviewDocument(request, messages, directory?.resource.name ?? serviceId, now),
+      patient?.resource,
+    ),
   );
   await service.audit.append(
     auditRecord(ctx, 'ers.advice.overview', advicePatientOf(request.resource), 'success', {

@@ -1,58 +1,22 @@
 /**
- * The pieces every A&G Parameters body is read with, in eRS's words: only the published parameter
- * names (UNEXPECTED_FIELD), each once unless repeatable (INVALID_FHIR_STRUCTURE), texts (at most
- * 8000 characters), codings of a published code system (INVALID_CODE), and attachments named by
- * their Binary reference (eRS-DocumentReference-1).
+ * The values A&G Parameters bodies carry (read with ers-parameters.ts), in eRS's words: texts (at
+ * most 8000 characters), codings of a published code system (INVALID_CODE), and attachments named
+ * by their Binary reference (eRS-DocumentReference-1).
  */
-import { ersError } from './ers-errors.js';
+import {
+  badCode,
+  invalid,
+  isObject,
+  missing,
+  structure,
+  type Parameter,
+} from './ers-parameters.js';
 import { ATTACHMENT_TYPE_SYSTEM } from './advice-model.js';
 import { PRIORITY_SYSTEM } from './referral-model.js';
 
 /** A message's text: published maximum 8000 characters. */
 export const MAX_TEXT = 8000;
 export const PRIORITIES = ['ROUTINE', 'URGENT', 'TWO_WEEK_WAIT'] as const;
-
-export interface Parameter {
-  name?: unknown;
-  [value: string]: unknown;
-}
-
-export const structure = (why: string) => ersError(422, 'structure', 'INVALID_FHIR_STRUCTURE', why);
-export const missing = (name: string) =>
-  ersError(422, 'required', 'MISSING_VALUE', `'${name}' parameter is required`);
-export const invalid = (why: string) => ersError(422, 'value', 'INVALID_VALUE', why);
-export const badCode = (why: string) => ersError(422, 'code-invalid', 'INVALID_CODE', why);
-export const isObject = (v: unknown): v is Record<string, any> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** The parameters of a Parameters body holding only `known` names, each at most once unless `many`. */
-export function parametersOf(
-  body: unknown,
-  known: readonly string[],
-  many: readonly string[] = [],
-) {
-  if (!isObject(body) || body.resourceType !== 'Parameters')
-    throw structure('the body must be a Parameters resource');
-  if (!Array.isArray(body.parameter) || body.parameter.some((p: unknown) => !isObject(p)))
-    throw structure('Parameters.parameter must be an array of parameters');
-  const params = body.parameter as Parameter[];
-  params.forEach((p, i) => {
-    if (typeof p.name !== 'string' || !known.includes(p.name))
-      throw ersError(
-        422,
-        'value',
-        'UNEXPECTED_FIELD',
-        `'parameter[${i}]' (${String(p.name).slice(0, 40)}) unknown parameter name`,
-      );
-  });
-  for (const name of known)
-    if (!many.includes(name) && params.filter((p) => p.name === name).length > 1)
-      throw structure(`'${name}' parameter may be given only once`);
-  return {
-    one: (name: string) => params.find((p) => p.name === name),
-    all: (name: string) => params.filter((p) => p.name === name),
-  };
-}
 
 /** A required, non-blank valueString of at most MAX_TEXT characters. */
 export function text(p: Parameter | undefined, name: string, max = MAX_TEXT): string {

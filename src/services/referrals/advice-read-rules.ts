@@ -4,7 +4,7 @@
  * and _include, and a request's version reference (also a027's createFrom). Refusals in eRS's words.
  */
 import { ersError } from './ers-errors.js';
-import { badCode, invalid, isObject, missing, parametersOf } from './advice-parameters.js';
+import { badCode, invalid, isObject, knownParameters, missing } from './ers-parameters.js';
 import { ERS_SERVICE_SYSTEM, UBRN_PATTERN } from './referral-model.js';
 
 /** CommunicationRequest/<ubrn>/_history/<version> (a027's createFrom, a025's based-on). */
@@ -34,7 +34,7 @@ const LIST_SELECTOR = 'https://fhir.nhs.uk/STU3/CodeSystem/eRS-CommunicationList
  * clinicians, specialties or locations, so those filters are refused rather than ignored.
  */
 export function parseAdviceWorklist(body: unknown): AdviceWorklistRequest {
-  const params = parametersOf(body, ['listType', 'service', 'specialty']);
+  const params = knownParameters(body, ['listType', 'service', 'specialty']);
   const listType = params.one('listType');
   if (!listType) throw missing('listType');
   const codes = isObject(listType.valueCodeableConcept)

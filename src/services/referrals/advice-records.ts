@@ -5,8 +5,12 @@
  * by their Binary reference) and the request's next version after a change of state.
  */
 import { randomUUID } from 'node:crypto';
+import type { ResourceWrite } from '../../store/resource-store.js';
 import {
+  ADVICE_MESSAGE,
   ADVICE_PROFILE,
+  ADVICE_REQUEST,
+  adviceIndex,
   ADVICE_STATUS_SYSTEM,
   adviceServiceOf,
   CONVERSION_SYSTEM,
@@ -262,3 +266,21 @@ export function documentReference(id: string, a: ResolvedAttachment, by: Actor) 
 
 /** The recipient of a referrer's message: the service the request was sent to. */
 export const requestRecipient = (r: AdviceRequest) => ({ service: adviceServiceOf(r) });
+
+/** The request's version after a change (written at `expectedVersion`) and the message it adds. */
+export function adviceWrites(
+  request: AdviceRequest,
+  expectedVersion: number,
+  message: AdviceMessage,
+): ResourceWrite[] {
+  return [
+    {
+      type: ADVICE_REQUEST,
+      id: request.id,
+      expectedVersion,
+      resource: request,
+      index: adviceIndex(request),
+    },
+    { type: ADVICE_MESSAGE, id: message.id, expectedVersion: 0, resource: message, index: [] },
+  ];
+}

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { etagFor } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Activity } from '../../security/policy.js';
 import { described, pathParams } from '../route-schemas.js';
+import { ERS_HEADERS, OBO_HEADER, ersCaller } from './ers-route-kit.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { convertAdvice } from './advice-conversion.js';
 import { createAdvice } from './advice-create.js';
@@ -17,7 +17,7 @@ import {
   respondedView,
 } from './advice-views.js';
 import { useErsErrors } from './ers-errors.js';
-import { parseErsCaller, parseErsIfMatch, parseUbrn, parseVersion } from './referral-rules.js';
+import { parseErsIfMatch, parseUbrn, parseVersion } from './referral-rules.js';
 import { referralView } from './referral-views.js';
 import { REFERRALS_BASE } from './routes.js';
 
@@ -28,16 +28,7 @@ interface VersionParams extends UbrnParams {
   version: string;
 }
 
-const HEADERS = {
-  'nhsd-ers-business-function':
-    "the caller's e-RS Business Function (e.g. SERVICE_PROVIDER_CLINICIAN)",
-  'nhsd-end-user-organisation-ods': "the ODS code of the caller's organisation",
-};
-const OBO_HEADERS = {
-  ...HEADERS,
-  'nhsd-ers-on-behalf-of-user-id':
-    'the SDS user ID a SERVICE_PROVIDER_CLINICIAN_ADMIN acts for (required with that function only)',
-};
+const OBO_HEADERS = { ...ERS_HEADERS, ...OBO_HEADER };
 
 const send = (reply: FastifyReply, status: number, body: unknown, version?: number) => {
   if (version !== undefined) reply.header('etag', etagFor(version));
@@ -57,8 +48,6 @@ const send = (reply: FastifyReply, status: number, body: unknown, version?: numb
 export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'audit'>) {
   const baseUrl = deps.publicUrl + REFERRALS_BASE;
   const service = new AdviceService(deps.store, deps.audit, baseUrl);
-  const caller = (req: FastifyRequest, activity: Activity, oboAllowed: boolean) =>
-    parseErsCaller(req.headers, activity, req.ctx.principal, oboAllowed);
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     useErsErrors(app);
@@ -68,12 +57,12 @@ export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'au
 
     app.post(
       '/CommunicationRequest/$ers.createAdviceAndGuidance',
-      { schema: { headers: described(HEADERS) }, config: advice },
+      { schema: { headers: described(ERS_HEADERS) }, config: advice },
       async (req, reply) => {
         const created = await createAdvice(
           service,
           req.ctx,
-          caller(req, advice.activity, false),
+          ersCaller(req, advice.activity, false),
           req.body,
         );
         return send(reply, 200, createdAdviceView(created.request, created.message));
@@ -86,7 +75,7 @@ export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'au
       async (req, reply) => {
         const found = await service.worklist(
           req.ctx,
-          caller(req, worklist.activity, true),
+          ersCaller(req, worklist.activity, true),
           req.body,
         );
         return send(reply, 200, adviceWorklistView(baseUrl, found.requests, found.names));
@@ -97,7 +86,7 @@ export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'au
       '/CommunicationRequest/:ubrn',
       { schema: { params: pathParams('ubrn'), headers: described(OBO_HEADERS) }, config: read },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         const stored = await service.read(req.ctx, who, parseUbrn(req.params.ubrn));
         return send(reply, 200, adviceView(stored), stored.version);
       },
@@ -110,7 +99,7 @@ export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'au
         config: read,
       },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         const ubrn = parseUbrn(req.params.ubrn);
         const stored = await service.readVersion(
           req.ctx,
@@ -136,7 +125,7 @@ export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'au
         config: read,
       },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         const query = parseConversationQuery(req.query as Record<string, unknown>);
         const found = await service.conversation(req.ctx, who, query);
         return send(
@@ -152,7 +141,7 @@ export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'au
       '/CommunicationRequest/:ubrn/$ers.generateCRI',
       { schema: { params: pathParams('ubrn'), headers: described(OBO_HEADERS) }, config: read },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         const overview = await adviceOverviewPdf(service, req.ctx, who, parseUbrn(req.params.ubrn));
         return reply
           .code(200)
@@ -176,7 +165,7 @@ export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'au
         config: advice,
       },
       async (req, reply) => {
-        const who = caller(req, advice.activity, true);
+        const who = ersCaller(req, advice.activity, true);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         const answered = await service.respond(req.ctx, who, ubrn, version, req.body);
@@ -196,7 +185,7 @@ export function adviceRoutes(deps: Pick<ServiceDeps, 'publicUrl' | 'store' | 'au
         const referral = await convertAdvice(
           service,
           req.ctx,
-          caller(req, advice.activity, true),
+          ersCaller(req, advice.activity, true),
           req.body,
         );
         return send(reply, 201, referralView(referral), referral.version);

@@ -10,19 +10,21 @@ import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { ersError } from './ers-errors.js';
 import {
   attachment,
-  badCode,
   coding,
-  invalid,
-  isObject,
-  missing,
-  parametersOf,
   priority,
   PRIORITIES,
-  structure,
   text,
   type AttachmentRef,
-  type Parameter,
 } from './advice-parameters.js';
+import {
+  badCode,
+  invalid,
+  isObject,
+  knownParameters,
+  missing,
+  structure,
+  type Parameter,
+} from './ers-parameters.js';
 import { parseRequestVersion } from './advice-read-rules.js';
 import { CONVERSION_SYSTEM, SDS_USER_SYSTEM, type AdviceConversion } from './advice-model.js';
 import type { ErsCaller } from './referral-rules.js';
@@ -84,7 +86,7 @@ const CREATE_PARAMS = [
 
 /** $ers.createAdviceAndGuidance's body (a044). */
 export function parseCreateAdvice(body: unknown, businessFunction: string): CreateAdviceRequest {
-  const params = parametersOf(body, CREATE_PARAMS, ['requestAttachmentFile']);
+  const params = knownParameters(body, CREATE_PARAMS, ['requestAttachmentFile']);
   const patient = params.one('patient');
   if (!patient) throw missing('patient');
   const id = patient.valueIdentifier;
@@ -223,7 +225,7 @@ const RECOMMENDATIONS = [
 
 /** $ers.sendCommunicationToRequester's body (a026). */
 export function parseSendResponse(body: unknown): SendResponseRequest {
-  const params = parametersOf(
+  const params = knownParameters(
     body,
     [
       'guidanceOutcome',
@@ -287,7 +289,7 @@ export interface ConvertRequest {
 
 /** $ers.createFromCommunicationRequestActionLater's body (a027). */
 export function parseConvert(body: unknown): ConvertRequest {
-  const params = parametersOf(
+  const params = knownParameters(
     body,
     [
       'createFrom',

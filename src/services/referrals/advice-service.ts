@@ -12,6 +12,7 @@ import type { RequestContext } from '../../context.js';
 import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
 import { ersProfileOf, HEALTHCARE_SERVICE } from '../directory/index.js';
 import { resolveAttachments } from './advice-attachments.js';
+import type { AttachmentRef } from './advice-parameters.js';
 import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import {
   adviceMessage,
@@ -22,7 +23,6 @@ import {
 import {
   ADVICE_MESSAGE,
   ADVICE_REQUEST,
-  adviceIndex,
   advicePatientOf,
   adviceReferrerOf,
   adviceServiceOf,
@@ -34,7 +34,7 @@ import {
   type AdviceMessage,
   type AdviceRequest,
 } from './advice-model.js';
-import { newMessage, nextAdviceRequest } from './advice-records.js';
+import { adviceWrites, newMessage, nextAdviceRequest } from './advice-records.js';
 import { parseAdviceWorklist, type ConversationQuery } from './advice-read-rules.js';
 import { parseSendResponse, requirePublishedFunction } from './advice-rules.js';
 import { adviceTransition, OPEN_ADVICE_STATES } from './advice-transitions.js';
@@ -72,6 +72,39 @@ export function actorsOf(
     ? { userId: onBehalf.userId, ods: caller.ods, businessFunction: onBehalf.fn }
     : sender;
   return { sender, requester };
+}
+
+/**
+ * The provider's reply in the conversation (a024's answer, a027's guidance): the request's next
+ * message, from the caller to the referrer, at the request's next version, with the files it names.
+ */
+export async function providerReply(
+  store: ResourceStore,
+  ctx: RequestContext,
+  caller: ErsCaller,
+  stored: StoredResource<AdviceRequest>,
+  reply: {
+    text: string;
+    attachments: AttachmentRef[];
+    time: string;
+    outcome: Record<string, string>;
+  },
+): Promise<AdviceMessage> {
+  const ubrn = stored.id;
+  const { sender, requester } = actorsOf(ctx, caller);
+  return newMessage({
+    ubrn,
+    n: messageCountOf(stored.resource) + 1,
+    version: stored.version + 1,
+    sentBy: 'RESPONDER',
+    sender,
+    requester,
+    to: { ods: adviceReferrerOf(stored.resource) },
+    text: reply.text,
+    attachments: await resolveAttachments(store, reply.attachments, { ods: caller.ods, ubrn }),
+    time: reply.time,
+    outcome: reply.outcome,
+  });
 }
 
 export class AdviceService {
@@ -269,46 +302,20 @@ export class AdviceService {
         requireAdviceVersion(stored.version, ifMatch);
         await this.requirePriority(adviceServiceOf(stored.resource), answer.priority);
         const version = stored.version + 1;
-        const n = messageCountOf(stored.resource) + 1;
         const time = this.now().toISOString();
-        const { sender, requester } = actorsOf(ctx, caller);
-        const message = newMessage({
-          ubrn,
-          n,
-          version,
-          sentBy: 'RESPONDER',
-          sender,
-          requester,
-          to: { ods: adviceReferrerOf(stored.resource) },
+        const message = await providerReply(this.store, ctx, caller, stored, {
           text: answer.guidance,
-          attachments: await resolveAttachments(this.store, answer.attachments, {
-            ods: caller.ods,
-            ubrn,
-          }),
+          attachments: answer.attachments,
           time,
           outcome: {
             outcome: answer.outcome,
             ...(answer.recommendation ? { recommendation: answer.recommendation } : {}),
           },
         });
+        const n = messageCountOf(stored.resource) + 1;
         const next = nextAdviceRequest(stored.resource, state, n, answer.priority);
         const [saved, sent] = await commitAdviceChange(this.store, {
-          resources: [
-            {
-              type: ADVICE_REQUEST,
-              id: ubrn,
-              expectedVersion: stored.version,
-              resource: next,
-              index: adviceIndex(next),
-            },
-            {
-              type: ADVICE_MESSAGE,
-              id: message.id,
-              expectedVersion: 0,
-              resource: message,
-              index: [],
-            },
-          ],
+          resources: adviceWrites(next, stored.version, message),
           audit: [
             auditRecord(ctx, 'ers.advice.respond', advicePatientOf(next), 'success', {
               ubrn,

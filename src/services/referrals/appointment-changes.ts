@@ -7,7 +7,6 @@
  */
 import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { RequestContext } from '../../context.js';
-import { VersionConflictError } from '../../store/errors.js';
 import type { ResourceStore, ResourceWrite, StoredResource } from '../../store/resource-store.js';
 import { writeOnce, type WriteRequest } from '../write-once.js';
 import {
@@ -30,8 +29,13 @@ import {
   type ActionLaterRequest,
   type AppointmentRequest,
 } from './booking-rules.js';
-import { refusalOf, slotNotAvailable } from './booking-refusals.js';
-import { BookingService, type Booked } from './booking-service.js';
+import { BookingService } from './booking-service.js';
+import {
+  bookedAppointment,
+  commitAppointmentChange,
+  freeSlotOf,
+  type Booked,
+} from './booking-steps.js';
 import { ersError } from './ers-errors.js';
 import { ERS_APPOINTMENT_CANCELLED, ERS_REFERRAL_BOOKED } from './event-topics.js';
 import { verifyPatientAccess } from './patient-access.js';
@@ -40,9 +44,9 @@ import { visibleReferral } from './referral-access.js';
 import { PRIORITY_URL, stateOf, type ReferralRequest } from './referral-model.js';
 import type { ErsCaller } from './referral-rules.js';
 import { transition } from './referral-transitions.js';
-import { commitReferralChange, inState, requireVersion } from './referral-writes.js';
+import { changeReferral, inState } from './referral-writes.js';
 import { freedSlot } from './appointment-release.js';
-import { SLOT, slotFacts, slotWrite } from './slot-model.js';
+import { slotWrite } from './slot-model.js';
 
 // where a036 and the provider's rejection first found it
 export { releaseAppointmentWrites } from './appointment-release.js';
@@ -71,7 +75,7 @@ export class AppointmentChanges {
   constructor(
     readonly store: ResourceStore,
     readonly audit: AuditWriter,
-    private readonly now: () => Date = () => new Date(),
+    readonly now: () => Date = () => new Date(),
   ) {
     this.booking = new BookingService(store, audit, now);
   }
@@ -196,15 +200,7 @@ export class AppointmentChanges {
           { nhsNumber, ubrn, password: request.password },
           'ers.appointment.book',
         );
-        const id = appointmentIdOf(referral.resource);
-        const current = id ? await this.store.read(APPOINTMENT, id) : null;
-        if (!current || current.resource.status !== 'booked')
-          throw ersError(
-            422,
-            'business-rule',
-            'INVALID_REQUEST_STATE',
-            `Referral ${ubrn} has no booked appointment`,
-          );
+        const current = await bookedAppointment(this.store, referral.resource);
         const change = await plan(referral, current, request);
         const who = { by: 'patient' };
         return this.commitChange(ctx, write, referral, current, change, who, resetFailures);
@@ -215,7 +211,7 @@ export class AppointmentChanges {
   /** Commits a cancellation or a move: the referral, the appointment's next version, the slots. */
   private async commitChange(
     ctx: RequestContext,
-    { record, twin }: WriteRequest<Booked>,
+    write: WriteRequest<Booked>,
     stored: StoredResource<ReferralRequest>,
     current: StoredResource<Appointment>,
     change: Change,
@@ -223,30 +219,21 @@ export class AppointmentChanges {
     resetFailures: ResourceWrite[] = [],
   ): Promise<Booked> {
     const id = current.id;
-    try {
-      const referral = await commitReferralChange(this.store, ctx, record, {
-        stored,
-        next: change.referral,
-        action: 'ers.appointment.book',
-        detail: { ubrn: stored.resource.id, appointment: id, ...change.detail, ...who },
-        topic: change.topic,
-        ...(change.reason ? { reason: change.reason } : {}),
-        with: [
-          ...resetFailures,
-          appointmentWrite(change.appointment, current.version),
-          ...change.slots,
-        ],
-        status: 200,
-        time: this.now().toISOString(),
-      });
-      return { appointment: (await this.store.read(APPOINTMENT, id))!, referral };
-    } catch (err) {
-      if (err instanceof VersionConflictError) {
-        const answered = await twin();
-        if (answered) return answered;
-      }
-      throw refusalOf(err);
-    }
+    return commitAppointmentChange(this.store, ctx, write, id, {
+      stored,
+      next: change.referral,
+      action: 'ers.appointment.book',
+      detail: { ubrn: stored.resource.id, appointment: id, ...change.detail, ...who },
+      topic: change.topic,
+      ...(change.reason ? { reason: change.reason } : {}),
+      with: [
+        ...resetFailures,
+        appointmentWrite(change.appointment, current.version),
+        ...change.slots,
+      ],
+      status: 200,
+      time: this.now().toISOString(),
+    });
   }
 
   private async cancellation(
@@ -289,23 +276,7 @@ export class AppointmentChanges {
         'INAPPROPRIATE_SLOT',
         `The appointment is already in slot ${from}`,
       );
-    const slot = await this.store.read(SLOT, request.slot);
-    if (!slot)
-      throw ersError(
-        422,
-        'not-found',
-        'REFERENCE_NOT_FOUND',
-        `Slot ${request.slot} does not exist`,
-      );
-    const facts = slotFacts(slot.resource);
-    if (facts.service !== request.service)
-      throw ersError(
-        422,
-        'business-rule',
-        'INAPPROPRIATE_SLOT',
-        `Slot ${request.slot} is not a slot of service ${request.service}`,
-      );
-    if (slot.resource.status !== 'free') throw slotNotAvailable(request.slot);
+    const { slot, facts } = await freeSlotOf(this.store, request.slot, request.service);
     const clinician = request.clinicianFromSlot ? facts.clinician : request.clinician;
     if (Date.parse(slot.resource.start) < this.now().getTime() || facts.clinician !== clinician)
       throw ersError(
@@ -350,24 +321,16 @@ export class AppointmentChanges {
     ifMatch: number,
     body: unknown,
   ) {
-    return writeOnce(this.store, ctx, {
-      asBefore: ({ stored }) => stored as StoredResource<ReferralRequest>,
-      write: async ({ record }) => {
-        const request = parseActionLater(body);
-        const stored = await visibleReferral(this, ctx, caller, ubrn, 'ers.referral.review', [
-          'provider',
-        ]);
-        const state = transition(stateOf(stored.resource), 'cancelAppointmentActionLater');
-        requireVersion(stored.version, ifMatch);
-        const id = appointmentIdOf(stored.resource);
-        const current = id ? await this.store.read(APPOINTMENT, id) : null;
-        if (!current || current.resource.status !== 'booked')
-          throw ersError(
-            422,
-            'business-rule',
-            'INVALID_REQUEST_STATE',
-            `Referral ${ubrn} has no booked appointment`,
-          );
+    return changeReferral(this, ctx, {
+      ubrn,
+      viewer: caller,
+      parties: ['provider'],
+      action: 'ers.referral.review',
+      ifMatch,
+      parse: () => parseActionLater(body),
+      transition: 'cancelAppointmentActionLater',
+      plan: async (stored, request, state) => {
+        const current = await bookedAppointment(this.store, stored.resource);
         if (request.cancelledInPas !== undefined)
           throw ersError(
             422,
@@ -386,17 +349,14 @@ export class AppointmentChanges {
         delete appointment.start;
         delete appointment.end;
         delete appointment.slot;
-        const next = withPriority(
-          inState(stored.resource, state, { reason, comments: request.comments }),
-          request,
-        );
-        return commitReferralChange(this.store, ctx, record, {
-          stored,
-          next,
-          action: 'ers.referral.review',
+        return {
+          next: withPriority(
+            inState(stored.resource, state, { reason, comments: request.comments }),
+            request,
+          ),
           detail: {
             ubrn,
-            appointment: id,
+            appointment: current.id,
             outcome: reason.code,
             businessFunction: caller.businessFunction,
           },
@@ -406,9 +366,7 @@ export class AppointmentChanges {
             appointmentWrite(appointment, current.version),
             ...(await freedSlot(this.store, current.resource)),
           ],
-          status: 200,
-          time: this.now().toISOString(),
-        });
+        };
       },
     });
   }

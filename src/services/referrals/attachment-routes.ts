@@ -7,6 +7,7 @@ import { ErsError, ersError, ersOutcome } from './ers-errors.js';
 import { binaryUrl, FILE_TYPES, MAX_FILE_BYTES } from './attachment-model.js';
 import { FILE_NAME_HEADER, parseUpload, REFERRAL_ID_HEADER } from './attachment-rules.js';
 import { AttachmentService } from './attachment-service.js';
+import { ERS_HEADERS } from './ers-route-kit.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { BUSINESS_FUNCTION_HEADER, parseErsCaller, type ErsCaller } from './referral-rules.js';
 
@@ -14,14 +15,8 @@ interface BinaryParams {
   attachmentLogicalID: string;
 }
 
-const HEADERS = {
-  'nhsd-ers-business-function': "the caller's e-RS Business Function (e.g. REFERRING_CLINICIAN)",
-  'nhsd-end-user-organisation-ods': "the ODS code of the caller's organisation",
-  'nhsd-ers-on-behalf-of-user-id':
-    'the SDS user ID a SERVICE_PROVIDER_CLINICIAN_ADMIN acts for (required with that function only)',
-};
 const UPLOAD_HEADERS = {
-  ...HEADERS,
+  ...ERS_HEADERS,
   [FILE_NAME_HEADER]: 'the name of the file being uploaded, including the extension',
   [REFERRAL_ID_HEADER]: 'the UBRN of the referral the file is for (needed to attach it: a012)',
 };
@@ -129,7 +124,7 @@ export function attachmentRoutes({ store, audit }: Pick<ServiceDeps, 'store' | '
     app.get<{ Params: BinaryParams }>(
       '/Binary/:attachmentLogicalID',
       {
-        schema: { params: pathParams('attachmentLogicalID'), headers: described(HEADERS) },
+        schema: { params: pathParams('attachmentLogicalID'), headers: described(ERS_HEADERS) },
         config: read,
       },
       async (req, reply) => {

@@ -1,9 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { etagFor } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Activity } from '../../security/policy.js';
 import type { StoredResource } from '../../store/resource-store.js';
 import { described, pathParams, queryParams } from '../route-schemas.js';
+import {
+  ERS_HEADERS,
+  OBO_HEADER,
+  IF_MATCH_HEADER,
+  ersCaller,
+  sendReferral,
+} from './ers-route-kit.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { APPOINTMENT_ID_PATTERN, type Appointment } from './appointment-model.js';
 import { AppointmentChanges } from './appointment-changes.js';
@@ -11,8 +17,7 @@ import { parseSlotQuery, SLOT_QUERY_PARAMS } from './booking-rules.js';
 import { BookingService } from './booking-service.js';
 import { appointmentView, slotBundle } from './booking-views.js';
 import { ersError, useErsErrors } from './ers-errors.js';
-import { parseErsCaller, parseErsIfMatch, parseUbrn, parseVersion } from './referral-rules.js';
-import { referralView } from './referral-views.js';
+import { parseErsIfMatch, parseUbrn, parseVersion } from './referral-rules.js';
 import { REFERRALS_BASE } from './routes.js';
 
 interface IdParams {
@@ -24,16 +29,6 @@ interface VersionParams extends IdParams {
 interface UbrnParams {
   ubrn: string;
 }
-
-const HEADERS = {
-  'nhsd-ers-business-function': "the caller's e-RS Business Function (e.g. REFERRING_CLINICIAN)",
-  'nhsd-end-user-organisation-ods': "the ODS code of the caller's organisation",
-};
-const OBO = {
-  'nhsd-ers-on-behalf-of-user-id':
-    'the SDS user ID a SERVICE_PROVIDER_CLINICIAN_ADMIN acts for (required with that function only)',
-};
-const IF_MATCH = { 'if-match': 'W/"<version>" last read' };
 
 function appointmentId(id: string): string {
   if (!APPOINTMENT_ID_PATTERN.test(id))
@@ -63,8 +58,6 @@ export function bookingRoutes({
   const baseUrl = publicUrl + REFERRALS_BASE;
   const booking = new BookingService(store, audit);
   const changes = new AppointmentChanges(store, audit);
-  const caller = (req: FastifyRequest, activity: Activity, oboAllowed: boolean) =>
-    parseErsCaller(req.headers, activity, req.ctx.principal, oboAllowed);
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     useErsErrors(app);
@@ -79,14 +72,14 @@ export function bookingRoutes({
         schema: {
           querystring: queryParams(SLOT_QUERY_PARAMS),
           headers: described({
-            ...HEADERS,
+            ...ERS_HEADERS,
             'nhsd-ers-comm-rule-org': "the referral's commissioning rule organisation (ODS code)",
           }),
         },
         config: slotRead,
       },
       async (req, reply) => {
-        caller(req, slotRead.activity, false);
+        ersCaller(req, slotRead.activity, false);
         const q = parseSlotQuery(
           req.query as Record<string, unknown>,
           req.headers['nhsd-ers-comm-rule-org'],
@@ -101,11 +94,11 @@ export function bookingRoutes({
 
     app.post(
       '/Appointment',
-      { schema: { headers: described(HEADERS) }, config: book },
+      { schema: { headers: described(ERS_HEADERS) }, config: book },
       async (req, reply) => {
         const { appointment } = await booking.bookOrDefer(
           req.ctx,
-          caller(req, book.activity, false),
+          ersCaller(req, book.activity, false),
           req.body,
         );
         return sendAppointment(reply, appointment, 201);
@@ -115,11 +108,11 @@ export function bookingRoutes({
     app.get<{ Params: IdParams }>(
       '/Appointment/:id',
       {
-        schema: { params: pathParams('id'), headers: described({ ...HEADERS, ...OBO }) },
+        schema: { params: pathParams('id'), headers: described({ ...ERS_HEADERS, ...OBO_HEADER }) },
         config: read,
       },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         return sendAppointment(
           reply,
           await booking.readAppointment(req.ctx, who, appointmentId(req.params.id)),
@@ -130,11 +123,14 @@ export function bookingRoutes({
     app.get<{ Params: VersionParams }>(
       '/Appointment/:id/_history/:version',
       {
-        schema: { params: pathParams('id', 'version'), headers: described({ ...HEADERS, ...OBO }) },
+        schema: {
+          params: pathParams('id', 'version'),
+          headers: described({ ...ERS_HEADERS, ...OBO_HEADER }),
+        },
         config: read,
       },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         const id = appointmentId(req.params.id);
         const version = parseVersion(req.params.version);
         return sendAppointment(reply, await booking.readAppointment(req.ctx, who, id, version));
@@ -144,11 +140,14 @@ export function bookingRoutes({
     app.put<{ Params: IdParams }>(
       '/Appointment/:id',
       {
-        schema: { params: pathParams('id'), headers: described({ ...HEADERS, ...IF_MATCH }) },
+        schema: {
+          params: pathParams('id'),
+          headers: described({ ...ERS_HEADERS, ...IF_MATCH_HEADER }),
+        },
         config: book,
       },
       async (req, reply) => {
-        const who = caller(req, book.activity, false);
+        const who = ersCaller(req, book.activity, false);
         const id = appointmentId(req.params.id);
         const version = parseErsIfMatch(req.headers['if-match']);
         const { appointment } = await changes.update(req.ctx, who, id, version, req.body);
@@ -161,20 +160,16 @@ export function bookingRoutes({
       {
         schema: {
           params: pathParams('ubrn'),
-          headers: described({ ...HEADERS, ...OBO, ...IF_MATCH }),
+          headers: described({ ...ERS_HEADERS, ...OBO_HEADER, ...IF_MATCH_HEADER }),
         },
         config: review,
       },
       async (req, reply) => {
-        const who = caller(req, review.activity, true);
+        const who = ersCaller(req, review.activity, true);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         const saved = await changes.actionLater(req.ctx, who, ubrn, version, req.body);
-        return reply
-          .code(200)
-          .type(FHIR_JSON)
-          .header('etag', etagFor(saved.version))
-          .send(referralView(saved));
+        return sendReferral(reply, saved);
       },
     );
   };

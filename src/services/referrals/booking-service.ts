@@ -8,7 +8,6 @@
 import { auditRecord } from '../../audit/audit-record.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { RequestContext } from '../../context.js';
-import { VersionConflictError } from '../../store/errors.js';
 import type { ResourceStore, ResourceWrite, StoredResource } from '../../store/resource-store.js';
 import { writeOnce, type EarlierAnswer, type WriteRequest } from '../write-once.js';
 import {
@@ -30,12 +29,8 @@ import {
   type SlotQuery,
 } from './booking-rules.js';
 import { offeredService, type OfferedService } from './offered-service.js';
-import {
-  inappropriate,
-  inappropriateSlot,
-  refusalOf,
-  slotNotAvailable,
-} from './booking-refusals.js';
+import { commitAppointmentChange, freeSlotOf, type Booked } from './booking-steps.js';
+import { inappropriate, inappropriateSlot } from './booking-refusals.js';
 import { ersError } from './ers-errors.js';
 import { ERS_REFERRAL_BOOKED, ERS_REFERRAL_SENT } from './event-topics.js';
 import { verifyPatientAccess } from './patient-access.js';
@@ -45,7 +40,7 @@ import { patientOf, stateOf, withProvider, type ReferralRequest } from './referr
 import type { ErsCaller } from './referral-rules.js';
 import { priorityOf, shortlistedService } from './referral-shortlist.js';
 import { transition } from './referral-transitions.js';
-import { commitReferralChange, inState, requireVersion } from './referral-writes.js';
+import { inState, requireVersion } from './referral-writes.js';
 import {
   freeKey,
   freeParam,
@@ -60,11 +55,7 @@ import {
 /** The most free slots a015 counts for one service and priority (its `total`). */
 const MAX_FREE_SLOTS = 5000;
 
-/** The appointment a change produced, and the referral it was committed with. */
-export interface Booked {
-  appointment: StoredResource<Appointment>;
-  referral: StoredResource<ReferralRequest>;
-}
+export type { Booked } from './booking-steps.js';
 
 /** What the shared booking step is given once the caller's own access check has passed. */
 interface BookingStep {
@@ -226,7 +217,7 @@ export class BookingService {
    */
   private async commitBooking(
     ctx: RequestContext,
-    { record, twin }: WriteRequest<Booked>,
+    write: WriteRequest<Booked>,
     step: BookingStep,
   ): Promise<Booked> {
     const { stored, request, offered } = step;
@@ -258,38 +249,28 @@ export class BookingService {
       withProvider(inState(stored.resource, plan.state), offered.provider),
       id,
     );
-    try {
-      const referral = await commitReferralChange(this.store, ctx, record, {
-        stored,
-        next,
-        action: 'ers.appointment.book',
-        detail: {
-          ubrn: stored.resource.id,
-          appointment: id,
-          service: request.service,
-          ...(request.slot ? { slot: request.slot } : {}),
-          state: plan.state,
-          ...step.who,
-        },
-        topic: plan.state === 'BOOKED' ? ERS_REFERRAL_BOOKED : ERS_REFERRAL_SENT,
-        ...(plan.reason ? { reason: plan.reason.code } : {}),
-        with: [
-          ...(step.resetFailures ?? []),
-          appointmentWrite(appointment, 0),
-          ...(plan.slot ? [slotWrite(plan.slot.resource, plan.slot.version, 'busy')] : []),
-        ],
-        status: 201,
-        time: this.now().toISOString(),
-      });
-      const saved = await this.store.read(APPOINTMENT, id);
-      return { appointment: saved!, referral };
-    } catch (err) {
-      if (err instanceof VersionConflictError) {
-        const answered = await twin();
-        if (answered) return answered;
-      }
-      throw refusalOf(err);
-    }
+    return commitAppointmentChange(this.store, ctx, write, id, {
+      stored,
+      next,
+      action: 'ers.appointment.book',
+      detail: {
+        ubrn: stored.resource.id,
+        appointment: id,
+        service: request.service,
+        ...(request.slot ? { slot: request.slot } : {}),
+        state: plan.state,
+        ...step.who,
+      },
+      topic: plan.state === 'BOOKED' ? ERS_REFERRAL_BOOKED : ERS_REFERRAL_SENT,
+      ...(plan.reason ? { reason: plan.reason.code } : {}),
+      with: [
+        ...(step.resetFailures ?? []),
+        appointmentWrite(appointment, 0),
+        ...(plan.slot ? [slotWrite(plan.slot.resource, plan.slot.version, 'busy')] : []),
+      ],
+      status: 201,
+      time: this.now().toISOString(),
+    });
   }
 
   /** A booking: a directly bookable service's free, future slot of the referral's priority. */
@@ -302,18 +283,7 @@ export class BookingService {
     if (offered.profile.bookable !== 'DIRECTLY_BOOKABLE')
       throw inappropriate(`Service ${request.service} is not directly bookable`);
     if (!request.slot) throw ersError(422, 'required', 'MISSING_VALUE', "'slot' is missing.");
-    const slot = await this.store.read(SLOT, request.slot);
-    if (!slot)
-      throw ersError(
-        422,
-        'not-found',
-        'REFERENCE_NOT_FOUND',
-        `Slot ${request.slot} does not exist`,
-      );
-    const facts = slotFacts(slot.resource);
-    if (facts.service !== request.service)
-      throw inappropriateSlot(`Slot ${request.slot} is not a slot of service ${request.service}`);
-    if (slot.resource.status !== 'free') throw slotNotAvailable(request.slot);
+    const { slot, facts } = await freeSlotOf(this.store, request.slot, request.service);
     if (Date.parse(slot.resource.start) < this.now().getTime())
       throw inappropriateSlot(`Slot ${request.slot} has already started`);
     const priority = priorityOf(referral);

@@ -2,12 +2,13 @@
  * What the e-Referral Service's printed documents say: the clinical information summary of a
  * referral and its letter (a007) and the patient's letter with the UBRN and booking password
  * (a019), as document specs for letter-pdf.ts. Only facts of the referral and the patient's name
- * and date of birth are printed: never an address (a restricted patient's location is not released
- * on paper either).
+ * and date of birth are printed: never an address; and for a restricted patient any of their
+ * location values a referral holds (the referrer is often their GP practice) is withheld
+ * (letter-pdf.ts `releasedFor`), as in every JSON answer.
  */
 import type { Patient } from 'fhir/r4.js';
 import type { StoredResource } from '../../store/resource-store.js';
-import type { PdfDocumentSpec, PdfSection } from './letter-pdf.js';
+import { releasedFor, type PdfDocumentSpec, type PdfSection } from './letter-pdf.js';
 import {
   CLINICAL_INFO_FIRST_URL,
   CLINICAL_INFO_LAST_URL,
@@ -84,54 +85,57 @@ export function clinicalSummary(
 ): PdfDocumentSpec {
   const r = stored.resource;
   const files = letterDocuments(r);
-  return {
-    title: 'Clinical Information Summary',
-    subject: `e-Referral ${r.id}`,
-    created: now,
-    sections: [
-      {
-        heading: 'Referral',
-        lines: [
-          { label: 'UBRN', value: r.id },
-          { label: 'Status', value: stateShown(r) },
-          { label: 'Referral version', value: String(stored.version) },
-          { label: 'Priority', value: priorityOf(r) ?? 'Not given' },
-          { label: 'Referring organisation (ODS)', value: referrerOf(r) },
-          ...optional('Pathway start', extensionValue(r, PATHWAY_START_URL, 'valueInstant')),
-          ...optional(
-            'Clinical information first submitted',
-            extensionValue(r, CLINICAL_INFO_FIRST_URL, 'valueDateTime'),
-          ),
-          ...optional(
-            'Clinical information last updated',
-            extensionValue(r, CLINICAL_INFO_LAST_URL, 'valueDateTime'),
-          ),
-        ],
-      },
-      patientSection(r, patient),
-      {
-        heading: 'Shortlisted services',
-        lines: shortlistOf(r).map((value) => ({ value })),
-      },
-      {
-        heading: `Referral letter (${files.length} file${files.length === 1 ? '' : 's'})`,
-        lines: files.length
-          ? files.flatMap((d) => {
-              const a = d.content[0]?.attachment ?? {};
-              return [
-                {
-                  value: `${a.title} (${a.contentType}, ${a.size} bytes, ${a.url}), attached ${a.creation}`,
-                },
-                ...(d.description ? [{ value: `    ${d.description}` }] : []),
-              ];
-            })
-          : [{ value: 'No referral letter has been attached yet.' }],
-      },
-      {
-        lines: [{ value: `Generated ${now.toISOString()} by the NHS e-Referral Service.` }],
-      },
-    ],
-  };
+  return releasedFor(
+    {
+      title: 'Clinical Information Summary',
+      subject: `e-Referral ${r.id}`,
+      created: now,
+      sections: [
+        {
+          heading: 'Referral',
+          lines: [
+            { label: 'UBRN', value: r.id },
+            { label: 'Status', value: stateShown(r) },
+            { label: 'Referral version', value: String(stored.version) },
+            { label: 'Priority', value: priorityOf(r) ?? 'Not given' },
+            { label: 'Referring organisation (ODS)', value: referrerOf(r) },
+            ...optional('Pathway start', extensionValue(r, PATHWAY_START_URL, 'valueInstant')),
+            ...optional(
+              'Clinical information first submitted',
+              extensionValue(r, CLINICAL_INFO_FIRST_URL, 'valueDateTime'),
+            ),
+            ...optional(
+              'Clinical information last updated',
+              extensionValue(r, CLINICAL_INFO_LAST_URL, 'valueDateTime'),
+            ),
+          ],
+        },
+        patientSection(r, patient),
+        {
+          heading: 'Shortlisted services',
+          lines: shortlistOf(r).map((value) => ({ value })),
+        },
+        {
+          heading: `Referral letter (${files.length} file${files.length === 1 ? '' : 's'})`,
+          lines: files.length
+            ? files.flatMap((d) => {
+                const a = d.content[0]?.attachment ?? {};
+                return [
+                  {
+                    value: `${a.title} (${a.contentType}, ${a.size} bytes, ${a.url}), attached ${a.creation}`,
+                  },
+                  ...(d.description ? [{ value: `    ${d.description}` }] : []),
+                ];
+              })
+            : [{ value: 'No referral letter has been attached yet.' }],
+        },
+        {
+          lines: [{ value: `Generated ${now.toISOString()} by the NHS e-Referral Service.` }],
+        },
+      ],
+    },
+    patient,
+  );
 }
 
 /**
@@ -146,51 +150,54 @@ export function patientLetter(
 ): PdfDocumentSpec {
   const r = stored.resource;
   const services = shortlistOf(r);
-  return {
-    title: 'Your NHS e-Referral',
-    subject: `e-Referral ${r.id} patient letter`,
-    created: now,
-    sections: [
-      {
-        lines: [
-          { value: `Dear ${nameOf(patient)},` },
-          {
-            value:
-              'You have been referred for NHS care. Use the booking reference number and password ' +
-              'below to book, change or cancel your appointment, or to manage your referral online.',
-          },
-        ],
-      },
-      {
-        heading: 'Your referral',
-        lines: [
-          { label: 'Booking reference number (UBRN)', value: r.id, emphasis: true },
-          { label: 'Password', value: password, emphasis: true },
-          { label: 'NHS Number', value: nhsNumberShown(patientOf(r)) },
-          { label: 'Status', value: stateShown(r) },
-          ...optional('Priority', priorityOf(r)),
-        ],
-      },
-      {
-        heading: 'Services you can choose from',
-        lines: services.length
-          ? services.map((value) => ({ value }))
-          : [{ value: 'Your GP practice will tell you where you can be seen.' }],
-      },
-      {
-        heading: 'Keep this letter safe',
-        lines: [
-          {
-            value:
-              'Your password is shown only on this letter. If you lose it, ask your GP practice for ' +
-              'a new letter: the new password replaces this one. After several wrong passwords your ' +
-              'referral is locked until a new letter is printed.',
-          },
-          { value: `Printed ${now.toISOString().slice(0, 10)}.` },
-        ],
-      },
-    ],
-  };
+  return releasedFor(
+    {
+      title: 'Your NHS e-Referral',
+      subject: `e-Referral ${r.id} patient letter`,
+      created: now,
+      sections: [
+        {
+          lines: [
+            { value: `Dear ${nameOf(patient)},` },
+            {
+              value:
+                'You have been referred for NHS care. Use the booking reference number and password ' +
+                'below to book, change or cancel your appointment, or to manage your referral online.',
+            },
+          ],
+        },
+        {
+          heading: 'Your referral',
+          lines: [
+            { label: 'Booking reference number (UBRN)', value: r.id, emphasis: true },
+            { label: 'Password', value: password, emphasis: true },
+            { label: 'NHS Number', value: nhsNumberShown(patientOf(r)) },
+            { label: 'Status', value: stateShown(r) },
+            ...optional('Priority', priorityOf(r)),
+          ],
+        },
+        {
+          heading: 'Services you can choose from',
+          lines: services.length
+            ? services.map((value) => ({ value }))
+            : [{ value: 'Your GP practice will tell you where you can be seen.' }],
+        },
+        {
+          heading: 'Keep this letter safe',
+          lines: [
+            {
+              value:
+                'Your password is shown only on this letter. If you lose it, ask your GP practice for ' +
+                'a new letter: the new password replaces this one. After several wrong passwords your ' +
+                'referral is locked until a new letter is printed.',
+            },
+            { value: `Printed ${now.toISOString().slice(0, 10)}.` },
+          ],
+        },
+      ],
+    },
+    patient,
+  );
 }
 
 function optional(label: string, value: string | undefined): PdfSection['lines'] {

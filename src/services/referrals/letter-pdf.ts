@@ -4,7 +4,9 @@
  * A4 pages as they need. Text is set in the standard Helvetica fonts, which encode WinAnsi only, so
  * any other character is shown as '?' rather than failing the letter.
  */
+import type { Patient } from 'fhir/r4.js';
 import { PDFDocument, StandardFonts, type PDFFont, type PDFPage } from 'pdf-lib';
+import { releaseForPatient } from '../../security/location-release.js';
 
 export interface PdfSection {
   heading?: string;
@@ -27,6 +29,16 @@ const LEADING = 15;
 
 /** WinAnsi-safe text: printable Latin-1, anything else as '?'. */
 const printable = (s: string): string => s.replace(/[^\x20-\x7e\xa0-\xff]/g, '?');
+
+/**
+ * The document as it may be printed about `patient` (their current PDS record): a restricted
+ * patient's location values (their GP practice, say, when it is the referrer) are withheld, by the
+ * platform's one rule (security/location-release.ts), since no HTTP hook can read a PDF.
+ */
+export function releasedFor(spec: PdfDocumentSpec, patient: Patient | undefined): PdfDocumentSpec {
+  const { created, ...text } = spec;
+  return { ...releaseForPatient(text, patient), created };
+}
 
 export async function renderPdf(spec: PdfDocumentSpec): Promise<Buffer> {
   const doc = await PDFDocument.create();

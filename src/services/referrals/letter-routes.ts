@@ -1,28 +1,16 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { etagFor } from '../../fhir/etag.js';
-import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Activity } from '../../security/policy.js';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { described, pathParams } from '../route-schemas.js';
 import { clinicalCaller, contentDisposition } from './attachment-routes.js';
 import { useErsErrors } from './ers-errors.js';
 import { LetterService, type PdfAnswer } from './letter-service.js';
 import { PatientLetterService } from './patient-letter.js';
+import { ERS_HEADERS, OBO_HEADER, ersCaller, sendReferral } from './ers-route-kit.js';
 import type { ServiceDeps } from '../service-deps.js';
-import { parseErsCaller, parseErsIfMatch, parseUbrn } from './referral-rules.js';
-import { referralView } from './referral-views.js';
+import { parseErsIfMatch, parseUbrn } from './referral-rules.js';
 
 interface UbrnParams {
   ubrn: string;
 }
-
-const HEADERS = {
-  'nhsd-ers-business-function': "the caller's e-RS Business Function (e.g. REFERRING_CLINICIAN)",
-  'nhsd-end-user-organisation-ods': "the ODS code of the caller's organisation",
-};
-const OBO = {
-  'nhsd-ers-on-behalf-of-user-id':
-    'the SDS user ID a SERVICE_PROVIDER_CLINICIAN_ADMIN acts for (required with that function only)',
-};
 
 function sendPdf(reply: FastifyReply, answer: PdfAnswer) {
   return reply
@@ -41,8 +29,6 @@ function sendPdf(reply: FastifyReply, answer: PdfAnswer) {
 export function letterRoutes({ store, audit }: Pick<ServiceDeps, 'store' | 'audit'>) {
   const letters = new LetterService(store, audit);
   const patientLetters = new PatientLetterService(store, audit);
-  const caller = (req: FastifyRequest, activity: Activity, oboAllowed: boolean) =>
-    parseErsCaller(req.headers, activity, req.ctx.principal, oboAllowed);
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     useErsErrors(app);
@@ -54,28 +40,27 @@ export function letterRoutes({ store, audit }: Pick<ServiceDeps, 'store' | 'audi
       {
         schema: {
           params: pathParams('ubrn'),
-          headers: described({ ...HEADERS, 'if-match': 'W/"<version>" of the referral last read' }),
+          headers: described({
+            ...ERS_HEADERS,
+            'if-match': 'W/"<version>" of the referral last read',
+          }),
         },
         config: letter,
       },
       async (req, reply) => {
-        const who = caller(req, letter.activity, false);
+        const who = ersCaller(req, letter.activity, false);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         const saved = await letters.maintain(req.ctx, who, ubrn, version, req.body);
-        return reply
-          .code(200)
-          .type(FHIR_JSON)
-          .header('etag', etagFor(saved.version))
-          .send(referralView(saved));
+        return sendReferral(reply, saved);
       },
     );
 
     app.post<{ Params: UbrnParams }>(
       '/ReferralRequest/:ubrn/$ers.generatePatientLetter',
-      { schema: { params: pathParams('ubrn'), headers: described(HEADERS) }, config: letter },
+      { schema: { params: pathParams('ubrn'), headers: described(ERS_HEADERS) }, config: letter },
       async (req, reply) => {
-        const who = caller(req, letter.activity, false);
+        const who = ersCaller(req, letter.activity, false);
         return sendPdf(
           reply,
           await patientLetters.generate(req.ctx, who, parseUbrn(req.params.ubrn)),
@@ -86,11 +71,14 @@ export function letterRoutes({ store, audit }: Pick<ServiceDeps, 'store' | 'audi
     app.post<{ Params: UbrnParams }>(
       '/ReferralRequest/:ubrn/$ers.generateCRI',
       {
-        schema: { params: pathParams('ubrn'), headers: described({ ...HEADERS, ...OBO }) },
+        schema: {
+          params: pathParams('ubrn'),
+          headers: described({ ...ERS_HEADERS, ...OBO_HEADER }),
+        },
         config: read,
       },
       async (req, reply) => {
-        const who = clinicalCaller(caller(req, read.activity, true));
+        const who = clinicalCaller(ersCaller(req, read.activity, true));
         return sendPdf(
           reply,
           await letters.clinicalInformation(req.ctx, who, parseUbrn(req.params.ubrn)),

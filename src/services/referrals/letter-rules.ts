@@ -6,6 +6,7 @@
  * Checked without the store; refusals in eRS's words.
  */
 import { ersError } from './ers-errors.js';
+import { invalid, isObject, structure } from './ers-parameters.js';
 import { ATTACHMENT_ID } from './attachment-model.js';
 import {
   ATTACHMENT_TYPE_SYSTEM,
@@ -17,11 +18,6 @@ import {
 const MAX_DESCRIPTION = 2000;
 /** More files than any letter holds; the request is refused rather than walked. */
 export const MAX_LETTER_FILES = 50;
-
-const structure = (why: string) => ersError(422, 'structure', 'INVALID_FHIR_STRUCTURE', why);
-const invalid = (why: string) => ersError(422, 'value', 'INVALID_VALUE', why);
-const isObject = (v: unknown): v is Record<string, any> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseMaintainReferralLetter(body: unknown): LetterFile[] {
   if (!isObject(body) || body.resourceType !== 'Parameters')

@@ -10,7 +10,6 @@ import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { RequestContext } from '../../context.js';
 import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
 import { currentPatient } from '../pds/index.js';
-import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import { ersError } from './ers-errors.js';
 import { ERS_REFERRAL_LETTER } from './event-topics.js';
 import { ERS_ATTACHMENT } from './attachment-model.js';
@@ -21,7 +20,7 @@ import { parseMaintainReferralLetter } from './letter-rules.js';
 import { visibleReferral } from './referral-access.js';
 import { patientOf, stateOf, type ReferralRequest } from './referral-model.js';
 import type { ErsCaller } from './referral-rules.js';
-import { commitReferralChange, requireVersion } from './referral-writes.js';
+import { changeReferral } from './referral-writes.js';
 
 export const LETTER_ACTION = 'ers.referral.letter';
 
@@ -49,7 +48,7 @@ export class LetterService {
   constructor(
     readonly store: ResourceStore,
     readonly audit: AuditWriter,
-    private readonly now: () => Date = () => new Date(),
+    readonly now: () => Date = () => new Date(),
   ) {}
 
   /** a012: the referral with exactly the files named as its letter (at the version the caller read). */
@@ -60,15 +59,16 @@ export class LetterService {
     ifMatch: number,
     body: unknown,
   ): Promise<StoredResource<ReferralRequest>> {
-    return writeOnce(this.store, ctx, {
-      asBefore: ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>,
-      write: async ({ record }) => {
-        const files = parseMaintainReferralLetter(body);
-        const stored = await visibleReferral(this, ctx, { ods: caller.ods }, ubrn, LETTER_ACTION, [
-          'referrer',
-        ]);
-        requireLiveReferral(stored.resource, '$ers.maintainReferralLetter');
-        requireVersion(stored.version, ifMatch);
+    return changeReferral(this, ctx, {
+      ubrn,
+      viewer: { ods: caller.ods },
+      parties: ['referrer'],
+      action: LETTER_ACTION,
+      ifMatch,
+      parse: () => parseMaintainReferralLetter(body),
+      // the letter changes, not the state: refused only once the referral has ended
+      check: (stored) => requireLiveReferral(stored.resource, '$ers.maintainReferralLetter'),
+      plan: async (stored, files) => {
         const ids = files.map((f) => f.attachmentId);
         const found = new Map(
           (await this.store.readMany(ERS_ATTACHMENT, ids)).map((a) => [a.id, a.resource]),
@@ -117,15 +117,12 @@ export class LetterService {
             'NO_CHANGES_DETECTED',
             'The referral already has exactly these letter files',
           );
-        return commitReferralChange(this.store, ctx, record, {
-          stored,
+        return {
           next: withLetter(stored.resource, documents, time),
-          action: LETTER_ACTION,
           detail: { ubrn, attachments: ids, removed: before.filter((id) => !ids.includes(id)) },
           topic: ERS_REFERRAL_LETTER,
-          status: 200,
           time,
-        });
+        };
       },
     });
   }

@@ -8,6 +8,7 @@
  */
 import type { Coding } from './appointment-model.js';
 import { ersError } from './ers-errors.js';
+import { invalid, missing, type Parameter } from './ers-parameters.js';
 import { patientParameters, patientPassword } from './patient-rules.js';
 import { APPOINTMENT_CANCELLATION_REASONS } from './reference-data-published.js';
 import { SLOT_ID_PATTERN } from './slot-model.js';
@@ -27,12 +28,7 @@ export const PATIENT_APPOINTMENT_CANCELLATIONS: ReadonlyMap<string, boolean> = n
   ]),
 );
 
-type Parameter = { name?: unknown; [value: string]: unknown };
-
 const badQuery = (why: string) => ersError(400, 'value', 'INVALID_VALUE', why);
-const missing = (name: string) =>
-  ersError(422, 'required', 'MISSING_VALUE', `'${name}' parameter is required`);
-const invalid = (why: string) => ersError(422, 'value', 'INVALID_VALUE', why);
 
 export interface PatientSlotQuery {
   service: string;

@@ -3,12 +3,13 @@ import { etagFor } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Activity } from '../../security/policy.js';
 import { pathParams } from '../route-schemas.js';
+import { sendReferral } from './ers-route-kit.js';
 import { ersError, useErsErrors } from './ers-errors.js';
 import { PatientReferralService } from './patient-service.js';
 import { REFERRALS_BASE } from './routes.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { parseUbrn } from './referral-rules.js';
-import { cancelledView, referralView } from './referral-views.js';
+import { cancelledView } from './referral-views.js';
 
 /**
  * OpenSpine's patient routes for e-Referrals (not part of the published supplier API, which serves
@@ -90,10 +91,7 @@ export function patientRoutes({
           signedInPatient(req),
           parseUbrn(req.params.ubrn),
         );
-        return reply
-          .type(FHIR_JSON)
-          .header('etag', etagFor(stored.version))
-          .send(referralView(stored));
+        return sendReferral(reply, stored);
       },
     );
 

@@ -5,7 +5,8 @@
  * sandbox/src/mocks/stu3/getCodeSystem/responses/ReferralCancellationReasonCodeSystem.json; a
  * patient does not report their own death, so PATIENT_DIED is the referrer's).
  */
-import { ersError } from './ers-errors.js';
+import { invalid, knownParameters, missing, type Parameter } from './ers-parameters.js';
+import { cancellationOf } from './referral-rules.js';
 
 export const PATIENT_CANCELLATION_REASONS = [
   'INTEND_PRIVATE',
@@ -15,37 +16,10 @@ export const PATIENT_CANCELLATION_REASONS = [
 /** commentIsMandatory in the published code system. */
 const COMMENT_MANDATORY = ['PATIENT_REQUEST_CANCELLATION_OTHER'];
 const MAX_PASSWORD = 100;
-const MAX_COMMENTS = 2000;
-
-type Parameter = { name?: unknown; [value: string]: unknown };
-
-const structure = (why: string) => ersError(422, 'structure', 'INVALID_FHIR_STRUCTURE', why);
-const missing = (name: string) =>
-  ersError(422, 'required', 'MISSING_VALUE', `'${name}' parameter is required`);
-const invalid = (why: string) => ersError(422, 'value', 'INVALID_VALUE', why);
 
 /** The parameters of a patient's Parameters body, each name one of `known` and given once. */
-export function patientParameters(body: unknown, known: readonly string[]): Parameter[] {
-  const b = body as { resourceType?: unknown; parameter?: unknown } | null;
-  if (!b || typeof b !== 'object' || Array.isArray(b) || b.resourceType !== 'Parameters')
-    throw structure('the body must be a Parameters resource');
-  if (!Array.isArray(b.parameter) || b.parameter.some((p) => !p || typeof p !== 'object'))
-    throw structure('Parameters.parameter must be an array of parameters');
-  const params = b.parameter as Parameter[];
-  params.forEach((p, i) => {
-    if (typeof p.name !== 'string' || !known.includes(p.name))
-      throw ersError(
-        422,
-        'value',
-        'UNEXPECTED_FIELD',
-        `'parameter[${i}]' (${String(p.name).slice(0, 40)}) unknown parameter name`,
-      );
-  });
-  for (const name of known)
-    if (params.filter((p) => p.name === name).length > 1)
-      throw structure(`'${name}' parameter may be given only once`);
-  return params;
-}
+export const patientParameters = (body: unknown, known: readonly string[]): Parameter[] =>
+  knownParameters(body, known).list;
 
 /** The `password` a patient presents (required, a non-empty string). */
 export function patientPassword(params: Parameter[]): string {
@@ -65,36 +39,10 @@ export interface PatientCancelRequest {
 
 /** A patient's cancellation of their referral: password, cancellationReason, cancellationComments. */
 export function parsePatientCancel(body: unknown): PatientCancelRequest {
-  const params = patientParameters(body, [
-    'password',
-    'cancellationReason',
-    'cancellationComments',
-  ]);
-  const password = patientPassword(params);
-  const reason = params.find((p) => p.name === 'cancellationReason')?.valueCoding as
-    { system?: unknown; code?: unknown } | undefined;
-  if (!reason) throw missing('cancellationReason');
-  if (
-    typeof reason !== 'object' ||
-    typeof reason.system !== 'string' ||
-    !reason.system.endsWith('/STU3/CodeSystem/REFERRAL-CANCELLATION-REASON') ||
-    typeof reason.code !== 'string' ||
-    !(PATIENT_CANCELLATION_REASONS as readonly string[]).includes(reason.code)
-  )
-    throw ersError(
-      422,
-      'code-invalid',
-      'INVALID_CODE',
-      `'cancellationReason' must be one of ${PATIENT_CANCELLATION_REASONS.join(', ')} (REFERRAL-CANCELLATION-REASON)`,
-    );
-  const comments = params.find((p) => p.name === 'cancellationComments')?.valueString;
-  if (comments !== undefined && (typeof comments !== 'string' || comments.length > MAX_COMMENTS))
-    throw invalid(`'cancellationComments' must be a string of at most ${MAX_COMMENTS} characters`);
+  const p = knownParameters(body, ['password', 'cancellationReason', 'cancellationComments']);
+  const password = patientPassword(p.list);
+  const { reason, comments } = cancellationOf(p, PATIENT_CANCELLATION_REASONS);
   if (COMMENT_MANDATORY.includes(reason.code) && !(typeof comments === 'string' && comments.trim()))
     throw missing('cancellationComments');
-  return {
-    password,
-    reason: { system: reason.system, code: reason.code },
-    ...(comments ? { comments } : {}),
-  };
+  return { password, reason, ...(comments ? { comments } : {}) };
 }

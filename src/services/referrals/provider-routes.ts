@@ -1,14 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { etagFor } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Activity } from '../../security/policy.js';
-import type { StoredResource } from '../../store/resource-store.js';
 import { described, pathParams } from '../route-schemas.js';
+import { ERS_HEADERS, ersCaller, sendReferral } from './ers-route-kit.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { useErsErrors } from './ers-errors.js';
-import type { ReferralRequest } from './referral-model.js';
-import { parseErsCaller, parseErsIfMatch, parseUbrn } from './referral-rules.js';
-import { referralView } from './referral-views.js';
+import { parseErsIfMatch, parseUbrn } from './referral-rules.js';
 import { parseTaskQuery } from './review-rules.js';
 import { ReviewService } from './review-service.js';
 import { taskBundle } from './review-views.js';
@@ -22,25 +19,12 @@ interface UbrnParams {
   ubrn: string;
 }
 
-const HEADERS = {
-  'nhsd-ers-business-function':
-    "the caller's e-RS Business Function (e.g. SERVICE_PROVIDER_CLINICIAN)",
-  'nhsd-end-user-organisation-ods': "the ODS code of the caller's organisation",
-};
 const WITH_OBO = {
-  ...HEADERS,
+  ...ERS_HEADERS,
   'nhsd-ers-on-behalf-of-user-id':
     'the SDS user ID a SERVICE_PROVIDER_CLINICIAN_ADMIN acts for (required with that function only)',
 };
 const REVIEW_HEADERS = { ...WITH_OBO, 'if-match': 'W/"<version>" of the referral last read' };
-
-function sendReferral(reply: FastifyReply, stored: StoredResource<ReferralRequest>, status = 200) {
-  return reply
-    .code(status)
-    .type(FHIR_JSON)
-    .header('etag', etagFor(stored.version))
-    .send(referralView(stored));
-}
 
 /**
  * Triage and the provider side of the e-Referral Service (docs/referrals.md, "Triage and review"):
@@ -60,8 +44,6 @@ export function providerRoutes({
   const triage = new TriageService(store, audit);
   const review = new ReviewService(store, audit);
   const worklists = new WorklistService(store, audit);
-  const caller = (req: FastifyRequest, activity: Activity, oboAllowed: boolean) =>
-    parseErsCaller(req.headers, activity, req.ctx.principal, oboAllowed);
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     useErsErrors(app);
@@ -72,9 +54,9 @@ export function providerRoutes({
 
     app.post(
       '/ReferralRequest/$ers.createReferralAndSendForTriage',
-      { schema: { headers: described(HEADERS) }, config: create },
+      { schema: { headers: described(ERS_HEADERS) }, config: create },
       async (req, reply) => {
-        const who = caller(req, create.activity, false);
+        const who = ersCaller(req, create.activity, false);
         const created = await triage.createForTriage(req.ctx, who, req.body);
         const location = `${baseUrl}/ReferralRequest/${created.id}/_history/${created.version}`;
         return sendReferral(reply.header('location', location), created, 201);
@@ -87,7 +69,7 @@ export function providerRoutes({
       async (req, reply) => {
         const answer = await worklists.fetch(
           req.ctx,
-          caller(req, worklist.activity, true),
+          ersCaller(req, worklist.activity, true),
           req.body,
         );
         return reply.code(200).type(FHIR_JSON).send(worklistView(answer));
@@ -100,7 +82,7 @@ export function providerRoutes({
       '/ReferralRequest/:ubrn/$ers.acceptReferral',
       { schema: reviewRoute, config: reviewAccess },
       async (req, reply) => {
-        const who = caller(req, reviewAccess.activity, true);
+        const who = ersCaller(req, reviewAccess.activity, true);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         return sendReferral(reply, await review.accept(req.ctx, who, ubrn, version));
@@ -111,7 +93,7 @@ export function providerRoutes({
       '/ReferralRequest/:ubrn/$ers.rejectReferral',
       { schema: reviewRoute, config: reviewAccess },
       async (req, reply) => {
-        const who = caller(req, reviewAccess.activity, true);
+        const who = ersCaller(req, reviewAccess.activity, true);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         return sendReferral(reply, await review.reject(req.ctx, who, ubrn, version, req.body));
@@ -122,7 +104,7 @@ export function providerRoutes({
       '/ReferralRequest/:ubrn/$ers.recordReviewOutcome',
       { schema: reviewRoute, config: reviewAccess },
       async (req, reply) => {
-        const who = caller(req, reviewAccess.activity, true);
+        const who = ersCaller(req, reviewAccess.activity, true);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         const saved = await triage.recordOutcome(req.ctx, who, ubrn, version, req.body);
@@ -132,14 +114,14 @@ export function providerRoutes({
 
     const shortlistRoute = {
       params: pathParams('ubrn'),
-      headers: described({ ...HEADERS, 'if-match': 'W/"<version>" of the referral last read' }),
+      headers: described({ ...ERS_HEADERS, 'if-match': 'W/"<version>" of the referral last read' }),
     };
 
     app.post<{ Params: UbrnParams }>(
       '/ReferralRequest/:ubrn/$ers.changeShortlist',
       { schema: shortlistRoute, config: create },
       async (req, reply) => {
-        const who = caller(req, create.activity, false);
+        const who = ersCaller(req, create.activity, false);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         const saved = await triage.changeShortlist(req.ctx, who, ubrn, version, req.body, false);
@@ -151,7 +133,7 @@ export function providerRoutes({
       '/ReferralRequest/:ubrn/$ers.changeShortlistAndSendForTriage',
       { schema: shortlistRoute, config: create },
       async (req, reply) => {
-        const who = caller(req, create.activity, false);
+        const who = ersCaller(req, create.activity, false);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         const saved = await triage.changeShortlist(req.ctx, who, ubrn, version, req.body, true);
@@ -179,7 +161,7 @@ export function providerRoutes({
         config: read,
       },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         const query = parseTaskQuery(req.query as Record<string, string | string[] | undefined>);
         const actions = await review.availableActions(req.ctx, who, query);
         return reply

@@ -7,7 +7,7 @@
  */
 import { auditRecord } from '../../audit/audit-record.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
-import type { RequestContext } from '../../context.js';
+import { noteReadPatient, type RequestContext } from '../../context.js';
 import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
 import { ersError } from './ers-errors.js';
 import {
@@ -60,5 +60,7 @@ export async function visibleReferral(
     const who = 'ods' in viewer ? `Organisation ${viewer.ods}` : 'The patient';
     throw ersError(403, 'forbidden', 'NO_ACCESS', `${who} may not access referral ${ubrn}`);
   }
+  // whatever the answer shows of it is released against its patient (location-release-hook.ts)
+  noteReadPatient(ctx, patientOf(stored.resource));
   return { ...stored, party };
 }

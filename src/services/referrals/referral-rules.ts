@@ -11,6 +11,15 @@ import {
 import type { Principal } from '../../security/principal.js';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { ersError } from './ers-errors.js';
+import {
+  badCode,
+  invalid,
+  knownParameters,
+  missing,
+  structure,
+  type KnownParameters,
+  type Parameter,
+} from './ers-parameters.js';
 import { REFERRAL_CANCELLATION_REASONS } from './reference-data-published.js';
 import {
   ERS_SERVICE_SYSTEM,
@@ -109,42 +118,7 @@ export function parseVersion(version: string): number {
   return Number(version);
 }
 
-export interface Parameter {
-  name?: unknown;
-  [value: string]: unknown;
-}
-
-/** The parameters of a Parameters body, or 422 INVALID_FHIR_STRUCTURE. */
-function parametersOf(body: unknown): Parameter[] {
-  const b = body as { resourceType?: unknown; parameter?: unknown } | null;
-  if (!b || typeof b !== 'object' || Array.isArray(b) || b.resourceType !== 'Parameters')
-    throw structure('the body must be a Parameters resource');
-  if (!Array.isArray(b.parameter) || b.parameter.some((p) => !p || typeof p !== 'object'))
-    throw structure('Parameters.parameter must be an array of parameters');
-  return b.parameter as Parameter[];
-}
-
-const structure = (why: string) => ersError(422, 'structure', 'INVALID_FHIR_STRUCTURE', why);
-const missing = (name: string) =>
-  ersError(422, 'required', 'MISSING_VALUE', `'${name}' parameter is required`);
-const invalid = (why: string) => ersError(422, 'value', 'INVALID_VALUE', why);
-
-function only(params: Parameter[], known: readonly string[]): void {
-  params.forEach((p, i) => {
-    if (typeof p.name !== 'string' || !known.includes(p.name))
-      throw ersError(
-        422,
-        'value',
-        'UNEXPECTED_FIELD',
-        `'parameter[${i}]' (${String(p.name).slice(0, 40)}) unknown parameter name`,
-      );
-  });
-  for (const name of known)
-    if (params.filter((p) => p.name === name).length > 1)
-      throw structure(`'${name}' parameter may be given only once`);
-}
-
-const byName = (params: Parameter[], name: string) => params.find((p) => p.name === name);
+export type { Parameter } from './ers-parameters.js';
 
 export interface CreateReferralRequest {
   nhsNumber: string;
@@ -216,17 +190,16 @@ export function parseShortlist(shortlistParam: Parameter | undefined): {
 
 /** $ers.createReferral's body (eRS-CreateReferral-Parameters). */
 export function parseCreateReferral(body: unknown, now: Date): CreateReferralRequest {
-  const params = parametersOf(body);
-  only(params, CREATE_PARAMS);
-  const patient = byName(params, 'patient');
+  const p = knownParameters(body, CREATE_PARAMS);
+  const patient = p.one('patient');
   if (!patient) throw missing('patient');
   const id = patient.valueIdentifier as { system?: unknown; value?: unknown } | undefined;
   if (!id || typeof id !== 'object' || id.system !== NHS_NUMBER_SYSTEM_STU3)
     throw invalid(`'patient' must be a valueIdentifier with system ${NHS_NUMBER_SYSTEM_STU3}`);
   if (!isValidNhsNumber(id.value))
     throw invalid(`'patient' value '${String(id.value).slice(0, 20)}' is not a valid NHS Number`);
-  const { list, serviceIds } = parseShortlist(byName(params, 'shortlist'));
-  const start = byName(params, 'eReferralPathwayStart')?.valueInstant;
+  const { list, serviceIds } = parseShortlist(p.one('shortlist'));
+  const start = p.one('eReferralPathwayStart')?.valueInstant;
   let pathwayStart: string | undefined;
   if (start !== undefined) {
     const t = typeof start === 'string' ? Date.parse(start) : NaN;
@@ -248,7 +221,7 @@ export function parseCreateReferral(body: unknown, now: Date): CreateReferralReq
     serviceIds,
     priority: priorityOf(list),
     pathwayStart,
-    extra: params.filter((p) => p.name !== 'patient' && p.name !== 'shortlist'),
+    extra: p.list.filter((x) => x.name !== 'patient' && x.name !== 'shortlist'),
   };
 }
 
@@ -290,27 +263,8 @@ export interface CancelReferralRequest {
 
 /** $ers.cancelReferral's body (eRS-CancelReferral-Request-Parameters). */
 export function parseCancelReferral(body: unknown): CancelReferralRequest {
-  const params = parametersOf(body);
-  only(params, ['cancellationReason', 'cancellationComments']);
-  const reason = byName(params, 'cancellationReason')?.valueCoding as
-    { system?: unknown; code?: unknown } | undefined;
-  if (!reason) throw missing('cancellationReason');
-  if (
-    typeof reason !== 'object' ||
-    typeof reason.system !== 'string' ||
-    !reason.system.endsWith('/STU3/CodeSystem/REFERRAL-CANCELLATION-REASON') ||
-    typeof reason.code !== 'string' ||
-    !(REFERRER_CANCELLATION_REASONS as readonly string[]).includes(reason.code)
-  )
-    throw ersError(
-      422,
-      'code-invalid',
-      'INVALID_CODE',
-      `'cancellationReason' must be one of ${REFERRER_CANCELLATION_REASONS.join(', ')} (REFERRAL-CANCELLATION-REASON)`,
-    );
-  const comments = byName(params, 'cancellationComments')?.valueString;
-  if (comments !== undefined && (typeof comments !== 'string' || comments.length > 2000))
-    throw invalid("'cancellationComments' must be a string of at most 2000 characters");
+  const p = knownParameters(body, ['cancellationReason', 'cancellationComments']);
+  const { reason, comments } = cancellationOf(p, REFERRER_CANCELLATION_REASONS);
   // "A comment on the cancellation is conditionally mandatory depending on the reason" (a036)
   if (COMMENT_MANDATORY.has(reason.code) && !comments?.trim())
     throw ersError(
@@ -319,10 +273,34 @@ export function parseCancelReferral(body: unknown): CancelReferralRequest {
       'MISSING_VALUE',
       `'cancellationComments' is required with the reason ${reason.code}`,
     );
-  return {
-    reason: { system: reason.system, code: reason.code },
-    ...(comments ? { comments } : {}),
-  };
+  return { reason, ...(comments ? { comments } : {}) };
+}
+
+/**
+ * A cancellation's `cancellationReason` (a REFERRAL-CANCELLATION-REASON coding, one of `allowed`)
+ * and `cancellationComments` (at most 2000 characters), as the referrer and the patient give them.
+ */
+export function cancellationOf(
+  p: KnownParameters,
+  allowed: readonly string[],
+): { reason: { system: string; code: string }; comments?: string } {
+  const reason = p.one('cancellationReason')?.valueCoding as
+    { system?: unknown; code?: unknown } | undefined;
+  if (!reason) throw missing('cancellationReason');
+  if (
+    typeof reason !== 'object' ||
+    typeof reason.system !== 'string' ||
+    !reason.system.endsWith('/STU3/CodeSystem/REFERRAL-CANCELLATION-REASON') ||
+    typeof reason.code !== 'string' ||
+    !allowed.includes(reason.code)
+  )
+    throw badCode(
+      `'cancellationReason' must be one of ${allowed.join(', ')} (REFERRAL-CANCELLATION-REASON)`,
+    );
+  const comments = p.one('cancellationComments')?.valueString;
+  if (comments !== undefined && (typeof comments !== 'string' || comments.length > 2000))
+    throw invalid("'cancellationComments' must be a string of at most 2000 characters");
+  return { reason: { system: reason.system, code: reason.code }, comments };
 }
 
 /** If-Match on $ers.cancelReferral (required, W/"<version>", a036's IfMatch.yaml); 412 otherwise. */

@@ -33,7 +33,6 @@ import {
   REFERRER_ORG_URL,
   SHORTLIST_URL,
   stateExtension,
-  stateOf,
   ubrnReservation,
   type Extension,
   type ReferralRequest,
@@ -44,9 +43,8 @@ import {
   type CreateReferralRequest,
   type ErsCaller,
 } from './referral-rules.js';
-import { transition } from './referral-transitions.js';
 import { checkShortlistable } from './service-search-rules.js';
-import { commitReferralChange, inState, referralWrite, requireVersion } from './referral-writes.js';
+import { changeReferral, inState, referralWrite } from './referral-writes.js';
 
 /** How many UBRNs a create draws before giving up (a clash is one in a million until the space fills). */
 const UBRN_ATTEMPTS = 50;
@@ -59,7 +57,7 @@ export class ReferralService {
   constructor(
     readonly store: ResourceStore,
     readonly audit: AuditWriter,
-    private readonly now: () => Date = () => new Date(),
+    readonly now: () => Date = () => new Date(),
   ) {}
 
   /** $ers.createReferral: a new referral in state NOT_BOOKED under a UBRN never used before. */
@@ -68,21 +66,12 @@ export class ReferralService {
     caller: ErsCaller,
     body: unknown,
   ): Promise<StoredResource<ReferralRequest>> {
-    return writeOnce(this.store, ctx, {
-      asBefore,
-      write: async (once) => {
-        const request = parseCreateReferral(body, this.now());
-        await requireCurrentPatient(this.store, request.nhsNumber);
-        const services = serviceNames(
-          await shortlistedServices(this.store, request.serviceIds, caller.ods),
-        );
-        return commitNewReferral(this.store, ctx, once, {
-          build: (ubrn) => newReferral(ubrn, request, caller.ods, services),
-          detail: { businessFunction: caller.businessFunction, services: request.serviceIds },
-          topics: [ERS_REFERRAL_CREATED],
-          time: this.now().toISOString(),
-        });
-      },
+    return createReferral(this, ctx, caller, {
+      parse: () => parseCreateReferral(body, this.now()),
+      plan: (request, services) => ({
+        build: (ubrn) => newReferral(ubrn, request, caller.ods, serviceNames(services)),
+        topics: [ERS_REFERRAL_CREATED],
+      }),
     });
   }
 
@@ -135,26 +124,22 @@ export class ReferralService {
     ifMatch: number,
     body: unknown,
   ): Promise<StoredResource<ReferralRequest>> {
-    return writeOnce(this.store, ctx, {
-      asBefore,
-      write: async ({ record }) => {
-        const request = parseCancelReferral(body);
-        const stored = await this.visible(ctx, caller, ubrn, 'ers.referral.cancel');
-        const next = transition(stateOf(stored.resource), 'cancel');
-        requireVersion(stored.version, ifMatch);
-        return commitReferralChange(this.store, ctx, record, {
-          stored,
-          next: { ...inState(stored.resource, next, request), status: 'cancelled' },
-          action: 'ers.referral.cancel',
-          detail: { ubrn, reason: request.reason.code, businessFunction: caller.businessFunction },
-          topic: ERS_REFERRAL_CANCELLED,
-          reason: request.reason.code,
-          // a booked appointment goes with the referral: cancelled, its slot free again
-          with: await releaseAppointmentWrites(this.store, stored.resource, stored.version + 1),
-          status: 200,
-          time: this.now().toISOString(),
-        });
-      },
+    return changeReferral(this, ctx, {
+      ubrn,
+      viewer: { ods: caller.ods },
+      parties: ['referrer'],
+      action: 'ers.referral.cancel',
+      ifMatch,
+      parse: () => parseCancelReferral(body),
+      transition: 'cancel',
+      plan: async (stored, request, next) => ({
+        next: { ...inState(stored.resource, next, request), status: 'cancelled' },
+        detail: { ubrn, reason: request.reason.code, businessFunction: caller.businessFunction },
+        topic: ERS_REFERRAL_CANCELLED,
+        reason: request.reason.code,
+        // a booked appointment goes with the referral: cancelled, its slot free again
+        with: await releaseAppointmentWrites(this.store, stored.resource, stored.version + 1),
+      }),
     });
   }
 
@@ -204,6 +189,48 @@ export async function shortlistedServices(
 /** The services' names by id, as the directory names them (ids stand in for unnamed ones). */
 export const serviceNames = (services: Map<string, HealthcareService>): Map<string, string> =>
   new Map([...services].map(([id, s]) => [id, s.name ?? id]));
+
+/** A create's request parsed and what it makes of it, once its patient and shortlist are checked. */
+export interface CreateOfReferral<R extends CreateReferralRequest> {
+  parse: () => R;
+  plan(
+    request: R,
+    services: Map<string, HealthcareService>,
+    time: string,
+  ): Omit<NewReferral, 'detail' | 'time'> & { detail?: Record<string, unknown> };
+}
+
+/**
+ * A new referral (a011, a021), in the order each answers in: request parsed, its patient current
+ * in PDS, its shortlisted services in the directory and open to the referrer; then committed under
+ * a new UBRN inside writeOnce (audited with the caller's business function and the services).
+ */
+export function createReferral<R extends CreateReferralRequest>(
+  deps: { store: ResourceStore; now: () => Date },
+  ctx: RequestContext,
+  caller: ErsCaller,
+  create: CreateOfReferral<R>,
+): Promise<StoredResource<ReferralRequest>> {
+  return writeOnce(deps.store, ctx, {
+    asBefore,
+    write: async (once) => {
+      const request = create.parse();
+      await requireCurrentPatient(deps.store, request.nhsNumber);
+      const services = await shortlistedServices(deps.store, request.serviceIds, caller.ods);
+      const time = deps.now().toISOString();
+      const { detail, ...what } = create.plan(request, services, time);
+      return commitNewReferral(deps.store, ctx, once, {
+        ...what,
+        detail: {
+          businessFunction: caller.businessFunction,
+          services: request.serviceIds,
+          ...detail,
+        },
+        time,
+      });
+    },
+  });
+}
 
 export interface NewReferral {
   /** The referral to store under a freshly drawn UBRN. */

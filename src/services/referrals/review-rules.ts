@@ -8,7 +8,7 @@ import { ersError } from './ers-errors.js';
 import type { ReferralParty } from './referral-access.js';
 import { UBRN_PATTERN } from './referral-model.js';
 import { TRANSITIONS, type ReferralAction, type ReferralState } from './referral-transitions.js';
-import { knownParameters } from './triage-rules.js';
+import { knownParameters } from './ers-parameters.js';
 
 /**
  * The APPOINTMENT-CANCELLATION-REASON codes a provider rejects with (appointmentBookingCancellation

@@ -11,7 +11,6 @@ import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { RequestContext } from '../../context.js';
 import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
 import { ersProfileOf, HEALTHCARE_SERVICE } from '../directory/index.js';
-import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import { APPOINTMENT, appointmentIdOf, serviceOfAppointment } from './appointment-model.js';
 import { releaseAppointmentWrites } from './appointment-changes.js';
 import { ErsError, ersError } from './ers-errors.js';
@@ -19,17 +18,14 @@ import { ERS_REFERRAL_ACCEPTED, ERS_REFERRAL_REJECTED } from './event-topics.js'
 import { visibleReferral } from './referral-access.js';
 import { patientOf, stateOf, type ReferralRequest } from './referral-model.js';
 import type { ErsCaller } from './referral-rules.js';
-import { transition } from './referral-transitions.js';
-import { commitReferralChange, inState, requireVersion } from './referral-writes.js';
+import { changeReferral, inState } from './referral-writes.js';
 import { availableActions, parseRejectReferral, type TaskQuery } from './review-rules.js';
-
-const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>;
 
 export class ReviewService {
   constructor(
     readonly store: ResourceStore,
     readonly audit: AuditWriter,
-    private readonly now: () => Date = () => new Date(),
+    readonly now: () => Date = () => new Date(),
   ) {}
 
   /** a013: the provider accepts the booked referral. */
@@ -39,22 +35,14 @@ export class ReviewService {
     ubrn: string,
     ifMatch: number,
   ): Promise<StoredResource<ReferralRequest>> {
-    return writeOnce(this.store, ctx, {
-      asBefore,
-      write: async ({ record }) => {
-        const stored = await this.reviewable(ctx, caller, ubrn);
-        const next = transition(stateOf(stored.resource), 'accept');
-        requireVersion(stored.version, ifMatch);
-        return commitReferralChange(this.store, ctx, record, {
-          stored,
-          next: inState(stored.resource, next),
-          action: 'ers.referral.review',
-          detail: { ubrn, outcome: 'ACCEPTED', ...callerDetail(caller) },
-          topic: ERS_REFERRAL_ACCEPTED,
-          status: 200,
-          time: this.now().toISOString(),
-        });
-      },
+    return changeReferral(this, ctx, {
+      ...this.review(caller, ubrn, ifMatch),
+      transition: 'accept',
+      plan: (stored, _none, next) => ({
+        next: inState(stored.resource, next),
+        detail: { ubrn, outcome: 'ACCEPTED', ...callerDetail(caller) },
+        topic: ERS_REFERRAL_ACCEPTED,
+      }),
     });
   }
 
@@ -66,13 +54,11 @@ export class ReviewService {
     ifMatch: number,
     body: unknown,
   ): Promise<StoredResource<ReferralRequest>> {
-    return writeOnce(this.store, ctx, {
-      asBefore,
-      write: async ({ record }) => {
-        const request = parseRejectReferral(body);
-        const stored = await this.reviewable(ctx, caller, ubrn);
-        const next = transition(stateOf(stored.resource), 'reject');
-        requireVersion(stored.version, ifMatch);
+    return changeReferral(this, ctx, {
+      ...this.review(caller, ubrn, ifMatch),
+      parse: () => parseRejectReferral(body),
+      transition: 'reject',
+      plan: async (stored, request, next) => {
         if (request.appointmentCancelledInPAS === undefined && (await this.indirect(stored)))
           throw ersError(
             422,
@@ -80,16 +66,13 @@ export class ReviewService {
             'VALUE_IS_REQUIRED',
             "'appointmentCancelledInPAS' is required for a referral booked into an indirectly bookable service",
           );
-        const rejected = inState(stored.resource, next, {
-          reason: request.reason,
-          comments: request.comments,
-        });
-        return commitReferralChange(this.store, ctx, record, {
-          stored,
-          next: rejected,
+        return {
+          next: inState(stored.resource, next, {
+            reason: request.reason,
+            comments: request.comments,
+          }),
           // the booked appointment goes with the rejection: cancelled, its slot free again
           with: await releaseAppointmentWrites(this.store, stored.resource, stored.version + 1),
-          action: 'ers.referral.review',
           detail: {
             ubrn,
             outcome: 'REJECTED',
@@ -101,9 +84,7 @@ export class ReviewService {
           },
           topic: ERS_REFERRAL_REJECTED,
           reason: request.reason.code,
-          status: 200,
-          time: this.now().toISOString(),
-        });
+        };
       },
     });
   }
@@ -155,11 +136,10 @@ export class ReviewService {
     );
   }
 
-  /** The referral, when the caller's organisation is a provider it was sent to. */
-  private reviewable(ctx: RequestContext, caller: ErsCaller, ubrn: string) {
-    return visibleReferral(this, ctx, { ods: caller.ods }, ubrn, 'ers.referral.review', [
-      'provider',
-    ]);
+  /** A review is made by a provider the referral was sent to, at the version it last read. */
+  private review(caller: ErsCaller, ubrn: string, ifMatch: number) {
+    const parties = ['provider'] as const;
+    return { ubrn, viewer: { ods: caller.ods }, parties, action: 'ers.referral.review', ifMatch };
   }
 
   /** Whether the referral is booked into an indirectly bookable service (the directory's profile). */

@@ -1,15 +1,13 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { etagFor } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
-import type { Activity } from '../../security/policy.js';
-import type { StoredResource } from '../../store/resource-store.js';
 import { described, pathParams } from '../route-schemas.js';
+import { ERS_HEADERS, OBO_HEADER, ersCaller, sendReferral } from './ers-route-kit.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { useErsErrors } from './ers-errors.js';
-import type { ReferralRequest } from './referral-model.js';
-import { parseErsCaller, parseErsIfMatch, parseUbrn, parseVersion } from './referral-rules.js';
+import { parseErsIfMatch, parseUbrn, parseVersion } from './referral-rules.js';
 import type { ReferralService } from './referral-service.js';
-import { cancelledView, referralView } from './referral-views.js';
+import { cancelledView } from './referral-views.js';
 
 /** The e-Referral Service's STU3 API (published servers .../referrals/FHIR, paths /STU3/...). */
 export const REFERRALS_BASE = '/referrals/FHIR/STU3';
@@ -19,23 +17,6 @@ interface UbrnParams {
 }
 interface VersionParams extends UbrnParams {
   version: string;
-}
-
-const HEADERS = {
-  'nhsd-ers-business-function': "the caller's e-RS Business Function (e.g. REFERRING_CLINICIAN)",
-  'nhsd-end-user-organisation-ods': "the ODS code of the caller's organisation",
-};
-const OBO = {
-  'nhsd-ers-on-behalf-of-user-id':
-    'the SDS user ID a SERVICE_PROVIDER_CLINICIAN_ADMIN acts for (required with that function only)',
-};
-
-function sendReferral(reply: FastifyReply, stored: StoredResource<ReferralRequest>, status = 200) {
-  return reply
-    .code(status)
-    .type(FHIR_JSON)
-    .header('etag', etagFor(stored.version))
-    .send(referralView(stored));
 }
 
 /**
@@ -49,8 +30,6 @@ export function referralRoutes(
   service: ReferralService,
 ) {
   const baseUrl = publicUrl + REFERRALS_BASE;
-  const caller = (req: FastifyRequest, activity: Activity, oboAllowed: boolean) =>
-    parseErsCaller(req.headers, activity, req.ctx.principal, oboAllowed);
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     useErsErrors(app);
@@ -60,11 +39,11 @@ export function referralRoutes(
 
     app.post(
       '/ReferralRequest/$ers.createReferral',
-      { schema: { headers: described(HEADERS) }, config: create },
+      { schema: { headers: described(ERS_HEADERS) }, config: create },
       async (req, reply) => {
         const created = await service.create(
           req.ctx,
-          caller(req, create.activity, false),
+          ersCaller(req, create.activity, false),
           req.body,
         );
         return sendReferral(
@@ -81,11 +60,14 @@ export function referralRoutes(
     app.get<{ Params: UbrnParams }>(
       '/ReferralRequest/:ubrn',
       {
-        schema: { params: pathParams('ubrn'), headers: described({ ...HEADERS, ...OBO }) },
+        schema: {
+          params: pathParams('ubrn'),
+          headers: described({ ...ERS_HEADERS, ...OBO_HEADER }),
+        },
         config: read,
       },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         return sendReferral(reply, await service.read(req.ctx, who, parseUbrn(req.params.ubrn)));
       },
     );
@@ -95,12 +77,12 @@ export function referralRoutes(
       {
         schema: {
           params: pathParams('ubrn', 'version'),
-          headers: described({ ...HEADERS, ...OBO }),
+          headers: described({ ...ERS_HEADERS, ...OBO_HEADER }),
         },
         config: read,
       },
       async (req, reply) => {
-        const who = caller(req, read.activity, true);
+        const who = ersCaller(req, read.activity, true);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseVersion(req.params.version);
         return sendReferral(reply, await service.readVersion(req.ctx, who, ubrn, version));
@@ -112,12 +94,15 @@ export function referralRoutes(
       {
         schema: {
           params: pathParams('ubrn'),
-          headers: described({ ...HEADERS, 'if-match': 'W/"<version>" of the referral last read' }),
+          headers: described({
+            ...ERS_HEADERS,
+            'if-match': 'W/"<version>" of the referral last read',
+          }),
         },
         config: cancel,
       },
       async (req, reply) => {
-        const who = caller(req, cancel.activity, false);
+        const who = ersCaller(req, cancel.activity, false);
         const ubrn = parseUbrn(req.params.ubrn);
         const version = parseErsIfMatch(req.headers['if-match']);
         const saved = await service.cancel(req.ctx, who, ubrn, version, req.body);

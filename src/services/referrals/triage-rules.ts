@@ -4,6 +4,7 @@
  * $ers.recordReviewOutcome (a028, eRS-RecordReviewOutcome-Parameters). Refusals in eRS's words.
  */
 import { ersError } from './ers-errors.js';
+import { badCode, invalid, knownParameters, missing } from './ers-parameters.js';
 import { PRIORITY_SYSTEM } from './referral-model.js';
 import {
   parseCreateReferral,
@@ -21,47 +22,6 @@ export const PRIORITY_DISPLAY: Record<string, string> = {
   URGENT: 'Urgent',
   TWO_WEEK_WAIT: '2 Week Wait',
 };
-
-interface Parameter {
-  name?: unknown;
-  [value: string]: unknown;
-}
-
-const structure = (why: string) => ersError(422, 'structure', 'INVALID_FHIR_STRUCTURE', why);
-const missing = (name: string) =>
-  ersError(422, 'required', 'MISSING_VALUE', `'${name}' parameter is required`);
-const invalid = (why: string) => ersError(422, 'value', 'INVALID_VALUE', why);
-const badCode = (why: string) => ersError(422, 'code-invalid', 'INVALID_CODE', why);
-
-/** The parameters of a Parameters body, each named once from `known` (422 otherwise). */
-export function knownParameters(
-  body: unknown,
-  known: readonly string[],
-  repeatable: string[] = [],
-) {
-  const b = body as { resourceType?: unknown; parameter?: unknown } | null;
-  if (!b || typeof b !== 'object' || Array.isArray(b) || b.resourceType !== 'Parameters')
-    throw structure('the body must be a Parameters resource');
-  if (!Array.isArray(b.parameter) || b.parameter.some((p) => !p || typeof p !== 'object'))
-    throw structure('Parameters.parameter must be an array of parameters');
-  const params = b.parameter as Parameter[];
-  params.forEach((p, i) => {
-    if (typeof p.name !== 'string' || !known.includes(p.name))
-      throw ersError(
-        422,
-        'value',
-        'UNEXPECTED_FIELD',
-        `'parameter[${i}]' (${String(p.name).slice(0, 40)}) unknown parameter name`,
-      );
-  });
-  for (const name of known)
-    if (!repeatable.includes(name) && params.filter((p) => p.name === name).length > 1)
-      throw structure(`'${name}' parameter may be given only once`);
-  return {
-    all: (name: string) => params.filter((p) => p.name === name),
-    one: (name: string) => params.find((p) => p.name === name),
-  };
-}
 
 const A021_PARAMS = [
   'patient',
@@ -84,14 +44,19 @@ export function parseCreateForTriage(body: unknown, now: Date): CreateReferralRe
   if (p.one('referringClinician') && (typeof clinician?.value !== 'string' || !clinician.value))
     throw invalid("'referringClinician' must be a valueIdentifier (SDS user ID)");
   const request = parseCreateReferral(body, now);
-  if (request.serviceIds.length !== 1)
+  requireOneService(request.serviceIds);
+  return request;
+}
+
+/** 422 TOO_MANY_ITEMS unless a shortlist sent for triage holds exactly one service. */
+function requireOneService(serviceIds: string[]): void {
+  if (serviceIds.length !== 1)
     throw ersError(
       422,
       'value',
       'TOO_MANY_ITEMS',
-      `a shortlist sent for triage must hold exactly one service; ${request.serviceIds.length} were given`,
+      `a shortlist sent for triage must hold exactly one service; ${serviceIds.length} were given`,
     );
-  return request;
 }
 
 /**
@@ -145,13 +110,7 @@ export function parseChangeShortlist(body: unknown, forTriage: boolean): ChangeS
   ]);
   const shortlist = parseShortlist(p.one('shortlist'));
   letterParameters(p, forTriage);
-  if (forTriage && shortlist.serviceIds.length !== 1)
-    throw ersError(
-      422,
-      'value',
-      'TOO_MANY_ITEMS',
-      `a shortlist sent for triage must hold exactly one service; ${shortlist.serviceIds.length} were given`,
-    );
+  if (forTriage) requireOneService(shortlist.serviceIds);
   return shortlist;
 }
 

@@ -12,8 +12,6 @@ import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { RequestContext } from '../../context.js';
 import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
 import { ersProfileOf } from '../directory/index.js';
-import { requireCurrentPatient } from '../pds/index.js';
-import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import { ersError } from './ers-errors.js';
 import {
   ERS_REFERRAL_CREATED,
@@ -21,7 +19,6 @@ import {
   ERS_REFERRAL_SHORTLIST_CHANGED,
   ERS_REFERRAL_TRIAGED,
 } from './event-topics.js';
-import { visibleReferral } from './referral-access.js';
 import {
   APPOINTMENT,
   appointmentIdOf,
@@ -45,14 +42,14 @@ import {
 } from './referral-model.js';
 import type { ErsCaller } from './referral-rules.js';
 import {
-  commitNewReferral,
+  createReferral,
   newReferral,
   serviceNames,
   shortlistEntries,
   shortlistedServices,
 } from './referral-service.js';
 import { transition } from './referral-transitions.js';
-import { commitReferralChange, inState, requireVersion } from './referral-writes.js';
+import { changeReferral, inState } from './referral-writes.js';
 import {
   parseChangeShortlist,
   parseCreateForTriage,
@@ -63,13 +60,11 @@ import {
   REVIEW_REASON_SYSTEM,
 } from './triage-rules.js';
 
-const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>;
-
 export class TriageService {
   constructor(
     readonly store: ResourceStore,
     readonly audit: AuditWriter,
-    private readonly now: () => Date = () => new Date(),
+    readonly now: () => Date = () => new Date(),
   ) {}
 
   /** a021: a new referral, sent to its one shortlisted triage service: AWAITING_TRIAGE at its provider. */
@@ -78,30 +73,21 @@ export class TriageService {
     caller: ErsCaller,
     body: unknown,
   ): Promise<StoredResource<ReferralRequest>> {
-    return writeOnce(this.store, ctx, {
-      asBefore,
-      write: async (once) => {
-        const request = parseCreateForTriage(body, this.now());
-        await requireCurrentPatient(this.store, request.nhsNumber);
-        const services = await shortlistedServices(this.store, request.serviceIds, caller.ods);
+    return createReferral(this, ctx, caller, {
+      parse: () => parseCreateForTriage(body, this.now()),
+      plan: (request, services, time) => {
         const [serviceId] = request.serviceIds;
         const service = services.get(serviceId)!;
         const provider = triageProvider(serviceId, service);
-        const time = this.now().toISOString();
         const to = { id: serviceId, service, provider };
         const sent = (ubrn: string) =>
           sentForTriage(newReferral(ubrn, request, caller.ods, serviceNames(services)), to, time);
-        return commitNewReferral(this.store, ctx, once, {
+        return {
           build: (ubrn) => sent(ubrn).referral,
           with: (referral) => [appointmentWrite(sent(referral.id).appointment, 0)],
-          detail: {
-            businessFunction: caller.businessFunction,
-            services: request.serviceIds,
-            sentTo: provider,
-          },
+          detail: { sentTo: provider },
           topics: [ERS_REFERRAL_CREATED, ERS_REFERRAL_SENT],
-          time,
-        });
+        };
       },
     });
   }
@@ -114,20 +100,15 @@ export class TriageService {
     ifMatch: number,
     body: unknown,
   ): Promise<StoredResource<ReferralRequest>> {
-    return writeOnce(this.store, ctx, {
-      asBefore,
-      write: async ({ record }) => {
-        const request = parseReviewOutcome(body);
-        const stored = await visibleReferral(
-          this,
-          ctx,
-          { ods: caller.ods },
-          ubrn,
-          'ers.referral.review',
-          ['provider'],
-        );
-        const next = transition(stateOf(stored.resource), request.action);
-        requireVersion(stored.version, ifMatch);
+    return changeReferral(this, ctx, {
+      ubrn,
+      viewer: { ods: caller.ods },
+      parties: ['provider'],
+      action: 'ers.referral.review',
+      ifMatch,
+      parse: () => parseReviewOutcome(body),
+      transition: (request) => request.action,
+      plan: (stored, request, next) => {
         const current = priorityOf(stored.resource);
         if (request.priority && request.action === 'triageReturn' && request.priority !== current)
           throw ersError(
@@ -145,10 +126,8 @@ export class TriageService {
           comments: request.comments,
         };
         const changed = inState(stored.resource, next, outcome);
-        return commitReferralChange(this.store, ctx, record, {
-          stored,
+        return {
           next: request.priority ? withPriority(changed, request.priority) : changed,
-          action: 'ers.referral.review',
           detail: {
             ubrn,
             outcome: request.outcome,
@@ -158,9 +137,7 @@ export class TriageService {
           },
           topic: ERS_REFERRAL_TRIAGED,
           reason: request.outcome,
-          status: 200,
-          time: this.now().toISOString(),
-        });
+        };
       },
     });
   }
@@ -185,20 +162,15 @@ export class TriageService {
     body: unknown,
     forTriage: boolean,
   ): Promise<StoredResource<ReferralRequest>> {
-    return writeOnce(this.store, ctx, {
-      asBefore,
-      write: async ({ record }) => {
-        const request = parseChangeShortlist(body, forTriage);
-        const stored = await visibleReferral(
-          this,
-          ctx,
-          { ods: caller.ods },
-          ubrn,
-          'ers.referral.create',
-          ['referrer'],
-        );
-        const unbooked = transition(stateOf(stored.resource), 'changeShortlist');
-        requireVersion(stored.version, ifMatch);
+    return changeReferral(this, ctx, {
+      ubrn,
+      viewer: { ods: caller.ods },
+      parties: ['referrer'],
+      action: 'ers.referral.create',
+      ifMatch,
+      parse: () => parseChangeShortlist(body, forTriage),
+      transition: 'changeShortlist',
+      plan: async (stored, request, unbooked) => {
         const services = await shortlistedServices(this.store, request.serviceIds, caller.ods);
         const changed = withShortlist(inState(stored.resource, unbooked), request, services);
         const time = this.now().toISOString();
@@ -208,10 +180,8 @@ export class TriageService {
           ? { id: serviceId, service, provider: triageProvider(serviceId, service) }
           : undefined;
         const sent = to ? sentForTriage(changed, to, time, stored.version + 1) : undefined;
-        return commitReferralChange(this.store, ctx, record, {
-          stored,
+        return {
           next: sent?.referral ?? changed,
-          action: 'ers.referral.create',
           detail: {
             ubrn,
             services: request.serviceIds,
@@ -220,9 +190,8 @@ export class TriageService {
           },
           topic: sent ? ERS_REFERRAL_SENT : ERS_REFERRAL_SHORTLIST_CHANGED,
           with: sent ? [appointmentWrite(sent.appointment, 0)] : [],
-          status: 200,
           time,
-        });
+        };
       },
     });
   }

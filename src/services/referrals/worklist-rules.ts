@@ -7,7 +7,7 @@ import { serviceOfAppointment, type Appointment } from './appointment-model.js';
 import { ersError } from './ers-errors.js';
 import { ERS_SERVICE_SYSTEM, SHORTLIST_URL, type ReferralRequest } from './referral-model.js';
 import { TRANSITIONS, type ReferralAction, type ReferralState } from './referral-transitions.js';
-import { knownParameters } from './triage-rules.js';
+import { knownParameters } from './ers-parameters.js';
 
 export const LIST_SELECTOR_SYSTEM =
   'https://fhir.nhs.uk/STU3/CodeSystem/eRS-ReferralListSelector-1';
