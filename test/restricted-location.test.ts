@@ -142,6 +142,11 @@ const NO_PATIENT_DATA: Record<string, string> = {
   'GET /referrals/FHIR/R4/HealthcareService': 'e-RS services (a035)',
   'GET /referrals/FHIR/R4/PractitionerRole': "the caller's own business functions (a030)",
   'GET /referrals/FHIR/R4/Practitioner': 'staff a user may act on behalf of (a040)',
+  'GET /referrals/FHIR/R4/ServiceRequest':
+    'ids, status and NHS Number of the referral / A&G request under a UBRN (a041), no location',
+  'GET /referrals/FHIR/R4/Binary/:id': 'a 307 to the temporary download location (a042), no body',
+  'GET /referrals/FHIR/R4/Binary/:id/$download':
+    "an attachment's opaque bytes uploaded by the referrer (a042's location, as a006), not FHIR",
 };
 
 for (const kind of await storesUnderTest()) {

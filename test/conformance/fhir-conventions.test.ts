@@ -435,6 +435,10 @@ for (const kind of await storesUnderTest()) {
           query: '_query=onBehalfOf',
           headers: ersHeaders('SERVICE_PROVIDER_CLINICIAN_ADMIN'),
         },
+        ['/referrals/FHIR/R4/ServiceRequest']: {
+          query: `identifier=${encodeURIComponent('https://fhir.nhs.uk/Id/UBRN|000000070000')}`,
+          headers: ersHeaders('REFERRING_CLINICIAN'),
+        },
       });
 
       const searchRoutes = () =>

@@ -133,10 +133,7 @@ export class AttachmentService {
       'referrer',
       'provider',
     ]);
-    const bytes = attachmentBytes(attachment);
-    // the digest taken at upload is checked again: a damaged file is never served as the original
-    if (sha256Hex(bytes) !== attachment.sha256 || bytes.length !== attachment.size)
-      throw ersError(422, 'processing', 'VALIDATION_FAILED', `Attachment ${id} failed validation`);
+    const bytes = verifiedBytes(attachment);
     await this.audit.append(
       auditRecord(ctx, READ, patientOf(referral.resource), 'success', {
         attachment: id,
@@ -146,4 +143,40 @@ export class AttachmentService {
     );
     return { attachment, bytes };
   }
+
+  /**
+   * The bytes of file `id` for a download link already checked (a042's temporary location): the
+   * party was checked when the link was made (`read`); the digest is checked again here.
+   */
+  async download(
+    ctx: RequestContext,
+    id: string,
+  ): Promise<{ attachment: ErsAttachment; bytes: Buffer }> {
+    const stored = ATTACHMENT_ID.test(id) ? await this.store.read(ERS_ATTACHMENT, id) : null;
+    if (!stored)
+      throw ersError(404, 'not-found', 'REC_NOT_FOUND', `No attachment with id ${id.slice(0, 40)}`);
+    const attachment = stored.resource;
+    const bytes = verifiedBytes(attachment);
+    await this.audit.append(
+      auditRecord(ctx, 'ers.attachment.download', null, 'success', {
+        attachment: id,
+        ubrn: attachment.referralId,
+        size: attachment.size,
+      }),
+    );
+    return { attachment, bytes };
+  }
+}
+
+/** A stored file's bytes, with the digest taken at upload checked again: a damaged file is never served. */
+export function verifiedBytes(attachment: ErsAttachment): Buffer {
+  const bytes = attachmentBytes(attachment);
+  if (sha256Hex(bytes) !== attachment.sha256 || bytes.length !== attachment.size)
+    throw ersError(
+      422,
+      'processing',
+      'VALIDATION_FAILED',
+      `Attachment ${attachment.id} failed validation`,
+    );
+  return bytes;
 }

@@ -14,6 +14,7 @@ import type {
 import { capabilityStatement, type RouteShape } from '../../fhir/capability.js';
 import { OPERATION_DEFINITION_BASE } from '../../fhir/metadata-route.js';
 import { SERVICE_SEARCH_PARAMS } from './r4-service-reads.js';
+import { SERVICE_REQUEST_SEARCH_PARAMS } from './r4-service-requests.js';
 
 const DATE = '2026-12-06';
 const SECURITY =
@@ -167,6 +168,11 @@ const R4_SEARCH_PARAMS: Record<string, CapabilityStatementRestResourceSearchPara
     documentation: 'one to 20 service ids, comma-separated (required)',
   })),
   Practitioner: [{ name: '_query', type: 'token', documentation: "'onBehalfOf' (required)" }],
+  ServiceRequest: SERVICE_REQUEST_SEARCH_PARAMS.map((name) => ({
+    name,
+    type: 'token',
+    documentation: '[https://fhir.nhs.uk/Id/UBRN|]UBRN (required)',
+  })),
 };
 const R4_DOCUMENTATION: Record<string, string> = {
   HealthcareService:
@@ -174,6 +180,8 @@ const R4_DOCUMENTATION: Record<string, string> = {
   PractitionerRole: "The caller's e-RS business functions per organisation (a030)",
   Practitioner:
     'The SERVICE_PROVIDER_CLINICIANs a SERVICE_PROVIDER_CLINICIAN_ADMIN may act for (a040)',
+  ServiceRequest: 'The ids of the referral and/or A&G request under a UBRN (a041)',
+  Binary: 'An attachment: 307 to a temporary download location (a042), $download serves its bytes',
 };
 
 /** The e-RS R4 API's statement (the platform's R4 envelope). */

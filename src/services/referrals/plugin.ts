@@ -6,6 +6,7 @@ import { capabilityRoutes } from './capability-routes.js';
 import { letterRoutes } from './letter-routes.js';
 import { patientBookingRoutes } from './patient-booking-routes.js';
 import { PATIENT_REFERRALS_BASE, patientRoutes } from './patient-routes.js';
+import { r4RequestRoutes } from './r4-request-routes.js';
 import { r4Routes, REFERRALS_R4_BASE } from './r4-routes.js';
 import { REFERRALS_API_ROOT, referenceDataRoutes } from './reference-data-routes.js';
 import { providerRoutes } from './provider-routes.js';
@@ -27,6 +28,7 @@ export const referralsPlugin: ServicePlugin = async (app, deps) => {
   await app.register(patientBookingRoutes(deps), { prefix: PATIENT_REFERRALS_BASE });
   await app.register(referenceDataRoutes(deps), { prefix: REFERRALS_BASE });
   await app.register(r4Routes(deps), { prefix: REFERRALS_R4_BASE });
+  await app.register(r4RequestRoutes(deps), { prefix: REFERRALS_R4_BASE });
   await app.register(capabilityRoutes(deps, REFERRALS_API_ROOT), { prefix: REFERRALS_API_ROOT });
   await app.register(serviceSearchRoutes(deps), { prefix: REFERRALS_BASE });
   await app.register(providerRoutes(deps), { prefix: REFERRALS_BASE });

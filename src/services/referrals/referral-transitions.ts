@@ -20,10 +20,7 @@ import { ersError } from './ers-errors.js';
  *   BOOKED                --accept--------------> ACCEPTED              (a013)
  *   BOOKED                --reject--------------> REJECTED              (a014)
  *   AWAITING_TRIAGE       --triageAcceptBookLater> TRIAGED_PROVIDER_TO_ACTION (a028 accept, book later)
- *   AWAITING_TRIAGE       --triageAcceptBook----> BOOKED                (a028 accept and book)
  *   AWAITING_TRIAGE       --triageReturn--------> TRIAGE_RESPONSE       (a028 return to referrer)
- *   AWAITING_TRIAGE       --triageOnward--------> CANCELLED_REFERRAL    (a028 onward referral: a new
- *                                                                        referral takes its place)
  *   TRIAGE_RESPONSE       --sendForTriage-------> AWAITING_TRIAGE       (a032: referrer sends again)
  *   TRIAGE_RESPONSE       --changeShortlist-----> NOT_BOOKED            (a031)
  *   NOT_BOOKED            --changeShortlist-----> NOT_BOOKED            (a031)
@@ -58,9 +55,7 @@ export type ReferralAction =
   | 'accept'
   | 'reject'
   | 'triageAcceptBookLater'
-  | 'triageAcceptBook'
   | 'triageReturn'
-  | 'triageOnward'
   | 'changeShortlist'
   | 'cancel';
 
@@ -80,9 +75,7 @@ export const TRANSITIONS: Table = {
   accept: { BOOKED: 'ACCEPTED' },
   reject: { BOOKED: 'REJECTED' },
   triageAcceptBookLater: { AWAITING_TRIAGE: 'TRIAGED_PROVIDER_TO_ACTION' },
-  triageAcceptBook: { AWAITING_TRIAGE: 'BOOKED' },
   triageReturn: { AWAITING_TRIAGE: 'TRIAGE_RESPONSE' },
-  triageOnward: { AWAITING_TRIAGE: 'CANCELLED_REFERRAL' },
   changeShortlist: { NOT_BOOKED: 'NOT_BOOKED', TRIAGE_RESPONSE: 'NOT_BOOKED' },
   cancel: {
     NOT_BOOKED: 'CANCELLED_REFERRAL',
@@ -105,9 +98,7 @@ const ACTION_NAMES: Record<ReferralAction, string> = {
   accept: '$ers.acceptReferral',
   reject: '$ers.rejectReferral',
   triageAcceptBookLater: '$ers.recordReviewOutcome (accept, book later)',
-  triageAcceptBook: '$ers.recordReviewOutcome (accept and book)',
   triageReturn: '$ers.recordReviewOutcome (return to referrer)',
-  triageOnward: '$ers.recordReviewOutcome (onward referral)',
   changeShortlist: '$ers.changeShortlist',
   cancel: '$ers.cancelReferral',
 };

@@ -52,9 +52,12 @@ export const WORKLISTS: Record<string, Worklist> = {
     states: ['REJECTED', 'TRIAGE_RESPONSE'],
     item: 'RejectedTriageResponse',
   },
+  // "referrals for which an appointment booking could be made but they do not currently have an
+  // appointment booking. This includes referrals that are currently awaiting triage, deferred to
+  // provider, or have had their appointment booking cancelled" (a008)
   AWAITING_BOOKING: {
     side: 'referrer',
-    states: from('book', 'triageAcceptBook'),
+    states: [...from('book'), 'AWAITING_TRIAGE'],
     item: 'AwaitingBooking',
   },
 };
