@@ -260,10 +260,19 @@ for (const kind of await storesUnderTest()) {
         'NO_ACCESS',
       );
       const ubrn = (await create()).json().id;
+      // a function that does not cancel at all
       assertErs(
         await cancel(ubrn, 1, published('cancelReferral-RaisedInError.json'), {
-          businessFunction: 'SERVICE_PROVIDER_CLINICIAN',
+          businessFunction: 'SERVICE_PROVIDER_ADMIN',
         }),
+        403,
+        'NO_ACCESS',
+      );
+      // a provider function cancels only as a provider the referral was sent to (none yet)
+      const asProvider = published('cancelReferral-RaisedInError.json');
+      asProvider.parameter[0].valueCoding.code = 'BOOKED_OUTSIDE_CAB';
+      assertErs(
+        await cancel(ubrn, 1, asProvider, { businessFunction: 'SERVICE_PROVIDER_CLINICIAN' }),
         403,
         'NO_ACCESS',
       );

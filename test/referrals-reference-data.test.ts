@@ -128,7 +128,7 @@ for (const kind of await storesUnderTest()) {
       for (const concept of cs.concept) {
         const accepted = (() => {
           try {
-            parseCancelReferral(body(concept.code));
+            parseCancelReferral(body(concept.code), 'REFERRING_CLINICIAN');
             return true;
           } catch {
             return false;

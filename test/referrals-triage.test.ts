@@ -860,5 +860,62 @@ for (const kind of await storesUnderTest()) {
         'NO_ACCESS',
       );
     });
+
+    it("lets a provider cancel a referral sent to it with the provider's reasons (a036)", async () => {
+      const cancel = (
+        ubrn: string,
+        version: number,
+        reason: string,
+        who?: Caller,
+        comments?: string,
+      ) =>
+        t.ers(who ?? t.provider, {
+          method: 'POST',
+          url: `${RR}/${ubrn}/$ers.cancelReferral`,
+          headers: { 'if-match': `W/"${version}"` },
+          body: {
+            resourceType: 'Parameters',
+            parameter: [
+              {
+                name: 'cancellationReason',
+                valueCoding: {
+                  system: 'https://fhir.nhs.uk/STU3/CodeSystem/REFERRAL-CANCELLATION-REASON',
+                  code: reason,
+                },
+              },
+              ...(comments ? [{ name: 'cancellationComments', valueString: comments }] : []),
+            ],
+          },
+        });
+      // a booked referral: the provider's and the patient's reasons, not the referrer's or triage's
+      const booked: string = (await t.createReferral([SERVICES.bookable])).id;
+      const version = await t.book(booked, SERVICES.bookable);
+      assertErs(await cancel(booked, version, 'RAISED_IN_ERROR'), 422, 'INVALID_CODE');
+      assertErs(await cancel(booked, version, 'TRIAGE_ENDED'), 422, 'INAPPROPRIATE_VALUE');
+      assertErs(
+        await cancel(booked, version, 'BOOKED_OUTSIDE_CAB', t.otherProvider),
+        403,
+        'NO_ACCESS',
+      );
+      const done = await cancel(booked, version, 'BOOKED_OUTSIDE_CAB');
+      assert.equal(done.statusCode, 200, done.body);
+      const cancelled = done.json().parameter[0].resource;
+      assert.equal(stateOf(cancelled), 'CANCELLED_REFERRAL');
+      const reason = stateExtension(cancelled).extension.find((e: any) => e.url === 'reason');
+      assert.equal(reason.valueCoding.code, 'BOOKED_OUTSIDE_CAB');
+
+      // a referral awaiting triage: the triage reasons only (comments where the code system says)
+      const sent = await sendForTriage();
+      assert.equal(sent.statusCode, 201, sent.body);
+      const triage: string = sent.json().id;
+      assertErs(await cancel(triage, 1, 'BOOKED_OUTSIDE_CAB'), 422, 'INAPPROPRIATE_VALUE');
+      assertErs(await cancel(triage, 1, 'STRAIGHT_TO_TEST'), 422, 'MISSING_VALUE');
+      const ended = await cancel(triage, 1, 'STRAIGHT_TO_TEST', undefined, 'Sent for a scan');
+      assert.equal(ended.statusCode, 200, ended.body);
+      assert.equal(stateOf(ended.json().parameter[0].resource), 'CANCELLED_REFERRAL');
+      // the referrer still cancels only with the referrer's reasons
+      const mine: string = (await t.createReferral([SERVICES.bookable])).id;
+      assertErs(await cancel(mine, 1, 'BOOKED_OUTSIDE_CAB', t.referrer), 422, 'INVALID_CODE');
+    });
   });
 }

@@ -162,6 +162,8 @@ const ERS_REFERRER = [
 ] as const;
 const ERS_PROVIDER = [
   'ers.referral.read',
+  // a036: a provider cancels a referral sent to it, with the provider's reasons
+  'ers.referral.cancel',
   'ers.appointment.read',
   'ers.worklist.read',
   'ers.referral.review',

@@ -262,9 +262,35 @@ export interface CancelReferralRequest {
 }
 
 /** $ers.cancelReferral's body (eRS-CancelReferral-Request-Parameters). */
-export function parseCancelReferral(body: unknown): CancelReferralRequest {
+/** The provider business functions (a036 cancels with the provider's reasons for them). */
+export const PROVIDER_FUNCTIONS: readonly string[] = ['SERVICE_PROVIDER_CLINICIAN', SPCA];
+
+/**
+ * The reasons a provider business function may cancel a referral with (a036 scenarios 3-5): those
+ * the published code system gives the function for CANCEL_REFERRAL. Whether one fits the referral
+ * (PROVIDER_TRIAGE reasons for a referral awaiting triage, PROVIDER and PATIENT ones otherwise) is
+ * `providerReasonFits`, once the referral is read.
+ */
+export const providerCancellationReasons = (fn: string): string[] =>
+  REFERRAL_CANCELLATION_REASONS.filter(
+    (r) => r.cancelReferral && r.providerFunctions.includes(fn),
+  ).map((r) => r.code);
+
+/** Whether a provider's cancellation `reason` is one for a referral in this state (a036). */
+export function providerReasonFits(reason: string, awaitingTriage: boolean): boolean {
+  const type = REFERRAL_CANCELLATION_REASONS.find((r) => r.code === reason)?.type;
+  return awaitingTriage ? type === 'PROVIDER_TRIAGE' : type === 'PROVIDER' || type === 'PATIENT';
+}
+
+export function parseCancelReferral(
+  body: unknown,
+  businessFunction: string,
+): CancelReferralRequest {
   const p = knownParameters(body, ['cancellationReason', 'cancellationComments']);
-  const { reason, comments } = cancellationOf(p, REFERRER_CANCELLATION_REASONS);
+  const allowed = PROVIDER_FUNCTIONS.includes(businessFunction)
+    ? providerCancellationReasons(businessFunction)
+    : REFERRER_CANCELLATION_REASONS;
+  const { reason, comments } = cancellationOf(p, allowed);
   // "A comment on the cancellation is conditionally mandatory depending on the reason" (a036)
   if (COMMENT_MANDATORY.has(reason.code) && !comments?.trim())
     throw ersError(

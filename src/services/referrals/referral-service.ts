@@ -33,12 +33,15 @@ import {
   REFERRER_ORG_URL,
   SHORTLIST_URL,
   stateExtension,
+  stateOf,
   ubrnReservation,
   type Extension,
   type ReferralRequest,
 } from './referral-model.js';
 import {
   parseCancelReferral,
+  PROVIDER_FUNCTIONS,
+  providerReasonFits,
   parseCreateReferral,
   type CreateReferralRequest,
   type ErsCaller,
@@ -124,22 +127,34 @@ export class ReferralService {
     ifMatch: number,
     body: unknown,
   ): Promise<StoredResource<ReferralRequest>> {
+    // a provider function cancels only a referral sent to it, and with the provider's reasons
+    const asProvider = PROVIDER_FUNCTIONS.includes(caller.businessFunction);
     return changeReferral(this, ctx, {
       ubrn,
       viewer: { ods: caller.ods },
-      parties: ['referrer'],
+      parties: [asProvider ? 'provider' : 'referrer'],
       action: 'ers.referral.cancel',
       ifMatch,
-      parse: () => parseCancelReferral(body),
+      parse: () => parseCancelReferral(body, caller.businessFunction),
       transition: 'cancel',
-      plan: async (stored, request, next) => ({
-        next: { ...inState(stored.resource, next, request), status: 'cancelled' },
-        detail: { ubrn, reason: request.reason.code, businessFunction: caller.businessFunction },
-        topic: ERS_REFERRAL_CANCELLED,
-        reason: request.reason.code,
-        // a booked appointment goes with the referral: cancelled, its slot free again
-        with: await releaseAppointmentWrites(this.store, stored.resource, stored.version + 1),
-      }),
+      plan: async (stored, request, next) => {
+        const awaitingTriage = stateOf(stored.resource) === 'AWAITING_TRIAGE';
+        if (asProvider && !providerReasonFits(request.reason.code, awaitingTriage))
+          throw ersError(
+            422,
+            'business-rule',
+            'INAPPROPRIATE_VALUE',
+            `'cancellationReason' ${request.reason.code} is not a reason for cancelling a referral ${awaitingTriage ? 'awaiting triage' : 'that is not awaiting triage'}`,
+          );
+        return {
+          next: { ...inState(stored.resource, next, request), status: 'cancelled' },
+          detail: { ubrn, reason: request.reason.code, businessFunction: caller.businessFunction },
+          topic: ERS_REFERRAL_CANCELLED,
+          reason: request.reason.code,
+          // a booked appointment goes with the referral: cancelled, its slot free again
+          with: await releaseAppointmentWrites(this.store, stored.resource, stored.version + 1),
+        };
+      },
     });
   }
 
