@@ -10,7 +10,7 @@ import http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CompactSign, importJWK } from 'jose';
-import { benchServer, cpuMs, percentile, postgresReachable } from './lib.mjs';
+import { benchServer, benchStores, cpuMs, cpuPerItem, percentile } from './lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const EPS = '/electronic-prescriptions/FHIR/R4';
@@ -253,10 +253,7 @@ async function benchStore(kind, { seconds, workers, patients }) {
     // server CPU per prescription: what the figure would be per core on a machine with nothing else running
     return {
       ...result,
-      serverCpuMs:
-        cpuBefore === null || cpuAfter === null
-          ? null
-          : (cpuAfter - cpuBefore) / Math.max(1, result.done),
+      serverCpuMs: cpuPerItem(cpuBefore, cpuAfter, result.done),
     };
   } finally {
     await close();
@@ -269,9 +266,7 @@ export async function runEpsBench(opts = {}) {
   const patients = opts.patients ?? Number(process.env.BENCH_EPS_PATIENTS ?? 500);
   // BENCH_EPS_STORES=sqlite (or postgres) measures one store only
   const only = opts.stores ?? process.env.BENCH_EPS_STORES?.split(',');
-  const kinds = ['sqlite', ...((await postgresReachable()) ? ['postgres'] : [])].filter(
-    (k) => !only || only.includes(k),
-  );
+  const kinds = await benchStores(only);
   const results = {};
   for (const kind of kinds) {
     const r = await benchStore(kind, { seconds, workers, patients });

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { benchServer, cpuMs, percentile, postgresReachable } from './lib.mjs';
+import { benchServer, benchStores, cpuMs, cpuPerItem, percentile } from './lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const STU3 = '/referrals/FHIR/STU3';
@@ -177,10 +177,7 @@ async function benchStore(kind, { seconds, workers }) {
     return {
       ...result,
       baseline: read.rate,
-      serverCpuMs:
-        cpuBefore === null || cpuAfter === null
-          ? null
-          : (cpuAfter - cpuBefore) / Math.max(1, result.done),
+      serverCpuMs: cpuPerItem(cpuBefore, cpuAfter, result.done),
     };
   } finally {
     await close();
@@ -191,9 +188,7 @@ export async function ersBookingBench(opts = {}) {
   const seconds = opts.seconds ?? Number(process.env.BENCH_ERS_SECONDS ?? 10);
   const workers = opts.workers ?? Number(process.env.BENCH_ERS_WORKERS ?? 8);
   const only = opts.stores ?? process.env.BENCH_ERS_STORES?.split(',');
-  const kinds = ['sqlite', ...((await postgresReachable()) ? ['postgres'] : [])].filter(
-    (k) => !only || only.includes(k),
-  );
+  const kinds = await benchStores(only);
   const results = {};
   for (const kind of kinds) {
     const r = await benchStore(kind, { seconds, workers });

@@ -109,6 +109,19 @@ export async function postgresReachable() {
   }
 }
 
+/**
+ * The stores a bench measures: SQLite, and PostgreSQL when it answers; `only` (a list, e.g. from
+ * BENCH_*_STORES=sqlite) narrows them.
+ */
+export async function benchStores(only) {
+  const kinds = ['sqlite', ...((await postgresReachable()) ? ['postgres'] : [])];
+  return kinds.filter((k) => !only || only.includes(k));
+}
+
+/** A process's CPU milliseconds per item between two cpuMs readings (null when one is missing). */
+export const cpuPerItem = (before, after, items) =>
+  before === null || after === null ? null : (after - before) / Math.max(1, items);
+
 /** The CLI flags naming a bench store (a data directory, and for PostgreSQL its own schema). */
 export function storeFlags(target) {
   const flags = ['--data', target.dataDir, '--store', target.store];

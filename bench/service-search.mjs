@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { freePort, percentile, startProcess, waitFor } from './lib.mjs';
+import { freePort, percentile, startProcess, UNLIMITED, waitFor } from './lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const built =
@@ -272,10 +272,7 @@ export async function serviceSearchBench(opts = {}) {
         String(port),
         '--log-level',
         'warn',
-        '--rate-limit-user',
-        '0',
-        '--rate-limit-app',
-        '0',
+        ...UNLIMITED,
       ],
       { cwd: ROOT },
     );

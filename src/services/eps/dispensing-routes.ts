@@ -27,7 +27,7 @@ import {
   releaseRefusalBody,
   WithAnotherDispenser,
 } from './release-service.js';
-import { setSubject, subjectOfBody } from './request-subject.js';
+import { setSubject, subjectOfBody } from '../request-subject.js';
 import { isValidShortFormId } from './short-form-id.js';
 import { taskBundle } from './task-view.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';

@@ -10,7 +10,7 @@ import { validateCancellation, type ValidCancellation } from './cancellation-rul
 import { readMessageBundle } from './message-bundle.js';
 import { assignIds, validateOrder, type ValidOrder } from './order-rules.js';
 import { requirePrescribablePatient, submitOrder } from './prescribing-service.js';
-import { recordOfBody, setSubject, subjectOfBody } from './request-subject.js';
+import { recordOfBody, setSubject, subjectOfBody } from '../request-subject.js';
 import { validateDispense, type ValidDispense } from './dispense-rules.js';
 import { recordDispense } from './dispensing-service.js';
 

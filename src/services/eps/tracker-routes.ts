@@ -7,7 +7,7 @@ import type { Activity } from '../../security/policy.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import type { EpsPrescription } from './prescription-model.js';
 import { issuesByShortForm } from './release-service.js';
-import { setSubject, subjectOfBody } from './request-subject.js';
+import { setSubject, subjectOfBody } from '../request-subject.js';
 import { isValidShortFormId } from './short-form-id.js';
 import { taskBundle } from './task-view.js';
 import { trackPrescriptions } from './tracker.js';

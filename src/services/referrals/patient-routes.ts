@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { etagFor } from '../../fhir/etag.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Activity } from '../../security/policy.js';
+import { setSubject, subjectOfBody } from '../request-subject.js';
 import { pathParams } from '../route-schemas.js';
 import { sendReferral } from './ers-route-kit.js';
 import { ersError, useErsErrors } from './ers-errors.js';
@@ -24,18 +25,12 @@ interface UbrnParams {
 
 /**
  * The patient a request is about is the caller: the route hands the token's NHS Number to the
- * platform's access check (`patientFrom: { body }`, as EPS's request-subject.ts does), which runs
- * after preValidation; a GET carries an empty body for it.
+ * platform's access check through the request's subject (request-subject.ts, as EPS does), which
+ * runs after preValidation.
  */
-const subjects = new WeakMap<object, string>();
-const subjectOfBody = (body: unknown): string | undefined =>
-  body && typeof body === 'object' ? subjects.get(body) : undefined;
-
 async function callerIsSubject(req: FastifyRequest): Promise<void> {
   const nhs = req.ctx.principal?.kind === 'patient' ? req.ctx.principal.nhsNumber : undefined;
-  if (!nhs) return;
-  if (!req.body || typeof req.body !== 'object') req.body = {};
-  subjects.set(req.body as object, nhs);
+  if (nhs) setSubject(req, nhs);
 }
 
 /**

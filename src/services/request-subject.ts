@@ -1,11 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 
 /**
- * Most EPS requests name their patient only through the prescription they are about (a short-form
- * ID in a Parameters body, a query for the tracker), so the platform cannot read the patient off
- * the request. A route's preValidation hook finds the prescription and attaches its patient here;
- * the route's `patientFrom: { body: subjectOfBody }` then hands it to the platform's access check
- * (patients only themselves, staff a legitimate relationship), which runs after preValidation.
+ * Some requests name their patient only through what they are about (an EPS short-form ID in a
+ * Parameters body, a query for the tracker; an e-RS patient route, whose patient is the caller), so
+ * the platform cannot read the patient off the request. A route's preValidation hook finds the
+ * patient and attaches it here; the route's `patientFrom: { body: subjectOfBody }` then hands it
+ * to the platform's access check (patients only themselves, staff a legitimate relationship),
+ * which runs after preValidation.
  */
 const subjects = new WeakMap<object, { nhsNumber: string; record?: Record<string, any> }>();
 
