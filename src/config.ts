@@ -27,6 +27,8 @@ export interface Config {
   revocationCacheMs: number;
   /** Lifetime of access tokens issued by the sign-in flow and client credentials. */
   accessTokenSeconds: number;
+  /** The web application signs a person out after this long without a page request (smartcard idle lock). */
+  webSessionIdleSeconds: number;
   /** Requests per minute allowed to one user (or patient) and to one application, per node; 0 turns a limit off. */
   rateLimit: { userPerMinute: number; applicationPerMinute: number };
   /** How often the server signs the audit chain head with its key (0: never in the background). */
@@ -115,6 +117,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       pick(flags['access-token-seconds'], env.OPENSPINE_ACCESS_TOKEN_SECONDS),
       900,
       '--access-token-seconds',
+    ),
+    webSessionIdleSeconds: intOf(
+      pick(flags['web-session-idle-seconds'], env.OPENSPINE_WEB_SESSION_IDLE_SECONDS),
+      900,
+      '--web-session-idle-seconds',
     ),
     rateLimit: {
       userPerMinute: intOf(

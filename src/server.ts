@@ -4,6 +4,12 @@ import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { loadOrCreateSigningKey, mintToken } from './security/embedded-idp.js';
 import { seedPatients } from './seed/seed-patients.js';
+import {
+  demoBanner,
+  seedDemoPatients,
+  seedDemoWorkday,
+  type DemoWorkday,
+} from './seed/demo/index.js';
 import { ensureDemoIdentity } from './services/identity/index.js';
 import { seedDirectory } from './services/directory/index.js';
 import { PDS_BASE } from './services/pds/index.js';
@@ -61,8 +67,22 @@ export async function startServer(
   }
   if (opts.demo) await seedDirectory(repo, 1); // the directory the demo patients' GP and pharmacy codes point at
   if (opts.demo) await publishDemoSlots(repo); // e-RS slots for the directly bookable demo clinics
+  if (opts.demo) await seedDemoPatients(repo, 1, sqliteFileOf(config)); // the demo GP practice's patients
   const signInHint = opts.demo ? await ensureDemoIdentity(repo, config.publicUrl) : undefined;
   const app = await buildApp({ config, repo, signingKey });
+  let workday: DemoWorkday | undefined;
+  if (opts.demo) {
+    // a working day for each demo user, through the platform's own APIs (src/seed/demo/)
+    try {
+      const made = await seedDemoWorkday({ app, repo, key: signingKey, config });
+      workday = made.workday;
+      if (made.created) log(`Demo working day seeded in ${made.seconds.toFixed(1)} s`);
+    } catch (err) {
+      log(
+        `Demo working day not seeded (the platform serves without it): ${(err as Error).message}`,
+      );
+    }
+  }
   const shutdown = async () => {
     await app.close();
     await repo.close();
@@ -96,6 +116,7 @@ export async function startServer(
       `curl -s -H "Authorization: Bearer ${token}" -H "X-Request-ID: $(cat /proc/sys/kernel/random/uuid)" ${url}${PDS_BASE}/Patient/${nhs ?? '9990000018'}`,
     );
     log(signInHint!);
+    for (const line of await demoBanner(repo, url, workday)) log(line);
   }
   return { app, repo, url, close: shutdown };
 }

@@ -47,6 +47,7 @@ import { CONSENT } from '../src/services/scr/consent-resource.js';
 import { PRESCRIBER_KEY } from '../src/services/eps/prescriber-keys.js';
 import { PRESCRIPTION, PRESCRIPTION_ORDER } from '../src/services/eps/prescription-model.js';
 import { TASK } from '../src/services/gp2gp/transfer-model.js';
+import { WEB_BASE } from '../src/services/web/index.js';
 import { CHUNK, EHR } from '../src/services/gp2gp/chunk-store.js';
 import { SUBSCRIPTION } from '../src/services/notifications/subscription-model.js';
 import { MAILBOX, MAILBOX_ENTRY } from '../src/services/notifications/mailbox.js';
@@ -273,6 +274,11 @@ function sampleBody(route: RouteAccessEntry): { body: unknown; contentType: stri
     return {
       body: JSON.stringify(withNhsNumber(currentJane(), SPARE[0])),
       contentType: 'application/fhir+ndjson',
+    };
+  if (u.startsWith('/app'))
+    return {
+      body: '_csrf=not-a-token&nhsNumber=9000000009&reason=fuzz',
+      contentType: 'application/x-www-form-urlencoded',
     };
   if (u.startsWith('/oauth2'))
     return {
@@ -856,6 +862,12 @@ function problemWith(c: Case, res: LightMyRequestResponse): string | null {
   if (res.statusCode < 400) return null;
   const type = String(res.headers['content-type'] ?? '');
   const head = c.method === 'HEAD';
+  // the web application's pages (and its not-found page under /app) answer every refusal with an
+  // HTML page a person can read
+  const path = c.url.split('?')[0];
+  // (a URL the router cannot decode is refused before any page, as on every other path)
+  if ((path === WEB_BASE || path.startsWith(`${WEB_BASE}/`)) && /^text\/html/.test(type))
+    return null;
   if (c.routed && c.route.url.startsWith('/oauth2')) {
     if (HTML_PAGES.includes(c.route.url))
       return /^text\/html/.test(type) ? null : `a sign-in page answered ${type}`;

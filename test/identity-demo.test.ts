@@ -69,7 +69,7 @@ for (const kind of await storesUnderTest()) {
     it("serve --demo: the banner's URL, the PIN, a profile, the dev callback, the curl exchange, a PDS read", async () => {
       const { config, cleanup } = await isolatedStoreConfig(kind);
       cleanups.push(cleanup);
-      const server = await startChildServer(config, ['--demo', '--demo-patients', '3']);
+      const server = await startChildServer(config, ['--demo', '--demo-patients', '3'], 90_000);
       const hint = /export CODE_VERIFIER=(\S+); open (\S+)/.exec(server.stdout());
       assert.ok(hint, `the banner has a sign-in line: ${server.stdout()}`);
       const [, verifier, authorizeUrl] = hint;

@@ -34,6 +34,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../src/config.js';
 import { main } from '../src/cli/main.js';
 import { startServer, type RunningServer } from '../src/server.js';
+import { DEMO_COHORT_ROLES } from '../src/seed/demo/index.js';
 import { isolatedStoreConfig } from './helpers/stores.js';
 
 /** The address `npm start` serves on, which the README's examples call. */
@@ -422,7 +423,8 @@ describe('README examples on the `npm start` demo data (sqlite)', () => {
   });
 
   it('the server holds the demo data, and the README reads the patient `npm start` prints', async () => {
-    assert.equal(await server.repo.count('Patient'), 10_000);
+    // the seeded patients, and the demo practice's own (src/seed/demo/demo-patients.ts)
+    assert.equal(await server.repo.count('Patient'), 10_000 + DEMO_COHORT_ROLES.length);
     const printed = /\/Patient\/(\d{10})\s*$/m.exec(banner.join('\n'));
     assert.ok(printed, `npm start prints a read of a demo patient: ${banner.join('\n')}`);
     assert.ok(

@@ -53,6 +53,7 @@ import {
 import { PDS, startTestPlatform, type TestPlatform } from './helpers/platform.js';
 import { storesUnderTest } from './helpers/stores.js';
 import { readErsFor, type ErsReadsFor } from './helpers/restricted-ers.js';
+import { readWebPagesFor, WEB_PAGES_WITHOUT_PATIENT_DATA } from './helpers/restricted-web.js';
 import { NHS_NUMBER_SYSTEM as NHS_SYSTEM, ODS_SYSTEM as ODS } from '../src/fhir/identifiers.js';
 
 const [SCR, EVENTS, GP2GP, BULK, SECURITY] = [
@@ -129,6 +130,8 @@ const NO_PATIENT_DATA: Record<string, string> = {
   'GET /messaging/dead-letters':
     'operator view of failed deliveries; message bodies pass the same rule (none exist here)',
   'GET /messaging/dead-letters/:id': 'as above',
+  'GET /messaging/status':
+    'counts, consumer names, topics and handler errors of dead letters: no message bodies or keys',
   'GET /security/FHIR/R4/AuditEvent/$export':
     'the signed audit export: the named exception (signed-audit-export), asserted below',
   'GET /referrals/FHIR/STU3/metadata': 'CapabilityStatement',
@@ -162,6 +165,7 @@ for (const kind of await storesUnderTest()) {
       oldGp: string;
     const read = new Map<string, { url: string; status: number; body: string }>();
     let ers: ErsReadsFor;
+    let webUnmapped: string[] = [];
 
     const restricted = (): Patient =>
       ({
@@ -580,6 +584,21 @@ for (const kind of await storesUnderTest()) {
         { nhs: R, neighbour: OPEN, referrerOrg: GP_ORG, referrer: gp, patient: patientOwn },
         (route, url, res) => read.set(route, { url, status: res.statusCode, body: res.body }),
       );
+      // the web application's pages, read as the people whose journeys they are
+      webUnmapped = await readWebPagesFor(
+        platform,
+        {
+          nhs: R,
+          prescription: ids.shortFormId,
+          transfer: taskId,
+          ubrn: ers.ubrn,
+          gpOrg: GP_ORG,
+          pharmacy: PHARMACY,
+        },
+        restricted().name![0].family!,
+        restricted().birthDate!,
+        (route, url, status, body) => read.set(route, { url, status, body }),
+      );
       await readRoute(
         'GET /security/FHIR/R4/AuditEvent',
         `${SECURITY}/AuditEvent?patient=${R}`,
@@ -629,7 +648,19 @@ for (const kind of await storesUnderTest()) {
       const gets = platform.app.routeTable
         .filter((r) => r.method === 'GET')
         .map((r) => `GET ${r.url}`);
-      const unread = gets.filter((route) => !read.has(route) && !NO_PATIENT_DATA[route]);
+      const unread = gets.filter(
+        (route) =>
+          !read.has(route) &&
+          !NO_PATIENT_DATA[route] &&
+          !read.has(`${route} (web page)`) &&
+          !read.has(`${route} (web page, general)`) &&
+          !WEB_PAGES_WITHOUT_PATIENT_DATA[route],
+      );
+      assert.deepEqual(
+        webUnmapped,
+        [],
+        'every web page is mapped in test/helpers/restricted-web.ts',
+      );
       assert.deepEqual(
         unread,
         [],
@@ -654,7 +685,8 @@ for (const kind of await storesUnderTest()) {
             route,
           ) ||
           route.startsWith('POST /electronic-prescriptions/FHIR/R4/$process-message') ||
-          route.endsWith('$ers.searchHealthcareServicesForPatient');
+          route.endsWith('$ers.searchHealthcareServicesForPatient') ||
+          route.endsWith('(web page, general)');
         if (!aboutOthers) {
           assert.ok(
             // a printed letter spaces the NHS Number 3 3 4

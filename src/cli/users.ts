@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { Config } from '../config.js';
 import { auditRecord } from '../audit/audit-record.js';
 import { RevocationList } from '../security/accounts/revocations.js';
-import { SessionStore } from '../security/accounts/sessions.js';
+import { SESSION_TYPE, SessionStore } from '../security/accounts/sessions.js';
 import { UserDirectory, UserInputError } from '../security/accounts/users.js';
 import { roleName } from '../security/policy.js';
 import { openRepository } from '../store/open.js';
@@ -126,8 +126,23 @@ export async function userCommand(
       );
       return 0;
     }
+    const account = await users.get(target);
     if (!(await users.markRevoked(target))) throw new UserInputError(`no user ${target}`);
     await revocations.revoke({ user: target }, 'revoked by an administrator', operator());
+    // a patient account's access tokens name the patient (sub is the NHS Number), not the
+    // account, so the user revocation does not reach them: its sessions are revoked as well
+    if (account?.patient) {
+      const sessions = new SessionStore(repo);
+      const ids = await repo.search({
+        type: SESSION_TYPE,
+        criteria: [{ any: [{ param: 'user', op: 'eq', value: target }] }],
+        limit: 10_000,
+      });
+      for (const id of ids) {
+        await sessions.end(id);
+        await revocations.revoke({ session: id }, 'revoked by an administrator', operator());
+      }
+    }
     await audit('user.revoke', 'revoked', { subject: target });
     console.log(
       `revoked user ${target}; running servers refuse their tokens within their revocation cache time (default 1 s)`,

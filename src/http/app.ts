@@ -14,6 +14,7 @@ import { pdsPlugin } from '../services/pds/plugin.js';
 import { referralsPlugin } from '../services/referrals/plugin.js';
 import { scrPlugin } from '../services/scr/plugin.js';
 import { securityPlugin } from '../services/security/plugin.js';
+import { webPlugin } from '../services/web/plugin.js';
 import type { ServiceDeps } from '../services/service-deps.js';
 import { registerAccessControl } from '../security/access-control.js';
 import { RevocationList } from '../security/accounts/revocations.js';
@@ -43,6 +44,7 @@ export type AppConfig = Pick<
   | 'logLevel'
   | 'revocationCacheMs'
   | 'accessTokenSeconds'
+  | 'webSessionIdleSeconds'
   | 'rateLimit'
   | 'auditCheckpointSeconds'
   | 'messaging'
@@ -142,6 +144,7 @@ export async function buildApp({
     notificationsPlugin,
     messagingPlugin,
     bulkPlugin,
+    webPlugin,
   ])
     await app.register(service, deps);
   if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));

@@ -55,6 +55,21 @@ export interface MessageBus {
    * every consumer or the relay is past). Run on one node by the scheduler ('messaging.sweep').
    */
   sweep?(retentionMs: number): Promise<{ outbox: number; deliveries: number }>;
+  /** What the bus knows of itself, for operators (GET /messaging/status). */
+  status?(): BusStatus;
+}
+
+/** The bus as this node sees it. */
+export interface BusStatus {
+  kind: 'embedded' | 'nats';
+  /** The node (--node-id) this bus runs on. */
+  nodeId: string;
+  /** Started and not stopped. */
+  running: boolean;
+  /** Reaches its transport: the store for the embedded bus, the NATS server (and stream) for NATS. */
+  connected: boolean;
+  /** The consumers registered on it, by name. */
+  consumers: string[];
 }
 
 /** A message that exhausted its attempts for one consumer. */

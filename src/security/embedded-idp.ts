@@ -129,6 +129,9 @@ export async function mintPatientToken(
     proofingLevel?: string;
     appActivities?: readonly string[];
     vot?: string | null;
+    /** The sign-in session the token belongs to (revoking the session revokes the token). */
+    sessionId?: string;
+    issuer?: string;
   },
 ): Promise<string> {
   const level = req.proofingLevel ?? 'P9';
@@ -141,13 +144,14 @@ export async function mintPatientToken(
       nhs_number: req.nhsNumber,
       identity_proofing_level: level,
       ...(vot === null ? {} : { vot }),
-      sid: randomUUID(),
+      sid: req.sessionId ?? randomUUID(),
       ...(req.name ? { name: req.name } : {}),
       ...(req.appActivities ? { app_activities: req.appActivities } : {}),
     },
     req.nhsNumber,
     req.audience,
     req.ttlSeconds ?? 3600,
+    req.issuer,
   );
 }
 

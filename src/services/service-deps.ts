@@ -10,7 +10,11 @@ import type { Repository } from '../store/repository.js';
 /** The settings a service may read (a slice of Config, so services do not depend on all of it). */
 export type ServiceConfig = Pick<
   Config,
-  'publicUrl' | 'audience' | 'accessTokenSeconds' | 'auditCheckpointSeconds'
+  | 'publicUrl'
+  | 'audience'
+  | 'accessTokenSeconds'
+  | 'auditCheckpointSeconds'
+  | 'webSessionIdleSeconds'
 >;
 
 /**

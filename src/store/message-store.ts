@@ -4,6 +4,32 @@ import type { DeadLetter, DeliveredMessage } from '../messaging/types.js';
 /** An outbox message as committed: its sequence number (commit order) and commit time. */
 export type OutboxRecord = Omit<DeliveredMessage, 'attempt'>;
 
+/** One consumer's queue as the store holds it (see MessageStore.queueStats). */
+export interface ConsumerQueueStats {
+  consumer: string;
+  /** The consumer's cursor over the outbox (embedded bus; null when it has none, as on NATS). */
+  cursor: number | null;
+  /** Deliveries waiting for it: not yet handled, or waiting for a retry. */
+  pending: number;
+  /** When the oldest waiting delivery's message was committed (null when none waits). */
+  oldestPendingAt: string | null;
+  /** Its dead letters not yet replayed. */
+  deadLetters: number;
+}
+
+/** The messaging tables' counters, for operators (GET /messaging/status). */
+export interface QueueStats {
+  /** The last outbox sequence number given out (0 before the first message). */
+  outboxHead: number;
+  /** Outbox rows not yet relayed to NATS (every row counts here on the embedded bus). */
+  unrelayed: number;
+  /** When the oldest unrelayed row was committed (null when none). */
+  oldestUnrelayedAt: string | null;
+  /** Every consumer with a cursor, a delivery or a dead letter, by name. */
+  consumers: ConsumerQueueStats[];
+  deadLetters: { total: number; awaitingReplay: number };
+}
+
 /** What replaying a dead letter did. */
 export type ReplayOutcome = 'replayed' | 'not-found' | 'already-replayed';
 
@@ -80,6 +106,8 @@ export interface MessageStore {
     requireRelayed: boolean;
     limit: number;
   }): Promise<{ outbox: number; deliveries: number }>;
+  /** Counters over the messaging tables (reads only: the status page's outbox and queue depths). */
+  queueStats(): Promise<QueueStats>;
   /** Calls listener after each commit (in this process) that wrote outbox messages; returns the unsubscribe. */
   onCommitted(listener: () => void): () => void;
 }

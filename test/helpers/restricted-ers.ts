@@ -42,6 +42,8 @@ export interface Recorder {
 }
 
 export interface ErsReadsFor {
+  /** The restricted patient's booked referral. */
+  ubrn: string;
   /** The a010 answers for the restricted patient and for the neighbour. */
   searchRestricted: any;
   searchNeighbour: any;
@@ -209,6 +211,11 @@ export async function readErsFor(
     `${ERS}/patient/ReferralRequest/${ubrn}/Slot?service=${BOOKABLE}&_count=5`,
     own,
   );
+  await read(
+    `GET ${ERS}/patient/ReferralRequest/:ubrn/Appointment`,
+    `${ERS}/patient/ReferralRequest/${ubrn}/Appointment`,
+    own,
+  );
 
   // advice and guidance: asked by the practice, read by both parties
   const adviceBody = published('createAdviceAndGuidance-ExampleRCWithoutAttachments.json');
@@ -283,6 +290,7 @@ export async function readErsFor(
   );
   assert.equal(conversation.statusCode, 200, conversation.body.slice(0, 400));
   return {
+    ubrn,
     searchRestricted,
     searchNeighbour,
     neighbourSummary: pdfText(summary.rawPayload),

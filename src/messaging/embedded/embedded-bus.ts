@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MessageStore } from '../../store/message-store.js';
 import { ConsumerRegistry } from '../consumer-registry.js';
 import { DeliveryWorker } from '../delivery-worker.js';
-import type { ConsumerOptions, MessageBus, MessageHandler } from '../types.js';
+import type { BusStatus, ConsumerOptions, MessageBus, MessageHandler } from '../types.js';
 
 const SWEEP_PAGE = 10_000;
 
@@ -26,6 +26,7 @@ export class EmbeddedBus implements MessageBus {
   private readonly workers: DeliveryWorker[] = [];
   private unsubscribe: (() => void) | undefined;
   private readonly holder: string;
+  private stopped = false;
 
   constructor(
     private readonly store: MessageStore,
@@ -66,7 +67,20 @@ export class EmbeddedBus implements MessageBus {
     });
   }
 
+  /** The store is the transport: the bus is connected while it runs (the store's own check is apart). */
+  status(): BusStatus {
+    const running = this.unsubscribe !== undefined && !this.stopped;
+    return {
+      kind: this.kind,
+      nodeId: this.options.nodeId,
+      running,
+      connected: running,
+      consumers: this.registry.all.map((c) => c.name),
+    };
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
     await Promise.all(this.workers.map((w) => w.stop()));
   }

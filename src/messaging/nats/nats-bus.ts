@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { MessageStore } from '../../store/message-store.js';
 import { ConsumerRegistry } from '../consumer-registry.js';
 import { DeliveryWorker } from '../delivery-worker.js';
-import type { ConsumerOptions, MessageBus, MessageHandler } from '../types.js';
+import type { BusStatus, ConsumerOptions, MessageBus, MessageHandler } from '../types.js';
 import { Wakeup } from '../wakeup.js';
 import { connectWithRetry } from './connection.js';
 import { OutboxRelay } from './outbox-relay.js';
@@ -54,6 +54,8 @@ export class NatsBus implements MessageBus {
   private unsubscribe: (() => void) | undefined;
   private stopping = false;
   private started = false;
+  /** The stream and durables are declared: the bus reads. */
+  private declared = false;
   private readonly ackWaitMs: number;
 
   constructor(
@@ -109,6 +111,19 @@ export class NatsBus implements MessageBus {
     });
   }
 
+  /** Connected: a live connection to NATS, and the stream and durables declared (reading). */
+  status(): BusStatus {
+    const nc = this.nc as (NatsConnection & { protocol?: { connected?: boolean } }) | null;
+    const live = !!nc && !nc.isClosed() && nc.protocol?.connected !== false;
+    return {
+      kind: this.kind,
+      nodeId: this.options.nodeId,
+      running: this.started && !this.stopping,
+      connected: live && this.declared,
+      consumers: this.registry.all.map((c) => c.name),
+    };
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     this.unsubscribe?.();
@@ -130,6 +145,7 @@ export class NatsBus implements MessageBus {
     for (let failures = 0; !this.stopping; failures++) {
       try {
         await this.declare(await nc.jetstreamManager());
+        this.declared = true;
         break;
       } catch (err) {
         if (failures === 0)

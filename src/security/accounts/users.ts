@@ -21,8 +21,16 @@ export interface SecurityUser {
   /** scrypt hash of the passcode the development login page asks for (stands in for the smartcard PIN). */
   pinHash?: string;
   roleProfiles: RoleProfile[];
+  /**
+   * Set on a patient's account (NHS login in miniature): the account signs in as this patient, at
+   * identity proofing level P9, and holds no role profiles.
+   */
+  patient?: { nhsNumber: string };
   revokedAt?: string;
 }
+
+/** The role profile id a patient account's sessions and codes carry. */
+export const PATIENT_PROFILE_ID = 'patient';
 
 export interface NewUser {
   id?: string;
@@ -55,6 +63,9 @@ export class UserDirectory {
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.repo.read(USER_TYPE, id);
       const current = existing?.resource;
+      // a patient's NHS login account never becomes a staff user (nor takes its passcode with it)
+      if (current?.patient)
+        throw new UserInputError(`user ${id} is a patient account, not a staff user`);
       const profiles = [...(current?.roleProfiles ?? [])];
       for (const p of input.profiles) {
         if (!profiles.some((q) => q.role === p.role && q.org === p.org))
@@ -75,6 +86,42 @@ export class UserDirectory {
       if (ok) return user;
     }
     throw new Error(`user ${id} is being changed by someone else; try again`);
+  }
+
+  /** Adds (or renames, or sets the passcode of) a patient's sign-in account for their NHS Number. */
+  async addPatient(input: {
+    id: string;
+    name: string;
+    pin: string;
+    nhsNumber: string;
+  }): Promise<SecurityUser> {
+    if (!USER_ID.test(input.id))
+      throw new UserInputError(
+        `user id '${input.id}' must be 1-64 letters, digits, '.', '_' or '-'`,
+      );
+    if (!/^\d{10}$/.test(input.nhsNumber))
+      throw new UserInputError('a patient account needs a 10-digit NHS Number');
+    if (!input.name.trim()) throw new UserInputError('a user needs a name');
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await this.repo.read(USER_TYPE, input.id);
+      if (existing && !existing.resource.patient)
+        throw new UserInputError(`user ${input.id} is a staff user, not a patient account`);
+      const user: SecurityUser = {
+        resourceType: USER_TYPE,
+        id: input.id,
+        name: input.name.trim(),
+        status: existing?.resource.status ?? 'active',
+        pinHash: hashSecret(input.pin),
+        roleProfiles: [],
+        patient: { nhsNumber: input.nhsNumber },
+      };
+      const index = [{ param: 'kind', value: 'patient' }];
+      const ok = existing
+        ? await replaceIfUnchanged(this.repo, existing, user, index)
+        : await createOnce(this.repo, USER_TYPE, input.id, user, index);
+      if (ok) return user;
+    }
+    throw new Error(`user ${input.id} is being changed by someone else; try again`);
   }
 
   async get(id: string): Promise<SecurityUser | null> {
@@ -109,7 +156,8 @@ export class UserDirectory {
           this.repo,
           stored,
           { ...user, status: 'revoked', revokedAt: new Date().toISOString() },
-          [{ param: 'kind', value: 'user' }],
+          // a patient account stays out of the staff user list
+          [{ param: 'kind', value: user.patient ? 'patient' : 'user' }],
         )
       )
         return true;

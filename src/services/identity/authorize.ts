@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthClient } from '../../security/accounts/clients.js';
+import { PATIENT_PROFILE_ID, type SecurityUser } from '../../security/accounts/users.js';
+import { PATIENT_ROLE } from '../../security/policy.js';
 import type { IdentityContext } from './context.js';
 import { activePortal, redirectWith, validateAuthorize } from './authorize-request.js';
 import { formBody, param, type Params } from './form.js';
@@ -33,7 +35,10 @@ export function authorizeRoutes(ctx: IdentityContext) {
       );
       if (!outcome.ok) return redirect(reply, outcome.redirect);
       const tx = await ctx.transactions.sign({ stage: 'login', request: outcome.request });
-      return sendHtml(reply, 200, loginForm(tx, outcome.client.name));
+      // a patient account's sign-in ends in the redirect to the client straight from this form
+      return sendHtml(reply, 200, loginForm(tx, outcome.client.name), [
+        formTarget(outcome.request.redirectUri),
+      ]);
     });
 
     app.post('/authorize', { config: { public: true } }, async (request, reply) => {
@@ -82,6 +87,7 @@ async function login(
       reply,
       status,
       loginForm(rawTx, client.name, { message, userId: userId?.slice(0, 64) }),
+      [formTarget(tx.request.redirectUri)],
     );
   if (!userId || !pin || userId.length > 64 || pin.length > 256)
     return again(401, WRONG_CREDENTIALS);
@@ -101,6 +107,11 @@ async function login(
     return again(401, WRONG_CREDENTIALS);
   }
   ctx.throttle.recordSuccess(userId);
+  // a patient account (NHS login) has no role to choose: it signs in as its patient
+  if (user.patient) {
+    const step = ctx.transactions.profileStep(tx.request, user.id);
+    return issueCode(ctx, request, reply, step, user, PATIENT_PROFILE);
+  }
   if (user.roleProfiles.length === 0)
     throw new PageError(
       403,
@@ -128,6 +139,20 @@ async function chooseProfile(
   const profile = user.roleProfiles.find((p) => p.id === profileId);
   if (!profile)
     throw new PageError(400, 'Role profile not found', 'Choose one of your own role profiles.');
+  return issueCode(ctx, request, reply, tx, user, profile);
+}
+
+const PATIENT_PROFILE = { id: PATIENT_PROFILE_ID, role: PATIENT_ROLE, org: '' };
+
+/** Spends the sign-in transaction and sends the browser back to the client with a one-time code. */
+async function issueCode(
+  ctx: IdentityContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  tx: ProfileTransaction,
+  user: SecurityUser,
+  profile: { id: string; role: string; org: string },
+) {
   if (!(await ctx.transactions.spend(tx)))
     throw new PageError(
       400,
@@ -150,8 +175,16 @@ async function chooseProfile(
     request,
     'sign-in',
     'signed in',
-    { kind: 'user', userId: user.id, name: user.name, role: profile.role, org: profile.org },
-    { clientId: authz.clientId, profileId: profile.id, method: 'passcode' },
+    user.patient
+      ? {
+          kind: 'patient',
+          userId: user.patient.nhsNumber,
+          name: user.name,
+          role: profile.role,
+          org: '',
+        }
+      : { kind: 'user', userId: user.id, name: user.name, role: profile.role, org: profile.org },
+    { clientId: authz.clientId, profileId: profile.id, method: 'passcode', account: user.id },
   );
   return redirect(reply, redirectWith(authz.redirectUri, { code, state: authz.state }));
 }

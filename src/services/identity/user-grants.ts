@@ -3,8 +3,13 @@ import type { FastifyRequest } from 'fastify';
 import { importJWK, SignJWT } from 'jose';
 import type { OAuthClient } from '../../security/accounts/clients.js';
 import type { Session } from '../../security/accounts/sessions.js';
-import type { RoleProfile, SecurityUser } from '../../security/accounts/users.js';
-import { mintToken, TOKEN_ALG } from '../../security/embedded-idp.js';
+import {
+  PATIENT_PROFILE_ID,
+  type RoleProfile,
+  type SecurityUser,
+} from '../../security/accounts/users.js';
+import { mintPatientToken, mintToken, TOKEN_ALG } from '../../security/embedded-idp.js';
+import { PATIENT_ROLE } from '../../security/policy.js';
 import type { IdentityContext } from './context.js';
 import { param, type Params } from './form.js';
 import { OAuthError } from './oauth-errors.js';
@@ -50,7 +55,12 @@ async function currentProfile(
   const user = await ctx.users.get(userId);
   if (!user || user.status !== 'active' || (await ctx.revocations.isRevoked({ user: userId })))
     throw badGrant('the user may no longer sign in');
-  const profile = user.roleProfiles.find((p) => p.id === profileId);
+  // a patient account's one "profile" is the patient themselves
+  const profile = user.patient
+    ? profileId === PATIENT_PROFILE_ID
+      ? { id: PATIENT_PROFILE_ID, role: PATIENT_ROLE, org: '' }
+      : undefined
+    : user.roleProfiles.find((p) => p.id === profileId);
   if (!profile) throw badGrant('the role profile no longer exists');
   return { user, profile };
 }
@@ -62,6 +72,16 @@ async function accessToken(
   sessionId: string,
   client: OAuthClient,
 ): Promise<string> {
+  if (user.patient)
+    return mintPatientToken(ctx.signingKey, {
+      nhsNumber: user.patient.nhsNumber,
+      name: user.name,
+      audience: ctx.config.audience,
+      ttlSeconds: ctx.config.accessTokenSeconds,
+      sessionId,
+      issuer: ctx.issuer,
+      ...(client.scopes.length ? { appActivities: client.scopes } : {}),
+    });
   return mintToken(ctx.signingKey, {
     userId: user.id,
     role: profile.role,
@@ -107,6 +127,27 @@ async function idToken(
     .sign(key);
 }
 
+/** Who a token is issued to, as the audit names them: a patient account's patient, as sign-in does. */
+function actorOf(user: SecurityUser, profile: RoleProfile, sessionId: string) {
+  return user.patient
+    ? {
+        kind: 'patient' as const,
+        userId: user.patient.nhsNumber,
+        name: user.name,
+        role: profile.role,
+        org: '',
+        sessionId,
+      }
+    : {
+        kind: 'user' as const,
+        userId: user.id,
+        name: user.name,
+        role: profile.role,
+        org: profile.org,
+        sessionId,
+      };
+}
+
 function auditIssue(
   ctx: IdentityContext,
   request: FastifyRequest,
@@ -121,15 +162,14 @@ function auditIssue(
     request,
     'token.issue',
     'issued',
+    actorOf(user, profile, sessionId),
     {
-      kind: 'user',
-      userId: user.id,
-      name: user.name,
-      role: profile.role,
-      org: profile.org,
+      grantType,
+      clientId: client.id,
       sessionId,
+      profileId: profile.id,
+      ...(user.patient ? { account: user.id } : {}),
     },
-    { grantType, clientId: client.id, sessionId, profileId: profile.id },
   );
 }
 
@@ -217,14 +257,7 @@ export async function refreshTokenGrant(
         request,
         'token.refresh',
         'refused: refresh token reused; session ended',
-        {
-          kind: 'user',
-          userId: user.id,
-          name: user.name,
-          role: profile.role,
-          org: profile.org,
-          sessionId: session.id,
-        },
+        actorOf(user, profile, session.id),
         { clientId: client.id, sessionId: session.id },
       );
       throw badGrant('the refresh token has already been used; the session has been ended');

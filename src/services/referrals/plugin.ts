@@ -4,6 +4,7 @@ import { attachmentRoutes } from './attachment-routes.js';
 import { bookingRoutes } from './booking-routes.js';
 import { capabilityRoutes } from './capability-routes.js';
 import { letterRoutes } from './letter-routes.js';
+import { patientAccessRoutes } from './patient-access-routes.js';
 import { patientBookingRoutes } from './patient-booking-routes.js';
 import { PATIENT_REFERRALS_BASE, patientRoutes } from './patient-routes.js';
 import { r4RequestRoutes } from './r4-request-routes.js';
@@ -26,6 +27,7 @@ export const referralsPlugin: ServicePlugin = async (app, deps) => {
   await app.register(attachmentRoutes(deps), { prefix: REFERRALS_BASE });
   await app.register(patientRoutes(deps), { prefix: PATIENT_REFERRALS_BASE });
   await app.register(patientBookingRoutes(deps), { prefix: PATIENT_REFERRALS_BASE });
+  await app.register(patientAccessRoutes(deps), { prefix: PATIENT_REFERRALS_BASE });
   await app.register(referenceDataRoutes(deps), { prefix: REFERRALS_BASE });
   await app.register(r4Routes(deps), { prefix: REFERRALS_R4_BASE });
   await app.register(r4RequestRoutes(deps), { prefix: REFERRALS_R4_BASE });

@@ -1,7 +1,7 @@
 import type { Patient } from 'fhir/r4.js';
 import { FhirError } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
-import type { LegitimateRelationships } from '../../security/relationships.js';
+import { LegitimateRelationships } from '../../security/relationships.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import { currentPatient, isInvalidated, requireCurrentPatient } from '../pds/index.js';
 import { currentPermission, readConsentState, type ScrConsentChoice } from './consent-store.js';
@@ -67,8 +67,9 @@ export async function consentFor(repo: ResourceStore, nhs: string): Promise<ScrC
 
 /**
  * Whether this caller may see clinical content: the patient's own record needs nothing more; staff
- * need the patient's permission recorded for this session ('Yes'), or emergency access. A recorded
- * 'No' is a refusal even with a relationship.
+ * need the patient's permission recorded for this session ('Yes'), or emergency access (theirs,
+ * whatever the organisation's relationship: the permission to view override). A recorded 'No' is
+ * otherwise a refusal even with a relationship.
  */
 export async function viewDecision(
   repo: ResourceStore,
@@ -81,6 +82,15 @@ export async function viewDecision(
   if (ctx.accessBasis === 'emergency-access') return { basis: 'emergency-access', consent };
   const permission = await currentPermission(repo, nhs, principal.userId);
   if (permission?.code === 'Yes') return { basis: 'permission', consent };
+  // the user's emergency access overrides a refusal, or a patient who cannot be asked, even where
+  // the organisation has a relationship (which the platform reports as the basis before it)
+  if (
+    principal.kind === 'user' &&
+    (await new LegitimateRelationships(repo).activeEmergencyAccess(principal.userId, nhs))
+  ) {
+    ctx.purpose = 'emergency-access';
+    return { basis: 'emergency-access', consent };
+  }
   // 'Ask' is no standing permission: the patient is asked, as with none recorded
   if (permission?.code === 'No')
     throw new FhirError(

@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { DeadLetter, DeliveredMessage } from '../../messaging/types.js';
 import { CommitListeners } from '../message-rows.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { MessageStore, OutboxRecord, ReplayOutcome } from '../message-store.js';
+import type { MessageStore, OutboxRecord, QueueStats, ReplayOutcome } from '../message-store.js';
+import { postgresQueueStats } from './message-stats.js';
 import { OutboxCursors } from './message-cursors.js';
 import {
   deadLetter,
@@ -131,6 +132,10 @@ export class PostgresMessageStore implements MessageStore {
     limit: number;
   }): Promise<{ outbox: number; deliveries: number }> {
     return sweepOutbox(this.tx, options);
+  }
+
+  queueStats(): Promise<QueueStats> {
+    return postgresQueueStats(this.pool);
   }
 
   tryAcquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -11,7 +11,8 @@ import {
   type OutboxRow,
 } from '../message-rows.js';
 import type { AuditRecord } from '../../audit/types.js';
-import type { MessageStore, OutboxRecord, ReplayOutcome } from '../message-store.js';
+import type { MessageStore, OutboxRecord, QueueStats, ReplayOutcome } from '../message-store.js';
+import { sqliteQueueStats } from './message-stats.js';
 
 const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time';
 const DEAD_COLUMNS = 'id, consumer, message, attempts, last_error, dead_at, replayed_at';
@@ -364,6 +365,10 @@ export class SqliteMessageStore implements MessageStore {
         return { outbox, deliveries };
       })
       .immediate();
+  }
+
+  async queueStats(): Promise<QueueStats> {
+    return sqliteQueueStats(this.stmt);
   }
 
   async tryAcquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
