@@ -55,7 +55,9 @@ function givenName(): string {
 
 /** utils.randomNewbornDateLast5Days */
 function newbornDate(): string {
-  return new Date(Date.now() - randomInt(0, 5) * 86_400_000).toISOString().slice(0, 10);
+  // one to five days ago: a birth at 08:15 today would be in the future before 08:15 UTC, which PDS
+  // refuses (a still birth's deceasedDateTime is that time)
+  return new Date(Date.now() - randomInt(1, 6) * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** utils.randomAddress(birthDate): four lines, the first and third blank, as the features' addresses are. */
