@@ -14,12 +14,13 @@
  *   GP2GP        POST /Task, POST /Task/{id}/$acknowledge
  *   Security     POST /$emergency-access, POST /$claim-relationship, POST /EpisodeOfCare, POST
  * /EpisodeOfCare/{id}/$close
+ *   EPS          $process-message (order, cancellation, dispense notification), /MedicationDispense
+ *                $process-message, /Claim, /Task/$release, $withdraw, $return and POST /Task:
+ *                test/eps-request-replay.test.ts (src/services/eps/once-service.ts)
  *
  * Exempt (they record no X-Request-ID, so a reused id is never answered with another request's
  * result; their retries are safe by the message or the state itself):
- *   EPS          $prepare writes nothing; $process-message, dispense notifications, claims, $release,
- *                $withdraw and $return are idempotent on the EPS message's own identity (Bundle /
- *                claim identifier) and on the prescription state machine (docs/eps.md).
+ *   EPS          $prepare writes nothing; a release that finds the queue empty writes nothing.
  *   GP2GP        POST /Task/{id}/$send is documented as not replayable (docs/gp2gp.md: a second send
  *                is refused by the state machine); PUT of an attachment chunk is addressed by its
  *                index and checked by its X-Chunk-SHA256, so a repeated chunk is stored once.

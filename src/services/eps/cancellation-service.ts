@@ -11,12 +11,14 @@ import type { CancellationCode, PublishedCancellation } from './cancellation-ans
 import type { ValidCancellation } from './cancellation-rules.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { commitPlans, planTransition } from './transitions.js';
+import type { RecordRequest } from '../write-once.js';
 
 /** What the published EPS does with this cancellation, applied: the codes per item, or the OperationOutcome code. */
 export async function applyPublishedCancellation(
   repo: Repository,
   ctx: RequestContext,
   c: ValidCancellation,
+  record?: RecordRequest,
 ): Promise<PublishedCancellation> {
   const user = ctx.principal?.userId ?? 'system';
   for (let attempt = 0; ; attempt++) {
@@ -128,7 +130,7 @@ export async function applyPublishedCancellation(
       answer = { kind: 'bundle', status: 400, codes: all(code), time };
     }
     try {
-      if (plans.length) await commitPlans(repo, plans);
+      if (plans.length) await commitPlans(repo, plans, [], record);
       return answer;
     } catch (err) {
       if (!(err instanceof VersionConflictError) || attempt >= 3) throw err;

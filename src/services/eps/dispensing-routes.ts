@@ -8,11 +8,13 @@ import type { StoredResource, ResourceStore } from '../../store/resource-store.j
 import { validateClaim } from './claim-rules.js';
 import { validateDispense } from './dispense-rules.js';
 import {
-  recordClaim,
-  recordDispense,
-  returnToSpine,
-  withdrawDispense,
-} from './dispensing-service.js';
+  claimOnce,
+  dispenseOnce,
+  releaseOnce,
+  releaseQueueOnce,
+  returnOnce,
+  withdrawOnce,
+} from './once-service.js';
 import { list, ORDER_NUMBER_SYSTEM } from './message-bundle.js';
 import { ensurePrescriptionRelationship } from './prescription-relationship.js';
 import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
@@ -22,8 +24,6 @@ import {
   nominatedQueue,
   releasableIssue,
   releaseBundleJson,
-  releaseIssue,
-  releaseNominated,
   releaseRefusalBody,
   WithAnotherDispenser,
 } from './release-service.js';
@@ -276,13 +276,13 @@ export function dispensingRoutes(repo: ResourceStore, baseUrl: string) {
           { kind: 'single'; ready: StoredResource } | { kind: 'nominated'; limit: number };
         const released =
           work.kind === 'single'
-            ? [await releaseIssue(repo, req.ctx, work.ready.id, work.ready)]
-            : await releaseNominated(repo, req.ctx, work.limit);
+            ? [await releaseOnce(repo, req.ctx, work.ready as StoredResource<EpsPrescription>)]
+            : await releaseQueueOnce(repo, req.ctx, work.limit);
         return reply.type(FHIR_JSON).send(await releaseBundleJson(repo, released));
       },
     );
 
-    messageRoute(app, '/MedicationDispense/$process-message', validateDispense, recordDispense);
+    messageRoute(app, '/MedicationDispense/$process-message', validateDispense, dispenseOnce);
 
     app.post(
       '/Task/$withdraw',
@@ -295,7 +295,7 @@ export function dispensingRoutes(repo: ResourceStore, baseUrl: string) {
       async (req, reply) => {
         const { params, shortFormId } = found.get(req) as { params: Params; shortFormId: string };
         const notification = parameterValue(params, 'dispense-notification');
-        const p = await withdrawDispense(
+        const p = await withdrawOnce(
           repo,
           req.ctx,
           shortFormId,
@@ -320,7 +320,7 @@ export function dispensingRoutes(repo: ResourceStore, baseUrl: string) {
           .type(FHIR_JSON)
           .send(
             taskBundle(
-              [await returnToSpine(repo, req.ctx, shortFormId, reasonParam(params))],
+              [await returnOnce(repo, req.ctx, shortFormId, reasonParam(params))],
               baseUrl,
               'collection',
             ),
@@ -328,7 +328,7 @@ export function dispensingRoutes(repo: ResourceStore, baseUrl: string) {
       },
     );
 
-    messageRoute(app, '/Claim', validateClaim, recordClaim);
+    messageRoute(app, '/Claim', validateClaim, claimOnce);
 
     // return and withdraw as NHS England publishes them: a Task posted to /Task
     app.post(
@@ -351,14 +351,8 @@ export function dispensingRoutes(repo: ResourceStore, baseUrl: string) {
       async (req, reply) => {
         const work = found.get(req) as TaskRequest;
         if (work.action === 'withdraw')
-          await withdrawDispense(
-            repo,
-            req.ctx,
-            work.shortFormId,
-            work.notification,
-            work.reason.code,
-          );
-        else await returnToSpine(repo, req.ctx, work.shortFormId, work.reason);
+          await withdrawOnce(repo, req.ctx, work.shortFormId, work.notification, work.reason.code);
+        else await returnOnce(repo, req.ctx, work.shortFormId, work.reason);
         return reply
           .type(FHIR_JSON)
           .send({ ...INFORMATIONAL, meta: { lastUpdated: new Date().toISOString() } });

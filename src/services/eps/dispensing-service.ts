@@ -14,7 +14,8 @@ import {
   type Transition,
 } from './state-machine.js';
 import { pendingCancellation } from './cancellation-service.js';
-import { illegalTransition, planTransition, transition } from './transitions.js';
+import { illegalTransition, planTransition, producedBy, transition } from './transitions.js';
+import type { RecordRequest } from '../write-once.js';
 
 type DispenserTransition = Extract<Transition, 'dispensed' | 'withdrawn' | 'returned' | 'claimed'>;
 
@@ -116,6 +117,7 @@ export async function recordDispense(
   repo: ResourceStore,
   ctx: RequestContext,
   d: ValidDispense,
+  record?: RecordRequest,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const issues = await issuesByShortForm(repo, d.shortFormId);
@@ -123,7 +125,7 @@ export async function recordDispense(
     .map((s) => s.resource)
     .find((p) => p.dispenses.some((r) => r.id === d.messageId && !r.withdrawn));
   if (already) return replayed(repo, ctx, already, { notification: d.messageId });
-  if (d.replaces) return amendDispense(repo, ctx, d, issues);
+  if (d.replaces) return amendDispense(repo, ctx, d, issues, record);
   const held = heldIssue(issues, org, d.shortFormId, 'dispensed');
   const target = held.resource;
   if (target.longFormId !== d.longFormId || target.nhsNumber !== d.nhsNumber)
@@ -140,6 +142,7 @@ export async function recordDispense(
     applyNotification(ctx, d),
     requireHolder(org),
     held,
+    record,
   );
 }
 
@@ -196,6 +199,7 @@ async function amendDispense(
   ctx: RequestContext,
   d: ValidDispense,
   issues: StoredResource<EpsPrescription>[],
+  record?: RecordRequest,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const standing = (p: EpsPrescription) =>
@@ -248,6 +252,7 @@ async function amendDispense(
         resources: [amendment.write],
         audit: [withdrawal.audit, amendment.audit],
         messages: [withdrawal.message, amendment.message],
+        request: record?.(producedBy(amendment.write)),
       });
       return amendment.prescription;
     } catch (err) {
@@ -263,6 +268,7 @@ export async function withdrawDispense(
   shortFormId: string,
   notificationId: string | undefined,
   reason: string,
+  record?: RecordRequest,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const held = heldIssue(await issuesByShortForm(repo, shortFormId), org, shortFormId, 'withdrawn');
@@ -288,6 +294,7 @@ export async function withdrawDispense(
     },
     requireHolder(org),
     held,
+    record,
   );
 }
 
@@ -300,6 +307,7 @@ export async function returnToSpine(
   ctx: RequestContext,
   shortFormId: string,
   reason: { code: string; display?: string },
+  record?: RecordRequest,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const held = heldIssue(await issuesByShortForm(repo, shortFormId), org, shortFormId, 'returned');
@@ -329,6 +337,7 @@ export async function returnToSpine(
     },
     requireHolder(org),
     held,
+    record,
   );
 }
 
@@ -344,6 +353,7 @@ export async function recordClaim(
   repo: ResourceStore,
   ctx: RequestContext,
   c: ValidClaim,
+  record?: RecordRequest,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   const issues = await issuesByShortForm(repo, c.shortFormId);
@@ -380,6 +390,7 @@ export async function recordClaim(
     },
     requireHolder(org),
     held,
+    record,
   );
 }
 

@@ -4,15 +4,14 @@ import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import type { Repository } from '../../store/repository.js';
 import { bundleDigest } from './canonical-digest.js';
-import { applyPublishedCancellation } from './cancellation-service.js';
 import { publishedCancellationAnswer } from './cancellation-answer.js';
 import { validateCancellation, type ValidCancellation } from './cancellation-rules.js';
 import { readMessageBundle } from './message-bundle.js';
 import { assignIds, validateOrder, type ValidOrder } from './order-rules.js';
-import { requirePrescribablePatient, submitOrder } from './prescribing-service.js';
+import { requirePrescribablePatient } from './prescribing-service.js';
+import { cancelOnce, dispenseOnce, submitOrderOnce } from './once-service.js';
 import { recordOfBody, setSubject, subjectOfBody } from '../request-subject.js';
 import { validateDispense, type ValidDispense } from './dispense-rules.js';
-import { recordDispense } from './dispensing-service.js';
 
 type Prescribing =
   | { kind: 'order'; order: ValidOrder; patient: Patient }
@@ -115,7 +114,7 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
         const work = checked.get(req);
         if (!work) throw new FhirError(400, 'INVALID_VALUE', 'The message could not be read');
         if (work.kind === 'dispense') {
-          await recordDispense(repo, req.ctx, work.dispense);
+          await dispenseOnce(repo, req.ctx, work.dispense);
           // as EPS answers an accepted dispense notification; the Tasks are at GET
           // /Task?focus:identifier=<short-form ID>
           return reply.type(FHIR_JSON).send({
@@ -125,7 +124,7 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
           });
         }
         if (work.kind === 'order') {
-          const result = await submitOrder(repo, req.ctx, work.order, work.patient);
+          const result = await submitOrderOnce(repo, req.ctx, work.order, work.patient);
           if (result.duplicate) reply.header('x-eps-duplicate', 'true');
           // as EPS answers an accepted prescription-order: an informational OperationOutcome (the
           // prescription's Tasks are at GET /Task?focus:identifier=<short-form ID>)
@@ -144,7 +143,7 @@ export function prescribingRoutes(repo: Repository, baseUrl: string) {
         // as EPS answers a prescription-order-update: a prescription-order-response Bundle with a
         // cancellation response code (R-) per item, 200 or 400, or a 400 OperationOutcome with the code
         const answer = publishedCancellationAnswer(
-          await applyPublishedCancellation(repo, req.ctx, work.cancel),
+          await cancelOnce(repo, req.ctx, work.cancel),
           req.body as Record<string, any>,
           baseUrl,
         );

@@ -16,6 +16,7 @@ import {
 import { verifyPrescriberSignature } from './prescriber-keys.js';
 import { replayed } from './dispensing-service.js';
 import { commitPlans, planCreation } from './transitions.js';
+import type { RecordRequest } from '../write-once.js';
 
 export const NOMINATED_PHARMACY_URL =
   'https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-NominatedPharmacy';
@@ -152,6 +153,7 @@ export async function submitOrder(
   ctx: RequestContext,
   order: ValidOrder,
   patient: Patient,
+  record?: RecordRequest,
 ): Promise<SubmitResult> {
   const digest = bundleDigest(order.msg.bundle);
   const { payload } = await verifyPrescriberSignature(
@@ -196,7 +198,7 @@ export async function submitOrder(
       if (rel) extra.push(rel);
     }
     try {
-      await commitPlans(repo, plans, extra);
+      await commitPlans(repo, plans, extra, record);
       return { issues, duplicate: false };
     } catch (err) {
       // a twin submission committed first (same ids), or the relationship moved on: look again

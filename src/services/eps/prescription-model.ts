@@ -110,5 +110,9 @@ export function prescriptionIndex(p: EpsPrescription): IndexEntry[] {
   if (p.dispenser) index.push({ param: 'dispenser', value: p.dispenser });
   if (OPEN.includes(p.status)) index.push({ param: 'expires-open', value: p.expires });
   if (p.status === 'future') index.push({ param: 'available-from', value: p.availableFrom });
+  // the request that last released it (release-service.ts), for that request's retry
+  const released = [...p.events].reverse().find((e) => e.transition === 'released');
+  if (typeof released?.detail?.request === 'string')
+    index.push({ param: 'released-by', value: released.detail.request });
   return index;
 }

@@ -7,6 +7,7 @@ import { prescriptionRelationshipWrite } from './prescription-relationship.js';
 import { ORGANIZATION } from '../directory/index.js';
 import { PRESCRIPTION, PRESCRIPTION_ORDER, type EpsPrescription } from './prescription-model.js';
 import { commitPlans, illegalTransition, planTransition } from './transitions.js';
+import type { RecordRequest } from '../write-once.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';
 
 /** NHS England's EPS issue codes (examples/spec/errors/release/with-another-dispenser-error.json). */
@@ -149,6 +150,8 @@ export async function releaseIssue(
   ctx: RequestContext,
   id: string,
   alreadyRead?: StoredResource<EpsPrescription>,
+  record?: RecordRequest,
+  inRecordedRequest = record !== undefined,
 ): Promise<EpsPrescription> {
   const org = ctx.principal!.org;
   for (let attempt = 0; ; attempt++) {
@@ -163,7 +166,8 @@ export async function releaseIssue(
       draft.dispenser = org;
       for (const item of draft.items)
         if (item.status === 'to-be-dispensed') item.status = 'with-dispenser';
-      return { dispenser: org };
+      // the request that released it, so that its retry finds what it released (releasedBy)
+      return { dispenser: org, ...(inRecordedRequest ? { request: ctx.requestId } : {}) };
     });
     const p = plan.prescription;
     const rel =
@@ -177,7 +181,7 @@ export async function releaseIssue(
             p.expires,
           );
     try {
-      await commitPlans(repo, [plan], rel ? [rel] : []);
+      await commitPlans(repo, [plan], rel ? [rel] : [], record);
       return p;
     } catch (err) {
       if (!(err instanceof VersionConflictError) || attempt >= 4) throw err;
@@ -190,6 +194,7 @@ export async function releaseNominated(
   repo: ResourceStore,
   ctx: RequestContext,
   limit: number,
+  record?: RecordRequest,
 ): Promise<EpsPrescription[]> {
   const released: EpsPrescription[] = [];
   const tried = new Set<string>();
@@ -202,7 +207,17 @@ export async function releaseNominated(
       if (released.length >= limit) break;
       tried.add(id);
       try {
-        released.push(await releaseIssue(repo, ctx, id));
+        // the X-Request-ID record commits with the first release; the others are found by it
+        released.push(
+          await releaseIssue(
+            repo,
+            ctx,
+            id,
+            undefined,
+            released.length ? undefined : record,
+            record !== undefined,
+          ),
+        );
       } catch (err) {
         if (!(
           err instanceof WithAnotherDispenser ||
@@ -213,6 +228,19 @@ export async function releaseNominated(
     }
   }
   return released;
+}
+
+/** The issues one request released (its retry's answer), by the request recorded on each release. */
+export async function releasedBy(
+  repo: ResourceStore,
+  requestId: string,
+): Promise<EpsPrescription[]> {
+  const found = await repo.searchResources({
+    type: PRESCRIPTION,
+    criteria: [{ any: [{ param: 'released-by', op: 'eq', value: requestId }] }],
+    limit: 1000,
+  });
+  return found.map((s) => s.resource);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { OutboxMessage } from '../../messaging/types.js';
 import { VersionConflictError } from '../../store/errors.js';
 import type { AuditRecord } from '../../audit/types.js';
 import type { ResourceWrite, StoredResource, ResourceStore } from '../../store/resource-store.js';
+import type { RecordRequest } from '../write-once.js';
 import type { EpsPrescriptionEventBody } from './event-topics.js';
 import { PRESCRIPTION, prescriptionIndex, type EpsPrescription } from './prescription-model.js';
 import {
@@ -157,16 +158,32 @@ export function planTransition(
   };
 }
 
+/**
+ * Commits the plans (and any extra writes) as one batch; with `record` (writeOnce's, in an HTTP
+ * request) the X-Request-ID record commits with them, naming the first issue's new version.
+ */
 export async function commitPlans(
   repo: ResourceStore,
   plans: PlannedTransition[],
   extra: ResourceWrite[] = [],
+  record?: RecordRequest,
 ): Promise<void> {
   await repo.commit({
     resources: [...plans.map((p) => p.write), ...extra],
     audit: plans.map((p) => p.audit),
     messages: plans.map((p) => p.message),
+    request: record && plans.length ? record(producedBy(plans[0].write)) : undefined,
   });
+}
+
+/** What a request that wrote `write` answered: the issue version it produced. */
+export function producedBy(write: ResourceWrite) {
+  return {
+    status: 200,
+    resourceType: PRESCRIPTION as string,
+    resourceId: write.id,
+    version: write.expectedVersion + 1,
+  };
 }
 
 /**
@@ -181,6 +198,7 @@ export async function transition(
   change: Change,
   check?: (p: EpsPrescription) => void,
   alreadyRead?: StoredResource<EpsPrescription>,
+  record?: RecordRequest,
 ): Promise<EpsPrescription> {
   for (let attempt = 0; ; attempt++) {
     // the first attempt may decide on a version the caller has just read: the commit checks it is still current
@@ -191,7 +209,7 @@ export async function transition(
     check?.(current);
     const plan = planTransition(ctx, current, stored.version, transitionName, change);
     try {
-      await commitPlans(repo, [plan]);
+      await commitPlans(repo, [plan], [], record);
       return plan.prescription;
     } catch (err) {
       if (!(err instanceof VersionConflictError) || attempt >= 4) throw err;
