@@ -21,7 +21,7 @@ import type { RequestContext } from '../context.js';
 import { FhirError } from '../fhir/errors.js';
 import { DuplicateRequestError, VersionConflictError } from '../store/errors.js';
 import type { RequestRecord } from '../store/request-log.js';
-import type { ResourceStore, StoredResource } from '../store/resource-store.js';
+import type { ResourceStore, ResourceType, StoredResource } from '../store/resource-store.js';
 
 /** What a recorded write answered: its status and the resource version it produced. */
 export type RecordedAnswer = Pick<
@@ -36,9 +36,9 @@ export type RecordRequest = (answer: RecordedAnswer) => RequestRecord | undefine
  * An earlier request with this X-Request-ID, found to be this very request: its record and the
  * resource version it produced.
  */
-export interface EarlierAnswer {
+export interface EarlierAnswer<R = unknown> {
   record: RequestRecord;
-  stored: StoredResource;
+  stored: StoredResource<R>;
 }
 
 /**
@@ -56,11 +56,16 @@ export interface WriteRequest<T> {
   twin(): Promise<T | null>;
 }
 
-export interface OnceOnly<T> {
+export interface OnceOnly<T, R = unknown> {
+  /**
+   * The type of the resource a recorded answer names (what the write commits): the earlier version
+   * is read typed by it.
+   */
+  answers: ResourceType<R>;
   /** Checks, builds and commits the write with `record(...)`; runs only for a request not seen before. */
   write(request: WriteRequest<T>): Promise<T>;
   /** The answer to a retry of this request (or to this request, when a twin committed first). */
-  asBefore(earlier: EarlierAnswer): T | Promise<T>;
+  asBefore(earlier: EarlierAnswer<R>): T | Promise<T>;
 }
 
 /**
@@ -79,27 +84,27 @@ export interface RecordOnly<T> {
  * recorded, answers as that twin did (or refuses, if the id was taken by a different request). Any
  * other failure is rethrown as it is.
  */
-export function writeOnce<T>(
+export function writeOnce<T, R>(
   store: ResourceStore,
   ctx: RequestContext,
-  op: OnceOnly<T>,
+  op: OnceOnly<T, R>,
 ): Promise<T>;
 export function writeOnce<T>(
   store: ResourceStore,
   ctx: RequestContext,
   op: RecordOnly<T>,
 ): Promise<T>;
-export async function writeOnce<T>(
+export async function writeOnce<T, R>(
   store: ResourceStore,
   ctx: RequestContext,
-  op: OnceOnly<T> | RecordOnly<T>,
+  op: OnceOnly<T, R> | RecordOnly<T>,
 ): Promise<T> {
   const answered = async (): Promise<{ answer: T } | null> => {
     if ('storesNoResource' in op) {
       const record = await recordedRequest(store, ctx);
       return record ? { answer: await op.asBefore(record) } : null;
     }
-    const done = await earlierAnswer(store, ctx);
+    const done = await earlierAnswer(store, ctx, op.answers);
     return done ? { answer: await op.asBefore(done) } : null;
   };
   const earlier = await answered();
@@ -154,16 +159,20 @@ async function recordedRequest(
 }
 
 /** The earlier answer with the resource version it produced (see recordedRequest). */
-async function earlierAnswer(
+async function earlierAnswer<R>(
   store: ResourceStore,
   ctx: RequestContext,
-): Promise<EarlierAnswer | null> {
+  type: ResourceType<R>,
+): Promise<EarlierAnswer<R> | null> {
   const done = await recordedRequest(store, ctx);
   if (!done) return null;
-  const stored = await store.readVersion(done.resourceType, done.resourceId, done.version);
+  const stored =
+    done.resourceType === type
+      ? await store.readVersion(type, done.resourceId, done.version)
+      : null;
   if (!stored)
     throw new Error(
-      `request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which does not exist`,
+      `request log names ${done.resourceType}/${done.resourceId} version ${done.version}, which is not a ${type} version that exists`,
     );
   return { record: done, stored };
 }

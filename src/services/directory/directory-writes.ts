@@ -12,7 +12,12 @@ import { auditRecord } from '../../audit/audit-record.js';
 import { FhirError, versionMismatch } from '../../fhir/errors.js';
 import type { RequestContext } from '../../context.js';
 import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
-import type { IndexEntry, StoredResource, ResourceStore } from '../../store/resource-store.js';
+import {
+  resourceType,
+  type IndexEntry,
+  type StoredResource,
+  type ResourceStore,
+} from '../../store/resource-store.js';
 import { buildEndpoint, ENDPOINT, indexEndpoint } from './endpoint-model.js';
 import { validateEndpoint } from './endpoint-rules.js';
 import {
@@ -108,6 +113,7 @@ export class DirectoryWriter {
 
   async create(ctx: RequestContext, type: string, body: unknown): Promise<WriteResult> {
     return writeOnce(this.repo, ctx, {
+      answers: resourceType(type),
       asBefore: answerAsBefore,
       write: ({ record }) => this.write(ctx, type, randomUUID(), 0, body, 'create', record),
     });
@@ -123,6 +129,7 @@ export class DirectoryWriter {
     if (!RESOURCE_ID.test(id))
       throw new FhirError(400, 'INVALID_RESOURCE_ID', `Invalid resource ID - '${id.slice(0, 64)}'`);
     return writeOnce(this.repo, ctx, {
+      answers: resourceType(type),
       asBefore: answerAsBefore,
       write: async ({ record }) => {
         const bodyId = (body as { id?: unknown } | null)?.id;

@@ -27,7 +27,7 @@ import {
   withdrawDispense,
   type ValidClaim,
 } from './dispensing-service.js';
-import type { EpsPrescription } from './prescription-model.js';
+import { PRESCRIPTION, type EpsPrescription } from './prescription-model.js';
 import { submitOrder, type SubmitResult } from './prescribing-service.js';
 import type { ValidOrder } from './order-rules.js';
 import { releaseIssue, releaseNominated, releasedBy } from './release-service.js';
@@ -38,7 +38,11 @@ function messageOnce<T>(
   ctx: RequestContext,
   run: (record?: RecordRequest) => Promise<T>,
 ): Promise<T> {
-  return writeOnce(repo, ctx, { write: ({ record }) => run(record), asBefore: () => run() });
+  return writeOnce(repo, ctx, {
+    answers: PRESCRIPTION,
+    write: ({ record }) => run(record),
+    asBefore: () => run(),
+  });
 }
 
 /** A change to one issue: the retry is answered with the version the first request produced. */
@@ -48,8 +52,9 @@ function issueOnce(
   run: (record: RecordRequest) => Promise<EpsPrescription>,
 ): Promise<EpsPrescription> {
   return writeOnce(repo, ctx, {
+    answers: PRESCRIPTION,
     write: ({ record }) => run(record),
-    asBefore: (earlier: EarlierAnswer) => earlier.stored.resource as EpsPrescription,
+    asBefore: (earlier) => earlier.stored.resource,
   });
 }
 
@@ -98,6 +103,7 @@ export const releaseQueueOnce = (
   limit: number,
 ): Promise<EpsPrescription[]> =>
   writeOnce(repo, ctx, {
+    answers: PRESCRIPTION,
     write: ({ record }) => releaseNominated(repo, ctx, limit, record),
     asBefore: () => releasedBy(repo, ctx.requestId),
   });
@@ -108,6 +114,7 @@ export const cancelOnce = (
   c: ValidCancellation,
 ): Promise<PublishedCancellation> =>
   writeOnce(repo, ctx, {
+    answers: PRESCRIPTION,
     write: ({ record }) => applyPublishedCancellation(repo, ctx, c, record),
     asBefore: (earlier) => cancellationAsBefore(earlier, c),
   });
@@ -117,8 +124,11 @@ export const cancelOnce = (
  * items it cancelled R-0001 (others R-0006, already cancelled), 200; or marked for cancellation
  * with the dispenser, R-0002 (with dispenser) or R-0003 (with dispenser active), 400.
  */
-function cancellationAsBefore(earlier: EarlierAnswer, c: ValidCancellation): PublishedCancellation {
-  const issue = earlier.stored.resource as EpsPrescription;
+function cancellationAsBefore(
+  earlier: EarlierAnswer<EpsPrescription>,
+  c: ValidCancellation,
+): PublishedCancellation {
+  const issue = earlier.stored.resource;
   const event = issue.events[issue.events.length - 1];
   const time = event.time;
   if (event.transition === 'cancelled') {

@@ -12,7 +12,7 @@ import type { StoredResource, ResourceStore } from '../../store/resource-store.j
 import { ehrWrite } from './chunk-store.js';
 import type { Gp2gpOptions } from './options.js';
 import { NEGATIVE_REASONS, parseSendRequest } from './send-request.js';
-import { patientOf, stateOf, withManifest } from './transfer-model.js';
+import { patientOf, stateOf, TASK, withManifest } from './transfer-model.js';
 import { asBefore } from './transfer-request.js';
 import { commitMove } from './transfer-store.js';
 import { transition, type Actor } from './transitions.js';
@@ -67,6 +67,7 @@ export async function acknowledgeTransfer(
 ): Promise<StoredResource<Task>> {
   // a retry (same X-Request-ID, same request) gets the Task as the acknowledgement left it
   return writeOnce(repo, ctx, {
+    answers: TASK,
     asBefore,
     write: async ({ record }) => {
       const params = parametersOf(body);

@@ -32,7 +32,7 @@ export interface CreateTransfer {
 }
 
 /** A retry (same X-Request-ID, same request) is answered with the Task its first try left. */
-export const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<Task>;
+export const asBefore = ({ stored }: EarlierAnswer<Task>) => stored;
 
 /** An active transfer (requested or sending) of this patient to this practice, if any. */
 async function activeTransfer(
@@ -101,6 +101,7 @@ export async function requestTransfer(
   body: unknown,
 ): Promise<StoredResource<Task>> {
   return writeOnce(repo, ctx, {
+    answers: TASK,
     asBefore,
     write: async ({ record }) => {
       const b = body as Task | null;

@@ -59,6 +59,7 @@ export class SubscriptionService {
   /** Subscribes; a retry (same X-Request-ID, same request) gets the subscription first made. */
   async create(ctx: RequestContext, body: unknown): Promise<VersionedSubscription> {
     return writeOnce(this.repo, ctx, {
+      answers: SUBSCRIPTION,
       asBefore,
       write: async ({ record }) => {
         const owner = this.org(ctx);
@@ -182,7 +183,8 @@ export class SubscriptionService {
    * A retry (same X-Request-ID, same request) of one that ended it is answered as it was (204), not 404.
    */
   async remove(ctx: RequestContext, id: string): Promise<void> {
-    await writeOnce<void>(this.repo, ctx, {
+    await writeOnce(this.repo, ctx, {
+      answers: SUBSCRIPTION,
       asBefore: () => undefined,
       write: async ({ record }) => {
         const stored = await this.owned(ctx, id);
@@ -219,7 +221,7 @@ export class SubscriptionService {
   }
 }
 
-const asBefore = ({ stored }: EarlierAnswer): VersionedSubscription => ({
-  subscription: stored.resource as Subscription,
+const asBefore = ({ stored }: EarlierAnswer<Subscription>): VersionedSubscription => ({
+  subscription: stored.resource,
   version: stored.version,
 });

@@ -99,7 +99,8 @@ export class BirthDetailsService {
     ignorePotentialMatches: boolean,
   ): Promise<BirthOutcome> {
     const details = parseBirthDetails(body);
-    return writeOnce<BirthOutcome>(this.repo, ctx, {
+    return writeOnce<BirthOutcome, Patient>(this.repo, ctx, {
+      answers: PATIENT,
       asBefore: async (earlier) => ({
         created: true,
         answer: await this.answerAsBefore(ctx, earlier),
@@ -302,12 +303,15 @@ export class BirthDetailsService {
   }
 
   /** A notification retried under its X-Request-ID gets the answer the first got (../write-once.ts). */
-  private async answerAsBefore(ctx: RequestContext, earlier: EarlierAnswer): Promise<BirthAnswer> {
+  private async answerAsBefore(
+    ctx: RequestContext,
+    earlier: EarlierAnswer<Patient>,
+  ): Promise<BirthAnswer> {
     await this.readAudit.append(
       auditRecord(ctx, 'pds.birth-details.replay', earlier.stored.id, 'replayed'),
     );
     return {
-      patient: earlier.stored.resource as Patient,
+      patient: earlier.stored.resource,
       version: earlier.stored.version,
       notificationId: birthNotificationId(earlier.stored.id),
     };

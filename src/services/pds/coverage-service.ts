@@ -96,6 +96,7 @@ export class CoverageService {
     const card = validateCoverage(body);
     const nhs = card.nhsNumber;
     return writeOnce(this.repo, ctx, {
+      answers: COVERAGE,
       asBefore: (earlier) => this.answerAsBefore(ctx, earlier),
       write: async ({ record }) => {
         const patient = (await this.repo.read(PATIENT, nhs)) as StoredResource<Patient> | null;
@@ -172,9 +173,9 @@ export class CoverageService {
   /** A write retried under its X-Request-ID gets the answer the first got (../write-once.ts). */
   private async answerAsBefore(
     ctx: RequestContext,
-    earlier: EarlierAnswer,
+    earlier: EarlierAnswer<Coverage>,
   ): Promise<CoverageAnswer> {
-    const stored = earlier.stored as StoredResource<Coverage>;
+    const stored = earlier.stored;
     await this.readAudit.append(
       auditRecord(ctx, 'pds.coverage.update.replay', stored.id, 'replayed'),
     );

@@ -38,11 +38,11 @@ export async function answerAsBefore(
   audit: AuditWriter,
   ctx: RequestContext,
   action: string,
-  earlier: EarlierAnswer,
+  earlier: EarlierAnswer<Patient>,
 ): Promise<VersionedPatient> {
   await audit.append(auditRecord(ctx, `${action}.replay`, earlier.stored.id, 'replayed'));
   return {
-    patient: patientForRead(earlier.stored.resource as Patient),
+    patient: patientForRead(earlier.stored.resource),
     version: earlier.stored.version,
   };
 }

@@ -58,6 +58,7 @@ export async function mergePatients(
   const sourceId = pick('source'),
     targetId = pick('target');
   return writeOnce(repo, ctx, {
+    answers: PATIENT,
     asBefore: (earlier) => answerAsBefore(audit, ctx, 'pds.merge', earlier),
     write: async ({ record, twin }) => {
       if (sourceId === targetId)

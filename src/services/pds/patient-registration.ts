@@ -79,7 +79,8 @@ export async function registerPatient(
 ): Promise<Registration> {
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new FhirError(400, 'INVALID_VALUE', 'Invalid value - the body must be a Patient');
-  return writeOnce<Registration>(repo, ctx, {
+  return writeOnce<Registration, Patient>(repo, ctx, {
+    answers: PATIENT,
     asBefore: async (earlier) => ({
       created: true,
       patient: await answerAsBefore(audit, ctx, 'pds.create', earlier),

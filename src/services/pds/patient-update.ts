@@ -30,6 +30,7 @@ export async function patchPatient(
   const ops = parsePatchBody(body);
   checkNhsNumber(nhs);
   return writeOnce(repo, ctx, {
+    answers: PATIENT,
     asBefore: (earlier) => answerAsBefore(audit, ctx, 'pds.update', earlier),
     write: async ({ record }) => {
       const stored = await repo.read(PATIENT, nhs);

@@ -61,7 +61,7 @@ const REVIEW_OUTCOME = {
   display: 'Provider Converted Advice and Guidance, Admin to Refer',
 };
 
-const asReferral = ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>;
+const asReferral = ({ stored }: EarlierAnswer<ReferralRequest>) => stored;
 
 /** a027: the new referral (201), after the request, its guidance message and the referral commit together. */
 export function convertAdvice(
@@ -73,6 +73,7 @@ export function convertAdvice(
   requirePublishedFunction(caller, 'convert');
   const { store } = service;
   return writeOnce(store, ctx, {
+    answers: REFERRAL_REQUEST,
     asBefore: asReferral,
     write: async ({ record }) => {
       const convert = parseConvert(body);

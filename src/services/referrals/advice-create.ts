@@ -45,6 +45,7 @@ export function createAdvice(
   const { store } = service;
   requirePublishedFunction(caller, 'create');
   return writeOnce(store, ctx, {
+    answers: ADVICE_REQUEST,
     asBefore: (earlier) => service.exchangeOf(earlier),
     write: async ({ record, twin }) => {
       const request = parseCreateAdvice(body, caller.businessFunction);

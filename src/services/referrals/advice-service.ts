@@ -287,6 +287,7 @@ export class AdviceService {
   ): Promise<AdviceExchange> {
     requirePublishedFunction(caller, 'respond');
     return writeOnce(this.store, ctx, {
+      answers: ADVICE_REQUEST,
       asBefore: (earlier) => this.exchangeOf(earlier),
       write: async ({ record }) => {
         const answer = parseSendResponse(body);
@@ -347,8 +348,7 @@ export class AdviceService {
   }
 
   /** The answer a write gave, from the request version it recorded: that version and its last message. */
-  async exchangeOf({ stored }: EarlierAnswer): Promise<AdviceExchange> {
-    const request = stored as StoredResource<AdviceRequest>;
+  async exchangeOf({ stored: request }: EarlierAnswer<AdviceRequest>): Promise<AdviceExchange> {
     const message = await this.store.read(
       ADVICE_MESSAGE,
       messageId(request.id, messageCountOf(request.resource)),

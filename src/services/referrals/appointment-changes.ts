@@ -41,7 +41,7 @@ import { ERS_APPOINTMENT_CANCELLED, ERS_REFERRAL_BOOKED } from './event-topics.j
 import { verifyPatientAccess } from './patient-access.js';
 import { parsePatientAppointmentCancel, parsePatientMove } from './patient-booking-rules.js';
 import { visibleReferral } from './referral-access.js';
-import { PRIORITY_URL, stateOf, type ReferralRequest } from './referral-model.js';
+import { PRIORITY_URL, REFERRAL_REQUEST, stateOf, type ReferralRequest } from './referral-model.js';
 import type { ErsCaller } from './referral-rules.js';
 import { transition } from './referral-transitions.js';
 import { changeReferral, inState } from './referral-writes.js';
@@ -88,6 +88,7 @@ export class AppointmentChanges {
    */
   update(ctx: RequestContext, caller: ErsCaller, id: string, ifMatch: number, body: unknown) {
     return writeOnce(this.store, ctx, {
+      answers: REFERRAL_REQUEST,
       asBefore: (earlier) => this.booking.answerAsBefore(earlier),
       write: async (write): Promise<Booked> => {
         const request = parseAppointment(body);
@@ -191,6 +192,7 @@ export class AppointmentChanges {
     ) => Promise<Change>,
   ): Promise<Booked> {
     return writeOnce(this.store, ctx, {
+      answers: REFERRAL_REQUEST,
       asBefore: (earlier) => this.booking.answerAsBefore(earlier),
       write: async (write) => {
         const request = parse();

@@ -10,7 +10,7 @@ import { auditedRefusal } from '../../audit/audited-refusal.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { RequestContext } from '../../context.js';
 import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
-import { writeOnce, type EarlierAnswer } from '../write-once.js';
+import { writeOnce } from '../write-once.js';
 import { ersError } from './ers-errors.js';
 import {
   attachmentBytes,
@@ -44,7 +44,8 @@ export class AttachmentService {
     request: UploadRequest,
   ): Promise<StoredResource<ErsAttachment>> {
     return writeOnce(this.store, ctx, {
-      asBefore: ({ stored }: EarlierAnswer) => stored as StoredResource<ErsAttachment>,
+      answers: ERS_ATTACHMENT,
+      asBefore: ({ stored }) => stored,
       write: async ({ record }) => {
         let patient: string | null = null;
         if (request.referralId) {

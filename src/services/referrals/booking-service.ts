@@ -36,7 +36,13 @@ import { ERS_REFERRAL_BOOKED, ERS_REFERRAL_SENT } from './event-topics.js';
 import { verifyPatientAccess } from './patient-access.js';
 import { parsePatientBooking } from './patient-booking-rules.js';
 import { visibleReferral } from './referral-access.js';
-import { patientOf, stateOf, withProvider, type ReferralRequest } from './referral-model.js';
+import {
+  patientOf,
+  REFERRAL_REQUEST,
+  stateOf,
+  withProvider,
+  type ReferralRequest,
+} from './referral-model.js';
 import type { ErsCaller } from './referral-rules.js';
 import { priorityOf, shortlistedService } from './referral-shortlist.js';
 import { transition } from './referral-transitions.js';
@@ -119,6 +125,7 @@ export class BookingService {
   /** a016: book the referral into a slot, or defer it to the provider, or send it for triage. */
   bookOrDefer(ctx: RequestContext, caller: ErsCaller, body: unknown): Promise<Booked> {
     return writeOnce(this.store, ctx, {
+      answers: REFERRAL_REQUEST,
       asBefore: (earlier) => this.answerAsBefore(earlier),
       write: async (write) => {
         const request = parseAppointment(body);
@@ -173,6 +180,7 @@ export class BookingService {
     body: unknown,
   ): Promise<Booked> {
     return writeOnce(this.store, ctx, {
+      answers: REFERRAL_REQUEST,
       asBefore: (earlier) => this.answerAsBefore(earlier),
       write: async (write) => {
         const { password, service, slot } = parsePatientBooking(body);
@@ -384,8 +392,7 @@ export class BookingService {
   }
 
   /** The answer to a retry: the appointment the recorded referral version named. */
-  async answerAsBefore({ stored }: EarlierAnswer): Promise<Booked> {
-    const referral = stored as StoredResource<ReferralRequest>;
+  async answerAsBefore({ stored: referral }: EarlierAnswer<ReferralRequest>): Promise<Booked> {
     const id = appointmentIdOf(referral.resource)!;
     const ref = referralReference(referral.id, referral.version).reference;
     const versions = await this.store.history(APPOINTMENT, id);

@@ -34,6 +34,7 @@ export class PatientLetterService {
 
   generate(ctx: RequestContext, caller: ErsCaller, ubrn: string): Promise<PdfAnswer> {
     return writeOnce(this.store, ctx, {
+      answers: ERS_PATIENT_ACCESS,
       asBefore: () => {
         throw ersError(
           409,

@@ -10,7 +10,7 @@ import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { RequestContext } from '../../context.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import type { ResourceStore, StoredResource } from '../../store/resource-store.js';
-import { writeOnce, type EarlierAnswer } from '../write-once.js';
+import { writeOnce } from '../write-once.js';
 import { ERS_REFERRAL_CANCELLED } from './event-topics.js';
 import { verifyPatientAccess } from './patient-access.js';
 import { parsePatientCancel } from './patient-rules.js';
@@ -83,7 +83,8 @@ export class PatientReferralService {
     body: unknown,
   ): Promise<StoredResource<ReferralRequest>> {
     return writeOnce(this.store, ctx, {
-      asBefore: ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>,
+      answers: REFERRAL_REQUEST,
+      asBefore: ({ stored }) => stored,
       write: async ({ record }) => {
         const request = parsePatientCancel(body);
         const { referral, resetFailures } = await verifyPatientAccess(

@@ -52,7 +52,7 @@ import { changeReferral, inState, referralWrite } from './referral-writes.js';
 /** How many UBRNs a create draws before giving up (a clash is one in a million until the space fills). */
 const UBRN_ATTEMPTS = 50;
 
-const asBefore = ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>;
+const asBefore = ({ stored }: EarlierAnswer<ReferralRequest>) => stored;
 /** Who reads a referral (a005): its referrer and the providers it was sent to; only the referrer cancels. */
 const READERS: readonly ReferralParty[] = ['referrer', 'provider'];
 
@@ -227,6 +227,7 @@ export function createReferral<R extends CreateReferralRequest>(
   create: CreateOfReferral<R>,
 ): Promise<StoredResource<ReferralRequest>> {
   return writeOnce(deps.store, ctx, {
+    answers: REFERRAL_REQUEST,
     asBefore,
     write: async (once) => {
       const request = create.parse();

@@ -9,7 +9,7 @@ import { auditRecord } from '../../audit/audit-record.js';
 import type { RequestContext } from '../../context.js';
 import type { ResourceStore, ResourceWrite, StoredResource } from '../../store/resource-store.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
-import { writeOnce, type EarlierAnswer, type RecordRequest } from '../write-once.js';
+import { writeOnce, type RecordRequest } from '../write-once.js';
 import { visibleReferral, type ReferralParty, type ReferralViewer } from './referral-access.js';
 import { referralMessage } from './referral-events.js';
 import {
@@ -142,7 +142,8 @@ export function changeReferral<R = undefined>(
   change: ChangeOfReferral<R>,
 ): Promise<StoredResource<ReferralRequest>> {
   return writeOnce(deps.store, ctx, {
-    asBefore: ({ stored }: EarlierAnswer) => stored as StoredResource<ReferralRequest>,
+    answers: REFERRAL_REQUEST,
+    asBefore: ({ stored }) => stored,
     write: async ({ record }) => {
       const request = change.parse ? change.parse() : (undefined as R);
       const stored = await visibleReferral(

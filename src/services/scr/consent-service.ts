@@ -52,6 +52,7 @@ export class ConsentService {
    */
   async record(ctx: RequestContext, request: ConsentRequest): Promise<RecordedConsent> {
     return writeOnce(this.repo, ctx, {
+      answers: CONSENT,
       asBefore: (earlier) => this.answerAsBefore(ctx, earlier),
       write: async ({ record, twin }) => {
         const nhs = await resolvePatient(this.repo, request.nhsNumber);
@@ -75,7 +76,7 @@ export class ConsentService {
 
   private async answerAsBefore(
     ctx: RequestContext,
-    { stored }: EarlierAnswer,
+    { stored }: EarlierAnswer<Consent>,
   ): Promise<RecordedConsent> {
     const consent = stored.resource as Consent;
     await this.readAudit.append(

@@ -51,6 +51,7 @@ export class ScrDocumentService {
     const nhs = doc.subjectNhs;
     try {
       return await writeOnce(this.repo, ctx, {
+        answers: SCR_DOCUMENT_TYPE,
         asBefore: (earlier) => this.answerAsBefore(ctx, earlier),
         write: ({ record }) => this.store(ctx, doc, patient, record),
       });
@@ -115,8 +116,11 @@ export class ScrDocumentService {
     );
   }
 
-  private async answerAsBefore(ctx: RequestContext, earlier: EarlierAnswer): Promise<ScrDocument> {
-    const doc = earlier.stored.resource as ScrDocument;
+  private async answerAsBefore(
+    ctx: RequestContext,
+    earlier: EarlierAnswer<ScrDocument>,
+  ): Promise<ScrDocument> {
+    const doc = earlier.stored.resource;
     await this.readAudit.append(
       auditRecord(ctx, 'scr.upload.replay', doc.patient, 'replayed', { documentId: doc.id }),
     );

@@ -110,7 +110,8 @@ export async function recordPermission(
     );
   }
   return writeOnce(repo, ctx, {
-    asBefore: ({ stored }) => stored.resource as ScrPermission,
+    answers: SCR_PERMISSION_TYPE,
+    asBefore: ({ stored }) => stored.resource,
     write: async ({ record, twin }) => {
       const nhs = await resolvePatient(repo, request.nhsNumber);
       const id = permissionId(nhs, principal.userId);

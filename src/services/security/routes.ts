@@ -7,7 +7,9 @@ import { nhsNumberFromReference, parameterValue, parametersOf } from '../../fhir
 import { FHIR_JSON } from '../../fhir/media-types.js';
 import { writeOnce, type EarlierAnswer } from '../write-once.js';
 import {
+  EMERGENCY_ACCESS_TYPE,
   EMERGENCY_REASONS,
+  RELATIONSHIP_TYPE,
   type CareRelationship,
   type EmergencyAccessGrant,
 } from '../../security/relationships.js';
@@ -85,8 +87,8 @@ function claimParameters(rel: CareRelationship) {
   };
 }
 
-const grantOf = ({ stored }: EarlierAnswer) => stored.resource as EmergencyAccessGrant;
-const relationshipOf = ({ stored }: EarlierAnswer) => stored.resource as CareRelationship;
+const grantOf = ({ stored }: EarlierAnswer<EmergencyAccessGrant>) => stored.resource;
+const relationshipOf = ({ stored }: EarlierAnswer<CareRelationship>) => stored.resource;
 
 /**
  * Security operations on a patient's record: emergency (break-glass) access, self-claimed
@@ -106,6 +108,7 @@ export function securityRoutes({
       { config: { ...fhir, activity: 'emergency.access' } },
       async (req, reply) => {
         const grant = await writeOnce(repo, req.ctx, {
+          answers: EMERGENCY_ACCESS_TYPE,
           asBefore: grantOf,
           write: async ({ record }) => {
             const patient = requirePatient(req.body);
@@ -145,6 +148,7 @@ export function securityRoutes({
       { config: { ...fhir, activity: 'relationship.claim' } },
       async (req, reply) => {
         const rel = await writeOnce(repo, req.ctx, {
+          answers: RELATIONSHIP_TYPE,
           asBefore: relationshipOf,
           write: async ({ record }) => {
             const patient = requirePatient(req.body);
@@ -163,6 +167,7 @@ export function securityRoutes({
       { config: { ...fhir, activity: 'care.episode' } },
       async (req, reply) => {
         const rel = await writeOnce(repo, req.ctx, {
+          answers: RELATIONSHIP_TYPE,
           asBefore: relationshipOf,
           write: async ({ record }) => {
             const body = req.body as {
@@ -202,6 +207,7 @@ export function securityRoutes({
       { schema: { params: pathParams('id') }, config: { ...fhir, activity: 'care.episode' } },
       async (req, reply) => {
         const ended = await writeOnce(repo, req.ctx, {
+          answers: RELATIONSHIP_TYPE,
           asBefore: relationshipOf,
           write: async ({ record }) => {
             const rel = await relationships.get(req.params.id);
