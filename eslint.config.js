@@ -60,6 +60,9 @@ export default tseslint.config(
     files: ['src/security/**/*.ts', 'src/audit/**/*.ts', 'src/messaging/**/*.ts'],
     rules: forbid(HTTP, SERVICES, CLI, SEED),
   },
+  // backup and restore (src/backup/) sit beside the audit layer: they use the audit verifier, the
+  // store and the data directory's keys, and nothing above them
+  { files: ['src/backup/**/*.ts'], rules: forbid(HTTP, SERVICES, CLI, SEED) },
   // a service file: no HTTP layer, and other services only through their door
   { files: ['src/services/*/*.ts'], rules: forbid(HTTP, CLI, DEEP_SERVICE) },
   // the composition roots (server, CLI, seeders, workers) use a service through its index.ts; the
@@ -81,4 +84,12 @@ export default tseslint.config(
   },
   // a service's plugin is where it meets the HTTP layer
   { files: ['src/services/*/plugin.ts'], rules: forbid(CLI, DEEP_SERVICE) },
+  // observability is imported from every layer, so it imports none of them (config and context only)
+  {
+    files: ['src/observability/**/*.ts'],
+    rules: forbid([
+      '^\\.\\./(?!(config|context)\\.js$)',
+      'src/observability/ imports only src/config.ts, src/context.ts and packages.',
+    ]),
+  },
 );

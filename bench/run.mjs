@@ -350,6 +350,8 @@ try {
   await (await import('./ers-booking.mjs')).ersBookingBench();
   // e-RS service search (a010) over 10,000 e-RS services on SQLite, beside a PDS read on the same server
   await (await import('./service-search.mjs')).serviceSearchBench();
+  // what observability costs: the PDS read with metrics off, metrics on, metrics + tracing on
+  await (await import('./observability.mjs')).observabilityBench();
   const m = await (
     await import('./migration.mjs')
   ).migrationBench({ rows: Number(process.env.BENCH_MIGRATION_ROWS ?? 20_000) });

@@ -42,6 +42,23 @@ export interface Config {
   nodeId: string;
   /** How often the embedded bus polls the store for messages committed by other processes or due for retry. */
   messagePollMs: number;
+  /**
+   * Prometheus metrics at GET /metrics (src/observability/): on by default; `--metrics off` turns
+   * collection off. The route is never open: the operations role, or the scrape token when set.
+   */
+  metrics: { enabled: boolean; scrapeToken: string | null };
+  /**
+   * OpenTelemetry tracing: off unless an OTLP/HTTP traces endpoint is configured
+   * (`--otlp-url`, OPENSPINE_OTLP_URL or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).
+   */
+  tracing: { otlpUrl: string | null; sampleRatio: number; serviceName: string };
+  /** On SIGTERM: how long in-flight requests and deliveries may take to finish before the node exits. */
+  drainSeconds: number;
+  /**
+   * On SIGTERM, before the drain: how long the node keeps serving (and accepting connections) while
+   * /_status/ready already answers 503, so a load balancer notices before the listener closes.
+   */
+  drainDelaySeconds: number;
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -49,6 +66,14 @@ export type Flags = Record<string, string | boolean | undefined>;
 function pick(flag: string | boolean | undefined, env: string | undefined): string | undefined {
   if (typeof flag === 'string') return flag;
   return env === '' ? undefined : env;
+}
+
+function ratioOf(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1)
+    throw new Error(`${name} must be a number from 0 to 1, got '${value}'`);
+  return n;
 }
 
 function intOf(value: string | undefined, fallback: number, name: string): number {
@@ -75,6 +100,9 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const natsStream = pick(flags['nats-stream'], env.OPENSPINE_NATS_STREAM) ?? 'OPENSPINE';
   if (!/^[A-Za-z0-9_-]+$/.test(natsStream))
     throw new Error(`--nats-stream must be letters, digits, _ or -, got '${natsStream}'`);
+  const metrics = pick(flags.metrics, env.OPENSPINE_METRICS) ?? 'on';
+  if (metrics !== 'on' && metrics !== 'off')
+    throw new Error(`--metrics must be on or off, got '${metrics}'`);
   const publicUrl =
     pick(flags['public-url'], env.OPENSPINE_PUBLIC_URL) ??
     `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
@@ -151,6 +179,31 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
         100,
         '--message-poll-ms',
       ),
+    ),
+    metrics: {
+      enabled: metrics === 'on',
+      scrapeToken: pick(flags['metrics-token'], env.OPENSPINE_METRICS_TOKEN) ?? null,
+    },
+    tracing: {
+      otlpUrl:
+        pick(flags['otlp-url'], env.OPENSPINE_OTLP_URL ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) ??
+        null,
+      sampleRatio: ratioOf(
+        pick(flags['trace-sample-ratio'], env.OPENSPINE_TRACE_SAMPLE_RATIO),
+        1,
+        '--trace-sample-ratio',
+      ),
+      serviceName: pick(flags['service-name'], env.OTEL_SERVICE_NAME) ?? 'openspine',
+    },
+    drainSeconds: intOf(
+      pick(flags['drain-seconds'], env.OPENSPINE_DRAIN_SECONDS),
+      10,
+      '--drain-seconds',
+    ),
+    drainDelaySeconds: intOf(
+      pick(flags['drain-delay-seconds'], env.OPENSPINE_DRAIN_DELAY_SECONDS),
+      0,
+      '--drain-delay-seconds',
     ),
   };
 }

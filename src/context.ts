@@ -19,6 +19,8 @@ export interface RequestFingerprint {
 export interface RequestContext {
   requestId: string;
   correlationId?: string;
+  /** The OpenTelemetry trace the request runs in, when tracing is on (src/observability/). */
+  traceId?: string;
   principal?: Principal;
   /** Basis of access when it is not plain direct care, e.g. 'emergency-access' (set by the relationship check). */
   purpose?: string;
@@ -83,6 +85,12 @@ export interface RouteAccess {
    * before the route reads it.
    */
   bodyActivity?: { also: Activity; when: (body: unknown) => boolean };
+  /**
+   * A credential this route alone accepts besides a token allowing `activity`: given the
+   * Authorization header, true admits the request with no principal (GET /metrics: the scrape
+   * token). Checked before the token; every other route is unaffected.
+   */
+  alsoAdmits?: (authorization: string | undefined) => boolean;
 }
 
 declare module 'fastify' {

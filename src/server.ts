@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
+import { ConnectionDrain, drainApp } from './http/drain.js';
 import { loadOrCreateSigningKey, mintToken } from './security/embedded-idp.js';
 import { seedPatients } from './seed/seed-patients.js';
 import {
@@ -14,6 +15,7 @@ import { ensureDemoIdentity } from './services/identity/index.js';
 import { seedDirectory } from './services/directory/index.js';
 import { PDS_BASE } from './services/pds/index.js';
 import { publishDemoSlots } from './services/referrals/index.js';
+import { startTracing } from './observability/tracing.js';
 import { openRepository, sqliteFileOf } from './store/open.js';
 import type { Repository } from './store/repository.js';
 
@@ -48,6 +50,8 @@ export async function startServer(
     config = { ...config, port, publicUrl: config.publicUrl.replace(/:0$/, `:${port}`) };
   }
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  // process-wide and off unless --otlp-url is set (src/observability/tracing.ts)
+  const stopTracing = await startTracing(config.tracing, config.nodeId);
   const repo = await openRepository(config);
   repo.startBackgroundWork?.();
   const signingKey = await loadOrCreateSigningKey(config.dataDir);
@@ -83,9 +87,15 @@ export async function startServer(
       );
     }
   }
+  const connections = new ConnectionDrain(app.server);
   const shutdown = async () => {
-    await app.close();
-    await repo.close();
+    // graceful: not ready at once, in-flight requests and deliveries finish (src/http/drain.ts)
+    await drainApp(app, connections, {
+      readiness: app.readiness,
+      delayMs: config.drainDelaySeconds * 1000,
+    });
+    await repo.close(); // flushes group commits
+    await stopTracing(); // flushes the spans of the last requests
   };
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

@@ -886,8 +886,8 @@ function problemWith(c: Case, res: LightMyRequestResponse): string | null {
   const coding = body?.issue?.[0]?.details?.coding?.[0];
   // the e-Referral Service answers its own refusals with eRS's published error codes, on its
   // published API and on OpenSpine's own e-RS routes (patient access, slot publishing) alike
-  const ers =
-    c.routed && c.route.url.startsWith(ERS_ROUTES) && ERS_ERROR_SYSTEMS.has(coding?.system);
+  // (by the request's path: a mutated path such as /Binary/%30... still reaches an e-RS route)
+  const ers = path.startsWith(ERS_ROUTES) && ERS_ERROR_SYSTEMS.has(coding?.system);
   if (
     body?.resourceType !== 'OperationOutcome' ||
     (coding?.system !== SPINE_ERROR_SYSTEM && !ers) ||

@@ -96,6 +96,9 @@ const leaksIn = (body: string): string[] =>
 const NO_PATIENT_DATA: Record<string, string> = {
   'GET /_ping': 'liveness',
   'GET /_status': 'health counts',
+  'GET /_status/live': 'liveness',
+  'GET /_status/ready': 'readiness checks (store, schema, bus, signer, draining)',
+  'GET /metrics': 'Prometheus metrics: counts and latencies by route pattern, no patient data',
   'GET /.well-known/jwks.json': 'public keys',
   'GET /.well-known/openid-configuration': 'issuer metadata',
   'GET /oauth2/authorize': 'sign-in page',

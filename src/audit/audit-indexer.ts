@@ -74,12 +74,20 @@ export class PeriodicJob {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
+  /** When a round last finished without an error (readiness reports it). */
+  lastSuccessAt: Date | undefined;
+  lastFailure: { at: Date; message: string } | undefined;
 
   constructor(
     private readonly job: () => Promise<unknown>,
     private readonly intervalMs: number,
     private readonly onError: (err: unknown) => void,
   ) {}
+
+  /** Started and not stopped. */
+  get started(): boolean {
+    return !this.stopped;
+  }
 
   start(): void {
     if (!this.stopped) return;
@@ -98,7 +106,15 @@ export class PeriodicJob {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.running = this.job()
-        .then(() => undefined, this.onError)
+        .then(
+          () => {
+            this.lastSuccessAt = new Date();
+          },
+          (err: unknown) => {
+            this.lastFailure = { at: new Date(), message: String((err as Error)?.message ?? err) };
+            this.onError(err);
+          },
+        )
         .finally(() => {
           this.running = undefined;
           this.schedule();

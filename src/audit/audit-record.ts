@@ -16,7 +16,7 @@ export function auditRecord(
   options: AuditOptions = {},
 ): AuditRecord {
   const p = ctx.principal;
-  return {
+  const record: AuditRecord = {
     time: new Date().toISOString(),
     requestId: ctx.requestId,
     correlationId: ctx.correlationId,
@@ -32,4 +32,7 @@ export function auditRecord(
     type: options.type ?? 'patient-record',
     detail,
   };
+  // only when tracing is on: entries written without it keep exactly their former shape
+  if (ctx.traceId) record.traceId = ctx.traceId;
+  return record;
 }

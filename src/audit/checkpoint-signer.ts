@@ -1,4 +1,4 @@
-import type { SigningKey } from '../security/embedded-idp.js';
+import { historicPublicJwks, type SigningKey } from '../security/signing-keys.js';
 import type { Repository } from '../store/repository.js';
 import type { SignedAuditCheckpoint } from './types.js';
 import {
@@ -23,7 +23,8 @@ export class AuditCheckpointSigner {
     private readonly repo: Repository,
     private readonly key: SigningKey,
   ) {
-    this.verify = statementVerifier([key.publicJwk]);
+    // the latest checkpoint may have been signed by a key retired since (openspine keys rotate)
+    this.verify = statementVerifier(historicPublicJwks(key));
   }
 
   /** One round: the stored checkpoint, or null when the head has not moved (or another node signed it). */

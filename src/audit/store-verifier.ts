@@ -35,7 +35,7 @@ export interface StoredChainOptions {
  * cut off the end, even if the head row was rewound to match.
  */
 export async function verifyStoredChain(
-  repo: Repository,
+  repo: Pick<Repository, 'audit'>,
   verify: StatementVerifier,
   options: StoredChainOptions = {},
 ): Promise<StoredChainReport> {

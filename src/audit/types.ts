@@ -8,6 +8,8 @@ export interface AuditRecord {
   time: string;
   requestId: string;
   correlationId?: string;
+  /** The OpenTelemetry trace of the request, when tracing is on: the way from an entry to its spans. */
+  traceId?: string;
   userId: string;
   /** Display name of the user, patient or application, when known (patients see it in their access log). */
   userName?: string;

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { statementVerifier } from '../audit/signed-head.js';
 import { verifyStoredChain } from '../audit/store-verifier.js';
-import { loadOrCreateSigningKey } from '../security/embedded-idp.js';
+import { historicPublicJwks, loadOrCreateSigningKey } from '../security/signing-keys.js';
 import { openRepository } from '../store/open.js';
 
 /**
@@ -13,7 +13,8 @@ export async function verifyAuditCommand(config: Config): Promise<number> {
   const key = await loadOrCreateSigningKey(config.dataDir);
   const repo = await openRepository(config);
   try {
-    const result = await verifyStoredChain(repo, statementVerifier([key.publicJwk]));
+    // checkpoints signed before a key rotation verify with the retired key of their kid
+    const result = await verifyStoredChain(repo, statementVerifier(historicPublicJwks(key)));
     if (result.ok) {
       console.log(
         `audit chain intact: ${result.checked} entries, head ${result.headHash}, ${result.checkpointsVerified} signed checkpoints verified`,

@@ -22,7 +22,14 @@ const USAGE = `openspine <command> [options]
   ers-slots publish|withdraw|demo ...   (e-RS providers' appointment slots; see ers-slots --help)
   prescriber key add|list|revoke ...   (prescribers' signing keys for EPS; see prescriber --help)
   messages dead-letters [--consumer NAME] [--count N] [--json] | messages replay ID   (dead-letter queue; --store flags as above)
+  backup --to DIR [--data DIR] | backup --to DIR --store postgres --database-url URL   (online copy + manifest; see backup --help)
+  backup verify [--manifest FILE] [--store ...] [--data DIR | --database-url URL]   (audit chain, signed checkpoint, rows since a backup)
+  restore --from DIR [--data DIR] [--force]   (verifies the backup first; the server must be stopped)
+  keys prepare | keys rotate [--overlap-hours N] | keys list [--json | --jwks]   ([--data DIR]; signing keys: see keys --help, docs/operations.md)
   serve messaging: [--messaging embedded|nats] [--nats-url URL] [--nats-stream NAME] [--node-id ID] [--message-poll-ms N]
+  serve metrics: [--metrics on|off (GET /metrics, Prometheus; default on)] [--metrics-token TOKEN (scrape token; else an operations.metrics role)]
+  serve tracing: [--otlp-url URL (OTLP/HTTP traces endpoint; off when unset)] [--trace-sample-ratio 0..1] [--service-name NAME]
+  serve shutdown (SIGTERM): [--drain-delay-seconds N (not ready, still serving; default 0)] [--drain-seconds N (finish in flight; default 10)]
 
 Defaults: --data ./data, --port 8080 (or PORT), --store sqlite.`;
 
@@ -50,6 +57,13 @@ const OPTIONS = {
   'nats-stream': { type: 'string' },
   'node-id': { type: 'string' },
   'message-poll-ms': { type: 'string' },
+  'otlp-url': { type: 'string' },
+  'trace-sample-ratio': { type: 'string' },
+  'service-name': { type: 'string' },
+  'drain-seconds': { type: 'string' },
+  'drain-delay-seconds': { type: 'string' },
+  metrics: { type: 'string' },
+  'metrics-token': { type: 'string' },
   demo: { type: 'boolean' },
   patients: { type: 'string' },
   seed: { type: 'string' },
@@ -76,6 +90,9 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'directory')
     return (await import('./directory.js')).directoryCommand(argv.slice(1));
   if (argv[0] === 'messages') return (await import('./messages.js')).messagesCommand(argv.slice(1));
+  if (argv[0] === 'backup') return (await import('./backup.js')).backupCommand(argv.slice(1));
+  if (argv[0] === 'restore') return (await import('./backup.js')).restoreCommand(argv.slice(1));
+  if (argv[0] === 'keys') return (await import('./keys.js')).keysCommand(argv.slice(1));
   if (argv[0] === 'prescriber')
     return (await import('./prescribers.js')).prescriberCommand(argv.slice(1));
   if (argv[0] === 'legacy') return (await import('./legacy.js')).legacyCommand(argv.slice(1));

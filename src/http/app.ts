@@ -33,7 +33,20 @@ import { registerLocationRelease } from './location-release-hook.js';
 import { LocationRelease } from '../security/location-release.js';
 import { clientErrorHandler } from './client-errors.js';
 import { registerSearchsetSelfLinks } from './searchset-self-link.js';
+import { registerServerSpans } from '../observability/tracing-http.js';
+import { traceLogMixin } from '../observability/tracing-spans.js';
+import { Readiness } from '../observability/readiness.js';
+import { PlatformMetrics } from '../observability/metrics.js';
+import { registerMetrics } from '../observability/metrics-wiring.js';
+import { operationsPlugin } from '../services/operations/plugin.js';
 import '../context.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Whether this node should get traffic (GET /_status/ready); draining starts on SIGTERM. */
+    readiness: Readiness;
+  }
+}
 
 export type AppConfig = Pick<
   Config,
@@ -52,6 +65,10 @@ export type AppConfig = Pick<
   | 'natsStream'
   | 'nodeId'
   | 'messagePollMs'
+  | 'metrics'
+  | 'dataDir'
+  | 'tracing'
+  | 'drainSeconds'
 >;
 
 export interface AppDeps {
@@ -59,6 +76,8 @@ export interface AppDeps {
   repo: Repository;
   signingKey: SigningKey;
   logger?: boolean;
+  /** Where log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void };
   /**
    * The message bus (app.bus); by default the one config.messaging names, over repo's outbox.
    * Started on ready, stopped on close.
@@ -78,6 +97,7 @@ export async function buildApp({
   repo,
   signingKey,
   logger = true,
+  logStream,
   extraRoutes,
   benchmarkPrincipal,
   bus,
@@ -91,7 +111,14 @@ export async function buildApp({
     // a route schema that refuses (PDS's trace query) names every fault at once, as PDS does; the
     // other schemas only describe, so nothing else is refused by them
     ajv: { customOptions: { allErrors: true } },
-    logger: logger ? { level: config.logLevel } : false,
+    logger: logger
+      ? {
+          level: config.logLevel,
+          ...(logStream ? { stream: logStream } : {}),
+          // with tracing on, every log line written during a traced request or delivery names its trace
+          ...(config.tracing?.otlpUrl ? { mixin: traceLogMixin } : {}),
+        }
+      : false,
     // per-request access lines would dominate the log at national volumes; errors are still logged
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
@@ -100,6 +127,8 @@ export async function buildApp({
   });
   const verifier = new TokenVerifier({
     embeddedPublicJwk: signingKey.publicJwk,
+    nextPublicJwk: signingKey.next?.publicJwk,
+    retiredKeys: signingKey.retired,
     embeddedIssuers: [oidcIssuer(config.publicUrl)],
     audience: config.audience,
     external: config.externalIssuer,
@@ -110,8 +139,15 @@ export async function buildApp({
   const messagingLog = (message: string, err?: unknown) => app.log.warn({ err }, message);
   const messageBus = bus ?? (await createBus(config, repo, messagingLog));
   const jobs = scheduler ?? createScheduler(config, repo, messagingLog);
+  // the request's server span first, so every later hook runs inside it
+  if (config.tracing?.otlpUrl) registerServerSpans(app, config.nodeId);
+  // Prometheus metrics (GET /metrics); with --metrics off nothing is collected and no hook registered
+  const metrics = config.metrics?.enabled ? new PlatformMetrics() : null;
+  if (metrics) registerMetrics(app, metrics, repo, messageBus);
   registerMessaging(app, messageBus, jobs);
-  registerFhirConventions(app);
+  const readiness = new Readiness();
+  app.decorate('readiness', readiness);
+  registerFhirConventions(app, () => readiness.refusingRequests);
   registerSearchsetSelfLinks(app, config.publicUrl);
   registerLocationRelease(app, new LocationRelease(repo));
   registerAccessControl(app, { verifier, revocations, relationships, benchmarkPrincipal });
@@ -130,6 +166,8 @@ export async function buildApp({
     relationships,
     revocations,
     startedAt: new Date(),
+    readiness,
+    metrics,
   };
   for (const service of [
     identityPlugin,
@@ -145,6 +183,7 @@ export async function buildApp({
     messagingPlugin,
     bulkPlugin,
     webPlugin,
+    operationsPlugin,
   ])
     await app.register(service, deps);
   if (extraRoutes) await app.register(async (scope) => extraRoutes(scope));

@@ -9,6 +9,7 @@ import {
   jsonShapeDiagnostics,
   jsonShapeProblem,
 } from '../fhir/json-limits.js';
+import { currentTraceId } from '../observability/tracing-spans.js';
 import { fingerprintRequest } from './request-replay.js';
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -36,7 +37,11 @@ export function frameworkErrorHandler(
  * The FHIR HTTP conventions shared by every API: JSON content types, the X-Request-ID rule,
  * echoed request and correlation ids, and one error handler producing OperationOutcomes.
  */
-export function registerFhirConventions(app: FastifyInstance): void {
+export function registerFhirConventions(
+  app: FastifyInstance,
+  /** True once a draining server refuses new requests (src/http/drain.ts), before it closes. */
+  refusing: () => boolean = () => false,
+): void {
   const parseJson = (
     req: FastifyRequest,
     body: string,
@@ -96,7 +101,7 @@ export function registerFhirConventions(app: FastifyInstance): void {
   });
   // callback style: this runs on every request, and an async hook costs a promise each time
   app.addHook('onRequest', (request, reply, done) => {
-    if (closing) {
+    if (closing || refusing()) {
       sendError(
         reply.header('connection', 'close'),
         new FhirError(
@@ -141,6 +146,7 @@ function checkConventions(request: FastifyRequest, reply: FastifyReply): void {
   request.ctx = {
     requestId: typeof requestId === 'string' ? requestId : '',
     correlationId: typeof correlationId === 'string' ? correlationId : undefined,
+    traceId: currentTraceId(),
   };
   if (typeof requestId === 'string') reply.header('x-request-id', requestId);
   if (typeof correlationId === 'string') reply.header('x-correlation-id', correlationId);

@@ -1,6 +1,7 @@
 import type { MessageStore } from '../store/message-store.js';
+import { traceDelivery } from '../observability/tracing-spans.js';
 import { describeError, retryDelay, type Consumer } from './consumer-registry.js';
-import type { DeliveredMessage } from './types.js';
+import type { DeliveredMessage, DeliveryObserver } from './types.js';
 import { Wakeup } from './wakeup.js';
 
 export interface DeliveryWorkerOptions {
@@ -12,6 +13,8 @@ export interface DeliveryWorkerOptions {
   /** How long a claimed delivery stays with this node before another may take it (a crashed node's work). */
   leaseMs?: number;
   log?: (message: string, err?: unknown) => void;
+  /** Told how each delivery ends (the operations metrics). */
+  outcomes?: DeliveryObserver;
 }
 
 const PAGE = 256;
@@ -96,16 +99,25 @@ export class DeliveryWorker {
     );
     // a short page means the outbox is drained: the next commit wakes this worker, a timer finds other nodes' work
     if (claimed.length === 0) return moved >= PAGE;
+    // each delivery's span (tracing on) covers its handler and its settling, and their log lines
+    const traces = claimed.map((m) => traceDelivery(this.consumer.name, m));
     // settle every handler before anything else, so stop() never returns with a handler running
-    const outcomes = await Promise.all(claimed.map((m) => this.handle(m)));
+    const outcomes = await Promise.all(claimed.map((m, i) => traces[i].run(() => this.handle(m))));
     // the successes are completed together: the store writes them in one transaction
     const settled = await Promise.allSettled(
       claimed.map((m, i) =>
-        outcomes[i] === undefined
-          ? this.store.completeDelivery(this.consumer.name, m)
-          : this.fail(m, outcomes[i]!.err),
+        traces[i].run<boolean | void>(() =>
+          outcomes[i] === undefined
+            ? this.store.completeDelivery(this.consumer.name, m)
+            : this.fail(m, outcomes[i]!.err),
+        ),
       ),
     );
+    traces.forEach((t, i) => t.end(outcomes[i]?.err));
+    // a completion that found the delivery already finished (false) was not a delivery of ours
+    for (const [i, r] of settled.entries())
+      if (outcomes[i] === undefined && r.status === 'fulfilled' && r.value === true)
+        this.options.outcomes?.delivered(this.consumer.name, 'done');
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return true;
@@ -132,7 +144,8 @@ export class DeliveryWorker {
   private async fail(message: DeliveredMessage, err: unknown): Promise<void> {
     const error = describeError(err);
     if (message.attempt >= this.consumer.maxAttempts) {
-      await this.store.deadLetter(this.consumer.name, message, error);
+      if (await this.store.deadLetter(this.consumer.name, message, error))
+        this.options.outcomes?.delivered(this.consumer.name, 'dead');
       this.options.log?.(
         `messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`,
         err,
@@ -144,6 +157,7 @@ export class DeliveryWorker {
         error,
         Date.now() + retryDelay(this.consumer, message.attempt),
       );
+      this.options.outcomes?.delivered(this.consumer.name, 'retry');
     }
   }
 }

@@ -17,6 +17,11 @@ export interface OutboxMessage {
   key: string;
   /** JSON-serialisable payload. */
   body: unknown;
+  /**
+   * W3C traceparent of the trace that committed the message, when tracing is on (stamped by the
+   * store commit, src/observability/tracing-spans.ts traceCommit): deliveries continue that trace.
+   */
+  traceparent?: string;
 }
 
 /** A message as a consumer receives it. */
@@ -57,6 +62,16 @@ export interface MessageBus {
   sweep?(retentionMs: number): Promise<{ outbox: number; deliveries: number }>;
   /** What the bus knows of itself, for operators (GET /messaging/status). */
   status?(): BusStatus;
+  /** Tells `observer` how each delivery on this node ends (the operations metrics); returns the detach. */
+  observeDeliveries?(observer: DeliveryObserver): () => void;
+}
+
+/** How one delivery attempt ended: handled, failed with a retry to come, or dead-lettered. */
+export type DeliveryOutcome = 'done' | 'retry' | 'dead';
+
+/** Told of each delivery's outcome; the bus knows nothing of what listens. */
+export interface DeliveryObserver {
+  delivered(consumer: string, outcome: DeliveryOutcome): void;
 }
 
 /** The bus as this node sees it. */

@@ -1,59 +1,15 @@
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ROLES } from './policy.js';
 import type { ApplicationAccessMode, RoleProfileClaim } from './principal.js';
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  SignJWT,
-  type JWK,
-} from 'jose';
+import { SIGNING_ALG, type SigningKey } from './signing-keys.js';
+import { importJWK, SignJWT } from 'jose';
 
 /** Tokens minted by the development identity provider of a data directory carry this issuer. */
 export const EMBEDDED_ISSUER = 'urn:openspine:embedded-idp';
-export const TOKEN_ALG = 'ES256';
+export const TOKEN_ALG = SIGNING_ALG;
 
-export interface SigningKey {
-  privateJwk: JWK;
-  publicJwk: JWK;
-  kid: string;
-}
-
-/**
- * Loads the identity provider's signing key from <dataDir>/keys, creating it on first use.
- * The private key file is readable by its owner only.
- */
-export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKey> {
-  const dir = join(dataDir, 'keys');
-  const file = join(dir, 'idp-signing-key.json');
-  const load = (): SigningKey => {
-    const privateJwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
-    const { d: _d, ...publicJwk } = privateJwk;
-    return { privateJwk, publicJwk, kid: privateJwk.kid as string };
-  };
-  if (existsSync(file)) return load();
-  mkdirSync(dir, { recursive: true });
-  const { privateKey, publicKey } = await generateKeyPair(TOKEN_ALG, { extractable: true });
-  const publicJwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: TOKEN_ALG, use: 'sig' };
-  // write a private temp file, then link it into place: the key file appears whole or not at all,
-  // and when two processes race on a new data directory the first link wins and both use its key
-  const temp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  writeFileSync(temp, JSON.stringify(privateJwk), { mode: 0o600 });
-  try {
-    linkSync(temp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return load();
-  } finally {
-    unlinkSync(temp);
-  }
-  return { privateJwk, publicJwk: { ...publicJwk, kid, alg: TOKEN_ALG, use: 'sig' }, kid };
-}
+// the key files (current and retired) are src/security/signing-keys.ts's; callers keep importing them from here
+export { loadOrCreateSigningKey, type SigningKey } from './signing-keys.js';
 
 export interface TokenRequest {
   userId: string;

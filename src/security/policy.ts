@@ -93,6 +93,10 @@ export const ACTIVITIES = {
   'messaging.admin': activity('Inspect and replay dead-lettered messages', {
     applicationGrantable: false,
   }),
+  // a Prometheus server may scrape as an application (OAuth2 client credentials) or with the scrape token
+  'operations.metrics': activity(
+    "Read the platform's operational metrics (GET /metrics: request rates, queues, store; no patient data)",
+  ),
   // e-Referral Service (src/services/referrals/): user-restricted access only, as eRS publishes; the
   // NHSD-eRS-Business-Function header must also allow the activity (ERS_BUSINESS_FUNCTIONS)
   'ers.referral.create': activity('Create an e-Referral (shortlist services for a patient)', {
@@ -302,6 +306,7 @@ export const ROLES: Readonly<Record<string, RoleDefinition>> = {
       'directory.read',
       'directory.manage',
       'messaging.admin',
+      'operations.metrics',
       'notifications.subscribe',
       'bulk.export',
       'bulk.export.migration',

@@ -9,10 +9,18 @@ import {
 import { FhirError } from '../fhir/errors.js';
 import { EMBEDDED_ISSUER, TOKEN_ALG } from './embedded-idp.js';
 import type { Principal, RoleProfileClaim } from './principal.js';
+import type { RetiredKey } from './signing-keys.js';
 import { isActivity, PATIENT_ROLE, type Activity } from './policy.js';
 
 export interface VerifierOptions {
   embeddedPublicJwk: JWK;
+  /** The prepared next key (`openspine keys prepare`): nodes restarted after the rotation sign with it. */
+  nextPublicJwk?: JWK;
+  /**
+   * Keys retired by `openspine keys rotate`: a token one of them signed is accepted until the token
+   * expires or the key's overlap ends, whichever is first.
+   */
+  retiredKeys?: readonly RetiredKey[];
   /** Further issuer names the embedded key signs for (the OIDC issuer URL of the sign-in flow). */
   embeddedIssuers?: string[];
   audience: string;
@@ -31,10 +39,18 @@ export class TokenVerifier {
   private readonly externalKeys;
   private readonly cache = new Map<string, Principal>();
   private readonly embeddedIssuers: Set<string>;
+  private readonly retired: Map<string, RetiredKey>;
 
   constructor(private readonly options: VerifierOptions) {
     this.embeddedIssuers = new Set([EMBEDDED_ISSUER, ...(options.embeddedIssuers ?? [])]);
-    this.embeddedKeys = createLocalJWKSet({ keys: [options.embeddedPublicJwk] });
+    this.retired = new Map((options.retiredKeys ?? []).map((r) => [r.kid, r]));
+    this.embeddedKeys = createLocalJWKSet({
+      keys: [
+        options.embeddedPublicJwk,
+        ...(options.nextPublicJwk ? [options.nextPublicJwk] : []),
+        ...[...this.retired.values()].map((r) => r.publicJwk),
+      ],
+    });
     this.externalKeys = options.external
       ? createRemoteJWKSet(new URL(options.external.jwksUrl))
       : null;
@@ -65,23 +81,38 @@ export class TokenVerifier {
       throw new FhirError(401, 'ACCESS_DENIED', 'Authorization header must be a Bearer token');
     const token = match[1];
     this.cache.delete(token); // an expired entry, if there is one
-    const principal = await this.verifyUncached(token);
+    const { principal, retiredKey } = await this.verifyUncached(token);
+    // a retired key's tokens are checked each time: its overlap may end before they expire
+    if (retiredKey) return principal;
     if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(token, principal);
     return principal;
   }
 
-  private async verifyUncached(token: string): Promise<Principal> {
+  private async verifyUncached(
+    token: string,
+  ): Promise<{ principal: Principal; retiredKey: boolean }> {
     let payload: JWTPayload;
+    let retiredKey = false;
     try {
       const issuer = this.peekIssuer(token);
       if (issuer !== undefined && this.embeddedIssuers.has(issuer)) {
-        ({ payload } = await jwtVerify(token, this.embeddedKeys, {
+        let kid: string | undefined;
+        ({
+          payload,
+          protectedHeader: { kid },
+        } = await jwtVerify(token, this.embeddedKeys, {
           issuer,
           audience: this.options.audience,
           algorithms: [TOKEN_ALG],
           requiredClaims: ['exp', 'sub'],
         }));
+        const retired = kid === undefined ? undefined : this.retired.get(kid);
+        if (retired) {
+          retiredKey = true;
+          if (Date.now() >= Date.parse(retired.acceptUntil))
+            throw new FhirError(401, 'ACCESS_DENIED', 'Access token signing key has been retired');
+        }
       } else if (
         this.externalKeys &&
         this.options.external &&
@@ -100,7 +131,7 @@ export class TokenVerifier {
       if (err instanceof FhirError) throw err;
       throw new FhirError(401, 'ACCESS_DENIED', describeJoseError(err));
     }
-    return principalFromClaims(payload);
+    return { principal: principalFromClaims(payload), retiredKey };
   }
 
   /** Reads the unverified issuer only to choose the key set; the signature is checked after. */

@@ -2,10 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Config } from '../config.js';
 import type { JobScheduler, MessageBus } from '../messaging/types.js';
+import type { Readiness } from '../observability/readiness.js';
 import type { RevocationList } from '../security/accounts/revocations.js';
 import type { SigningKey } from '../security/embedded-idp.js';
 import type { LegitimateRelationships } from '../security/relationships.js';
 import type { Repository } from '../store/repository.js';
+import type { PlatformMetrics } from '../observability/metrics.js';
 
 /** The settings a service may read (a slice of Config, so services do not depend on all of it). */
 export type ServiceConfig = Pick<
@@ -15,6 +17,8 @@ export type ServiceConfig = Pick<
   | 'accessTokenSeconds'
   | 'auditCheckpointSeconds'
   | 'webSessionIdleSeconds'
+  | 'metrics'
+  | 'dataDir'
 >;
 
 /**
@@ -42,6 +46,13 @@ export interface ServiceDeps {
   revocations: RevocationList;
   /** When the process started (the health service reports uptime). */
   startedAt: Date;
+  /** Whether this node should get traffic (GET /_status/ready): register a check with add() or watchJob(). */
+  readiness: Readiness;
+  /**
+   * The app's Prometheus metrics (src/observability/metrics.ts; GET /metrics), null with
+   * `--metrics off`. Services report security events on it (sign-in failures, break-glass).
+   */
+  metrics: PlatformMetrics | null;
 }
 
 /**

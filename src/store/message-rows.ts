@@ -10,6 +10,8 @@ export interface OutboxRow {
   key: string;
   body: string;
   time: string;
+  /** Absent from queries that do not select it. */
+  traceparent?: string | null;
 }
 export interface DeadLetterRow {
   id: string;
@@ -21,14 +23,18 @@ export interface DeadLetterRow {
   replayed_at: string | null;
 }
 
-export const toOutboxRecord = (r: OutboxRow): OutboxRecord => ({
-  seq: Number(r.seq),
-  id: r.id,
-  topic: r.topic,
-  key: r.key,
-  body: JSON.parse(r.body),
-  time: r.time,
-});
+export function toOutboxRecord(r: OutboxRow): OutboxRecord {
+  const record: OutboxRecord = {
+    seq: Number(r.seq),
+    id: r.id,
+    topic: r.topic,
+    key: r.key,
+    body: JSON.parse(r.body),
+    time: r.time,
+  };
+  if (r.traceparent) record.traceparent = r.traceparent;
+  return record;
+}
 
 export const toDelivered = (r: OutboxRow, attempt: number): DeliveredMessage => ({
   ...toOutboxRecord(r),

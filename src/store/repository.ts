@@ -1,6 +1,7 @@
 import type { AuditStore } from './audit-store.js';
 import type { MessageStore } from './message-store.js';
 import type { ResourceStore } from './resource-store.js';
+import type { CommitObserver, StoreStats } from './store-metrics.js';
 
 /**
  * The whole store as the process opens it (src/store/open.ts): the resource store services use,
@@ -16,10 +17,16 @@ export interface Repository extends ResourceStore {
   readonly messaging: MessageStore;
   /** Applies the schema migrations that have not run yet. */
   migrate(): Promise<void>;
+  /** The newest migration recorded in the store and the newest this code has (readiness compares them). */
+  schemaVersion(): Promise<{ applied: number; latest: number }>;
   /**
    * For a long-running server: starts whatever housekeeping the engine runs beside requests (the
    * embedded store's WAL checkpoints on a thread of their own). Command-line tools do not call it.
    */
   startBackgroundWork?(): void;
+  /** Tells `observer` of each committed batch (the operations metrics); returns the detach. */
+  observeCommits(observer: CommitObserver): () => void;
+  /** The engine's size, group-commit queue and pool, for the operations metrics (read at scrape time). */
+  storeStats(): Promise<StoreStats>;
   close(): Promise<void>;
 }

@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageStore } from '../../store/message-store.js';
 import { ConsumerRegistry } from '../consumer-registry.js';
+import { DeliveryOutcomes } from '../delivery-outcomes.js';
 import { DeliveryWorker } from '../delivery-worker.js';
-import type { BusStatus, ConsumerOptions, MessageBus, MessageHandler } from '../types.js';
+import type {
+  BusStatus,
+  ConsumerOptions,
+  DeliveryObserver,
+  MessageBus,
+  MessageHandler,
+} from '../types.js';
 
 const SWEEP_PAGE = 10_000;
 
@@ -27,6 +34,7 @@ export class EmbeddedBus implements MessageBus {
   private unsubscribe: (() => void) | undefined;
   private readonly holder: string;
   private stopped = false;
+  private readonly outcomes = new DeliveryOutcomes();
 
   constructor(
     private readonly store: MessageStore,
@@ -37,6 +45,10 @@ export class EmbeddedBus implements MessageBus {
 
   consume(options: ConsumerOptions, handler: MessageHandler): void {
     this.registry.add(options, handler);
+  }
+
+  observeDeliveries(observer: DeliveryObserver): () => void {
+    return this.outcomes.add(observer);
   }
 
   async start(): Promise<void> {
@@ -50,6 +62,7 @@ export class EmbeddedBus implements MessageBus {
           pump: true,
           leaseMs: this.options.leaseMs,
           log: this.options.log,
+          outcomes: this.outcomes,
         }),
       );
     }

@@ -10,8 +10,15 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { MessageStore } from '../../store/message-store.js';
 import { ConsumerRegistry } from '../consumer-registry.js';
+import { DeliveryOutcomes } from '../delivery-outcomes.js';
 import { DeliveryWorker } from '../delivery-worker.js';
-import type { BusStatus, ConsumerOptions, MessageBus, MessageHandler } from '../types.js';
+import type {
+  BusStatus,
+  ConsumerOptions,
+  DeliveryObserver,
+  MessageBus,
+  MessageHandler,
+} from '../types.js';
 import { Wakeup } from '../wakeup.js';
 import { connectWithRetry } from './connection.js';
 import { OutboxRelay } from './outbox-relay.js';
@@ -57,6 +64,7 @@ export class NatsBus implements MessageBus {
   /** The stream and durables are declared: the bus reads. */
   private declared = false;
   private readonly ackWaitMs: number;
+  private readonly outcomes = new DeliveryOutcomes();
 
   constructor(
     private readonly store: MessageStore,
@@ -78,6 +86,10 @@ export class NatsBus implements MessageBus {
     this.registry.add(options, handler);
   }
 
+  observeDeliveries(observer: DeliveryObserver): () => void {
+    return this.outcomes.add(observer);
+  }
+
   /** Returns at once: connecting, creating the stream and consumers go on in the background until NATS answers. */
   async start(): Promise<void> {
     if (this.started) return;
@@ -94,6 +106,7 @@ export class NatsBus implements MessageBus {
         pollMs: this.options.pollMs,
         pump: false,
         log: this.options.log,
+        outcomes: this.outcomes,
       });
       this.replays.push(worker);
       worker.start();
@@ -163,6 +176,7 @@ export class NatsBus implements MessageBus {
           durable: durableName(consumer.name, p),
           workingEveryMs: Math.max(1000, this.ackWaitMs / 3),
           log: this.options.log,
+          outcomes: this.outcomes,
         });
         this.readers.push(reader);
         this.running.push(reader.run(js));

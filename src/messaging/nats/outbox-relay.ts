@@ -1,4 +1,5 @@
-import type { JetStreamClient } from 'nats';
+import { headers, type JetStreamClient, type MsgHdrs } from 'nats';
+import { tracePublish } from '../../observability/tracing-spans.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { Wakeup } from '../wakeup.js';
 import { partitionOf, subjectOf } from './subjects.js';
@@ -14,6 +15,13 @@ export interface RelayOptions {
 }
 
 const RELAY_LEASE = 'messaging.relay';
+
+/** The W3C trace-context header a consumer continues the trace from (partition-consumer.ts). */
+function traceHeaders(traceparent: string): MsgHdrs {
+  const h = headers();
+  h.set('traceparent', traceparent);
+  return h;
+}
 const BATCH = 256;
 
 /**
@@ -99,11 +107,15 @@ export class OutboxRelay {
     await Promise.all(
       [...byPartition].map(async ([partition, messages]) => {
         for (const m of messages) {
+          const subject = subjectOf(this.options.stream, partition, m.topic);
           try {
-            await js.publish(
-              subjectOf(this.options.stream, partition, m.topic),
-              JSON.stringify(m),
-              { msgID: m.id, timeout: 5000 },
+            // a traced message (tracing on) goes in a publish span, its context as a header
+            await tracePublish(subject, m, (traceparent) =>
+              js.publish(subject, JSON.stringify(m), {
+                msgID: m.id,
+                timeout: 5000,
+                ...(traceparent ? { headers: traceHeaders(traceparent) } : {}),
+              }),
             );
           } catch (err) {
             failures.push(err);

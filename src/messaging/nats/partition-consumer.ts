@@ -1,6 +1,8 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import type { MessageStore, OutboxRecord } from '../../store/message-store.js';
+import { traceDelivery } from '../../observability/tracing-spans.js';
 import { describeError, retryDelay, type Consumer } from '../consumer-registry.js';
+import type { DeliveryObserver } from '../types.js';
 
 export interface PartitionConsumerOptions {
   stream: string;
@@ -8,6 +10,8 @@ export interface PartitionConsumerOptions {
   /** How often a running handler extends its ack deadline (a third of ack_wait). */
   workingEveryMs: number;
   log?: (message: string, err?: unknown) => void;
+  /** Told how each delivery ends (the operations metrics). */
+  outcomes?: DeliveryObserver;
 }
 
 /**
@@ -75,20 +79,38 @@ export class PartitionConsumer {
       );
       return;
     }
-    const message = { ...record, attempt };
+    // the trace context travels as a header (set by the outbox relay's publish span)
+    const traceparent = m.headers?.get('traceparent');
+    const message = { ...record, attempt, ...(traceparent ? { traceparent } : {}) };
+    const delivery = traceDelivery(this.consumer.name, message);
+    let err: unknown;
+    try {
+      err = await delivery.run(() => this.deliver(m, record, message));
+    } finally {
+      delivery.end(err);
+    }
+  }
+
+  /** Runs the handler and settles the message; the handler's error, if it threw. */
+  private async deliver(
+    m: JsMsg,
+    record: OutboxRecord,
+    message: OutboxRecord & { attempt: number },
+  ): Promise<unknown> {
     // a long handler tells JetStream it is still working, so the message is not redelivered meanwhile
     const heartbeat = setInterval(() => m.working(), this.options.workingEveryMs);
     try {
       await this.consumer.handler(message);
     } catch (err) {
       await this.failed(m, message, err);
-      return;
+      return err;
     } finally {
       clearInterval(heartbeat);
     }
     try {
-      await this.store.completeDelivery(this.consumer.name, record);
+      const completed = await this.store.completeDelivery(this.consumer.name, record);
       m.ack();
+      if (completed) this.options.outcomes?.delivered(this.consumer.name, 'done');
     } catch (err) {
       // handled but not recorded: redelivery runs the (idempotent) handler again
       m.nak(1000);
@@ -97,6 +119,7 @@ export class PartitionConsumer {
         err,
       );
     }
+    return undefined;
   }
 
   private async failed(
@@ -106,10 +129,12 @@ export class PartitionConsumer {
   ): Promise<void> {
     if (message.attempt < this.consumer.maxAttempts) {
       m.nak(retryDelay(this.consumer, message.attempt));
+      this.options.outcomes?.delivered(this.consumer.name, 'retry');
       return;
     }
     try {
-      await this.store.deadLetter(this.consumer.name, message, describeError(err));
+      if (await this.store.deadLetter(this.consumer.name, message, describeError(err)))
+        this.options.outcomes?.delivered(this.consumer.name, 'dead');
       this.options.log?.(
         `messaging: ${this.consumer.name} dead-lettered message ${message.id} after ${message.attempt} attempts`,
         err,

@@ -89,13 +89,19 @@ async function login(
       loginForm(rawTx, client.name, { message, userId: userId?.slice(0, 64) }),
       [formTarget(tx.request.redirectUri)],
     );
-  if (!userId || !pin || userId.length > 64 || pin.length > 256)
+  if (!userId || !pin || userId.length > 64 || pin.length > 256) {
+    ctx.signals?.signInFailed('malformed');
     return again(401, WRONG_CREDENTIALS);
-  if (ctx.throttle.isBlocked(userId)) return again(429, TOO_MANY);
+  }
+  if (ctx.throttle.isBlocked(userId)) {
+    ctx.signals?.signInFailed('locked');
+    return again(429, TOO_MANY);
+  }
   const found = await ctx.users.authenticate(userId, pin);
   const user = found && !(await ctx.revocations.isRevoked({ user: found.id })) ? found : null;
   if (!user) {
-    ctx.throttle.recordFailure(userId);
+    ctx.signals?.signInFailed(found ? 'revoked' : 'wrong_credentials');
+    if (ctx.throttle.recordFailure(userId)) ctx.signals?.lockedOut();
     await auditSecurityEvent(
       ctx.repo,
       request,

@@ -3,6 +3,7 @@ import { ClientRegistry } from '../../security/accounts/clients.js';
 import type { RevocationList } from '../../security/accounts/revocations.js';
 import { SessionStore } from '../../security/accounts/sessions.js';
 import { UserDirectory } from '../../security/accounts/users.js';
+import type { SecuritySignals } from '../../observability/metrics.js';
 import type { SigningKey } from '../../security/embedded-idp.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -22,10 +23,15 @@ export interface IdentityContext {
   sessions: SessionStore;
   transactions: TransactionSigner;
   throttle: LoginThrottle;
+  /** Sign-in failures and lockouts are counted here (the operations metrics), when metrics are on. */
+  signals?: SecuritySignals;
 }
 
 export function identityContext(
-  deps: Pick<IdentityContext, 'repo' | 'signingKey' | 'config' | 'revocations' | 'issuer'>,
+  deps: Pick<
+    IdentityContext,
+    'repo' | 'signingKey' | 'config' | 'revocations' | 'issuer' | 'signals'
+  >,
 ): IdentityContext {
   return {
     ...deps,

@@ -21,13 +21,16 @@ export class LoginThrottle {
     return entry.count >= this.maxFailures;
   }
 
-  recordFailure(userId: string, now = Date.now()): void {
-    const entry = this.failures.get(userId);
+  /** Counts a failure; true when this one locks the id (it reached the limit). */
+  recordFailure(userId: string, now = Date.now()): boolean {
+    let entry = this.failures.get(userId);
     if (entry && now - entry.since < this.windowMs) entry.count++;
     else {
       if (this.failures.size >= 100_000) this.failures.clear();
-      this.failures.set(userId, { count: 1, since: now });
+      entry = { count: 1, since: now };
+      this.failures.set(userId, entry);
     }
+    return entry.count === this.maxFailures;
   }
 
   recordSuccess(userId: string): void {

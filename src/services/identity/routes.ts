@@ -10,6 +10,7 @@ import { parseForm } from './form.js';
 import { registerOAuthErrorHandler } from './oauth-errors.js';
 import { sessionRoutes } from './session-endpoints.js';
 import { tokenRoutes } from './token-endpoint.js';
+import { acceptedPublicJwks } from '../../security/signing-keys.js';
 
 /** The issuer name of tokens from the embedded identity provider's OIDC flows. */
 export function oidcIssuer(publicUrl: string): string {
@@ -21,14 +22,16 @@ export function oidcIssuer(publicUrl: string): string {
  * /oauth2 the sign-in pages and the token, revocation and userinfo endpoints.
  */
 export function identityRoutes(
-  deps: Pick<ServiceDeps, 'store' | 'signingKey' | 'config' | 'revocations'>,
+  deps: Pick<ServiceDeps, 'store' | 'signingKey' | 'config' | 'revocations' | 'metrics'>,
 ) {
   const issuer = oidcIssuer(deps.config.publicUrl);
   const { store: repo, signingKey, config, revocations } = deps;
-  const ctx = identityContext({ repo, signingKey, config, revocations, issuer });
+  const signals = deps.metrics ?? undefined;
+  const ctx = identityContext({ repo, signingKey, config, revocations, issuer, signals });
   return async function plugin(app: FastifyInstance): Promise<void> {
+    // the current key and the retired ones still in their overlap (openspine keys rotate)
     app.get('/.well-known/jwks.json', { config: { public: true } }, async () => ({
-      keys: [deps.signingKey.publicJwk],
+      keys: acceptedPublicJwks(deps.signingKey),
     }));
     app.get('/.well-known/openid-configuration', { config: { public: true } }, async () => ({
       issuer,

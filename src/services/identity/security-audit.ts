@@ -29,6 +29,7 @@ export async function auditSecurityEvent(
   const ctx: RequestContext = {
     requestId: typeof header === 'string' && UUID.test(header) ? header : randomUUID(),
     correlationId: request.ctx?.correlationId,
+    traceId: request.ctx?.traceId,
     principal: actor
       ? { ...actor, sessionId: actor.sessionId ?? '', issuer: '', expiresAt: 0 }
       : undefined,

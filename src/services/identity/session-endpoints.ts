@@ -3,6 +3,7 @@ import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { sha256 } from '../../security/accounts/records.js';
 import { EMBEDDED_ISSUER, TOKEN_ALG } from '../../security/embedded-idp.js';
 import { roleName } from '../../security/policy.js';
+import { acceptedPublicJwks } from '../../security/signing-keys.js';
 import type { Principal } from '../../security/principal.js';
 import { principalFromClaims } from '../../security/token-verifier.js';
 import type { IdentityContext } from './context.js';
@@ -60,7 +61,7 @@ function bearer(request: FastifyRequest): string {
  * GET|POST /oauth2/userinfo returns who the token's user is and their selected role profile.
  */
 export function sessionRoutes(ctx: IdentityContext) {
-  const keys = createLocalJWKSet({ keys: [ctx.signingKey.publicJwk] });
+  const keys = createLocalJWKSet({ keys: acceptedPublicJwks(ctx.signingKey) });
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post('/revoke', { config: { public: true } }, async (request, reply) => {
       const body = oauthForm(request);

@@ -7,3 +7,7 @@
 // the dead-letter queue as the CLI reads and replays it
 export { deadLetterAudit } from './dead-letter-audit.js';
 export { deadLetterId, parseDeadLetterQuery } from './dead-letter-query.js';
+
+// each consumer's queue as the status page computes it (the operations metrics reuse it)
+export { consumerRows } from './status-service.js';
+export { secondsSince } from './status-judgement.js';

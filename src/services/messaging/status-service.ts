@@ -107,7 +107,8 @@ async function auditPart(deps: StatusDeps, now: Date): Promise<AuditStatus> {
   );
 }
 
-function consumerRows(
+/** Each consumer's queue as operators see it (the status page, and the metrics scrape). */
+export function consumerRows(
   stats: ConsumerQueueStats[],
   registered: string[],
   busKind: string,

@@ -8,6 +8,7 @@ import { statementVerifier } from '../../audit/signed-head.js';
 import { verifyStoredChain } from '../../audit/store-verifier.js';
 import { FhirError } from '../../fhir/errors.js';
 import { FHIR_JSON } from '../../fhir/media-types.js';
+import { historicPublicJwks } from '../../security/signing-keys.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { SECURITY_BASE } from './routes.js';
 import { securityApi } from './capability.js';
@@ -25,7 +26,7 @@ export function auditRoutes({
   signingKey,
   config,
 }: Pick<ServiceDeps, 'store' | 'audit' | 'signingKey' | 'config'>) {
-  const verify = statementVerifier([signingKey.publicJwk]);
+  const verify = statementVerifier(historicPublicJwks(signingKey));
   const baseUrl = `${config.publicUrl}${SECURITY_BASE}/AuditEvent`;
   const staffOnly = (req: FastifyRequest) => {
     if (req.ctx.principal?.kind === 'patient')

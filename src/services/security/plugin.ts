@@ -30,6 +30,8 @@ export const securityPlugin: ServicePlugin = async (app, deps) => {
           fail('audit checkpoint signer'),
         )
       : undefined;
+  // readiness (GET /_status/ready) reports whether the signer runs; configured off is not a failure
+  deps.readiness.watchJob('signer', checkpoints ?? null, 'auditCheckpointSeconds is 0');
   app.addHook('onReady', async () => {
     indexer.start();
     checkpoints?.start();

@@ -99,7 +99,8 @@ const relationshipOf = ({ stored }: EarlierAnswer<CareRelationship>) => stored.r
 export function securityRoutes({
   store: repo,
   relationships,
-}: Pick<ServiceDeps, 'store' | 'relationships'>) {
+  metrics,
+}: Pick<ServiceDeps, 'store' | 'relationships' | 'metrics'>) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     const fhir = { fhirApi: true } as const;
 
@@ -129,7 +130,7 @@ export function securityRoutes({
             const reasonText = requireText(req.body, 'reasonText');
             if (!(await repo.readJson('Patient', patient)))
               throw new FhirError(404, 'RESOURCE_NOT_FOUND', 'Patient not found');
-            return relationships.grantEmergencyAccess(
+            const grant = await relationships.grantEmergencyAccess(
               req.ctx,
               patient,
               reasonCode,
@@ -137,6 +138,9 @@ export function securityRoutes({
               undefined,
               { record, status: 201 },
             );
+            // counted once it is recorded (a replayed request grants nothing more)
+            metrics?.breakGlass();
+            return grant;
           },
         });
         return reply.code(201).type(FHIR_JSON).send(grantParameters(grant));

@@ -34,7 +34,7 @@ CREATE OR REPLACE FUNCTION openspine_commit(
   q_batch INTEGER[], q_request_id TEXT[], q_user TEXT[], q_method TEXT[], q_path TEXT[], q_digest TEXT[], q_status INTEGER[],
   q_rtype TEXT[], q_rid TEXT[], q_version INTEGER[], q_recorded TEXT[],
   a_batch INTEGER[], a_recorded TEXT[], a_request_id TEXT[], a_user TEXT[], a_org TEXT[], a_patient TEXT[], a_action TEXT[], a_record TEXT[],
-  m_batch INTEGER[], m_id TEXT[], m_topic TEXT[], m_key TEXT[], m_body TEXT[], m_time TEXT[]
+  m_batch INTEGER[], m_id TEXT[], m_topic TEXT[], m_key TEXT[], m_body TEXT[], m_time TEXT[], m_traceparent TEXT[]
 ) RETURNS TEXT[] LANGUAGE plpgsql AS $fn$
 DECLARE
   outcome TEXT[] := array_fill(NULL::TEXT, ARRAY[batch_count]);
@@ -120,8 +120,8 @@ BEGIN
     FOR n IN 1 .. array_length(m_batch, 1) LOOP
       CONTINUE WHEN outcome[m_batch[n]] IS NOT NULL;
       -- an id already in the outbox is not written again (a replayed message)
-      INSERT INTO outbox (seq, id, topic, key, body, time)
-      VALUES (seq_now + appended + 1, m_id[n], m_topic[n], m_key[n], m_body[n], m_time[n]) ON CONFLICT (id) DO NOTHING;
+      INSERT INTO outbox (seq, id, topic, key, body, time, traceparent)
+      VALUES (seq_now + appended + 1, m_id[n], m_topic[n], m_key[n], m_body[n], m_time[n], m_traceparent[n]) ON CONFLICT (id) DO NOTHING;
       IF FOUND THEN appended := appended + 1; END IF;
     END LOOP;
     IF appended > 0 THEN
@@ -190,7 +190,26 @@ ALTER TABLE request_log ADD COLUMN digest TEXT NOT NULL DEFAULT '';
 DROP FUNCTION IF EXISTS openspine_commit(${SIGNATURE_BEFORE_DIGESTS});
 ${COMMIT_FUNCTION}`;
 
-export const COMMIT_CALL = `SELECT openspine_commit(${Array.from({ length: 36 }, (_, i) => '$' + (i + 1)).join(', ')}) AS outcome`;
+/** The arguments of openspine_commit before outbox trace context (resources, request log, audit, outbox). */
+const SIGNATURE_BEFORE_TRACEPARENT = [
+  ...['INTEGER', 'INTEGER[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]', 'TEXT[]', 'TEXT[]'],
+  ...['INTEGER[]', 'INTEGER[]', 'TEXT[]', 'TEXT[]'],
+  ...['INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'INTEGER[]'],
+  ...['TEXT[]', 'TEXT[]', 'INTEGER[]', 'TEXT[]'],
+  ...['INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]'],
+  ...['INTEGER[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]', 'TEXT[]'],
+].join(', ');
+
+/**
+ * Outbox messages keep the W3C trace context they were committed in (tracing on; NULL otherwise),
+ * so a delivery on any node continues the request's trace. openspine_commit gains the argument.
+ */
+export const OUTBOX_TRACEPARENT_MIGRATION = `
+ALTER TABLE outbox ADD COLUMN traceparent TEXT;
+DROP FUNCTION IF EXISTS openspine_commit(${SIGNATURE_BEFORE_TRACEPARENT});
+${COMMIT_FUNCTION}`;
+
+export const COMMIT_CALL = `SELECT openspine_commit(${Array.from({ length: 37 }, (_, i) => '$' + (i + 1)).join(', ')}) AS outcome`;
 
 /** One batch as prepared for the call: the stored bodies are made in the application, with their version and time. */
 export interface PreparedBatch {
@@ -202,7 +221,7 @@ export interface PreparedBatch {
   time: string;
 }
 
-/** The 36 positional parameters of openspine_commit for batches 1..n, in order. */
+/** The 37 positional parameters of openspine_commit for batches 1..n, in order. */
 export function commitParameters(batches: PreparedBatch[]): unknown[] {
   const r = {
     batch: [] as number[],
@@ -245,6 +264,7 @@ export function commitParameters(batches: PreparedBatch[]): unknown[] {
     key: [] as string[],
     body: [] as string[],
     time: [] as string[],
+    traceparent: [] as (string | null)[],
   };
   batches.forEach((batch, k) => {
     const b = k + 1;
@@ -293,6 +313,7 @@ export function commitParameters(batches: PreparedBatch[]): unknown[] {
       m.key.push(msg.key);
       m.body.push(JSON.stringify(msg.body ?? null));
       m.time.push(batch.time);
+      m.traceparent.push(msg.traceparent ?? null);
     }
   });
   return [
@@ -332,5 +353,6 @@ export function commitParameters(batches: PreparedBatch[]): unknown[] {
     m.key,
     m.body,
     m.time,
+    m.traceparent,
   ];
 }

@@ -29,6 +29,11 @@ export class GroupCommitter {
     private readonly options: { maxInFlight?: number; maxGroup?: number; heavyRows?: number } = {},
   ) {}
 
+  /** Batches waiting for a group (not yet sent to the database). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
   submit(batch: PreparedBatch): Promise<BatchOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ batch, resolve, reject });

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { toOutboxRecord, type OutboxRow } from '../message-rows.js';
 import type { OutboxRecord } from '../message-store.js';
 
-export const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time';
+export const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time, o.traceparent';
 
 export type Tx = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
 

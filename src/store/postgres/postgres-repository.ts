@@ -23,6 +23,8 @@ import { GroupCommitter, type BatchOutcome } from './group-commit.js';
 import { PreparingClient } from './preparing-client.js';
 import { PostgresMessageStore } from './message-store.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
+import { traceCommit } from '../../observability/tracing-spans.js';
+import { CommitObservers, type CommitObserver, type StoreStats } from '../store-metrics.js';
 
 /** Schema names are interpolated into SQL and connection options, so only plain identifiers are accepted. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
@@ -62,6 +64,7 @@ export class PostgresRepository implements Repository {
   readonly audit: PostgresAuditStore;
   readonly messaging: PostgresMessageStore;
   private readonly committer = new GroupCommitter((batches) => this.commitGroup(batches));
+  private readonly commitObservers = new CommitObservers();
   private closed = false;
 
   constructor(
@@ -135,6 +138,13 @@ export class PostgresRepository implements Repository {
         ]);
       });
     }
+  }
+
+  async schemaVersion(): Promise<{ applied: number; latest: number }> {
+    const { rows } = await this.pool.query<{ v: number | null }>(
+      'SELECT max(version) AS v FROM schema_migrations',
+    );
+    return { applied: rows[0].v ?? 0, latest: POSTGRES_MIGRATIONS.length };
   }
 
   async read<T = any>(type: ResourceType<T>, id: string): Promise<StoredResource<T> | null> {
@@ -222,7 +232,13 @@ export class PostgresRepository implements Repository {
    * process are waiting (GroupCommitter), in one implicit transaction per group: one round trip, and
    * the audit and outbox head locks are held only inside the server.
    */
-  async commit(batch: WriteBatch): Promise<StoredResource[]> {
+  commit(batch: WriteBatch): Promise<StoredResource[]> {
+    // in a span while tracing is on, which also gives the outbox messages their trace context
+    return traceCommit('postgres', batch, (traced) => this.commitBatch(traced));
+  }
+
+  private async commitBatch(batch: WriteBatch): Promise<StoredResource[]> {
+    const startedAt = this.commitObservers.active ? performance.now() : undefined;
     const time = new Date().toISOString();
     const resources = (batch.resources ?? []).map((write) => {
       const version = write.expectedVersion + 1;
@@ -240,6 +256,7 @@ export class PostgresRepository implements Repository {
       time,
     });
     if (outcome !== null) throw await this.refusal(outcome, batch);
+    if (startedAt !== undefined) this.commitObservers.committed(startedAt, batch);
     if (batch.messages?.length) this.messaging.committed();
     return resources.map((r) => ({
       type: r.write.type,
@@ -248,6 +265,25 @@ export class PostgresRepository implements Repository {
       lastUpdated: time,
       resource: r.resource,
     }));
+  }
+
+  observeCommits(observer: CommitObserver): () => void {
+    return this.commitObservers.add(observer);
+  }
+
+  /** pg_database_size, the group-commit queue, and the pool's connections (read-only). */
+  async storeStats(): Promise<StoreStats> {
+    // taken before the size query, which itself borrows a connection
+    const pool = {
+      total: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+    };
+    const commitQueue = this.committer.waiting;
+    const { rows } = await this.pool.query<{ bytes: string }>(
+      'SELECT pg_database_size(current_database()) AS bytes',
+    );
+    return { sizeBytes: Number(rows[0].bytes), commitQueue, pool };
   }
 
   /**

@@ -1,5 +1,9 @@
 import { GENESIS_HASH } from '../../audit/chain.js';
-import { COMMIT_FUNCTION_MIGRATION, REQUEST_DIGEST_MIGRATION } from './commit-function.js';
+import {
+  COMMIT_FUNCTION_MIGRATION,
+  OUTBOX_TRACEPARENT_MIGRATION,
+  REQUEST_DIGEST_MIGRATION,
+} from './commit-function.js';
 
 /**
  * Schema migrations for the PostgreSQL store, applied in order and recorded in schema_migrations.
@@ -99,4 +103,6 @@ export const POSTGRES_MIGRATIONS: string[] = [
   COMMIT_FUNCTION_MIGRATION,
   // request_log.digest, and openspine_commit recording it (commit-function.ts).
   REQUEST_DIGEST_MIGRATION,
+  // outbox.traceparent, and openspine_commit writing it (commit-function.ts).
+  OUTBOX_TRACEPARENT_MIGRATION,
 ];

@@ -14,7 +14,7 @@ import type { AuditRecord } from '../../audit/types.js';
 import type { MessageStore, OutboxRecord, QueueStats, ReplayOutcome } from '../message-store.js';
 import { sqliteQueueStats } from './message-stats.js';
 
-const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time';
+const OUTBOX_COLUMNS = 'o.seq, o.id, o.topic, o.key, o.body, o.time, o.traceparent';
 const DEAD_COLUMNS = 'id, consumer, message, attempts, last_error, dead_at, replayed_at';
 const SKIP_PERSIST_MS = 1000;
 
@@ -44,10 +44,10 @@ export class SqliteMessageStore implements MessageStore {
   /** Called inside commit()'s transaction; a message id already in the outbox is not written again. */
   insertOutbox(messages: OutboxMessage[], time: string): void {
     const insert = this.stmt(
-      'INSERT INTO outbox (id, topic, key, body, time) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      'INSERT INTO outbox (id, topic, key, body, time, traceparent) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     );
     for (const m of messages)
-      insert.run(m.id, m.topic, m.key, JSON.stringify(m.body ?? null), time);
+      insert.run(m.id, m.topic, m.key, JSON.stringify(m.body ?? null), time, m.traceparent ?? null);
   }
 
   /** Called after commit()'s transaction committed. */

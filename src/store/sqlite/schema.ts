@@ -73,4 +73,6 @@ export const SQLITE_MIGRATIONS: string[] = [
   // so a different request under a used id is refused rather than answered as the first. Rows recorded before
   // keep '' and are never taken for a retry.
   `ALTER TABLE request_log ADD COLUMN digest TEXT NOT NULL DEFAULT '';`,
+  // The W3C trace context a message was committed in (tracing on), so deliveries continue its trace.
+  `ALTER TABLE outbox ADD COLUMN traceparent TEXT;`,
 ];

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { buildSearchResourcesSql, buildSearchSql } from '../sql.js';
 import { fromRequestRow, type RequestRecord, type RequestRow } from '../request-log.js';
@@ -17,6 +17,8 @@ import { SqliteAuditStore } from './audit-store.js';
 import { AUTOCHECKPOINT_PAGES, BackgroundCheckpoints } from './background-checkpoints.js';
 import { SqliteMessageStore } from './message-store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
+import { traceCommit } from '../../observability/tracing-spans.js';
+import { CommitObservers, type CommitObserver, type StoreStats } from '../store-metrics.js';
 
 interface VersionRow {
   rtype: string;
@@ -49,6 +51,7 @@ export class SqliteRepository implements Repository {
   readonly messaging: SqliteMessageStore;
 
   private checkpoints: BackgroundCheckpoints | undefined;
+  private readonly commitObservers = new CommitObservers();
 
   constructor(private readonly file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -112,6 +115,13 @@ export class SqliteRepository implements Repository {
         });
       })
       .immediate();
+  }
+
+  async schemaVersion(): Promise<{ applied: number; latest: number }> {
+    const row = this.stmt('SELECT max(version) AS v FROM schema_migrations').get() as {
+      v: number | null;
+    };
+    return { applied: row.v ?? 0, latest: SQLITE_MIGRATIONS.length };
   }
 
   async read<T = any>(type: ResourceType<T>, id: string): Promise<StoredResource<T> | null> {
@@ -187,10 +197,28 @@ export class SqliteRepository implements Repository {
     ).n;
   }
 
-  async commit(batch: WriteBatch): Promise<StoredResource[]> {
+  commit(batch: WriteBatch): Promise<StoredResource[]> {
+    // in a span while tracing is on, which also gives the outbox messages their trace context
+    return traceCommit('sqlite', batch, (traced) => this.commitBatch(traced));
+  }
+
+  private async commitBatch(batch: WriteBatch): Promise<StoredResource[]> {
+    const startedAt = this.commitObservers.active ? performance.now() : undefined;
     const stored = this.commitSync(batch);
+    if (startedAt !== undefined) this.commitObservers.committed(startedAt, batch);
     if (batch.messages?.length) this.messaging.committed();
     return stored;
+  }
+
+  observeCommits(observer: CommitObserver): () => void {
+    return this.commitObservers.add(observer);
+  }
+
+  /** The database file and its WAL (the -shm index is a few pages and rebuilt at will). */
+  async storeStats(): Promise<StoreStats> {
+    const size = (path: string) => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    const sizeBytes = this.file === ':memory:' ? 0 : size(this.file) + size(`${this.file}-wal`);
+    return { sizeBytes, commitQueue: 0, pool: null };
   }
 
   private commitSync = (batch: WriteBatch): StoredResource[] => {
