@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SignedAuditCheckpoint } from '../audit/types.js';
+import { canonicalJson } from '../fhir/canonical-json.js';
 
 /**
  * DIR/manifest.json of a backup: what the copy holds, written last so a half-made backup has none.
@@ -36,18 +37,6 @@ export interface BackupManifest {
   /** The newest signed checkpoint in the copy, if any had been signed. */
   checkpoint: SignedAuditCheckpoint | null;
   digest: string;
-}
-
-/** JSON with object keys sorted at every level and no whitespace: one text for one content. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export function manifestDigest(manifest: Omit<BackupManifest, 'digest'>): string {

@@ -4,9 +4,10 @@
  * A retry is recognised by this fingerprint; what a write does with it (replay, commit with the
  * request record, answer a racing twin) is the services' one write path, src/services/write-once.ts.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { RequestFingerprint } from '../context.js';
+import { canonicalJson } from '../fhir/canonical-json.js';
 
 /**
  * Headers that change what a write does. X-Request-ID, Authorization (the caller is compared
@@ -48,8 +49,7 @@ export function requestDigest(
   } else if (typeof body === 'string') {
     hash.update('\ntext\n').update(body, 'utf8');
   } else if (isJsonValue(body)) {
-    hash.update('\njson\n');
-    canonicalJson(body, hash);
+    hash.update('\njson\n').update(canonicalJson(body), 'utf8');
   } else {
     throw new Error('request body of this kind cannot be digested for X-Request-ID replay');
   }
@@ -78,43 +78,4 @@ function isJsonValue(v: unknown): boolean {
   if (Array.isArray(v)) return true;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
-}
-
-/**
- * Writes the canonical JSON of a parsed JSON value into the hash: object keys sorted (by UTF-16
- * code units), no whitespace, primitives as JSON.stringify writes them. Iterative, so a deeply
- * nested body (which JSON.parse accepts) cannot exhaust the stack.
- */
-export function canonicalJson(value: unknown, hash: Pick<Hash, 'update'>): void {
-  const stack: ({ v: unknown } | string)[] = [{ v: value }];
-  while (stack.length > 0) {
-    const item = stack.pop()!;
-    if (typeof item === 'string') {
-      hash.update(item);
-      continue;
-    }
-    const v = item.v;
-    if (v === null || typeof v !== 'object') {
-      hash.update(JSON.stringify(v) ?? 'null');
-    } else if (Array.isArray(v)) {
-      hash.update('[');
-      stack.push(']');
-      for (let i = v.length - 1; i >= 0; i--) {
-        stack.push({ v: v[i] });
-        if (i > 0) stack.push(',');
-      }
-    } else {
-      const o = v as Record<string, unknown>;
-      const keys = Object.keys(o)
-        .filter((k) => o[k] !== undefined)
-        .sort();
-      hash.update('{');
-      stack.push('}');
-      for (let i = keys.length - 1; i >= 0; i--) {
-        stack.push({ v: o[keys[i]] });
-        stack.push(JSON.stringify(keys[i]) + ':');
-        if (i > 0) stack.push(',');
-      }
-    }
-  }
 }

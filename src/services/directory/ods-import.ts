@@ -4,6 +4,7 @@
  * naming the version it read, in batches that commit atomically with one audit entry each.
  */
 import type { Organization } from 'fhir/r4.js';
+import { canonicalJson } from '../../fhir/canonical-json.js';
 import type { AuditRecord } from '../../audit/types.js';
 import type { ResourceWrite, ResourceStore } from '../../store/resource-store.js';
 import {
@@ -17,7 +18,6 @@ import {
 } from './ods-csv.js';
 import {
   buildOrganization,
-  canonicalJson,
   indexOrganization,
   ORGANIZATION,
   withoutMeta,

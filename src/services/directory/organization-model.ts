@@ -130,19 +130,6 @@ export function indexOrganization(org: Organization): IndexEntry[] {
   return [...rows.values()];
 }
 
-/** JSON with object keys sorted, so documents compare equal whatever order a store returns keys in. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, v[k]]),
-        )
-      : v,
-  );
-}
-
 /** The document without the store-managed meta, for change detection. */
 export function withoutMeta<T extends { meta?: unknown }>(doc: T): Omit<T, 'meta'> {
   const { meta: _meta, ...rest } = doc;
