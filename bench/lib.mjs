@@ -94,6 +94,17 @@ export function cpuMs(pid) {
   }
 }
 
+/** A /proc/<pid>/status memory figure in kB (VmRSS now, VmHWM the peak so far); null when unreadable. */
+export function procMemoryKb(pid, field = 'VmRSS') {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+    return kb === undefined ? null : Number(kb);
+  } catch {
+    return null;
+  }
+}
+
 const BENCH_DATABASE_URL =
   process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 

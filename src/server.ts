@@ -16,7 +16,7 @@ import { seedDirectory } from './services/directory/index.js';
 import { PDS_BASE } from './services/pds/index.js';
 import { publishDemoSlots } from './services/referrals/index.js';
 import { startTracing } from './observability/tracing.js';
-import { openRepository, sqliteFileOf } from './store/open.js';
+import { bulkTargetOf, openRepository, sqliteFileOf } from './store/open.js';
 import type { Repository } from './store/repository.js';
 
 export interface RunningServer {
@@ -64,7 +64,7 @@ export async function startServer(
       patients: config.demoPatients,
       seed: 1,
       progress: process.stderr.isTTY,
-      sqliteFile: sqliteFileOf(config),
+      bulk: bulkTargetOf(config),
     });
     demoPatient = result.firstNhsNumber;
     log(`Seeded ${result.created} patients in ${result.seconds.toFixed(1)} s`);

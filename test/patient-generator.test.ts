@@ -6,7 +6,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Patient } from 'fhir/r4.js';
 import { isValidNhsNumber, nhsNumberFromStem } from '../src/fhir/nhs-number.js';
-import { createPatientGenerator, type GeneratedPatient } from '../src/seed/patient-generator.js';
+import {
+  createPatientGenerator,
+  type GeneratedPatient,
+  PATIENTS_PER_BLOCK,
+} from '../src/seed/patient-generator.js';
 import { MAX_PATIENTS_PER_SEED } from '../src/seed/generator-nhs-numbers.js';
 import { PDS_PATIENT_URL, SECURITY_SYSTEM } from '../src/seed/generator-parts.js';
 import { GP_PRACTICE_CODES } from '../src/seed/generator-pools.js';
@@ -58,6 +62,21 @@ const patients: Patient[] = sample.map((g) => g.patient);
 const share = (test: (p: Patient) => boolean): number => patients.filter(test).length / SAMPLE;
 const extensionOf = (p: Patient, suffix: string) =>
   p.extension?.find((e) => e.url.endsWith(suffix));
+const homeOf = (p: Patient): string => {
+  const home = p.address!.find((a) => a.use === 'home' && !a.period?.end)!;
+  return `${home.postalCode}|${home.line!.join(',')}`;
+};
+/** Households are runs of consecutive indexes at one home (chance repeats are negligible). */
+const households: Patient[][] = [];
+for (const p of patients) {
+  const last = households.at(-1);
+  if (last && homeOf(last[0]) === homeOf(p)) last.push(p);
+  else households.push([p]);
+}
+const DAY_MS = 86_400_000;
+const yearsBetween = (older: string, younger: string) =>
+  (Date.parse(younger) - Date.parse(older)) / DAY_MS / 365.25;
+const linkOf = (p: Patient, type: string) => p.link?.find((l) => l.type === type);
 
 describe('patient generator', () => {
   it('is deterministic per seed and index, whatever the call order', () => {
@@ -89,10 +108,7 @@ describe('patient generator', () => {
       isValidNhsNumber(g.generate(MAX_PATIENTS_PER_SEED - 1).patient.id),
       'expected true at patient-generator.test.ts:78',
     );
-    assert.throws(
-      () => g.generate(MAX_PATIENTS_PER_SEED),
-      /out of range.*909091 valid NHS Numbers/,
-    );
+    assert.throws(() => g.generate(MAX_PATIENTS_PER_SEED), /out of range.*909091 valid numbers/);
     assert.throws(() => g.generate(-1), /out of range/);
     assert.throws(() => g.generate(1.5), /out of range/);
   });
@@ -171,7 +187,7 @@ describe('patient generator', () => {
     const related = sample.filter((g) => g.relatedPersons.length > 0).length / SAMPLE;
     const punctuated = share((p) => /['-]/.test(p.name![0].family!));
     assert.ok(restricted >= 0.002 && restricted <= 0.01, `restricted ${restricted}`);
-    assert.ok(deceased >= 0.01 && deceased <= 0.06, `deceased ${deceased}`);
+    assert.ok(deceased >= 0.02 && deceased <= 0.04, `deceased ${deceased}`);
     assert.ok(withGp > 0.9, `GP ${withGp}`);
     assert.ok(oldName >= 0.03 && oldName <= 0.08, `previous name ${oldName}`);
     assert.ok(oldAddress >= 0.07 && oldAddress <= 0.13, `previous address ${oldAddress}`);
@@ -245,5 +261,101 @@ describe('patient generator', () => {
       }
     }
     assert.equal(ids.size, count, 'RelatedPerson ids are unique within a seed');
+  });
+
+  it('groups consecutive records into households sharing a home, a name and a practice', () => {
+    const sharing = households.filter((h) => h.length > 1).reduce((n, h) => n + h.length, 0);
+    // ONS 2021: 30% of households (about 13% of people) live alone; blocks of 8 cut a few short
+    assert.ok(sharing / SAMPLE >= 0.7 && sharing / SAMPLE <= 0.92, `sharing a home ${sharing}`);
+    const mean = SAMPLE / households.length;
+    assert.ok(mean >= 2 && mean <= 2.7, `mean household size ${mean}`);
+    assert.ok(Math.max(...households.map((h) => h.length)) <= 8);
+    let members = 0;
+    let sameName = 0;
+    let samePractice = 0;
+    for (const [head, ...rest] of households)
+      for (const p of rest) {
+        members++;
+        if (p.name![0].family === head.name![0].family) sameName++;
+        const gp = (x: Patient) => x.generalPractitioner?.[0]?.identifier?.value;
+        if (gp(p) === gp(head)) samePractice++;
+      }
+    assert.ok(sameName / members >= 0.6 && sameName / members <= 0.95, `same name ${sameName}`);
+    assert.ok(samePractice / members >= 0.75, `same practice ${samePractice / members}`);
+  });
+
+  it('makes household ages coherent: children 18-50 years younger than the eldest', () => {
+    let withChildren = 0;
+    for (const household of households) {
+      const births = household.map((p) => p.birthDate!).sort();
+      const children = births.filter((b) => yearsBetween(b, '2026-01-01') < 16);
+      if (children.length === 0) continue;
+      withChildren++;
+      for (const child of children) {
+        const gap = yearsBetween(births[0], child);
+        assert.ok(
+          gap >= 17.9 && gap <= 50,
+          `${household[0].id}: child ${child} eldest ${births[0]}`,
+        );
+      }
+    }
+    assert.ok(withChildren / households.length > 0.1, `households with children ${withChildren}`);
+  });
+
+  it('restricts a person, never their whole household', () => {
+    for (const household of households) {
+      const restricted = household.filter(
+        (p) => p.meta!.security![0].code === 'R' && !linkOf(p, 'replaced-by'),
+      );
+      assert.ok(restricted.length <= 1, `${household[0].id} has ${restricted.length} restricted`);
+    }
+  });
+
+  it('holds a few merged duplicates, each pointing at its survivor and back', () => {
+    const byId = new Map(patients.map((p, i) => [p.id!, i]));
+    const superseded = patients.filter((p) => linkOf(p, 'replaced-by'));
+    const share = superseded.length / SAMPLE;
+    assert.ok(share >= 0.0002 && share <= 0.0025, `superseded ${share}`);
+    for (const dup of superseded) {
+      const link = linkOf(dup, 'replaced-by')!;
+      const survivorId = link.other.identifier!.value!;
+      assert.deepEqual(link.other, {
+        reference: `Patient/${survivorId}`,
+        identifier: { system: NHS_NUMBER_SYSTEM, value: survivorId },
+      });
+      assert.equal(byId.get(survivorId), byId.get(dup.id!)! - 1, 'the member just before');
+      const survivor = patients[byId.get(survivorId)!];
+      assert.equal(linkOf(survivor, 'replaced-by'), undefined, 'a survivor is not superseded');
+      assert.equal(linkOf(survivor, 'replaces')?.other.identifier?.value, dup.id);
+      assert.equal(survivor.birthDate, dup.birthDate);
+      assert.equal(survivor.name![0].family, dup.name![0].family);
+      assert.equal(homeOf(survivor), homeOf(dup));
+      assert.notDeepEqual(
+        { ...survivor, id: dup.id, identifier: dup.identifier, link: [] },
+        {
+          ...dup,
+          link: [],
+        },
+      );
+    }
+    const survivors = patients.filter((p) => linkOf(p, 'replaces'));
+    assert.equal(survivors.length, superseded.length);
+    for (const survivor of survivors) {
+      const dup = patients[byId.get(linkOf(survivor, 'replaces')!.other.identifier!.value!)!];
+      assert.equal(linkOf(dup, 'replaced-by')?.other.reference, `Patient/${survivor.id}`);
+    }
+  });
+
+  it('derives households and merges from the index alone in the national block too', () => {
+    const g = createPatientGenerator(11, 'national');
+    const last = PATIENTS_PER_BLOCK.national - 1;
+    assert.deepEqual(g.generate(last), createPatientGenerator(11, 'national').generate(last));
+    const run = Array.from({ length: 64 }, (_, k) => g.generate(40_000_000 + k).patient);
+    const late = createPatientGenerator(11, 'national').generate(40_000_000 + 37).patient;
+    assert.deepEqual(run[37], late);
+    assert.ok(
+      run.some((p, k) => k > 0 && homeOf(p) === homeOf(run[k - 1])),
+      'households',
+    );
   });
 });

@@ -153,16 +153,21 @@ describe('bulk seeding of the embedded store', () => {
         await resumed.repo.count(RELATED_PERSON),
         await reference.repo.count(RELATED_PERSON),
       );
-      // 3 batches, then 6 (the first 2 skipped entirely but the third only partly), then nothing new
+      assert.equal(second.resumedAt, 120, 'the second run resumes after the first 120');
+      assert.equal(again.resumedAt, PATIENTS, 'the third finds everything present');
+      // 3 batches, then 4 from where the first run stopped, then nothing new
       const entries = await resumed.repo.audit.readAudit(0, 100);
       assert.deepEqual(
         entries.map((e) => [e.record.action, e.record.detail]),
         [
           ...[0, 50, 100].map((from) => [
             'pds.seed',
-            { seed: SEED, from, to: Math.min(from + 50, 120) },
+            { seed: SEED, from, to: Math.min(from + 50, 120), numbers: 'test' },
           ]),
-          ...[100, 150, 200, 250].map((from) => ['pds.seed', { seed: SEED, from, to: from + 50 }]),
+          ...[120, 170, 220, 270].map((from) => [
+            'pds.seed',
+            { seed: SEED, from, to: Math.min(from + 50, PATIENTS), numbers: 'test' },
+          ]),
         ],
       );
       assert.equal(await verifyChain(resumed.repo), 7);
@@ -184,8 +189,8 @@ describe('bulk seeding of the embedded store', () => {
       assert.deepEqual(
         entries.map((e) => e.record.detail),
         [
-          { seed: SEED, from: 0, to: 5_000 },
-          { seed: SEED, from: 5_000, to: 6_000 },
+          { seed: SEED, from: 0, to: 5_000, numbers: 'test' },
+          { seed: SEED, from: 5_000, to: 6_000, numbers: 'test' },
         ],
       );
       assert.equal(await target.repo.count(PATIENT), 6_000);
@@ -222,10 +227,10 @@ describe('bulk seeding of the embedded store', () => {
         action: 'pds.seed',
         outcome: 'success',
       };
-      loader.load(buildSeedRows(generator, 140, 141), [audit]); // one patient that a later batch repeats
+      await loader.load(buildSeedRows(generator, 140, 141), [audit]); // one patient that a later batch repeats
       const before = contents(target.file);
       const clash = buildSeedRows(generator, 0, 300); // more than one multi-row chunk of resources
-      assert.throws(
+      await assert.rejects(
         () => loader.load(clash, [audit]),
         (err) =>
           err instanceof VersionConflictError && err.id === generator.generate(140).patient.id,

@@ -4,7 +4,7 @@ import { loadConfig, type Flags } from '../config.js';
 const USAGE = `openspine <command> [options]
 
   serve  [--data DIR] [--port N] [--host H] [--store sqlite|postgres] [--database-url URL] [--demo]
-  seed   [--data DIR] --patients N [--seed S] [--store ...] [--database-url URL]
+  seed   [--data DIR] --patients N [--seed S] [--numbers test|national] [--store ...] [--database-url URL]
   token  [--data DIR] --role CODE --user ID --org ODS [--name NAME] [--ttl SECONDS]
   token  [--data DIR] --patient NHS_NUMBER [--name NAME] [--ttl SECONDS]   (patient, NHS login P9)
   audit verify [--data DIR] [--store ...] [--database-url URL]
@@ -67,6 +67,7 @@ const OPTIONS = {
   demo: { type: 'boolean' },
   patients: { type: 'string' },
   seed: { type: 'string' },
+  numbers: { type: 'string' },
   role: { type: 'string' },
   user: { type: 'string' },
   org: { type: 'string' },

@@ -1,10 +1,12 @@
 /**
  * Deterministic synthetic English patients in the shape of NHS PDS FHIR Patient resources (see the
  * fixtures Patient.json / RelatedPerson.json). A patient is a pure function of (seed, index): each
- * one draws from its own small PRNG seeded from both, so output never depends on call order.
- * This file assembles the record; its parts live beside it: generator-random.ts (the PRNG),
- * generator-pools.ts (names, places, ODS codes), generator-dates.ts, generator-nhs-numbers.ts and
- * generator-parts.ts (names, addresses, telecom and related people).
+ * one draws from its own small PRNG seeded from both, so output never depends on call order, and
+ * the facts shared with its household from a PRNG seeded by the household (generator-households.ts).
+ * A few records are superseded duplicates of the member before them, linked both ways as a merge
+ * leaves them. This file assembles the record; its parts live beside it: generator-random.ts (the
+ * PRNG), generator-pools.ts (names, places, ODS codes), generator-dates.ts, generator-nhs-numbers.ts
+ * and generator-parts.ts (names, addresses, telecom and related people).
  */
 import type {
   Address,
@@ -12,12 +14,17 @@ import type {
   Extension,
   HumanName,
   Patient,
+  PatientLink,
   Reference,
   RelatedPerson,
 } from 'fhir/r4.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from '../fhir/identifiers.js';
 import { dateTime, dayBetween, END_DAY, isoDate } from './generator-dates.js';
-import { MAX_PATIENTS_PER_SEED, NhsNumberSequence } from './generator-nhs-numbers.js';
+import {
+  MAX_PATIENTS_PER_SEED,
+  NationalNumberBlock,
+  NhsNumberSequence,
+} from './generator-nhs-numbers.js';
 import {
   CODES,
   coding,
@@ -40,6 +47,17 @@ import {
   PHARMACY_CODES,
   type Relation,
 } from './generator-pools.js';
+import {
+  birthDay,
+  type Household,
+  householdFacts,
+  householdSlot,
+  memberAge,
+  memberFamily,
+  memberGender,
+  memberMoveIn,
+  roleOf,
+} from './generator-households.js';
 import { hex8, mix32, Rng } from './generator-random.js';
 
 export interface GeneratedPatient {
@@ -47,16 +65,78 @@ export interface GeneratedPatient {
   relatedPersons: RelatedPerson[];
 }
 
-function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatient {
-  const x = r.next();
-  const gender = x < 0.49 ? 'male' : x < 0.985 ? 'female' : x < 0.995 ? 'other' : 'unknown';
-  let ageYears = r.next() * 100;
-  if (ageYears > 70 && r.chance((ageYears - 70) / 32)) ageYears = r.next() * 70; // thin out the very old
-  const birth = END_DAY - 1 - Math.floor(ageYears * 365.25);
+/** What build() needs besides the index: the seed's key, its block's size and any index's number. */
+interface BuildContext {
+  key: number;
+  limit: number;
+  numberOf: (index: number) => string;
+}
+
+const personRng = (key: number, index: number) => new Rng(mix32(key ^ mix32(index + 0x632be5ab)));
+
+/**
+ * About 0.1% of records are superseded duplicates of the household member just before them (PDS
+ * holds such pairs after a merge). A hash of the index makes it a candidate; a candidate right
+ * after another is not, so a survivor is never itself superseded.
+ */
+const MERGE_CANDIDATE = Math.floor(0.002 * 4294967296);
+const mergeCandidate = (key: number, index: number) =>
+  mix32(key ^ mix32((index ^ 0x3c6ef372) >>> 0)) < MERGE_CANDIDATE;
+
+/** The link the platform writes on a merge (patient-merge.ts), pointing at another index's record. */
+const mergeLink = (type: 'replaces' | 'replaced-by', nhs: string): PatientLink => ({
+  type,
+  other: { reference: `Patient/${nhs}`, identifier: { system: NHS_NUMBER_SYSTEM, value: nhs } },
+});
+
+function build(ctx: BuildContext, index: number): GeneratedPatient {
+  const { key } = ctx;
+  const slot = householdSlot(key, index);
+  const household = householdFacts(key, slot);
+  const nhs = ctx.numberOf(index);
+  const candidate = mergeCandidate(key, index);
+  if (slot.rank >= 1 && candidate && !mergeCandidate(key, index - 1)) {
+    // A duplicate: the previous member's demographics under this record's own number and ids.
+    const survivor = ctx.numberOf(index - 1);
+    const made = person(personRng(key, index - 1), household, slot.rank - 1, nhs, index, key);
+    varyDuplicate(made.patient, personRng(key, index));
+    made.patient.link = [mergeLink('replaced-by', survivor)];
+    return made;
+  }
+  const made = person(personRng(key, index), household, slot.rank, nhs, index, key);
+  const next = index + 1;
+  if (!candidate && slot.rank + 1 < slot.size && next < ctx.limit && mergeCandidate(key, next))
+    made.patient.link = [mergeLink('replaces', ctx.numberOf(next))];
+  return made;
+}
+
+/** A duplicate record is the same person registered again, with a detail or two different. */
+function varyDuplicate(p: Patient, r: Rng): void {
+  const usual = p.name![0];
+  usual.id = r.hex8();
+  p.address![0].id = r.hex8();
+  const kind = r.int(3);
+  if (kind === 0 && usual.given!.length > 1) usual.given = [usual.given![0]];
+  else if (kind <= 1) p.telecom = p.telecom!.slice(0, 1);
+  else delete p.generalPractitioner;
+}
+
+function person(
+  r: Rng,
+  household: Household,
+  rank: number,
+  nhs: string,
+  index: number,
+  key: number,
+): GeneratedPatient {
+  const role = roleOf(household.kind, rank);
+  const gender = memberGender(household, role, r);
+  const ageYears = memberAge(household, role, r);
+  const birth = birthDay(ageYears);
   const ageInt = Math.floor(ageYears);
 
   // Names: the current usual name, and for some adults a previous name closed the day before the change.
-  const family = familyName(r);
+  const family = memberFamily(household, role, r);
   const given = givenNames(r, gender);
   const prefix = prefixFor(r, gender, ageInt);
   const name: HumanName = {
@@ -82,13 +162,14 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
     names.push(old);
   }
 
-  // Addresses: current home, plus sometimes the previous one (usually in the same area).
-  const areaIndex = r.int(AREAS.length);
-  const moved = r.chance(0.1) && END_DAY - birth > 2;
-  const moveIn = moved ? dayBetween(r, birth + 1, END_DAY) : dayBetween(r, birth, END_DAY);
-  const home = homeAddress(r, areaIndex, moveIn);
+  // Addresses: the household's home, plus sometimes a previous one (usually in the same area).
+  const areaIndex = household.areaIndex;
+  const moveIn = memberMoveIn(household, role, birth, r);
+  const home = household.home; // built afresh for each call, so this record may own it
+  home.id = r.hex8();
+  home.period = { start: isoDate(moveIn) };
   const addresses: Address[] = [home];
-  if (moved)
+  if (moveIn - birth > 2 && r.chance(0.12))
     addresses.push(
       homeAddress(
         r,
@@ -104,7 +185,7 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
     telecom.push({
       id: r.hex8(),
       system: 'phone',
-      value: phone(r, AREAS[areaIndex].phone),
+      value: household.landline,
       use: 'home',
     });
   if (wantsMobile)
@@ -119,7 +200,7 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
     });
   }
 
-  const restricted = r.chance(0.005);
+  const restricted = rank === household.restrictedRank;
   const patient: Patient = {
     resourceType: 'Patient',
     id: nhs,
@@ -170,7 +251,7 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
       type: 'Organization',
       identifier: {
         system: ODS_SYSTEM,
-        value: localCode(GP_PRACTICE_CODES, areaIndex, r),
+        value: r.chance(0.9) ? household.practice : localCode(GP_PRACTICE_CODES, areaIndex, r),
         period: { start: isoDate(dayBetween(r, Math.max(birth, moveIn - 365), END_DAY)) },
       },
     };
@@ -233,26 +314,42 @@ function build(r: Rng, nhs: string, index: number, key: number): GeneratedPatien
 }
 
 /**
- * A generator of up to MAX_PATIENTS_PER_SEED (909,091) patients for a seed; generate(index) throws
- * beyond that, as the synthetic 999 range has no more valid NHS Numbers.
+ * Where a seed's NHS Numbers come from: 'test' is the synthetic 999 range (909,091 numbers, the
+ * demo's and the tests'), 'national' the never-issued 9 block (NationalNumberBlock, 88.7 million).
  */
-export function createPatientGenerator(seed: number): {
+export type NumberBlockName = 'test' | 'national';
+
+/** How many patients a seed can generate from each block. */
+export const PATIENTS_PER_BLOCK: Record<NumberBlockName, number> = {
+  test: MAX_PATIENTS_PER_SEED,
+  national: NationalNumberBlock.size,
+};
+
+/**
+ * A generator of up to PATIENTS_PER_BLOCK[block] patients for a seed; generate(index) throws
+ * beyond that, as the block has no more valid NHS Numbers.
+ */
+export function createPatientGenerator(
+  seed: number,
+  block: NumberBlockName = 'test',
+): {
   generate(index: number): GeneratedPatient;
 } {
   if (!Number.isSafeInteger(seed))
     throw new Error(`patient generator seed must be a safe integer, got ${seed}`);
   const key = mix32((seed >>> 0) ^ 0x5bd1e995) ^ mix32(Math.floor(seed / 4294967296) >>> 0);
-  const numbers = new NhsNumberSequence(key);
+  const numbers = block === 'national' ? new NationalNumberBlock(key) : new NhsNumberSequence(key);
+  const limit = PATIENTS_PER_BLOCK[block];
+  const context: BuildContext = { key, limit, numberOf: (i) => numbers.at(i) };
   return {
     generate(index: number): GeneratedPatient {
-      if (!Number.isInteger(index) || index < 0 || index >= MAX_PATIENTS_PER_SEED) {
-        const range = `the synthetic 999 range holds ${MAX_PATIENTS_PER_SEED} valid NHS Numbers`;
+      if (!Number.isInteger(index) || index < 0 || index >= limit) {
+        const range = `the ${block} NHS Number block holds ${limit} valid numbers`;
         throw new Error(
-          `patient index ${index} out of range: ${range}, so index must be 0..${MAX_PATIENTS_PER_SEED - 1}`,
+          `patient index ${index} out of range: ${range}, so index must be 0..${limit - 1}`,
         );
       }
-      const r = new Rng(mix32(key ^ mix32(index + 0x632be5ab)));
-      return build(r, numbers.at(index), index, key);
+      return build(context, index);
     },
   };
 }

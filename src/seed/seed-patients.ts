@@ -2,30 +2,34 @@ import type { Repository } from '../store/repository.js';
 import type { ResourceWrite } from '../store/resource-store.js';
 import { indexPatient, PATIENT, RELATED_PERSON } from '../services/pds/index.js';
 import { bulkSeedPatients } from './bulk-seed.js';
-import { createPatientGenerator } from './patient-generator.js';
+import { createPatientGenerator, type GeneratedPatient } from './patient-generator.js';
 import { seedAudit, seedProgress, type SeedOptions, type SeedResult } from './seed-report.js';
+import { resumePoint } from './seed-resume.js';
 
 export type { SeedOptions, SeedResult } from './seed-report.js';
 
 /**
  * Loads synthetic patients in large atomic batches (each batch one transaction with one audit
- * entry). Numbers already present (a re-run with the same seed) are skipped, never overwritten.
- * Given the embedded store's file (opts.sqliteFile), it takes the faster bulk path (bulk-seed.ts).
+ * entry). A re-run of an interrupted seed resumes where it stopped (seed-resume.ts); numbers already
+ * present are skipped, never overwritten.
+ * Given a bulk target (opts.bulk), it takes the faster bulk path (bulk-seed.ts).
  */
 export async function seedPatients(repo: Repository, opts: SeedOptions): Promise<SeedResult> {
-  if (opts.sqliteFile && repo.kind === 'sqlite')
-    return bulkSeedPatients(repo, opts.sqliteFile, opts);
-  const generator = createPatientGenerator(opts.seed);
+  if (opts.bulk) return bulkSeedPatients(repo, opts.bulk, opts);
+  const numbers = opts.numbers ?? 'test';
+  const generator = createPatientGenerator(opts.seed, numbers);
   const batchSize = opts.batchSize ?? 5000;
   const start = opts.startIndex ?? 0;
-  const progress = seedProgress(opts);
-  let created = 0,
-    skipped = 0;
-  let firstNhsNumber: string | undefined;
+  const end = start + opts.patients;
   // one seed never repeats a number, so only a store that already holds patients needs the check
   const mayOverlap = (await repo.count(PATIENT)) > 0;
-  for (let from = start; from < start + opts.patients; from += batchSize) {
-    const to = Math.min(from + batchSize, start + opts.patients);
+  const resumedAt = mayOverlap ? await resumePoint(repo, generator, start, end) : start;
+  const progress = seedProgress(opts, resumedAt - start);
+  let created = 0,
+    skipped = resumedAt - start;
+  const firstNhsNumber = opts.patients ? generator.generate(start).patient.id : undefined;
+  for (let from = resumedAt; from < end; from += batchSize) {
+    const to = Math.min(from + batchSize, end);
     const generated = [];
     for (let i = from; i < to; i++) generated.push(generator.generate(i));
     const existing = mayOverlap
@@ -44,27 +48,27 @@ export async function seedPatients(repo: Repository, opts: SeedOptions): Promise
         skipped++;
         continue;
       }
-      writes.push({
-        type: PATIENT,
-        id: patient.id!,
-        expectedVersion: 0,
-        resource: patient,
-        index: indexPatient(patient),
-      });
-      for (const rp of relatedPersons)
-        writes.push({
-          type: RELATED_PERSON,
-          id: rp.id!,
-          expectedVersion: 0,
-          resource: rp,
-          index: [{ param: 'patient', value: patient.id! }],
-        });
+      writes.push(...patientWrites({ patient, relatedPersons }));
     }
-    firstNhsNumber ??= generated[0]?.patient.id;
     if (writes.length)
-      await repo.commit({ resources: writes, audit: [seedAudit(opts.seed, from, to)] });
+      await repo.commit({ resources: writes, audit: [seedAudit(opts.seed, from, to, numbers)] });
     created += writes.filter((w) => w.type === PATIENT).length;
     progress.update(to - start);
   }
-  return { created, skipped, seconds: progress.finish(), firstNhsNumber };
+  return { created, skipped, seconds: progress.finish(), firstNhsNumber, resumedAt };
+}
+
+/** A generated patient and its related people as the new-resource writes a seed commits. */
+export function patientWrites({ patient, relatedPersons }: GeneratedPatient): ResourceWrite[] {
+  const id = patient.id!;
+  return [
+    { type: PATIENT, id, expectedVersion: 0, resource: patient, index: indexPatient(patient) },
+    ...relatedPersons.map((rp) => ({
+      type: RELATED_PERSON,
+      id: rp.id!,
+      expectedVersion: 0,
+      resource: rp,
+      index: [{ param: 'patient', value: id }],
+    })),
+  ];
 }

@@ -1,11 +1,11 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../worker/start-module-worker.js';
-import { createPatientGenerator } from './patient-generator.js';
+import { createPatientGenerator, type NumberBlockName } from './patient-generator.js';
 import { buildSeedRows, type SeedRows } from './seed-rows.js';
 
 /** A worker running seed-worker. */
-function startWorker(seed: number): Worker {
-  return startModuleWorker(import.meta.url, 'seed-worker', { workerData: { seed } });
+function startWorker(seed: number, numbers: NumberBlockName): Worker {
+  return startModuleWorker(import.meta.url, 'seed-worker', { workerData: { seed, numbers } });
 }
 
 interface Waiter {
@@ -36,11 +36,13 @@ export class SeedRowSource {
     private readonly end: number,
     private readonly batchSize: number | ((batch: number) => number),
     workers: number,
+    numbers: NumberBlockName = 'test',
   ) {
-    this.generator = createPatientGenerator(seed); // validates the seed on this thread, with a clear error
+    // validates the seed on this thread, with a clear error
+    this.generator = createPatientGenerator(seed, numbers);
     this.nextFrom = start;
     for (let w = 0; w < workers; w++) {
-      const worker = startWorker(seed);
+      const worker = startWorker(seed, numbers);
       const queue: Waiter[] = [];
       worker.on('message', (rows: SeedRows) => queue.shift()?.resolve(rows));
       worker.on('error', (err) => this.fail(err));

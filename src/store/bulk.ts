@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../audit/types.js';
 import type { BulkRows } from './bulk-rows.js';
 import type { ResourceWrite } from './resource-store.js';
+import { PostgresBulkLoader } from './postgres/bulk-load.js';
 import { SqliteBulkLoader } from './sqlite/bulk-load.js';
 
 /**
@@ -8,23 +9,28 @@ import { SqliteBulkLoader } from './sqlite/bulk-load.js';
  * through commit(): it writes the same rows commit() would for expectedVersion 0, with the audit
  * entries appended to the chain in the same transaction, so reads and searches cannot tell the
  * difference. Like commit(), a resource that already exists refuses the whole batch with
- * VersionConflictError. The rows' format is in bulk-rows.ts.
+ * VersionConflictError. The rows' format is in bulk-rows.ts. The embedded store's loader does its
+ * work synchronously, PostgreSQL's over the network, hence promises.
  */
 export interface BulkLoader {
   /** The ids among `ids` that already exist as current resources of `type`. */
-  existing(type: string, ids: string[]): Set<string>;
+  existing(type: string, ids: string[]): Promise<Set<string>>;
   /** Writes the rows and appends the audit records, all in one transaction. */
-  load(rows: BulkRows, audit: AuditRecord[]): void;
+  load(rows: BulkRows, audit: AuditRecord[]): Promise<void>;
   /** Commits new resources (expectedVersion 0 only) and audit records in one transaction. */
-  commitNew(writes: ResourceWrite[], audit: AuditRecord[]): void;
+  commitNew(writes: ResourceWrite[], audit: AuditRecord[]): Promise<void>;
   /** Folds whatever the loader has buffered (the write-ahead log) into the store. */
-  checkpoint(): void;
+  checkpoint(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Where to load: the embedded store's database file (src/store/open.ts: sqliteFileOf(config)). */
+/**
+ * Where to load (src/store/open.ts: bulkTargetOf(config)): the embedded store's database file, or
+ * the PostgreSQL database and schema the repository was opened with.
+ */
 export interface BulkTarget {
   sqliteFile?: string;
+  postgres?: { url: string; schema?: string };
 }
 
 export interface BulkLoaderOptions {
@@ -32,15 +38,23 @@ export interface BulkLoaderOptions {
   walPages?: number;
   /** Checkpoint on a thread of its own, off the loading thread. */
   backgroundCheckpoints?: boolean;
+  /**
+   * The embedded store's page cache for this connection, in MiB (128 unless given). A national seed
+   * inserts index rows all over a B-tree of gigabytes: the more of its pages stay cached, the fewer
+   * are read back for each batch (1,024 MiB seeded 1M patients 47% faster than 128 MiB).
+   */
+  cacheMiB?: number;
 }
 
 /**
- * A bulk loader into the store, which must already be open and migrated; undefined when the store
- * has no bulk path (PostgreSQL), and callers then write through commit().
+ * A bulk loader into the store, which must already be open and migrated; undefined when the target
+ * names no store, and callers then write through commit().
  */
 export function openBulkLoader(
   target: BulkTarget,
   opts: BulkLoaderOptions = {},
 ): BulkLoader | undefined {
-  return target.sqliteFile ? new SqliteBulkLoader(target.sqliteFile, opts) : undefined;
+  if (target.sqliteFile) return new SqliteBulkLoader(target.sqliteFile, opts);
+  if (target.postgres) return new PostgresBulkLoader(target.postgres.url, target.postgres.schema);
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import type { SearchOp, SearchQuery } from './resource-store.js';
+import type { IndexCondition, SearchCriterion, SearchOp, SearchQuery } from './resource-store.js';
 
 /** SQL shared by both stores; `p(n)` renders the n-th placeholder in the dialect ('?' or '$n'). */
 
@@ -16,12 +16,73 @@ export function prefixUpperBound(prefix: string): string {
 }
 
 /**
- * Builds an id query: each criterion is a UNION of index lookups, the criteria are INTERSECTed.
- * Every lookup is an index range scan on (rtype, param, value); no document is read.
+ * How a search with several criteria runs (docs/pds.md, "How a trace finds its candidates"): the
+ * rows of one criterion, the driver, are read from the index, and every other criterion is checked
+ * per candidate with a probe that touches only that candidate's rows. The work is then
+ * proportional to the driver's matches, not to how many resources the store holds. An INTERSECT
+ * would read every criterion in full: 'gender = female' alone is half the register.
+ */
+export interface SearchPlan {
+  /** The criterion whose index rows are read. */
+  driver: number;
+  /**
+   * How a range or prefix condition is checked for one candidate: 'index-rows' reads the
+   * candidate's own index entries from resources.index_rows (the embedded store), 'by-resource'
+   * reads its search_index rows through the (rtype, rid) index (PostgreSQL). An equality is a
+   * point lookup in the primary key either way.
+   */
+  probe: 'index-rows' | 'by-resource';
+}
+
+type Placeholder = (n: number) => string;
+
+function conditionSql(
+  c: IndexCondition,
+  add: (v: unknown) => string,
+  type: string,
+  alias = '',
+): string {
+  const col = (name: string) => alias + name;
+  const head = `${col('rtype')} = ${add(type)} AND ${col('param')} = ${add(c.param)} AND `;
+  if (c.op === 'prefix')
+    return (
+      head +
+      `${col('value')} >= ${add(c.value)} AND ${col('value')} < ${add(prefixUpperBound(c.value))}`
+    );
+  return head + `${col('value')} ${OPS[c.op]} ${add(c.value)}`;
+}
+
+/** One condition checked for the candidate d.rid alone. */
+function probeSql(
+  c: IndexCondition,
+  add: (v: unknown) => string,
+  type: string,
+  probe: SearchPlan['probe'],
+): string {
+  // OFFSET 0 keeps PostgreSQL from turning an EXISTS under OR into a hashed subplan, which reads
+  // every row of the condition (all 'phonetic = S150', 84,000 of them at 10M) to probe 30 candidates
+  const fence = probe === 'by-resource' ? ' OFFSET 0' : '';
+  if (c.op === 'eq')
+    return `EXISTS (SELECT 1 FROM search_index x WHERE ${conditionSql(c, add, type, 'x.')} AND x.rid = d.rid${fence})`;
+  if (probe === 'by-resource')
+    return `EXISTS (SELECT 1 FROM search_index x WHERE x.rid = d.rid AND ${conditionSql(c, add, type, 'x.')}${fence})`;
+  // placeholders are added in the order they appear: '?' is positional
+  const head = `EXISTS (SELECT 1 FROM resources r, json_each(r.index_rows) j WHERE r.rtype = ${add(type)} AND r.rid = d.rid AND (j.value ->> 0) = ${add(c.param)} AND `;
+  const value = `(j.value ->> 1)`;
+  if (c.op === 'prefix')
+    return `${head}${value} >= ${add(c.value)} AND ${value} < ${add(prefixUpperBound(c.value))})`;
+  return `${head}${value} ${OPS[c.op]} ${add(c.value)})`;
+}
+
+/**
+ * Builds an id query: each criterion is a UNION of index lookups. Without a plan the criteria are
+ * INTERSECTed (one criterion, or a caller that wants the simple form); with one, the driver's ids
+ * are read and each other criterion is probed per candidate (SearchPlan). No document is read.
  */
 export function buildSearchSql(
   query: SearchQuery,
-  p: (n: number) => string,
+  p: Placeholder,
+  plan?: SearchPlan,
 ): { sql: string; params: unknown[] } {
   if (query.criteria.length === 0) throw new Error('a search needs at least one criterion');
   const params: unknown[] = [];
@@ -29,18 +90,84 @@ export function buildSearchSql(
     params.push(v);
     return p(params.length);
   };
-  const parts = query.criteria.map((criterion, i) => {
+  // DISTINCT: one resource can hold several rows in a range (two given names starting 'Jo')
+  const union = (criterion: SearchCriterion) => {
     if (criterion.any.length === 0) throw new Error('a criterion needs at least one condition');
-    const lookups = criterion.any.map((c) => {
-      const head = `SELECT rid FROM search_index WHERE rtype = ${add(query.type)} AND param = ${add(c.param)} AND `;
-      if (c.op === 'prefix')
-        return head + `value >= ${add(c.value)} AND value < ${add(prefixUpperBound(c.value))}`;
-      return head + `value ${OPS[c.op]} ${add(c.value)}`;
+    return criterion.any
+      .map((c) => `SELECT DISTINCT rid FROM search_index WHERE ${conditionSql(c, add, query.type)}`)
+      .join(' UNION ');
+  };
+  if (!plan || query.criteria.length === 1) {
+    const parts = query.criteria.map(
+      (criterion, i) => `SELECT rid FROM (${union(criterion)}) AS c${i}`,
+    );
+    const sql = `SELECT rid FROM (${parts.join(' INTERSECT ')}) AS hits ORDER BY rid LIMIT ${add(query.limit)}`;
+    return { sql, params };
+  }
+  const driver = union(query.criteria[plan.driver]);
+  const probes = query.criteria
+    .filter((_, i) => i !== plan.driver)
+    .map((criterion) => {
+      if (criterion.any.length === 0) throw new Error('a criterion needs at least one condition');
+      return (
+        '(' + criterion.any.map((c) => probeSql(c, add, query.type, plan.probe)).join(' OR ') + ')'
+      );
     });
-    return `SELECT rid FROM (${lookups.join(' UNION ')}) AS c${i}`;
-  });
-  const sql = `SELECT rid FROM (${parts.join(' INTERSECT ')}) AS hits ORDER BY rid LIMIT ${add(query.limit)}`;
+  const sql = `SELECT d.rid AS rid FROM (${driver}) AS d WHERE ${probes.join(' AND ')} ORDER BY d.rid LIMIT ${add(query.limit)}`;
   return { sql, params };
+}
+
+/** Index rows counted per condition before the count stops: enough to tell a few from many. */
+const FIRST_COUNT_CAP = 1_000;
+/** When every criterion has that many, a second count up to this tells which has fewest. */
+const SECOND_COUNT_CAP = 100_000;
+
+/**
+ * One statement giving, per criterion, how many index rows its conditions match, each condition
+ * counted only up to `cap` (a bounded range scan: cheap whatever the register's size).
+ */
+export function buildCriterionCountsSql(
+  query: SearchQuery,
+  p: Placeholder,
+  cap: number,
+): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const add = (v: unknown) => {
+    params.push(v);
+    return p(params.length);
+  };
+  const columns = query.criteria.map((criterion, i) => {
+    const counts = criterion.any.map(
+      (c) =>
+        `(SELECT count(*) FROM (SELECT 1 FROM search_index WHERE ${conditionSql(c, add, query.type)} LIMIT ${add(cap)}) AS k)`,
+    );
+    return `${counts.join(' + ')} AS n${i}`;
+  });
+  return { sql: `SELECT ${columns.join(', ')}`, params };
+}
+
+/**
+ * The plan of a search with several criteria: the criterion with the fewest index rows drives,
+ * found by bounded counts (up to FIRST_COUNT_CAP per condition, then SECOND_COUNT_CAP when every
+ * criterion reached the first). `counts` runs a buildCriterionCountsSql statement.
+ */
+export async function planSearch(
+  query: SearchQuery,
+  p: Placeholder,
+  probe: SearchPlan['probe'],
+  counts: (sql: string, params: unknown[]) => Promise<number[]>,
+): Promise<SearchPlan | undefined> {
+  if (query.criteria.length < 2) return undefined;
+  let cap = FIRST_COUNT_CAP;
+  for (;;) {
+    const { sql, params } = buildCriterionCountsSql(query, p, cap);
+    const n = await counts(sql, params);
+    let driver = 0;
+    for (let i = 1; i < n.length; i++) if (n[i] < n[driver]) driver = i;
+    const reachedCap = n.every((count) => count >= cap);
+    if (!reachedCap || cap >= SECOND_COUNT_CAP) return { driver, probe };
+    cap = SECOND_COUNT_CAP;
+  }
 }
 
 /**
@@ -49,9 +176,10 @@ export function buildSearchSql(
  */
 export function buildSearchResourcesSql(
   query: SearchQuery,
-  p: (n: number) => string,
+  p: Placeholder,
+  plan?: SearchPlan,
 ): { sql: string; params: unknown[] } {
-  const ids = buildSearchSql(query, p);
+  const ids = buildSearchSql(query, p, plan);
   const type = p(ids.params.length + 1);
   const sql = `SELECT v.rtype, v.rid, v.version, v.updated, v.body FROM (${ids.sql}) AS found
      JOIN resources r ON r.rtype = ${type} AND r.rid = found.rid

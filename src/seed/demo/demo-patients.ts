@@ -146,7 +146,7 @@ export async function seedDemoCohort(
   const loader = repo.kind === 'sqlite' ? openBulkLoader({ sqliteFile }) : undefined;
   if (loader) {
     try {
-      loader.commitNew(writesOf(fresh), [audit]);
+      await loader.commitNew(writesOf(fresh), [audit]);
     } finally {
       await loader.close();
     }

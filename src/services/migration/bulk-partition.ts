@@ -55,7 +55,7 @@ export async function runBulkPartition(
         ? [...batch.audit, p.batchAudit(next.stream, batch.first, batch.last, batch.count)]
         : [];
       try {
-        p.loader.load(concatBulkRows(batch.rows, bulkRowsOf([checkpointWrite(next)])), audit);
+        await p.loader.load(concatBulkRows(batch.rows, bulkRowsOf([checkpointWrite(next)])), audit);
         p.report(batch.count);
         cp = next;
         break;

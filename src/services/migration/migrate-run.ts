@@ -178,7 +178,7 @@ export async function migrateLegacy(
         }
       }),
     );
-    loader?.checkpoint();
+    await loader?.checkpoint();
     const final = await Promise.all(streams.map((s) => readCheckpoint(repo, runId, s)));
     let migrated = 0,
       quarantined = 0;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { buildSearchResourcesSql, buildSearchSql } from '../sql.js';
+import { buildSearchResourcesSql, buildSearchSql, planSearch, type SearchPlan } from '../sql.js';
 import { fromRequestRow, type RequestRecord, type RequestRow } from '../request-log.js';
 import { DuplicateRequestError, VersionConflictError } from '../errors.js';
 import type { AuditRecord } from '../../audit/types.js';
@@ -200,15 +200,28 @@ export class PostgresRepository implements Repository {
   }
 
   async search(query: SearchQuery): Promise<string[]> {
-    const { sql, params } = buildSearchSql(query, (n) => '$' + n);
+    const { sql, params } = buildSearchSql(query, (n) => '$' + n, await this.plan(query));
     const { rows } = await this.pool.query<{ rid: string }>(sql, params);
     return rows.map((r) => r.rid);
   }
 
   async searchResources<T = any>(query: SearchQuery<T>): Promise<StoredResource<T>[]> {
-    const { sql, params } = buildSearchResourcesSql(query, (n) => '$' + n);
+    const { sql, params } = buildSearchResourcesSql(query, (n) => '$' + n, await this.plan(query));
     const { rows } = await this.pool.query<VersionRow>(sql, params);
     return rows.map(toStored);
+  }
+
+  /** Which criterion drives a search (sql.ts planSearch); a candidate's ranges are probed by rid. */
+  private plan(query: SearchQuery): Promise<SearchPlan | undefined> {
+    return planSearch(
+      query,
+      (n) => '$' + n,
+      'by-resource',
+      async (sql, params) => {
+        const { rows } = await this.pool.query<Record<string, string>>(sql, params);
+        return Object.values(rows[0]).map(Number);
+      },
+    );
   }
 
   async readRequest(requestId: string): Promise<RequestRecord | null> {

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { buildSearchResourcesSql, buildSearchSql } from '../sql.js';
+import { buildSearchResourcesSql, buildSearchSql, planSearch, type SearchPlan } from '../sql.js';
 import { fromRequestRow, type RequestRecord, type RequestRow } from '../request-log.js';
 import { DuplicateRequestError, VersionConflictError } from '../errors.js';
 import type { Repository } from '../repository.js';
@@ -175,13 +175,23 @@ export class SqliteRepository implements Repository {
   }
 
   async search(query: SearchQuery): Promise<string[]> {
-    const { sql, params } = buildSearchSql(query, () => '?');
+    const { sql, params } = buildSearchSql(query, () => '?', await this.plan(query));
     return (this.stmt(sql).all(...params) as { rid: string }[]).map((r) => r.rid);
   }
 
   async searchResources<T = any>(query: SearchQuery<T>): Promise<StoredResource<T>[]> {
-    const { sql, params } = buildSearchResourcesSql(query, () => '?');
+    const { sql, params } = buildSearchResourcesSql(query, () => '?', await this.plan(query));
     return (this.stmt(sql).all(...params) as VersionRow[]).map(toStored);
+  }
+
+  /** Which criterion drives a search (sql.ts planSearch); a candidate's ranges are probed in index_rows. */
+  private plan(query: SearchQuery): Promise<SearchPlan | undefined> {
+    return planSearch(
+      query,
+      () => '?',
+      'index-rows',
+      async (sql, params) => Object.values(this.stmt(sql).get(...params) as Record<string, number>),
+    );
   }
 
   async readRequest(requestId: string): Promise<RequestRecord | null> {
