@@ -70,7 +70,11 @@ for (const kind of await storesUnderTest()) {
       const { config, cleanup } = await isolatedStoreConfig(kind);
       cleanups.push(cleanup);
       const server = await startChildServer(config, ['--demo', '--demo-patients', '3'], 90_000);
-      const hint = /export CODE_VERIFIER=(\S+); open (\S+)/.exec(server.stdout());
+      // the banner is printed after the listening line the helper waits for: give it a moment
+      const signIn = /export CODE_VERIFIER=(\S+); open (\S+)/;
+      for (let waited = 0; !signIn.test(server.stdout()) && waited < 10_000; waited += 50)
+        await new Promise((r) => setTimeout(r, 50));
+      const hint = signIn.exec(server.stdout());
       assert.ok(hint, `the banner has a sign-in line: ${server.stdout()}`);
       const [, verifier, authorizeUrl] = hint;
       assert.ok(authorizeUrl.startsWith(server.url), `${authorizeUrl} is on ${server.url}`);
