@@ -43,12 +43,12 @@ export async function seedPatients(repo: Repository, opts: SeedOptions): Promise
         )
       : new Set<string>();
     const writes: ResourceWrite[] = [];
-    for (const { patient, relatedPersons } of generated) {
-      if (existing.has(patient.id!)) {
+    for (const g of generated) {
+      if (existing.has(g.patient.id!)) {
         skipped++;
         continue;
       }
-      writes.push(...patientWrites({ patient, relatedPersons }));
+      writes.push(...patientWrites(g));
     }
     if (writes.length)
       await repo.commit({ resources: writes, audit: [seedAudit(opts.seed, from, to, numbers)] });

@@ -7,9 +7,9 @@
  * embedded store through the bulk loader, on PostgreSQL through commit(); a patient already there
  * is left as it is.
  */
-import type { Extension, Patient } from 'fhir/r4.js';
+import type { Extension } from 'fhir/r4.js';
 import { ODS_SYSTEM } from '../../fhir/identifiers.js';
-import { indexPatient, PATIENT, RELATED_PERSON } from '../../services/pds/index.js';
+import { PATIENT } from '../../services/pds/index.js';
 import type { AuditRecord } from '../../audit/types.js';
 import { openBulkLoader } from '../../store/bulk.js';
 import type { Repository } from '../../store/repository.js';
@@ -17,6 +17,7 @@ import type { ResourceWrite } from '../../store/resource-store.js';
 import { MAX_PATIENTS_PER_SEED } from '../generator-nhs-numbers.js';
 import { EXT, ODS_DIRECTORY, SECURITY_SYSTEM } from '../generator-parts.js';
 import { createPatientGenerator, type GeneratedPatient } from '../patient-generator.js';
+import { patientWrites } from '../seed-patients.js';
 import {
   COHORT_ROLES,
   OLD_PRACTICE,
@@ -97,22 +98,7 @@ export function demoCohort(seed: number): {
 }
 
 function writesOf(generated: GeneratedPatient[]): ResourceWrite[] {
-  return generated.flatMap(({ patient, relatedPersons }): ResourceWrite[] => [
-    {
-      type: PATIENT,
-      id: patient.id!,
-      expectedVersion: 0,
-      resource: patient,
-      index: indexPatient(patient as Patient),
-    },
-    ...relatedPersons.map((rp) => ({
-      type: RELATED_PERSON,
-      id: rp.id!,
-      expectedVersion: 0,
-      resource: rp,
-      index: [{ param: 'patient', value: patient.id! }],
-    })),
-  ]);
+  return generated.flatMap(patientWrites);
 }
 
 /** Writes the cohort's patients not yet in the store; returns the cohort and how many were new. */

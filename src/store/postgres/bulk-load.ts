@@ -103,7 +103,7 @@ export class PostgresBulkLoader implements BulkLoader {
    * empty search_index reads the whole index for a trace.
    */
   async close(): Promise<void> {
-    await this.turn.catch(() => {});
+    await this.turn; // never rejects: inTurn keeps it caught
     await this.connected.then(
       async () => {
         if (this.timings.batches > 0)
