@@ -69,8 +69,9 @@ export async function patientCount(store) {
 /**
  * Brings a PostgreSQL store to the state autovacuum keeps a served one in (seconds taken; null for
  * SQLite): VACUUM sets the visibility map, so the index-only scans a trace makes stop visiting the
- * heap for every row, and ANALYZE refreshes the planner's statistics. The seeder ANALYZEs after a
- * load; autovacuum may be off (it is on this machine's server) or not yet round.
+ * heap for every row, and ANALYZE refreshes the planner's statistics. The seeder does both after a
+ * load (so this is quick then); a store seeded before it did, or written since, may need it, and
+ * autovacuum may be off (it is on this machine's server) or not yet round.
  */
 export async function analyze(store) {
   if (store.kind !== 'postgres') return null;

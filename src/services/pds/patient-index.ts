@@ -2,6 +2,7 @@ import type { Patient } from 'fhir/r4.js';
 import type { IndexEntry } from '../../store/resource-store.js';
 import { normalisePostcode } from '../../fhir/postcode.js';
 import { normaliseName, soundex } from './name-matching.js';
+import { BLOCKING_PARAMS, blockingValue } from './patient-blocking.js';
 import { gpOdsCode, isCurrentAddress, isCurrentName, replacedBy } from './patient-model.js';
 
 /**
@@ -72,7 +73,34 @@ export function indexPatient(patient: Patient): IndexEntry[] {
   }
   add('general-practitioner', gpOdsCode(patient)?.toUpperCase());
   for (const h of history) if (!has(h.param, h.value)) add(h.param + '-hist', h.value);
+  rows.push(...blockingRows(patient.birthDate, rows));
   return rows;
+}
+
+/** The index params a trace blocks on with the birth date, keyed by the row param they come from. */
+const BLOCKED_WITH_BIRTH_DATE: Record<string, string> = {
+  family: BLOCKING_PARAMS.family,
+  'family-hist': BLOCKING_PARAMS.family,
+  phonetic: BLOCKING_PARAMS.phonetic,
+  postcode: BLOCKING_PARAMS.postcode,
+  'postcode-hist': BLOCKING_PARAMS.postcode,
+};
+
+/**
+ * Blocking keys (docs/pds.md, "How a trace finds its candidates"): each family name (current or
+ * previous), Soundex key and postcode (current or previous) joined to the birth date, as
+ * `birthdate-family = 1976-02-26|smith`. A trace giving a birth date and a name reads only the few
+ * records holding both, rather than every record born that day, whatever the register's size.
+ * The birth date comes first so that `family=Sm*` is still one prefix range.
+ */
+export function blockingRows(birthDate: string | undefined, rows: IndexEntry[]): IndexEntry[] {
+  if (!birthDate) return [];
+  const keys: IndexEntry[] = [];
+  for (const row of rows) {
+    const param = BLOCKED_WITH_BIRTH_DATE[row.param];
+    if (param) keys.push({ param, value: blockingValue(birthDate, row.value) });
+  }
+  return keys;
 }
 
 const WHITESPACE = /\s/;

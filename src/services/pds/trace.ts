@@ -1,7 +1,8 @@
 import type { Patient } from 'fhir/r4.js';
 import type { IndexCondition, IndexEntry, SearchCriterion } from '../../store/resource-store.js';
 import type { Repository } from '../../store/repository.js';
-import { indexPatient } from './patient-index.js';
+import { blockingRows, indexPatient } from './patient-index.js';
+import { BLOCKING_PARAMS, blockingValue } from './patient-blocking.js';
 import {
   nearestPostcodeDistance,
   normaliseName,
@@ -39,6 +40,8 @@ const FUZZY_THRESHOLD = 0.7;
 const one = (param: string, op: IndexCondition['op'], value: string): SearchCriterion => ({
   any: [{ param, op, value }],
 });
+
+const cond = (param: string, value: string): IndexCondition => ({ param, op: 'eq', value });
 
 type Glob = (value: string) => boolean;
 
@@ -143,6 +146,12 @@ async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<Tr
   if (req.gp) criteria.push(one('general-practitioner', 'eq', req.gp));
   if (req.email) criteria.push(valueCriterion('email', 'eq', req.email, h));
   if (req.phone) criteria.push(valueCriterion('phone', 'eq', req.phone.replace(/[^0-9+]/g, ''), h));
+  // redundant with the criteria above, but far rarer than any of them: the search drives from it
+  const dob = exactBirthDate(req);
+  if (dob && req.family)
+    criteria.push(blockedCriterion(BLOCKING_PARAMS.family, dob, req.family, normaliseName));
+  if (dob && req.postcode)
+    criteria.push(blockedCriterion(BLOCKING_PARAMS.postcode, dob, req.postcode, normalisePostcode));
 
   const ids = await repo.search({ type: PATIENT, criteria, limit: CANDIDATE_LIMIT + 1 });
   if (ids.length > CANDIDATE_LIMIT) return { kind: 'too-many' };
@@ -167,10 +176,30 @@ async function algorithmicTrace(repo: Repository, req: TraceRequest): Promise<Tr
   return { kind: 'matches', matches: sortMatches(matches) };
 }
 
+/** The birth date a trace gives as one exact day, the date its blocking keys start with. */
+function exactBirthDate(req: TraceRequest): string | undefined {
+  return req.birthdate.length === 1 && req.birthdate[0].op === 'eq'
+    ? req.birthdate[0].value
+    : undefined;
+}
+
+/**
+ * The blocking key for a birth date and a name or postcode condition: every record the two
+ * conditions find holds it (patient-index.ts writes one per name and postcode, current or not).
+ */
+function blockedCriterion(
+  param: string,
+  dob: string,
+  value: string,
+  normalise: (s: string) => string,
+): SearchCriterion {
+  const { prefix } = wildcard(value, normalise);
+  return one(param, value.includes('*') ? 'prefix' : 'eq', blockingValue(dob, prefix));
+}
+
 async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
   // an exact date also finds its day/month transposition; a range (ge/le) blocks on the range itself
-  const exactDob =
-    req.birthdate.length === 1 && req.birthdate[0].op === 'eq' ? req.birthdate[0].value : undefined;
+  const exactDob = exactBirthDate(req);
   const dobs = exactDob
     ? [exactDob, transposedDate(exactDob)].filter((d): d is string => Boolean(d))
     : [];
@@ -195,6 +224,15 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
       : dateCriteria('birthdate', req.birthdate)),
     { any: nameOrPlace },
   ];
+  // the same set again as blocking keys (a birth date with a sound, or with a postcode): the
+  // search drives from these few records, not from everyone born on either day
+  const blocked = dobs.flatMap((d): IndexCondition[] => [
+    ...[...sounds].map((s) => cond(BLOCKING_PARAMS.phonetic, blockingValue(d, s))),
+    ...(req.postcode
+      ? [cond(BLOCKING_PARAMS.postcode, blockingValue(d, normalisePostcode(req.postcode)))]
+      : []),
+  ]);
+  if (blocked.length > 0) criteria.push({ any: blocked });
   // an email is matched exactly; fuzzy search always includes history
   if (req.email) criteria.push(valueCriterion('email', 'eq', req.email, true));
   const ids = await repo.search({ type: PATIENT, criteria, limit: FUZZY_CANDIDATE_LIMIT });
@@ -293,5 +331,12 @@ export function supersededIndexRows(earlier: Patient[], current: Patient): Index
       rows.push({ param: `${param}-hist`, value: e.value });
     }
   }
+  // the blocking keys of the superseded names and postcodes, under the current birth date (a
+  // blocked trace must find what the unblocked one would)
+  for (const b of blockingRows(current.birthDate, rows))
+    if (!held.has(key(b.param, b.value))) {
+      held.add(key(b.param, b.value));
+      rows.push(b);
+    }
   return rows;
 }

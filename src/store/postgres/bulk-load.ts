@@ -98,16 +98,18 @@ export class PostgresBulkLoader implements BulkLoader {
   async checkpoint(): Promise<void> {}
 
   /**
-   * Refreshes the planner's statistics when this loader wrote anything: a bulk load can multiply a
-   * table's size between autovacuum's looks (and autovacuum may be off), and a plan made for an
-   * empty search_index reads the whole index for a trace.
+   * Vacuums and analyses what this loader wrote, if anything: a bulk load can multiply a table's
+   * size between autovacuum's looks (and autovacuum may be off). A plan made for an empty
+   * search_index reads the whole index for a trace, and until VACUUM sets the visibility map every
+   * index-only scan (a trace's bounded counts and probes) also reads the heap row of each entry
+   * (docs/scale-out.md: algorithmic p50 53 ms after ANALYZE alone at 10 million, 17 ms after VACUUM).
    */
   async close(): Promise<void> {
     await this.turn; // never rejects: inTurn keeps it caught
     await this.connected.then(
       async () => {
         if (this.timings.batches > 0)
-          await this.client.query('ANALYZE resources, resource_versions, search_index');
+          await this.client.query('VACUUM (ANALYZE) resources, resource_versions, search_index');
         await this.client.end();
       },
       () => {},

@@ -105,4 +105,12 @@ export const POSTGRES_MIGRATIONS: string[] = [
   REQUEST_DIGEST_MIGRATION,
   // outbox.traceparent, and openspine_commit writing it (commit-function.ts).
   OUTBOX_TRACEPARENT_MIGRATION,
+  // PDS blocking keys (src/services/pds/patient-blocking.ts) for patients indexed before them: each
+  // family name, Soundex key and postcode, current or previous, joined to the birth date.
+  `INSERT INTO search_index (rtype, param, value, rid)
+     SELECT DISTINCT b.rtype, 'birthdate-' || replace(f.param, '-hist', ''), b.value || '|' || f.value, b.rid
+     FROM search_index b JOIN search_index f ON f.rtype = b.rtype AND f.rid = b.rid
+     WHERE b.rtype = 'Patient' AND b.param = 'birthdate'
+       AND f.param IN ('family', 'family-hist', 'phonetic', 'postcode', 'postcode-hist')
+     ON CONFLICT DO NOTHING;`,
 ];

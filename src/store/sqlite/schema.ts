@@ -1,5 +1,10 @@
 import { GENESIS_HASH } from '../../audit/chain.js';
 
+// 'phonetic' -> 'birthdate-phonetic', 'family-hist' -> 'birthdate-family' (patient-blocking.ts)
+const BLOCKING_PARAM_SQL = `'birthdate-' || replace(f.value ->> 0, '-hist', '')`;
+const BLOCKING_VALUE_SQL = `(b.value ->> 1) || '|' || (f.value ->> 1)`;
+const BLOCKED_PARAMS_SQL = `('family', 'family-hist', 'phonetic', 'postcode', 'postcode-hist')`;
+
 /** Schema migrations for the embedded store, applied in order and recorded in schema_migrations. */
 export const SQLITE_MIGRATIONS: string[] = [
   // resources.index_rows holds the resource's current index entries, so an update deletes exactly
@@ -75,4 +80,19 @@ export const SQLITE_MIGRATIONS: string[] = [
   `ALTER TABLE request_log ADD COLUMN digest TEXT NOT NULL DEFAULT '';`,
   // The W3C trace context a message was committed in (tracing on), so deliveries continue its trace.
   `ALTER TABLE outbox ADD COLUMN traceparent TEXT;`,
+  // PDS blocking keys (src/services/pds/patient-blocking.ts) for patients indexed before them: each
+  // family name, Soundex key and postcode, current or previous, joined to the birth date, in
+  // search_index and in the patient's own index_rows. New writes carry them from indexPatient.
+  `INSERT OR IGNORE INTO search_index (rtype, param, value, rid)
+     SELECT r.rtype, ${BLOCKING_PARAM_SQL}, ${BLOCKING_VALUE_SQL}, r.rid
+     FROM resources r, json_each(r.index_rows) b, json_each(r.index_rows) f
+     WHERE r.rtype = 'Patient' AND (b.value ->> 0) = 'birthdate' AND (f.value ->> 0) IN ${BLOCKED_PARAMS_SQL};
+   UPDATE resources SET index_rows = (
+     SELECT json_group_array(json(e)) FROM (
+       SELECT j.value AS e FROM json_each(resources.index_rows) j
+       UNION ALL
+       SELECT DISTINCT json_array(${BLOCKING_PARAM_SQL}, ${BLOCKING_VALUE_SQL})
+       FROM json_each(resources.index_rows) b, json_each(resources.index_rows) f
+       WHERE (b.value ->> 0) = 'birthdate' AND (f.value ->> 0) IN ${BLOCKED_PARAMS_SQL}))
+   WHERE rtype = 'Patient' AND index_rows LIKE '%"birthdate"%';`,
 ];
