@@ -169,5 +169,30 @@ for (const kind of await storesUnderTest()) {
       }
       assert.deepEqual(await repo.search(query), expected(criteria, 10));
     });
+
+    it('drives from a criterion the caller names, without counting, and answers the same', async () => {
+      const subject = rows[11];
+      const value = (param: string) => subject.index.find((e) => e.param === param)!.value;
+      const criteria: SearchCriterion[] = [
+        { any: [{ param: 'birthdate', op: 'eq', value: value('birthdate') }] },
+        { any: [{ param: 'gender', op: 'eq', value: value('gender') }], drive: true },
+      ];
+      const query: SearchQuery = { type: PATIENT, criteria, limit: 500 };
+      let counts = 0;
+      const plan = await planSearch(
+        query,
+        () => '?',
+        'index-rows',
+        async () => {
+          counts++;
+          return [0, 0];
+        },
+      );
+      assert.deepEqual(plan, { driver: 1, probe: 'index-rows' });
+      assert.equal(counts, 0);
+      // the named driver is the commoner criterion here: the answer must not change
+      assert.deepEqual(await repo.search(query), expected(criteria, 500));
+      assert.ok(expected(criteria, 500).length > 0);
+    });
   });
 }

@@ -74,6 +74,11 @@ export interface IndexCondition {
 /** Conditions in `any` are OR'ed; the criteria of a query are AND'ed. */
 export interface SearchCriterion {
   any: IndexCondition[];
+  /**
+   * The caller knows this criterion is the rarest (a blocking key: docs/pds.md): the search drives
+   * from it without first counting every criterion's rows, one round trip and its reads fewer.
+   */
+  drive?: boolean;
 }
 
 export interface SearchQuery<T = any> {

@@ -149,7 +149,8 @@ export function buildCriterionCountsSql(
 /**
  * The plan of a search with several criteria: the criterion with the fewest index rows drives,
  * found by bounded counts (up to FIRST_COUNT_CAP per condition, then SECOND_COUNT_CAP when every
- * criterion reached the first). `counts` runs a buildCriterionCountsSql statement.
+ * criterion reached the first), unless the caller named one (SearchCriterion.drive). `counts` runs
+ * a buildCriterionCountsSql statement.
  */
 export async function planSearch(
   query: SearchQuery,
@@ -158,6 +159,8 @@ export async function planSearch(
   counts: (sql: string, params: unknown[]) => Promise<number[]>,
 ): Promise<SearchPlan | undefined> {
   if (query.criteria.length < 2) return undefined;
+  const named = query.criteria.findIndex((c) => c.drive);
+  if (named !== -1) return { driver: named, probe };
   let cap = FIRST_COUNT_CAP;
   for (;;) {
     const { sql, params } = buildCriterionCountsSql(query, p, cap);

@@ -194,7 +194,9 @@ function blockedCriterion(
   normalise: (s: string) => string,
 ): SearchCriterion {
   const { prefix } = wildcard(value, normalise);
-  return one(param, value.includes('*') ? 'prefix' : 'eq', blockingValue(dob, prefix));
+  const op = value.includes('*') ? 'prefix' : 'eq';
+  // a name given as only '*' blocks nothing: the counts pick the driver then
+  return { ...one(param, op, blockingValue(dob, prefix)), drive: prefix !== '' };
 }
 
 async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceResult> {
@@ -232,7 +234,7 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
       ? [cond(BLOCKING_PARAMS.postcode, blockingValue(d, normalisePostcode(req.postcode)))]
       : []),
   ]);
-  if (blocked.length > 0) criteria.push({ any: blocked });
+  if (blocked.length > 0) criteria.push({ any: blocked, drive: true });
   // an email is matched exactly; fuzzy search always includes history
   if (req.email) criteria.push(valueCriterion('email', 'eq', req.email, true));
   const ids = await repo.search({ type: PATIENT, criteria, limit: FUZZY_CANDIDATE_LIMIT });
