@@ -36,20 +36,31 @@ export interface SearchPlan {
 
 type Placeholder = (n: number) => string;
 
+/** The columns a condition is tested on: search_index's own, or a candidate's index_rows entry. */
+interface ConditionColumns {
+  rtype: string;
+  param: string;
+  value: string;
+}
+
+const indexColumns = (alias = ''): ConditionColumns => ({
+  rtype: alias + 'rtype',
+  param: alias + 'param',
+  value: alias + 'value',
+});
+
 function conditionSql(
   c: IndexCondition,
   add: (v: unknown) => string,
   type: string,
-  alias = '',
+  col: ConditionColumns = indexColumns(),
 ): string {
-  const col = (name: string) => alias + name;
-  const head = `${col('rtype')} = ${add(type)} AND ${col('param')} = ${add(c.param)} AND `;
+  const head = `${col.rtype} = ${add(type)} AND ${col.param} = ${add(c.param)} AND `;
   if (c.op === 'prefix')
     return (
-      head +
-      `${col('value')} >= ${add(c.value)} AND ${col('value')} < ${add(prefixUpperBound(c.value))}`
+      head + `${col.value} >= ${add(c.value)} AND ${col.value} < ${add(prefixUpperBound(c.value))}`
     );
-  return head + `${col('value')} ${OPS[c.op]} ${add(c.value)}`;
+  return head + `${col.value} ${OPS[c.op]} ${add(c.value)}`;
 }
 
 /** One condition checked for the candidate d.rid alone. */
@@ -62,16 +73,25 @@ function probeSql(
   // OFFSET 0 keeps PostgreSQL from turning an EXISTS under OR into a hashed subplan, which reads
   // every row of the condition (all 'phonetic = S150', 84,000 of them at 10M) to probe 30 candidates
   const fence = probe === 'by-resource' ? ' OFFSET 0' : '';
+  const x = indexColumns('x.');
   if (c.op === 'eq')
-    return `EXISTS (SELECT 1 FROM search_index x WHERE ${conditionSql(c, add, type, 'x.')} AND x.rid = d.rid${fence})`;
+    return `EXISTS (SELECT 1 FROM search_index x WHERE ${conditionSql(c, add, type, x)} AND x.rid = d.rid${fence})`;
   if (probe === 'by-resource')
-    return `EXISTS (SELECT 1 FROM search_index x WHERE x.rid = d.rid AND ${conditionSql(c, add, type, 'x.')}${fence})`;
-  // placeholders are added in the order they appear: '?' is positional
-  const head = `EXISTS (SELECT 1 FROM resources r, json_each(r.index_rows) j WHERE r.rtype = ${add(type)} AND r.rid = d.rid AND (j.value ->> 0) = ${add(c.param)} AND `;
-  const value = `(j.value ->> 1)`;
-  if (c.op === 'prefix')
-    return `${head}${value} >= ${add(c.value)} AND ${value} < ${add(prefixUpperBound(c.value))})`;
-  return `${head}${value} ${OPS[c.op]} ${add(c.value)})`;
+    return `EXISTS (SELECT 1 FROM search_index x WHERE x.rid = d.rid AND ${conditionSql(c, add, type, x)}${fence})`;
+  const entry = { rtype: 'r.rtype', param: '(j.value ->> 0)', value: '(j.value ->> 1)' };
+  return `EXISTS (SELECT 1 FROM resources r, json_each(r.index_rows) j WHERE r.rid = d.rid AND ${conditionSql(c, add, type, entry)})`;
+}
+
+/** Placeholders numbered in the order their values are added ('?' is positional). */
+function parameters(p: Placeholder): { params: unknown[]; add: (v: unknown) => string } {
+  const params: unknown[] = [];
+  return {
+    params,
+    add: (v) => {
+      params.push(v);
+      return p(params.length);
+    },
+  };
 }
 
 /**
@@ -85,18 +105,14 @@ export function buildSearchSql(
   plan?: SearchPlan,
 ): { sql: string; params: unknown[] } {
   if (query.criteria.length === 0) throw new Error('a search needs at least one criterion');
-  const params: unknown[] = [];
-  const add = (v: unknown) => {
-    params.push(v);
-    return p(params.length);
-  };
+  if (query.criteria.some((c) => c.any.length === 0))
+    throw new Error('a criterion needs at least one condition');
+  const { params, add } = parameters(p);
   // DISTINCT: one resource can hold several rows in a range (two given names starting 'Jo')
-  const union = (criterion: SearchCriterion) => {
-    if (criterion.any.length === 0) throw new Error('a criterion needs at least one condition');
-    return criterion.any
+  const union = (criterion: SearchCriterion) =>
+    criterion.any
       .map((c) => `SELECT DISTINCT rid FROM search_index WHERE ${conditionSql(c, add, query.type)}`)
       .join(' UNION ');
-  };
   if (!plan || query.criteria.length === 1) {
     const parts = query.criteria.map(
       (criterion, i) => `SELECT rid FROM (${union(criterion)}) AS c${i}`,
@@ -107,12 +123,10 @@ export function buildSearchSql(
   const driver = union(query.criteria[plan.driver]);
   const probes = query.criteria
     .filter((_, i) => i !== plan.driver)
-    .map((criterion) => {
-      if (criterion.any.length === 0) throw new Error('a criterion needs at least one condition');
-      return (
-        '(' + criterion.any.map((c) => probeSql(c, add, query.type, plan.probe)).join(' OR ') + ')'
-      );
-    });
+    .map(
+      (criterion) =>
+        '(' + criterion.any.map((c) => probeSql(c, add, query.type, plan.probe)).join(' OR ') + ')',
+    );
   const sql = `SELECT d.rid AS rid FROM (${driver}) AS d WHERE ${probes.join(' AND ')} ORDER BY d.rid LIMIT ${add(query.limit)}`;
   return { sql, params };
 }
@@ -131,11 +145,7 @@ export function buildCriterionCountsSql(
   p: Placeholder,
   cap: number,
 ): { sql: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const add = (v: unknown) => {
-    params.push(v);
-    return p(params.length);
-  };
+  const { params, add } = parameters(p);
   const columns = query.criteria.map((criterion, i) => {
     const counts = criterion.any.map(
       (c) =>

@@ -41,6 +41,7 @@ const one = (param: string, op: IndexCondition['op'], value: string): SearchCrit
   any: [{ param, op, value }],
 });
 
+/** An equality condition. */
 const cond = (param: string, value: string): IndexCondition => ({ param, op: 'eq', value });
 
 type Glob = (value: string) => boolean;
@@ -208,21 +209,14 @@ async function fuzzyTrace(repo: Repository, req: TraceRequest): Promise<TraceRes
   const sounds = new Set<string>();
   for (const name of [req.family ?? '', ...req.given])
     for (const part of name.split(/\s+/)) if (normaliseName(part)) sounds.add(soundex(part));
-  const nameOrPlace: IndexCondition[] = [...sounds].map((s) => ({
-    param: 'phonetic',
-    op: 'eq',
-    value: s,
-  }));
+  const nameOrPlace = [...sounds].map((s) => cond('phonetic', s));
   if (req.postcode) {
     const pc = normalisePostcode(req.postcode);
-    nameOrPlace.push(
-      { param: 'postcode', op: 'eq', value: pc },
-      { param: 'postcode-hist', op: 'eq', value: pc },
-    );
+    nameOrPlace.push(cond('postcode', pc), cond('postcode-hist', pc));
   }
   const criteria: SearchCriterion[] = [
     ...(exactDob
-      ? [{ any: dobs.map((d): IndexCondition => ({ param: 'birthdate', op: 'eq', value: d })) }]
+      ? [{ any: dobs.map((d) => cond('birthdate', d)) }]
       : dateCriteria('birthdate', req.birthdate)),
     { any: nameOrPlace },
   ];
