@@ -249,6 +249,7 @@ describe('web application: prescription tracker', { skip: browserSkip() }, () =>
     const { page, cspViolations } = await openPage(browser);
     await signInPatient(page, web.base, { id: 'eps.patient', pin: 'patient-pass-eps' });
     await page.getByRole('link', { name: 'My prescriptions' }).first().click();
+    await page.waitForLoadState();
     assert.equal(new URL(page.url()).pathname, '/app/me/prescriptions');
     const cards = page.locator('[data-testid=my-prescription]');
     assert.equal(await cards.count(), 3);

@@ -202,6 +202,7 @@ for (const kind of await storesUnderTest()) {
       const answer = page.waitForResponse((r) => r.url().endsWith('/book/confirm'));
       await page.getByRole('button', { name: 'Book this appointment' }).click();
       assert.equal((await answer).status(), 409);
+      await page.waitForLoadState();
       text = await mainText(page);
       assert.match(text, /Someone else booked the appointment you chose/);
       assert.equal(await page.locator(`input[value$="|${wanted}"]`).count(), 0, 'not offered');

@@ -262,6 +262,8 @@ for (const kind of await storesUnderTest()) {
         assert.ok(total > 50, `total ${total}`);
         assert.equal(await page.getByTestId('access-row').count(), 50);
         await page.getByRole('link', { name: /Older entries/ }).click();
+        // the click returns once the next page commits; its rows are counted once it has loaded
+        await page.waitForLoadState();
         assert.match(new URL(page.url()).search, /^\?cursor=\d+\.\d+$/);
         assert.equal(await page.getByTestId('access-row').count(), total - 50);
         assert.match(await mainText(page), /gp-uploader .*Upload or update a Summary Care Record/);
@@ -375,6 +377,7 @@ describe(
       await signInStaff(officer.page, web.base, OFFICER, profileOf(OFFICER));
       await officer.page.goto(`${web.base}/app/privacy`);
       await officer.page.getByRole('link', { name: 'Self-claimed relationships' }).click();
+      await officer.page.waitForLoadState();
       const rows = officer.page.getByTestId('alert-row');
       assert.equal(await rows.count(), 1);
       const row = (await rows.first().innerText()).replace(/\s+/g, ' ');
@@ -393,6 +396,7 @@ describe(
       // emergency access is there for a patient who cannot be asked; its mistakes are shown open
       await page.getByText('The patient cannot be asked').click();
       await page.getByRole('button', { name: 'Use emergency access' }).click();
+      await page.waitForLoadState();
       assert.match(await mainText(page), /Select the reason you need emergency access/);
       assert.ok(await page.locator('#reasonText').isVisible(), 'the form is shown open');
       await expectAccessible(page, 'permission to view with emergency access mistakes');
