@@ -15,6 +15,8 @@ import { createPatientGenerator } from '../src/seed/patient-generator.js';
 import { MAX_PATIENTS_PER_SEED } from '../src/seed/generator-nhs-numbers.js';
 import { buildSeedRows } from '../src/seed/seed-rows.js';
 import { seedPatients } from '../src/seed/seed-patients.js';
+import type { Patient } from 'fhir/r4.js';
+import { indexPatient } from '../src/services/pds/index.js';
 import { PATIENT, RELATED_PERSON } from '../src/services/pds/patient-model.js';
 import { openRepository } from '../src/store/open.js';
 import { SqliteBulkLoader } from '../src/store/sqlite/bulk-load.js';
@@ -24,10 +26,21 @@ import type { Repository } from '../src/store/repository.js';
 const PATIENTS = 300;
 const SEED = 5;
 const dirs: string[] = [];
+const AUDIT = {
+  time: new Date().toISOString(),
+  requestId: 'seed',
+  userId: 'test',
+  role: 'system',
+  org: 'OPENSPINE',
+  patient: null,
+  action: 'pds.seed',
+  outcome: 'success',
+};
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-async function store(): Promise<{ repo: Repository; file: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'openspine-seed-bulk-'));
+async function store(
+  dataDir = mkdtempSync(join(tmpdir(), 'openspine-seed-bulk-')),
+): Promise<{ repo: Repository; file: string; dataDir: string }> {
   dirs.push(dataDir);
   const repo = await openRepository({
     store: 'sqlite',
@@ -35,8 +48,26 @@ async function store(): Promise<{ repo: Repository; file: string }> {
     databaseUrl: '',
     databaseSchema: 'public',
   });
-  return { repo, file: join(dataDir, 'openspine.db') };
+  return { repo, file: join(dataDir, 'openspine.db'), dataDir };
 }
+
+/** 1 while a seed's index rows are staged and not yet in search_index (staged-index.ts), else 0. */
+function pendingMarks(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM search_index_pending').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+const byFamily = (family: string) => ({
+  type: PATIENT,
+  criteria: [{ any: [{ param: 'family', op: 'eq' as const, value: family }] }],
+  limit: 1000,
+});
+const familyKey = (patient: Patient) =>
+  indexPatient(patient).find((e) => e.param === 'family')!.value;
 
 /** Every stored row a read or a search can see, with meta.lastUpdated checked against `updated` and masked. */
 function contents(file: string): { resources: unknown[]; bodies: string[]; index: unknown[] } {
@@ -56,12 +87,21 @@ function contents(file: string): { resources: unknown[]; bodies: string[]; index
       assert.equal(v.current, v.updated, `resources.updated of ${v.rid} is the version's time`);
       return v.body.replace(`"lastUpdated":"${lastUpdated}"`, '"lastUpdated":"-"');
     });
-    const index = db
+    return { resources, bodies, index: indexRowsOf(file) };
+  } finally {
+    db.close();
+  }
+}
+
+/** Every search_index row, in key order. */
+function indexRowsOf(file: string): unknown[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db
       .prepare(
         'SELECT rtype, param, value, rid FROM search_index ORDER BY rtype, param, value, rid',
       )
       .all();
-    return { resources, bodies, index };
   } finally {
     db.close();
   }
@@ -199,6 +239,90 @@ describe('bulk seeding of the embedded store', () => {
     }
   });
 
+  it('stages index rows until the seed ends; rows an interrupted seed left staged are indexed at the next open', async () => {
+    const reference = await store();
+    const staged = await store();
+    const loader = new SqliteBulkLoader(staged.file, { stageIndex: true });
+    try {
+      await seedPatients(reference.repo, { patients: 120, seed: SEED });
+      const generator = createPatientGenerator(SEED);
+      await loader.load(buildSeedRows(generator, 0, 120), [AUDIT]);
+      await loader.close(); // as a seed stopped before its end
+      const first = generator.generate(0).patient;
+      assert.equal(pendingMarks(staged.file), 1, 'the rows are pending');
+      assert.deepEqual(indexRowsOf(staged.file), [], 'and not yet in the index');
+      assert.deepEqual(await staged.repo.search(byFamily(familyKey(first))), []);
+      await staged.repo.close();
+      const reopened = await store(staged.dataDir);
+      staged.repo = reopened.repo;
+      assert.equal(pendingMarks(staged.file), 0);
+      assert.deepEqual(contents(staged.file), contents(reference.file));
+      assert.ok((await staged.repo.search(byFamily(familyKey(first)))).includes(first.id!));
+    } finally {
+      await Promise.all([reference.repo.close(), staged.repo.close()]);
+    }
+  });
+
+  it('keeps the index rows of an update committed while the seed had rows staged, not the staged ones', async () => {
+    const reference = await store();
+    const staged = await store();
+    const loader = new SqliteBulkLoader(staged.file, { stageIndex: true });
+    try {
+      await seedPatients(reference.repo, { patients: 60, seed: SEED });
+      const generator = createPatientGenerator(SEED);
+      await loader.load(buildSeedRows(generator, 0, 60), [AUDIT]);
+      const patient = generator.generate(7).patient;
+      const renamed: Patient = {
+        ...patient,
+        name: [{ ...patient.name![0], family: 'Stagedupdate' }],
+      };
+      for (const repo of [reference.repo, staged.repo]) {
+        const write = { type: PATIENT, id: patient.id!, expectedVersion: 1 };
+        await repo.commit({
+          resources: [{ ...write, resource: renamed, index: indexPatient(renamed) }],
+        });
+      }
+      assert.ok((await loader.indexStaged()) > 60 * 8);
+      assert.equal(pendingMarks(staged.file), 0);
+      assert.deepEqual(indexRowsOf(staged.file), indexRowsOf(reference.file));
+      assert.deepEqual(await staged.repo.search(byFamily(familyKey(renamed))), [patient.id]);
+      assert.ok(!(await staged.repo.search(byFamily(familyKey(patient)))).includes(patient.id!));
+    } finally {
+      await loader.close();
+      await Promise.all([reference.repo.close(), staged.repo.close()]);
+    }
+  });
+
+  it('rebuilds from the resources when another open indexed its rows and an update followed', async () => {
+    const reference = await store();
+    const staged = await store();
+    const loader = new SqliteBulkLoader(staged.file, { stageIndex: true });
+    try {
+      await seedPatients(reference.repo, { patients: 80, seed: SEED });
+      const generator = createPatientGenerator(SEED);
+      await loader.load(buildSeedRows(generator, 0, 40), [AUDIT]);
+      // another process opens the store mid-seed: it indexes the 40 and clears the mark
+      const other = await store(staged.dataDir);
+      assert.equal(pendingMarks(staged.file), 0);
+      // so this update is not marked superseded, and the loader's staged copy of patient 10 is stale
+      const patient = generator.generate(10).patient;
+      const renamed: Patient = { ...patient, name: [{ ...patient.name![0], family: 'Midseed' }] };
+      for (const repo of [reference.repo, other.repo]) {
+        const write = { type: PATIENT, id: patient.id!, expectedVersion: 1 };
+        await repo.commit({
+          resources: [{ ...write, resource: renamed, index: indexPatient(renamed) }],
+        });
+      }
+      await other.repo.close();
+      await loader.load(buildSeedRows(generator, 40, 80), [AUDIT]);
+      await loader.indexStaged();
+      assert.deepEqual(indexRowsOf(staged.file), indexRowsOf(reference.file));
+    } finally {
+      await loader.close();
+      await Promise.all([reference.repo.close(), staged.repo.close()]);
+    }
+  });
+
   it('refuses to build index rows whose value holds the row separator', () => {
     const real = createPatientGenerator(SEED);
     const generator = {
@@ -217,21 +341,11 @@ describe('bulk seeding of the embedded store', () => {
     const loader = new SqliteBulkLoader(target.file);
     try {
       const generator = createPatientGenerator(SEED);
-      const audit = {
-        time: new Date().toISOString(),
-        requestId: 'seed',
-        userId: 'test',
-        role: 'system',
-        org: 'OPENSPINE',
-        patient: null,
-        action: 'pds.seed',
-        outcome: 'success',
-      };
-      await loader.load(buildSeedRows(generator, 140, 141), [audit]); // one patient that a later batch repeats
+      await loader.load(buildSeedRows(generator, 140, 141), [AUDIT]); // one patient that a later batch repeats
       const before = contents(target.file);
       const clash = buildSeedRows(generator, 0, 300); // more than one multi-row chunk of resources
       await assert.rejects(
-        () => loader.load(clash, [audit]),
+        () => loader.load(clash, [AUDIT]),
         (err) =>
           err instanceof VersionConflictError && err.id === generator.generate(140).patient.id,
       );

@@ -20,6 +20,7 @@ import { supersededIndexRows, trace, type TraceResult } from '../src/services/pd
 import type { TraceRequest } from '../src/services/pds/trace-request.js';
 import { BLOCKING_PARAMS } from '../src/services/pds/patient-blocking.js';
 import { openRepository } from '../src/store/open.js';
+import { SQLITE_MIGRATIONS } from '../src/store/sqlite/schema.js';
 import type { Repository } from '../src/store/repository.js';
 import type { IndexEntry, SearchQuery } from '../src/store/resource-store.js';
 import { isolatedStoreConfig, storesUnderTest, TEST_DATABASE_URL } from './helpers/stores.js';
@@ -294,9 +295,9 @@ async function stripBlockingKeys(kind: string, dataDir: string, schema: string):
           const kept = list.map((r) => r.split('=')).filter(([p]) => !BLOCKING.has(p));
           update.run(JSON.stringify(kept.map(([p, ...v]) => [p, v.join('=')])), PATIENT, rid);
         }
-        db.prepare(
-          'DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)',
-        ).run();
+        db.prepare('DELETE FROM schema_migrations WHERE version = ?').run(
+          SQLITE_MIGRATIONS.findIndex((sql) => sql.includes('birthdate-')) + 1,
+        );
       })();
     } finally {
       db.close();

@@ -15,9 +15,9 @@ import { resumePoint } from './seed-resume.js';
 const defaultWorkers = (): number => Math.min(2, Math.max(1, availableParallelism() - 1));
 
 /**
- * Default batch sizes: large batches because each commit rewrites every search_index page it
- * touched (with random names and postcodes, nearly all of them), but small first ones so the
- * loader starts after a short wait for the worker rather than after a whole large batch.
+ * Default batch sizes: large batches because each PostgreSQL commit rewrites every search_index
+ * page it touched (with random names and postcodes, nearly all of them), but small first ones so
+ * the loader starts after a short wait for the worker rather than after a whole large batch.
  */
 const BATCH_SIZES = [5_000, 10_000, 20_000, 40_000];
 const LARGE_BATCH = 40_000;
@@ -25,18 +25,16 @@ const defaultBatchSize = (batch: number): number => BATCH_SIZES[batch] ?? LARGE_
 
 /** The page cache the embedded store's seed connection gets (see BulkLoaderOptions.cacheMiB). */
 const SEED_CACHE_MIB = 1024;
-/**
- * Write-ahead log pages (4 KiB) between checkpoints of a seed: 1 GiB, so a hot index page is copied
- * back once per several batches rather than once per batch.
- */
+/** Write-ahead log pages (4 KiB) between checkpoints of a seed: 1 GiB. */
 const SEED_WAL_PAGES = 262_144;
 
 /**
  * seedPatients() through a bulk loader (src/store/bulk.ts): multi-row INSERTs into the embedded
  * store, COPY into PostgreSQL. A worker thread builds each batch's rows (documents, index entries,
  * JSON) while this thread loads the previous batch. Same rows, same audit entry per batch and the
- * same skipping of numbers already present as the repository path; batches are larger because
- * each commit rewrites every index page it touched.
+ * same skipping of numbers already present as the repository path. The embedded store stages the
+ * search-index rows and builds the index once, sorted, when the last batch is in
+ * (src/store/sqlite/staged-index.ts): a seeded patient is searchable when the seed ends.
  */
 export async function bulkSeedPatients(
   repo: Repository,
@@ -56,6 +54,7 @@ export async function bulkSeedPatients(
   const loader = openBulkLoader(typeof target === 'string' ? { sqliteFile: target } : target, {
     walPages: SEED_WAL_PAGES,
     cacheMiB: SEED_CACHE_MIB,
+    stageIndex: true,
   });
   if (!loader) throw new Error('bulk seeding needs a store to load into');
   const progress = seedProgress(opts, resumedAt - start);
@@ -82,6 +81,11 @@ export async function bulkSeedPatients(
       created += rows.patientIds.length - existing.size;
       skipped += existing.size;
       progress.update(rows.to - start);
+    }
+    if (loader.indexStaged) {
+      progress.note('seed: building the search index...');
+      const added = await loader.indexStaged();
+      progress.note(`seed: search index built (${added.toLocaleString('en-GB')} rows)`);
     }
   } finally {
     seconds = progress.finish();

@@ -73,7 +73,7 @@ const duration = (seconds: number): string => {
 export function seedProgress(
   opts: SeedOptions,
   already = 0,
-): { update(done: number): void; finish(): number } {
+): { update(done: number): void; note(line: string): void; finish(): number } {
   const total = opts.patients;
   const began = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - began) / 1e9;
@@ -89,6 +89,7 @@ export function seedProgress(
     bar.start(total, already, { rate: 0 });
     return {
       update: (done) => bar.update(done, { rate: Math.round(rate(done)) }),
+      note: (line) => process.stderr.write(`\n${line}\n`),
       finish: () => {
         bar.stop();
         return seconds();
@@ -116,6 +117,7 @@ export function seedProgress(
       lastLog = Date.now();
       log(line(done));
     },
+    note: (text) => log?.(text),
     finish: () => {
       const elapsed = seconds();
       if (log) log(line(total).replace(/, ETA .*$/, ', done'));

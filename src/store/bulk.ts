@@ -19,6 +19,11 @@ export interface BulkLoader {
   load(rows: BulkRows, audit: AuditRecord[]): Promise<void>;
   /** Commits new resources (expectedVersion 0 only) and audit records in one transaction. */
   commitNew(writes: ResourceWrite[], audit: AuditRecord[]): Promise<void>;
+  /**
+   * Puts the search-index rows a loader opened with stageIndex has staged into the index; returns
+   * how many it added. Only the embedded store stages.
+   */
+  indexStaged?(): Promise<number>;
   /** Folds whatever the loader has buffered (the write-ahead log) into the store. */
   checkpoint(): Promise<void>;
   close(): Promise<void>;
@@ -44,6 +49,13 @@ export interface BulkLoaderOptions {
    * are read back for each batch (1,024 MiB seeded 1M patients 47% faster than 128 MiB).
    */
   cacheMiB?: number;
+  /**
+   * The embedded store: stage search-index rows and build the index in one sorted pass at
+   * indexStaged() (staged-index.ts). Searches miss the staged resources until then; the next open
+   * of the store indexes what an interrupted load left staged. PostgreSQL's loader writes the
+   * index as it goes.
+   */
+  stageIndex?: boolean;
 }
 
 /**

@@ -7,6 +7,12 @@ import { VersionConflictError } from '../errors.js';
 import type { ResourceWrite } from '../resource-store.js';
 import { appendAuditRecords } from './audit-append.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
+import {
+  CREATE_STAGED_TABLE,
+  indexPendingRows,
+  markPending,
+  STAGED_TABLE,
+} from './staged-index.js';
 
 /**
  * The write-ahead log size after which a batch ends with a blocking checkpoint, whatever else is
@@ -46,7 +52,12 @@ export class SqliteBulkLoader implements BulkLoader {
    */
   constructor(
     private readonly file: string,
-    opts: { walPages?: number; backgroundCheckpoints?: boolean; cacheMiB?: number } = {},
+    opts: {
+      walPages?: number;
+      backgroundCheckpoints?: boolean;
+      cacheMiB?: number;
+      stageIndex?: boolean;
+    } = {},
   ) {
     this.db = new Database(file, { fileMustExist: true });
     this.db.pragma('journal_mode = WAL');
@@ -62,15 +73,25 @@ export class SqliteBulkLoader implements BulkLoader {
     this.insertVersions = this.db.prepare(versions + values(CHUNK, '(?, ?, 1, ?, ?)'));
     this.insertResource = this.db.prepare(resources + '(?, ?, 1, ?, ?)');
     this.insertVersion = this.db.prepare(versions + '(?, ?, 1, ?, ?)');
+    // staged rows go into search_index at indexStaged(), sorted, which also drops repeats
+    this.stageIndex = opts.stageIndex ?? false;
+    if (this.stageIndex) this.db.exec(CREATE_STAGED_TABLE);
+    const into = this.stageIndex
+      ? `INSERT INTO ${STAGED_TABLE}`
+      : 'INSERT OR IGNORE INTO search_index';
     this.insertIndex = this.db.prepare(
-      'INSERT OR IGNORE INTO search_index (rtype, param, value, rid) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)',
+      `${into} (rtype, param, value, rid) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
     );
-    const index = 'INSERT OR IGNORE INTO search_index (rtype, param, value, rid) VALUES ';
+    const index = `${into} (rtype, param, value, rid) VALUES `;
     this.insertIndexRows = this.db.prepare(index + values(INDEX_CHUNK, '(?, ?, ?, ?)'));
     this.insertIndexRow = this.db.prepare(index + '(?, ?, ?, ?)');
   }
 
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly stageIndex: boolean;
+  /** The pending mark this loader set (staged-index.ts), if it set the one in place. */
+  private stagedFrom: number | undefined;
+  private marked = false;
 
   private prepared(sql: string): Database.Statement {
     let s = this.statements.get(sql);
@@ -95,6 +116,7 @@ export class SqliteBulkLoader implements BulkLoader {
   async load(rows: BulkRows, audit: AuditRecord[]): Promise<void> {
     this.db
       .transaction(() => {
+        if (this.stageIndex) this.markPending();
         const now = new Date().toISOString();
         this.insertChunks(
           rows,
@@ -185,6 +207,31 @@ export class SqliteBulkLoader implements BulkLoader {
       }
       throw err;
     }
+  }
+
+  /**
+   * Puts the search-index rows staged so far (by this loader or an interrupted one) into the index
+   * in one sorted pass (staged-index.ts), then folds the write-ahead log in. Returns the rows added.
+   */
+  async indexStaged(): Promise<number> {
+    const added = indexPendingRows(this.db, this.stagedFrom);
+    this.db.exec(`DELETE FROM ${STAGED_TABLE}`);
+    this.stagedFrom = undefined;
+    this.marked = false;
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return added;
+  }
+
+  /**
+   * Keeps the pending mark set, in the batch's transaction. The staged rows cover every resource
+   * since the mark only if this loader set it with its first batch and it is still in place; if
+   * anyone else set it, or indexed and cleared it meanwhile, indexStaged() rebuilds from the
+   * resources instead (staged-index.ts).
+   */
+  private markPending(): void {
+    const mark = markPending(this.db);
+    if (!this.marked) this.stagedFrom = mark.set ? mark.fromRowid : undefined;
+    this.marked = true;
   }
 
   /** Copies the write-ahead log into the database and empties it, as far as readers allow. */

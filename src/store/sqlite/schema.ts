@@ -1,4 +1,5 @@
 import { GENESIS_HASH } from '../../audit/chain.js';
+import { STAGED_INDEX_TABLES } from './staged-index.js';
 
 // 'phonetic' -> 'birthdate-phonetic', 'family-hist' -> 'birthdate-family' (patient-blocking.ts)
 const BLOCKING_PARAM_SQL = `'birthdate-' || replace(f.value ->> 0, '-hist', '')`;
@@ -95,4 +96,6 @@ export const SQLITE_MIGRATIONS: string[] = [
        FROM json_each(resources.index_rows) b, json_each(resources.index_rows) f
        WHERE (b.value ->> 0) = 'birthdate' AND (f.value ->> 0) IN ${BLOCKED_PARAMS_SQL}))
    WHERE rtype = 'Patient' AND index_rows LIKE '%"birthdate"%';`,
+  // Search-index rows a bulk seed stages and indexes once, sorted, at its end (staged-index.ts).
+  STAGED_INDEX_TABLES,
 ];

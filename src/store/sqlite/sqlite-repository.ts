@@ -17,6 +17,7 @@ import { SqliteAuditStore } from './audit-store.js';
 import { AUTOCHECKPOINT_PAGES, BackgroundCheckpoints } from './background-checkpoints.js';
 import { SqliteMessageStore } from './message-store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
+import { indexPendingRows, MARK_SUPERSEDED_SQL } from './staged-index.js';
 import { traceCommit } from '../../observability/tracing-spans.js';
 import { CommitObservers, type CommitObserver, type StoreStats } from '../store-metrics.js';
 
@@ -115,6 +116,8 @@ export class SqliteRepository implements Repository {
         });
       })
       .immediate();
+    // the index of a seed stopped before its end: rebuilt, so whoever opens the store next finds them
+    indexPendingRows(this.db);
   }
 
   async schemaVersion(): Promise<{ applied: number; latest: number }> {
@@ -265,6 +268,8 @@ export class SqliteRepository implements Repository {
             );
             for (const [param, value] of JSON.parse(previous.index_rows) as [string, string][])
               remove.run(w.type, param, value, w.id);
+            // rows a seed has staged for this resource describe version 1: not to be indexed later
+            this.stmt(MARK_SUPERSEDED_SQL).run(w.type, w.id);
           }
           const resource = {
             ...w.resource,
