@@ -323,6 +323,46 @@ describe('bulk seeding of the embedded store', () => {
     }
   });
 
+  it('two seeds loading at once: the second writes its index rows directly, and none is lost', async () => {
+    const reference = await store();
+    const target = await store();
+    const first = new SqliteBulkLoader(target.file, { stageIndex: true });
+    const second = new SqliteBulkLoader(target.file, { stageIndex: true });
+    try {
+      await seedPatients(reference.repo, { patients: 120, seed: SEED });
+      const generator = createPatientGenerator(SEED);
+      await first.load(buildSeedRows(generator, 0, 40), [AUDIT]);
+      await second.load(buildSeedRows(generator, 40, 80), [AUDIT]);
+      await first.load(buildSeedRows(generator, 80, 120), [AUDIT]);
+      assert.equal(await second.indexStaged(), 0, 'the second staged nothing');
+      assert.ok((await first.indexStaged()) > 80 * 8);
+      assert.deepEqual(indexRowsOf(target.file), indexRowsOf(reference.file));
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      await Promise.all([reference.repo.close(), target.repo.close()]);
+    }
+  });
+
+  it('a seed whose mark another seed now holds rebuilds that one from the resources at its end', async () => {
+    const reference = await store();
+    const target = await store();
+    const first = new SqliteBulkLoader(target.file, { stageIndex: true });
+    const second = new SqliteBulkLoader(target.file, { stageIndex: true });
+    try {
+      await seedPatients(reference.repo, { patients: 80, seed: SEED });
+      const generator = createPatientGenerator(SEED);
+      await first.load(buildSeedRows(generator, 0, 40), [AUDIT]);
+      await (await store(target.dataDir)).repo.close(); // an open indexes the 40, clearing the mark
+      await second.load(buildSeedRows(generator, 40, 80), [AUDIT]); // so this one stages under its own
+      assert.ok((await first.indexStaged()) > 40 * 8, "the first rebuilt the second's 40");
+      assert.equal(await second.indexStaged(), 0, 'leaving the second nothing to add');
+      assert.deepEqual(indexRowsOf(target.file), indexRowsOf(reference.file));
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      await Promise.all([reference.repo.close(), target.repo.close()]);
+    }
+  });
+
   it('refuses to build index rows whose value holds the row separator', () => {
     const real = createPatientGenerator(SEED);
     const generator = {

@@ -25,6 +25,12 @@ const CHUNK = 128; // rows per multi-row INSERT: one bind call carries many rows
 const INDEX_CHUNK = 256; // search_index rows per multi-row INSERT (4 parameters each)
 const values = (n: number, row: string): string => Array.from({ length: n }, () => row).join(', ');
 
+interface IndexStatements {
+  json: Database.Statement;
+  many: Database.Statement;
+  one: Database.Statement;
+}
+
 /**
  * A second connection to the embedded store for loading many new resources fast (openspine seed):
  * multi-row INSERTs, the search index in one statement per batch through json_each, and one
@@ -39,9 +45,9 @@ export class SqliteBulkLoader implements BulkLoader {
   private readonly insertVersions: Database.Statement;
   private readonly insertResource: Database.Statement;
   private readonly insertVersion: Database.Statement;
-  private readonly insertIndex: Database.Statement;
-  private readonly insertIndexRows: Database.Statement;
-  private readonly insertIndexRow: Database.Statement;
+  /** search_index rows into the index itself, and (stageIndex) into this connection's staging table. */
+  private readonly indexInto: IndexStatements;
+  private readonly stageInto: IndexStatements | undefined;
 
   /**
    * `file` must be a store the repository has already opened and migrated. `walPages`: let the
@@ -73,25 +79,28 @@ export class SqliteBulkLoader implements BulkLoader {
     this.insertVersions = this.db.prepare(versions + values(CHUNK, '(?, ?, 1, ?, ?)'));
     this.insertResource = this.db.prepare(resources + '(?, ?, 1, ?, ?)');
     this.insertVersion = this.db.prepare(versions + '(?, ?, 1, ?, ?)');
-    // staged rows go into search_index at indexStaged(), sorted, which also drops repeats
-    this.stageIndex = opts.stageIndex ?? false;
-    if (this.stageIndex) this.db.exec(CREATE_STAGED_TABLE);
-    const into = this.stageIndex
-      ? `INSERT INTO ${STAGED_TABLE}`
-      : 'INSERT OR IGNORE INTO search_index';
-    this.insertIndex = this.db.prepare(
-      `${into} (rtype, param, value, rid) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
-    );
+    this.indexInto = this.indexStatements('INSERT OR IGNORE INTO search_index');
+    if (opts.stageIndex) {
+      // staged rows go into search_index at indexStaged(), sorted, which also drops repeats
+      this.db.exec(CREATE_STAGED_TABLE);
+      this.stageInto = this.indexStatements(`INSERT INTO ${STAGED_TABLE}`);
+    }
+  }
+
+  private indexStatements(into: string): IndexStatements {
     const index = `${into} (rtype, param, value, rid) VALUES `;
-    this.insertIndexRows = this.db.prepare(index + values(INDEX_CHUNK, '(?, ?, ?, ?)'));
-    this.insertIndexRow = this.db.prepare(index + '(?, ?, ?, ?)');
+    return {
+      json: this.db.prepare(
+        `${into} (rtype, param, value, rid) SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`,
+      ),
+      many: this.db.prepare(index + values(INDEX_CHUNK, '(?, ?, ?, ?)')),
+      one: this.db.prepare(index + '(?, ?, ?, ?)'),
+    };
   }
 
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly stageIndex: boolean;
-  /** The pending mark this loader set (staged-index.ts), if it set the one in place. */
+  /** The pending mark this loader set and stages under (staged-index.ts), once committed. */
   private stagedFrom: number | undefined;
-  private marked = false;
 
   private prepared(sql: string): Database.Statement {
     let s = this.statements.get(sql);
@@ -114,9 +123,11 @@ export class SqliteBulkLoader implements BulkLoader {
    * done before the promise is returned; the promise is for the BulkLoader interface.
    */
   async load(rows: BulkRows, audit: AuditRecord[]): Promise<void> {
+    let staging: number | undefined;
     this.db
       .transaction(() => {
-        if (this.stageIndex) this.markPending();
+        staging = this.stagingMark();
+        const index = staging === undefined ? this.indexInto : this.stageInto!;
         const now = new Date().toISOString();
         this.insertChunks(
           rows,
@@ -130,11 +141,12 @@ export class SqliteBulkLoader implements BulkLoader {
           this.insertVersions,
           this.insertVersion,
         );
-        if (rows.indexJson) this.insertIndex.run(rows.indexJson);
-        if (rows.indexGroups) this.insertIndexGroups(rows.indexGroups);
+        if (rows.indexJson) index.json.run(rows.indexJson);
+        if (rows.indexGroups) this.insertIndexGroups(rows.indexGroups, index);
         if (audit.length) appendAuditRecords((sql) => this.prepared(sql), audit);
       })
       .immediate();
+    if (staging !== undefined) this.stagedFrom = staging; // only once the batch is in
     if ((statSync(this.file + '-wal', { throwIfNoEntry: false })?.size ?? 0) > WAL_BOUND_BYTES)
       this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
@@ -171,7 +183,7 @@ export class SqliteBulkLoader implements BulkLoader {
   }
 
   /** search_index rows bound as parameters, many per statement: SQLite has no JSON to parse. */
-  private insertIndexGroups(groups: IndexGroup[]): void {
+  private insertIndexGroups(groups: IndexGroup[], index: IndexStatements): void {
     const args: string[] = new Array(INDEX_CHUNK * 4);
     for (const { type, param, rows } of groups) {
       if (!rows) continue;
@@ -185,9 +197,9 @@ export class SqliteBulkLoader implements BulkLoader {
           args[4 * k + 2] = parts[p];
           args[4 * k + 3] = parts[p + 1];
         }
-        this.insertIndexRows.run(args);
+        index.many.run(args);
       }
-      for (; i < n; i++) this.insertIndexRow.run(type, param, parts[2 * i], parts[2 * i + 1]);
+      for (; i < n; i++) index.one.run(type, param, parts[2 * i], parts[2 * i + 1]);
     }
   }
 
@@ -210,28 +222,32 @@ export class SqliteBulkLoader implements BulkLoader {
   }
 
   /**
-   * Puts the search-index rows staged so far (by this loader or an interrupted one) into the index
-   * in one sorted pass (staged-index.ts), then folds the write-ahead log in. Returns the rows added.
+   * Puts the search-index rows this loader staged into the index in one sorted pass, or, if its
+   * mark was replaced meanwhile, rebuilds whatever is pending from the resources (staged-index.ts);
+   * then folds the write-ahead log in. Returns the rows added.
    */
   async indexStaged(): Promise<number> {
+    if (this.stagedFrom === undefined) return 0;
     const added = indexPendingRows(this.db, this.stagedFrom);
     this.db.exec(`DELETE FROM ${STAGED_TABLE}`);
     this.stagedFrom = undefined;
-    this.marked = false;
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     return added;
   }
 
   /**
-   * Keeps the pending mark set, in the batch's transaction. The staged rows cover every resource
-   * since the mark only if this loader set it with its first batch and it is still in place; if
-   * anyone else set it, or indexed and cleared it meanwhile, indexStaged() rebuilds from the
-   * resources instead (staged-index.ts).
+   * Inside a batch's transaction, before its resources: the pending mark this batch stages under,
+   * or undefined when its index rows go straight into search_index. A loader stages only under a
+   * mark it set itself, so its staging table holds the rows of every staged resource since the
+   * mark. If another loader's mark is in place, this one writes its rows directly. If its own mark
+   * was taken away (another process opened the store and rebuilt those rows from the resources), it
+   * sets a new one and empties its staging table, whose rows are all indexed by then.
    */
-  private markPending(): void {
+  private stagingMark(): number | undefined {
+    if (!this.stageInto) return undefined;
     const mark = markPending(this.db);
-    if (!this.marked) this.stagedFrom = mark.set ? mark.fromRowid : undefined;
-    this.marked = true;
+    if (mark.set) this.db.exec(`DELETE FROM ${STAGED_TABLE}`);
+    return mark.set || mark.fromRowid === this.stagedFrom ? mark.fromRowid : undefined;
   }
 
   /** Copies the write-ahead log into the database and empties it, as far as readers allow. */

@@ -10,7 +10,8 @@ import type Database from 'better-sqlite3';
  * of its own connection, so they never take space in the store. At the end they go into
  * search_index in key order. If the loader never gets there (the process stopped), the next open of
  * the store rebuilds the rows from the resources written since the mark (resources.index_rows holds
- * each resource's current rows): slower, but nothing staged has to survive.
+ * each resource's current rows): slower, but nothing staged has to survive. One mark, one loader:
+ * a second loader running meanwhile writes its index rows directly (SqliteBulkLoader.stagingMark).
  *
  * An update committed while the mark is set writes its own current rows and marks the resource
  * superseded, so its staged rows, which describe version 1, are dropped rather than put back.
