@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { ChainVerifier } from '../src/audit/chain.js';
-import type { AuditRecord } from '../src/audit/types.js';
 import { createPatientGenerator } from '../src/seed/patient-generator.js';
 import { buildSeedRows } from '../src/seed/seed-rows.js';
 import { patientWrites } from '../src/seed/seed-patients.js';
@@ -20,7 +19,12 @@ import { bulkTargetOf, openRepository } from '../src/store/open.js';
 import { PostgresBulkLoader } from '../src/store/postgres/bulk-load.js';
 import type { Repository } from '../src/store/repository.js';
 import type { ResourceWrite } from '../src/store/resource-store.js';
-import { isolatedStoreConfig, storesUnderTest, TEST_DATABASE_URL } from './helpers/stores.js';
+import {
+  bulkLoadAudit,
+  isolatedStoreConfig,
+  storesUnderTest,
+  TEST_DATABASE_URL,
+} from './helpers/stores.js';
 
 const SEED = 9;
 const PATIENTS = 300;
@@ -59,16 +63,7 @@ after(async () => {
   await sql?.end();
 });
 
-const audit = (requestId: string): AuditRecord => ({
-  time: new Date().toISOString(),
-  requestId,
-  userId: 'test',
-  role: 'system',
-  org: 'OPENSPINE',
-  patient: null,
-  action: 'pds.seed',
-  outcome: 'success',
-});
+const audit = bulkLoadAudit;
 
 /** Every stored row a read or a search sees, with each commit time checked against its row and masked. */
 async function contents(schema: string) {

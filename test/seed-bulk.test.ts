@@ -22,20 +22,12 @@ import { openRepository } from '../src/store/open.js';
 import { SqliteBulkLoader } from '../src/store/sqlite/bulk-load.js';
 import { VersionConflictError } from '../src/store/errors.js';
 import type { Repository } from '../src/store/repository.js';
+import { bulkLoadAudit } from './helpers/stores.js';
 
 const PATIENTS = 300;
 const SEED = 5;
 const dirs: string[] = [];
-const AUDIT = {
-  time: new Date().toISOString(),
-  requestId: 'seed',
-  userId: 'test',
-  role: 'system',
-  org: 'OPENSPINE',
-  patient: null,
-  action: 'pds.seed',
-  outcome: 'success',
-};
+const AUDIT = bulkLoadAudit('seed');
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 async function store(
@@ -104,6 +96,35 @@ function indexRowsOf(file: string): unknown[] {
       .all();
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Two staging loaders on one store, driven by `run`; afterwards the store's index must be the
+ * repository path's for the same `patients`.
+ */
+async function twoStagingLoaders(
+  patients: number,
+  run: (loaders: {
+    first: SqliteBulkLoader;
+    second: SqliteBulkLoader;
+    rows: (from: number, to: number) => ReturnType<typeof buildSeedRows>;
+    dataDir: string;
+  }) => Promise<void>,
+): Promise<void> {
+  const reference = await store();
+  const target = await store();
+  const first = new SqliteBulkLoader(target.file, { stageIndex: true });
+  const second = new SqliteBulkLoader(target.file, { stageIndex: true });
+  try {
+    await seedPatients(reference.repo, { patients, seed: SEED });
+    const generator = createPatientGenerator(SEED);
+    const rows = (from: number, to: number) => buildSeedRows(generator, from, to);
+    await run({ first, second, rows, dataDir: target.dataDir });
+    assert.deepEqual(indexRowsOf(target.file), indexRowsOf(reference.file));
+  } finally {
+    await Promise.all([first.close(), second.close()]);
+    await Promise.all([reference.repo.close(), target.repo.close()]);
   }
 }
 
@@ -323,45 +344,23 @@ describe('bulk seeding of the embedded store', () => {
     }
   });
 
-  it('two seeds loading at once: the second writes its index rows directly, and none is lost', async () => {
-    const reference = await store();
-    const target = await store();
-    const first = new SqliteBulkLoader(target.file, { stageIndex: true });
-    const second = new SqliteBulkLoader(target.file, { stageIndex: true });
-    try {
-      await seedPatients(reference.repo, { patients: 120, seed: SEED });
-      const generator = createPatientGenerator(SEED);
-      await first.load(buildSeedRows(generator, 0, 40), [AUDIT]);
-      await second.load(buildSeedRows(generator, 40, 80), [AUDIT]);
-      await first.load(buildSeedRows(generator, 80, 120), [AUDIT]);
+  it('two seeds loading at once: the second writes its index rows directly, and none is lost', () =>
+    twoStagingLoaders(120, async ({ first, second, rows }) => {
+      await first.load(rows(0, 40), [AUDIT]);
+      await second.load(rows(40, 80), [AUDIT]);
+      await first.load(rows(80, 120), [AUDIT]);
       assert.equal(await second.indexStaged(), 0, 'the second staged nothing');
       assert.ok((await first.indexStaged()) > 80 * 8);
-      assert.deepEqual(indexRowsOf(target.file), indexRowsOf(reference.file));
-    } finally {
-      await Promise.all([first.close(), second.close()]);
-      await Promise.all([reference.repo.close(), target.repo.close()]);
-    }
-  });
+    }));
 
-  it('a seed whose mark another seed now holds rebuilds that one from the resources at its end', async () => {
-    const reference = await store();
-    const target = await store();
-    const first = new SqliteBulkLoader(target.file, { stageIndex: true });
-    const second = new SqliteBulkLoader(target.file, { stageIndex: true });
-    try {
-      await seedPatients(reference.repo, { patients: 80, seed: SEED });
-      const generator = createPatientGenerator(SEED);
-      await first.load(buildSeedRows(generator, 0, 40), [AUDIT]);
-      await (await store(target.dataDir)).repo.close(); // an open indexes the 40, clearing the mark
-      await second.load(buildSeedRows(generator, 40, 80), [AUDIT]); // so this one stages under its own
+  it('a seed whose mark another seed now holds rebuilds that one from the resources at its end', () =>
+    twoStagingLoaders(80, async ({ first, second, rows, dataDir }) => {
+      await first.load(rows(0, 40), [AUDIT]);
+      await (await store(dataDir)).repo.close(); // an open indexes the 40, clearing the mark
+      await second.load(rows(40, 80), [AUDIT]); // so this one stages under its own
       assert.ok((await first.indexStaged()) > 40 * 8, "the first rebuilt the second's 40");
       assert.equal(await second.indexStaged(), 0, 'leaving the second nothing to add');
-      assert.deepEqual(indexRowsOf(target.file), indexRowsOf(reference.file));
-    } finally {
-      await Promise.all([first.close(), second.close()]);
-      await Promise.all([reference.repo.close(), target.repo.close()]);
-    }
-  });
+    }));
 
   it('refuses to build index rows whose value holds the row separator', () => {
     const real = createPatientGenerator(SEED);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import type { AuditRecord } from '../../src/audit/types.js';
 import type { Config } from '../../src/config.js';
 
 /** Which stores the suite runs against: OPENSPINE_TEST_STORE=sqlite|postgres|both (default both). */
@@ -75,3 +76,15 @@ export async function isolatedStoreConfig(kind: StoreKind): Promise<{
     },
   };
 }
+
+/** The audit record a bulk-load test appends with its batch, as a seed's would be. */
+export const bulkLoadAudit = (requestId: string): AuditRecord => ({
+  time: new Date().toISOString(),
+  requestId,
+  userId: 'test',
+  role: 'system',
+  org: 'OPENSPINE',
+  patient: null,
+  action: 'pds.seed',
+  outcome: 'success',
+});

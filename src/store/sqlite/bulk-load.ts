@@ -231,7 +231,7 @@ export class SqliteBulkLoader implements BulkLoader {
     const added = indexPendingRows(this.db, this.stagedFrom);
     this.db.exec(`DELETE FROM ${STAGED_TABLE}`);
     this.stagedFrom = undefined;
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    await this.checkpoint();
     return added;
   }
 

@@ -61,6 +61,8 @@ const INSERT_INDEX = 'INSERT OR IGNORE INTO search_index (rtype, param, value, r
  * rows added to search_index.
  */
 export function indexPendingRows(db: Database.Database, staged?: number): number {
+  // every open of the store comes here: no write lock unless a mark is there to clear
+  if (pendingFrom(db) === undefined) return 0;
   return db
     .transaction(() => {
       const from = pendingFrom(db);
