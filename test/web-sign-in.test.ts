@@ -168,21 +168,25 @@ describe('web application: sign-in, home page, sign-out', { skip: browserSkip() 
     await expectAccessible(page, 'error page');
   });
 
+  const IDLE_S = 5;
   it('a session idle for longer than the idle time has ended, and signing out of it still works', async () => {
-    const idle = await startWebPlatform('sqlite', { config: { webSessionIdleSeconds: 2 } });
+    // idle time long enough that a loaded machine's sign-in steps never outlast it (CI once did
+    // with 2 s: the page asked for next was the start page, whose text also says "Find a patient")
+    const idle = await startWebPlatform('sqlite', { config: { webSessionIdleSeconds: IDLE_S } });
     try {
       await addStaff(idle.platform, GP);
       const { page } = await openPage(browser);
       await signInStaff(page, idle.base, GP, { role: 'R8000', org: 'A81001' });
       await page.goto(`${idle.base}/app/patients`);
-      assert.match(await mainText(page), /Find a patient/, 'in use, the session lives');
-      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(new URL(page.url()).pathname, '/app/patients', 'in use, the session lives');
+      assert.match(await mainText(page), /Find a patient/);
+      await new Promise((r) => setTimeout(r, IDLE_S * 1000 + 500));
       // the header's sign-out button of a page left open: the session is gone, signing out is not refused
       await signOut(page, idle.base);
       await page.goto(`${idle.base}/app/patients`);
       assert.equal(new URL(page.url()).pathname, '/app');
       await signInStaff(page, idle.base, GP, { role: 'R8000', org: 'A81001' });
-      await new Promise((r) => setTimeout(r, 2500));
+      await new Promise((r) => setTimeout(r, IDLE_S * 1000 + 500));
       await page.goto(`${idle.base}/app/patients`);
       assert.equal(new URL(page.url()).pathname, '/app');
       assert.match(await mainText(page), /Your session has ended/);
